@@ -1,0 +1,3 @@
+//! Integration tests of archiver against the real servers.
+
+mod health;

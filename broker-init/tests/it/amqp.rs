@@ -1,0 +1,231 @@
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::amqp::{ConsumerOptions, HandlerError, PublishError, Publisher, consume};
+use common::messages::*;
+use common::samples;
+use common::testing::TestBroker;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn publisher(broker: &TestBroker) -> Publisher {
+    Publisher::new(broker.broker("test-publisher", CancellationToken::new()), Duration::from_secs(20))
+}
+
+#[tokio::test]
+async fn every_message_type_makes_a_round_trip_through_the_topology() {
+    // Arrange
+    let broker = TestBroker::new().await;
+    let publisher = publisher(&broker).await;
+    let job = Envelope::new(samples::check_job());
+    let result = Envelope::new(samples::check_result());
+    let event = Envelope::new(samples::incident_event());
+    let report = Envelope::new(samples::incident_report());
+
+    // Act
+    publisher.publish(&job).await.expect("job confirmed");
+    publisher.publish(&result).await.expect("result confirmed");
+    publisher.publish(&event).await.expect("event confirmed");
+    publisher.publish(&report).await.expect("report confirmed");
+
+    // Assert: each arrives, intact, on every queue bound for it.
+    assert_eq!(broker.next_message::<CheckJob>("jobs.default", WAIT).await, Some(job));
+    assert_eq!(broker.next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT).await, Some(result.clone()));
+    assert_eq!(broker.next_message::<CheckResult>(RESULTS_INCIDENTS_QUEUE, WAIT).await, Some(result));
+    assert_eq!(broker.next_message::<IncidentEvent>(INCIDENTS_NOTIFY_QUEUE, WAIT).await, Some(event.clone()));
+    assert_eq!(broker.next_message::<IncidentEvent>(INCIDENTS_LLM_QUEUE, WAIT).await, Some(event));
+    assert_eq!(broker.next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, WAIT).await, Some(report));
+}
+
+#[tokio::test]
+async fn an_unroutable_publish_is_an_error_for_the_caller() {
+    let broker = TestBroker::new().await;
+    let publisher = publisher(&broker).await;
+    let mut job = samples::check_job();
+    job.region = "atlantis".into(); // no pinger region declared a queue for it
+
+    let outcome = publisher.publish(&Envelope::new(job)).await;
+
+    match outcome {
+        Err(PublishError::Unroutable { routing_key, .. }) => assert_eq!(routing_key, "jobs.atlantis"),
+        other => panic!("expected an unroutable error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed() {
+    // Arrange: good results, one that the handler refuses, one that panics it, and garbage.
+    let broker = TestBroker::new().await;
+    let publisher = publisher(&broker).await;
+    let refused = Uuid::new_v4();
+    let panics = Uuid::new_v4();
+    let mut good = HashSet::new();
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let shutdown = CancellationToken::new();
+    let handler_seen = seen.clone();
+    let consumer_broker = broker.broker("test-consumer", shutdown.clone());
+    let consumer = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            consume::<CheckResult, _, _>(
+                &consumer_broker,
+                ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4),
+                shutdown,
+                move |env, _info| {
+                    let seen = handler_seen.clone();
+                    async move {
+                        let id = env.payload.result_id;
+                        if id == refused {
+                            return Err(HandlerError::permanent(anyhow::anyhow!("refused")));
+                        }
+                        assert_ne!(id, panics, "this handler panics on purpose");
+                        seen.lock().unwrap().insert(id);
+                        Ok(())
+                    }
+                },
+            )
+            .await
+        }
+    });
+
+    // Act
+    broker.publish_raw(RESULTS_EXCHANGE, "results.default", b"{not json").await;
+    for special in [refused, panics] {
+        let mut r = samples::check_result();
+        r.result_id = special;
+        publisher.publish(&Envelope::new(r)).await.unwrap();
+    }
+    for _ in 0..20 {
+        let mut r = samples::check_result();
+        r.result_id = Uuid::new_v4();
+        good.insert(r.result_id);
+        publisher.publish(&Envelope::new(r)).await.unwrap();
+    }
+
+    // Assert: the three poison messages are dead-lettered, every good one handled once.
+    let mut dead = Vec::new();
+    for _ in 0..3 {
+        let raw = broker.next_raw(DEAD_LETTER_QUEUE, Duration::from_secs(20)).await.expect("a dead letter arrives");
+        dead.push(raw);
+    }
+    assert!(dead.iter().any(|d| d == b"{not json"), "the undecodable message is in the DLQ");
+    for special in [refused, panics] {
+        assert!(
+            dead.iter().any(|d| String::from_utf8_lossy(d).contains(&special.to_string())),
+            "{special} is in the DLQ"
+        );
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while seen.lock().unwrap().len() < good.len() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*seen.lock().unwrap(), good);
+    shutdown.cancel();
+    consumer.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering() {
+    let broker = TestBroker::new().await;
+    let publisher = publisher(&broker).await;
+    let attempts = Arc::new(Mutex::new(0u32));
+    let shutdown = CancellationToken::new();
+    let counter = attempts.clone();
+    let consumer_broker = broker.broker("test-consumer", shutdown.clone());
+    let mut options = ConsumerOptions::new(INCIDENTS_NOTIFY_QUEUE);
+    options.max_retry_delay = Duration::from_millis(200);
+    let consumer = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            consume::<IncidentEvent, _, _>(&consumer_broker, options, shutdown, move |_env, _| {
+                let counter = counter.clone();
+                async move {
+                    let mut n = counter.lock().unwrap();
+                    *n += 1;
+                    // More failures than the delivery limit: must not reach the DLQ.
+                    if *n <= 8 { Err(HandlerError::transient(anyhow::anyhow!("database down"))) } else { Ok(()) }
+                }
+            })
+            .await
+        }
+    });
+
+    publisher.publish(&Envelope::new(samples::incident_event())).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while *attempts.lock().unwrap() < 9 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*attempts.lock().unwrap(), 9, "retried until success");
+    assert!(broker.next_raw(DEAD_LETTER_QUEUE, Duration::from_millis(500)).await.is_none(), "nothing dead-lettered");
+    shutdown.cancel();
+    consumer.await.unwrap().unwrap();
+}
+
+/// Closes every connection of the test's vhost, as `rabbitmqctl close_all_connections` does
+/// for the whole broker (scoped so parallel tests are not disturbed).
+async fn close_all_connections(broker: &TestBroker) {
+    let status = tokio::process::Command::new("rabbitmqctl")
+        .args(["-q", "close_all_connections", "-p", &broker.vhost, "test: connection loss"])
+        .status()
+        .await;
+    if !matches!(status, Ok(s) if s.success()) {
+        broker.management.close_vhost_connections().await.expect("management API closes connections");
+    }
+}
+
+#[tokio::test]
+async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
+    // Arrange
+    let broker = TestBroker::new().await;
+    let publisher = publisher(&broker).await;
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let shutdown = CancellationToken::new();
+    let consumer_broker = broker.broker("test-consumer", shutdown.clone());
+    let handler_seen = seen.clone();
+    let consumer = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            consume::<CheckJob, _, _>(&consumer_broker, ConsumerOptions::new("jobs.default").concurrency(8), shutdown, move |env, _| {
+                let seen = handler_seen.clone();
+                async move {
+                    seen.lock().unwrap().insert(env.payload.job_id);
+                    Ok(())
+                }
+            })
+            .await
+        }
+    });
+    let mut sent = HashSet::new();
+    let mut publish_batch = async |n: usize| {
+        for _ in 0..n {
+            let mut job = samples::check_job();
+            job.job_id = Uuid::new_v4();
+            sent.insert(job.job_id);
+            publisher.publish(&Envelope::new(job)).await.expect("every publish is confirmed");
+        }
+    };
+    publish_batch(20).await;
+    wait_for_count(&seen, 20).await;
+
+    // Act: the broker drops every connection; both sides must recover on their own.
+    close_all_connections(&broker).await;
+    publish_batch(20).await;
+
+    // Assert: everything published, before and after, is consumed; nothing is lost.
+    wait_for_count(&seen, 40).await;
+    assert_eq!(*seen.lock().unwrap(), sent);
+    shutdown.cancel();
+    consumer.await.unwrap().unwrap();
+}
+
+async fn wait_for_count(seen: &Arc<Mutex<HashSet<Uuid>>>, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().len() < n {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {n} consumed", seen.lock().unwrap().len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,1091 @@
+//! Message contracts: the envelope, the four message types and the names they travel under.
+//!
+//! This module is the only place that names exchanges, queues and routing keys
+//! (see [`crate::topology`] for the declared shape). Every message is JSON,
+//! `content_type=application/json`, persistent, inside an [`Envelope`].
+//!
+//! Compatibility rule: new fields are optional (`#[serde(default)]`) so that older
+//! consumers keep reading newer messages; a breaking change bumps [`SCHEMA_VERSION`].
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The version every message is written with today.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Exchange that carries [`CheckJob`]s, routed by `jobs.<region>`.
+pub const JOBS_EXCHANGE: &str = "pingtower.jobs";
+/// Exchange that carries [`CheckResult`]s, routed by `results.<region>`.
+pub const RESULTS_EXCHANGE: &str = "pingtower.results";
+/// Exchange that carries [`IncidentEvent`]s, routed by `incidents.<kind>`.
+pub const INCIDENTS_EXCHANGE: &str = "pingtower.incidents";
+/// Exchange that carries [`IncidentReport`]s, routed by `reports.<kind>`.
+pub const REPORTS_EXCHANGE: &str = "pingtower.reports";
+/// Dead-letter exchange every work queue rejects into.
+pub const DEAD_LETTER_EXCHANGE: &str = "pingtower.dlx";
+
+/// Queue the archiver consumes results from.
+pub const RESULTS_STORE_QUEUE: &str = "results.store";
+/// Queue the incident engine consumes results from (single active consumer).
+pub const RESULTS_INCIDENTS_QUEUE: &str = "results.incidents";
+/// Queue the notifier consumes incident events from (alerts go out at once).
+pub const INCIDENTS_NOTIFY_QUEUE: &str = "incidents.notify";
+/// Queue the llm-service consumes incident events from.
+pub const INCIDENTS_LLM_QUEUE: &str = "incidents.llm";
+/// Queue the notifier consumes reports from (follow-ups and edits).
+pub const REPORTS_NOTIFY_QUEUE: &str = "reports.notify";
+/// Queue that keeps every dead-lettered message for an operator to inspect.
+pub const DEAD_LETTER_QUEUE: &str = "pingtower.dlq";
+
+/// Region a pinger serves and the scheduler targets when none is configured.
+pub const DEFAULT_REGION: &str = "default";
+
+/// The name of the job queue of one region.
+pub fn jobs_queue(region: &str) -> String {
+    format!("jobs.{region}")
+}
+
+/// A message type: where it is published and how it is routed.
+pub trait Message: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// Short name, sent as the AMQP `type` property and used in logs and metrics.
+    const KIND: &'static str;
+    /// Exchange the message is published to.
+    const EXCHANGE: &'static str;
+    /// Routing key of this particular message.
+    fn routing_key(&self) -> String;
+}
+
+/// What every message carries around its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Unique id of this message; consumers are idempotent on it (or on the payload's own id).
+    pub message_id: Uuid,
+    /// Id shared by every message caused by the same origin (a job, its result, the incident…).
+    pub correlation_id: Uuid,
+    /// When the message was created (UTC).
+    pub occurred_at: DateTime<Utc>,
+    /// Contract version the payload was written with.
+    pub schema_version: u32,
+    /// The message itself.
+    pub payload: T,
+}
+
+impl<T: Message> Envelope<T> {
+    /// Wraps a payload that starts a new chain of messages.
+    pub fn new(payload: T) -> Self {
+        let id = Uuid::now_v7();
+        Self::caused_by(id, payload).with_message_id(id)
+    }
+
+    /// Wraps a payload caused by an earlier message with the given correlation id.
+    pub fn caused_by(correlation_id: Uuid, payload: T) -> Self {
+        Self {
+            message_id: Uuid::now_v7(),
+            correlation_id,
+            occurred_at: Utc::now(),
+            schema_version: SCHEMA_VERSION,
+            payload,
+        }
+    }
+
+    /// Sets a deterministic message id (for example the payload's own id), so a
+    /// re-publish of the same fact carries the same id.
+    pub fn with_message_id(mut self, message_id: Uuid) -> Self {
+        self.message_id = message_id;
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CheckJob and CheckSpec
+// ---------------------------------------------------------------------------------------------
+
+/// One check to run once, as the scheduler hands it to a pinger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckJob {
+    /// Unique id of this run of the check.
+    pub job_id: Uuid,
+    /// The target the check belongs to.
+    pub target_id: Uuid,
+    /// The region whose pingers must run it.
+    pub region: String,
+    /// When the scheduler meant it to run.
+    pub scheduled_for: DateTime<Utc>,
+    /// After this instant the job is stale: a pinger drops it unrun (the next one is coming).
+    pub deadline: DateTime<Utc>,
+    /// Everything the pinger needs; pingers have no database.
+    pub spec: CheckSpec,
+}
+
+impl Message for CheckJob {
+    const KIND: &'static str = "check_job";
+    const EXCHANGE: &'static str = JOBS_EXCHANGE;
+    fn routing_key(&self) -> String {
+        jobs_queue(&self.region)
+    }
+}
+
+/// What to check and what counts as healthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CheckSpec {
+    /// An HTTP(S) request, its redirect chain, TLS and assertions.
+    Http(HttpSpec),
+    /// A TCP connect, optionally with a banner to expect.
+    Tcp(TcpSpec),
+    /// A DNS query against the system or a given resolver.
+    Dns(DnsSpec),
+    /// A TLS handshake and certificate inspection.
+    Tls(TlsSpec),
+}
+
+impl CheckSpec {
+    /// The kind of check, as stored and displayed.
+    pub fn kind(&self) -> CheckKind {
+        match self {
+            CheckSpec::Http(_) => CheckKind::Http,
+            CheckSpec::Tcp(_) => CheckKind::Tcp,
+            CheckSpec::Dns(_) => CheckKind::Dns,
+            CheckSpec::Tls(_) => CheckKind::Tls,
+        }
+    }
+
+    /// How long the check may take in all.
+    pub fn timeout_ms(&self) -> u32 {
+        match self {
+            CheckSpec::Http(s) => s.timeout_ms,
+            CheckSpec::Tcp(s) => s.timeout_ms,
+            CheckSpec::Dns(s) => s.timeout_ms,
+            CheckSpec::Tls(s) => s.timeout_ms,
+        }
+    }
+}
+
+/// The kinds of check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// HTTP(S).
+    Http,
+    /// TCP connect.
+    Tcp,
+    /// DNS query.
+    Dns,
+    /// TLS certificate.
+    Tls,
+}
+
+impl CheckKind {
+    /// Lowercase name (`http`, `tcp`, `dns`, `tls`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Http => "http",
+            CheckKind::Tcp => "tcp",
+            CheckKind::Dns => "dns",
+            CheckKind::Tls => "tls",
+        }
+    }
+}
+
+fn default_timeout_ms() -> u32 {
+    10_000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_redirects() -> u8 {
+    10
+}
+fn default_warn_days() -> u32 {
+    14
+}
+fn default_tls_port() -> u16 {
+    443
+}
+fn default_status_ranges() -> Vec<StatusRange> {
+    vec![StatusRange { from: 200, to: 399 }]
+}
+
+/// HTTP(S) check options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpSpec {
+    /// The URL to request (http or https).
+    pub url: String,
+    /// Request method.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Extra request headers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HttpHeader>,
+    /// Request body, sent as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Credentials to send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<HttpAuth>,
+    /// Status codes that count as healthy, checked on the final response (default 200–399).
+    #[serde(default = "default_status_ranges")]
+    pub expected_status: Vec<StatusRange>,
+    /// Whether redirects are followed (default true).
+    #[serde(default = "default_true")]
+    pub follow_redirects: bool,
+    /// How many redirects are followed at most (default 10).
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: u8,
+    /// Conditions on the final response.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assertions: Vec<Assertion>,
+    /// Total time allowed, all hops included (default 10 s).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u32,
+    /// Whether an untrusted certificate fails the check (default true).
+    #[serde(default = "default_true")]
+    pub verify_tls: bool,
+    /// Days before certificate expiry at which the check reports degraded (default 14).
+    #[serde(default = "default_warn_days")]
+    pub tls_warn_days: u32,
+    /// A response slower than this (ms, whole chain) makes the outcome degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_above_ms: Option<u32>,
+    /// Every hop of the chain must be https.
+    #[serde(default)]
+    pub https_only: bool,
+    /// The chain must end at this URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_final_url: Option<String>,
+    /// Resolve names with this DNS server instead of the system resolver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<Resolver>,
+}
+
+impl HttpSpec {
+    /// A GET of `url` with every other option at its default.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            method: HttpMethod::Get,
+            headers: Vec::new(),
+            body: None,
+            auth: None,
+            expected_status: default_status_ranges(),
+            follow_redirects: true,
+            max_redirects: default_max_redirects(),
+            assertions: Vec::new(),
+            timeout_ms: default_timeout_ms(),
+            verify_tls: true,
+            tls_warn_days: default_warn_days(),
+            degraded_above_ms: None,
+            https_only: false,
+            expected_final_url: None,
+            resolver: None,
+        }
+    }
+}
+
+/// HTTP request methods a check may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET.
+    #[default]
+    Get,
+    /// HEAD.
+    Head,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+    /// OPTIONS.
+    Options,
+}
+
+impl HttpMethod {
+    /// The method as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+            HttpMethod::Options => "OPTIONS",
+        }
+    }
+}
+
+/// One request header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpHeader {
+    /// Header name.
+    pub name: String,
+    /// Header value.
+    pub value: String,
+}
+
+/// Credentials for an HTTP check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HttpAuth {
+    /// `Authorization: Basic …`.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// `Authorization: Bearer …`.
+    Bearer {
+        /// The token.
+        token: String,
+    },
+}
+
+/// An inclusive range of status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRange {
+    /// Lowest accepted code.
+    pub from: u16,
+    /// Highest accepted code.
+    pub to: u16,
+}
+
+impl StatusRange {
+    /// Whether `status` lies in the range.
+    pub fn contains(&self, status: u16) -> bool {
+        (self.from..=self.to).contains(&status)
+    }
+}
+
+/// A condition on the final HTTP response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Assertion {
+    /// The body contains this text.
+    BodyContains {
+        /// Text to find.
+        value: String,
+    },
+    /// The body does not contain this text.
+    BodyNotContains {
+        /// Text that must be absent.
+        value: String,
+    },
+    /// The body matches this regular expression.
+    BodyMatches {
+        /// Regular expression (Rust `regex` syntax).
+        pattern: String,
+    },
+    /// The JSON value at `path` equals `value`.
+    JsonPathEquals {
+        /// JSON path, e.g. `$.status` or `$.items[0].name`.
+        path: String,
+        /// Expected value.
+        value: serde_json::Value,
+    },
+    /// Something exists at the JSON path.
+    JsonPathExists {
+        /// JSON path.
+        path: String,
+    },
+    /// A response header equals the value (name case-insensitive).
+    HeaderEquals {
+        /// Header name.
+        name: String,
+        /// Expected value.
+        value: String,
+    },
+}
+
+/// A DNS server to ask instead of the system resolver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolver {
+    /// Address and port of the server.
+    pub address: SocketAddr,
+    /// Transport (default UDP).
+    #[serde(default)]
+    pub protocol: DnsTransport,
+}
+
+/// DNS transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsTransport {
+    /// UDP.
+    #[default]
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+/// TCP check options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TcpSpec {
+    /// Host name or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Time allowed (default 10 s).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u32,
+    /// The server's greeting must contain this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_banner: Option<String>,
+}
+
+/// DNS check options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsSpec {
+    /// The name to query.
+    pub name: String,
+    /// The record type to ask for.
+    pub record_type: DnsRecordType,
+    /// Server to ask (default: the system resolver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<Resolver>,
+    /// Answers that must be present (compared as text, e.g. `192.0.2.1`, `10 mail.example.com.`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_answers: Vec<String>,
+    /// Time allowed (default 10 s).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u32,
+}
+
+/// Record types a DNS check may query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DnsRecordType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Canonical name.
+    Cname,
+    /// Mail exchanger.
+    Mx,
+    /// Text.
+    Txt,
+    /// Name server.
+    Ns,
+    /// Start of authority.
+    Soa,
+}
+
+impl DnsRecordType {
+    /// Every supported type.
+    pub const ALL: [DnsRecordType; 7] = [
+        DnsRecordType::A,
+        DnsRecordType::Aaaa,
+        DnsRecordType::Cname,
+        DnsRecordType::Mx,
+        DnsRecordType::Txt,
+        DnsRecordType::Ns,
+        DnsRecordType::Soa,
+    ];
+
+    /// The type's name (`A`, `AAAA`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsRecordType::A => "A",
+            DnsRecordType::Aaaa => "AAAA",
+            DnsRecordType::Cname => "CNAME",
+            DnsRecordType::Mx => "MX",
+            DnsRecordType::Txt => "TXT",
+            DnsRecordType::Ns => "NS",
+            DnsRecordType::Soa => "SOA",
+        }
+    }
+}
+
+/// TLS check options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsSpec {
+    /// Host name or IP address to connect to.
+    pub host: String,
+    /// Port (default 443).
+    #[serde(default = "default_tls_port")]
+    pub port: u16,
+    /// Server name sent in the handshake and checked against the certificate (default: host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// Days before expiry at which the check reports degraded (default 14).
+    #[serde(default = "default_warn_days")]
+    pub warn_days: u32,
+    /// Time allowed (default 10 s).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// CheckResult
+// ---------------------------------------------------------------------------------------------
+
+/// What one run of a check found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Unique id of this result; stores are idempotent on it.
+    pub result_id: Uuid,
+    /// The job this result answers.
+    pub job_id: Uuid,
+    /// The target checked.
+    pub target_id: Uuid,
+    /// Region of the pinger that ran it.
+    pub region: String,
+    /// Id of the pinger that ran it.
+    pub pinger_id: String,
+    /// The kind of check.
+    pub check_kind: CheckKind,
+    /// When the check started.
+    pub started_at: DateTime<Utc>,
+    /// When the check finished.
+    pub finished_at: DateTime<Utc>,
+    /// Total duration in milliseconds.
+    pub duration_ms: u32,
+    /// Up, degraded or down.
+    pub outcome: Outcome,
+    /// Why it is not up (also set for degraded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Status code of the final HTTP response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Every HTTP hop, first request first, with its own phase timings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<HttpHop>,
+    /// Address connected to (the final hop's, for HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_ip: Option<IpAddr>,
+    /// Certificate and handshake facts, present even when validation failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    /// DNS answer facts (DNS checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsInfo>,
+    /// TCP banner received, capped (TCP checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
+    /// A capped (≤ 1 KiB), tag-stripped excerpt of the body, kept on failure for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_excerpt: Option<String>,
+    /// The pinger's own connectivity canaries failed: this result says nothing about the target.
+    #[serde(default)]
+    pub probe_degraded: bool,
+}
+
+impl Message for CheckResult {
+    const KIND: &'static str = "check_result";
+    const EXCHANGE: &'static str = RESULTS_EXCHANGE;
+    fn routing_key(&self) -> String {
+        format!("results.{}", self.region)
+    }
+}
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Healthy.
+    Up,
+    /// Working, but slow or close to a limit (certificate expiring).
+    Degraded,
+    /// Failing.
+    Down,
+}
+
+impl Outcome {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Up => "up",
+            Outcome::Degraded => "degraded",
+            Outcome::Down => "down",
+        }
+    }
+}
+
+/// A structured reason for a failed or degraded check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// What went wrong.
+    pub kind: FailureKind,
+    /// In which phase.
+    pub phase: Phase,
+    /// A one-line human explanation with the specifics (status, host, expiry date…).
+    pub message: String,
+}
+
+/// What went wrong, as a stable machine-readable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The name does not exist.
+    DnsNxdomain,
+    /// The resolver failed (SERVFAIL).
+    DnsServfail,
+    /// The resolver did not answer in time.
+    DnsTimeout,
+    /// The name exists but has no record of the asked type.
+    DnsNoRecords,
+    /// The answers differ from the expected ones.
+    DnsUnexpectedAnswer,
+    /// Another DNS error (REFUSED, malformed answer…).
+    DnsError,
+    /// The port refused the connection.
+    ConnectRefused,
+    /// The connection was not established in time.
+    ConnectTimeout,
+    /// Another connection error (unreachable network, reset…).
+    ConnectError,
+    /// The certificate has expired.
+    TlsExpired,
+    /// The certificate is not valid yet.
+    TlsNotYetValid,
+    /// The certificate chain is not trusted.
+    TlsUntrusted,
+    /// The certificate does not cover the host name.
+    TlsHostname,
+    /// The certificate expires within the warning period.
+    TlsExpiring,
+    /// The handshake failed for another reason.
+    TlsHandshake,
+    /// The final status code is not an expected one.
+    HttpStatus,
+    /// The server broke the HTTP protocol.
+    HttpProtocol,
+    /// A body, header or JSON assertion failed.
+    AssertionFailed,
+    /// The redirect chain loops.
+    RedirectLoop,
+    /// More redirects than allowed.
+    TooManyRedirects,
+    /// An https-only chain went through plain http.
+    InsecureRedirect,
+    /// The chain ended somewhere other than the expected final URL.
+    UnexpectedFinalUrl,
+    /// The response was slower than the degraded threshold.
+    SlowResponse,
+    /// The TCP banner did not contain the expected text.
+    BannerMismatch,
+    /// The check ran out of time.
+    Timeout,
+    /// The address is private, loopback, link-local or metadata, and private targets are off.
+    BlockedAddress,
+    /// The check could not run (bad spec, pinger fault).
+    Internal,
+    /// A kind this version does not know (sent by a newer pinger).
+    #[serde(other)]
+    Other,
+}
+
+impl FailureKind {
+    /// The kind's stable code, e.g. `dns_nxdomain`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::DnsNxdomain => "dns_nxdomain",
+            FailureKind::DnsServfail => "dns_servfail",
+            FailureKind::DnsTimeout => "dns_timeout",
+            FailureKind::DnsNoRecords => "dns_no_records",
+            FailureKind::DnsUnexpectedAnswer => "dns_unexpected_answer",
+            FailureKind::DnsError => "dns_error",
+            FailureKind::ConnectRefused => "connect_refused",
+            FailureKind::ConnectTimeout => "connect_timeout",
+            FailureKind::ConnectError => "connect_error",
+            FailureKind::TlsExpired => "tls_expired",
+            FailureKind::TlsNotYetValid => "tls_not_yet_valid",
+            FailureKind::TlsUntrusted => "tls_untrusted",
+            FailureKind::TlsHostname => "tls_hostname",
+            FailureKind::TlsExpiring => "tls_expiring",
+            FailureKind::TlsHandshake => "tls_handshake",
+            FailureKind::HttpStatus => "http_status",
+            FailureKind::HttpProtocol => "http_protocol",
+            FailureKind::AssertionFailed => "assertion_failed",
+            FailureKind::RedirectLoop => "redirect_loop",
+            FailureKind::TooManyRedirects => "too_many_redirects",
+            FailureKind::InsecureRedirect => "insecure_redirect",
+            FailureKind::UnexpectedFinalUrl => "unexpected_final_url",
+            FailureKind::SlowResponse => "slow_response",
+            FailureKind::BannerMismatch => "banner_mismatch",
+            FailureKind::Timeout => "timeout",
+            FailureKind::BlockedAddress => "blocked_address",
+            FailureKind::Internal => "internal",
+            FailureKind::Other => "other",
+        }
+    }
+}
+
+/// The phase of a check in which something happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Name resolution.
+    Dns,
+    /// TCP connect.
+    Connect,
+    /// TLS handshake and certificate validation.
+    Tls,
+    /// Request sent, waiting for the response head.
+    Ttfb,
+    /// Reading the body.
+    Transfer,
+    /// Following redirects.
+    Redirect,
+    /// Checking the response against assertions, status and limits.
+    Validation,
+    /// Before any network activity (bad spec, guard).
+    Setup,
+}
+
+/// One request of an HTTP redirect chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpHop {
+    /// The URL requested.
+    pub url: String,
+    /// Status code received, if a response head arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Address connected to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_ip: Option<IpAddr>,
+    /// `Location` of a redirect response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// HTTP version of the response (e.g. `HTTP/1.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
+    /// Phase timings of this hop.
+    pub timings: PhaseTimings,
+}
+
+/// Milliseconds spent in each phase; a phase that did not happen is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTimings {
+    /// Name resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_ms: Option<f64>,
+    /// TCP connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<f64>,
+    /// TLS handshake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ms: Option<f64>,
+    /// Request written → first response byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<f64>,
+    /// First byte → body read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_ms: Option<f64>,
+}
+
+/// Certificate and handshake facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// Leaf certificate subject (RFC 4514 text).
+    pub subject: String,
+    /// Leaf certificate issuer.
+    pub issuer: String,
+    /// Subject alternative names (DNS names and IPs).
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// Start of validity.
+    pub not_before: DateTime<Utc>,
+    /// End of validity.
+    pub not_after: DateTime<Utc>,
+    /// Whole days until `not_after` (negative once expired).
+    pub days_left: i64,
+    /// SHA-256 of the leaf certificate's DER, lowercase hex.
+    pub fingerprint_sha256: String,
+    /// Negotiated protocol version (e.g. `TLSv1.3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Negotiated cipher suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+    /// Whether the chain verified against the trusted roots.
+    pub chain_valid: bool,
+    /// Whether the certificate covers the host name asked for.
+    pub hostname_matches: bool,
+    /// Why validation failed, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_error: Option<String>,
+}
+
+/// DNS answer facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsInfo {
+    /// Response code (`NOERROR`, `NXDOMAIN`, `SERVFAIL`…), if an answer arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<String>,
+    /// Server asked (`system` for the system resolver).
+    pub resolver: String,
+    /// Records received.
+    #[serde(default)]
+    pub answers: Vec<DnsAnswer>,
+    /// Query time in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// One DNS record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsAnswer {
+    /// Record type.
+    pub record_type: String,
+    /// Record data as text.
+    pub value: String,
+    /// Time to live in seconds.
+    pub ttl: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// IncidentEvent
+// ---------------------------------------------------------------------------------------------
+
+/// Something about an incident that people should learn of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEvent {
+    /// The incident (for `probe_degraded`, the probe incident).
+    pub incident_id: Uuid,
+    /// What happened.
+    pub kind: IncidentEventKind,
+    /// The target, absent for operator events (`probe_degraded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetRef>,
+    /// The state the target is in after this event.
+    pub state: TargetStatus,
+    /// Regions that saw the failure.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// When the incident began.
+    pub started_at: DateTime<Utc>,
+    /// When it ended (`resolved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Pinger concerned (`probe_degraded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinger_id: Option<String>,
+    /// What the event rests on.
+    pub evidence: Evidence,
+}
+
+impl Message for IncidentEvent {
+    const KIND: &'static str = "incident_event";
+    const EXCHANGE: &'static str = INCIDENTS_EXCHANGE;
+    fn routing_key(&self) -> String {
+        format!("incidents.{}", self.kind.as_str())
+    }
+}
+
+/// The kinds of incident event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentEventKind {
+    /// The target went down (or degraded) and an incident opened.
+    Opened,
+    /// The incident is over.
+    Resolved,
+    /// A certificate crossed an expiry warning threshold.
+    CertExpiring,
+    /// The target changes state too often; alerts are held until it is stable.
+    Flapping,
+    /// A pinger lost its own connectivity; its results are not counted.
+    ProbeDegraded,
+}
+
+impl IncidentEventKind {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentEventKind::Opened => "opened",
+            IncidentEventKind::Resolved => "resolved",
+            IncidentEventKind::CertExpiring => "cert_expiring",
+            IncidentEventKind::Flapping => "flapping",
+            IncidentEventKind::ProbeDegraded => "probe_degraded",
+        }
+    }
+}
+
+/// A target as messages refer to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRef {
+    /// Target id.
+    pub id: Uuid,
+    /// Owner's user id.
+    pub owner_id: Uuid,
+    /// Name the user gave it.
+    pub name: String,
+    /// Kind of check.
+    pub check_kind: CheckKind,
+    /// What is checked, for display: the URL, `host:port` or the DNS name.
+    pub address: String,
+}
+
+/// The state of a target as users see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    /// No result yet.
+    Unknown,
+    /// Healthy.
+    Up,
+    /// A failure was seen; not yet confirmed.
+    Pending,
+    /// Working but slow or near a limit.
+    Degraded,
+    /// Confirmed down.
+    Down,
+    /// Changing state too often.
+    Flapping,
+    /// Checks are paused.
+    Paused,
+}
+
+impl TargetStatus {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetStatus::Unknown => "unknown",
+            TargetStatus::Up => "up",
+            TargetStatus::Pending => "pending",
+            TargetStatus::Degraded => "degraded",
+            TargetStatus::Down => "down",
+            TargetStatus::Flapping => "flapping",
+            TargetStatus::Paused => "paused",
+        }
+    }
+}
+
+/// The facts an incident event rests on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The results that opened (or resolved) the incident, newest last.
+    #[serde(default)]
+    pub results: Vec<CheckResult>,
+    /// The last good result before the incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_good: Option<CheckResult>,
+    /// Median latency over the 24 hours before the incident (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_latency_ms: Option<f64>,
+    /// Failure kinds seen, by region.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failure_kinds_by_region: BTreeMap<String, Vec<FailureKind>>,
+    /// Certificate concerned (`cert_expiring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<TlsInfo>,
+    /// Warning threshold crossed, in days (`cert_expiring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_days: Option<u32>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// IncidentReport
+// ---------------------------------------------------------------------------------------------
+
+/// A readable account of an incident, written by an LLM or by the rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentReport {
+    /// The incident.
+    pub incident_id: Uuid,
+    /// The event the report is about.
+    pub event_kind: IncidentEventKind,
+    /// Language, as a lowercase tag (`en`, `ru`).
+    pub language: String,
+    /// One or two sentences: what is wrong.
+    pub summary: String,
+    /// The most likely cause.
+    pub probable_cause: String,
+    /// Who and what is affected.
+    pub impact: String,
+    /// What to do, most useful first.
+    pub recommended_actions: Vec<String>,
+    /// `llm:<model>` or `rules`.
+    pub source: String,
+    /// Each claim and the result ids it rests on.
+    #[serde(default)]
+    pub claims: Vec<ReportClaim>,
+    /// When it was written.
+    pub generated_at: DateTime<Utc>,
+}
+
+impl Message for IncidentReport {
+    const KIND: &'static str = "incident_report";
+    const EXCHANGE: &'static str = REPORTS_EXCHANGE;
+    fn routing_key(&self) -> String {
+        format!("reports.{}", self.event_kind.as_str())
+    }
+}
+
+/// A statement of a report and its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportClaim {
+    /// The statement.
+    pub text: String,
+    /// Ids of the results it rests on.
+    #[serde(default)]
+    pub result_ids: Vec<Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples;
+
+    #[test]
+    fn check_job_json_is_pinned() {
+        insta::assert_json_snapshot!(samples::envelope(samples::check_job()));
+    }
+
+    #[test]
+    fn check_result_json_is_pinned() {
+        insta::assert_json_snapshot!(samples::envelope(samples::check_result()));
+    }
+
+    #[test]
+    fn incident_event_json_is_pinned() {
+        insta::assert_json_snapshot!(samples::envelope(samples::incident_event()));
+    }
+
+    #[test]
+    fn incident_report_json_is_pinned() {
+        insta::assert_json_snapshot!(samples::envelope(samples::incident_report()));
+    }
+
+    #[test]
+    fn every_message_round_trips_through_json() {
+        fn round<T: Message + PartialEq + std::fmt::Debug>(m: T) {
+            let env = Envelope::new(m);
+            let back: Envelope<T> = serde_json::from_slice(&serde_json::to_vec(&env).unwrap()).unwrap();
+            assert_eq!(back, env);
+        }
+        round(samples::check_job());
+        round(samples::check_result());
+        round(samples::incident_event());
+        round(samples::incident_report());
+    }
+
+    #[test]
+    fn a_minimal_http_spec_gets_the_documented_defaults() {
+        let spec: CheckSpec = serde_json::from_str(r#"{"kind":"http","url":"https://example.com"}"#).unwrap();
+        let CheckSpec::Http(h) = spec else { panic!("http spec") };
+        assert_eq!(h.method, HttpMethod::Get);
+        assert_eq!(h.expected_status, vec![StatusRange { from: 200, to: 399 }]);
+        assert!(h.follow_redirects);
+        assert_eq!(h.max_redirects, 10);
+        assert_eq!(h.timeout_ms, 10_000);
+        assert!(h.verify_tls);
+    }
+
+    #[test]
+    fn unknown_failure_kinds_from_newer_pingers_still_decode() {
+        let f: Failure = serde_json::from_str(r#"{"kind":"quantum_flux","phase":"dns","message":"?"}"#).unwrap();
+        assert_eq!(f.kind, FailureKind::Other);
+    }
+}

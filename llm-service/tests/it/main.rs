@@ -1,0 +1,3 @@
+//! Integration tests of llm-service against the real servers.
+
+mod health;

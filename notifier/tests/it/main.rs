@@ -1,0 +1,3 @@
+//! Integration tests of notifier against the real servers.
+
+mod health;

@@ -1,0 +1,3 @@
+//! Integration tests of pinger against the real servers.
+
+mod health;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The test command: readies local infrastructure, then runs the whole test suite
+# (Rust unit and integration tests against the real RabbitMQ, PostgreSQL and ClickHouse,
+# then the web tests when web/ exists).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/infra.sh
+
+# Remove what crashed earlier runs left behind (names carry their creation time).
+now=$(date +%s)
+stale_before=$((now - 7200))
+curl -fsS -u guest:guest http://127.0.0.1:15672/api/vhosts \
+  | python3 -c 'import json,sys; [print(v["name"]) for v in json.load(sys.stdin)]' \
+  | while read -r v; do
+      case "$v" in test-*) ts=$(echo "$v" | cut -d- -f2)
+        if [[ "$ts" =~ ^[0-9]+$ ]] && [ "$ts" -lt "$stale_before" ]; then
+          curl -fsS -u guest:guest -X DELETE "http://127.0.0.1:15672/api/vhosts/$v" >/dev/null || true
+        fi;;
+      esac
+    done
+psql -h 127.0.0.1 -U postgres -d postgres -qtA -c "select datname from pg_database where datname like 'test\_%'" \
+  | while read -r db; do
+      ts=$(echo "$db" | cut -d_ -f2)
+      if [[ "$ts" =~ ^[0-9]+$ ]] && [ "$ts" -lt "$stale_before" ]; then
+        psql -h 127.0.0.1 -U postgres -d postgres -q -c "drop database if exists \"$db\" with (force)" || true
+      fi
+    done
+curl -fsS 'http://127.0.0.1:8123/?query=SHOW%20DATABASES' | grep '^test_' \
+  | while read -r db; do
+      ts=$(echo "$db" | cut -d_ -f2)
+      if [[ "$ts" =~ ^[0-9]+$ ]] && [ "$ts" -lt "$stale_before" ]; then
+        curl -fsS -X POST 'http://127.0.0.1:8123/' --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null || true
+      fi
+    done
+
+export PINGTOWER_ALLOW_PRIVATE_TARGETS=true
+export RUST_LOG="${RUST_LOG:-warn}"
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast --profile ci "$@"
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi
+
+if [ -f web/package.json ]; then
+  bash scripts/test-web.sh
+fi
