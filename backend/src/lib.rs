@@ -53,8 +53,12 @@ pub struct Config {
 /// Applies every migration; a no-op when all are applied.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let pool = common::db::pg_pool(&config.pg)?;
-    common::db::migrate_pg(&pool).await.context("PostgreSQL migrations failed")?;
-    let applied = common::db::migrate_clickhouse(&config.clickhouse).await.context("ClickHouse migrations failed")?;
+    common::db::migrate_pg(&pool)
+        .await
+        .context("PostgreSQL migrations failed")?;
+    let applied = common::db::migrate_clickhouse(&config.clickhouse)
+        .await
+        .context("ClickHouse migrations failed")?;
     tracing::info!(clickhouse_applied = applied.len(), "migrations are up to date");
     Ok(())
 }
@@ -72,8 +76,16 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     let pool = common::db::pg_pool(&config.pg)?;
     let ch = common::db::clickhouse_client(&config.clickhouse);
-    let broker = Broker::new(config.amqp.amqp_url.clone(), "backend", config.amqp.topology(), shutdown.clone());
-    let readiness = Readiness::new().postgres(pool.clone()).clickhouse(ch).amqp(broker.clone());
+    let broker = Broker::new(
+        config.amqp.amqp_url.clone(),
+        "backend",
+        config.amqp.topology(),
+        shutdown.clone(),
+    );
+    let readiness = Readiness::new()
+        .postgres(pool.clone())
+        .clickhouse(ch)
+        .amqp(broker.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
     let connector = broker.clone();

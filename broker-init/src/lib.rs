@@ -31,7 +31,10 @@ pub struct Config {
 
 fn humantime_secs(s: &str) -> Result<Duration, String> {
     let digits = s.trim_end_matches('s');
-    digits.parse::<u64>().map(Duration::from_secs).map_err(|_| format!("{s:?} is not a number of seconds like 60s"))
+    digits
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{s:?} is not a number of seconds like 60s"))
 }
 
 /// What a run found.
@@ -70,7 +73,9 @@ pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
         match topology.declare(&conn).await {
             Ok(()) => Outcome::Declared,
             Err(DeclareError::Conflict(problem)) => {
-                anyhow::bail!("{problem}. broker-init will not change an existing queue or exchange: delete it (after draining it) or align the configuration, then run broker-init again")
+                anyhow::bail!(
+                    "{problem}. broker-init will not change an existing queue or exchange: delete it (after draining it) or align the configuration, then run broker-init again"
+                )
             }
             Err(e) => return Err(e.into()),
         }

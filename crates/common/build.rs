@@ -13,7 +13,9 @@ fn main() {
         .unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "sql"));
     files.sort();
-    let mut out = String::from("/// ClickHouse migrations: (file name, SQL), in order.\npub const CLICKHOUSE_MIGRATIONS: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// ClickHouse migrations: (file name, SQL), in order.\npub const CLICKHOUSE_MIGRATIONS: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         let abs = f.canonicalize().unwrap();
         println!("cargo:rerun-if-changed={}", abs.display());

@@ -32,7 +32,12 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let broker = Broker::new(config.amqp.amqp_url.clone(), "pinger", config.amqp.topology(), shutdown.clone());
+    let broker = Broker::new(
+        config.amqp.amqp_url.clone(),
+        "pinger",
+        config.amqp.topology(),
+        shutdown.clone(),
+    );
     let readiness = Readiness::new().amqp(broker.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);

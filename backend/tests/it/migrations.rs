@@ -1,10 +1,23 @@
 use common::testing::{TestClickHouse, TestPg};
 
 const EXPECTED_TABLES: &[&str] = &[
-    "users", "sessions", "api_tokens", "targets", "target_state", "incidents", "incident_reports",
-    "notification_channels", "target_channels", "telegram_link_tokens", "notification_log",
-    "maintenance_windows", "status_pages", "status_page_targets", "archived_results",
-    "result_rollups", "archive_batches",
+    "users",
+    "sessions",
+    "api_tokens",
+    "targets",
+    "target_state",
+    "incidents",
+    "incident_reports",
+    "notification_channels",
+    "target_channels",
+    "telegram_link_tokens",
+    "notification_log",
+    "maintenance_windows",
+    "status_pages",
+    "status_page_targets",
+    "archived_results",
+    "result_rollups",
+    "archive_batches",
 ];
 
 #[tokio::test]
@@ -14,9 +27,15 @@ async fn postgres_migrations_apply_on_an_empty_database_and_reapply_as_a_no_op()
 
     // Act
     common::db::migrate_pg(&pg.pool).await.expect("first run applies");
-    let applied_once: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations").fetch_one(&pg.pool).await.unwrap();
+    let applied_once: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
     common::db::migrate_pg(&pg.pool).await.expect("second run is a no-op");
-    let applied_twice: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations").fetch_one(&pg.pool).await.unwrap();
+    let applied_twice: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(applied_once, applied_twice);
@@ -41,12 +60,14 @@ async fn only_one_incident_per_target_may_be_open() {
         .execute(&pg.pool)
         .await
         .unwrap();
-    sqlx::query("insert into targets (id, owner_id, name, kind, spec, interval_seconds) values ($1, $2, 't', 'http', '{}', 60)")
-        .bind(target)
-        .bind(user)
-        .execute(&pg.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "insert into targets (id, owner_id, name, kind, spec, interval_seconds) values ($1, $2, 't', 'http', '{}', 60)",
+    )
+    .bind(target)
+    .bind(user)
+    .execute(&pg.pool)
+    .await
+    .unwrap();
     let open = |id: uuid::Uuid| {
         sqlx::query("insert into incidents (id, target_id, owner_id, opened_at) values ($1, $2, $3, now())")
             .bind(id)
@@ -54,7 +75,9 @@ async fn only_one_incident_per_target_may_be_open() {
             .bind(user)
             .execute(&pg.pool)
     };
-    open(uuid::Uuid::new_v4()).await.expect("first open incident is accepted");
+    open(uuid::Uuid::new_v4())
+        .await
+        .expect("first open incident is accepted");
     let second = open(uuid::Uuid::new_v4()).await;
     assert!(second.is_err(), "a second open incident for the same target is refused");
 }
@@ -62,9 +85,15 @@ async fn only_one_incident_per_target_may_be_open() {
 #[tokio::test]
 async fn archive_partitions_are_created_per_month_on_demand() {
     let pg = TestPg::new().await;
-    let name: String = sqlx::query_scalar("select ensure_archive_partition('2026-03-15')").fetch_one(&pg.pool).await.unwrap();
+    let name: String = sqlx::query_scalar("select ensure_archive_partition('2026-03-15')")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
     assert_eq!(name, "archived_results_2026_03");
-    let again: String = sqlx::query_scalar("select ensure_archive_partition('2026-03-01')").fetch_one(&pg.pool).await.unwrap();
+    let again: String = sqlx::query_scalar("select ensure_archive_partition('2026-03-01')")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
     assert_eq!(again, name, "re-creating is a no-op");
     let bound: String = sqlx::query_scalar(
         "select pg_get_expr(relpartbound, oid) from pg_class where relname = 'archived_results_2026_03'",
@@ -72,7 +101,10 @@ async fn archive_partitions_are_created_per_month_on_demand() {
     .fetch_one(&pg.pool)
     .await
     .unwrap();
-    assert!(bound.contains("2026-03-01") && bound.contains("2026-04-01"), "bounds: {bound}");
+    assert!(
+        bound.contains("2026-03-01") && bound.contains("2026-04-01"),
+        "bounds: {bound}"
+    );
 }
 
 #[tokio::test]
@@ -81,11 +113,18 @@ async fn clickhouse_ddl_applies_and_reapplies_as_a_no_op() {
     let ch = TestClickHouse::new().await;
 
     // Act
-    let second = common::db::migrate_clickhouse(&ch.config).await.expect("second run succeeds");
+    let second = common::db::migrate_clickhouse(&ch.config)
+        .await
+        .expect("second run succeeds");
 
     // Assert
     assert!(second.is_empty(), "nothing is re-applied: {second:?}");
-    let tables: Vec<String> = ch.client.query("SELECT name FROM system.tables WHERE database = currentDatabase()").fetch_all().await.unwrap();
+    let tables: Vec<String> = ch
+        .client
+        .query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        .fetch_all()
+        .await
+        .unwrap();
     assert!(tables.iter().any(|t| t == "check_results"), "tables: {tables:?}");
     let engine: String = ch
         .client

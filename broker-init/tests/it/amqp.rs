@@ -12,7 +12,10 @@ use uuid::Uuid;
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn publisher(broker: &TestBroker) -> Publisher {
-    Publisher::new(broker.broker("test-publisher", CancellationToken::new()), Duration::from_secs(20))
+    Publisher::new(
+        broker.broker("test-publisher", CancellationToken::new()),
+        Duration::from_secs(20),
+    )
 }
 
 #[tokio::test]
@@ -33,11 +36,26 @@ async fn every_message_type_makes_a_round_trip_through_the_topology() {
 
     // Assert: each arrives, intact, on every queue bound for it.
     assert_eq!(broker.next_message::<CheckJob>("jobs.default", WAIT).await, Some(job));
-    assert_eq!(broker.next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT).await, Some(result.clone()));
-    assert_eq!(broker.next_message::<CheckResult>(RESULTS_INCIDENTS_QUEUE, WAIT).await, Some(result));
-    assert_eq!(broker.next_message::<IncidentEvent>(INCIDENTS_NOTIFY_QUEUE, WAIT).await, Some(event.clone()));
-    assert_eq!(broker.next_message::<IncidentEvent>(INCIDENTS_LLM_QUEUE, WAIT).await, Some(event));
-    assert_eq!(broker.next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, WAIT).await, Some(report));
+    assert_eq!(
+        broker.next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT).await,
+        Some(result.clone())
+    );
+    assert_eq!(
+        broker.next_message::<CheckResult>(RESULTS_INCIDENTS_QUEUE, WAIT).await,
+        Some(result)
+    );
+    assert_eq!(
+        broker.next_message::<IncidentEvent>(INCIDENTS_NOTIFY_QUEUE, WAIT).await,
+        Some(event.clone())
+    );
+    assert_eq!(
+        broker.next_message::<IncidentEvent>(INCIDENTS_LLM_QUEUE, WAIT).await,
+        Some(event)
+    );
+    assert_eq!(
+        broker.next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, WAIT).await,
+        Some(report)
+    );
 }
 
 #[tokio::test]
@@ -92,7 +110,9 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
     });
 
     // Act
-    broker.publish_raw(RESULTS_EXCHANGE, "results.default", b"{not json").await;
+    broker
+        .publish_raw(RESULTS_EXCHANGE, "results.default", b"{not json")
+        .await;
     for special in [refused, panics] {
         let mut r = samples::check_result();
         r.result_id = special;
@@ -108,13 +128,20 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
     // Assert: the three poison messages are dead-lettered, every good one handled once.
     let mut dead = Vec::new();
     for _ in 0..3 {
-        let raw = broker.next_raw(DEAD_LETTER_QUEUE, Duration::from_secs(20)).await.expect("a dead letter arrives");
+        let raw = broker
+            .next_raw(DEAD_LETTER_QUEUE, Duration::from_secs(20))
+            .await
+            .expect("a dead letter arrives");
         dead.push(raw);
     }
-    assert!(dead.iter().any(|d| d == b"{not json"), "the undecodable message is in the DLQ");
+    assert!(
+        dead.iter().any(|d| d == b"{not json"),
+        "the undecodable message is in the DLQ"
+    );
     for special in [refused, panics] {
         assert!(
-            dead.iter().any(|d| String::from_utf8_lossy(d).contains(&special.to_string())),
+            dead.iter()
+                .any(|d| String::from_utf8_lossy(d).contains(&special.to_string())),
             "{special} is in the DLQ"
         );
     }
@@ -146,21 +173,34 @@ async fn a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering
                     let mut n = counter.lock().unwrap();
                     *n += 1;
                     // More failures than the delivery limit: must not reach the DLQ.
-                    if *n <= 8 { Err(HandlerError::transient(anyhow::anyhow!("database down"))) } else { Ok(()) }
+                    if *n <= 8 {
+                        Err(HandlerError::transient(anyhow::anyhow!("database down")))
+                    } else {
+                        Ok(())
+                    }
                 }
             })
             .await
         }
     });
 
-    publisher.publish(&Envelope::new(samples::incident_event())).await.unwrap();
+    publisher
+        .publish(&Envelope::new(samples::incident_event()))
+        .await
+        .unwrap();
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while *attempts.lock().unwrap() < 9 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(*attempts.lock().unwrap(), 9, "retried until success");
-    assert!(broker.next_raw(DEAD_LETTER_QUEUE, Duration::from_millis(500)).await.is_none(), "nothing dead-lettered");
+    assert!(
+        broker
+            .next_raw(DEAD_LETTER_QUEUE, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "nothing dead-lettered"
+    );
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
 }
@@ -169,11 +209,21 @@ async fn a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering
 /// for the whole broker (scoped so parallel tests are not disturbed).
 async fn close_all_connections(broker: &TestBroker) {
     let status = tokio::process::Command::new("rabbitmqctl")
-        .args(["-q", "close_all_connections", "-p", &broker.vhost, "test: connection loss"])
+        .args([
+            "-q",
+            "close_all_connections",
+            "-p",
+            &broker.vhost,
+            "test: connection loss",
+        ])
         .status()
         .await;
     if !matches!(status, Ok(s) if s.success()) {
-        broker.management.close_vhost_connections().await.expect("management API closes connections");
+        broker
+            .management
+            .close_vhost_connections()
+            .await
+            .expect("management API closes connections");
     }
 }
 
@@ -189,13 +239,18 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
     let consumer = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            consume::<CheckJob, _, _>(&consumer_broker, ConsumerOptions::new("jobs.default").concurrency(8), shutdown, move |env, _| {
-                let seen = handler_seen.clone();
-                async move {
-                    seen.lock().unwrap().insert(env.payload.job_id);
-                    Ok(())
-                }
-            })
+            consume::<CheckJob, _, _>(
+                &consumer_broker,
+                ConsumerOptions::new("jobs.default").concurrency(8),
+                shutdown,
+                move |env, _| {
+                    let seen = handler_seen.clone();
+                    async move {
+                        seen.lock().unwrap().insert(env.payload.job_id);
+                        Ok(())
+                    }
+                },
+            )
             .await
         }
     });
@@ -205,7 +260,10 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
             let mut job = samples::check_job();
             job.job_id = Uuid::new_v4();
             sent.insert(job.job_id);
-            publisher.publish(&Envelope::new(job)).await.expect("every publish is confirmed");
+            publisher
+                .publish(&Envelope::new(job))
+                .await
+                .expect("every publish is confirmed");
         }
     };
     publish_batch(20).await;
@@ -225,7 +283,11 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
 async fn wait_for_count(seen: &Arc<Mutex<HashSet<Uuid>>>, n: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while seen.lock().unwrap().len() < n {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {n} consumed", seen.lock().unwrap().len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {n} consumed",
+            seen.lock().unwrap().len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

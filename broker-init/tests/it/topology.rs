@@ -8,7 +8,11 @@ use lapin::{Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 
 fn config(broker: &TestBroker, verify: bool) -> broker_init::Config {
-    broker_init::Config { amqp: broker.config.clone(), verify, wait: Duration::from_secs(10) }
+    broker_init::Config {
+        amqp: broker.config.clone(),
+        verify,
+        wait: Duration::from_secs(10),
+    }
 }
 
 /// Queues (name, arguments) and bindings of the vhost, sorted, as the management API shows them.
@@ -24,8 +28,10 @@ async fn snapshot(broker: &TestBroker) -> (Vec<(String, serde_json::Value)>, Vec
         .json()
         .await
         .unwrap();
-    let mut q: Vec<(String, serde_json::Value)> =
-        queues.iter().map(|q| (q["name"].as_str().unwrap().to_owned(), q["arguments"].clone())).collect();
+    let mut q: Vec<(String, serde_json::Value)> = queues
+        .iter()
+        .map(|q| (q["name"].as_str().unwrap().to_owned(), q["arguments"].clone()))
+        .collect();
     q.sort_by(|a, b| a.0.cmp(&b.0));
     let bindings: Vec<serde_json::Value> = http
         .get(format!("{base}/api/bindings/{}", broker.vhost))
@@ -56,9 +62,13 @@ async fn declaring_twice_gives_the_same_topology_and_verify_passes() {
     let broker = TestBroker::new().await;
 
     // Act
-    let first = broker_init::run(&config(&broker, false)).await.expect("first declare succeeds");
+    let first = broker_init::run(&config(&broker, false))
+        .await
+        .expect("first declare succeeds");
     let after_first = snapshot(&broker).await;
-    let second = broker_init::run(&config(&broker, false)).await.expect("second declare succeeds");
+    let second = broker_init::run(&config(&broker, false))
+        .await
+        .expect("second declare succeeds");
     let after_second = snapshot(&broker).await;
     let verified = broker_init::run(&config(&broker, true)).await.expect("verify runs");
 
@@ -67,7 +77,15 @@ async fn declaring_twice_gives_the_same_topology_and_verify_passes() {
     assert!(matches!(second, broker_init::Outcome::Declared));
     assert_eq!(after_first, after_second);
     let names: Vec<&str> = after_first.0.iter().map(|(n, _)| n.as_str()).collect();
-    for q in ["jobs.default", "results.store", "results.incidents", "incidents.notify", "incidents.llm", "reports.notify", "pingtower.dlq"] {
+    for q in [
+        "jobs.default",
+        "results.store",
+        "results.incidents",
+        "incidents.notify",
+        "incidents.llm",
+        "reports.notify",
+        "pingtower.dlq",
+    ] {
         assert!(names.contains(&q), "queue {q} declared; have {names:?}");
     }
     let store = &after_first.0.iter().find(|(n, _)| n == "results.store").unwrap().1;
@@ -86,21 +104,34 @@ async fn declaring_twice_gives_the_same_topology_and_verify_passes() {
 async fn verify_on_an_empty_vhost_names_what_is_missing() {
     let broker = TestBroker::new().await;
     let verified = broker_init::run(&config(&broker, true)).await.expect("verify runs");
-    let broker_init::Outcome::Verified(problems) = verified else { panic!("expected a verification") };
+    let broker_init::Outcome::Verified(problems) = verified else {
+        panic!("expected a verification")
+    };
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    assert!(text.iter().any(|p| p.contains("queue results.store is missing")), "{text:?}");
-    assert!(text.iter().any(|p| p.contains("exchange pingtower.results is missing")), "{text:?}");
+    assert!(
+        text.iter().any(|p| p.contains("queue results.store is missing")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|p| p.contains("exchange pingtower.results is missing")),
+        "{text:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_queue_declared_with_other_arguments_fails_verify_and_declare_by_name() {
     // Arrange: someone created results.store as a classic queue.
     let broker = TestBroker::new().await;
-    let conn = Connection::connect(broker.config.amqp_url.expose_secret(), ConnectionProperties::default()).await.unwrap();
+    let conn = Connection::connect(broker.config.amqp_url.expose_secret(), ConnectionProperties::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     ch.queue_declare(
         RESULTS_STORE_QUEUE.into(),
-        QueueDeclareOptions { durable: true, ..Default::default() },
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
         FieldTable::default(),
     )
     .await
@@ -112,10 +143,13 @@ async fn a_queue_declared_with_other_arguments_fails_verify_and_declare_by_name(
     let declared = broker_init::run(&config(&broker, false)).await;
 
     // Assert
-    let broker_init::Outcome::Verified(problems) = verified else { panic!("expected a verification") };
+    let broker_init::Outcome::Verified(problems) = verified else {
+        panic!("expected a verification")
+    };
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     assert!(
-        text.iter().any(|p| p.contains("queue results.store exists with other arguments")),
+        text.iter()
+            .any(|p| p.contains("queue results.store exists with other arguments")),
         "verify names the queue: {text:?}"
     );
     let err = format!("{:#}", declared.expect_err("declare refuses to change the queue"));

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
-    BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions, ConfirmSelectOptions,
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
@@ -114,8 +114,7 @@ impl Broker {
             if conn.status().connected() {
                 return Ok(conn.clone());
             }
-            metrics::counter!("pingtower_amqp_reconnects_total", "connection" => self.inner.name.clone())
-                .increment(1);
+            metrics::counter!("pingtower_amqp_reconnects_total", "connection" => self.inner.name.clone()).increment(1);
         }
         *slot = None;
         let props = ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
@@ -200,7 +199,11 @@ impl Publisher {
     /// A publisher over `broker` (best a broker of its own: flow control blocks publishing
     /// connections). `timeout` bounds how long one publish waits for an unreachable broker.
     pub fn new(broker: Broker, timeout: Duration) -> Self {
-        Self { broker, channel: Arc::new(Mutex::new(None)), timeout }
+        Self {
+            broker,
+            channel: Arc::new(Mutex::new(None)),
+            timeout,
+        }
     }
 
     /// The broker this publisher uses.
@@ -243,7 +246,10 @@ impl Publisher {
                     .basic_publish(
                         T::EXCHANGE.into(),
                         routing_key.as_str().into(),
-                        BasicPublishOptions { mandatory: true, immediate: false },
+                        BasicPublishOptions {
+                            mandatory: true,
+                            immediate: false,
+                        },
                         &body,
                         properties.clone(),
                     )
@@ -265,8 +271,12 @@ impl Publisher {
                     });
                 }
                 Ok(Confirmation::Nack(_)) => {
-                    metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "nacked").increment(1);
-                    return Err(PublishError::Nacked { exchange: T::EXCHANGE.to_owned(), routing_key });
+                    metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "nacked")
+                        .increment(1);
+                    return Err(PublishError::Nacked {
+                        exchange: T::EXCHANGE.to_owned(),
+                        routing_key,
+                    });
                 }
                 Ok(Confirmation::NotRequested) => {
                     // The channel lost confirm mode (cannot happen on our channels); start over.
@@ -339,7 +349,12 @@ pub struct ConsumerOptions {
 impl ConsumerOptions {
     /// One message at a time from `queue`.
     pub fn new(queue: impl Into<String>) -> Self {
-        Self { queue: queue.into(), prefetch: 1, concurrency: 1, max_retry_delay: Duration::from_secs(30) }
+        Self {
+            queue: queue.into(),
+            prefetch: 1,
+            concurrency: 1,
+            max_retry_delay: Duration::from_secs(30),
+        }
     }
 
     /// `n` messages at once, prefetch `n`.
@@ -524,9 +539,18 @@ enum Settle {
 async fn settle(delivery: &lapin::message::Delivery, queue: &str, how: Settle) {
     let (result, label) = match how {
         Settle::Ack => (delivery.acker.ack(BasicAckOptions::default()).await, "ack"),
-        Settle::Reject => (delivery.acker.reject(BasicRejectOptions { requeue: false }).await, "dead_letter"),
+        Settle::Reject => (
+            delivery.acker.reject(BasicRejectOptions { requeue: false }).await,
+            "dead_letter",
+        ),
         Settle::Requeue => (
-            delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await,
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await,
             "requeue",
         ),
     };
@@ -633,7 +657,9 @@ where
                 continue 'connection;
             }
             if shutdown.is_cancelled() {
-                let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                let _ = channel
+                    .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                    .await;
                 let _ = channel.close(200, "shutdown".into()).await;
                 break 'connection;
             }
@@ -668,8 +694,14 @@ async fn handle_batch<T, H, Fut>(
             }
             Ok(Err(HandlerError::Transient(error))) => {
                 let delay = backoff.next_delay();
-                warn!(error = format!("{error:#}"), size = batch.len(), retry_in_ms = delay.as_millis() as u64, "batch failed; retrying");
-                metrics::counter!("pingtower_amqp_handler_retries_total", "queue" => options.queue.clone()).increment(1);
+                warn!(
+                    error = format!("{error:#}"),
+                    size = batch.len(),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "batch failed; retrying"
+                );
+                metrics::counter!("pingtower_amqp_handler_retries_total", "queue" => options.queue.clone())
+                    .increment(1);
                 tokio::select! {
                     _ = shutdown.cancelled() => {
                         let _ = last.acker.nack(BasicNackOptions { multiple: true, requeue: true }).await;
@@ -679,7 +711,10 @@ async fn handle_batch<T, H, Fut>(
                 }
             }
             Ok(Err(HandlerError::Permanent(_))) | Err(_) => {
-                warn!(size = batch.len(), "batch failed permanently; handling its messages one by one");
+                warn!(
+                    size = batch.len(),
+                    "batch failed permanently; handling its messages one by one"
+                );
                 for (env, delivery) in batch {
                     let single = AssertUnwindSafe(handler(vec![env.clone()])).catch_unwind().await;
                     let how = match single {
@@ -715,13 +750,23 @@ pub struct Management {
 impl Management {
     /// A client for `base` (e.g. `http://127.0.0.1:15672`) acting on `vhost`.
     pub fn new(base: url::Url, user: impl Into<String>, password: SecretString, vhost: impl Into<String>) -> Self {
-        Self { base, user: user.into(), password, vhost: vhost.into(), http: reqwest::Client::new() }
+        Self {
+            base,
+            user: user.into(),
+            password,
+            vhost: vhost.into(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// The management client matching an AMQP URI (same credentials and vhost, port 15672).
     pub fn for_amqp_uri(amqp: &SecretString, base: url::Url) -> Result<Self, url::ParseError> {
         let uri = url::Url::parse(amqp.expose_secret())?;
-        let user = if uri.username().is_empty() { "guest".to_owned() } else { percent_decode(uri.username()) };
+        let user = if uri.username().is_empty() {
+            "guest".to_owned()
+        } else {
+            percent_decode(uri.username())
+        };
         let password = uri.password().map(percent_decode).unwrap_or_else(|| "guest".to_owned());
         Ok(Self::new(base, user, password.into(), vhost_of(&uri)))
     }
@@ -733,11 +778,16 @@ impl Management {
     }
 
     fn enc(s: &str) -> String {
-        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
-        req.basic_auth(&self.user, Some(self.password.expose_secret())).send().await?.error_for_status()
+        req.basic_auth(&self.user, Some(self.password.expose_secret()))
+            .send()
+            .await?
+            .error_for_status()
     }
 
     /// Whether `exchange` routes `key` to `queue`.
@@ -749,14 +799,20 @@ impl Management {
             Self::enc(queue)
         );
         let rows: Vec<serde_json::Value> = self.send(self.http.get(self.url(&path))).await?.json().await?;
-        Ok(rows.iter().any(|r| r.get("routing_key").and_then(|k| k.as_str()) == Some(key)))
+        Ok(rows
+            .iter()
+            .any(|r| r.get("routing_key").and_then(|k| k.as_str()) == Some(key)))
     }
 
     /// Creates the vhost and gives this client's user full permissions on it.
     pub async fn create_vhost(&self) -> Result<(), reqwest::Error> {
         let v = Self::enc(&self.vhost);
-        self.send(self.http.put(self.url(&format!("/api/vhosts/{v}"))).json(&serde_json::json!({})))
-            .await?;
+        self.send(
+            self.http
+                .put(self.url(&format!("/api/vhosts/{v}")))
+                .json(&serde_json::json!({})),
+        )
+        .await?;
         self.send(
             self.http
                 .put(self.url(&format!("/api/permissions/{v}/{}", Self::enc(&self.user))))
@@ -768,9 +824,12 @@ impl Management {
 
     /// Deletes the vhost and everything in it.
     pub async fn delete_vhost(&self) -> Result<(), reqwest::Error> {
-        self.send(self.http.delete(self.url(&format!("/api/vhosts/{}", Self::enc(&self.vhost)))))
-            .await
-            .map(|_| ())
+        self.send(
+            self.http
+                .delete(self.url(&format!("/api/vhosts/{}", Self::enc(&self.vhost)))),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Messages ready in a queue of this vhost.
@@ -807,7 +866,11 @@ fn percent_decode(s: &str) -> String {
 /// The vhost named by an AMQP URI (`/` when the path is empty).
 pub fn vhost_of(uri: &url::Url) -> String {
     let path = uri.path().trim_start_matches('/');
-    if path.is_empty() { "/".to_owned() } else { percent_decode(path) }
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        percent_decode(path)
+    }
 }
 
 #[cfg(test)]

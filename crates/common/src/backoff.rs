@@ -44,7 +44,10 @@ mod tests {
         let delays: Vec<_> = (0..10).map(|_| b.next_delay()).collect();
         assert!(delays[0] <= Duration::from_millis(100));
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(1)));
-        assert!(delays[9] >= Duration::from_millis(500), "late delays reach the cap's half: {delays:?}");
+        assert!(
+            delays[9] >= Duration::from_millis(500),
+            "late delays reach the cap's half: {delays:?}"
+        );
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));
     }

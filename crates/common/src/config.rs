@@ -9,13 +9,21 @@ use secrecy::SecretString;
 #[derive(Debug, Clone, clap::Args)]
 pub struct AmqpConfig {
     /// AMQP URI, vhost included (`%2f` is the default vhost).
-    #[arg(long = "amqp-url", env = "PINGTOWER_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    #[arg(
+        long = "amqp-url",
+        env = "PINGTOWER_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
     pub amqp_url: SecretString,
     /// Pinger regions whose job queues are declared (comma-separated).
     #[arg(long, env = "PINGTOWER_REGIONS", value_delimiter = ',', default_value = "default")]
     pub regions: Vec<String>,
     /// RabbitMQ management API, used to verify bindings.
-    #[arg(long, env = "PINGTOWER_RABBITMQ_MANAGEMENT_URL", default_value = "http://127.0.0.1:15672")]
+    #[arg(
+        long,
+        env = "PINGTOWER_RABBITMQ_MANAGEMENT_URL",
+        default_value = "http://127.0.0.1:15672"
+    )]
     pub management_url: url::Url,
 }
 
@@ -30,10 +38,18 @@ impl AmqpConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PgConfig {
     /// PostgreSQL URL.
-    #[arg(long = "database-url", env = "PINGTOWER_DATABASE_URL", default_value = "postgres://pingtower@127.0.0.1:5432/pingtower")]
+    #[arg(
+        long = "database-url",
+        env = "PINGTOWER_DATABASE_URL",
+        default_value = "postgres://pingtower@127.0.0.1:5432/pingtower"
+    )]
     pub database_url: SecretString,
     /// Largest number of pooled connections.
-    #[arg(long = "database-max-connections", env = "PINGTOWER_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(
+        long = "database-max-connections",
+        env = "PINGTOWER_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
     pub max_connections: u32,
 }
 
@@ -41,16 +57,32 @@ pub struct PgConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClickHouseConfig {
     /// ClickHouse HTTP endpoint.
-    #[arg(long = "clickhouse-url", env = "PINGTOWER_CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
+    #[arg(
+        long = "clickhouse-url",
+        env = "PINGTOWER_CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
     pub url: url::Url,
     /// Database holding PingTower's tables.
-    #[arg(long = "clickhouse-database", env = "PINGTOWER_CLICKHOUSE_DATABASE", default_value = "pingtower")]
+    #[arg(
+        long = "clickhouse-database",
+        env = "PINGTOWER_CLICKHOUSE_DATABASE",
+        default_value = "pingtower"
+    )]
     pub database: String,
     /// User.
-    #[arg(long = "clickhouse-user", env = "PINGTOWER_CLICKHOUSE_USER", default_value = "default")]
+    #[arg(
+        long = "clickhouse-user",
+        env = "PINGTOWER_CLICKHOUSE_USER",
+        default_value = "default"
+    )]
     pub user: String,
     /// Password.
-    #[arg(long = "clickhouse-password", env = "PINGTOWER_CLICKHOUSE_PASSWORD", default_value = "")]
+    #[arg(
+        long = "clickhouse-password",
+        env = "PINGTOWER_CLICKHOUSE_PASSWORD",
+        default_value = ""
+    )]
     pub password: SecretString,
 }
 

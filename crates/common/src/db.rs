@@ -62,9 +62,15 @@ pub enum ClickHouseMigrateError {
 /// applied before, recording each in `schema_migrations`. Statements are also written to be
 /// idempotent (`IF NOT EXISTS`), so a crash between a file and its record is harmless.
 pub async fn migrate_clickhouse(config: &ClickHouseConfig) -> Result<Vec<String>, ClickHouseMigrateError> {
-    let server = clickhouse_client(&ClickHouseConfig { database: "default".into(), ..config.clone() });
+    let server = clickhouse_client(&ClickHouseConfig {
+        database: "default".into(),
+        ..config.clone()
+    });
     server
-        .query(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&config.database)))
+        .query(&format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            quote_ident(&config.database)
+        ))
         .execute()
         .await?;
     let client = clickhouse_client(config);
@@ -75,7 +81,10 @@ pub async fn migrate_clickhouse(config: &ClickHouseConfig) -> Result<Vec<String>
         )
         .execute()
         .await?;
-    let applied: Vec<String> = client.query("SELECT DISTINCT name FROM schema_migrations").fetch_all().await?;
+    let applied: Vec<String> = client
+        .query("SELECT DISTINCT name FROM schema_migrations")
+        .fetch_all()
+        .await?;
     let mut newly = Vec::new();
     for (file, sql) in CLICKHOUSE_MIGRATIONS {
         if applied.iter().any(|a| a == file) {
@@ -86,7 +95,10 @@ pub async fn migrate_clickhouse(config: &ClickHouseConfig) -> Result<Vec<String>
                 .query(&statement)
                 .execute()
                 .await
-                .map_err(|source| ClickHouseMigrateError::Statement { file: (*file).to_owned(), source })?;
+                .map_err(|source| ClickHouseMigrateError::Statement {
+                    file: (*file).to_owned(),
+                    source,
+                })?;
         }
         client
             .query("INSERT INTO schema_migrations (name) VALUES (?)")
@@ -124,15 +136,23 @@ mod tests {
 
     #[test]
     fn statements_split_at_line_ends_and_skip_comments() {
-        let sql = "-- a comment\nCREATE TABLE a (x String) ENGINE = Memory;\n\nCREATE TABLE b (y String) ENGINE = Memory;\n";
+        let sql =
+            "-- a comment\nCREATE TABLE a (x String) ENGINE = Memory;\n\nCREATE TABLE b (y String) ENGINE = Memory;\n";
         assert_eq!(
             split_statements(sql),
-            vec!["CREATE TABLE a (x String) ENGINE = Memory", "CREATE TABLE b (y String) ENGINE = Memory"]
+            vec![
+                "CREATE TABLE a (x String) ENGINE = Memory",
+                "CREATE TABLE b (y String) ENGINE = Memory"
+            ]
         );
     }
 
     #[test]
     fn the_check_results_migration_is_embedded() {
-        assert!(CLICKHOUSE_MIGRATIONS.iter().any(|(f, sql)| f.contains("check_results") && sql.contains("ReplacingMergeTree")));
+        assert!(
+            CLICKHOUSE_MIGRATIONS
+                .iter()
+                .any(|(f, sql)| f.contains("check_results") && sql.contains("ReplacingMergeTree"))
+        );
     }
 }

@@ -52,7 +52,11 @@ impl Readiness {
         self.check("rabbitmq", move || {
             let broker = broker.clone();
             async move {
-                if broker.is_connected().await { Ok(()) } else { Err("not connected".to_owned()) }
+                if broker.is_connected().await {
+                    Ok(())
+                } else {
+                    Err("not connected".to_owned())
+                }
             }
         })
     }
@@ -61,7 +65,13 @@ impl Readiness {
     pub fn postgres(self, pool: sqlx::PgPool) -> Self {
         self.check("postgres", move || {
             let pool = pool.clone();
-            async move { sqlx::query("select 1").execute(&pool).await.map(|_| ()).map_err(|e| e.to_string()) }
+            async move {
+                sqlx::query("select 1")
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
         })
     }
 
@@ -123,7 +133,10 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
     } else {
         let failing: serde_json::Map<String, serde_json::Value> =
             failures.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "not_ready", "failing": failing})))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "not_ready", "failing": failing})),
+        )
             .into_response()
     }
 }

@@ -76,7 +76,7 @@ pub fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
     }
     // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
-    if (s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0)) || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) {
+    if s[0] == 0x64 && s[1] == 0xff9b && (s[2..6].iter().all(|x| *x == 0) || s[2] == 1) {
         return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
     }
     // 6to4 2002:aabb:ccdd::/48.
@@ -153,10 +153,26 @@ mod tests {
     #[test]
     fn private_loopback_link_local_and_metadata_are_refused() {
         for ip in [
-            "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "172.31.255.255", "192.168.1.1",
-            "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "::", "fc00::1", "fd12:3456::1",
-            "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
-            "2002:7f00:1::", "::127.0.0.1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.5.4",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(STRICT.check(ip).is_err(), "{ip} should be blocked");
@@ -165,7 +181,13 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "172.32.0.1"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "172.32.0.1",
+        ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(STRICT.check(ip).is_ok(), "{ip} should pass");
         }

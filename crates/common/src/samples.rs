@@ -8,7 +8,9 @@ use uuid::Uuid;
 use crate::messages::*;
 
 fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_795_000_000 + secs, 0).single().expect("valid instant")
+    Utc.timestamp_opt(1_795_000_000 + secs, 0)
+        .single()
+        .expect("valid instant")
 }
 
 fn id(n: u128) -> Uuid {
@@ -18,8 +20,14 @@ fn id(n: u128) -> Uuid {
 /// An HTTP check job with most options set.
 pub fn check_job() -> CheckJob {
     let mut spec = HttpSpec::get("https://shop.example.com/health");
-    spec.headers.push(HttpHeader { name: "Accept".into(), value: "application/json".into() });
-    spec.assertions.push(Assertion::JsonPathEquals { path: "$.status".into(), value: serde_json::json!("ok") });
+    spec.headers.push(HttpHeader {
+        name: "Accept".into(),
+        value: "application/json".into(),
+    });
+    spec.assertions.push(Assertion::JsonPathEquals {
+        path: "$.status".into(),
+        value: serde_json::json!("ok"),
+    });
     spec.degraded_above_ms = Some(2000);
     CheckJob {
         job_id: id(1),
@@ -143,12 +151,21 @@ pub fn incident_report() -> IncidentReport {
         impact: "Visitors of https://shop.example.com/health get an error page.".into(),
         recommended_actions: vec!["Check the application servers and their logs.".into()],
         source: "rules".into(),
-        claims: vec![ReportClaim { text: "The server answered 503.".into(), result_ids: vec![id(3)] }],
+        claims: vec![ReportClaim {
+            text: "The server answered 503.".into(),
+            result_ids: vec![id(3)],
+        }],
         generated_at: at(3),
     }
 }
 
 /// Wraps a sample in a fixed envelope.
 pub fn envelope<T: Message>(payload: T) -> Envelope<T> {
-    Envelope { message_id: id(100), correlation_id: id(1), occurred_at: at(0), schema_version: SCHEMA_VERSION, payload }
+    Envelope {
+        message_id: id(100),
+        correlation_id: id(1),
+        occurred_at: at(0),
+        schema_version: SCHEMA_VERSION,
+        payload,
+    }
 }

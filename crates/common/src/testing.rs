@@ -26,7 +26,10 @@ fn env_or(key: &str, default: &str) -> String {
 /// `test<sep><unix seconds><sep><uuid>`: the time lets `scripts/test.sh` remove only the
 /// leftovers of old runs, never those of a run in progress.
 fn unique(prefix: &str, sep: &str) -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format!("{prefix}{sep}{secs}{sep}{}", Uuid::new_v4().simple())
 }
 
@@ -47,13 +50,20 @@ impl TestBroker {
         let mgmt = env_or("PINGTOWER_TEST_RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672");
         let vhost = unique("test", "-");
         let management = Management::new(mgmt.parse().unwrap(), "guest", "guest".to_owned().into(), vhost.clone());
-        management.create_vhost().await.expect("RabbitMQ management API answers (is the plugin enabled?)");
+        management
+            .create_vhost()
+            .await
+            .expect("RabbitMQ management API answers (is the plugin enabled?)");
         let config = AmqpConfig {
             amqp_url: format!("amqp://guest:guest@{host}/{vhost}").into(),
             regions: vec!["default".into()],
             management_url: mgmt.parse().unwrap(),
         };
-        Self { config, management, vhost }
+        Self {
+            config,
+            management,
+            vhost,
+        }
     }
 
     /// A broker handle on the vhost with the default topology.
@@ -68,7 +78,10 @@ impl TestBroker {
 
     /// Publishes a message (declaring the topology first).
     pub async fn publish<T: Message>(&self, envelope: &Envelope<T>) {
-        let publisher = Publisher::new(self.broker("test-publisher", CancellationToken::new()), Duration::from_secs(10));
+        let publisher = Publisher::new(
+            self.broker("test-publisher", CancellationToken::new()),
+            Duration::from_secs(10),
+        );
         publisher.publish(envelope).await.expect("test publish is confirmed");
         publisher.broker().close().await;
     }
@@ -82,7 +95,10 @@ impl TestBroker {
         ch.basic_publish(
             exchange.into(),
             routing_key.into(),
-            lapin::options::BasicPublishOptions { mandatory: true, immediate: false },
+            lapin::options::BasicPublishOptions {
+                mandatory: true,
+                immediate: false,
+            },
             body,
             lapin::BasicProperties::default().with_delivery_mode(2),
         )
@@ -107,7 +123,12 @@ impl TestBroker {
         ch.basic_qos(1, Default::default()).await.unwrap();
         // A consumer, not basic.get: quorum queues with a single active consumer refuse gets.
         let mut consumer = ch
-            .basic_consume(queue.into(), "test-reader".into(), Default::default(), Default::default())
+            .basic_consume(
+                queue.into(),
+                "test-reader".into(),
+                Default::default(),
+                Default::default(),
+            )
             .await
             .unwrap();
         let got = match tokio::time::timeout(timeout, futures::StreamExt::next(&mut consumer)).await {
@@ -179,11 +200,25 @@ impl TestPg {
             .connect(&format!("{server}/postgres"))
             .await
             .expect("PostgreSQL answers");
-        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&admin).await.expect("test database is created");
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&admin)
+            .await
+            .expect("test database is created");
         admin.close().await;
         let url: SecretString = format!("{server}/{name}").into();
-        let pool = PgPoolOptions::new().max_connections(5).connect(url.expose_secret()).await.unwrap();
-        Self { config: PgConfig { database_url: url, max_connections: 5 }, pool, name }
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect(url.expose_secret())
+            .await
+            .unwrap();
+        Self {
+            config: PgConfig {
+                database_url: url,
+                max_connections: 5,
+            },
+            pool,
+            name,
+        }
     }
 }
 
@@ -199,12 +234,16 @@ impl TestClickHouse {
     /// Creates `test_<uuid>` and migrates it.
     pub async fn new() -> Self {
         let config = ClickHouseConfig {
-            url: env_or("PINGTOWER_TEST_CLICKHOUSE_URL", "http://127.0.0.1:8123").parse().unwrap(),
+            url: env_or("PINGTOWER_TEST_CLICKHOUSE_URL", "http://127.0.0.1:8123")
+                .parse()
+                .unwrap(),
             database: unique("test", "_"),
             user: "default".into(),
             password: String::new().into(),
         };
-        crate::db::migrate_clickhouse(&config).await.expect("ClickHouse migrations apply");
+        crate::db::migrate_clickhouse(&config)
+            .await
+            .expect("ClickHouse migrations apply");
         let client = crate::db::clickhouse_client(&config);
         Self { config, client }
     }
@@ -212,7 +251,10 @@ impl TestClickHouse {
 
 impl Drop for TestClickHouse {
     fn drop(&mut self) {
-        let _ = blocking_clickhouse_query(&self.config.url, &format!("DROP DATABASE IF EXISTS {}", self.config.database));
+        let _ = blocking_clickhouse_query(
+            &self.config.url,
+            &format!("DROP DATABASE IF EXISTS {}", self.config.database),
+        );
     }
 }
 
@@ -241,7 +283,10 @@ pub async fn wait_http_ok(url: &str, timeout: Duration) {
         {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{url} did not answer 200 within {timeout:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} did not answer 200 within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -251,11 +296,24 @@ pub async fn wait_http_ok(url: &str, timeout: Duration) {
 pub async fn assert_health_endpoints(addr: std::net::SocketAddr, timeout: Duration) {
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
-    let healthz = client.get(format!("{base}/healthz")).send().await.expect("healthz answers");
+    let healthz = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz answers");
     assert_eq!(healthz.status(), 200);
     wait_http_ok(&format!("{base}/readyz"), timeout).await;
-    let metrics = client.get(format!("{base}/metrics")).send().await.expect("metrics answers");
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics answers");
     assert_eq!(metrics.status(), 200);
-    let ct = metrics.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let ct = metrics
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     assert!(ct.starts_with("text/plain"), "metrics content type is {ct}");
 }

@@ -9,9 +9,9 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, Connection, ExchangeKind};
 
 use crate::messages::{
-    DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, INCIDENTS_EXCHANGE, INCIDENTS_LLM_QUEUE,
-    INCIDENTS_NOTIFY_QUEUE, JOBS_EXCHANGE, REPORTS_EXCHANGE, REPORTS_NOTIFY_QUEUE,
-    RESULTS_EXCHANGE, RESULTS_INCIDENTS_QUEUE, RESULTS_STORE_QUEUE, jobs_queue,
+    DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, INCIDENTS_EXCHANGE, INCIDENTS_LLM_QUEUE, INCIDENTS_NOTIFY_QUEUE,
+    JOBS_EXCHANGE, REPORTS_EXCHANGE, REPORTS_NOTIFY_QUEUE, RESULTS_EXCHANGE, RESULTS_INCIDENTS_QUEUE,
+    RESULTS_STORE_QUEUE, jobs_queue,
 };
 
 /// Deliveries of one message before it is dead-lettered. Transient failures are retried
@@ -130,9 +130,7 @@ pub enum TopologyProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum DeclareError {
     /// A queue or exchange exists with another shape; redeclaring cannot fix it.
-    #[error(
-        "{0}; delete it (after draining) or align the configuration, then run broker-init again"
-    )]
+    #[error("{0}; delete it (after draining) or align the configuration, then run broker-init again")]
     Conflict(TopologyProblem),
     /// Talking to the broker failed.
     #[error("declaring the topology failed: {0}")]
@@ -143,11 +141,26 @@ impl Topology {
     /// The topology with one job queue per region (always including at least one).
     pub fn new<S: AsRef<str>>(regions: &[S]) -> Self {
         let exchanges = vec![
-            ExchangeSpec { name: JOBS_EXCHANGE, kind: ExchangeKind::Direct },
-            ExchangeSpec { name: RESULTS_EXCHANGE, kind: ExchangeKind::Topic },
-            ExchangeSpec { name: INCIDENTS_EXCHANGE, kind: ExchangeKind::Topic },
-            ExchangeSpec { name: REPORTS_EXCHANGE, kind: ExchangeKind::Topic },
-            ExchangeSpec { name: DEAD_LETTER_EXCHANGE, kind: ExchangeKind::Fanout },
+            ExchangeSpec {
+                name: JOBS_EXCHANGE,
+                kind: ExchangeKind::Direct,
+            },
+            ExchangeSpec {
+                name: RESULTS_EXCHANGE,
+                kind: ExchangeKind::Topic,
+            },
+            ExchangeSpec {
+                name: INCIDENTS_EXCHANGE,
+                kind: ExchangeKind::Topic,
+            },
+            ExchangeSpec {
+                name: REPORTS_EXCHANGE,
+                kind: ExchangeKind::Topic,
+            },
+            ExchangeSpec {
+                name: DEAD_LETTER_EXCHANGE,
+                kind: ExchangeKind::Fanout,
+            },
         ];
         let mut queues: Vec<QueueSpec> = regions
             .iter()
@@ -161,7 +174,11 @@ impl Topology {
             single_active_consumer: true,
             ..QueueSpec::work(RESULTS_INCIDENTS_QUEUE, RESULTS_EXCHANGE, "results.#")
         });
-        queues.push(QueueSpec::work(INCIDENTS_NOTIFY_QUEUE, INCIDENTS_EXCHANGE, "incidents.#"));
+        queues.push(QueueSpec::work(
+            INCIDENTS_NOTIFY_QUEUE,
+            INCIDENTS_EXCHANGE,
+            "incidents.#",
+        ));
         queues.push(QueueSpec::work(INCIDENTS_LLM_QUEUE, INCIDENTS_EXCHANGE, "incidents.#"));
         queues.push(QueueSpec::work(REPORTS_NOTIFY_QUEUE, REPORTS_EXCHANGE, "reports.#"));
         queues.push(QueueSpec {
@@ -286,7 +303,11 @@ async fn declare_exchange(channel: &Channel, ex: &ExchangeSpec, passive: bool) -
         .exchange_declare(
             ex.name.into(),
             ex.kind.clone(),
-            ExchangeDeclareOptions { durable: true, passive, ..Default::default() },
+            ExchangeDeclareOptions {
+                durable: true,
+                passive,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await
@@ -296,7 +317,11 @@ async fn declare_queue(channel: &Channel, q: &QueueSpec, passive: bool) -> lapin
     channel
         .queue_declare(
             q.name.as_str().into(),
-            QueueDeclareOptions { durable: true, passive, ..Default::default() },
+            QueueDeclareOptions {
+                durable: true,
+                passive,
+                ..Default::default()
+            },
             if passive { FieldTable::default() } else { q.arguments() },
         )
         .await
@@ -313,7 +338,11 @@ mod tests {
         for q in t.queues.iter().filter(|q| q.name != DEAD_LETTER_QUEUE) {
             let args = q.arguments();
             let inner = args.inner();
-            assert!(inner.contains_key("x-delivery-limit"), "{} has no delivery limit", q.name);
+            assert!(
+                inner.contains_key("x-delivery-limit"),
+                "{} has no delivery limit",
+                q.name
+            );
             assert!(inner.contains_key("x-dead-letter-exchange"), "{} has no DLX", q.name);
             assert_eq!(
                 inner.get("x-queue-type"),

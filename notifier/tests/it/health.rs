@@ -9,7 +9,9 @@ async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
     let broker = TestBroker::new().await;
     let config = notifier::Config {
         amqp: broker.config.clone(),
-        http: common::config::HttpConfig { addr: "127.0.0.1:0".parse().unwrap() },
+        http: common::config::HttpConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+        },
     };
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
