@@ -291,3 +291,56 @@ async fn wait_for_count(seen: &Arc<Mutex<HashSet<Uuid>>>, n: usize) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
+    // Arrange: a worker that answers jobs carrying a reply queue with a result.
+    let broker = TestBroker::new().await;
+    let shutdown = CancellationToken::new();
+    let worker_broker = broker.broker("test-worker", shutdown.clone());
+    let worker_publisher = publisher(&broker).await;
+    let worker = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            consume::<CheckJob, _, _>(
+                &worker_broker,
+                ConsumerOptions::new("jobs.default"),
+                shutdown,
+                move |env, info| {
+                    let publisher = worker_publisher.clone();
+                    async move {
+                        let mut result = samples::check_result();
+                        result.job_id = env.payload.job_id;
+                        let answer = Envelope::caused_by(env.correlation_id, result);
+                        let reply_to = info.reply_to.expect("the job carries a reply queue");
+                        publisher
+                            .reply(&reply_to, &answer)
+                            .await
+                            .map_err(HandlerError::transient)
+                    }
+                },
+            )
+            .await
+        }
+    });
+    let client = publisher(&broker).await;
+    let mut job = samples::check_job();
+    job.job_id = Uuid::new_v4();
+
+    // Act
+    let reply: Envelope<CheckResult> =
+        common::amqp::request(&client, &Envelope::new(job.clone()), Duration::from_secs(10))
+            .await
+            .expect("a reply");
+
+    // Assert: the answer is the worker's, for this job, and nothing went to the results exchange.
+    assert_eq!(reply.payload.job_id, job.job_id);
+    assert!(
+        broker
+            .next_raw(RESULTS_STORE_QUEUE, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    shutdown.cancel();
+    worker.await.unwrap().unwrap();
+}

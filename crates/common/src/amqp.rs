@@ -228,15 +228,44 @@ impl Publisher {
 
     /// Publishes one message and waits for the broker's confirm.
     pub async fn publish<T: Message>(&self, envelope: &Envelope<T>) -> Result<(), PublishError> {
+        self.publish_to(T::EXCHANGE, envelope.payload.routing_key(), envelope, None)
+            .await
+    }
+
+    /// Answers a request: publishes `envelope` straight to the requester's reply queue
+    /// (through the default exchange), confirmed like any other publication.
+    pub async fn reply<T: Message>(&self, reply_to: &str, envelope: &Envelope<T>) -> Result<(), PublishError> {
+        self.publish_to("", reply_to.to_owned(), envelope, None).await
+    }
+
+    /// Publishes a request whose answer goes to `reply_to` (see [`request`]).
+    pub async fn publish_request<T: Message>(
+        &self,
+        envelope: &Envelope<T>,
+        reply_to: &str,
+    ) -> Result<(), PublishError> {
+        self.publish_to(T::EXCHANGE, envelope.payload.routing_key(), envelope, Some(reply_to))
+            .await
+    }
+
+    async fn publish_to<T: Message>(
+        &self,
+        exchange: &str,
+        routing_key: String,
+        envelope: &Envelope<T>,
+        reply_to: Option<&str>,
+    ) -> Result<(), PublishError> {
         let body = serde_json::to_vec(envelope)?;
-        let routing_key = envelope.payload.routing_key();
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_delivery_mode(2)
             .with_message_id(envelope.message_id.to_string().into())
             .with_correlation_id(envelope.correlation_id.to_string().into())
             .with_type(T::KIND.into())
             .with_timestamp(envelope.occurred_at.timestamp().max(0) as u64);
+        if let Some(queue) = reply_to {
+            properties = properties.with_reply_to(queue.into());
+        }
         let started = Instant::now();
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
@@ -244,7 +273,7 @@ impl Publisher {
                 let ch = self.confirm_channel().await.map_err(|e| e.to_string())?;
                 let confirm = ch
                     .basic_publish(
-                        T::EXCHANGE.into(),
+                        exchange.into(),
                         routing_key.as_str().into(),
                         BasicPublishOptions {
                             mandatory: true,
@@ -265,7 +294,7 @@ impl Publisher {
                 Ok(Confirmation::Ack(Some(returned))) => {
                     metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "unroutable").increment(1);
                     return Err(PublishError::Unroutable {
-                        exchange: T::EXCHANGE.to_owned(),
+                        exchange: exchange.to_owned(),
                         routing_key,
                         reply: returned.reply_text.to_string(),
                     });
@@ -331,6 +360,9 @@ pub struct DeliveryInfo {
     pub redelivered: bool,
     /// Routing key it was published with.
     pub routing_key: String,
+    /// Queue the publisher awaits a reply on (request/reply, e.g. "Test now"); the handler
+    /// answers with [`Publisher::reply`] instead of the usual publication.
+    pub reply_to: Option<String>,
 }
 
 /// Options of a consumer.
@@ -499,7 +531,11 @@ async fn handle_delivery<T, H, Fut>(
                 return;
             }
         };
-        let info = DeliveryInfo { redelivered: delivery.redelivered, routing_key: delivery.routing_key.to_string() };
+        let info = DeliveryInfo {
+            redelivered: delivery.redelivered,
+            routing_key: delivery.routing_key.to_string(),
+            reply_to: delivery.properties.reply_to().as_ref().map(ShortString::to_string),
+        };
         let mut backoff = Backoff::new(Duration::from_millis(200), max_delay);
         loop {
             let outcome = AssertUnwindSafe(handler(envelope.clone(), info.clone())).catch_unwind().await;
@@ -731,6 +767,72 @@ async fn handle_batch<T, H, Fut>(
             }
         }
     }
+}
+
+/// Request/reply: publishes `request` with a private, exclusive reply queue and waits up to
+/// `timeout` for the first answer of type `R` on it (used by "Test now": the backend sends a
+/// CheckJob and a pinger answers with its CheckResult through [`Publisher::reply`]).
+pub async fn request<T: Message, R: Message>(
+    publisher: &Publisher,
+    request: &Envelope<T>,
+    timeout: Duration,
+) -> Result<Envelope<R>, RequestError> {
+    let conn = publisher.broker.try_connection().await?;
+    let channel = conn.create_channel().await?;
+    // Exclusive, server-named, auto-deleted with the channel: classic by necessity.
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            lapin::options::QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let reply_queue = queue.name().to_string();
+    let mut consumer = channel
+        .basic_consume(
+            reply_queue.as_str().into(),
+            "reply".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    publisher.publish_request(request, &reply_queue).await?;
+    let answer = tokio::time::timeout(timeout, consumer.next()).await;
+    let _ = channel.close(200, "reply received".into()).await;
+    match answer {
+        Ok(Some(Ok(delivery))) => Ok(serde_json::from_slice(&delivery.data)?),
+        Ok(_) => Err(RequestError::Amqp(lapin::Error::from(std::io::Error::other(
+            "reply channel closed",
+        )))),
+        Err(_) => Err(RequestError::Timeout(timeout)),
+    }
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Nobody answered in time.
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    /// The request could not be published.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// The answer could not be decoded.
+    #[error("the reply could not be decoded: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// The broker failed.
+    #[error(transparent)]
+    Broker(#[from] AmqpError),
+    /// AMQP failed.
+    #[error("AMQP error: {0}")]
+    Amqp(#[from] lapin::Error),
 }
 
 // ---------------------------------------------------------------------------------------------
