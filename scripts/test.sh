@@ -34,6 +34,13 @@ curl -fsS 'http://127.0.0.1:8123/?query=SHOW%20DATABASES' | grep '^test_' \
       fi
     done
 
+# The compose file must stay valid (checked whenever a compose client is present).
+if docker compose version >/dev/null 2>&1; then
+  docker compose -f compose.yml config -q && echo "compose.yml: valid (docker compose config)"
+elif command -v docker-compose >/dev/null 2>&1; then
+  docker-compose -f compose.yml config -q && echo "compose.yml: valid (docker-compose config)"
+fi
+
 export PINGTOWER_ALLOW_PRIVATE_TARGETS=true
 export RUST_LOG="${RUST_LOG:-warn}"
 
