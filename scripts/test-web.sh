@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Web tests: unit tests (Vitest) and the production build; then, when the suite can be
+# started, the browser tests (playwright-core driving Debian's Chromium) against it.
+set -euo pipefail
+cd "$(dirname "$0")/../web"
+
+npm ci --no-audit --no-fund --loglevel=error
+npm test
+npm run build
+
+if ! grep -q '"test:e2e"' package.json; then
+  exit 0
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: browser tests skipped" >&2; exit 1
+  fi
+fi
+
+# A separate run directory and ports, so a suite started by hand is left alone.
+cd ..
+export PINGTOWER_RUN_DIR="$(pwd)/run/e2e"
+export PINGTOWER_API_ADDR=127.0.0.1:18080 PINGTOWER_PINGER_ADDR=127.0.0.1:19101 \
+  PINGTOWER_ARCHIVER_ADDR=127.0.0.1:19102 PINGTOWER_LLM_ADDR=127.0.0.1:19103 \
+  PINGTOWER_NOTIFIER_ADDR=127.0.0.1:19104 PINGTOWER_SKIP_WEB=1
+trap 'bash scripts/stop.sh >/dev/null 2>&1 || true' EXIT
+bash scripts/start.sh
+cd web
+PINGTOWER_E2E_URL="http://$PINGTOWER_API_ADDR" npm run test:e2e
