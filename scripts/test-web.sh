@@ -25,6 +25,17 @@ export PINGTOWER_RUN_DIR="$(pwd)/run/e2e"
 export PINGTOWER_API_ADDR=127.0.0.1:18080 PINGTOWER_PINGER_ADDR=127.0.0.1:19101 \
   PINGTOWER_ARCHIVER_ADDR=127.0.0.1:19102 PINGTOWER_LLM_ADDR=127.0.0.1:19103 \
   PINGTOWER_NOTIFIER_ADDR=127.0.0.1:19104 PINGTOWER_SKIP_WEB=1
+# A fresh database, vhost and ClickHouse database for every run.
+psql -h 127.0.0.1 -U postgres -d postgres -q -c "drop database if exists pingtower_e2e with (force)" \
+  -c "create database pingtower_e2e owner pingtower"
+curl -fsS -u guest:guest -X DELETE http://127.0.0.1:15672/api/vhosts/pingtower-e2e >/dev/null 2>&1 || true
+curl -fsS -u guest:guest -X PUT http://127.0.0.1:15672/api/vhosts/pingtower-e2e >/dev/null
+curl -fsS -u guest:guest -X PUT -H 'content-type: application/json' \
+  -d '{"configure":".*","write":".*","read":".*"}' http://127.0.0.1:15672/api/permissions/pingtower-e2e/guest >/dev/null
+curl -fsS -X POST http://127.0.0.1:8123/ --data-binary "DROP DATABASE IF EXISTS pingtower_e2e" >/dev/null
+export PINGTOWER_DATABASE_URL=postgres://pingtower@127.0.0.1:5432/pingtower_e2e
+export PINGTOWER_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/pingtower-e2e
+export PINGTOWER_CLICKHOUSE_DATABASE=pingtower_e2e
 trap 'bash scripts/stop.sh >/dev/null 2>&1 || true' EXIT
 bash scripts/start.sh
 cd web
