@@ -1,52 +1,155 @@
-//! archiver (skeleton): connects to the broker and serves health and metrics until shutdown.
+//! archiver: owns ClickHouse. Ingests every check result from `results.store` in batches, and
+//! moves days older than the retention to PostgreSQL's archive — nothing lost, nothing twice.
 //!
 //! # Layout
-//! - [`Config`]: command line and environment.
-//! - [`run`]: the service, startable inside a test.
+//! - [`config`]: command line and environment ([`Config`]).
+//! - [`row`]: a `CheckResult` as a row of `check_results`.
+//! - [`ingest`]: batches into ClickHouse, acked only once stored; late rows to the archive.
+//! - [`fresh`]: ClickHouse operations (insert, day stats and keys, copy text, drop).
+//! - [`ledger`]: PostgreSQL operations (the per-day ledger, locks, archive rows, rollups).
+//! - [`archive`]: the crash-safe archive job (open → copy → verify → drop → done).
+//! - [`fault`]: fault points for crash tests.
+//! - [`telemetry`]: metric names.
+//! - [`run`] / [`run_with`]: the service; [`run_once`]: one archive run (`archiver run-once`).
 
-use common::amqp::Broker;
-use common::config::{AmqpConfig, HttpConfig};
+pub mod archive;
+pub mod config;
+pub mod fault;
+pub mod fresh;
+pub mod ingest;
+pub mod ledger;
+pub mod row;
+pub mod telemetry;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use common::amqp::{BatchOptions, Broker, consume_batches};
 use common::health::{self, Readiness};
+use common::messages::{CheckResult, Envelope, RESULTS_STORE_QUEUE};
 use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
-/// archiver's configuration.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(name = "archiver", version, about)]
-pub struct Config {
-    /// RabbitMQ.
-    #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// Health and metrics server.
-    #[command(flatten)]
-    pub http: HttpConfig,
-}
+pub use archive::{ArchiveJob, ArchiveReport};
+pub use config::{Command, Config};
+pub use ingest::Ingestor;
 
-/// Runs until `shutdown` is cancelled; `ready` receives the health server's address.
+/// How long after start `serve` runs the archive job for the first time.
+const FIRST_ARCHIVE_DELAY: Duration = Duration::from_secs(10);
+
+/// Runs the service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     run_with(config, shutdown, |_| {}).await
 }
 
 /// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
+///
+/// On shutdown the consumer stops taking deliveries, stores and acks the batch in hand, and
+/// the archive job stops between days (a day in progress finishes its current step).
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
+    telemetry::describe();
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
         "archiver",
         config.amqp.topology(),
         shutdown.clone(),
     );
-    let readiness = Readiness::new().amqp(broker.clone());
+    let clickhouse = common::db::clickhouse_client(&config.clickhouse);
+    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let readiness = Readiness::new()
+        .amqp(broker.clone())
+        .clickhouse(clickhouse.clone())
+        .postgres(pg.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
-    let connector = broker.clone();
-    tokio::spawn(async move {
-        let _ = connector.connection().await;
+
+    let archive = (!config.archive.disabled).then(|| {
+        let job = ArchiveJob::new(
+            clickhouse.clone(),
+            pg.clone(),
+            config.archive.retention_days,
+            config.archive.fault,
+        );
+        tokio::spawn(archive_every(job, config.archive.interval, shutdown.clone()))
     });
-    shutdown.cancelled().await;
+
+    let ingestor = Ingestor::new(
+        clickhouse,
+        pg.clone(),
+        config.archive.retention_days,
+        config.ingest.insert_timeout,
+        config.archive.fault,
+    );
+    let options = BatchOptions {
+        queue: RESULTS_STORE_QUEUE.to_owned(),
+        max_batch: config.ingest.batch_size.max(1),
+        max_wait: config.ingest.batch_wait,
+        max_retry_delay: config.ingest.max_retry_delay,
+    };
+    let consumed = consume_batches(
+        &broker,
+        options,
+        shutdown.clone(),
+        |batch: Vec<Envelope<CheckResult>>| {
+            let ingestor = ingestor.clone();
+            async move { ingestor.store(batch).await }
+        },
+    )
+    .await;
+    if consumed.is_err() {
+        // A topology conflict: nothing will work until an operator fixes the broker.
+        shutdown.cancel();
+    }
+
+    if let Some(archive) = archive {
+        archive.await?;
+    }
     server.handle.await??;
     broker.close().await;
+    pg.close().await;
+    consumed.context("consuming results.store")?;
     Ok(())
+}
+
+/// Runs `job` shortly after start, then every `interval`, until shutdown.
+async fn archive_every(job: ArchiveJob, interval: Duration, shutdown: CancellationToken) {
+    let mut wait = FIRST_ARCHIVE_DELAY.min(interval);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        match job.run(&shutdown).await {
+            Ok(report) if report.failed() > 0 => {
+                warn!(failed = report.failed(), "archive run finished with failed days");
+            }
+            Ok(report) => info!(
+                days = report.days.len(),
+                skipped = report.skipped,
+                "archive run finished"
+            ),
+            Err(error) => warn!(error = format!("{error:#}"), "archive run failed"),
+        }
+        wait = interval;
+    }
+}
+
+/// `archiver run-once`: archives every day older than the retention, once.
+pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<ArchiveReport> {
+    telemetry::describe();
+    let clickhouse = common::db::clickhouse_client(&config.clickhouse);
+    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let job = ArchiveJob::new(
+        clickhouse,
+        pg.clone(),
+        config.archive.retention_days,
+        config.archive.fault,
+    );
+    let report = job.run(&shutdown).await;
+    pg.close().await;
+    report
 }

@@ -1,8 +1,20 @@
+use archiver::{Command, Config};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     common::telemetry::init("archiver");
-    let config = archiver::Config::parse();
-    archiver::run(config, common::shutdown::on_signal()).await
+    let config = Config::parse();
+    let shutdown = common::shutdown::on_signal();
+    match config.command.unwrap_or(Command::Serve) {
+        Command::Serve => archiver::run(config, shutdown).await,
+        Command::RunOnce => {
+            let report = archiver::run_once(config, shutdown).await?;
+            if report.failed() > 0 {
+                eprintln!("archiver: {} day(s) could not be archived", report.failed());
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
 }

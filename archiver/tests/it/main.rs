@@ -1,3 +1,8 @@
-//! Integration tests of archiver against the real servers.
+//! Integration tests of archiver against the real RabbitMQ, PostgreSQL and ClickHouse.
 
+mod archive;
+mod crashes;
 mod health;
+mod helpers;
+mod ingest;
+mod rollups;

@@ -1,0 +1,157 @@
+//! Ingest: batches of results from `results.store` into ClickHouse.
+//!
+//! [`common::amqp::consume_batches`] hands over up to `batch_size` results and acks them all
+//! with one multiple-ack once [`Ingestor::store`] returned `Ok`; on a transient error it keeps
+//! the batch and calls again with backoff (the broker holds the rest: it is the spool).
+//!
+//! Rows of days old enough to be archived go through the ledger (see [`crate::ledger`]):
+//! a day already opened by the archive job gets its rows written straight into PostgreSQL's
+//! archive, everything else goes to ClickHouse.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use common::amqp::HandlerError;
+use common::messages::{CheckResult, Envelope};
+use sqlx::PgPool;
+use tracing::debug;
+use uuid::Uuid;
+
+use crate::fault::{self, FaultPoint};
+use crate::row::ResultRow;
+use crate::{fresh, ledger, telemetry};
+
+/// Writes batches of results; cheap to clone.
+#[derive(Clone)]
+pub struct Ingestor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clickhouse: clickhouse::Client,
+    pg: PgPool,
+    retention_days: u32,
+    insert_timeout: Duration,
+    fault: Option<FaultPoint>,
+}
+
+impl Ingestor {
+    /// An ingestor writing to `clickhouse`, and to `pg` for days already archived.
+    pub fn new(
+        clickhouse: clickhouse::Client,
+        pg: PgPool,
+        retention_days: u32,
+        insert_timeout: Duration,
+        fault: Option<FaultPoint>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                clickhouse,
+                pg,
+                retention_days,
+                insert_timeout,
+                fault,
+            }),
+        }
+    }
+
+    /// Stores one batch: every result of it is durable when this returns `Ok`.
+    ///
+    /// A result that can never be stored (its start is out of range) fails the batch
+    /// permanently, so that the consumer retries its messages one by one and dead-letters
+    /// only that one. Storage errors are transient.
+    pub async fn store(&self, batch: Vec<Envelope<CheckResult>>) -> Result<(), HandlerError> {
+        let started = Instant::now();
+        let newest = batch.iter().map(|e| e.occurred_at).max();
+        let rows = batch
+            .iter()
+            .map(|e| ResultRow::from_result(&e.payload))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(HandlerError::permanent)?;
+        drop(batch);
+
+        // Days the archive job may have opened (one day of margin for clocks that disagree).
+        let horizon = Utc::now().date_naive() - chrono::Duration::days(i64::from(self.inner.retention_days))
+            + chrono::Duration::days(1);
+        let old_days: BTreeSet<NaiveDate> = rows.iter().map(ResultRow::day).filter(|d| *d <= horizon).collect();
+        let total = rows.len();
+        let archived = if old_days.is_empty() {
+            self.insert_fresh(&rows).await?;
+            0
+        } else {
+            self.store_through_ledger(rows, &old_days).await?
+        };
+
+        telemetry::batch_stored(total - archived, archived, started.elapsed(), newest);
+        fault::hit(self.inner.fault, FaultPoint::AfterInsert);
+        Ok(())
+    }
+
+    async fn insert_fresh(&self, rows: &[ResultRow]) -> Result<(), HandlerError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        match fresh::insert_rows(&self.inner.clickhouse, rows, self.inner.insert_timeout).await {
+            Ok(()) => {
+                telemetry::insert_took(started.elapsed());
+                Ok(())
+            }
+            Err(e) => {
+                telemetry::insert_failed();
+                Err(HandlerError::Transient(
+                    anyhow::Error::new(e).context("ClickHouse insert failed"),
+                ))
+            }
+        }
+    }
+
+    /// Rows of days with a ledger row go to the archive; the rest to ClickHouse, while the
+    /// days' shared locks keep the archive job from opening them. Returns the archived count.
+    async fn store_through_ledger(
+        &self,
+        rows: Vec<ResultRow>,
+        old_days: &BTreeSet<NaiveDate>,
+    ) -> Result<usize, HandlerError> {
+        let transient = |e: anyhow::Error| HandlerError::Transient(e.context("archive ledger unavailable"));
+        let mut tx = self.inner.pg.begin().await.map_err(|e| transient(e.into()))?;
+        for day in old_days {
+            ledger::lock_day_shared(&mut tx, *day)
+                .await
+                .map_err(|e| transient(e.into()))?;
+        }
+        let states = ledger::states(&mut tx, old_days).await.map_err(transient)?;
+        let (late, fresh): (Vec<ResultRow>, Vec<ResultRow>) =
+            rows.into_iter().partition(|r| states.contains_key(&r.day()));
+        if !late.is_empty() {
+            let late_days: BTreeSet<NaiveDate> = late.iter().map(ResultRow::day).collect();
+            for day in &late_days {
+                ledger::ensure_partition(&mut tx, *day)
+                    .await
+                    .map_err(|e| transient(e.into()))?;
+            }
+            let new = ledger::insert_archived(&mut tx, &late)
+                .await
+                .map_err(|e| transient(e.into()))?;
+            for day in &late_days {
+                let targets: Vec<Uuid> = late
+                    .iter()
+                    .filter(|r| r.day() == *day)
+                    .map(|r| r.target_id)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                ledger::refresh_rollups(&mut tx, *day, Some(&targets))
+                    .await
+                    .map_err(|e| transient(e.into()))?;
+            }
+            debug!(rows = late.len(), new, "late results written to the archive");
+        }
+        // ClickHouse is written while the shared locks are held: commit only after.
+        self.insert_fresh(&fresh).await?;
+        tx.commit().await.map_err(|e| transient(e.into()))?;
+        Ok(late.len())
+    }
+}

@@ -1,0 +1,363 @@
+//! The PostgreSQL side: the per-day ledger (`archive_batches`), the locks that keep ingest and
+//! the archive job from racing, rows written straight into the archive, and the rollups.
+//!
+//! # Locks (transaction-scoped advisory locks, keyed by the day)
+//! - Ingest holds the day's lock *shared* while it looks the day up in the ledger and writes
+//!   rows of that day to ClickHouse; the archive job takes it *exclusively* to open the day in
+//!   the ledger. So once a day has a ledger row, no new row of it reaches ClickHouse: late
+//!   rows go to the archive instead, and the copy sees every row ClickHouse will ever hold.
+//! - Whoever recomputes a day's rollups holds the day's rollup lock, so two writers never
+//!   compute from snapshots that miss each other's rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::fresh::{DayStats, day_bounds};
+use crate::row::ResultRow;
+
+/// Advisory lock class of a day (objid: days since the epoch).
+const LOCK_DAY: i32 = 0x5054_4131;
+/// Advisory lock class of a day's rollups.
+const LOCK_ROLLUP: i32 = 0x5054_4132;
+/// Advisory lock class of the archive job (one runs at a time).
+const LOCK_JOB: i32 = 0x5054_4133;
+
+/// Where a day is in its move to PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Opened: rows are being copied.
+    Copying,
+    /// Copied in one transaction with the day's rollups.
+    Copied,
+    /// Both sides counted and checksummed equal.
+    Verified,
+    /// Dropped from ClickHouse.
+    Dropped,
+    /// Finished.
+    Done,
+}
+
+impl State {
+    /// The ledger's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Copying => "copying",
+            State::Copied => "copied",
+            State::Verified => "verified",
+            State::Dropped => "dropped",
+            State::Done => "done",
+        }
+    }
+
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "copying" => State::Copying,
+            "copied" => State::Copied,
+            "verified" => State::Verified,
+            "dropped" => State::Dropped,
+            "done" => State::Done,
+            other => anyhow::bail!("unknown ledger state {other:?}"),
+        })
+    }
+}
+
+fn day_key(day: NaiveDate) -> i32 {
+    (day - NaiveDate::default()).num_days() as i32
+}
+
+/// Takes the day's lock, shared, until the transaction ends (ingest).
+pub async fn lock_day_shared(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock_shared($1, $2)")
+        .bind(LOCK_DAY)
+        .bind(day_key(day))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+async fn lock_day_exclusive(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock($1, $2)")
+        .bind(LOCK_DAY)
+        .bind(day_key(day))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+async fn lock_rollups(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock($1, $2)")
+        .bind(LOCK_ROLLUP)
+        .bind(day_key(day))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Tries to become the one running archive job; held by the connection's session until
+/// [`release_job`] or until the connection closes (a crash releases it).
+pub async fn try_lock_job(conn: &mut PgConnection) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select pg_try_advisory_lock($1, 0)")
+        .bind(LOCK_JOB)
+        .fetch_one(conn)
+        .await
+}
+
+/// Releases the job lock.
+pub async fn release_job(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_unlock($1, 0)")
+        .bind(LOCK_JOB)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The ledger states of `days` that have a ledger row.
+pub async fn states(conn: &mut PgConnection, days: &BTreeSet<NaiveDate>) -> anyhow::Result<BTreeMap<NaiveDate, State>> {
+    let days: Vec<NaiveDate> = days.iter().copied().collect();
+    let rows: Vec<(NaiveDate, String)> = sqlx::query_as("select day, state from archive_batches where day = any($1)")
+        .bind(&days)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(|(d, s)| Ok((d, State::parse(&s)?))).collect()
+}
+
+/// Days whose move is unfinished.
+pub async fn unfinished_days(pool: &PgPool) -> anyhow::Result<Vec<NaiveDate>> {
+    Ok(
+        sqlx::query_scalar("select day from archive_batches where state <> 'done' order by day")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Opens `day` in the ledger (state `copying`), or reopens a `done` day that ClickHouse holds
+/// rows of again; returns the state to continue from. Waits for ingest writers of the day.
+pub async fn open_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<State> {
+    let mut tx = pool.begin().await?;
+    lock_day_exclusive(&mut tx, day).await?;
+    let state: String = sqlx::query_scalar(
+        "insert into archive_batches as b (day, state) values ($1, 'copying')
+         on conflict (day) do update set
+             attempts = b.attempts + 1,
+             state = case when b.state = 'done' then 'copying' else b.state end,
+             finished_at = case when b.state = 'done' then null else b.finished_at end,
+             updated_at = now()
+         returning state",
+    )
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    State::parse(&state)
+}
+
+/// Moves `day` to `state`.
+pub async fn set_state(executor: &mut PgConnection, day: NaiveDate, state: State) -> sqlx::Result<()> {
+    sqlx::query(
+        "update archive_batches set state = $2, updated_at = now(),
+             finished_at = case when $2 = 'done' then now() else finished_at end,
+             last_error = case when $2 = 'done' then null else last_error end
+         where day = $1",
+    )
+    .bind(day)
+    .bind(state.as_str())
+    .execute(executor)
+    .await
+    .map(|_| ())
+}
+
+/// Records what the verification counted on both sides.
+pub async fn record_counts(pool: &PgPool, day: NaiveDate, ch: DayStats, pg: DayStats) -> sqlx::Result<()> {
+    sqlx::query(
+        "update archive_batches set ch_rows = $2, ch_checksum = $3, pg_rows = $4, pg_checksum = $5,
+             updated_at = now() where day = $1",
+    )
+    .bind(day)
+    .bind(ch.rows as i64)
+    .bind(ch.checksum())
+    .bind(pg.rows as i64)
+    .bind(pg.checksum())
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// Records why the last attempt on `day` failed (best effort).
+pub async fn record_error(pool: &PgPool, day: NaiveDate, error: &str) {
+    let _ = sqlx::query("update archive_batches set last_error = $2, updated_at = now() where day = $1")
+        .bind(day)
+        .bind(error)
+        .execute(pool)
+        .await;
+}
+
+/// Creates the month partition of `archived_results` holding `day`. Run outside long
+/// transactions: creating a partition locks the parent table.
+pub async fn ensure_partition(executor: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
+    sqlx::query("select ensure_archive_partition($1)")
+        .bind(day)
+        .execute(executor)
+        .await
+        .map(|_| ())
+}
+
+/// The canonical text of an archived row, hashed (MD5) for the day checksum: the twin of
+/// ClickHouse's in [`crate::fresh`].
+const PG_ROW_TEXT: &str = "a.result_id::text || '|' || a.target_id::text || '|' || \
+     extract(epoch from a.checked_at)::int8::text || '|' || a.duration_ms::text || '|' || a.outcome || '|' || \
+     coalesce(a.status_code, 0)::text || '|' || coalesce(a.failure_kind, '')";
+
+fn stats_sql(from_where: &str) -> String {
+    format!(
+        "select count(*)::int8,
+                coalesce(sum(('x' || substr(h, 1, 8))::bit(32)::int8), 0)::int8,
+                coalesce(sum(('x' || substr(h, 9, 8))::bit(32)::int8), 0)::int8
+         from (select md5({PG_ROW_TEXT}) as h {from_where}) t"
+    )
+}
+
+fn to_stats((rows, a, b): (i64, i64, i64)) -> DayStats {
+    DayStats {
+        rows: rows as u64,
+        sum_a: a as u64,
+        sum_b: b as u64,
+    }
+}
+
+/// Count and checksum of everything archived for `day`.
+pub async fn day_stats(pool: &PgPool, day: NaiveDate) -> sqlx::Result<DayStats> {
+    let (start, end) = day_bounds(day);
+    let sql = stats_sql("from archived_results a where a.checked_at >= $1 and a.checked_at < $2");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await
+        .map(to_stats)
+}
+
+/// Count and checksum of the archived rows among `keys` (rows archived under another key
+/// do not count).
+pub async fn stats_of_keys(pool: &PgPool, keys: &[crate::fresh::RowKey]) -> sqlx::Result<DayStats> {
+    let checked_at: Vec<chrono::DateTime<chrono::Utc>> = keys
+        .iter()
+        .map(|k| chrono::DateTime::from_timestamp(i64::from(k.checked_at), 0).unwrap_or_default())
+        .collect();
+    let ids: Vec<Uuid> = keys.iter().map(|k| k.result_id).collect();
+    let sql = stats_sql(
+        "from archived_results a
+         join unnest($1::timestamptz[], $2::uuid[]) as k(checked_at, result_id)
+           on a.checked_at = k.checked_at and a.result_id = k.result_id",
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(checked_at)
+        .bind(ids)
+        .fetch_one(pool)
+        .await
+        .map(to_stats)
+}
+
+/// Inserts `rows` into `archived_results`, skipping results archived already; the partitions
+/// must exist. Returns how many were new.
+pub async fn insert_archived(conn: &mut PgConnection, rows: &[ResultRow]) -> sqlx::Result<u64> {
+    fn none_if_empty(s: &str) -> Option<&str> {
+        (!s.is_empty()).then_some(s)
+    }
+    let r = sqlx::query(
+        "insert into archived_results (result_id, target_id, job_id, region, pinger_id, check_kind,
+             checked_at, finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message,
+             status_code, dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left,
+             probe_degraded, detail)
+         select r, t, j, reg, p, k, c, f, d, o, fk, fp, fm, s, dn, cn, tl, tt, tr, ip, td, pd, det::jsonb
+         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                     $7::timestamptz[], $8::timestamptz[], $9::int4[], $10::text[], $11::text[], $12::text[],
+                     $13::text[], $14::int4[], $15::float4[], $16::float4[], $17::float4[], $18::float4[],
+                     $19::float4[], $20::text[], $21::int4[], $22::bool[], $23::text[])
+              as u(r, t, j, reg, p, k, c, f, d, o, fk, fp, fm, s, dn, cn, tl, tt, tr, ip, td, pd, det)
+         on conflict do nothing",
+    )
+    .bind(rows.iter().map(|r| r.result_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.target_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.job_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.region.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.pinger_id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.check_kind.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.checked_at_utc()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.finished_at_utc()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.duration_ms as i32).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.outcome_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| none_if_empty(&r.failure_kind)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| none_if_empty(&r.failure_phase)).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|r| none_if_empty(&r.failure_message))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|r| (r.status_code != 0).then_some(i32::from(r.status_code)))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|r| r.dns_ms).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.connect_ms).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.tls_ms).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.ttfb_ms).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.transfer_ms).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| none_if_empty(&r.resolved_ip)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.tls_days_left).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.probe_degraded != 0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Recomputes the hourly and daily rollups of `day` from `archived_results`, for every target
+/// or only `targets`. Takes the day's rollup lock until the transaction ends.
+///
+/// Definitions match ClickHouse's rollups: failures are `down` results not taken while the
+/// probe was degraded; latency is over results that are not `down`; downtime is the bucket's
+/// seconds times failures / checks.
+pub async fn refresh_rollups(conn: &mut PgConnection, day: NaiveDate, targets: Option<&[Uuid]>) -> sqlx::Result<()> {
+    lock_rollups(conn, day).await?;
+    let (start, end) = day_bounds(day);
+    sqlx::query(
+        "insert into result_rollups as rr (target_id, granularity, bucket, checks, failures, degraded,
+             downtime_seconds, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms)
+         select target_id, granularity, bucket, checks, failures, degraded,
+                (case granularity when 'hour' then 3600.0 else 86400.0 end) * failures / checks,
+                latency_avg, q[1], q[2], q[3], latency_max
+         from (
+             select target_id,
+                    case when grouping(hour) = 0 then 'hour' else 'day' end as granularity,
+                    coalesce(hour, $1) as bucket,
+                    count(*)::int4 as checks,
+                    (count(*) filter (where outcome = 'down' and not probe_degraded))::int4 as failures,
+                    (count(*) filter (where outcome = 'degraded'))::int4 as degraded,
+                    avg(duration_ms) filter (where outcome <> 'down') as latency_avg,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by duration_ms)
+                        filter (where outcome <> 'down') as q,
+                    (max(duration_ms) filter (where outcome <> 'down'))::float8 as latency_max
+             from (select target_id, date_trunc('hour', checked_at, 'UTC') as hour, outcome, probe_degraded,
+                          duration_ms
+                   from archived_results
+                   where checked_at >= $1 and checked_at < $2
+                     and ($3::uuid[] is null or target_id = any($3))) r
+             group by grouping sets ((target_id, hour), (target_id))
+         ) g
+         on conflict (target_id, granularity, bucket) do update set
+             checks = excluded.checks, failures = excluded.failures, degraded = excluded.degraded,
+             downtime_seconds = excluded.downtime_seconds, latency_avg_ms = excluded.latency_avg_ms,
+             latency_p50_ms = excluded.latency_p50_ms, latency_p95_ms = excluded.latency_p95_ms,
+             latency_p99_ms = excluded.latency_p99_ms, latency_max_ms = excluded.latency_max_ms",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(targets)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}

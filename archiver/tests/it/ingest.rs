@@ -1,0 +1,140 @@
+use std::time::Duration;
+
+use common::messages::{DEAD_LETTER_QUEUE, Envelope, Outcome};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_hundred_thousand_published_results_are_all_in_clickhouse_and_none_twice_after_dedup() {
+    // Arrange
+    let env = TestEnv::new().await;
+    let results = fresh_results(100_000, 1000);
+    let app = App::spawn(env.config()).await;
+
+    // Act
+    env.publish_all(&results).await;
+    wait_until(Duration::from_secs(120), "100,000 distinct results stored", || async {
+        clickhouse_counts(&env.ch.client).await.2 >= 100_000
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "every delivery acked", || async {
+        env.broker.management.queue_depth("results.store").await.unwrap() == 0
+    })
+    .await;
+    app.stop().await;
+
+    // Assert
+    let (raw, after_final, distinct) = clickhouse_counts(&env.ch.client).await;
+    let stored = clickhouse_ids(&env.ch.client).await;
+    let lost = results.iter().filter(|r| !stored.contains(&r.result_id)).count();
+    println!("raw rows {raw}, after FINAL {after_final}, distinct {distinct}, lost {lost}");
+    assert_eq!(lost, 0);
+    assert_eq!(distinct, 100_000);
+    assert_eq!(after_final, 100_000, "no result twice after dedup");
+}
+
+#[tokio::test]
+async fn a_redelivered_result_is_stored_twice_but_read_once() {
+    // Arrange
+    let env = TestEnv::new().await;
+    let result = fresh_results(1, 1).remove(0);
+    let app = App::spawn(env.config()).await;
+
+    // Act: the same result published twice (a publisher resend, or a redelivery).
+    env.publish_all(std::slice::from_ref(&result)).await;
+    wait_until(Duration::from_secs(30), "first copy stored", || async {
+        clickhouse_counts(&env.ch.client).await.0 >= 1
+    })
+    .await;
+    env.publish_all(std::slice::from_ref(&result)).await;
+    wait_until(Duration::from_secs(30), "second copy stored", || async {
+        clickhouse_counts(&env.ch.client).await.0 >= 2
+    })
+    .await;
+    app.stop().await;
+
+    // Assert
+    let (raw, after_final, distinct) = clickhouse_counts(&env.ch.client).await;
+    assert_eq!((raw, after_final, distinct), (2, 1, 1));
+}
+
+#[tokio::test]
+async fn a_result_that_cannot_be_stored_is_dead_lettered_and_the_rest_are_stored() {
+    // Arrange
+    let env = TestEnv::new().await;
+    let mut results = fresh_results(3, 1);
+    results[1].started_at = "1960-01-01T00:00:00Z".parse().unwrap();
+    let poison = results[1].result_id;
+    let app = App::spawn(env.config()).await;
+
+    // Act
+    env.publish_all(&results).await;
+    wait_until(Duration::from_secs(30), "the good results stored", || async {
+        clickhouse_counts(&env.ch.client).await.2 >= 2
+    })
+    .await;
+    let dead = env
+        .broker
+        .next_message::<common::messages::CheckResult>(DEAD_LETTER_QUEUE, Duration::from_secs(30))
+        .await;
+    app.stop().await;
+
+    // Assert
+    let stored = clickhouse_ids(&env.ch.client).await;
+    assert!(stored.contains(&results[0].result_id) && stored.contains(&results[2].result_id));
+    assert!(!stored.contains(&poison));
+    assert_eq!(dead.map(|d: Envelope<_>| d.payload.result_id), Some(poison));
+}
+
+#[tokio::test]
+async fn results_of_an_archived_day_go_to_the_postgres_archive() {
+    // Arrange: a day archived already.
+    let env = TestEnv::new().await;
+    let day = days_ago(40);
+    let target = Uuid::new_v4();
+    let seeded = day_results(day, &[target], 48);
+    insert_into_clickhouse(&env.ch.client, &seeded).await;
+    let report = archiver::run_once(env.config(), Default::default()).await.unwrap();
+    assert_eq!(report.failed(), 0);
+    let app = App::spawn(env.config()).await;
+    let noon = day.and_hms_opt(12, 0, 30).unwrap().and_utc();
+    let late = vec![
+        result_at(target, noon, Outcome::Down, 100),
+        result_at(target, noon + chrono::Duration::seconds(1), Outcome::Up, 100),
+        seeded[0].clone(), // a redelivery of a result archived already
+    ];
+
+    // Act
+    env.publish_all(&late).await;
+    wait_until(Duration::from_secs(30), "late results archived", || async {
+        archived_counts(&env.pg.pool, day).await.0 >= 50
+    })
+    .await;
+    app.stop().await;
+
+    // Assert
+    assert_eq!(archived_counts(&env.pg.pool, day).await, (50, 50));
+    assert_eq!(
+        clickhouse_day_rows(&env.ch.client, day).await,
+        0,
+        "nothing of the day back in ClickHouse"
+    );
+    let (checks, failures): (i32, i32) = sqlx::query_as(
+        "select checks, failures from result_rollups where target_id = $1 and granularity = 'day' and bucket = $2",
+    )
+    .bind(target)
+    .bind(day.and_hms_opt(0, 0, 0).unwrap().and_utc())
+    .fetch_one(&env.pg.pool)
+    .await
+    .unwrap();
+    let seeded_failures = seeded
+        .iter()
+        .filter(|r| r.outcome == Outcome::Down && !r.probe_degraded)
+        .count() as i32;
+    assert_eq!(
+        (checks, failures),
+        (50, seeded_failures + 1),
+        "the day's rollup counts the late results"
+    );
+}
