@@ -2,58 +2,114 @@
 # The main command: builds in release mode, readies infrastructure, declares the broker
 # topology, applies migrations, starts every service in the background (logs and pids in
 # ./run) and prints where the dashboard and API are. `scripts/stop.sh` stops exactly these.
+#
+#   scripts/start.sh                  build, ready, migrate, start all five services
+#   scripts/start.sh --only pinger    (re)start one service of a running suite, same settings
+#
+# Environment: PINGTOWER_RUN_DIR (default ./run), PINGTOWER_BUILD_PROFILE (release | debug;
+# debug reuses the test build), PINGTOWER_SKIP_WEB=1 (do not build web/), the per-service
+# listen addresses PINGTOWER_{API,PINGER,ARCHIVER,LLM,NOTIFIER}_ADDR, and every variable of
+# .env.example (read from ./.env when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 RUN_DIR="${PINGTOWER_RUN_DIR:-$ROOT/run}"
 mkdir -p "$RUN_DIR/logs"
 
-if [ -f "$RUN_DIR/pids" ]; then bash scripts/stop.sh >/dev/null 2>&1 || true; fi
-[ -f .env ] && { set -a; . ./.env; set +a; }
+ONLY=""
+if [ "${1:-}" = "--only" ]; then ONLY="${2:?--only needs a service name}"; fi
 
-if [ -f web/package.json ] && [ "${PINGTOWER_SKIP_WEB:-}" != 1 ]; then
-  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
-fi
-cargo build --release --workspace --bins
-bash scripts/infra.sh
+[ -f .env ] && { set -a; . ./.env; set +a; }
+PROFILE="${PINGTOWER_BUILD_PROFILE:-release}"
+case "$PROFILE" in
+  release) BUILD_FLAGS=(--release) ;;
+  debug) BUILD_FLAGS=() ;;
+  *) echo "PINGTOWER_BUILD_PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+BIN="$ROOT/target/$PROFILE"
 
 export PINGTOWER_DATABASE_URL="${PINGTOWER_DATABASE_URL:-postgres://pingtower@127.0.0.1:5432/pingtower}"
 export PINGTOWER_AMQP_URL="${PINGTOWER_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
 export PINGTOWER_CLICKHOUSE_URL="${PINGTOWER_CLICKHOUSE_URL:-http://127.0.0.1:8123}"
 export PINGTOWER_ALLOW_PRIVATE_TARGETS="${PINGTOWER_ALLOW_PRIVATE_TARGETS:-true}"
 export PINGTOWER_LOG_FORMAT="${PINGTOWER_LOG_FORMAT:-json}"
-BIN="$ROOT/target/release"
+API_ADDR="${PINGTOWER_API_ADDR:-127.0.0.1:8080}"
+export PINGTOWER_PUBLIC_URL="${PINGTOWER_PUBLIC_URL:-http://$API_ADDR}"
+export PINGTOWER_WEB_DIR="${PINGTOWER_WEB_DIR:-$ROOT/web/dist}"
+
+addr_of() {
+  case "$1" in
+    backend) echo "$API_ADDR" ;;
+    pinger) echo "${PINGTOWER_PINGER_ADDR:-127.0.0.1:9101}" ;;
+    archiver) echo "${PINGTOWER_ARCHIVER_ADDR:-127.0.0.1:9102}" ;;
+    llm-service) echo "${PINGTOWER_LLM_ADDR:-127.0.0.1:9103}" ;;
+    notifier) echo "${PINGTOWER_NOTIFIER_ADDR:-127.0.0.1:9104}" ;;
+    *) echo "unknown service: $1" >&2; return 2 ;;
+  esac
+}
+
+start() { # name: starts it in the background, records "pid name addr" in $RUN_DIR/pids
+  local name=$1 addr
+  addr=$(addr_of "$name")
+  PINGTOWER_HTTP_ADDR="$addr" nohup "$BIN/$name" >>"$RUN_DIR/logs/$name.log" 2>&1 &
+  local pid=$!
+  touch "$RUN_DIR/pids"
+  grep -v " $name " "$RUN_DIR/pids" > "$RUN_DIR/pids.tmp" || true
+  echo "$pid $name $addr" >> "$RUN_DIR/pids.tmp"
+  mv "$RUN_DIR/pids.tmp" "$RUN_DIR/pids"
+}
+
+wait_ready() { # pid name addr
+  local pid=$1 name=$2 addr=$3
+  for _ in $(seq 1 90); do
+    if curl -fsS "http://$addr/readyz" >/dev/null 2>&1; then
+      echo "  $name ready on http://$addr (pid $pid)"; return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 1
+  done
+  echo "  $name is NOT ready; see $RUN_DIR/logs/$name.log" >&2
+  return 1
+}
+
+if [ -n "$ONLY" ]; then
+  addr_of "$ONLY" >/dev/null
+  if [ -f "$RUN_DIR/pids" ]; then
+    old=$(awk -v n="$ONLY" '$2 == n { print $1 }' "$RUN_DIR/pids")
+    if [ -n "$old" ] && kill -0 "$old" 2>/dev/null; then
+      kill -TERM "$old"; for _ in $(seq 1 15); do kill -0 "$old" 2>/dev/null || break; sleep 1; done
+      kill -KILL "$old" 2>/dev/null || true
+    fi
+  fi
+  start "$ONLY"
+  read -r pid name addr < <(grep " $ONLY " "$RUN_DIR/pids")
+  wait_ready "$pid" "$name" "$addr"
+  exit $?
+fi
+
+if [ -f "$RUN_DIR/pids" ]; then bash scripts/stop.sh >/dev/null 2>&1 || true; fi
+
+if [ -f web/package.json ] && [ "${PINGTOWER_SKIP_WEB:-}" != 1 ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+fi
+cargo build "${BUILD_FLAGS[@]}" --workspace --bins
+bash scripts/infra.sh
 
 "$BIN/broker-init"
 "$BIN/backend" migrate
 
 : > "$RUN_DIR/pids"
-start() { # name, http addr, command...
-  local name=$1 addr=$2; shift 2
-  PINGTOWER_HTTP_ADDR="$addr" nohup "$@" >>"$RUN_DIR/logs/$name.log" 2>&1 &
-  echo "$! $name $addr" >> "$RUN_DIR/pids"
-}
-API_ADDR="${PINGTOWER_API_ADDR:-127.0.0.1:8080}"
-start backend "$API_ADDR" "$BIN/backend"
-start pinger "${PINGTOWER_PINGER_ADDR:-127.0.0.1:9101}" "$BIN/pinger"
-start archiver "${PINGTOWER_ARCHIVER_ADDR:-127.0.0.1:9102}" "$BIN/archiver"
-start llm-service "${PINGTOWER_LLM_ADDR:-127.0.0.1:9103}" "$BIN/llm-service"
-start notifier "${PINGTOWER_NOTIFIER_ADDR:-127.0.0.1:9104}" "$BIN/notifier"
+for service in backend pinger archiver llm-service notifier; do start "$service"; done
 
 # Wait until every service says it is ready.
+failed=0
 while read -r pid name addr; do
-  ok=0
-  for _ in $(seq 1 60); do
-    if curl -fsS "http://$addr/readyz" >/dev/null 2>&1; then ok=1; break; fi
-    if ! kill -0 "$pid" 2>/dev/null; then break; fi
-    sleep 1
-  done
-  if [ $ok = 1 ]; then echo "  $name ready on http://$addr (pid $pid)";
-  else echo "  $name is NOT ready; see $RUN_DIR/logs/$name.log" >&2; fi
+  wait_ready "$pid" "$name" "$addr" || failed=1
 done < "$RUN_DIR/pids"
 
 echo
-echo "PingTower is running."
+if [ $failed = 0 ]; then echo "PingTower is running."; else echo "PingTower started with errors." >&2; fi
 echo "  Dashboard: http://$API_ADDR/"
 echo "  API:       http://$API_ADDR/api"
 echo "  Logs:      $RUN_DIR/logs/   Stop: scripts/stop.sh"
+exit $failed

@@ -36,7 +36,20 @@ curl -fsS -X POST http://127.0.0.1:8123/ --data-binary "DROP DATABASE IF EXISTS 
 export PINGTOWER_DATABASE_URL=postgres://pingtower@127.0.0.1:5432/pingtower_e2e
 export PINGTOWER_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/pingtower-e2e
 export PINGTOWER_CLICKHOUSE_DATABASE=pingtower_e2e
-trap 'bash scripts/stop.sh >/dev/null 2>&1 || true' EXIT
+# The Telegram link flow needs a bot name for the deep link (no bot token: nothing is sent).
+export PINGTOWER_TELEGRAM_BOT_USERNAME="${PINGTOWER_TELEGRAM_BOT_USERNAME:-pingtower_e2e_bot}"
+export PINGTOWER_ALLOW_PRIVATE_TARGETS=true
+ROOT=$(pwd)
+# Absolute path: the trap runs after `cd web`.
+trap 'bash "$ROOT/scripts/stop.sh" >/dev/null 2>&1 || true' EXIT
 bash scripts/start.sh
 cd web
-PINGTOWER_E2E_URL="http://$PINGTOWER_API_ADDR" npm run test:e2e
+export PINGTOWER_E2E_URL="http://$PINGTOWER_API_ADDR"
+status=0
+npm run test:e2e || status=$?
+echo "web: screenshots in web/test-artifacts/"
+# The 10,000-target benchmark is slower; run it with PINGTOWER_WEB_BENCH=1 (or `npm run bench`).
+if [ "${PINGTOWER_WEB_BENCH:-}" = 1 ]; then
+  npm run bench || status=$?
+fi
+exit $status

@@ -7,6 +7,17 @@ cd "$(dirname "$0")/.."
 
 bash scripts/infra.sh
 
+# Tools the tests use: an SMTP server on loopback (aiosmtpd) for the notifier's email tests,
+# importable by the `python3` on PATH (pip when it has one, else Debian's package).
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "[test] installing aiosmtpd"
+  if ! python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >/dev/null 2>&1; then
+    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-aiosmtpd >/dev/null
+  fi
+fi
+
 # Remove what crashed earlier runs left behind (names carry their creation time).
 now=$(date +%s)
 stale_before=$((now - 7200))

@@ -5,9 +5,10 @@
 //!
 //! 1. **open** (`copying`): under the day's exclusive lock, so ingest sends later rows of the
 //!    day to the archive from now on;
-//! 2. **copy** (`copied`): in one transaction, the day's rows (duplicates collapsed with
-//!    `FINAL`) go through `COPY` into a staging table, then into `archived_results` with
-//!    `ON CONFLICT DO NOTHING`, and the day's rollups are recomputed;
+//! 2. **copy** (`copied`): the day's rows (duplicates collapsed with `FINAL`) go through
+//!    `COPY` into `archived_results`, a few time slices at once (straight in when the archive
+//!    holds nothing of the day, else through a staging table with `ON CONFLICT DO NOTHING`),
+//!    then the day's rollups are recomputed and the state set in one transaction;
 //! 3. **verify** (`verified`): count and checksum of the day on both sides are equal (when
 //!    the archive holds more, e.g. late rows, ClickHouse's rows are looked up by key);
 //!    otherwise the day is copied again;
@@ -21,7 +22,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -32,6 +33,8 @@ use crate::telemetry;
 
 /// Keys looked up in PostgreSQL per query when verifying by key.
 const KEY_CHUNK: usize = 50_000;
+/// Time slices of a day copied at once, by default.
+pub const DEFAULT_COPY_PARALLELISM: usize = 2;
 /// Copies of one day per run before giving up until the next run.
 const MAX_COPIES: u32 = 2;
 
@@ -42,6 +45,17 @@ pub struct ArchiveJob {
     pg: PgPool,
     retention_days: u32,
     fault: Option<FaultPoint>,
+    copy_parallelism: usize,
+}
+
+/// Whether `error` is PostgreSQL's unique violation (a row archived already).
+fn is_unique_violation(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "23505")
+    })
 }
 
 /// What one run did.
@@ -81,7 +95,14 @@ impl ArchiveJob {
             pg,
             retention_days,
             fault,
+            copy_parallelism: DEFAULT_COPY_PARALLELISM,
         }
+    }
+
+    /// Copies each day in `n` time slices at once, over `n` PostgreSQL connections.
+    pub fn with_copy_parallelism(mut self, n: usize) -> Self {
+        self.copy_parallelism = n.max(1);
+        self
     }
 
     /// The first day that stays in ClickHouse today: every earlier day is archived.
@@ -164,16 +185,22 @@ impl ArchiveJob {
         fault::hit(self.fault, FaultPoint::AfterLedger);
         let mut copies = 0;
         let mut copied = 0;
+        let mut counted = None;
         loop {
             state = match state {
                 State::Copying => {
                     copies += 1;
-                    copied = self.copy(day).await?;
+                    let (rows, stats) = self.copy(day).await?;
+                    copied = rows;
+                    counted = Some(stats);
                     fault::hit(self.fault, FaultPoint::AfterCopy);
                     State::Copied
                 }
                 State::Copied => {
-                    let (ch, pg) = self.verify(day).await?;
+                    let (ch, pg) = match counted.take() {
+                        Some(stats) => stats,
+                        None => self.verify(day).await?,
+                    };
                     ledger::record_counts(&self.pg, day, ch, pg).await?;
                     if ch == pg {
                         fault::hit(self.fault, FaultPoint::AfterVerify);
@@ -204,18 +231,85 @@ impl ArchiveJob {
         }
     }
 
-    /// Step 2: the day's rows and rollups into PostgreSQL, `copied`, in one transaction.
-    async fn copy(&self, day: NaiveDate) -> anyhow::Result<u64> {
-        let mut conn = self.pg.acquire().await?;
-        ledger::ensure_partition(&mut conn, day).await?;
-        let mut tx = conn.begin().await?;
-        sqlx::query("create temp table archive_staging (like archived_results including defaults) on commit drop")
+    /// Step 2: the day's rows into PostgreSQL, then its rollups and `copied` in one
+    /// transaction. Returns the rows read from ClickHouse, and both sides' counts (step 3's
+    /// reading, taken while the rollups are computed: the rows are all committed by then).
+    ///
+    /// The day is cut into [`Self::with_copy_parallelism`] time slices copied at once, each in
+    /// its own transaction (a result and its duplicates share `checked_at`, so they fall in
+    /// one slice). When the archive holds nothing of the day yet (the usual case) a slice is
+    /// `COPY`ed straight into `archived_results`; otherwise, or when a late result raced it
+    /// in, through a staging table with `ON CONFLICT DO NOTHING`. A crash between slices
+    /// leaves the day `copying`: the next copy takes the second path and skips what is there.
+    async fn copy(&self, day: NaiveDate) -> anyhow::Result<(u64, (DayStats, DayStats))> {
+        let started = Instant::now();
+        ledger::ensure_partition(&mut *self.pg.acquire().await?, day).await?;
+        let direct = !ledger::has_archived_rows(&self.pg, day).await?;
+        let (start, end) = fresh::day_bounds(day);
+        let (start, end) = (start.timestamp(), end.timestamp());
+        let slices = self.copy_parallelism.clamp(1, 24) as i64;
+        let span = (end - start) / slices;
+        let copies = (0..slices).map(|i| {
+            let from = start + i * span;
+            let to = if i == slices - 1 { end } else { from + span };
+            self.copy_slice(from, to, direct)
+        });
+        let staged: u64 = futures::future::try_join_all(copies).await?.into_iter().sum();
+        let copied_in = started.elapsed();
+
+        let rollups = async {
+            let mut tx = self.pg.begin().await?;
+            ledger::refresh_rollups(&mut tx, day, None).await?;
+            ledger::set_state(&mut tx, day, State::Copied).await?;
+            tx.commit().await?;
+            anyhow::Ok(started.elapsed() - copied_in)
+        };
+        let (rollups_took, stats) = tokio::try_join!(rollups, self.verify(day))?;
+        info!(
+            %day,
+            staged,
+            direct,
+            slices,
+            copy_ms = copied_in.as_millis() as u64,
+            rollups_ms = rollups_took.as_millis() as u64,
+            verified_ms = (started.elapsed() - copied_in).as_millis() as u64,
+            "day copied"
+        );
+        Ok((staged, stats))
+    }
+
+    /// Copies the rows of `[from, to)` (epoch seconds) in one transaction; see [`Self::copy`].
+    async fn copy_slice(&self, from: i64, to: i64, direct: bool) -> anyhow::Result<u64> {
+        if direct {
+            match self.copy_slice_via(from, to, false).await {
+                Err(error) if is_unique_violation(&error) => {
+                    info!("a late result raced the copy; copying the slice again, skipping archived rows");
+                }
+                other => return other,
+            }
+        }
+        self.copy_slice_via(from, to, true).await
+    }
+
+    async fn copy_slice_via(&self, from: i64, to: i64, staging: bool) -> anyhow::Result<u64> {
+        let mut tx = self.pg.begin().await?;
+        // Not waiting for the WAL flush is safe: the later (synchronous) commit of `copied`
+        // flushes the WAL up to it, so a day is never `copied` with a slice lost.
+        sqlx::query("set local synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
-        let statement = format!("copy archive_staging ({}) from stdin", fresh::ARCHIVE_COLUMNS);
+        let table = if staging {
+            sqlx::query("create temp table archive_staging (like archived_results including defaults) on commit drop")
+                .execute(&mut *tx)
+                .await?;
+            "archive_staging"
+        } else {
+            "archived_results"
+        };
+        let statement = format!("copy {table} ({}) from stdin", fresh::ARCHIVE_COLUMNS);
         let mut copy = tx.copy_in_raw(&statement).await?;
         let streamed: anyhow::Result<()> = async {
-            let mut cursor = fresh::day_as_copy_text(&self.clickhouse, day)?;
+            let mut cursor = fresh::range_as_copy_text(&self.clickhouse, from, to)?;
             let mut first = true;
             while let Some(chunk) = cursor.next().await? {
                 copy.send(chunk).await?;
@@ -232,22 +326,23 @@ impl ArchiveJob {
             return Err(error.context("copying the day from ClickHouse"));
         }
         let staged = copy.finish().await?;
-        let inserted = sqlx::query("insert into archived_results select * from archive_staging on conflict do nothing")
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        ledger::refresh_rollups(&mut tx, day, None).await?;
-        ledger::set_state(&mut tx, day, State::Copied).await?;
+        if staging {
+            sqlx::query("insert into archived_results select * from archive_staging on conflict do nothing")
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        info!(%day, staged, inserted, "day copied");
         Ok(staged)
     }
 
     /// Step 3: the day's count and checksum in ClickHouse, and in PostgreSQL over the same
     /// rows. Equal means every row is archived with the same content.
     async fn verify(&self, day: NaiveDate) -> anyhow::Result<(DayStats, DayStats)> {
-        let ch = fresh::day_stats(&self.clickhouse, day).await?;
-        let pg = ledger::day_stats(&self.pg, day).await?;
+        let (ch, pg) = tokio::join!(
+            fresh::day_stats(&self.clickhouse, day),
+            ledger::day_stats(&self.pg, day)
+        );
+        let (ch, pg) = (ch?, pg?);
         if pg == ch || pg.rows < ch.rows {
             return Ok((ch, pg));
         }

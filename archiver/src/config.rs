@@ -31,6 +31,30 @@ pub struct Config {
     /// Moving old days to PostgreSQL.
     #[command(flatten)]
     pub archive: ArchiveConfig,
+    /// Compression of the archiver's ClickHouse traffic (inserts and the archive's reads):
+    /// `lz4` saves network, `none` saves CPU when ClickHouse is on the same host.
+    #[arg(long, env = "PINGTOWER_ARCHIVER_CLICKHOUSE_COMPRESSION", value_enum, default_value_t = ClickHouseCompression::Lz4)]
+    pub clickhouse_compression: ClickHouseCompression,
+}
+
+/// How the archiver's ClickHouse traffic is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClickHouseCompression {
+    /// LZ4 (ClickHouse's native block compression).
+    Lz4,
+    /// None.
+    None,
+}
+
+impl Config {
+    /// The ClickHouse client of this configuration.
+    pub fn clickhouse_client(&self) -> clickhouse::Client {
+        let client = common::db::clickhouse_client(&self.clickhouse);
+        match self.clickhouse_compression {
+            ClickHouseCompression::Lz4 => client.with_compression(clickhouse::Compression::Lz4),
+            ClickHouseCompression::None => client.with_compression(clickhouse::Compression::None),
+        }
+    }
 }
 
 /// The archiver's subcommands.
@@ -45,7 +69,8 @@ pub enum Command {
 /// How results are batched into ClickHouse.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestConfig {
-    /// Largest batch written to ClickHouse in one INSERT (prefetch is twice this).
+    /// Largest batch written to ClickHouse in one INSERT (prefetch is three times this: one
+    /// batch written, one collected, one on the way).
     #[arg(long, env = "PINGTOWER_ARCHIVER_BATCH_SIZE", default_value_t = 5000)]
     pub batch_size: usize,
     /// Longest wait from a batch's first result before it is written anyway.
@@ -68,6 +93,9 @@ pub struct ArchiveConfig {
     /// How often `serve` runs the archive job (the first run is shortly after start).
     #[arg(long, env = "PINGTOWER_ARCHIVE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub interval: Duration,
+    /// Time slices of a day copied to PostgreSQL at once (one connection each).
+    #[arg(long, env = "PINGTOWER_ARCHIVE_COPY_PARALLELISM", default_value_t = 2)]
+    pub copy_parallelism: usize,
     /// Turn the archive job off in `serve` (another instance archives).
     #[arg(long, env = "PINGTOWER_ARCHIVE_DISABLED", default_value_t = false)]
     pub disabled: bool,
@@ -96,9 +124,11 @@ impl Config {
             archive: ArchiveConfig {
                 retention_days: 30,
                 interval: Duration::from_secs(3600),
+                copy_parallelism: 2,
                 disabled: false,
                 fault: None,
             },
+            clickhouse_compression: ClickHouseCompression::Lz4,
         }
     }
 }

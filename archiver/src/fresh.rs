@@ -109,6 +109,15 @@ pub const ARCHIVE_COLUMNS: &str = "result_id, target_id, job_id, region, pinger_
 /// escapes the same way; empty values become `\N`), streamed in chunks.
 pub fn day_as_copy_text(client: &Client, day: NaiveDate) -> clickhouse::error::Result<clickhouse::query::BytesCursor> {
     let (start, end) = day_bounds_secs(day);
+    range_as_copy_text(client, start, end)
+}
+
+/// [`day_as_copy_text`] for the rows with `checked_at` in `[start, end)` (epoch seconds).
+pub fn range_as_copy_text(
+    client: &Client,
+    start: i64,
+    end: i64,
+) -> clickhouse::error::Result<clickhouse::query::BytesCursor> {
     let sql = format!(
         "SELECT result_id, target_id, job_id, region, pinger_id, check_kind, \
                 concat(toString(checked_at), 'Z'), concat(toString(finished_at), 'Z'), duration_ms, \

@@ -1,8 +1,8 @@
 //! Ingest: batches of results from `results.store` into ClickHouse.
 //!
-//! [`common::amqp::consume_batches`] hands over up to `batch_size` results and acks them all
-//! with one multiple-ack once [`Ingestor::store`] returned `Ok`; on a transient error it keeps
-//! the batch and calls again with backoff (the broker holds the rest: it is the spool).
+//! [`crate::consumer`] hands over up to `batch_size` results and acks them all with one
+//! multiple-ack once [`Ingestor::store`] returned `Ok`; on a transient error it keeps the
+//! batch and calls again with backoff (the broker holds the rest: it is the spool).
 //!
 //! Rows of days old enough to be archived go through the ledger (see [`crate::ledger`]):
 //! a day already opened by the archive job gets its rows written straight into PostgreSQL's
@@ -62,7 +62,7 @@ impl Ingestor {
     /// A result that can never be stored (its start is out of range) fails the batch
     /// permanently, so that the consumer retries its messages one by one and dead-letters
     /// only that one. Storage errors are transient.
-    pub async fn store(&self, batch: Vec<Envelope<CheckResult>>) -> Result<(), HandlerError> {
+    pub async fn store(&self, batch: &[Envelope<CheckResult>]) -> Result<(), HandlerError> {
         let started = Instant::now();
         let newest = batch.iter().map(|e| e.occurred_at).max();
         let rows = batch
@@ -70,7 +70,6 @@ impl Ingestor {
             .map(|e| ResultRow::from_result(&e.payload))
             .collect::<Result<Vec<_>, _>>()
             .map_err(HandlerError::permanent)?;
-        drop(batch);
 
         // Days the archive job may have opened (one day of margin for clocks that disagree).
         let horizon = Utc::now().date_naive() - chrono::Duration::days(i64::from(self.inner.retention_days))

@@ -227,6 +227,16 @@ fn to_stats((rows, a, b): (i64, i64, i64)) -> DayStats {
     }
 }
 
+/// Whether the archive holds any row of `day`.
+pub async fn has_archived_rows(pool: &PgPool, day: NaiveDate) -> sqlx::Result<bool> {
+    let (start, end) = day_bounds(day);
+    sqlx::query_scalar("select exists (select 1 from archived_results where checked_at >= $1 and checked_at < $2)")
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await
+}
+
 /// Count and checksum of everything archived for `day`.
 pub async fn day_stats(pool: &PgPool, day: NaiveDate) -> sqlx::Result<DayStats> {
     let (start, end) = day_bounds(day);

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`]: command line and environment ([`Config`]).
 //! - [`row`]: a `CheckResult` as a row of `check_results`.
+//! - [`consumer`]: the pipelined batch consumer of `results.store`.
 //! - [`ingest`]: batches into ClickHouse, acked only once stored; late rows to the archive.
 //! - [`fresh`]: ClickHouse operations (insert, day stats and keys, copy text, drop).
 //! - [`ledger`]: PostgreSQL operations (the per-day ledger, locks, archive rows, rollups).
@@ -14,6 +15,7 @@
 
 pub mod archive;
 pub mod config;
+pub mod consumer;
 pub mod fault;
 pub mod fresh;
 pub mod ingest;
@@ -24,9 +26,9 @@ pub mod telemetry;
 use std::time::Duration;
 
 use anyhow::Context;
-use common::amqp::{BatchOptions, Broker, consume_batches};
+use common::amqp::{BatchOptions, Broker};
 use common::health::{self, Readiness};
-use common::messages::{CheckResult, Envelope, RESULTS_STORE_QUEUE};
+use common::messages::RESULTS_STORE_QUEUE;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -58,7 +60,7 @@ pub async fn run_with(
         config.amqp.topology(),
         shutdown.clone(),
     );
-    let clickhouse = common::db::clickhouse_client(&config.clickhouse);
+    let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new()
         .amqp(broker.clone())
@@ -73,7 +75,8 @@ pub async fn run_with(
             pg.clone(),
             config.archive.retention_days,
             config.archive.fault,
-        );
+        )
+        .with_copy_parallelism(config.archive.copy_parallelism);
         tokio::spawn(archive_every(job, config.archive.interval, shutdown.clone()))
     });
 
@@ -90,16 +93,7 @@ pub async fn run_with(
         max_wait: config.ingest.batch_wait,
         max_retry_delay: config.ingest.max_retry_delay,
     };
-    let consumed = consume_batches(
-        &broker,
-        options,
-        shutdown.clone(),
-        |batch: Vec<Envelope<CheckResult>>| {
-            let ingestor = ingestor.clone();
-            async move { ingestor.store(batch).await }
-        },
-    )
-    .await;
+    let consumed = consumer::consume(&broker, options, shutdown.clone(), ingestor).await;
     if consumed.is_err() {
         // A topology conflict: nothing will work until an operator fixes the broker.
         shutdown.cancel();
@@ -141,14 +135,15 @@ async fn archive_every(job: ArchiveJob, interval: Duration, shutdown: Cancellati
 /// `archiver run-once`: archives every day older than the retention, once.
 pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<ArchiveReport> {
     telemetry::describe();
-    let clickhouse = common::db::clickhouse_client(&config.clickhouse);
+    let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let job = ArchiveJob::new(
         clickhouse,
         pg.clone(),
         config.archive.retention_days,
         config.archive.fault,
-    );
+    )
+    .with_copy_parallelism(config.archive.copy_parallelism);
     let report = job.run(&shutdown).await;
     pg.close().await;
     report

@@ -1,16 +1,41 @@
-//! backend: the REST API, the scheduler and the incident engine (filled in by later issues);
-//! for now it serves health and metrics and applies the migrations.
+//! backend: PingTower's control plane — the REST API, the scheduler and the incident engine,
+//! and the server of the built web UI.
 //!
 //! # Layout
-//! - [`Cli`], [`Config`]: command line and environment.
+//! - [`Cli`], [`Config`] and [`config::ApiConfig`]: command line and environment.
+//! - [`AppState`]: the cheap handles every handler and worker shares.
+//! - [`error`]: [`ApiError`], the JSON error every route answers with.
+//! - [`auth`]: [`CurrentUser`], the session-cookie / bearer-token extractor.
+//! - [`incidents`], [`history`], [`status`]: the incident engine, the history API, status pages.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run`]: the service, startable inside a test.
 
+pub mod accounts;
+pub mod auth;
+pub mod channels;
+pub mod config;
+pub mod error;
+pub mod history;
+pub mod incidents;
+pub mod openapi;
+pub mod ratelimit;
+pub mod scheduler;
+pub mod status;
+pub mod targets;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
-use common::amqp::Broker;
+use axum::Router;
+use common::amqp::{Broker, Publisher};
 use common::config::{AmqpConfig, ClickHouseConfig, HttpConfig, PgConfig};
 use common::health::{self, Readiness};
 use tokio_util::sync::CancellationToken;
+
+pub use auth::CurrentUser;
+pub use error::{ApiError, ApiResult};
 
 /// Command line.
 #[derive(Debug, clap::Parser)]
@@ -48,6 +73,64 @@ pub struct Config {
     /// API server.
     #[command(flatten)]
     pub http: HttpConfig,
+    /// Accounts, targets, scheduler and web settings.
+    #[command(flatten)]
+    pub api: config::ApiConfig,
+}
+
+/// The handles shared by every handler and worker; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// PostgreSQL.
+    pub pool: sqlx::PgPool,
+    /// ClickHouse (fresh check results).
+    pub clickhouse: clickhouse::Client,
+    /// The supervised AMQP connection.
+    pub broker: Broker,
+    /// Confirming publisher (jobs, incident events, Test now requests).
+    pub publisher: Publisher,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Failed-login accounting (per address, per account).
+    pub login_limiter: Arc<ratelimit::LoginLimiter>,
+    /// Bounds concurrent Argon2 work (each hash takes ~19 MiB and a core for a while).
+    pub hash_permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// The state for `config`: a lazy PostgreSQL pool, a ClickHouse client and a supervised
+    /// broker connection (made in the background; nothing here waits for a server).
+    pub fn new(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // An empty variable (as in .env.example) means "no bot".
+        config.api.telegram_bot_username = config
+            .api
+            .telegram_bot_username
+            .take()
+            .map(|u| u.trim().trim_start_matches('@').to_owned())
+            .filter(|u| !u.is_empty());
+        let pool = common::db::pg_pool(&config.pg)?;
+        let clickhouse = common::db::clickhouse_client(&config.clickhouse);
+        let broker = Broker::new(
+            config.amqp.amqp_url.clone(),
+            "backend",
+            config.amqp.topology(),
+            shutdown,
+        );
+        let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
+        let login_limiter = Arc::new(ratelimit::LoginLimiter::new(
+            config.api.login_max_failures,
+            config.api.login_window,
+        ));
+        Ok(Self {
+            pool,
+            clickhouse,
+            broker,
+            publisher,
+            config: Arc::new(config),
+            login_limiter,
+            hash_permits: Arc::new(tokio::sync::Semaphore::new(2)),
+        })
+    }
 }
 
 /// Applies every migration; a no-op when all are applied.
@@ -63,6 +146,63 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The whole HTTP application: the API, health and metrics, and the web UI.
+pub fn app(state: AppState, readiness: Readiness) -> Router {
+    let state_web_dir = state.config.api.web_dir.clone();
+    let api = Router::new()
+        .merge(accounts::router())
+        .merge(targets::router())
+        .merge(channels::router())
+        .merge(openapi::router())
+        .merge(incidents::router())
+        .merge(history::router())
+        .merge(status::router())
+        .with_state(state);
+    let web_dir = state_web_dir;
+    let index = web_dir.join("index.html");
+    let web = tower_http::services::ServeDir::new(&web_dir).fallback(tower_http::services::ServeFile::new(index));
+    Router::new()
+        .merge(api)
+        .merge(health::router(readiness))
+        .fallback(move |req: axum::extract::Request| {
+            let web = web.clone();
+            async move {
+                use axum::response::IntoResponse;
+                use tower::ServiceExt;
+                let path = req.uri().path();
+                // Unknown API, status and badge paths are JSON 404s, never the SPA's page.
+                if path == "/api" || ["/api/", "/status/", "/badge/"].iter().any(|p| path.starts_with(p)) {
+                    return ApiError::not_found().into_response();
+                }
+                match web.oneshot(req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => ApiError::internal(e).into_response(),
+                }
+            }
+        })
+}
+
+/// What the scheduler needs, from the app's state: its own lock connection settings and a
+/// publisher with a short timeout (a missed slot is better than a late pile-up).
+pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Result<scheduler::Deps> {
+    use secrecy::ExposeSecret;
+    let lock_options: sqlx::postgres::PgConnectOptions = state
+        .config
+        .pg
+        .database_url
+        .expose_secret()
+        .parse()
+        .context("PINGTOWER_DATABASE_URL")?;
+    Ok(scheduler::Deps {
+        pool: state.pool.clone(),
+        lock_options,
+        publisher: Publisher::new(state.broker.clone(), Duration::from_secs(2)),
+        clock,
+        standby_poll: Duration::from_secs(1),
+        stats: Arc::new(scheduler::Stats::default()),
+    })
+}
+
 /// Runs until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     run_with(config, shutdown, |_| {}).await
@@ -74,26 +214,31 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let pool = common::db::pg_pool(&config.pg)?;
-    let ch = common::db::clickhouse_client(&config.clickhouse);
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "backend",
-        config.amqp.topology(),
-        shutdown.clone(),
-    );
+    let state = AppState::new(config, shutdown.clone())?;
+    let (pool, broker) = (state.pool.clone(), state.broker.clone());
     let readiness = Readiness::new()
         .postgres(pool.clone())
-        .clickhouse(ch)
+        .clickhouse(state.clickhouse.clone())
         .amqp(broker.clone());
-    let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
+    let server = health::serve(state.config.http.addr, app(state.clone(), readiness), shutdown.clone()).await?;
     on_bound(server.addr);
     let connector = broker.clone();
     tokio::spawn(async move {
         let _ = connector.connection().await;
     });
+    let incidents = incidents::spawn(state.clone(), shutdown.clone());
+    let scheduler = if state.config.api.scheduler {
+        let deps = scheduler_deps(&state, scheduler::Clock::real())?;
+        Some(tokio::spawn(scheduler::run(deps, shutdown.clone())))
+    } else {
+        None
+    };
     shutdown.cancelled().await;
     server.handle.await??;
+    let _ = incidents.await;
+    if let Some(s) = scheduler {
+        let _ = s.await;
+    }
     broker.close().await;
     pool.close().await;
     Ok(())

@@ -1,52 +1,115 @@
-//! llm-service (skeleton): connects to the broker and serves health and metrics until shutdown.
+//! llm-service: turns an incident event and its evidence into a report a person understands
+//! at a glance — what is wrong, the probable cause, who is affected, what to do — in the
+//! owner's language, written by an OpenAI-compatible LLM or, by default and as the fallback,
+//! by the built-in rules. The report is stored on the incident and published to
+//! `pingtower.reports`; alerts never wait for it (the notifier sends them from the event).
 //!
 //! # Layout
-//! - [`Config`]: command line and environment.
-//! - [`run`]: the service, startable inside a test.
+//! - [`config`]: command line and environment ([`Config`]).
+//! - [`facts`]: what an event says, read once for the rules, the prompt and the validator.
+//! - [`language`]: English and Russian, and the owner's choice from PostgreSQL.
+//! - [`rules`]: the rule-based writer, one explanation per failure and event kind.
+//! - [`prompt`]: the facts as JSON and the page excerpt fenced as untrusted data.
+//! - [`provider`]: the async-openai client (JSON output, retries, timeout).
+//! - [`validate`]: schema, grounding, links and contradictions of the model's answer.
+//! - [`writer`]: LLM first, rules on any failure.
+//! - [`store`]: one report per incident and event kind in PostgreSQL; deterministic ids.
+//! - [`service`]: the `incidents.llm` handler (idempotent, publish at least once).
+//! - [`telemetry`]: metric names.
+//! - [`run`] / [`run_with`]: the service, startable inside a test.
 
-use common::amqp::Broker;
-use common::config::{AmqpConfig, HttpConfig};
+pub mod config;
+pub mod facts;
+pub mod language;
+pub mod prompt;
+pub mod provider;
+pub mod rules;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod validate;
+pub mod writer;
+
+#[cfg(test)]
+mod golden;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use common::amqp::{Broker, ConsumerOptions, Publisher, consume};
 use common::health::{self, Readiness};
+use common::messages::{INCIDENTS_LLM_QUEUE, IncidentEvent};
 use tokio_util::sync::CancellationToken;
+use tracing::info;
 
-/// llm-service's configuration.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(name = "llm-service", version, about)]
-pub struct Config {
-    /// RabbitMQ.
-    #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// Health and metrics server.
-    #[command(flatten)]
-    pub http: HttpConfig,
-}
+pub use config::{Config, LlmConfig};
+pub use service::Reporter;
+pub use writer::Writer;
 
-/// Runs until `shutdown` is cancelled; `ready` receives the health server's address.
+/// How long one publication may wait for an unreachable broker before it is retried.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     run_with(config, shutdown, |_| {}).await
 }
 
 /// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
+///
+/// On shutdown the consumer stops taking deliveries and finishes the events in hand.
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
+    telemetry::describe();
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
         "llm-service",
         config.amqp.topology(),
         shutdown.clone(),
     );
-    let readiness = Readiness::new().amqp(broker.clone());
+    // Publishing on its own connection: flow control blocks publishing connections.
+    let publisher = Publisher::new(
+        Broker::new(
+            config.amqp.amqp_url.clone(),
+            "llm-service-publisher",
+            config.amqp.topology(),
+            shutdown.clone(),
+        ),
+        PUBLISH_TIMEOUT,
+    );
+    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
-    let connector = broker.clone();
-    tokio::spawn(async move {
-        let _ = connector.connection().await;
-    });
-    shutdown.cancelled().await;
+
+    let provider = provider::Provider::from_config(&config.llm).context("LLM provider")?;
+    match &provider {
+        Some(p) => info!(model = p.model(), "reports are written by the LLM, the rules as fallback"),
+        None => info!("no LLM configured (PINGTOWER_LLM_BASE_URL); reports are written by the rules"),
+    }
+    let reporter = Reporter::new(
+        pg.clone(),
+        publisher.clone(),
+        Writer::new(provider),
+        config.consumer.missing_incident_retries,
+    );
+    let mut options = ConsumerOptions::new(INCIDENTS_LLM_QUEUE).concurrency(config.consumer.concurrency);
+    options.max_retry_delay = config.consumer.max_retry_delay;
+    let consumed = consume(&broker, options, shutdown.clone(), move |envelope: common::messages::Envelope<IncidentEvent>, _info| {
+        let reporter = reporter.clone();
+        async move { reporter.handle(envelope).await }
+    })
+    .await;
+    if consumed.is_err() {
+        // A topology conflict: nothing works until an operator fixes the broker.
+        shutdown.cancel();
+    }
     server.handle.await??;
     broker.close().await;
+    publisher.broker().close().await;
+    pg.close().await;
+    consumed.context("consuming incidents.llm")?;
     Ok(())
 }

@@ -1,52 +1,179 @@
-//! notifier (skeleton): connects to the broker and serves health and metrics until shutdown.
+//! notifier: delivers incidents to people. Alerts go out at once from `incidents.notify`;
+//! reports from `reports.notify` follow (the Telegram alert is edited, the mail is answered
+//! in its thread). Exactly once per (incident, channel, kind), at most one duplicate after a
+//! crash. Also the Telegram bot (linking, commands, alert buttons) and email verification.
 //!
 //! # Layout
-//! - [`Config`]: command line and environment.
-//! - [`run`]: the service, startable inside a test.
+//! - [`config`]: command line and environment ([`Config`]).
+//! - [`deliver`]: events and reports → notifications, around the notification log.
+//! - [`store`]: PostgreSQL (recipients, the log, channels, secrets).
+//! - [`text`]: what is said, in English and Russian; escaping; splitting.
+//! - [`telegram`]: Bot API sends within Telegram's limits.
+//! - [`email`]: SMTP mails (lettre).
+//! - [`bot`]: the bot's long-polling loop, commands and buttons.
+//! - [`verify`]: verification mails for new email channels.
+//! - [`fault`]: fault points for crash tests.
+//! - [`telemetry`]: metric names.
+//! - [`run`] / [`run_with`]: the service.
 
-use common::amqp::Broker;
-use common::config::{AmqpConfig, HttpConfig};
+pub mod bot;
+pub mod config;
+pub mod deliver;
+pub mod email;
+pub mod fault;
+pub mod store;
+pub mod telegram;
+pub mod telemetry;
+pub mod text;
+pub mod verify;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use common::amqp::{Broker, ConsumerOptions, consume};
 use common::health::{self, Readiness};
+use common::messages::{Envelope, INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentReport, REPORTS_NOTIFY_QUEUE};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
-/// notifier's configuration.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(name = "notifier", version, about)]
-pub struct Config {
-    /// RabbitMQ.
-    #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// Health and metrics server.
-    #[command(flatten)]
-    pub http: HttpConfig,
-}
+pub use config::Config;
+pub use deliver::Deliverer;
 
-/// Runs until `shutdown` is cancelled; `ready` receives the health server's address.
+/// Runs until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     run_with(config, shutdown, |_| {}).await
 }
 
 /// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
+///
+/// On shutdown the consumers stop taking deliveries and finish the ones in hand; the bot
+/// and the verification loop stop between rounds.
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
+    telemetry::describe();
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
         "notifier",
         config.amqp.topology(),
         shutdown.clone(),
     );
-    let readiness = Readiness::new().amqp(broker.clone());
+    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
-    let connector = broker.clone();
-    tokio::spawn(async move {
-        let _ = connector.connection().await;
+
+    let telegram = config.telegram.bot_token.as_ref().map(|token| {
+        let bot = teloxide::Bot::new(token.expose_secret()).set_api_url(config.telegram.api_url.clone());
+        telegram::Telegram::new(bot, config.telegram.chat_interval, config.telegram.global_rate)
     });
-    shutdown.cancelled().await;
+    let mailer = if config.email.enabled() {
+        let Some(key) = unsubscribe_key(&pg, &shutdown).await else {
+            server.handle.await??;
+            return Ok(());
+        };
+        Some(email::Mailer::new(&config.email, key)?)
+    } else {
+        None
+    };
+    if telegram.is_none() && mailer.is_none() {
+        warn!("neither Telegram nor email is configured: nothing will be delivered");
+    }
+    let deliverer = Deliverer::new(
+        pg.clone(),
+        telegram.clone(),
+        mailer.clone(),
+        config.public_url.clone(),
+        config.delivery.report_wait,
+        config.fault,
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if let (Some(tg), true) = (telegram.clone(), config.telegram.polling) {
+        let bot = bot::BotService::new(
+            pg.clone(),
+            tg,
+            config.public_url.clone(),
+            config.telegram.bot_username.clone(),
+        );
+        let (timeout, shutdown) = (config.telegram.poll_timeout, shutdown.clone());
+        tasks.spawn(async move {
+            bot.run(timeout, shutdown).await;
+            Ok(())
+        });
+    }
+    if let Some(mailer) = mailer {
+        let verifier = verify::Verifier::new(pg.clone(), mailer, config.public_url.clone(), config.email.verify_ttl);
+        let (interval, shutdown) = (config.email.verify_interval, shutdown.clone());
+        tasks.spawn(async move {
+            verifier.run(interval, shutdown).await;
+            Ok(())
+        });
+    }
+    {
+        let (broker, deliverer, shutdown) = (broker.clone(), deliverer.clone(), shutdown.clone());
+        let options = consumer_options(INCIDENTS_NOTIFY_QUEUE, &config);
+        tasks.spawn(async move {
+            consume(&broker, options, shutdown, move |env: Envelope<IncidentEvent>, _| {
+                let deliverer = deliverer.clone();
+                async move { deliverer.handle_event(env).await }
+            })
+            .await
+            .context("consuming incidents.notify")
+        });
+    }
+    {
+        let (broker, deliverer, shutdown) = (broker.clone(), deliverer.clone(), shutdown.clone());
+        let options = consumer_options(REPORTS_NOTIFY_QUEUE, &config);
+        tasks.spawn(async move {
+            consume(&broker, options, shutdown, move |env: Envelope<IncidentReport>, _| {
+                let deliverer = deliverer.clone();
+                async move { deliverer.handle_report(env).await }
+            })
+            .await
+            .context("consuming reports.notify")
+        });
+    }
+    info!("notifier started");
+
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined.context("a notifier task panicked").and_then(|r| r) {
+            // A topology conflict: nothing works until an operator fixes the broker.
+            warn!(error = format!("{e:#}"), "notifier task failed; shutting down");
+            shutdown.cancel();
+            result = Err(e);
+        }
+    }
     server.handle.await??;
     broker.close().await;
-    Ok(())
+    pg.close().await;
+    result
+}
+
+fn consumer_options(queue: &str, config: &Config) -> ConsumerOptions {
+    let mut options = ConsumerOptions::new(queue).concurrency(config.delivery.concurrency);
+    options.max_retry_delay = config.delivery.max_retry_delay;
+    options
+}
+
+/// The unsubscribe-token key, waiting for PostgreSQL; `None` on shutdown.
+async fn unsubscribe_key(pg: &sqlx::PgPool, shutdown: &CancellationToken) -> Option<Vec<u8>> {
+    let mut backoff = common::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    loop {
+        match store::secret(pg, "unsubscribe").await {
+            Ok(key) => return Some(key),
+            Err(error) => {
+                let delay = backoff.next_delay();
+                warn!(%error, retry_in_ms = delay.as_millis() as u64, "PostgreSQL unavailable");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
 }

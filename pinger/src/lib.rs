@@ -1,52 +1,124 @@
-//! pinger (skeleton): connects to the broker and serves health and metrics until shutdown.
+//! pinger: stateless check workers. Consumes [`CheckJob`]s from `jobs.<region>`, runs the
+//! check (HTTP(S) with every redirect hop and phase, TLS, DNS, TCP), publishes the
+//! [`CheckResult`] with confirms and only then acks the job. Any number may run.
 //!
 //! # Layout
-//! - [`Config`]: command line and environment.
-//! - [`run`]: the service, startable inside a test.
+//! - [`config`]: command line and environment ([`Config`]).
+//! - [`engine`]: the check engine (address policy, source address, shared TLS client).
+//! - [`net`]: resolution, the address guard and timed connects.
+//! - [`checks`]: one module per check ([`checks::http`], [`checks::tls`], [`checks::dns`],
+//!   [`checks::tcp`]) plus the response [`checks::assertions`].
+//! - [`report`]: a check's findings and how they become a result.
+//! - [`worker`]: the job handler; [`canary`]: egress canaries (`probe_degraded`).
+//! - [`cli`]: `pinger check`; [`telemetry`]: metric names.
+//!
+//! [`CheckJob`]: common::messages::CheckJob
+//! [`CheckResult`]: common::messages::CheckResult
 
-use common::amqp::Broker;
-use common::config::{AmqpConfig, HttpConfig};
+pub mod canary;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod net;
+pub mod report;
+pub mod telemetry;
+pub mod worker;
+
+use anyhow::Context;
+use common::amqp::{Broker, ConsumerOptions, Publisher, consume};
 use common::health::{self, Readiness};
+use common::messages::jobs_queue;
+use common::netguard::AddressPolicy;
 use tokio_util::sync::CancellationToken;
+use tracing::info;
 
-/// pinger's configuration.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(name = "pinger", version, about)]
-pub struct Config {
-    /// RabbitMQ.
-    #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// Health and metrics server.
-    #[command(flatten)]
-    pub http: HttpConfig,
-}
+pub use config::{Config, PingerConfig};
+pub use engine::Engine;
 
-/// Runs until `shutdown` is cancelled; `ready` receives the health server's address.
+/// Runs until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     run_with(config, shutdown, |_| {}).await
 }
 
 /// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
+///
+/// On shutdown the consumer stops taking jobs and the checks in hand finish (each is bounded
+/// by its timeout), publish and ack.
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
+    telemetry::describe();
+    let p = &config.pinger;
+    let engine = Engine::new(
+        AddressPolicy {
+            allow_private: p.allow_private_targets,
+        },
+        p.source_addr,
+        p.extra_ca_file.as_deref(),
+    )
+    .context("building the check engine")?
+    .with_allowed_ranges(p.allowed_ranges.clone());
+    let mut topology_config = config.amqp.clone();
+    if !topology_config.regions.contains(&p.region) {
+        topology_config.regions.push(p.region.clone());
+    }
+    let topology = topology_config.topology();
+    // Separate connections: flow control on the publishing one must not stall consumption.
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
         "pinger",
-        config.amqp.topology(),
+        topology.clone(),
+        shutdown.clone(),
+    );
+    let publish_broker = Broker::new(
+        config.amqp.amqp_url.clone(),
+        "pinger-publisher",
+        topology,
         shutdown.clone(),
     );
     let readiness = Readiness::new().amqp(broker.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
-    let connector = broker.clone();
-    tokio::spawn(async move {
-        let _ = connector.connection().await;
-    });
-    shutdown.cancelled().await;
+
+    let canaries = canary::spawn(
+        &engine,
+        &p.canaries,
+        p.canary_interval,
+        p.canary_timeout,
+        shutdown.clone(),
+    )?;
+    let worker = worker::Worker {
+        engine,
+        publisher: Publisher::new(publish_broker.clone(), p.publish_timeout),
+        identity: report::Identity {
+            region: p.region.clone(),
+            pinger_id: p.pinger_id(),
+        },
+        canaries,
+    };
+    info!(
+        region = %p.region,
+        pinger_id = %worker.identity.pinger_id,
+        concurrency = p.concurrency,
+        source = ?p.source_addr,
+        allow_private = p.allow_private_targets,
+        "pinger starting"
+    );
+    let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(p.concurrency);
+    let consumed = consume(&broker, options, shutdown.clone(), move |envelope, info| {
+        let worker = worker.clone();
+        async move { worker.handle(envelope, info).await }
+    })
+    .await;
+    if consumed.is_err() {
+        shutdown.cancel();
+    }
     server.handle.await??;
     broker.close().await;
+    publish_broker.close().await;
+    consumed.context("consuming jobs")?;
     Ok(())
 }

@@ -1,8 +1,17 @@
 use clap::Parser;
+use pinger::config::Command;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("pinger");
     let config = pinger::Config::parse();
-    pinger::run(config, common::shutdown::on_signal()).await
+    match config.command.clone() {
+        Some(Command::Check(args)) => {
+            let code = pinger::cli::run(args, &config.pinger).await?;
+            std::process::exit(code);
+        }
+        Some(Command::Serve) | None => {
+            common::telemetry::init("pinger");
+            pinger::run(config, common::shutdown::on_signal()).await
+        }
+    }
 }

@@ -172,12 +172,26 @@ async fn rows_that_reach_clickhouse_after_their_day_was_archived_are_archived_by
     assert!(attempts >= 1, "the day was reopened");
 }
 
-/// Crashes the archiver (a child process) at `point`, checks what the crash left, re-runs it
-/// and checks every old day is archived exactly once.
+/// The ledger state a crash at `point` leaves the first day in, and whether ClickHouse must
+/// still hold the whole day then (it may let go of it only once verified).
+fn left_by(point: FaultPoint) -> (&'static str, bool) {
+    match point {
+        FaultPoint::AfterLedger | FaultPoint::DuringCopy => ("copying", true),
+        FaultPoint::AfterCopy | FaultPoint::AfterVerify => ("copied", true),
+        FaultPoint::BeforeDrop => ("verified", true),
+        FaultPoint::AfterDrop => ("verified", false),
+        FaultPoint::BeforeDone => ("dropped", false),
+        FaultPoint::AfterInsert => unreachable!("not a point of the archive job"),
+    }
+}
+
+/// Crashes `archiver run-once` (a child process) at `point`, checks what the crash left,
+/// re-runs it and checks every old day is archived exactly once.
 async fn crash_then_rerun(point: FaultPoint) {
     // Arrange
     let s = seeded().await;
     let day = s.old_days[0];
+    let (expected_state, still_whole) = left_by(point);
 
     // Act: crash.
     let crashed = run_once_child(&s.env, Some(point)).await;
@@ -185,15 +199,29 @@ async fn crash_then_rerun(point: FaultPoint) {
     // Assert: it crashed where asked; ClickHouse lost the day only after verification.
     assert_eq!(crashed.code(), Some(FAULT_EXIT_CODE), "run-once stops at {point:?}");
     let (state, ch_rows, pg_rows, ch_sum, pg_sum, _) = ledger_row(&s.env.pg.pool, day).await.unwrap();
+    assert_eq!(state, expected_state, "ledger state after a crash at {point:?}");
     let left_in_clickhouse = clickhouse_day_rows(&s.env.ch.client, day).await;
-    if left_in_clickhouse < s.before[0].rows {
-        assert!(
-            state == "verified" || state == "dropped",
-            "the day left ClickHouse in state {state} at {point:?}"
+    if still_whole {
+        assert_eq!(
+            left_in_clickhouse, s.before[0].rows,
+            "the day is whole in ClickHouse until verified ({point:?})"
         );
+    } else {
         assert_eq!(left_in_clickhouse, 0, "a day is dropped whole");
-        assert_eq!((ch_rows, ch_sum), (pg_rows, pg_sum), "dropped after equal counts");
+        assert_eq!(
+            (ch_rows, ch_sum.clone()),
+            (Some(s.before[0].rows as i64), Some(s.before[0].checksum())),
+            "dropped after counting what ClickHouse held"
+        );
+        assert_eq!((ch_rows, &ch_sum), (pg_rows, &pg_sum), "dropped after equal counts");
     }
+    if point == FaultPoint::AfterVerify {
+        assert_eq!((ch_rows, &ch_sum), (pg_rows, &pg_sum), "counted equal before the crash");
+    }
+    assert!(
+        ledger_row(&s.env.pg.pool, s.old_days[1]).await.is_none(),
+        "the run stopped at the first day"
+    );
 
     // Act: run again.
     let rerun = run_once_child(&s.env, None).await;

@@ -399,3 +399,75 @@ impl Drop for Proxy {
 pub fn days_ago(days: i64) -> NaiveDate {
     Utc::now().date_naive() - chrono::Duration::days(days)
 }
+
+/// Seconds between now and the newest `checked_at` in ClickHouse: with results stamped when
+/// published ([`SteadyStream`]), how far ingest lags behind the stream (ClickHouse's clock).
+pub async fn clickhouse_lag_secs(client: &clickhouse::Client) -> i64 {
+    client
+        .query("SELECT toInt64(now()) - toInt64(max(checked_at)) FROM check_results")
+        .fetch_one()
+        .await
+        .expect("ClickHouse answers")
+}
+
+/// (ready, unacknowledged) messages of `queue`, from the management API (refreshed every
+/// few seconds by the broker).
+pub async fn queue_counts(env: &TestEnv, queue: &str) -> (u64, u64) {
+    let url = format!(
+        "{}api/queues/{}/{queue}",
+        env.broker.config.management_url, env.broker.vhost
+    );
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .basic_auth("guest", Some("guest"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    (n("messages_ready"), n("messages_unacknowledged"))
+}
+
+/// Publishes `per_second` results a second, each stamped with its publication time, until
+/// stopped.
+pub struct SteadyStream {
+    stop: CancellationToken,
+    handle: tokio::task::JoinHandle<Vec<CheckResult>>,
+}
+
+impl SteadyStream {
+    pub fn start(publisher: Publisher, per_second: usize) -> Self {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let handle = tokio::spawn(async move {
+            let targets: Vec<Uuid> = (0..200).map(|_| Uuid::new_v4()).collect();
+            let mut published = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            while !stopped.is_cancelled() {
+                tick.tick().await;
+                let now = Utc::now();
+                let chunk: Vec<CheckResult> = (0..per_second / 10)
+                    .map(|_| {
+                        let i = published.len();
+                        let outcome = if i % 10 == 0 { Outcome::Down } else { Outcome::Up };
+                        let r = result_at(targets[i % targets.len()], now, outcome, 50 + (i % 500) as u32);
+                        published.push(r.clone());
+                        r
+                    })
+                    .collect();
+                publish_with(&publisher, &chunk).await;
+            }
+            publisher.broker().close().await;
+            published
+        });
+        Self { stop, handle }
+    }
+
+    /// Stops publishing; returns every result published (each confirmed).
+    pub async fn stop(self) -> Vec<CheckResult> {
+        self.stop.cancel();
+        self.handle.await.unwrap()
+    }
+}

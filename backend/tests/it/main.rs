@@ -1,4 +1,13 @@
 //! Integration tests of the backend against the real servers.
 
+mod accounts;
+mod channels;
 mod health;
+mod helpers;
+mod history;
+mod incidents;
+mod isolation;
 mod migrations;
+mod scheduler;
+mod targets;
+mod web;

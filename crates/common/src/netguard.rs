@@ -132,15 +132,58 @@ impl AddressPolicy {
         }
     }
 
-    /// Checks a host that is an IP literal (with or without IPv6 brackets); names pass here
-    /// and are checked after resolution.
+    /// Checks a host that is an IP literal (with or without IPv6 brackets, IPv4 in any of
+    /// the encodings `inet_aton` accepts); names pass here and are checked after resolution.
     pub fn check_host(&self, host: &str) -> Result<(), BlockedAddress> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        match bare.parse::<IpAddr>() {
-            Ok(ip) => self.check(ip),
-            Err(_) => Ok(()),
+        match parse_ip_literal(host) {
+            Some(ip) => self.check(ip),
+            None => Ok(()),
         }
     }
+}
+
+/// The IP address a host string denotes when it is a literal: IPv6 (with or without
+/// brackets), dotted IPv4, or IPv4 in the forms the C resolver (`inet_aton`) and URL parsers
+/// also accept — one to four parts, each decimal, octal (`0177`) or hex (`0x7f`), the last
+/// part filling the remaining bytes (`2130706433`, `0x7f000001`, `127.1`, `0x7f.0.0.1`), with
+/// an optional trailing dot. `None` for names.
+pub fn parse_ip_literal(host: &str) -> Option<IpAddr> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let bare = bare.strip_suffix('.').unwrap_or(bare);
+    let parts: Vec<&str> = bare.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut nums = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            (h, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (*p, 10)
+        };
+        let n = if digits.is_empty() {
+            // "0x" alone is zero, as inet_aton reads it.
+            if radix == 16 { 0 } else { return None }
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        };
+        nums.push(n);
+    }
+    let (last, init) = nums.split_last()?;
+    if init.iter().any(|n| *n > 255) || *last >= 1u64 << (8 * (5 - nums.len())) {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for (i, n) in init.iter().enumerate() {
+        value |= n << (8 * (3 - i));
+    }
+    value |= last;
+    Some(IpAddr::V4(Ipv4Addr::from(value as u32)))
 }
 
 #[cfg(test)]
@@ -198,6 +241,45 @@ mod tests {
         assert!(LAX.check("127.0.0.1".parse().unwrap()).is_ok());
         assert!(LAX.check("0.0.0.0".parse().unwrap()).is_err());
         assert!(LAX.check("ff02::1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn ipv4_literals_in_every_encoding_are_recognised() {
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1.",
+            "2130706433",
+            "0x7f000001",
+            "0X7F000001",
+            "017700000001",
+            "0x7f.0.0.1",
+            "0177.0.0.1",
+            "0177.0.0.01",
+            "127.1",
+            "127.0.1",
+            "0x7f.1",
+        ] {
+            assert_eq!(parse_ip_literal(host), Some(loopback), "{host}");
+            assert!(STRICT.check_host(host).is_err(), "{host}");
+        }
+        assert_eq!(parse_ip_literal("[::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(parse_ip_literal("0"), Some("0.0.0.0".parse().unwrap()));
+        for name in [
+            "example.com",
+            "1e100.net",
+            "256.1.1.1",
+            "1.2.3.4.5",
+            "08.1.1.1",
+            "0x",
+            "",
+            "4294967296",
+        ] {
+            assert_ne!(parse_ip_literal(name).map(|ip| ip.is_loopback()), Some(true), "{name}");
+        }
+        assert_eq!(parse_ip_literal("256.1.1.1"), None);
+        assert_eq!(parse_ip_literal("4294967296"), None);
+        assert_eq!(parse_ip_literal("example.com"), None);
     }
 
     #[test]

@@ -1,28 +1,18 @@
 use std::time::Duration;
 
-use common::testing::{TestBroker, assert_health_endpoints};
-use tokio_util::sync::CancellationToken;
+use common::testing::assert_health_endpoints;
+
+use crate::helpers::{TestEnv, spawn_service};
 
 #[tokio::test]
 async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
     // Arrange
-    let broker = TestBroker::new().await;
-    let config = llm_service::Config {
-        amqp: broker.config.clone(),
-        http: common::config::HttpConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-        },
-    };
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let service = tokio::spawn(llm_service::run_with(config, shutdown.clone(), move |addr| {
-        let _ = tx.send(addr);
-    }));
-    let addr = rx.await.expect("service binds");
+    let env = TestEnv::new().await;
 
-    // Act + Assert
-    assert_health_endpoints(addr, Duration::from_secs(20)).await;
-    shutdown.cancel();
-    let stopped = tokio::time::timeout(Duration::from_secs(10), service).await;
-    assert!(matches!(stopped, Ok(Ok(Ok(())))), "service stops cleanly: {stopped:?}");
+    // Act
+    let service = spawn_service(env.config()).await;
+
+    // Assert
+    assert_health_endpoints(service.addr, Duration::from_secs(20)).await;
+    service.stop().await;
 }

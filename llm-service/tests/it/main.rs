@@ -1,3 +1,5 @@
-//! Integration tests of llm-service against the real servers.
+//! Integration tests of llm-service against the real servers and a fake LLM provider.
 
 mod health;
+mod helpers;
+mod provider;

@@ -1,18 +1,13 @@
 use std::time::Duration;
 
-use common::testing::{TestBroker, assert_health_endpoints};
+use common::testing::{TestBroker, TestPg, assert_health_endpoints};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
     // Arrange
-    let broker = TestBroker::new().await;
-    let config = notifier::Config {
-        amqp: broker.config.clone(),
-        http: common::config::HttpConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-        },
-    };
+    let (broker, pg) = tokio::join!(TestBroker::new(), TestPg::new());
+    let config = notifier::Config::new(broker.config.clone(), pg.config.clone());
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let service = tokio::spawn(notifier::run_with(config, shutdown.clone(), move |addr| {

@@ -7,12 +7,7 @@ use tokio_util::sync::CancellationToken;
 async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
     // Arrange
     let broker = TestBroker::new().await;
-    let config = pinger::Config {
-        amqp: broker.config.clone(),
-        http: common::config::HttpConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-        },
-    };
+    let config = crate::helpers::config(&broker);
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let service = tokio::spawn(pinger::run_with(config, shutdown.clone(), move |addr| {

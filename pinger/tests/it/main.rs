@@ -1,3 +1,14 @@
-//! Integration tests of pinger against the real servers.
+//! Integration tests of pinger against the real RabbitMQ and servers started on loopback.
 
+#[path = "../support/mod.rs"]
+mod support;
+
+mod helpers;
+
+mod cli;
+mod dns_tcp;
+mod guard;
 mod health;
+mod http;
+mod https;
+mod jobs;

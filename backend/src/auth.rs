@@ -1,0 +1,204 @@
+//! Who is calling: the [`CurrentUser`] extractor (session cookie or bearer API token) and the
+//! secrets behind both (random, shown once, stored as SHA-256).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "pt_session";
+/// Prefix of every API token.
+pub const TOKEN_PREFIX: &str = "pt_";
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// GET (and HEAD) only.
+    Read,
+    /// Everything the user may do.
+    Write,
+}
+
+impl Scope {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A browser session.
+    Session {
+        /// The session's row id.
+        session_id: Uuid,
+    },
+    /// An API token.
+    Token {
+        /// The token's row id.
+        token_id: Uuid,
+        /// What it may do.
+        scope: Scope,
+    },
+}
+
+/// The authenticated caller. Extracting it answers 401 without valid credentials and 403 when a
+/// read-scoped token attempts a write (any method but GET/HEAD).
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// User id; every query is scoped by it.
+    pub id: Uuid,
+    /// Normalised email.
+    pub email: String,
+    /// The installation's admin.
+    pub is_admin: bool,
+    /// Preferred language (`en`, `ru`).
+    pub language: String,
+    /// How they authenticated.
+    pub auth: AuthMethod,
+}
+
+impl CurrentUser {
+    /// The current session id, when authenticated by cookie.
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.auth {
+            AuthMethod::Session { session_id } => Some(session_id),
+            AuthMethod::Token { .. } => None,
+        }
+    }
+
+    /// 403 unless the caller is an admin.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only the admin may do this"))
+        }
+    }
+}
+
+/// A fresh random secret: 32 bytes, URL-safe base64.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A fresh random secret of 128 bits (link tokens).
+pub fn new_short_secret() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of a secret, as stored.
+pub fn hash_secret(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// The bearer token of the `Authorization` header, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    email: String,
+    is_admin: bool,
+    language: String,
+    auth_id: Uuid,
+    scope: Option<String>,
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(parts) {
+            let row: Option<Row> = sqlx::query_as(
+                "with hit as (select u.id, u.email, u.is_admin, u.language, t.id as auth_id, t.scope \
+                   from api_tokens t join users u on u.id = t.user_id \
+                   where t.token_hash = $1 and t.revoked_at is null), \
+                 touch as (update api_tokens set last_used_at = now() \
+                   where id = (select auth_id from hit) \
+                   and (last_used_at is null or last_used_at < now() - interval '10 seconds')) \
+                 select * from hit",
+            )
+            .bind(hash_secret(token))
+            .fetch_optional(&state.pool)
+            .await?;
+            let row = row.ok_or_else(|| ApiError::unauthorized_because("invalid or revoked API token"))?;
+            let scope = if row.scope.as_deref() == Some("write") {
+                Scope::Write
+            } else {
+                Scope::Read
+            };
+            if scope == Scope::Read && !matches!(parts.method, Method::GET | Method::HEAD) {
+                return Err(ApiError::forbidden("this API token is read-only"));
+            }
+            return Ok(CurrentUser {
+                id: row.id,
+                email: row.email,
+                is_admin: row.is_admin,
+                language: row.language,
+                auth: AuthMethod::Token {
+                    token_id: row.auth_id,
+                    scope,
+                },
+            });
+        }
+        let Some(session) = cookie(parts, SESSION_COOKIE) else {
+            return Err(ApiError::unauthorized());
+        };
+        let row: Option<Row> = sqlx::query_as(
+            "with hit as (select u.id, u.email, u.is_admin, u.language, s.id as auth_id, null::text as scope \
+               from sessions s join users u on u.id = s.user_id \
+               where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()), \
+             touch as (update sessions set last_seen_at = now() \
+               where id = (select auth_id from hit) and last_seen_at < now() - interval '1 minute') \
+             select * from hit",
+        )
+        .bind(hash_secret(session))
+        .fetch_optional(&state.pool)
+        .await?;
+        let row = row.ok_or_else(ApiError::unauthorized)?;
+        Ok(CurrentUser {
+            id: row.id,
+            email: row.email,
+            is_admin: row.is_admin,
+            language: row.language,
+            auth: AuthMethod::Session {
+                session_id: row.auth_id,
+            },
+        })
+    }
+}

@@ -1,0 +1,395 @@
+//! Notification channels: the list, Telegram link tokens, email channels with their
+//! verification and unsubscribe links, mute/label changes and per-target routing. The notifier
+//! reads these tables and does the sending.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{self, CurrentUser};
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
+
+/// How long a Telegram link token is valid.
+pub const LINK_TOKEN_TTL_MINUTES: i64 = 10;
+
+/// The channel routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/channels", get(list_channels))
+        .route("/api/channels/telegram/link", post(create_link_token))
+        .route("/api/channels/email", post(create_email_channel))
+        .route("/api/channels/verify", get(verify_email))
+        .route("/api/channels/unsubscribe", get(unsubscribe))
+        .route("/api/channels/{id}", patch(update_channel).delete(delete_channel))
+        .route(
+            "/api/targets/{id}/channels",
+            get(get_target_channels).put(put_target_channels),
+        )
+}
+
+/// A notification channel.
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Channel {
+    /// Id.
+    pub id: Uuid,
+    /// `telegram` or `email`.
+    pub kind: String,
+    /// Chat id or email address.
+    pub address: String,
+    /// A label to recognise it by.
+    pub label: Option<String>,
+    /// Whether alerts may be sent (email verified; Telegram always).
+    pub verified: bool,
+    /// Why it is disabled (unsubscribed, bot blocked…), if it is.
+    pub disabled_reason: Option<String>,
+    /// Alerts are held until then.
+    pub muted_until: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, kind, address, label, verified_at is not null as verified, \
+    case when disabled_at is not null then coalesce(disabled_reason, 'disabled') end as disabled_reason, \
+    muted_until, created_at";
+
+/// A list of channels.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChannelList {
+    /// The channels.
+    pub items: Vec<Channel>,
+    /// How many.
+    pub total: i64,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
+async fn list_channels(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<ChannelList>> {
+    let items: Vec<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from notification_channels where user_id = $1 order by created_at"
+    )))
+    .bind(user.id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(ChannelList {
+        total: items.len() as i64,
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// A Telegram link token.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkToken {
+    /// The token (128-bit, single use).
+    pub token: String,
+    /// `https://t.me/<bot>?start=<token>`.
+    pub link: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[utoipa::path(post, path = "/api/channels/telegram/link", tag = "channels",
+    responses((status = 201, body = LinkToken), (status = 503, description = "no Telegram bot configured")))]
+async fn create_link_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<(StatusCode, Json<LinkToken>)> {
+    let Some(bot) = state.config.api.telegram_bot_username.as_deref() else {
+        return Err(ApiError::unavailable(
+            "no Telegram bot is configured (PINGTOWER_TELEGRAM_BOT_USERNAME)",
+        ));
+    };
+    let bot = bot.trim_start_matches('@');
+    let token = auth::new_short_secret();
+    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+        "insert into telegram_link_tokens (token_hash, user_id, expires_at) \
+         values ($1, $2, now() + make_interval(mins => $3)) returning expires_at",
+    )
+    .bind(auth::hash_secret(&token))
+    .bind(user.id)
+    .bind(LINK_TOKEN_TTL_MINUTES as i32)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(LinkToken {
+            link: format!("https://t.me/{bot}?start={token}"),
+            token,
+            expires_at,
+        }),
+    ))
+}
+
+/// A new email channel.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewEmailChannel {
+    /// The address.
+    pub address: String,
+    /// Optional label.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/channels/email", tag = "channels", request_body = NewEmailChannel,
+    responses((status = 201, body = Channel), (status = 409), (status = 422)))]
+async fn create_email_channel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Json(body): Json<NewEmailChannel>,
+) -> ApiResult<(StatusCode, Json<Channel>)> {
+    let address =
+        crate::accounts::normalise_email(&body.address).map_err(|e| ApiError::validation("address", e.message))?;
+    let label = match body.label.as_deref() {
+        Some(l) if !l.trim().is_empty() => Some(crate::validate::text("label", l, 100)?),
+        _ => None,
+    };
+    let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
+         on conflict (user_id, kind, address) do nothing returning {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(user.id)
+    .bind(&address)
+    .bind(label)
+    .fetch_optional(&state.pool)
+    .await?;
+    let channel = channel.ok_or_else(|| ApiError {
+        field: Some("address".into()),
+        ..ApiError::conflict("you have this address already")
+    })?;
+    Ok((StatusCode::CREATED, Json(channel)))
+}
+
+/// A token from a mail.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TokenQuery {
+    /// The token.
+    pub token: String,
+}
+
+fn page(title: &str, text: &str, status: StatusCode) -> Response {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>PingTower — {title}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\"><h1>{title}</h1><p>{text}</p>\
+         <p><a href=\"/\">PingTower</a></p></body></html>"
+    );
+    (status, Html(html)).into_response()
+}
+
+#[utoipa::path(get, path = "/api/channels/verify", tag = "channels", params(TokenQuery),
+    responses((status = 200, description = "HTML: verified"), (status = 404, description = "HTML: unknown or expired link")))]
+async fn verify_email(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> ApiResult<Response> {
+    let done = sqlx::query(
+        "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
+         where verification_token_hash = $1 and verified_at is null \
+         and (verification_expires_at is null or verification_expires_at > now())",
+    )
+    .bind(auth::hash_secret(q.token.trim()))
+    .execute(&state.pool)
+    .await?;
+    Ok(if done.rows_affected() == 1 {
+        page(
+            "Address verified",
+            "Alerts will now reach this address.",
+            StatusCode::OK,
+        )
+    } else {
+        page(
+            "Link not valid",
+            "This verification link is unknown, used or expired. Add the address again in PingTower to get a new one.",
+            StatusCode::NOT_FOUND,
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/api/channels/unsubscribe", tag = "channels", params(TokenQuery),
+    responses((status = 200, description = "HTML: unsubscribed"), (status = 404)))]
+async fn unsubscribe(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> ApiResult<Response> {
+    let done = sqlx::query(
+        "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
+         updated_at = now() where unsubscribe_token_hash = $1",
+    )
+    .bind(auth::hash_secret(q.token.trim()))
+    .execute(&state.pool)
+    .await?;
+    Ok(if done.rows_affected() >= 1 {
+        page(
+            "Unsubscribed",
+            "This address gets no more PingTower alerts.",
+            StatusCode::OK,
+        )
+    } else {
+        page(
+            "Link not valid",
+            "This unsubscribe link is unknown.",
+            StatusCode::NOT_FOUND,
+        )
+    })
+}
+
+/// A channel change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ChannelPatch {
+    /// New label (empty clears it).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Hold alerts until then (null: unmute).
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub muted_until: Option<Option<DateTime<Utc>>>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+#[utoipa::path(patch, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), request_body = ChannelPatch,
+    responses((status = 200, body = Channel), (status = 404), (status = 422)))]
+async fn update_channel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<ChannelPatch>,
+) -> ApiResult<Json<Channel>> {
+    let label = match body.label.as_deref() {
+        None => None,
+        Some(l) if l.trim().is_empty() => Some(None),
+        Some(l) => Some(Some(crate::validate::text("label", l, 100)?)),
+    };
+    let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update notification_channels set \
+         label = case when $3 then $4 else label end, \
+         muted_until = case when $5 then $6 else muted_until end, updated_at = now() \
+         where id = $1 and user_id = $2 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(user.id)
+    .bind(label.is_some())
+    .bind(label.flatten())
+    .bind(body.muted_until.is_some())
+    .bind(body.muted_until.flatten())
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(Json(channel.ok_or_else(ApiError::not_found)?))
+}
+
+#[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_channel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let done = sqlx::query("delete from notification_channels where id = $1 and user_id = $2")
+        .bind(id)
+        .bind(user.id)
+        .execute(&state.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A target's alert routing.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TargetChannels {
+    /// Channels that get this target's alerts; empty = all verified channels.
+    pub channel_ids: Vec<Uuid>,
+}
+
+async fn owned_target(state: &AppState, user: &CurrentUser, id: Uuid) -> ApiResult<()> {
+    let found: Option<Uuid> = sqlx::query_scalar("select id from targets where id = $1 and owner_id = $2")
+        .bind(id)
+        .bind(user.id)
+        .fetch_optional(&state.pool)
+        .await?;
+    found.map(|_| ()).ok_or_else(ApiError::not_found)
+}
+
+async fn routing(state: &AppState, target: Uuid) -> ApiResult<TargetChannels> {
+    let channel_ids: Vec<Uuid> =
+        sqlx::query_scalar("select channel_id from target_channels where target_id = $1 order by channel_id")
+            .bind(target)
+            .fetch_all(&state.pool)
+            .await?;
+    Ok(TargetChannels { channel_ids })
+}
+
+#[utoipa::path(get, path = "/api/targets/{id}/channels", tag = "channels", params(("id" = Uuid, Path)),
+    responses((status = 200, body = TargetChannels), (status = 404)))]
+async fn get_target_channels(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<TargetChannels>> {
+    owned_target(&state, &user, id).await?;
+    Ok(Json(routing(&state, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/targets/{id}/channels", tag = "channels", params(("id" = Uuid, Path)), request_body = TargetChannels,
+    responses((status = 200, body = TargetChannels), (status = 404), (status = 422)))]
+async fn put_target_channels(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<TargetChannels>,
+) -> ApiResult<Json<TargetChannels>> {
+    owned_target(&state, &user, id).await?;
+    let owned: Vec<Uuid> =
+        sqlx::query_scalar("select id from notification_channels where user_id = $1 and id = any($2)")
+            .bind(user.id)
+            .bind(&body.channel_ids)
+            .fetch_all(&state.pool)
+            .await?;
+    if let Some((i, _)) = body.channel_ids.iter().enumerate().find(|(_, c)| !owned.contains(c)) {
+        return Err(ApiError::validation(format!("channel_ids[{i}]"), "no such channel"));
+    }
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("delete from target_channels where target_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "insert into target_channels (target_id, channel_id) select $1, unnest($2::uuid[]) on conflict do nothing",
+    )
+    .bind(id)
+    .bind(&body.channel_ids)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(routing(&state, id).await?))
+}
+
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_channels,
+        create_link_token,
+        create_email_channel,
+        verify_email,
+        unsubscribe,
+        update_channel,
+        delete_channel,
+        get_target_channels,
+        put_target_channels
+    ),
+    components(schemas(Channel, ChannelList, LinkToken, NewEmailChannel, ChannelPatch, TargetChannels))
+)]
+pub struct Doc;

@@ -1,0 +1,74 @@
+//! The backend's own settings (the shared connection settings come from `common::config`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Whether anyone may sign up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Registration {
+    /// Anyone may register (until an admin closes sign-ups).
+    Open,
+    /// Only the first user may register; then nobody.
+    Closed,
+}
+
+/// API, accounts and scheduler settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiConfig {
+    /// Sign-ups: `open` or `closed` (the first user can always register and becomes admin).
+    /// An admin can change it at run time; this is the value until they do.
+    #[arg(long, env = "PINGTOWER_REGISTRATION", value_enum, default_value = "open")]
+    pub registration: Registration,
+    /// Allow targets on private, loopback and link-local addresses.
+    #[arg(long, env = "PINGTOWER_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_targets: bool,
+    /// Shortest check interval users may choose, in seconds.
+    #[arg(long, env = "PINGTOWER_MIN_INTERVAL_SECONDS", default_value_t = 10)]
+    pub min_interval_seconds: u32,
+    /// Mark the session cookie `Secure` (set behind HTTPS).
+    #[arg(long, env = "PINGTOWER_COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+    /// The URL users reach this installation at (links in mails).
+    #[arg(long, env = "PINGTOWER_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: url::Url,
+    /// Telegram bot user name (without `@`), for channel link tokens.
+    #[arg(long, env = "PINGTOWER_TELEGRAM_BOT_USERNAME")]
+    pub telegram_bot_username: Option<String>,
+    /// The built web UI, served at `/`.
+    #[arg(long, env = "PINGTOWER_WEB_DIR", default_value = "web/dist")]
+    pub web_dir: PathBuf,
+    /// Run the scheduler in this process (one backend holds the lock; the others stand by).
+    #[arg(long, env = "PINGTOWER_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scheduler: bool,
+    /// How long "Test now" waits for a pinger's answer.
+    #[arg(long, env = "PINGTOWER_TEST_NOW_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub test_now_timeout: Duration,
+    /// Session lifetime.
+    #[arg(long, env = "PINGTOWER_SESSION_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub session_ttl: Duration,
+    /// Failed logins allowed per client address and per account within the window.
+    #[arg(long, env = "PINGTOWER_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// The window of the login rate limit.
+    #[arg(long, env = "PINGTOWER_LOGIN_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub login_window: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            registration: Registration::Open,
+            allow_private_targets: false,
+            min_interval_seconds: 10,
+            cookie_secure: false,
+            public_url: "http://127.0.0.1:8080".parse().expect("valid URL"),
+            telegram_bot_username: None,
+            web_dir: PathBuf::from("web/dist"),
+            scheduler: true,
+            test_now_timeout: Duration::from_secs(30),
+            session_ttl: Duration::from_secs(30 * 86_400),
+            login_max_failures: 5,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}

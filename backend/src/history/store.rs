@@ -1,0 +1,656 @@
+//! Reads of check results across the seam: days the archiver has copied to PostgreSQL
+//! (`archive_batches` in any state but `copying`) are read from `archived_results` and
+//! `result_rollups`; every other day from ClickHouse (`check_results` and its rollups).
+//! Duplicates of a result in ClickHouse are ignored (`LIMIT 1 BY result_id`, `uniqExact`).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Where a stretch of time is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// ClickHouse (fresh days).
+    Fresh,
+    /// PostgreSQL (archived days).
+    Archive,
+}
+
+/// The days held by the archive.
+#[derive(Debug, Clone, Default)]
+pub struct Seam {
+    archived: BTreeSet<NaiveDate>,
+}
+
+impl Seam {
+    /// Loads the archived days.
+    pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
+        let days: Vec<NaiveDate> = sqlx::query_scalar("select day from archive_batches where state <> 'copying'")
+            .fetch_all(pool)
+            .await?;
+        Ok(Self {
+            archived: days.into_iter().collect(),
+        })
+    }
+
+    /// A seam with these archived days (tests).
+    pub fn with_days(days: impl IntoIterator<Item = NaiveDate>) -> Self {
+        Self {
+            archived: days.into_iter().collect(),
+        }
+    }
+
+    /// `[from, to)` cut at day boundaries into stretches of one source, oldest first.
+    pub fn split(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(Source, DateTime<Utc>, DateTime<Utc>)> {
+        let mut out: Vec<(Source, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        let mut at = from;
+        while at < to {
+            let day = at.date_naive();
+            let next_day = Utc.from_utc_datetime(&(day + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default());
+            let end = next_day.min(to);
+            let source = if self.archived.contains(&day) {
+                Source::Archive
+            } else {
+                Source::Fresh
+            };
+            match out.last_mut() {
+                Some(last) if last.0 == source && last.2 == at => last.2 = end,
+                _ => out.push((source, at, end)),
+            }
+            at = end;
+        }
+        out
+    }
+}
+
+/// A rollup bucket (an hour or a day) of one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    /// Start of the bucket.
+    pub start: DateTime<Utc>,
+    /// Results.
+    pub checks: u64,
+    /// Failed results (probe-degraded ones excluded).
+    pub failures: u64,
+    /// Degraded results.
+    pub degraded: u64,
+    /// Latency quantiles (p50, p95, p99) of results that are not down.
+    pub latency: Option<[f64; 3]>,
+    /// Average latency of results that are not down.
+    pub latency_avg: Option<f64>,
+}
+
+impl Bucket {
+    /// Downtime by time: the bucket's length times the share of failed checks.
+    pub fn downtime_seconds(&self, length_seconds: f64) -> f64 {
+        if self.checks == 0 {
+            0.0
+        } else {
+            length_seconds * self.failures as f64 / self.checks as f64
+        }
+    }
+}
+
+/// Bucket granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// Hours.
+    Hour,
+    /// Days.
+    Day,
+}
+
+impl Granularity {
+    /// Seconds in a bucket.
+    pub fn seconds(self) -> i64 {
+        match self {
+            Granularity::Hour => 3600,
+            Granularity::Day => 86_400,
+        }
+    }
+}
+
+/// Errors of a read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// PostgreSQL.
+    #[error("PostgreSQL: {0}")]
+    Pg(#[from] sqlx::Error),
+    /// ClickHouse.
+    #[error("ClickHouse: {0}")]
+    Ch(#[from] clickhouse::error::Error),
+}
+
+impl From<ReadError> for crate::ApiError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Pg(e) => e.into(),
+            ReadError::Ch(e) => crate::ApiError::internal(e),
+        }
+    }
+}
+
+/// The stores read from.
+#[derive(Clone)]
+pub struct Store {
+    /// PostgreSQL.
+    pub pg: PgPool,
+    /// ClickHouse.
+    pub ch: clickhouse::Client,
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+fn epoch(at: DateTime<Utc>) -> i64 {
+    at.timestamp().clamp(0, i64::from(u32::MAX))
+}
+
+fn from_epoch(s: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(s, 0).single().unwrap_or_default()
+}
+
+impl Store {
+    /// Buckets of `targets` in `[from, to)` (aligned to the granularity), merged across the seam.
+    pub async fn buckets(
+        &self,
+        seam: &Seam,
+        targets: &[Uuid],
+        g: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
+        let mut out = Vec::new();
+        if targets.is_empty() {
+            return Ok(out);
+        }
+        for (source, a, b) in seam.split(from, to) {
+            match source {
+                Source::Fresh => out.extend(self.fresh_buckets(targets, g, a, b).await?),
+                Source::Archive => out.extend(self.archived_buckets(targets, g, a, b).await?),
+            }
+        }
+        out.sort_by_key(|(t, b)| (*t, b.start));
+        Ok(out)
+    }
+
+    async fn fresh_buckets(
+        &self,
+        targets: &[Uuid],
+        g: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
+        #[derive(clickhouse::Row, Deserialize)]
+        struct Row {
+            target: String,
+            start: u32,
+            checks: u64,
+            failures: u64,
+            degraded: u64,
+            avg: f64,
+            q: Vec<f64>,
+        }
+        let ids = targets
+            .iter()
+            .map(|t| format!("toUUID('{t}')"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let (table, col, start) = match g {
+            Granularity::Hour => ("check_rollups_hourly", "hour", "toUInt32(hour)"),
+            Granularity::Day => ("check_rollups_daily", "day", "toUInt32(toDateTime(day))"),
+        };
+        let (lo, hi) = match g {
+            Granularity::Hour => (
+                format!("toDateTime({})", epoch(from)),
+                format!("toDateTime({})", epoch(to)),
+            ),
+            Granularity::Day => (
+                format!("toDate(toDateTime({}))", epoch(from)),
+                format!("toDate(toDateTime({}))", epoch(to)),
+            ),
+        };
+        let sql = format!(
+            "SELECT toString(target_id) AS target, {start} AS start, uniqExactMerge(checks) AS checks, \
+             uniqExactIfMerge(failures) AS failures, uniqExactIfMerge(degraded) AS degraded, \
+             toFloat64(avgIfMerge(latency_avg_ms)) AS avg, \
+             arrayMap(x -> toFloat64(x), quantilesIfMerge(0.5, 0.95, 0.99)(latency_quantiles_ms)) AS q \
+             FROM {table} WHERE target_id IN ({ids}) AND {col} >= {lo} AND {col} < {hi} \
+             GROUP BY target_id, {col} ORDER BY target_id, {col}"
+        );
+        let rows: Vec<Row> = self.ch.query(&sql).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let target = r.target.parse().ok()?;
+                let has_latency = r.checks > r.failures && r.avg.is_finite();
+                let latency = (has_latency && r.q.len() == 3).then(|| [r.q[0], r.q[1], r.q[2]]);
+                Some((
+                    target,
+                    Bucket {
+                        start: from_epoch(i64::from(r.start)),
+                        checks: r.checks,
+                        failures: r.failures,
+                        degraded: r.degraded,
+                        latency,
+                        latency_avg: if has_latency { finite(r.avg) } else { None },
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    async fn archived_buckets(
+        &self,
+        targets: &[Uuid],
+        g: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
+        type Row = (
+            Uuid,
+            DateTime<Utc>,
+            i32,
+            i32,
+            i32,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+        );
+        let granularity = match g {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        };
+        // Day buckets start at midnight: a range starting mid-day still includes its day.
+        let from = match g {
+            Granularity::Hour => from,
+            Granularity::Day => Utc.from_utc_datetime(&from.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default()),
+        };
+        let rows: Vec<Row> = sqlx::query_as(
+            "select target_id, bucket, checks, failures, degraded, latency_avg_ms, latency_p50_ms, latency_p95_ms,
+                    latency_p99_ms
+             from result_rollups
+             where target_id = any($1) and granularity = $2 and bucket >= $3 and bucket < $4
+             order by target_id, bucket",
+        )
+        .bind(targets)
+        .bind(granularity)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pg)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, start, checks, failures, degraded, avg, p50, p95, p99)| {
+                let latency = match (p50, p95, p99) {
+                    (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+                    _ => None,
+                };
+                (
+                    t,
+                    Bucket {
+                        start,
+                        checks: checks.max(0) as u64,
+                        failures: failures.max(0) as u64,
+                        degraded: degraded.max(0) as u64,
+                        latency,
+                        latency_avg: avg,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// How many results `target` has in `[from, to)`.
+    pub async fn count(
+        &self,
+        seam: &Seam,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64, ReadError> {
+        let mut total = 0;
+        for (source, a, b) in seam.split(from, to) {
+            total += match source {
+                Source::Fresh => {
+                    let sql = format!(
+                        "SELECT uniqExact(result_id) FROM check_results WHERE target_id = toUUID('{target}') \
+                         AND checked_at >= toDateTime({}) AND checked_at < toDateTime({})",
+                        epoch(a),
+                        epoch(b)
+                    );
+                    self.ch.query(&sql).fetch_one::<u64>().await?
+                }
+                Source::Archive => {
+                    let n: i64 = sqlx::query_scalar(
+                        "select count(*) from archived_results where target_id = $1 and checked_at >= $2 and checked_at < $3",
+                    )
+                    .bind(target)
+                    .bind(a)
+                    .bind(b)
+                    .fetch_one(&self.pg)
+                    .await?;
+                    n.max(0) as u64
+                }
+            };
+        }
+        Ok(total)
+    }
+
+    /// Results of `target` with `checked_at` in `[from, to)` and before `cursor` (newest first),
+    /// at most `limit`, as the stored JSON of each `CheckResult`.
+    pub async fn results(
+        &self,
+        seam: &Seam,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        cursor: Option<(i64, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Uuid, serde_json::Value)>, ReadError> {
+        let mut out = Vec::new();
+        let mut parts = seam.split(from, to);
+        parts.reverse();
+        for (source, a, b) in parts {
+            if out.len() >= limit {
+                break;
+            }
+            let want = limit - out.len();
+            let rows = match source {
+                Source::Fresh => self.fresh_results(target, a, b, cursor, want).await?,
+                Source::Archive => self.archived_results(target, a, b, cursor, want).await?,
+            };
+            out.extend(rows);
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn fresh_results(
+        &self,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        cursor: Option<(i64, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Uuid, serde_json::Value)>, ReadError> {
+        #[derive(clickhouse::Row, Deserialize)]
+        struct Row {
+            at: u32,
+            id: String,
+            detail: String,
+        }
+        let after = match cursor {
+            Some((at, id)) => format!(
+                " AND (checked_at < toDateTime({at}) OR (checked_at = toDateTime({at}) AND toString(result_id) < '{id}'))"
+            ),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT toUInt32(checked_at) AS at, toString(result_id) AS id, detail FROM check_results \
+             WHERE target_id = toUUID('{target}') AND checked_at >= toDateTime({}) AND checked_at < toDateTime({}){after} \
+             ORDER BY checked_at DESC, id DESC LIMIT 1 BY result_id LIMIT {limit}",
+            epoch(from),
+            epoch(to)
+        );
+        let rows: Vec<Row> = self.ch.query(&sql).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some((
+                    i64::from(r.at),
+                    r.id.parse().ok()?,
+                    serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+                ))
+            })
+            .collect())
+    }
+
+    async fn archived_results(
+        &self,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        cursor: Option<(i64, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Uuid, serde_json::Value)>, ReadError> {
+        let (c_at, c_id) = match cursor {
+            Some((at, id)) => (Some(from_epoch(at)), Some(id)),
+            None => (None, None),
+        };
+        let rows: Vec<(DateTime<Utc>, Uuid, serde_json::Value)> = sqlx::query_as(
+            "select checked_at, result_id, detail from archived_results
+             where target_id = $1 and checked_at >= $2 and checked_at < $3
+               and ($4::timestamptz is null or (checked_at, result_id) < ($4, $5))
+             order by checked_at desc, result_id desc limit $6",
+        )
+        .bind(target)
+        .bind(from)
+        .bind(to)
+        .bind(c_at)
+        .bind(c_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pg)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, id, detail)| (at.timestamp(), id, detail))
+            .collect())
+    }
+
+    /// Latency points of `target` in `[from, to)`, one per `step` seconds: quantiles of the
+    /// total and of each phase, over results that are not down.
+    pub async fn latency(
+        &self,
+        seam: &Seam,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: i64,
+    ) -> Result<Vec<LatencyPoint>, ReadError> {
+        let mut out: Vec<LatencyPoint> = Vec::new();
+        for (source, a, b) in seam.split(from, to) {
+            let points = match source {
+                Source::Fresh => self.fresh_latency(target, a, b, step).await?,
+                Source::Archive => self.archived_latency(target, a, b, step).await?,
+            };
+            for p in points {
+                // A step spanning the seam has a point on each side: keep the fuller one.
+                match out.last_mut() {
+                    Some(last) if last.t == p.t => {
+                        if p.count > last.count {
+                            *last = p;
+                        }
+                    }
+                    _ => out.push(p),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn fresh_latency(
+        &self,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: i64,
+    ) -> Result<Vec<LatencyPoint>, ReadError> {
+        #[derive(clickhouse::Row, Deserialize)]
+        struct Row {
+            t: u64,
+            n: u64,
+            total: Vec<f64>,
+            dns: Vec<f64>,
+            connect: Vec<f64>,
+            tls: Vec<f64>,
+            ttfb: Vec<f64>,
+            transfer: Vec<f64>,
+        }
+        let q =
+            |col: &str| format!("arrayMap(x -> toFloat64(x), quantilesIf(0.5, 0.95, 0.99)({col}, {col} > 0)) AS {col}");
+        let sql = format!(
+            "SELECT intDiv(toUInt64(toUInt32(checked_at)), {step}) * {step} AS t, count() AS n, \
+             arrayMap(x -> toFloat64(x), quantiles(0.5, 0.95, 0.99)(duration_ms)) AS total, \
+             {dns}, {connect}, {tls}, {ttfb}, {transfer} FROM ( \
+               SELECT checked_at, duration_ms, dns_ms AS dns, connect_ms AS connect, tls_ms AS tls, \
+                      ttfb_ms AS ttfb, transfer_ms AS transfer FROM check_results \
+               WHERE target_id = toUUID('{target}') AND checked_at >= toDateTime({from}) \
+                 AND checked_at < toDateTime({to}) AND outcome != 'down' AND probe_degraded = 0 \
+               LIMIT 1 BY result_id) \
+             GROUP BY t ORDER BY t",
+            dns = q("dns"),
+            connect = q("connect"),
+            tls = q("tls"),
+            ttfb = q("ttfb"),
+            transfer = q("transfer"),
+            from = epoch(from),
+            to = epoch(to),
+        );
+        let rows: Vec<Row> = self.ch.query(&sql).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LatencyPoint {
+                t: r.t as i64,
+                count: r.n,
+                total: Quantiles::from_slice(&r.total),
+                dns: Quantiles::from_slice(&r.dns),
+                connect: Quantiles::from_slice(&r.connect),
+                tls: Quantiles::from_slice(&r.tls),
+                ttfb: Quantiles::from_slice(&r.ttfb),
+                transfer: Quantiles::from_slice(&r.transfer),
+            })
+            .collect())
+    }
+
+    async fn archived_latency(
+        &self,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: i64,
+    ) -> Result<Vec<LatencyPoint>, ReadError> {
+        type Row = (
+            i64,
+            i64,
+            Option<Vec<f64>>,
+            Option<Vec<f64>>,
+            Option<Vec<f64>>,
+            Option<Vec<f64>>,
+            Option<Vec<f64>>,
+            Option<Vec<f64>>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "select (floor(extract(epoch from checked_at) / $4) * $4)::int8 as t, count(*),
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by duration_ms),
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by dns_ms) filter (where dns_ms > 0),
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by connect_ms) filter (where connect_ms > 0),
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by tls_ms) filter (where tls_ms > 0),
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by ttfb_ms) filter (where ttfb_ms > 0),
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by transfer_ms) filter (where transfer_ms > 0)
+             from archived_results
+             where target_id = $1 and checked_at >= $2 and checked_at < $3 and outcome <> 'down'
+               and not probe_degraded
+             group by 1 order by 1",
+        )
+        .bind(target)
+        .bind(from)
+        .bind(to)
+        .bind(step as f64)
+        .fetch_all(&self.pg)
+        .await?;
+        let q = |v: &Option<Vec<f64>>| v.as_deref().and_then(Quantiles::from_slice);
+        Ok(rows
+            .into_iter()
+            .map(|(t, n, total, dns, connect, tls, ttfb, transfer)| LatencyPoint {
+                t,
+                count: n.max(0) as u64,
+                total: q(&total),
+                dns: q(&dns),
+                connect: q(&connect),
+                tls: q(&tls),
+                ttfb: q(&ttfb),
+                transfer: q(&transfer),
+            })
+            .collect())
+    }
+}
+
+/// p50, p95, p99 in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Quantiles {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+impl Quantiles {
+    fn from_slice(v: &[f64]) -> Option<Self> {
+        match v {
+            [a, b, c] if a.is_finite() && b.is_finite() && c.is_finite() && *c > 0.0 => Some(Self {
+                p50: *a,
+                p95: *b,
+                p99: *c,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One point of a latency series.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LatencyPoint {
+    /// Start of the step (epoch seconds).
+    #[serde(skip)]
+    pub t: i64,
+    /// Results in the step.
+    #[serde(skip)]
+    pub count: u64,
+    /// Total duration.
+    pub total: Option<Quantiles>,
+    /// DNS phase.
+    pub dns: Option<Quantiles>,
+    /// Connect phase.
+    pub connect: Option<Quantiles>,
+    /// TLS phase.
+    pub tls: Option<Quantiles>,
+    /// Time to first byte.
+    pub ttfb: Option<Quantiles>,
+    /// Body transfer.
+    pub transfer: Option<Quantiles>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn a_range_is_cut_at_the_archive_boundary() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let seam = Seam::with_days([d("2026-10-01"), d("2026-10-02")]);
+        let parts = seam.split(t("2026-10-01T12:00:00Z"), t("2026-10-04T06:00:00Z"));
+        assert_eq!(
+            parts,
+            vec![
+                (Source::Archive, t("2026-10-01T12:00:00Z"), t("2026-10-03T00:00:00Z")),
+                (Source::Fresh, t("2026-10-03T00:00:00Z"), t("2026-10-04T06:00:00Z")),
+            ]
+        );
+        assert!(
+            seam.split(t("2026-10-04T00:00:00Z"), t("2026-10-04T00:00:00Z"))
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! The incident engine: turns the stream of check results into incidents and events, and the
+//! incidents API.
+//!
+//! - [`machine`]: the pure per-target, per-region state machine.
+//! - [`engine`]: applies batches of results in one transaction (ledger, state, incidents,
+//!   timeline, outbox) and publishes the outbox.
+//! - [`maintenance`]: maintenance windows.
+//! - [`settings`]: the engine's environment settings.
+//! - [`api`]: `/api/incidents…` and `/api/maintenance…`.
+
+pub mod api;
+pub mod engine;
+pub mod machine;
+pub mod maintenance;
+pub mod settings;
+
+use std::time::Duration;
+
+use common::amqp::{BatchOptions, Broker, Publisher, consume_batches};
+use common::messages::{CheckResult, Envelope, RESULTS_INCIDENTS_QUEUE};
+use tokio_util::sync::CancellationToken;
+
+pub use engine::Engine;
+pub use settings::EngineSettings;
+
+use crate::AppState;
+
+/// How often events left in the outbox (broker down at commit time) are retried.
+const OUTBOX_RETRY: Duration = Duration::from_secs(2);
+
+/// Routes of this module.
+pub fn router() -> axum::Router<AppState> {
+    api::router()
+}
+
+/// Starts the incident engine on `results.incidents`; the task ends after `shutdown`.
+pub fn spawn(state: AppState, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let settings = EngineSettings::from_env().unwrap_or_else(|error| {
+            tracing::error!(error = %format!("{error:#}"), "bad incident engine settings; using the defaults");
+            EngineSettings::default()
+        });
+        let engine = Engine::new(state.pool.clone(), state.clickhouse.clone(), settings);
+        if let Err(error) = run(engine, state.broker.clone(), state.publisher.clone(), shutdown).await {
+            tracing::error!(error = %format!("{error:#}"), "the incident engine stopped");
+        }
+    })
+}
+
+/// Consumes results in batches until `shutdown`, publishing the outbox after each batch and
+/// every few seconds.
+pub async fn run(
+    engine: Engine,
+    broker: Broker,
+    publisher: Publisher,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let flusher = {
+        let (engine, publisher, shutdown) = (engine.clone(), publisher.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(OUTBOX_RETRY) => {}
+                }
+                if let Err(error) = engine.flush_outbox(&publisher).await {
+                    tracing::debug!(error = %format!("{error:#}"), "incident outbox not flushed yet");
+                }
+            }
+        })
+    };
+    let options = BatchOptions {
+        queue: RESULTS_INCIDENTS_QUEUE.to_owned(),
+        max_batch: engine.settings().batch,
+        max_wait: Duration::from_millis(50),
+        max_retry_delay: Duration::from_secs(10),
+    };
+    let handler = move |batch: Vec<Envelope<CheckResult>>| {
+        let (engine, publisher) = (engine.clone(), publisher.clone());
+        async move {
+            let results: Vec<CheckResult> = batch.into_iter().map(|e| e.payload).collect();
+            engine
+                .apply(&results)
+                .await
+                .map_err(engine::EngineError::into_handler_error)?;
+            if let Err(error) = engine.flush_outbox(&publisher).await {
+                tracing::warn!(error = %format!("{error:#}"), "incident events wait in the outbox");
+            }
+            Ok(())
+        }
+    };
+    let consumed = consume_batches(&broker, options, shutdown, handler).await;
+    let _ = flusher.await;
+    consumed.map_err(Into::into)
+}

@@ -1,0 +1,85 @@
+//! The incident engine's settings, read from the environment (defaults in brackets):
+//! `PINGTOWER_FLAP_TRANSITIONS` [5], `PINGTOWER_FLAP_WINDOW` [30m],
+//! `PINGTOWER_CERT_WARN_DAYS` [30,14,7,1], `PINGTOWER_INCIDENT_BATCH` [500].
+
+use std::time::Duration;
+
+/// How the engine runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Health changes within `flap_window` above which a target is flapping.
+    pub flap_transitions: usize,
+    /// The flapping window.
+    pub flap_window: Duration,
+    /// Days before certificate expiry at which a warning is raised, once per certificate.
+    pub cert_warn_days: Vec<u32>,
+    /// Results applied per transaction at most.
+    pub batch: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            flap_transitions: 5,
+            flap_window: Duration::from_secs(30 * 60),
+            cert_warn_days: vec![30, 14, 7, 1],
+            batch: 500,
+        }
+    }
+}
+
+impl EngineSettings {
+    /// The defaults, overridden by the environment; an unreadable value is an error.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// [`Self::from_env`] over any lookup (tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let mut s = Self::default();
+        if let Some(v) = get("PINGTOWER_FLAP_TRANSITIONS") {
+            s.flap_transitions = v.trim().parse().context("PINGTOWER_FLAP_TRANSITIONS")?;
+        }
+        if let Some(v) = get("PINGTOWER_FLAP_WINDOW") {
+            s.flap_window = humantime::parse_duration(v.trim()).context("PINGTOWER_FLAP_WINDOW")?;
+        }
+        if let Some(v) = get("PINGTOWER_CERT_WARN_DAYS") {
+            let mut days = v
+                .split(',')
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| d.trim().parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("PINGTOWER_CERT_WARN_DAYS")?;
+            days.sort_unstable_by(|a, b| b.cmp(a));
+            days.dedup();
+            s.cert_warn_days = days;
+        }
+        if let Some(v) = get("PINGTOWER_INCIDENT_BATCH") {
+            s.batch = v.trim().parse::<usize>().context("PINGTOWER_INCIDENT_BATCH")?.max(1);
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_and_read_the_environment() {
+        assert_eq!(
+            EngineSettings::from_lookup(|_| None).unwrap(),
+            EngineSettings::default()
+        );
+        let s = EngineSettings::from_lookup(|k| match k {
+            "PINGTOWER_CERT_WARN_DAYS" => Some("7, 30,1".into()),
+            "PINGTOWER_FLAP_WINDOW" => Some("10m".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.cert_warn_days, vec![30, 7, 1]);
+        assert_eq!(s.flap_window, Duration::from_secs(600));
+        assert!(EngineSettings::from_lookup(|_| Some("x".into())).is_err());
+    }
+}

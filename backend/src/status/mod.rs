@@ -1,0 +1,407 @@
+//! Status pages (owner CRUD and the public `GET /status/{slug}`) and SVG badges behind an
+//! unguessable token. Public answers carry only public fields: display names, states, uptime,
+//! incident times — never ids, URLs, owners or evidence.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::history::{self, Granularity, Seam};
+use crate::{ApiError, ApiResult, AppState, CurrentUser};
+
+/// Days of bars on a status page.
+const DAYS: i64 = 90;
+/// Resolved incidents shown on a status page, if this recent.
+const RECENT_INCIDENTS: Duration = Duration::days(14);
+
+/// Routes of this module.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/status-pages", get(list_pages).post(create_page))
+        .route(
+            "/api/status-pages/{id}",
+            get(get_page).put(update_page).delete(delete_page),
+        )
+        .route("/status/{slug}", get(public_page))
+        .route("/api/targets/{id}/badge-token", post(create_badge_token))
+        .route("/badge/{token}/{file}", get(badge))
+}
+
+fn parse_id(id: &str) -> ApiResult<Uuid> {
+    id.parse().map_err(|_| ApiError::not_found())
+}
+
+/// A target on a page.
+#[derive(Debug, Deserialize)]
+pub struct PageTarget {
+    /// The target.
+    pub target_id: Uuid,
+    /// Name shown instead of the target's.
+    pub display_name: Option<String>,
+    /// Order on the page.
+    #[serde(default)]
+    pub position: i32,
+    /// Group heading.
+    pub group: Option<String>,
+}
+
+/// A status page as the API takes it.
+#[derive(Debug, Deserialize)]
+pub struct PageBody {
+    /// URL name: `a-z0-9-`, 3 to 64 characters.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Targets shown.
+    #[serde(default)]
+    pub targets: Vec<PageTarget>,
+}
+
+fn valid_slug(s: &str) -> bool {
+    let b = s.as_bytes();
+    (3..=64).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+async fn validate(state: &AppState, owner: Uuid, b: &PageBody) -> ApiResult<()> {
+    if !valid_slug(&b.slug) {
+        return Err(ApiError::validation(
+            "slug",
+            "3 to 64 of a-z, 0-9 and -, not at either end",
+        ));
+    }
+    if b.title.trim().is_empty() || b.title.chars().count() > 200 {
+        return Err(ApiError::validation("title", "a title has 1 to 200 characters"));
+    }
+    let ids: Vec<Uuid> = b.targets.iter().map(|t| t.target_id).collect();
+    let owned: i64 = sqlx::query_scalar("select count(*) from targets where id = any($1) and owner_id = $2")
+        .bind(&ids)
+        .bind(owner)
+        .fetch_one(&state.pool)
+        .await?;
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    if owned != distinct.len() as i64 || distinct.len() != ids.len() {
+        return Err(ApiError::validation("targets", "unknown or repeated target"));
+    }
+    Ok(())
+}
+
+async fn save_targets(tx: &mut sqlx::PgConnection, page: Uuid, b: &PageBody) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from status_page_targets where status_page_id = $1")
+        .bind(page)
+        .execute(&mut *tx)
+        .await?;
+    for t in &b.targets {
+        sqlx::query(
+            "insert into status_page_targets (status_page_id, target_id, position, display_name, group_name)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(page)
+        .bind(t.target_id)
+        .bind(t.position)
+        .bind(t.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+        .bind(t.group.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn conflict_or(e: sqlx::Error) -> ApiError {
+    if let sqlx::Error::Database(db) = &e
+        && db.code().as_deref() == Some("23505")
+    {
+        return ApiError::conflict("that slug is taken");
+    }
+    e.into()
+}
+
+async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
+    let (slug, title, description): (String, String, Option<String>) =
+        sqlx::query_as("select slug, title, description from status_pages where id = $1 and owner_id = $2")
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(&state.pool)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+    let targets: Vec<(Uuid, Option<String>, i32, Option<String>)> = sqlx::query_as(
+        "select target_id, display_name, position, group_name from status_page_targets
+         where status_page_id = $1 order by position, target_id",
+    )
+    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(json!({
+        "id": id, "slug": slug, "title": title, "description": description,
+        "targets": targets.into_iter().map(|(target_id, display_name, position, group)| json!({
+            "target_id": target_id, "display_name": display_name, "position": position, "group": group,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar("select id from status_pages where owner_id = $1 order by slug")
+        .bind(user.id)
+        .fetch_all(&state.pool)
+        .await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in ids {
+        items.push(load_page(&state, user.id, id).await?);
+    }
+    let total = items.len();
+    Ok(Json(json!({"items": items, "total": total, "next_cursor": null})))
+}
+
+async fn get_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(load_page(&state, user.id, parse_id(&id)?).await?))
+}
+
+async fn create_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Result<Json<PageBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Json(b) = body?;
+    validate(&state, user.id, &b).await?;
+    let id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("insert into status_pages (id, owner_id, slug, title, description) values ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(user.id)
+        .bind(&b.slug)
+        .bind(b.title.trim())
+        .bind(&b.description)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_or)?;
+    save_targets(&mut tx, id, &b).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(load_page(&state, user.id, id).await?)))
+}
+
+async fn update_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    body: Result<Json<PageBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    load_page(&state, user.id, id).await?;
+    let Json(b) = body?;
+    validate(&state, user.id, &b).await?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(
+        "update status_pages set slug = $3, title = $4, description = $5, updated_at = now()
+         where id = $1 and owner_id = $2",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(&b.slug)
+    .bind(b.title.trim())
+    .bind(&b.description)
+    .execute(&mut *tx)
+    .await
+    .map_err(conflict_or)?;
+    save_targets(&mut tx, id, &b).await?;
+    tx.commit().await?;
+    Ok(Json(load_page(&state, user.id, id).await?))
+}
+
+async fn delete_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let done = sqlx::query("delete from status_pages where id = $1 and owner_id = $2")
+        .bind(parse_id(&id)?)
+        .bind(user.id)
+        .execute(&state.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The public status of a target (`paused` targets show as such).
+fn public_status(status: Option<&str>, paused: bool) -> &'static str {
+    if paused {
+        return "paused";
+    }
+    match status {
+        Some("up") => "up",
+        Some("degraded") | Some("pending") | Some("flapping") => "degraded",
+        Some("down") => "down",
+        _ => "unknown",
+    }
+}
+
+async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Value>> {
+    let (page, title, description): (Uuid, String, Option<String>) =
+        sqlx::query_as("select id, title, description from status_pages where slug = $1")
+            .bind(&slug)
+            .fetch_optional(&state.pool)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+    type Row = (Uuid, String, Option<String>, Option<String>, bool);
+    let rows: Vec<Row> = sqlx::query_as(
+        "select t.id, coalesce(p.display_name, t.name), p.group_name, s.status, t.paused
+         from status_page_targets p join targets t on t.id = p.target_id
+         left join target_state s on s.target_id = t.id
+         where p.status_page_id = $1 order by p.position, t.name, t.id",
+    )
+    .bind(page)
+    .fetch_all(&state.pool)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let seam = Seam::load(&state.pool).await?;
+    let daily = history::daily_bars(&history::store(&state), &seam, &ids, DAYS).await?;
+    let mut worst = if rows.is_empty() { "unknown" } else { "up" };
+    let mut names: BTreeMap<Uuid, String> = BTreeMap::new();
+    let mut targets = Vec::with_capacity(rows.len());
+    for (id, name, group, status, paused) in rows {
+        let status = public_status(status.as_deref(), paused);
+        worst = match (worst, status) {
+            (_, "down") | ("down", _) => "down",
+            (_, "degraded") | ("degraded", _) => "degraded",
+            (w, _) => w,
+        };
+        let by_day = daily.get(&id);
+        let (uptime_90d, ..) = history::uptime_of(by_day.into_iter().flat_map(|m| m.values()), Granularity::Day);
+        let days: Vec<Value> = history::bars(by_day, DAYS)
+            .into_iter()
+            .map(|d| json!({"date": d.date, "uptime": d.uptime}))
+            .collect();
+        names.insert(id, name.clone());
+        targets.push(json!({"name": name, "group": group, "status": status, "uptime_90d": uptime_90d, "days": days}));
+    }
+    type IncidentRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, String);
+    let incidents: Vec<IncidentRow> = sqlx::query_as(
+        "select target_id, opened_at, resolved_at, severity from incidents
+         where target_id = any($1) and (resolved_at is null or resolved_at > $2)
+         order by opened_at desc limit 50",
+    )
+    .bind(&ids)
+    .bind(Utc::now() - RECENT_INCIDENTS)
+    .fetch_all(&state.pool)
+    .await?;
+    let incidents: Vec<Value> = incidents
+        .into_iter()
+        .map(|(t, opened_at, resolved_at, severity)| {
+            json!({"name": names.get(&t), "opened_at": opened_at, "resolved_at": resolved_at, "severity": severity})
+        })
+        .collect();
+    Ok(Json(json!({
+        "title": title, "description": description, "status": worst,
+        "targets": targets, "incidents": incidents,
+    })))
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+async fn create_badge_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    history::owned_target(&state, user.id, id).await?;
+    let mut raw = [0u8; 24];
+    rand::rng().fill_bytes(&mut raw);
+    let token = hex::encode(raw);
+    sqlx::query(
+        "insert into badge_tokens (token_hash, target_id) values ($1, $2)
+         on conflict (target_id) do update set token_hash = excluded.token_hash, created_at = now()",
+    )
+    .bind(token_hash(&token))
+    .bind(id)
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(json!({ "token": token })))
+}
+
+async fn badge(State(state): State<AppState>, Path((token, file)): Path<(String, String)>) -> ApiResult<Response> {
+    let row: Option<(Uuid, Option<String>, bool, Option<i32>)> = sqlx::query_as(
+        "select t.id, s.status, t.paused, s.last_latency_ms from badge_tokens b join targets t on t.id = b.target_id
+         left join target_state s on s.target_id = t.id where b.token_hash = $1",
+    )
+    .bind(token_hash(&token))
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some((id, status, paused, latency)) = row else {
+        return Err(ApiError::not_found());
+    };
+    let (label, value, color) = match file.as_str() {
+        "status.svg" => {
+            let s = public_status(status.as_deref(), paused);
+            let color = match s {
+                "up" => "#4c1",
+                "degraded" => "#dfb317",
+                "down" => "#e05d44",
+                _ => "#9f9f9f",
+            };
+            ("status", s.to_owned(), color)
+        }
+        "uptime.svg" => {
+            let seam = Seam::load(&state.pool).await?;
+            let daily = history::daily_bars(&history::store(&state), &seam, &[id], 30).await?;
+            let (uptime, ..) =
+                history::uptime_of(daily.get(&id).into_iter().flat_map(|m| m.values()), Granularity::Day);
+            match uptime {
+                Some(u) => {
+                    let color = if u >= 0.999 {
+                        "#4c1"
+                    } else if u >= 0.99 {
+                        "#dfb317"
+                    } else {
+                        "#e05d44"
+                    };
+                    ("uptime 30d", format!("{:.2}%", u * 100.0), color)
+                }
+                None => ("uptime 30d", "n/a".to_owned(), "#9f9f9f"),
+            }
+        }
+        "response.svg" => match latency {
+            Some(ms) => ("response", format!("{ms} ms"), "#007ec6"),
+            None => ("response", "n/a".to_owned(), "#9f9f9f"),
+        },
+        _ => return Err(ApiError::not_found()),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=60"),
+        ],
+        svg(label, &value, color),
+    )
+        .into_response())
+}
+
+/// A flat two-part badge.
+pub fn svg(label: &str, value: &str, color: &str) -> String {
+    let w = |s: &str| 10 + 7 * s.chars().count();
+    let (lw, vw) = (w(label), w(value));
+    let total = lw + vw;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="20" role="img" aria-label="{label}: {value}"><title>{label}: {value}</title><rect width="{lw}" height="20" fill="#555"/><rect x="{lw}" width="{vw}" height="20" fill="{color}"/><g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11"><text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g></svg>"##,
+        lx = lw / 2,
+        vx = lw + vw / 2,
+    )
+}

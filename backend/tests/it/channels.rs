@@ -1,0 +1,194 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_error, client, create_target, http_target, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn telegram_link_tokens_are_128_bit_ten_minute_and_stored_hashed() {
+    let app = spawn_app_with(|c| c.api.telegram_bot_username = Some("pingtower_bot".into())).await;
+    let c = app.user("a@example.com").await;
+    let r = c.post(app.url("/api/channels/telegram/link")).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let link: Value = r.json().await.unwrap();
+    let token = link["token"].as_str().unwrap();
+    assert!(token.len() >= 22, "128 bits in base64url: {token}");
+    assert!(
+        token
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    );
+    assert_eq!(link["link"], format!("https://t.me/pingtower_bot?start={token}"));
+    let (stored, minutes): (Vec<u8>, f64) = sqlx::query_as(
+        "select token_hash, extract(epoch from expires_at - now())::float8 / 60 from telegram_link_tokens",
+    )
+    .fetch_one(&app.pg.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        backend::auth::hash_secret(token),
+        "stored as SHA-256, not the token"
+    );
+    assert!(minutes > 9.0 && minutes <= 10.0, "valid 10 minutes: {minutes}");
+}
+
+#[tokio::test]
+async fn telegram_links_need_a_configured_bot() {
+    let app = spawn_app().await;
+    let c = app.user("a@example.com").await;
+    let r = c.post(app.url("/api/channels/telegram/link")).send().await.unwrap();
+    assert_error(r, 503, "unavailable", None).await;
+}
+
+#[tokio::test]
+async fn an_email_channel_is_verified_by_its_token_and_disabled_by_unsubscribe() {
+    let app = spawn_app().await;
+    let c = app.user("a@example.com").await;
+    let r = c
+        .post(app.url("/api/channels/email"))
+        .json(&json!({"address": "Ops@Example.com", "label": "ops"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let ch: Value = r.json().await.unwrap();
+    assert_eq!(ch["address"], "ops@example.com");
+    assert_eq!(ch["verified"], false);
+    let id: uuid::Uuid = ch["id"].as_str().unwrap().parse().unwrap();
+    let dup = c
+        .post(app.url("/api/channels/email"))
+        .json(&json!({"address": "ops@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(dup, 409, "conflict", Some("address")).await;
+    let bad = c
+        .post(app.url("/api/channels/email"))
+        .json(&json!({"address": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(bad, 422, "validation", Some("address")).await;
+
+    // What the notifier does: store the SHA-256 of a verification token and of an unsubscribe token.
+    sqlx::query(
+        "update notification_channels set verification_token_hash = $2, verification_expires_at = now() + interval '1 day', \
+         unsubscribe_token_hash = $3 where id = $1",
+    )
+    .bind(id)
+    .bind(backend::auth::hash_secret("verify-me"))
+    .bind(backend::auth::hash_secret("bye"))
+    .execute(&app.pg.pool)
+    .await
+    .unwrap();
+    let anon = client();
+    assert_eq!(
+        anon.get(app.url("/api/channels/verify?token=wrong"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        anon.get(app.url("/api/channels/verify?token=verify-me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        anon.get(app.url("/api/channels/verify?token=verify-me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "single use"
+    );
+    let list: Value = c
+        .get(app.url("/api/channels"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["verified"], true);
+
+    assert_eq!(
+        anon.get(app.url("/api/channels/unsubscribe?token=bye"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let list: Value = c
+        .get(app.url("/api/channels"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["disabled_reason"], "unsubscribed");
+
+    let r = c
+        .patch(app.url(&format!("/api/channels/{id}")))
+        .json(&json!({"label": "pager", "muted_until": "2030-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    let patched: Value = r.json().await.unwrap();
+    assert_eq!(patched["label"], "pager");
+    assert_eq!(patched["muted_until"], "2030-01-01T00:00:00Z");
+    let r = c
+        .patch(app.url(&format!("/api/channels/{id}")))
+        .json(&json!({"muted_until": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["muted_until"], Value::Null);
+    assert_eq!(
+        c.delete(app.url(&format!("/api/channels/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+}
+
+#[tokio::test]
+async fn a_target_routes_its_alerts_to_chosen_channels() {
+    let app = spawn_app().await;
+    let c = app.user("a@example.com").await;
+    let ch: Value = c
+        .post(app.url("/api/channels/email"))
+        .json(&json!({"address": "ops@example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let t = create_target(&app, &c, &http_target("t", "https://example.com/")).await;
+    let path = format!("/api/targets/{}/channels", t["id"].as_str().unwrap());
+    let empty: Value = c.get(app.url(&path)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(empty, json!({"channel_ids": []}));
+    let r = c
+        .put(app.url(&path))
+        .json(&json!({"channel_ids": [ch["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"channel_ids": [ch["id"]]}));
+    let unknown = c
+        .put(app.url(&path))
+        .json(&json!({"channel_ids": [uuid::Uuid::new_v4()]}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(unknown, 422, "validation", Some("channel_ids[0]")).await;
+}

@@ -1,0 +1,378 @@
+//! History API across the archive seam, status pages, and owner isolation.
+
+use chrono::{Duration, NaiveDate, Utc};
+use common::messages::Outcome;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{create_target, http_target, spawn_app};
+
+fn midnight(d: NaiveDate) -> chrono::DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).unwrap().and_utc()
+}
+
+/// Three days of hourly results: two archived days (PostgreSQL) and one fresh (ClickHouse).
+/// Failures: archived day 1 at 03:00 and 04:00, fresh day at 05:00.
+async fn seed(app: &crate::helpers::TestApp, target: Uuid) -> NaiveDate {
+    let d1 = Utc::now().date_naive() - Duration::days(40);
+    let pool = &app.pg.pool;
+    for day in [d1, d1 + Duration::days(1)] {
+        sqlx::query("select ensure_archive_partition($1)")
+            .bind(day)
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query("insert into archive_batches (day, state) values ($1, 'done')")
+            .bind(day)
+            .execute(pool)
+            .await
+            .unwrap();
+        for h in 0..24 {
+            let at = midnight(day) + Duration::hours(h);
+            let down = day == d1 && (h == 3 || h == 4);
+            let mut r = common::samples::check_result();
+            r.result_id = Uuid::now_v7();
+            r.target_id = target;
+            r.started_at = at;
+            r.outcome = if down { Outcome::Down } else { Outcome::Up };
+            sqlx::query(
+                "insert into archived_results (result_id, target_id, job_id, region, pinger_id, check_kind, checked_at,
+                     finished_at, duration_ms, outcome, dns_ms, connect_ms, ttfb_ms, detail)
+                 values ($1, $2, $3, 'default', 'p', 'http', $4, $4, $5, $6, 10, 20, 50, $7)",
+            )
+            .bind(r.result_id)
+            .bind(target)
+            .bind(Uuid::now_v7())
+            .bind(at)
+            .bind(100 + h as i32)
+            .bind(r.outcome.as_str())
+            .bind(serde_json::to_value(&r).unwrap())
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        // The archiver's rollups of the day.
+        sqlx::query(
+            "insert into result_rollups (target_id, granularity, bucket, checks, failures, degraded, downtime_seconds,
+                 latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms)
+             select target_id, g, b, count(*)::int4, (count(*) filter (where outcome = 'down'))::int4, 0,
+                    0, avg(duration_ms), 1, 1, 1, 1
+             from (select target_id, outcome, duration_ms, 'hour' as g, date_trunc('hour', checked_at, 'UTC') as b
+                   from archived_results where target_id = $1 and checked_at >= $2 and checked_at < $3
+                   union all
+                   select target_id, outcome, duration_ms, 'day', $2 from archived_results
+                   where target_id = $1 and checked_at >= $2 and checked_at < $3) x
+             group by target_id, g, b",
+        )
+        .bind(target)
+        .bind(midnight(day))
+        .bind(midnight(day + Duration::days(1)))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let d3 = d1 + Duration::days(2);
+    let mut values = Vec::new();
+    for h in 0..24i64 {
+        let at = (midnight(d3) + Duration::hours(h)).timestamp();
+        let mut r = common::samples::check_result();
+        r.result_id = Uuid::now_v7();
+        r.target_id = target;
+        r.started_at = midnight(d3) + Duration::hours(h);
+        let outcome = if h == 5 { "down" } else { "up" };
+        let row = format!(
+            "(toUUID('{}'), toUUID('{}'), toUUID('{target}'), 'default', 'p', 'http', toDateTime({at}), toDateTime({at}), {}, '{outcome}', '', '', '', 200, 10, 20, 0, 50, 0, '', NULL, 0, '{}')",
+            r.result_id,
+            Uuid::now_v7(),
+            100 + h,
+            serde_json::to_string(&r)
+                .unwrap()
+                .replace('\\', "\\\\")
+                .replace('\'', "\\'")
+        );
+        // One result delivered twice: the read side must not count it twice.
+        if h == 10 {
+            values.push(row.clone());
+        }
+        values.push(row);
+    }
+    app.ch
+        .client
+        .query(&format!(
+            "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
+             finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
+             connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
+            values.join(",")
+        ))
+        .execute()
+        .await
+        .unwrap();
+    d1
+}
+
+#[tokio::test]
+async fn history_ranges_across_the_archive_seam_are_seamless() {
+    // Arrange
+    let app = spawn_app().await;
+    let c = app.user("alice@example.com").await;
+    let target: Uuid = create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let d1 = seed(&app, target).await;
+    let (from, to) = (midnight(d1), midnight(d1 + Duration::days(3)));
+    let range = format!("from={}&to={}", from.to_rfc3339(), to.to_rfc3339()).replace('+', "%2B");
+
+    // Act: every page of results.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = c
+            .get(app.url(&format!(
+                "/api/targets/{target}/results?{range}&limit=10&cursor={cursor}"
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], 72, "{page}");
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["started_at"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let uptime: Value = c
+        .get(app.url(&format!("/api/targets/{target}/uptime?{range}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let latency: Value = c
+        .get(app.url(&format!("/api/targets/{target}/latency?{range}&step=1d")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let daily: Value = c
+        .get(app.url(&format!("/api/targets/{target}/uptime/daily?days=90")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert: 72 results, newest first, none twice, from both sides of the seam.
+    assert_eq!(seen.len(), 72);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(seen, sorted, "newest first, no duplicates");
+    assert_eq!(uptime["checks"], 72, "{uptime}");
+    assert_eq!(uptime["failures"], 3, "{uptime}");
+    assert_eq!(uptime["downtime_seconds"], 3.0 * 3600.0, "{uptime}");
+    let u = uptime["uptime"].as_f64().unwrap();
+    assert!((u - (1.0 - 3.0 / 72.0)).abs() < 1e-9, "{u}");
+    let points = latency["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3, "{latency}");
+    for p in points {
+        assert!(p["total"]["p50"].as_f64().unwrap() > 100.0, "{p}");
+        assert!(p["connect"]["p50"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    let days = daily["days"].as_array().unwrap();
+    assert_eq!(days.len(), 90);
+    let by_date = |d: NaiveDate| days.iter().find(|x| x["date"] == d.to_string()).unwrap().clone();
+    assert_eq!(by_date(d1)["checks"], 24);
+    assert_eq!(by_date(d1 + Duration::days(2))["checks"], 24);
+    assert!((by_date(d1)["uptime"].as_f64().unwrap() - 22.0 / 24.0).abs() < 1e-9);
+    assert!(by_date(d1 - Duration::days(1))["uptime"].is_null());
+}
+
+#[tokio::test]
+async fn another_user_gets_404_for_every_id_and_a_status_page_shows_only_public_fields() {
+    // Arrange: alice has a target, an incident, a window and a status page; bob has nothing.
+    let app = spawn_app().await;
+    let alice = app.user("alice@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let secret_url = "http://127.0.0.1:9/secret-path";
+    let target = create_target(&app, &alice, &http_target("shop", secret_url)).await;
+    let hidden = create_target(&app, &alice, &http_target("hidden", "http://127.0.0.1:9/hidden")).await;
+    let target: Uuid = target["id"].as_str().unwrap().parse().unwrap();
+    let owner: Uuid = sqlx::query_scalar("select owner_id from targets where id = $1")
+        .bind(target)
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+    let incident = Uuid::now_v7();
+    sqlx::query(
+        "insert into incidents (id, target_id, owner_id, opened_at, regions, evidence)
+         values ($1, $2, $3, now(), '{default}', '{\"secret\": true}')",
+    )
+    .bind(incident)
+    .bind(target)
+    .bind(owner)
+    .execute(&app.pg.pool)
+    .await
+    .unwrap();
+    let window: Value = alice
+        .post(app.url("/api/maintenance"))
+        .json(
+            &json!({"name": "upgrade", "target_id": target, "starts_at": "2026-01-01T00:00:00Z",
+                      "ends_at": "2026-01-01T01:00:00Z", "recurrence": "weekly"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = alice
+        .post(app.url("/api/status-pages"))
+        .json(&json!({"slug": "acme", "title": "Acme", "targets": [
+            {"target_id": target, "display_name": "Shop", "position": 1, "group": "Web"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let page: Value = r.json().await.unwrap();
+    let token: Value = alice
+        .post(app.url(&format!("/api/targets/{target}/badge-token")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Act + Assert: bob sees none of it.
+    let page_id = page["id"].as_str().unwrap();
+    let window_id = window["id"].as_str().unwrap();
+    for path in [
+        format!("/api/targets/{target}/overview"),
+        format!("/api/targets/{target}/results"),
+        format!("/api/targets/{target}/uptime"),
+        format!("/api/targets/{target}/uptime/daily"),
+        format!("/api/targets/{target}/latency"),
+        format!("/api/targets/{target}/incidents"),
+        format!("/api/incidents/{incident}"),
+        format!("/api/maintenance/{window_id}"),
+        format!("/api/status-pages/{page_id}"),
+    ] {
+        let r = bob.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "GET {path}");
+        let r = alice.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "alice GET {path}");
+    }
+    for path in [
+        format!("/api/incidents/{incident}/ack"),
+        format!("/api/targets/{target}/badge-token"),
+    ] {
+        assert_eq!(
+            bob.post(app.url(&path)).send().await.unwrap().status(),
+            404,
+            "POST {path}"
+        );
+    }
+    let note = bob
+        .post(app.url(&format!("/api/incidents/{incident}/notes")))
+        .json(&json!({"text": "mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(note.status(), 404);
+    let del = bob
+        .delete(app.url(&format!("/api/maintenance/{window_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 404);
+    let del = bob
+        .delete(app.url(&format!("/api/status-pages/{page_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 404);
+    let list: Value = bob
+        .get(app.url("/api/incidents"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 0);
+    let spark: Value = bob
+        .get(app.url(&format!("/api/overview/sparklines?ids={target}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spark, json!({}));
+
+    // Alice acknowledges and notes; the detail shows both on the timeline.
+    alice
+        .post(app.url(&format!("/api/incidents/{incident}/ack")))
+        .send()
+        .await
+        .unwrap();
+    let detail: Value = alice
+        .post(app.url(&format!("/api/incidents/{incident}/notes")))
+        .json(&json!({"text": "looking"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(detail["acknowledged_at"].is_string(), "{detail}");
+    assert_eq!(detail["timeline"][0]["kind"], "acknowledged");
+    assert_eq!(detail["notes"][0]["text"], "looking");
+
+    // The public page: no auth, only what is on it, no private field.
+    let public = reqwest::get(app.url("/status/acme")).await.unwrap();
+    assert_eq!(public.status(), 200);
+    let text = public.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["targets"].as_array().unwrap().len(), 1);
+    assert_eq!(body["targets"][0]["name"], "Shop");
+    assert_eq!(body["targets"][0]["group"], "Web");
+    assert_eq!(body["targets"][0]["days"].as_array().unwrap().len(), 90);
+    assert_eq!(body["incidents"].as_array().unwrap().len(), 1);
+    for secret in [
+        target.to_string(),
+        owner.to_string(),
+        incident.to_string(),
+        secret_url.to_owned(),
+        "hidden".to_owned(),
+        hidden["id"].as_str().unwrap().to_owned(),
+        "alice".to_owned(),
+        "evidence".to_owned(),
+    ] {
+        assert!(!text.contains(&secret), "the public page leaks {secret}: {text}");
+    }
+    assert_eq!(reqwest::get(app.url("/status/nope")).await.unwrap().status(), 404);
+
+    // Badges: SVG behind the token, 404 for a guess.
+    let token = token["token"].as_str().unwrap();
+    for file in ["status.svg", "uptime.svg", "response.svg"] {
+        let r = reqwest::get(app.url(&format!("/badge/{token}/{file}"))).await.unwrap();
+        assert_eq!(r.status(), 200, "{file}");
+        assert!(r.text().await.unwrap().starts_with("<svg"));
+    }
+    let guess = reqwest::get(app.url(&format!("/badge/{}/status.svg", "0".repeat(48))))
+        .await
+        .unwrap();
+    assert_eq!(guess.status(), 404);
+}

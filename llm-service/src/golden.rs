@@ -1,0 +1,547 @@
+//! Golden tests of the rule writer: one realistic event per failure kind and per event kind,
+//! in every language. The snapshots are the specification of the rule reports.
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::messages::*;
+use uuid::Uuid;
+
+use crate::language::Language;
+use crate::rules;
+
+/// Every failure kind; [`kind_is_listed`] breaks the build when one is added and not listed.
+pub const ALL_KINDS: [FailureKind; 28] = [
+    FailureKind::DnsNxdomain,
+    FailureKind::DnsServfail,
+    FailureKind::DnsTimeout,
+    FailureKind::DnsNoRecords,
+    FailureKind::DnsUnexpectedAnswer,
+    FailureKind::DnsError,
+    FailureKind::ConnectRefused,
+    FailureKind::ConnectTimeout,
+    FailureKind::ConnectError,
+    FailureKind::TlsExpired,
+    FailureKind::TlsNotYetValid,
+    FailureKind::TlsUntrusted,
+    FailureKind::TlsHostname,
+    FailureKind::TlsExpiring,
+    FailureKind::TlsHandshake,
+    FailureKind::HttpStatus,
+    FailureKind::HttpProtocol,
+    FailureKind::AssertionFailed,
+    FailureKind::RedirectLoop,
+    FailureKind::TooManyRedirects,
+    FailureKind::InsecureRedirect,
+    FailureKind::UnexpectedFinalUrl,
+    FailureKind::SlowResponse,
+    FailureKind::BannerMismatch,
+    FailureKind::Timeout,
+    FailureKind::BlockedAddress,
+    FailureKind::Internal,
+    FailureKind::Other,
+];
+
+#[allow(dead_code)]
+fn kind_is_listed(k: FailureKind) -> usize {
+    // No catch-all: a new kind must be added here and to ALL_KINDS.
+    match k {
+        FailureKind::DnsNxdomain
+        | FailureKind::DnsServfail
+        | FailureKind::DnsTimeout
+        | FailureKind::DnsNoRecords
+        | FailureKind::DnsUnexpectedAnswer
+        | FailureKind::DnsError
+        | FailureKind::ConnectRefused
+        | FailureKind::ConnectTimeout
+        | FailureKind::ConnectError
+        | FailureKind::TlsExpired
+        | FailureKind::TlsNotYetValid
+        | FailureKind::TlsUntrusted
+        | FailureKind::TlsHostname
+        | FailureKind::TlsExpiring
+        | FailureKind::TlsHandshake
+        | FailureKind::HttpStatus
+        | FailureKind::HttpProtocol
+        | FailureKind::AssertionFailed
+        | FailureKind::RedirectLoop
+        | FailureKind::TooManyRedirects
+        | FailureKind::InsecureRedirect
+        | FailureKind::UnexpectedFinalUrl
+        | FailureKind::SlowResponse
+        | FailureKind::BannerMismatch
+        | FailureKind::Timeout
+        | FailureKind::BlockedAddress
+        | FailureKind::Internal
+        | FailureKind::Other => ALL_KINDS.len(),
+    }
+}
+
+pub fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_795_000_000 + secs, 0).single().unwrap()
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
+}
+
+fn hop(url: &str, status: Option<u16>, location: Option<&str>) -> HttpHop {
+    HttpHop {
+        url: url.into(),
+        status,
+        resolved_ip: Some("93.184.216.34".parse().unwrap()),
+        location: location.map(Into::into),
+        http_version: status.map(|_| "HTTP/1.1".into()),
+        timings: PhaseTimings {
+            dns_ms: Some(10.0),
+            connect_ms: Some(20.0),
+            tls_ms: url.starts_with("https").then_some(40.0),
+            ttfb_ms: status.map(|_| 60.0),
+            transfer_ms: status.map(|_| 1.0),
+        },
+    }
+}
+
+fn tls(days_left: i64) -> TlsInfo {
+    let not_after = at(86_400 * days_left);
+    TlsInfo {
+        subject: "CN=shop.example.com".into(),
+        issuer: "C=US, O=Let's Encrypt, CN=R11".into(),
+        sans: vec!["shop.example.com".into()],
+        not_before: not_after - chrono::Duration::days(90),
+        not_after,
+        days_left,
+        fingerprint_sha256: "ab".repeat(32),
+        version: Some("TLSv1.3".into()),
+        cipher: Some("TLS13_AES_128_GCM_SHA256".into()),
+        chain_valid: true,
+        hostname_matches: true,
+        validation_error: None,
+    }
+}
+
+fn dns(rcode: &str, answers: &[(&str, &str)]) -> DnsInfo {
+    DnsInfo {
+        rcode: Some(rcode.into()),
+        resolver: "system".into(),
+        answers: answers
+            .iter()
+            .map(|(t, v)| DnsAnswer {
+                record_type: (*t).into(),
+                value: (*v).into(),
+                ttl: 300,
+            })
+            .collect(),
+        duration_ms: 14.0,
+    }
+}
+
+/// A failing HTTPS result of kind `kind` with the facts a pinger would attach.
+pub fn failing_result(kind: FailureKind) -> CheckResult {
+    let url = "https://shop.example.com/health";
+    let mut r = common::samples::check_result();
+    r.result_id = id(3);
+    r.duration_ms = 180;
+    r.status_code = None;
+    r.hops = vec![hop(url, None, None)];
+    r.tls = None;
+    r.dns = None;
+    r.body_excerpt = None;
+    let (phase, message) = match kind {
+        FailureKind::DnsNxdomain => {
+            r.hops.clear();
+            r.resolved_ip = None;
+            r.dns = Some(dns("NXDOMAIN", &[]));
+            (Phase::Dns, "shop.example.com: no such domain (NXDOMAIN)")
+        }
+        FailureKind::DnsServfail => {
+            r.hops.clear();
+            r.resolved_ip = None;
+            r.dns = Some(dns("SERVFAIL", &[]));
+            (Phase::Dns, "shop.example.com: SERVFAIL from the resolver")
+        }
+        FailureKind::DnsTimeout => {
+            r.hops.clear();
+            r.resolved_ip = None;
+            r.dns = Some(DnsInfo {
+                rcode: None,
+                resolver: "9.9.9.9:53".into(),
+                answers: vec![],
+                duration_ms: 5000.0,
+            });
+            (Phase::Dns, "no answer from 9.9.9.9:53 within 5 s")
+        }
+        FailureKind::DnsNoRecords => {
+            r.hops.clear();
+            r.resolved_ip = None;
+            r.dns = Some(dns("NOERROR", &[]));
+            (Phase::Dns, "shop.example.com has no AAAA records")
+        }
+        FailureKind::DnsUnexpectedAnswer => {
+            r.hops.clear();
+            r.dns = Some(dns("NOERROR", &[("A", "203.0.113.66")]));
+            (Phase::Validation, "expected A 93.184.216.34, got 203.0.113.66")
+        }
+        FailureKind::DnsError => {
+            r.hops.clear();
+            r.resolved_ip = None;
+            r.dns = Some(dns("REFUSED", &[]));
+            (Phase::Dns, "REFUSED")
+        }
+        FailureKind::ConnectRefused => (Phase::Connect, "connection refused by 93.184.216.34:443"),
+        FailureKind::ConnectTimeout => {
+            r.duration_ms = 10_000;
+            (Phase::Connect, "connect to 93.184.216.34:443 timed out after 10 s")
+        }
+        FailureKind::ConnectError => (Phase::Connect, "network unreachable"),
+        FailureKind::TlsExpired => {
+            let mut t = tls(-3);
+            t.chain_valid = false;
+            t.validation_error = Some("certificate expired".into());
+            r.tls = Some(t);
+            (Phase::Tls, "certificate expired on 2026-11-15")
+        }
+        FailureKind::TlsNotYetValid => {
+            let mut t = tls(120);
+            t.not_before = at(86_400 * 2);
+            t.chain_valid = false;
+            t.validation_error = Some("certificate not valid yet".into());
+            r.tls = Some(t);
+            (Phase::Tls, "certificate not valid before 2026-11-21")
+        }
+        FailureKind::TlsUntrusted => {
+            let mut t = tls(200);
+            t.issuer = "CN=shop.example.com".into();
+            t.chain_valid = false;
+            t.validation_error = Some("self-signed certificate".into());
+            r.tls = Some(t);
+            (Phase::Tls, "invalid peer certificate: UnknownIssuer")
+        }
+        FailureKind::TlsHostname => {
+            let mut t = tls(60);
+            t.subject = "CN=old.example.net".into();
+            t.sans = vec!["old.example.net".into(), "www.old.example.net".into()];
+            t.hostname_matches = false;
+            t.validation_error = Some("certificate not valid for name shop.example.com".into());
+            r.tls = Some(t);
+            (Phase::Tls, "certificate is not valid for shop.example.com")
+        }
+        FailureKind::TlsExpiring => {
+            r.status_code = Some(200);
+            r.hops = vec![hop(url, Some(200), None)];
+            r.tls = Some(tls(9));
+            (Phase::Tls, "certificate expires in 9 days")
+        }
+        FailureKind::TlsHandshake => (Phase::Tls, "peer sent alert: HandshakeFailure"),
+        FailureKind::HttpStatus => {
+            r.status_code = Some(500);
+            r.hops = vec![hop(url, Some(500), None)];
+            (Phase::Validation, "HTTP 500 Internal Server Error; expected 200-399")
+        }
+        FailureKind::HttpProtocol => (Phase::Ttfb, "invalid HTTP status line"),
+        FailureKind::AssertionFailed => {
+            r.status_code = Some(200);
+            r.hops = vec![hop(url, Some(200), None)];
+            r.body_excerpt = Some("{\"status\":\"degraded\",\"db\":\"down\"}".into());
+            (Phase::Validation, "$.status is \"degraded\", expected \"ok\"")
+        }
+        FailureKind::RedirectLoop => {
+            r.status_code = Some(301);
+            r.hops = vec![
+                hop(
+                    "https://shop.example.com/health",
+                    Some(301),
+                    Some("https://www.shop.example.com/health"),
+                ),
+                hop(
+                    "https://www.shop.example.com/health",
+                    Some(301),
+                    Some("https://shop.example.com/health"),
+                ),
+            ];
+            (Phase::Redirect, "redirect loop back to https://shop.example.com/health")
+        }
+        FailureKind::TooManyRedirects => {
+            r.status_code = Some(302);
+            r.hops = (0..11)
+                .map(|i| {
+                    hop(
+                        &format!("https://shop.example.com/health?r={i}"),
+                        Some(302),
+                        Some(&format!("/health?r={}", i + 1)),
+                    )
+                })
+                .collect();
+            (Phase::Redirect, "more than 10 redirects")
+        }
+        FailureKind::InsecureRedirect => {
+            r.status_code = Some(200);
+            r.hops = vec![
+                hop(url, Some(301), Some("http://shop.example.com/login")),
+                hop(
+                    "http://shop.example.com/login",
+                    Some(301),
+                    Some("https://shop.example.com/login"),
+                ),
+                hop("https://shop.example.com/login", Some(200), None),
+            ];
+            (Phase::Redirect, "hop 2 is plain http: http://shop.example.com/login")
+        }
+        FailureKind::UnexpectedFinalUrl => {
+            r.status_code = Some(200);
+            r.hops = vec![
+                hop(url, Some(302), Some("https://shop.example.com/maintenance")),
+                hop("https://shop.example.com/maintenance", Some(200), None),
+            ];
+            (
+                Phase::Validation,
+                "final URL https://shop.example.com/maintenance, expected https://shop.example.com/health",
+            )
+        }
+        FailureKind::SlowResponse => {
+            r.status_code = Some(200);
+            r.duration_ms = 2_450;
+            r.hops = vec![hop(url, Some(200), None)];
+            (Phase::Validation, "response took 2450 ms, above 2000 ms")
+        }
+        FailureKind::BannerMismatch => {
+            r.check_kind = CheckKind::Tcp;
+            r.hops.clear();
+            r.banner = Some("SSH-2.0-OpenSSH_9.6".into());
+            (Phase::Validation, "banner does not contain \"220 \"")
+        }
+        FailureKind::Timeout => {
+            r.duration_ms = 10_000;
+            (Phase::Ttfb, "no response within 10 s")
+        }
+        FailureKind::BlockedAddress => {
+            r.hops.clear();
+            r.resolved_ip = Some("10.0.0.5".parse().unwrap());
+            (Phase::Setup, "10.0.0.5 is a private address")
+        }
+        FailureKind::Internal => (Phase::Setup, "invalid regex in assertion"),
+        FailureKind::Other => (Phase::Ttfb, "quantum flux"),
+    };
+    r.outcome = match kind {
+        FailureKind::TlsExpiring | FailureKind::SlowResponse => Outcome::Degraded,
+        _ => Outcome::Down,
+    };
+    r.failure = Some(Failure {
+        kind,
+        phase,
+        message: message.into(),
+    });
+    r
+}
+
+/// An `opened` event resting on two results of the same failure.
+pub fn opened(result: CheckResult) -> IncidentEvent {
+    let mut event = common::samples::incident_event();
+    let kind = result.failure.as_ref().map(|f| f.kind).unwrap();
+    let is_tcp = result.check_kind == CheckKind::Tcp;
+    event.state = match result.outcome {
+        Outcome::Degraded => TargetStatus::Degraded,
+        _ => TargetStatus::Down,
+    };
+    let mut first = result.clone();
+    first.result_id = id(6);
+    first.started_at = at(-60);
+    event.evidence.results = vec![first, result];
+    event.evidence.failure_kinds_by_region = [(DEFAULT_REGION.to_owned(), vec![kind])].into();
+    let mut good = common::samples::check_result();
+    good.result_id = id(7);
+    good.outcome = Outcome::Up;
+    good.failure = None;
+    good.status_code = Some(200);
+    good.duration_ms = 118;
+    event.evidence.last_good = Some(good);
+    event.evidence.baseline_latency_ms = Some(120.0);
+    if let Some(target) = &mut event.target
+        && is_tcp
+    {
+        target.check_kind = CheckKind::Tcp;
+        target.address = "shop.example.com:25".into();
+        target.name = "Shop mail".into();
+    }
+    event
+}
+
+/// The report of `event` as plain text, for review.
+pub fn render(report: &IncidentReport) -> String {
+    let mut out = format!(
+        "source: {}\nlanguage: {}\nevent: {}\nsummary: {}\nprobable cause: {}\nimpact: {}\nactions:\n",
+        report.source,
+        report.language,
+        report.event_kind.as_str(),
+        report.summary,
+        report.probable_cause,
+        report.impact
+    );
+    for a in &report.recommended_actions {
+        out.push_str(&format!("- {a}\n"));
+    }
+    out.push_str("claims:\n");
+    for c in &report.claims {
+        let ids: Vec<String> = c.result_ids.iter().map(|i| i.to_string()[32..].to_owned()).collect();
+        out.push_str(&format!("- {} [{}]\n", c.text, ids.join(", ")));
+    }
+    out
+}
+
+fn snapshot(name: &str, event: &IncidentEvent) {
+    for lang in Language::ALL {
+        let report = rules::write(event, lang, at(3));
+        assert_eq!(report.source, "rules");
+        assert_eq!(report.language, lang.tag());
+        assert_eq!(report.incident_id, event.incident_id);
+        assert!(!report.recommended_actions.is_empty(), "{name}: actions");
+        insta::with_settings!({ snapshot_suffix => lang.tag(), prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(name.to_owned(), render(&report));
+        });
+    }
+}
+
+#[test]
+fn every_failure_kind_has_a_specific_report_in_every_language() {
+    for kind in ALL_KINDS {
+        let mut event = opened(failing_result(kind));
+        // Latency well under the baseline's double: no slow-down except where the kind says so.
+        event.evidence.baseline_latency_ms = Some(if kind == FailureKind::SlowResponse {
+            240.0
+        } else {
+            150.0
+        });
+        snapshot(&format!("opened_{}", kind.as_str()), &event);
+    }
+}
+
+#[test]
+fn status_codes_get_their_own_explanations() {
+    for code in [400u16, 403, 404, 429, 500, 502, 503, 504, 302] {
+        let mut r = failing_result(FailureKind::HttpStatus);
+        r.status_code = Some(code);
+        r.hops[0].status = Some(code);
+        r.duration_ms = 140;
+        let event = opened(r);
+        snapshot(&format!("opened_http_status_{code}"), &event);
+    }
+}
+
+#[test]
+fn a_503_after_a_slow_down_says_so() {
+    let mut r = failing_result(FailureKind::HttpStatus);
+    r.status_code = Some(503);
+    r.hops[0].status = Some(503);
+    r.duration_ms = 2_900;
+    let event = opened(r);
+    let report = rules::write(&event, Language::En, at(3));
+    assert!(
+        report.summary.contains("503 Service Unavailable after a slow-down"),
+        "{}",
+        report.summary
+    );
+    assert!(
+        report.summary.contains("2900 ms against a usual 120 ms"),
+        "{}",
+        report.summary
+    );
+    snapshot("opened_http_status_503_after_slowdown", &event);
+}
+
+#[test]
+fn an_expired_certificate_says_when_and_which_host() {
+    let event = opened(failing_result(FailureKind::TlsExpired));
+    let report = rules::write(&event, Language::En, at(3));
+    assert!(report.summary.contains("shop.example.com"));
+    assert!(report.summary.contains("expired on 2026-11-15"), "{}", report.summary);
+    assert!(report.summary.contains("3 days ago"), "{}", report.summary);
+}
+
+#[test]
+fn nxdomain_says_the_name_does_not_exist() {
+    let event = opened(failing_result(FailureKind::DnsNxdomain));
+    let en = rules::write(&event, Language::En, at(3));
+    assert!(
+        en.summary.contains("the name shop.example.com does not exist"),
+        "{}",
+        en.summary
+    );
+    let ru = rules::write(&event, Language::Ru, at(3));
+    assert!(
+        ru.summary.contains("имя shop.example.com не существует"),
+        "{}",
+        ru.summary
+    );
+}
+
+#[test]
+fn claims_rest_only_on_evidence_results() {
+    for kind in ALL_KINDS {
+        let event = opened(failing_result(kind));
+        let report = rules::write(&event, Language::En, at(3));
+        let facts = crate::facts::Facts::of(&event);
+        assert!(!report.claims.is_empty());
+        for c in &report.claims {
+            assert!(!c.result_ids.is_empty());
+            assert!(c.result_ids.iter().all(|i| facts.evidence_ids.contains(i)), "{kind:?}");
+        }
+    }
+}
+
+/// A `resolved` event after 2 h 5 min of a 502.
+pub fn resolved_event() -> IncidentEvent {
+    let mut r = failing_result(FailureKind::HttpStatus);
+    r.status_code = Some(502);
+    let mut event = opened(r);
+    event.kind = IncidentEventKind::Resolved;
+    event.state = TargetStatus::Up;
+    event.started_at = at(0);
+    event.resolved_at = Some(at(7_500));
+    let mut up = common::samples::check_result();
+    up.result_id = id(8);
+    up.outcome = Outcome::Up;
+    up.failure = None;
+    up.status_code = Some(200);
+    event.evidence.results = vec![up];
+    event
+}
+
+#[test]
+fn other_events_have_their_own_reports() {
+    snapshot("resolved", &resolved_event());
+
+    let mut cert = opened(failing_result(FailureKind::TlsExpiring));
+    cert.kind = IncidentEventKind::CertExpiring;
+    cert.state = TargetStatus::Up;
+    cert.evidence.certificate = Some(tls(13));
+    cert.evidence.threshold_days = Some(14);
+    snapshot("cert_expiring", &cert);
+
+    let mut flap = opened(failing_result(FailureKind::ConnectTimeout));
+    flap.kind = IncidentEventKind::Flapping;
+    flap.state = TargetStatus::Flapping;
+    flap.evidence.failure_kinds_by_region = [
+        ("default".to_owned(), vec![FailureKind::ConnectTimeout]),
+        ("eu".to_owned(), vec![FailureKind::HttpStatus]),
+    ]
+    .into();
+    flap.regions = vec!["default".into(), "eu".into()];
+    snapshot("flapping", &flap);
+
+    let mut probe = common::samples::incident_event();
+    probe.kind = IncidentEventKind::ProbeDegraded;
+    probe.target = None;
+    probe.state = TargetStatus::Unknown;
+    probe.pinger_id = Some("pinger-eu-2".into());
+    probe.regions = vec!["eu".into()];
+    let mut canary = common::samples::check_result();
+    canary.probe_degraded = true;
+    canary.failure = Some(Failure {
+        kind: FailureKind::ConnectTimeout,
+        phase: Phase::Connect,
+        message: "canary 1.1.1.1:443 timed out".into(),
+    });
+    probe.evidence = Evidence {
+        results: vec![canary],
+        ..Evidence::default()
+    };
+    snapshot("probe_degraded", &probe);
+}

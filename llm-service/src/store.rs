@@ -1,0 +1,112 @@
+//! Reports in PostgreSQL: one per incident and event kind (`incident_reports`, unique
+//! `(incident_id, event_kind)`), marked once their publication is confirmed.
+//!
+//! The row id is also the published message id: a UUID v5 of the incident and the event kind,
+//! so every copy of a report, whoever writes or re-publishes it, carries the same id.
+
+use common::messages::{IncidentEventKind, IncidentReport};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Namespace of report ids (a fixed random UUID).
+const REPORT_NAMESPACE: Uuid = Uuid::from_u128(0x5d1c_2b8e_7f4a_4c1e_9b3d_0a6e_8f21_c947);
+
+/// The id of the report of `incident_id`'s `kind` event: stored row id and message id.
+pub fn report_id(incident_id: Uuid, kind: IncidentEventKind) -> Uuid {
+    Uuid::new_v5(&REPORT_NAMESPACE, format!("{incident_id}/{}", kind.as_str()).as_bytes())
+}
+
+/// A stored report and whether its publication was confirmed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReport {
+    /// The report.
+    pub report: IncidentReport,
+    /// Its publication was confirmed before.
+    pub published: bool,
+}
+
+/// What storing a report did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// It is stored now (or was already: then the stored one is returned, not the new one).
+    Row(StoredReport),
+    /// The incident has no row (yet): nothing was stored.
+    IncidentMissing,
+}
+
+/// The stored report of `incident_id`'s `kind` event, if any.
+pub async fn find(pool: &PgPool, incident_id: Uuid, kind: IncidentEventKind) -> Result<Option<StoredReport>, sqlx::Error> {
+    let row: Option<(sqlx::types::Json<IncidentReport>, bool)> = sqlx::query_as(
+        "select report, published_at is not null from incident_reports where incident_id = $1 and event_kind = $2",
+    )
+    .bind(incident_id)
+    .bind(kind.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(report, published)| StoredReport {
+        report: report.0,
+        published,
+    }))
+}
+
+/// Stores `report` unless its incident already has one for this event kind; returns the one
+/// that is stored.
+pub async fn store(pool: &PgPool, report: &IncidentReport) -> Result<Stored, sqlx::Error> {
+    let inserted = sqlx::query(
+        "insert into incident_reports (id, incident_id, event_kind, language, source, report)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (incident_id, event_kind) do nothing",
+    )
+    .bind(report_id(report.incident_id, report.event_kind))
+    .bind(report.incident_id)
+    .bind(report.event_kind.as_str())
+    .bind(&report.language)
+    .bind(&report.source)
+    .bind(sqlx::types::Json(report))
+    .execute(pool)
+    .await;
+    match inserted {
+        Ok(done) if done.rows_affected() == 1 => Ok(Stored::Row(StoredReport {
+            report: report.clone(),
+            published: false,
+        })),
+        Ok(_) => find(pool, report.incident_id, report.event_kind)
+            .await?
+            .map(Stored::Row)
+            .ok_or(sqlx::Error::RowNotFound),
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Ok(Stored::IncidentMissing),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records that the report's publication was confirmed.
+pub async fn mark_published(pool: &PgPool, incident_id: Uuid, kind: IncidentEventKind) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update incident_reports set published_at = now()
+         where incident_id = $1 and event_kind = $2 and published_at is null",
+    )
+    .bind(incident_id)
+    .bind(kind.as_str())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_ids_are_deterministic_per_incident_and_kind() {
+        let incident = Uuid::from_u128(42);
+        assert_eq!(
+            report_id(incident, IncidentEventKind::Opened),
+            report_id(incident, IncidentEventKind::Opened)
+        );
+        assert_ne!(
+            report_id(incident, IncidentEventKind::Opened),
+            report_id(incident, IncidentEventKind::Resolved)
+        );
+        assert_eq!(report_id(incident, IncidentEventKind::Opened).get_version_num(), 5);
+    }
+}

@@ -1,0 +1,722 @@
+//! The Telegram bot: long polling (no public URL needed), chat linking with `/start <token>`,
+//! commands, and the buttons under alerts. Commands read PostgreSQL directly.
+//!
+//! Linking: the API issues a single-use 128-bit token valid for 10 minutes and stores its
+//! SHA-256 in `telegram_link_tokens`; `/start <token>` in a private chat consumes it and
+//! links the chat to the token's user. Unknown, used and expired tokens are refused alike,
+//! and a chat linked to one account cannot be taken over by another.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Row};
+use teloxide::RequestError;
+use teloxide::payloads::GetUpdatesSetters;
+use teloxide::prelude::*;
+use teloxide::types::{AllowedUpdate, CallbackQuery, Update, UpdateKind};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+use url::Url;
+use uuid::Uuid;
+
+use crate::telegram::Telegram;
+use crate::telemetry;
+use crate::text::{Lang, html, when};
+
+/// Longest `/mute`.
+const MAX_MUTE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A chat linked to an account.
+#[derive(Debug, Clone)]
+struct Linked {
+    channel_id: Uuid,
+    user_id: Uuid,
+    lang: Lang,
+}
+
+/// The bot. Cheap to clone.
+#[derive(Clone)]
+pub struct BotService {
+    pool: PgPool,
+    tg: Telegram,
+    public_url: Url,
+    username: String,
+}
+
+impl BotService {
+    /// A bot answering as `@username`.
+    pub fn new(pool: PgPool, tg: Telegram, public_url: Url, username: String) -> Self {
+        Self {
+            pool,
+            tg,
+            public_url,
+            username: username.trim_start_matches('@').to_owned(),
+        }
+    }
+
+    /// Polls for updates and answers them until shutdown.
+    pub async fn run(&self, poll_timeout: Duration, shutdown: CancellationToken) {
+        let mut offset: i32 = 0;
+        let mut backoff = common::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        loop {
+            let request = self
+                .tg
+                .bot()
+                .get_updates()
+                .offset(offset)
+                .timeout(poll_timeout.as_secs() as u32)
+                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
+            let result = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = request.send() => r,
+            };
+            let delay = match result {
+                Ok(updates) => {
+                    backoff.reset();
+                    for update in updates {
+                        offset = offset.max(i32::try_from(update.id.0).unwrap_or(i32::MAX).saturating_add(1));
+                        self.handle(update).await;
+                    }
+                    continue;
+                }
+                Err(RequestError::RetryAfter(after)) => after.duration(),
+                Err(error) => {
+                    let delay = backoff.next_delay();
+                    warn!(%error, retry_in_ms = delay.as_millis() as u64, "getUpdates failed");
+                    delay
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// Answers one update.
+    pub async fn handle(&self, update: Update) {
+        match update.kind {
+            UpdateKind::Message(msg) => self.on_message(msg).await,
+            UpdateKind::CallbackQuery(q) => self.on_callback(q).await,
+            _ => {}
+        }
+    }
+
+    async fn on_message(&self, msg: Message) {
+        let Some(text) = msg.text() else { return };
+        let Some((command, args)) = parse_command(text, &self.username) else {
+            return;
+        };
+        let chat = msg.chat.id.0;
+        let user_lang = msg
+            .from
+            .as_ref()
+            .and_then(|u| u.language_code.as_deref())
+            .map(Lang::from_tag)
+            .unwrap_or(Lang::En);
+        let reply = if !msg.chat.is_private() {
+            user_lang
+                .pick(
+                    "Please talk to me in a private chat.",
+                    "Пожалуйста, пишите мне в личном чате.",
+                )
+                .to_owned()
+        } else {
+            let label = msg.from.as_ref().map(|u| match &u.username {
+                Some(name) => format!("@{name}"),
+                None => u.full_name(),
+            });
+            match self.answer(chat, &command, &args, user_lang, label).await {
+                Ok(r) => r,
+                Err(error) => {
+                    warn!(error = format!("{error:#}"), command, "bot command failed");
+                    user_lang
+                        .pick(
+                            "Something went wrong; please try again.",
+                            "Что-то пошло не так; попробуйте ещё раз.",
+                        )
+                        .to_owned()
+                }
+            }
+        };
+        metrics::counter!(telemetry::COMMANDS, "command" => known_command(&command)).increment(1);
+        if let Err(error) = self.tg.send(chat, &reply, None, None).await {
+            warn!(%error, chat, "could not answer a command");
+        }
+    }
+
+    async fn answer(
+        &self,
+        chat: i64,
+        command: &str,
+        args: &str,
+        user_lang: Lang,
+        label: Option<String>,
+    ) -> anyhow::Result<String> {
+        let linked = self.linked(chat).await?;
+        let lang = linked.as_ref().map(|l| l.lang).unwrap_or(user_lang);
+        if command == "start" {
+            return self.start(chat, args.trim(), lang, linked, label).await;
+        }
+        if command == "help" {
+            return Ok(help(lang));
+        }
+        let Some(linked) = linked else {
+            return Ok(not_linked(lang));
+        };
+        match command {
+            "status" => self.status(&linked).await,
+            "targets" => self.targets(&linked).await,
+            "incidents" => self.incidents(&linked).await,
+            "mute" => self.mute(&linked, args).await,
+            "unmute" => self.unmute(&linked, args).await,
+            "lang" => self.set_lang(&linked, args).await,
+            "unlink" => self.unlink(&linked).await,
+            _ => Ok(format!(
+                "{}\n\n{}",
+                lang.pick("Unknown command.", "Неизвестная команда."),
+                help(lang)
+            )),
+        }
+    }
+
+    async fn linked(&self, chat: i64) -> Result<Option<Linked>, sqlx::Error> {
+        let row = sqlx::query(
+            "select c.id, c.user_id, coalesce(c.language, u.language) as language
+             from notification_channels c join users u on u.id = c.user_id
+             where c.kind = 'telegram' and c.address = $1 and c.disabled_at is null and c.verified_at is not null
+             order by c.created_at limit 1",
+        )
+        .bind(chat.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Linked {
+            channel_id: r.get("id"),
+            user_id: r.get("user_id"),
+            lang: Lang::from_tag(r.get::<String, _>("language").as_str()),
+        }))
+    }
+
+    async fn start(
+        &self,
+        chat: i64,
+        token: &str,
+        lang: Lang,
+        linked: Option<Linked>,
+        label: Option<String>,
+    ) -> anyhow::Result<String> {
+        if token.is_empty() {
+            return Ok(if linked.is_some() {
+                format!(
+                    "{}\n\n{}",
+                    lang.pick("This chat is linked to PingTower.", "Этот чат подключён к PingTower."),
+                    help(lang)
+                )
+            } else {
+                not_linked(lang)
+            });
+        }
+        let refused = lang
+            .pick(
+                "This link is invalid, already used or expired. Get a new one in the dashboard: Channels → Telegram.",
+                "Ссылка недействительна, уже использована или устарела. Получите новую в панели: Каналы → Telegram.",
+            )
+            .to_owned();
+        if !valid_token(token) {
+            return Ok(refused);
+        }
+        let hash = Sha256::digest(token.as_bytes()).to_vec();
+        let mut tx = self.pool.begin().await?;
+        let user: Option<Uuid> = sqlx::query_scalar(
+            "update telegram_link_tokens set used_at = now()
+             where token_hash = $1 and used_at is null and expires_at > now()
+             returning user_id",
+        )
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(user_id) = user else {
+            return Ok(refused);
+        };
+        if let Some(l) = &linked
+            && l.user_id != user_id
+        {
+            // Leave the token unused: its owner may link another chat with it.
+            tx.rollback().await?;
+            return Ok(lang
+                .pick(
+                    "This chat is already linked to another PingTower account. Send /unlink first.",
+                    "Этот чат уже подключён к другой учётной записи PingTower. Сначала отправьте /unlink.",
+                )
+                .to_owned());
+        }
+        sqlx::query(
+            "insert into notification_channels (id, user_id, kind, address, label, verified_at)
+             values ($1, $2, 'telegram', $3, $4, now())
+             on conflict (user_id, kind, address) do update
+                set verified_at = now(), disabled_at = null, disabled_reason = null,
+                    label = coalesce(excluded.label, notification_channels.label), updated_at = now()",
+        )
+        .bind(Uuid::now_v7())
+        .bind(user_id)
+        .bind(chat.to_string())
+        .bind(label.map(|l| l.chars().take(100).collect::<String>()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let lang = self.linked(chat).await?.map(|l| l.lang).unwrap_or(lang);
+        Ok(format!(
+            "✅ {}\n\n{}",
+            lang.pick(
+                "Linked. Alerts of your PingTower targets will come to this chat.",
+                "Готово. Оповещения о ваших целях PingTower будут приходить в этот чат."
+            ),
+            help(lang)
+        ))
+    }
+
+    async fn status(&self, l: &Linked) -> anyhow::Result<String> {
+        let rows = sqlx::query(
+            "select t.name, s.status, s.since
+             from targets t join target_state s on s.target_id = t.id
+             where t.owner_id = $1 and not t.paused and s.status in ('down', 'degraded', 'flapping')
+             order by s.since limit 50",
+        )
+        .bind(l.user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("select count(*) from targets where owner_id = $1")
+            .bind(l.user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let lang = l.lang;
+        if rows.is_empty() {
+            return Ok(format!(
+                "🟢 {} ({total})",
+                lang.pick("All targets are up.", "Все цели работают.")
+            ));
+        }
+        let mut out = format!("<b>{}</b>\n", html(lang.pick("Not healthy", "Есть проблемы")));
+        for r in rows {
+            let status: String = r.get("status");
+            let since: DateTime<Utc> = r.get("since");
+            out.push_str(&format!(
+                "{} {} — {} {} {}\n",
+                status_icon(&status),
+                html(&r.get::<String, _>("name")),
+                html(&status_word(&status, lang)),
+                lang.pick("since", "с"),
+                when(since)
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn targets(&self, l: &Linked) -> anyhow::Result<String> {
+        let rows = sqlx::query(
+            "select t.name, t.paused, coalesce(s.status, 'unknown') as status
+             from targets t left join target_state s on s.target_id = t.id
+             where t.owner_id = $1 order by lower(t.name), t.id limit 50",
+        )
+        .bind(l.user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let lang = l.lang;
+        if rows.is_empty() {
+            return Ok(lang
+                .pick("You have no targets yet.", "У вас пока нет целей.")
+                .to_owned());
+        }
+        let mut out = format!("<b>{}</b>\n", html(lang.pick("Targets", "Цели")));
+        for r in rows {
+            let status: String = if r.get::<bool, _>("paused") {
+                "paused".into()
+            } else {
+                r.get("status")
+            };
+            out.push_str(&format!(
+                "{} {} — {}\n",
+                status_icon(&status),
+                html(&r.get::<String, _>("name")),
+                html(&status_word(&status, lang))
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn incidents(&self, l: &Linked) -> anyhow::Result<String> {
+        let rows = sqlx::query(
+            "select i.id, t.name, i.severity, i.opened_at, i.resolved_at, i.acknowledged_at
+             from incidents i join targets t on t.id = i.target_id
+             where i.owner_id = $1
+             order by (i.resolved_at is null) desc, i.opened_at desc limit 10",
+        )
+        .bind(l.user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let lang = l.lang;
+        if rows.is_empty() {
+            return Ok(lang.pick("No incidents.", "Инцидентов нет.").to_owned());
+        }
+        let mut out = format!("<b>{}</b>\n", html(lang.pick("Incidents", "Инциденты")));
+        for r in rows {
+            let id: Uuid = r.get("id");
+            let opened: DateTime<Utc> = r.get("opened_at");
+            let resolved: Option<DateTime<Utc>> = r.get("resolved_at");
+            let acked: Option<DateTime<Utc>> = r.get("acknowledged_at");
+            let state = match (resolved, acked) {
+                (Some(end), _) => format!(
+                    "✅ {} ({})",
+                    lang.pick("resolved", "решён"),
+                    crate::text::human_duration(end - opened, lang)
+                ),
+                (None, Some(_)) => format!("👀 {}", lang.pick("acknowledged", "принят")),
+                (None, None) => format!("🔴 {}", lang.pick("open", "открыт")),
+            };
+            out.push_str(&format!(
+                "{} — {} — {} {} <a href=\"{}\">↗</a>\n",
+                html(&r.get::<String, _>("name")),
+                html(&state),
+                lang.pick("since", "с"),
+                when(opened),
+                html(&crate::deliver::incident_link(&self.public_url, id))
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn find_target(&self, l: &Linked, name: &str) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+        let row = sqlx::query(
+            "select id, name from targets
+             where owner_id = $1 and (lower(name) = lower($2) or id::text = lower($2))
+             order by created_at limit 1",
+        )
+        .bind(l.user_id)
+        .bind(name.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get("id"), r.get("name"))))
+    }
+
+    async fn mute(&self, l: &Linked, args: &str) -> anyhow::Result<String> {
+        let lang = l.lang;
+        let usage = lang
+            .pick(
+                "Usage: /mute <target> <duration>, e.g. /mute Shop 2h (or /mute all 30m).",
+                "Использование: /mute <цель> <длительность>, например /mute Shop 2h (или /mute all 30m).",
+            )
+            .to_owned();
+        let args = args.trim();
+        let Some((name, duration)) = args.rsplit_once(char::is_whitespace) else {
+            return Ok(html(&usage));
+        };
+        let Ok(duration) = humantime::parse_duration(duration.trim()) else {
+            return Ok(html(&usage));
+        };
+        if duration.is_zero() {
+            return Ok(html(&usage));
+        }
+        let duration = duration.min(MAX_MUTE);
+        let until = Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::hours(1));
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("all") {
+            sqlx::query("update notification_channels set muted_until = $2, updated_at = now() where id = $1")
+                .bind(l.channel_id)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+            return Ok(format!(
+                "🔕 {} {}",
+                lang.pick("All alerts muted until", "Все оповещения отключены до"),
+                when(until)
+            ));
+        }
+        let Some((target_id, target_name)) = self.find_target(l, name).await? else {
+            return Ok(format!(
+                "{} {}",
+                html(lang.pick("No target named", "Нет цели с именем")),
+                html(name)
+            ));
+        };
+        self.mute_target(l.channel_id, target_id, until).await?;
+        Ok(format!(
+            "🔕 {} {} {}",
+            html(&target_name),
+            lang.pick("muted until", "без оповещений до"),
+            when(until)
+        ))
+    }
+
+    async fn mute_target(&self, channel_id: Uuid, target_id: Uuid, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "insert into notification_mutes (channel_id, target_id, muted_until) values ($1, $2, $3)
+             on conflict (channel_id, target_id) do update set muted_until = excluded.muted_until",
+        )
+        .bind(channel_id)
+        .bind(target_id)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn unmute(&self, l: &Linked, args: &str) -> anyhow::Result<String> {
+        let lang = l.lang;
+        let name = args.trim();
+        if name.is_empty() || name.eq_ignore_ascii_case("all") {
+            sqlx::query("delete from notification_mutes where channel_id = $1")
+                .bind(l.channel_id)
+                .execute(&self.pool)
+                .await?;
+            sqlx::query("update notification_channels set muted_until = null, updated_at = now() where id = $1")
+                .bind(l.channel_id)
+                .execute(&self.pool)
+                .await?;
+            return Ok(format!(
+                "🔔 {}",
+                lang.pick("All alerts are on again.", "Все оповещения снова включены.")
+            ));
+        }
+        let Some((target_id, target_name)) = self.find_target(l, name).await? else {
+            return Ok(format!(
+                "{} {}",
+                html(lang.pick("No target named", "Нет цели с именем")),
+                html(name)
+            ));
+        };
+        sqlx::query("delete from notification_mutes where channel_id = $1 and target_id = $2")
+            .bind(l.channel_id)
+            .bind(target_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(format!(
+            "🔔 {} {}",
+            html(&target_name),
+            lang.pick("alerts are on again.", "— оповещения снова включены.")
+        ))
+    }
+
+    async fn set_lang(&self, l: &Linked, args: &str) -> anyhow::Result<String> {
+        let tag = args.trim().to_ascii_lowercase();
+        if tag != "en" && tag != "ru" {
+            return Ok(l
+                .lang
+                .pick("Usage: /lang en or /lang ru", "Использование: /lang en или /lang ru")
+                .to_owned());
+        }
+        sqlx::query("update notification_channels set language = $2, updated_at = now() where id = $1")
+            .bind(l.channel_id)
+            .bind(&tag)
+            .execute(&self.pool)
+            .await?;
+        Ok(Lang::from_tag(&tag)
+            .pick("Language: English.", "Язык: русский.")
+            .to_owned())
+    }
+
+    async fn unlink(&self, l: &Linked) -> anyhow::Result<String> {
+        sqlx::query(
+            "update notification_channels set disabled_at = now(), disabled_reason = 'unlinked in Telegram (/unlink)', updated_at = now()
+             where id = $1",
+        )
+        .bind(l.channel_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(l.lang
+            .pick(
+                "Unlinked. This chat gets no more alerts; link it again from the dashboard.",
+                "Чат отключён и больше не получает оповещений; подключите его снова в панели.",
+            )
+            .to_owned())
+    }
+
+    async fn on_callback(&self, q: CallbackQuery) {
+        let chat = q.message.as_ref().map(|m| m.chat().id.0).unwrap_or(q.from.id.0 as i64);
+        let data = q.data.clone().unwrap_or_default();
+        let answer = match self.press(chat, &data).await {
+            Ok(text) => text,
+            Err(error) => {
+                warn!(error = format!("{error:#}"), "button failed");
+                "Something went wrong; please try again.".to_owned()
+            }
+        };
+        metrics::counter!(telemetry::COMMANDS, "command" => "button").increment(1);
+        if let Err(error) = self.tg.answer_callback(q.id.0.clone(), &answer).await {
+            debug!(%error, "could not answer a button press");
+        }
+    }
+
+    async fn press(&self, chat: i64, data: &str) -> anyhow::Result<String> {
+        let Some(l) = self.linked(chat).await? else {
+            return Ok(not_linked(Lang::En));
+        };
+        let lang = l.lang;
+        let (action, id) = data.split_once(':').unwrap_or((data, ""));
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(lang.pick("Unknown button.", "Неизвестная кнопка.").to_owned());
+        };
+        match action {
+            "ack" => {
+                let done = sqlx::query(
+                    "update incidents set acknowledged_at = now(), acknowledged_by = $2, updated_at = now()
+                     where id = $1 and owner_id = $2 and acknowledged_at is null",
+                )
+                .bind(id)
+                .bind(l.user_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if done == 1 {
+                    return Ok(lang.pick("Acknowledged.", "Принято.").to_owned());
+                }
+                let exists: bool =
+                    sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and owner_id = $2)")
+                        .bind(id)
+                        .bind(l.user_id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(if exists {
+                    lang.pick("Already acknowledged.", "Уже принято.")
+                } else {
+                    lang.pick("Incident not found.", "Инцидент не найден.")
+                }
+                .to_owned())
+            }
+            "mute" => {
+                let owned: bool =
+                    sqlx::query_scalar("select exists (select 1 from targets where id = $1 and owner_id = $2)")
+                        .bind(id)
+                        .bind(l.user_id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                if !owned {
+                    return Ok(lang.pick("Target not found.", "Цель не найдена.").to_owned());
+                }
+                self.mute_target(l.channel_id, id, Utc::now() + chrono::Duration::hours(1))
+                    .await?;
+                Ok(lang
+                    .pick(
+                        "Muted for 1 hour in this chat.",
+                        "Оповещения в этом чате отключены на 1 час.",
+                    )
+                    .to_owned())
+            }
+            _ => Ok(lang.pick("Unknown button.", "Неизвестная кнопка.").to_owned()),
+        }
+    }
+}
+
+/// `/cmd@bot args` → (`cmd`, `args`); `None` when not a command or addressed to another bot.
+pub fn parse_command(text: &str, username: &str) -> Option<(String, String)> {
+    let text = text.trim_start();
+    let rest = text.strip_prefix('/')?;
+    let (head, args) = match rest.split_once(char::is_whitespace) {
+        Some((h, a)) => (h, a.trim().to_owned()),
+        None => (rest, String::new()),
+    };
+    let (command, addressee) = match head.split_once('@') {
+        Some((c, bot)) => (c, Some(bot)),
+        None => (head, None),
+    };
+    if let Some(bot) = addressee
+        && !bot.eq_ignore_ascii_case(username)
+    {
+        return None;
+    }
+    if command.is_empty() || command.len() > 32 {
+        return None;
+    }
+    Some((command.to_ascii_lowercase(), args))
+}
+
+/// `/start` payloads: 1–64 characters of `[A-Za-z0-9_-]` (Telegram's deep-link alphabet).
+pub fn valid_token(token: &str) -> bool {
+    (1..=64).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn known_command(command: &str) -> &'static str {
+    match command {
+        "start" => "start",
+        "help" => "help",
+        "status" => "status",
+        "targets" => "targets",
+        "incidents" => "incidents",
+        "mute" => "mute",
+        "unmute" => "unmute",
+        "lang" => "lang",
+        "unlink" => "unlink",
+        _ => "unknown",
+    }
+}
+
+fn help(lang: Lang) -> String {
+    html(lang.pick(
+        "Commands:\n/status — targets down or degraded\n/targets — all targets\n/incidents — recent incidents\n/mute <target> <duration> — silence a target (e.g. /mute Shop 2h)\n/unmute [target] — alerts on again\n/lang en|ru — language\n/unlink — stop alerts in this chat\n/help — this list",
+        "Команды:\n/status — недоступные и деградировавшие цели\n/targets — все цели\n/incidents — последние инциденты\n/mute <цель> <длительность> — отключить оповещения (например /mute Shop 2h)\n/unmute [цель] — снова включить\n/lang en|ru — язык\n/unlink — больше не присылать оповещения в этот чат\n/help — этот список",
+    ))
+}
+
+fn not_linked(lang: Lang) -> String {
+    lang.pick(
+        "This chat is not linked to PingTower yet. In the dashboard open Channels → Telegram and follow the link.",
+        "Этот чат ещё не подключён к PingTower. В панели откройте Каналы → Telegram и перейдите по ссылке.",
+    )
+    .to_owned()
+}
+
+fn status_icon(status: &str) -> &'static str {
+    match status {
+        "up" => "🟢",
+        "down" => "🔴",
+        "degraded" => "🟠",
+        "flapping" => "🟣",
+        "pending" => "🟡",
+        "paused" => "⏸",
+        _ => "⚪",
+    }
+}
+
+fn status_word(status: &str, lang: Lang) -> String {
+    match status {
+        "up" => lang.pick("up", "работает"),
+        "down" => lang.pick("down", "недоступен"),
+        "degraded" => lang.pick("degraded", "деградация"),
+        "flapping" => lang.pick("flapping", "нестабилен"),
+        "pending" => lang.pick("pending", "проверяется"),
+        "paused" => lang.pick("paused", "на паузе"),
+        _ => lang.pick("unknown", "неизвестно"),
+    }
+    .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_parsed_with_and_without_the_bot_name() {
+        assert_eq!(
+            parse_command("/status", "pt_bot"),
+            Some(("status".into(), String::new()))
+        );
+        assert_eq!(
+            parse_command("/mute@PT_bot Shop  2h", "pt_bot"),
+            Some(("mute".into(), "Shop  2h".into()))
+        );
+        assert_eq!(parse_command("/status@other_bot", "pt_bot"), None);
+        assert_eq!(parse_command("hello", "pt_bot"), None);
+    }
+
+    #[test]
+    fn link_tokens_must_use_the_deep_link_alphabet() {
+        assert!(valid_token("abcDEF012_-"));
+        assert!(!valid_token(""));
+        assert!(!valid_token("a b"));
+        assert!(!valid_token(&"a".repeat(65)));
+        assert!(!valid_token("x'; drop table users; --"));
+    }
+}

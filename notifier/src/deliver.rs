@@ -1,0 +1,412 @@
+//! Delivery: an incident event becomes one alert per recipient channel, a report becomes an
+//! edit of the Telegram alert or a reply in the mail thread — each exactly once per
+//! (incident, channel, kind).
+//!
+//! The notification log is written around every send: a `sending` row is claimed first, the
+//! message goes out, then the row says `sent` with the Telegram message id or Message-ID. A
+//! crash between the send and the update leaves `sending`, and the redelivered event sends
+//! again: at most one duplicate, never a loss. A `sent` row is never sent again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::amqp::HandlerError;
+use common::messages::{Envelope, IncidentEvent, IncidentEventKind, IncidentReport};
+use futures::future::join_all;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use tracing::{debug, info, warn};
+use url::Url;
+use uuid::Uuid;
+
+use crate::email::{Mail, Mailer};
+use crate::fault::{self, FaultPoint};
+use crate::store::{self, ChannelKind, Claim, Recipient};
+use crate::telegram::{SendError, Telegram};
+use crate::telemetry;
+use crate::text::{self, Lang, TELEGRAM_MAX_CHARS};
+
+/// Delivers events and reports. Cheap to clone.
+#[derive(Clone)]
+pub struct Deliverer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: sqlx::PgPool,
+    telegram: Option<Telegram>,
+    mailer: Option<Mailer>,
+    public_url: Url,
+    report_wait: Duration,
+    fault: Option<FaultPoint>,
+}
+
+/// What became of one recipient of a report.
+enum ReportOutcome {
+    Done,
+    /// The alert is not sent yet: try again shortly.
+    WaitForAlert,
+}
+
+impl Deliverer {
+    /// A deliverer over the given senders (either may be off).
+    pub fn new(
+        pool: sqlx::PgPool,
+        telegram: Option<Telegram>,
+        mailer: Option<Mailer>,
+        public_url: Url,
+        report_wait: Duration,
+        fault: Option<FaultPoint>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                telegram,
+                mailer,
+                public_url,
+                report_wait,
+                fault,
+            }),
+        }
+    }
+
+    /// The dashboard URL of an incident.
+    pub fn incident_link(&self, incident_id: Uuid) -> String {
+        incident_link(&self.inner.public_url, incident_id)
+    }
+
+    fn available(&self, r: &Recipient) -> bool {
+        match r.kind {
+            ChannelKind::Telegram => self.inner.telegram.is_some(),
+            ChannelKind::Email => self.inner.mailer.is_some(),
+        }
+    }
+
+    /// Sends the alert of one event to every recipient; a transient failure of any of them
+    /// fails the whole (the ones sent are skipped on the retry).
+    pub async fn handle_event(&self, envelope: Envelope<IncidentEvent>) -> Result<(), HandlerError> {
+        let event = &envelope.payload;
+        let pool = &self.inner.pool;
+        let recipients = match &event.target {
+            Some(t) => store::recipients_for_target(pool, t.owner_id, t.id).await,
+            None => store::recipients_for_operators(pool).await,
+        }
+        .map_err(HandlerError::transient)?;
+        debug!(incident_id = %event.incident_id, kind = event.kind.as_str(), recipients = recipients.len(), "delivering");
+        let results = join_all(
+            recipients
+                .iter()
+                .filter(|r| self.available(r))
+                .map(|r| self.deliver_event(&envelope, r)),
+        )
+        .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>().map(|_| ())
+    }
+
+    async fn deliver_event(&self, envelope: &Envelope<IncidentEvent>, r: &Recipient) -> Result<(), HandlerError> {
+        let event = &envelope.payload;
+        let kind = event.kind.as_str();
+        let pool = &self.inner.pool;
+        let Claim::Send { log_id, attempts } = store::claim(pool, event.incident_id, r.channel_id, kind)
+            .await
+            .map_err(HandlerError::transient)?
+        else {
+            return Ok(());
+        };
+        let link = self.incident_link(event.incident_id);
+        let alert = text::alert(event, r.lang, &link);
+        // Follow-ups of an alert (resolved, …) answer it.
+        let parent = if event.kind == IncidentEventKind::Opened {
+            None
+        } else {
+            store::logged(
+                pool,
+                event.incident_id,
+                r.channel_id,
+                IncidentEventKind::Opened.as_str(),
+            )
+            .await
+            .map_err(HandlerError::transient)?
+            .filter(|l| l.status == "sent")
+            .and_then(|l| l.external_id)
+        };
+        let (sent, content) = match r.kind {
+            ChannelKind::Telegram => {
+                let tg = self.inner.telegram.as_ref().expect("checked by available()");
+                let body = alert.telegram(r.lang);
+                let markup = (event.kind == IncidentEventKind::Opened)
+                    .then(|| keyboard(event.incident_id, event.target.as_ref().map(|t| t.id), &link, r.lang));
+                let sent = match parse_chat(&r.address) {
+                    Ok(chat) => tg
+                        .send(chat, &body, markup, parent.and_then(|p| p.parse().ok()))
+                        .await
+                        .map(|id| id.to_string()),
+                    Err(e) => Err(e),
+                };
+                (sent, body)
+            }
+            ChannelKind::Email => {
+                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
+                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
+                let mail = Mail {
+                    to: r.address.clone(),
+                    subject: alert.subject(),
+                    text: alert.text(r.lang, &unsubscribe),
+                    html: alert.html(r.lang, &unsubscribe),
+                    message_id: mailer.message_id(event.incident_id, kind, r.channel_id),
+                    in_reply_to: parent,
+                };
+                let subject = mail.subject.clone();
+                (mailer.send(&mail).await, subject)
+            }
+        };
+        self.settle(log_id, attempts, r, kind, sent, Some(&content), envelope.occurred_at)
+            .await
+    }
+
+    /// Records the outcome of one send in the log, metrics and (if unreachable) the channel.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        log_id: Uuid,
+        attempts: i32,
+        r: &Recipient,
+        kind: &str,
+        sent: Result<String, SendError>,
+        content: Option<&str>,
+        occurred_at: chrono::DateTime<Utc>,
+    ) -> Result<(), HandlerError> {
+        let pool = &self.inner.pool;
+        let channel = r.kind.as_str();
+        match sent {
+            Ok(external_id) => {
+                if attempts == 1 {
+                    // Tests: the message is out, the log still says `sending`.
+                    fault::hit(self.inner.fault, FaultPoint::CrashAfterSend);
+                }
+                store::mark_sent(pool, log_id, &external_id, content)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                metrics::counter!(telemetry::SENT, "channel" => channel, "kind" => kind.to_owned()).increment(1);
+                let latency = (Utc::now() - occurred_at).to_std().unwrap_or_default();
+                metrics::histogram!(telemetry::DELIVERY_LATENCY, "channel" => channel).record(latency.as_secs_f64());
+                Ok(())
+            }
+            Err(SendError::Unreachable(error)) => {
+                info!(channel_id = %r.channel_id, %error, "recipient unreachable; disabling the channel");
+                let reason = match r.kind {
+                    ChannelKind::Telegram => format!("Telegram refused delivery ({error}); link the chat again"),
+                    ChannelKind::Email => format!("email refused ({error})"),
+                };
+                store::disable_channel(pool, r.channel_id, &reason)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                store::mark_failed(pool, log_id, &error)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                metrics::counter!(telemetry::DISABLED, "channel" => channel).increment(1);
+                metrics::counter!(telemetry::FAILED, "channel" => channel, "reason" => "unreachable").increment(1);
+                Ok(())
+            }
+            Err(SendError::Permanent(error)) => {
+                warn!(channel_id = %r.channel_id, %error, "notification cannot be sent; giving up");
+                store::mark_failed(pool, log_id, &error)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                metrics::counter!(telemetry::FAILED, "channel" => channel, "reason" => "permanent").increment(1);
+                Ok(())
+            }
+            Err(SendError::Transient(error)) => {
+                let _ = store::note_error(pool, log_id, &error).await;
+                metrics::counter!(telemetry::RETRIED, "channel" => channel, "reason" => "transient").increment(1);
+                Err(HandlerError::Transient(anyhow::anyhow!(
+                    "sending to channel {}: {error}",
+                    r.channel_id
+                )))
+            }
+        }
+    }
+
+    async fn unsubscribe_link(&self, mailer: &Mailer, r: &Recipient) -> Result<String, HandlerError> {
+        let (token, hash) = mailer.unsubscribe_token(r.channel_id);
+        store::set_unsubscribe_hash(&self.inner.pool, r.channel_id, &hash)
+            .await
+            .map_err(HandlerError::transient)?;
+        Ok(format!(
+            "{}/api/channels/unsubscribe?token={token}",
+            self.inner.public_url.as_str().trim_end_matches('/')
+        ))
+    }
+
+    /// Delivers a report: edits the Telegram alert (or answers it when the text would be too
+    /// long), replies in the mail thread. A report that overtakes its alert waits (transient
+    /// retries) up to the report wait, then goes out on its own.
+    pub async fn handle_report(&self, envelope: Envelope<IncidentReport>) -> Result<(), HandlerError> {
+        let report = &envelope.payload;
+        let pool = &self.inner.pool;
+        let event_kind = report.event_kind.as_str();
+        let owner = store::incident_owner(pool, report.incident_id)
+            .await
+            .map_err(HandlerError::transient)?;
+        let recipients = match owner {
+            Some((owner_id, target_id)) => store::recipients_for_target(pool, owner_id, target_id).await,
+            None => store::recipients_logged(pool, report.incident_id, event_kind).await,
+        }
+        .map_err(HandlerError::transient)?;
+        let age = (Utc::now() - envelope.occurred_at).to_std().unwrap_or_default();
+        let may_wait = age < self.inner.report_wait;
+        let target_id = owner.map(|(_, t)| t);
+        let outcomes = join_all(
+            recipients
+                .iter()
+                .filter(|r| self.available(r))
+                .map(|r| self.deliver_report(&envelope, r, may_wait, target_id)),
+        )
+        .await;
+        let mut wait = false;
+        for o in outcomes {
+            if matches!(o?, ReportOutcome::WaitForAlert) {
+                wait = true;
+            }
+        }
+        if wait {
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "the alert of incident {} is not sent yet; the report waits",
+                report.incident_id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn deliver_report(
+        &self,
+        envelope: &Envelope<IncidentReport>,
+        r: &Recipient,
+        may_wait: bool,
+        target_id: Option<Uuid>,
+    ) -> Result<ReportOutcome, HandlerError> {
+        let report = &envelope.payload;
+        let pool = &self.inner.pool;
+        let event_kind = report.event_kind.as_str();
+        let alert = store::logged(pool, report.incident_id, r.channel_id, event_kind)
+            .await
+            .map_err(HandlerError::transient)?;
+        let alert = match alert {
+            Some(a) if a.status == "sent" => Some(a),
+            Some(a) if a.status == "failed" => return Ok(ReportOutcome::Done),
+            _ if may_wait => return Ok(ReportOutcome::WaitForAlert),
+            _ => None,
+        };
+        let kind = format!("report:{event_kind}");
+        let Claim::Send { log_id, attempts } = store::claim(pool, report.incident_id, r.channel_id, &kind)
+            .await
+            .map_err(HandlerError::transient)?
+        else {
+            return Ok(ReportOutcome::Done);
+        };
+        let link = self.incident_link(report.incident_id);
+        let (sent, content) = match r.kind {
+            ChannelKind::Telegram => {
+                let tg = self.inner.telegram.as_ref().expect("checked by available()");
+                let body = text::report_telegram(report, r.lang);
+                let sent = match parse_chat(&r.address) {
+                    Ok(chat) => {
+                        self.telegram_follow_up(tg, chat, alert, &body, report, target_id, &link, r.lang)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                (sent, body)
+            }
+            ChannelKind::Email => {
+                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
+                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
+                let subject = match alert.as_ref().and_then(|a| a.content.clone()) {
+                    Some(s) => format!("Re: {s}"),
+                    None => r
+                        .lang
+                        .pick("[PingTower] Incident report", "[PingTower] Отчёт об инциденте")
+                        .to_owned(),
+                };
+                let mail = Mail {
+                    to: r.address.clone(),
+                    subject: subject.clone(),
+                    text: text::report_text(report, r.lang, &link, &unsubscribe),
+                    html: text::report_html(report, r.lang, &link, &unsubscribe),
+                    message_id: mailer.message_id(report.incident_id, &kind, r.channel_id),
+                    in_reply_to: alert.and_then(|a| a.external_id),
+                };
+                (mailer.send(&mail).await, subject)
+            }
+        };
+        self.settle(log_id, attempts, r, &kind, sent, Some(&content), envelope.occurred_at)
+            .await?;
+        Ok(ReportOutcome::Done)
+    }
+
+    /// The report under the alert: an edit when the whole fits one message, else an answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn telegram_follow_up(
+        &self,
+        tg: &Telegram,
+        chat: i64,
+        alert: Option<store::Logged>,
+        body: &str,
+        report: &IncidentReport,
+        target_id: Option<Uuid>,
+        link: &str,
+        lang: Lang,
+    ) -> Result<String, SendError> {
+        let parent = alert
+            .as_ref()
+            .and_then(|a| a.external_id.as_deref()?.parse::<i32>().ok());
+        if let (Some(message_id), Some(original)) = (parent, alert.as_ref().and_then(|a| a.content.as_deref())) {
+            let combined = format!("{original}\n\n{body}");
+            if combined.chars().count() <= TELEGRAM_MAX_CHARS {
+                let markup = (report.event_kind == IncidentEventKind::Opened)
+                    .then(|| keyboard(report.incident_id, target_id, link, lang));
+                match tg.edit(chat, message_id, &combined, markup).await {
+                    Ok(()) => return Ok(message_id.to_string()),
+                    // Too old to edit, deleted…: answer it instead.
+                    Err(SendError::Permanent(e)) => debug!(error = %e, "could not edit the alert; answering it"),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        tg.send(chat, body, None, parent).await.map(|id| id.to_string())
+    }
+}
+
+/// The dashboard URL of an incident.
+pub fn incident_link(public_url: &Url, incident_id: Uuid) -> String {
+    format!("{}/incidents/{incident_id}", public_url.as_str().trim_end_matches('/'))
+}
+
+/// The buttons under an alert: Acknowledge, Mute 1 h, Open in dashboard.
+pub fn keyboard(incident_id: Uuid, target_id: Option<Uuid>, link: &str, lang: Lang) -> InlineKeyboardMarkup {
+    let mut first = vec![InlineKeyboardButton::callback(
+        lang.pick("✅ Acknowledge", "✅ Принять"),
+        format!("ack:{incident_id}"),
+    )];
+    if let Some(t) = target_id {
+        first.push(InlineKeyboardButton::callback(
+            lang.pick("🔕 Mute 1 h", "🔕 Тишина 1 ч"),
+            format!("mute:{t}"),
+        ));
+    }
+    let mut rows = vec![first];
+    if let Ok(url) = Url::parse(link) {
+        rows.push(vec![InlineKeyboardButton::url(
+            lang.pick("Open in dashboard", "Открыть в панели"),
+            url,
+        )]);
+    }
+    InlineKeyboardMarkup::new(rows)
+}
+
+fn parse_chat(address: &str) -> Result<i64, SendError> {
+    address
+        .trim()
+        .parse()
+        .map_err(|_| SendError::Unreachable(format!("not a Telegram chat id: {address:?}")))
+}

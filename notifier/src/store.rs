@@ -1,0 +1,303 @@
+//! PostgreSQL operations: who gets an event, the notification log, channels, mutes, secrets.
+
+use sqlx::{PgExecutor, PgPool, Row};
+use uuid::Uuid;
+
+use crate::text::Lang;
+
+/// The two kinds of channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// A Telegram chat; the address is the chat id.
+    Telegram,
+    /// A mailbox; the address is the email address.
+    Email,
+}
+
+impl ChannelKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Email => "email",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "telegram" => Some(ChannelKind::Telegram),
+            "email" => Some(ChannelKind::Email),
+            _ => None,
+        }
+    }
+}
+
+/// A channel an event goes to.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// Telegram or email.
+    pub kind: ChannelKind,
+    /// Chat id or email address.
+    pub address: String,
+    /// The chat's language, else the user's.
+    pub lang: Lang,
+}
+
+const RECIPIENT_COLUMNS: &str = "c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as language";
+
+fn recipient(row: &sqlx::postgres::PgRow) -> Result<Option<Recipient>, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let language: String = row.try_get("language")?;
+    Ok(ChannelKind::parse(&kind).map(|kind| Recipient {
+        channel_id: row.get("id"),
+        user_id: row.get("user_id"),
+        kind,
+        address: row.get("address"),
+        lang: Lang::from_tag(&language),
+    }))
+}
+
+/// The owner's verified, enabled, unmuted channels for `target` (only the target's routed
+/// channels when it has any).
+pub async fn recipients_for_target(
+    db: impl PgExecutor<'_>,
+    owner_id: Uuid,
+    target_id: Uuid,
+) -> Result<Vec<Recipient>, sqlx::Error> {
+    let sql = format!(
+        "select {RECIPIENT_COLUMNS}
+         from notification_channels c join users u on u.id = c.user_id
+         where c.user_id = $1 and c.verified_at is not null and c.disabled_at is null
+           and (c.muted_until is null or c.muted_until <= now())
+           and (not exists (select 1 from target_channels tc where tc.target_id = $2)
+                or exists (select 1 from target_channels tc where tc.target_id = $2 and tc.channel_id = c.id))
+           and not exists (select 1 from notification_mutes m
+                           where m.channel_id = c.id and m.target_id = $2 and m.muted_until > now())
+         order by c.created_at, c.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner_id)
+        .bind(target_id)
+        .fetch_all(db)
+        .await?;
+    rows.iter().filter_map(|r| recipient(r).transpose()).collect()
+}
+
+/// Operators' (admins') verified, enabled, unmuted channels.
+pub async fn recipients_for_operators(db: impl PgExecutor<'_>) -> Result<Vec<Recipient>, sqlx::Error> {
+    let sql = format!(
+        "select {RECIPIENT_COLUMNS}
+         from notification_channels c join users u on u.id = c.user_id
+         where u.is_admin and c.verified_at is not null and c.disabled_at is null
+           and (c.muted_until is null or c.muted_until <= now())
+         order by c.created_at, c.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(db).await?;
+    rows.iter().filter_map(|r| recipient(r).transpose()).collect()
+}
+
+/// Channels that were sent (or tried) `kind` of `incident`, still enabled.
+pub async fn recipients_logged(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    kind: &str,
+) -> Result<Vec<Recipient>, sqlx::Error> {
+    let sql = format!(
+        "select {RECIPIENT_COLUMNS}
+         from notification_log l
+         join notification_channels c on c.id = l.channel_id
+         join users u on u.id = c.user_id
+         where l.incident_id = $1 and l.kind = $2 and c.disabled_at is null
+         order by c.created_at, c.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(incident_id)
+        .bind(kind)
+        .fetch_all(db)
+        .await?;
+    rows.iter().filter_map(|r| recipient(r).transpose()).collect()
+}
+
+/// The owner and target of an incident, if it has a row.
+pub async fn incident_owner(db: impl PgExecutor<'_>, incident_id: Uuid) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
+    let row = sqlx::query("select owner_id, target_id from incidents where id = $1")
+        .bind(incident_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.get("owner_id"), r.get("target_id"))))
+}
+
+/// What the notification log says about one (incident, channel, kind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours to send; `attempts` counts this one.
+    Send {
+        /// The log row.
+        log_id: Uuid,
+        /// Attempts so far, this one included.
+        attempts: i32,
+    },
+    /// Sent already.
+    Sent,
+    /// Given up on (blocked bot, bad address).
+    Failed,
+}
+
+/// Claims (incident, channel, kind) for sending: a new row says `sending`; a row still
+/// `sending` (a crash or an error before its send was logged) is claimed again.
+pub async fn claim(pool: &PgPool, incident_id: Uuid, channel_id: Uuid, kind: &str) -> Result<Claim, sqlx::Error> {
+    let row = sqlx::query(
+        "insert into notification_log (id, incident_id, channel_id, kind, status, attempts)
+         values ($1, $2, $3, $4, 'sending', 1)
+         on conflict (incident_id, channel_id, kind) do update
+            set attempts = notification_log.attempts + 1
+            where notification_log.status = 'sending'
+         returning id, attempts",
+    )
+    .bind(Uuid::now_v7())
+    .bind(incident_id)
+    .bind(channel_id)
+    .bind(kind)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(row) = row {
+        return Ok(Claim::Send {
+            log_id: row.get("id"),
+            attempts: row.get("attempts"),
+        });
+    }
+    let status: Option<String> = sqlx::query_scalar(
+        "select status from notification_log where incident_id = $1 and channel_id = $2 and kind = $3",
+    )
+    .bind(incident_id)
+    .bind(channel_id)
+    .bind(kind)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match status.as_deref() {
+        Some("failed") => Claim::Failed,
+        _ => Claim::Sent,
+    })
+}
+
+/// Records a successful send.
+pub async fn mark_sent(
+    pool: &PgPool,
+    log_id: Uuid,
+    external_id: &str,
+    content: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update notification_log
+         set status = 'sent', external_id = $2, content = $3, sent_at = now(), last_error = null
+         where id = $1",
+    )
+    .bind(log_id)
+    .bind(external_id)
+    .bind(content)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a send given up on.
+pub async fn mark_failed(pool: &PgPool, log_id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update notification_log set status = 'failed', last_error = $2 where id = $1")
+        .bind(log_id)
+        .bind(truncate(error))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Records an error of an attempt that will be retried (the row stays `sending`).
+pub async fn note_error(pool: &PgPool, log_id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("update notification_log set last_error = $2 where id = $1")
+        .bind(log_id)
+        .bind(truncate(error))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(1000).collect()
+}
+
+/// A logged notification.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// `sending`, `sent` or `failed`.
+    pub status: String,
+    /// Telegram message id or Message-ID.
+    pub external_id: Option<String>,
+    /// What it said (Telegram text, mail subject).
+    pub content: Option<String>,
+}
+
+/// The log row of (incident, channel, kind), if any.
+pub async fn logged(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    channel_id: Uuid,
+    kind: &str,
+) -> Result<Option<Logged>, sqlx::Error> {
+    let row = sqlx::query(
+        "select status, external_id, content from notification_log
+         where incident_id = $1 and channel_id = $2 and kind = $3",
+    )
+    .bind(incident_id)
+    .bind(channel_id)
+    .bind(kind)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| Logged {
+        status: r.get("status"),
+        external_id: r.get("external_id"),
+        content: r.get("content"),
+    }))
+}
+
+/// Disables a channel, saying why in the dashboard.
+pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update notification_channels set disabled_at = now(), disabled_reason = $2, updated_at = now()
+         where id = $1 and disabled_at is null",
+    )
+    .bind(channel_id)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Sets a channel's unsubscribe-token hash when it differs.
+pub async fn set_unsubscribe_hash(db: impl PgExecutor<'_>, channel_id: Uuid, hash: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update notification_channels set unsubscribe_token_hash = $2, updated_at = now()
+         where id = $1 and unsubscribe_token_hash is distinct from $2",
+    )
+    .bind(channel_id)
+    .bind(hash)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The installation secret `name`, created (32 random bytes) on first use.
+pub async fn secret(pool: &PgPool, name: &str) -> Result<Vec<u8>, sqlx::Error> {
+    let fresh: [u8; 32] = rand::random();
+    sqlx::query("insert into notifier_secrets (name, value) values ($1, $2) on conflict (name) do nothing")
+        .bind(name)
+        .bind(&fresh[..])
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar("select value from notifier_secrets where name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}

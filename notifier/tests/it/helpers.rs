@@ -1,0 +1,251 @@
+//! Shared helpers: fresh servers, the fake Bot API, the notifier in-process, rows inserted
+//! straight into PostgreSQL, and events and reports to publish.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::messages::{
+    CheckKind, Envelope, Failure, FailureKind, IncidentEvent, IncidentEventKind, IncidentReport, Phase, TargetRef,
+    TargetStatus,
+};
+use common::testing::{TestBroker, TestPg};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::fake_telegram::FakeTelegram;
+
+pub const PUBLIC_URL: &str = "https://pingtower.example";
+
+pub struct TestEnv {
+    pub broker: TestBroker,
+    pub pg: TestPg,
+    pub tg: FakeTelegram,
+    pub shutdown: CancellationToken,
+    service: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let (broker, pg, tg) = tokio::join!(TestBroker::new(), TestPg::new(), FakeTelegram::start());
+        Self {
+            broker,
+            pg,
+            tg,
+            shutdown: CancellationToken::new(),
+            service: None,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pg.pool
+    }
+
+    /// The config for these servers: Telegram at the fake, fast pacing, no email.
+    pub fn config(&self) -> notifier::Config {
+        let mut c = notifier::Config::new(self.broker.config.clone(), self.pg.config.clone());
+        c.telegram.bot_token = Some("123:TEST".to_owned().into());
+        c.telegram.api_url = self.tg.url.parse().unwrap();
+        c.telegram.bot_username = "pt_bot".into();
+        c.telegram.poll_timeout = Duration::from_secs(1);
+        c.telegram.chat_interval = Duration::from_millis(20);
+        c.telegram.global_rate = 0;
+        c.public_url = PUBLIC_URL.parse().unwrap();
+        c.delivery.report_wait = Duration::from_secs(20);
+        c.delivery.max_retry_delay = Duration::from_millis(500);
+        c
+    }
+
+    pub fn start(&mut self) {
+        let config = self.config();
+        self.start_with(config);
+    }
+
+    pub fn start_with(&mut self, config: notifier::Config) {
+        self.service = Some(tokio::spawn(notifier::run(config, self.shutdown.clone())));
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(s) = self.service.take() {
+            let r = tokio::time::timeout(Duration::from_secs(15), s).await;
+            assert!(matches!(r, Ok(Ok(Ok(())))), "notifier stops cleanly: {r:?}");
+        }
+    }
+
+    pub async fn publish_event(&self, event: IncidentEvent) {
+        self.broker.publish(&Envelope::new(event)).await;
+    }
+
+    pub async fn publish_report(&self, report: IncidentReport) {
+        self.broker.publish(&Envelope::new(report)).await;
+    }
+}
+
+pub async fn user(pool: &PgPool, language: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query("insert into users (id, email, password_hash, language) values ($1, $2, 'x', $3)")
+        .bind(id)
+        .bind(format!("{}@example.com", id.simple()))
+        .bind(language)
+        .execute(pool)
+        .await
+        .unwrap();
+    id
+}
+
+pub async fn target(pool: &PgPool, owner: Uuid, name: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into targets (id, owner_id, name, kind, spec, interval_seconds) values ($1, $2, $3, 'http', '{}', 60)",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(name)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
+pub async fn target_state(pool: &PgPool, target: Uuid, status: &str) {
+    sqlx::query("insert into target_state (target_id, status, since) values ($1, $2, now() - interval '5 minutes')")
+        .bind(target)
+        .bind(status)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+pub async fn incident(pool: &PgPool, owner: Uuid, target: Uuid) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into incidents (id, target_id, owner_id, opened_at) values ($1, $2, $3, now() - interval '1 minute')",
+    )
+    .bind(id)
+    .bind(target)
+    .bind(owner)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
+pub async fn channel(pool: &PgPool, user: Uuid, kind: &str, address: &str, verified: bool) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into notification_channels (id, user_id, kind, address, verified_at)
+         values ($1, $2, $3, $4, case when $5 then now() end)",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(kind)
+    .bind(address)
+    .bind(verified)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
+pub async fn telegram_chat(pool: &PgPool, user: Uuid, chat: i64) -> Uuid {
+    channel(pool, user, "telegram", &chat.to_string(), true).await
+}
+
+/// A link token as the API issues it; `expires_in` may be negative.
+pub async fn link_token(pool: &PgPool, user: Uuid, expires_in: chrono::Duration) -> String {
+    let token = hex::encode(rand::random::<[u8; 16]>());
+    sqlx::query("insert into telegram_link_tokens (token_hash, user_id, expires_at) values ($1, $2, $3)")
+        .bind(Sha256::digest(token.as_bytes()).to_vec())
+        .bind(user)
+        .bind(Utc::now() + expires_in)
+        .execute(pool)
+        .await
+        .unwrap();
+    token
+}
+
+pub fn opened(incident: Uuid, owner: Uuid, target: Uuid, name: &str) -> IncidentEvent {
+    let mut result = common::samples::check_result();
+    result.target_id = target;
+    result.failure = Some(Failure {
+        kind: FailureKind::HttpStatus,
+        phase: Phase::Validation,
+        message: "HTTP 503 Service Unavailable; expected 200-399".into(),
+    });
+    IncidentEvent {
+        incident_id: incident,
+        kind: IncidentEventKind::Opened,
+        target: Some(TargetRef {
+            id: target,
+            owner_id: owner,
+            name: name.into(),
+            check_kind: CheckKind::Http,
+            address: "https://shop.example.com/health".into(),
+        }),
+        state: TargetStatus::Down,
+        regions: vec!["default".into()],
+        started_at: Utc::now() - chrono::Duration::minutes(1),
+        resolved_at: None,
+        pinger_id: None,
+        evidence: common::messages::Evidence {
+            results: vec![result],
+            ..Default::default()
+        },
+    }
+}
+
+pub fn resolved(mut event: IncidentEvent, after: chrono::Duration) -> IncidentEvent {
+    event.kind = IncidentEventKind::Resolved;
+    event.state = TargetStatus::Up;
+    event.resolved_at = Some(event.started_at + after);
+    event
+}
+
+pub fn report(incident: Uuid, summary: &str) -> IncidentReport {
+    IncidentReport {
+        incident_id: incident,
+        event_kind: IncidentEventKind::Opened,
+        language: "en".into(),
+        summary: summary.into(),
+        probable_cause: "The upstream returns 503.".into(),
+        impact: "Customers cannot check out.".into(),
+        recommended_actions: vec!["Restart the app server.".into()],
+        source: "rules".into(),
+        claims: vec![],
+        generated_at: Utc::now(),
+    }
+}
+
+pub async fn log_rows(pool: &PgPool, incident: Uuid) -> Vec<(Uuid, String, String, Option<String>)> {
+    sqlx::query_as(
+        "select channel_id, kind, status, external_id from notification_log where incident_id = $1 order by kind",
+    )
+    .bind(incident)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Polls `f` until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, f: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}

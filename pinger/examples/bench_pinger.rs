@@ -1,0 +1,694 @@
+//! Benchmark of the pinger: loopback targets with known answers, the real pinger binary
+//! driven through RabbitMQ at fixed rates, and (when Debian's `prometheus-blackbox-exporter`
+//! is installed) the blackbox exporter's `/probe` at the same rate on the same targets, in
+//! alternating segments of one run.
+//!
+//! ```sh
+//! cargo run --release -p pinger --example bench_pinger -- [--https-targets 10000 --https-interval 30]
+//!     [--http-targets 100000 --http-interval 60] [--segment 20] [--concurrency 512]
+//!     [--no-blackbox] [--no-baseline]
+//! ```
+//!
+//! A first "baseline" segment sends stale jobs (answered as skipped, never run): the AMQP
+//! and result cost per job, included in every pinger figure but absent from the exporter's.
+//! Each segment lasts `--segment` seconds (the baseline half of it) at `targets / interval`
+//! jobs per second; targets cycle, so a 30 s segment at 10,000 / 30 s checks each once.
+//!
+//! The pinger (and the exporter) run on CPU 0, this process (targets, driver) on CPU 1
+//! (`taskset`). Printed per segment: sustained checks/s, CPU µs per check of the measured
+//! process only, p50/p99 lag (started − scheduled_for), peak RSS, open files, misclassifications.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::amqp::Publisher;
+use common::messages::{
+    CheckJob, CheckResult, CheckSpec, DEFAULT_REGION, Envelope, FailureKind, HttpSpec, Outcome,
+    RESULTS_INCIDENTS_QUEUE, RESULTS_STORE_QUEUE,
+};
+use common::testing::TestBroker;
+use futures::StreamExt;
+use secrecy::ExposeSecret;
+use support::{Pki, Reply, TestServer};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const IPS: [&str; 6] = [
+    "127.0.0.10",
+    "127.0.0.11",
+    "127.0.0.12",
+    "127.0.0.13",
+    "127.0.0.14",
+    "127.0.0.15",
+];
+const PORTS_PER_IP: usize = 2;
+
+struct Args {
+    https_targets: usize,
+    https_interval: f64,
+    http_targets: usize,
+    http_interval: f64,
+    segment: f64,
+    blackbox: bool,
+    baseline: bool,
+    concurrency: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        https_targets: 10_000,
+        https_interval: 30.0,
+        http_targets: 100_000,
+        http_interval: 60.0,
+        segment: 20.0,
+        blackbox: true,
+        baseline: true,
+        concurrency: 512,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < argv.len() {
+        let v = || argv.get(i + 1).cloned().unwrap_or_default();
+        match argv[i].as_str() {
+            "--https-targets" => a.https_targets = v().parse().expect("number"),
+            "--https-interval" => a.https_interval = v().parse().expect("seconds"),
+            "--http-targets" => a.http_targets = v().parse().expect("number"),
+            "--http-interval" => a.http_interval = v().parse().expect("seconds"),
+            "--segment" => a.segment = v().parse().expect("seconds"),
+            "--concurrency" => a.concurrency = v().parse().expect("number"),
+            "--no-baseline" => {
+                a.baseline = false;
+                i += 1;
+                continue;
+            }
+            "--no-blackbox" => {
+                a.blackbox = false;
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown argument {other}"),
+        }
+        i += 2;
+    }
+    a
+}
+
+/// What a target must be judged as.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Expect {
+    /// A stale job: reported as skipped, not run (the AMQP-only baseline).
+    Skipped,
+    Up,
+    Status,
+    Expired,
+}
+
+fn expect_of(n: usize, https: bool) -> Expect {
+    if https && n % 89 == 7 {
+        Expect::Expired
+    } else if n % 97 == 3 {
+        Expect::Status
+    } else {
+        Expect::Up
+    }
+}
+
+fn router() -> support::Router {
+    Arc::new(|path: &str| {
+        let n: usize = path.rsplit('/').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if path.starts_with("/r/") {
+            Reply::redirect(302, &format!("/t/{n}"))
+        } else if n % 97 == 3 {
+            Reply::status(500, "<h1>Internal Server Error</h1>")
+        } else {
+            Reply::ok("<html><body>ok</body></html>")
+        }
+    })
+}
+
+struct Targets {
+    http: Vec<TestServer>,
+    https: Vec<TestServer>,
+    expired: Vec<TestServer>,
+}
+
+impl Targets {
+    fn url(&self, n: usize, https: bool) -> String {
+        // Every 101st target goes through a redirect first.
+        let path = if n % 101 == 5 {
+            format!("/r/{n}")
+        } else {
+            format!("/t/{n}")
+        };
+        if !https {
+            let s = &self.http[n % self.http.len()];
+            return format!("http://{}{path}", s.addr);
+        }
+        if expect_of(n, true) == Expect::Expired {
+            let s = &self.expired[n % self.expired.len()];
+            return format!("https://{}{path}", s.addr);
+        }
+        let s = &self.https[n % self.https.len()];
+        format!("https://{}{path}", s.addr)
+    }
+}
+
+fn classify(r: &CheckResult) -> Option<Expect> {
+    if pinger::report::is_skipped(r) {
+        return Some(Expect::Skipped);
+    }
+    match (r.outcome, r.failure.as_ref().map(|f| f.kind)) {
+        (Outcome::Up, None) => Some(Expect::Up),
+        (Outcome::Down, Some(FailureKind::HttpStatus)) => Some(Expect::Status),
+        (Outcome::Down, Some(FailureKind::TlsExpired)) => Some(Expect::Expired),
+        _ => None,
+    }
+}
+
+/// utime + stime of a process in microseconds.
+fn cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 =
+        f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    ticks * 10_000
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)
+                .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn pinger_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    // `cargo run --example` does not build the binary: build it (a no-op when up to date).
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "-p", "pinger", "--bin", "pinger"]);
+    if dir.ends_with("release") {
+        cmd.arg("--release");
+    }
+    assert!(cmd.status().unwrap().success(), "building the pinger");
+    dir.join("pinger")
+}
+
+/// A job waiting for its result: expected verdict, target number, scheduled time.
+type Pending = (Expect, usize, chrono::DateTime<Utc>);
+
+/// Shared bookkeeping of jobs in flight and results received.
+#[derive(Default)]
+struct Ledger {
+    pending: Mutex<HashMap<Uuid, Pending>>,
+    lags: Mutex<Vec<f64>>,
+    received: AtomicUsize,
+    wrong: AtomicUsize,
+    wrong_samples: Mutex<Vec<String>>,
+}
+
+struct SegmentReport {
+    name: String,
+    checks: usize,
+    rate: f64,
+    cpu_per_check_us: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    wrong: usize,
+    unanswered: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pinger_segment(
+    name: &str,
+    publisher: &Publisher,
+    ledger: &Arc<Ledger>,
+    targets: &Targets,
+    https: bool,
+    count: usize,
+    interval: f64,
+    seconds: f64,
+    pid: u32,
+    peak_fds: &AtomicUsize,
+    stale: bool,
+) -> SegmentReport {
+    let rate = count as f64 / interval;
+    let total = (rate * seconds).round() as usize;
+    ledger.lags.lock().unwrap().clear();
+    ledger.received.store(0, Ordering::SeqCst);
+    ledger.wrong.store(0, Ordering::SeqCst);
+    let cpu0 = cpu_us(pid);
+    let started = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(1024));
+    let mut sent = 0usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut next_target = 0usize;
+    while sent < total {
+        tick.tick().await;
+        let due = ((started.elapsed().as_secs_f64() * rate) as usize).min(total);
+        while sent < due {
+            let n = next_target % count;
+            next_target += 1;
+            let mut spec = HttpSpec::get(targets.url(n, https));
+            spec.timeout_ms = 10_000;
+            let now = Utc::now();
+            let job = CheckJob {
+                job_id: Uuid::now_v7(),
+                target_id: Uuid::now_v7(),
+                region: DEFAULT_REGION.into(),
+                scheduled_for: now,
+                deadline: if stale {
+                    now - chrono::Duration::seconds(1)
+                } else {
+                    now + chrono::Duration::seconds(interval as i64)
+                },
+                spec: CheckSpec::Http(spec),
+            };
+            let expected = if stale { Expect::Skipped } else { expect_of(n, https) };
+            ledger.pending.lock().unwrap().insert(job.job_id, (expected, n, now));
+            let permit = sem.clone().acquire_owned().await.unwrap();
+            let p = publisher.clone();
+            tokio::spawn(async move {
+                p.publish(&Envelope::new(job)).await.expect("job published");
+                drop(permit);
+            });
+            sent += 1;
+        }
+        peak_fds.fetch_max(open_files(pid), Ordering::Relaxed);
+    }
+    // Drain: wait until every job of the segment has its result (or 30 s).
+    let drain_until = Instant::now() + Duration::from_secs(30);
+    while ledger.received.load(Ordering::SeqCst) < total && Instant::now() < drain_until {
+        peak_fds.fetch_max(open_files(pid), Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    let cpu = cpu_us(pid) - cpu0;
+    let checks = ledger.received.load(Ordering::SeqCst);
+    let mut lags = ledger.lags.lock().unwrap().clone();
+    lags.sort_by(|a, b| a.total_cmp(b));
+    let unanswered = ledger.pending.lock().unwrap().len();
+    ledger.pending.lock().unwrap().clear();
+    SegmentReport {
+        name: name.to_owned(),
+        checks,
+        rate: checks as f64 / took,
+        cpu_per_check_us: cpu as f64 / checks.max(1) as f64,
+        p50_ms: pct(&lags, 0.5),
+        p99_ms: pct(&lags, 0.99),
+        wrong: ledger.wrong.load(Ordering::SeqCst),
+        unanswered,
+    }
+}
+
+async fn consume_results(b: common::amqp::Broker, ledger: Arc<Ledger>, stop: CancellationToken) {
+    let conn = b.connection().await.unwrap();
+    for queue in [RESULTS_STORE_QUEUE, RESULTS_INCIDENTS_QUEUE] {
+        let ch = conn.create_channel().await.unwrap();
+        ch.basic_qos(2000, Default::default()).await.unwrap();
+        let mut consumer = ch
+            .basic_consume(
+                queue.into(),
+                format!("bench-{queue}").as_str().into(),
+                lapin::options::BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let ledger = ledger.clone();
+        let stop = stop.clone();
+        let count = queue == RESULTS_STORE_QUEUE;
+        tokio::spawn(async move {
+            loop {
+                let d = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    d = consumer.next() => d,
+                };
+                let Some(Ok(d)) = d else { return };
+                if !count {
+                    continue;
+                }
+                let Ok(env) = serde_json::from_slice::<Envelope<CheckResult>>(&d.data) else {
+                    continue;
+                };
+                let r = env.payload;
+                let Some((expected, n, scheduled)) = ledger.pending.lock().unwrap().remove(&r.job_id) else {
+                    continue;
+                };
+                let lag = (r.started_at - scheduled).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                ledger.lags.lock().unwrap().push(lag);
+                if classify(&r) != Some(expected) {
+                    ledger.wrong.fetch_add(1, Ordering::SeqCst);
+                    let mut s = ledger.wrong_samples.lock().unwrap();
+                    if s.len() < 5 {
+                        s.push(format!(
+                            "target {n}: expected {expected:?}, got {:?} {:?}",
+                            r.outcome, r.failure
+                        ));
+                    }
+                }
+                ledger.received.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+    stop.cancelled().await;
+    b.close().await;
+}
+
+struct Blackbox {
+    child: Child,
+    url: String,
+}
+
+fn start_blackbox(ca: &Path) -> Option<Blackbox> {
+    let bin = ["/usr/bin/prometheus-blackbox-exporter"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let cfg = std::env::temp_dir().join(format!("pingtower-bench-blackbox-{port}.yml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "modules:\n  http_2xx:\n    prober: http\n    timeout: 10s\n    http:\n      preferred_ip_protocol: ip4\n      tls_config:\n        ca_file: {}\n",
+            ca.display()
+        ),
+    )
+    .ok()?;
+    let child = Command::new("taskset")
+        .args(["-c", "0", bin, &format!("--config.file={}", cfg.display())])
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(Blackbox {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn blackbox_segment(
+    name: &str,
+    bbe: &Blackbox,
+    client: &reqwest::Client,
+    targets: &Targets,
+    https: bool,
+    count: usize,
+    interval: f64,
+    seconds: f64,
+) -> SegmentReport {
+    let pid = bbe.child.id();
+    let rate = count as f64 / interval;
+    let total = (rate * seconds).round() as usize;
+    let cpu0 = cpu_us(pid);
+    let started = Instant::now();
+    let done = Arc::new(AtomicUsize::new(0));
+    let wrong = Arc::new(AtomicUsize::new(0));
+    let lag_sum = Arc::new(AtomicU64::new(0));
+    let sem = Arc::new(tokio::sync::Semaphore::new(1024));
+    let mut sent = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut next = 0usize;
+    let mut set = tokio::task::JoinSet::new();
+    while sent < total {
+        tick.tick().await;
+        let due = ((started.elapsed().as_secs_f64() * rate) as usize).min(total);
+        while sent < due {
+            let n = next % count;
+            next += 1;
+            let target = targets.url(n, https);
+            let expected_up = expect_of(n, https) == Expect::Up;
+            let url = format!("{}/probe", bbe.url);
+            let (client, done, wrong, lag_sum) = (client.clone(), done.clone(), wrong.clone(), lag_sum.clone());
+            let permit = sem.clone().acquire_owned().await.unwrap();
+            let scheduled = Instant::now();
+            set.spawn(async move {
+                lag_sum.fetch_add(scheduled.elapsed().as_micros() as u64, Ordering::Relaxed);
+                let body = client
+                    .get(url)
+                    .query(&[("module", "http_2xx"), ("target", target.as_str())])
+                    .send()
+                    .await
+                    .ok();
+                let text = match body {
+                    Some(b) => b.text().await.unwrap_or_default(),
+                    None => String::new(),
+                };
+                let success = text.lines().any(|l| l.trim() == "probe_success 1");
+                if success != expected_up {
+                    wrong.fetch_add(1, Ordering::Relaxed);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                drop(permit);
+            });
+            sent += 1;
+        }
+    }
+    while set.join_next().await.is_some() {}
+    let took = started.elapsed().as_secs_f64();
+    let cpu = cpu_us(pid) - cpu0;
+    let checks = done.load(Ordering::SeqCst);
+    SegmentReport {
+        name: name.to_owned(),
+        checks,
+        rate: checks as f64 / took,
+        cpu_per_check_us: cpu as f64 / checks.max(1) as f64,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        wrong: wrong.load(Ordering::SeqCst),
+        unanswered: 0,
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args();
+    // This process (targets, driver) on CPU 1; the measured processes on CPU 0.
+    let _ = Command::new("taskset")
+        .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(bench(args))
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
+    let pki = Pki::new();
+    let good = pki.leaf(&IPS).server_config();
+    let expired = pki.leaf_between(&IPS, -60, -2).server_config();
+    let mut targets = Targets {
+        http: Vec::new(),
+        https: Vec::new(),
+        expired: Vec::new(),
+    };
+    for ip in IPS {
+        for _ in 0..PORTS_PER_IP {
+            targets.http.push(TestServer::http(ip, router()).await);
+            targets.https.push(TestServer::https(ip, router(), good.clone()).await);
+        }
+        targets
+            .expired
+            .push(TestServer::https(ip, router(), expired.clone()).await);
+    }
+    println!(
+        "targets: {} HTTP and {} HTTPS servers on {} loopback addresses (ECDSA P-256 certificates from a CA made at start-up)",
+        targets.http.len(),
+        targets.https.len() + targets.expired.len(),
+        IPS.len()
+    );
+
+    let broker = TestBroker::new().await;
+    let stop = CancellationToken::new();
+    let ledger = Arc::new(Ledger::default());
+    let publisher = Publisher::new(broker.broker("bench-driver", stop.clone()), Duration::from_secs(30));
+    publisher.broker().connection().await?;
+    let consumer = tokio::spawn(consume_results(
+        broker.broker("bench-results", stop.clone()),
+        ledger.clone(),
+        stop.clone(),
+    ));
+
+    let bin = pinger_binary();
+    let mut pinger = Command::new("taskset")
+        .arg("-c")
+        .arg("0")
+        .arg(&bin)
+        .env("PINGTOWER_AMQP_URL", broker.config.amqp_url.expose_secret())
+        .env("PINGTOWER_HTTP_ADDR", "127.0.0.1:0")
+        .env("PINGTOWER_ALLOW_PRIVATE_TARGETS", "true")
+        .env("PINGTOWER_PINGER_EXTRA_CA_FILE", &pki.ca_file)
+        .env("PINGTOWER_PINGER_CONCURRENCY", args.concurrency.to_string())
+        .env("PINGTOWER_PINGER_ID", "bench")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    // taskset execs the pinger in place: the child's pid is the pinger's.
+    let pid = pinger.id();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let peak_fds = AtomicUsize::new(0);
+
+    let bbe = if args.blackbox {
+        start_blackbox(&pki.ca_file)
+    } else {
+        None
+    };
+    let client = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
+    if bbe.is_some() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    } else if args.blackbox {
+        println!("prometheus-blackbox-exporter is not installed: exporter segments skipped");
+    }
+
+    let mut reports = Vec::new();
+    if args.baseline {
+        // Jobs past their deadline: consumed, answered with a skipped result, acked — the
+        // AMQP and result cost per job without any check.
+        let r = pinger_segment(
+            &format!(
+                "pinger    baseline (stale jobs) {:.0}/s",
+                args.http_targets as f64 / args.http_interval
+            ),
+            &publisher,
+            &ledger,
+            &targets,
+            false,
+            args.http_targets,
+            args.http_interval,
+            args.segment / 2.0,
+            pid,
+            &peak_fds,
+            true,
+        )
+        .await;
+        print_report(&r);
+    }
+    let plans = [
+        (true, args.https_targets, args.https_interval),
+        (false, args.http_targets, args.http_interval),
+    ];
+    for (https, count, interval) in plans {
+        let proto = if https { "HTTPS" } else { "HTTP" };
+        let label = format!("{proto} {count} targets / {interval} s");
+        let r = pinger_segment(
+            &format!("pinger    {label}"),
+            &publisher,
+            &ledger,
+            &targets,
+            https,
+            count,
+            interval,
+            args.segment,
+            pid,
+            &peak_fds,
+            false,
+        )
+        .await;
+        print_report(&r);
+        reports.push((https, false, r));
+        if let Some(b) = &bbe {
+            let r = blackbox_segment(
+                &format!("blackbox  {label}"),
+                b,
+                &client,
+                &targets,
+                https,
+                count,
+                interval,
+                args.segment,
+            )
+            .await;
+            print_report(&r);
+            reports.push((https, true, r));
+        }
+    }
+
+    let rss_peak = status_kib(pid, "VmHWM:");
+    println!();
+    println!(
+        "pinger peak RSS: {:.1} MiB; peak open files: {}",
+        rss_peak as f64 / 1024.0,
+        peak_fds.load(Ordering::Relaxed)
+    );
+    for s in ledger.wrong_samples.lock().unwrap().iter() {
+        println!("misclassified: {s}");
+    }
+    for (https, floor, bbe_ref) in [(false, 65.0, 760.0), (true, 330.0, 1340.0)] {
+        let ours = reports
+            .iter()
+            .find(|(h, b, _)| *h == https && !*b)
+            .map(|x| x.2.cpu_per_check_us);
+        let theirs = reports
+            .iter()
+            .find(|(h, b, _)| *h == https && *b)
+            .map(|x| x.2.cpu_per_check_us);
+        if let Some(ours) = ours {
+            println!(
+                "{}: pinger {:.0} µs/check; {:.2}× the bare-client floor ({floor} µs, issue); exporter {} (issue: {bbe_ref} µs) → pinger/exporter = {}",
+                if https { "HTTPS" } else { "HTTP" },
+                ours,
+                ours / floor,
+                theirs
+                    .map(|t| format!("{t:.0} µs measured"))
+                    .unwrap_or_else(|| "not measured".into()),
+                theirs
+                    .map(|t| format!("{:.2}", ours / t))
+                    .unwrap_or_else(|| format!("{:.2} (vs issue figure)", ours / bbe_ref))
+            );
+        }
+    }
+
+    stop.cancel();
+    let _ = consumer.await;
+    let _ = pinger.kill();
+    let _ = pinger.wait();
+    if let Some(mut b) = bbe {
+        let _ = b.child.kill();
+        let _ = b.child.wait();
+    }
+    Ok(())
+}
+
+fn print_report(r: &SegmentReport) {
+    println!(
+        "{:<44} checks {:>7}  sustained {:>7.1}/s  CPU {:>6.0} µs/check  lag p50 {:>7.1} ms  p99 {:>7.1} ms  misclassified {}  unanswered {}",
+        r.name, r.checks, r.rate, r.cpu_per_check_us, r.p50_ms, r.p99_ms, r.wrong, r.unanswered
+    );
+}

@@ -1,0 +1,7 @@
+//! The checks, one module each.
+
+pub mod assertions;
+pub mod dns;
+pub mod http;
+pub mod tcp;
+pub mod tls;

@@ -1,0 +1,232 @@
+//! `pinger check`: one check, printed readably (every hop and phase) or as JSON.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use chrono::Utc;
+use common::messages::{
+    CheckJob, CheckResult, CheckSpec, DnsRecordType, DnsSpec, DnsTransport, HttpHeader, HttpMethod, HttpSpec, Outcome,
+    Resolver, TcpSpec, TlsSpec,
+};
+use common::netguard::AddressPolicy;
+use uuid::Uuid;
+
+use crate::config::{CheckArgs, PingerConfig};
+use crate::engine::Engine;
+use crate::report::Identity;
+
+/// Builds the spec the arguments describe.
+pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
+    let timeout_ms = u32::try_from(args.timeout.as_millis()).unwrap_or(u32::MAX);
+    let resolver = args.resolver.map(|address: SocketAddr| Resolver {
+        address,
+        protocol: if args.resolver_tcp {
+            DnsTransport::Tcp
+        } else {
+            DnsTransport::Udp
+        },
+    });
+    if args.dns {
+        let record_type = DnsRecordType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(&args.record_type))
+            .ok_or_else(|| anyhow::anyhow!("unknown record type {}", args.record_type))?;
+        return Ok(CheckSpec::Dns(DnsSpec {
+            name: args.target.clone(),
+            record_type,
+            resolver,
+            expected_answers: args.expected_answers.clone(),
+            timeout_ms,
+        }));
+    }
+    if args.tcp || args.tls {
+        let (host, port) = split_host_port(&args.target, if args.tls { Some(443) } else { None })?;
+        return Ok(if args.tcp {
+            CheckSpec::Tcp(TcpSpec {
+                host,
+                port,
+                timeout_ms,
+                expected_banner: args.expect_banner.clone(),
+            })
+        } else {
+            CheckSpec::Tls(TlsSpec {
+                host,
+                port,
+                sni: args.sni.clone(),
+                warn_days: args.warn_days,
+                timeout_ms,
+            })
+        });
+    }
+    let mut spec = HttpSpec::get(&args.target);
+    spec.method = serde_json::from_value(serde_json::Value::String(args.method.to_ascii_uppercase()))
+        .map_err(|_| anyhow::anyhow!("unsupported method {}", args.method))?;
+    if spec.method == HttpMethod::Get && args.data.is_some() && args.method.eq_ignore_ascii_case("get") {
+        spec.method = HttpMethod::Post;
+    }
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("header {h:?} is not `Name: value`"))?;
+        spec.headers.push(HttpHeader {
+            name: name.trim().to_owned(),
+            value: value.trim().to_owned(),
+        });
+    }
+    spec.body = args.data.clone();
+    spec.follow_redirects = !args.no_follow;
+    spec.max_redirects = args.max_redirects;
+    spec.verify_tls = !args.insecure;
+    spec.tls_warn_days = args.warn_days;
+    spec.timeout_ms = timeout_ms;
+    spec.resolver = resolver;
+    Ok(CheckSpec::Http(spec))
+}
+
+fn split_host_port(target: &str, default_port: Option<u16>) -> anyhow::Result<(String, u16)> {
+    if let Some((host, port)) = target.rsplit_once(':')
+        && !host.ends_with(':')
+        && let Ok(port) = port.parse::<u16>()
+    {
+        return Ok((host.trim_start_matches('[').trim_end_matches(']').to_owned(), port));
+    }
+    match default_port {
+        Some(p) => Ok((target.trim_start_matches('[').trim_end_matches(']').to_owned(), p)),
+        None => anyhow::bail!("{target:?} is not host:port"),
+    }
+}
+
+/// Runs the check and prints it; the exit code is 0 up, 1 degraded, 2 down.
+pub async fn run(args: CheckArgs, pinger: &PingerConfig) -> anyhow::Result<i32> {
+    let spec = spec_of(&args)?;
+    let engine = Engine::new(
+        AddressPolicy {
+            allow_private: pinger.allow_private_targets,
+        },
+        pinger.source_addr,
+        pinger.extra_ca_file.as_deref(),
+    )?
+    .with_allowed_ranges(pinger.allowed_ranges.clone());
+    let now = Utc::now();
+    let job = CheckJob {
+        job_id: Uuid::now_v7(),
+        target_id: Uuid::nil(),
+        region: pinger.region.clone(),
+        scheduled_for: now,
+        deadline: now + chrono::Duration::from_std(args.timeout)? + chrono::Duration::seconds(1),
+        spec,
+    };
+    let identity = Identity {
+        region: pinger.region.clone(),
+        pinger_id: pinger.pinger_id(),
+    };
+    let started = Utc::now();
+    let report = engine.run(&job.spec, args.timeout).await;
+    let result = report.into_result(&job, &identity, started, Utc::now(), false);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{}", render(&job.spec, &result));
+    }
+    Ok(match result.outcome {
+        Outcome::Up => 0,
+        Outcome::Degraded => 1,
+        Outcome::Down => 2,
+    })
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1} ms")).unwrap_or_else(|| "-".into())
+}
+
+/// A readable rendering of a result: verdict, every hop with its phases, TLS and DNS facts.
+pub fn render(spec: &CheckSpec, r: &CheckResult) -> String {
+    let mut out = String::new();
+    let what = match spec {
+        CheckSpec::Http(s) => format!("{} {}", s.method.as_str(), s.url),
+        CheckSpec::Tcp(s) => format!("TCP {}:{}", s.host, s.port),
+        CheckSpec::Dns(s) => format!("DNS {} {}", s.record_type.as_str(), s.name),
+        CheckSpec::Tls(s) => format!("TLS {}:{}", s.host, s.port),
+    };
+    let status = r.status_code.map(|s| format!(" → {s}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{what}{status}: {} in {} ms",
+        r.outcome.as_str().to_uppercase(),
+        r.duration_ms
+    );
+    if let Some(f) = &r.failure {
+        let _ = writeln!(out, "  failure   {} ({:?}): {}", f.kind.as_str(), f.phase, f.message);
+    }
+    for (i, h) in r.hops.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  hop {}     {} {} {}",
+            i + 1,
+            h.status.map(|s| s.to_string()).unwrap_or_else(|| "---".into()),
+            h.url,
+            h.resolved_ip.map(|ip| format!("[{ip}]")).unwrap_or_default()
+        );
+        let t = &h.timings;
+        let _ = writeln!(
+            out,
+            "            dns {}  connect {}  tls {}  ttfb {}  transfer {}",
+            ms(t.dns_ms),
+            ms(t.connect_ms),
+            ms(t.tls_ms),
+            ms(t.ttfb_ms),
+            ms(t.transfer_ms)
+        );
+        if let Some(loc) = &h.location {
+            let _ = writeln!(out, "            location {loc}");
+        }
+    }
+    if let Some(t) = &r.tls {
+        let _ = writeln!(
+            out,
+            "  tls       {} {}",
+            t.version.as_deref().unwrap_or("?"),
+            t.cipher.as_deref().unwrap_or("?")
+        );
+        let _ = writeln!(out, "  subject   {}", t.subject);
+        let _ = writeln!(out, "  issuer    {}", t.issuer);
+        let _ = writeln!(out, "  sans      {}", t.sans.join(", "));
+        let _ = writeln!(
+            out,
+            "  validity  {} → {} ({} days left)",
+            t.not_before.format("%Y-%m-%d"),
+            t.not_after.format("%Y-%m-%d"),
+            t.days_left
+        );
+        let _ = writeln!(
+            out,
+            "  verdict   chain {}, hostname {}{}",
+            if t.chain_valid { "valid" } else { "INVALID" },
+            if t.hostname_matches { "matches" } else { "MISMATCH" },
+            t.validation_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(out, "  sha256    {}", t.fingerprint_sha256);
+    }
+    if let Some(d) = &r.dns {
+        let _ = writeln!(
+            out,
+            "  dns       {} from {} in {:.1} ms",
+            d.rcode.as_deref().unwrap_or("no answer"),
+            d.resolver,
+            d.duration_ms
+        );
+        for a in &d.answers {
+            let _ = writeln!(out, "            {} {} (ttl {})", a.record_type, a.value, a.ttl);
+        }
+    }
+    if let Some(b) = &r.banner {
+        let _ = writeln!(out, "  banner    {b:?}");
+    }
+    if let Some(e) = &r.body_excerpt {
+        let _ = writeln!(out, "  body      {e}");
+    }
+    out
+}

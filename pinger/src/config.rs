@@ -1,0 +1,179 @@
+//! Command line and environment.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::config::{AmqpConfig, HttpConfig};
+
+/// pinger's configuration.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "pinger",
+    version,
+    about = "PingTower's check workers; `pinger check <url>` runs one check."
+)]
+pub struct Config {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// RabbitMQ.
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+    /// Health and metrics server.
+    #[command(flatten)]
+    pub http: HttpConfig,
+    /// The worker and its checks.
+    #[command(flatten)]
+    pub pinger: PingerConfig,
+}
+
+/// Settings of the worker and the check engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PingerConfig {
+    /// Region served: jobs are consumed from `jobs.<region>`.
+    #[arg(long, env = "PINGTOWER_PINGER_REGION", default_value = common::messages::DEFAULT_REGION)]
+    pub region: String,
+    /// This pinger's id in results (default: `<hostname>-<pid>`).
+    #[arg(long = "pinger-id", env = "PINGTOWER_PINGER_ID")]
+    pub id: Option<String>,
+    /// Checks in flight at once (also the prefetch).
+    #[arg(long, env = "PINGTOWER_PINGER_CONCURRENCY", default_value_t = 256)]
+    pub concurrency: usize,
+    /// Local address every check connects from (e.g. 127.0.0.2 to simulate a region).
+    #[arg(long, env = "PINGTOWER_PINGER_SOURCE_ADDR", global = true)]
+    pub source_addr: Option<IpAddr>,
+    /// Extra trusted CA certificates (PEM), besides the Mozilla roots.
+    #[arg(long, env = "PINGTOWER_PINGER_EXTRA_CA_FILE", global = true)]
+    pub extra_ca_file: Option<PathBuf>,
+    /// Allow loopback, private and link-local targets (local setups and tests only).
+    #[arg(
+        long,
+        env = "PINGTOWER_ALLOW_PRIVATE_TARGETS",
+        global = true,
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_private_targets: bool,
+    /// Ranges checks may reach although private targets are refused (CIDR, comma-separated),
+    /// e.g. an internal status page; unroutable addresses stay refused.
+    #[arg(long, env = "PINGTOWER_PINGER_ALLOWED_RANGES", value_delimiter = ',', global = true)]
+    pub allowed_ranges: Vec<ipnet::IpNet>,
+    /// Egress canaries (URLs or host:port), checked every round; when most fail, results
+    /// carry `probe_degraded=true`.
+    #[arg(long, env = "PINGTOWER_PINGER_CANARIES", value_delimiter = ',')]
+    pub canaries: Vec<String>,
+    /// Time between canary rounds.
+    #[arg(long, env = "PINGTOWER_PINGER_CANARY_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub canary_interval: Duration,
+    /// Time one canary check may take.
+    #[arg(long, env = "PINGTOWER_PINGER_CANARY_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub canary_timeout: Duration,
+    /// How long publishing one result may wait for an unreachable broker before the job is
+    /// retried.
+    #[arg(long, env = "PINGTOWER_PINGER_PUBLISH_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub publish_timeout: Duration,
+}
+
+impl Default for PingerConfig {
+    fn default() -> Self {
+        Self {
+            region: common::messages::DEFAULT_REGION.to_owned(),
+            id: None,
+            concurrency: 256,
+            source_addr: None,
+            extra_ca_file: None,
+            allow_private_targets: false,
+            allowed_ranges: Vec::new(),
+            canaries: Vec::new(),
+            canary_interval: Duration::from_secs(10),
+            canary_timeout: Duration::from_secs(5),
+            publish_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl PingerConfig {
+    /// The pinger id: configured, or `<hostname>-<pid>`.
+    pub fn pinger_id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_owned())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "pinger".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Consume jobs and publish results (the default).
+    Serve,
+    /// Run one check and print it, like `curl -w` with every phase.
+    Check(CheckArgs),
+}
+
+/// `pinger check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// The URL; with --dns a name; with --tcp or --tls `host:port`.
+    pub target: String,
+    /// DNS check of the name.
+    #[arg(long, conflicts_with_all = ["tcp", "tls"])]
+    pub dns: bool,
+    /// TCP connect check of host:port.
+    #[arg(long, conflicts_with = "tls")]
+    pub tcp: bool,
+    /// TLS certificate check of host:port (443 when no port).
+    #[arg(long)]
+    pub tls: bool,
+    /// DNS record type (A, AAAA, CNAME, MX, TXT, NS, SOA).
+    #[arg(long = "type", default_value = "A")]
+    pub record_type: String,
+    /// DNS server to ask (`ip:port`) instead of the system resolver.
+    #[arg(long)]
+    pub resolver: Option<SocketAddr>,
+    /// Ask the DNS server over TCP.
+    #[arg(long)]
+    pub resolver_tcp: bool,
+    /// Expected DNS answers.
+    #[arg(long = "expect-answer")]
+    pub expected_answers: Vec<String>,
+    /// HTTP method.
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+    /// Request header `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(long, short = 'd')]
+    pub data: Option<String>,
+    /// Do not follow redirects.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Most redirects followed.
+    #[arg(long, default_value_t = 10)]
+    pub max_redirects: u8,
+    /// Do not fail on certificate problems.
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// Days before expiry that count as expiring.
+    #[arg(long, default_value_t = 14)]
+    pub warn_days: u32,
+    /// SNI / name to check the certificate against (--tls).
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// Text the TCP banner must contain.
+    #[arg(long)]
+    pub expect_banner: Option<String>,
+    /// Time allowed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Print the CheckResult as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

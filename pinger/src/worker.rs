@@ -1,0 +1,92 @@
+//! The job handler: run the check (or report a stale job as skipped), publish the result
+//! with confirms (or answer a "Test now" request on its reply queue), and only then ack.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use common::amqp::{DeliveryInfo, HandlerError, PublishError, Publisher};
+use common::messages::{CheckJob, Envelope};
+use tracing::{debug, warn};
+
+use crate::canary::Canaries;
+use crate::engine::Engine;
+use crate::report::{self, Identity};
+use crate::telemetry;
+
+/// Everything a job handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct Worker {
+    /// Runs the checks.
+    pub engine: Engine,
+    /// Publishes results.
+    pub publisher: Publisher,
+    /// Region and pinger id.
+    pub identity: Identity,
+    /// The egress canaries' verdict.
+    pub canaries: Canaries,
+}
+
+/// Decrements the in-flight gauge when a check ends, however it ends.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!(telemetry::IN_FLIGHT).increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!(telemetry::IN_FLIGHT).decrement(1.0);
+    }
+}
+
+impl Worker {
+    /// Runs one job to its published result.
+    pub async fn run_job(&self, job: &CheckJob) -> common::messages::CheckResult {
+        let now = Utc::now();
+        if now >= job.deadline {
+            metrics::counter!(telemetry::SKIPPED).increment(1);
+            return report::skipped(job, &self.identity, now);
+        }
+        let lag = (now - job.scheduled_for).num_milliseconds() as f64 / 1000.0;
+        metrics::histogram!(telemetry::LAG).record(lag.max(0.0));
+        let until_deadline = (job.deadline - now).to_std().unwrap_or_default();
+        let budget = Duration::from_millis(u64::from(job.spec.timeout_ms())).min(until_deadline);
+        let _in_flight = InFlight::start();
+        let started = Utc::now();
+        let report = self.engine.run(&job.spec, budget).await;
+        let result = report.into_result(job, &self.identity, started, Utc::now(), self.canaries.degraded());
+        telemetry::record(&result);
+        result
+    }
+
+    /// The consumer's handler.
+    pub async fn handle(&self, envelope: Envelope<CheckJob>, info: DeliveryInfo) -> Result<(), HandlerError> {
+        let job = &envelope.payload;
+        if info.redelivered {
+            debug!(job_id = %job.job_id, "redelivered job");
+        }
+        let result = self.run_job(job).await;
+        let id = result.result_id;
+        let out = Envelope::caused_by(envelope.correlation_id, result).with_message_id(id);
+        match &info.reply_to {
+            Some(queue) => match self.publisher.reply(queue, &out).await {
+                Ok(()) => Ok(()),
+                // The requester gave up and its reply queue is gone: nobody wants the answer.
+                Err(PublishError::Unroutable { .. }) => {
+                    warn!(job_id = %job.job_id, queue, "the reply queue is gone; dropping the answer");
+                    Ok(())
+                }
+                Err(PublishError::Encode(e)) => Err(HandlerError::permanent(e)),
+                Err(e) => Err(HandlerError::transient(e)),
+            },
+            None => match self.publisher.publish(&out).await {
+                Ok(()) => Ok(()),
+                Err(PublishError::Encode(e)) => Err(HandlerError::permanent(e)),
+                Err(e) => Err(HandlerError::transient(e)),
+            },
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `pinger check`: the real binary runs one check and prints it.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use common::messages::{CheckResult, FailureKind, Outcome};
+
+use crate::helpers::*;
+
+fn pinger_check(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pinger"))
+        .arg("check")
+        .args(args)
+        .env("PINGTOWER_ALLOW_PRIVATE_TARGETS", "true")
+        .output()
+        .expect("pinger runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn pinger_check_prints_every_hop_and_phase_and_json_on_request() {
+    // Arrange
+    let server = TestServer::http(
+        "127.0.0.1",
+        Arc::new(|p: &str| match p {
+            "/old" => Reply::redirect(301, "/new"),
+            "/new" => Reply::ok("hello"),
+            _ => Reply::status(404, "<p>gone</p>"),
+        }),
+    )
+    .await;
+    let url = server.url("http", "/old");
+
+    // Act
+    let text = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || pinger_check(&[&url])
+    })
+    .await
+    .unwrap();
+    let json = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || pinger_check(&["--json", &url])
+    })
+    .await
+    .unwrap();
+    let missing = tokio::task::spawn_blocking({
+        let url = server.url("http", "/missing");
+        move || pinger_check(&[&url])
+    })
+    .await
+    .unwrap();
+
+    // Assert
+    assert_eq!(text.0, 0, "{}", text.1);
+    assert!(text.1.contains("UP"), "{}", text.1);
+    assert!(text.1.contains("hop 1") && text.1.contains("hop 2"), "{}", text.1);
+    assert!(
+        text.1.contains("connect") && text.1.contains("ttfb") && text.1.contains("transfer"),
+        "{}",
+        text.1
+    );
+    let result: CheckResult = serde_json::from_str(&json.1).expect("--json prints a CheckResult");
+    assert_eq!(result.outcome, Outcome::Up);
+    assert_eq!(result.hops.len(), 2);
+    assert_eq!(missing.0, 2);
+    assert!(missing.1.contains("http_status"), "{}", missing.1);
+}
+
+#[tokio::test]
+async fn pinger_check_has_tcp_dns_and_tls_forms() {
+    let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("x"))).await;
+    let mut zone = Zone::default();
+    zone.a("app.test.", "127.0.0.1");
+    let dns = TestDns::start(zone).await;
+    let secure = TestServer::https(
+        "127.0.0.1",
+        Arc::new(|_: &str| Reply::ok("x")),
+        Pki::self_signed(&["127.0.0.1"]).server_config(),
+    )
+    .await;
+    let tcp_target = server.addr.to_string();
+    let tls_target = secure.addr.to_string();
+    let resolver = dns.addr.to_string();
+    let (tcp, dns_out, tls) = tokio::task::spawn_blocking(move || {
+        (
+            pinger_check(&["--tcp", "--json", &tcp_target]),
+            pinger_check(&["--dns", "app.test", "--type", "A", "--resolver", &resolver, "--json"]),
+            pinger_check(&["--tls", "--json", &tls_target]),
+        )
+    })
+    .await
+    .unwrap();
+    let tcp: CheckResult = serde_json::from_str(&tcp.1).unwrap();
+    assert_eq!(tcp.outcome, Outcome::Up);
+    let dns_result: CheckResult = serde_json::from_str(&dns_out.1).unwrap();
+    assert_eq!(dns_result.outcome, Outcome::Up);
+    assert_eq!(dns_result.dns.unwrap().answers[0].value, "127.0.0.1");
+    let tls: CheckResult = serde_json::from_str(&tls.1).unwrap();
+    assert_eq!(tls.failure.unwrap().kind, FailureKind::TlsUntrusted);
+    assert!(
+        !tls.tls.unwrap().chain_valid,
+        "facts are printed for an untrusted certificate"
+    );
+}

@@ -1,0 +1,118 @@
+//! Shared helpers of the integration tests.
+
+use std::time::Duration;
+
+use common::messages::{CheckSpec, FailureKind, HttpSpec, Outcome};
+use common::netguard::AddressPolicy;
+use pinger::Engine;
+use pinger::report::Report;
+
+pub use crate::support::*;
+
+/// An engine that may reach loopback (every test server lives there).
+pub fn engine() -> Engine {
+    Engine::new(AddressPolicy { allow_private: true }, None, None).unwrap()
+}
+
+/// An engine that trusts `pki`'s CA.
+#[allow(dead_code)]
+pub fn engine_trusting(pki: &Pki) -> Engine {
+    Engine::new(AddressPolicy { allow_private: true }, None, Some(&pki.ca_file)).unwrap()
+}
+
+/// An engine with the production policy (private targets refused).
+#[allow(dead_code)]
+pub fn strict_engine() -> Engine {
+    Engine::new(AddressPolicy { allow_private: false }, None, None).unwrap()
+}
+
+/// Runs an HTTP check with a given spec.
+pub async fn run_http(engine: &Engine, spec: HttpSpec) -> Report {
+    let budget = Duration::from_millis(u64::from(spec.timeout_ms));
+    engine.run(&CheckSpec::Http(spec), budget).await
+}
+
+/// Runs a GET of `url`.
+pub async fn get(engine: &Engine, url: &str) -> Report {
+    run_http(engine, HttpSpec::get(url)).await
+}
+
+/// The failure kind of a report (None when up).
+pub fn kind(report: &Report) -> Option<FailureKind> {
+    report.verdict().1.map(|f| f.kind)
+}
+
+/// The outcome of a report.
+pub fn outcome(report: &Report) -> Outcome {
+    report.verdict().0
+}
+
+/// Pinger config for a service test against `broker`.
+pub fn config(broker: &common::testing::TestBroker) -> pinger::Config {
+    pinger::Config {
+        command: None,
+        amqp: broker.config.clone(),
+        http: common::config::HttpConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+        },
+        pinger: pinger::PingerConfig {
+            allow_private_targets: true,
+            concurrency: 16,
+            id: Some("test-pinger".into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// A job for `spec` in the default region, due now, stale in `deadline_s` seconds.
+pub fn job(spec: common::messages::CheckSpec, deadline_s: i64) -> common::messages::CheckJob {
+    let now = chrono::Utc::now();
+    common::messages::CheckJob {
+        job_id: uuid::Uuid::now_v7(),
+        target_id: uuid::Uuid::now_v7(),
+        region: common::messages::DEFAULT_REGION.into(),
+        scheduled_for: now,
+        deadline: now + chrono::Duration::seconds(deadline_s),
+        spec,
+    }
+}
+
+/// A running pinger service inside the test.
+pub struct Service {
+    /// Its health server.
+    pub addr: std::net::SocketAddr,
+    /// Cancels it.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// Its task.
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Service {
+    /// Starts the service with `config`.
+    pub async fn start(config: pinger::Config) -> Self {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(pinger::run_with(config, shutdown.clone(), move |addr| {
+            let _ = tx.send(addr);
+        }));
+        let addr = rx.await.expect("service binds");
+        Self { addr, shutdown, task }
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Stops it and asserts it stopped cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(15), self.task).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "service stops cleanly: {stopped:?}");
+    }
+}

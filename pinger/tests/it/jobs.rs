@@ -1,0 +1,258 @@
+//! Jobs through the real RabbitMQ: results published with confirms, "Test now" answered on
+//! the reply queue, stale jobs skipped, poison jobs dead-lettered, canaries, metrics, and a
+//! pinger killed with `kill -9` mid-job.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::amqp::Publisher;
+use common::messages::{
+    CheckResult, CheckSpec, DEAD_LETTER_QUEUE, Envelope, FailureKind, HttpSpec, JOBS_EXCHANGE, Outcome,
+    RESULTS_STORE_QUEUE,
+};
+use common::testing::TestBroker;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_job_consumed_from_rabbitmq_yields_a_check_result_on_pingtower_results() {
+    // Arrange
+    let broker = TestBroker::new().await;
+    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let service = Service::start(config(&broker)).await;
+    let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
+    let envelope = Envelope::new(job.clone());
+
+    // Act
+    broker.publish(&envelope).await;
+    let result = broker
+        .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+        .await
+        .expect("a result is published");
+
+    // Assert
+    assert_eq!(result.correlation_id, envelope.correlation_id);
+    assert_eq!(result.message_id, result.payload.result_id);
+    let r = result.payload;
+    assert_eq!((r.job_id, r.target_id), (job.job_id, job.target_id));
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    assert_eq!(r.status_code, Some(200));
+    assert_eq!(r.pinger_id, "test-pinger");
+    assert_eq!(r.region, "default");
+    assert!(!r.probe_degraded);
+    let metrics = service.metrics().await;
+    assert!(
+        metrics.contains("pingtower_pinger_checks_total{kind=\"http\",outcome=\"up\",failure=\"none\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("pingtower_pinger_lag_seconds"), "{metrics}");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_past_its_deadline_is_reported_as_skipped_and_not_run() {
+    let broker = TestBroker::new().await;
+    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let service = Service::start(config(&broker)).await;
+    let stale = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), -5);
+
+    broker.publish(&Envelope::new(stale.clone())).await;
+    let r = broker
+        .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+        .await
+        .expect("a result is published")
+        .payload;
+
+    assert_eq!(r.job_id, stale.job_id);
+    assert!(pinger::report::is_skipped(&r), "{r:?}");
+    assert_eq!(r.failure.as_ref().unwrap().kind, FailureKind::Internal);
+    assert!(r.probe_degraded, "a skipped result says nothing about the target");
+    assert_eq!(target.hits(), 0, "the check did not run");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_test_now_request_is_answered_on_its_reply_queue_only() {
+    let broker = TestBroker::new().await;
+    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::status(503, "maintenance"))).await;
+    let service = Service::start(config(&broker)).await;
+    let publisher = Publisher::new(broker.broker("test-backend", CancellationToken::new()), WAIT);
+    let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
+
+    let answer: Envelope<CheckResult> = common::amqp::request(&publisher, &Envelope::new(job.clone()), WAIT)
+        .await
+        .expect("the pinger answers");
+
+    assert_eq!(answer.payload.job_id, job.job_id);
+    assert_eq!(answer.payload.outcome, Outcome::Down);
+    assert_eq!(answer.payload.status_code, Some(503));
+    assert_eq!(answer.payload.body_excerpt.as_deref(), Some("maintenance"));
+    assert!(
+        broker
+            .next_raw(RESULTS_STORE_QUEUE, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a dry run is not stored"
+    );
+    publisher.broker().close().await;
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn an_undecodable_job_goes_to_the_dead_letter_queue() {
+    let broker = TestBroker::new().await;
+    let service = Service::start(config(&broker)).await;
+    // Let the pinger declare its queue before publishing.
+    common::testing::wait_http_ok(&format!("http://{}/readyz", service.addr), WAIT).await;
+
+    broker.publish_raw(JOBS_EXCHANGE, "jobs.default", b"{not a job").await;
+
+    let dead = broker.next_raw(DEAD_LETTER_QUEUE, WAIT).await.expect("dead-lettered");
+    assert_eq!(dead, b"{not a job");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn when_most_canaries_fail_results_carry_probe_degraded() {
+    let broker = TestBroker::new().await;
+    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let alive = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("canary"))).await;
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = config(&broker);
+    cfg.pinger.canaries = vec![
+        format!("http://127.0.0.1:{dead_port}/"),
+        format!("127.0.0.1:{dead_port}"),
+        alive.url("http", "/"),
+    ];
+    cfg.pinger.canary_interval = Duration::from_millis(200);
+    cfg.pinger.canary_timeout = Duration::from_secs(2);
+    let service = Service::start(cfg).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !service.metrics().await.contains("pingtower_pinger_probe_degraded 1") {
+        assert!(tokio::time::Instant::now() < deadline, "canaries never judged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    broker
+        .publish(&Envelope::new(job(
+            CheckSpec::Http(HttpSpec::get(target.url("http", "/"))),
+            60,
+        )))
+        .await;
+    let r = broker
+        .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+        .await
+        .expect("a result")
+        .payload;
+
+    assert_eq!(r.outcome, Outcome::Up);
+    assert!(r.probe_degraded, "{r:?}");
+    assert!(alive.hits() >= 1);
+    service.stop().await;
+}
+
+/// Starts the real binary against `broker`'s vhost.
+fn spawn_pinger(broker: &TestBroker, id: &str) -> std::process::Child {
+    use secrecy::ExposeSecret;
+    std::process::Command::new(env!("CARGO_BIN_EXE_pinger"))
+        .env("PINGTOWER_AMQP_URL", broker.config.amqp_url.expose_secret())
+        .env("PINGTOWER_HTTP_ADDR", "127.0.0.1:0")
+        .env("PINGTOWER_ALLOW_PRIVATE_TARGETS", "true")
+        .env("PINGTOWER_PINGER_ID", id)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the pinger binary starts")
+}
+
+#[tokio::test]
+async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result_published() {
+    // Arrange: the first request hangs (the check is in flight when the pinger dies); later
+    // ones answer at once.
+    let broker = TestBroker::new().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let target = TestServer::http(
+        "127.0.0.1",
+        Arc::new(move |_: &str| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::Slow(Duration::from_secs(60))
+            } else {
+                Reply::ok("recovered")
+            }
+        }),
+    )
+    .await;
+    let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 120);
+    let mut first = spawn_pinger(&broker, "first");
+    broker.publish(&Envelope::new(job.clone())).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while calls.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first pinger never started the check"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Act: kill -9 mid-check, then start another pinger.
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let mut second = spawn_pinger(&broker, "second");
+    let result = broker.next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT).await;
+    let _ = second.kill();
+    let _ = second.wait();
+
+    // Assert
+    let r = result.expect("the redelivered job's result is published").payload;
+    assert_eq!(r.job_id, job.job_id);
+    assert_eq!(r.pinger_id, "second");
+    assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(
+        broker
+            .next_raw(RESULTS_STORE_QUEUE, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "exactly one result"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_target_does_not_delay_the_others() {
+    let broker = TestBroker::new().await;
+    let slow = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::Slow(Duration::from_secs(3)))).await;
+    let fast = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fast"))).await;
+    let service = Service::start(config(&broker)).await;
+    let slow_job = job(CheckSpec::Http(HttpSpec::get(slow.url("http", "/"))), 60);
+    broker.publish(&Envelope::new(slow_job.clone())).await;
+    let mut fast_jobs = Vec::new();
+    for _ in 0..5 {
+        let j = job(CheckSpec::Http(HttpSpec::get(fast.url("http", "/"))), 60);
+        fast_jobs.push(j.job_id);
+        broker.publish(&Envelope::new(j)).await;
+    }
+
+    // The five fast results arrive before the slow one.
+    let mut order = Vec::new();
+    for _ in 0..6 {
+        let r = broker
+            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+            .await
+            .expect("a result")
+            .payload;
+        order.push(r.job_id);
+    }
+    assert_eq!(order.last(), Some(&slow_job.job_id), "{order:?}");
+    assert!(fast_jobs.iter().all(|j| order[..5].contains(j)));
+    service.stop().await;
+}

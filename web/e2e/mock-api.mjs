@@ -1,0 +1,322 @@
+// An in-memory stand-in for the REST API (docs/API.md) serving web/dist with the SPA fallback.
+// For front-end development and for `npm run bench -- --mock` while the backend is incomplete;
+// the browser tests (`npm run test:e2e`) always run against the real suite.
+//
+//   node e2e/mock-api.mjs [port]
+
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { WEB_DIR } from './lib.mjs';
+
+const DIST = join(WEB_DIR, 'dist');
+const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+export function createMockApi() {
+  const users = new Map(); // email -> user
+  const sessions = new Map(); // sid -> user id
+  const targets = new Map(); // id -> target
+  const incidents = new Map();
+  const channels = new Map();
+  const tokens = new Map();
+  const pages = new Map();
+  const now = () => new Date().toISOString();
+  const STATUS_ORDER = { down: 0, degraded: 1, flapping: 2, pending: 3, unknown: 4, up: 5, paused: 6 };
+
+  function json(res, status, body, headers = {}) {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(body === undefined ? '' : JSON.stringify(body));
+  }
+  const err = (res, status, code, message, field) => json(res, status, { error: { code, message, ...(field ? { field } : {}) } });
+
+  function userOf(req) {
+    const m = /pt_session=([^;]+)/.exec(req.headers.cookie ?? '');
+    return m ? sessions.get(m[1]) : undefined;
+  }
+  function login(res, u, status) {
+    const sid = randomUUID();
+    sessions.set(sid, u.id);
+    json(res, status, u, { 'set-cookie': `pt_session=${sid}; HttpOnly; SameSite=Lax; Path=/` });
+  }
+  function page(items, url) {
+    const limit = Math.min(500, Number(url.searchParams.get('limit') ?? 50));
+    const off = Number(url.searchParams.get('cursor') ?? 0);
+    const slice = items.slice(off, off + limit);
+    return { items: slice, total: items.length, next_cursor: off + limit < items.length ? String(off + limit) : null };
+  }
+  function seeded(id, n, base) {
+    // Deterministic pseudo-random numbers per target.
+    let h = 0;
+    for (const c of id) h = (h * 31 + c.charCodeAt(0)) | 0;
+    return Array.from({ length: n }, (_, i) => base + Math.abs(Math.sin(h + i)) * base);
+  }
+  function validate(input) {
+    if (!input || typeof input.name !== 'string' || !input.name.trim()) return ['name', 'name is required'];
+    const s = input.spec ?? {};
+    if (s.kind === 'http' && !/^https?:\/\/./.test(s.url ?? '')) return ['spec.url', 'the URL must be http or https'];
+    if (!(input.interval_seconds >= 30)) return ['interval_seconds', 'the interval must be at least 30 s'];
+    return null;
+  }
+  function makeTarget(owner, input) {
+    const id = randomUUID();
+    const status = input.paused ? 'paused' : ['up', 'up', 'up', 'up', 'degraded', 'down'][Math.floor(Math.random() * 6)];
+    return {
+      id,
+      owner,
+      ...input,
+      kind: input.spec.kind,
+      created_at: now(),
+      updated_at: now(),
+      state: { status, since: new Date(Date.now() - Math.random() * 864e5).toISOString(), last_checked_at: now(), last_latency_ms: Math.round(20 + Math.random() * 300) },
+    };
+  }
+  const pub = ({ owner, ...t }) => t;
+  function fakeResult(targetId, spec, outcome = 'up') {
+    const started = new Date(Date.now() - 800);
+    return {
+      result_id: randomUUID(),
+      job_id: randomUUID(),
+      target_id: targetId,
+      region: 'default',
+      pinger_id: 'mock-pinger',
+      check_kind: spec.kind,
+      started_at: started.toISOString(),
+      finished_at: now(),
+      duration_ms: 87,
+      outcome,
+      ...(outcome === 'down' ? { failure: { kind: 'http_status', phase: 'validation', message: 'HTTP 503 Service Unavailable; expected 200-399' } } : {}),
+      status_code: outcome === 'down' ? 503 : 200,
+      hops: spec.kind === 'http' ? [{ url: spec.url, status: outcome === 'down' ? 503 : 200, resolved_ip: '127.0.0.1', http_version: 'HTTP/1.1', timings: { dns_ms: 1.2, connect_ms: 0.4, ttfb_ms: 80, transfer_ms: 5 } }] : [],
+      resolved_ip: '127.0.0.1',
+      probe_degraded: false,
+    };
+  }
+
+  async function body(req) {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const text = Buffer.concat(chunks).toString('utf8');
+    return { text, json: () => (text ? JSON.parse(text) : undefined) };
+  }
+
+  async function handle(req, res) {
+    const url = new URL(req.url, 'http://x');
+    const p = url.pathname;
+    const m = req.method;
+    if (p === '/api/config') return json(res, 200, { registration_open: true, telegram_bot_username: 'pingtower_mock_bot', regions: ['default'], min_interval_seconds: 30, allow_private_targets: true });
+    if (p === '/api/auth/register' && m === 'POST') {
+      const b = (await body(req)).json();
+      if (!/@/.test(b?.email ?? '')) return err(res, 422, 'validation', 'enter an email address', 'email');
+      if ((b.password ?? '').length < 10) return err(res, 422, 'validation', 'at least 10 characters', 'password');
+      if (users.has(b.email)) return err(res, 409, 'conflict', 'this email is registered');
+      const u = { id: randomUUID(), email: b.email, is_admin: users.size === 0, language: 'en', created_at: now(), password: b.password };
+      users.set(b.email, u);
+      const { password: _p, ...pu } = u;
+      return login(res, pu, 201);
+    }
+    if (p === '/api/auth/login' && m === 'POST') {
+      const b = (await body(req)).json();
+      const u = users.get(b?.email);
+      if (!u || u.password !== b.password) return err(res, 401, 'unauthorized', 'wrong email or password');
+      const { password: _p, ...pu } = u;
+      return login(res, pu, 200);
+    }
+    if (p.startsWith('/status/')) {
+      const sp = [...pages.values()].find((x) => x.slug === decodeURIComponent(p.slice(8)));
+      if (!sp) return err(res, 404, 'not_found', 'no such page');
+      const ts = sp.targets.map((x) => ({ x, t: targets.get(x.target_id) })).filter((y) => y.t);
+      const days = Array.from({ length: 90 }, (_, i) => ({ date: new Date(Date.now() - (89 - i) * 864e5).toISOString().slice(0, 10), uptime: 1 }));
+      return json(res, 200, {
+        title: sp.title,
+        description: sp.description,
+        status: ts.some((y) => y.t.state.status === 'down') ? 'down' : 'up',
+        targets: ts.map(({ x, t }) => ({ name: x.display_name, group: x.group ?? null, status: t.state.status, uptime_90d: 0.999, days })),
+        incidents: [...incidents.values()].filter((i) => ts.some((y) => y.t.id === i.target_id)).map((i) => ({ name: i.target_name, opened_at: i.opened_at, resolved_at: i.resolved_at, severity: i.severity })),
+      });
+    }
+    if (!p.startsWith('/api/')) return false;
+
+    const uid = userOf(req);
+    if (!uid) return err(res, 401, 'unauthorized', 'log in first');
+    const me = [...users.values()].find((u) => u.id === uid);
+    const mine = () => [...targets.values()].filter((t) => t.owner === uid);
+    let mm;
+
+    if (p === '/api/auth/logout') return json(res, 204);
+    if (p === '/api/auth/me' && m === 'GET') return json(res, 200, { ...me, password: undefined });
+    if (p === '/api/auth/me' && m === 'PATCH') {
+      me.language = (await body(req)).json().language;
+      return json(res, 200, { ...me, password: undefined });
+    }
+    if (p === '/api/targets' && m === 'GET') {
+      const st = url.searchParams.get('status');
+      const tag = url.searchParams.get('tag');
+      const q = (url.searchParams.get('q') ?? '').toLowerCase();
+      const sort = url.searchParams.get('sort') ?? 'name';
+      const desc = url.searchParams.get('order') === 'desc' ? -1 : 1;
+      let list = mine();
+      if (st) list = list.filter((t) => t.state.status === st);
+      if (tag) list = list.filter((t) => t.tags.includes(tag));
+      if (q) list = list.filter((t) => t.name.toLowerCase().includes(q) || JSON.stringify(t.spec).toLowerCase().includes(q));
+      list.sort((a, b) => {
+        const k =
+          sort === 'status'
+            ? STATUS_ORDER[a.state.status] - STATUS_ORDER[b.state.status] || a.name.localeCompare(b.name)
+            : sort === 'changed'
+              ? Date.parse(a.state.since) - Date.parse(b.state.since)
+              : a.name.localeCompare(b.name);
+        return k * desc;
+      });
+      return json(res, 200, { ...page(list.map(pub), url) });
+    }
+    if (p === '/api/targets' && m === 'POST') {
+      const input = (await body(req)).json();
+      const bad = validate(input);
+      if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
+      const t = makeTarget(uid, input);
+      targets.set(t.id, t);
+      return json(res, 201, pub(t));
+    }
+    if (p === '/api/targets/test' && m === 'POST') {
+      const input = (await body(req)).json();
+      const bad = validate(input);
+      if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
+      return json(res, 200, fakeResult(randomUUID(), input.spec));
+    }
+    if (p === '/api/targets/import' && m === 'POST') {
+      const doc = (await body(req)).json();
+      let created = 0;
+      for (const input of doc.targets) {
+        const t = makeTarget(uid, input);
+        targets.set(t.id, t);
+        created++;
+      }
+      return json(res, 200, { created, updated: 0 });
+    }
+    if (p === '/api/targets/export') return json(res, 200, { version: 1, targets: mine().map(({ id, owner, state, created_at, updated_at, ...x }) => x) });
+    if (p === '/api/overview/sparklines') {
+      const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
+      return json(res, 200, Object.fromEntries(ids.map((id) => [id, seeded(id, 24, 40)])));
+    }
+    if ((mm = /^\/api\/targets\/([^/]+)(\/.*)?$/.exec(p))) {
+      const t = targets.get(mm[1]);
+      if (!t || t.owner !== uid) return err(res, 404, 'not_found', 'no such target');
+      const sub = mm[2] ?? '';
+      if (!sub && m === 'GET') return json(res, 200, pub(t));
+      if (!sub && m === 'PUT') {
+        const input = (await body(req)).json();
+        const bad = validate(input);
+        if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
+        Object.assign(t, input, { kind: input.spec.kind, updated_at: now() });
+        if (input.paused) t.state.status = 'paused';
+        return json(res, 200, pub(t));
+      }
+      if (!sub && m === 'DELETE') {
+        targets.delete(t.id);
+        return json(res, 204);
+      }
+      if (sub === '/test') return json(res, 200, fakeResult(t.id, t.spec));
+      if (sub === '/overview') return json(res, 200, { state: t.state.status, since: t.state.since, uptime: { h24: 0.9993, d7: 0.998, d30: 0.9971, d90: 0.9969 }, last_latency_ms: t.state.last_latency_ms });
+      if (sub === '/results') return json(res, 200, { items: [fakeResult(t.id, t.spec, t.state.status === 'down' ? 'down' : 'up'), fakeResult(t.id, t.spec)], total: 2, next_cursor: null });
+      if (sub === '/uptime/daily') return json(res, 200, { days: Array.from({ length: 90 }, (_, i) => ({ date: new Date(Date.now() - (89 - i) * 864e5).toISOString().slice(0, 10), uptime: i % 17 === 3 ? 0.97 : 1, downtime_seconds: i % 17 === 3 ? 2600 : 0, checks: 1440 })) });
+      if (sub === '/latency') {
+        const from = Date.parse(url.searchParams.get('from'));
+        const to = Date.parse(url.searchParams.get('to'));
+        const stepS = { '60s': 60, '5m': 300, '1h': 3600, '1d': 86400 }[url.searchParams.get('step')] ?? 300;
+        const n = Math.min(2000, Math.floor((to - from) / 1000 / stepS));
+        const v = seeded(t.id, n, 30);
+        const pc = (x) => ({ p50: x, p95: x * 1.6, p99: x * 2.2 });
+        return json(res, 200, {
+          step_seconds: stepS,
+          points: v.map((x, i) => ({ t: new Date(from + i * stepS * 1000).toISOString(), total: pc(x + 12), dns: pc(2), connect: pc(3), tls: pc(5), ttfb: pc(x), transfer: pc(2) })),
+        });
+      }
+      if (sub === '/incidents') return json(res, 200, { items: [...incidents.values()].filter((i) => i.target_id === t.id), total: 0, next_cursor: null });
+      if (sub === '/channels') return json(res, 200, { channel_ids: m === 'PUT' ? (await body(req)).json().channel_ids : [] });
+      if (sub === '/badge-token') return json(res, 200, { token: 'mockbadge' });
+    }
+    if (p === '/api/incidents') {
+      const st = url.searchParams.get('status');
+      const list = [...incidents.values()].filter((i) => i.owner === uid && (!st || (st === 'open') === !i.resolved_at));
+      return json(res, 200, page(list, url));
+    }
+    if ((mm = /^\/api\/incidents\/([^/]+)(\/ack)?$/.exec(p))) {
+      const i = incidents.get(mm[1]);
+      if (!i || i.owner !== uid) return err(res, 404, 'not_found', 'no such incident');
+      if (mm[2]) i.acknowledged_at = now();
+      return json(res, 200, i);
+    }
+    if (p === '/api/channels' && m === 'GET') return json(res, 200, { items: [...channels.values()].filter((c) => c.owner === uid), total: 0, next_cursor: null });
+    if (p === '/api/channels/telegram/link') return json(res, 201, { token: randomUUID().replace(/-/g, ''), link: `https://t.me/pingtower_mock_bot?start=${randomUUID().replace(/-/g, '')}`, expires_at: new Date(Date.now() + 6e5).toISOString() });
+    if (p === '/api/channels/email') {
+      const c = { id: randomUUID(), owner: uid, kind: 'email', address: (await body(req)).json().address, label: null, verified: false, disabled_reason: null, muted_until: null, created_at: now() };
+      channels.set(c.id, c);
+      return json(res, 201, c);
+    }
+    if (p === '/api/tokens' && m === 'GET') return json(res, 200, { items: [...tokens.values()].filter((x) => x.owner === uid), total: 0, next_cursor: null });
+    if (p === '/api/tokens' && m === 'POST') {
+      const b = (await body(req)).json();
+      const tk = { id: randomUUID(), owner: uid, name: b.name, scope: b.scope, prefix: 'pt_ab12', created_at: now(), last_used_at: null };
+      tokens.set(tk.id, tk);
+      return json(res, 201, { ...tk, token: `pt_ab12${randomUUID().replace(/-/g, '')}` });
+    }
+    if (p === '/api/status-pages' && m === 'GET') return json(res, 200, { items: [...pages.values()].filter((x) => x.owner === uid), total: 0, next_cursor: null });
+    if (p === '/api/status-pages' && m === 'POST') {
+      const sp = { id: randomUUID(), owner: uid, ...(await body(req)).json() };
+      pages.set(sp.id, sp);
+      return json(res, 201, sp);
+    }
+    if ((mm = /^\/api\/status-pages\/([^/]+)$/.exec(p))) {
+      const sp = pages.get(mm[1]);
+      if (!sp || sp.owner !== uid) return err(res, 404, 'not_found', 'no such page');
+      if (m === 'PUT') Object.assign(sp, (await body(req)).json());
+      return json(res, 200, sp);
+    }
+    if (p === '/api/mock/fail') {
+      // Test hook: make a target fail and open an incident with a report.
+      const t = targets.get(url.searchParams.get('id'));
+      t.state.status = 'down';
+      const id = randomUUID();
+      const r = fakeResult(t.id, t.spec, 'down');
+      incidents.set(id, {
+        id, owner: uid, target_id: t.id, target_name: t.name, severity: 'critical', opened_at: now(), resolved_at: null, regions: ['default'], failure_kind: 'http_status', acknowledged_at: null,
+        evidence: { results: [r], baseline_latency_ms: 42 },
+        timeline: [{ at: now(), kind: 'opened', message: 'HTTP 503 twice in a row' }],
+        reports: [{ incident_id: id, event_kind: 'opened', language: 'en', summary: `${t.name} answers HTTP 503.`, probable_cause: 'The application is overloaded or its database is down.', impact: 'Visitors see an error page.', recommended_actions: ['Check the application logs', 'Check the database'], source: 'rules', claims: [], generated_at: now() }],
+        notes: [],
+      });
+      return json(res, 200, { incident_id: id });
+    }
+    return err(res, 404, 'not_found', `mock: no route ${m} ${p}`);
+  }
+
+  async function serveStatic(req, res) {
+    const url = new URL(req.url, 'http://x');
+    let file = normalize(join(DIST, decodeURIComponent(url.pathname)));
+    if (!file.startsWith(DIST) || !extname(file)) file = join(DIST, 'index.html');
+    try {
+      const data = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(data);
+    } catch {
+      const data = await readFile(join(DIST, 'index.html'));
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(data);
+    }
+  }
+
+  return createServer((req, res) => {
+    handle(req, res)
+      .then((handled) => (handled === false ? serveStatic(req, res) : undefined))
+      .catch((e) => {
+        res.writeHead(500);
+        res.end(String(e?.stack ?? e));
+      });
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const port = Number(process.argv[2] ?? 8090);
+  createMockApi().listen(port, '127.0.0.1', () => console.log(`mock API + dist on http://127.0.0.1:${port}`));
+}

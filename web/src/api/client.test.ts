@@ -1,0 +1,143 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ApiClient, ApiError, asPage, queryString } from './client';
+
+type Call = { url: string; init: RequestInit };
+
+function mockFetch(status: number, body: unknown, headers: Record<string, string> = {}) {
+  const calls: Call[] = [];
+  const fetch = vi.fn(async (url: string, init?: RequestInit) => {
+    calls.push({ url, init: init ?? {} });
+    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    return new Response(status === 204 ? null : text, {
+      status,
+      headers: { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', ...headers },
+    });
+  });
+  return { fetch, calls };
+}
+
+describe('queryString', () => {
+  it('leaves out empty values and encodes the rest', () => {
+    expect(queryString({ status: '', tag: 'a b', q: undefined, limit: 50, cursor: null })).toBe('?tag=a%20b&limit=50');
+  });
+  it('is empty when nothing is set', () => {
+    expect(queryString({ a: '' })).toBe('');
+  });
+});
+
+describe('ApiClient', () => {
+  it('lists targets with the filter, sort and cursor in the query', async () => {
+    const { fetch, calls } = mockFetch(200, { items: [], total: 0, next_cursor: null });
+    const c = new ApiClient({ fetch });
+    await c.targets({ status: 'down', tag: 'prod', q: 'shop', sort: 'name', order: 'desc', limit: 200, cursor: 'abc' });
+    expect(calls[0]!.url).toBe('/api/targets?status=down&tag=prod&q=shop&sort=name&order=desc&limit=200&cursor=abc');
+    expect(calls[0]!.init.method).toBe('GET');
+    expect(calls[0]!.init.credentials).toBe('same-origin');
+  });
+
+  it('sends JSON bodies with a JSON content type', async () => {
+    const { fetch, calls } = mockFetch(201, { id: 'u1', email: 'a@b.c', is_admin: true, language: 'en', created_at: 'x' });
+    const c = new ApiClient({ fetch });
+    const u = await c.register('a@b.c', 'secret123');
+    expect(u.email).toBe('a@b.c');
+    expect(calls[0]!.url).toBe('/api/auth/register');
+    expect(calls[0]!.init.method).toBe('POST');
+    expect((calls[0]!.init.headers as Record<string, string>)['content-type']).toBe('application/json');
+    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({ email: 'a@b.c', password: 'secret123' });
+  });
+
+  it('turns the error body into an ApiError with code, message and field', async () => {
+    const { fetch } = mockFetch(422, { error: { code: 'validation', message: 'must be http or https', field: 'spec.url' } });
+    const c = new ApiClient({ fetch });
+    const err = await c.createTarget({} as never).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    const e = err as ApiError;
+    expect(e.status).toBe(422);
+    expect(e.code).toBe('validation');
+    expect(e.field).toBe('spec.url');
+    expect(e.message).toBe('must be http or https');
+    expect(e.isValidation).toBe(true);
+  });
+
+  it('reads Retry-After on 429', async () => {
+    const { fetch } = mockFetch(429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'retry-after': '30' });
+    const e = (await new ApiClient({ fetch }).login('a@b.c', 'x').catch((x: unknown) => x)) as ApiError;
+    expect(e.code).toBe('rate_limited');
+    expect(e.retryAfter).toBe(30);
+  });
+
+  it('falls back to the status when the error body is not JSON', async () => {
+    const { fetch } = mockFetch(404, 'nope');
+    const e = (await new ApiClient({ fetch }).target('x').catch((x: unknown) => x)) as ApiError;
+    expect(e.code).toBe('not_found');
+    expect(e.message).toBe('nope');
+  });
+
+  it('calls onUnauthorized on 401 outside the auth routes', async () => {
+    const onUnauthorized = vi.fn();
+    const { fetch } = mockFetch(401, { error: { code: 'unauthorized', message: 'log in' } });
+    const c = new ApiClient({ fetch, onUnauthorized });
+    await c.targets().catch(() => undefined);
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
+    await c.me().catch(() => undefined);
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
+  });
+
+  it('returns undefined for 204', async () => {
+    const { fetch, calls } = mockFetch(204, undefined);
+    await expect(new ApiClient({ fetch }).deleteTarget('a/b')).resolves.toBeUndefined();
+    expect(calls[0]!.url).toBe('/api/targets/a%2Fb');
+    expect(calls[0]!.init.method).toBe('DELETE');
+  });
+
+  it('wraps network failures', async () => {
+    const fetch = vi.fn(async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    const e = (await new ApiClient({ fetch }).config().catch((x: unknown) => x)) as ApiError;
+    expect(e.status).toBe(0);
+    expect(e.code).toBe('network');
+  });
+
+  it('imports YAML with the YAML content type', async () => {
+    const { fetch, calls } = mockFetch(200, { created: 2, updated: 1 });
+    const r = await new ApiClient({ fetch }).importTargets('version: 1\ntargets: []\n', 'yaml');
+    expect(r).toEqual({ created: 2, updated: 1 });
+    expect((calls[0]!.init.headers as Record<string, string>)['content-type']).toBe('application/yaml');
+    expect(calls[0]!.init.body).toBe('version: 1\ntargets: []\n');
+  });
+
+  it('asks for sparklines of many ids in one call', async () => {
+    const { fetch, calls } = mockFetch(200, { a: [1, null, 3] });
+    const s = await new ApiClient({ fetch }).sparklines(['a', 'b']);
+    expect(calls[0]!.url).toBe('/api/overview/sparklines?ids=a%2Cb');
+    expect(s.a).toEqual([1, null, 3]);
+  });
+
+  it('builds latency and daily-uptime queries', async () => {
+    const { fetch, calls } = mockFetch(200, { step_seconds: 60, points: [] });
+    const c = new ApiClient({ fetch });
+    await c.latency('t1', '2026-01-01T00:00:00Z', '2026-01-01T01:00:00Z', '60s');
+    expect(calls[0]!.url).toBe('/api/targets/t1/latency?from=2026-01-01T00%3A00%3A00Z&to=2026-01-01T01%3A00%3A00Z&step=60s');
+    await c.dailyUptime('t1');
+    expect(calls[1]!.url).toBe('/api/targets/t1/uptime/daily?days=90');
+  });
+
+  it('acknowledges an incident and links Telegram with POSTs', async () => {
+    const { fetch, calls } = mockFetch(200, {});
+    const c = new ApiClient({ fetch });
+    await c.acknowledge('i1');
+    await c.linkTelegram();
+    expect(calls.map((x) => `${x.init.method} ${x.url}`)).toEqual(['POST /api/incidents/i1/ack', 'POST /api/channels/telegram/link']);
+  });
+});
+
+describe('asPage', () => {
+  it('accepts bare arrays', () => {
+    expect(asPage([1, 2])).toEqual({ items: [1, 2], total: 2, next_cursor: null });
+  });
+  it('passes pages through', () => {
+    const p = { items: [1], total: 9, next_cursor: 'c' };
+    expect(asPage(p)).toBe(p);
+  });
+});

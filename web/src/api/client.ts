@@ -1,0 +1,334 @@
+// The one typed client of the REST API (docs/API.md). Every call goes through `request`, which
+// sends the session cookie, parses `{error: {code, message, field}}` into an `ApiError` and
+// lets the app react to 401 in one place.
+
+import type {
+  ApiToken,
+  Channel,
+  CheckResult,
+  CreatedToken,
+  DailyUptime,
+  ErrorBody,
+  ImportDocument,
+  ImportSummary,
+  Incident,
+  LatencySeries,
+  LatencyStep,
+  MaintenanceWindow,
+  Page,
+  PublicStatus,
+  ServerConfig,
+  Sparklines,
+  StatusPage,
+  StatusPageInput,
+  Target,
+  TargetInput,
+  TargetOverview,
+  TargetQuery,
+  TelegramLink,
+  TokenScope,
+  UptimeSummary,
+  User,
+  Uuid,
+} from './types';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  get isValidation(): boolean {
+    return this.status === 422 || this.code === 'validation';
+  }
+}
+
+export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+/** Builds `?a=1&b=2`, leaving out empty values. */
+export function queryString(q: Query): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null || v === '') continue;
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+const seg = encodeURIComponent;
+
+export interface ClientOptions {
+  base?: string;
+  fetch?: Fetch;
+  onUnauthorized?: () => void;
+}
+
+export class ApiClient {
+  private readonly base: string;
+  private readonly fetchFn: Fetch;
+  onUnauthorized: (() => void) | undefined;
+
+  constructor(opts: ClientOptions = {}) {
+    this.base = opts.base ?? '';
+    this.fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.onUnauthorized = opts.onUnauthorized;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    let payload: BodyInit | undefined;
+    if (typeof body === 'string') {
+      payload = body;
+      headers['content-type'] = (init.headers as Record<string, string> | undefined)?.['content-type'] ?? 'text/plain';
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] = 'application/json';
+    }
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.base + path, {
+        ...init,
+        method,
+        headers: { ...headers, ...((init.headers as Record<string, string>) ?? {}) },
+        body: payload ?? null,
+        credentials: 'same-origin',
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    if (!res.ok) {
+      throw parseError(res, text, path, this.onUnauthorized);
+    }
+    if (!text) return undefined as T;
+    const type = res.headers.get('content-type') ?? '';
+    if (type.includes('json') || text.startsWith('{') || text.startsWith('[')) {
+      return JSON.parse(text) as T;
+    }
+    return text as unknown as T;
+  }
+
+  // Accounts -----------------------------------------------------------------------------------
+  config(): Promise<ServerConfig> {
+    return this.request('GET', '/api/config');
+  }
+  register(email: string, password: string): Promise<User> {
+    return this.request('POST', '/api/auth/register', { email, password });
+  }
+  login(email: string, password: string): Promise<User> {
+    return this.request('POST', '/api/auth/login', { email, password });
+  }
+  logout(): Promise<void> {
+    return this.request('POST', '/api/auth/logout');
+  }
+  me(): Promise<User> {
+    return this.request('GET', '/api/auth/me');
+  }
+  setLanguage(language: string): Promise<User> {
+    return this.request('PATCH', '/api/auth/me', { language });
+  }
+  changePassword(current_password: string, new_password: string): Promise<void> {
+    return this.request('POST', '/api/auth/password', { current_password, new_password });
+  }
+  tokens(): Promise<Page<ApiToken>> {
+    return this.request<Page<ApiToken> | ApiToken[]>('GET', '/api/tokens').then(asPage);
+  }
+  createToken(name: string, scope: TokenScope): Promise<CreatedToken> {
+    return this.request('POST', '/api/tokens', { name, scope });
+  }
+  deleteToken(id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/tokens/${seg(id)}`);
+  }
+  adminSettings(registration_open: boolean): Promise<void> {
+    return this.request('PUT', '/api/admin/settings', { registration_open });
+  }
+
+  // Targets ------------------------------------------------------------------------------------
+  targets(q: TargetQuery = {}, init?: RequestInit): Promise<Page<Target>> {
+    return this.request<Page<Target>>('GET', `/api/targets${queryString({ ...q })}`, undefined, init);
+  }
+  target(id: Uuid): Promise<Target> {
+    return this.request('GET', `/api/targets/${seg(id)}`);
+  }
+  createTarget(input: TargetInput): Promise<Target> {
+    return this.request('POST', '/api/targets', input);
+  }
+  updateTarget(id: Uuid, input: TargetInput): Promise<Target> {
+    return this.request('PUT', `/api/targets/${seg(id)}`, input);
+  }
+  deleteTarget(id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/targets/${seg(id)}`);
+  }
+  testSpec(input: TargetInput): Promise<CheckResult> {
+    return this.request('POST', '/api/targets/test', input);
+  }
+  testTarget(id: Uuid): Promise<CheckResult> {
+    return this.request('POST', `/api/targets/${seg(id)}/test`);
+  }
+  exportUrl(format: 'yaml' | 'json'): string {
+    return `${this.base}/api/targets/export${queryString({ format })}`;
+  }
+  exportTargets(format: 'yaml' | 'json'): Promise<string> {
+    return this.request<unknown>('GET', `/api/targets/export${queryString({ format })}`).then((v) =>
+      typeof v === 'string' ? v : JSON.stringify(v, null, 2),
+    );
+  }
+  importTargets(doc: string | ImportDocument, format: 'yaml' | 'json'): Promise<ImportSummary> {
+    const text = typeof doc === 'string' ? doc : JSON.stringify(doc);
+    const type = format === 'yaml' ? 'application/yaml' : 'application/json';
+    return this.request('POST', '/api/targets/import', text, { headers: { 'content-type': type } });
+  }
+
+  // History ------------------------------------------------------------------------------------
+  overview(id: Uuid, init?: RequestInit): Promise<TargetOverview> {
+    return this.request('GET', `/api/targets/${seg(id)}/overview`, undefined, init);
+  }
+  results(id: Uuid, q: { from?: string; to?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<CheckResult>> {
+    return this.request('GET', `/api/targets/${seg(id)}/results${queryString(q)}`);
+  }
+  uptime(id: Uuid, from: string, to: string): Promise<UptimeSummary> {
+    return this.request('GET', `/api/targets/${seg(id)}/uptime${queryString({ from, to })}`);
+  }
+  dailyUptime(id: Uuid, days = 90): Promise<{ days: DailyUptime[] }> {
+    return this.request('GET', `/api/targets/${seg(id)}/uptime/daily${queryString({ days })}`);
+  }
+  latency(id: Uuid, from: string, to: string, step: LatencyStep): Promise<LatencySeries> {
+    return this.request('GET', `/api/targets/${seg(id)}/latency${queryString({ from, to, step })}`);
+  }
+  targetIncidents(id: Uuid): Promise<Page<Incident>> {
+    return this.request<Page<Incident> | Incident[]>('GET', `/api/targets/${seg(id)}/incidents`).then(asPage);
+  }
+  sparklines(ids: Uuid[], init?: RequestInit): Promise<Sparklines> {
+    return this.request('GET', `/api/overview/sparklines${queryString({ ids: ids.join(',') })}`, undefined, init);
+  }
+
+  // Incidents ----------------------------------------------------------------------------------
+  incidents(q: { status?: 'open' | 'resolved' | ''; target_id?: Uuid; limit?: number; cursor?: string | null } = {}): Promise<Page<Incident>> {
+    return this.request('GET', `/api/incidents${queryString(q)}`);
+  }
+  incident(id: Uuid): Promise<Incident> {
+    return this.request('GET', `/api/incidents/${seg(id)}`);
+  }
+  acknowledge(id: Uuid): Promise<Incident> {
+    return this.request('POST', `/api/incidents/${seg(id)}/ack`);
+  }
+  addNote(id: Uuid, text: string): Promise<Incident> {
+    return this.request('POST', `/api/incidents/${seg(id)}/notes`, { text });
+  }
+
+  // Maintenance --------------------------------------------------------------------------------
+  maintenance(): Promise<Page<MaintenanceWindow>> {
+    return this.request<Page<MaintenanceWindow> | MaintenanceWindow[]>('GET', '/api/maintenance').then(asPage);
+  }
+  createMaintenance(w: Omit<MaintenanceWindow, 'id'>): Promise<MaintenanceWindow> {
+    return this.request('POST', '/api/maintenance', w);
+  }
+  deleteMaintenance(id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/maintenance/${seg(id)}`);
+  }
+
+  // Notification channels ----------------------------------------------------------------------
+  channels(): Promise<Page<Channel>> {
+    return this.request<Page<Channel> | Channel[]>('GET', '/api/channels').then(asPage);
+  }
+  linkTelegram(): Promise<TelegramLink> {
+    return this.request('POST', '/api/channels/telegram/link');
+  }
+  addEmail(address: string): Promise<Channel> {
+    return this.request('POST', '/api/channels/email', { address });
+  }
+  deleteChannel(id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/channels/${seg(id)}`);
+  }
+  updateChannel(id: Uuid, patch: { label?: string; muted_until?: string | null }): Promise<Channel> {
+    return this.request('PATCH', `/api/channels/${seg(id)}`, patch);
+  }
+  targetChannels(id: Uuid): Promise<{ channel_ids: Uuid[] }> {
+    return this.request('GET', `/api/targets/${seg(id)}/channels`);
+  }
+  setTargetChannels(id: Uuid, channel_ids: Uuid[]): Promise<{ channel_ids: Uuid[] }> {
+    return this.request('PUT', `/api/targets/${seg(id)}/channels`, { channel_ids });
+  }
+
+  // Status pages and badges --------------------------------------------------------------------
+  statusPages(): Promise<Page<StatusPage>> {
+    return this.request<Page<StatusPage> | StatusPage[]>('GET', '/api/status-pages').then(asPage);
+  }
+  statusPage(id: Uuid): Promise<StatusPage> {
+    return this.request('GET', `/api/status-pages/${seg(id)}`);
+  }
+  createStatusPage(input: StatusPageInput): Promise<StatusPage> {
+    return this.request('POST', '/api/status-pages', input);
+  }
+  updateStatusPage(id: Uuid, input: StatusPageInput): Promise<StatusPage> {
+    return this.request('PUT', `/api/status-pages/${seg(id)}`, input);
+  }
+  deleteStatusPage(id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/status-pages/${seg(id)}`);
+  }
+  publicStatus(slug: string): Promise<PublicStatus> {
+    return this.request('GET', `/status/${seg(slug)}`);
+  }
+  badgeToken(id: Uuid): Promise<{ token: string }> {
+    return this.request('POST', `/api/targets/${seg(id)}/badge-token`);
+  }
+}
+
+/** Lists are `{items, total, next_cursor}`; a bare array is accepted too, to be lenient. */
+export function asPage<T>(v: Page<T> | T[]): Page<T> {
+  if (Array.isArray(v)) return { items: v, total: v.length, next_cursor: null };
+  return v;
+}
+
+function parseError(res: Response, text: string, path: string, onUnauthorized?: () => void): ApiError {
+  let code = statusCode(res.status);
+  let message = res.statusText || `HTTP ${res.status}`;
+  let field: string | undefined;
+  try {
+    const body = JSON.parse(text) as Partial<ErrorBody>;
+    if (body.error) {
+      code = body.error.code ?? code;
+      message = body.error.message ?? message;
+      field = body.error.field ?? undefined;
+    }
+  } catch {
+    if (text && text.length < 300) message = text;
+  }
+  const ra = res.headers.get('retry-after');
+  const retryAfter = ra && /^\d+$/.test(ra) ? Number(ra) : undefined;
+  if (res.status === 401 && onUnauthorized && !path.startsWith('/api/auth/')) onUnauthorized();
+  return new ApiError(res.status, code, message, field, retryAfter);
+}
+
+function statusCode(status: number): string {
+  switch (status) {
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 409:
+      return 'conflict';
+    case 422:
+      return 'validation';
+    case 429:
+      return 'rate_limited';
+    case 503:
+    case 504:
+      return 'unavailable';
+    default:
+      return 'internal';
+  }
+}
+
+export const api = new ApiClient();

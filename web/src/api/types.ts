@@ -1,0 +1,523 @@
+// JSON shapes of the REST API (docs/API.md) and of the message contracts it embeds
+// (crates/common/src/messages.rs). Field names and enum spellings follow serde's output exactly.
+
+export type Uuid = string;
+/** RFC 3339, UTC. */
+export type Timestamp = string;
+
+// ---------------------------------------------------------------------------------------------
+// CheckSpec — `#[serde(tag = "kind", rename_all = "snake_case")]`
+// ---------------------------------------------------------------------------------------------
+
+export type CheckKind = 'http' | 'tcp' | 'dns' | 'tls';
+export const CHECK_KINDS: readonly CheckKind[] = ['http', 'tcp', 'dns', 'tls'];
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+export interface HttpHeader {
+  name: string;
+  value: string;
+}
+
+export type HttpAuth =
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'bearer'; token: string };
+
+export interface StatusRange {
+  from: number;
+  to: number;
+}
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+
+export type Assertion =
+  | { type: 'body_contains'; value: string }
+  | { type: 'body_not_contains'; value: string }
+  | { type: 'body_matches'; pattern: string }
+  | { type: 'json_path_equals'; path: string; value: JsonValue }
+  | { type: 'json_path_exists'; path: string }
+  | { type: 'header_equals'; name: string; value: string };
+export type AssertionType = Assertion['type'];
+export const ASSERTION_TYPES: readonly AssertionType[] = [
+  'body_contains',
+  'body_not_contains',
+  'body_matches',
+  'json_path_equals',
+  'json_path_exists',
+  'header_equals',
+];
+
+export type DnsTransport = 'udp' | 'tcp';
+
+export interface Resolver {
+  /** `ip:port`, e.g. `1.1.1.1:53` or `[2606:4700::1111]:53`. */
+  address: string;
+  protocol?: DnsTransport;
+}
+
+export interface HttpSpec {
+  url: string;
+  method?: HttpMethod;
+  headers?: HttpHeader[];
+  body?: string;
+  auth?: HttpAuth;
+  expected_status?: StatusRange[];
+  follow_redirects?: boolean;
+  max_redirects?: number;
+  assertions?: Assertion[];
+  timeout_ms?: number;
+  verify_tls?: boolean;
+  tls_warn_days?: number;
+  degraded_above_ms?: number;
+  https_only?: boolean;
+  expected_final_url?: string;
+  resolver?: Resolver;
+}
+
+export interface TcpSpec {
+  host: string;
+  port: number;
+  timeout_ms?: number;
+  expected_banner?: string;
+}
+
+export type DnsRecordType = 'A' | 'AAAA' | 'CNAME' | 'MX' | 'TXT' | 'NS' | 'SOA';
+export const DNS_RECORD_TYPES: readonly DnsRecordType[] = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SOA'];
+
+export interface DnsSpec {
+  name: string;
+  record_type: DnsRecordType;
+  resolver?: Resolver;
+  expected_answers?: string[];
+  timeout_ms?: number;
+}
+
+export interface TlsSpec {
+  host: string;
+  port?: number;
+  sni?: string;
+  warn_days?: number;
+  timeout_ms?: number;
+}
+
+export type CheckSpec =
+  | ({ kind: 'http' } & HttpSpec)
+  | ({ kind: 'tcp' } & TcpSpec)
+  | ({ kind: 'dns' } & DnsSpec)
+  | ({ kind: 'tls' } & TlsSpec);
+
+// ---------------------------------------------------------------------------------------------
+// CheckResult
+// ---------------------------------------------------------------------------------------------
+
+export type Outcome = 'up' | 'degraded' | 'down';
+
+export type FailureKind =
+  | 'dns_nxdomain'
+  | 'dns_servfail'
+  | 'dns_timeout'
+  | 'dns_no_records'
+  | 'dns_unexpected_answer'
+  | 'dns_error'
+  | 'connect_refused'
+  | 'connect_timeout'
+  | 'connect_error'
+  | 'tls_expired'
+  | 'tls_not_yet_valid'
+  | 'tls_untrusted'
+  | 'tls_hostname'
+  | 'tls_expiring'
+  | 'tls_handshake'
+  | 'http_status'
+  | 'http_protocol'
+  | 'assertion_failed'
+  | 'redirect_loop'
+  | 'too_many_redirects'
+  | 'insecure_redirect'
+  | 'unexpected_final_url'
+  | 'slow_response'
+  | 'banner_mismatch'
+  | 'timeout'
+  | 'blocked_address'
+  | 'internal'
+  | 'other';
+
+export type Phase = 'dns' | 'connect' | 'tls' | 'ttfb' | 'transfer' | 'redirect' | 'validation' | 'setup';
+
+export interface Failure {
+  kind: FailureKind;
+  phase: Phase;
+  message: string;
+}
+
+export interface PhaseTimings {
+  dns_ms?: number;
+  connect_ms?: number;
+  tls_ms?: number;
+  ttfb_ms?: number;
+  transfer_ms?: number;
+}
+
+export interface HttpHop {
+  url: string;
+  status?: number;
+  resolved_ip?: string;
+  location?: string;
+  http_version?: string;
+  timings: PhaseTimings;
+}
+
+export interface TlsInfo {
+  subject: string;
+  issuer: string;
+  sans: string[];
+  not_before: Timestamp;
+  not_after: Timestamp;
+  days_left: number;
+  fingerprint_sha256: string;
+  version?: string;
+  cipher?: string;
+  chain_valid: boolean;
+  hostname_matches: boolean;
+  validation_error?: string;
+}
+
+export interface DnsAnswer {
+  record_type: string;
+  value: string;
+  ttl: number;
+}
+
+export interface DnsInfo {
+  rcode?: string;
+  resolver: string;
+  answers: DnsAnswer[];
+  duration_ms: number;
+}
+
+export interface CheckResult {
+  result_id: Uuid;
+  job_id: Uuid;
+  target_id: Uuid;
+  region: string;
+  pinger_id: string;
+  check_kind: CheckKind;
+  started_at: Timestamp;
+  finished_at: Timestamp;
+  duration_ms: number;
+  outcome: Outcome;
+  failure?: Failure;
+  status_code?: number;
+  hops?: HttpHop[];
+  resolved_ip?: string;
+  tls?: TlsInfo;
+  dns?: DnsInfo;
+  banner?: string;
+  body_excerpt?: string;
+  probe_degraded?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incidents and reports
+// ---------------------------------------------------------------------------------------------
+
+export type IncidentEventKind = 'opened' | 'resolved' | 'cert_expiring' | 'flapping' | 'probe_degraded';
+
+export interface ReportClaim {
+  text: string;
+  result_ids: Uuid[];
+}
+
+export interface IncidentReport {
+  incident_id: Uuid;
+  event_kind: IncidentEventKind;
+  language: string;
+  summary: string;
+  probable_cause: string;
+  impact: string;
+  recommended_actions: string[];
+  /** `llm:<model>` or `rules`. */
+  source: string;
+  claims?: ReportClaim[];
+  generated_at: Timestamp;
+}
+
+export interface Evidence {
+  results?: CheckResult[];
+  last_good?: CheckResult;
+  baseline_latency_ms?: number;
+  failure_kinds_by_region?: Record<string, FailureKind[]>;
+  certificate?: TlsInfo;
+  threshold_days?: number;
+}
+
+export interface TimelineEntry {
+  at: Timestamp;
+  kind: string;
+  message: string;
+}
+
+export interface IncidentNote {
+  at: Timestamp;
+  author: string;
+  text: string;
+}
+
+export interface Incident {
+  id: Uuid;
+  target_id: Uuid;
+  target_name: string;
+  severity: string;
+  opened_at: Timestamp;
+  resolved_at: Timestamp | null;
+  regions: string[];
+  failure_kind: FailureKind | string | null;
+  acknowledged_at: Timestamp | null;
+  evidence: Evidence | null;
+  timeline: TimelineEntry[];
+  reports: IncidentReport[];
+  notes: IncidentNote[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+// ---------------------------------------------------------------------------------------------
+
+export type Language = 'en' | 'ru';
+
+export interface User {
+  id: Uuid;
+  email: string;
+  is_admin: boolean;
+  language: Language | string;
+  created_at: Timestamp;
+}
+
+export interface ServerConfig {
+  registration_open: boolean;
+  telegram_bot_username: string | null;
+  regions: string[];
+  min_interval_seconds: number;
+  allow_private_targets: boolean;
+}
+
+export type TokenScope = 'read' | 'write';
+
+export interface ApiToken {
+  id: Uuid;
+  name: string;
+  scope: TokenScope | string;
+  prefix: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+export interface CreatedToken {
+  id: Uuid;
+  name: string;
+  scope: TokenScope | string;
+  prefix: string;
+  token: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets and history
+// ---------------------------------------------------------------------------------------------
+
+export type TargetStatus = 'unknown' | 'up' | 'pending' | 'degraded' | 'down' | 'flapping' | 'paused';
+export const TARGET_STATUSES: readonly TargetStatus[] = ['up', 'degraded', 'down', 'paused', 'pending', 'flapping', 'unknown'];
+
+export interface TargetState {
+  status: TargetStatus;
+  since: Timestamp | null;
+  last_checked_at: Timestamp | null;
+  last_latency_ms: number | null;
+  last_failure?: Failure | null;
+}
+
+/** The body of POST/PUT /api/targets and of an import document's entries. */
+export interface TargetInput {
+  name: string;
+  kind: CheckKind;
+  spec: CheckSpec;
+  interval_seconds: number;
+  timeout_seconds?: number | null;
+  regions: string[];
+  tags: string[];
+  failure_threshold: number;
+  success_threshold: number;
+  paused: boolean;
+}
+
+export interface Target extends TargetInput {
+  id: Uuid;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  state: TargetState;
+}
+
+export type TargetSort = 'name' | 'status' | 'changed';
+export type SortOrder = 'asc' | 'desc';
+
+export interface TargetQuery {
+  status?: TargetStatus | '';
+  tag?: string;
+  q?: string;
+  sort?: TargetSort;
+  order?: SortOrder;
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  next_cursor: string | null;
+}
+
+export interface Uptimes {
+  h24: number | null;
+  d7: number | null;
+  d30: number | null;
+  d90: number | null;
+}
+
+export interface TargetOverview {
+  state: TargetStatus;
+  since: Timestamp | null;
+  uptime: Uptimes;
+  last_latency_ms: number | null;
+}
+
+export interface UptimeSummary {
+  uptime: number | null;
+  downtime_seconds: number;
+  checks: number;
+  failures: number;
+}
+
+export interface DailyUptime {
+  date: string;
+  uptime: number | null;
+  downtime_seconds: number;
+  checks: number;
+}
+
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface LatencyPoint {
+  t: Timestamp;
+  total: Percentiles | null;
+  dns?: Percentiles | null;
+  connect?: Percentiles | null;
+  tls?: Percentiles | null;
+  ttfb?: Percentiles | null;
+  transfer?: Percentiles | null;
+}
+
+export type LatencyStep = '60s' | '5m' | '1h' | '1d';
+
+export interface LatencySeries {
+  step_seconds: number;
+  points: LatencyPoint[];
+}
+
+/** `{ "<id>": [latency_ms|null × 24 hourly points] }`. */
+export type Sparklines = Record<Uuid, (number | null)[]>;
+
+export interface ImportDocument {
+  version: 1;
+  targets: TargetInput[];
+}
+
+export interface ImportSummary {
+  created: number;
+  updated: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications, status pages, maintenance
+// ---------------------------------------------------------------------------------------------
+
+export interface Channel {
+  id: Uuid;
+  kind: 'telegram' | 'email';
+  address: string;
+  label: string | null;
+  verified: boolean;
+  disabled_reason: string | null;
+  muted_until: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface TelegramLink {
+  token: string;
+  link: string;
+  expires_at: Timestamp;
+}
+
+export interface StatusPageTarget {
+  target_id: Uuid;
+  display_name: string | null;
+  position: number;
+  group?: string | null;
+}
+
+export interface StatusPage {
+  id: Uuid;
+  slug: string;
+  title: string;
+  description: string | null;
+  targets: StatusPageTarget[];
+}
+
+export type StatusPageInput = Omit<StatusPage, 'id'>;
+
+export interface PublicStatusTarget {
+  name: string;
+  group: string | null;
+  status: TargetStatus;
+  uptime_90d: number | null;
+  days: { date: string; uptime: number | null }[];
+}
+
+export interface PublicStatus {
+  title: string;
+  description: string | null;
+  status: TargetStatus | string;
+  targets: PublicStatusTarget[];
+  incidents: { name: string; opened_at: Timestamp; resolved_at: Timestamp | null; severity: string }[];
+}
+
+export interface MaintenanceWindow {
+  id: Uuid;
+  name: string;
+  target_id?: Uuid | null;
+  tag?: string | null;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  recurrence: null | 'daily' | 'weekly';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+export type ErrorCode =
+  | 'validation'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+export interface ErrorBody {
+  error: { code: ErrorCode | string; message: string; field?: string };
+}

@@ -1,0 +1,200 @@
+// The shell: routes, the navigation bar, the theme and language switches, toasts.
+
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { api } from './api/client';
+import { Spinner } from './components/ui';
+import { lang, setLang, t } from './i18n';
+import { AuthPage } from './pages/auth';
+import { ImportExportPage, NotificationsPage, SettingsPage, TokensPage } from './pages/account';
+import { IncidentPage, IncidentsPage } from './pages/incidents';
+import { OverviewPage } from './pages/overview';
+import { PublicStatusPage, StatusPageEdit, StatusPagesPage } from './pages/statusPages';
+import { TargetPage } from './pages/target';
+import { TargetEditPage } from './pages/targetEdit';
+import { matchPath, navigate, useLocation, type Params } from './router';
+import { setTheme, theme, toasts, user } from './session';
+
+type PageComponent = (p: { params: Params; search: URLSearchParams }) => preact.JSX.Element | null;
+
+interface Route {
+  path: string;
+  page: PageComponent;
+  public?: boolean;
+  bare?: boolean;
+}
+
+const routes: Route[] = [
+  { path: '/', page: () => <OverviewPage /> },
+  { path: '/targets/new', page: () => <TargetEditPage /> },
+  { path: '/targets/:id', page: ({ params }) => <TargetPage id={params.id!} key={params.id} /> },
+  { path: '/targets/:id/edit', page: ({ params }) => <TargetEditPage id={params.id!} key={params.id} /> },
+  { path: '/incidents', page: ({ search }) => <IncidentsPage search={search} /> },
+  { path: '/incidents/:id', page: ({ params }) => <IncidentPage id={params.id!} key={params.id} /> },
+  { path: '/notifications', page: () => <NotificationsPage /> },
+  { path: '/tokens', page: () => <TokensPage /> },
+  { path: '/status-pages', page: () => <StatusPagesPage /> },
+  { path: '/status-pages/new', page: () => <StatusPageEdit /> },
+  { path: '/status-pages/:id', page: ({ params }) => <StatusPageEdit id={params.id!} key={params.id} /> },
+  { path: '/import', page: () => <ImportExportPage /> },
+  { path: '/settings', page: () => <SettingsPage /> },
+  { path: '/s/:slug', page: ({ params }) => <PublicStatusPage slug={params.slug!} />, bare: true },
+];
+
+
+export function App() {
+  const loc = useLocation();
+  const path = loc.path.replace(/\/+$/, '') || '/';
+
+  if (path === '/login' || path === '/register') {
+    if (user.value) {
+      navigate(loc.search.get('next') ?? '/', true);
+      return null;
+    }
+    return (
+      <>
+        <AuthPage mode={path === '/login' ? 'login' : 'register'} next={loc.search.get('next')} />
+        <Corner />
+        <Toasts />
+      </>
+    );
+  }
+
+  let match: { route: Route; params: Params } | null = null;
+  for (const route of routes) {
+    const params = matchPath(route.path, path);
+    if (params) {
+      match = { route, params };
+      break;
+    }
+  }
+
+  if (match?.route.bare) {
+    const Page = match.route.page;
+    return (
+      <>
+        <Page params={match.params} search={loc.search} />
+        <Corner />
+      </>
+    );
+  }
+
+  if (user.value === undefined) return <Spinner />;
+  if (user.value === null) {
+    navigate(`/login${path === '/' ? '' : `?next=${encodeURIComponent(path + (loc.search.toString() ? `?${loc.search}` : ''))}`}`, true);
+    return null;
+  }
+
+  const Page = match?.route.page;
+  return (
+    <Shell path={path}>
+      {Page ? <Page params={match!.params} search={loc.search} /> : <div class="page"><h1>404</h1><p>{t('common.notFound')}</p></div>}
+    </Shell>
+  );
+}
+
+const NAV: { href: string; key: Parameters<typeof t>[0] }[] = [
+  { href: '/', key: 'nav.overview' },
+  { href: '/incidents', key: 'nav.incidents' },
+  { href: '/notifications', key: 'nav.notifications' },
+  { href: '/status-pages', key: 'nav.statusPages' },
+  { href: '/tokens', key: 'nav.tokens' },
+  { href: '/import', key: 'nav.import' },
+  { href: '/settings', key: 'nav.settings' },
+];
+
+function Shell({ path, children }: { path: string; children: ComponentChildren }) {
+  const [open, setOpen] = useState(false);
+  const active = (href: string) => (href === '/' ? path === '/' || path.startsWith('/targets') : path.startsWith(href));
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <a class="brand" href="/">
+          <span class="logo" aria-hidden="true" /> PingTower
+        </a>
+        <button type="button" class="btn menu-btn" aria-label={t('nav.menu')} aria-expanded={open} onClick={() => setOpen(!open)}>
+          ☰
+        </button>
+        <nav class={open ? 'nav open' : 'nav'} onClick={() => setOpen(false)}>
+          {NAV.map((n) => (
+            <a href={n.href} class={active(n.href) ? 'active' : ''} data-nav={n.href}>
+              {t(n.key)}
+            </a>
+          ))}
+        </nav>
+        <div class="top-actions">
+          <Switches />
+          <span class="muted user-email" title={user.value?.email}>
+            {user.value?.email}
+          </span>
+          <button
+            type="button"
+            class="btn btn-small"
+            data-testid="logout"
+            onClick={async () => {
+              try {
+                await api.logout();
+              } finally {
+                user.value = null;
+                navigate('/login', true);
+              }
+            }}
+          >
+            {t('nav.logout')}
+          </button>
+        </div>
+      </header>
+      <main>{children}</main>
+      <Toasts />
+    </div>
+  );
+}
+
+function Switches() {
+  return (
+    <>
+      <button
+        type="button"
+        class="btn btn-small"
+        data-testid="theme-toggle"
+        title={t('theme.toggle')}
+        aria-label={t('theme.toggle')}
+        onClick={() => setTheme(theme.value === 'dark' ? 'light' : 'dark')}
+      >
+        {theme.value === 'dark' ? '☀' : '☾'}
+      </button>
+      <button
+        type="button"
+        class="btn btn-small"
+        data-testid="lang-toggle"
+        title={t('lang.label')}
+        onClick={() => {
+          const next = lang.value === 'en' ? 'ru' : 'en';
+          setLang(next);
+          if (user.value) void api.setLanguage(next).then((u) => (user.value = u), () => undefined);
+        }}
+      >
+        {lang.value === 'en' ? 'RU' : 'EN'}
+      </button>
+    </>
+  );
+}
+
+/** Theme and language switches on pages without the navigation bar. */
+function Corner() {
+  return (
+    <div class="corner">
+      <Switches />
+    </div>
+  );
+}
+
+function Toasts() {
+  return (
+    <div class="toasts" aria-live="polite">
+      {toasts.value.map((x) => (
+        <div class={`toast toast-${x.tone}`}>{x.text}</div>
+      ))}
+    </div>
+  );
+}

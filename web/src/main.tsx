@@ -1,0 +1,25 @@
+import { render } from 'preact';
+import { App } from './app';
+import { api } from './api/client';
+import { initialLang, setLang } from './i18n';
+import { installLinkInterceptor, navigate } from './router';
+import { initTheme, loadSession, user } from './session';
+import './styles.css';
+
+let saved: string | null = null;
+try {
+  saved = localStorage.getItem('pt.lang');
+} catch {
+  /* private mode */
+}
+setLang(initialLang(saved, navigator.language));
+initTheme();
+installLinkInterceptor();
+api.onUnauthorized = () => {
+  if (user.value) {
+    user.value = null;
+    navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
+  }
+};
+void loadSession();
+render(<App />, document.getElementById('app')!);

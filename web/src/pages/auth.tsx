@@ -1,0 +1,84 @@
+// Sign up and log in.
+
+import { useState } from 'preact/hooks';
+import { ApiError, api } from '../api/client';
+import { Field, errorMessage, useTitle, val } from '../components/ui';
+import { t } from '../i18n';
+import { navigate } from '../router';
+import { serverConfig, signedIn } from '../session';
+
+export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: string | null }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [fieldErr, setFieldErr] = useState<{ field: string; msg: string } | null>(null);
+  const register = mode === 'register';
+  useTitle(register ? t('auth.register') : t('auth.login'));
+  const closed = register && serverConfig.value && !serverConfig.value.registration_open;
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setFieldErr(null);
+    try {
+      const u = register ? await api.register(email.trim(), password) : await api.login(email.trim(), password);
+      signedIn(u);
+      navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', true);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 429) {
+        setError(t('auth.rateLimited', { s: err.retryAfter ?? 60 }));
+      } else if (err instanceof ApiError && err.field) {
+        setFieldErr({ field: err.field, msg: err.message });
+      } else {
+        setError(errorMessage(err));
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div class="auth">
+      <form class="card auth-card" onSubmit={submit} data-testid={`${mode}-form`}>
+        <h1 class="brand-big">
+          <span class="logo" aria-hidden="true" /> PingTower
+        </h1>
+        <h2>{register ? t('auth.register') : t('auth.login')}</h2>
+        {closed ? <div class="notice">{t('auth.registrationClosed')}</div> : null}
+        <Field label={t('auth.email')} name="email" error={fieldErr?.field === 'email' ? fieldErr.msg : undefined}>
+          <input type="email" name="email" autocomplete="email" required value={email} onInput={(e) => setEmail(val(e))} />
+        </Field>
+        <Field
+          label={t('auth.password')}
+          name="password"
+          hint={register ? t('auth.passwordHint') : undefined}
+          error={fieldErr?.field === 'password' ? fieldErr.msg : undefined}
+        >
+          <input
+            type="password"
+            name="password"
+            autocomplete={register ? 'new-password' : 'current-password'}
+            required
+            minLength={register ? 10 : undefined}
+            value={password}
+            onInput={(e) => setPassword(val(e))}
+          />
+        </Field>
+        {error ? (
+          <div class="notice notice-error" role="alert">
+            {error}
+          </div>
+        ) : null}
+        <button class="btn btn-primary" type="submit" disabled={busy}>
+          {register ? t('auth.register') : t('auth.login')}
+        </button>
+        <p class="muted">
+          {register ? t('auth.haveAccount') : t('auth.noAccount')}{' '}
+          <a href={register ? '/login' : '/register'}>{register ? t('auth.login') : t('auth.register')}</a>
+        </p>
+      </form>
+    </div>
+  );
+}

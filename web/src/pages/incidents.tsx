@@ -1,0 +1,276 @@
+// Incidents: the list (open / resolved) and one incident with its timeline, evidence, report,
+// notes and the acknowledge button.
+
+import { useState } from 'preact/hooks';
+import { api } from '../api/client';
+import type { Incident, IncidentReport } from '../api/types';
+import { ResultView, failureText } from '../components/result';
+import { ErrorBox, Section, Spinner, StatusPill, Tabs, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
+import { lang, t } from '../i18n';
+import { navigate } from '../router';
+import { toast, user } from '../session';
+
+type Filter = 'open' | 'resolved' | '';
+
+export function incidentDuration(i: Pick<Incident, 'opened_at' | 'resolved_at'>, now = Date.now()): number {
+  const end = i.resolved_at ? Date.parse(i.resolved_at) : now;
+  return Math.max(0, (end - Date.parse(i.opened_at)) / 1000);
+}
+
+export function IncidentRow({ incident: i, showTarget = true, showReport = false }: { incident: Incident; showTarget?: boolean; showReport?: boolean }) {
+  const report = showReport ? pickReport(i.reports, lang.value) : undefined;
+  return (
+    <>
+    <tr class="clickable" data-testid="incident-row" data-incident-id={i.id} onClick={() => navigate(`/incidents/${i.id}`)}>
+      <td>
+        <StatusPill status={i.resolved_at ? 'up' : 'down'} />
+      </td>
+      {showTarget ? (
+        <td>
+          <b>{i.target_name}</b>
+        </td>
+      ) : null}
+      <td>{i.failure_kind ? failureText(i.failure_kind) : i.severity}</td>
+      <td class="muted">{formatDateTime(i.opened_at, lang.value)}</td>
+      <td class="muted">{i.resolved_at ? formatDuration(incidentDuration(i), lang.value) : t('incidents.ongoing')}</td>
+      <td class="muted">{i.acknowledged_at ? '✓' : ''}</td>
+    </tr>
+    {report ? (
+      <tr class="report-row">
+        <td colSpan={showTarget ? 6 : 5} class="muted">
+          {report.summary} <i>{report.probable_cause}</i>
+        </td>
+      </tr>
+    ) : null}
+    </>
+  );
+}
+
+export function IncidentsPage({ search }: { search: URLSearchParams }) {
+  useTitle(t('incidents.title'));
+  const filter = (search.get('status') ?? 'open') as Filter;
+  const [more, setMore] = useState<Incident[]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const data = useAsync(() => api.incidents({ status: filter, limit: 50 }), [filter], 15_000);
+  const items = [...(data.data?.items ?? []), ...more];
+  const next = cursor === undefined ? data.data?.next_cursor : cursor;
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>{t('incidents.title')}</h1>
+        <Tabs<Filter>
+          value={filter}
+          options={[
+            { value: 'open', label: t('incidents.open') },
+            { value: 'resolved', label: t('incidents.resolved') },
+            { value: '', label: t('incidents.all') },
+          ]}
+          onChange={(v) => {
+            setMore([]);
+            setCursor(undefined);
+            navigate(`/incidents?status=${v}`, true);
+          }}
+        />
+      </div>
+      <ErrorBox error={data.error} onRetry={data.reload} />
+      <section class="card">
+        {items.length === 0 && !data.loading ? <div class="empty">{t('incidents.empty')}</div> : null}
+        {data.loading && !data.data ? <Spinner /> : null}
+        {items.length ? (
+          <div class="table-wrap">
+            <table data-testid="incidents-table">
+              <thead>
+                <tr>
+                  <th />
+                  <th>{t('incidents.target')}</th>
+                  <th>{t('result.failure')}</th>
+                  <th>{t('incidents.opened')}</th>
+                  <th>{t('incidents.duration')}</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((i) => (
+                  <IncidentRow incident={i} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+        {next ? (
+          <button
+            type="button"
+            class="btn"
+            onClick={async () => {
+              const page = await api.incidents({ status: filter, limit: 50, cursor: next });
+              setMore([...more, ...page.items]);
+              setCursor(page.next_cursor);
+            }}
+          >
+            {t('common.more')}
+          </button>
+        ) : null}
+      </section>
+    </div>
+  );
+}
+
+export function ReportView({ report }: { report: IncidentReport }) {
+  return (
+    <div class="report" data-testid="incident-report" lang={report.language}>
+      <h3>{t('incidents.summary')}</h3>
+      <p data-testid="report-summary">{report.summary}</p>
+      <h3>{t('incidents.cause')}</h3>
+      <p>{report.probable_cause}</p>
+      <h3>{t('incidents.impact')}</h3>
+      <p>{report.impact}</p>
+      {report.recommended_actions.length ? (
+        <>
+          <h3>{t('incidents.actions')}</h3>
+          <ol>
+            {report.recommended_actions.map((a) => (
+              <li>{a}</li>
+            ))}
+          </ol>
+        </>
+      ) : null}
+      <p class="muted">
+        {t('incidents.source', { source: report.source })} · {formatDateTime(report.generated_at, lang.value)}
+      </p>
+    </div>
+  );
+}
+
+/** The report to show: the newest in the user's language, else the newest. */
+export function pickReport(reports: IncidentReport[], language: string): IncidentReport | undefined {
+  const sorted = [...reports].sort((a, b) => Date.parse(b.generated_at) - Date.parse(a.generated_at));
+  return sorted.find((r) => r.language === language) ?? sorted[0];
+}
+
+export function IncidentPage({ id }: { id: string }) {
+  const data = useAsync((s) => api.request<Incident>('GET', `/api/incidents/${encodeURIComponent(id)}`, undefined, { signal: s }), [id], 10_000);
+  const [note, setNote] = useState('');
+  const [busy, setBusy] = useState(false);
+  useTitle(data.data ? data.data.target_name : t('incidents.title'));
+  if (data.error) return <ErrorBox error={data.error} onRetry={data.reload} />;
+  if (!data.data) return <Spinner />;
+  const inc = data.data;
+  const report = pickReport(inc.reports, user.value?.language ?? lang.value);
+  const ev = inc.evidence;
+
+  async function ack() {
+    setBusy(true);
+    try {
+      data.set(await api.acknowledge(inc.id));
+    } catch (e) {
+      toast(errorMessage(e), 'error');
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function addNote(e: Event) {
+    e.preventDefault();
+    if (!note.trim()) return;
+    try {
+      data.set(await api.addNote(inc.id, note.trim()));
+      setNote('');
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+  }
+
+  return (
+    <div class="page" data-testid="incident-page">
+      <div class="page-head">
+        <div class="target-head">
+          <h1>
+            <a href={`/targets/${inc.target_id}`}>{inc.target_name}</a>
+          </h1>
+          <StatusPill status={inc.resolved_at ? 'up' : 'down'} />
+          <span class="muted">{inc.failure_kind ? failureText(inc.failure_kind) : ''}</span>
+        </div>
+        <div class="actions">
+          {inc.acknowledged_at ? (
+            <span class="pill pill-paused" data-testid="acknowledged">
+              {t('incidents.acknowledged', { ago: formatAgo(inc.acknowledged_at, Date.now(), lang.value) })}
+            </span>
+          ) : (
+            <button type="button" class="btn btn-primary" data-testid="ack" onClick={ack} disabled={busy}>
+              {t('incidents.acknowledge')}
+            </button>
+          )}
+        </div>
+      </div>
+      <dl class="kv card">
+        <dt>{t('incidents.opened')}</dt>
+        <dd>{formatDateTime(inc.opened_at, lang.value)}</dd>
+        <dt>{t('incidents.resolvedAt')}</dt>
+        <dd>{inc.resolved_at ? formatDateTime(inc.resolved_at, lang.value) : t('incidents.ongoing')}</dd>
+        <dt>{t('incidents.duration')}</dt>
+        <dd>{formatDuration(incidentDuration(inc), lang.value)}</dd>
+        <dt>{t('incidents.severity')}</dt>
+        <dd>{inc.severity}</dd>
+        <dt>{t('incidents.regions')}</dt>
+        <dd>{inc.regions.join(', ') || '—'}</dd>
+      </dl>
+      <div class="two-col">
+        <Section title={t('incidents.report')}>
+          {report ? <ReportView report={report} /> : <p class="muted" data-testid="report-pending">{t('incidents.reportPending')}</p>}
+        </Section>
+        <Section title={t('incidents.timeline')}>
+          <ul class="timeline" data-testid="timeline">
+            {[...inc.timeline]
+              .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
+              .map((e) => (
+                <li>
+                  <div class="muted">{formatDateTime(e.at, lang.value)}</div>
+                  <div>
+                    <b>{e.kind}</b> {e.message}
+                  </div>
+                </li>
+              ))}
+          </ul>
+          <h3>{t('incidents.notes')}</h3>
+          {inc.notes.map((n) => (
+            <p>
+              <span class="muted">
+                {formatDateTime(n.at, lang.value)} · {n.author}:
+              </span>{' '}
+              {n.text}
+            </p>
+          ))}
+          <form class="row" onSubmit={addNote}>
+            <input class="grow" value={note} onInput={(e) => setNote(val(e))} aria-label={t('incidents.addNote')} placeholder={t('incidents.addNote')} />
+            <button class="btn" type="submit">
+              {t('common.add')}
+            </button>
+          </form>
+        </Section>
+      </div>
+      <Section title={t('incidents.evidence')} id="evidence">
+        {ev?.baseline_latency_ms !== undefined ? (
+          <p>
+            {t('incidents.baseline')}: <b>{formatMs(ev.baseline_latency_ms)}</b>
+          </p>
+        ) : null}
+        {ev?.certificate ? <p class="mono">{ev.certificate.subject} · {ev.certificate.days_left}d</p> : null}
+        {(ev?.results ?? []).map((r) => (
+          <details open={false} class="evidence-item">
+            <summary>
+              {formatDateTime(r.started_at, lang.value)} · {r.outcome} · {r.failure?.message ?? formatMs(r.duration_ms)}
+            </summary>
+            <ResultView result={r} />
+          </details>
+        ))}
+        {ev?.last_good ? (
+          <details>
+            <summary>{t('incidents.lastGood')}</summary>
+            <ResultView result={ev.last_good} />
+          </details>
+        ) : null}
+      </Section>
+    </div>
+  );
+}

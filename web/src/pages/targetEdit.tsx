@@ -1,0 +1,351 @@
+// Add / edit a target: every option of every check kind, inline validation (ours first, then
+// the API's `error.field`), and "Test now", which runs the unsaved spec and shows the result.
+
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api } from '../api/client';
+import {
+  ASSERTION_TYPES,
+  CHECK_KINDS,
+  DNS_RECORD_TYPES,
+  HTTP_METHODS,
+  type AssertionType,
+  type CheckResult,
+  type DnsRecordType,
+  type DnsTransport,
+  type HttpMethod,
+} from '../api/types';
+import { ResultView } from '../components/result';
+import { Check, ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
+import { t, type MessageKey } from '../i18n';
+import { navigate } from '../router';
+import { serverConfig, toast } from '../session';
+import { apiFieldKey, buildInput, emptyAssertion, emptyForm, formFromTarget, type FieldErrors, type FormState } from '../state/targetForm';
+
+export function TargetEditPage({ id }: { id?: string }) {
+  const [form, setForm] = useState<FormState | null>(id ? null : emptyForm(serverConfig.value?.min_interval_seconds, serverConfig.value?.regions));
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [submitted, setSubmitted] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [testing, setTesting] = useState(false);
+  const [testResult, setTestResult] = useState<CheckResult | null>(null);
+  const [testError, setTestError] = useState<unknown>(null);
+  useTitle(id ? t('target.editTitle', { name: form?.name ?? '' }) : t('target.new'));
+
+  useEffect(() => {
+    if (!id) return;
+    api.target(id).then((tg) => setForm(formFromTarget(tg)), setLoadError);
+  }, [id]);
+
+  if (loadError) return <ErrorBox error={loadError} />;
+  if (!form) return <Spinner />;
+  const f = form;
+  const minInterval = serverConfig.value?.min_interval_seconds ?? 1;
+
+  function update(mut: (f: FormState) => void) {
+    const next = structuredClone(f);
+    mut(next);
+    setForm(next);
+    if (submitted) setErrors(buildInput(next, minInterval).errors);
+  }
+
+  function errText(field: string): string | undefined {
+    const e = errors[field];
+    if (!e) return undefined;
+    return 'text' in e ? e.text : t(e.key, e.vars);
+  }
+
+  function validate() {
+    setSubmitted(true);
+    const { input, errors: errs } = buildInput(f, minInterval);
+    setErrors(errs);
+    return Object.keys(errs).length ? null : input;
+  }
+
+  function apiError(e: unknown) {
+    if (e instanceof ApiError && e.isValidation) {
+      setErrors({ [apiFieldKey(e.field)]: { text: e.message } });
+      return;
+    }
+    setErrors({ _form: { text: errorMessage(e) } });
+  }
+
+  async function save(e: Event) {
+    e.preventDefault();
+    const input = validate();
+    if (!input) return;
+    setBusy(true);
+    try {
+      const saved = id ? await api.updateTarget(id, input) : await api.createTarget(input);
+      toast(t('common.saved'));
+      navigate(`/targets/${saved.id}`);
+    } catch (err) {
+      apiError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function testNow() {
+    const input = validate();
+    if (!input) return;
+    setTesting(true);
+    setTestError(null);
+    setTestResult(null);
+    try {
+      setTestResult(await api.testSpec(input));
+    } catch (err) {
+      if (err instanceof ApiError && err.isValidation) apiError(err);
+      else setTestError(err);
+    } finally {
+      setTesting(false);
+    }
+  }
+
+  const text = (field: string, label: string, value: string, set: (v: string) => void, extra: { type?: string; placeholder?: string; hint?: string; wide?: boolean } = {}) => (
+    <Field label={label} error={errText(field)} hint={extra.hint} wide={extra.wide} name={field}>
+      <input
+        name={field}
+        type={extra.type ?? 'text'}
+        inputMode={extra.type === 'number' ? 'numeric' : undefined}
+        placeholder={extra.placeholder}
+        value={value}
+        onInput={(e) => set(val(e))}
+      />
+    </Field>
+  );
+
+  return (
+    <form class="page" onSubmit={save} noValidate data-testid="target-form">
+      <div class="page-head">
+        <h1>{id ? t('target.editTitle', { name: f.name }) : t('target.new')}</h1>
+        <div class="actions">
+          <button type="button" class="btn" onClick={() => history.back()}>
+            {t('common.cancel')}
+          </button>
+        </div>
+      </div>
+      <section class="card">
+        <div class="grid">
+          {text('name', t('common.name'), f.name, (v) => update((x) => void (x.name = v)))}
+          <Field label={t('target.kind')} name="kind">
+            <select name="kind" value={f.kind} onChange={(e) => update((x) => void (x.kind = val(e) as FormState['kind']))}>
+              {CHECK_KINDS.map((k) => (
+                <option value={k}>{k.toUpperCase()}</option>
+              ))}
+            </select>
+          </Field>
+          {text('interval_seconds', t('target.interval'), f.interval, (v) => update((x) => void (x.interval = v)), { type: 'number', hint: `≥ ${minInterval}` })}
+          {text('tags', t('target.tags'), f.tags, (v) => update((x) => void (x.tags = v)))}
+          {text('failure_threshold', t('target.failureThreshold'), f.failureThreshold, (v) => update((x) => void (x.failureThreshold = v)), { type: 'number' })}
+          {text('success_threshold', t('target.successThreshold'), f.successThreshold, (v) => update((x) => void (x.successThreshold = v)), { type: 'number' })}
+          {(serverConfig.value?.regions.length ?? 0) > 1 ? (
+            <Field label={t('target.regions')} error={errText('regions')} wide>
+              <div class="row">
+                {serverConfig.value!.regions.map((r) => (
+                  <Check
+                    label={r}
+                    checked={f.regions.includes(r)}
+                    onChange={(on) => update((x) => void (x.regions = on ? [...x.regions, r] : x.regions.filter((y) => y !== r)))}
+                  />
+                ))}
+              </div>
+            </Field>
+          ) : null}
+          <Check label={t('target.paused')} name="paused" checked={f.paused} onChange={(v) => update((x) => void (x.paused = v))} />
+        </div>
+      </section>
+      <section class="card">
+        {f.kind === 'http' ? <HttpFields f={f} update={update} errText={errText} text={text} /> : null}
+        {f.kind === 'tcp' ? (
+          <div class="grid">
+            {text('spec.host', t('spec.host'), f.tcp.host, (v) => update((x) => void (x.tcp.host = v)))}
+            {text('spec.port', t('spec.port'), f.tcp.port, (v) => update((x) => void (x.tcp.port = v)), { type: 'number' })}
+            {text('spec.timeout_ms', t('target.timeout'), f.tcp.timeoutMs, (v) => update((x) => void (x.tcp.timeoutMs = v)), { type: 'number' })}
+            {text('spec.expected_banner', t('spec.expectedBanner'), f.tcp.expectedBanner, (v) => update((x) => void (x.tcp.expectedBanner = v)))}
+          </div>
+        ) : null}
+        {f.kind === 'dns' ? (
+          <div class="grid">
+            {text('spec.name', t('spec.dnsName'), f.dns.name, (v) => update((x) => void (x.dns.name = v)), { placeholder: 'example.com' })}
+            <Field label={t('spec.recordType')}>
+              <select name="spec.record_type" value={f.dns.recordType} onChange={(e) => update((x) => void (x.dns.recordType = val(e) as DnsRecordType))}>
+                {DNS_RECORD_TYPES.map((r) => (
+                  <option value={r}>{r}</option>
+                ))}
+              </select>
+            </Field>
+            {text('spec.resolver', t('spec.resolver'), f.dns.resolver, (v) => update((x) => void (x.dns.resolver = v)), { placeholder: '1.1.1.1:53' })}
+            <Field label={t('spec.resolverProtocol')}>
+              <select value={f.dns.resolverProtocol} onChange={(e) => update((x) => void (x.dns.resolverProtocol = val(e) as DnsTransport))}>
+                <option value="udp">UDP</option>
+                <option value="tcp">TCP</option>
+              </select>
+            </Field>
+            {text('spec.timeout_ms', t('target.timeout'), f.dns.timeoutMs, (v) => update((x) => void (x.dns.timeoutMs = v)), { type: 'number' })}
+            <Field label={t('spec.expectedAnswers')} error={errText('spec.expected_answers')} wide>
+              <textarea rows={3} name="spec.expected_answers" value={f.dns.expectedAnswers} onInput={(e) => update((x) => void (x.dns.expectedAnswers = val(e)))} />
+            </Field>
+          </div>
+        ) : null}
+        {f.kind === 'tls' ? (
+          <div class="grid">
+            {text('spec.host', t('spec.host'), f.tls.host, (v) => update((x) => void (x.tls.host = v)))}
+            {text('spec.port', t('spec.port'), f.tls.port, (v) => update((x) => void (x.tls.port = v)), { type: 'number' })}
+            {text('spec.sni', t('spec.sni'), f.tls.sni, (v) => update((x) => void (x.tls.sni = v)))}
+            {text('spec.warn_days', t('spec.warnDays'), f.tls.warnDays, (v) => update((x) => void (x.tls.warnDays = v)), { type: 'number' })}
+            {text('spec.timeout_ms', t('target.timeout'), f.tls.timeoutMs, (v) => update((x) => void (x.tls.timeoutMs = v)), { type: 'number' })}
+          </div>
+        ) : null}
+      </section>
+      {Object.values(errors).some((e) => 'text' in e) ? (
+        <div class="notice notice-error" role="alert" data-testid="api-errors">
+          <ul>
+            {Object.entries(errors).map(([k, e]) =>
+              'text' in e ? (
+                <li>
+                  {k === '_form' ? '' : <code>{k}</code>} {e.text}
+                </li>
+              ) : null,
+            )}
+          </ul>
+        </div>
+      ) : Object.keys(errors).length ? (
+        <div class="notice notice-error" role="alert" data-testid="form-invalid">
+          {t('valid.fix')}
+        </div>
+      ) : null}
+      <div class="form-actions">
+        <button type="button" class="btn" data-testid="test-now" onClick={testNow} disabled={testing}>
+          {testing ? t('target.testing') : t('target.testNow')}
+        </button>
+        <button type="submit" class="btn btn-primary" data-testid="save-target" disabled={busy}>
+          {t('common.save')}
+        </button>
+      </div>
+      {testError ? <ErrorBox error={testError} /> : null}
+      {testResult ? (
+        <section class="card" data-testid="test-result">
+          <header class="card-head">
+            <h2>{t('target.testResult')}</h2>
+          </header>
+          <ResultView result={testResult} />
+        </section>
+      ) : null}
+    </form>
+  );
+}
+
+const ADVANCED = ['spec.max_redirects', 'spec.expected_final_url', 'spec.tls_warn_days', 'spec.resolver', 'spec.body', 'spec.headers', 'spec.auth.token', 'spec.auth.username', 'spec.auth.password'];
+
+type TextFn = (field: string, label: string, value: string, set: (v: string) => void, extra?: { type?: string; placeholder?: string; hint?: string; wide?: boolean }) => preact.JSX.Element;
+
+function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f: FormState) => void) => void; errText: (k: string) => string | undefined; text: TextFn }) {
+  const h = f.http;
+  return (
+    <div class="grid">
+      {text('spec.url', t('spec.url'), h.url, (v) => update((x) => void (x.http.url = v)), { type: 'url', placeholder: 'https://example.com/health', wide: true })}
+      <Field label={t('spec.method')}>
+        <select name="spec.method" value={h.method} onChange={(e) => update((x) => void (x.http.method = val(e) as HttpMethod))}>
+          {HTTP_METHODS.map((m) => (
+            <option value={m}>{m}</option>
+          ))}
+        </select>
+      </Field>
+      {text('spec.expected_status', t('spec.expectedStatus'), h.expectedStatus, (v) => update((x) => void (x.http.expectedStatus = v)), { hint: t('spec.expectedStatusHint') })}
+      {text('spec.timeout_ms', t('target.timeout'), h.timeoutMs, (v) => update((x) => void (x.http.timeoutMs = v)), { type: 'number' })}
+      {text('spec.degraded_above_ms', t('spec.degradedAbove'), h.degradedAboveMs, (v) => update((x) => void (x.http.degradedAboveMs = v)), { type: 'number' })}
+      <fieldset class="wide">
+        <legend>{t('spec.assertions')}</legend>
+        {h.assertions.map((a, i) => {
+          const k = `spec.assertions[${i}]`;
+          const set = (m: (a: FormState['http']['assertions'][number]) => void) => update((x) => m(x.http.assertions[i]!));
+          return (
+            <div class="row assertion" data-testid="assertion">
+              <select value={a.type} aria-label={t('spec.assertions')} onChange={(e) => set((y) => void (y.type = val(e) as AssertionType))}>
+                {ASSERTION_TYPES.map((ty) => (
+                  <option value={ty}>{t(`spec.assert.${ty}` as MessageKey)}</option>
+                ))}
+              </select>
+              {a.type === 'json_path_equals' || a.type === 'json_path_exists' ? (
+                <Field label={t('spec.jsonPath')} error={errText(`${k}.path`)}>
+                  <input value={a.path} placeholder="$.status" onInput={(e) => set((y) => void (y.path = val(e)))} />
+                </Field>
+              ) : null}
+              {a.type === 'header_equals' ? (
+                <Field label={t('spec.headerName')} error={errText(`${k}.name`)}>
+                  <input value={a.name} onInput={(e) => set((y) => void (y.name = val(e)))} />
+                </Field>
+              ) : null}
+              {a.type === 'body_matches' ? (
+                <Field label={t('spec.pattern')} error={errText(`${k}.pattern`)}>
+                  <input value={a.pattern} onInput={(e) => set((y) => void (y.pattern = val(e)))} />
+                </Field>
+              ) : a.type !== 'json_path_exists' ? (
+                <Field label={t('spec.value')} error={errText(`${k}.value`)}>
+                  <input value={a.value} placeholder={a.type === 'json_path_equals' ? '"ok"' : ''} onInput={(e) => set((y) => void (y.value = val(e)))} />
+                </Field>
+              ) : null}
+              <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.assertions.splice(i, 1))}>
+                {t('common.remove')}
+              </button>
+            </div>
+          );
+        })}
+        <button type="button" class="btn btn-small" onClick={() => update((x) => void x.http.assertions.push(emptyAssertion()))}>
+          + {t('spec.addAssertion')}
+        </button>
+      </fieldset>
+      <details class="wide" open={ADVANCED.some((k) => errText(k) !== undefined) || undefined}>
+        <summary>{t('spec.advanced')}</summary>
+        <div class="grid">
+          <Check label={t('spec.followRedirects')} checked={h.followRedirects} onChange={(v) => update((x) => void (x.http.followRedirects = v))} />
+          {text('spec.max_redirects', t('spec.maxRedirects'), h.maxRedirects, (v) => update((x) => void (x.http.maxRedirects = v)), { type: 'number' })}
+          <Check label={t('spec.httpsOnly')} checked={h.httpsOnly} onChange={(v) => update((x) => void (x.http.httpsOnly = v))} />
+          {text('spec.expected_final_url', t('spec.expectedFinalUrl'), h.expectedFinalUrl, (v) => update((x) => void (x.http.expectedFinalUrl = v)), { type: 'url' })}
+          <Check label={t('spec.verifyTls')} checked={h.verifyTls} onChange={(v) => update((x) => void (x.http.verifyTls = v))} />
+          {text('spec.tls_warn_days', t('spec.tlsWarnDays'), h.tlsWarnDays, (v) => update((x) => void (x.http.tlsWarnDays = v)), { type: 'number' })}
+          {text('spec.resolver', t('spec.resolver'), h.resolver, (v) => update((x) => void (x.http.resolver = v)), { placeholder: '1.1.1.1:53' })}
+          <Field label={t('spec.resolverProtocol')}>
+            <select value={h.resolverProtocol} onChange={(e) => update((x) => void (x.http.resolverProtocol = val(e) as DnsTransport))}>
+              <option value="udp">UDP</option>
+              <option value="tcp">TCP</option>
+            </select>
+          </Field>
+          <fieldset class="wide">
+            <legend>{t('spec.headers')}</legend>
+            {h.headers.map((hd, i) => (
+              <div class="row">
+                <input aria-label={t('spec.headerName')} placeholder={t('spec.headerName')} value={hd.name} onInput={(e) => update((x) => void (x.http.headers[i]!.name = val(e)))} />
+                <input class="grow" aria-label={t('spec.headerValue')} placeholder={t('spec.headerValue')} value={hd.value} onInput={(e) => update((x) => void (x.http.headers[i]!.value = val(e)))} />
+                <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.headers.splice(i, 1))}>
+                  {t('common.remove')}
+                </button>
+              </div>
+            ))}
+            <button type="button" class="btn btn-small" onClick={() => update((x) => void x.http.headers.push({ name: '', value: '' }))}>
+              + {t('spec.addHeader')}
+            </button>
+          </fieldset>
+          <Field label={t('spec.body')} wide error={errText('spec.body')}>
+            <textarea rows={3} value={h.body} onInput={(e) => update((x) => void (x.http.body = val(e)))} />
+          </Field>
+          <Field label={t('spec.auth')}>
+            <select value={h.authType} onChange={(e) => update((x) => void (x.http.authType = val(e) as FormState['http']['authType']))}>
+              <option value="none">{t('spec.auth.none')}</option>
+              <option value="basic">{t('spec.auth.basic')}</option>
+              <option value="bearer">{t('spec.auth.bearer')}</option>
+            </select>
+          </Field>
+          {h.authType === 'basic' ? (
+            <>
+              {text('spec.auth.username', t('spec.username'), h.username, (v) => update((x) => void (x.http.username = v)))}
+              {text('spec.auth.password', t('spec.password'), h.password, (v) => update((x) => void (x.http.password = v)), { type: 'password' })}
+            </>
+          ) : null}
+          {h.authType === 'bearer' ? text('spec.auth.token', t('spec.token'), h.token, (v) => update((x) => void (x.http.token = v)), { type: 'password' }) : null}
+        </div>
+      </details>
+    </div>
+  );
+}

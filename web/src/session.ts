@@ -1,0 +1,61 @@
+// Global app state: the signed-in user, the server's public configuration, theme and toasts.
+
+import { signal } from '@preact/signals';
+import { api } from './api/client';
+import type { ServerConfig, User } from './api/types';
+import { isLang, setLang } from './i18n';
+
+/** `undefined` while the first /api/auth/me is in flight, `null` when signed out. */
+export const user = signal<User | null | undefined>(undefined);
+export const serverConfig = signal<ServerConfig | null>(null);
+
+export type Theme = 'light' | 'dark';
+export const theme = signal<Theme>('light');
+
+export function initTheme(): void {
+  const saved = document.documentElement.dataset.theme;
+  if (saved === 'dark' || saved === 'light') theme.value = saved;
+  else theme.value = window.matchMedia?.('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+  document.documentElement.dataset.theme = theme.value;
+}
+
+export function setTheme(t: Theme): void {
+  theme.value = t;
+  document.documentElement.dataset.theme = t;
+  try {
+    localStorage.setItem('pt.theme', t);
+  } catch {
+    /* private mode */
+  }
+}
+
+export function signedIn(u: User): void {
+  user.value = u;
+  if (isLang(u.language)) setLang(u.language);
+}
+
+export async function loadSession(): Promise<void> {
+  api.config().then(
+    (c) => (serverConfig.value = c),
+    () => undefined,
+  );
+  try {
+    signedIn(await api.me());
+  } catch {
+    user.value = null;
+  }
+}
+
+export interface Toast {
+  id: number;
+  text: string;
+  tone: 'ok' | 'error';
+}
+export const toasts = signal<Toast[]>([]);
+let toastId = 0;
+
+export function toast(text: string, tone: Toast['tone'] = 'ok'): void {
+  const id = ++toastId;
+  toasts.value = [...toasts.value, { id, text, tone }];
+  setTimeout(() => (toasts.value = toasts.value.filter((x) => x.id !== id)), tone === 'error' ? 6000 : 3000);
+}

@@ -1,0 +1,289 @@
+// Overview state, kept out of components so that it can be unit-tested:
+// - the filter/sort query and its URL form;
+// - `TargetWindow`: a sparse, page-by-page view of a (possibly 10,000-row) target list, loaded
+//   only as far as the user scrolls (the API pages by opaque cursor, so pages load in order);
+// - `RowExtras`: sparklines and uptimes for the rows on screen, batched and cached.
+
+import type { ApiClient } from '../api/client';
+import type { SortOrder, Target, TargetOverview, TargetQuery, TargetSort, TargetStatus, Uuid } from '../api/types';
+
+export interface OverviewQuery {
+  status: TargetStatus | '';
+  tag: string;
+  q: string;
+  sort: TargetSort;
+  order: SortOrder;
+}
+
+export const DEFAULT_QUERY: OverviewQuery = { status: '', tag: '', q: '', sort: 'status', order: 'asc' };
+
+const STATUSES = new Set(['unknown', 'up', 'pending', 'degraded', 'down', 'flapping', 'paused']);
+const SORTS = new Set(['name', 'status', 'changed']);
+
+export function parseQuery(search: URLSearchParams): OverviewQuery {
+  const status = search.get('status') ?? '';
+  const sort = search.get('sort') ?? DEFAULT_QUERY.sort;
+  const order = search.get('order');
+  return {
+    status: STATUSES.has(status) ? (status as TargetStatus) : '',
+    tag: search.get('tag') ?? '',
+    q: search.get('q') ?? '',
+    sort: SORTS.has(sort) ? (sort as TargetSort) : DEFAULT_QUERY.sort,
+    order: order === 'desc' || order === 'asc' ? order : DEFAULT_QUERY.order,
+  };
+}
+
+/** The query as a URL search string, leaving defaults out (`''` when all are defaults). */
+export function querySearch(q: OverviewQuery): string {
+  const p = new URLSearchParams();
+  if (q.status) p.set('status', q.status);
+  if (q.tag) p.set('tag', q.tag);
+  if (q.q) p.set('q', q.q);
+  if (q.sort !== DEFAULT_QUERY.sort) p.set('sort', q.sort);
+  if (q.order !== DEFAULT_QUERY.order) p.set('order', q.order);
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+export function apiQuery(q: OverviewQuery): TargetQuery {
+  return { status: q.status, tag: q.tag.trim(), q: q.q.trim(), sort: q.sort, order: q.order };
+}
+
+/** Which rows a scrolled list shows: [start, end) with overscan, clamped to the total. */
+export function visibleRange(scrollTop: number, viewport: number, rowHeight: number, total: number, overscan = 8): [number, number] {
+  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
+  const count = Math.ceil(viewport / rowHeight);
+  const end = Math.min(total, first + count + overscan);
+  const start = Math.min(Math.max(0, first - overscan), end);
+  return [start, end];
+}
+
+export class TargetWindow {
+  readonly rows: (Target | undefined)[] = [];
+  total = 0;
+  /** Set once the first page has arrived. */
+  ready = false;
+  error: unknown = null;
+  /** cursors[k] fetches page k; page 0 has no cursor. `undefined` = not known yet. */
+  private readonly cursors: (string | null | undefined)[] = [null];
+  private readonly pages = new Map<number, Promise<void>>();
+  private readonly ctl = new AbortController();
+  private exhaustedAt = Infinity;
+
+  constructor(
+    private readonly api: ApiClient,
+    readonly query: TargetQuery,
+    readonly pageSize = 200,
+    private readonly onChange: () => void = () => undefined,
+    /** A smaller first page paints sooner; later pages are larger so that far rows arrive in fewer requests. */
+    readonly firstPageSize = pageSize,
+  ) {}
+
+  pageStart(k: number): number {
+    return k === 0 ? 0 : this.firstPageSize + (k - 1) * this.pageSize;
+  }
+
+  pageOf(index: number): number {
+    return index < this.firstPageSize ? 0 : 1 + Math.floor((index - this.firstPageSize) / this.pageSize);
+  }
+
+  private pageLimit(k: number): number {
+    return k === 0 ? this.firstPageSize : this.pageSize;
+  }
+
+  dispose(): void {
+    this.ctl.abort();
+  }
+
+  get disposed(): boolean {
+    return this.ctl.signal.aborted;
+  }
+
+  /** Loads every page that holds a row of [start, end). Pages load in order (cursor chain). */
+  async ensure(start: number, end: number): Promise<void> {
+    const last = this.pageOf(Math.max(start, end - 1));
+    const first = this.pageOf(start);
+    for (let k = 0; k <= last && k < this.exhaustedAt; k++) {
+      const needed = k >= first;
+      if (!needed && this.cursors[k + 1] !== undefined) continue;
+      await this.loadPage(k);
+      if (this.disposed) return;
+    }
+  }
+
+  private loadPage(k: number, force = false): Promise<void> {
+    const existing = this.pages.get(k);
+    if (existing && !force) return existing;
+    const cursor = this.cursors[k];
+    if (cursor === undefined) return Promise.resolve();
+    const p = this.api
+      .targets({ ...this.query, limit: this.pageLimit(k), cursor }, { signal: this.ctl.signal })
+      .then((page) => {
+        if (this.disposed) return;
+        this.total = page.total;
+        const base = this.pageStart(k);
+        for (let i = 0; i < page.items.length; i++) this.rows[base + i] = page.items[i];
+        if (force && page.items.length < this.pageLimit(k)) {
+          // The list shrank: drop rows past its new end.
+          this.rows.length = Math.min(this.rows.length, base + page.items.length);
+        }
+        this.cursors[k + 1] = page.next_cursor;
+        if (!page.next_cursor) {
+          this.exhaustedAt = k + 1;
+          this.total = Math.min(this.total, base + page.items.length);
+        } else if (this.exhaustedAt === k + 1) {
+          this.exhaustedAt = Infinity;
+        }
+        this.ready = true;
+        this.error = null;
+        this.onChange();
+      })
+      .catch((e: unknown) => {
+        this.pages.delete(k);
+        if (this.disposed) return;
+        this.error = e;
+        this.ready = true;
+        this.onChange();
+      });
+    this.pages.set(k, p);
+    return p;
+  }
+
+  /** Re-fetches the loaded pages that cover [start, end), for polling. */
+  async refresh(start: number, end: number): Promise<void> {
+    const first = this.pageOf(start);
+    const last = this.pageOf(Math.max(start, end - 1));
+    for (let k = first; k <= last; k++) {
+      if (this.cursors[k] === undefined) break;
+      await this.loadPage(k, true);
+      if (this.disposed) return;
+    }
+  }
+
+  /** Rows loaded so far (for tests and for "jump" decisions). */
+  get loaded(): number {
+    let n = 0;
+    for (const r of this.rows) if (r) n++;
+    return n;
+  }
+}
+
+interface Cached<T> {
+  at: number;
+  value: T;
+}
+
+/** Sparklines and uptimes of the rows on screen, batched, cached for `ttlMs`. */
+export class RowExtras {
+  readonly sparks = new Map<Uuid, Cached<(number | null)[]>>();
+  readonly overviews = new Map<Uuid, Cached<TargetOverview | null>>();
+  private readonly inflight = new Set<Uuid>();
+  private readonly inflightOv = new Set<Uuid>();
+  private queue: Uuid[] = [];
+  private active = 0;
+
+  constructor(
+    private readonly api: ApiClient,
+    private readonly onChange: () => void,
+    private readonly ttlMs = 60_000,
+    private readonly concurrency = 4,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private fresh<T>(c: Cached<T> | undefined): boolean {
+    return !!c && this.now() - c.at < this.ttlMs;
+  }
+
+  /** Requests what the given rows miss: one sparkline call, a few overview calls at a time. */
+  want(ids: Uuid[]): void {
+    const sparkIds = ids.filter((id) => !this.fresh(this.sparks.get(id)) && !this.inflight.has(id));
+    for (let i = 0; i < sparkIds.length; i += 100) {
+      const batch = sparkIds.slice(i, i + 100);
+      for (const id of batch) this.inflight.add(id);
+      this.api.sparklines(batch).then(
+        (s) => {
+          const at = this.now();
+          for (const id of batch) {
+            this.sparks.set(id, { at, value: s[id] ?? [] });
+            this.inflight.delete(id);
+          }
+          this.onChange();
+        },
+        () => {
+          for (const id of batch) this.inflight.delete(id);
+        },
+      );
+    }
+    // Rows that left the screen are dropped from the queue: only what is visible is fetched.
+    const wanted = new Set(ids);
+    this.queue = this.queue.filter((id) => wanted.has(id));
+    for (const id of ids) {
+      if (!this.fresh(this.overviews.get(id)) && !this.inflightOv.has(id) && !this.queue.includes(id)) this.queue.push(id);
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.active < this.concurrency && this.queue.length) {
+      const id = this.queue.shift()!;
+      this.active++;
+      this.inflightOv.add(id);
+      this.api.overview(id).then(
+        (o) => this.overviews.set(id, { at: this.now(), value: o }),
+        () => this.overviews.set(id, { at: this.now(), value: null }),
+      ).finally(() => {
+        this.active--;
+        this.inflightOv.delete(id);
+        this.onChange();
+        this.pump();
+      });
+    }
+  }
+
+  spark(id: Uuid): (number | null)[] | undefined {
+    return this.sparks.get(id)?.value;
+  }
+
+  overview(id: Uuid): TargetOverview | null | undefined {
+    return this.overviews.get(id)?.value;
+  }
+}
+
+/** Counts per state for the filter chips (one `limit=1` request each). */
+export async function stateCounts(
+  api: ApiClient,
+  q: OverviewQuery,
+  statuses: readonly TargetStatus[],
+): Promise<Record<string, number>> {
+  const base = apiQuery({ ...q, status: '' });
+  const entries = await Promise.all(
+    (['', ...statuses] as const).map(async (s) => {
+      const page = await api.targets({ ...base, status: s, limit: 1 });
+      return [s || 'all', page.total] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** SVG path of a sparkline; null points break the line. */
+export function sparkPath(points: (number | null)[], width: number, height: number): string {
+  const vals = points.filter((v): v is number => v !== null && Number.isFinite(v));
+  if (!vals.length) return '';
+  const max = Math.max(...vals);
+  const min = Math.min(...vals);
+  const span = max - min || 1;
+  const dx = points.length > 1 ? width / (points.length - 1) : 0;
+  let d = '';
+  let pen = false;
+  points.forEach((v, i) => {
+    if (v === null || !Number.isFinite(v)) {
+      pen = false;
+      return;
+    }
+    const x = (i * dx).toFixed(1);
+    const y = (height - 1 - ((v - min) / span) * (height - 2)).toFixed(1);
+    d += `${pen ? 'L' : 'M'}${x} ${y}`;
+    pen = true;
+  });
+  return d;
+}

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import type { Target } from '../api/types';
+import { apiFieldKey, buildInput, emptyAssertion, emptyForm, formFromTarget, isSocketAddr } from './targetForm';
+
+describe('buildInput', () => {
+  it('builds a minimal HTTP target with the documented defaults', () => {
+    const f = emptyForm(30);
+    f.name = ' Shop ';
+    f.http.url = 'http://127.0.0.1:8000/health';
+    f.tags = 'prod, shop';
+    const { input, errors } = buildInput(f, 30);
+    expect(errors).toEqual({});
+    expect(input).toMatchObject({
+      name: 'Shop',
+      kind: 'http',
+      interval_seconds: 60,
+      tags: ['prod', 'shop'],
+      regions: ['default'],
+      failure_threshold: 3,
+      success_threshold: 2,
+      paused: false,
+    });
+    expect(input.spec).toEqual({
+      kind: 'http',
+      url: 'http://127.0.0.1:8000/health',
+      method: 'GET',
+      expected_status: [{ from: 200, to: 399 }],
+      follow_redirects: true,
+      max_redirects: 10,
+      timeout_ms: 10000,
+      verify_tls: true,
+      tls_warn_days: 14,
+      https_only: false,
+    });
+  });
+
+  it('reports every invalid field by its API path', () => {
+    const f = emptyForm();
+    f.http.url = 'ftp://x';
+    f.http.expectedStatus = 'abc';
+    f.http.resolver = 'dns.google';
+    f.interval = '5';
+    f.http.assertions = [emptyAssertion('json_path_equals')];
+    const { errors } = buildInput(f, 30);
+    expect(buildInput({ ...f, interval: '10' }).errors['spec.timeout_ms']).toEqual({ key: 'valid.timeoutInterval' });
+    expect(Object.keys(errors).sort()).toEqual(
+      ['interval_seconds', 'name', 'spec.assertions[0].path', 'spec.assertions[0].value', 'spec.expected_status', 'spec.resolver', 'spec.url'].sort(),
+    );
+  });
+
+  it('builds every HTTP option', () => {
+    const f = emptyForm();
+    f.name = 'api';
+    Object.assign(f.http, {
+      url: 'https://api.example.com/',
+      method: 'POST',
+      headers: [{ name: 'X-A', value: '1' }, { name: ' ', value: 'dropped' }],
+      body: '{}',
+      authType: 'bearer',
+      token: 'tkn',
+      expectedStatus: '200-299, 304',
+      followRedirects: false,
+      maxRedirects: '3',
+      degradedAboveMs: '800',
+      httpsOnly: true,
+      expectedFinalUrl: 'https://api.example.com/ok',
+      resolver: '1.1.1.1:53',
+      resolverProtocol: 'tcp',
+      assertions: [
+        { ...emptyAssertion('json_path_equals'), path: '$.status', value: '"ok"' },
+        { ...emptyAssertion('header_equals'), name: 'content-type', value: 'application/json' },
+        { ...emptyAssertion('body_matches'), pattern: 'ok|fine' },
+      ],
+    });
+    const { input, errors } = buildInput(f);
+    expect(errors).toEqual({});
+    expect(input.spec).toMatchObject({
+      method: 'POST',
+      headers: [{ name: 'X-A', value: '1' }],
+      body: '{}',
+      auth: { type: 'bearer', token: 'tkn' },
+      expected_status: [
+        { from: 200, to: 299 },
+        { from: 304, to: 304 },
+      ],
+      follow_redirects: false,
+      max_redirects: 3,
+      degraded_above_ms: 800,
+      https_only: true,
+      expected_final_url: 'https://api.example.com/ok',
+      resolver: { address: '1.1.1.1:53', protocol: 'tcp' },
+      assertions: [
+        { type: 'json_path_equals', path: '$.status', value: 'ok' },
+        { type: 'header_equals', name: 'content-type', value: 'application/json' },
+        { type: 'body_matches', pattern: 'ok|fine' },
+      ],
+    });
+  });
+
+  it('builds TCP, DNS and TLS specs', () => {
+    const f = emptyForm();
+    f.name = 'x';
+    f.kind = 'tcp';
+    f.tcp = { host: 'db', port: '5432', timeoutMs: '2000', expectedBanner: '' };
+    expect(buildInput(f).input.spec).toEqual({ kind: 'tcp', host: 'db', port: 5432, timeout_ms: 2000 });
+    f.kind = 'dns';
+    f.dns = { name: 'example.com', recordType: 'MX', resolver: '', resolverProtocol: 'udp', expectedAnswers: '10 mx.example.com.\n\n', timeoutMs: '3000' };
+    expect(buildInput(f).input.spec).toEqual({ kind: 'dns', name: 'example.com', record_type: 'MX', expected_answers: ['10 mx.example.com.'], timeout_ms: 3000 });
+    f.kind = 'tls';
+    f.tls = { host: 'example.com', port: '99999', sni: '', warnDays: '30', timeoutMs: '10000' };
+    expect(buildInput(f).errors['spec.port']).toEqual({ key: 'valid.port' });
+  });
+
+  it('round-trips a saved target through the form', () => {
+    const f = emptyForm();
+    f.name = 'rt';
+    f.http.url = 'https://a.example/';
+    f.http.assertions = [{ ...emptyAssertion('json_path_equals'), path: '$.n', value: '3' }];
+    f.http.authType = 'basic';
+    f.http.username = 'u';
+    f.http.password = 'p';
+    const { input } = buildInput(f);
+    const back = formFromTarget({ ...input, id: '1', created_at: '', updated_at: '', state: { status: 'up', since: null, last_checked_at: null, last_latency_ms: null } } as Target);
+    expect(buildInput(back).input).toEqual(input);
+  });
+});
+
+describe('helpers', () => {
+  it('recognises socket addresses', () => {
+    expect(isSocketAddr('1.1.1.1:53')).toBe(true);
+    expect(isSocketAddr('[2606:4700::1111]:53')).toBe(true);
+    expect(isSocketAddr('1.1.1.1')).toBe(false);
+    expect(isSocketAddr('300.1.1.1:53')).toBe(false);
+  });
+  it('maps API field paths onto form keys', () => {
+    expect(apiFieldKey('spec.url')).toBe('spec.url');
+    expect(apiFieldKey('spec.assertions.0.path')).toBe('spec.assertions[0].path');
+    expect(apiFieldKey(undefined)).toBe('_form');
+  });
+});

@@ -1,0 +1,393 @@
+// The add/edit target form as plain data: drafts for every check kind (numbers kept as the
+// text typed), conversion to the API's `TargetInput`, and client-side validation keyed by the
+// same field paths the API uses in `error.field` (`spec.url`, `interval_seconds`…).
+
+import type {
+  Assertion,
+  AssertionType,
+  CheckKind,
+  CheckSpec,
+  DnsRecordType,
+  DnsTransport,
+  HttpHeader,
+  HttpMethod,
+  JsonValue,
+  Resolver,
+  Target,
+  TargetInput,
+} from '../api/types';
+import { formatStatusRanges, parseStatusRanges, splitList } from '../format';
+import type { MessageKey } from '../i18n';
+
+export interface AssertionDraft {
+  type: AssertionType;
+  /** body_contains / body_not_contains / header_equals value, json_path_equals JSON text. */
+  value: string;
+  pattern: string;
+  path: string;
+  name: string;
+}
+
+export interface FormState {
+  name: string;
+  kind: CheckKind;
+  interval: string;
+  regions: string[];
+  tags: string;
+  failureThreshold: string;
+  successThreshold: string;
+  paused: boolean;
+  http: {
+    url: string;
+    method: HttpMethod;
+    headers: HttpHeader[];
+    body: string;
+    authType: 'none' | 'basic' | 'bearer';
+    username: string;
+    password: string;
+    token: string;
+    expectedStatus: string;
+    followRedirects: boolean;
+    maxRedirects: string;
+    assertions: AssertionDraft[];
+    timeoutMs: string;
+    verifyTls: boolean;
+    tlsWarnDays: string;
+    degradedAboveMs: string;
+    httpsOnly: boolean;
+    expectedFinalUrl: string;
+    resolver: string;
+    resolverProtocol: DnsTransport;
+  };
+  tcp: { host: string; port: string; timeoutMs: string; expectedBanner: string };
+  dns: { name: string; recordType: DnsRecordType; resolver: string; resolverProtocol: DnsTransport; expectedAnswers: string; timeoutMs: string };
+  tls: { host: string; port: string; sni: string; warnDays: string; timeoutMs: string };
+}
+
+export function emptyForm(minInterval = 60, regions: string[] = ['default']): FormState {
+  return {
+    name: '',
+    kind: 'http',
+    interval: String(Math.max(60, minInterval)),
+    regions: [...regions],
+    tags: '',
+    failureThreshold: '3',
+    successThreshold: '2',
+    paused: false,
+    http: {
+      url: '',
+      method: 'GET',
+      headers: [],
+      body: '',
+      authType: 'none',
+      username: '',
+      password: '',
+      token: '',
+      expectedStatus: '200-399',
+      followRedirects: true,
+      maxRedirects: '10',
+      assertions: [],
+      timeoutMs: '10000',
+      verifyTls: true,
+      tlsWarnDays: '14',
+      degradedAboveMs: '',
+      httpsOnly: false,
+      expectedFinalUrl: '',
+      resolver: '',
+      resolverProtocol: 'udp',
+    },
+    tcp: { host: '', port: '', timeoutMs: '10000', expectedBanner: '' },
+    dns: { name: '', recordType: 'A', resolver: '', resolverProtocol: 'udp', expectedAnswers: '', timeoutMs: '10000' },
+    tls: { host: '', port: '443', sni: '', warnDays: '14', timeoutMs: '10000' },
+  };
+}
+
+export function emptyAssertion(type: AssertionType = 'body_contains'): AssertionDraft {
+  return { type, value: '', pattern: '', path: '', name: '' };
+}
+
+const str = (n: number | undefined | null, dflt = ''): string => (n === undefined || n === null ? dflt : String(n));
+
+export function formFromTarget(t: Target | TargetInput): FormState {
+  const f = emptyForm();
+  f.name = t.name;
+  f.kind = t.spec.kind;
+  f.interval = String(t.interval_seconds);
+  f.regions = [...t.regions];
+  f.tags = t.tags.join(', ');
+  f.failureThreshold = String(t.failure_threshold);
+  f.successThreshold = String(t.success_threshold);
+  f.paused = t.paused;
+  const s = t.spec;
+  switch (s.kind) {
+    case 'http':
+      f.http = {
+        url: s.url,
+        method: s.method ?? 'GET',
+        headers: (s.headers ?? []).map((h) => ({ ...h })),
+        body: s.body ?? '',
+        authType: s.auth ? s.auth.type : 'none',
+        username: s.auth?.type === 'basic' ? s.auth.username : '',
+        password: s.auth?.type === 'basic' ? s.auth.password : '',
+        token: s.auth?.type === 'bearer' ? s.auth.token : '',
+        expectedStatus: formatStatusRanges(s.expected_status),
+        followRedirects: s.follow_redirects ?? true,
+        maxRedirects: str(s.max_redirects, '10'),
+        assertions: (s.assertions ?? []).map(assertionDraft),
+        timeoutMs: str(s.timeout_ms, '10000'),
+        verifyTls: s.verify_tls ?? true,
+        tlsWarnDays: str(s.tls_warn_days, '14'),
+        degradedAboveMs: str(s.degraded_above_ms),
+        httpsOnly: s.https_only ?? false,
+        expectedFinalUrl: s.expected_final_url ?? '',
+        resolver: s.resolver?.address ?? '',
+        resolverProtocol: s.resolver?.protocol ?? 'udp',
+      };
+      break;
+    case 'tcp':
+      f.tcp = { host: s.host, port: String(s.port), timeoutMs: str(s.timeout_ms, '10000'), expectedBanner: s.expected_banner ?? '' };
+      break;
+    case 'dns':
+      f.dns = {
+        name: s.name,
+        recordType: s.record_type,
+        resolver: s.resolver?.address ?? '',
+        resolverProtocol: s.resolver?.protocol ?? 'udp',
+        expectedAnswers: (s.expected_answers ?? []).join('\n'),
+        timeoutMs: str(s.timeout_ms, '10000'),
+      };
+      break;
+    case 'tls':
+      f.tls = { host: s.host, port: str(s.port, '443'), sni: s.sni ?? '', warnDays: str(s.warn_days, '14'), timeoutMs: str(s.timeout_ms, '10000') };
+      break;
+  }
+  return f;
+}
+
+function assertionDraft(a: Assertion): AssertionDraft {
+  const d = emptyAssertion(a.type);
+  switch (a.type) {
+    case 'body_contains':
+    case 'body_not_contains':
+      d.value = a.value;
+      break;
+    case 'body_matches':
+      d.pattern = a.pattern;
+      break;
+    case 'json_path_equals':
+      d.path = a.path;
+      d.value = JSON.stringify(a.value);
+      break;
+    case 'json_path_exists':
+      d.path = a.path;
+      break;
+    case 'header_equals':
+      d.name = a.name;
+      d.value = a.value;
+      break;
+  }
+  return d;
+}
+
+export type FieldErrors = Record<string, { key: MessageKey; vars?: Record<string, string | number> } | { text: string }>;
+
+interface Ctx {
+  errors: FieldErrors;
+}
+
+function int(ctx: Ctx, field: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const t = text.trim();
+  if (!/^\d+$/.test(t) || Number(t) < min || Number(t) > max) {
+    ctx.errors[field] = { key: 'valid.number', vars: { min } };
+    return undefined;
+  }
+  return Number(t);
+}
+
+function optInt(ctx: Ctx, field: string, text: string, min: number): number | undefined {
+  return text.trim() === '' ? undefined : int(ctx, field, text, min);
+}
+
+function port(ctx: Ctx, field: string, text: string): number {
+  const t = text.trim();
+  const n = Number(t);
+  if (!/^\d+$/.test(t) || n < 1 || n > 65535) {
+    ctx.errors[field] = { key: 'valid.port' };
+    return 0;
+  }
+  return n;
+}
+
+function required(ctx: Ctx, field: string, text: string): string {
+  const t = text.trim();
+  if (!t) ctx.errors[field] = { key: 'valid.required' };
+  return t;
+}
+
+/** `1.1.1.1:53`, `[::1]:53`. */
+export function isSocketAddr(s: string): boolean {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/.exec(s.trim());
+  if (!m) return false;
+  const p = Number(m[3]);
+  if (p < 1 || p > 65535) return false;
+  if (m[1]) return m[1].split('.').every((o) => Number(o) <= 255);
+  return true;
+}
+
+function resolver(ctx: Ctx, field: string, address: string, protocol: DnsTransport): Resolver | undefined {
+  const a = address.trim();
+  if (!a) return undefined;
+  if (!isSocketAddr(a)) {
+    ctx.errors[field] = { key: 'valid.resolver' };
+    return undefined;
+  }
+  return { address: a, protocol };
+}
+
+export function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s.trim());
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !!u.hostname;
+  } catch {
+    return false;
+  }
+}
+
+function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
+  switch (f.kind) {
+    case 'http': {
+      const h = f.http;
+      const url = required(ctx, 'spec.url', h.url);
+      if (url && !isHttpUrl(url)) ctx.errors['spec.url'] = { key: 'valid.url' };
+      const ranges = parseStatusRanges(h.expectedStatus);
+      if (!ranges) ctx.errors['spec.expected_status'] = { key: 'valid.statusRanges' };
+      const spec: CheckSpec = {
+        kind: 'http',
+        url,
+        method: h.method,
+        expected_status: ranges ?? [],
+        follow_redirects: h.followRedirects,
+        max_redirects: int(ctx, 'spec.max_redirects', h.maxRedirects, 0, 255) ?? 10,
+        timeout_ms: int(ctx, 'spec.timeout_ms', h.timeoutMs, 100) ?? 10000,
+        verify_tls: h.verifyTls,
+        tls_warn_days: int(ctx, 'spec.tls_warn_days', h.tlsWarnDays, 0) ?? 14,
+        https_only: h.httpsOnly,
+      };
+      const headers = h.headers.filter((x) => x.name.trim() !== '').map((x) => ({ name: x.name.trim(), value: x.value }));
+      if (headers.length) spec.headers = headers;
+      if (h.body !== '') spec.body = h.body;
+      if (h.authType === 'basic') spec.auth = { type: 'basic', username: h.username, password: h.password };
+      if (h.authType === 'bearer') spec.auth = { type: 'bearer', token: required(ctx, 'spec.auth.token', h.token) };
+      const degraded = optInt(ctx, 'spec.degraded_above_ms', h.degradedAboveMs, 1);
+      if (degraded !== undefined) spec.degraded_above_ms = degraded;
+      const finalUrl = h.expectedFinalUrl.trim();
+      if (finalUrl) {
+        if (!isHttpUrl(finalUrl)) ctx.errors['spec.expected_final_url'] = { key: 'valid.url' };
+        spec.expected_final_url = finalUrl;
+      }
+      const r = resolver(ctx, 'spec.resolver', h.resolver, h.resolverProtocol);
+      if (r) spec.resolver = r;
+      const assertions = h.assertions.map((a, i) => buildAssertion(ctx, `spec.assertions[${i}]`, a));
+      if (assertions.length) spec.assertions = assertions;
+      return spec;
+    }
+    case 'tcp': {
+      const s = f.tcp;
+      const spec: CheckSpec = {
+        kind: 'tcp',
+        host: required(ctx, 'spec.host', s.host),
+        port: port(ctx, 'spec.port', s.port),
+        timeout_ms: int(ctx, 'spec.timeout_ms', s.timeoutMs, 100) ?? 10000,
+      };
+      if (s.expectedBanner) spec.expected_banner = s.expectedBanner;
+      return spec;
+    }
+    case 'dns': {
+      const s = f.dns;
+      const spec: CheckSpec = {
+        kind: 'dns',
+        name: required(ctx, 'spec.name', s.name),
+        record_type: s.recordType,
+        timeout_ms: int(ctx, 'spec.timeout_ms', s.timeoutMs, 100) ?? 10000,
+      };
+      const r = resolver(ctx, 'spec.resolver', s.resolver, s.resolverProtocol);
+      if (r) spec.resolver = r;
+      const answers = s.expectedAnswers
+        .split('\n')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      if (answers.length) spec.expected_answers = answers;
+      return spec;
+    }
+    case 'tls': {
+      const s = f.tls;
+      const spec: CheckSpec = {
+        kind: 'tls',
+        host: required(ctx, 'spec.host', s.host),
+        port: port(ctx, 'spec.port', s.port),
+        warn_days: int(ctx, 'spec.warn_days', s.warnDays, 0) ?? 14,
+        timeout_ms: int(ctx, 'spec.timeout_ms', s.timeoutMs, 100) ?? 10000,
+      };
+      if (s.sni.trim()) spec.sni = s.sni.trim();
+      return spec;
+    }
+  }
+}
+
+function buildAssertion(ctx: Ctx, field: string, a: AssertionDraft): Assertion {
+  switch (a.type) {
+    case 'body_contains':
+    case 'body_not_contains':
+      if (!a.value) ctx.errors[`${field}.value`] = { key: 'valid.required' };
+      return { type: a.type, value: a.value };
+    case 'body_matches':
+      if (!a.pattern) ctx.errors[`${field}.pattern`] = { key: 'valid.required' };
+      return { type: a.type, pattern: a.pattern };
+    case 'json_path_equals': {
+      let value: JsonValue = a.value;
+      try {
+        value = JSON.parse(a.value) as JsonValue;
+      } catch {
+        // A bare word is taken as a string, like `ok`; anything else that looks like JSON must parse.
+        if (/^[[{"]/.test(a.value.trim()) || a.value.trim() === '') ctx.errors[`${field}.value`] = { key: 'valid.json' };
+      }
+      if (!a.path.trim()) ctx.errors[`${field}.path`] = { key: 'valid.required' };
+      return { type: a.type, path: a.path.trim(), value };
+    }
+    case 'json_path_exists':
+      if (!a.path.trim()) ctx.errors[`${field}.path`] = { key: 'valid.required' };
+      return { type: a.type, path: a.path.trim() };
+    case 'header_equals':
+      if (!a.name.trim()) ctx.errors[`${field}.name`] = { key: 'valid.required' };
+      return { type: a.type, name: a.name.trim(), value: a.value };
+  }
+}
+
+/** The API body for the form, and what is wrong with it (empty when valid). */
+export function buildInput(f: FormState, minInterval = 1): { input: TargetInput; errors: FieldErrors } {
+  const ctx: Ctx = { errors: {} };
+  const name = required(ctx, 'name', f.name);
+  const spec = buildSpec(ctx, f);
+  const input: TargetInput = {
+    name,
+    kind: f.kind,
+    spec,
+    interval_seconds: int(ctx, 'interval_seconds', f.interval, Math.max(1, minInterval)) ?? 60,
+    regions: f.regions.length ? f.regions : ['default'],
+    tags: splitList(f.tags),
+    failure_threshold: int(ctx, 'failure_threshold', f.failureThreshold, 1, 100) ?? 3,
+    success_threshold: int(ctx, 'success_threshold', f.successThreshold, 1, 100) ?? 2,
+    paused: f.paused,
+  };
+  const timeout = spec.timeout_ms;
+  if (timeout !== undefined && !ctx.errors['interval_seconds'] && !ctx.errors['spec.timeout_ms'] && timeout >= input.interval_seconds * 1000) {
+    ctx.errors['spec.timeout_ms'] = { key: 'valid.timeoutInterval' };
+  }
+  return { input, errors: ctx.errors };
+}
+
+/** Maps an API validation error's field onto the form (`spec.url` stays, unknown → `_form`). */
+export function apiFieldKey(field: string | undefined): string {
+  if (!field) return '_form';
+  return field.replace(/^body\./, '').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+}
