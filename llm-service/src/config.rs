@@ -87,7 +87,11 @@ pub struct ConsumerConfig {
     pub concurrency: usize,
     /// How often an event whose incident row is not in PostgreSQL yet is retried before its
     /// report is published unstored.
-    #[arg(long = "llm-missing-incident-retries", env = "PINGTOWER_LLM_MISSING_INCIDENT_RETRIES", default_value_t = 8)]
+    #[arg(
+        long = "llm-missing-incident-retries",
+        env = "PINGTOWER_LLM_MISSING_INCIDENT_RETRIES",
+        default_value_t = 8
+    )]
     pub missing_incident_retries: u32,
     /// Longest pause between retries of an event while PostgreSQL or RabbitMQ fails.
     #[arg(long = "llm-max-retry-delay", env = "PINGTOWER_LLM_MAX_RETRY_DELAY", default_value = "10s", value_parser = humantime::parse_duration)]

@@ -86,7 +86,10 @@ pub async fn run_with(
 
     let provider = provider::Provider::from_config(&config.llm).context("LLM provider")?;
     match &provider {
-        Some(p) => info!(model = p.model(), "reports are written by the LLM, the rules as fallback"),
+        Some(p) => info!(
+            model = p.model(),
+            "reports are written by the LLM, the rules as fallback"
+        ),
         None => info!("no LLM configured (PINGTOWER_LLM_BASE_URL); reports are written by the rules"),
     }
     let reporter = Reporter::new(
@@ -97,10 +100,15 @@ pub async fn run_with(
     );
     let mut options = ConsumerOptions::new(INCIDENTS_LLM_QUEUE).concurrency(config.consumer.concurrency);
     options.max_retry_delay = config.consumer.max_retry_delay;
-    let consumed = consume(&broker, options, shutdown.clone(), move |envelope: common::messages::Envelope<IncidentEvent>, _info| {
-        let reporter = reporter.clone();
-        async move { reporter.handle(envelope).await }
-    })
+    let consumed = consume(
+        &broker,
+        options,
+        shutdown.clone(),
+        move |envelope: common::messages::Envelope<IncidentEvent>, _info| {
+            let reporter = reporter.clone();
+            async move { reporter.handle(envelope).await }
+        },
+    )
     .await;
     if consumed.is_err() {
         // A topology conflict: nothing works until an operator fixes the broker.

@@ -107,7 +107,10 @@ impl Reporter {
                         self.missing_incident_retries
                     )));
                 }
-                warn!(attempts, "incident row missing; publishing the report without storing it");
+                warn!(
+                    attempts,
+                    "incident row missing; publishing the report without storing it"
+                );
                 telemetry::unstored();
                 self.forget(id);
                 self.publish(&envelope, id, report, false).await
@@ -139,9 +142,7 @@ impl Reporter {
         info!(%source, message_id = %id, "report published");
         if stored {
             // Best effort: if this fails, a redelivery publishes the same report again (same id).
-            if let Err(error) =
-                store::mark_published(&self.pool, cause.payload.incident_id, cause.payload.kind).await
-            {
+            if let Err(error) = store::mark_published(&self.pool, cause.payload.incident_id, cause.payload.kind).await {
                 warn!(%error, "could not mark the report published");
             }
         }

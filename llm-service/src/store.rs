@@ -35,7 +35,11 @@ pub enum Stored {
 }
 
 /// The stored report of `incident_id`'s `kind` event, if any.
-pub async fn find(pool: &PgPool, incident_id: Uuid, kind: IncidentEventKind) -> Result<Option<StoredReport>, sqlx::Error> {
+pub async fn find(
+    pool: &PgPool,
+    incident_id: Uuid,
+    kind: IncidentEventKind,
+) -> Result<Option<StoredReport>, sqlx::Error> {
     let row: Option<(sqlx::types::Json<IncidentReport>, bool)> = sqlx::query_as(
         "select report, published_at is not null from incident_reports where incident_id = $1 and event_kind = $2",
     )

@@ -16,7 +16,11 @@ pub const UNSTORED: &str = "pingtower_llm_unstored_reports_total";
 
 /// Describes every metric (once, at start).
 pub fn describe() {
-    metrics::describe_histogram!(PROVIDER_SECONDS, metrics::Unit::Seconds, "Duration of one LLM provider call, retries included");
+    metrics::describe_histogram!(
+        PROVIDER_SECONDS,
+        metrics::Unit::Seconds,
+        "Duration of one LLM provider call, retries included"
+    );
     metrics::describe_counter!(PROVIDER_FAILURES, "LLM provider calls without usable text, by reason");
     metrics::describe_counter!(FALLBACKS, "Reports written by the rules instead of the LLM, by reason");
     metrics::describe_counter!(REPORTS, "Reports published, by source and event kind");

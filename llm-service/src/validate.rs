@@ -132,7 +132,9 @@ fn schema(d: &Draft) -> Result<(), Rejection> {
             return Err(Rejection::Invalid(format!("{name} is empty")));
         }
         if n > max {
-            return Err(Rejection::Invalid(format!("{name} has {n} characters, more than {max}")));
+            return Err(Rejection::Invalid(format!(
+                "{name} has {n} characters, more than {max}"
+            )));
         }
         if text.chars().any(|c| c.is_control() && c != '\n') || HTML.is_match(text) {
             return Err(Rejection::Invalid(format!("{name} is not plain text")));
@@ -186,9 +188,8 @@ fn grounding(d: &Draft, f: &Facts<'_>) -> Result<Vec<ReportClaim>, Rejection> {
 }
 
 static HTML: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)</?[a-z][a-z0-9]*[\s/>]|\]\(").expect("valid regex"));
-static URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>()\[\]{}'`]+").expect("valid regex")
-});
+static URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>()\[\]{}'`]+").expect("valid regex"));
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,24}))\b").expect("valid regex")
 });
@@ -196,10 +197,10 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
 /// `nginx.conf` are not): the common generic ones, the ones phishing likes, a few countries,
 /// and the reserved example/test names.
 const TLDS: &[&str] = &[
-    "com", "net", "org", "info", "biz", "io", "co", "app", "dev", "ai", "me", "xyz", "top", "site", "online",
-    "click", "link", "live", "shop", "store", "club", "icu", "tk", "ml", "ga", "cf", "gq", "ru", "su", "ua", "by",
-    "kz", "de", "uk", "fr", "nl", "cn", "us", "eu", "tv", "cc", "ws", "to", "ly", "gg", "example", "test",
-    "invalid", "local", "onion",
+    "com", "net", "org", "info", "biz", "io", "co", "app", "dev", "ai", "me", "xyz", "top", "site", "online", "click",
+    "link", "live", "shop", "store", "club", "icu", "tk", "ml", "ga", "cf", "gq", "ru", "su", "ua", "by", "kz", "de",
+    "uk", "fr", "nl", "cn", "us", "eu", "tv", "cc", "ws", "to", "ly", "gg", "example", "test", "invalid", "local",
+    "onion",
 ];
 
 fn links(text: &str, f: &Facts<'_>) -> Result<(), Rejection> {
@@ -295,7 +296,10 @@ static KIND_CLAIMS: LazyLock<Vec<(Regex, &'static [FailureKind])>> = LazyLock::n
 
 fn contradictions(text: &str, f: &Facts<'_>) -> Result<(), Rejection> {
     let event = f.event.kind;
-    let bad_state = matches!(f.state(), TargetStatus::Down | TargetStatus::Degraded | TargetStatus::Flapping);
+    let bad_state = matches!(
+        f.state(),
+        TargetStatus::Down | TargetStatus::Degraded | TargetStatus::Flapping
+    );
     if matches!(event, IncidentEventKind::Opened | IncidentEventKind::Flapping) || bad_state {
         if let Some(m) = ALL_FINE.find(text) {
             return Err(Rejection::Contradiction(format!(
@@ -315,7 +319,11 @@ fn contradictions(text: &str, f: &Facts<'_>) -> Result<(), Rejection> {
     }
     let codes = f.status_codes();
     for c in STATUS_CODE.captures_iter(text) {
-        let Some(code) = c.get(1).or_else(|| c.get(2)).and_then(|m| m.as_str().parse::<u16>().ok()) else {
+        let Some(code) = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .and_then(|m| m.as_str().parse::<u16>().ok())
+        else {
             continue;
         };
         if !codes.contains(&code) {

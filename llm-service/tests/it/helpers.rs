@@ -35,13 +35,15 @@ impl TestEnv {
     /// Inserts the owner (with `language`), the target and the incident of `event`.
     pub async fn insert_incident(&self, event: &IncidentEvent, language: &str) {
         let target = event.target.as_ref().expect("event with a target");
-        sqlx::query("insert into users (id, email, password_hash, language) values ($1, $2, 'x', $3) on conflict do nothing")
-            .bind(target.owner_id)
-            .bind(format!("{}@example.com", target.owner_id.simple()))
-            .bind(language)
-            .execute(&self.pg.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "insert into users (id, email, password_hash, language) values ($1, $2, 'x', $3) on conflict do nothing",
+        )
+        .bind(target.owner_id)
+        .bind(format!("{}@example.com", target.owner_id.simple()))
+        .bind(language)
+        .execute(&self.pg.pool)
+        .await
+        .unwrap();
         sqlx::query(
             "insert into targets (id, owner_id, name, kind, spec, interval_seconds)
              values ($1, $2, $3, 'http', $4, 60) on conflict do nothing",

@@ -185,5 +185,9 @@ async fn without_a_provider_the_rules_write_the_report() {
     let report = Writer::new(None).write(&event(), Language::Ru).await;
     assert_eq!(report.source, "rules");
     assert_eq!(report.language, "ru");
-    assert!(report.summary.contains("503 Service Unavailable после замедления"), "{}", report.summary);
+    assert!(
+        report.summary.contains("503 Service Unavailable после замедления"),
+        "{}",
+        report.summary
+    );
 }
