@@ -29,21 +29,22 @@ curl -fsS -u guest:guest http://127.0.0.1:15672/api/vhosts \
           curl -fsS -u guest:guest -X DELETE "http://127.0.0.1:15672/api/vhosts/$v" >/dev/null || true
         fi;;
       esac
-    done
+    done || true
 psql -h 127.0.0.1 -U postgres -d postgres -qtA -c "select datname from pg_database where datname like 'test\_%'" \
   | while read -r db; do
       ts=$(echo "$db" | cut -d_ -f2)
       if [[ "$ts" =~ ^[0-9]+$ ]] && [ "$ts" -lt "$stale_before" ]; then
         psql -h 127.0.0.1 -U postgres -d postgres -q -c "drop database if exists \"$db\" with (force)" || true
       fi
-    done
-curl -fsS 'http://127.0.0.1:8123/?query=SHOW%20DATABASES' | grep '^test_' \
+    done || true
+curl -fsS 'http://127.0.0.1:8123/?query=SHOW%20DATABASES' | { grep '^test_' || true; } \
   | while read -r db; do
       ts=$(echo "$db" | cut -d_ -f2)
       if [[ "$ts" =~ ^[0-9]+$ ]] && [ "$ts" -lt "$stale_before" ]; then
         curl -fsS -X POST 'http://127.0.0.1:8123/' --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null || true
       fi
-    done
+    done || true
+echo "[test] stale test databases and vhosts removed"
 
 # The compose file must stay valid (checked whenever a compose client is present).
 if docker compose version >/dev/null 2>&1; then

@@ -300,14 +300,14 @@ fn contradictions(text: &str, f: &Facts<'_>) -> Result<(), Rejection> {
         f.state(),
         TargetStatus::Down | TargetStatus::Degraded | TargetStatus::Flapping
     );
-    if matches!(event, IncidentEventKind::Opened | IncidentEventKind::Flapping) || bad_state {
-        if let Some(m) = ALL_FINE.find(text) {
-            return Err(Rejection::Contradiction(format!(
-                "says {:?} while the target is {}",
-                m.as_str(),
-                f.state().as_str()
-            )));
-        }
+    if (matches!(event, IncidentEventKind::Opened | IncidentEventKind::Flapping) || bad_state)
+        && let Some(m) = ALL_FINE.find(text)
+    {
+        return Err(Rejection::Contradiction(format!(
+            "says {:?} while the target is {}",
+            m.as_str(),
+            f.state().as_str()
+        )));
     }
     if event == IncidentEventKind::Resolved
         && let Some(m) = STILL_DOWN.find(text)

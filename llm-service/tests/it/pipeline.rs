@@ -1,0 +1,157 @@
+//! The service end to end: an incident event on the real broker becomes exactly one stored
+//! and published report, also when the event is delivered twice or arrives before its
+//! incident row.
+
+use std::time::Duration;
+
+use common::messages::{Envelope, INCIDENTS_EXCHANGE, IncidentEventKind, IncidentReport, REPORTS_NOTIFY_QUEUE};
+use common::samples;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{TestEnv, completion, good_answer, llm_config, spawn_service};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Waits until `incident` has `n` stored reports, and returns them.
+async fn wait_for_reports(env: &TestEnv, incident: uuid::Uuid, n: usize) -> Vec<(uuid::Uuid, String, IncidentReport)> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let reports = env.stored_reports(incident).await;
+        if reports.len() >= n || tokio::time::Instant::now() > deadline {
+            return reports;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_delivered_twice_yields_one_stored_and_one_published_report() {
+    // Arrange
+    let env = TestEnv::new().await;
+    let event = samples::incident_event();
+    env.insert_incident(&event, "ru").await;
+    let service = spawn_service(env.config()).await;
+    let envelope = Envelope::new(event.clone());
+
+    // Act: the same envelope twice, as a redelivery would bring it.
+    env.broker.publish(&envelope).await;
+    let first = env
+        .broker
+        .next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, WAIT)
+        .await
+        .expect("a report is published");
+    env.broker.publish(&envelope).await;
+    let second = env
+        .broker
+        .next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, Duration::from_secs(3))
+        .await;
+
+    // Assert
+    assert_eq!(first.payload.incident_id, event.incident_id);
+    assert_eq!(first.payload.event_kind, IncidentEventKind::Opened);
+    assert_eq!(first.payload.source, "rules", "no provider configured: the rule writer");
+    assert_eq!(first.payload.language, "ru", "the owner's language");
+    assert_eq!(
+        first.correlation_id, envelope.correlation_id,
+        "the report follows its event"
+    );
+    assert!(second.is_none(), "the redelivery publishes nothing: {second:?}");
+    let stored = env.stored_reports(event.incident_id).await;
+    assert_eq!(stored.len(), 1, "one stored report: {stored:?}");
+    assert_eq!(stored[0].1, "opened");
+    assert_eq!(
+        stored[0].2.summary, first.payload.summary,
+        "the stored report is the published one"
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn opened_and_resolved_each_get_their_own_report_from_the_llm() {
+    // Arrange
+    let env = TestEnv::new().await;
+    let opened = samples::incident_event();
+    env.insert_incident(&opened, "en").await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(&good_answer(&opened, "en"))))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let mut config = env.config();
+    config.llm = llm_config(&server.uri(), Duration::from_secs(5));
+    let service = spawn_service(config).await;
+    let mut resolved = opened.clone();
+    resolved.kind = IncidentEventKind::Resolved;
+
+    // Act
+    env.broker.publish(&Envelope::new(opened.clone())).await;
+    env.broker.publish(&Envelope::new(resolved)).await;
+    let reports = wait_for_reports(&env, opened.incident_id, 2).await;
+
+    // Assert
+    let mut kinds: Vec<_> = reports
+        .iter()
+        .map(|(_, kind, report)| (kind.clone(), report.source.clone()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("opened".to_owned(), "llm:test-model".to_owned()),
+            ("resolved".to_owned(), "rules".to_owned()),
+        ],
+        "the opening from the LLM (answered once), the resolution from the rules"
+    );
+    assert_ne!(reports[0].0, reports[1].0, "distinct report ids");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_ahead_of_its_incident_row_is_stored_once_the_row_exists() {
+    // Arrange
+    let env = TestEnv::new().await;
+    let event = samples::incident_event();
+    let mut config = env.config();
+    config.consumer.missing_incident_retries = 50;
+    let service = spawn_service(config).await;
+
+    // Act: the event first, the engine's row a moment later.
+    env.broker.publish(&Envelope::new(event.clone())).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    env.insert_incident(&event, "en").await;
+    let published = env
+        .broker
+        .next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, WAIT)
+        .await
+        .expect("a report is published");
+
+    // Assert
+    let stored = wait_for_reports(&env, event.incident_id, 1).await;
+    assert_eq!(stored.len(), 1, "stored once the row exists: {stored:?}");
+    assert_eq!(stored[0].2.summary, published.payload.summary);
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_event_goes_to_the_dead_letter_queue() {
+    // Arrange
+    let env = TestEnv::new().await;
+    let service = spawn_service(env.config()).await;
+
+    // Act
+    env.broker
+        .publish_raw(INCIDENTS_EXCHANGE, "incidents.opened", b"{\"not\": \"an event\"}")
+        .await;
+
+    // Assert
+    let dead = env
+        .broker
+        .next_raw(common::messages::DEAD_LETTER_QUEUE, WAIT)
+        .await
+        .expect("the poison message is dead-lettered");
+    assert_eq!(dead, b"{\"not\": \"an event\"}");
+    service.stop().await;
+}
