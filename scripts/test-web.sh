@@ -39,6 +39,8 @@ export PINGTOWER_CLICKHOUSE_DATABASE=pingtower_e2e
 # The Telegram link flow needs a bot name for the deep link (no bot token: nothing is sent).
 export PINGTOWER_TELEGRAM_BOT_USERNAME="${PINGTOWER_TELEGRAM_BOT_USERNAME:-pingtower_e2e_bot}"
 export PINGTOWER_ALLOW_PRIVATE_TARGETS=true
+# The debug binaries the Rust tests just built: no second, release build in the test run.
+export PINGTOWER_BUILD_PROFILE="${PINGTOWER_BUILD_PROFILE:-debug}"
 ROOT=$(pwd)
 # Absolute path: the trap runs after `cd web`.
 trap 'bash "$ROOT/scripts/stop.sh" >/dev/null 2>&1 || true' EXIT
