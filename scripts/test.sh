@@ -46,7 +46,15 @@ curl -fsS 'http://127.0.0.1:8123/?query=SHOW%20DATABASES' | { grep '^test_' || t
     done || true
 echo "[test] stale test databases and vhosts removed"
 
-# The compose file must stay valid (checked whenever a compose client is present).
+# The compose file must stay valid (checked whenever a compose client is present; with only
+# the docker client, Debian's docker-compose is installed to check it).
+if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1 \
+    && ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "[test] installing docker-compose to validate compose.yml"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1; } \
+    || echo "[test] docker-compose could not be installed: compose.yml not validated"
+fi
 if docker compose version >/dev/null 2>&1; then
   docker compose -f compose.yml config -q && echo "compose.yml: valid (docker compose config)"
 elif command -v docker-compose >/dev/null 2>&1; then
