@@ -118,9 +118,46 @@ impl Engine {
         &self.settings
     }
 
+    /// Results that started before this are ignored, and ledger entries older than it removed.
+    fn ledger_cutoff(&self) -> DateTime<Utc> {
+        Utc::now() - chrono::Duration::from_std(self.settings.ledger_retention).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Forgets ledger entries older than the retention, in bounded batches (no long locks);
+    /// returns how many were removed.
+    pub async fn prune_ledger(&self) -> Result<u64, EngineError> {
+        const CHUNK: i64 = 10_000;
+        let cutoff = self.ledger_cutoff();
+        let mut removed = 0;
+        loop {
+            let done = sqlx::query(
+                "delete from processed_results where result_id in
+                   (select result_id from processed_results where processed_at < $1 limit $2)",
+            )
+            .bind(cutoff)
+            .bind(CHUNK)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            removed += done;
+            if done < CHUNK as u64 {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// Applies `batch` in one transaction; returns how many results were new.
     #[tracing::instrument(skip_all, fields(results = batch.len()))]
     pub async fn apply(&self, batch: &[CheckResult]) -> Result<usize, EngineError> {
+        // Older than the ledger remembers: possibly applied already, and stale news anyway.
+        let cutoff = self.ledger_cutoff();
+        let all = batch.len();
+        let batch: Vec<&CheckResult> = batch.iter().filter(|r| r.started_at >= cutoff).collect();
+        let stale = all - batch.len();
+        if stale > 0 {
+            metrics::counter!("pingtower_incident_stale_results_total").increment(stale as u64);
+            tracing::debug!(stale, "results older than the ledger retention ignored");
+        }
         let mut tx = self.pool.begin().await?;
         let ids: Vec<Uuid> = batch.iter().map(|r| r.result_id).collect();
         let fresh: HashSet<Uuid> = sqlx::query_scalar(
@@ -135,6 +172,7 @@ impl Engine {
         let mut seen = HashSet::new();
         let new: Vec<&CheckResult> = batch
             .iter()
+            .copied()
             .filter(|r| fresh.contains(&r.result_id) && seen.insert(r.result_id))
             .collect();
         if new.is_empty() {

@@ -27,6 +27,8 @@ use crate::AppState;
 
 /// How often events left in the outbox (broker down at commit time) are retried.
 const OUTBOX_RETRY: Duration = Duration::from_secs(2);
+/// How often the result-id ledger forgets entries older than its retention.
+const LEDGER_PRUNE_EVERY: Duration = Duration::from_secs(300);
 
 /// Routes of this module.
 pub fn router() -> axum::Router<AppState> {
@@ -58,6 +60,7 @@ pub async fn run(
     let flusher = {
         let (engine, publisher, shutdown) = (engine.clone(), publisher.clone(), shutdown.clone());
         tokio::spawn(async move {
+            let mut last_prune: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -65,6 +68,14 @@ pub async fn run(
                 }
                 if let Err(error) = engine.flush_outbox(&publisher).await {
                     tracing::debug!(error = %format!("{error:#}"), "incident outbox not flushed yet");
+                }
+                if last_prune.is_none_or(|at| at.elapsed() >= LEDGER_PRUNE_EVERY) {
+                    last_prune = Some(tokio::time::Instant::now());
+                    match engine.prune_ledger().await {
+                        Ok(0) => {}
+                        Ok(removed) => tracing::info!(removed, "old result ids forgotten by the ledger"),
+                        Err(error) => tracing::warn!(error = %format!("{error:#}"), "ledger not pruned"),
+                    }
                 }
             }
         })

@@ -1,6 +1,7 @@
 //! The incident engine's settings, read from the environment (defaults in brackets):
 //! `PINGTOWER_FLAP_TRANSITIONS` [5], `PINGTOWER_FLAP_WINDOW` [30m],
-//! `PINGTOWER_CERT_WARN_DAYS` [30,14,7,1], `PINGTOWER_INCIDENT_BATCH` [500].
+//! `PINGTOWER_CERT_WARN_DAYS` [30,14,7,1], `PINGTOWER_INCIDENT_BATCH` [500],
+//! `PINGTOWER_INCIDENT_LEDGER_RETENTION` [48h].
 
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ pub struct EngineSettings {
     pub cert_warn_days: Vec<u32>,
     /// Results applied per transaction at most.
     pub batch: usize,
+    /// How long the result-id ledger remembers a result. Results that started longer ago are
+    /// ignored (a redelivery that old is no news), so forgetting older ids is safe.
+    pub ledger_retention: Duration,
 }
 
 impl Default for EngineSettings {
@@ -24,6 +28,7 @@ impl Default for EngineSettings {
             flap_window: Duration::from_secs(30 * 60),
             cert_warn_days: vec![30, 14, 7, 1],
             batch: 500,
+            ledger_retention: Duration::from_secs(48 * 3600),
         }
     }
 }
@@ -55,6 +60,9 @@ impl EngineSettings {
             days.dedup();
             s.cert_warn_days = days;
         }
+        if let Some(v) = get("PINGTOWER_INCIDENT_LEDGER_RETENTION") {
+            s.ledger_retention = humantime::parse_duration(v.trim()).context("PINGTOWER_INCIDENT_LEDGER_RETENTION")?;
+        }
         if let Some(v) = get("PINGTOWER_INCIDENT_BATCH") {
             s.batch = v.trim().parse::<usize>().context("PINGTOWER_INCIDENT_BATCH")?.max(1);
         }
@@ -75,9 +83,11 @@ mod tests {
         let s = EngineSettings::from_lookup(|k| match k {
             "PINGTOWER_CERT_WARN_DAYS" => Some("7, 30,1".into()),
             "PINGTOWER_FLAP_WINDOW" => Some("10m".into()),
+            "PINGTOWER_INCIDENT_LEDGER_RETENTION" => Some("6h".into()),
             _ => None,
         })
         .unwrap();
+        assert_eq!(s.ledger_retention, Duration::from_secs(6 * 3600));
         assert_eq!(s.cert_warn_days, vec![30, 7, 1]);
         assert_eq!(s.flap_window, Duration::from_secs(600));
         assert!(EngineSettings::from_lookup(|_| Some("x".into())).is_err());

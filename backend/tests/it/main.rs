@@ -7,6 +7,7 @@ mod helpers;
 mod history;
 mod incidents;
 mod isolation;
+mod ledger;
 mod migrations;
 mod scheduler;
 mod targets;
