@@ -234,6 +234,7 @@ impl Engine {
                 flap_transitions: self.settings.flap_transitions,
                 flap_window: chrono::Duration::from_std(self.settings.flap_window)
                     .unwrap_or_else(|_| chrono::Duration::minutes(30)),
+                quorum: self.settings.quorum,
             },
             machine: row.machine.map(|j| j.0).unwrap_or_default(),
             status: row

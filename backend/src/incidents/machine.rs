@@ -25,6 +25,51 @@ pub struct Thresholds {
     pub flap_transitions: usize,
     /// The flapping window; also how long a flapping target must be stable to calm down.
     pub flap_window: Duration,
+    /// How many of the target's regions must be down for the target to be down.
+    pub quorum: Quorum,
+}
+
+/// How many of a target's regions must see it down before it is down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Quorum {
+    /// More than half (the default: one region's network trouble is not an outage).
+    #[default]
+    Majority,
+    /// Every region.
+    All,
+    /// Any one region.
+    Any,
+    /// At least this many (at most all, at least one).
+    AtLeast(usize),
+}
+
+impl Quorum {
+    /// Regions that must be down out of `regions` configured.
+    pub fn required(self, regions: usize) -> usize {
+        match self {
+            Quorum::Majority => majority(regions),
+            Quorum::All => regions.max(1),
+            Quorum::Any => 1,
+            Quorum::AtLeast(n) => n.clamp(1, regions.max(1)),
+        }
+    }
+}
+
+impl std::str::FromStr for Quorum {
+    type Err = String;
+
+    /// `majority`, `all`, `any` or a number of regions.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "majority" => Ok(Quorum::Majority),
+            "all" => Ok(Quorum::All),
+            "any" => Ok(Quorum::Any),
+            n => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(Quorum::AtLeast(n)),
+                _ => Err(format!("{s:?} is not majority, all, any or a number of regions ≥ 1")),
+            },
+        }
+    }
 }
 
 impl Default for Thresholds {
@@ -34,6 +79,7 @@ impl Default for Thresholds {
             successes: 2,
             flap_transitions: 5,
             flap_window: Duration::minutes(30),
+            quorum: Quorum::Majority,
         }
     }
 }
@@ -170,7 +216,7 @@ impl MachineState {
         region.step(t, obs);
 
         let mut effects = Vec::new();
-        let health = self.health_of(ctx.regions);
+        let health = self.health_of(ctx.regions, t.quorum);
         if health != self.health {
             if self.health != Health::Unknown {
                 self.transitions.push(obs.at);
@@ -220,9 +266,9 @@ impl MachineState {
             .collect()
     }
 
-    fn health_of(&self, configured: &[String]) -> Health {
+    fn health_of(&self, configured: &[String], quorum: Quorum) -> Health {
         let down = self.regions.values().filter(|r| r.status == RegionStatus::Down).count();
-        if down >= majority(configured.len()) {
+        if down >= quorum.required(configured.len()) {
             Health::Down
         } else if self.regions.values().any(|r| r.status == RegionStatus::Pending) {
             Health::Pending
@@ -328,6 +374,7 @@ mod tests {
             successes,
             flap_transitions: if flapping { 5 } else { usize::MAX },
             flap_window: Duration::minutes(30),
+            quorum: Quorum::Majority,
         })
     }
 
@@ -550,5 +597,50 @@ mod tests {
         assert!(effects.is_empty());
         assert_eq!(m.status(), TargetStatus::Degraded);
         assert_eq!(m.down_regions(), vec!["eu".to_owned()]);
+    }
+
+    #[test]
+    fn the_quorum_says_how_many_regions_must_be_down() {
+        assert_eq!([1, 2, 3, 4, 5].map(|n| Quorum::Majority.required(n)), [1, 2, 2, 3, 3]);
+        assert_eq!([1, 3].map(|n| Quorum::All.required(n)), [1, 3]);
+        assert_eq!([1, 3].map(|n| Quorum::Any.required(n)), [1, 1]);
+        assert_eq!([1, 2, 5].map(|n| Quorum::AtLeast(2).required(n)), [1, 2, 2]);
+        assert_eq!("Majority".parse(), Ok(Quorum::Majority));
+        assert_eq!(" any ".parse(), Ok(Quorum::Any));
+        assert_eq!("all".parse(), Ok(Quorum::All));
+        assert_eq!("2".parse(), Ok(Quorum::AtLeast(2)));
+        assert!("0".parse::<Quorum>().is_err());
+        assert!("most".parse::<Quorum>().is_err());
+    }
+
+    #[test]
+    fn with_a_quorum_of_one_a_single_failing_region_opens_the_incident() {
+        let t = Thresholds {
+            quorum: Quorum::Any,
+            ..Thresholds::default()
+        };
+        let regs = regions(2);
+        let ctx = Context {
+            regions: &regs,
+            in_maintenance: false,
+        };
+        let mut m = MachineState::default();
+        let mut effects = Vec::new();
+        for i in 0..4 {
+            for (r, outcome) in [("eu", Outcome::Down), ("us", Outcome::Up)] {
+                let o = Observation {
+                    region: r.into(),
+                    at: start() + Duration::minutes(i),
+                    outcome,
+                    probe_degraded: false,
+                };
+                effects.extend(m.step(&t, ctx, &o).effects);
+            }
+        }
+        assert!(
+            matches!(effects.as_slice(), [Effect::Open { regions, .. }] if regions == &vec!["eu".to_owned()]),
+            "{effects:?}"
+        );
+        assert_eq!(m.status(), TargetStatus::Down);
     }
 }

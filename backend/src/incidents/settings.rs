@@ -1,7 +1,8 @@
 //! The incident engine's settings, read from the environment (defaults in brackets):
 //! `PINGTOWER_FLAP_TRANSITIONS` [5], `PINGTOWER_FLAP_WINDOW` [30m],
 //! `PINGTOWER_CERT_WARN_DAYS` [30,14,7,1], `PINGTOWER_INCIDENT_BATCH` [500],
-//! `PINGTOWER_INCIDENT_LEDGER_RETENTION` [48h].
+//! `PINGTOWER_INCIDENT_LEDGER_RETENTION` [48h], `PINGTOWER_INCIDENT_QUORUM` [majority; or
+//! `all`, `any`, a number of regions].
 
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct EngineSettings {
     /// How long the result-id ledger remembers a result. Results that started longer ago are
     /// ignored (a redelivery that old is no news), so forgetting older ids is safe.
     pub ledger_retention: Duration,
+    /// How many of a target's regions must see it down before it is down.
+    pub quorum: super::machine::Quorum,
 }
 
 impl Default for EngineSettings {
@@ -29,6 +32,7 @@ impl Default for EngineSettings {
             cert_warn_days: vec![30, 14, 7, 1],
             batch: 500,
             ledger_retention: Duration::from_secs(48 * 3600),
+            quorum: super::machine::Quorum::Majority,
         }
     }
 }
@@ -63,6 +67,12 @@ impl EngineSettings {
         if let Some(v) = get("PINGTOWER_INCIDENT_LEDGER_RETENTION") {
             s.ledger_retention = humantime::parse_duration(v.trim()).context("PINGTOWER_INCIDENT_LEDGER_RETENTION")?;
         }
+        if let Some(v) = get("PINGTOWER_INCIDENT_QUORUM") {
+            s.quorum = v
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))
+                .context("PINGTOWER_INCIDENT_QUORUM")?;
+        }
         if let Some(v) = get("PINGTOWER_INCIDENT_BATCH") {
             s.batch = v.trim().parse::<usize>().context("PINGTOWER_INCIDENT_BATCH")?.max(1);
         }
@@ -84,10 +94,12 @@ mod tests {
             "PINGTOWER_CERT_WARN_DAYS" => Some("7, 30,1".into()),
             "PINGTOWER_FLAP_WINDOW" => Some("10m".into()),
             "PINGTOWER_INCIDENT_LEDGER_RETENTION" => Some("6h".into()),
+            "PINGTOWER_INCIDENT_QUORUM" => Some("all".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(s.ledger_retention, Duration::from_secs(6 * 3600));
+        assert_eq!(s.quorum, super::super::machine::Quorum::All);
         assert_eq!(s.cert_warn_days, vec![30, 7, 1]);
         assert_eq!(s.flap_window, Duration::from_secs(600));
         assert!(EngineSettings::from_lookup(|_| Some("x".into())).is_err());
