@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, Scope, TOKEN_PREFIX};
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -554,16 +554,13 @@ async fn create_token(
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "accounts", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
 async fn revoke_token(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let done =
+    no_content_or_not_found(
         sqlx::query("update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
             .bind(id)
             .bind(user.id)
             .execute(&state.pool)
-            .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(StatusCode::NO_CONTENT)
+            .await?,
+    )
 }
 
 #[utoipa::path(get, path = "/api/admin/settings", tag = "accounts", responses((status = 200, body = Settings), (status = 403)))]

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{self, CurrentUser};
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{ApiError, ApiResult, Json, Path, Query, no_content_or_not_found};
 
 /// How long a Telegram link token is valid.
 pub const LINK_TOKEN_TTL_MINUTES: i64 = 10;
@@ -295,15 +295,13 @@ async fn delete_channel(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let done = sqlx::query("delete from notification_channels where id = $1 and user_id = $2")
-        .bind(id)
-        .bind(user.id)
-        .execute(&state.pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(StatusCode::NO_CONTENT)
+    no_content_or_not_found(
+        sqlx::query("delete from notification_channels where id = $1 and user_id = $2")
+            .bind(id)
+            .bind(user.id)
+            .execute(&state.pool)
+            .await?,
+    )
 }
 
 /// A target's alert routing.

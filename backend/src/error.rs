@@ -25,6 +25,15 @@ pub struct ApiError {
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The answer to a deletion scoped to its owner: 204 when it touched a row, 404 when nothing
+/// of this owner matched (another user's id looks exactly like an unknown one).
+pub fn no_content_or_not_found(done: sqlx::postgres::PgQueryResult) -> ApiResult<StatusCode> {
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Inner<'a>,

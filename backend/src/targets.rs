@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{ApiError, ApiResult, Json, Path, Query, no_content_or_not_found};
 use crate::validate;
 
 /// Default check interval.
@@ -486,15 +486,13 @@ async fn delete_target(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let done = sqlx::query("delete from targets where id = $1 and owner_id = $2")
-        .bind(id)
-        .bind(user.id)
-        .execute(&state.pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(StatusCode::NO_CONTENT)
+    no_content_or_not_found(
+        sqlx::query("delete from targets where id = $1 and owner_id = $2")
+            .bind(id)
+            .bind(user.id)
+            .execute(&state.pool)
+            .await?,
+    )
 }
 
 /// Query of the target list.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::error::no_content_or_not_found;
 use crate::targets::{decode_cursor, encode_cursor, page_limit};
 use crate::{ApiError, ApiResult, AppState, CurrentUser};
 
@@ -422,13 +423,11 @@ async fn delete_window(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let done = sqlx::query("delete from maintenance_windows where id = $1 and owner_id = $2")
-        .bind(parse_id(&id)?)
-        .bind(user.id)
-        .execute(&state.pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(StatusCode::NO_CONTENT)
+    no_content_or_not_found(
+        sqlx::query("delete from maintenance_windows where id = $1 and owner_id = $2")
+            .bind(parse_id(&id)?)
+            .bind(user.id)
+            .execute(&state.pool)
+            .await?,
+    )
 }

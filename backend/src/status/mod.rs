@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::error::no_content_or_not_found;
 use crate::history::{self, Granularity, Seam};
 use crate::{ApiError, ApiResult, AppState, CurrentUser};
 
@@ -227,15 +228,13 @@ async fn delete_page(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let done = sqlx::query("delete from status_pages where id = $1 and owner_id = $2")
-        .bind(parse_id(&id)?)
-        .bind(user.id)
-        .execute(&state.pool)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found());
-    }
-    Ok(StatusCode::NO_CONTENT)
+    no_content_or_not_found(
+        sqlx::query("delete from status_pages where id = $1 and owner_id = $2")
+            .bind(parse_id(&id)?)
+            .bind(user.id)
+            .execute(&state.pool)
+            .await?,
+    )
 }
 
 /// The public status of a target (`paused` targets show as such).
