@@ -9,6 +9,7 @@ mod incidents;
 mod isolation;
 mod ledger;
 mod migrations;
+mod realworld;
 mod scheduler;
 mod targets;
 mod web;

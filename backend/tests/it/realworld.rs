@@ -1,0 +1,531 @@
+//! The whole check path with real components in-process: the backend (scheduler and incident
+//! engine), real pingers and the real archiver, on fresh RabbitMQ vhost, PostgreSQL database
+//! and ClickHouse database — the only thing the test provides is the monitored service, a
+//! loopback HTTP server it can take down (for everyone, or only for one region's pinger).
+//!
+//! Regions are simulated by source addresses: Linux routes all of 127/8 to the loopback
+//! interface, so a pinger bound to 127.0.0.2 reaches the server on 127.0.0.1, which sees the
+//! peer 127.0.0.2 and can refuse it alone.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use backend::incidents::machine::Quorum;
+use backend::incidents::{Engine, EngineSettings};
+use backend::scheduler::{self, Clock};
+use common::messages::{INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentEventKind};
+use common::testing::{TestBroker, TestClickHouse, TestPg};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, create_target, start};
+
+/// Check interval of the test targets, in seconds (the operator minimum is lowered to 1).
+const INTERVAL: u64 = 2;
+/// Consecutive failures before a region is down (K).
+const K: u64 = 3;
+/// Consecutive successes before it is up again (M).
+const M: u64 = 2;
+/// The functional bound of the issue: an incident opens within K × interval + 5 s.
+const OPEN_BOUND: Duration = Duration::from_secs(K * INTERVAL + 5);
+
+/// Source address of the `eu` pinger (the one the server can refuse alone).
+const EU_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+/// Source address of the `us` pinger.
+const US_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+
+// ---------------------------------------------------------------------------------------------
+// The monitored service
+
+/// Everyone gets 200.
+const SERVE_ALL: u8 = 0;
+/// The peer 127.0.0.2 (the `eu` pinger) gets 503, everyone else 200.
+const REFUSE_EU: u8 = 1;
+/// Everyone gets 503.
+const REFUSE_ALL: u8 = 2;
+
+/// A loopback HTTP server whose health endpoint can be switched between healthy and failing.
+struct Service {
+    addr: SocketAddr,
+    mode: Arc<AtomicU8>,
+    stop: CancellationToken,
+}
+
+impl Service {
+    async fn start() -> Self {
+        async fn health(
+            State(mode): State<Arc<AtomicU8>>,
+            ConnectInfo(peer): ConnectInfo<SocketAddr>,
+        ) -> (StatusCode, &'static str) {
+            let refused = match mode.load(Ordering::SeqCst) {
+                SERVE_ALL => false,
+                REFUSE_EU => peer.ip() == IpAddr::V4(EU_SOURCE),
+                _ => true,
+            };
+            if refused {
+                (StatusCode::SERVICE_UNAVAILABLE, "maintenance in progress")
+            } else {
+                (StatusCode::OK, "ok")
+            }
+        }
+        let mode = Arc::new(AtomicU8::new(SERVE_ALL));
+        let app = axum::Router::new()
+            .route("/health", axum::routing::get(health))
+            .with_state(mode.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let until = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { until.cancelled().await })
+                .await
+                .unwrap();
+        });
+        Self { addr, mode, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/health", self.addr)
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suite around it
+
+/// Fresh servers whose topology knows the test regions.
+async fn servers(regions: &[&str]) -> (TestBroker, TestPg, TestClickHouse) {
+    let (mut broker, pg, ch) = tokio::join!(TestBroker::new(), TestPg::new(), TestClickHouse::new());
+    for r in regions {
+        if !broker.config.regions.iter().any(|known| known == r) {
+            broker.config.regions.push((*r).to_owned());
+        }
+    }
+    (broker, pg, ch)
+}
+
+/// The real pingers and the real archiver, running until `stop` is cancelled.
+struct Workers {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Workers {
+    /// One pinger per `(region, source address)` and the archiver (its archive job off: only
+    /// the ingest into ClickHouse matters here).
+    async fn start(
+        broker: &TestBroker,
+        pg: &TestPg,
+        ch: &TestClickHouse,
+        pingers: &[(&str, Option<Ipv4Addr>)],
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for (region, source) in pingers {
+            let config = pinger::Config {
+                command: None,
+                amqp: broker.config.clone(),
+                http: common::config::HttpConfig {
+                    addr: "127.0.0.1:0".parse().unwrap(),
+                },
+                pinger: pinger::PingerConfig {
+                    region: (*region).to_owned(),
+                    id: Some(format!("pinger-{region}")),
+                    source_addr: source.map(IpAddr::V4),
+                    allow_private_targets: true,
+                    concurrency: 16,
+                    ..Default::default()
+                },
+            };
+            tasks.push(spawn_bound(|on_bound| pinger::run_with(config, stop.clone(), on_bound)).await);
+        }
+        let mut config = archiver::Config::new(broker.config.clone(), pg.config.clone(), ch.config.clone());
+        config.archive.disabled = true;
+        tasks.push(spawn_bound(|on_bound| archiver::run_with(config, stop.clone(), on_bound)).await);
+        Self { stop, tasks }
+    }
+
+    /// Stops them and asserts each stopped cleanly.
+    async fn stop(mut self) {
+        self.stop.cancel();
+        for task in std::mem::take(&mut self.tasks) {
+            let stopped = tokio::time::timeout(Duration::from_secs(20), task).await;
+            assert!(matches!(stopped, Ok(Ok(Ok(())))), "a worker stops cleanly: {stopped:?}");
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Spawns a service and waits until its health server is bound (it is then starting up).
+async fn spawn_bound<F, Fut>(run: F) -> tokio::task::JoinHandle<anyhow::Result<()>>
+where
+    F: FnOnce(Box<dyn FnOnce(SocketAddr) + Send>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(run(Box::new(move |addr| {
+        let _ = tx.send(addr);
+    })));
+    rx.await.expect("the service binds its health server");
+    task
+}
+
+/// The whole backend (API, scheduler, engine with the settings of the environment) with the
+/// operator's minimum interval lowered to one second.
+async fn backend(broker: TestBroker, pg: TestPg, ch: TestClickHouse) -> TestApp {
+    let config = backend::Config {
+        amqp: broker.config.clone(),
+        pg: pg.config.clone(),
+        clickhouse: ch.config.clone(),
+        http: common::config::HttpConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+        },
+        api: backend::config::ApiConfig {
+            allow_private_targets: true,
+            min_interval_seconds: 1,
+            ..Default::default()
+        },
+    };
+    start(config, pg, broker, ch).await
+}
+
+/// The body of a target checking `url` every [`INTERVAL`] from `regions` with K and M.
+fn target_body(url: &str, regions: &[&str]) -> serde_json::Value {
+    json!({
+        "name": "shop",
+        "spec": {"kind": "http", "url": url},
+        "interval_seconds": INTERVAL,
+        "timeout_seconds": 1,
+        "regions": regions,
+        "failure_threshold": K,
+        "success_threshold": M,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observing it
+
+/// Every incident event published to `incidents.notify`, with the moment it arrived.
+#[derive(Clone)]
+struct Events(Arc<Mutex<Vec<(Instant, IncidentEvent)>>>);
+
+impl Events {
+    /// Starts collecting (acking each event) until `stop`.
+    async fn collect(broker: &TestBroker, stop: CancellationToken) -> Self {
+        let events = Self(Arc::new(Mutex::new(Vec::new())));
+        let b = broker.broker("event-collector", stop.clone());
+        let conn = b.connection().await.expect("the collector connects");
+        let ch = conn.create_channel().await.unwrap();
+        let mut consumer = ch
+            .basic_consume(
+                INCIDENTS_NOTIFY_QUEUE.into(),
+                "event-collector".into(),
+                lapin::options::BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let out = events.clone();
+        tokio::spawn(async move {
+            let _keep = (b, conn, ch);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    d = futures::StreamExt::next(&mut consumer) => match d {
+                        Some(Ok(d)) => {
+                            let env: common::messages::Envelope<IncidentEvent> =
+                                serde_json::from_slice(&d.data).expect("the event decodes");
+                            out.0.lock().unwrap().push((Instant::now(), env.payload));
+                        }
+                        _ => break,
+                    },
+                }
+            }
+        });
+        events
+    }
+
+    fn all(&self) -> Vec<IncidentEvent> {
+        self.0.lock().unwrap().iter().map(|(_, e)| e.clone()).collect()
+    }
+
+    fn kinds(&self) -> Vec<IncidentEventKind> {
+        self.all().iter().map(|e| e.kind).collect()
+    }
+
+    /// Waits up to `timeout` for the first event of `kind`; when it arrived and the event.
+    async fn first(&self, kind: IncidentEventKind, timeout: Duration) -> Option<(Instant, IncidentEvent)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.0.lock().unwrap().iter().find(|(_, e)| e.kind == kind).cloned();
+            if found.is_some() || Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The engine's status of `target` (`None` before its first result).
+async fn status(pool: &sqlx::PgPool, target: Uuid) -> Option<String> {
+    sqlx::query_scalar("select status from target_state where target_id = $1")
+        .bind(target)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+}
+
+/// Waits up to `timeout` until the engine says `target` is `want`.
+async fn wait_for_status(pool: &sqlx::PgPool, target: Uuid, want: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now = status(pool, target).await;
+        if now.as_deref() == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "target {target} is {now:?} after {timeout:?}, expected {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// (opened, resolved, regions) of every incident of `target`, oldest first.
+async fn incidents(pool: &sqlx::PgPool, target: Uuid) -> Vec<(bool, Vec<String>)> {
+    sqlx::query_as("select resolved_at is not null, regions from incidents where target_id = $1 order by opened_at")
+        .bind(target)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// Results of `target` that the archiver stored in ClickHouse.
+async fn stored_results(ch: &clickhouse::Client, target: Uuid) -> u64 {
+    // A UUID formatted by us: nothing to escape. toString works on ClickHouse 18.16 and later.
+    ch.query(&format!(
+        "SELECT count() FROM check_results WHERE toString(target_id) = '{target}'"
+    ))
+    .fetch_one::<u64>()
+    .await
+    .expect("ClickHouse answers")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn a_loopback_server_going_down_opens_exactly_one_incident_within_k_intervals_and_coming_back_resolves_it() {
+    // Arrange: the service, one pinger, the archiver and the backend; a target every 2 s.
+    let began = Instant::now();
+    let service = Service::start().await;
+    let (broker, pg, ch) = servers(&[]).await;
+    let workers = Workers::start(&broker, &pg, &ch, &[("default", None)]).await;
+    let stop = CancellationToken::new();
+    let events = Events::collect(&broker, stop.clone()).await;
+    let app = backend(broker, pg, ch).await;
+    let c = app.user("owner@example.com").await;
+    let t = create_target(&app, &c, &target_body(&service.url(), &["default"])).await;
+    let id: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    wait_for_status(&app.pg.pool, id, "up", Duration::from_secs(30)).await;
+
+    // Act: the service fails, then recovers once the incident is open.
+    service.set(REFUSE_ALL);
+    let down_at = Instant::now();
+    let opened = events.first(IncidentEventKind::Opened, Duration::from_secs(60)).await;
+    service.set(SERVE_ALL);
+    let up_at = Instant::now();
+    let resolved = events.first(IncidentEventKind::Resolved, Duration::from_secs(60)).await;
+    // A few more healthy checks: nothing else may follow.
+    tokio::time::sleep(Duration::from_secs(2 * INTERVAL)).await;
+
+    // Assert
+    let (opened_at, opened) = opened.expect("an incident opened");
+    let to_open = opened_at - down_at;
+    assert!(
+        to_open <= OPEN_BOUND,
+        "opened {to_open:?} after the service went down (bound {OPEN_BOUND:?})"
+    );
+    assert_eq!(opened.target.as_ref().map(|t| t.id), Some(id));
+    assert_eq!(opened.regions, vec!["default".to_owned()]);
+    let (resolved_at, resolved) = resolved.expect("the incident resolved");
+    assert_eq!(resolved.incident_id, opened.incident_id);
+    assert_eq!(
+        events.kinds(),
+        vec![IncidentEventKind::Opened, IncidentEventKind::Resolved],
+        "exactly one opened, then exactly one resolved"
+    );
+    assert_eq!(
+        incidents(&app.pg.pool, id).await,
+        vec![(true, vec!["default".to_owned()])]
+    );
+    assert_eq!(status(&app.pg.pool, id).await.as_deref(), Some("up"));
+    let stored = stored_results(&app.ch.client, id).await;
+    assert!(stored > 0, "the archiver stored the pinger's results in ClickHouse");
+    eprintln!(
+        "opened after {to_open:?}, resolved {:?} after recovery, {stored} results in ClickHouse, test took {:?}",
+        resolved_at - up_at,
+        began.elapsed()
+    );
+    stop.cancel();
+    workers.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_two_regions_and_a_majority_quorum_one_refused_region_opens_nothing_and_both_open_one_incident() {
+    // Arrange: pingers in eu (127.0.0.2) and us (127.0.0.3); the backend's default quorum is a
+    // majority, which of two regions is both.
+    let began = Instant::now();
+    let service = Service::start().await;
+    let (broker, pg, ch) = servers(&["eu", "us"]).await;
+    let workers = Workers::start(&broker, &pg, &ch, &[("eu", Some(EU_SOURCE)), ("us", Some(US_SOURCE))]).await;
+    let stop = CancellationToken::new();
+    let events = Events::collect(&broker, stop.clone()).await;
+    let app = backend(broker, pg, ch).await;
+    let c = app.user("owner@example.com").await;
+    let t = create_target(&app, &c, &target_body(&service.url(), &["eu", "us"])).await;
+    let id: Uuid = t["id"].as_str().unwrap().parse().unwrap();
+    wait_for_status(&app.pg.pool, id, "up", Duration::from_secs(30)).await;
+
+    // Act 1: the service refuses eu only. Once eu counts as down (the target is degraded),
+    // two more rounds of checks.
+    service.set(REFUSE_EU);
+    wait_for_status(&app.pg.pool, id, "degraded", Duration::from_secs(K * INTERVAL + 30)).await;
+    tokio::time::sleep(Duration::from_secs(2 * INTERVAL)).await;
+    let one_region = events.all();
+    let one_region_incidents = incidents(&app.pg.pool, id).await;
+
+    // Act 2: it refuses both.
+    service.set(REFUSE_ALL);
+    let both_down_at = Instant::now();
+    let opened = events.first(IncidentEventKind::Opened, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(INTERVAL)).await;
+
+    // Assert
+    assert!(
+        one_region.is_empty(),
+        "one region of two is no majority: {one_region:?}"
+    );
+    assert!(one_region_incidents.is_empty(), "{one_region_incidents:?}");
+    let (opened_at, opened) = opened.expect("an incident opened once both regions failed");
+    let to_open = opened_at - both_down_at;
+    assert!(
+        to_open <= OPEN_BOUND,
+        "opened {to_open:?} after the second region went down (bound {OPEN_BOUND:?})"
+    );
+    let both = vec!["eu".to_owned(), "us".to_owned()];
+    assert_eq!(opened.regions, both);
+    assert_eq!(events.kinds(), vec![IncidentEventKind::Opened], "exactly one event");
+    assert_eq!(incidents(&app.pg.pool, id).await, vec![(false, both)]);
+    eprintln!(
+        "opened {to_open:?} after both regions failed; test took {:?}",
+        began.elapsed()
+    );
+    stop.cancel();
+    workers.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_incident() {
+    // Arrange: the same two regions, and the backend's scheduler and incident engine in-process
+    // with the quorum set to one region (as PINGTOWER_INCIDENT_QUORUM=1 would).
+    let began = Instant::now();
+    let service = Service::start().await;
+    let (broker, pg, ch) = servers(&["eu", "us"]).await;
+    let owner = Uuid::now_v7();
+    sqlx::query("insert into users (id, email, password_hash) values ($1, 'owner@example.com', 'x')")
+        .bind(owner)
+        .execute(&pg.pool)
+        .await
+        .unwrap();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, failure_threshold, success_threshold)
+         values ($1, $2, 'shop', 'http', $3, $4, '{eu,us}', $5, $6)",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(json!({"kind": "http", "url": service.url(), "timeout_ms": 1000}))
+    .bind(INTERVAL as i32)
+    .bind(K as i32)
+    .bind(M as i32)
+    .execute(&pg.pool)
+    .await
+    .unwrap();
+    let workers = Workers::start(&broker, &pg, &ch, &[("eu", Some(EU_SOURCE)), ("us", Some(US_SOURCE))]).await;
+    let stop = CancellationToken::new();
+    let events = Events::collect(&broker, stop.clone()).await;
+    let config = backend::Config {
+        amqp: broker.config.clone(),
+        pg: pg.config.clone(),
+        clickhouse: ch.config.clone(),
+        http: common::config::HttpConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+        },
+        api: Default::default(),
+    };
+    let state = backend::AppState::new(config, stop.clone()).unwrap();
+    let settings = EngineSettings {
+        quorum: Quorum::AtLeast(1),
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(state.pool.clone(), state.clickhouse.clone(), settings);
+    let engine = tokio::spawn(backend::incidents::run(
+        engine,
+        state.broker.clone(),
+        state.publisher.clone(),
+        stop.clone(),
+    ));
+    let deps = backend::scheduler_deps(&state, Clock::real()).unwrap();
+    let scheduler = tokio::spawn(scheduler::run(deps, stop.clone()));
+    wait_for_status(&pg.pool, id, "up", Duration::from_secs(30)).await;
+
+    // Act: the service refuses eu only.
+    service.set(REFUSE_EU);
+    let eu_down_at = Instant::now();
+    let opened = events.first(IncidentEventKind::Opened, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(INTERVAL)).await;
+
+    // Assert
+    let (opened_at, opened) = opened.expect("one failing region of two is a quorum of one");
+    let to_open = opened_at - eu_down_at;
+    assert!(
+        to_open <= OPEN_BOUND,
+        "opened {to_open:?} after eu went down (bound {OPEN_BOUND:?})"
+    );
+    assert_eq!(opened.regions, vec!["eu".to_owned()], "only eu saw it down");
+    assert_eq!(events.kinds(), vec![IncidentEventKind::Opened], "exactly one event");
+    assert_eq!(incidents(&pg.pool, id).await, vec![(false, vec!["eu".to_owned()])]);
+    assert_eq!(status(&pg.pool, id).await.as_deref(), Some("down"));
+    eprintln!("opened {to_open:?} after eu failed; test took {:?}", began.elapsed());
+    stop.cancel();
+    let _ = engine.await;
+    let _ = scheduler.await;
+    workers.stop().await;
+    state.broker.close().await;
+}
