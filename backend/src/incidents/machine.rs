@@ -643,4 +643,58 @@ mod tests {
         );
         assert_eq!(m.status(), TargetStatus::Down);
     }
+
+    proptest! {
+        #[test]
+        fn a_quorum_asks_for_at_least_one_region_and_never_more_than_there_are(
+            regions in 1usize..20,
+            n in 1usize..40,
+        ) {
+            for q in [Quorum::Majority, Quorum::All, Quorum::Any, Quorum::AtLeast(n)] {
+                let required = q.required(regions);
+                prop_assert!((1..=regions).contains(&required), "{q:?} of {regions}: {required}");
+            }
+            prop_assert_eq!(Quorum::AtLeast(n).required(regions), n.min(regions));
+            prop_assert!(2 * Quorum::Majority.required(regions) > regions, "more than half");
+        }
+    }
+
+    #[test]
+    fn with_the_quorum_all_three_regions_must_fail_before_the_target_is_down() {
+        let t = Thresholds {
+            quorum: Quorum::All,
+            ..Thresholds::default()
+        };
+        let regs = regions(3);
+        let ctx = Context {
+            regions: &regs,
+            in_maintenance: false,
+        };
+        let mut m = MachineState::default();
+        let mut effects = Vec::new();
+        let step = |m: &mut MachineState, region: &str, i: i64, outcome| {
+            let o = Observation {
+                region: region.into(),
+                at: start() + Duration::minutes(i),
+                outcome,
+                probe_degraded: false,
+            };
+            m.step(&t, ctx, &o).effects
+        };
+        for i in 0..4 {
+            for (r, outcome) in [("eu", Outcome::Down), ("us", Outcome::Down), ("asia", Outcome::Up)] {
+                effects.extend(step(&mut m, r, i, outcome));
+            }
+        }
+        assert!(effects.is_empty(), "two regions of three are not all: {effects:?}");
+        assert_eq!(m.status(), TargetStatus::Degraded);
+        for i in 4..7 {
+            effects.extend(step(&mut m, "asia", i, Outcome::Down));
+        }
+        assert!(
+            matches!(effects.as_slice(), [Effect::Open { regions, .. }] if regions.len() == 3),
+            "{effects:?}"
+        );
+        assert_eq!(m.status(), TargetStatus::Down);
+    }
 }

@@ -20,7 +20,11 @@ pub struct EngineSettings {
     /// How long the result-id ledger remembers a result. Results that started longer ago are
     /// ignored (a redelivery that old is no news), so forgetting older ids is safe.
     pub ledger_retention: Duration,
-    /// How many of a target's regions must see it down before it is down.
+    /// How many of a target's regions must see it down before it is down
+    /// (`PINGTOWER_INCIDENT_QUORUM`): `majority` (the default: more than half, so one region's
+    /// network trouble is not an outage), `all`, `any`, or a number N (at most all of the
+    /// target's regions, so `3` on a two-region target means both). It applies to every
+    /// target: targets have no quorum of their own (that would need a column or a spec field).
     pub quorum: super::machine::Quorum,
 }
 
@@ -103,5 +107,23 @@ mod tests {
         assert_eq!(s.cert_warn_days, vec![30, 7, 1]);
         assert_eq!(s.flap_window, Duration::from_secs(600));
         assert!(EngineSettings::from_lookup(|_| Some("x".into())).is_err());
+    }
+
+    #[test]
+    fn the_quorum_is_a_word_or_a_number_of_regions() {
+        use super::super::machine::Quorum;
+        let quorum = |v: &str| {
+            let v = v.to_owned();
+            EngineSettings::from_lookup(move |k| (k == "PINGTOWER_INCIDENT_QUORUM").then(|| v.clone()))
+                .map(|s| s.quorum)
+        };
+        assert_eq!(quorum("majority").unwrap(), Quorum::Majority);
+        assert_eq!(quorum("ANY").unwrap(), Quorum::Any);
+        assert_eq!(quorum("1").unwrap(), Quorum::AtLeast(1));
+        assert_eq!(quorum(" 2 ").unwrap(), Quorum::AtLeast(2));
+        for bad in ["0", "-1", "half", ""] {
+            let e = quorum(bad).unwrap_err();
+            assert!(format!("{e:#}").contains("PINGTOWER_INCIDENT_QUORUM"), "{bad:?}: {e:#}");
+        }
     }
 }
