@@ -11,7 +11,9 @@
 //!    (goal p95 < 100 ms), a 30-day latency series at a 1 h step (goal p95 < 150 ms), a 90-day
 //!    status page of 20 targets (goal p95 < 200 ms).
 //! 3. **Incident engine**: `BENCH_RESULTS` results (default 100,000) over the same targets queued
-//!    on `results.incidents`, then drained by the engine; results/s (goal ≥ 5,000).
+//!    on `results.incidents`, then drained by the engine; results/s (goal ≥ 5,000). Each target
+//!    fails 5 checks in a row once every `BENCH_OUTAGE_EVERY` checks (default 400), so incidents
+//!    open and resolve throughout. `BENCH_ONLY=engine` skips the data and the reads.
 //!
 //! `cargo run --release -p backend --example bench_history`
 //! (quick: `BENCH_TARGETS=100 BENCH_DAYS=3 BENCH_ARCHIVED_DAYS=5 BENCH_RESULTS=10000`)
@@ -205,7 +207,7 @@ async fn measure(
 
 /// `n` results over `targets` in time order: mostly up, some outages long enough to open and
 /// resolve incidents.
-fn engine_results(targets: &[Uuid], n: usize) -> Vec<CheckResult> {
+fn engine_results(targets: &[Uuid], n: usize, outage_every: usize) -> Vec<CheckResult> {
     let per_target = n.div_ceil(targets.len());
     let start = Utc::now() - TimeDelta::seconds(per_target as i64 * 60);
     let mut rng = rand::rng();
@@ -221,8 +223,8 @@ fn engine_results(targets: &[Uuid], n: usize) -> Vec<CheckResult> {
             r.target_id = *target;
             r.started_at = start + TimeDelta::seconds(step as i64 * 60);
             r.finished_at = r.started_at + TimeDelta::milliseconds(rng.random_range(40..400));
-            // Down for 5 checks out of every 40, at an offset per target.
-            if (step + k) % 40 < 5 {
+            // Down for 5 checks in a row once every `outage_every`, at an offset per target.
+            if (step + k) % outage_every < 5 {
                 r.outcome = Outcome::Down;
             } else {
                 r.outcome = Outcome::Up;
@@ -235,41 +237,25 @@ fn engine_results(targets: &[Uuid], n: usize) -> Vec<CheckResult> {
     out
 }
 
-#[tokio::main]
-async fn main() {
-    let n_targets = env_num("BENCH_TARGETS", 1000);
-    let days = env_num("BENCH_DAYS", 30);
-    let archived_days = env_num("BENCH_ARCHIVED_DAYS", 60);
-    let n_results = env_num("BENCH_RESULTS", 100_000);
-    let requests = env_num("BENCH_REQUESTS", 200);
-    let (pg, broker, ch) = tokio::join!(TestPg::new(), TestBroker::new(), TestClickHouse::new());
-    println!(
-        "bench_history: {n_targets} targets, {days} days in ClickHouse, {archived_days} archived days, {} cores",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-
-    // An owner (through the API, for a session) and the targets.
-    let app = App::start(&pg, &broker, &ch).await;
-    let base = format!("http://{}", app.addr);
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let me: Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"email": "bench@example.com", "password": "benchmark password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let owner: Uuid = me["id"].as_str().unwrap().parse().unwrap();
-    let targets = insert_targets(&pg.pool, owner, n_targets).await;
-
+/// The data, then the reads through the API.
+#[allow(clippy::too_many_arguments)]
+async fn reads(
+    pg: &TestPg,
+    broker: &TestBroker,
+    ch: &TestClickHouse,
+    client: &reqwest::Client,
+    targets: &[Uuid],
+    days: usize,
+    archived_days: usize,
+    requests: usize,
+) {
+    let n_targets = targets.len();
     // Data: the fresh days in ClickHouse (two days at a time), the older ones archived.
     let today = Utc::now().duration_trunc(TimeDelta::days(1)).unwrap();
     let first_fresh = today - Days::days(days as i64 - 1);
     let t = Instant::now();
     let inserts = (0..days).map(|d| {
-        let sql = day_insert(&targets, first_fresh + Days::days(d as i64));
+        let sql = day_insert(targets, first_fresh + Days::days(d as i64));
         let client = ch.client.clone();
         async move { client.query(&sql).execute().await.expect("generated day") }
     });
@@ -286,7 +272,7 @@ async fn main() {
     let t = Instant::now();
     archive_days(
         &pg.pool,
-        &targets,
+        targets,
         first_fresh - Days::days(archived_days as i64),
         archived_days,
     )
@@ -296,9 +282,8 @@ async fn main() {
         "archived {archived_days} days of rollups into PostgreSQL in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    // Restart the app so it sees the archive ledger as a fresh process would.
-    app.stop().await;
-    let app = App::start(&pg, &broker, &ch).await;
+    // A second app, started after the archive, sees its ledger as a fresh process would.
+    let app = App::start(pg, broker, ch).await;
     let base = format!("http://{}", app.addr);
     client
         .post(format!("{base}/api/auth/login"))
@@ -329,7 +314,7 @@ async fn main() {
         .map(|_| targets[rand::rng().random_range(0..targets.len())])
         .collect();
     measure(
-        &client,
+        client,
         "target overview (24 h / 7 d / 30 d / 90 d uptime)",
         100.0,
         requests,
@@ -339,7 +324,7 @@ async fn main() {
     let to = Utc::now();
     let from = to - Days::days(30);
     measure(
-        &client,
+        client,
         "30-day latency series, 1 h step, p50/p95/p99 by phase",
         150.0,
         requests,
@@ -359,9 +344,46 @@ async fn main() {
     })
     .await;
     app.stop().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let n_targets = env_num("BENCH_TARGETS", 1000);
+    let days = env_num("BENCH_DAYS", 30);
+    let archived_days = env_num("BENCH_ARCHIVED_DAYS", 60);
+    let n_results = env_num("BENCH_RESULTS", 100_000);
+    let requests = env_num("BENCH_REQUESTS", 200);
+    let outage_every = env_num("BENCH_OUTAGE_EVERY", 400).max(6);
+    let engine_only = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "engine");
+    let (pg, broker, ch) = tokio::join!(TestPg::new(), TestBroker::new(), TestClickHouse::new());
+    println!(
+        "bench_history: {n_targets} targets, {days} days in ClickHouse, {archived_days} archived days, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // An owner (through the API, for a session) and the targets.
+    let app = App::start(&pg, &broker, &ch).await;
+    let base = format!("http://{}", app.addr);
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let me: Value = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": "bench@example.com", "password": "benchmark password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owner: Uuid = me["id"].as_str().unwrap().parse().unwrap();
+    let targets = insert_targets(&pg.pool, owner, n_targets).await;
+
+    if !engine_only {
+        reads(&pg, &broker, &ch, &client, &targets, days, archived_days, requests).await;
+    }
+    app.stop().await;
 
     // The incident engine: results queued first, then drained.
-    let results = engine_results(&targets, n_results);
+    let results = engine_results(&targets, n_results, outage_every);
     let publisher = Publisher::new(
         broker.broker("bench-publisher", CancellationToken::new()),
         Duration::from_secs(30),
