@@ -77,6 +77,8 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
     let mut config = Config::new(broker.config.clone(), pg.config.clone(), ch.config.clone());
     config.archive.disabled = true;
     config.clickhouse_compression = compression();
+    config.ingest.batch_size = env_usize("BENCH_BATCH_SIZE", config.ingest.batch_size);
+    config.ingest.writers = env_usize("BENCH_WRITERS", config.ingest.writers);
     let batch = config.ingest.batch_size;
     let publisher = Publisher::new(
         broker.broker("bench-publisher", CancellationToken::new()),
@@ -96,6 +98,7 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
             max_wait: config.ingest.batch_wait,
             max_retry_delay: config.ingest.max_retry_delay,
         };
+        let cpu = CpuMeter::start();
         let started = Instant::now();
         let (stop, seen2) = (shutdown.clone(), seen.clone());
         consume_batches(
@@ -111,10 +114,12 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
         )
         .await?;
         let took = started.elapsed();
+        let cpu = cpu.report();
         consumer_broker.close().await;
         anyhow::ensure!(seen.load(Ordering::SeqCst) >= n, "the no-op consumer saw every message");
-        took
+        (took, cpu)
     };
+    let (noop_took, noop_cpu) = noop_took;
     let noop_rss = peak_rss_kib();
     wait_depth(&broker, 0).await?;
 
@@ -124,6 +129,7 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
     publisher.broker().close().await;
     reset_peak_rss();
     let shutdown = CancellationToken::new();
+    let cpu = CpuMeter::start();
     let started = Instant::now();
     let app = tokio::spawn(archiver::run(config, shutdown.clone()));
     loop {
@@ -138,6 +144,7 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let ingest_took = started.elapsed();
+    let ingest_cpu = cpu.report();
     let ingest_rss = peak_rss_kib();
     shutdown.cancel();
     app.await??;
@@ -165,6 +172,7 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
         ingest_rate,
         ingest_rss / 1024
     );
+    println!("CPU used: no-op phase: {noop_cpu}; archiver phase: {ingest_cpu}");
     println!(
         "ratio archiver/no-op: {:.0} % (goal ≥ 80 %); rate goal ≥ 20,000/s: {}",
         100.0 * ingest_rate / noop_rate,
@@ -281,9 +289,11 @@ async fn archive(targets: usize) -> anyhow::Result<()> {
         ClickHouseCompression::None => clickhouse::Compression::None,
     });
     let job = ArchiveJob::new(client, pg.pool.clone(), 30, None).with_copy_parallelism(parallelism);
+    let cpu = CpuMeter::start();
     let started = Instant::now();
     let report = job.run(&CancellationToken::new()).await?;
     let took = started.elapsed();
+    let cpu = cpu.report();
     let rss = peak_rss_kib();
     anyhow::ensure!(report.failed() == 0, "the archive run failed: {report:?}");
     let archived: i64 = sqlx::query_scalar("select count(*) from archived_results")
@@ -306,6 +316,7 @@ async fn archive(targets: usize) -> anyhow::Result<()> {
         },
         rss / 1024
     );
+    println!("CPU used by the archive run: {cpu}");
     drop_pg(pg).await;
     drop(ch);
     Ok(())
@@ -335,6 +346,80 @@ async fn profile_export(client: &clickhouse::Client, day: NaiveDate) -> anyhow::
 // ---------------------------------------------------------------------------------------------
 // Process and cleanup
 // ---------------------------------------------------------------------------------------------
+
+/// CPU seconds (user + system) used so far by each process whose command name is one of
+/// `names` (`self` is this process), keyed by pid.
+fn cpu_by_pid(names: &[&str]) -> std::collections::HashMap<u32, f64> {
+    let mut out = std::collections::HashMap::new();
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: utime and stime are fields 14 and 15.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
+        let wanted = if pid == me {
+            names.contains(&"self")
+        } else {
+            names.iter().any(|n| comm.starts_with(n))
+        };
+        if !wanted {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        out.insert(pid, ticks / 100.0);
+    }
+    out
+}
+
+/// CPU seconds used per program between two [`CpuMeter::start`] readings.
+struct CpuMeter {
+    before: Vec<std::collections::HashMap<u32, f64>>,
+}
+
+/// The programs measured: this process, ClickHouse, RabbitMQ (the Erlang VM), PostgreSQL.
+const PROGRAMS: [(&str, &str); 4] = [
+    ("self", "bench (archiver)"),
+    ("clickhouse", "ClickHouse"),
+    ("beam.smp", "RabbitMQ"),
+    ("postgres", "PostgreSQL"),
+];
+
+impl CpuMeter {
+    fn start() -> Self {
+        Self {
+            before: PROGRAMS.iter().map(|(n, _)| cpu_by_pid(&[n])).collect(),
+        }
+    }
+
+    /// `program 12.3 s, ...` for the time since [`Self::start`] (processes that exited in
+    /// between are missed: PostgreSQL's figure counts the connections still open).
+    fn report(&self) -> String {
+        PROGRAMS
+            .iter()
+            .zip(&self.before)
+            .map(|((n, label), before)| {
+                let used: f64 = cpu_by_pid(&[n])
+                    .iter()
+                    .map(|(pid, now)| now - before.get(pid).copied().unwrap_or(0.0))
+                    .sum();
+                format!("{label} {used:.1} s")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
 
 /// Resets this process's peak RSS (`VmHWM`), so that each phase reports its own.
 fn reset_peak_rss() {

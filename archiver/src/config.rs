@@ -69,10 +69,13 @@ pub enum Command {
 /// How results are batched into ClickHouse.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestConfig {
-    /// Largest batch written to ClickHouse in one INSERT (prefetch is three times this: one
-    /// batch written, one collected, one on the way).
+    /// Largest batch written to ClickHouse in one INSERT (prefetch is this times
+    /// `writers + 2`: the batches being written, one collected, one on the way).
     #[arg(long, env = "PINGTOWER_ARCHIVER_BATCH_SIZE", default_value_t = 5000)]
     pub batch_size: usize,
+    /// Batches written to ClickHouse at once (acks still go in delivery order).
+    #[arg(long, env = "PINGTOWER_ARCHIVER_INSERT_WRITERS", default_value_t = crate::consumer::DEFAULT_WRITERS)]
+    pub writers: usize,
     /// Longest wait from a batch's first result before it is written anyway.
     #[arg(long, env = "PINGTOWER_ARCHIVER_BATCH_WAIT", default_value = "1s", value_parser = humantime::parse_duration)]
     pub batch_wait: Duration,
@@ -117,6 +120,7 @@ impl Config {
             },
             ingest: IngestConfig {
                 batch_size: 5000,
+                writers: crate::consumer::DEFAULT_WRITERS,
                 batch_wait: Duration::from_secs(1),
                 max_retry_delay: Duration::from_secs(5),
                 insert_timeout: Duration::from_secs(60),

@@ -1,14 +1,15 @@
-//! The batch consumer of `results.store`, pipelined: while one batch is written, the next
-//! one is collected.
+//! The batch consumer of `results.store`, pipelined: while batches are written (up to
+//! `writers` at once), the next one is collected.
 //!
 //! Same contract as [`common::amqp::consume_batches`], which collects a batch and writes it in
 //! turn, so the broker's deliveries wait while ClickHouse works (the benchmark measured 65 %
 //! of a no-op consumer's rate with it):
 //! - a batch is written when it holds `max_batch` results, or `max_wait` after its first;
-//! - it is acked with one multiple-ack only once [`Ingestor::store`] returned `Ok`, and the
-//!   next batch is written only after that, so acks stay in delivery order;
+//! - it is acked with one multiple-ack only once [`Ingestor::store`] returned `Ok` *and* every
+//!   earlier batch is settled (each writer waits for its predecessor's signal before it acks,
+//!   nacks or settles anything), so a multiple-ack never covers a batch still being written;
 //! - a transient error retries the same batch with backoff (the broker holds the rest: it is
-//!   the spool, and prefetch bounds what this process holds: [`PREFETCH_BATCHES`] batches);
+//!   the spool, and prefetch bounds what this process holds: [`prefetch_batches`] batches);
 //! - a permanent error (or a panic) makes each result of the batch be stored alone, so only
 //!   the poison ones are dead-lettered; an undecodable message is dead-lettered at once;
 //! - on shutdown it stops taking deliveries, writes and acks what it holds (a batch it cannot
@@ -26,6 +27,9 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::FieldTable;
+use std::collections::VecDeque;
+
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -33,21 +37,30 @@ use tracing::{debug, warn};
 
 use crate::ingest::Ingestor;
 
-/// Prefetch, in batches: the one being written, the one being collected, and one on the way.
-pub const PREFETCH_BATCHES: usize = 3;
+/// Batches written to ClickHouse at once, by default.
+pub const DEFAULT_WRITERS: usize = 2;
+
+/// Prefetch, in batches, with `writers` batches written at once: those, the one being
+/// collected, and one on the way.
+pub fn prefetch_batches(writers: usize) -> usize {
+    writers.max(1) + 2
+}
 
 type Batch = Vec<(Envelope<CheckResult>, Acker)>;
 
-/// Consumes `options.queue` into `ingestor` until `shutdown`; see the module docs.
-/// Returns an error only for a topology conflict (an operator must act).
+/// Consumes `options.queue` into `ingestor`, writing up to `writers` batches at once, until
+/// `shutdown`; see the module docs. Returns an error only for a topology conflict (an
+/// operator must act).
 pub async fn consume(
     broker: &Broker,
     options: BatchOptions,
+    writers: usize,
     shutdown: CancellationToken,
     ingestor: Ingestor,
 ) -> Result<(), AmqpError> {
     let max_batch = options.max_batch.max(1);
-    let prefetch = u16::try_from(max_batch.saturating_mul(PREFETCH_BATCHES)).unwrap_or(u16::MAX);
+    let writers = writers.max(1);
+    let prefetch = u16::try_from(max_batch.saturating_mul(prefetch_batches(writers))).unwrap_or(u16::MAX);
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     while !shutdown.is_cancelled() {
         let subscribed = async {
@@ -81,31 +94,38 @@ pub async fn consume(
         };
         backoff.reset();
 
-        let mut writing: Option<JoinHandle<()>> = None;
+        // Writers in delivery order; each settles only after the one before it.
+        let mut writing: VecDeque<JoinHandle<()>> = VecDeque::new();
+        let mut settled: Option<oneshot::Receiver<()>> = None;
         let mut next: Batch = Vec::new();
         let mut deadline: Option<Instant> = None;
         let mut stopping = false;
         let mut lost = false;
         loop {
             let due = next.len() >= max_batch || stopping || deadline.is_some_and(|d| d <= Instant::now());
-            if writing.is_none() && !next.is_empty() && due && !lost {
+            if writing.len() < writers && !next.is_empty() && due && !lost {
                 deadline = None;
                 let batch = std::mem::take(&mut next);
-                writing = Some(tokio::spawn(write(
+                let (done, after) = oneshot::channel();
+                writing.push_back(tokio::spawn(write(
                     batch,
                     ingestor.clone(),
+                    Order {
+                        previous: settled.replace(after),
+                        done,
+                    },
                     options.queue.clone(),
                     options.max_retry_delay,
                     shutdown.clone(),
                 )));
             }
-            if (stopping || lost) && writing.is_none() && (next.is_empty() || lost) {
+            if (stopping || lost) && writing.is_empty() && (next.is_empty() || lost) {
                 break;
             }
             let taking = !stopping && !lost && next.len() < max_batch;
             tokio::select! {
-                written = finished(&mut writing) => {
-                    writing = None;
+                written = finished(writing.front_mut()) => {
+                    writing.pop_front();
                     if let Err(error) = written {
                         // Its deliveries are unsettled: a new channel gets them redelivered.
                         warn!(%error, "the batch writer failed; resubscribing");
@@ -113,7 +133,7 @@ pub async fn consume(
                     }
                 }
                 _ = shutdown.cancelled(), if !stopping => stopping = true,
-                _ = sleep_until(deadline), if writing.is_none() => {}
+                _ = sleep_until(deadline), if writing.len() < writers => {}
                 delivery = consumer.next(), if taking => match delivery {
                     Some(Ok(delivery)) => match serde_json::from_slice::<Envelope<CheckResult>>(&delivery.data) {
                         Ok(envelope) => {
@@ -144,8 +164,8 @@ pub async fn consume(
     Ok(())
 }
 
-/// The writer's end, or never when nothing is being written.
-async fn finished(writing: &mut Option<JoinHandle<()>>) -> Result<(), tokio::task::JoinError> {
+/// The oldest writer's end, or never when nothing is being written.
+async fn finished(writing: Option<&mut JoinHandle<()>>) -> Result<(), tokio::task::JoinError> {
     match writing {
         Some(handle) => handle.await,
         None => std::future::pending().await,
@@ -159,15 +179,40 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Stores one batch, retrying transient errors, then acks it with one multiple-ack.
+/// A writer's place in the order of settlement.
+struct Order {
+    /// Fires once the previous batch is settled (`None`: no earlier batch in flight).
+    previous: Option<oneshot::Receiver<()>>,
+    /// Fired once this batch is settled.
+    done: oneshot::Sender<()>,
+}
+
+impl Order {
+    /// Waits until every earlier batch is settled. `false` when the previous writer died
+    /// without settling: its deliveries are unsettled, so this batch must not multiple-ack
+    /// (the consumer resubscribes and the broker redelivers both).
+    async fn wait_turn(&mut self) -> bool {
+        match self.previous.take() {
+            Some(previous) => previous.await.is_ok(),
+            None => true,
+        }
+    }
+}
+
+/// Stores one batch, retrying transient errors, then (in its turn) acks it with one
+/// multiple-ack.
 async fn write(
     batch: Batch,
     ingestor: Ingestor,
+    mut order: Order,
     queue: String,
     max_retry_delay: Duration,
     shutdown: CancellationToken,
 ) {
     let Some(last) = batch.last().map(|(_, acker)| acker.clone()) else {
+        if order.wait_turn().await {
+            let _ = order.done.send(());
+        }
         return;
     };
     let (envelopes, ackers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
@@ -175,12 +220,16 @@ async fn write(
     loop {
         match AssertUnwindSafe(ingestor.store(&envelopes)).catch_unwind().await {
             Ok(Ok(())) => {
+                if !order.wait_turn().await {
+                    return;
+                }
                 let acked = last.ack(BasicAckOptions { multiple: true }).await;
                 metrics::counter!("pingtower_amqp_consumed_total", "queue" => queue.clone(), "result" => "ack")
                     .increment(envelopes.len() as u64);
                 if let Err(error) = acked {
                     debug!(%error, "could not ack a batch; it will be redelivered");
                 }
+                let _ = order.done.send(());
                 return;
             }
             Ok(Err(HandlerError::Transient(error))) => {
@@ -194,7 +243,10 @@ async fn write(
                 metrics::counter!("pingtower_amqp_handler_retries_total", "queue" => queue.clone()).increment(1);
                 tokio::select! {
                     _ = shutdown.cancelled() => {
-                        let _ = last.nack(BasicNackOptions { multiple: true, requeue: true }).await;
+                        if order.wait_turn().await {
+                            let _ = last.nack(BasicNackOptions { multiple: true, requeue: true }).await;
+                            let _ = order.done.send(());
+                        }
                         return;
                     }
                     _ = tokio::time::sleep(delay) => {}
@@ -205,6 +257,9 @@ async fn write(
                     size = envelopes.len(),
                     "batch failed permanently; storing its results one by one"
                 );
+                if !order.wait_turn().await {
+                    return;
+                }
                 for (envelope, acker) in envelopes.iter().zip(&ackers) {
                     let single = AssertUnwindSafe(ingestor.store(std::slice::from_ref(envelope)))
                         .catch_unwind()
@@ -219,6 +274,7 @@ async fn write(
                     };
                     settle(acker, &queue, how).await;
                 }
+                let _ = order.done.send(());
                 return;
             }
         }

@@ -93,7 +93,7 @@ pub async fn run_with(
         max_wait: config.ingest.batch_wait,
         max_retry_delay: config.ingest.max_retry_delay,
     };
-    let consumed = consumer::consume(&broker, options, shutdown.clone(), ingestor).await;
+    let consumed = consumer::consume(&broker, options, config.ingest.writers, shutdown.clone(), ingestor).await;
     if consumed.is_err() {
         // A topology conflict: nothing will work until an operator fixes the broker.
         shutdown.cancel();

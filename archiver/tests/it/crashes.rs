@@ -119,7 +119,7 @@ async fn a_crash_after_a_batch_is_stored_but_before_it_is_acked_loses_and_duplic
 #[tokio::test]
 async fn a_clickhouse_outage_under_a_steady_stream_loses_nothing_and_the_backlog_drains() {
     // Arrange: the archiver reaches ClickHouse through a proxy the test can cut. Its batches
-    // are 1,000 (prefetch 3,000), so the window of deliveries it may hold fills within the
+    // are 1,000 (prefetch 4,000), so the window of deliveries it may hold fills within the
     // outage. The outage is a minute; 30 s by default here shows the same (the
     // archiver's memory stops growing once its window is full, the broker holds the rest):
     // PINGTOWER_TEST_OUTAGE_SECS=60 runs the full minute.
@@ -130,7 +130,7 @@ async fn a_clickhouse_outage_under_a_steady_stream_loses_nothing_and_the_backlog
             .unwrap_or(30),
     );
     let batch = 1000;
-    let prefetch = batch * archiver::consumer::PREFETCH_BATCHES as u64;
+    let prefetch = batch * archiver::consumer::prefetch_batches(archiver::consumer::DEFAULT_WRITERS) as u64;
     let env = TestEnv::new().await;
     let upstream = format!(
         "{}:{}",
