@@ -82,7 +82,7 @@ pub fn uptime_of<'a>(buckets: impl IntoIterator<Item = &'a Bucket>, g: Granulari
     (uptime, down, checks, failures)
 }
 
-/// Daily bars of `targets` for the `days` days ending today: `date → bucket`.
+/// Daily bars of `targets` for the `days` days ending today: `date → bucket` (counts only).
 pub async fn daily_bars(
     store: &Store,
     seam: &Seam,
@@ -93,7 +93,7 @@ pub async fn daily_bars(
     let from = midnight(today - Duration::days(days - 1));
     let to = midnight(today + Duration::days(1));
     let mut out: BTreeMap<Uuid, BTreeMap<NaiveDate, Bucket>> = BTreeMap::new();
-    for (t, b) in store.buckets(seam, targets, Granularity::Day, from, to).await? {
+    for (t, b) in store.counts(seam, targets, Granularity::Day, from, to).await? {
         out.entry(t).or_default().insert(b.start.date_naive(), b);
     }
     Ok(out)
@@ -138,24 +138,23 @@ async fn get_overview(
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     let paused = owned_target(&state, user.id, id).await?;
-    let row: Option<(String, DateTime<Utc>, Option<i32>)> =
-        sqlx::query_as("select status, since, last_latency_ms from target_state where target_id = $1")
-            .bind(id)
-            .fetch_optional(&state.pool)
-            .await?;
+    let row = sqlx::query_as::<_, (String, DateTime<Utc>, Option<i32>)>(
+        "select status, since, last_latency_ms from target_state where target_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool);
+    let (row, seam) = tokio::try_join!(row, Seam::load(&state.pool))?;
     let store = store(&state);
-    let seam = Seam::load(&state.pool).await?;
     let now = Utc::now();
-    let hourly = store
-        .buckets(
-            &seam,
-            &[id],
-            Granularity::Hour,
-            hour_floor(now) - Duration::hours(23),
-            now,
-        )
-        .await?;
-    let daily = daily_bars(&store, &seam, &[id], 90).await?;
+    let ids = [id];
+    let hourly = store.counts(
+        &seam,
+        &ids,
+        Granularity::Hour,
+        hour_floor(now) - Duration::hours(23),
+        now,
+    );
+    let (hourly, daily) = tokio::try_join!(hourly, daily_bars(&store, &seam, &ids, 90))?;
     let days = daily.get(&id);
     let over = |n: i64| {
         let since = now.date_naive() - Duration::days(n - 1);
@@ -271,7 +270,7 @@ async fn get_uptime(
     let (from, to) = q.bounds(Duration::hours(24))?;
     let seam = Seam::load(&state.pool).await?;
     let buckets = store(&state)
-        .buckets(&seam, &[id], Granularity::Hour, hour_floor(from), to)
+        .counts(&seam, &[id], Granularity::Hour, hour_floor(from), to)
         .await?;
     let (uptime, downtime, checks, failures) = uptime_of(buckets.iter().map(|(_, b)| b), Granularity::Hour);
     Ok(Json(json!({

@@ -94,6 +94,15 @@ impl Bucket {
     }
 }
 
+/// What of a bucket is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    /// Everything.
+    All,
+    /// `checks` and `failures`; the rest is zero or `None`.
+    Counts,
+}
+
 /// Bucket granularity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
@@ -164,16 +173,47 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
-        let mut out = Vec::new();
+        self.read_buckets(seam, targets, g, Fields::All, from, to).await
+    }
+
+    /// Like [`Store::buckets`], but only `checks` and `failures` are read (what uptime needs):
+    /// the fresh side then skips the latency states, most of a rollup's bytes.
+    pub async fn counts(
+        &self,
+        seam: &Seam,
+        targets: &[Uuid],
+        g: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
+        self.read_buckets(seam, targets, g, Fields::Counts, from, to).await
+    }
+
+    async fn read_buckets(
+        &self,
+        seam: &Seam,
+        targets: &[Uuid],
+        g: Granularity,
+        fields: Fields,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
         if targets.is_empty() {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        for (source, a, b) in seam.split(from, to) {
+        // The stretches are read at once: a 90-day range is typically ClickHouse for the last
+        // month and PostgreSQL before it.
+        let reads = seam.split(from, to).into_iter().map(|(source, a, b)| async move {
             match source {
-                Source::Fresh => out.extend(self.fresh_buckets(targets, g, a, b).await?),
-                Source::Archive => out.extend(self.archived_buckets(targets, g, a, b).await?),
+                Source::Fresh => self.fresh_buckets(targets, g, fields, a, b).await,
+                Source::Archive => self.archived_buckets(targets, g, a, b).await,
             }
-        }
+        });
+        let mut out: Vec<(Uuid, Bucket)> = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         out.sort_by_key(|(t, b)| (*t, b.start));
         Ok(out)
     }
@@ -182,6 +222,7 @@ impl Store {
         &self,
         targets: &[Uuid],
         g: Granularity,
+        fields: Fields,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
@@ -214,11 +255,17 @@ impl Store {
                 format!("toDate(toDateTime({}))", epoch(to)),
             ),
         };
+        // Counts only: constants stand in for the states not read.
+        let rest = match fields {
+            Fields::All => {
+                "uniqExactIfMerge(degraded) AS degraded, toFloat64(avgIfMerge(latency_avg_ms)) AS avg, \
+                 arrayMap(x -> toFloat64(x), quantilesIfMerge(0.5, 0.95, 0.99)(latency_quantiles_ms)) AS q"
+            }
+            Fields::Counts => "toUInt64(0) AS degraded, toFloat64(nan) AS avg, emptyArrayFloat64() AS q",
+        };
         let sql = format!(
             "SELECT toString(target_id) AS target, {start} AS start, uniqExactMerge(checks) AS checks, \
-             uniqExactIfMerge(failures) AS failures, uniqExactIfMerge(degraded) AS degraded, \
-             toFloat64(avgIfMerge(latency_avg_ms)) AS avg, \
-             arrayMap(x -> toFloat64(x), quantilesIfMerge(0.5, 0.95, 0.99)(latency_quantiles_ms)) AS q \
+             uniqExactIfMerge(failures) AS failures, {rest} \
              FROM {table} WHERE target_id IN ({ids}) AND {col} >= {lo} AND {col} < {hi} \
              GROUP BY target_id, {col} ORDER BY target_id, {col}"
         );

@@ -208,9 +208,8 @@ impl Engine {
             };
             self.apply_one(&mut tx, w, &windows, result).await?;
         }
-        for w in targets.values().filter(|w| w.touched) {
-            save_state(&mut tx, w).await?;
-        }
+        let touched: Vec<&Working> = targets.values().filter(|w| w.touched).collect();
+        save_states(&mut tx, &touched).await?;
         tx.commit().await?;
         Ok(new.len())
     }
@@ -563,17 +562,71 @@ impl Engine {
     }
 }
 
-async fn save_state(tx: &mut PgConnection, w: &Working) -> Result<(), EngineError> {
-    let last = w.last.as_ref();
-    let latency = last
-        .filter(|r| r.outcome != Outcome::Down)
-        .map(|r| i32::try_from(r.duration_ms).unwrap_or(i32::MAX));
-    let failure = last.and_then(|r| r.failure.as_ref()).map(Json);
-    let updated = sqlx::query(
+/// Writes the state of every touched target in one statement. Each row is written only if
+/// its version is still the one read (another engine did not change it meanwhile): the row
+/// proposes the version it read plus one, which an update accepts only over the version read.
+async fn save_states(tx: &mut PgConnection, touched: &[&Working]) -> Result<(), EngineError> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let n = touched.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut sinces = Vec::with_capacity(n);
+    let mut checked = Vec::with_capacity(n);
+    let mut result_ids = Vec::with_capacity(n);
+    let mut latencies = Vec::with_capacity(n);
+    let mut failures = Vec::with_capacity(n);
+    let mut consecutive_failures = Vec::with_capacity(n);
+    let mut consecutive_successes = Vec::with_capacity(n);
+    let mut region_states = Vec::with_capacity(n);
+    let mut transitions = Vec::with_capacity(n);
+    let mut machines = Vec::with_capacity(n);
+    let mut recents = Vec::with_capacity(n);
+    let mut last_goods = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    for w in touched {
+        let last = w.last.as_ref();
+        let regions = w.machine.regions.values();
+        ids.push(w.target.id);
+        statuses.push(w.status.as_str());
+        sinces.push(w.since);
+        checked.push(last.map(|r| r.started_at));
+        result_ids.push(last.map(|r| r.result_id));
+        latencies.push(
+            last.filter(|r| r.outcome != Outcome::Down)
+                .map(|r| i32::try_from(r.duration_ms).unwrap_or(i32::MAX)),
+        );
+        failures.push(last.and_then(|r| r.failure.as_ref()).map(Json));
+        consecutive_failures.push(
+            regions
+                .clone()
+                .map(|r| r.consecutive_failures)
+                .max()
+                .map_or(0, |v| v as i32),
+        );
+        consecutive_successes.push(regions.map(|r| r.consecutive_successes).min().map_or(0, |v| v as i32));
+        region_states.push(Json(&w.machine.regions));
+        transitions.push(Json(&w.machine.transitions));
+        machines.push(Json(&w.machine));
+        recents.push(Json(&w.recent));
+        last_goods.push(w.last_good.as_ref().map(Json));
+        versions.push(w.version.unwrap_or(0));
+    }
+    let written: Vec<Uuid> = sqlx::query_scalar(
         "insert into target_state as s (target_id, status, since, last_checked_at, last_result_id, last_latency_ms,
              last_failure, consecutive_failures, consecutive_successes, region_states, transitions, machine,
              recent_results, last_good, version, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, now())
+         select target_id, status, since, last_checked_at, last_result_id, last_latency_ms, last_failure,
+             consecutive_failures, consecutive_successes, region_states, transitions, machine, recent_results,
+             last_good, expected_version + 1, now()
+         from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::uuid[], $6::int4[],
+             $7::jsonb[], $8::int4[], $9::int4[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::jsonb[],
+             $14::jsonb[], $15::int8[])
+             as v(target_id, status, since, last_checked_at, last_result_id, last_latency_ms, last_failure,
+                  consecutive_failures, consecutive_successes, region_states, transitions, machine,
+                  recent_results, last_good, expected_version)
+         order by target_id
          on conflict (target_id) do update set status = excluded.status, since = excluded.since,
              last_checked_at = excluded.last_checked_at, last_result_id = excluded.last_result_id,
              last_latency_ms = coalesce(excluded.last_latency_ms, s.last_latency_ms),
@@ -582,48 +635,33 @@ async fn save_state(tx: &mut PgConnection, w: &Working) -> Result<(), EngineErro
              consecutive_successes = excluded.consecutive_successes,
              region_states = excluded.region_states, transitions = excluded.transitions,
              machine = excluded.machine, recent_results = excluded.recent_results, last_good = excluded.last_good,
-             version = s.version + 1, updated_at = now()
-         where s.version = $15",
+             version = excluded.version, updated_at = now()
+         where s.version = excluded.version - 1
+         returning target_id",
     )
-    .bind(w.target.id)
-    .bind(w.status.as_str())
-    .bind(w.since)
-    .bind(last.map(|r| r.started_at))
-    .bind(last.map(|r| r.result_id))
-    .bind(latency)
-    .bind(failure)
-    .bind(
-        w.machine
-            .regions
-            .values()
-            .map(|r| r.consecutive_failures)
-            .max()
-            .map(|v| v as i32)
-            .unwrap_or(0),
-    )
-    .bind(
-        w.machine
-            .regions
-            .values()
-            .map(|r| r.consecutive_successes)
-            .min()
-            .map(|v| v as i32)
-            .unwrap_or(0),
-    )
-    .bind(Json(&w.machine.regions))
-    .bind(Json(&w.machine.transitions))
-    .bind(Json(&w.machine))
-    .bind(Json(&w.recent))
-    .bind(w.last_good.as_ref().map(Json))
-    .bind(w.version.unwrap_or(0))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 1 {
-        Ok(())
-    } else {
-        Err(EngineError::Conflict(w.target.id))
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&sinces)
+    .bind(&checked)
+    .bind(&result_ids)
+    .bind(&latencies)
+    .bind(&failures)
+    .bind(&consecutive_failures)
+    .bind(&consecutive_successes)
+    .bind(&region_states)
+    .bind(&transitions)
+    .bind(&machines)
+    .bind(&recents)
+    .bind(&last_goods)
+    .bind(&versions)
+    .fetch_all(&mut *tx)
+    .await?;
+    if written.len() == n {
+        return Ok(());
     }
+    let written: HashSet<Uuid> = written.into_iter().collect();
+    let lost = ids.into_iter().find(|id| !written.contains(id)).unwrap_or_default();
+    Err(EngineError::Conflict(lost))
 }
 
 async fn open_incident(tx: &mut PgConnection, target: Uuid) -> Result<Option<Uuid>, sqlx::Error> {

@@ -258,18 +258,28 @@ async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) ->
             .await?
             .ok_or_else(ApiError::not_found)?;
     type Row = (Uuid, String, Option<String>, Option<String>, bool);
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows = sqlx::query_as::<_, Row>(
         "select t.id, coalesce(p.display_name, t.name), p.group_name, s.status, t.paused
          from status_page_targets p join targets t on t.id = p.target_id
          left join target_state s on s.target_id = t.id
          where p.status_page_id = $1 order by p.position, t.name, t.id",
     )
     .bind(page)
-    .fetch_all(&state.pool)
-    .await?;
+    .fetch_all(&state.pool);
+    let (rows, seam) = tokio::try_join!(rows, Seam::load(&state.pool))?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-    let seam = Seam::load(&state.pool).await?;
-    let daily = history::daily_bars(&history::store(&state), &seam, &ids, DAYS).await?;
+    type IncidentRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, String);
+    let incidents = sqlx::query_as::<_, IncidentRow>(
+        "select target_id, opened_at, resolved_at, severity from incidents
+         where target_id = any($1) and (resolved_at is null or resolved_at > $2)
+         order by opened_at desc limit 50",
+    )
+    .bind(&ids)
+    .bind(Utc::now() - RECENT_INCIDENTS)
+    .fetch_all(&state.pool);
+    let store = history::store(&state);
+    let (daily, incidents) = tokio::join!(history::daily_bars(&store, &seam, &ids, DAYS), incidents);
+    let (daily, incidents) = (daily?, incidents?);
     let mut worst = if rows.is_empty() { "unknown" } else { "up" };
     let mut names: BTreeMap<Uuid, String> = BTreeMap::new();
     let mut targets = Vec::with_capacity(rows.len());
@@ -289,16 +299,6 @@ async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) ->
         names.insert(id, name.clone());
         targets.push(json!({"name": name, "group": group, "status": status, "uptime_90d": uptime_90d, "days": days}));
     }
-    type IncidentRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, String);
-    let incidents: Vec<IncidentRow> = sqlx::query_as(
-        "select target_id, opened_at, resolved_at, severity from incidents
-         where target_id = any($1) and (resolved_at is null or resolved_at > $2)
-         order by opened_at desc limit 50",
-    )
-    .bind(&ids)
-    .bind(Utc::now() - RECENT_INCIDENTS)
-    .fetch_all(&state.pool)
-    .await?;
     let incidents: Vec<Value> = incidents
         .into_iter()
         .map(|(t, opened_at, resolved_at, severity)| {

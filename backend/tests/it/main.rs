@@ -2,6 +2,7 @@
 
 mod accounts;
 mod channels;
+mod concurrency;
 mod health;
 mod helpers;
 mod history;
