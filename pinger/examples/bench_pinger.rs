@@ -4,7 +4,7 @@
 //! alternating segments of one run.
 //!
 //! ```sh
-//! cargo run --release -p pinger --example bench_pinger -- [--https-targets 10000 --https-interval 30]
+//! [PINGTOWER_BENCH_NO_BUILD=1] cargo run --release -p pinger --example bench_pinger -- [--https-targets 10000 --https-interval 30]
 //!     [--http-targets 100000 --http-interval 60] [--segment 20] [--concurrency 512]
 //!     [--no-blackbox] [--no-baseline]
 //! ```
@@ -211,7 +211,12 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 fn pinger_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    // `cargo run --example` does not build the binary: build it (a no-op when up to date).
+    // `cargo run --example` does not build the binary: build it (a no-op when up to date),
+    // unless PINGTOWER_BENCH_NO_BUILD is set (it is built already, and the build lock may be
+    // held by other builds).
+    if std::env::var_os("PINGTOWER_BENCH_NO_BUILD").is_some() {
+        return dir.join("pinger");
+    }
     let mut cmd = Command::new(env!("CARGO"));
     cmd.args(["build", "--quiet", "-p", "pinger", "--bin", "pinger"]);
     if dir.ends_with("release") {

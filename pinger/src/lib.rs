@@ -98,6 +98,7 @@ pub async fn run_with(
             pinger_id: p.pinger_id(),
         },
         canaries,
+        metrics: telemetry::Handles::register(),
     };
     info!(
         region = %p.region,
@@ -108,17 +109,31 @@ pub async fn run_with(
         "pinger starting"
     );
     let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(p.concurrency);
-    let consumed = consume(&broker, options, shutdown.clone(), move |envelope, info| {
-        let worker = worker.clone();
-        async move { worker.handle(envelope, info).await }
-    })
-    .await;
+    // The consume loop runs on a runtime worker, not on the thread that called `run` (with
+    // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then
+    // spawned locally instead of being handed over, and woken, across threads.
+    let consumer = {
+        let (broker, shutdown) = (broker.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            consume(&broker, options, shutdown, move |envelope, info| {
+                let worker = worker.clone();
+                // Boxed: the handler's state machine (publish and confirm included) is
+                // large; inline, every delivery's task would be a large, aligned allocation
+                // copied on spawn and on completion.
+                Box::pin(async move { worker.handle(envelope, info).await })
+            })
+            .await
+        })
+    };
+    let consumed = match consumer.await {
+        Ok(r) => r.context("consuming jobs"),
+        Err(e) => Err(anyhow::anyhow!("the consumer task failed: {e}")),
+    };
     if consumed.is_err() {
         shutdown.cancel();
     }
     server.handle.await??;
     broker.close().await;
     publish_broker.close().await;
-    consumed.context("consuming jobs")?;
-    Ok(())
+    consumed
 }

@@ -1,6 +1,6 @@
 //! Metric names and their descriptions.
 
-use common::messages::CheckResult;
+use common::messages::{CheckKind, CheckResult};
 
 /// Checks finished, by kind, outcome and failure kind.
 pub const CHECKS: &str = "pingtower_pinger_checks_total";
@@ -28,15 +28,50 @@ pub fn describe() {
     metrics::describe_counter!(CANARY_CHECKS, "Canary checks, by result.");
 }
 
-/// Records a finished check.
-pub fn record(result: &CheckResult) {
-    let failure = result.failure.as_ref().map(|f| f.kind.as_str()).unwrap_or("none");
-    metrics::counter!(
-        CHECKS,
-        "kind" => result.check_kind.as_str(),
-        "outcome" => result.outcome.as_str(),
-        "failure" => failure
-    )
-    .increment(1);
-    metrics::histogram!(DURATION, "kind" => result.check_kind.as_str()).record(f64::from(result.duration_ms) / 1000.0);
+/// The unlabelled metrics and the per-kind durations, registered once: a handle is an
+/// atomic, whereas `metrics::counter!(..)` hashes the key and takes a registry lock on every
+/// call. Register after the recorder is installed (before, the handles are no-ops).
+#[derive(Clone)]
+pub struct Handles {
+    /// [`IN_FLIGHT`].
+    pub in_flight: metrics::Gauge,
+    /// [`LAG`].
+    pub lag: metrics::Histogram,
+    /// [`SKIPPED`].
+    pub skipped: metrics::Counter,
+    /// [`DURATION`] by kind, in [`CheckKind`] order.
+    duration: [metrics::Histogram; 4],
+}
+
+impl Handles {
+    /// Registers the handles with the installed recorder.
+    pub fn register() -> Self {
+        let duration = [CheckKind::Http, CheckKind::Tcp, CheckKind::Dns, CheckKind::Tls]
+            .map(|kind| metrics::histogram!(DURATION, "kind" => kind.as_str()));
+        Self {
+            in_flight: metrics::gauge!(IN_FLIGHT),
+            lag: metrics::histogram!(LAG),
+            skipped: metrics::counter!(SKIPPED),
+            duration,
+        }
+    }
+
+    /// Records a finished check.
+    pub fn record(&self, result: &CheckResult) {
+        let failure = result.failure.as_ref().map(|f| f.kind.as_str()).unwrap_or("none");
+        metrics::counter!(
+            CHECKS,
+            "kind" => result.check_kind.as_str(),
+            "outcome" => result.outcome.as_str(),
+            "failure" => failure
+        )
+        .increment(1);
+        let by_kind = match result.check_kind {
+            CheckKind::Http => &self.duration[0],
+            CheckKind::Tcp => &self.duration[1],
+            CheckKind::Dns => &self.duration[2],
+            CheckKind::Tls => &self.duration[3],
+        };
+        by_kind.record(f64::from(result.duration_ms) / 1000.0);
+    }
 }

@@ -24,21 +24,23 @@ pub struct Worker {
     pub identity: Identity,
     /// The egress canaries' verdict.
     pub canaries: Canaries,
+    /// Metric handles, registered once.
+    pub metrics: telemetry::Handles,
 }
 
 /// Decrements the in-flight gauge when a check ends, however it ends.
-struct InFlight;
+struct InFlight<'a>(&'a metrics::Gauge);
 
-impl InFlight {
-    fn start() -> Self {
-        metrics::gauge!(telemetry::IN_FLIGHT).increment(1.0);
-        InFlight
+impl<'a> InFlight<'a> {
+    fn start(gauge: &'a metrics::Gauge) -> Self {
+        gauge.increment(1.0);
+        InFlight(gauge)
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        metrics::gauge!(telemetry::IN_FLIGHT).decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 
@@ -47,18 +49,20 @@ impl Worker {
     pub async fn run_job(&self, job: &CheckJob) -> common::messages::CheckResult {
         let now = Utc::now();
         if now >= job.deadline {
-            metrics::counter!(telemetry::SKIPPED).increment(1);
+            self.metrics.skipped.increment(1);
             return report::skipped(job, &self.identity, now);
         }
         let lag = (now - job.scheduled_for).num_milliseconds() as f64 / 1000.0;
-        metrics::histogram!(telemetry::LAG).record(lag.max(0.0));
+        self.metrics.lag.record(lag.max(0.0));
         let until_deadline = (job.deadline - now).to_std().unwrap_or_default();
         let budget = Duration::from_millis(u64::from(job.spec.timeout_ms())).min(until_deadline);
-        let _in_flight = InFlight::start();
+        let _in_flight = InFlight::start(&self.metrics.in_flight);
         let started = Utc::now();
-        let report = self.engine.run(&job.spec, budget).await;
+        // Boxed: the check's state machine is large, and inline it would be copied into
+        // every delivery's task, stale jobs included.
+        let report = Box::pin(self.engine.run(&job.spec, budget)).await;
         let result = report.into_result(job, &self.identity, started, Utc::now(), self.canaries.degraded());
-        telemetry::record(&result);
+        self.metrics.record(&result);
         result
     }
 

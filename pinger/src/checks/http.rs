@@ -32,15 +32,6 @@ struct Response {
     body: Bytes,
 }
 
-/// Aborts a spawned task when dropped (the connection driver of a hop).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 fn method_of(m: HttpMethod) -> Method {
     match m {
         HttpMethod::Get => Method::GET,
@@ -400,59 +391,72 @@ where
             return None;
         }
     };
-    let _driver = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
-    let response = match sender.send_request(request).await {
-        Ok(r) => r,
-        Err(e) => {
-            report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-            let msg = if e.is_incomplete_message() || e.is_canceled() {
-                format!("the server closed the connection without a response ({e})")
-            } else {
-                format!("no valid response: {e}")
-            };
-            report.fail(failure(FailureKind::HttpProtocol, Phase::Ttfb, msg));
-            return None;
-        }
-    };
-    report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-    let status = response.status().as_u16();
-    report.hops[idx].status = Some(status);
-    report.hops[idx].http_version = Some(format!("{:?}", response.version()));
-    report.enter(Phase::Transfer);
-    let t = Instant::now();
-    let (parts, mut body) = response.into_parts();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut failed = None;
-    while buf.len() < BODY_CAP {
-        match body.frame().await {
-            None => break,
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    let take = data.len().min(BODY_CAP - buf.len());
-                    buf.extend_from_slice(&data[..take]);
+    // The connection is driven in this task, beside the request, rather than by a task of
+    // its own: no spawn and no cross-task wake-ups per hop. It is dropped (closed) when the
+    // exchange ends, however it ends.
+    let mut conn = std::pin::pin!(conn);
+    let mut conn_done = false;
+    let work = async {
+        let response = match sender.send_request(request).await {
+            Ok(r) => r,
+            Err(e) => {
+                report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
+                let msg = if e.is_incomplete_message() || e.is_canceled() {
+                    format!("the server closed the connection without a response ({e})")
+                } else {
+                    format!("no valid response: {e}")
+                };
+                report.fail(failure(FailureKind::HttpProtocol, Phase::Ttfb, msg));
+                return None;
+            }
+        };
+        report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
+        let status = response.status().as_u16();
+        report.hops[idx].status = Some(status);
+        report.hops[idx].http_version = Some(format!("{:?}", response.version()));
+        report.enter(Phase::Transfer);
+        let t = Instant::now();
+        let (parts, mut body) = response.into_parts();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut failed = None;
+        while buf.len() < BODY_CAP {
+            match body.frame().await {
+                None => break,
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        let take = data.len().min(BODY_CAP - buf.len());
+                        buf.extend_from_slice(&data[..take]);
+                    }
+                }
+                Some(Err(e)) => {
+                    failed = Some(e);
+                    break;
                 }
             }
-            Some(Err(e)) => {
-                failed = Some(e);
-                break;
-            }
+        }
+        report.hops[idx].timings.transfer_ms = Some(ms_since(t));
+        if let Some(e) = failed {
+            report.fail(failure(
+                FailureKind::HttpProtocol,
+                Phase::Transfer,
+                format!("the connection broke after {} body bytes: {e}", buf.len()),
+            ));
+            report.body_excerpt = assertions::excerpt(&buf);
+            return None;
+        }
+        Some(Response {
+            status,
+            headers: parts.headers,
+            body: Bytes::from(buf),
+        })
+    };
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            // Finished (closed or broken): the request and body see it through their channels.
+            _ = &mut conn, if !conn_done => conn_done = true,
         }
     }
-    report.hops[idx].timings.transfer_ms = Some(ms_since(t));
-    if let Some(e) = failed {
-        report.fail(failure(
-            FailureKind::HttpProtocol,
-            Phase::Transfer,
-            format!("the connection broke after {} body bytes: {e}", buf.len()),
-        ));
-        report.body_excerpt = assertions::excerpt(&buf);
-        return None;
-    }
-    Some(Response {
-        status,
-        headers: parts.headers,
-        body: Bytes::from(buf),
-    })
 }

@@ -434,9 +434,22 @@ impl TestDns {
 
     /// Serves `zone` on `ip` (UDP and TCP, same port).
     pub async fn start_on(ip: &str, zone: Zone) -> Self {
-        let udp = UdpSocket::bind((ip.parse::<IpAddr>().unwrap(), 0)).await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).await.unwrap();
+        // The UDP port the kernel picks may already be taken for TCP (by an
+        // ephemeral port of another test's connection): pick again then.
+        let ip = ip.parse::<IpAddr>().unwrap();
+        let mut attempt = 0;
+        let (udp, tcp, addr) = loop {
+            let udp = UdpSocket::bind((ip, 0)).await.unwrap();
+            let addr = udp.local_addr().unwrap();
+            match TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(e) if attempt < 50 => {
+                    attempt += 1;
+                    eprintln!("test DNS: {addr} taken for TCP ({e}), picking another port");
+                }
+                Err(e) => panic!("test DNS: no port free for both UDP and TCP: {e}"),
+            }
+        };
         let queries = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
         let zone = Arc::new(zone);
