@@ -100,7 +100,7 @@ pub struct ArchiveConfig {
     #[arg(long, env = "PINGTOWER_ARCHIVE_COPY_PARALLELISM", default_value_t = 2)]
     pub copy_parallelism: usize,
     /// Turn the archive job off in `serve` (another instance archives).
-    #[arg(long, env = "PINGTOWER_ARCHIVE_DISABLED", default_value_t = false)]
+    #[arg(long, env = "PINGTOWER_ARCHIVE_DISABLED", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub disabled: bool,
     /// For tests only: exit abruptly at this point of the archive or ingest path.
     #[arg(long, env = "PINGTOWER_ARCHIVER_FAULT", value_enum)]

@@ -1,10 +1,9 @@
 use archiver::{Command, Config};
-use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     common::telemetry::init("archiver");
-    let config = Config::parse();
+    let config: Config = common::config::parse();
     let shutdown = common::shutdown::on_signal();
     match config.command.unwrap_or(Command::Serve) {
         Command::Serve => archiver::run(config, shutdown).await,

@@ -20,13 +20,19 @@ pub struct ApiConfig {
     #[arg(long, env = "PINGTOWER_REGISTRATION", value_enum, default_value = "open")]
     pub registration: Registration,
     /// Allow targets on private, loopback and link-local addresses.
-    #[arg(long, env = "PINGTOWER_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(
+        long,
+        env = "PINGTOWER_ALLOW_PRIVATE_TARGETS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub allow_private_targets: bool,
     /// Shortest check interval users may choose, in seconds.
     #[arg(long, env = "PINGTOWER_MIN_INTERVAL_SECONDS", default_value_t = 10)]
     pub min_interval_seconds: u32,
     /// Mark the session cookie `Secure` (set behind HTTPS).
-    #[arg(long, env = "PINGTOWER_COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "PINGTOWER_COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub cookie_secure: bool,
     /// The URL users reach this installation at (links in mails).
     #[arg(long, env = "PINGTOWER_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
@@ -38,7 +44,7 @@ pub struct ApiConfig {
     #[arg(long, env = "PINGTOWER_WEB_DIR", default_value = "web/dist")]
     pub web_dir: PathBuf,
     /// Run the scheduler in this process (one backend holds the lock; the others stand by).
-    #[arg(long, env = "PINGTOWER_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "PINGTOWER_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub scheduler: bool,
     /// How long "Test now" waits for a pinger's answer.
     #[arg(long, env = "PINGTOWER_TEST_NOW_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]

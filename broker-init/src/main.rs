@@ -1,11 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     common::telemetry::init("broker-init");
-    let config = broker_init::Config::parse();
+    let config: broker_init::Config = common::config::parse();
     match broker_init::run(&config).await {
         Ok(broker_init::Outcome::Declared) => {
             tracing::info!("topology declared");

@@ -116,7 +116,8 @@ pub struct TelegramConfig {
         long = "telegram-polling",
         env = "PINGTOWER_TELEGRAM_POLLING",
         default_value_t = true,
-        action = clap::ArgAction::Set
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub polling: bool,
 }

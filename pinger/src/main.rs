@@ -1,9 +1,8 @@
-use clap::Parser;
 use pinger::config::Command;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = pinger::Config::parse();
+    let config: pinger::Config = common::config::parse();
     match config.command.clone() {
         Some(Command::Check(args)) => {
             let code = pinger::cli::run(args, &config.pinger).await?;

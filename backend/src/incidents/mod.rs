@@ -20,7 +20,7 @@ use common::amqp::{BatchOptions, Broker, Publisher, consume_batches};
 use common::messages::{CheckResult, Envelope, RESULTS_INCIDENTS_QUEUE};
 use tokio_util::sync::CancellationToken;
 
-pub use engine::Engine;
+pub use engine::{Engine, EngineError};
 pub use settings::EngineSettings;
 
 use crate::AppState;
@@ -36,12 +36,8 @@ pub fn router() -> axum::Router<AppState> {
 }
 
 /// Starts the incident engine on `results.incidents`; the task ends after `shutdown`.
-pub fn spawn(state: AppState, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: AppState, settings: EngineSettings, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let settings = EngineSettings::from_env().unwrap_or_else(|error| {
-            tracing::error!(error = %format!("{error:#}"), "bad incident engine settings; using the defaults");
-            EngineSettings::default()
-        });
         let engine = Engine::new(state.pool.clone(), state.clickhouse.clone(), settings);
         if let Err(error) = run(engine, state.broker.clone(), state.publisher.clone(), shutdown).await {
             tracing::error!(error = %format!("{error:#}"), "the incident engine stopped");

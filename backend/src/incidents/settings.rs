@@ -42,14 +42,16 @@ impl Default for EngineSettings {
 }
 
 impl EngineSettings {
-    /// The defaults, overridden by the environment; an unreadable value is an error.
+    /// The defaults, overridden by the environment; an unreadable value is an error (the
+    /// backend refuses to start), an empty one counts as unset.
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// [`Self::from_env`] over any lookup (tests).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         use anyhow::Context;
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
         let mut s = Self::default();
         if let Some(v) = get("PINGTOWER_FLAP_TRANSITIONS") {
             s.flap_transitions = v.trim().parse().context("PINGTOWER_FLAP_TRANSITIONS")?;
@@ -107,6 +109,11 @@ mod tests {
         assert_eq!(s.cert_warn_days, vec![30, 7, 1]);
         assert_eq!(s.flap_window, Duration::from_secs(600));
         assert!(EngineSettings::from_lookup(|_| Some("x".into())).is_err());
+        assert_eq!(
+            EngineSettings::from_lookup(|_| Some(" ".into())).unwrap(),
+            EngineSettings::default(),
+            "empty values count as unset"
+        );
     }
 
     #[test]
@@ -121,7 +128,8 @@ mod tests {
         assert_eq!(quorum("ANY").unwrap(), Quorum::Any);
         assert_eq!(quorum("1").unwrap(), Quorum::AtLeast(1));
         assert_eq!(quorum(" 2 ").unwrap(), Quorum::AtLeast(2));
-        for bad in ["0", "-1", "half", ""] {
+        assert_eq!(quorum(" ").unwrap(), Quorum::Majority, "empty counts as unset");
+        for bad in ["0", "-1", "half"] {
             let e = quorum(bad).unwrap_err();
             assert!(format!("{e:#}").contains("PINGTOWER_INCIDENT_QUORUM"), "{bad:?}: {e:#}");
         }

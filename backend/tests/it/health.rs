@@ -31,3 +31,45 @@ async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
     let stopped = tokio::time::timeout(Duration::from_secs(10), service).await;
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "backend stops cleanly: {stopped:?}");
 }
+
+/// Runs the real backend binary with `env` (and the test databases) and returns its exit code
+/// and standard error.
+async fn backend_binary(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    use secrecy::ExposeSecret;
+    let (pg, ch) = (TestPg::new().await, TestClickHouse::new().await);
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_backend"));
+    command
+        .args(args)
+        .env("PINGTOWER_DATABASE_URL", pg.config.database_url.expose_secret())
+        .env("PINGTOWER_CLICKHOUSE_URL", ch.config.url.as_str())
+        .env("PINGTOWER_CLICKHOUSE_DATABASE", &ch.config.database)
+        .env("PINGTOWER_LOG_FORMAT", "json")
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the backend exits")
+        .expect("the backend runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn empty_settings_count_as_unset_and_a_bad_engine_setting_stops_the_start() {
+    // Arrange + Act: settings left empty, as `${X:-}` in a compose file leaves them; then an
+    // unreadable incident engine setting.
+    let empty = [
+        ("PINGTOWER_ALLOW_PRIVATE_TARGETS", ""),
+        ("PINGTOWER_MIN_INTERVAL_SECONDS", ""),
+        ("PINGTOWER_HTTP_ADDR", " "),
+        ("PINGTOWER_INCIDENT_QUORUM", ""),
+    ];
+    let (migrated, migrate_log) = backend_binary(&["migrate"], &empty).await;
+    let (refused, refused_log) = backend_binary(&[], &[("PINGTOWER_INCIDENT_QUORUM", "half")]).await;
+
+    // Assert
+    assert_eq!(migrated, Some(0), "{migrate_log}");
+    assert_ne!(refused, Some(0), "{refused_log}");
+    assert!(refused_log.contains("PINGTOWER_INCIDENT_QUORUM"), "{refused_log}");
+}

@@ -215,23 +215,42 @@ async fn with_the_broker_unreachable_slots_are_counted_missed_and_skipped_not_pi
     let deps = backend::scheduler_deps(&state, clock).unwrap();
     let stats = deps.stats.clone();
 
-    // Act: 60 s of schedule.
+    // Act: 60 s of schedule. (A batch may be waiting out the 2 s publish timeout when the
+    // shutdown comes; the scheduler finishes it, so "now" is read once it has stopped.)
+    let started = clock.now();
     let task = tokio::spawn(scheduler::run(deps, shutdown.clone()));
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let now = clock.now();
     shutdown.cancel();
     let _ = task.await;
+    let now = clock.now();
 
-    // Assert: nothing published, the misses counted, and every target's next slot is current
-    // (no backlog waiting to be replayed when the broker returns).
+    // Assert: nothing published; every slot that came due counted missed exactly once; and
+    // every target's next slot is current (no backlog waiting to be replayed when the broker
+    // returns).
     assert_eq!(stats.published.load(Ordering::Relaxed), 0);
-    let missed = stats.missed.load(Ordering::Relaxed);
-    assert!(missed >= 100, "about 50 × 5 slots missed, counted {missed}");
-    assert!(missed <= 50 * 7, "each slot counted once at most, counted {missed}");
-    let stale: i64 = sqlx::query_scalar("select count(*) from targets where next_run_at < $1")
-        .bind(now - chrono::Duration::seconds(10))
-        .fetch_one(&pg.pool)
+    let missed = stats.missed.load(Ordering::Relaxed) as i64;
+    let nexts: Vec<chrono::DateTime<Utc>> = sqlx::query_scalar("select next_run_at from targets")
+        .fetch_all(&pg.pool)
         .await
         .unwrap();
-    assert_eq!(stale, 0, "no target is more than one interval behind");
+    assert_eq!(nexts.len(), 50);
+    // Slots of a target on its 10 s grid strictly between `started` and its next slot: an upper
+    // bound of what it can have missed, and (the scheduler loads its targets within moments of
+    // starting) at most two more than what it did miss.
+    let passed: Vec<i64> = nexts
+        .iter()
+        .map(|next| ((*next - started).num_milliseconds() as f64 / 10_000.0).ceil() as i64 - 1)
+        .collect();
+    let most: i64 = passed.iter().sum();
+    let least: i64 = passed.iter().map(|n| (n - 2).max(0)).sum();
+    assert!(missed <= most, "each slot counted once at most: {missed} > {most}");
+    assert!(
+        missed >= least,
+        "about 50 × 6 slots missed, counted {missed} (at least {least})"
+    );
+    let behind = nexts
+        .iter()
+        .filter(|n| **n < now - chrono::Duration::seconds(10))
+        .count();
+    assert_eq!(behind, 0, "no target is more than one interval behind");
 }

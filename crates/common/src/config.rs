@@ -93,3 +93,35 @@ pub struct HttpConfig {
     #[arg(long = "http-addr", env = "PINGTOWER_HTTP_ADDR", default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
 }
+
+/// Parses `T` from the command line and the environment, an empty environment variable
+/// counting as unset (as `PINGTOWER_X=` or `${X:-}` in a compose file means "not given"), so
+/// it falls back to the default instead of failing to parse or overriding it with "".
+/// Exits with clap's message on bad input, as `T::parse()` does.
+pub fn parse<T: clap::Parser>() -> T {
+    let mut command = without_empty_env(T::command());
+    let matches = command.get_matches_mut();
+    T::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+}
+
+/// `command` with every argument whose environment variable is set but empty (or blank)
+/// no longer reading it, in subcommands too.
+fn without_empty_env(mut command: clap::Command) -> clap::Command {
+    let blank: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    for id in blank {
+        command = command.mut_arg(id, |arg| arg.env(None::<&str>));
+    }
+    let subcommands: Vec<String> = command.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    for name in subcommands {
+        command = command.mut_subcommand(name, without_empty_env);
+    }
+    command
+}

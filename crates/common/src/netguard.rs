@@ -110,14 +110,6 @@ pub fn blocked_range(ip: IpAddr) -> Option<&'static str> {
 }
 
 impl AddressPolicy {
-    /// The policy from `PINGTOWER_ALLOW_PRIVATE_TARGETS` (`true`/`1` allows).
-    pub fn from_env() -> Self {
-        let allow = std::env::var("PINGTOWER_ALLOW_PRIVATE_TARGETS")
-            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-            .unwrap_or(false);
-        Self { allow_private: allow }
-    }
-
     /// Whether a check may connect to `ip`.
     pub fn check(&self, ip: IpAddr) -> Result<(), BlockedAddress> {
         if let Some(range) = always_blocked(ip) {

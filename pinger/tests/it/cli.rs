@@ -106,3 +106,29 @@ async fn pinger_check_has_tcp_dns_and_tls_forms() {
         "facts are printed for an untrusted certificate"
     );
 }
+
+#[tokio::test]
+async fn empty_environment_variables_count_as_unset() {
+    // Arrange: settings left empty, as `PINGTOWER_X=` or `${X:-}` in a compose file leaves them.
+    let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let url = server.url("http", "/");
+
+    // Act
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_pinger"))
+            .args(["check", &url])
+            .env("PINGTOWER_ALLOW_PRIVATE_TARGETS", "true")
+            .env("PINGTOWER_PINGER_SOURCE_ADDR", "")
+            .env("PINGTOWER_PINGER_CONCURRENCY", "")
+            .env("PINGTOWER_PINGER_EXTRA_CA_FILE", " ")
+            .output()
+            .expect("pinger runs")
+    })
+    .await
+    .unwrap();
+
+    // Assert: the defaults apply; nothing fails to parse.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UP"), "stderr: {stderr}");
+}
