@@ -48,6 +48,12 @@ const OTHER_ROUTES: &[(&str, &str, &str, &str)] = &[
         "history",
         "24 hourly latency points per target",
     ),
+    (
+        "get",
+        "/api/overview/uptime",
+        "history",
+        "Uptime over 24 hours and 30 days per target",
+    ),
     ("get", "/api/incidents", "incidents", "Incidents (open or resolved)"),
     (
         "get",

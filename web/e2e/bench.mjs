@@ -124,7 +124,7 @@ async function main() {
         const lag = interactive - probe;
         const nav = performance.getEntriesByType('navigation')[0];
         const rows = document.querySelectorAll('.vrow[data-target-id]').length;
-        // Then the per-row details (uptimes by one /overview call per visible row, sparklines in one call).
+        // Then the per-row details (uptimes and sparklines: one call each per 100 visible rows).
         const detailsStart = performance.now();
         let details = -1;
         while (performance.now() - detailsStart < 20_000) {

@@ -199,6 +199,10 @@ export function createMockApi() {
       const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
       return json(res, 200, Object.fromEntries(ids.map((id) => [id, seeded(id, 24, 40)])));
     }
+    if (p === '/api/overview/uptime') {
+      const ids = (url.searchParams.get('ids') ?? '').split(',').filter((id) => targets.get(id)?.owner === uid);
+      return json(res, 200, Object.fromEntries(ids.map((id) => [id, { h24: 0.9993, d30: 0.9971 }])));
+    }
     if ((mm = /^\/api\/targets\/([^/]+)(\/.*)?$/.exec(p))) {
       const t = targets.get(mm[1]);
       if (!t || t.owner !== uid) return err(res, 404, 'not_found', 'no such target');

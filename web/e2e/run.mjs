@@ -152,7 +152,7 @@ async function main() {
       },
       { timeoutMs: 90_000, intervalMs: 3000 },
     );
-    // The row's uptimes arrive after the list (one /overview call per visible row).
+    // The row's uptimes arrive after the list (one /api/overview/uptime call for the visible rows).
     await page.waitForFunction((sel) => document.querySelector(sel)?.textContent?.trim() !== '…', `${row} [data-testid=uptime24]`);
     const up24 = await page.textContent(`${row} [data-testid=uptime24]`);
     await page.waitForTimeout(300);

@@ -1,6 +1,6 @@
 //! History API across the archive seam, status pages, and owner isolation.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, DurationRound, NaiveDate, Utc};
 use common::messages::Outcome;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -9,6 +9,45 @@ use crate::helpers::{create_target, http_target, spawn_app};
 
 fn midnight(d: NaiveDate) -> chrono::DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).unwrap().and_utc()
+}
+
+/// Results of `target` in ClickHouse: `(started at, outcome, duration in ms)`; the same
+/// tuple twice is one result delivered twice (same result id).
+async fn insert_fresh(app: &crate::helpers::TestApp, target: Uuid, results: &[(chrono::DateTime<Utc>, Outcome, i64)]) {
+    let mut ids = std::collections::HashMap::new();
+    let values: Vec<String> = results
+        .iter()
+        .map(|&(started, outcome, duration)| {
+            let (result_id, job_id) = *ids
+                .entry((started, outcome.as_str(), duration))
+                .or_insert_with(|| (Uuid::now_v7(), Uuid::now_v7()));
+            let mut r = common::samples::check_result();
+            r.result_id = result_id;
+            r.target_id = target;
+            r.started_at = started;
+            r.outcome = outcome;
+            let at = started.timestamp();
+            format!(
+                "(toUUID('{result_id}'), toUUID('{job_id}'), toUUID('{target}'), 'default', 'p', 'http', toDateTime({at}), toDateTime({at}), {duration}, '{}', '', '', '', 200, 10, 20, 0, 50, 0, '', NULL, 0, '{}')",
+                outcome.as_str(),
+                serde_json::to_string(&r)
+                    .unwrap()
+                    .replace('\\', "\\\\")
+                    .replace('\'', "\\'")
+            )
+        })
+        .collect();
+    app.ch
+        .client
+        .query(&format!(
+            "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
+             finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
+             connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
+            values.join(",")
+        ))
+        .execute()
+        .await
+        .unwrap();
 }
 
 /// Three days of hourly results: two archived days (PostgreSQL) and one fresh (ClickHouse).
@@ -72,41 +111,15 @@ async fn seed(app: &crate::helpers::TestApp, target: Uuid) -> NaiveDate {
         .unwrap();
     }
     let d3 = d1 + Duration::days(2);
-    let mut values = Vec::new();
-    for h in 0..24i64 {
-        let at = (midnight(d3) + Duration::hours(h)).timestamp();
-        let mut r = common::samples::check_result();
-        r.result_id = Uuid::now_v7();
-        r.target_id = target;
-        r.started_at = midnight(d3) + Duration::hours(h);
-        let outcome = if h == 5 { "down" } else { "up" };
-        let row = format!(
-            "(toUUID('{}'), toUUID('{}'), toUUID('{target}'), 'default', 'p', 'http', toDateTime({at}), toDateTime({at}), {}, '{outcome}', '', '', '', 200, 10, 20, 0, 50, 0, '', NULL, 0, '{}')",
-            r.result_id,
-            Uuid::now_v7(),
-            100 + h,
-            serde_json::to_string(&r)
-                .unwrap()
-                .replace('\\', "\\\\")
-                .replace('\'', "\\'")
-        );
-        // One result delivered twice: the read side must not count it twice.
-        if h == 10 {
-            values.push(row.clone());
-        }
-        values.push(row);
-    }
-    app.ch
-        .client
-        .query(&format!(
-            "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
-             finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
-             connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
-            values.join(",")
-        ))
-        .execute()
-        .await
-        .unwrap();
+    let mut results: Vec<_> = (0..24)
+        .map(|h| {
+            let outcome = if h == 5 { Outcome::Down } else { Outcome::Up };
+            (midnight(d3) + Duration::hours(h), outcome, 100 + h)
+        })
+        .collect();
+    // One result delivered twice: the read side must not count it twice.
+    results.insert(10, results[10]);
+    insert_fresh(app, target, &results).await;
     d1
 }
 
@@ -375,4 +388,79 @@ async fn another_user_gets_404_for_every_id_and_a_status_page_shows_only_public_
         .await
         .unwrap();
     assert_eq!(guess.status(), 404);
+}
+
+#[tokio::test]
+async fn the_overview_list_gets_the_uptime_of_many_targets_in_one_call() {
+    // Arrange: "shop" failed 1 of its 4 checks within the last hour (one hour, so one day);
+    // "blog" was checked 5 days ago only, all up; "quiet" never was; Bob owns "other".
+    let app = spawn_app().await;
+    let (alice, bob) = (app.user("alice@example.com").await, app.user("bob@example.com").await);
+    let id = |v: Value| v["id"].as_str().unwrap().parse::<Uuid>().unwrap();
+    let shop = id(create_target(&app, &alice, &http_target("shop", "http://127.0.0.1:9/")).await);
+    let blog = id(create_target(&app, &alice, &http_target("blog", "http://127.0.0.1:9/")).await);
+    let quiet = id(create_target(&app, &alice, &http_target("quiet", "http://127.0.0.1:9/")).await);
+    let other = id(create_target(&app, &bob, &http_target("other", "http://127.0.0.1:9/")).await);
+    let now = Utc::now() - Duration::minutes(10);
+    let hour = now.duration_trunc(Duration::hours(1)).unwrap();
+    let minute = |m| hour + Duration::minutes(m);
+    insert_fresh(
+        &app,
+        shop,
+        &[
+            (minute(1), Outcome::Up, 100),
+            (minute(2), Outcome::Down, 100),
+            (minute(3), Outcome::Up, 100),
+            (minute(4), Outcome::Up, 100),
+        ],
+    )
+    .await;
+    let five_days_ago = now - Duration::days(5);
+    insert_fresh(
+        &app,
+        blog,
+        &[
+            (five_days_ago, Outcome::Up, 90),
+            (five_days_ago + Duration::minutes(1), Outcome::Up, 90),
+        ],
+    )
+    .await;
+
+    // Act
+    let uptime = |ids: String| {
+        let alice = alice.clone();
+        let url = app.url(&format!("/api/overview/uptime?ids={ids}"));
+        async move { alice.get(url).send().await.unwrap() }
+    };
+    let all = uptime(format!("{shop},{blog},{quiet},{other}")).await;
+    let bad = uptime(format!("{shop},not-an-id")).await;
+    let too_many = uptime(vec![shop.to_string(); 501].join(",")).await;
+    let single: Value = alice
+        .get(app.url(&format!("/api/targets/{shop}/overview")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(all.status(), 200);
+    let all: Value = all.json().await.unwrap();
+    let map = all.as_object().unwrap();
+    assert_eq!(map.len(), 3, "Bob's target is left out: {all}");
+    assert_eq!(all[shop.to_string()], json!({"h24": 0.75, "d30": 0.75}), "{all}");
+    assert_eq!(all[blog.to_string()], json!({"h24": null, "d30": 1.0}), "{all}");
+    assert_eq!(all[quiet.to_string()], json!({"h24": null, "d30": null}), "{all}");
+    assert_eq!(
+        single["uptime"]["h24"],
+        all[shop.to_string()]["h24"],
+        "the same figures as the overview"
+    );
+    assert_eq!(single["uptime"]["d30"], all[shop.to_string()]["d30"]);
+    for (response, what) in [(bad, "a bad id"), (too_many, "501 ids")] {
+        assert_eq!(response.status(), 422, "{what}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "ids", "{what}: {body}");
+    }
 }

@@ -24,6 +24,7 @@ import type {
   Target,
   TargetInput,
   TargetOverview,
+  RowUptimes,
   TargetQuery,
   TelegramLink,
   TokenScope,
@@ -209,6 +210,9 @@ export class ApiClient {
   }
   sparklines(ids: Uuid[], init?: RequestInit): Promise<Sparklines> {
     return this.request('GET', `/api/overview/sparklines${queryString({ ids: ids.join(',') })}`, undefined, init);
+  }
+  rowUptimes(ids: Uuid[], init?: RequestInit): Promise<RowUptimes> {
+    return this.request('GET', `/api/overview/uptime${queryString({ ids: ids.join(',') })}`, undefined, init);
   }
 
   // Incidents ----------------------------------------------------------------------------------

@@ -430,6 +430,14 @@ export interface LatencySeries {
 /** `{ "<id>": [latency_ms|null × 24 hourly points] }`. */
 export type Sparklines = Record<Uuid, (number | null)[]>;
 
+/** Uptime over the last 24 hours and 30 days, of the overview list's rows. */
+export interface RowUptime {
+  h24: number | null;
+  d30: number | null;
+}
+
+export type RowUptimes = Record<Uuid, RowUptime>;
+
 export interface ImportDocument {
   version: 1;
   targets: TargetInput[];

@@ -3,7 +3,7 @@
 
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { Target, TargetOverview, TargetStatus } from '../api/types';
+import type { RowUptime, Target, TargetStatus } from '../api/types';
 import { ErrorBox, StatusPill, useTitle, val } from '../components/ui';
 import { formatAgo, formatMs, formatUptime } from '../format';
 import { lang, t, type MessageKey } from '../i18n';
@@ -172,7 +172,7 @@ export function OverviewPage() {
   for (let i = start; i < end; i++) {
     const tg = shown.rows[i];
     // Row data goes in as props: @preact/signals skips re-rendering a signal-reading component whose props are unchanged.
-    rows.push(<Row key={i} index={i} top={i * rowHeight} height={rowHeight} target={tg} ov={tg ? extras.overview(tg.id) : undefined} spark={tg ? extras.spark(tg.id) : undefined} />);
+    rows.push(<Row key={i} index={i} top={i * rowHeight} height={rowHeight} target={tg} uptime={tg ? extras.uptime(tg.id) : undefined} spark={tg ? extras.spark(tg.id) : undefined} />);
   }
 
   return (
@@ -281,14 +281,14 @@ function Row({
   top,
   height,
   target,
-  ov,
+  uptime,
   spark,
 }: {
   index: number;
   top: number;
   height: number;
   target: Target | undefined;
-  ov: TargetOverview | null | undefined;
+  uptime: RowUptime | null | undefined;
   spark: (number | null)[] | undefined;
 }) {
   const style = { transform: `translateY(${top}px)`, height: `${height}px` };
@@ -310,8 +310,8 @@ function Row({
         <StatusPill status={target.paused ? 'paused' : st.status} />
       </span>
       <span class="cell muted since">{formatAgo(st.since, Date.now(), lang.value)}</span>
-      <span class="cell num" data-testid="uptime24">{ov === undefined ? '…' : formatUptime(ov?.uptime.h24)}</span>
-      <span class="cell num">{ov === undefined ? '…' : formatUptime(ov?.uptime.d30)}</span>
+      <span class="cell num" data-testid="uptime24">{uptime === undefined ? '…' : formatUptime(uptime?.h24)}</span>
+      <span class="cell num">{uptime === undefined ? '…' : formatUptime(uptime?.d30)}</span>
       <span class="cell num">{formatMs(st.last_latency_ms)}</span>
       <span class="cell spark">{spark ? <Sparkline points={spark} /> : null}</span>
     </a>

@@ -40,8 +40,10 @@ function fakeApi(n: number) {
       const ids = u.searchParams.get('ids')!.split(',');
       return Response.json(Object.fromEntries(ids.map((id) => [id, [1, 2, null, 4]])));
     }
-    const m = /^\/api\/targets\/([^/]+)\/overview$/.exec(u.pathname);
-    if (m) return Response.json({ state: 'up', since: null, uptime: { h24: 1, d7: 1, d30: 0.99, d90: null }, last_latency_ms: 5 });
+    if (u.pathname === '/api/overview/uptime') {
+      const ids = u.searchParams.get('ids')!.split(',');
+      return Response.json(Object.fromEntries(ids.filter((id) => id !== 'gone').map((id) => [id, { h24: 1, d30: 0.99 }])));
+    }
     return new Response('', { status: 404 });
   });
   return { api: new ApiClient({ fetch }), urls };
@@ -148,20 +150,39 @@ describe('TargetWindow', () => {
 });
 
 describe('RowExtras', () => {
-  it('batches sparklines, limits overview calls and caches', async () => {
+  it('asks for the rows in one sparkline and one uptime call per batch and caches', async () => {
     const { api, urls } = fakeApi(100);
     let changed = 0;
-    const x = new RowExtras(api, () => changed++, 60_000, 2);
-    x.want(['t1', 't2', 't3']);
-    await vi.waitFor(() => expect(x.overview('t3')).toBeDefined());
-    expect(urls.filter((u) => u.includes('sparklines'))).toHaveLength(1);
-    expect(urls.filter((u) => u.endsWith('/overview'))).toHaveLength(3);
+    const x = new RowExtras(api, () => changed++, 60_000);
+    x.want(['t1', 't2', 't3', 'gone']);
+    await vi.waitFor(() => expect(x.uptime('t3')).toBeDefined());
+    await vi.waitFor(() => expect(x.spark('t3')).toBeDefined());
+    expect(urls.filter((u) => u.includes('/sparklines'))).toHaveLength(1);
+    expect(urls.filter((u) => u.includes('/api/overview/uptime'))).toEqual(['/api/overview/uptime?ids=t1%2Ct2%2Ct3%2Cgone']);
+    expect(urls.filter((u) => u.endsWith('/overview'))).toHaveLength(0);
     expect(x.spark('t2')).toEqual([1, 2, null, 4]);
-    expect(x.overview('t1')!.uptime.d30).toBe(0.99);
+    expect(x.uptime('t1')).toEqual({ h24: 1, d30: 0.99 });
+    expect(x.uptime('gone')).toBeNull();
     const before = urls.length;
     x.want(['t1', 't2', 't3']);
     expect(urls.length).toBe(before);
     expect(changed).toBeGreaterThan(0);
+  });
+
+  it('splits many rows into batches of 100 and asks again after the TTL', async () => {
+    const { api, urls } = fakeApi(1000);
+    let clock = 0;
+    const x = new RowExtras(api, () => {}, 1_000, () => clock);
+    const ids = Array.from({ length: 250 }, (_, i) => `t${i}`);
+    x.want(ids);
+    await vi.waitFor(() => expect(x.uptime('t249')).toBeDefined());
+    await vi.waitFor(() => expect(urls.filter((u) => u.includes('/sparklines'))).toHaveLength(3));
+    expect(urls.filter((u) => u.includes('/api/overview/uptime'))).toHaveLength(3);
+    clock = 2_000;
+    await vi.waitFor(() => {
+      x.want(['t0']);
+      expect(urls.filter((u) => u.includes('/api/overview/uptime'))).toHaveLength(4);
+    });
   });
 });
 

@@ -5,7 +5,7 @@
 // - `RowExtras`: sparklines and uptimes for the rows on screen, batched and cached.
 
 import type { ApiClient } from '../api/client';
-import type { SortOrder, Target, TargetOverview, TargetQuery, TargetSort, TargetStatus, Uuid } from '../api/types';
+import type { RowUptime, SortOrder, Target, TargetQuery, TargetSort, TargetStatus, Uuid } from '../api/types';
 
 export interface OverviewQuery {
   status: TargetStatus | '';
@@ -173,20 +173,20 @@ interface Cached<T> {
   value: T;
 }
 
-/** Sparklines and uptimes of the rows on screen, batched, cached for `ttlMs`. */
+/** Ids asked for in one call (the API takes up to 500). */
+const BATCH = 100;
+
+/** Sparklines and uptimes of the rows on screen: one call of each kind per batch of rows,
+ *  cached for `ttlMs`. */
 export class RowExtras {
   readonly sparks = new Map<Uuid, Cached<(number | null)[]>>();
-  readonly overviews = new Map<Uuid, Cached<TargetOverview | null>>();
+  readonly uptimes = new Map<Uuid, Cached<RowUptime | null>>();
   private readonly inflight = new Set<Uuid>();
-  private readonly inflightOv = new Set<Uuid>();
-  private queue: Uuid[] = [];
-  private active = 0;
 
   constructor(
     private readonly api: ApiClient,
     private readonly onChange: () => void,
     private readonly ttlMs = 60_000,
-    private readonly concurrency = 4,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -194,48 +194,37 @@ export class RowExtras {
     return !!c && this.now() - c.at < this.ttlMs;
   }
 
-  /** Requests what the given rows miss: one sparkline call, a few overview calls at a time. */
+  /** Requests what the given rows miss. */
   want(ids: Uuid[]): void {
-    const sparkIds = ids.filter((id) => !this.fresh(this.sparks.get(id)) && !this.inflight.has(id));
-    for (let i = 0; i < sparkIds.length; i += 100) {
-      const batch = sparkIds.slice(i, i + 100);
+    const stale = ids.filter(
+      (id) => !this.inflight.has(id) && !(this.fresh(this.sparks.get(id)) && this.fresh(this.uptimes.get(id))),
+    );
+    for (let i = 0; i < stale.length; i += BATCH) {
+      const batch = stale.slice(i, i + BATCH);
       for (const id of batch) this.inflight.add(id);
-      this.api.sparklines(batch).then(
+      const sparks = this.api.sparklines(batch).then(
         (s) => {
           const at = this.now();
-          for (const id of batch) {
-            this.sparks.set(id, { at, value: s[id] ?? [] });
-            this.inflight.delete(id);
-          }
+          for (const id of batch) this.sparks.set(id, { at, value: s[id] ?? [] });
+          this.onChange();
+        },
+        () => {},
+      );
+      const uptimes = this.api.rowUptimes(batch).then(
+        (u) => {
+          const at = this.now();
+          for (const id of batch) this.uptimes.set(id, { at, value: u[id] ?? null });
           this.onChange();
         },
         () => {
-          for (const id of batch) this.inflight.delete(id);
+          // Shown as "no data" rather than loading forever; asked again after the TTL.
+          const at = this.now();
+          for (const id of batch) this.uptimes.set(id, { at, value: null });
+          this.onChange();
         },
       );
-    }
-    // Rows that left the screen are dropped from the queue: only what is visible is fetched.
-    const wanted = new Set(ids);
-    this.queue = this.queue.filter((id) => wanted.has(id));
-    for (const id of ids) {
-      if (!this.fresh(this.overviews.get(id)) && !this.inflightOv.has(id) && !this.queue.includes(id)) this.queue.push(id);
-    }
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.active < this.concurrency && this.queue.length) {
-      const id = this.queue.shift()!;
-      this.active++;
-      this.inflightOv.add(id);
-      this.api.overview(id).then(
-        (o) => this.overviews.set(id, { at: this.now(), value: o }),
-        () => this.overviews.set(id, { at: this.now(), value: null }),
-      ).finally(() => {
-        this.active--;
-        this.inflightOv.delete(id);
-        this.onChange();
-        this.pump();
+      void Promise.all([sparks, uptimes]).then(() => {
+        for (const id of batch) this.inflight.delete(id);
       });
     }
   }
@@ -244,8 +233,8 @@ export class RowExtras {
     return this.sparks.get(id)?.value;
   }
 
-  overview(id: Uuid): TargetOverview | null | undefined {
-    return this.overviews.get(id)?.value;
+  uptime(id: Uuid): RowUptime | null | undefined {
+    return this.uptimes.get(id)?.value;
   }
 }
 
