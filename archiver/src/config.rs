@@ -96,10 +96,14 @@ pub struct ArchiveConfig {
     /// How often `serve` runs the archive job (the first run is shortly after start).
     #[arg(long, env = "PINGTOWER_ARCHIVE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub interval: Duration,
+    /// How often `serve` seals closed days still in ClickHouse into PostgreSQL's rollups (for
+    /// fast long-range reads; a day changed by a late result is sealed again on the next pass).
+    #[arg(long, env = "PINGTOWER_SEAL_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub seal_interval: Duration,
     /// Time slices of a day copied to PostgreSQL at once (one connection each).
     #[arg(long, env = "PINGTOWER_ARCHIVE_COPY_PARALLELISM", default_value_t = 2)]
     pub copy_parallelism: usize,
-    /// Turn the archive job off in `serve` (another instance archives).
+    /// Turn the archive job and sealing off in `serve` (another instance archives).
     #[arg(long, env = "PINGTOWER_ARCHIVE_DISABLED", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub disabled: bool,
     /// For tests only: exit abruptly at this point of the archive or ingest path.
@@ -128,6 +132,7 @@ impl Config {
             archive: ArchiveConfig {
                 retention_days: 30,
                 interval: Duration::from_secs(3600),
+                seal_interval: Duration::from_secs(300),
                 copy_parallelism: 2,
                 disabled: false,
                 fault: None,
@@ -151,6 +156,7 @@ mod tests {
         assert_eq!(config.ingest.batch_size, 5000);
         assert_eq!(config.ingest.batch_wait, Duration::from_secs(1));
         assert_eq!(config.archive.interval, Duration::from_secs(3600));
+        assert_eq!(config.archive.seal_interval, Duration::from_secs(300));
     }
 
     #[test]

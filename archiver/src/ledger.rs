@@ -87,7 +87,8 @@ async fn lock_day_exclusive(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Re
         .map(|_| ())
 }
 
-async fn lock_rollups(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
+/// Takes the day's rollup lock until the transaction ends.
+pub async fn lock_rollups(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
     sqlx::query("select pg_advisory_xact_lock($1, $2)")
         .bind(LOCK_ROLLUP)
         .bind(day_key(day))

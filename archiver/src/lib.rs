@@ -9,6 +9,7 @@
 //! - [`fresh`]: ClickHouse operations (insert, day stats and keys, copy text, drop).
 //! - [`ledger`]: PostgreSQL operations (the per-day ledger, locks, archive rows, rollups).
 //! - [`archive`]: the crash-safe archive job (open → copy → verify → drop → done).
+//! - [`seal`]: closed days' daily rollups copied to PostgreSQL for fast long-range reads.
 //! - [`fault`]: fault points for crash tests.
 //! - [`telemetry`]: metric names.
 //! - [`run`] / [`run_with`]: the service; [`run_once`]: one archive run (`archiver run-once`).
@@ -21,6 +22,7 @@ pub mod fresh;
 pub mod ingest;
 pub mod ledger;
 pub mod row;
+pub mod seal;
 pub mod telemetry;
 
 use std::time::Duration;
@@ -77,7 +79,14 @@ pub async fn run_with(
             config.archive.fault,
         )
         .with_copy_parallelism(config.archive.copy_parallelism);
-        tokio::spawn(archive_every(job, config.archive.interval, shutdown.clone()))
+        let seal = tokio::spawn(seal::seal_every(
+            clickhouse.clone(),
+            pg.clone(),
+            config.archive.seal_interval,
+            shutdown.clone(),
+        ));
+        let archive = tokio::spawn(archive_every(job, config.archive.interval, shutdown.clone()));
+        (archive, seal)
     });
 
     let ingestor = Ingestor::new(
@@ -99,8 +108,9 @@ pub async fn run_with(
         shutdown.cancel();
     }
 
-    if let Some(archive) = archive {
+    if let Some((archive, seal)) = archive {
         archive.await?;
+        seal.await?;
     }
     server.handle.await??;
     broker.close().await;
@@ -132,19 +142,26 @@ async fn archive_every(job: ArchiveJob, interval: Duration, shutdown: Cancellati
     }
 }
 
-/// `archiver run-once`: archives every day older than the retention, once.
+/// `archiver run-once`: archives every day older than the retention, then seals the closed
+/// days left in ClickHouse, once.
 pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<ArchiveReport> {
     telemetry::describe();
     let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let job = ArchiveJob::new(
-        clickhouse,
+        clickhouse.clone(),
         pg.clone(),
         config.archive.retention_days,
         config.archive.fault,
     )
     .with_copy_parallelism(config.archive.copy_parallelism);
     let report = job.run(&shutdown).await;
+    if report.is_ok() {
+        match seal::seal_days(&clickhouse, &pg, &shutdown).await {
+            Ok(sealed) => info!(sealed = sealed.sealed.len(), "closed days sealed"),
+            Err(error) => warn!(error = format!("{error:#}"), "sealing closed days failed"),
+        }
+    }
     pg.close().await;
     report
 }

@@ -25,6 +25,9 @@ pub const ARCHIVE_DAY_SECONDS: &str = "pingtower_archiver_archive_day_seconds";
 /// When the archive job last finished without a failed day (epoch seconds).
 pub const LAST_ARCHIVE_SUCCESS: &str = "pingtower_archiver_last_archive_success_timestamp_seconds";
 
+/// Closed days sealed into PostgreSQL's rollups (again when ClickHouse changed).
+pub const SEALED_DAYS: &str = "pingtower_archiver_sealed_days_total";
+
 /// Describes every metric (once, at start).
 pub fn describe() {
     metrics::describe_histogram!(BATCH_ROWS, "Results per stored batch");
@@ -48,6 +51,7 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Duration of moving one day"
     );
+    metrics::describe_counter!(SEALED_DAYS, "Closed days sealed into PostgreSQL's rollups");
     metrics::describe_gauge!(
         LAST_ARCHIVE_SUCCESS,
         "When the archive job last succeeded (epoch seconds)"
@@ -90,4 +94,9 @@ pub fn archive_run(result: &'static str) {
     if result == "ok" {
         metrics::gauge!(LAST_ARCHIVE_SUCCESS).set(Utc::now().timestamp() as f64);
     }
+}
+
+/// One day sealed.
+pub fn day_sealed() {
+    metrics::counter!(SEALED_DAYS).increment(1);
 }

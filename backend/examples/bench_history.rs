@@ -6,7 +6,9 @@
 //!    their materialized views), generated inside ClickHouse (`INSERT … SELECT … FROM
 //!    numbers()`), and `BENCH_ARCHIVED_DAYS` older days (default 60) as the archiver leaves
 //!    them in PostgreSQL (hourly and daily rollups, the days marked done in `archive_batches`).
-//!    Every target has an outage of an hour every 97 hours, at its own offset.
+//!    Every target has an outage of an hour every 97 hours, at its own offset. Then the
+//!    archiver's seal pass copies the closed fresh days' daily rollups to PostgreSQL, as
+//!    `serve` does every few minutes.
 //! 2. **Reads** through the real HTTP API (sequential requests, random targets): target overview
 //!    (goal p95 < 100 ms), a 30-day latency series at a 1 h step (goal p95 < 150 ms), a 90-day
 //!    status page of 20 targets (goal p95 < 200 ms).
@@ -281,6 +283,18 @@ async fn reads(
     println!(
         "archived {archived_days} days of rollups into PostgreSQL in {:.1} s",
         t.elapsed().as_secs_f64()
+    );
+    // The archiver's seal pass: closed fresh days' daily rollups into PostgreSQL.
+    let t = Instant::now();
+    let sealed = archiver::seal::seal_days(&ch.client, &pg.pool, &CancellationToken::new())
+        .await
+        .expect("seal pass");
+    sqlx::query("analyze result_rollups").execute(&pg.pool).await.unwrap();
+    println!(
+        "sealed {} closed days still in ClickHouse in {:.1} s ({:.0} ms per day of {n_targets} targets)",
+        sealed.sealed.len(),
+        t.elapsed().as_secs_f64(),
+        t.elapsed().as_secs_f64() * 1e3 / sealed.sealed.len().max(1) as f64
     );
     // A second app, started after the archive, sees its ledger as a fresh process would.
     let app = App::start(pg, broker, ch).await;

@@ -6,3 +6,4 @@ mod health;
 mod helpers;
 mod ingest;
 mod rollups;
+mod seal;

@@ -19,43 +19,83 @@ pub enum Source {
     Archive,
 }
 
-/// The days held by the archive.
+/// The days held by the archive, and the closed days still in ClickHouse whose daily rollups
+/// the archiver has sealed into PostgreSQL (`sealed_days`).
 #[derive(Debug, Clone, Default)]
 pub struct Seam {
     archived: BTreeSet<NaiveDate>,
+    sealed: BTreeSet<NaiveDate>,
 }
 
 impl Seam {
-    /// Loads the archived days.
+    /// Loads the archived and the sealed days.
     pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
-        let days: Vec<NaiveDate> = sqlx::query_scalar("select day from archive_batches where state <> 'copying'")
-            .fetch_all(pool)
-            .await?;
-        Ok(Self {
-            archived: days.into_iter().collect(),
-        })
+        let days: Vec<(NaiveDate, bool)> = sqlx::query_as(
+            "select day, true from archive_batches where state <> 'copying'
+             union all
+             select day, false from sealed_days",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut seam = Self::default();
+        for (day, archived) in days {
+            if archived {
+                seam.archived.insert(day);
+            } else {
+                seam.sealed.insert(day);
+            }
+        }
+        Ok(seam)
     }
 
     /// A seam with these archived days (tests).
     pub fn with_days(days: impl IntoIterator<Item = NaiveDate>) -> Self {
         Self {
             archived: days.into_iter().collect(),
+            sealed: BTreeSet::new(),
         }
     }
 
-    /// `[from, to)` cut at day boundaries into stretches of one source, oldest first.
+    /// The same seam with these days sealed too (tests).
+    pub fn sealing(mut self, days: impl IntoIterator<Item = NaiveDate>) -> Self {
+        self.sealed.extend(days);
+        self
+    }
+
+    /// `[from, to)` cut at day boundaries into stretches of one source, oldest first: where
+    /// results themselves are read from.
     pub fn split(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(Source, DateTime<Utc>, DateTime<Utc>)> {
+        Self::split_by(from, to, |day| self.archived.contains(day))
+    }
+
+    /// Like [`Seam::split`], for rollups of granularity `g`: daily rollups of sealed days are
+    /// in PostgreSQL too.
+    pub fn split_rollups(
+        &self,
+        g: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<(Source, DateTime<Utc>, DateTime<Utc>)> {
+        match g {
+            Granularity::Hour => self.split(from, to),
+            Granularity::Day => {
+                Self::split_by(from, to, |day| self.archived.contains(day) || self.sealed.contains(day))
+            }
+        }
+    }
+
+    fn split_by(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        in_pg: impl Fn(&NaiveDate) -> bool,
+    ) -> Vec<(Source, DateTime<Utc>, DateTime<Utc>)> {
         let mut out: Vec<(Source, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
         let mut at = from;
         while at < to {
             let day = at.date_naive();
             let next_day = Utc.from_utc_datetime(&(day + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default());
             let end = next_day.min(to);
-            let source = if self.archived.contains(&day) {
-                Source::Archive
-            } else {
-                Source::Fresh
-            };
+            let source = if in_pg(&day) { Source::Archive } else { Source::Fresh };
             match out.last_mut() {
                 Some(last) if last.0 == source && last.2 == at => last.2 = end,
                 _ => out.push((source, at, end)),
@@ -201,14 +241,17 @@ impl Store {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
-        // The stretches are read at once: a 90-day range is typically ClickHouse for the last
-        // month and PostgreSQL before it.
-        let reads = seam.split(from, to).into_iter().map(|(source, a, b)| async move {
-            match source {
-                Source::Fresh => self.fresh_buckets(targets, g, fields, a, b).await,
-                Source::Archive => self.archived_buckets(targets, g, a, b).await,
-            }
-        });
+        // The stretches are read at once: a 90-day range of days is typically ClickHouse for
+        // today and yesterday and PostgreSQL before (archived or sealed days).
+        let reads = seam
+            .split_rollups(g, from, to)
+            .into_iter()
+            .map(|(source, a, b)| async move {
+                match source {
+                    Source::Fresh => self.fresh_buckets(targets, g, fields, a, b).await,
+                    Source::Archive => self.archived_buckets(targets, g, a, b).await,
+                }
+            });
         let mut out: Vec<(Uuid, Bucket)> = futures::future::try_join_all(reads)
             .await?
             .into_iter()
@@ -699,5 +742,25 @@ mod tests {
             seam.split(t("2026-10-04T00:00:00Z"), t("2026-10-04T00:00:00Z"))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn sealed_days_are_read_from_postgres_for_daily_rollups_only() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let seam = Seam::with_days([d("2026-10-01")]).sealing([d("2026-10-02"), d("2026-10-03")]);
+        let (from, to) = (t("2026-10-01T00:00:00Z"), t("2026-10-05T00:00:00Z"));
+        assert_eq!(
+            seam.split_rollups(Granularity::Day, from, to),
+            vec![
+                (Source::Archive, from, t("2026-10-04T00:00:00Z")),
+                (Source::Fresh, t("2026-10-04T00:00:00Z"), to),
+            ]
+        );
+        let raw = vec![
+            (Source::Archive, from, t("2026-10-02T00:00:00Z")),
+            (Source::Fresh, t("2026-10-02T00:00:00Z"), to),
+        ];
+        assert_eq!(seam.split_rollups(Granularity::Hour, from, to), raw);
+        assert_eq!(seam.split(from, to), raw);
     }
 }

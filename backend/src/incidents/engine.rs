@@ -199,6 +199,16 @@ impl Engine {
         .await?;
         let owners: Vec<Uuid> = rows.iter().map(|r| r.owner_id).collect();
         let windows = Window::load_for_owners(&mut tx, &owners).await?;
+        // Certificate warnings given already: most results of a certificate past a threshold
+        // then need no statement of their own.
+        let mut warned: HashSet<(Uuid, String, i32)> = sqlx::query_as(
+            "select target_id, fingerprint, threshold_days from cert_warnings where target_id = any($1)",
+        )
+        .bind(&target_ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         let mut targets: HashMap<Uuid, Working> = rows.into_iter().map(|row| (row.id, self.working(row))).collect();
 
         for result in &new {
@@ -206,7 +216,7 @@ impl Engine {
                 // A deleted target: nothing to do, the result stays in the ledger.
                 continue;
             };
-            self.apply_one(&mut tx, w, &windows, result).await?;
+            self.apply_one(&mut tx, w, &windows, &mut warned, result).await?;
         }
         let touched: Vec<&Working> = targets.values().filter(|w| w.touched).collect();
         save_states(&mut tx, &touched).await?;
@@ -255,6 +265,7 @@ impl Engine {
         tx: &mut PgConnection,
         w: &mut Working,
         windows: &[Window],
+        warned: &mut HashSet<(Uuid, String, i32)>,
         result: &CheckResult,
     ) -> Result<(), EngineError> {
         let at = result.started_at;
@@ -312,7 +323,7 @@ impl Engine {
                 }
             }
         }
-        self.cert_expiry(tx, w, result).await?;
+        self.cert_expiry(tx, w, warned, result).await?;
         Ok(())
     }
 
@@ -418,7 +429,15 @@ impl Engine {
         }
     }
 
-    async fn cert_expiry(&self, tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Result<(), EngineError> {
+    /// Warns once per certificate and threshold crossed; `warned` holds the warnings given
+    /// (loaded for the batch, and added to here).
+    async fn cert_expiry(
+        &self,
+        tx: &mut PgConnection,
+        w: &Working,
+        warned: &mut HashSet<(Uuid, String, i32)>,
+        result: &CheckResult,
+    ) -> Result<(), EngineError> {
         let Some(tls) = &result.tls else { return Ok(()) };
         if result.probe_degraded || tls.fingerprint_sha256.is_empty() {
             return Ok(());
@@ -429,10 +448,16 @@ impl Engine {
             .iter()
             .filter(|d| tls.days_left <= i64::from(**d))
             .map(|d| i32::try_from(*d).unwrap_or(i32::MAX))
+            .filter(|d| !warned.contains(&(w.target.id, tls.fingerprint_sha256.clone(), *d)))
             .collect();
         if crossed.is_empty() {
             return Ok(());
         }
+        warned.extend(
+            crossed
+                .iter()
+                .map(|d| (w.target.id, tls.fingerprint_sha256.clone(), *d)),
+        );
         let new: Vec<i32> = sqlx::query_scalar(
             "insert into cert_warnings (target_id, fingerprint, threshold_days)
              select $1, $2, unnest($3::int4[]) on conflict do nothing returning threshold_days",

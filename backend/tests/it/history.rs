@@ -464,3 +464,93 @@ async fn the_overview_list_gets_the_uptime_of_many_targets_in_one_call() {
         assert_eq!(body["error"]["field"], "ids", "{what}: {body}");
     }
 }
+
+#[tokio::test]
+async fn sealed_days_read_from_postgres_give_the_same_bars_and_follow_a_late_result() {
+    // Arrange: a fresh (ClickHouse) day three days ago, 1 of 4 checks down; bars and overview
+    // before the archiver seals it.
+    let app = spawn_app().await;
+    let c = app.user("alice@example.com").await;
+    let target: Uuid = create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let day = Utc::now().date_naive() - Duration::days(3);
+    let at = |h| midnight(day) + Duration::hours(h);
+    let results = [
+        (at(1), Outcome::Up, 100),
+        (at(2), Outcome::Down, 100),
+        (at(3), Outcome::Up, 100),
+        (at(4), Outcome::Up, 100),
+    ];
+    // One result delivered twice.
+    insert_fresh(&app, target, &[&results[..], &results[..1]].concat()).await;
+    let read = || async {
+        let daily: Value = c
+            .get(app.url(&format!("/api/targets/{target}/uptime/daily?days=7")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let overview: Value = c
+            .get(app.url(&format!("/api/targets/{target}/overview")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let bar = daily["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["date"] == day.to_string())
+            .unwrap()
+            .clone();
+        (bar, overview["uptime"]["d7"].clone())
+    };
+    let before = read().await;
+    let never = tokio_util::sync::CancellationToken::new();
+    let seal = || archiver::seal::seal_days(&app.ch.client, &app.pg.pool, &never);
+
+    // Act
+    let sealed = seal().await.unwrap();
+    let after = read().await;
+
+    // Assert: the same figures, and they come from PostgreSQL's sealed row.
+    assert_eq!(sealed.sealed, vec![day], "{sealed:?}");
+    assert_eq!(before.0["checks"], 4, "{before:?}");
+    assert_eq!(before.0["uptime"], 0.75, "{before:?}");
+    assert_eq!(after, before, "sealing changes no figure");
+    let sealed_failures: i32 = sqlx::query_scalar(
+        "select failures from result_rollups where target_id = $1 and granularity = 'day' and bucket = $2",
+    )
+    .bind(target)
+    .bind(midnight(day))
+    .fetch_one(&app.pg.pool)
+    .await
+    .unwrap();
+    assert_eq!(sealed_failures, 1);
+
+    // Act: a late result of the sealed day, then the archiver's next pass.
+    insert_fresh(&app, target, &[(at(5), Outcome::Down, 100)]).await;
+    let resealed = seal().await.unwrap();
+    let late = read().await;
+
+    // Assert
+    assert_eq!(resealed.sealed, vec![day], "{resealed:?}");
+    assert_eq!(late.0["checks"], 5, "{late:?}");
+    assert_eq!(late.0["uptime"], 0.6, "{late:?}");
+
+    // The bar of a sealed day is PostgreSQL's row, not ClickHouse's states: a changed row
+    // shows (only a test changes it).
+    sqlx::query("update result_rollups set failures = 0 where target_id = $1 and granularity = 'day'")
+        .bind(target)
+        .execute(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(read().await.0["uptime"], 1.0);
+}

@@ -18,6 +18,7 @@ const EXPECTED_TABLES: &[&str] = &[
     "archived_results",
     "result_rollups",
     "archive_batches",
+    "sealed_days",
 ];
 
 #[tokio::test]
