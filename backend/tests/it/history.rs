@@ -50,6 +50,18 @@ async fn insert_fresh(app: &crate::helpers::TestApp, target: Uuid, results: &[(c
         .unwrap();
 }
 
+/// An app, Alice's session and her target "shop".
+async fn alice_with_shop() -> (crate::helpers::TestApp, reqwest::Client, Uuid) {
+    let app = spawn_app().await;
+    let c = app.user("alice@example.com").await;
+    let target = create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (app, c, target)
+}
+
 /// Three days of hourly results: two archived days (PostgreSQL) and one fresh (ClickHouse).
 /// Failures: archived day 1 at 03:00 and 04:00, fresh day at 05:00.
 async fn seed(app: &crate::helpers::TestApp, target: Uuid) -> NaiveDate {
@@ -126,13 +138,7 @@ async fn seed(app: &crate::helpers::TestApp, target: Uuid) -> NaiveDate {
 #[tokio::test]
 async fn history_ranges_across_the_archive_seam_are_seamless() {
     // Arrange
-    let app = spawn_app().await;
-    let c = app.user("alice@example.com").await;
-    let target: Uuid = create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (app, c, target) = alice_with_shop().await;
     let d1 = seed(&app, target).await;
     let (from, to) = (midnight(d1), midnight(d1 + Duration::days(3)));
     let range = format!("from={}&to={}", from.to_rfc3339(), to.to_rfc3339()).replace('+', "%2B");
@@ -469,13 +475,7 @@ async fn the_overview_list_gets_the_uptime_of_many_targets_in_one_call() {
 async fn sealed_days_read_from_postgres_give_the_same_bars_and_follow_a_late_result() {
     // Arrange: a fresh (ClickHouse) day three days ago, 1 of 4 checks down; bars and overview
     // before the archiver seals it.
-    let app = spawn_app().await;
-    let c = app.user("alice@example.com").await;
-    let target: Uuid = create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (app, c, target) = alice_with_shop().await;
     let day = Utc::now().date_naive() - Duration::days(3);
     let at = |h| midnight(day) + Duration::hours(h);
     let results = [
