@@ -186,12 +186,7 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
 /// publisher with a short timeout (a missed slot is better than a late pile-up).
 pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Result<scheduler::Deps> {
     use secrecy::ExposeSecret;
-    let lock_options: sqlx::postgres::PgConnectOptions = state
-        .config
-        .pg
-        .database_url
-        .expose_secret()
-        .parse()
+    let lock_options = common::db::pg_connect_options(state.config.pg.database_url.expose_secret())
         .context("PINGTOWER_DATABASE_URL")?;
     Ok(scheduler::Deps {
         pool: state.pool.clone(),

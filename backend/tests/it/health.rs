@@ -73,3 +73,36 @@ async fn empty_settings_count_as_unset_and_a_bad_engine_setting_stops_the_start(
     assert_ne!(refused, Some(0), "{refused_log}");
     assert!(refused_log.contains("PINGTOWER_INCIDENT_QUORUM"), "{refused_log}");
 }
+
+#[tokio::test]
+async fn service_connections_ask_postgres_for_keepalives_unless_the_url_sets_them() {
+    // Arrange
+    let pg = TestPg::new().await;
+    let own = common::config::PgConfig {
+        database_url: format!(
+            "{}?options=-c%20tcp_keepalives_idle%3D42",
+            secrecy::ExposeSecret::expose_secret(&pg.config.database_url)
+        )
+        .into(),
+        max_connections: 1,
+    };
+    let show = |pool: sqlx::PgPool| async move {
+        let values: (String, String, String) = sqlx::query_as(
+            "select current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),
+                    current_setting('tcp_keepalives_count')",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        values
+    };
+
+    // Act
+    let ours = show(common::db::pg_pool(&pg.config).unwrap()).await;
+    let theirs = show(common::db::pg_pool(&own).unwrap()).await;
+
+    // Assert: a vanished host is noticed within ~25 s (its advisory locks released).
+    assert_eq!(ours, ("10".into(), "5".into(), "3".into()));
+    assert_eq!(theirs.0, "42", "the URL's own options win");
+}

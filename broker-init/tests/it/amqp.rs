@@ -344,3 +344,61 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
     shutdown.cancel();
     worker.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
+    // Arrange: one connection with the default, one whose URI names its own heartbeat.
+    let broker = TestBroker::new().await;
+    let ours = broker.broker("heartbeat-default", CancellationToken::new());
+    let own_uri = format!(
+        "{}?heartbeat=7",
+        secrecy::ExposeSecret::expose_secret(&broker.config.amqp_url)
+    );
+    let theirs = common::amqp::Broker::new(
+        own_uri.into(),
+        "heartbeat-own",
+        broker.config.topology(),
+        CancellationToken::new(),
+    );
+
+    // Act
+    ours.connection().await.unwrap();
+    theirs.connection().await.unwrap();
+
+    // Assert: the heartbeat each connection negotiated, as the broker reports it.
+    let url = broker
+        .config
+        .management_url
+        .join(&format!("api/vhosts/{}/connections", broker.vhost))
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let timeouts = loop {
+        let list: serde_json::Value = http
+            .get(url.clone())
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let timeout_of = |name: &str| {
+            list.as_array()?
+                .iter()
+                .find(|c| c["client_properties"]["connection_name"] == name)
+                .and_then(|c| c["timeout"].as_u64())
+        };
+        if let (Some(a), Some(b)) = (timeout_of("heartbeat-default"), timeout_of("heartbeat-own")) {
+            break (a, b);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both connections listed: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(timeouts, (u64::from(common::amqp::DEFAULT_HEARTBEAT_SECS), 7));
+    ours.close().await;
+    theirs.close().await;
+}

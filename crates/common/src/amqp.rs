@@ -73,7 +73,7 @@ impl Broker {
     pub fn new(uri: SecretString, name: impl Into<String>, topology: Topology, shutdown: CancellationToken) -> Self {
         Self {
             inner: Arc::new(BrokerInner {
-                uri,
+                uri: with_default_heartbeat(uri.expose_secret()).into(),
                 name: name.into(),
                 topology,
                 connection: Mutex::new(None),
@@ -965,6 +965,26 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The AMQP heartbeat (seconds) asked for when the URI names none. RabbitMQ closes a
+/// connection after two missed heartbeats, so a consumer whose host vanished loses its
+/// messages — and a single active consumer its place to a standby — within about 30 s
+/// (the broker's default of 60 s would take two minutes or more).
+pub const DEFAULT_HEARTBEAT_SECS: u16 = 15;
+
+/// `uri` with `heartbeat=`[`DEFAULT_HEARTBEAT_SECS`] unless its query names a heartbeat.
+pub fn with_default_heartbeat(uri: &str) -> String {
+    let named = uri
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|p| p.split('=').next() == Some("heartbeat")));
+    if named {
+        uri.to_owned()
+    } else if uri.contains('?') {
+        format!("{uri}&heartbeat={DEFAULT_HEARTBEAT_SECS}")
+    } else {
+        format!("{uri}?heartbeat={DEFAULT_HEARTBEAT_SECS}")
+    }
+}
+
 /// The vhost named by an AMQP URI (`/` when the path is empty).
 pub fn vhost_of(uri: &url::Url) -> String {
     let path = uri.path().trim_start_matches('/');
@@ -978,6 +998,26 @@ pub fn vhost_of(uri: &url::Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heartbeat_is_asked_for_unless_the_uri_names_one() {
+        assert_eq!(
+            with_default_heartbeat("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            "amqp://guest:guest@127.0.0.1:5672/%2f?heartbeat=15"
+        );
+        assert_eq!(
+            with_default_heartbeat("amqp://h/v?frame_max=8192"),
+            "amqp://h/v?frame_max=8192&heartbeat=15"
+        );
+        assert_eq!(
+            with_default_heartbeat("amqp://h/v?heartbeat=5"),
+            "amqp://h/v?heartbeat=5"
+        );
+        assert_eq!(
+            with_default_heartbeat("amqp://h/v?channel_max=9&heartbeat=0"),
+            "amqp://h/v?channel_max=9&heartbeat=0"
+        );
+    }
 
     #[test]
     fn vhost_is_read_from_the_uri_path() {

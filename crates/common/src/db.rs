@@ -15,10 +15,29 @@ include!(concat!(env!("OUT_DIR"), "/clickhouse_migrations.rs"));
 /// The PostgreSQL migrations of `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
+/// TCP keepalives PostgreSQL applies to each of our connections (unless the URL's `options`
+/// name their own): it notices a client whose host vanished within about 25 s, and so
+/// releases its advisory locks — the scheduler's leadership — instead of after the system
+/// default of hours. (They are per-session settings any user may set.)
+pub const PG_KEEPALIVES: [(&str, &str); 3] = [
+    ("tcp_keepalives_idle", "10"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "3"),
+];
+
+/// The connect options of a PostgreSQL URL, with [`PG_KEEPALIVES`] unless it sets its own.
+pub fn pg_connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    if options.get_options().is_some_and(|o| o.contains("tcp_keepalives")) {
+        return Ok(options);
+    }
+    Ok(options.options(PG_KEEPALIVES))
+}
+
 /// A pool for `config`. Connections are made lazily, so a service starts while PostgreSQL
 /// is still down and becomes ready when it answers.
 pub fn pg_pool(config: &PgConfig) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
+    let options = pg_connect_options(config.database_url.expose_secret())?;
     Ok(PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_secs(5))
