@@ -58,6 +58,9 @@ pub struct ApiConfig {
     /// The window of the login rate limit.
     #[arg(long, env = "PINGTOWER_LOGIN_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub login_window: Duration,
+    /// The incident engine.
+    #[command(flatten)]
+    pub engine: crate::incidents::EngineSettings,
 }
 
 impl Default for ApiConfig {
@@ -75,6 +78,7 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(30 * 86_400),
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
+            engine: Default::default(),
         }
     }
 }

@@ -209,7 +209,6 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let engine_settings = incidents::EngineSettings::from_env()?;
     let state = AppState::new(config, shutdown.clone())?;
     let (pool, broker) = (state.pool.clone(), state.broker.clone());
     let readiness = Readiness::new()
@@ -222,7 +221,7 @@ pub async fn run_with(
     tokio::spawn(async move {
         let _ = connector.connection().await;
     });
-    let incidents = incidents::spawn(state.clone(), engine_settings, shutdown.clone());
+    let incidents = incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone());
     let scheduler = if state.config.api.scheduler {
         let deps = scheduler_deps(&state, scheduler::Clock::real())?;
         Some(tokio::spawn(scheduler::run(deps, shutdown.clone())))

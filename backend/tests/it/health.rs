@@ -71,7 +71,10 @@ async fn empty_settings_count_as_unset_and_a_bad_engine_setting_stops_the_start(
     // Assert
     assert_eq!(migrated, Some(0), "{migrate_log}");
     assert_ne!(refused, Some(0), "{refused_log}");
-    assert!(refused_log.contains("PINGTOWER_INCIDENT_QUORUM"), "{refused_log}");
+    assert!(
+        refused_log.contains("incident-quorum") && refused_log.contains("half"),
+        "the error names the setting and the value: {refused_log}"
+    );
 }
 
 #[tokio::test]
