@@ -58,6 +58,12 @@ pub struct ApiConfig {
     /// The window of the login rate limit.
     #[arg(long, env = "PINGTOWER_LOGIN_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub login_window: Duration,
+    /// A PostgreSQL read replica for the heavy public and history reads (status pages, badges,
+    /// archived results and rollups); unset: everything goes to `PINGTOWER_DATABASE_URL`.
+    /// Writes, sessions and the archive ledger always use the primary. A lagging replica
+    /// shows its lag: a new status page or a just-archived day may take that long to appear.
+    #[arg(long, env = "PINGTOWER_DATABASE_READ_URL")]
+    pub database_read_url: Option<secrecy::SecretString>,
     /// The incident engine.
     #[command(flatten)]
     pub engine: crate::incidents::EngineSettings,
@@ -78,6 +84,7 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(30 * 86_400),
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
+            database_read_url: None,
             engine: Default::default(),
         }
     }

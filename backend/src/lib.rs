@@ -83,6 +83,9 @@ pub struct Config {
 pub struct AppState {
     /// PostgreSQL.
     pub pool: sqlx::PgPool,
+    /// PostgreSQL for the heavy public and history reads: the read replica when one is
+    /// configured, else the same pool as `pool`.
+    pub read_pool: sqlx::PgPool,
     /// ClickHouse (fresh check results).
     pub clickhouse: clickhouse::Client,
     /// The supervised AMQP connection.
@@ -109,6 +112,14 @@ impl AppState {
             .map(|u| u.trim().trim_start_matches('@').to_owned())
             .filter(|u| !u.is_empty());
         let pool = common::db::pg_pool(&config.pg)?;
+        let read_pool = match &config.api.database_read_url {
+            Some(url) => common::db::pg_pool(&common::config::PgConfig {
+                database_url: url.clone(),
+                max_connections: config.pg.max_connections,
+            })
+            .context("PINGTOWER_DATABASE_READ_URL")?,
+            None => pool.clone(),
+        };
         let clickhouse = common::db::clickhouse_client(&config.clickhouse);
         let broker = Broker::new(
             config.amqp.amqp_url.clone(),
@@ -123,6 +134,7 @@ impl AppState {
         ));
         Ok(Self {
             pool,
+            read_pool,
             clickhouse,
             broker,
             publisher,

@@ -30,10 +30,11 @@ pub fn router() -> axum::Router<AppState> {
         .route("/api/overview/uptime", get(get_overview_uptime))
 }
 
-/// The store of `state`.
+/// The store of `state`: archived results and rollups are read from the read pool (the
+/// replica when one is configured); which days are archived, from the primary.
 pub fn store(state: &AppState) -> Store {
     Store {
-        pg: state.pool.clone(),
+        pg: state.read_pool.clone(),
         ch: state.clickhouse.clone(),
     }
 }

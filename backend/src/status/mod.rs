@@ -254,7 +254,7 @@ async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) ->
     let (page, title, description): (Uuid, String, Option<String>) =
         sqlx::query_as("select id, title, description from status_pages where slug = $1")
             .bind(&slug)
-            .fetch_optional(&state.pool)
+            .fetch_optional(&state.read_pool)
             .await?
             .ok_or_else(ApiError::not_found)?;
     type Row = (Uuid, String, Option<String>, Option<String>, bool);
@@ -265,7 +265,7 @@ async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) ->
          where p.status_page_id = $1 order by p.position, t.name, t.id",
     )
     .bind(page)
-    .fetch_all(&state.pool);
+    .fetch_all(&state.read_pool);
     let (rows, seam) = tokio::try_join!(rows, Seam::load(&state.pool))?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     type IncidentRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, String);
@@ -276,7 +276,7 @@ async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) ->
     )
     .bind(&ids)
     .bind(Utc::now() - RECENT_INCIDENTS)
-    .fetch_all(&state.pool);
+    .fetch_all(&state.read_pool);
     let store = history::store(&state);
     let (daily, incidents) = tokio::join!(history::daily_bars(&store, &seam, &ids, DAYS), incidents);
     let (daily, incidents) = (daily?, incidents?);
@@ -342,7 +342,7 @@ async fn badge(State(state): State<AppState>, Path((token, file)): Path<(String,
          left join target_state s on s.target_id = t.id where b.token_hash = $1",
     )
     .bind(token_hash(&token))
-    .fetch_optional(&state.pool)
+    .fetch_optional(&state.read_pool)
     .await?;
     let Some((id, status, paused, latency)) = row else {
         return Err(ApiError::not_found());

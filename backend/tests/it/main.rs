@@ -11,6 +11,7 @@ mod isolation;
 mod ledger;
 mod migrations;
 mod realworld;
+mod replica;
 mod scheduler;
 mod targets;
 mod web;
