@@ -178,6 +178,11 @@ pub fn spawn_test_worker(app: &TestApp) -> CancellationToken {
 }
 
 /// A minimal valid HTTP target body.
+/// GETs `url` with `c` and reads the JSON answer.
+pub async fn get_json(c: &reqwest::Client, url: String) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 pub fn http_target(name: &str, url: &str) -> Value {
     json!({"name": name, "spec": {"kind": "http", "url": url}})
 }

@@ -5,7 +5,7 @@ use common::messages::Outcome;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{create_target, http_target, spawn_app};
+use crate::helpers::{create_target, get_json, http_target, spawn_app};
 
 fn midnight(d: NaiveDate) -> chrono::DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).unwrap().and_utc()
@@ -487,22 +487,8 @@ async fn sealed_days_read_from_postgres_give_the_same_bars_and_follow_a_late_res
     // One result delivered twice.
     insert_fresh(&app, target, &[&results[..], &results[..1]].concat()).await;
     let read = || async {
-        let daily: Value = c
-            .get(app.url(&format!("/api/targets/{target}/uptime/daily?days=7")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let overview: Value = c
-            .get(app.url(&format!("/api/targets/{target}/overview")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let daily = get_json(&c, app.url(&format!("/api/targets/{target}/uptime/daily?days=7"))).await;
+        let overview = get_json(&c, app.url(&format!("/api/targets/{target}/overview"))).await;
         let bar = daily["days"]
             .as_array()
             .unwrap()

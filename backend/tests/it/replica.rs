@@ -7,7 +7,7 @@ use common::testing::TestPg;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{create_target, http_target, spawn_app_with};
+use crate::helpers::{create_target, get_json, http_target, spawn_app_with};
 
 /// Copies every row of `table` from `from` to `to`, as replication would.
 async fn replicate(from: &sqlx::PgPool, to: &sqlx::PgPool, table: &str) {
@@ -73,14 +73,7 @@ async fn public_pages_and_archived_history_are_read_from_the_replica_when_one_is
     .await
     .unwrap();
     let (after, page) = public().await;
-    let daily: Value = alice
-        .get(app.url(&format!("/api/targets/{target}/uptime/daily?days=90")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let daily = get_json(&alice, app.url(&format!("/api/targets/{target}/uptime/daily?days=90"))).await;
 
     // Assert
     assert_eq!(before, 404, "the page is not on the replica yet");
