@@ -15,7 +15,8 @@
 //! 3. **Incident engine**: `BENCH_RESULTS` results (default 100,000) over the same targets queued
 //!    on `results.incidents`, then drained by the engine; results/s (goal ≥ 5,000). Each target
 //!    fails 5 checks in a row once every `BENCH_OUTAGE_EVERY` checks (default 400), so incidents
-//!    open and resolve throughout. `BENCH_ONLY=engine` skips the data and the reads.
+//!    open and resolve throughout. `BENCH_ONLY=engine` skips the data and the reads;
+//!    `BENCH_ENGINE_BATCH` sets the engine's batch size (default 1000, as in production).
 //!
 //! `cargo run --release -p backend --example bench_history`
 //! (quick: `BENCH_TARGETS=100 BENCH_DAYS=3 BENCH_ARCHIVED_DAYS=5 BENCH_RESULTS=10000`)
@@ -54,6 +55,10 @@ fn config(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse) -> backend::Con
         },
         api: backend::config::ApiConfig {
             scheduler: false,
+            engine: backend::incidents::EngineSettings {
+                batch: env_num("BENCH_ENGINE_BATCH", 1000),
+                ..Default::default()
+            },
             ..Default::default()
         },
     }

@@ -26,7 +26,7 @@ pub struct EngineSettings {
     )]
     pub cert_warn_days: Vec<u32>,
     /// Results applied per transaction at most.
-    #[arg(long = "incident-batch", env = "PINGTOWER_INCIDENT_BATCH", default_value_t = 500, value_parser = parse_batch)]
+    #[arg(long = "incident-batch", env = "PINGTOWER_INCIDENT_BATCH", default_value_t = 1000, value_parser = parse_batch)]
     pub batch: usize,
     /// How long the result-id ledger remembers a result. Results that started longer ago are
     /// ignored (a redelivery that old is no news), so forgetting older ids is safe.
@@ -71,7 +71,7 @@ impl Default for EngineSettings {
             flap_transitions: 5,
             flap_window: Duration::from_secs(30 * 60),
             cert_warn_days: vec![30, 14, 7, 1],
-            batch: 500,
+            batch: 1000,
             ledger_retention: Duration::from_secs(48 * 3600),
             quorum: Quorum::Majority,
         }
