@@ -101,6 +101,35 @@ pub async fn daily_bars(
     Ok(out)
 }
 
+/// Buckets grouped by target (the store returns them sorted by target, then start).
+fn by_target(buckets: Vec<(Uuid, Bucket)>) -> BTreeMap<Uuid, Vec<Bucket>> {
+    let mut out: BTreeMap<Uuid, Vec<Bucket>> = BTreeMap::new();
+    for (t, b) in buckets {
+        out.entry(t).or_default().push(b);
+    }
+    out
+}
+
+/// What the overviews show of `targets`: the hourly counts of the last 24 hours, and the
+/// daily bars of the last `days` days, read at once.
+async fn recent_counts(
+    store: &Store,
+    seam: &Seam,
+    targets: &[Uuid],
+    days: i64,
+) -> Result<(BTreeMap<Uuid, Vec<Bucket>>, BTreeMap<Uuid, BTreeMap<NaiveDate, Bucket>>), store::ReadError> {
+    let now = Utc::now();
+    let hourly = store.counts(
+        seam,
+        targets,
+        Granularity::Hour,
+        hour_floor(now) - Duration::hours(23),
+        now,
+    );
+    let (hourly, daily) = tokio::try_join!(hourly, daily_bars(store, seam, targets, days))?;
+    Ok((by_target(hourly), daily))
+}
+
 /// One day of the bars.
 #[derive(Debug, Serialize)]
 pub struct Day {
@@ -146,17 +175,8 @@ async fn get_overview(
     .bind(id)
     .fetch_optional(&state.pool);
     let (row, seam) = tokio::try_join!(row, Seam::load(&state.pool))?;
-    let store = store(&state);
+    let (hourly, daily) = recent_counts(&store(&state), &seam, &[id], 90).await?;
     let now = Utc::now();
-    let ids = [id];
-    let hourly = store.counts(
-        &seam,
-        &ids,
-        Granularity::Hour,
-        hour_floor(now) - Duration::hours(23),
-        now,
-    );
-    let (hourly, daily) = tokio::try_join!(hourly, daily_bars(&store, &seam, &ids, 90))?;
     let days = daily.get(&id);
     let over = |n: i64| uptime_over_days(days, now, n);
     let (status, since, latency) = match row {
@@ -167,7 +187,7 @@ async fn get_overview(
         "state": if paused { "paused".to_owned() } else { status },
         "since": since,
         "uptime": {
-            "h24": uptime_of(hourly.iter().map(|(_, b)| b), Granularity::Hour).0,
+            "h24": uptime_of(hourly.get(&id).into_iter().flatten(), Granularity::Hour).0,
             "d7": over(7),
             "d30": over(30),
             "d90": over(90),
@@ -400,23 +420,11 @@ async fn get_overview_uptime(
         return Ok(Json(json!({})));
     }
     let seam = Seam::load(&state.pool).await?;
-    let store = store(&state);
+    let (hourly, daily) = recent_counts(&store(&state), &seam, &owned, 30).await?;
     let now = Utc::now();
-    let hourly = store.counts(
-        &seam,
-        &owned,
-        Granularity::Hour,
-        hour_floor(now) - Duration::hours(23),
-        now,
-    );
-    let (hourly, daily) = tokio::try_join!(hourly, daily_bars(&store, &seam, &owned, 30))?;
     let mut out = serde_json::Map::new();
     for t in &owned {
-        let h24 = uptime_of(
-            hourly.iter().filter(|(id, _)| id == t).map(|(_, b)| b),
-            Granularity::Hour,
-        )
-        .0;
+        let h24 = uptime_of(hourly.get(t).into_iter().flatten(), Granularity::Hour).0;
         let d30 = uptime_over_days(daily.get(t), now, 30);
         out.insert(t.to_string(), json!({ "h24": h24, "d30": d30 }));
     }
@@ -431,13 +439,15 @@ async fn get_sparklines(
     let owned = owned_ids(&state, user.id, &q).await?;
     let seam = Seam::load(&state.pool).await?;
     let start = hour_floor(Utc::now()) - Duration::hours(23);
-    let buckets = store(&state)
-        .buckets(&seam, &owned, Granularity::Hour, start, Utc::now())
-        .await?;
+    let buckets = by_target(
+        store(&state)
+            .buckets(&seam, &owned, Granularity::Hour, start, Utc::now())
+            .await?,
+    );
     let mut out = serde_json::Map::new();
     for t in &owned {
         let mut points = vec![Value::Null; 24];
-        for (_, b) in buckets.iter().filter(|(id, _)| id == t) {
+        for b in buckets.get(t).into_iter().flatten() {
             let i = (b.start - start).num_hours();
             if let (Ok(i), Some(avg)) = (usize::try_from(i), b.latency_avg)
                 && i < 24
