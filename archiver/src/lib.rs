@@ -40,6 +40,8 @@ pub use ingest::Ingestor;
 
 /// How long after start `serve` runs the archive job for the first time.
 const FIRST_ARCHIVE_DELAY: Duration = Duration::from_secs(10);
+/// How long after start `serve` seals closed days for the first time.
+const FIRST_SEAL_DELAY: Duration = Duration::from_secs(5);
 
 /// Runs the service until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -79,13 +81,26 @@ pub async fn run_with(
             config.archive.fault,
         )
         .with_copy_parallelism(config.archive.copy_parallelism);
-        let seal = tokio::spawn(seal::seal_every(
-            clickhouse.clone(),
-            pg.clone(),
+        let (client, pool, stop) = (clickhouse.clone(), pg.clone(), shutdown.clone());
+        let seal = tokio::spawn(every(
+            FIRST_SEAL_DELAY,
             config.archive.seal_interval,
             shutdown.clone(),
+            move || {
+                let (client, pool, stop) = (client.clone(), pool.clone(), stop.clone());
+                async move { seal::seal_pass(&client, &pool, &stop).await }
+            },
         ));
-        let archive = tokio::spawn(archive_every(job, config.archive.interval, shutdown.clone()));
+        let stop = shutdown.clone();
+        let archive = tokio::spawn(every(
+            FIRST_ARCHIVE_DELAY,
+            config.archive.interval,
+            shutdown.clone(),
+            move || {
+                let (job, stop) = (job.clone(), stop.clone());
+                async move { archive_pass(&job, &stop).await }
+            },
+        ));
         (archive, seal)
     });
 
@@ -119,26 +134,35 @@ pub async fn run_with(
     Ok(())
 }
 
-/// Runs `job` shortly after start, then every `interval`, until shutdown.
-async fn archive_every(job: ArchiveJob, interval: Duration, shutdown: CancellationToken) {
-    let mut wait = FIRST_ARCHIVE_DELAY.min(interval);
+/// Runs `pass` after `first` (at most `interval`), then every `interval`, until shutdown.
+async fn every<F, Fut>(first: Duration, interval: Duration, shutdown: CancellationToken, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut wait = first.min(interval);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        match job.run(&shutdown).await {
-            Ok(report) if report.failed() > 0 => {
-                warn!(failed = report.failed(), "archive run finished with failed days");
-            }
-            Ok(report) => info!(
-                days = report.days.len(),
-                skipped = report.skipped,
-                "archive run finished"
-            ),
-            Err(error) => warn!(error = format!("{error:#}"), "archive run failed"),
-        }
+        pass().await;
         wait = interval;
+    }
+}
+
+/// One archive run of `serve`, logged (failed days are continued by the next run).
+async fn archive_pass(job: &ArchiveJob, shutdown: &CancellationToken) {
+    match job.run(shutdown).await {
+        Ok(report) if report.failed() > 0 => {
+            warn!(failed = report.failed(), "archive run finished with failed days");
+        }
+        Ok(report) => info!(
+            days = report.days.len(),
+            skipped = report.skipped,
+            "archive run finished"
+        ),
+        Err(error) => warn!(error = format!("{error:#}"), "archive run failed"),
     }
 }
 

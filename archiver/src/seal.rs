@@ -210,25 +210,17 @@ pub async fn seal_day(client: &Client, pg: &PgPool, day: NaiveDate, fingerprint:
     Ok(true)
 }
 
-/// Seals closed days every `interval` (the first pass shortly after start) until shutdown.
-pub async fn seal_every(client: Client, pg: PgPool, interval: Duration, shutdown: CancellationToken) {
-    let mut wait = Duration::from_secs(5).min(interval);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+/// One seal pass of `serve`, logged (a failed pass is retried by the next).
+pub async fn seal_pass(client: &Client, pg: &PgPool, shutdown: &CancellationToken) {
+    match seal_days(client, pg, shutdown).await {
+        Ok(report) if !report.sealed.is_empty() => {
+            info!(
+                sealed = report.sealed.len(),
+                current = report.current,
+                "seal pass finished"
+            );
         }
-        match seal_days(&client, &pg, &shutdown).await {
-            Ok(report) if !report.sealed.is_empty() => {
-                info!(
-                    sealed = report.sealed.len(),
-                    current = report.current,
-                    "seal pass finished"
-                );
-            }
-            Ok(_) => {}
-            Err(error) => warn!(error = format!("{error:#}"), "seal pass failed; the next one retries"),
-        }
-        wait = interval;
+        Ok(_) => {}
+        Err(error) => warn!(error = format!("{error:#}"), "seal pass failed; the next one retries"),
     }
 }
