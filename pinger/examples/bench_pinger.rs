@@ -239,6 +239,14 @@ struct Ledger {
     wrong_samples: Mutex<Vec<String>>,
 }
 
+/// Which process a segment measured.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Measured {
+    Pinger,
+    Bare,
+    Exporter,
+}
+
 struct SegmentReport {
     name: String,
     checks: usize,
@@ -501,6 +509,10 @@ async fn blackbox_segment(
 }
 
 fn main() -> anyhow::Result<()> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("--bare-client") {
+        return bare_client_main(&argv[1..]);
+    }
     let args = args();
     // This process (targets, driver) on CPU 1; the measured processes on CPU 0.
     let _ = Command::new("taskset")
@@ -627,7 +639,15 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         )
         .await;
         print_report(&r);
-        reports.push((https, false, r));
+        reports.push((https, Measured::Pinger, r));
+        let rate = count as f64 / interval;
+        match bare_segment(&format!("bare client {label}"), &targets, &pki.ca_file, https, rate, args.segment) {
+            Some(r) => {
+                print_report(&r);
+                reports.push((https, Measured::Bare, r));
+            }
+            None => println!("bare client {label}: could not run"),
+        }
         if let Some(b) = &bbe {
             let r = blackbox_segment(
                 &format!("blackbox  {label}"),
@@ -641,7 +661,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             )
             .await;
             print_report(&r);
-            reports.push((https, true, r));
+            reports.push((https, Measured::Exporter, r));
         }
     }
 
@@ -655,29 +675,35 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     for s in ledger.wrong_samples.lock().unwrap().iter() {
         println!("misclassified: {s}");
     }
-    for (https, floor, bbe_ref) in [(false, 65.0, 760.0), (true, 330.0, 1340.0)] {
-        let ours = reports
+    let figure = |https: bool, what: Measured| {
+        reports
             .iter()
-            .find(|(h, b, _)| *h == https && !*b)
-            .map(|x| x.2.cpu_per_check_us);
-        let theirs = reports
-            .iter()
-            .find(|(h, b, _)| *h == https && *b)
-            .map(|x| x.2.cpu_per_check_us);
-        if let Some(ours) = ours {
-            println!(
-                "{}: pinger {:.0} µs/check; {:.2}× the bare-client floor ({floor} µs, issue); exporter {} (issue: {bbe_ref} µs) → pinger/exporter = {}",
-                if https { "HTTPS" } else { "HTTP" },
-                ours,
-                ours / floor,
-                theirs
-                    .map(|t| format!("{t:.0} µs measured"))
-                    .unwrap_or_else(|| "not measured".into()),
-                theirs
-                    .map(|t| format!("{:.2}", ours / t))
-                    .unwrap_or_else(|| format!("{:.2} (vs issue figure)", ours / bbe_ref))
-            );
-        }
+            .find(|(h, m, _)| *h == https && *m == what)
+            .map(|x| x.2.cpu_per_check_us)
+    };
+    for (https, floor_ref, bbe_ref) in [(false, 65.0, 760.0), (true, 330.0, 1340.0)] {
+        let Some(ours) = figure(https, Measured::Pinger) else {
+            continue;
+        };
+        let floor = figure(https, Measured::Bare);
+        let theirs = figure(https, Measured::Exporter);
+        println!(
+            "{}: pinger {ours:.0} µs/check; bare-client floor {} → {}; {:.2}× the issue's floor ({floor_ref} µs); exporter {} (issue: {bbe_ref} µs) → pinger/exporter = {}",
+            if https { "HTTPS" } else { "HTTP" },
+            floor
+                .map(|f| format!("{f:.0} µs measured"))
+                .unwrap_or_else(|| "not measured".into()),
+            floor
+                .map(|f| format!("{:.2}× the measured floor", ours / f))
+                .unwrap_or_else(|| "-".into()),
+            ours / floor_ref,
+            theirs
+                .map(|t| format!("{t:.0} µs measured"))
+                .unwrap_or_else(|| "not measured".into()),
+            theirs
+                .map(|t| format!("{:.2}", ours / t))
+                .unwrap_or_else(|| format!("{:.2} (vs issue figure)", ours / bbe_ref))
+        );
     }
 
     stop.cancel();
@@ -696,4 +722,144 @@ fn print_report(r: &SegmentReport) {
         "{:<44} checks {:>7}  sustained {:>7.1}/s  CPU {:>6.0} µs/check  lag p50 {:>7.1} ms  p99 {:>7.1} ms  misclassified {}  unanswered {}",
         r.name, r.checks, r.rate, r.cpu_per_check_us, r.p50_ms, r.p99_ms, r.wrong, r.unanswered
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare-client floor, measured in the same run: this program started again (pinned to the
+// pinger's CPU) as a plain hyper client that opens a fresh connection (and, for HTTPS, makes a
+// full rustls handshake with webpki verification) per request, reads the whole body and checks
+// the status — no AMQP, no phases, no report. Its CPU per request is the floor the pinger is
+// compared with.
+// ---------------------------------------------------------------------------------------------
+
+/// `--bare-client <http|https> <rate> <seconds> <ca file> <addr,addr,...>`: runs the floor
+/// client and prints `bare <requests> <failures> <cpu µs>` (CPU from the first request on).
+fn bare_client_main(argv: &[String]) -> anyhow::Result<()> {
+    let https = argv[0] == "https";
+    let rate: f64 = argv[1].parse()?;
+    let seconds: f64 = argv[2].parse()?;
+    let ca = PathBuf::from(&argv[3]);
+    let addrs: Vec<std::net::SocketAddr> = argv[4].split(',').map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(&ca)? {
+            roots.add(cert?)?;
+        }
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.resumption = rustls::client::Resumption::disabled();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let total = (rate * seconds).round() as usize;
+        let failures = Arc::new(AtomicUsize::new(0));
+        let sem = Arc::new(tokio::sync::Semaphore::new(512));
+        let mut set = tokio::task::JoinSet::new();
+        let cpu0 = cpu_us(std::process::id());
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        let (mut sent, mut n) = (0usize, 0usize);
+        while sent < total {
+            tick.tick().await;
+            let due = ((started.elapsed().as_secs_f64() * rate) as usize).min(total);
+            while sent < due {
+                n += 1;
+                if expect_of(n, https) != Expect::Up || n % 101 == 5 {
+                    continue;
+                }
+                let addr = addrs[n % addrs.len()];
+                let path = format!("/t/{n}");
+                let (tls, failures) = (tls.clone(), failures.clone());
+                let permit = sem.clone().acquire_owned().await?;
+                set.spawn(async move {
+                    if !bare_get(&tls, https, addr, &path).await {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    drop(permit);
+                });
+                sent += 1;
+            }
+        }
+        while set.join_next().await.is_some() {}
+        let cpu = cpu_us(std::process::id()) - cpu0;
+        println!("bare {sent} {} {cpu}", failures.load(Ordering::SeqCst));
+        anyhow::Ok(())
+    })
+}
+
+/// One GET on a fresh connection; whether it answered 200 with its whole body.
+async fn bare_get(tls: &tokio_rustls::TlsConnector, https: bool, addr: std::net::SocketAddr, path: &str) -> bool {
+    use http_body_util::BodyExt;
+    async fn exchange<S>(io: S, addr: std::net::SocketAddr, path: &str) -> Option<bool>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .ok()?;
+        let request = http::Request::get(path)
+            .header(http::header::HOST, addr.to_string())
+            .header(http::header::CONNECTION, "close")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .ok()?;
+        let work = async {
+            let response = sender.send_request(request).await.ok()?;
+            let ok = response.status() == 200;
+            let body = response.into_body().collect().await.ok()?;
+            Some(ok && !body.to_bytes().is_empty())
+        };
+        let (out, _) = tokio::join!(work, conn);
+        out
+    }
+    let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    let _ = tcp.set_nodelay(true);
+    let out = if https {
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        match tls.connect(name, tcp).await {
+            Ok(s) => exchange(s, addr, path).await,
+            Err(_) => None,
+        }
+    } else {
+        exchange(tcp, addr, path).await
+    };
+    out == Some(true)
+}
+
+/// Runs the floor client on CPU 0 at `rate` for `seconds`; its CPU per request.
+fn bare_segment(name: &str, targets: &Targets, ca: &Path, https: bool, rate: f64, seconds: f64) -> Option<SegmentReport> {
+    let servers = if https { &targets.https } else { &targets.http };
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
+    let started = Instant::now();
+    let out = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(std::env::current_exe().ok()?)
+        .arg("--bare-client")
+        .arg(if https { "https" } else { "http" })
+        .arg(rate.to_string())
+        .arg(seconds.to_string())
+        .arg(ca)
+        .arg(addrs.join(","))
+        .output()
+        .ok()?;
+    let took = started.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("bare "))?;
+    let f: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let (requests, failures, cpu) = (f[0] as usize, f[1] as usize, f[2]);
+    Some(SegmentReport {
+        name: name.to_owned(),
+        checks: requests,
+        rate: requests as f64 / took.max(seconds),
+        cpu_per_check_us: cpu as f64 / requests.max(1) as f64,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        wrong: failures,
+        unanswered: 0,
+    })
 }
