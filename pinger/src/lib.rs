@@ -108,7 +108,11 @@ pub async fn run_with(
         allow_private = p.allow_private_targets,
         "pinger starting"
     );
-    let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(p.concurrency);
+    // Jobs, their results and acks travel over one direct link (`common::amqp::direct`) when
+    // the URI is plain amqp://: lapin's I/O thread cost more CPU per job than an HTTP check.
+    let options = ConsumerOptions::new(jobs_queue(&p.region))
+        .concurrency(p.concurrency)
+        .direct();
     // The consume loop runs on a runtime worker, not on the thread that called `run` (with
     // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then
     // spawned locally instead of being handed over, and woken, across threads.

@@ -75,22 +75,21 @@ impl Worker {
         let result = self.run_job(job).await;
         let id = result.result_id;
         let out = Envelope::caused_by(envelope.correlation_id, result).with_message_id(id);
-        match &info.reply_to {
-            Some(queue) => match self.publisher.reply(queue, &out).await {
-                Ok(()) => Ok(()),
-                // The requester gave up and its reply queue is gone: nobody wants the answer.
-                Err(PublishError::Unroutable { .. }) => {
-                    warn!(job_id = %job.job_id, queue, "the reply queue is gone; dropping the answer");
-                    Ok(())
-                }
-                Err(PublishError::Encode(e)) => Err(HandlerError::permanent(e)),
-                Err(e) => Err(HandlerError::transient(e)),
-            },
-            None => match self.publisher.publish(&out).await {
-                Ok(()) => Ok(()),
-                Err(PublishError::Encode(e)) => Err(HandlerError::permanent(e)),
-                Err(e) => Err(HandlerError::transient(e)),
-            },
+        let published = match (&info.reply_to, &info.link) {
+            (Some(queue), Some(link)) => self.publisher.reply_on(link, queue, &out).await,
+            (Some(queue), None) => self.publisher.reply(queue, &out).await,
+            (None, Some(link)) => self.publisher.publish_on(link, &out).await,
+            (None, None) => self.publisher.publish(&out).await,
+        };
+        match published {
+            Ok(()) => Ok(()),
+            // The requester gave up and its reply queue is gone: nobody wants the answer.
+            Err(PublishError::Unroutable { .. }) if info.reply_to.is_some() => {
+                warn!(job_id = %job.job_id, queue = info.reply_to.as_deref(), "the reply queue is gone; dropping the answer");
+                Ok(())
+            }
+            Err(PublishError::Encode(e)) => Err(HandlerError::permanent(e)),
+            Err(e) => Err(HandlerError::transient(e)),
         }
     }
 }

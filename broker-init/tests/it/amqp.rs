@@ -11,6 +11,11 @@ use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// `options`, over a direct link when `direct`.
+fn options(options: ConsumerOptions, direct: bool) -> ConsumerOptions {
+    if direct { options.direct() } else { options }
+}
+
 async fn publisher(broker: &TestBroker) -> Publisher {
     Publisher::new(
         broker.broker("test-publisher", CancellationToken::new()),
@@ -75,6 +80,15 @@ async fn an_unroutable_publish_is_an_error_for_the_caller() {
 
 #[tokio::test]
 async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed() {
+    poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed_case(false).await;
+}
+
+#[tokio::test]
+async fn over_a_direct_link_poison_messages_go_to_the_dead_letter_queue_too() {
+    poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed_case(true).await;
+}
+
+async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed_case(direct: bool) {
     // Arrange: good results, one that the handler refuses, one that panics it, and garbage.
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
@@ -90,7 +104,7 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
         async move {
             consume::<CheckResult, _, _>(
                 &consumer_broker,
-                ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4),
+                options(ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4), direct),
                 shutdown,
                 move |env, _info| {
                     let seen = handler_seen.clone();
@@ -156,13 +170,22 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering() {
+    a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering_case(false).await;
+}
+
+#[tokio::test]
+async fn over_a_direct_link_a_transient_failure_is_retried_too() {
+    a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering_case(true).await;
+}
+
+async fn a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering_case(direct: bool) {
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
     let attempts = Arc::new(Mutex::new(0u32));
     let shutdown = CancellationToken::new();
     let counter = attempts.clone();
     let consumer_broker = broker.broker("test-consumer", shutdown.clone());
-    let mut options = ConsumerOptions::new(INCIDENTS_NOTIFY_QUEUE);
+    let mut options = options(ConsumerOptions::new(INCIDENTS_NOTIFY_QUEUE), direct);
     options.max_retry_delay = Duration::from_millis(200);
     let consumer = tokio::spawn({
         let shutdown = shutdown.clone();
@@ -229,6 +252,15 @@ async fn close_all_connections(broker: &TestBroker) {
 
 #[tokio::test]
 async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
+    publisher_and_consumer_survive_the_broker_closing_all_connections_case(false).await;
+}
+
+#[tokio::test]
+async fn a_direct_consumer_survives_the_broker_closing_all_connections() {
+    publisher_and_consumer_survive_the_broker_closing_all_connections_case(true).await;
+}
+
+async fn publisher_and_consumer_survive_the_broker_closing_all_connections_case(direct: bool) {
     // Arrange
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
@@ -241,7 +273,7 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
         async move {
             consume::<CheckJob, _, _>(
                 &consumer_broker,
-                ConsumerOptions::new("jobs.default").concurrency(8),
+                options(ConsumerOptions::new("jobs.default").concurrency(8), direct),
                 shutdown,
                 move |env, _| {
                     let seen = handler_seen.clone();
@@ -294,6 +326,15 @@ async fn wait_for_count(seen: &Arc<Mutex<HashSet<Uuid>>>, n: usize) {
 
 #[tokio::test]
 async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
+    a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(false).await;
+}
+
+#[tokio::test]
+async fn a_direct_worker_answers_a_request_over_its_link() {
+    a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(true).await;
+}
+
+async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(direct: bool) {
     // Arrange: a worker that answers jobs carrying a reply queue with a result.
     let broker = TestBroker::new().await;
     let shutdown = CancellationToken::new();
@@ -304,7 +345,7 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
         async move {
             consume::<CheckJob, _, _>(
                 &worker_broker,
-                ConsumerOptions::new("jobs.default"),
+                options(ConsumerOptions::new("jobs.default"), direct),
                 shutdown,
                 move |env, info| {
                     let publisher = worker_publisher.clone();
@@ -313,10 +354,12 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
                         result.job_id = env.payload.job_id;
                         let answer = Envelope::caused_by(env.correlation_id, result);
                         let reply_to = info.reply_to.expect("the job carries a reply queue");
-                        publisher
-                            .reply(&reply_to, &answer)
-                            .await
-                            .map_err(HandlerError::transient)
+                        assert_eq!(info.link.is_some(), direct, "a direct delivery names its link");
+                        match &info.link {
+                            Some(link) => publisher.reply_on(link, &reply_to, &answer).await,
+                            None => publisher.reply(&reply_to, &answer).await,
+                        }
+                        .map_err(HandlerError::transient)
                     }
                 },
             )
@@ -401,4 +444,82 @@ async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
     assert_eq!(timeouts, (u64::from(common::amqp::DEFAULT_HEARTBEAT_SECS), 7));
     ours.close().await;
     theirs.close().await;
+}
+
+#[tokio::test]
+async fn answers_published_on_a_direct_link_are_confirmed_and_unroutable_ones_are_errors() {
+    // Arrange: a direct worker that publishes a result for every job, then tries a reply to
+    // a queue that does not exist, and reports what the broker said to each.
+    let broker = TestBroker::new().await;
+    let shutdown = CancellationToken::new();
+    let worker_broker = broker.broker("test-worker", shutdown.clone());
+    let worker_publisher = publisher(&broker).await;
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let seen = outcomes.clone();
+    let worker = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            consume::<CheckJob, _, _>(
+                &worker_broker,
+                ConsumerOptions::new("jobs.default").concurrency(4).direct(),
+                shutdown,
+                move |env, info| {
+                    let (publisher, seen) = (worker_publisher.clone(), seen.clone());
+                    async move {
+                        let link = info.link.expect("a direct delivery names its link");
+                        let mut result = samples::check_result();
+                        result.job_id = env.payload.job_id;
+                        let answer = Envelope::new(result);
+                        let published = publisher.publish_on(&link, &answer).await;
+                        let replied = publisher.reply_on(&link, "no-such-queue", &answer).await;
+                        seen.lock().unwrap().push((env.payload.job_id, published, replied));
+                        Ok(())
+                    }
+                },
+            )
+            .await
+        }
+    });
+    let client = publisher(&broker).await;
+    let mut sent = HashSet::new();
+
+    // Act
+    for _ in 0..10 {
+        let mut job = samples::check_job();
+        job.job_id = Uuid::new_v4();
+        sent.insert(job.job_id);
+        client.publish(&Envelope::new(job)).await.unwrap();
+    }
+
+    // Assert: every result is confirmed and stored; every reply to nowhere is unroutable.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while outcomes.lock().unwrap().len() < sent.len() {
+        assert!(tokio::time::Instant::now() < deadline, "the worker answered every job");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stored = HashSet::new();
+    for _ in 0..sent.len() {
+        let r = broker
+            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+            .await
+            .expect("a stored result");
+        stored.insert(r.payload.job_id);
+    }
+    assert_eq!(stored, sent);
+    for (job, published, replied) in outcomes.lock().unwrap().iter() {
+        assert!(published.is_ok(), "{job}: {published:?}");
+        assert!(
+            matches!(replied, Err(PublishError::Unroutable { .. })),
+            "{job}: {replied:?}"
+        );
+    }
+    // Acked: nothing is redelivered once the worker stops.
+    shutdown.cancel();
+    worker.await.unwrap().unwrap();
+    assert!(
+        broker
+            .next_raw("jobs.default", Duration::from_millis(500))
+            .await
+            .is_none()
+    );
 }

@@ -27,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+pub mod direct;
+
 use crate::backoff::Backoff;
 use crate::messages::{Envelope, Message};
 use crate::topology::{DeclareError, Topology};
@@ -49,6 +51,9 @@ pub enum AmqpError {
     /// A connection attempt took too long.
     #[error("connecting to the broker timed out")]
     Timeout,
+    /// A [`direct::Link`] could not be opened.
+    #[error(transparent)]
+    Link(#[from] direct::LinkError),
 }
 
 /// A supervised connection to RabbitMQ. Cheap to clone; clones share the connection.
@@ -195,6 +200,15 @@ pub struct Publisher {
     timeout: Duration,
 }
 
+/// The broker's answer to one publication, whichever transport carried it.
+enum Answer {
+    Ack,
+    Returned(String),
+    Nack,
+    /// The channel is not in confirm mode (cannot happen on our channels).
+    NotRequested,
+}
+
 impl Publisher {
     /// A publisher over `broker` (best a broker of its own: flow control blocks publishing
     /// connections). `timeout` bounds how long one publish waits for an unreachable broker.
@@ -209,6 +223,78 @@ impl Publisher {
     /// The broker this publisher uses.
     pub fn broker(&self) -> &Broker {
         &self.broker
+    }
+
+    /// Publishes `envelope` once over `link` (the link a delivery came over, see
+    /// [`DeliveryInfo::link`]) and waits for the broker's confirm. No retry: if the link is
+    /// gone, so is the delivery being answered, which the broker hands out again.
+    pub async fn publish_on<T: Message>(
+        &self,
+        link: &direct::Link,
+        envelope: &Envelope<T>,
+    ) -> Result<(), PublishError> {
+        self.publish_on_to(link, T::EXCHANGE, envelope.payload.routing_key(), envelope)
+            .await
+    }
+
+    /// [`Publisher::reply`] over `link` (see [`Publisher::publish_on`]).
+    pub async fn reply_on<T: Message>(
+        &self,
+        link: &direct::Link,
+        reply_to: &str,
+        envelope: &Envelope<T>,
+    ) -> Result<(), PublishError> {
+        self.publish_on_to(link, "", reply_to.to_owned(), envelope).await
+    }
+
+    async fn publish_on_to<T: Message>(
+        &self,
+        link: &direct::Link,
+        exchange: &str,
+        routing_key: String,
+        envelope: &Envelope<T>,
+    ) -> Result<(), PublishError> {
+        let (body, properties) = encode(envelope, None)?;
+        let answer = match link.publish(exchange, &routing_key, properties, body).await {
+            Ok(direct::Confirm::Ack) => Answer::Ack,
+            Ok(direct::Confirm::Returned(reply)) => Answer::Returned(reply),
+            Ok(direct::Confirm::Nack) => Answer::Nack,
+            Err(e) => {
+                metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "unavailable").increment(1);
+                return Err(PublishError::Unavailable(Duration::ZERO, e.to_string()));
+            }
+        };
+        answered::<T>(answer, exchange, routing_key).unwrap_or(Ok(()))
+    }
+
+    /// Publishes once over lapin.
+    async fn publish_once(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: &BasicProperties,
+    ) -> Result<Answer, String> {
+        let ch = self.confirm_channel().await.map_err(|e| e.to_string())?;
+        let confirm = ch
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                body,
+                properties.clone(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match confirm.await.map_err(|e| e.to_string())? {
+            Confirmation::Ack(None) => Answer::Ack,
+            Confirmation::Ack(Some(returned)) => Answer::Returned(returned.reply_text.to_string()),
+            Confirmation::Nack(_) => Answer::Nack,
+            Confirmation::NotRequested => Answer::NotRequested,
+        })
     }
 
     async fn confirm_channel(&self) -> Result<Channel, AmqpError> {
@@ -255,62 +341,16 @@ impl Publisher {
         envelope: &Envelope<T>,
         reply_to: Option<&str>,
     ) -> Result<(), PublishError> {
-        let body = serde_json::to_vec(envelope)?;
-        let mut properties = BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_delivery_mode(2)
-            .with_message_id(envelope.message_id.to_string().into())
-            .with_correlation_id(envelope.correlation_id.to_string().into())
-            .with_type(T::KIND.into())
-            .with_timestamp(envelope.occurred_at.timestamp().max(0) as u64);
-        if let Some(queue) = reply_to {
-            properties = properties.with_reply_to(queue.into());
-        }
+        let (body, properties) = encode(envelope, reply_to)?;
         let started = Instant::now();
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
-            let attempt = async {
-                let ch = self.confirm_channel().await.map_err(|e| e.to_string())?;
-                let confirm = ch
-                    .basic_publish(
-                        exchange.into(),
-                        routing_key.as_str().into(),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            immediate: false,
-                        },
-                        &body,
-                        properties.clone(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                confirm.await.map_err(|e| e.to_string())
-            };
-            match attempt.await {
-                Ok(Confirmation::Ack(None)) => {
-                    metrics::counter!("pingtower_amqp_published_total", "kind" => T::KIND).increment(1);
-                    return Ok(());
-                }
-                Ok(Confirmation::Ack(Some(returned))) => {
-                    metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "unroutable").increment(1);
-                    return Err(PublishError::Unroutable {
-                        exchange: exchange.to_owned(),
-                        routing_key,
-                        reply: returned.reply_text.to_string(),
-                    });
-                }
-                Ok(Confirmation::Nack(_)) => {
-                    metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "nacked")
-                        .increment(1);
-                    return Err(PublishError::Nacked {
-                        exchange: T::EXCHANGE.to_owned(),
-                        routing_key,
-                    });
-                }
-                Ok(Confirmation::NotRequested) => {
+            match self.publish_once(exchange, &routing_key, &body, &properties).await {
+                Ok(answer) => match answered::<T>(answer, exchange, routing_key.clone()) {
+                    Some(done) => return done,
                     // The channel lost confirm mode (cannot happen on our channels); start over.
-                    *self.channel.lock().await = None;
-                }
+                    None => *self.channel.lock().await = None,
+                },
                 Err(error) => {
                     *self.channel.lock().await = None;
                     if started.elapsed() >= self.timeout || self.broker.inner.shutdown.is_cancelled() {
@@ -323,6 +363,53 @@ impl Publisher {
                 }
             }
         }
+    }
+}
+
+/// A message's body and properties: JSON, persistent, typed, with its ids.
+fn encode<T: Message>(
+    envelope: &Envelope<T>,
+    reply_to: Option<&str>,
+) -> Result<(Vec<u8>, BasicProperties), PublishError> {
+    let body = serde_json::to_vec(envelope)?;
+    let mut properties = BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+        .with_message_id(envelope.message_id.to_string().into())
+        .with_correlation_id(envelope.correlation_id.to_string().into())
+        .with_type(T::KIND.into())
+        .with_timestamp(envelope.occurred_at.timestamp().max(0) as u64);
+    if let Some(queue) = reply_to {
+        properties = properties.with_reply_to(queue.into());
+    }
+    Ok((body, properties))
+}
+
+/// What the broker's answer means for the publisher (counted); `None`: publish again.
+fn answered<T: Message>(answer: Answer, exchange: &str, routing_key: String) -> Option<Result<(), PublishError>> {
+    match answer {
+        Answer::Ack => {
+            metrics::counter!("pingtower_amqp_published_total", "kind" => T::KIND).increment(1);
+            Some(Ok(()))
+        }
+        Answer::Returned(reply) => {
+            metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "unroutable")
+                .increment(1);
+            Some(Err(PublishError::Unroutable {
+                exchange: exchange.to_owned(),
+                routing_key,
+                reply,
+            }))
+        }
+        Answer::Nack => {
+            metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "nacked")
+                .increment(1);
+            Some(Err(PublishError::Nacked {
+                exchange: exchange.to_owned(),
+                routing_key,
+            }))
+        }
+        Answer::NotRequested => None,
     }
 }
 
@@ -363,6 +450,9 @@ pub struct DeliveryInfo {
     /// Queue the publisher awaits a reply on (request/reply, e.g. "Test now"); the handler
     /// answers with [`Publisher::reply`] instead of the usual publication.
     pub reply_to: Option<String>,
+    /// The direct link the message came over ([`ConsumerOptions::direct`]); answers go out
+    /// on it with [`Publisher::publish_on`] / [`Publisher::reply_on`].
+    pub link: Option<direct::Link>,
 }
 
 /// Options of a consumer.
@@ -376,6 +466,8 @@ pub struct ConsumerOptions {
     pub concurrency: usize,
     /// Longest pause between retries of a transiently failing handler.
     pub max_retry_delay: Duration,
+    /// Consume over a [`direct::Link`] (plain `amqp://` only; lapin otherwise).
+    pub direct: bool,
 }
 
 impl ConsumerOptions {
@@ -386,7 +478,16 @@ impl ConsumerOptions {
             prefetch: 1,
             concurrency: 1,
             max_retry_delay: Duration::from_secs(30),
+            direct: false,
         }
+    }
+
+    /// Deliveries arrive over a [`direct::Link`] driven on this runtime instead of lapin's I/O
+    /// thread (when the URI is plain `amqp://`): fewer context switches per message, for
+    /// consumers whose messages are many and cheap (the pinger's jobs).
+    pub fn direct(mut self) -> Self {
+        self.direct = true;
+        self
     }
 
     /// `n` messages at once, prefetch `n`.
@@ -415,6 +516,9 @@ where
     H: Fn(Envelope<T>, DeliveryInfo) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
+    if options.direct && direct::supports(broker.inner.uri.expose_secret()) {
+        return consume_direct(broker, options, shutdown, handler).await;
+    }
     let tracker = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
@@ -460,7 +564,7 @@ where
             let max_delay = options.max_retry_delay;
             let shutdown = shutdown.clone();
             tracker.spawn(async move {
-                handle_delivery::<T, H, Fut>(delivery, &queue, &handler, max_delay, &shutdown).await;
+                handle_delivery::<T, H, Fut, _>(delivery, &queue, &handler, max_delay, &shutdown).await;
                 drop(permit);
             });
         }
@@ -471,6 +575,89 @@ where
             let _ = channel.close(200, "shutdown".into()).await;
             return Ok(());
         }
+    }
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
+
+/// [`consume`] over a [`direct::Link`]; same contract.
+async fn consume_direct<T, H, Fut>(
+    broker: &Broker,
+    options: ConsumerOptions,
+    shutdown: CancellationToken,
+    handler: H,
+) -> Result<(), AmqpError>
+where
+    T: Message,
+    H: Fn(Envelope<T>, DeliveryInfo) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    let tracker = TaskTracker::new();
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    while !shutdown.is_cancelled() {
+        let opened = async {
+            // lapin declares the topology (on its first connection), the link consumes.
+            broker.connection().await?;
+            let role = direct::Role::Consume {
+                queue: options.queue.clone(),
+                prefetch: options.prefetch,
+                tag: format!("{}-{}", options.queue, uuid::Uuid::new_v4().simple()),
+            };
+            direct::Link::open(
+                broker.inner.uri.expose_secret(),
+                &format!("{} (direct)", broker.inner.name),
+                role,
+            )
+            .await
+            .map_err(AmqpError::from)
+        };
+        let (link, deliveries) = match opened.await {
+            Ok((link, Some(deliveries))) => {
+                backoff.reset();
+                (link, deliveries)
+            }
+            Ok((_, None)) => unreachable!("a consuming link has deliveries"),
+            Err(AmqpError::ShuttingDown) => break,
+            Err(AmqpError::Topology(e)) => return Err(AmqpError::Topology(e)),
+            Err(e) => {
+                let delay = backoff.next_delay();
+                warn!(error = %e, queue = %options.queue, retry_in_ms = delay.as_millis() as u64, "could not subscribe");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => continue,
+                }
+            }
+        };
+        let mut deliveries = deliveries;
+        debug!(queue = %options.queue, "subscribed (direct)");
+        loop {
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            };
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                n = deliveries.recv() => n,
+            };
+            let Some(delivery) = next else {
+                warn!(queue = %options.queue, "consumer lost its connection; resubscribing");
+                break;
+            };
+            let handler = handler.clone();
+            let queue = options.queue.clone();
+            let max_delay = options.max_retry_delay;
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                handle_delivery::<T, H, Fut, _>(delivery, &queue, &handler, max_delay, &shutdown).await;
+                drop(permit);
+            });
+        }
+        // Deliveries not yet handed to a handler go back to the queue when the link closes,
+        // which it does once the handlers in hand have settled theirs.
+        drop(deliveries);
+        drop(link);
     }
     tracker.close();
     tracker.wait().await;
@@ -497,21 +684,92 @@ async fn subscribe(
     Ok((channel, consumer, tag))
 }
 
-fn decode<T: Message>(delivery: &lapin::message::Delivery) -> Result<Envelope<T>, serde_json::Error> {
-    serde_json::from_slice::<Envelope<T>>(&delivery.data)
+/// A consumed message, from lapin or from a [`direct::Link`].
+trait Inbound: Send + Sync + 'static {
+    fn body(&self) -> &[u8];
+    fn properties(&self) -> &BasicProperties;
+    fn redelivered(&self) -> bool;
+    fn routing_key(&self) -> String;
+    /// The direct link it came over, if any.
+    fn link(&self) -> Option<direct::Link>;
+    /// Acks, dead-letters or requeues it; an error means the channel is gone.
+    fn settle(&self, how: Settle) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-fn correlation_of(delivery: &lapin::message::Delivery) -> String {
+impl Inbound for lapin::message::Delivery {
+    fn body(&self) -> &[u8] {
+        &self.data
+    }
+    fn properties(&self) -> &BasicProperties {
+        &self.properties
+    }
+    fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+    fn routing_key(&self) -> String {
+        self.routing_key.to_string()
+    }
+    fn link(&self) -> Option<direct::Link> {
+        None
+    }
+    async fn settle(&self, how: Settle) -> Result<(), String> {
+        let result = match how {
+            Settle::Ack => self.acker.ack(BasicAckOptions::default()).await,
+            Settle::Reject => self.acker.reject(BasicRejectOptions { requeue: false }).await,
+            Settle::Requeue => {
+                self.acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    })
+                    .await
+            }
+        };
+        result.map(drop).map_err(|e| e.to_string())
+    }
+}
+
+impl Inbound for direct::Delivery {
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+    fn properties(&self) -> &BasicProperties {
+        &self.properties
+    }
+    fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+    fn routing_key(&self) -> String {
+        self.routing_key.clone()
+    }
+    fn link(&self) -> Option<direct::Link> {
+        Some(direct::Delivery::link(self).clone())
+    }
+    async fn settle(&self, how: Settle) -> Result<(), String> {
+        let how = match how {
+            Settle::Ack => direct::Settlement::Ack,
+            Settle::Reject => direct::Settlement::Reject,
+            Settle::Requeue => direct::Settlement::Requeue,
+        };
+        direct::Delivery::settle(self, how).map_err(|e| e.to_string())
+    }
+}
+
+fn decode<T: Message>(delivery: &impl Inbound) -> Result<Envelope<T>, serde_json::Error> {
+    serde_json::from_slice::<Envelope<T>>(delivery.body())
+}
+
+fn correlation_of(delivery: &impl Inbound) -> String {
     delivery
-        .properties
+        .properties()
         .correlation_id()
         .as_ref()
         .map(ShortString::to_string)
         .unwrap_or_default()
 }
 
-async fn handle_delivery<T, H, Fut>(
-    delivery: lapin::message::Delivery,
+async fn handle_delivery<T, H, Fut, D>(
+    delivery: D,
     queue: &str,
     handler: &H,
     max_delay: Duration,
@@ -520,21 +778,23 @@ async fn handle_delivery<T, H, Fut>(
     T: Message,
     H: Fn(Envelope<T>, DeliveryInfo) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
+    D: Inbound,
 {
     let span = info_span!("message", queue, kind = T::KIND, correlation_id = %correlation_of(&delivery));
     async {
         let envelope = match decode::<T>(&delivery) {
             Ok(e) => e,
             Err(error) => {
-                warn!(%error, bytes = delivery.data.len(), "undecodable message; dead-lettering it");
+                warn!(%error, bytes = delivery.body().len(), "undecodable message; dead-lettering it");
                 settle(&delivery, queue, Settle::Reject).await;
                 return;
             }
         };
         let info = DeliveryInfo {
-            redelivered: delivery.redelivered,
-            routing_key: delivery.routing_key.to_string(),
-            reply_to: delivery.properties.reply_to().as_ref().map(ShortString::to_string),
+            redelivered: delivery.redelivered(),
+            routing_key: delivery.routing_key(),
+            reply_to: delivery.properties().reply_to().as_ref().map(ShortString::to_string),
+            link: delivery.link(),
         };
         let mut backoff = Backoff::new(Duration::from_millis(200), max_delay);
         loop {
@@ -548,6 +808,12 @@ async fn handle_delivery<T, H, Fut>(
                 Err(_) => {
                     warn!(message_id = %envelope.message_id, "handler panicked; dead-lettering the message");
                     return settle(&delivery, queue, Settle::Reject).await;
+                }
+                Ok(Err(HandlerError::Transient(error))) if info.link.as_ref().is_some_and(|l| !l.is_alive()) => {
+                    // Its connection is gone, and with it the delivery: the broker hands the
+                    // message out again.
+                    debug!(error = format!("{error:#}"), "handler failed and the link is gone; the message will be redelivered");
+                    return;
                 }
                 Ok(Err(HandlerError::Transient(error))) => {
                     let delay = backoff.next_delay();
@@ -572,24 +838,13 @@ enum Settle {
     Requeue,
 }
 
-async fn settle(delivery: &lapin::message::Delivery, queue: &str, how: Settle) {
-    let (result, label) = match how {
-        Settle::Ack => (delivery.acker.ack(BasicAckOptions::default()).await, "ack"),
-        Settle::Reject => (
-            delivery.acker.reject(BasicRejectOptions { requeue: false }).await,
-            "dead_letter",
-        ),
-        Settle::Requeue => (
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await,
-            "requeue",
-        ),
+async fn settle(delivery: &impl Inbound, queue: &str, how: Settle) {
+    let label = match how {
+        Settle::Ack => "ack",
+        Settle::Reject => "dead_letter",
+        Settle::Requeue => "requeue",
     };
+    let result = delivery.settle(how).await;
     metrics::counter!("pingtower_amqp_consumed_total", "queue" => queue.to_owned(), "result" => label).increment(1);
     if let Err(error) = result {
         // The channel is gone; the broker will redeliver the message to the next consumer.
@@ -634,6 +889,7 @@ where
         prefetch,
         concurrency: 1,
         max_retry_delay: options.max_retry_delay,
+        direct: false,
     };
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     'connection: while !shutdown.is_cancelled() {

@@ -1,0 +1,854 @@
+//! A lean AMQP 0-9-1 link for hot paths: one connection, one channel, its socket driven by a
+//! task on the caller's tokio runtime.
+//!
+//! lapin drives every connection's socket from a thread of its own (`lapin-io-loop`), so each
+//! delivery, ack, publish and confirm crosses threads: about five context switches per job
+//! the pinger consumes and answers, more CPU than its HTTP check (see `bench_pinger`). Here one
+//! task reads the frames and writes what the handlers queued, all on the runtime's worker;
+//! commands queued while it works leave in one write.
+//!
+//! Scope: what a worker's hot path needs — consume one queue with manual acks and a prefetch,
+//! or publish persistent, `mandatory` messages with confirms. The topology is declared by
+//! [`Broker`](super::Broker) (lapin) beforehand; `amqps://` URIs are not served here (the
+//! callers keep to lapin for them, see [`supports`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use amq_protocol::frame::{AMQPContentHeader, AMQPFrame, WriteContext, gen_frame, parse_frame};
+use amq_protocol::protocol::basic::AMQPProperties;
+use amq_protocol::protocol::{AMQPClass, basic, channel, confirm, connection};
+use amq_protocol::types::{AMQPValue, FieldTable, LongString, ShortString};
+use amq_protocol::uri::{AMQPScheme, AMQPUri};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::DEFAULT_HEARTBEAT_SECS;
+
+/// The only channel a link opens.
+const CHANNEL: u16 = 1;
+/// The basic class's id (content headers name it).
+const BASIC_CLASS: u16 = 60;
+/// Largest frame asked for when the URI names none (RabbitMQ's default).
+const FRAME_MAX: u32 = 131_072;
+/// How long queued frames may wait for company before they are written: acks and
+/// publications of jobs finishing close together leave in one write (one syscall, and one
+/// wake-up of the broker's reader) instead of one each. Results arrive ≤ 2 ms later.
+const LINGER: Duration = Duration::from_millis(2);
+/// Queued bytes that are written at once, without lingering.
+const LINGER_BYTES: usize = 32 * 1024;
+/// How long connecting and the handshake may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a link could not be opened or ended.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The socket failed or closed.
+    #[error("AMQP connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// The broker closed the connection or channel, or spoke out of turn.
+    #[error("AMQP protocol: {0}")]
+    Protocol(String),
+    /// The URI cannot be used.
+    #[error("AMQP URI: {0}")]
+    Uri(String),
+    /// Connecting or the handshake took too long.
+    #[error("connecting to the broker timed out")]
+    Timeout,
+}
+
+/// Whether `uri` can be served by a direct link (plain `amqp://`).
+pub fn supports(uri: &str) -> bool {
+    uri.parse::<AMQPUri>().is_ok_and(|u| u.scheme == AMQPScheme::AMQP)
+}
+
+/// What a link is for.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// Consume `queue` with manual acks, at most `prefetch` unacked, as `tag`; the channel
+    /// also publishes with confirms (a handler's answer rides the same connection as the ack
+    /// that follows it: one socket, one read for a confirm and the next delivery).
+    Consume {
+        /// Queue to consume.
+        queue: String,
+        /// Unacked deliveries the broker may hand over at once.
+        prefetch: u16,
+        /// Consumer tag.
+        tag: String,
+    },
+    /// Publish with confirms.
+    Publish,
+}
+
+/// How the broker answered a publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Taken responsibility for.
+    Ack,
+    /// Returned as unroutable (the broker's reply text); acked afterwards.
+    Returned(String),
+    /// Refused.
+    Nack,
+}
+
+/// One message consumed over a link.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The broker's tag for it (per link).
+    pub tag: u64,
+    /// Delivered before.
+    pub redelivered: bool,
+    /// Routing key it was published with.
+    pub routing_key: String,
+    /// Its properties.
+    pub properties: AMQPProperties,
+    /// Its body.
+    pub body: Vec<u8>,
+    /// The link it came over (its settlement goes there).
+    link: Link,
+}
+
+/// How a delivery is settled.
+#[derive(Debug, Clone, Copy)]
+pub enum Settlement {
+    /// Done with.
+    Ack,
+    /// Dead-lettered.
+    Reject,
+    /// Back into the queue.
+    Requeue,
+}
+
+impl Delivery {
+    /// Acks, rejects or requeues the delivery. An error means the link is gone (the broker
+    /// redelivers the message to the next consumer).
+    pub fn settle(&self, how: Settlement) -> Result<(), LinkError> {
+        self.link
+            .commands
+            .send(Command::Settle(self.tag, how))
+            .map_err(|_| LinkError::Protocol("the connection is gone".into()))
+    }
+
+    /// The link it came over: publish the answer there, before the ack.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+}
+
+enum Command {
+    Publish {
+        exchange: ShortString,
+        routing_key: ShortString,
+        properties: AMQPProperties,
+        body: Vec<u8>,
+        confirm: oneshot::Sender<Confirm>,
+    },
+    Settle(u64, Settlement),
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Publish { routing_key, .. } => write!(f, "Publish({routing_key})"),
+            Command::Settle(tag, how) => write!(f, "Settle({tag}, {how:?})"),
+        }
+    }
+}
+
+/// An open link. Dropping every handle (the link, its deliveries) closes the connection.
+#[derive(Debug, Clone)]
+pub struct Link {
+    commands: mpsc::UnboundedSender<Command>,
+    dead: CancellationToken,
+}
+
+impl Link {
+    /// Opens a connection to `uri` (named `name` in the management UI) with one channel set up
+    /// for `role`; for [`Role::Consume`] also the stream of deliveries, which ends when the
+    /// link does.
+    pub async fn open(
+        uri: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<(Link, Option<mpsc::UnboundedReceiver<Delivery>>), LinkError> {
+        tokio::time::timeout(OPEN_TIMEOUT, Self::open_inner(uri, name, role))
+            .await
+            .map_err(|_| LinkError::Timeout)?
+    }
+
+    async fn open_inner(
+        uri: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<(Link, Option<mpsc::UnboundedReceiver<Delivery>>), LinkError> {
+        let uri: AMQPUri = uri.parse().map_err(LinkError::Uri)?;
+        if uri.scheme != AMQPScheme::AMQP {
+            return Err(LinkError::Uri("only amqp:// is served by a direct link".into()));
+        }
+        let tcp = TcpStream::connect((uri.authority.host.as_str(), uri.authority.port)).await?;
+        tcp.set_nodelay(true)?;
+        let mut wire = Wire::new(tcp);
+        wire.wbuf.extend_from_slice(b"AMQP\x00\x00\x09\x01");
+        wire.flush().await?;
+
+        let start = match wire.expect().await? {
+            AMQPClass::Connection(connection::AMQPMethod::Start(s)) => s,
+            other => return Err(unexpected("connection.start", &other)),
+        };
+        if !start.mechanisms.to_string().split(' ').any(|m| m == "PLAIN") {
+            return Err(LinkError::Protocol(format!(
+                "the broker offers no PLAIN login (it offers {})",
+                start.mechanisms
+            )));
+        }
+        let user = &uri.authority.userinfo;
+        wire.push(&method(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
+                client_properties: client_properties(name),
+                mechanism: "PLAIN".into(),
+                response: format!("\0{}\0{}", user.username, user.password).into(),
+                locale: "en_US".into(),
+            })),
+        ))?;
+        wire.flush().await?;
+
+        let tune = match wire.expect().await? {
+            AMQPClass::Connection(connection::AMQPMethod::Tune(t)) => t,
+            other => return Err(unexpected("connection.tune", &other)),
+        };
+        let wanted_frame = uri.query.frame_max.unwrap_or(FRAME_MAX);
+        let frame_max = match tune.frame_max {
+            0 => wanted_frame,
+            server => server.min(wanted_frame),
+        };
+        let wanted_heartbeat = uri.query.heartbeat.unwrap_or(DEFAULT_HEARTBEAT_SECS);
+        let heartbeat = match (wanted_heartbeat, tune.heartbeat) {
+            (0, _) => 0,
+            (ours, 0) => ours,
+            (ours, theirs) => ours.min(theirs),
+        };
+        wire.frame_max = frame_max;
+        wire.push(&method(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::TuneOk(connection::TuneOk {
+                channel_max: 1,
+                frame_max,
+                heartbeat,
+            })),
+        ))?;
+        wire.push(&method(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::Open(connection::Open {
+                virtual_host: uri.vhost.as_str().into(),
+            })),
+        ))?;
+        wire.flush().await?;
+        match wire.expect().await? {
+            AMQPClass::Connection(connection::AMQPMethod::OpenOk(_)) => {}
+            other => return Err(unexpected("connection.open-ok", &other)),
+        }
+
+        wire.push(&method(
+            CHANNEL,
+            AMQPClass::Channel(channel::AMQPMethod::Open(channel::Open {})),
+        ))?;
+        wire.flush().await?;
+        match wire.expect().await? {
+            AMQPClass::Channel(channel::AMQPMethod::OpenOk(_)) => {}
+            other => return Err(unexpected("channel.open-ok", &other)),
+        }
+
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let mut deliveries = None;
+        let mut delivery_rx = None;
+        match role {
+            Role::Consume { queue, prefetch, tag } => {
+                wire.push(&method(
+                    CHANNEL,
+                    AMQPClass::Confirm(confirm::AMQPMethod::Select(confirm::Select { nowait: false })),
+                ))?;
+                wire.flush().await?;
+                match wire.expect().await? {
+                    AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(_)) => {}
+                    other => return Err(unexpected("confirm.select-ok", &other)),
+                }
+                wire.push(&method(
+                    CHANNEL,
+                    AMQPClass::Basic(basic::AMQPMethod::Qos(basic::Qos {
+                        prefetch_count: prefetch,
+                        global: false,
+                    })),
+                ))?;
+                wire.flush().await?;
+                match wire.expect().await? {
+                    AMQPClass::Basic(basic::AMQPMethod::QosOk(_)) => {}
+                    other => return Err(unexpected("basic.qos-ok", &other)),
+                }
+                wire.push(&method(
+                    CHANNEL,
+                    AMQPClass::Basic(basic::AMQPMethod::Consume(basic::Consume {
+                        queue: queue.as_str().into(),
+                        consumer_tag: tag.as_str().into(),
+                        no_local: false,
+                        no_ack: false,
+                        exclusive: false,
+                        nowait: false,
+                        arguments: FieldTable::default(),
+                    })),
+                ))?;
+                wire.flush().await?;
+                match wire.expect().await? {
+                    AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(_)) => {}
+                    other => return Err(unexpected("basic.consume-ok", &other)),
+                }
+                let (tx, rx) = mpsc::unbounded_channel();
+                deliveries = Some(tx);
+                delivery_rx = Some(rx);
+            }
+            Role::Publish => {
+                wire.push(&method(
+                    CHANNEL,
+                    AMQPClass::Confirm(confirm::AMQPMethod::Select(confirm::Select { nowait: false })),
+                ))?;
+                wire.flush().await?;
+                match wire.expect().await? {
+                    AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(_)) => {}
+                    other => return Err(unexpected("confirm.select-ok", &other)),
+                }
+            }
+        }
+
+        let dead = CancellationToken::new();
+        let driver = Driver {
+            wire,
+            settle: commands.downgrade(),
+            dead: dead.clone(),
+            deliveries,
+            heartbeat: (heartbeat > 0).then(|| Duration::from_secs(u64::from(heartbeat))),
+            pending: BTreeMap::new(),
+            next_tag: 1,
+            returned: HashMap::new(),
+            incoming: None,
+            last_read: Instant::now(),
+            last_write: Instant::now(),
+        };
+        let name = name.to_owned();
+        let done = dead.clone();
+        tokio::spawn(async move {
+            if let Err(error) = driver.run(command_rx).await {
+                debug!(%error, link = %name, "direct AMQP link ended");
+            }
+            done.cancel();
+        });
+        Ok((Link { commands, dead }, delivery_rx))
+    }
+
+    /// Whether the connection is still up.
+    pub fn is_alive(&self) -> bool {
+        !self.dead.is_cancelled()
+    }
+
+    /// Publishes `body` (persistent, `mandatory`) and waits for the broker's answer. An error
+    /// means the link is gone and the message may or may not have arrived.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        properties: AMQPProperties,
+        body: Vec<u8>,
+    ) -> Result<Confirm, LinkError> {
+        let (confirm, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Publish {
+                exchange: exchange.into(),
+                routing_key: routing_key.into(),
+                properties,
+                body,
+                confirm,
+            })
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())
+    }
+}
+
+fn gone() -> LinkError {
+    LinkError::Protocol("the connection closed before the broker answered".into())
+}
+
+fn unexpected(wanted: &str, got: &AMQPClass) -> LinkError {
+    match got {
+        AMQPClass::Connection(connection::AMQPMethod::Close(c)) => LinkError::Protocol(format!(
+            "the broker closed the connection: {} {}",
+            c.reply_code, c.reply_text
+        )),
+        AMQPClass::Channel(channel::AMQPMethod::Close(c)) => LinkError::Protocol(format!(
+            "the broker closed the channel: {} {}",
+            c.reply_code, c.reply_text
+        )),
+        other => LinkError::Protocol(format!("expected {wanted}, got {other:?}")),
+    }
+}
+
+fn method(channel: u16, class: AMQPClass) -> AMQPFrame {
+    AMQPFrame::Method(channel, class)
+}
+
+fn client_properties(name: &str) -> FieldTable {
+    let mut capabilities = FieldTable::default();
+    for c in [
+        "publisher_confirms",
+        "basic.nack",
+        "consumer_cancel_notify",
+        "connection.blocked",
+    ] {
+        capabilities.insert(c.into(), AMQPValue::Boolean(true));
+    }
+    let mut props = FieldTable::default();
+    props.insert("connection_name".into(), AMQPValue::LongString(LongString::from(name)));
+    props.insert("product".into(), AMQPValue::LongString("PingTower".into()));
+    props.insert("capabilities".into(), AMQPValue::FieldTable(capabilities));
+    props
+}
+
+/// The socket with its buffers: frames are parsed out of `rbuf` and serialised into `wbuf`.
+struct Wire {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    frame_max: u32,
+}
+
+impl Wire {
+    fn new(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            rbuf: Vec::with_capacity(64 * 1024),
+            rpos: 0,
+            wbuf: Vec::with_capacity(16 * 1024),
+            frame_max: FRAME_MAX,
+        }
+    }
+
+    /// The next complete frame already read, if any.
+    fn take_frame(&mut self) -> Result<Option<AMQPFrame>, LinkError> {
+        let buf = &self.rbuf[self.rpos..];
+        if buf.len() < 7 {
+            return Ok(None);
+        }
+        let size = u32::from_be_bytes([buf[3], buf[4], buf[5], buf[6]]) as usize;
+        if size > self.frame_max.max(FRAME_MAX) as usize {
+            return Err(LinkError::Protocol(format!(
+                "a frame of {size} bytes exceeds frame_max"
+            )));
+        }
+        let total = 7 + size + 1;
+        if buf.len() < total {
+            return Ok(None);
+        }
+        let frame = parse_frame(&buf[..total])
+            .map(|(_, f)| f)
+            .map_err(|e| LinkError::Protocol(format!("unparsable frame: {e:?}")))?;
+        self.rpos += total;
+        Ok(Some(frame))
+    }
+
+    /// Reads what the socket has; 0 means it closed.
+    async fn read_more(&mut self) -> Result<usize, LinkError> {
+        if self.rpos > 0 {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+        self.rbuf.reserve(16 * 1024);
+        Ok(self.stream.read_buf(&mut self.rbuf).await?)
+    }
+
+    /// The next method frame, heartbeats skipped (handshake only).
+    async fn expect(&mut self) -> Result<AMQPClass, LinkError> {
+        loop {
+            match self.take_frame()? {
+                Some(AMQPFrame::Method(_, class)) => return Ok(class),
+                Some(AMQPFrame::Heartbeat) => continue,
+                Some(other) => return Err(LinkError::Protocol(format!("expected a method, got {other}"))),
+                None => {
+                    if self.read_more().await? == 0 {
+                        return Err(LinkError::Protocol(
+                            "the broker closed the connection during the handshake".into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, frame: &AMQPFrame) -> Result<(), LinkError> {
+        let ctx = WriteContext::from(std::mem::take(&mut self.wbuf));
+        let ctx = gen_frame(frame)(ctx).map_err(|e| LinkError::Protocol(format!("serialising {frame}: {e:?}")))?;
+        self.wbuf = ctx.write;
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), LinkError> {
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            self.wbuf.clear();
+        }
+        Ok(())
+    }
+}
+
+/// A publication waiting for its confirm.
+struct Pending {
+    message_id: Option<ShortString>,
+    confirm: oneshot::Sender<Confirm>,
+}
+
+/// A message being received: its method, then header, then body frames.
+enum Incoming {
+    Delivery {
+        deliver: basic::Deliver,
+        size: Option<u64>,
+        properties: AMQPProperties,
+        body: Vec<u8>,
+    },
+    Return {
+        reply: String,
+        size: Option<u64>,
+        properties: AMQPProperties,
+        body_left: u64,
+    },
+}
+
+struct Driver {
+    wire: Wire,
+    settle: mpsc::WeakUnboundedSender<Command>,
+    dead: CancellationToken,
+    deliveries: Option<mpsc::UnboundedSender<Delivery>>,
+    heartbeat: Option<Duration>,
+    pending: BTreeMap<u64, Pending>,
+    next_tag: u64,
+    /// Returned (unroutable) messages by message id, until their ack arrives.
+    returned: HashMap<ShortString, String>,
+    incoming: Option<Incoming>,
+    last_read: Instant,
+    last_write: Instant,
+}
+
+impl Driver {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) -> Result<(), LinkError> {
+        let tick_every = self.heartbeat.map(|h| h / 2).unwrap_or(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(tick_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut flush_at: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)), if flush_at.is_some() => {
+                    flush_at = None;
+                    self.write().await?;
+                    continue;
+                }
+                read = self.wire.read_more() => {
+                    if read? == 0 {
+                        return Err(LinkError::Protocol("the broker closed the connection".into()));
+                    }
+                    self.last_read = Instant::now();
+                    while let Some(frame) = self.wire.take_frame()? {
+                        self.on_frame(frame)?;
+                    }
+                }
+                command = commands.recv() => {
+                    let Some(command) = command else {
+                        // Every handle is gone: close politely (unacked deliveries return to
+                        // the queue).
+                        self.wire.push(&method(0, AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
+                            reply_code: 200,
+                            reply_text: "closing".into(),
+                            class_id: 0,
+                            method_id: 0,
+                        }))))?;
+                        self.write().await?;
+                        return Ok(());
+                    };
+                    self.encode(command)?;
+                    while let Ok(command) = commands.try_recv() {
+                        self.encode(command)?;
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Some(h) = self.heartbeat {
+                        if self.last_read.elapsed() > h * 2 {
+                            return Err(LinkError::Protocol(format!("no heartbeat from the broker for {:?}", h * 2)));
+                        }
+                        if self.last_write.elapsed() >= h / 2 {
+                            self.wire.push(&AMQPFrame::Heartbeat)?;
+                        }
+                    }
+                }
+            }
+            if self.wire.wbuf.len() >= LINGER_BYTES {
+                flush_at = None;
+                self.write().await?;
+            } else if flush_at.is_none() && !self.wire.wbuf.is_empty() {
+                flush_at = Some(tokio::time::Instant::now() + LINGER);
+            }
+        }
+    }
+
+    async fn write(&mut self) -> Result<(), LinkError> {
+        if !self.wire.wbuf.is_empty() {
+            self.wire.flush().await?;
+            self.last_write = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, command: Command) -> Result<(), LinkError> {
+        match command {
+            Command::Publish {
+                exchange,
+                routing_key,
+                properties,
+                body,
+                confirm,
+            } => {
+                self.wire.push(&method(
+                    CHANNEL,
+                    AMQPClass::Basic(basic::AMQPMethod::Publish(basic::Publish {
+                        exchange,
+                        routing_key,
+                        mandatory: true,
+                        immediate: false,
+                    })),
+                ))?;
+                let message_id = properties.message_id().clone();
+                self.wire.push(&AMQPFrame::Header(
+                    CHANNEL,
+                    AMQPContentHeader {
+                        class_id: BASIC_CLASS,
+                        body_size: body.len() as u64,
+                        properties,
+                    },
+                ))?;
+                let chunk = (self.wire.frame_max as usize).saturating_sub(8).max(1);
+                if body.len() <= chunk {
+                    if !body.is_empty() {
+                        self.wire.push(&AMQPFrame::Body(CHANNEL, body))?;
+                    }
+                } else {
+                    for part in body.chunks(chunk) {
+                        self.wire.push(&AMQPFrame::Body(CHANNEL, part.to_vec()))?;
+                    }
+                }
+                self.pending.insert(self.next_tag, Pending { message_id, confirm });
+                self.next_tag += 1;
+            }
+            Command::Settle(tag, how) => {
+                let class = match how {
+                    Settlement::Ack => basic::AMQPMethod::Ack(basic::Ack {
+                        delivery_tag: tag,
+                        multiple: false,
+                    }),
+                    Settlement::Reject => basic::AMQPMethod::Reject(basic::Reject {
+                        delivery_tag: tag,
+                        requeue: false,
+                    }),
+                    Settlement::Requeue => basic::AMQPMethod::Nack(basic::Nack {
+                        delivery_tag: tag,
+                        multiple: false,
+                        requeue: true,
+                    }),
+                };
+                self.wire.push(&method(CHANNEL, AMQPClass::Basic(class)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_frame(&mut self, frame: AMQPFrame) -> Result<(), LinkError> {
+        match frame {
+            AMQPFrame::Heartbeat => {}
+            AMQPFrame::Method(_, AMQPClass::Connection(connection::AMQPMethod::Close(c))) => {
+                self.wire.push(&method(
+                    0,
+                    AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
+                ))?;
+                return Err(LinkError::Protocol(format!(
+                    "the broker closed the connection: {} {}",
+                    c.reply_code, c.reply_text
+                )));
+            }
+            AMQPFrame::Method(_, AMQPClass::Channel(channel::AMQPMethod::Close(c))) => {
+                self.wire.push(&method(
+                    CHANNEL,
+                    AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {})),
+                ))?;
+                return Err(LinkError::Protocol(format!(
+                    "the broker closed the channel: {} {}",
+                    c.reply_code, c.reply_text
+                )));
+            }
+            AMQPFrame::Method(_, AMQPClass::Connection(connection::AMQPMethod::Blocked(b))) => {
+                debug!(reason = %b.reason, "the broker blocks publishing on this connection");
+            }
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Cancel(_))) => {
+                return Err(LinkError::Protocol("the broker cancelled the consumer".into()));
+            }
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Deliver(deliver))) => {
+                self.incoming = Some(Incoming::Delivery {
+                    deliver,
+                    size: None,
+                    properties: AMQPProperties::default(),
+                    body: Vec::new(),
+                });
+            }
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Return(r))) => {
+                self.incoming = Some(Incoming::Return {
+                    reply: format!("{} {}", r.reply_code, r.reply_text),
+                    size: None,
+                    properties: AMQPProperties::default(),
+                    body_left: 0,
+                });
+            }
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Ack(a))) => {
+                self.confirm(a.delivery_tag, a.multiple, false);
+            }
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Nack(n))) => {
+                self.confirm(n.delivery_tag, n.multiple, true);
+            }
+            AMQPFrame::Header(_, header) => match self.incoming.as_mut() {
+                Some(Incoming::Delivery {
+                    size, properties, body, ..
+                }) => {
+                    *size = Some(header.body_size);
+                    *properties = header.properties;
+                    body.reserve(header.body_size as usize);
+                    self.complete_if_whole();
+                }
+                Some(Incoming::Return {
+                    size,
+                    properties,
+                    body_left,
+                    ..
+                }) => {
+                    *size = Some(header.body_size);
+                    *properties = header.properties;
+                    *body_left = header.body_size;
+                    self.complete_if_whole();
+                }
+                None => return Err(LinkError::Protocol("a content header without a method".into())),
+            },
+            AMQPFrame::Body(_, data) => {
+                match self.incoming.as_mut() {
+                    Some(Incoming::Delivery { body, .. }) => body.extend_from_slice(&data),
+                    Some(Incoming::Return { body_left, .. }) => {
+                        *body_left = body_left.saturating_sub(data.len() as u64)
+                    }
+                    None => return Err(LinkError::Protocol("a content body without a method".into())),
+                }
+                self.complete_if_whole();
+            }
+            other => debug!(frame = %other, "direct AMQP link ignores a frame"),
+        }
+        Ok(())
+    }
+
+    /// Hands over the message being received once its body is complete.
+    fn complete_if_whole(&mut self) {
+        let whole = match &self.incoming {
+            Some(Incoming::Delivery {
+                size: Some(size), body, ..
+            }) => body.len() as u64 >= *size,
+            Some(Incoming::Return {
+                size: Some(_),
+                body_left,
+                ..
+            }) => *body_left == 0,
+            _ => false,
+        };
+        if !whole {
+            return;
+        }
+        match self.incoming.take() {
+            Some(Incoming::Delivery {
+                deliver,
+                properties,
+                body,
+                ..
+            }) => {
+                let (Some(deliveries), Some(settle)) = (&self.deliveries, self.settle.upgrade()) else {
+                    return;
+                };
+                // A closed receiver: the consumer is shutting down; the broker requeues.
+                let _ = deliveries.send(Delivery {
+                    tag: deliver.delivery_tag,
+                    redelivered: deliver.redelivered,
+                    routing_key: deliver.routing_key.to_string(),
+                    properties,
+                    body,
+                    link: Link {
+                        commands: settle,
+                        dead: self.dead.clone(),
+                    },
+                });
+            }
+            Some(Incoming::Return { reply, properties, .. }) => {
+                if let Some(id) = properties.message_id() {
+                    self.returned.insert(id.clone(), reply);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn confirm(&mut self, tag: u64, multiple: bool, nack: bool) {
+        let tags: Vec<u64> = if multiple {
+            self.pending.range(..=tag).map(|(t, _)| *t).collect()
+        } else {
+            vec![tag]
+        };
+        for t in tags {
+            let Some(p) = self.pending.remove(&t) else { continue };
+            let returned = p.message_id.as_ref().and_then(|id| self.returned.remove(id));
+            let answer = match (nack, returned) {
+                (true, _) => Confirm::Nack,
+                (false, Some(reply)) => Confirm::Returned(reply),
+                (false, None) => Confirm::Ack,
+            };
+            let _ = p.confirm.send(answer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_amqp_uris_are_served() {
+        assert!(supports("amqp://guest:guest@127.0.0.1:5672/%2f"));
+        assert!(supports("amqp://127.0.0.1"));
+        assert!(!supports("amqps://guest:guest@broker:5671/%2f"));
+        assert!(!supports("not a uri"));
+    }
+
+    #[test]
+    fn frames_round_trip_through_the_buffers() {
+        let frame = method(
+            CHANNEL,
+            AMQPClass::Basic(basic::AMQPMethod::Ack(basic::Ack {
+                delivery_tag: 42,
+                multiple: false,
+            })),
+        );
+        let mut wbuf = WriteContext::from(Vec::new());
+        wbuf = gen_frame(&frame)(wbuf).unwrap();
+        let bytes = wbuf.write;
+        let (_, parsed) = parse_frame(bytes.as_slice()).unwrap();
+        assert_eq!(parsed, frame);
+    }
+}
