@@ -641,7 +641,14 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         print_report(&r);
         reports.push((https, Measured::Pinger, r));
         let rate = count as f64 / interval;
-        match bare_segment(&format!("bare client {label}"), &targets, &pki.ca_file, https, rate, args.segment) {
+        match bare_segment(
+            &format!("bare client {label}"),
+            &targets,
+            &pki.ca_file,
+            https,
+            rate,
+            args.segment,
+        ) {
             Some(r) => {
                 print_report(&r);
                 reports.push((https, Measured::Bare, r));
@@ -832,7 +839,14 @@ async fn bare_get(tls: &tokio_rustls::TlsConnector, https: bool, addr: std::net:
 }
 
 /// Runs the floor client on CPU 0 at `rate` for `seconds`; its CPU per request.
-fn bare_segment(name: &str, targets: &Targets, ca: &Path, https: bool, rate: f64, seconds: f64) -> Option<SegmentReport> {
+fn bare_segment(
+    name: &str,
+    targets: &Targets,
+    ca: &Path,
+    https: bool,
+    rate: f64,
+    seconds: f64,
+) -> Option<SegmentReport> {
     let servers = if https { &targets.https } else { &targets.http };
     let addrs: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
     let started = Instant::now();
