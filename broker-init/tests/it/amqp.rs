@@ -2,6 +2,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::amqp::direct::{Link, Role};
 use common::amqp::{ConsumerOptions, HandlerError, PublishError, Publisher, consume};
 use common::messages::*;
 use common::samples;
@@ -397,6 +398,7 @@ async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
         "{}?heartbeat=7",
         secrecy::ExposeSecret::expose_secret(&broker.config.amqp_url)
     );
+    let own_uri_copy = own_uri.clone();
     let theirs = common::amqp::Broker::new(
         own_uri.into(),
         "heartbeat-own",
@@ -404,9 +406,16 @@ async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
         CancellationToken::new(),
     );
 
-    // Act
+    // Act: lapin connections and direct links, each with the default and with its own.
     ours.connection().await.unwrap();
     theirs.connection().await.unwrap();
+    let base_uri = secrecy::ExposeSecret::expose_secret(&broker.config.amqp_url).to_owned();
+    let (direct_default, _) = Link::open(&base_uri, "heartbeat-direct-default", Role::Publish)
+        .await
+        .unwrap();
+    let (direct_own, _) = Link::open(&own_uri_copy, "heartbeat-direct-own", Role::Publish)
+        .await
+        .unwrap();
 
     // Assert: the heartbeat each connection negotiated, as the broker reports it.
     let url = broker
@@ -432,16 +441,25 @@ async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
                 .find(|c| c["client_properties"]["connection_name"] == name)
                 .and_then(|c| c["timeout"].as_u64())
         };
-        if let (Some(a), Some(b)) = (timeout_of("heartbeat-default"), timeout_of("heartbeat-own")) {
-            break (a, b);
+        let names = [
+            "heartbeat-default",
+            "heartbeat-own",
+            "heartbeat-direct-default",
+            "heartbeat-direct-own",
+        ];
+        let found: Vec<u64> = names.iter().filter_map(|n| timeout_of(n)).collect();
+        if found.len() == names.len() {
+            break found;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "both connections listed: {list}"
+            "all four connections listed: {list}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    assert_eq!(timeouts, (u64::from(common::amqp::DEFAULT_HEARTBEAT_SECS), 7));
+    let default = u64::from(common::amqp::DEFAULT_HEARTBEAT_SECS);
+    assert_eq!(timeouts, vec![default, 7, default, 7]);
+    assert!(direct_default.is_alive() && direct_own.is_alive());
     ours.close().await;
     theirs.close().await;
 }
