@@ -75,13 +75,7 @@ impl Worker {
         let result = self.run_job(job).await;
         let id = result.result_id;
         let out = Envelope::caused_by(envelope.correlation_id, result).with_message_id(id);
-        let published = match (&info.reply_to, &info.link) {
-            (Some(queue), Some(link)) => self.publisher.reply_on(link, queue, &out).await,
-            (Some(queue), None) => self.publisher.reply(queue, &out).await,
-            (None, Some(link)) => self.publisher.publish_on(link, &out).await,
-            (None, None) => self.publisher.publish(&out).await,
-        };
-        match published {
+        match self.publisher.answer(&info, &out).await {
             Ok(()) => Ok(()),
             // The requester gave up and its reply queue is gone: nobody wants the answer.
             Err(PublishError::Unroutable { .. }) if info.reply_to.is_some() => {

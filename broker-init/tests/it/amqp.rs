@@ -354,13 +354,9 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(direct:
                         let mut result = samples::check_result();
                         result.job_id = env.payload.job_id;
                         let answer = Envelope::caused_by(env.correlation_id, result);
-                        let reply_to = info.reply_to.expect("the job carries a reply queue");
+                        info.reply_to.as_ref().expect("the job carries a reply queue");
                         assert_eq!(info.link.is_some(), direct, "a direct delivery names its link");
-                        match &info.link {
-                            Some(link) => publisher.reply_on(link, &reply_to, &answer).await,
-                            None => publisher.reply(&reply_to, &answer).await,
-                        }
-                        .map_err(HandlerError::transient)
+                        publisher.answer(&info, &answer).await.map_err(HandlerError::transient)
                     }
                 },
             )

@@ -225,6 +225,20 @@ impl Publisher {
         &self.broker
     }
 
+    /// Answers a consumed message: to its reply queue when it names one, else published as
+    /// usual; over the direct link it came on when it did ([`Publisher::publish_on`]), with
+    /// this publisher's retries otherwise.
+    pub async fn answer<T: Message>(&self, info: &DeliveryInfo, envelope: &Envelope<T>) -> Result<(), PublishError> {
+        let (exchange, routing_key) = match &info.reply_to {
+            Some(queue) => ("", queue.clone()),
+            None => (T::EXCHANGE, envelope.payload.routing_key()),
+        };
+        match &info.link {
+            Some(link) => self.publish_on_to(link, exchange, routing_key, envelope).await,
+            None => self.publish_to(exchange, routing_key, envelope, None).await,
+        }
+    }
+
     /// Publishes `envelope` once over `link` (the link a delivery came over, see
     /// [`DeliveryInfo::link`]) and waits for the broker's confirm. No retry: if the link is
     /// gone, so is the delivery being answered, which the broker hands out again.
@@ -516,14 +530,11 @@ where
     H: Fn(Envelope<T>, DeliveryInfo) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
-    if options.direct && direct::supports(broker.inner.uri.expose_secret()) {
-        return consume_direct(broker, options, shutdown, handler).await;
-    }
     let tracker = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     while !shutdown.is_cancelled() {
-        let (channel, mut consumer, tag) = match subscribe(broker, &options).await {
+        let mut subscription = match Subscription::open(broker, &options).await {
             Ok(sub) => {
                 backoff.reset();
                 sub
@@ -544,35 +555,41 @@ where
                 _ = shutdown.cancelled() => break,
                 p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
             };
-            let next = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                n = consumer.next() => n,
-            };
-            let delivery = match next {
-                Some(Ok(d)) => d,
-                Some(Err(e)) => {
-                    warn!(error = %e, queue = %options.queue, "consumer lost its channel; resubscribing");
-                    break;
+            match &mut subscription {
+                Subscription::Lapin { consumer, .. } => {
+                    let next = tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        n = consumer.next() => n,
+                    };
+                    match next {
+                        Some(Ok(d)) => spawn_handler(&tracker, d, permit, &options, &handler, &shutdown),
+                        Some(Err(e)) => {
+                            warn!(error = %e, queue = %options.queue, "consumer lost its channel; resubscribing");
+                            break;
+                        }
+                        None => {
+                            warn!(queue = %options.queue, "consumer was cancelled; resubscribing");
+                            break;
+                        }
+                    }
                 }
-                None => {
-                    warn!(queue = %options.queue, "consumer was cancelled; resubscribing");
-                    break;
+                Subscription::Direct { deliveries, .. } => {
+                    let next = tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        n = deliveries.recv() => n,
+                    };
+                    match next {
+                        Some(d) => spawn_handler(&tracker, d, permit, &options, &handler, &shutdown),
+                        None => {
+                            warn!(queue = %options.queue, "consumer lost its connection; resubscribing");
+                            break;
+                        }
+                    }
                 }
-            };
-            let handler = handler.clone();
-            let queue = options.queue.clone();
-            let max_delay = options.max_retry_delay;
-            let shutdown = shutdown.clone();
-            tracker.spawn(async move {
-                handle_delivery::<T, H, Fut, _>(delivery, &queue, &handler, max_delay, &shutdown).await;
-                drop(permit);
-            });
+            }
         }
         if shutdown.is_cancelled() {
-            let _ = channel.basic_cancel(tag.into(), BasicCancelOptions::default()).await;
-            tracker.close();
-            tracker.wait().await;
-            let _ = channel.close(200, "shutdown".into()).await;
+            subscription.close(&tracker).await;
             return Ok(());
         }
     }
@@ -581,87 +598,91 @@ where
     Ok(())
 }
 
-/// [`consume`] over a [`direct::Link`]; same contract.
-async fn consume_direct<T, H, Fut>(
-    broker: &Broker,
-    options: ConsumerOptions,
-    shutdown: CancellationToken,
-    handler: H,
-) -> Result<(), AmqpError>
-where
+/// Hands `delivery` to a handler task holding `permit`.
+fn spawn_handler<T, H, Fut, D>(
+    tracker: &TaskTracker,
+    delivery: D,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    options: &ConsumerOptions,
+    handler: &H,
+    shutdown: &CancellationToken,
+) where
     T: Message,
     H: Fn(Envelope<T>, DeliveryInfo) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    D: Inbound,
 {
-    let tracker = TaskTracker::new();
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
-    while !shutdown.is_cancelled() {
-        let opened = async {
-            // lapin declares the topology (on its first connection), the link consumes.
-            broker.connection().await?;
-            let role = direct::Role::Consume {
-                queue: options.queue.clone(),
-                prefetch: options.prefetch,
-                tag: format!("{}-{}", options.queue, uuid::Uuid::new_v4().simple()),
-            };
-            direct::Link::open(
-                broker.inner.uri.expose_secret(),
-                &format!("{} (direct)", broker.inner.name),
-                role,
-            )
-            .await
-            .map_err(AmqpError::from)
-        };
-        let (link, deliveries) = match opened.await {
-            Ok((link, Some(deliveries))) => {
-                backoff.reset();
-                (link, deliveries)
-            }
-            Ok((_, None)) => unreachable!("a consuming link has deliveries"),
-            Err(AmqpError::ShuttingDown) => break,
-            Err(AmqpError::Topology(e)) => return Err(AmqpError::Topology(e)),
-            Err(e) => {
-                let delay = backoff.next_delay();
-                warn!(error = %e, queue = %options.queue, retry_in_ms = delay.as_millis() as u64, "could not subscribe");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(delay) => continue,
-                }
-            }
-        };
-        let mut deliveries = deliveries;
-        debug!(queue = %options.queue, "subscribed (direct)");
-        loop {
-            let permit = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
-            };
-            let next = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                n = deliveries.recv() => n,
-            };
-            let Some(delivery) = next else {
-                warn!(queue = %options.queue, "consumer lost its connection; resubscribing");
-                break;
-            };
-            let handler = handler.clone();
-            let queue = options.queue.clone();
-            let max_delay = options.max_retry_delay;
-            let shutdown = shutdown.clone();
-            tracker.spawn(async move {
-                handle_delivery::<T, H, Fut, _>(delivery, &queue, &handler, max_delay, &shutdown).await;
-                drop(permit);
-            });
+    let handler = handler.clone();
+    let queue = options.queue.clone();
+    let max_delay = options.max_retry_delay;
+    let shutdown = shutdown.clone();
+    tracker.spawn(async move {
+        handle_delivery::<T, H, Fut, D>(delivery, &queue, &handler, max_delay, &shutdown).await;
+        drop(permit);
+    });
+}
+
+/// A consumer's subscription: a lapin channel, or a [`direct::Link`].
+enum Subscription {
+    Lapin {
+        channel: Channel,
+        consumer: lapin::Consumer,
+        tag: String,
+    },
+    Direct {
+        // Held: the link closes once it and every delivery handed out are dropped.
+        _link: direct::Link,
+        deliveries: tokio::sync::mpsc::UnboundedReceiver<direct::Delivery>,
+    },
+}
+
+impl Subscription {
+    async fn open(broker: &Broker, options: &ConsumerOptions) -> Result<Self, AmqpError> {
+        if !(options.direct && direct::supports(broker.inner.uri.expose_secret())) {
+            let (channel, consumer, tag) = subscribe(broker, options).await?;
+            return Ok(Subscription::Lapin { channel, consumer, tag });
         }
-        // Deliveries not yet handed to a handler go back to the queue when the link closes,
-        // which it does once the handlers in hand have settled theirs.
-        drop(deliveries);
-        drop(link);
+        // lapin declares the topology (on its first connection), the link consumes.
+        broker.connection().await?;
+        let role = direct::Role::Consume {
+            queue: options.queue.clone(),
+            prefetch: options.prefetch,
+            tag: consumer_tag(&options.queue),
+        };
+        let name = format!("{} (direct)", broker.inner.name);
+        match direct::Link::open(broker.inner.uri.expose_secret(), &name, role).await? {
+            (link, Some(deliveries)) => {
+                debug!(queue = %options.queue, "subscribed (direct)");
+                Ok(Subscription::Direct {
+                    _link: link,
+                    deliveries,
+                })
+            }
+            (_, None) => unreachable!("a consuming link has deliveries"),
+        }
     }
-    tracker.close();
-    tracker.wait().await;
-    Ok(())
+
+    /// On shutdown: stops the deliveries, lets the handlers in hand finish, closes.
+    async fn close(self, tracker: &TaskTracker) {
+        match self {
+            Subscription::Lapin { channel, tag, .. } => {
+                let _ = channel.basic_cancel(tag.into(), BasicCancelOptions::default()).await;
+                tracker.close();
+                tracker.wait().await;
+                let _ = channel.close(200, "shutdown".into()).await;
+            }
+            // Deliveries not yet handed to a handler go back to the queue when the link
+            // closes, which it does once the handlers in hand have settled theirs.
+            Subscription::Direct { .. } => {
+                tracker.close();
+                tracker.wait().await;
+            }
+        }
+    }
+}
+
+fn consumer_tag(queue: &str) -> String {
+    format!("{queue}-{}", uuid::Uuid::new_v4().simple())
 }
 
 async fn subscribe(
@@ -671,7 +692,7 @@ async fn subscribe(
     let conn = broker.connection().await?;
     let channel = conn.create_channel().await?;
     channel.basic_qos(options.prefetch, BasicQosOptions::default()).await?;
-    let tag = format!("{}-{}", options.queue, uuid::Uuid::new_v4().simple());
+    let tag = consumer_tag(&options.queue);
     let consumer = channel
         .basic_consume(
             options.queue.as_str().into(),
@@ -688,10 +709,7 @@ async fn subscribe(
 trait Inbound: Send + Sync + 'static {
     fn body(&self) -> &[u8];
     fn properties(&self) -> &BasicProperties;
-    fn redelivered(&self) -> bool;
-    fn routing_key(&self) -> String;
-    /// The direct link it came over, if any.
-    fn link(&self) -> Option<direct::Link>;
+    fn info(&self) -> DeliveryInfo;
     /// Acks, dead-letters or requeues it; an error means the channel is gone.
     fn settle(&self, how: Settle) -> impl Future<Output = Result<(), String>> + Send;
 }
@@ -703,14 +721,13 @@ impl Inbound for lapin::message::Delivery {
     fn properties(&self) -> &BasicProperties {
         &self.properties
     }
-    fn redelivered(&self) -> bool {
-        self.redelivered
-    }
-    fn routing_key(&self) -> String {
-        self.routing_key.to_string()
-    }
-    fn link(&self) -> Option<direct::Link> {
-        None
+    fn info(&self) -> DeliveryInfo {
+        DeliveryInfo {
+            redelivered: self.redelivered,
+            routing_key: self.routing_key.to_string(),
+            reply_to: reply_to_of(&self.properties),
+            link: None,
+        }
     }
     async fn settle(&self, how: Settle) -> Result<(), String> {
         let result = match how {
@@ -736,14 +753,13 @@ impl Inbound for direct::Delivery {
     fn properties(&self) -> &BasicProperties {
         &self.properties
     }
-    fn redelivered(&self) -> bool {
-        self.redelivered
-    }
-    fn routing_key(&self) -> String {
-        self.routing_key.clone()
-    }
-    fn link(&self) -> Option<direct::Link> {
-        Some(direct::Delivery::link(self).clone())
+    fn info(&self) -> DeliveryInfo {
+        DeliveryInfo {
+            redelivered: self.redelivered,
+            routing_key: self.routing_key.clone(),
+            reply_to: reply_to_of(&self.properties),
+            link: Some(self.link().clone()),
+        }
     }
     async fn settle(&self, how: Settle) -> Result<(), String> {
         let how = match how {
@@ -753,6 +769,10 @@ impl Inbound for direct::Delivery {
         };
         direct::Delivery::settle(self, how).map_err(|e| e.to_string())
     }
+}
+
+fn reply_to_of(properties: &BasicProperties) -> Option<String> {
+    properties.reply_to().as_ref().map(ShortString::to_string)
 }
 
 fn decode<T: Message>(delivery: &impl Inbound) -> Result<Envelope<T>, serde_json::Error> {
@@ -790,12 +810,7 @@ async fn handle_delivery<T, H, Fut, D>(
                 return;
             }
         };
-        let info = DeliveryInfo {
-            redelivered: delivery.redelivered(),
-            routing_key: delivery.routing_key(),
-            reply_to: delivery.properties().reply_to().as_ref().map(ShortString::to_string),
-            link: delivery.link(),
-        };
+        let info = delivery.info();
         let mut backoff = Backoff::new(Duration::from_millis(200), max_delay);
         loop {
             let outcome = AssertUnwindSafe(handler(envelope.clone(), info.clone())).catch_unwind().await;

@@ -240,86 +240,63 @@ impl Link {
                 heartbeat,
             })),
         ))?;
-        wire.push(&method(
+        wire.call(
             0,
             AMQPClass::Connection(connection::AMQPMethod::Open(connection::Open {
                 virtual_host: uri.vhost.as_str().into(),
             })),
-        ))?;
-        wire.flush().await?;
-        match wire.expect().await? {
-            AMQPClass::Connection(connection::AMQPMethod::OpenOk(_)) => {}
-            other => return Err(unexpected("connection.open-ok", &other)),
-        }
-
-        wire.push(&method(
+            "connection.open-ok",
+            |c| matches!(c, AMQPClass::Connection(connection::AMQPMethod::OpenOk(_))),
+        )
+        .await?;
+        wire.call(
             CHANNEL,
             AMQPClass::Channel(channel::AMQPMethod::Open(channel::Open {})),
-        ))?;
-        wire.flush().await?;
-        match wire.expect().await? {
-            AMQPClass::Channel(channel::AMQPMethod::OpenOk(_)) => {}
-            other => return Err(unexpected("channel.open-ok", &other)),
-        }
+            "channel.open-ok",
+            |c| matches!(c, AMQPClass::Channel(channel::AMQPMethod::OpenOk(_))),
+        )
+        .await?;
+        // Both roles publish with confirms: a consumer's handlers answer on its link.
+        wire.call(
+            CHANNEL,
+            AMQPClass::Confirm(confirm::AMQPMethod::Select(confirm::Select { nowait: false })),
+            "confirm.select-ok",
+            |c| matches!(c, AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(_))),
+        )
+        .await?;
 
         let (commands, command_rx) = mpsc::unbounded_channel();
         let mut deliveries = None;
         let mut delivery_rx = None;
-        match role {
-            Role::Consume { queue, prefetch, tag } => {
-                wire.push(&method(
-                    CHANNEL,
-                    AMQPClass::Confirm(confirm::AMQPMethod::Select(confirm::Select { nowait: false })),
-                ))?;
-                wire.flush().await?;
-                match wire.expect().await? {
-                    AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(_)) => {}
-                    other => return Err(unexpected("confirm.select-ok", &other)),
-                }
-                wire.push(&method(
-                    CHANNEL,
-                    AMQPClass::Basic(basic::AMQPMethod::Qos(basic::Qos {
-                        prefetch_count: prefetch,
-                        global: false,
-                    })),
-                ))?;
-                wire.flush().await?;
-                match wire.expect().await? {
-                    AMQPClass::Basic(basic::AMQPMethod::QosOk(_)) => {}
-                    other => return Err(unexpected("basic.qos-ok", &other)),
-                }
-                wire.push(&method(
-                    CHANNEL,
-                    AMQPClass::Basic(basic::AMQPMethod::Consume(basic::Consume {
-                        queue: queue.as_str().into(),
-                        consumer_tag: tag.as_str().into(),
-                        no_local: false,
-                        no_ack: false,
-                        exclusive: false,
-                        nowait: false,
-                        arguments: FieldTable::default(),
-                    })),
-                ))?;
-                wire.flush().await?;
-                match wire.expect().await? {
-                    AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(_)) => {}
-                    other => return Err(unexpected("basic.consume-ok", &other)),
-                }
-                let (tx, rx) = mpsc::unbounded_channel();
-                deliveries = Some(tx);
-                delivery_rx = Some(rx);
-            }
-            Role::Publish => {
-                wire.push(&method(
-                    CHANNEL,
-                    AMQPClass::Confirm(confirm::AMQPMethod::Select(confirm::Select { nowait: false })),
-                ))?;
-                wire.flush().await?;
-                match wire.expect().await? {
-                    AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(_)) => {}
-                    other => return Err(unexpected("confirm.select-ok", &other)),
-                }
-            }
+        if let Role::Consume { queue, prefetch, tag } = role {
+            wire.call(
+                CHANNEL,
+                AMQPClass::Basic(basic::AMQPMethod::Qos(basic::Qos {
+                    prefetch_count: prefetch,
+                    global: false,
+                })),
+                "basic.qos-ok",
+                |c| matches!(c, AMQPClass::Basic(basic::AMQPMethod::QosOk(_))),
+            )
+            .await?;
+            wire.call(
+                CHANNEL,
+                AMQPClass::Basic(basic::AMQPMethod::Consume(basic::Consume {
+                    queue: queue.as_str().into(),
+                    consumer_tag: tag.as_str().into(),
+                    no_local: false,
+                    no_ack: false,
+                    exclusive: false,
+                    nowait: false,
+                    arguments: FieldTable::default(),
+                })),
+                "basic.consume-ok",
+                |c| matches!(c, AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(_))),
+            )
+            .await?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            deliveries = Some(tx);
+            delivery_rx = Some(rx);
         }
 
         let dead = CancellationToken::new();
@@ -482,6 +459,25 @@ impl Wire {
                     }
                 }
             }
+        }
+    }
+
+    /// Sends `class` on `channel` (with anything pushed before it) and waits for the method
+    /// `is_reply` accepts, named `wanted` in the error otherwise (handshake only).
+    async fn call(
+        &mut self,
+        channel: u16,
+        class: AMQPClass,
+        wanted: &str,
+        is_reply: impl Fn(&AMQPClass) -> bool,
+    ) -> Result<(), LinkError> {
+        self.push(&method(channel, class))?;
+        self.flush().await?;
+        let reply = self.expect().await?;
+        if is_reply(&reply) {
+            Ok(())
+        } else {
+            Err(unexpected(wanted, &reply))
         }
     }
 
