@@ -90,7 +90,7 @@ pub async fn run_with(
         p.canary_timeout,
         shutdown.clone(),
     )?;
-    let worker = worker::Worker {
+    let worker = std::sync::Arc::new(worker::Worker {
         engine,
         publisher: Publisher::new(publish_broker.clone(), p.publish_timeout),
         identity: report::Identity {
@@ -99,7 +99,7 @@ pub async fn run_with(
         },
         canaries,
         metrics: telemetry::Handles::register(),
-    };
+    });
     info!(
         region = %p.region,
         pinger_id = %worker.identity.pinger_id,

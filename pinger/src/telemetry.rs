@@ -1,5 +1,8 @@
 //! Metric names and their descriptions.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use common::messages::{CheckKind, CheckResult};
 
 /// Checks finished, by kind, outcome and failure kind.
@@ -41,7 +44,11 @@ pub struct Handles {
     pub skipped: metrics::Counter,
     /// [`DURATION`] by kind, in [`CheckKind`] order.
     duration: [metrics::Histogram; 4],
+    /// [`CHECKS`] by (kind, outcome, failure kind), registered on first use.
+    checks: Arc<Mutex<HashMap<ChecksLabels, metrics::Counter>>>,
 }
+
+type ChecksLabels = (&'static str, &'static str, &'static str);
 
 impl Handles {
     /// Registers the handles with the installed recorder.
@@ -53,19 +60,22 @@ impl Handles {
             lag: metrics::histogram!(LAG),
             skipped: metrics::counter!(SKIPPED),
             duration,
+            checks: Arc::default(),
         }
     }
 
     /// Records a finished check.
     pub fn record(&self, result: &CheckResult) {
         let failure = result.failure.as_ref().map(|f| f.kind.as_str()).unwrap_or("none");
-        metrics::counter!(
-            CHECKS,
-            "kind" => result.check_kind.as_str(),
-            "outcome" => result.outcome.as_str(),
-            "failure" => failure
-        )
-        .increment(1);
+        let labels = (result.check_kind.as_str(), result.outcome.as_str(), failure);
+        self.checks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(labels)
+            .or_insert_with(
+                || metrics::counter!(CHECKS, "kind" => labels.0, "outcome" => labels.1, "failure" => labels.2),
+            )
+            .increment(1);
         let by_kind = match result.check_kind {
             CheckKind::Http => &self.duration[0],
             CheckKind::Tcp => &self.duration[1],

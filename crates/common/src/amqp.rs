@@ -385,7 +385,10 @@ fn encode<T: Message>(
     envelope: &Envelope<T>,
     reply_to: Option<&str>,
 ) -> Result<(Vec<u8>, BasicProperties), PublishError> {
-    let body = serde_json::to_vec(envelope)?;
+    // Sized for a typical message up front: grown from empty, the buffer is reallocated
+    // seven times on the way to a kilobyte.
+    let mut body = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut body, envelope)?;
     let mut properties = BasicProperties::default()
         .with_content_type("application/json".into())
         .with_delivery_mode(2)
@@ -532,6 +535,7 @@ where
 {
     let tracker = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let queue = Arc::new(QueueHandling::new(&options));
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     while !shutdown.is_cancelled() {
         let mut subscription = match Subscription::open(broker, &options).await {
@@ -562,7 +566,7 @@ where
                         n = consumer.next() => n,
                     };
                     match next {
-                        Some(Ok(d)) => spawn_handler(&tracker, d, permit, &options, &handler, &shutdown),
+                        Some(Ok(d)) => spawn_handler(&tracker, d, permit, &queue, &handler, &shutdown),
                         Some(Err(e)) => {
                             warn!(error = %e, queue = %options.queue, "consumer lost its channel; resubscribing");
                             break;
@@ -579,7 +583,7 @@ where
                         n = deliveries.recv() => n,
                     };
                     match next {
-                        Some(d) => spawn_handler(&tracker, d, permit, &options, &handler, &shutdown),
+                        Some(d) => spawn_handler(&tracker, d, permit, &queue, &handler, &shutdown),
                         None => {
                             warn!(queue = %options.queue, "consumer lost its connection; resubscribing");
                             break;
@@ -603,7 +607,7 @@ fn spawn_handler<T, H, Fut, D>(
     tracker: &TaskTracker,
     delivery: D,
     permit: tokio::sync::OwnedSemaphorePermit,
-    options: &ConsumerOptions,
+    queue: &Arc<QueueHandling>,
     handler: &H,
     shutdown: &CancellationToken,
 ) where
@@ -613,13 +617,54 @@ fn spawn_handler<T, H, Fut, D>(
     D: Inbound,
 {
     let handler = handler.clone();
-    let queue = options.queue.clone();
-    let max_delay = options.max_retry_delay;
+    let queue = queue.clone();
     let shutdown = shutdown.clone();
     tracker.spawn(async move {
-        handle_delivery::<T, H, Fut, D>(delivery, &queue, &handler, max_delay, &shutdown).await;
+        handle_delivery::<T, H, Fut, D>(delivery, &queue, &handler, &shutdown).await;
         drop(permit);
     });
+}
+
+/// What every delivery of one consumer shares: its queue, retry limit and metric handles
+/// (registered once, not looked up per message).
+struct QueueHandling {
+    queue: String,
+    max_retry_delay: Duration,
+    acked: metrics::Counter,
+    dead_lettered: metrics::Counter,
+    requeued: metrics::Counter,
+    retries: metrics::Counter,
+}
+
+impl QueueHandling {
+    fn new(options: &ConsumerOptions) -> Self {
+        let queue = options.queue.clone();
+        Self {
+            acked: consumed_counter(&queue, Settle::Ack),
+            dead_lettered: consumed_counter(&queue, Settle::Reject),
+            requeued: consumed_counter(&queue, Settle::Requeue),
+            retries: metrics::counter!("pingtower_amqp_handler_retries_total", "queue" => queue.clone()),
+            max_retry_delay: options.max_retry_delay,
+            queue,
+        }
+    }
+
+    fn counter(&self, how: Settle) -> &metrics::Counter {
+        match how {
+            Settle::Ack => &self.acked,
+            Settle::Reject => &self.dead_lettered,
+            Settle::Requeue => &self.requeued,
+        }
+    }
+}
+
+fn consumed_counter(queue: &str, how: Settle) -> metrics::Counter {
+    let label = match how {
+        Settle::Ack => "ack",
+        Settle::Reject => "dead_letter",
+        Settle::Requeue => "requeue",
+    };
+    metrics::counter!("pingtower_amqp_consumed_total", "queue" => queue.to_owned(), "result" => label)
 }
 
 /// A consumer's subscription: a lapin channel, or a [`direct::Link`].
@@ -788,41 +833,38 @@ fn correlation_of(delivery: &impl Inbound) -> String {
         .unwrap_or_default()
 }
 
-async fn handle_delivery<T, H, Fut, D>(
-    delivery: D,
-    queue: &str,
-    handler: &H,
-    max_delay: Duration,
-    shutdown: &CancellationToken,
-) where
+async fn handle_delivery<T, H, Fut, D>(delivery: D, handling: &QueueHandling, handler: &H, shutdown: &CancellationToken)
+where
     T: Message,
     H: Fn(Envelope<T>, DeliveryInfo) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
     D: Inbound,
 {
+    let queue = handling.queue.as_str();
+    let settle = |how| settle(&delivery, handling.counter(how), how);
     let span = info_span!("message", queue, kind = T::KIND, correlation_id = %correlation_of(&delivery));
     async {
         let envelope = match decode::<T>(&delivery) {
             Ok(e) => e,
             Err(error) => {
                 warn!(%error, bytes = delivery.body().len(), "undecodable message; dead-lettering it");
-                settle(&delivery, queue, Settle::Reject).await;
+                settle(Settle::Reject).await;
                 return;
             }
         };
         let info = delivery.info();
-        let mut backoff = Backoff::new(Duration::from_millis(200), max_delay);
+        let mut backoff = Backoff::new(Duration::from_millis(200), handling.max_retry_delay);
         loop {
             let outcome = AssertUnwindSafe(handler(envelope.clone(), info.clone())).catch_unwind().await;
             match outcome {
-                Ok(Ok(())) => return settle(&delivery, queue, Settle::Ack).await,
+                Ok(Ok(())) => return settle(Settle::Ack).await,
                 Ok(Err(HandlerError::Permanent(error))) => {
                     warn!(error = format!("{error:#}"), message_id = %envelope.message_id, "message cannot be handled; dead-lettering it");
-                    return settle(&delivery, queue, Settle::Reject).await;
+                    return settle(Settle::Reject).await;
                 }
                 Err(_) => {
                     warn!(message_id = %envelope.message_id, "handler panicked; dead-lettering the message");
-                    return settle(&delivery, queue, Settle::Reject).await;
+                    return settle(Settle::Reject).await;
                 }
                 Ok(Err(HandlerError::Transient(error))) if info.link.as_ref().is_some_and(|l| !l.is_alive()) => {
                     // Its connection is gone, and with it the delivery: the broker hands the
@@ -833,9 +875,9 @@ async fn handle_delivery<T, H, Fut, D>(
                 Ok(Err(HandlerError::Transient(error))) => {
                     let delay = backoff.next_delay();
                     warn!(error = format!("{error:#}"), retry_in_ms = delay.as_millis() as u64, "handler failed; retrying");
-                    metrics::counter!("pingtower_amqp_handler_retries_total", "queue" => queue.to_owned()).increment(1);
+                    handling.retries.increment(1);
                     tokio::select! {
-                        _ = shutdown.cancelled() => return settle(&delivery, queue, Settle::Requeue).await,
+                        _ = shutdown.cancelled() => return settle(Settle::Requeue).await,
                         _ = tokio::time::sleep(delay) => {}
                     }
                 }
@@ -853,14 +895,9 @@ enum Settle {
     Requeue,
 }
 
-async fn settle(delivery: &impl Inbound, queue: &str, how: Settle) {
-    let label = match how {
-        Settle::Ack => "ack",
-        Settle::Reject => "dead_letter",
-        Settle::Requeue => "requeue",
-    };
+async fn settle(delivery: &impl Inbound, counted: &metrics::Counter, how: Settle) {
     let result = delivery.settle(how).await;
-    metrics::counter!("pingtower_amqp_consumed_total", "queue" => queue.to_owned(), "result" => label).increment(1);
+    counted.increment(1);
     if let Err(error) = result {
         // The channel is gone; the broker will redeliver the message to the next consumer.
         debug!(%error, "could not settle a delivery; it will be redelivered");
@@ -947,7 +984,12 @@ where
                         }
                         Err(error) => {
                             warn!(%error, queue = %options.queue, "undecodable message; dead-lettering it");
-                            settle(&delivery, &options.queue, Settle::Reject).await;
+                            settle(
+                                &delivery,
+                                &consumed_counter(&options.queue, Settle::Reject),
+                                Settle::Reject,
+                            )
+                            .await;
                         }
                     },
                     _ => {
@@ -1032,7 +1074,7 @@ async fn handle_batch<T, H, Fut>(
                             Settle::Reject
                         }
                     };
-                    settle(delivery, &options.queue, how).await;
+                    settle(delivery, &consumed_counter(&options.queue, how), how).await;
                 }
                 return;
             }

@@ -37,7 +37,7 @@ const FRAME_MAX: u32 = 131_072;
 /// How long queued frames may wait for company before they are written: acks and
 /// publications of jobs finishing close together leave in one write (one syscall, and one
 /// wake-up of the broker's reader) instead of one each. Results arrive ≤ 2 ms later.
-const LINGER: Duration = Duration::from_millis(2);
+const LINGER: Duration = Duration::from_millis(10);
 /// Queued bytes that are written at once, without lingering.
 const LINGER_BYTES: usize = 32 * 1024;
 /// How long connecting and the handshake may take.
@@ -374,6 +374,130 @@ fn method(channel: u16, class: AMQPClass) -> AMQPFrame {
     AMQPFrame::Method(channel, class)
 }
 
+/// A frame as the driver sees it: the few that arrive once or twice per message are read
+/// by hand (amq-protocol's parser builds every field, tags and exchange names included);
+/// everything else is amq-protocol's.
+#[derive(Debug, PartialEq)]
+enum Frame {
+    /// basic.deliver: a message starts.
+    Deliver {
+        tag: u64,
+        redelivered: bool,
+        routing_key: String,
+    },
+    /// basic.ack / basic.nack from the broker: publications confirmed.
+    Confirm {
+        tag: u64,
+        multiple: bool,
+        nack: bool,
+    },
+    /// A piece of a message's body.
+    Body(Vec<u8>),
+    Other(AMQPFrame),
+}
+
+const FRAME_METHOD: u8 = 1;
+const FRAME_BODY: u8 = 3;
+const FRAME_END: u8 = 0xCE;
+const METHOD_DELIVER: u16 = 60;
+const METHOD_ACK: u16 = 80;
+const METHOD_REJECT: u16 = 90;
+const METHOD_NACK: u16 = 120;
+
+/// Reads `frame` (one whole frame, end octet included) if it is one of the hot ones.
+fn parse_hot(frame: &[u8]) -> Option<Frame> {
+    let payload = frame.get(7..frame.len().checked_sub(1)?)?;
+    if frame.last() != Some(&FRAME_END) {
+        return None;
+    }
+    match frame[0] {
+        FRAME_BODY => Some(Frame::Body(payload.to_vec())),
+        FRAME_METHOD => {
+            let mut r = Reader(payload);
+            if r.u16()? != BASIC_CLASS {
+                return None;
+            }
+            match r.u16()? {
+                METHOD_DELIVER => {
+                    r.short_str()?; // consumer tag: one consumer per link
+                    let tag = r.u64()?;
+                    let redelivered = r.u8()? & 1 == 1;
+                    r.short_str()?; // exchange
+                    let routing_key = std::str::from_utf8(r.short_str()?).ok()?.to_owned();
+                    r.0.is_empty().then_some(Frame::Deliver {
+                        tag,
+                        redelivered,
+                        routing_key,
+                    })
+                }
+                m @ (METHOD_ACK | METHOD_NACK) => {
+                    let tag = r.u64()?;
+                    let multiple = r.u8()? & 1 == 1;
+                    r.0.is_empty().then_some(Frame::Confirm {
+                        tag,
+                        multiple,
+                        nack: m == METHOD_NACK,
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Big-endian reads off the front of a slice.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn short_str(&mut self) -> Option<&'a [u8]> {
+        let n = self.u8()? as usize;
+        self.take(n)
+    }
+}
+
+/// Appends a frame of `kind` on [`CHANNEL`] whose payload `fill` writes.
+fn push_raw(wbuf: &mut Vec<u8>, kind: u8, size: usize, fill: impl FnOnce(&mut Vec<u8>)) {
+    wbuf.reserve(size + 8);
+    wbuf.push(kind);
+    wbuf.extend_from_slice(&CHANNEL.to_be_bytes());
+    wbuf.extend_from_slice(&(size as u32).to_be_bytes());
+    let start = wbuf.len();
+    fill(wbuf);
+    debug_assert_eq!(wbuf.len() - start, size);
+    wbuf.push(FRAME_END);
+}
+
+/// Appends basic.ack (80), basic.reject (90, requeue off) or basic.nack (120, requeue on) of
+/// `tag`: class, method, tag, one octet of flags.
+fn push_settlement(wbuf: &mut Vec<u8>, tag: u64, how: Settlement) {
+    let (method_id, flags) = match how {
+        Settlement::Ack => (METHOD_ACK, 0u8),
+        Settlement::Reject => (METHOD_REJECT, 0),
+        Settlement::Requeue => (METHOD_NACK, 0b10),
+    };
+    push_raw(wbuf, FRAME_METHOD, 13, |w| {
+        w.extend_from_slice(&BASIC_CLASS.to_be_bytes());
+        w.extend_from_slice(&method_id.to_be_bytes());
+        w.extend_from_slice(&tag.to_be_bytes());
+        w.push(flags);
+    });
+}
+
 fn client_properties(name: &str) -> FieldTable {
     let mut capabilities = FieldTable::default();
     for c in [
@@ -412,7 +536,7 @@ impl Wire {
     }
 
     /// The next complete frame already read, if any.
-    fn take_frame(&mut self) -> Result<Option<AMQPFrame>, LinkError> {
+    fn take_frame(&mut self) -> Result<Option<Frame>, LinkError> {
         let buf = &self.rbuf[self.rpos..];
         if buf.len() < 7 {
             return Ok(None);
@@ -427,9 +551,12 @@ impl Wire {
         if buf.len() < total {
             return Ok(None);
         }
-        let frame = parse_frame(&buf[..total])
-            .map(|(_, f)| f)
-            .map_err(|e| LinkError::Protocol(format!("unparsable frame: {e:?}")))?;
+        let frame = match parse_hot(&buf[..total]) {
+            Some(hot) => hot,
+            None => parse_frame(&buf[..total])
+                .map(|(_, f)| Frame::Other(f))
+                .map_err(|e| LinkError::Protocol(format!("unparsable frame: {e:?}")))?,
+        };
         self.rpos += total;
         Ok(Some(frame))
     }
@@ -448,9 +575,9 @@ impl Wire {
     async fn expect(&mut self) -> Result<AMQPClass, LinkError> {
         loop {
             match self.take_frame()? {
-                Some(AMQPFrame::Method(_, class)) => return Ok(class),
-                Some(AMQPFrame::Heartbeat) => continue,
-                Some(other) => return Err(LinkError::Protocol(format!("expected a method, got {other}"))),
+                Some(Frame::Other(AMQPFrame::Method(_, class))) => return Ok(class),
+                Some(Frame::Other(AMQPFrame::Heartbeat)) => continue,
+                Some(other) => return Err(LinkError::Protocol(format!("expected a method, got {other:?}"))),
                 None => {
                     if self.read_more().await? == 0 {
                         return Err(LinkError::Protocol(
@@ -506,7 +633,9 @@ struct Pending {
 /// A message being received: its method, then header, then body frames.
 enum Incoming {
     Delivery {
-        deliver: basic::Deliver,
+        tag: u64,
+        redelivered: bool,
+        routing_key: String,
         size: Option<u64>,
         properties: AMQPProperties,
         body: Vec<u8>,
@@ -539,12 +668,18 @@ impl Driver {
         let tick_every = self.heartbeat.map(|h| h / 2).unwrap_or(Duration::from_secs(3600));
         let mut tick = tokio::time::interval(tick_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut flush_at: Option<tokio::time::Instant> = None;
+        // One timer for the whole link, armed when frames start to linger: a timer made
+        // afresh on every turn of the loop would be registered and dropped each time, and
+        // each registration earlier than the runtime's next wake-up costs a wake-up of its
+        // own (an eventfd write and one more epoll_wait).
+        let linger = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(linger);
+        let mut lingering = false;
         loop {
             tokio::select! {
                 biased;
-                _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)), if flush_at.is_some() => {
-                    flush_at = None;
+                _ = &mut linger, if lingering => {
+                    lingering = false;
                     self.write().await?;
                     continue;
                 }
@@ -587,10 +722,11 @@ impl Driver {
                 }
             }
             if self.wire.wbuf.len() >= LINGER_BYTES {
-                flush_at = None;
+                lingering = false;
                 self.write().await?;
-            } else if flush_at.is_none() && !self.wire.wbuf.is_empty() {
-                flush_at = Some(tokio::time::Instant::now() + LINGER);
+            } else if !lingering && !self.wire.wbuf.is_empty() {
+                lingering = true;
+                linger.as_mut().reset(tokio::time::Instant::now() + LINGER);
             }
         }
     }
@@ -631,41 +767,55 @@ impl Driver {
                     },
                 ))?;
                 let chunk = (self.wire.frame_max as usize).saturating_sub(8).max(1);
-                if body.len() <= chunk {
-                    if !body.is_empty() {
-                        self.wire.push(&AMQPFrame::Body(CHANNEL, body))?;
-                    }
-                } else {
-                    for part in body.chunks(chunk) {
-                        self.wire.push(&AMQPFrame::Body(CHANNEL, part.to_vec()))?;
-                    }
+                for part in body.chunks(chunk) {
+                    push_raw(&mut self.wire.wbuf, FRAME_BODY, part.len(), |w| {
+                        w.extend_from_slice(part)
+                    });
                 }
                 self.pending.insert(self.next_tag, Pending { message_id, confirm });
                 self.next_tag += 1;
             }
-            Command::Settle(tag, how) => {
-                let class = match how {
-                    Settlement::Ack => basic::AMQPMethod::Ack(basic::Ack {
-                        delivery_tag: tag,
-                        multiple: false,
-                    }),
-                    Settlement::Reject => basic::AMQPMethod::Reject(basic::Reject {
-                        delivery_tag: tag,
-                        requeue: false,
-                    }),
-                    Settlement::Requeue => basic::AMQPMethod::Nack(basic::Nack {
-                        delivery_tag: tag,
-                        multiple: false,
-                        requeue: true,
-                    }),
-                };
-                self.wire.push(&method(CHANNEL, AMQPClass::Basic(class)))?;
-            }
+            Command::Settle(tag, how) => push_settlement(&mut self.wire.wbuf, tag, how),
         }
         Ok(())
     }
 
-    fn on_frame(&mut self, frame: AMQPFrame) -> Result<(), LinkError> {
+    fn on_frame(&mut self, frame: Frame) -> Result<(), LinkError> {
+        let frame = match frame {
+            Frame::Deliver {
+                tag,
+                redelivered,
+                routing_key,
+            } => {
+                self.incoming = Some(Incoming::Delivery {
+                    tag,
+                    redelivered,
+                    routing_key,
+                    size: None,
+                    properties: AMQPProperties::default(),
+                    body: Vec::new(),
+                });
+                return Ok(());
+            }
+            Frame::Confirm { tag, multiple, nack } => {
+                self.confirm(tag, multiple, nack);
+                return Ok(());
+            }
+            Frame::Body(data) => {
+                match self.incoming.as_mut() {
+                    // The usual case, a body in one frame: taken as it is.
+                    Some(Incoming::Delivery { body, .. }) if body.is_empty() => *body = data,
+                    Some(Incoming::Delivery { body, .. }) => body.extend_from_slice(&data),
+                    Some(Incoming::Return { body_left, .. }) => {
+                        *body_left = body_left.saturating_sub(data.len() as u64)
+                    }
+                    None => return Err(LinkError::Protocol("a content body without a method".into())),
+                }
+                self.complete_if_whole();
+                return Ok(());
+            }
+            Frame::Other(frame) => frame,
+        };
         match frame {
             AMQPFrame::Heartbeat => {}
             AMQPFrame::Method(_, AMQPClass::Connection(connection::AMQPMethod::Close(c))) => {
@@ -696,7 +846,9 @@ impl Driver {
             }
             AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Deliver(deliver))) => {
                 self.incoming = Some(Incoming::Delivery {
-                    deliver,
+                    tag: deliver.delivery_tag,
+                    redelivered: deliver.redelivered,
+                    routing_key: deliver.routing_key.to_string(),
                     size: None,
                     properties: AMQPProperties::default(),
                     body: Vec::new(),
@@ -717,12 +869,9 @@ impl Driver {
                 self.confirm(n.delivery_tag, n.multiple, true);
             }
             AMQPFrame::Header(_, header) => match self.incoming.as_mut() {
-                Some(Incoming::Delivery {
-                    size, properties, body, ..
-                }) => {
+                Some(Incoming::Delivery { size, properties, .. }) => {
                     *size = Some(header.body_size);
                     *properties = header.properties;
-                    body.reserve(header.body_size as usize);
                     self.complete_if_whole();
                 }
                 Some(Incoming::Return {
@@ -738,16 +887,6 @@ impl Driver {
                 }
                 None => return Err(LinkError::Protocol("a content header without a method".into())),
             },
-            AMQPFrame::Body(_, data) => {
-                match self.incoming.as_mut() {
-                    Some(Incoming::Delivery { body, .. }) => body.extend_from_slice(&data),
-                    Some(Incoming::Return { body_left, .. }) => {
-                        *body_left = body_left.saturating_sub(data.len() as u64)
-                    }
-                    None => return Err(LinkError::Protocol("a content body without a method".into())),
-                }
-                self.complete_if_whole();
-            }
             other => debug!(frame = %other, "direct AMQP link ignores a frame"),
         }
         Ok(())
@@ -771,7 +910,9 @@ impl Driver {
         }
         match self.incoming.take() {
             Some(Incoming::Delivery {
-                deliver,
+                tag,
+                redelivered,
+                routing_key,
                 properties,
                 body,
                 ..
@@ -781,9 +922,9 @@ impl Driver {
                 };
                 // A closed receiver: the consumer is shutting down; the broker requeues.
                 let _ = deliveries.send(Delivery {
-                    tag: deliver.delivery_tag,
-                    redelivered: deliver.redelivered,
-                    routing_key: deliver.routing_key.to_string(),
+                    tag,
+                    redelivered,
+                    routing_key,
                     properties,
                     body,
                     link: Link {
@@ -830,6 +971,109 @@ mod tests {
         assert!(supports("amqp://127.0.0.1"));
         assert!(!supports("amqps://guest:guest@broker:5671/%2f"));
         assert!(!supports("not a uri"));
+    }
+
+    fn generated(frame: &AMQPFrame) -> Vec<u8> {
+        gen_frame(frame)(WriteContext::from(Vec::new())).unwrap().write
+    }
+
+    #[test]
+    fn hot_frames_are_read_by_hand_as_amq_protocol_writes_them() {
+        let deliver = method(
+            CHANNEL,
+            AMQPClass::Basic(basic::AMQPMethod::Deliver(basic::Deliver {
+                consumer_tag: "pingtower-jobs.default-1".into(),
+                delivery_tag: 1 << 40 | 7,
+                redelivered: true,
+                exchange: "pingtower.jobs".into(),
+                routing_key: "jobs.default".into(),
+            })),
+        );
+        assert_eq!(
+            parse_hot(&generated(&deliver)),
+            Some(Frame::Deliver {
+                tag: 1 << 40 | 7,
+                redelivered: true,
+                routing_key: "jobs.default".into()
+            })
+        );
+        for (multiple, nack) in [(false, false), (true, false), (true, true), (false, true)] {
+            let class = if nack {
+                basic::AMQPMethod::Nack(basic::Nack {
+                    delivery_tag: 99,
+                    multiple,
+                    requeue: true,
+                })
+            } else {
+                basic::AMQPMethod::Ack(basic::Ack {
+                    delivery_tag: 99,
+                    multiple,
+                })
+            };
+            let bytes = generated(&method(CHANNEL, AMQPClass::Basic(class)));
+            assert_eq!(
+                parse_hot(&bytes),
+                Some(Frame::Confirm {
+                    tag: 99,
+                    multiple,
+                    nack
+                })
+            );
+        }
+        let body = generated(&AMQPFrame::Body(CHANNEL, b"{\"a\":1}".to_vec()));
+        assert_eq!(parse_hot(&body), Some(Frame::Body(b"{\"a\":1}".to_vec())));
+        // Anything else, and anything damaged, goes to amq-protocol's parser.
+        let consume_ok = generated(&method(
+            CHANNEL,
+            AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(basic::ConsumeOk {
+                consumer_tag: "t".into(),
+            })),
+        ));
+        assert_eq!(parse_hot(&consume_ok), None);
+        assert_eq!(parse_hot(&generated(&AMQPFrame::Heartbeat)), None);
+        let mut cut = generated(&deliver);
+        cut.truncate(cut.len() - 3);
+        cut.push(FRAME_END);
+        assert_eq!(parse_hot(&cut), None);
+        let mut no_end = generated(&deliver);
+        *no_end.last_mut().unwrap() = 0;
+        assert_eq!(parse_hot(&no_end), None);
+    }
+
+    #[test]
+    fn hand_written_settlements_and_bodies_are_the_frames_amq_protocol_writes() {
+        let expected = [
+            (
+                Settlement::Ack,
+                basic::AMQPMethod::Ack(basic::Ack {
+                    delivery_tag: 5,
+                    multiple: false,
+                }),
+            ),
+            (
+                Settlement::Reject,
+                basic::AMQPMethod::Reject(basic::Reject {
+                    delivery_tag: 5,
+                    requeue: false,
+                }),
+            ),
+            (
+                Settlement::Requeue,
+                basic::AMQPMethod::Nack(basic::Nack {
+                    delivery_tag: 5,
+                    multiple: false,
+                    requeue: true,
+                }),
+            ),
+        ];
+        for (how, class) in expected {
+            let mut wbuf = Vec::new();
+            push_settlement(&mut wbuf, 5, how);
+            assert_eq!(wbuf, generated(&method(CHANNEL, AMQPClass::Basic(class))), "{how:?}");
+        }
+        let mut wbuf = Vec::new();
+        push_raw(&mut wbuf, FRAME_BODY, 3, |w| w.extend_from_slice(b"abc"));
+        assert_eq!(wbuf, generated(&AMQPFrame::Body(CHANNEL, b"abc".to_vec())));
     }
 
     #[test]
