@@ -130,8 +130,9 @@ impl Message for CheckJob {
     }
 }
 
-/// What to check and what counts as healthy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What to check and what counts as healthy. In JSON, an object whose `kind` names the
+/// variant (`{"kind": "http", "url": …}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CheckSpec {
     /// An HTTP(S) request, its redirect chain, TLS and assertions.
@@ -163,6 +164,74 @@ impl CheckSpec {
             CheckSpec::Dns(s) => s.timeout_ms,
             CheckSpec::Tls(s) => s.timeout_ms,
         }
+    }
+}
+
+/// The same enum, read by serde's derive: what [`CheckSpec`] falls back to when `kind` is not
+/// the first key.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum TaggedSpec {
+    Http(HttpSpec),
+    Tcp(TcpSpec),
+    Dns(DnsSpec),
+    Tls(TlsSpec),
+}
+
+impl From<TaggedSpec> for CheckSpec {
+    fn from(spec: TaggedSpec) -> Self {
+        match spec {
+            TaggedSpec::Http(s) => CheckSpec::Http(s),
+            TaggedSpec::Tcp(s) => CheckSpec::Tcp(s),
+            TaggedSpec::Dns(s) => CheckSpec::Dns(s),
+            TaggedSpec::Tls(s) => CheckSpec::Tls(s),
+        }
+    }
+}
+
+/// Every job carries a spec, and serde's derive for an internally tagged enum first copies
+/// the whole object into a buffer to find the tag. Specs written by [`CheckSpec`]'s
+/// `Serialize` start with `kind`: the variant is then read straight from the rest of the
+/// object. Any other order (JSONB sorts keys, people write JSON by hand) goes through the
+/// derive, with its error messages.
+impl<'de> Deserialize<'de> for CheckSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SpecVisitor)
+    }
+}
+
+struct SpecVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SpecVisitor {
+    type Value = CheckSpec;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a check spec (an object with a `kind`)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CheckSpec, A::Error> {
+        use serde::de::{Error, value::MapAccessDeserializer};
+        let Some(first) = map.next_key::<String>()? else {
+            return Err(A::Error::missing_field("kind"));
+        };
+        if first == "kind" {
+            let kind: CheckKind = map.next_value()?;
+            let rest = MapAccessDeserializer::new(map);
+            return Ok(match kind {
+                CheckKind::Http => CheckSpec::Http(HttpSpec::deserialize(rest)?),
+                CheckKind::Tcp => CheckSpec::Tcp(TcpSpec::deserialize(rest)?),
+                CheckKind::Dns => CheckSpec::Dns(DnsSpec::deserialize(rest)?),
+                CheckKind::Tls => CheckSpec::Tls(TlsSpec::deserialize(rest)?),
+            });
+        }
+        let mut object = serde_json::Map::new();
+        object.insert(first, map.next_value()?);
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            object.insert(key, value);
+        }
+        TaggedSpec::deserialize(serde_json::Value::Object(object))
+            .map(CheckSpec::from)
+            .map_err(A::Error::custom)
     }
 }
 
@@ -1081,6 +1150,61 @@ mod tests {
         assert_eq!(h.max_redirects, 10);
         assert_eq!(h.timeout_ms, 10_000);
         assert!(h.verify_tls);
+    }
+
+    #[test]
+    fn a_spec_reads_the_same_whichever_key_comes_first() {
+        let specs = [
+            CheckSpec::Http(HttpSpec {
+                headers: vec![HttpHeader {
+                    name: "X-Kind".into(),
+                    value: "kind".into(),
+                }],
+                degraded_above_ms: Some(800),
+                ..HttpSpec::get("https://example.com/kind")
+            }),
+            serde_json::from_str(r#"{"kind":"tcp","host":"example.com","port":25,"expected_banner":"220"}"#).unwrap(),
+            serde_json::from_str(r#"{"kind":"dns","name":"example.com","record_type":"MX"}"#).unwrap(),
+            serde_json::from_str(r#"{"kind":"tls","host":"example.com"}"#).unwrap(),
+        ];
+        for spec in specs {
+            let written = serde_json::to_value(&spec).unwrap();
+            assert!(
+                serde_json::to_string(&spec).unwrap().starts_with(r#"{"kind":"#),
+                "kind is written first"
+            );
+            // As written (kind first), and with kind last, as JSONB and people may order it.
+            let mut rest = written.as_object().unwrap().clone();
+            let kind = rest.remove("kind").unwrap();
+            let rest = serde_json::to_string(&rest).unwrap();
+            let reordered = format!("{},\"kind\":{kind}}}", &rest[..rest.len() - 1]);
+            assert!(reordered.ends_with(&format!(",\"kind\":{kind}}}")), "{reordered}");
+            assert_eq!(serde_json::from_value::<CheckSpec>(written).unwrap(), spec);
+            assert_eq!(serde_json::from_str::<CheckSpec>(&reordered).unwrap(), spec);
+        }
+    }
+
+    #[test]
+    fn a_spec_without_a_known_kind_is_refused_with_the_field_named() {
+        for (json, says) in [
+            (r#"{"kind":"smtp","host":"x"}"#, "unknown variant `smtp`"),
+            (r#"{"host":"x","kind":"smtp"}"#, "unknown variant `smtp`"),
+            (r#"{"url":"https://example.com"}"#, "missing field `kind`"),
+            (r#"{}"#, "missing field `kind`"),
+            (r#"{"kind":"http"}"#, "missing field `url`"),
+            (
+                r#"{"url":"https://example.com","kind":"http","timeout_ms":"soon"}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"kind":"http","url":"https://example.com","timeout_ms":"soon"}"#,
+                "invalid type",
+            ),
+            (r#""http""#, "a check spec"),
+        ] {
+            let error = serde_json::from_str::<CheckSpec>(json).unwrap_err().to_string();
+            assert!(error.contains(says), "{json}: {error}");
+        }
     }
 
     #[test]
