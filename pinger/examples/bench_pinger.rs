@@ -6,7 +6,7 @@
 //! ```sh
 //! [PINGTOWER_BENCH_NO_BUILD=1] cargo run --release -p pinger --example bench_pinger -- [--https-targets 10000 --https-interval 30]
 //!     [--http-targets 100000 --http-interval 60] [--segment 20] [--concurrency 512]
-//!     [--no-blackbox] [--no-baseline]
+//!     [--no-blackbox] [--no-baseline] [--rounds 4]
 //! ```
 //!
 //! A first "baseline" segment sends stale jobs (answered as skipped, never run): the AMQP
@@ -14,10 +14,15 @@
 //! Each segment lasts `--segment` seconds (the baseline half of it) at `targets / interval`
 //! jobs per second; targets cycle, so a 30 s segment at 10,000 / 30 s checks each once.
 //!
-//! After each pinger segment the same load runs through a bare client (this program started
-//! again with `--bare-client`: hyper, and rustls for HTTPS, a fresh connection and full
-//! handshake per request, no AMQP, no report) on the pinger's CPU: the floor of the issue's
-//! "within 1.5× of a bare client" goal, measured on the machine at hand.
+//! The same load also runs through a bare client (this program started again with
+//! `--bare-client`: hyper, and rustls for HTTPS, a fresh connection and full handshake per
+//! request, no AMQP, no report) on the pinger's CPU: the floor of the issue's "within 1.5× of
+//! a bare client" goal, measured on the machine at hand. Pinger, bare client and exporter
+//! take turns in `--rounds` slices of each segment (the machine is shared: its background
+//! load drifts over a minute, and a ratio of figures taken a minute apart drifts with it);
+//! the figures printed are the sums over the slices.
+//!
+//! `PINGTOWER_BENCH_PINGER=<path>` runs another pinger binary (to compare two builds).
 //!
 //! The pinger (and the exporter) run on CPU 0, this process (targets, driver) on CPU 1
 //! (`taskset`). Printed per segment: sustained checks/s, CPU µs per check of the measured
@@ -65,6 +70,7 @@ struct Args {
     blackbox: bool,
     baseline: bool,
     concurrency: usize,
+    rounds: usize,
 }
 
 fn args() -> Args {
@@ -77,6 +83,7 @@ fn args() -> Args {
         blackbox: true,
         baseline: true,
         concurrency: 512,
+        rounds: 4,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -89,6 +96,7 @@ fn args() -> Args {
             "--http-interval" => a.http_interval = v().parse().expect("seconds"),
             "--segment" => a.segment = v().parse().expect("seconds"),
             "--concurrency" => a.concurrency = v().parse().expect("number"),
+            "--rounds" => a.rounds = v().parse::<usize>().expect("number").max(1),
             "--no-baseline" => {
                 a.baseline = false;
                 i += 1;
@@ -219,6 +227,9 @@ fn pinger_binary() -> PathBuf {
     // `cargo run --example` does not build the binary: build it (a no-op when up to date),
     // unless PINGTOWER_BENCH_NO_BUILD is set (it is built already, and the build lock may be
     // held by other builds).
+    if let Some(bin) = std::env::var_os("PINGTOWER_BENCH_PINGER") {
+        return PathBuf::from(bin);
+    }
     if std::env::var_os("PINGTOWER_BENCH_NO_BUILD").is_some() {
         return dir.join("pinger");
     }
@@ -255,12 +266,43 @@ enum Measured {
 struct SegmentReport {
     name: String,
     checks: usize,
-    rate: f64,
-    cpu_per_check_us: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    /// Wall time taken.
+    seconds: f64,
+    /// CPU time of the measured process.
+    cpu_us: f64,
+    /// Lags in ms, sorted (none where lag is not measured).
+    lags: Vec<f64>,
     wrong: usize,
     unanswered: usize,
+}
+
+impl SegmentReport {
+    fn rate(&self) -> f64 {
+        self.checks as f64 / self.seconds
+    }
+
+    fn cpu_per_check_us(&self) -> f64 {
+        self.cpu_us / self.checks.max(1) as f64
+    }
+
+    /// Adds a later slice of the same segment.
+    fn absorb(&mut self, slice: SegmentReport) {
+        self.checks += slice.checks;
+        self.seconds += slice.seconds;
+        self.cpu_us += slice.cpu_us;
+        self.lags.extend(slice.lags);
+        self.lags.sort_by(|a, b| a.total_cmp(b));
+        self.wrong += slice.wrong;
+        self.unanswered += slice.unanswered;
+    }
+}
+
+/// Sums the slices of a segment into one report.
+fn merged(total: &mut Option<SegmentReport>, slice: SegmentReport) {
+    match total {
+        Some(t) => t.absorb(slice),
+        None => *total = Some(slice),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -337,10 +379,9 @@ async fn pinger_segment(
     SegmentReport {
         name: name.to_owned(),
         checks,
-        rate: checks as f64 / took,
-        cpu_per_check_us: cpu as f64 / checks.max(1) as f64,
-        p50_ms: pct(&lags, 0.5),
-        p99_ms: pct(&lags, 0.99),
+        seconds: took,
+        cpu_us: cpu as f64,
+        lags,
         wrong: ledger.wrong.load(Ordering::SeqCst),
         unanswered,
     }
@@ -504,10 +545,9 @@ async fn blackbox_segment(
     SegmentReport {
         name: name.to_owned(),
         checks,
-        rate: checks as f64 / took,
-        cpu_per_check_us: cpu as f64 / checks.max(1) as f64,
-        p50_ms: f64::NAN,
-        p99_ms: f64::NAN,
+        seconds: took,
+        cpu_us: cpu as f64,
+        lags: Vec::new(),
         wrong: wrong.load(Ordering::SeqCst),
         unanswered: 0,
     }
@@ -629,51 +669,62 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     for (https, count, interval) in plans {
         let proto = if https { "HTTPS" } else { "HTTP" };
         let label = format!("{proto} {count} targets / {interval} s");
-        let r = pinger_segment(
-            &format!("pinger    {label}"),
-            &publisher,
-            &ledger,
-            &targets,
-            https,
-            count,
-            interval,
-            args.segment,
-            pid,
-            &peak_fds,
-            false,
-        )
-        .await;
-        print_report(&r);
-        reports.push((https, Measured::Pinger, r));
         let rate = count as f64 / interval;
-        match bare_segment(
-            &format!("bare client {label}"),
-            &targets,
-            &pki.ca_file,
-            https,
-            rate,
-            args.segment,
-        ) {
-            Some(r) => {
-                print_report(&r);
-                reports.push((https, Measured::Bare, r));
-            }
-            None => println!("bare client {label}: could not run"),
-        }
-        if let Some(b) = &bbe {
-            let r = blackbox_segment(
-                &format!("blackbox  {label}"),
-                b,
-                &client,
+        let slice = args.segment / args.rounds as f64;
+        // Pinger, bare client and exporter take turns in short slices, so that a change in
+        // the machine's background load (it is shared) weighs on all three alike.
+        let (mut ours, mut bare, mut theirs) = (None, None, None);
+        for _ in 0..args.rounds {
+            let r = pinger_segment(
+                &format!("pinger    {label}"),
+                &publisher,
+                &ledger,
                 &targets,
                 https,
                 count,
                 interval,
-                args.segment,
+                slice,
+                pid,
+                &peak_fds,
+                false,
             )
             .await;
-            print_report(&r);
-            reports.push((https, Measured::Exporter, r));
+            merged(&mut ours, r);
+            match bare_segment(
+                &format!("bare client {label}"),
+                &targets,
+                &pki.ca_file,
+                https,
+                rate,
+                slice,
+            ) {
+                Some(r) => merged(&mut bare, r),
+                None => println!("bare client {label}: could not run"),
+            }
+            if let Some(b) = &bbe {
+                let r = blackbox_segment(
+                    &format!("blackbox  {label}"),
+                    b,
+                    &client,
+                    &targets,
+                    https,
+                    count,
+                    interval,
+                    slice,
+                )
+                .await;
+                merged(&mut theirs, r);
+            }
+        }
+        for (what, r) in [
+            (Measured::Pinger, ours),
+            (Measured::Bare, bare),
+            (Measured::Exporter, theirs),
+        ] {
+            if let Some(r) = r {
+                print_report(&r);
+                reports.push((https, what, r));
+            }
         }
     }
 
@@ -691,7 +742,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         reports
             .iter()
             .find(|(h, m, _)| *h == https && *m == what)
-            .map(|x| x.2.cpu_per_check_us)
+            .map(|x| x.2.cpu_per_check_us())
     };
     for (https, floor_ref, bbe_ref) in [(false, 65.0, 760.0), (true, 330.0, 1340.0)] {
         let Some(ours) = figure(https, Measured::Pinger) else {
@@ -732,7 +783,14 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 fn print_report(r: &SegmentReport) {
     println!(
         "{:<44} checks {:>7}  sustained {:>7.1}/s  CPU {:>6.0} µs/check  lag p50 {:>7.1} ms  p99 {:>7.1} ms  misclassified {}  unanswered {}",
-        r.name, r.checks, r.rate, r.cpu_per_check_us, r.p50_ms, r.p99_ms, r.wrong, r.unanswered
+        r.name,
+        r.checks,
+        r.rate(),
+        r.cpu_per_check_us(),
+        pct(&r.lags, 0.5),
+        pct(&r.lags, 0.99),
+        r.wrong,
+        r.unanswered
     );
 }
 
@@ -874,10 +932,9 @@ fn bare_segment(
     Some(SegmentReport {
         name: name.to_owned(),
         checks: requests,
-        rate: requests as f64 / took.max(seconds),
-        cpu_per_check_us: cpu as f64 / requests.max(1) as f64,
-        p50_ms: f64::NAN,
-        p99_ms: f64::NAN,
+        seconds: took.max(seconds),
+        cpu_us: cpu as f64,
+        lags: Vec::new(),
         wrong: failures,
         unanswered: 0,
     })
