@@ -140,8 +140,8 @@ impl Delivery {
 
 enum Command {
     Publish {
-        exchange: ShortString,
-        routing_key: ShortString,
+        exchange: String,
+        routing_key: String,
         properties: AMQPProperties,
         body: Vec<u8>,
         confirm: oneshot::Sender<Confirm>,
@@ -341,8 +341,8 @@ impl Link {
         let (confirm, answer) = oneshot::channel();
         self.commands
             .send(Command::Publish {
-                exchange: exchange.into(),
-                routing_key: routing_key.into(),
+                exchange: exchange.to_owned(),
+                routing_key: routing_key.to_owned(),
                 properties,
                 body,
                 confirm,
@@ -391,14 +391,21 @@ enum Frame {
         multiple: bool,
         nack: bool,
     },
+    /// A content header: a message's size and properties.
+    Header {
+        size: u64,
+        properties: AMQPProperties,
+    },
     /// A piece of a message's body.
     Body(Vec<u8>),
     Other(AMQPFrame),
 }
 
 const FRAME_METHOD: u8 = 1;
+const FRAME_HEADER: u8 = 2;
 const FRAME_BODY: u8 = 3;
 const FRAME_END: u8 = 0xCE;
+const METHOD_PUBLISH: u16 = 40;
 const METHOD_DELIVER: u16 = 60;
 const METHOD_ACK: u16 = 80;
 const METHOD_REJECT: u16 = 90;
@@ -412,6 +419,7 @@ fn parse_hot(frame: &[u8]) -> Option<Frame> {
     }
     match frame[0] {
         FRAME_BODY => Some(Frame::Body(payload.to_vec())),
+        FRAME_HEADER => parse_header(payload),
         FRAME_METHOD => {
             let mut r = Reader(payload);
             if r.u16()? != BASIC_CLASS {
@@ -471,15 +479,142 @@ impl<'a> Reader<'a> {
 }
 
 /// Appends a frame of `kind` on [`CHANNEL`] whose payload `fill` writes.
-fn push_raw(wbuf: &mut Vec<u8>, kind: u8, size: usize, fill: impl FnOnce(&mut Vec<u8>)) {
-    wbuf.reserve(size + 8);
+fn push_raw(wbuf: &mut Vec<u8>, kind: u8, fill: impl FnOnce(&mut Vec<u8>)) {
     wbuf.push(kind);
     wbuf.extend_from_slice(&CHANNEL.to_be_bytes());
-    wbuf.extend_from_slice(&(size as u32).to_be_bytes());
-    let start = wbuf.len();
+    let at = wbuf.len();
+    wbuf.extend_from_slice(&[0; 4]);
     fill(wbuf);
-    debug_assert_eq!(wbuf.len() - start, size);
+    let size = (wbuf.len() - at - 4) as u32;
+    wbuf[at..at + 4].copy_from_slice(&size.to_be_bytes());
     wbuf.push(FRAME_END);
+}
+
+fn push_short(w: &mut Vec<u8>, s: &str) {
+    w.push(s.len() as u8);
+    w.extend_from_slice(s.as_bytes());
+}
+
+/// Basic properties in wire order with their flag bits, the field table (`headers`) aside:
+/// short strings, except delivery mode and priority (octets) and the timestamp.
+const PROPERTY_BITS: [u16; 13] = [15, 14, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2];
+const HEADERS_BIT: u16 = 13;
+
+/// Appends basic.publish (`mandatory`) and its content header, or returns false when they
+/// need amq-protocol's writer (a field table in the properties, or a string too long for a
+/// short string, which that writer refuses with an error).
+fn push_publish(
+    wbuf: &mut Vec<u8>,
+    exchange: &str,
+    routing_key: &str,
+    properties: &AMQPProperties,
+    body_size: usize,
+) -> bool {
+    let strings = [
+        properties.content_type(),
+        properties.content_encoding(),
+        properties.correlation_id(),
+        properties.reply_to(),
+        properties.expiration(),
+        properties.message_id(),
+        properties.kind(),
+        properties.user_id(),
+        properties.app_id(),
+        properties.cluster_id(),
+    ];
+    if properties.headers().is_some()
+        || exchange.len() > 255
+        || routing_key.len() > 255
+        || strings
+            .iter()
+            .any(|s| s.as_ref().is_some_and(|s| s.as_str().len() > 255))
+    {
+        return false;
+    }
+    push_raw(wbuf, FRAME_METHOD, |w| {
+        w.extend_from_slice(&BASIC_CLASS.to_be_bytes());
+        w.extend_from_slice(&METHOD_PUBLISH.to_be_bytes());
+        w.extend_from_slice(&[0, 0]); // reserved (ticket)
+        push_short(w, exchange);
+        push_short(w, routing_key);
+        w.push(1); // mandatory, not immediate
+    });
+    push_raw(wbuf, FRAME_HEADER, |w| {
+        w.extend_from_slice(&BASIC_CLASS.to_be_bytes());
+        w.extend_from_slice(&[0, 0]); // weight
+        w.extend_from_slice(&(body_size as u64).to_be_bytes());
+        w.extend_from_slice(&properties.bitmask().to_be_bytes());
+        for bit in PROPERTY_BITS {
+            match bit {
+                12 => w.extend(properties.delivery_mode()),
+                11 => w.extend(properties.priority()),
+                6 => w.extend(properties.timestamp().map(u64::to_be_bytes).into_iter().flatten()),
+                _ => {
+                    if let Some(s) = property_string(properties, bit) {
+                        push_short(w, s.as_str());
+                    }
+                }
+            }
+        }
+    });
+    true
+}
+
+fn property_string(p: &AMQPProperties, bit: u16) -> &Option<ShortString> {
+    match bit {
+        15 => p.content_type(),
+        14 => p.content_encoding(),
+        10 => p.correlation_id(),
+        9 => p.reply_to(),
+        8 => p.expiration(),
+        7 => p.message_id(),
+        5 => p.kind(),
+        4 => p.user_id(),
+        3 => p.app_id(),
+        _ => p.cluster_id(),
+    }
+}
+
+/// Reads a content header frame's payload unless its properties carry a field table (or
+/// continue into a second flags word): those go to amq-protocol's parser.
+fn parse_header(payload: &[u8]) -> Option<Frame> {
+    let mut r = Reader(payload);
+    if r.u16()? != BASIC_CLASS {
+        return None;
+    }
+    r.u16()?; // weight
+    let size = r.u64()?;
+    let flags = r.u16()?;
+    if flags & (1 << HEADERS_BIT) != 0 || flags & 1 != 0 {
+        return None;
+    }
+    let mut p = AMQPProperties::default();
+    for bit in PROPERTY_BITS {
+        if flags & (1 << bit) == 0 {
+            continue;
+        }
+        p = match bit {
+            12 => p.with_delivery_mode(r.u8()?),
+            11 => p.with_priority(r.u8()?),
+            6 => p.with_timestamp(r.u64()?),
+            _ => {
+                let s: ShortString = std::str::from_utf8(r.short_str()?).ok()?.into();
+                match bit {
+                    15 => p.with_content_type(s),
+                    14 => p.with_content_encoding(s),
+                    10 => p.with_correlation_id(s),
+                    9 => p.with_reply_to(s),
+                    8 => p.with_expiration(s),
+                    7 => p.with_message_id(s),
+                    5 => p.with_type(s),
+                    4 => p.with_user_id(s),
+                    3 => p.with_app_id(s),
+                    _ => p.with_cluster_id(s),
+                }
+            }
+        };
+    }
+    r.0.is_empty().then_some(Frame::Header { size, properties: p })
 }
 
 /// Appends basic.ack (80), basic.reject (90, requeue off) or basic.nack (120, requeue on) of
@@ -490,7 +625,7 @@ fn push_settlement(wbuf: &mut Vec<u8>, tag: u64, how: Settlement) {
         Settlement::Reject => (METHOD_REJECT, 0),
         Settlement::Requeue => (METHOD_NACK, 0b10),
     };
-    push_raw(wbuf, FRAME_METHOD, 13, |w| {
+    push_raw(wbuf, FRAME_METHOD, |w| {
         w.extend_from_slice(&BASIC_CLASS.to_be_bytes());
         w.extend_from_slice(&method_id.to_be_bytes());
         w.extend_from_slice(&tag.to_be_bytes());
@@ -748,29 +883,29 @@ impl Driver {
                 body,
                 confirm,
             } => {
-                self.wire.push(&method(
-                    CHANNEL,
-                    AMQPClass::Basic(basic::AMQPMethod::Publish(basic::Publish {
-                        exchange,
-                        routing_key,
-                        mandatory: true,
-                        immediate: false,
-                    })),
-                ))?;
                 let message_id = properties.message_id().clone();
-                self.wire.push(&AMQPFrame::Header(
-                    CHANNEL,
-                    AMQPContentHeader {
-                        class_id: BASIC_CLASS,
-                        body_size: body.len() as u64,
-                        properties,
-                    },
-                ))?;
+                if !push_publish(&mut self.wire.wbuf, &exchange, &routing_key, &properties, body.len()) {
+                    self.wire.push(&method(
+                        CHANNEL,
+                        AMQPClass::Basic(basic::AMQPMethod::Publish(basic::Publish {
+                            exchange: exchange.as_str().into(),
+                            routing_key: routing_key.as_str().into(),
+                            mandatory: true,
+                            immediate: false,
+                        })),
+                    ))?;
+                    self.wire.push(&AMQPFrame::Header(
+                        CHANNEL,
+                        AMQPContentHeader {
+                            class_id: BASIC_CLASS,
+                            body_size: body.len() as u64,
+                            properties,
+                        },
+                    ))?;
+                }
                 let chunk = (self.wire.frame_max as usize).saturating_sub(8).max(1);
                 for part in body.chunks(chunk) {
-                    push_raw(&mut self.wire.wbuf, FRAME_BODY, part.len(), |w| {
-                        w.extend_from_slice(part)
-                    });
+                    push_raw(&mut self.wire.wbuf, FRAME_BODY, |w| w.extend_from_slice(part));
                 }
                 self.pending.insert(self.next_tag, Pending { message_id, confirm });
                 self.next_tag += 1;
@@ -801,6 +936,14 @@ impl Driver {
                 self.confirm(tag, multiple, nack);
                 return Ok(());
             }
+            Frame::Header { size, properties } => AMQPFrame::Header(
+                CHANNEL,
+                AMQPContentHeader {
+                    class_id: BASIC_CLASS,
+                    body_size: size,
+                    properties,
+                },
+            ),
             Frame::Body(data) => {
                 match self.incoming.as_mut() {
                     // The usual case, a body in one frame: taken as it is.
@@ -943,21 +1086,30 @@ impl Driver {
     }
 
     fn confirm(&mut self, tag: u64, multiple: bool, nack: bool) {
-        let tags: Vec<u64> = if multiple {
-            self.pending.range(..=tag).map(|(t, _)| *t).collect()
-        } else {
-            vec![tag]
-        };
-        for t in tags {
-            let Some(p) = self.pending.remove(&t) else { continue };
-            let returned = p.message_id.as_ref().and_then(|id| self.returned.remove(id));
-            let answer = match (nack, returned) {
-                (true, _) => Confirm::Nack,
-                (false, Some(reply)) => Confirm::Returned(reply),
-                (false, None) => Confirm::Ack,
-            };
-            let _ = p.confirm.send(answer);
+        if multiple {
+            while let Some(entry) = self.pending.first_entry() {
+                if *entry.key() > tag {
+                    break;
+                }
+                let pending = entry.remove();
+                self.answer(pending, nack);
+            }
+        } else if let Some(pending) = self.pending.remove(&tag) {
+            self.answer(pending, nack);
         }
+    }
+
+    fn answer(&mut self, pending: Pending, nack: bool) {
+        let returned = match &pending.message_id {
+            Some(id) if !self.returned.is_empty() => self.returned.remove(id),
+            _ => None,
+        };
+        let answer = match (nack, returned) {
+            (true, _) => Confirm::Nack,
+            (false, Some(reply)) => Confirm::Returned(reply),
+            (false, None) => Confirm::Ack,
+        };
+        let _ = pending.confirm.send(answer);
     }
 }
 
@@ -1072,8 +1224,102 @@ mod tests {
             assert_eq!(wbuf, generated(&method(CHANNEL, AMQPClass::Basic(class))), "{how:?}");
         }
         let mut wbuf = Vec::new();
-        push_raw(&mut wbuf, FRAME_BODY, 3, |w| w.extend_from_slice(b"abc"));
+        push_raw(&mut wbuf, FRAME_BODY, |w| w.extend_from_slice(b"abc"));
         assert_eq!(wbuf, generated(&AMQPFrame::Body(CHANNEL, b"abc".to_vec())));
+    }
+
+    fn property_sets() -> Vec<AMQPProperties> {
+        let ours = AMQPProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2)
+            .with_message_id("01a2099c-9ea1-77c1-8fab-d4bb9c02e3d9".into())
+            .with_correlation_id("01a2099c-9ea1-77c1-8fab-d4bb9c02e3d8".into())
+            .with_type("check_result".into())
+            .with_timestamp(1_795_000_000);
+        let every = AMQPProperties::default()
+            .with_content_type("text/plain".into())
+            .with_content_encoding("gzip".into())
+            .with_delivery_mode(1)
+            .with_priority(9)
+            .with_correlation_id("c".into())
+            .with_reply_to("amq.gen-reply".into())
+            .with_expiration("60000".into())
+            .with_message_id("m".into())
+            .with_timestamp(u64::MAX)
+            .with_type("t".into())
+            .with_user_id("guest".into())
+            .with_app_id("pingtower".into())
+            .with_cluster_id("".into());
+        vec![
+            AMQPProperties::default(),
+            ours.clone().with_reply_to("amq.gen-1".into()),
+            ours,
+            every,
+        ]
+    }
+
+    #[test]
+    fn publications_are_written_by_hand_as_amq_protocol_writes_them() {
+        for properties in property_sets() {
+            let mut wbuf = Vec::new();
+            assert!(push_publish(
+                &mut wbuf,
+                "pingtower.results",
+                "result.default",
+                &properties,
+                1234
+            ));
+            let mut expected = generated(&method(
+                CHANNEL,
+                AMQPClass::Basic(basic::AMQPMethod::Publish(basic::Publish {
+                    exchange: "pingtower.results".into(),
+                    routing_key: "result.default".into(),
+                    mandatory: true,
+                    immediate: false,
+                })),
+            ));
+            let header = AMQPFrame::Header(
+                CHANNEL,
+                AMQPContentHeader {
+                    class_id: BASIC_CLASS,
+                    body_size: 1234,
+                    properties: properties.clone(),
+                },
+            );
+            expected.extend(generated(&header));
+            assert_eq!(wbuf, expected, "{properties:?}");
+            // And the header reads back by hand as amq-protocol reads it.
+            let header_bytes = generated(&header);
+            let (_, parsed) = parse_frame(header_bytes.as_slice()).unwrap();
+            assert_eq!(parsed, header);
+            assert_eq!(parse_hot(&header_bytes), Some(Frame::Header { size: 1234, properties }));
+        }
+    }
+
+    #[test]
+    fn field_tables_and_long_strings_are_left_to_amq_protocol() {
+        let mut headers = FieldTable::default();
+        headers.insert("x-delivery-count".into(), AMQPValue::LongLongInt(2));
+        let with_headers = AMQPProperties::default().with_headers(headers);
+        let mut wbuf = Vec::new();
+        assert!(!push_publish(&mut wbuf, "", "q", &with_headers, 1));
+        assert!(!push_publish(
+            &mut wbuf,
+            "",
+            &"q".repeat(256),
+            &AMQPProperties::default(),
+            1
+        ));
+        assert!(wbuf.is_empty());
+        let header = generated(&AMQPFrame::Header(
+            CHANNEL,
+            AMQPContentHeader {
+                class_id: BASIC_CLASS,
+                body_size: 1,
+                properties: with_headers,
+            },
+        ));
+        assert_eq!(parse_hot(&header), None);
     }
 
     #[test]
