@@ -36,7 +36,8 @@ const BASIC_CLASS: u16 = 60;
 const FRAME_MAX: u32 = 131_072;
 /// How long queued frames may wait for company before they are written: acks and
 /// publications of jobs finishing close together leave in one write (one syscall, and one
-/// wake-up of the broker's reader) instead of one each. Results arrive ≤ 2 ms later.
+/// wake-up of each side) instead of one each. Results arrive ≤ 10 ms later, which a check
+/// repeated every 30 s or more does not notice.
 const LINGER: Duration = Duration::from_millis(10);
 /// Queued bytes that are written at once, without lingering.
 const LINGER_BYTES: usize = 32 * 1024;
