@@ -555,9 +555,17 @@ where
             }
         };
         loop {
-            let permit = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            // What is ready at once is taken without the select!: waiting on the shutdown
+            // token registers a waiter under a lock, twice per delivery otherwise.
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let permit = match permits.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
+                },
             };
             match &mut subscription {
                 Subscription::Lapin { consumer, .. } => {
@@ -578,9 +586,13 @@ where
                     }
                 }
                 Subscription::Direct { deliveries, .. } => {
-                    let next = tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        n = deliveries.recv() => n,
+                    let next = match deliveries.try_recv() {
+                        Ok(d) => Some(d),
+                        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            n = deliveries.recv() => n,
+                        },
                     };
                     match next {
                         Some(d) => spawn_handler(&tracker, d, permit, &queue, &handler, &shutdown),
