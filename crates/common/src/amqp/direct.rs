@@ -511,24 +511,12 @@ fn push_publish(
     properties: &AMQPProperties,
     body_size: usize,
 ) -> bool {
-    let strings = [
-        properties.content_type(),
-        properties.content_encoding(),
-        properties.correlation_id(),
-        properties.reply_to(),
-        properties.expiration(),
-        properties.message_id(),
-        properties.kind(),
-        properties.user_id(),
-        properties.app_id(),
-        properties.cluster_id(),
-    ];
     if properties.headers().is_some()
         || exchange.len() > 255
         || routing_key.len() > 255
-        || strings
+        || PROPERTY_BITS
             .iter()
-            .any(|s| s.as_ref().is_some_and(|s| s.as_str().len() > 255))
+            .any(|&bit| property_string(properties, bit).is_some_and(|s| s.as_str().len() > 255))
     {
         return false;
     }
@@ -561,7 +549,8 @@ fn push_publish(
     true
 }
 
-fn property_string(p: &AMQPProperties, bit: u16) -> &Option<ShortString> {
+/// The short-string property of flag `bit` (`None` for the octets and the timestamp).
+fn property_string(p: &AMQPProperties, bit: u16) -> Option<&ShortString> {
     match bit {
         15 => p.content_type(),
         14 => p.content_encoding(),
@@ -572,8 +561,10 @@ fn property_string(p: &AMQPProperties, bit: u16) -> &Option<ShortString> {
         5 => p.kind(),
         4 => p.user_id(),
         3 => p.app_id(),
-        _ => p.cluster_id(),
+        2 => p.cluster_id(),
+        _ => return None,
     }
+    .as_ref()
 }
 
 /// Reads a content header frame's payload unless its properties carry a field table (or
