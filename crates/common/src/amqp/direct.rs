@@ -402,6 +402,32 @@ enum Frame {
     Other(AMQPFrame),
 }
 
+/// amq-protocol's frames of the hot kinds in the same form as the hand-read ones, so that
+/// the driver handles each kind in one place.
+impl From<AMQPFrame> for Frame {
+    fn from(frame: AMQPFrame) -> Self {
+        match frame {
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Deliver(d))) => Frame::Deliver {
+                tag: d.delivery_tag,
+                redelivered: d.redelivered,
+                routing_key: d.routing_key.to_string(),
+            },
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Ack(a))) => Frame::Confirm {
+                tag: a.delivery_tag,
+                multiple: a.multiple,
+                nack: false,
+            },
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Nack(n))) => Frame::Confirm {
+                tag: n.delivery_tag,
+                multiple: n.multiple,
+                nack: true,
+            },
+            AMQPFrame::Body(_, data) => Frame::Body(data),
+            other => Frame::Other(other),
+        }
+    }
+}
+
 const FRAME_METHOD: u8 = 1;
 const FRAME_HEADER: u8 = 2;
 const FRAME_BODY: u8 = 3;
@@ -681,7 +707,7 @@ impl Wire {
         let frame = match parse_hot(&buf[..total]) {
             Some(hot) => hot,
             None => parse_frame(&buf[..total])
-                .map(|(_, f)| Frame::Other(f))
+                .map(|(_, f)| Frame::from(f))
                 .map_err(|e| LinkError::Protocol(format!("unparsable frame: {e:?}")))?,
         };
         self.rpos += total;
@@ -979,16 +1005,6 @@ impl Driver {
             AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Cancel(_))) => {
                 return Err(LinkError::Protocol("the broker cancelled the consumer".into()));
             }
-            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Deliver(deliver))) => {
-                self.incoming = Some(Incoming::Delivery {
-                    tag: deliver.delivery_tag,
-                    redelivered: deliver.redelivered,
-                    routing_key: deliver.routing_key.to_string(),
-                    size: None,
-                    properties: AMQPProperties::default(),
-                    body: Vec::new(),
-                });
-            }
             AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Return(r))) => {
                 self.incoming = Some(Incoming::Return {
                     reply: format!("{} {}", r.reply_code, r.reply_text),
@@ -996,12 +1012,6 @@ impl Driver {
                     properties: AMQPProperties::default(),
                     body_left: 0,
                 });
-            }
-            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Ack(a))) => {
-                self.confirm(a.delivery_tag, a.multiple, false);
-            }
-            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Nack(n))) => {
-                self.confirm(n.delivery_tag, n.multiple, true);
             }
             AMQPFrame::Header(_, header) => match self.incoming.as_mut() {
                 Some(Incoming::Delivery { size, properties, .. }) => {
