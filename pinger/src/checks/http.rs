@@ -3,19 +3,18 @@
 //! the address guard on every hop, and the assertions on the final response.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use common::messages::{FailureKind, HttpAuth, HttpHop, HttpMethod, HttpSpec, Phase, PhaseTimings};
 use http::header::{ACCEPT, AUTHORIZATION, CONNECTION, HOST, HeaderName, HeaderValue, USER_AGENT};
-use http::{HeaderMap, Method, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use http::{HeaderMap, Method};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
 
-use crate::checks::{assertions, tls};
+use crate::checks::{assertions, h1, tls};
 use crate::engine::Engine;
 use crate::net::ms_since;
 use crate::report::{Report, failure};
@@ -122,7 +121,7 @@ pub async fn check(engine: &Engine, spec: &HttpSpec, report: &mut Report) {
             ));
         }
         visited.insert(url.as_str().to_owned());
-        let response = match hop(engine, spec, &url, &method, &headers, body.clone(), report).await {
+        let response = match hop(engine, spec, &url, &method, &headers, &body, report).await {
             Some(r) => r,
             None => {
                 if !report.is_down() {
@@ -259,7 +258,7 @@ async fn hop(
     url: &Url,
     method: &Method,
     headers: &HeaderMap,
-    body: Bytes,
+    body: &[u8],
     report: &mut Report,
 ) -> Option<Response> {
     let host = match url.host()? {
@@ -310,37 +309,24 @@ async fn hop(
 
     let mut authority = url.host_str().unwrap_or(&host).to_owned();
     if let Some(p) = url.port() {
-        authority.push_str(&format!(":{p}"));
+        let _ = write!(authority, ":{p}");
     }
     let target = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let mut request = Request::builder().method(method.clone()).uri(target);
-    if let Some(h) = request.headers_mut() {
-        *h = headers.clone();
-        if !h.contains_key(HOST)
-            && let Ok(v) = HeaderValue::from_str(&authority)
-        {
-            h.insert(HOST, v);
-        }
-    }
-    let request = match request.body(Full::new(body)) {
-        Ok(r) => r,
-        Err(e) => {
-            report.fail(failure(
-                FailureKind::Internal,
-                Phase::Setup,
-                format!("building the request: {e}"),
-            ));
-            return None;
-        }
+    let request = Request {
+        method,
+        target: &target,
+        host: &authority,
+        headers,
+        body,
     };
 
     if url.scheme() == "https" {
         report.enter(Phase::Tls);
         let t = Instant::now();
-        let stream = match engine.tls.handshake(tcp, &host).await {
+        let mut stream = match engine.tls.handshake(tcp, &host).await {
             Ok(s) => s,
             Err(f) => {
                 report.hops[idx].timings.tls_ms = Some(ms_since(t));
@@ -368,95 +354,78 @@ async fn hop(
             // Nothing, credentials least of all, goes to a server that failed validation.
             return None;
         }
-        exchange(stream, request, idx, report).await
+        let response = exchange(&mut stream, request, idx, report).await;
+        // The server is told the session ends (close_notify) before the connection closes.
+        let _ = stream.shutdown().await;
+        response
     } else {
         exchange(tcp, request, idx, report).await
     }
 }
 
-async fn exchange<S>(io: S, request: Request<Full<Bytes>>, idx: usize, report: &mut Report) -> Option<Response>
+/// What one hop sends.
+struct Request<'a> {
+    method: &'a Method,
+    target: &'a str,
+    host: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+/// Sends the request on `io` and reads the response, recording TTFB and transfer times and
+/// the status of hop `idx`. `None` when it failed (the failure is in `report`).
+async fn exchange<S>(io: S, request: Request<'_>, idx: usize, report: &mut Report) -> Option<Response>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     report.enter(Phase::Ttfb);
     let t = Instant::now();
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await {
-        Ok(x) => x,
+    let sent = h1::Exchange::send(
+        io,
+        request.method,
+        request.target,
+        request.host,
+        request.headers,
+        request.body,
+    )
+    .await;
+    let head = match sent {
+        Ok(mut x) => x.head(request.method).await.map(|head| (x, head)),
+        Err(e) => Err(e),
+    };
+    report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
+    let (mut x, head) = match head {
+        Ok(ok) => ok,
         Err(e) => {
-            report.fail(failure(
-                FailureKind::HttpProtocol,
-                Phase::Ttfb,
-                format!("HTTP handshake: {e}"),
-            ));
+            let msg = match e {
+                h1::Error::Closed { got: 0 } => "the server closed the connection without a response".to_owned(),
+                h1::Error::Io(e) => format!("the connection failed before a response: {e}"),
+                e => format!("no valid response: {e}"),
+            };
+            report.fail(failure(FailureKind::HttpProtocol, Phase::Ttfb, msg));
             return None;
         }
     };
-    // The connection is driven in this task, beside the request, rather than by a task of
-    // its own: no spawn and no cross-task wake-ups per hop. It is dropped (closed) when the
-    // exchange ends, however it ends.
-    let mut conn = std::pin::pin!(conn);
-    let mut conn_done = false;
-    let work = async {
-        let response = match sender.send_request(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-                let msg = if e.is_incomplete_message() || e.is_canceled() {
-                    format!("the server closed the connection without a response ({e})")
-                } else {
-                    format!("no valid response: {e}")
-                };
-                report.fail(failure(FailureKind::HttpProtocol, Phase::Ttfb, msg));
-                return None;
-            }
-        };
-        report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-        let status = response.status().as_u16();
-        report.hops[idx].status = Some(status);
-        report.hops[idx].http_version = Some(format!("{:?}", response.version()));
-        report.enter(Phase::Transfer);
-        let t = Instant::now();
-        let (parts, mut body) = response.into_parts();
-        let mut buf: Vec<u8> = Vec::new();
-        let mut failed = None;
-        while buf.len() < BODY_CAP {
-            match body.frame().await {
-                None => break,
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        let take = data.len().min(BODY_CAP - buf.len());
-                        buf.extend_from_slice(&data[..take]);
-                    }
-                }
-                Some(Err(e)) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        report.hops[idx].timings.transfer_ms = Some(ms_since(t));
-        if let Some(e) = failed {
+    report.hops[idx].status = Some(head.status);
+    report.hops[idx].http_version = Some(head.version.to_owned());
+    report.enter(Phase::Transfer);
+    let t = Instant::now();
+    let body = x.body(&head, BODY_CAP).await;
+    report.hops[idx].timings.transfer_ms = Some(ms_since(t));
+    match body {
+        Ok(body) => Some(Response {
+            status: head.status,
+            headers: head.headers,
+            body,
+        }),
+        Err((e, got)) => {
             report.fail(failure(
                 FailureKind::HttpProtocol,
                 Phase::Transfer,
-                format!("the connection broke after {} body bytes: {e}", buf.len()),
+                format!("the connection broke after {} body bytes: {e}", got.len()),
             ));
-            report.body_excerpt = assertions::excerpt(&buf);
-            return None;
-        }
-        Some(Response {
-            status,
-            headers: parts.headers,
-            body: Bytes::from(buf),
-        })
-    };
-    let mut work = std::pin::pin!(work);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut work => return out,
-            // Finished (closed or broken): the request and body see it through their channels.
-            _ = &mut conn, if !conn_done => conn_done = true,
+            report.body_excerpt = assertions::excerpt(&got);
+            None
         }
     }
 }
