@@ -326,3 +326,32 @@ async fn bodies_are_read_up_to_1_mib_only() {
     );
     assert!(report.body_excerpt.unwrap().len() <= 1024);
 }
+
+#[tokio::test]
+async fn a_finished_exchange_resets_the_connection_instead_of_leaving_time_wait() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A raw server that answers, keeps its end open and reads on: a FIN reads as the end of
+    // the stream, a reset as an error.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await.unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).await
+    });
+
+    let report = get(&engine(), &format!("http://127.0.0.1:{port}/")).await;
+
+    assert_eq!(outcome(&report), Outcome::Up, "{report:?}");
+    let after = server.await.unwrap();
+    assert_eq!(
+        after.map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::ConnectionReset),
+        "the server saw a reset, not an orderly close"
+    );
+}
