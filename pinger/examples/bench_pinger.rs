@@ -298,6 +298,16 @@ impl SegmentReport {
 }
 
 /// Sums the slices of a segment into one report.
+/// The median of sorted, non-empty `xs`.
+fn median(xs: &[f64]) -> f64 {
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
 fn merged(total: &mut Option<SegmentReport>, slice: SegmentReport) {
     match total {
         Some(t) => t.absorb(slice),
@@ -674,6 +684,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         // Pinger, bare client and exporter take turns in short slices, so that a change in
         // the machine's background load (it is shared) weighs on all three alike.
         let (mut ours, mut bare, mut theirs) = (None, None, None);
+        let mut round_ratios = Vec::new();
         for _ in 0..args.rounds {
             let r = pinger_segment(
                 &format!("pinger    {label}"),
@@ -689,6 +700,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 false,
             )
             .await;
+            let pinger_cpu = r.cpu_per_check_us();
             merged(&mut ours, r);
             match bare_segment(
                 &format!("bare client {label}"),
@@ -698,7 +710,10 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 rate,
                 slice,
             ) {
-                Some(r) => merged(&mut bare, r),
+                Some(r) => {
+                    round_ratios.push(pinger_cpu / r.cpu_per_check_us());
+                    merged(&mut bare, r);
+                }
                 None => println!("bare client {label}: could not run"),
             }
             if let Some(b) = &bbe {
@@ -725,6 +740,15 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 print_report(&r);
                 reports.push((https, what, r));
             }
+        }
+        if !round_ratios.is_empty() {
+            let shown: Vec<String> = round_ratios.iter().map(|x| format!("{x:.2}")).collect();
+            round_ratios.sort_by(f64::total_cmp);
+            println!(
+                "pinger / bare client {label}, slice by slice: {} (median {:.2})",
+                shown.join(" "),
+                median(&round_ratios)
+            );
         }
     }
 
