@@ -537,3 +537,76 @@ async fn answers_published_on_a_direct_link_are_confirmed_and_unroutable_ones_ar
             .is_none()
     );
 }
+
+/// A loopback relay to the broker whose broker → client direction can be held: a broker that
+/// stops answering, as one that blocks publishers does.
+async fn relay_to_broker(broker_port: u16, held: Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = tokio::net::TcpStream::connect(("127.0.0.1", broker_port))
+                .await
+                .unwrap();
+            let (mut client_rx, mut client_tx) = client.into_split();
+            let (mut up_rx, mut up_tx) = upstream.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut client_rx, &mut up_tx).await });
+            let held = held.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match up_rx.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if held.load(Ordering::SeqCst) {
+                        continue; // swallowed: the client never hears of it
+                    }
+                    if client_tx.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_publication_the_broker_never_confirms_fails_after_the_publish_timeout() {
+    // Arrange: a direct link through a relay, and a publisher with a short timeout.
+    let broker = TestBroker::new().await;
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = reqwest::Url::parse(secrecy::ExposeSecret::expose_secret(&broker.config.amqp_url)).unwrap();
+    let port = relay_to_broker(url.port().unwrap_or(5672), held.clone()).await;
+    let mut relayed = url.clone();
+    relayed.set_port(Some(port)).unwrap();
+    let (link, _deliveries) = Link::open(relayed.as_str(), "test-unconfirmed", Role::Publish)
+        .await
+        .unwrap();
+    let publisher = Publisher::new(
+        broker.broker("test-publisher", CancellationToken::new()),
+        Duration::from_millis(500),
+    );
+    publisher.broker().connection().await.expect("the topology declared");
+    let result = Envelope::new(samples::check_result());
+    publisher
+        .publish_on(&link, &result)
+        .await
+        .expect("confirmed while the broker answers");
+
+    // Act: the broker's answers stop reaching the link.
+    held.store(true, std::sync::atomic::Ordering::SeqCst);
+    let unconfirmed = tokio::time::timeout(WAIT, publisher.publish_on(&link, &result)).await;
+
+    // Assert: an error the caller can act on (nack, retry), not a wait for ever.
+    match unconfirmed {
+        Ok(Err(PublishError::Unavailable(waited, why))) => {
+            assert_eq!(waited, Duration::from_millis(500));
+            assert!(why.contains("did not confirm"), "{why}");
+        }
+        other => panic!("expected Unavailable after the publish timeout, got {other:?}"),
+    }
+}

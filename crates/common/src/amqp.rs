@@ -240,8 +240,9 @@ impl Publisher {
     }
 
     /// Publishes `envelope` once over `link` (the link a delivery came over, see
-    /// [`DeliveryInfo::link`]) and waits for the broker's confirm. No retry: if the link is
-    /// gone, so is the delivery being answered, which the broker hands out again.
+    /// [`DeliveryInfo::link`]) and waits for the broker's confirm, up to the publish timeout.
+    /// No retry: if the link is gone, so is the delivery being answered, which the broker
+    /// hands out again.
     pub async fn publish_on<T: Message>(
         &self,
         link: &direct::Link,
@@ -269,13 +270,20 @@ impl Publisher {
         envelope: &Envelope<T>,
     ) -> Result<(), PublishError> {
         let (body, properties) = encode(envelope, None)?;
-        let answer = match link.publish(exchange, &routing_key, properties, body).await {
-            Ok(direct::Confirm::Ack) => Answer::Ack,
-            Ok(direct::Confirm::Returned(reply)) => Answer::Returned(reply),
-            Ok(direct::Confirm::Nack) => Answer::Nack,
-            Err(e) => {
+        // A broker that blocks publishers (memory or disk alarm) never confirms: the caller
+        // gets an error after the publish timeout instead of waiting for ever.
+        let confirm = tokio::time::timeout(self.timeout, link.publish(exchange, &routing_key, properties, body)).await;
+        let answer = match confirm {
+            Ok(Ok(direct::Confirm::Ack)) => Answer::Ack,
+            Ok(Ok(direct::Confirm::Returned(reply))) => Answer::Returned(reply),
+            Ok(Ok(direct::Confirm::Nack)) => Answer::Nack,
+            failed => {
+                let (waited, why) = match failed {
+                    Ok(Err(e)) => (Duration::ZERO, e.to_string()),
+                    _ => (self.timeout, "the broker did not confirm the publication".to_owned()),
+                };
                 metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "unavailable").increment(1);
-                return Err(PublishError::Unavailable(Duration::ZERO, e.to_string()));
+                return Err(PublishError::Unavailable(waited, why));
             }
         };
         answered::<T>(answer, exchange, routing_key).unwrap_or(Ok(()))
