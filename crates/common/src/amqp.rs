@@ -864,37 +864,47 @@ where
     let settle = |how| settle(&delivery, handling.counter(how), how);
     let span = info_span!("message", queue, kind = T::KIND, correlation_id = %correlation_of(&delivery));
     async {
-        let envelope = match decode::<T>(&delivery) {
-            Ok(e) => e,
-            Err(error) => {
-                warn!(%error, bytes = delivery.body().len(), "undecodable message; dead-lettering it");
-                settle(Settle::Reject).await;
-                return;
-            }
-        };
-        let info = delivery.info();
         let mut backoff = Backoff::new(Duration::from_millis(200), handling.max_retry_delay);
         loop {
-            let outcome = AssertUnwindSafe(handler(envelope.clone(), info.clone())).catch_unwind().await;
+            // Decoded for every attempt: a retry (rare) decodes again rather than every
+            // delivery paying for a copy kept against one.
+            let envelope = match decode::<T>(&delivery) {
+                Ok(e) => e,
+                Err(error) => {
+                    warn!(%error, bytes = delivery.body().len(), "undecodable message; dead-lettering it");
+                    return settle(Settle::Reject).await;
+                }
+            };
+            let message_id = envelope.message_id;
+            let outcome = AssertUnwindSafe(handler(envelope, delivery.info()))
+                .catch_unwind()
+                .await;
             match outcome {
                 Ok(Ok(())) => return settle(Settle::Ack).await,
                 Ok(Err(HandlerError::Permanent(error))) => {
-                    warn!(error = format!("{error:#}"), message_id = %envelope.message_id, "message cannot be handled; dead-lettering it");
+                    warn!(error = format!("{error:#}"), %message_id, "message cannot be handled; dead-lettering it");
                     return settle(Settle::Reject).await;
                 }
                 Err(_) => {
-                    warn!(message_id = %envelope.message_id, "handler panicked; dead-lettering the message");
+                    warn!(%message_id, "handler panicked; dead-lettering the message");
                     return settle(Settle::Reject).await;
                 }
-                Ok(Err(HandlerError::Transient(error))) if info.link.as_ref().is_some_and(|l| !l.is_alive()) => {
+                Ok(Err(HandlerError::Transient(error))) if delivery.info().link.is_some_and(|l| !l.is_alive()) => {
                     // Its connection is gone, and with it the delivery: the broker hands the
                     // message out again.
-                    debug!(error = format!("{error:#}"), "handler failed and the link is gone; the message will be redelivered");
+                    debug!(
+                        error = format!("{error:#}"),
+                        "handler failed and the link is gone; the message will be redelivered"
+                    );
                     return;
                 }
                 Ok(Err(HandlerError::Transient(error))) => {
                     let delay = backoff.next_delay();
-                    warn!(error = format!("{error:#}"), retry_in_ms = delay.as_millis() as u64, "handler failed; retrying");
+                    warn!(
+                        error = format!("{error:#}"),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "handler failed; retrying"
+                    );
                     handling.retries.increment(1);
                     tokio::select! {
                         _ = shutdown.cancelled() => return settle(Settle::Requeue).await,
