@@ -297,7 +297,6 @@ impl SegmentReport {
     }
 }
 
-/// Sums the slices of a segment into one report.
 /// The median of sorted, non-empty `xs`.
 fn median(xs: &[f64]) -> f64 {
     let n = xs.len();
@@ -308,6 +307,7 @@ fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// Sums the slices of a segment into one report.
 fn merged(total: &mut Option<SegmentReport>, slice: SegmentReport) {
     match total {
         Some(t) => t.absorb(slice),

@@ -272,16 +272,16 @@ impl Publisher {
         let (body, properties) = encode(envelope, None)?;
         // A broker that blocks publishers (memory or disk alarm) never confirms: the caller
         // gets an error after the publish timeout instead of waiting for ever.
-        let confirm = tokio::time::timeout(self.timeout, link.publish(exchange, &routing_key, properties, body)).await;
+        let confirm =
+            match tokio::time::timeout(self.timeout, link.publish(exchange, &routing_key, properties, body)).await {
+                Ok(confirm) => confirm.map_err(|e| (Duration::ZERO, e.to_string())),
+                Err(_) => Err((self.timeout, "the broker did not confirm the publication".to_owned())),
+            };
         let answer = match confirm {
-            Ok(Ok(direct::Confirm::Ack)) => Answer::Ack,
-            Ok(Ok(direct::Confirm::Returned(reply))) => Answer::Returned(reply),
-            Ok(Ok(direct::Confirm::Nack)) => Answer::Nack,
-            failed => {
-                let (waited, why) = match failed {
-                    Ok(Err(e)) => (Duration::ZERO, e.to_string()),
-                    _ => (self.timeout, "the broker did not confirm the publication".to_owned()),
-                };
+            Ok(direct::Confirm::Ack) => Answer::Ack,
+            Ok(direct::Confirm::Returned(reply)) => Answer::Returned(reply),
+            Ok(direct::Confirm::Nack) => Answer::Nack,
+            Err((waited, why)) => {
                 metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => T::KIND, "reason" => "unavailable").increment(1);
                 return Err(PublishError::Unavailable(waited, why));
             }

@@ -69,62 +69,70 @@ enum Framing {
     UntilClose,
 }
 
+/// What one request sends.
+pub struct Request<'a> {
+    pub method: &'a Method,
+    /// Path and query.
+    pub target: &'a str,
+    /// Sent as `host` unless `headers` name one.
+    pub host: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
 /// One exchange in progress: the connection and the bytes read but not yet used.
 pub struct Exchange<S> {
     io: S,
     buf: Vec<u8>,
     /// Start of the unread bytes in `buf`.
     pos: usize,
+    /// The request was a HEAD: its response has no body, whatever its head says.
+    head_request: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Exchange<S> {
-    /// Sends the request in one write: request line, `host` unless `headers` name one,
-    /// `headers` (a `Content-Length` or `Transfer-Encoding` among them is replaced by the
-    /// body's own length), then `body`.
-    pub async fn send(
-        mut io: S,
-        method: &Method,
-        target: &str,
-        host: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<Self, Error> {
+    /// Sends `request` in one write: request line, `host`, the headers (a `Content-Length`
+    /// or `Transfer-Encoding` among them is replaced by the body's own length), then the body.
+    pub async fn send(mut io: S, request: &Request<'_>) -> Result<Self, Error> {
+        fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+        let (method, body) = (request.method, request.body);
         let mut out = Vec::with_capacity(512 + body.len());
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(target.as_bytes());
+        out.extend_from_slice(request.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        if !headers.contains_key(HOST) {
-            out.extend_from_slice(b"host: ");
-            out.extend_from_slice(host.as_bytes());
-            out.extend_from_slice(b"\r\n");
+        if !request.headers.contains_key(HOST) {
+            line(&mut out, b"host", request.host.as_bytes());
         }
-        for (name, value) in headers {
-            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
-                continue;
+        for (name, value) in request.headers {
+            if name != CONTENT_LENGTH && name != TRANSFER_ENCODING {
+                line(&mut out, name.as_str().as_bytes(), value.as_bytes());
             }
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
         }
         if !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-            out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(body.len().to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
+            line(&mut out, b"content-length", body.len().to_string().as_bytes());
         }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
         io.write_all(&out).await?;
         io.flush().await?;
-        out.clear();
-        Ok(Exchange { io, buf: out, pos: 0 })
+        Ok(Exchange {
+            io,
+            buf: Vec::new(),
+            pos: 0,
+            head_request: *method == Method::HEAD,
+        })
     }
 
     /// Reads the final response head, skipping interim (1xx) responses.
-    pub async fn head(&mut self, method: &Method) -> Result<Head, Error> {
+    pub async fn head(&mut self) -> Result<Head, Error> {
         for _ in 0..=MAX_INTERIM {
-            let head = self.one_head(method).await?;
+            let head = self.one_head().await?;
             if (100..200).contains(&head.status) && head.status != 101 {
                 continue;
             }
@@ -135,14 +143,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Exchange<S> {
         )))
     }
 
-    async fn one_head(&mut self, method: &Method) -> Result<Head, Error> {
+    async fn one_head(&mut self) -> Result<Head, Error> {
         loop {
             if self.pos < self.buf.len() {
                 let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut parsed = httparse::Response::new(&mut slots);
                 match parsed.parse(&self.buf[self.pos..]) {
                     Ok(httparse::Status::Complete(len)) => {
-                        let head = head_of(&parsed, method)?;
+                        let head = head_of(&parsed, self.head_request)?;
                         self.pos += len;
                         return Ok(head);
                     }
@@ -283,7 +291,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, Error> {
 }
 
 /// The head of a parsed response, with the framing of its body.
-fn head_of(parsed: &httparse::Response<'_, '_>, method: &Method) -> Result<Head, Error> {
+fn head_of(parsed: &httparse::Response<'_, '_>, head_request: bool) -> Result<Head, Error> {
     let status = parsed.code.ok_or_else(|| Error::Invalid("no status code".into()))?;
     let version = if parsed.version == Some(0) {
         "HTTP/1.0"
@@ -318,7 +326,7 @@ fn head_of(parsed: &httparse::Response<'_, '_>, method: &Method) -> Result<Head,
         }
         headers.append(name, value);
     }
-    let framing = if *method == Method::HEAD || (100..200).contains(&status) || status == 204 || status == 304 {
+    let framing = if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::None
     } else if let Some(chunked) = chunked {
         if chunked { Framing::Chunked } else { Framing::UntilClose }
@@ -377,10 +385,15 @@ mod tests {
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
         let body: &[u8] = if method == Method::POST { b"{\"a\":1}" } else { b"" };
         let outcome = async {
-            let mut x = Exchange::send(tcp, &method, "/p?q=1", "example.test", &headers, body)
-                .await
-                .map_err(|e| e.to_string())?;
-            let head = x.head(&method).await.map_err(|e| e.to_string())?;
+            let request = Request {
+                method: &method,
+                target: "/p?q=1",
+                host: "example.test",
+                headers: &headers,
+                body,
+            };
+            let mut x = Exchange::send(tcp, &request).await.map_err(|e| e.to_string())?;
+            let head = x.head().await.map_err(|e| e.to_string())?;
             let body = x
                 .body(&head, cap)
                 .await

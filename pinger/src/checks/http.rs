@@ -315,7 +315,7 @@ async fn hop(
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let request = Request {
+    let request = h1::Request {
         method,
         target: &target,
         host: &authority,
@@ -371,36 +371,20 @@ async fn hop(
     }
 }
 
-/// What one hop sends.
-struct Request<'a> {
-    method: &'a Method,
-    target: &'a str,
-    host: &'a str,
-    headers: &'a HeaderMap,
-    body: &'a [u8],
-}
-
 /// Sends the request on `io` and reads the response, recording TTFB and transfer times and
 /// the status of hop `idx`. `None` when it failed (the failure is in `report`).
-async fn exchange<S>(io: S, request: Request<'_>, idx: usize, report: &mut Report) -> Option<Response>
+async fn exchange<S>(io: S, request: h1::Request<'_>, idx: usize, report: &mut Report) -> Option<Response>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     report.enter(Phase::Ttfb);
     let t = Instant::now();
-    let sent = h1::Exchange::send(
-        io,
-        request.method,
-        request.target,
-        request.host,
-        request.headers,
-        request.body,
-    )
+    let head = async {
+        let mut x = h1::Exchange::send(io, &request).await?;
+        let head = x.head().await?;
+        Ok::<_, h1::Error>((x, head))
+    }
     .await;
-    let head = match sent {
-        Ok(mut x) => x.head(request.method).await.map(|head| (x, head)),
-        Err(e) => Err(e),
-    };
     report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
     let (mut x, head) = match head {
         Ok(ok) => ok,
