@@ -451,6 +451,8 @@ async fn run_due(
                 let job = CheckJob {
                     job_id: id,
                     target_id,
+                    owner_id: None,
+                    allow_private: true,
                     region,
                     scheduled_for: ms_to_time(slot),
                     deadline: ms_to_time(slot + interval_ms),

@@ -795,6 +795,8 @@ pub async fn test_now(state: &AppState, target_id: Uuid, region: &str, spec: Che
     let job = CheckJob {
         job_id: Uuid::now_v7(),
         target_id,
+        owner_id: None,
+        allow_private: state.config.api.allow_private_targets,
         region: region.to_owned(),
         scheduled_for: now,
         deadline: now + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(30)),

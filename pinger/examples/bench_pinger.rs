@@ -352,6 +352,8 @@ async fn pinger_segment(
             let job = CheckJob {
                 job_id: Uuid::now_v7(),
                 target_id: Uuid::now_v7(),
+                owner_id: Some(Uuid::now_v7()),
+                allow_private: true,
                 region: DEFAULT_REGION.into(),
                 scheduled_for: now,
                 deadline: if stale {

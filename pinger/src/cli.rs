@@ -68,10 +68,7 @@ pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
         let (name, value) = h
             .split_once(':')
             .ok_or_else(|| anyhow::anyhow!("header {h:?} is not `Name: value`"))?;
-        spec.headers.push(HttpHeader {
-            name: name.trim().to_owned(),
-            value: value.trim().to_owned(),
-        });
+        spec.headers.push(HttpHeader::new(name.trim(), value.trim()));
     }
     spec.body = args.data.clone();
     spec.follow_redirects = !args.no_follow;
@@ -111,6 +108,9 @@ pub async fn run(args: CheckArgs, pinger: &PingerConfig) -> anyhow::Result<i32> 
     let job = CheckJob {
         job_id: Uuid::now_v7(),
         target_id: Uuid::nil(),
+        owner_id: None,
+        // `pinger check` runs on the operator's shell: the pinger's own policy decides.
+        allow_private: true,
         region: pinger.region.clone(),
         scheduled_for: now,
         deadline: now + chrono::Duration::from_std(args.timeout)? + chrono::Duration::seconds(1),

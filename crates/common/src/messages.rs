@@ -112,6 +112,14 @@ pub struct CheckJob {
     pub job_id: Uuid,
     /// The target the check belongs to.
     pub target_id: Uuid,
+    /// The target's owner: a pinger gives one owner at most its fair share of its check
+    /// slots. Absent on jobs written before owners were carried (they share one bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Uuid>,
+    /// Whether the owner may reach private, loopback and link-local addresses (decided by
+    /// the backend per owner; the pinger enforces it again). Absent means no.
+    #[serde(default)]
+    pub allow_private: bool,
     /// The region whose pingers must run it.
     pub region: String,
     /// When the scheduler meant it to run.
@@ -399,6 +407,35 @@ pub struct HttpHeader {
     pub name: String,
     /// Header value.
     pub value: String,
+    /// The user marked the value secret (write-only). `Authorization`, `Cookie`,
+    /// `Proxy-Authorization` and names containing `key`, `token` or `secret` are secret
+    /// whatever this says (see [`HttpHeader::is_secret`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+}
+
+impl HttpHeader {
+    /// A header that is not marked secret.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            secret: false,
+        }
+    }
+
+    /// Whether the value is a secret: marked so, or a credential by its name.
+    pub fn is_secret(&self) -> bool {
+        self.secret || is_secret_header_name(&self.name)
+    }
+}
+
+/// Whether a header of this name carries a credential: `Authorization`, `Cookie`,
+/// `Proxy-Authorization`, or a name containing `key`, `token` or `secret` (any case).
+pub fn is_secret_header_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["authorization", "cookie", "proxy-authorization"].contains(&lower.as_str())
+        || ["key", "token", "secret"].iter().any(|w| lower.contains(w))
 }
 
 /// Credentials for an HTTP check.
@@ -1156,10 +1193,7 @@ mod tests {
     fn a_spec_reads_the_same_whichever_key_comes_first() {
         let specs = [
             CheckSpec::Http(HttpSpec {
-                headers: vec![HttpHeader {
-                    name: "X-Kind".into(),
-                    value: "kind".into(),
-                }],
+                headers: vec![HttpHeader::new("X-Kind", "kind")],
                 degraded_above_ms: Some(800),
                 ..HttpSpec::get("https://example.com/kind")
             }),

@@ -20,10 +20,7 @@ fn id(n: u128) -> Uuid {
 /// An HTTP check job with most options set.
 pub fn check_job() -> CheckJob {
     let mut spec = HttpSpec::get("https://shop.example.com/health");
-    spec.headers.push(HttpHeader {
-        name: "Accept".into(),
-        value: "application/json".into(),
-    });
+    spec.headers.push(HttpHeader::new("Accept", "application/json"));
     spec.assertions.push(Assertion::JsonPathEquals {
         path: "$.status".into(),
         value: serde_json::json!("ok"),
@@ -32,6 +29,8 @@ pub fn check_job() -> CheckJob {
     CheckJob {
         job_id: id(1),
         target_id: id(2),
+        owner_id: Some(id(9)),
+        allow_private: false,
         region: DEFAULT_REGION.into(),
         scheduled_for: at(0),
         deadline: at(60),

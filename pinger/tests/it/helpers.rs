@@ -70,6 +70,8 @@ pub fn job(spec: common::messages::CheckSpec, deadline_s: i64) -> common::messag
     common::messages::CheckJob {
         job_id: uuid::Uuid::now_v7(),
         target_id: uuid::Uuid::now_v7(),
+        owner_id: None,
+        allow_private: true,
         region: common::messages::DEFAULT_REGION.into(),
         scheduled_for: now,
         deadline: now + chrono::Duration::seconds(deadline_s),

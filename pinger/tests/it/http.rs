@@ -255,10 +255,7 @@ async fn basic_auth_headers_and_post_bodies_are_sent() {
     let mut spec = HttpSpec::get(server.url("http", "/submit?x=1"));
     spec.method = common::messages::HttpMethod::Post;
     spec.body = Some("{\"a\":1}".into());
-    spec.headers = vec![common::messages::HttpHeader {
-        name: "X-Probe".into(),
-        value: "yes".into(),
-    }];
+    spec.headers = vec![common::messages::HttpHeader::new("X-Probe", "yes")];
     spec.auth = Some(common::messages::HttpAuth::Basic {
         username: "u".into(),
         password: "p".into(),
