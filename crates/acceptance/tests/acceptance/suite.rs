@@ -48,6 +48,8 @@ impl Suite {
             env.insert(k.to_owned(), v);
         };
         set("PINGTOWER_RUN_DIR", run_dir.display().to_string());
+        // The first start generates the secrets key into this file, as it would into ./.env.
+        set("PINGTOWER_ENV_FILE", run_dir.join(".env").display().to_string());
         set(
             "PINGTOWER_BUILD_PROFILE",
             std::env::var("PINGTOWER_ACCEPTANCE_PROFILE").unwrap_or_else(|_| "debug".into()),
