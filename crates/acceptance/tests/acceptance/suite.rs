@@ -150,6 +150,15 @@ impl Suite {
         self.restart(service);
     }
 
+    /// Every service's whole log.
+    pub fn all_logs(&self) -> String {
+        SERVICES
+            .iter()
+            .map(|s| std::fs::read_to_string(self.run_dir.join("logs").join(format!("{s}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The tail of every service's log, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
