@@ -1,6 +1,7 @@
 //! Validation of the model's answer before it may become a report.
 //!
-//! 1. Schema: one JSON object with the four parts and claims; plain text; sane lengths.
+//! 1. Schema: one JSON object with the four parts and claims; plain text (no HTML, no fence
+//!    marker of the prompt copied from its data); sane lengths.
 //! 2. Grounding: every claim rests on result ids of the evidence.
 //! 3. Links: no URL or domain name other than the target's own host (and hosts the
 //!    evidence itself names, like redirect hops or certificate names, for bare names).
