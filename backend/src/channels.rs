@@ -236,7 +236,8 @@ async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
     page(
         "Confirm this address",
         "Press the button to receive PingTower alerts at this address.",
-        Some(("/api/channels/verify", token, "Confirm address")),
+        // Relative: the page is served where the mail's link points, under any path prefix.
+        Some(("verify", token, "Confirm address")),
         StatusCode::OK,
     )
 }
@@ -279,7 +280,7 @@ async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
     page(
         "Unsubscribe",
         "Press the button to stop PingTower alerts to this address.",
-        Some(("/api/channels/unsubscribe", token, "Unsubscribe")),
+        Some(("unsubscribe", token, "Unsubscribe")),
         StatusCode::OK,
     )
 }

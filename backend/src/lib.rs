@@ -134,6 +134,13 @@ impl AppState {
         );
         let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
         let edge = Arc::new(edge::EdgeState::new(&config));
+        if config.edge.request_timeout <= config.api.test_now_timeout {
+            tracing::warn!(
+                request_timeout = ?config.edge.request_timeout,
+                test_now_timeout = ?config.api.test_now_timeout,
+                "PINGTOWER_REQUEST_TIMEOUT is not above PINGTOWER_TEST_NOW_TIMEOUT: a slow \"Test now\" ends in 504"
+            );
+        }
         Ok(Self {
             pool,
             read_pool,

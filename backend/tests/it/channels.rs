@@ -103,7 +103,7 @@ async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribe
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
-        html.contains(r#"<form method="post" action="/api/channels/verify">"#) && html.contains(r#"value="verify-me""#),
+        html.contains(r#"<form method="post" action="verify">"#) && html.contains(r#"value="verify-me""#),
         "{html}"
     );
     assert!(
@@ -128,12 +128,7 @@ async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribe
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains(r#"action="/api/channels/unsubscribe""#)
-    );
+    assert!(page.text().await.unwrap().contains(r#"action="unsubscribe""#));
     assert_eq!(
         channels().await["disabled_reason"],
         Value::Null,

@@ -464,3 +464,56 @@ async fn public_pages_and_badges_are_rate_limited_per_client() {
     assert_error(limited_badge, 429, "rate_limited", None).await;
     assert_eq!(other.status(), 404, "another client is not limited");
 }
+
+#[tokio::test]
+async fn a_badge_is_cached_for_the_ttl() {
+    // Arrange
+    let ttl = Duration::from_secs(2);
+    let app = spawn_app_with(move |c| c.edge.public_cache_ttl = ttl).await;
+    let c = app.user("a@example.com").await;
+    let target = create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await;
+    let id: uuid::Uuid = target["id"].as_str().unwrap().parse().unwrap();
+    let set_status = |status: &'static str| {
+        sqlx::query(
+            "insert into target_state (target_id, status) values ($1, $2)
+             on conflict (target_id) do update set status = excluded.status",
+        )
+        .bind(id)
+        .bind(status)
+        .execute(&app.pg.pool)
+    };
+    set_status("up").await.unwrap();
+    let token: Value = c
+        .post(app.url(&format!("/api/targets/{id}/badge-token")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = app.url(&format!("/badge/{}/status.svg", token["token"].as_str().unwrap()));
+    let badge = || async { reqwest::get(url.clone()).await.unwrap().text().await.unwrap() };
+
+    // Act
+    let first = badge().await;
+    let cached_at = Instant::now();
+    set_status("down").await.unwrap();
+    let within_ttl = badge().await;
+    let checked_within = cached_at.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !badge().await.contains(">down<") {
+        assert!(Instant::now() < deadline, "the badge never changed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown_after = cached_at.elapsed();
+
+    // Assert
+    assert!(first.contains(">up<"), "{first}");
+    if checked_within < ttl {
+        assert_eq!(within_ttl, first, "the cached badge is reused within the TTL");
+    }
+    assert!(
+        shown_after + Duration::from_millis(200) >= ttl,
+        "shown after {shown_after:?}"
+    );
+}
