@@ -486,23 +486,36 @@ async fn update_me(
 }
 
 #[utoipa::path(post, path = "/api/auth/password", tag = "accounts", request_body = PasswordChange,
-    responses((status = 204), (status = 401), (status = 422)))]
+    responses((status = 204), (status = 401), (status = 422),
+        (status = 429, description = "too many wrong current passwords from this client; see Retry-After"),
+        (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
+    client: ClientIp,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     check_password("new_password", &body.new_password)?;
+    // A borrowed session must not become a way to guess the password: wrong current
+    // passwords count as failed logins of this account from this client.
+    let account_key = format!("account:{}|{}", user.email, client.key());
+    let attempt = state
+        .edge
+        .login_limiter
+        .reserve(&[(account_key.clone(), state.edge.login_account_limit)])
+        .map_err(|wait| ApiError::rate_limited(wait.as_secs().max(1)))?;
     let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
         .bind(user.id)
         .fetch_one(&state.pool)
         .await?;
     if !verify_password(&state, body.current_password, hash).await? {
+        attempt.failed();
         return Err(ApiError {
             field: Some("current_password".into()),
             ..ApiError::unauthorized_because("the current password is wrong")
         });
     }
+    attempt.succeeded(&account_key);
     let new_hash = hash_password(&state, body.new_password).await?;
     let mut tx = state.pool.begin().await?;
     sqlx::query("update users set password_hash = $1, updated_at = now() where id = $2")

@@ -517,3 +517,73 @@ async fn a_badge_is_cached_for_the_ttl() {
         "shown after {shown_after:?}"
     );
 }
+
+#[tokio::test]
+async fn a_closed_installation_refuses_registrations_before_hashing_and_a_full_hash_queue_answers_503() {
+    // Arrange: one hash at a time and none waiting, so any burst that reaches hashing gets 503.
+    let app = spawn_app_with(|c| {
+        c.api.registration = backend::config::Registration::Closed;
+        c.edge.hash_concurrency = 1;
+        c.edge.hash_queue = 0;
+    })
+    .await;
+    app.user("admin@example.com").await;
+    let c = client();
+    let register = |i: usize| {
+        c.post(app.url("/api/auth/register"))
+            .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD}))
+            .send()
+    };
+    let login = |i: usize| {
+        c.post(app.url("/api/auth/login"))
+            .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD}))
+            .send()
+    };
+
+    // Act
+    let registrations = futures::future::join_all((0..20).map(register)).await;
+    let logins = futures::future::join_all((0..20).map(login)).await;
+
+    // Assert
+    let registered: Vec<u16> = registrations
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(registered, [403; 20], "refused before any hash");
+    let logins: Vec<reqwest::Response> = logins.into_iter().map(Result::unwrap).collect();
+    assert!(logins.iter().all(|r| matches!(r.status().as_u16(), 401 | 429 | 503)));
+    let busy: Vec<&reqwest::Response> = logins.iter().filter(|r| r.status() == 503).collect();
+    assert!(!busy.is_empty(), "a burst of logins fills the hash queue");
+    assert!(busy.iter().all(|r| r.headers().contains_key("retry-after")));
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_as_failed_logins_of_that_client() {
+    // Arrange
+    let app = spawn_app().await;
+    let c = app.user("a@example.com").await;
+
+    // Act
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = c
+            .post(app.url("/api/auth/password"))
+            .json(&json!({"current_password": "guess guess guess", "new_password": "another long password"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    let elsewhere = login(
+        &client_from("127.0.0.2"),
+        app.url("/api/auth/login"),
+        "a@example.com",
+        PASSWORD,
+        None,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    assert_eq!(elsewhere, 200, "the owner still signs in from another client");
+}
