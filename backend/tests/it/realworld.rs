@@ -205,6 +205,7 @@ async fn backend(broker: TestBroker, pg: TestPg, ch: TestClickHouse) -> TestApp 
             min_interval_seconds: 1,
             ..Default::default()
         },
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     start(config, pg, broker, ch).await
 }
@@ -488,6 +489,7 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
             addr: "127.0.0.1:0".parse().unwrap(),
         },
         api: Default::default(),
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     let state = backend::AppState::new(config, stop.clone()).unwrap();
     let settings = EngineSettings {
