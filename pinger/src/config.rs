@@ -37,9 +37,13 @@ pub struct PingerConfig {
     /// This pinger's id in results (default: `<hostname>-<pid>`).
     #[arg(long = "pinger-id", env = "PINGTOWER_PINGER_ID")]
     pub id: Option<String>,
-    /// Checks in flight at once (also the prefetch).
+    /// Checks in flight at once; the consumer holds twice as many deliveries.
     #[arg(long, env = "PINGTOWER_PINGER_CONCURRENCY", default_value_t = 256)]
     pub concurrency: usize,
+    /// Fraction of the check slots (and of the deliveries in hand) one owner may hold; its
+    /// other jobs wait without blocking anyone else's.
+    #[arg(long, env = "PINGTOWER_PINGER_OWNER_SHARE", default_value_t = 0.25, value_parser = parse_share)]
+    pub owner_share: f64,
     /// Local address every check connects from (e.g. 127.0.0.2 to simulate a region).
     #[arg(long, env = "PINGTOWER_PINGER_SOURCE_ADDR", global = true)]
     pub source_addr: Option<IpAddr>,
@@ -82,6 +86,7 @@ impl Default for PingerConfig {
             region: common::messages::DEFAULT_REGION.to_owned(),
             id: None,
             concurrency: 256,
+            owner_share: 0.25,
             source_addr: None,
             extra_ca_file: None,
             allow_private_targets: false,
@@ -105,6 +110,16 @@ impl PingerConfig {
                 .unwrap_or_else(|| "pinger".to_owned());
             format!("{host}-{}", std::process::id())
         })
+    }
+}
+
+/// A share: a fraction in (0, 1].
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a fraction in (0, 1]"))
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`checks`]: one module per check ([`checks::http`], [`checks::tls`], [`checks::dns`],
 //!   [`checks::tcp`]) plus the response [`checks::assertions`].
 //! - [`report`]: a check's findings and how they become a result.
+//! - [`share`]: the check slots and each owner's fair share of them.
 //! - [`worker`]: the job handler; [`canary`]: egress canaries (`probe_degraded`).
 //! - [`cli`]: `pinger check`; [`telemetry`]: metric names.
 //!
@@ -22,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod net;
 pub mod report;
+pub mod share;
 pub mod telemetry;
 pub mod worker;
 
@@ -99,19 +101,24 @@ pub async fn run_with(
         },
         canaries,
         metrics: telemetry::Handles::register(),
+        slots: share::Slots::new(p.concurrency, p.owner_share),
+        shutdown: shutdown.clone(),
     });
     info!(
         region = %p.region,
         pinger_id = %worker.identity.pinger_id,
         concurrency = p.concurrency,
+        owner_share = p.owner_share,
         source = ?p.source_addr,
         allow_private = p.allow_private_targets,
         "pinger starting"
     );
     // Jobs, their results and acks travel over one direct link (`common::amqp::direct`) when
     // the URI is plain amqp://: lapin's I/O thread cost more CPU per job than an HTTP check.
+    // The consumer holds more deliveries than there are check slots: jobs waiting for their
+    // owner's share must not hold the whole prefetch (the worker owns the check slots).
     let options = ConsumerOptions::new(jobs_queue(&p.region))
-        .concurrency(p.concurrency)
+        .concurrency(share::Slots::in_hand_for(p.concurrency))
         .direct();
     // The consume loop runs on a runtime worker, not on the thread that called `run` (with
     // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then
