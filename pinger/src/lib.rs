@@ -31,7 +31,7 @@ use anyhow::Context;
 use common::amqp::{Broker, ConsumerOptions, Publisher, consume};
 use common::health::{self, Readiness};
 use common::messages::jobs_queue;
-use common::netguard::AddressPolicy;
+use common::netguard::Guard;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -54,15 +54,6 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     telemetry::describe();
     let p = &config.pinger;
-    let engine = Engine::new(
-        AddressPolicy {
-            allow_private: p.allow_private_targets,
-        },
-        p.source_addr,
-        p.extra_ca_file.as_deref(),
-    )
-    .context("building the check engine")?
-    .with_allowed_ranges(p.allowed_ranges.clone());
     let mut topology_config = config.amqp.clone();
     if !topology_config.regions.contains(&p.region) {
         topology_config.regions.push(p.region.clone());
@@ -84,9 +75,15 @@ pub async fn run_with(
     let readiness = Readiness::new().amqp(broker.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
+    // The guard knows the suite's own endpoints, this pinger's health listener included.
+    let guard = Guard::new(&config.guard, &config.suite_endpoints(Some(server.addr))).await;
+    let engine = Engine::new(guard, p.source_addr, p.extra_ca_file.as_deref())
+        .context("building the check engine")?
+        .with_public_resolver(p.public_resolver());
 
     let canaries = canary::spawn(
         &engine,
+        &config.guard,
         &p.canaries,
         p.canary_interval,
         p.canary_timeout,
@@ -110,7 +107,8 @@ pub async fn run_with(
         concurrency = p.concurrency,
         owner_share = p.owner_share,
         source = ?p.source_addr,
-        allow_private = p.allow_private_targets,
+        allow_private_targets = config.guard.allow_private_targets,
+        public_resolver = ?p.public_resolver,
         "pinger starting"
     );
     // Jobs, their results and acks travel over one direct link (`common::amqp::direct`) when

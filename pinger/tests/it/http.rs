@@ -286,12 +286,10 @@ async fn credentials_are_not_forwarded_to_another_origin() {
 #[tokio::test]
 async fn checks_connect_from_the_configured_source_address() {
     let server = TestServer::http("127.0.0.1", router(|_| Reply::ok("ok"))).await;
-    let engine = pinger::Engine::new(
-        common::netguard::AddressPolicy { allow_private: true },
-        Some("127.0.0.2".parse().unwrap()),
-        None,
-    )
-    .unwrap();
+    let guard = common::netguard::Guard::from_parts(&guard_config(true), Vec::new());
+    let engine = pinger::Engine::new(guard, Some("127.0.0.2".parse().unwrap()), None)
+        .unwrap()
+        .operator();
     let report = get(&engine, &server.url("http", "/")).await;
     assert_eq!(outcome(&report), Outcome::Up, "{report:?}");
     let peer = server.last_peer.lock().unwrap().expect("a connection");
