@@ -382,3 +382,66 @@ async fn the_pinger_service_enforces_each_jobs_permission_and_protects_the_suite
     );
     assert_eq!(server.hits(), 1, "only the permitted job reached the server");
 }
+
+#[tokio::test]
+async fn a_job_without_the_permission_resolves_with_the_public_resolver_and_never_sees_an_internal_address() {
+    use std::sync::atomic::Ordering;
+    // Arrange: the operator's public resolver (a loopback DNS server here) knows internal
+    // names too; the installation allows private targets, the job's owner may not use them.
+    let canary = TestServer::counting("127.0.0.1").await;
+    let mut zone = Zone::default();
+    zone.a("public.test.", "93.184.216.34")
+        .a("internal.corp.", "10.1.2.3")
+        .aaaa("v6.corp.", "fd00::7")
+        .a("host.corp.", "127.0.0.1");
+    let dns = TestDns::start(zone).await;
+    let engine = Engine::new(Guard::from_parts(&guard_config(true), Vec::new()), None, None)
+        .unwrap()
+        .with_public_resolver(Some(dns.resolver(false)));
+    let budget = Duration::from_secs(3);
+    let lookup = |name: &str, record_type| {
+        CheckSpec::Dns(DnsSpec {
+            name: name.into(),
+            record_type,
+            resolver: None,
+            expected_answers: Vec::new(),
+            timeout_ms: 3_000,
+        })
+    };
+
+    // Act + assert: a public answer is reported, from the public resolver.
+    let public = engine.run(&lookup("public.test", DnsRecordType::A), budget).await;
+    assert_eq!(outcome(&public), Outcome::Up, "{public:?}");
+    let info = public.dns.as_ref().unwrap();
+    assert!(info.resolver.starts_with("public"), "{info:?}");
+    assert_eq!(info.answers[0].value, "93.184.216.34");
+    assert_eq!(dns.queries.load(Ordering::SeqCst), 1, "the public resolver was asked");
+
+    // Internal answers fail as blocked_address, without the address in the result.
+    for (name, record_type, address) in [
+        ("internal.corp", DnsRecordType::A, "10.1.2.3"),
+        ("v6.corp", DnsRecordType::Aaaa, "fd00::7"),
+        ("host.corp", DnsRecordType::A, "127.0.0.1"),
+    ] {
+        let report = engine.run(&lookup(name, record_type), budget).await;
+        let f = report.verdict().1.expect("refused");
+        assert_eq!(f.kind, FailureKind::BlockedAddress, "{name}: {report:?}");
+        let shown = format!("{} {:?}", f.message, report.dns.as_ref().map(|d| &d.answers));
+        assert!(
+            !shown.contains(address),
+            "{name}: the internal address is not revealed: {shown}"
+        );
+    }
+
+    // Names in other checks go to the public resolver too, and are guarded.
+    let before = dns.queries.load(Ordering::SeqCst);
+    let mut spec = HttpSpec::get(format!("http://host.corp:{}/", canary.addr.port()));
+    spec.timeout_ms = 3_000;
+    let http = run_http(&engine, spec).await;
+    assert_eq!(kind(&http), Some(FailureKind::BlockedAddress), "{http:?}");
+    assert!(
+        dns.queries.load(Ordering::SeqCst) > before,
+        "the public resolver was asked"
+    );
+    assert_eq!(canary.hits(), 0);
+}
