@@ -143,11 +143,14 @@ impl Workers {
                 http: common::config::HttpConfig {
                     addr: "127.0.0.1:0".parse().unwrap(),
                 },
+                guard: common::config::GuardConfig {
+                    allow_private_targets: true,
+                    ..Default::default()
+                },
                 pinger: pinger::PingerConfig {
                     region: (*region).to_owned(),
                     id: Some(format!("pinger-{region}")),
                     source_addr: source.map(IpAddr::V4),
-                    allow_private_targets: true,
                     concurrency: 16,
                     ..Default::default()
                 },
