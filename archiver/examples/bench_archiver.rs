@@ -23,10 +23,11 @@ use anyhow::Context;
 use archiver::config::ClickHouseCompression;
 use archiver::row::ResultRow;
 use archiver::{ArchiveJob, Config};
+use bus::testing::TestBroker;
+use bus::{ConsumerOptions, HandlerError, Publisher, consume_batches};
 use chrono::{DateTime, NaiveDate, Utc};
-use common::amqp::{BatchOptions, HandlerError, Publisher, consume_batches};
 use common::messages::{CheckResult, Envelope, Outcome, RESULTS_STORE_QUEUE};
-use common::testing::{TestBroker, TestClickHouse, TestPg};
+use common::testing::{TestClickHouse, TestPg};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
@@ -92,12 +93,10 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         let consumer_broker = broker.broker("bench-noop", shutdown.clone());
         let seen = Arc::new(AtomicUsize::new(0));
-        let options = BatchOptions {
-            queue: RESULTS_STORE_QUEUE.to_owned(),
-            max_batch: batch,
-            max_wait: config.ingest.batch_wait,
-            max_retry_delay: config.ingest.max_retry_delay,
-        };
+        let options = ConsumerOptions::new(RESULTS_STORE_QUEUE)
+            .batches(batch, config.ingest.batch_wait)
+            .concurrency(config.ingest.writers)
+            .max_retry_delay(config.ingest.max_retry_delay);
         let cpu = CpuMeter::start();
         let started = Instant::now();
         let (stop, seen2) = (shutdown.clone(), seen.clone());

@@ -1,6 +1,6 @@
 //! Ingest: batches of results from `results.store` into ClickHouse.
 //!
-//! [`crate::consumer`] hands over up to `batch_size` results and acks them all with one
+//! [`crate::consumer`] (the bus's consume engine) hands over up to `batch_size` results and acks them all with one
 //! multiple-ack once [`Ingestor::store`] returned `Ok`; on a transient error it keeps the
 //! batch and calls again with backoff (the broker holds the rest: it is the spool).
 //!
@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bus::HandlerError;
 use chrono::{NaiveDate, Utc};
-use common::amqp::HandlerError;
 use common::messages::{CheckResult, Envelope};
 use sqlx::PgPool;
 use tracing::debug;

@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`config`]: command line and environment ([`Config`]).
 //! - [`row`]: a `CheckResult` as a row of `check_results`.
-//! - [`consumer`]: the pipelined batch consumer of `results.store`.
+//! - [`consumer`]: `results.store` through the bus's consume engine (batches, pipelined writers).
 //! - [`ingest`]: batches into ClickHouse, acked only once stored; late rows to the archive.
 //! - [`fresh`]: ClickHouse operations (insert, day stats and keys, copy text, drop).
 //! - [`ledger`]: PostgreSQL operations (the per-day ledger, locks, archive rows, rollups).
@@ -28,7 +28,7 @@ pub mod telemetry;
 use std::time::Duration;
 
 use anyhow::Context;
-use common::amqp::{BatchOptions, Broker};
+use bus::{Broker, ConsumerOptions, ReadinessExt};
 use common::health::{self, Readiness};
 use common::messages::RESULTS_STORE_QUEUE;
 use tokio_util::sync::CancellationToken;
@@ -61,7 +61,7 @@ pub async fn run_with(
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
         "archiver",
-        config.amqp.topology(),
+        bus::Topology::new(&config.amqp.regions),
         shutdown.clone(),
     );
     let clickhouse = config.clickhouse_client();
@@ -111,13 +111,11 @@ pub async fn run_with(
         config.ingest.insert_timeout,
         config.archive.fault,
     );
-    let options = BatchOptions {
-        queue: RESULTS_STORE_QUEUE.to_owned(),
-        max_batch: config.ingest.batch_size.max(1),
-        max_wait: config.ingest.batch_wait,
-        max_retry_delay: config.ingest.max_retry_delay,
-    };
-    let consumed = consumer::consume(&broker, options, config.ingest.writers, shutdown.clone(), ingestor).await;
+    let options = ConsumerOptions::new(RESULTS_STORE_QUEUE)
+        .batches(config.ingest.batch_size, config.ingest.batch_wait)
+        .concurrency(config.ingest.writers)
+        .max_retry_delay(config.ingest.max_retry_delay);
+    let consumed = consumer::consume(&broker, options, shutdown.clone(), ingestor).await;
     if consumed.is_err() {
         // A topology conflict: nothing will work until an operator fixes the broker.
         shutdown.cancel();

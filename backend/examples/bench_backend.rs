@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backend::scheduler::{self, Clock, Stats};
-use common::testing::{TestBroker, TestClickHouse, TestPg};
+use bus::testing::TestBroker;
+use common::testing::{TestClickHouse, TestPg};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;

@@ -23,10 +23,11 @@
 
 use std::time::{Duration, Instant};
 
+use bus::Publisher;
+use bus::testing::TestBroker;
 use chrono::{DateTime, Duration as Days, DurationRound, TimeDelta, Utc};
-use common::amqp::Publisher;
 use common::messages::{CheckResult, Envelope, Outcome};
-use common::testing::{TestBroker, TestClickHouse, TestPg};
+use common::testing::{TestClickHouse, TestPg};
 use futures::StreamExt;
 use rand::Rng;
 use serde_json::{Value, json};

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use common::amqp::{Broker, Publisher};
+use bus::{Broker, Publisher, ReadinessExt};
 use common::config::{AmqpConfig, ClickHouseConfig, HttpConfig, PgConfig};
 use common::health::{self, Readiness};
 use tokio_util::sync::CancellationToken;
@@ -129,7 +129,7 @@ impl AppState {
         let broker = Broker::new(
             config.amqp.amqp_url.clone(),
             "backend",
-            config.amqp.topology(),
+            bus::Topology::new(&config.amqp.regions),
             shutdown,
         );
         let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));

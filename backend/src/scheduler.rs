@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bus::Publisher;
 use chrono::{DateTime, TimeZone, Utc};
-use common::amqp::Publisher;
 use common::messages::{CheckJob, CheckSpec, Envelope};
 use futures::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgListener};
@@ -470,7 +470,7 @@ async fn run_due(
                         }
                     }
                     Err(error) => {
-                        if matches!(error, common::amqp::PublishError::Unavailable(..)) {
+                        if matches!(error, bus::PublishError::Unavailable(..)) {
                             unavailable.store(true, Ordering::Relaxed);
                         }
                         tracing::debug!(%error, %target_id, "job publish failed; slot missed");

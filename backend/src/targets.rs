@@ -803,15 +803,15 @@ pub async fn test_now(state: &AppState, target_id: Uuid, region: &str, spec: Che
         spec,
     };
     let envelope = Envelope::new(job);
-    match common::amqp::request::<CheckJob, CheckResult>(&state.publisher, &envelope, wait).await {
+    match bus::request::<CheckJob, CheckResult>(&state.publisher, &envelope, wait).await {
         Ok(reply) => Ok(reply.payload),
-        Err(common::amqp::RequestError::Timeout(d)) => Err(ApiError::timeout(format!(
+        Err(bus::RequestError::Timeout(d)) => Err(ApiError::timeout(format!(
             "no pinger of region {region} answered within {}s",
             d.as_secs()
         ))),
-        Err(common::amqp::RequestError::Publish(common::amqp::PublishError::Unroutable { .. })) => Err(
-            ApiError::unavailable(format!("no job queue for region {region}; is broker-init run for it?")),
-        ),
+        Err(bus::RequestError::Publish(bus::PublishError::Unroutable { .. })) => Err(ApiError::unavailable(format!(
+            "no job queue for region {region}; is broker-init run for it?"
+        ))),
         Err(e) => {
             tracing::warn!(error = %e, "test now failed");
             Err(ApiError::unavailable(format!("the message broker is unavailable: {e}")))

@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use common::amqp::Management;
+use bus::Management;
+use bus::topology::{DeclareError, TopologyProblem};
 use common::config::AmqpConfig;
-use common::topology::{DeclareError, TopologyProblem};
 use lapin::{Connection, ConnectionProperties};
 use secrecy::ExposeSecret;
 
@@ -63,7 +63,7 @@ async fn connect(config: &Config) -> anyhow::Result<Connection> {
 
 /// Declares (or verifies) the topology.
 pub async fn run(config: &Config) -> anyhow::Result<Outcome> {
-    let topology = config.amqp.topology();
+    let topology = bus::Topology::new(&config.amqp.regions);
     let conn = connect(config).await?;
     let outcome = if config.verify {
         let management = Management::for_amqp_uri(&config.amqp.amqp_url, config.amqp.management_url.clone())

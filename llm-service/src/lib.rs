@@ -38,7 +38,7 @@ mod golden;
 use std::time::Duration;
 
 use anyhow::Context;
-use common::amqp::{Broker, ConsumerOptions, Publisher, consume};
+use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
 use common::health::{self, Readiness};
 use common::messages::{INCIDENTS_LLM_QUEUE, IncidentEvent};
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,7 @@ pub async fn run_with(
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
         "llm-service",
-        config.amqp.topology(),
+        bus::Topology::new(&config.amqp.regions),
         shutdown.clone(),
     );
     // Publishing on its own connection: flow control blocks publishing connections.
@@ -76,7 +76,7 @@ pub async fn run_with(
         Broker::new(
             config.amqp.amqp_url.clone(),
             "llm-service-publisher",
-            config.amqp.topology(),
+            bus::Topology::new(&config.amqp.regions),
             shutdown.clone(),
         ),
         PUBLISH_TIMEOUT,

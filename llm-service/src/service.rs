@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::amqp::{HandlerError, Publisher};
+use bus::{HandlerError, Publisher};
 use common::messages::{Envelope, IncidentEvent, IncidentReport};
 use sqlx::PgPool;
 use tracing::{debug, info, warn};

@@ -11,9 +11,10 @@ mod fake_telegram;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::amqp::Publisher;
+use bus::Publisher;
+use bus::testing::TestBroker;
 use common::messages::{CheckKind, Envelope, Evidence, IncidentEvent, IncidentEventKind, TargetRef, TargetStatus};
-use common::testing::{TestBroker, TestPg};
+use common::testing::TestPg;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bus::HandlerError;
 use chrono::Utc;
-use common::amqp::HandlerError;
 use common::messages::{Envelope, IncidentEvent, IncidentEventKind, IncidentReport};
 use futures::future::join_all;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};

@@ -30,7 +30,7 @@ pub mod verify;
 use std::time::Duration;
 
 use anyhow::Context;
-use common::amqp::{Broker, ConsumerOptions, consume};
+use bus::{Broker, ConsumerOptions, ReadinessExt, consume};
 use common::health::{self, Readiness};
 use common::messages::{Envelope, INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentReport, REPORTS_NOTIFY_QUEUE};
 use secrecy::ExposeSecret;
@@ -58,7 +58,7 @@ pub async fn run_with(
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
         "notifier",
-        config.amqp.topology(),
+        bus::Topology::new(&config.amqp.regions),
         shutdown.clone(),
     );
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;

@@ -38,13 +38,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bus::Publisher;
+use bus::testing::TestBroker;
 use chrono::Utc;
-use common::amqp::Publisher;
 use common::messages::{
     CheckJob, CheckResult, CheckSpec, DEFAULT_REGION, Envelope, FailureKind, HttpSpec, Outcome,
     RESULTS_INCIDENTS_QUEUE, RESULTS_STORE_QUEUE,
 };
-use common::testing::TestBroker;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use support::{Pki, Reply, TestServer};
@@ -399,7 +399,7 @@ async fn pinger_segment(
     }
 }
 
-async fn consume_results(b: common::amqp::Broker, ledger: Arc<Ledger>, stop: CancellationToken) {
+async fn consume_results(b: bus::Broker, ledger: Arc<Ledger>, stop: CancellationToken) {
     let conn = b.connection().await.unwrap();
     for queue in [RESULTS_STORE_QUEUE, RESULTS_INCIDENTS_QUEUE] {
         let ch = conn.create_channel().await.unwrap();

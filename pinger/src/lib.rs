@@ -28,7 +28,7 @@ pub mod telemetry;
 pub mod worker;
 
 use anyhow::Context;
-use common::amqp::{Broker, ConsumerOptions, Publisher, consume};
+use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
 use common::health::{self, Readiness};
 use common::messages::jobs_queue;
 use common::netguard::Guard;
@@ -58,7 +58,7 @@ pub async fn run_with(
     if !topology_config.regions.contains(&p.region) {
         topology_config.regions.push(p.region.clone());
     }
-    let topology = topology_config.topology();
+    let topology = bus::Topology::new(&topology_config.regions);
     // Separate connections: flow control on the publishing one must not stall consumption.
     let broker = Broker::new(
         config.amqp.amqp_url.clone(),
@@ -111,13 +111,11 @@ pub async fn run_with(
         public_resolver = ?p.public_resolver,
         "pinger starting"
     );
-    // Jobs, their results and acks travel over one direct link (`common::amqp::direct`) when
-    // the URI is plain amqp://: lapin's I/O thread cost more CPU per job than an HTTP check.
-    // The consumer holds more deliveries than there are check slots: jobs waiting for their
-    // owner's share must not hold the whole prefetch (the worker owns the check slots).
-    let options = ConsumerOptions::new(jobs_queue(&p.region))
-        .concurrency(share::Slots::in_hand_for(p.concurrency))
-        .direct();
+    // Jobs arrive on the consuming connection and results leave on the publish broker's own
+    // connection (lapin both). The consumer holds more deliveries than there are check
+    // slots: jobs waiting for their owner's share must not hold the whole prefetch (the
+    // worker owns the check slots).
+    let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(share::Slots::in_hand_for(p.concurrency));
     // The consume loop runs on a runtime worker, not on the thread that called `run` (with
     // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then
     // spawned locally instead of being handed over, and woken, across threads.

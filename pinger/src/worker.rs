@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use bus::{DeliveryInfo, HandlerError, PublishError, Publisher};
 use chrono::Utc;
-use common::amqp::{DeliveryInfo, HandlerError, PublishError, Publisher};
 use common::messages::{CheckJob, Envelope};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};

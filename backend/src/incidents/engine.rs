@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use bus::{HandlerError, Publisher};
 use chrono::{DateTime, Utc};
-use common::amqp::{HandlerError, Publisher};
 use common::messages::{
     CheckKind, CheckResult, CheckSpec, Envelope, Evidence, FailureKind, IncidentEvent, IncidentEventKind, Outcome,
     TargetRef, TargetStatus,

@@ -16,7 +16,7 @@ pub mod settings;
 
 use std::time::Duration;
 
-use common::amqp::{BatchOptions, Broker, Publisher, consume_batches};
+use bus::{Broker, ConsumerOptions, Publisher, consume_batches};
 use common::messages::{CheckResult, Envelope, RESULTS_INCIDENTS_QUEUE};
 use tokio_util::sync::CancellationToken;
 
@@ -76,12 +76,9 @@ pub async fn run(
             }
         })
     };
-    let options = BatchOptions {
-        queue: RESULTS_INCIDENTS_QUEUE.to_owned(),
-        max_batch: engine.settings().batch,
-        max_wait: Duration::from_millis(50),
-        max_retry_delay: Duration::from_secs(10),
-    };
+    let options = ConsumerOptions::new(RESULTS_INCIDENTS_QUEUE)
+        .batches(engine.settings().batch, Duration::from_millis(50))
+        .max_retry_delay(Duration::from_secs(10));
     let handler = move |batch: Vec<Envelope<CheckResult>>| {
         let (engine, publisher) = (engine.clone(), publisher.clone());
         async move {

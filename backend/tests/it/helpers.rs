@@ -6,7 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::testing::{TestBroker, TestClickHouse, TestPg};
+use bus::testing::TestBroker;
+use common::testing::{TestClickHouse, TestPg};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -149,18 +150,15 @@ pub async fn assert_error(r: reqwest::Response, status: u16, code: &str, field: 
 /// A stand-in pinger: answers every job that carries a reply queue with a CheckResult for it.
 /// Returns the token that stops it.
 pub fn spawn_test_worker(app: &TestApp) -> CancellationToken {
-    use common::amqp::{ConsumerOptions, HandlerError, Publisher};
+    use bus::{ConsumerOptions, HandlerError, Publisher};
     use common::messages::{CheckJob, Envelope};
     let shutdown = CancellationToken::new();
     let broker = app.broker.broker("test-worker", shutdown.clone());
     let publisher = Publisher::new(broker.clone(), Duration::from_secs(10));
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let _ = common::amqp::consume::<CheckJob, _, _>(
-            &broker,
-            ConsumerOptions::new("jobs.default"),
-            stop,
-            move |env, info| {
+        let _ =
+            bus::consume::<CheckJob, _, _>(&broker, ConsumerOptions::new("jobs.default"), stop, move |env, info| {
                 let publisher = publisher.clone();
                 async move {
                     let Some(reply_to) = info.reply_to else {
@@ -178,9 +176,8 @@ pub fn spawn_test_worker(app: &TestApp) -> CancellationToken {
                         .await
                         .map_err(HandlerError::transient)
                 }
-            },
-        )
-        .await;
+            })
+            .await;
     });
     shutdown
 }

@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use backend::incidents::{Engine, EngineSettings};
+use bus::Publisher;
+use bus::testing::TestBroker;
 use chrono::{DateTime, Utc};
-use common::amqp::Publisher;
 use common::messages::{
     CheckResult, Envelope, Failure, FailureKind, INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentEventKind, Outcome,
     Phase, TargetStatus,
 };
-use common::testing::{TestBroker, TestClickHouse, TestPg};
+use common::testing::{TestClickHouse, TestPg};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
+use bus::testing::TestBroker;
 use common::messages::RESULTS_STORE_QUEUE;
-use common::testing::TestBroker;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};

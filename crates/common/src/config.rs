@@ -27,13 +27,6 @@ pub struct AmqpConfig {
     pub management_url: url::Url,
 }
 
-impl AmqpConfig {
-    /// The topology for the configured regions.
-    pub fn topology(&self) -> crate::topology::Topology {
-        crate::topology::Topology::new(&self.regions)
-    }
-}
-
 /// PostgreSQL connection.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PgConfig {

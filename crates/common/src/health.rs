@@ -47,20 +47,6 @@ impl Readiness {
         self
     }
 
-    /// Adds a check that the AMQP connection is up.
-    pub fn amqp(self, broker: crate::amqp::Broker) -> Self {
-        self.check("rabbitmq", move || {
-            let broker = broker.clone();
-            async move {
-                if broker.is_connected().await {
-                    Ok(())
-                } else {
-                    Err("not connected".to_owned())
-                }
-            }
-        })
-    }
-
     /// Adds a check that PostgreSQL answers.
     pub fn postgres(self, pool: sqlx::PgPool) -> Self {
         self.check("postgres", move || {

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bus::testing::TestBroker;
 use common::messages::{IncidentEvent, IncidentReport};
-use common::testing::{TestBroker, TestPg};
+use common::testing::TestPg;
 use llm_service::Config;
 use serde_json::json;
 use tokio::task::JoinHandle;

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use common::testing::{TestBroker, TestPg, assert_health_endpoints};
+use bus::testing::TestBroker;
+use common::testing::{TestPg, assert_health_endpoints};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]

@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use bus::testing::TestBroker;
 use chrono::{DateTime, Utc};
 use common::messages::{
     CheckKind, Envelope, Failure, FailureKind, IncidentEvent, IncidentEventKind, IncidentReport, Phase, TargetRef,
     TargetStatus,
 };
-use common::testing::{TestBroker, TestPg};
+use common::testing::TestPg;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;

@@ -329,7 +329,7 @@ async fn an_owner_with_the_permission_reaches_loopback_but_never_the_suites_own_
 async fn the_pinger_service_enforces_each_jobs_permission_and_protects_the_suite() {
     use common::messages::{CheckResult, Envelope, RESULTS_STORE_QUEUE};
     // Arrange: a pinger on an installation allowing private targets, and a loopback server.
-    let broker = common::testing::TestBroker::new().await;
+    let broker = bus::testing::TestBroker::new().await;
     let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
     let service = Service::start(config(&broker)).await;
     let get = |url: String, allow_private: bool| {

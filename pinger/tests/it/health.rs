@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use common::testing::{TestBroker, assert_health_endpoints};
+use bus::testing::TestBroker;
+use common::testing::assert_health_endpoints;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]

@@ -66,7 +66,7 @@ pub fn outcome(report: &Report) -> Outcome {
 }
 
 /// Pinger config for a service test against `broker`.
-pub fn config(broker: &common::testing::TestBroker) -> pinger::Config {
+pub fn config(broker: &bus::testing::TestBroker) -> pinger::Config {
     pinger::Config {
         command: None,
         amqp: broker.config.clone(),

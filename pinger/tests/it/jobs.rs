@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::amqp::Publisher;
+use bus::Publisher;
+use bus::testing::TestBroker;
 use common::messages::{
     CheckResult, CheckSpec, DEAD_LETTER_QUEUE, Envelope, FailureKind, HttpSpec, JOBS_EXCHANGE, Outcome,
     RESULTS_STORE_QUEUE,
 };
-use common::testing::TestBroker;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::*;
@@ -83,7 +83,7 @@ async fn a_test_now_request_is_answered_on_its_reply_queue_only() {
     let publisher = Publisher::new(broker.broker("test-backend", CancellationToken::new()), WAIT);
     let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
 
-    let answer: Envelope<CheckResult> = common::amqp::request(&publisher, &Envelope::new(job.clone()), WAIT)
+    let answer: Envelope<CheckResult> = bus::request(&publisher, &Envelope::new(job.clone()), WAIT)
         .await
         .expect("the pinger answers");
 

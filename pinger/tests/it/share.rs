@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bus::testing::TestBroker;
+use bus::{ConsumerOptions, HandlerError, Publisher, consume};
 use chrono::{DateTime, Utc};
-use common::amqp::{ConsumerOptions, HandlerError, Publisher, consume};
 use common::messages::{CheckJob, CheckResult, CheckSpec, Envelope, HttpSpec, Outcome, RESULTS_STORE_QUEUE};
-use common::testing::TestBroker;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::testing::{TestBroker, TestClickHouse, TestPg};
+use bus::testing::TestBroker;
+use common::testing::{TestClickHouse, TestPg};
 use secrecy::ExposeSecret;
 
 pub const SERVICES: [&str; 5] = ["backend", "pinger", "archiver", "llm-service", "notifier"];

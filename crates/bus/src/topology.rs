@@ -8,7 +8,7 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, Connection, ExchangeKind};
 
-use crate::messages::{
+use common::messages::{
     DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, INCIDENTS_EXCHANGE, INCIDENTS_LLM_QUEUE, INCIDENTS_NOTIFY_QUEUE,
     JOBS_EXCHANGE, REPORTS_EXCHANGE, REPORTS_NOTIFY_QUEUE, RESULTS_EXCHANGE, RESULTS_INCIDENTS_QUEUE,
     RESULTS_STORE_QUEUE, jobs_queue,
@@ -238,7 +238,7 @@ impl Topology {
     pub async fn verify(
         &self,
         conn: &Connection,
-        management: Option<&crate::amqp::Management>,
+        management: Option<&crate::management::Management>,
     ) -> Result<Vec<TopologyProblem>, lapin::Error> {
         let mut problems = Vec::new();
         for ex in &self.exchanges {

@@ -2,20 +2,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::amqp::direct::{Link, Role};
-use common::amqp::{ConsumerOptions, HandlerError, PublishError, Publisher, consume};
+use bus::testing::TestBroker;
+use bus::{ConsumerOptions, HandlerError, PublishError, Publisher, consume};
 use common::messages::*;
 use common::samples;
-use common::testing::TestBroker;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// `options`, over a direct link when `direct`.
-fn options(options: ConsumerOptions, direct: bool) -> ConsumerOptions {
-    if direct { options.direct() } else { options }
-}
 
 async fn publisher(broker: &TestBroker) -> Publisher {
     Publisher::new(
@@ -81,15 +75,6 @@ async fn an_unroutable_publish_is_an_error_for_the_caller() {
 
 #[tokio::test]
 async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed() {
-    poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed_case(false).await;
-}
-
-#[tokio::test]
-async fn over_a_direct_link_poison_messages_go_to_the_dead_letter_queue_too() {
-    poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed_case(true).await;
-}
-
-async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed_case(direct: bool) {
     // Arrange: good results, one that the handler refuses, one that panics it, and garbage.
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
@@ -105,7 +90,7 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
         async move {
             consume::<CheckResult, _, _>(
                 &consumer_broker,
-                options(ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4), direct),
+                ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4),
                 shutdown,
                 move |env, _info| {
                     let seen = handler_seen.clone();
@@ -171,22 +156,13 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering() {
-    a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering_case(false).await;
-}
-
-#[tokio::test]
-async fn over_a_direct_link_a_transient_failure_is_retried_too() {
-    a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering_case(true).await;
-}
-
-async fn a_transient_failure_is_retried_until_it_succeeds_without_dead_lettering_case(direct: bool) {
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
     let attempts = Arc::new(Mutex::new(0u32));
     let shutdown = CancellationToken::new();
     let counter = attempts.clone();
     let consumer_broker = broker.broker("test-consumer", shutdown.clone());
-    let mut options = options(ConsumerOptions::new(INCIDENTS_NOTIFY_QUEUE), direct);
+    let mut options = ConsumerOptions::new(INCIDENTS_NOTIFY_QUEUE);
     options.max_retry_delay = Duration::from_millis(200);
     let consumer = tokio::spawn({
         let shutdown = shutdown.clone();
@@ -253,15 +229,6 @@ async fn close_all_connections(broker: &TestBroker) {
 
 #[tokio::test]
 async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
-    publisher_and_consumer_survive_the_broker_closing_all_connections_case(false).await;
-}
-
-#[tokio::test]
-async fn a_direct_consumer_survives_the_broker_closing_all_connections() {
-    publisher_and_consumer_survive_the_broker_closing_all_connections_case(true).await;
-}
-
-async fn publisher_and_consumer_survive_the_broker_closing_all_connections_case(direct: bool) {
     // Arrange
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
@@ -274,7 +241,7 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections_case(
         async move {
             consume::<CheckJob, _, _>(
                 &consumer_broker,
-                options(ConsumerOptions::new("jobs.default").concurrency(8), direct),
+                ConsumerOptions::new("jobs.default").concurrency(8),
                 shutdown,
                 move |env, _| {
                     let seen = handler_seen.clone();
@@ -327,15 +294,6 @@ async fn wait_for_count(seen: &Arc<Mutex<HashSet<Uuid>>>, n: usize) {
 
 #[tokio::test]
 async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
-    a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(false).await;
-}
-
-#[tokio::test]
-async fn a_direct_worker_answers_a_request_over_its_link() {
-    a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(true).await;
-}
-
-async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(direct: bool) {
     // Arrange: a worker that answers jobs carrying a reply queue with a result.
     let broker = TestBroker::new().await;
     let shutdown = CancellationToken::new();
@@ -346,7 +304,7 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(direct:
         async move {
             consume::<CheckJob, _, _>(
                 &worker_broker,
-                options(ConsumerOptions::new("jobs.default"), direct),
+                ConsumerOptions::new("jobs.default"),
                 shutdown,
                 move |env, info| {
                     let publisher = worker_publisher.clone();
@@ -355,7 +313,6 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(direct:
                         result.job_id = env.payload.job_id;
                         let answer = Envelope::caused_by(env.correlation_id, result);
                         info.reply_to.as_ref().expect("the job carries a reply queue");
-                        assert_eq!(info.link.is_some(), direct, "a direct delivery names its link");
                         publisher.answer(&info, &answer).await.map_err(HandlerError::transient)
                     }
                 },
@@ -368,10 +325,9 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue_case(direct:
     job.job_id = Uuid::new_v4();
 
     // Act
-    let reply: Envelope<CheckResult> =
-        common::amqp::request(&client, &Envelope::new(job.clone()), Duration::from_secs(10))
-            .await
-            .expect("a reply");
+    let reply: Envelope<CheckResult> = bus::request(&client, &Envelope::new(job.clone()), Duration::from_secs(10))
+        .await
+        .expect("a reply");
 
     // Assert: the answer is the worker's, for this job, and nothing went to the results exchange.
     assert_eq!(reply.payload.job_id, job.job_id);
@@ -394,24 +350,16 @@ async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
         "{}?heartbeat=7",
         secrecy::ExposeSecret::expose_secret(&broker.config.amqp_url)
     );
-    let own_uri_copy = own_uri.clone();
-    let theirs = common::amqp::Broker::new(
+    let theirs = bus::Broker::new(
         own_uri.into(),
         "heartbeat-own",
-        broker.config.topology(),
+        broker.topology(),
         CancellationToken::new(),
     );
 
-    // Act: lapin connections and direct links, each with the default and with its own.
+    // Act
     ours.connection().await.unwrap();
     theirs.connection().await.unwrap();
-    let base_uri = secrecy::ExposeSecret::expose_secret(&broker.config.amqp_url).to_owned();
-    let (direct_default, _) = Link::open(&base_uri, "heartbeat-direct-default", Role::Publish)
-        .await
-        .unwrap();
-    let (direct_own, _) = Link::open(&own_uri_copy, "heartbeat-direct-own", Role::Publish)
-        .await
-        .unwrap();
 
     // Assert: the heartbeat each connection negotiated, as the broker reports it.
     let url = broker
@@ -437,105 +385,21 @@ async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
                 .find(|c| c["client_properties"]["connection_name"] == name)
                 .and_then(|c| c["timeout"].as_u64())
         };
-        let names = [
-            "heartbeat-default",
-            "heartbeat-own",
-            "heartbeat-direct-default",
-            "heartbeat-direct-own",
-        ];
+        let names = ["heartbeat-default", "heartbeat-own"];
         let found: Vec<u64> = names.iter().filter_map(|n| timeout_of(n)).collect();
         if found.len() == names.len() {
             break found;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "all four connections listed: {list}"
+            "both connections listed: {list}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let default = u64::from(common::amqp::DEFAULT_HEARTBEAT_SECS);
-    assert_eq!(timeouts, vec![default, 7, default, 7]);
-    assert!(direct_default.is_alive() && direct_own.is_alive());
+    let default = u64::from(bus::DEFAULT_HEARTBEAT_SECS);
+    assert_eq!(timeouts, vec![default, 7]);
     ours.close().await;
     theirs.close().await;
-}
-
-#[tokio::test]
-async fn answers_published_on_a_direct_link_are_confirmed_and_unroutable_ones_are_errors() {
-    // Arrange: a direct worker that publishes a result for every job, then tries a reply to
-    // a queue that does not exist, and reports what the broker said to each.
-    let broker = TestBroker::new().await;
-    let shutdown = CancellationToken::new();
-    let worker_broker = broker.broker("test-worker", shutdown.clone());
-    let worker_publisher = publisher(&broker).await;
-    let outcomes = Arc::new(Mutex::new(Vec::new()));
-    let seen = outcomes.clone();
-    let worker = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            consume::<CheckJob, _, _>(
-                &worker_broker,
-                ConsumerOptions::new("jobs.default").concurrency(4).direct(),
-                shutdown,
-                move |env, info| {
-                    let (publisher, seen) = (worker_publisher.clone(), seen.clone());
-                    async move {
-                        let link = info.link.expect("a direct delivery names its link");
-                        let mut result = samples::check_result();
-                        result.job_id = env.payload.job_id;
-                        let answer = Envelope::new(result);
-                        let published = publisher.publish_on(&link, &answer).await;
-                        let replied = publisher.reply_on(&link, "no-such-queue", &answer).await;
-                        seen.lock().unwrap().push((env.payload.job_id, published, replied));
-                        Ok(())
-                    }
-                },
-            )
-            .await
-        }
-    });
-    let client = publisher(&broker).await;
-    let mut sent = HashSet::new();
-
-    // Act
-    for _ in 0..10 {
-        let mut job = samples::check_job();
-        job.job_id = Uuid::new_v4();
-        sent.insert(job.job_id);
-        client.publish(&Envelope::new(job)).await.unwrap();
-    }
-
-    // Assert: every result is confirmed and stored; every reply to nowhere is unroutable.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while outcomes.lock().unwrap().len() < sent.len() {
-        assert!(tokio::time::Instant::now() < deadline, "the worker answered every job");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut stored = HashSet::new();
-    for _ in 0..sent.len() {
-        let r = broker
-            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
-            .await
-            .expect("a stored result");
-        stored.insert(r.payload.job_id);
-    }
-    assert_eq!(stored, sent);
-    for (job, published, replied) in outcomes.lock().unwrap().iter() {
-        assert!(published.is_ok(), "{job}: {published:?}");
-        assert!(
-            matches!(replied, Err(PublishError::Unroutable { .. })),
-            "{job}: {replied:?}"
-        );
-    }
-    // Acked: nothing is redelivered once the worker stops.
-    shutdown.cancel();
-    worker.await.unwrap().unwrap();
-    assert!(
-        broker
-            .next_raw("jobs.default", Duration::from_millis(500))
-            .await
-            .is_none()
-    );
 }
 
 /// A loopback relay to the broker whose broker → client direction can be held: a broker that
@@ -576,30 +440,31 @@ async fn relay_to_broker(broker_port: u16, held: Arc<std::sync::atomic::AtomicBo
 
 #[tokio::test]
 async fn a_publication_the_broker_never_confirms_fails_after_the_publish_timeout() {
-    // Arrange: a direct link through a relay, and a publisher with a short timeout.
+    // Arrange: a publisher whose connection goes through a relay, with a short timeout.
     let broker = TestBroker::new().await;
     let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let url = reqwest::Url::parse(secrecy::ExposeSecret::expose_secret(&broker.config.amqp_url)).unwrap();
     let port = relay_to_broker(url.port().unwrap_or(5672), held.clone()).await;
     let mut relayed = url.clone();
     relayed.set_port(Some(port)).unwrap();
-    let (link, _deliveries) = Link::open(relayed.as_str(), "test-unconfirmed", Role::Publish)
-        .await
-        .unwrap();
     let publisher = Publisher::new(
-        broker.broker("test-publisher", CancellationToken::new()),
+        bus::Broker::new(
+            relayed.as_str().to_owned().into(),
+            "test-unconfirmed",
+            broker.topology(),
+            CancellationToken::new(),
+        ),
         Duration::from_millis(500),
     );
-    publisher.broker().connection().await.expect("the topology declared");
     let result = Envelope::new(samples::check_result());
     publisher
-        .publish_on(&link, &result)
+        .publish(&result)
         .await
         .expect("confirmed while the broker answers");
 
-    // Act: the broker's answers stop reaching the link.
+    // Act: the broker's answers stop reaching the client.
     held.store(true, std::sync::atomic::Ordering::SeqCst);
-    let unconfirmed = tokio::time::timeout(WAIT, publisher.publish_on(&link, &result)).await;
+    let unconfirmed = tokio::time::timeout(WAIT, publisher.publish(&result)).await;
 
     // Assert: an error the caller can act on (nack, retry), not a wait for ever.
     match unconfirmed {

@@ -1,0 +1,3 @@
+//! Integration tests of the bus against the real broker.
+
+mod amqp;
