@@ -1,4 +1,4 @@
-//! broker-init: declares the RabbitMQ topology of [`common::topology`] and exits, or with
+//! broker-init: declares the RabbitMQ topology of [`bus::topology`] and exits, or with
 //! `--verify` reports what is missing or declared differently.
 //!
 //! # Layout

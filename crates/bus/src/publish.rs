@@ -91,6 +91,14 @@ impl Publisher {
         }
     }
 
+    /// This publisher with another timeout, sharing its channel.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
+    }
+
     /// The broker this publisher uses.
     pub fn broker(&self) -> &Broker {
         &self.broker

@@ -1,3 +1,4 @@
 //! Integration tests of the bus against the real broker.
 
 mod amqp;
+mod fault;
