@@ -78,14 +78,13 @@ async fn wait_healthy() {
     tokio::task::spawn_blocking(wait_healthy_blocking).await.unwrap();
 }
 
+/// Job ids seen by a consumer.
+type Ledger = Arc<Mutex<HashSet<Uuid>>>;
+/// A running consumer.
+type Consuming = tokio::task::JoinHandle<Result<(), bus::AmqpError>>;
+
 /// A consumer of `jobs.default` recording every job id it handles.
-fn record_jobs(
-    broker: &TestBroker,
-    shutdown: &CancellationToken,
-) -> (
-    Arc<Mutex<HashSet<Uuid>>>,
-    tokio::task::JoinHandle<Result<(), bus::AmqpError>>,
-) {
+fn record_jobs(broker: &TestBroker, shutdown: &CancellationToken) -> (Ledger, Consuming) {
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let consumer_broker = broker.broker("test-consumer", shutdown.clone());
     let handler_seen = seen.clone();
