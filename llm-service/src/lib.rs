@@ -71,16 +71,8 @@ pub async fn run_with(
         bus::Topology::new(&config.amqp.regions),
         shutdown.clone(),
     );
-    // Publishing on its own connection: flow control blocks publishing connections.
-    let publisher = Publisher::new(
-        Broker::new(
-            config.amqp.amqp_url.clone(),
-            "llm-service-publisher",
-            bus::Topology::new(&config.amqp.regions),
-            shutdown.clone(),
-        ),
-        PUBLISH_TIMEOUT,
-    );
+    // Publishes on the broker's publishing connection, apart from consumption (see `bus`).
+    let publisher = Publisher::new(broker.clone(), PUBLISH_TIMEOUT);
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
@@ -118,7 +110,6 @@ pub async fn run_with(
     }
     server.handle.await??;
     broker.close().await;
-    publisher.broker().close().await;
     pg.close().await;
     consumed.context("consuming incidents.llm")?;
     Ok(())

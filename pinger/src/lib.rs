@@ -59,19 +59,8 @@ pub async fn run_with(
         topology_config.regions.push(p.region.clone());
     }
     let topology = bus::Topology::new(&topology_config.regions);
-    // Separate connections: flow control on the publishing one must not stall consumption.
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "pinger",
-        topology.clone(),
-        shutdown.clone(),
-    );
-    let publish_broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "pinger-publisher",
-        topology,
-        shutdown.clone(),
-    );
+    // Consumption and publication get a connection each from the broker (see `bus`).
+    let broker = Broker::new(config.amqp.amqp_url.clone(), "pinger", topology, shutdown.clone());
     let readiness = Readiness::new().amqp(broker.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
@@ -91,7 +80,7 @@ pub async fn run_with(
     )?;
     let worker = std::sync::Arc::new(worker::Worker {
         engine,
-        publisher: Publisher::new(publish_broker.clone(), p.publish_timeout),
+        publisher: Publisher::new(broker.clone(), p.publish_timeout),
         identity: report::Identity {
             region: p.region.clone(),
             pinger_id: p.pinger_id(),
@@ -111,8 +100,8 @@ pub async fn run_with(
         public_resolver = ?p.public_resolver,
         "pinger starting"
     );
-    // Jobs arrive on the consuming connection and results leave on the publish broker's own
-    // connection (lapin both). The consumer holds more deliveries than there are check
+    // Jobs arrive on the broker's consuming connection and results leave on its publishing
+    // connection. The consumer holds more deliveries than there are check
     // slots: jobs waiting for their owner's share must not hold the whole prefetch (the
     // worker owns the check slots).
     let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(share::Slots::in_hand_for(p.concurrency));
@@ -141,6 +130,5 @@ pub async fn run_with(
     }
     server.handle.await??;
     broker.close().await;
-    publish_broker.close().await;
     consumed
 }
