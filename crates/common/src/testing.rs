@@ -1,11 +1,10 @@
 //! Integration-test helpers for every crate: a fresh PostgreSQL database and ClickHouse
-//! database per test (a fresh RabbitMQ vhost is `bus::testing::TestBroker`), against the real local servers. Enabled by the `testing`
-//! feature (dev-dependencies only).
+//! database per test, against the real local servers (a fresh RabbitMQ vhost is
+//! `bus::testing::TestBroker`). Enabled by the `testing` feature (dev-dependencies only).
 //!
 //! Leftovers of crashed runs (`test-*` vhosts, `test_*` databases) are removed by
 //! `scripts/test.sh` before each run.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -30,21 +29,33 @@ pub fn unique(prefix: &str, sep: &str) -> String {
     format!("{prefix}{sep}{secs}{sep}{}", Uuid::new_v4().simple())
 }
 
+/// Runs `request` to completion from a `Drop` impl, which cannot await: on a thread of its
+/// own with a runtime of its own, so it works inside and outside a runtime alike.
+fn blocking_send(request: reqwest::RequestBuilder) -> Result<(), String> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            request
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "the request thread panicked".to_owned())?
+}
+
 /// Sends `DELETE path` to the RabbitMQ management API at `base` as guest, blocking (for `Drop`
 /// impls, which cannot await).
-pub fn blocking_http_delete(base: &url::Url, path: &str) -> std::io::Result<()> {
-    let host = base.host_str().unwrap_or("127.0.0.1");
-    let port = base.port_or_known_default().unwrap_or(15672);
-    let mut s = std::net::TcpStream::connect((host, port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    // "guest:guest" in base64.
-    write!(
-        s,
-        "DELETE {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    Ok(())
+pub fn blocking_http_delete(base: &url::Url, path: &str) -> Result<(), String> {
+    let mut url = base.clone();
+    url.set_path(path);
+    blocking_send(reqwest::Client::new().delete(url).basic_auth("guest", Some("guest")))
 }
 
 /// A fresh PostgreSQL database with the migrations applied.
@@ -132,19 +143,8 @@ impl Drop for TestClickHouse {
     }
 }
 
-fn blocking_clickhouse_query(base: &url::Url, sql: &str) -> std::io::Result<()> {
-    let host = base.host_str().unwrap_or("127.0.0.1");
-    let port = base.port_or_known_default().unwrap_or(8123);
-    let mut s = std::net::TcpStream::connect((host, port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}",
-        sql.len()
-    )?;
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    Ok(())
+fn blocking_clickhouse_query(base: &url::Url, sql: &str) -> Result<(), String> {
+    blocking_send(reqwest::Client::new().post(base.clone()).body(sql.to_owned()))
 }
 
 /// Polls `url` until it answers 200, or panics after `timeout`.
