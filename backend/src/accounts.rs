@@ -430,9 +430,14 @@ async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
     .await?)
 }
 
-#[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = User), (status = 401)))]
-async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<User>> {
-    Ok(Json(load_user(&state, user.id).await?))
+#[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = crate::quotas::Me), (status = 401)))]
+async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<crate::quotas::Me>> {
+    let limits = crate::quotas::load(&state, user.id).await?;
+    Ok(Json(crate::quotas::Me {
+        user: load_user(&state, user.id).await?,
+        may_private_targets: limits.may_private_targets,
+        quotas: limits.quotas,
+    }))
 }
 
 #[utoipa::path(patch, path = "/api/auth/me", tag = "accounts", request_body = UpdateMe, responses((status = 200, body = User), (status = 422)))]

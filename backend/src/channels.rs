@@ -138,7 +138,8 @@ pub struct NewEmailChannel {
 }
 
 #[utoipa::path(post, path = "/api/channels/email", tag = "channels", request_body = NewEmailChannel,
-    responses((status = 201, body = Channel), (status = 409), (status = 422)))]
+    responses((status = 201, body = Channel), (status = 409),
+        (status = 422, description = "invalid, or over the channel quota (`field` max_channels)")))]
 async fn create_email_channel(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -150,6 +151,8 @@ async fn create_email_channel(
         Some(l) if !l.trim().is_empty() => Some(crate::validate::text("label", l, 100)?),
         _ => None,
     };
+    let mut tx = state.pool.begin().await?;
+    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
     let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
          on conflict (user_id, kind, address) do nothing returning {COLUMNS}"
@@ -158,8 +161,9 @@ async fn create_email_channel(
     .bind(user.id)
     .bind(&address)
     .bind(label)
-    .fetch_optional(&state.pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     let channel = channel.ok_or_else(|| ApiError {
         field: Some("address".into()),
         ..ApiError::conflict("you have this address already")

@@ -67,6 +67,13 @@ pub struct ApiConfig {
     /// The incident engine.
     #[command(flatten)]
     pub engine: crate::incidents::EngineSettings,
+    /// The key that encrypts target secrets at rest: base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Unset: targets with secrets cannot be stored.
+    #[arg(long, env = "PINGTOWER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<secrecy::SecretString>,
+    /// Default per-user quotas (an admin can override them per user).
+    #[command(flatten)]
+    pub quotas: crate::quotas::QuotaConfig,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +93,8 @@ impl Default for ApiConfig {
             login_window: Duration::from_secs(15 * 60),
             database_read_url: None,
             engine: Default::default(),
+            secret_key: None,
+            quotas: Default::default(),
         }
     }
 }

@@ -18,8 +18,10 @@ pub mod error;
 pub mod history;
 pub mod incidents;
 pub mod openapi;
+pub mod quotas;
 pub mod ratelimit;
 pub mod scheduler;
+pub mod secrets;
 pub mod status;
 pub mod targets;
 pub mod validate;
@@ -98,6 +100,10 @@ pub struct AppState {
     pub login_limiter: Arc<ratelimit::LoginLimiter>,
     /// Bounds concurrent Argon2 work (each hash takes ~19 MiB and a core for a while).
     pub hash_permits: Arc<tokio::sync::Semaphore>,
+    /// Seals and opens target secrets (`PINGTOWER_SECRET_KEY`; none: secrets cannot be stored).
+    pub secret_key: Option<secrets::SecretKey>,
+    /// "Test now" calls per user in the last minute.
+    pub test_now_limiter: Arc<quotas::PerMinute>,
 }
 
 impl AppState {
@@ -132,7 +138,10 @@ impl AppState {
             config.api.login_max_failures,
             config.api.login_window,
         ));
+        let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
         Ok(Self {
+            secret_key,
+            test_now_limiter: Arc::default(),
             pool,
             read_pool,
             clickhouse,
@@ -151,6 +160,10 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     common::db::migrate_pg(&pool)
         .await
         .context("PostgreSQL migrations failed")?;
+    let key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
+    secrets::seal_legacy(&pool, key.as_ref())
+        .await
+        .context("encrypting stored plaintext secrets")?;
     let applied = common::db::migrate_clickhouse(&config.clickhouse)
         .await
         .context("ClickHouse migrations failed")?;
@@ -164,6 +177,7 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(targets::router())
+        .merge(quotas::router())
         .merge(channels::router())
         .merge(openapi::router())
         .merge(incidents::router())
@@ -207,6 +221,8 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
         clock,
         standby_poll: Duration::from_secs(1),
         stats: Arc::new(scheduler::Stats::default()),
+        secret_key: state.secret_key.clone(),
+        allow_private_targets: state.config.api.allow_private_targets,
     })
 }
 
@@ -232,6 +248,17 @@ pub async fn run_with(
     let connector = broker.clone();
     tokio::spawn(async move {
         let _ = connector.connection().await;
+    });
+    // Plaintext secrets of targets stored before encryption are sealed once a key is set
+    // (idempotent; the scheduler is told of each sealed target by the change trigger).
+    let sealer = (state.pool.clone(), state.secret_key.clone());
+    tokio::spawn(async move {
+        if let Err(error) = secrets::seal_legacy(&sealer.0, sealer.1.as_ref()).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "stored plaintext secrets are not encrypted yet"
+            );
+        }
     });
     let incidents = incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone());
     let scheduler = if state.config.api.scheduler {

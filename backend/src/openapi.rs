@@ -117,6 +117,7 @@ pub fn document() -> Document {
     let mut doc = crate::accounts::Doc::openapi();
     doc.merge(crate::targets::Doc::openapi());
     doc.merge(crate::channels::Doc::openapi());
+    doc.merge(crate::quotas::Doc::openapi());
     doc.info = Info::new("PingTower API", env!("CARGO_PKG_VERSION"));
     doc.info.description = Some(
         "Auth: session cookie `pt_session` or `Authorization: Bearer pt_…`. Errors: \
