@@ -86,6 +86,36 @@ pub struct ClickHouseConfig {
     pub password: SecretString,
 }
 
+/// The address guard's operator settings (see [`crate::netguard::Guard`]), read by every
+/// binary that checks or accepts target addresses (backend, pinger).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GuardConfig {
+    /// Make private, loopback and link-local targets *possible*: only owners who hold the
+    /// permission (admins, and users an admin grants it to) may then use them.
+    #[arg(
+        long,
+        env = "PINGTOWER_ALLOW_PRIVATE_TARGETS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub allow_private_targets: bool,
+    /// Ranges every check may reach although they are private or hold one of the suite's own
+    /// services (CIDR, comma-separated): the operator's deliberate exceptions. Unroutable
+    /// addresses stay blocked.
+    #[arg(long, env = "PINGTOWER_PINGER_ALLOWED_RANGES", value_delimiter = ',', global = true)]
+    pub allowed_ranges: Vec<ipnet::IpNet>,
+    /// More of the suite's own endpoints that no check may reach (`host:port` or URLs,
+    /// comma-separated), beyond those derived from the configuration.
+    #[arg(long, env = "PINGTOWER_PROTECTED_ADDRESSES", value_delimiter = ',', global = true)]
+    pub protected_addresses: Vec<String>,
+    /// Network-specific NAT64 prefixes of this network (IPv6 CIDR, comma-separated): the
+    /// IPv4 address inside is judged as IPv4.
+    #[arg(long, env = "PINGTOWER_NAT64_PREFIXES", value_delimiter = ',', global = true)]
+    pub nat64_prefixes: Vec<ipnet::Ipv6Net>,
+}
+
 /// Where a service's HTTP server (API, or health and metrics) listens.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HttpConfig {

@@ -1,8 +1,8 @@
 //! A stand-in for an OpenAI-compatible provider on loopback: answers chat completions with a
 //! well-formed report grounded in the result ids the request carries.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
@@ -13,24 +13,37 @@ use serde_json::{Value, json};
 pub struct LlmStub {
     pub url: String,
     pub requests: Arc<AtomicU64>,
+    /// Every request body the provider received, as text.
+    pub bodies: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+struct Seen {
+    requests: Arc<AtomicU64>,
+    bodies: Arc<Mutex<Vec<String>>>,
 }
 
 impl LlmStub {
     pub async fn start() -> Self {
         let requests = Arc::new(AtomicU64::new(0));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let app = Router::new()
             .route("/v1/chat/completions", post(complete))
-            .with_state(requests.clone());
+            .with_state(Seen {
+                requests: requests.clone(),
+                bodies: bodies.clone(),
+            });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, requests }
+        Self { url, requests, bodies }
     }
 }
 
-async fn complete(State(requests): State<Arc<AtomicU64>>, body: axum::body::Bytes) -> axum::Json<Value> {
-    requests.fetch_add(1, Ordering::SeqCst);
+async fn complete(State(seen): State<Seen>, body: axum::body::Bytes) -> axum::Json<Value> {
+    seen.requests.fetch_add(1, Ordering::SeqCst);
     let text = String::from_utf8_lossy(&body);
+    seen.bodies.lock().unwrap().push(text.clone().into_owned());
     // The facts travel as JSON inside the JSON request: quotes arrive escaped.
     let ids: Vec<String> =
         regex::Regex::new(r#"result_id\\?"\s*:\s*\\?"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"#)

@@ -81,6 +81,12 @@ fn mails_about(smtp: &SmtpSink, needle: &str) -> Vec<String> {
     smtp.messages().into_iter().filter(|m| m.contains(needle)).collect()
 }
 
+/// Secrets of the shop-web target, each unique enough to grep for.
+const HEADER_SECRET: &str = "acc-header-secret-5b7e21";
+const MARKED_SECRET: &str = "acc-marked-secret-c0d3a9";
+const PASSWORD_SECRET: &str = "acc-password-secret-77f1e4";
+const QUERY_SECRET: &str = "acc-query-secret-9a0b6c";
+
 async fn target(api: &Api, name: &str, spec: Value) -> String {
     let created = api
         .post(
@@ -205,10 +211,16 @@ async fn a_user_meets_the_whole_suite() {
     .await;
 
     // Targets on loopback: HTTP, HTTPS with a certificate expiring in 5 days, DNS, TCP.
+    // shop-web carries secrets: a credential header by name, one the user marks secret, basic
+    // auth, and a token in its query string. None may leave the checks themselves.
     let web_id = target(
         &api,
         "shop-web",
-        json!({"kind": "http", "url": web.url(), "timeout_ms": 1500}),
+        json!({"kind": "http", "url": format!("{}?probe_token={QUERY_SECRET}", web.url()), "timeout_ms": 1500,
+               "headers": [{"name": "X-Api-Key", "value": HEADER_SECRET},
+                           {"name": "X-Shop-Session", "value": MARKED_SECRET, "secret": true},
+                           {"name": "Accept", "value": "text/html"}],
+               "auth": {"type": "basic", "username": "monitor", "password": PASSWORD_SECRET}}),
     )
     .await;
     let https_id = target(
@@ -462,6 +474,39 @@ async fn a_user_meets_the_whole_suite() {
         })
         .count();
     assert_eq!(cert, 1, "the certificate warning arrives once");
+
+    // The secrets set on create appear nowhere: not in any API answer (target, list, both
+    // exports), not in any service's log, not in what the LLM provider was sent, not in any
+    // Telegram message or mail. The query-string token never reaches the provider either.
+    let mut seen = vec![
+        (
+            "GET /api/targets/{id}",
+            api.get(&format!("/api/targets/{web_id}")).await.to_string(),
+        ),
+        ("GET /api/targets", api.get("/api/targets?limit=500").await.to_string()),
+        ("export json", api.get("/api/targets/export").await.to_string()),
+        ("logs", suite.all_logs()),
+        ("Telegram", format!("{:?}", tg.sent_to(CHAT))),
+        ("Telegram edits", format!("{:?}", tg.calls("editMessageText"))),
+        ("mails", smtp.messages().join("\n")),
+    ];
+    let yaml = api.get("/api/targets/export?format=yaml").await;
+    seen.push(("export yaml", yaml.as_str().unwrap_or_default().to_owned()));
+    let prompts = llm.bodies.lock().unwrap().join("\n");
+    assert!(!prompts.is_empty(), "the provider was asked");
+    for (place, text) in &seen {
+        for secret in [HEADER_SECRET, MARKED_SECRET, PASSWORD_SECRET] {
+            assert!(!text.contains(secret), "{secret} appears in {place}");
+        }
+    }
+    for secret in [HEADER_SECRET, MARKED_SECRET, PASSWORD_SECRET, QUERY_SECRET] {
+        assert!(!prompts.contains(secret), "{secret} was sent to the LLM provider");
+    }
+    assert!(
+        seen[0].1.contains("\"secret\":true"),
+        "the target shows its secrets masked and marked: {}",
+        seen[0].1
+    );
 
     println!(
         "acceptance: time to Telegram alert {:.1} s, to email {:.1} s, to report {:.1} s (K x interval + 5 s = {} s)",

@@ -48,6 +48,8 @@ impl Suite {
             env.insert(k.to_owned(), v);
         };
         set("PINGTOWER_RUN_DIR", run_dir.display().to_string());
+        // The first start generates the secrets key into this file, as it would into ./.env.
+        set("PINGTOWER_ENV_FILE", run_dir.join(".env").display().to_string());
         set(
             "PINGTOWER_BUILD_PROFILE",
             std::env::var("PINGTOWER_ACCEPTANCE_PROFILE").unwrap_or_else(|_| "debug".into()),
@@ -146,6 +148,15 @@ impl Suite {
             };
         }
         self.restart(service);
+    }
+
+    /// Every service's whole log.
+    pub fn all_logs(&self) -> String {
+        SERVICES
+            .iter()
+            .map(|s| std::fs::read_to_string(self.run_dir.join("logs").join(format!("{s}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The tail of every service's log, for failure messages.
