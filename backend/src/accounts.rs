@@ -265,7 +265,7 @@ async fn get_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfi
         telegram_bot_username: state.config.api.telegram_bot_username.clone(),
         regions: known_regions(&state),
         min_interval_seconds: state.config.api.min_interval_seconds,
-        allow_private_targets: state.config.api.allow_private_targets,
+        allow_private_targets: state.guard.allow_private_targets(),
     }))
 }
 

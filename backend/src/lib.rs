@@ -75,6 +75,10 @@ pub struct Config {
     /// API server.
     #[command(flatten)]
     pub http: HttpConfig,
+    /// The address guard: private targets possible at all, operator exceptions, more
+    /// protected endpoints, NAT64 prefixes.
+    #[command(flatten)]
+    pub guard: common::config::GuardConfig,
     /// Accounts, targets, scheduler and web settings.
     #[command(flatten)]
     pub api: config::ApiConfig,
@@ -104,6 +108,9 @@ pub struct AppState {
     pub secret_key: Option<secrets::SecretKey>,
     /// "Test now" calls per user in the last minute.
     pub test_now_limiter: Arc<quotas::PerMinute>,
+    /// Decides which addresses a target may point at. [`AppState::new`] protects only what
+    /// needs no DNS; [`run`] replaces it by one over every suite endpoint ([`suite_guard`]).
+    pub guard: common::netguard::Guard,
 }
 
 impl AppState {
@@ -139,7 +146,9 @@ impl AppState {
             config.api.login_window,
         ));
         let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
+        let guard = common::netguard::Guard::from_parts(&config.guard, Vec::new());
         Ok(Self {
+            guard,
             secret_key,
             test_now_limiter: Arc::default(),
             pool,
@@ -152,6 +161,33 @@ impl AppState {
             hash_permits: Arc::new(tokio::sync::Semaphore::new(2)),
         })
     }
+}
+
+/// The suite's own endpoints no check may reach: the broker and its management API,
+/// PostgreSQL (primary and replica), ClickHouse, this backend's listen address (when not an
+/// ephemeral port) and the public URL's host and port.
+pub fn suite_endpoints(config: &Config) -> Vec<String> {
+    use secrecy::ExposeSecret;
+    let mut out = common::netguard::amqp_endpoints(&config.amqp);
+    out.push(config.pg.database_url.expose_secret().to_owned());
+    if let Some(read) = &config.api.database_read_url {
+        out.push(read.expose_secret().to_owned());
+    }
+    out.push(config.clickhouse.url.to_string());
+    if config.http.addr.port() != 0 {
+        out.push(config.http.addr.to_string());
+    }
+    let public = &config.api.public_url;
+    if let (Some(host), Some(port)) = (public.host_str(), public.port_or_known_default()) {
+        out.push(format!("{host}:{port}"));
+    }
+    out
+}
+
+/// The guard over [`suite_endpoints`] and `PINGTOWER_PROTECTED_ADDRESSES` (names resolved
+/// now, each within a deadline).
+pub async fn suite_guard(config: &Config) -> common::netguard::Guard {
+    common::netguard::Guard::new(&config.guard, &suite_endpoints(config)).await
 }
 
 /// Applies every migration; a no-op when all are applied.
@@ -222,7 +258,7 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
         standby_poll: Duration::from_secs(1),
         stats: Arc::new(scheduler::Stats::default()),
         secret_key: state.secret_key.clone(),
-        allow_private_targets: state.config.api.allow_private_targets,
+        allow_private_targets: state.guard.allow_private_targets(),
     })
 }
 
@@ -237,7 +273,8 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let state = AppState::new(config, shutdown.clone())?;
+    let mut state = AppState::new(config, shutdown.clone())?;
+    state.guard = suite_guard(&state.config).await;
     let (pool, broker) = (state.pool.clone(), state.broker.clone());
     let readiness = Readiness::new()
         .postgres(pool.clone())

@@ -273,7 +273,7 @@ pub async fn load(state: &AppState, user: Uuid) -> ApiResult<UserLimits> {
     let (is_admin, may, overrides) = row.ok_or_else(ApiError::unauthorized)?;
     Ok(UserLimits {
         quotas: effective(state, &overrides),
-        may_private_targets: state.config.api.allow_private_targets && (is_admin || may),
+        may_private_targets: state.guard.allow_private_targets() && (is_admin || may),
     })
 }
 
@@ -475,7 +475,7 @@ fn admin_user(state: &AppState, r: UserRow) -> AdminUser {
         id,
         email,
         is_admin,
-        may_private_targets: state.config.api.allow_private_targets && (is_admin || may),
+        may_private_targets: state.guard.allow_private_targets() && (is_admin || may),
         quotas: effective(state, &overrides),
         quota_overrides: overrides_view(&overrides),
         target_count,

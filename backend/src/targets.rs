@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use common::messages::{CheckJob, CheckKind, CheckResult, CheckSpec, Envelope};
-use common::netguard::AddressPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -388,10 +387,7 @@ pub async fn validate_input(
             ),
         ));
     }
-    let policy = AddressPolicy {
-        allow_private: limits.may_private_targets,
-    };
-    validate::spec(&f("spec"), &spec, policy).await?;
+    validate::spec(&f("spec"), &spec, &state.guard, limits.may_private_targets).await?;
     let known = crate::accounts::known_regions(state);
     let regions = match input.regions {
         None => known.clone(),

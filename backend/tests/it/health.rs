@@ -16,6 +16,7 @@ async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
+        guard: Default::default(),
         api: Default::default(),
     };
     let shutdown = CancellationToken::new();

@@ -42,8 +42,11 @@ pub async fn test_config() -> (backend::Config, TestPg, TestBroker, TestClickHou
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
-        api: backend::config::ApiConfig {
+        guard: common::config::GuardConfig {
             allow_private_targets: true,
+            ..Default::default()
+        },
+        api: backend::config::ApiConfig {
             secret_key: Some(TEST_SECRET_KEY.into()),
             ..Default::default()
         },

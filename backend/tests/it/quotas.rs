@@ -374,8 +374,33 @@ async fn private_targets_need_the_permission_which_an_admin_grants_and_a_revoke_
             .unwrap();
         assert_error(r, 422, "validation", Some(field)).await;
     }
-    // The admin holds the permission.
+    // The admin holds the permission, but not for the suite's own services.
     create_target(&app, &admin, &http_target("admin local", "http://127.0.0.1:9/")).await;
+    let suite = [
+        (
+            json!({"kind": "http", "url": "http://127.0.0.1:8123/?query=SELECT%201"}),
+            "spec.url",
+        ),
+        (json!({"kind": "http", "url": "http://localhost:8123/"}), "spec.url"),
+        (json!({"kind": "http", "url": "http://127.0.0.2:8123/"}), "spec.url"),
+        (
+            json!({"kind": "http", "url": "http://127.0.0.1:15672/api/whoami"}),
+            "spec.url",
+        ),
+        (json!({"kind": "tcp", "host": "127.0.0.1", "port": 5432}), "spec.host"),
+        (json!({"kind": "tcp", "host": "127.0.0.1", "port": 5672}), "spec.host"),
+    ];
+    for (spec, field) in &suite {
+        let r = admin
+            .post(app.url("/api/targets"))
+            .json(&json!({"name": "suite", "spec": spec}))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_error(r, 422, "validation", Some(field)).await;
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("own services"), "{spec}: {message}");
+    }
 
     let r = admin
         .patch(app.url(&format!("/api/admin/users/{id}")))

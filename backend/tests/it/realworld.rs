@@ -200,8 +200,11 @@ async fn backend(broker: TestBroker, pg: TestPg, ch: TestClickHouse) -> TestApp 
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
-        api: backend::config::ApiConfig {
+        guard: common::config::GuardConfig {
             allow_private_targets: true,
+            ..Default::default()
+        },
+        api: backend::config::ApiConfig {
             min_interval_seconds: 1,
             ..Default::default()
         },
@@ -487,6 +490,7 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
+        guard: Default::default(),
         api: Default::default(),
     };
     let state = backend::AppState::new(config, stop.clone()).unwrap();
