@@ -586,6 +586,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_quota_settings_parse_from_the_command_line_beside_every_other_setting() {
+        use clap::{CommandFactory, Parser};
+        crate::Cli::command().debug_assert();
+        let cli = crate::Cli::try_parse_from([
+            "backend",
+            "--quota-max-targets",
+            "7",
+            "--quota-test-now-per-minute",
+            "3",
+            "--allow-private-targets",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.api.quotas.max_targets, 7);
+        assert_eq!(cli.config.api.quotas.test_now_per_minute, 3);
+        assert_eq!(cli.config.api.quotas.max_headers, QuotaConfig::default().max_headers);
+        assert!(cli.config.guard.allow_private_targets);
+    }
+
+    #[test]
     fn a_user_gets_the_limit_per_minute_then_a_wait() {
         let limiter = PerMinute::default();
         let u = Uuid::now_v7();
