@@ -78,8 +78,8 @@ pub struct TargetInput {
     pub paused: bool,
 }
 
-/// A validated target, ready to store.
-#[derive(Debug, Clone)]
+/// A validated target, ready to store. Its `Debug` leaves the spec out (it holds secrets).
+#[derive(Clone)]
 pub struct ValidTarget {
     /// Name.
     pub name: String,
@@ -97,6 +97,16 @@ pub struct ValidTarget {
     pub success_threshold: u32,
     /// Paused.
     pub paused: bool,
+}
+
+impl std::fmt::Debug for ValidTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidTarget")
+            .field("name", &self.name)
+            .field("kind", &self.spec.kind())
+            .field("interval_seconds", &self.interval_seconds)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A target's current state, as the incident engine keeps it.

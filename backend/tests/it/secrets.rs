@@ -314,5 +314,10 @@ async fn plaintext_secrets_stored_before_encryption_are_sealed_by_migrate_once()
             .any(|j| serde_json::to_string(&j.spec).unwrap().contains(PASSWORD))
     })
     .await;
+    // Test now's job carries its caller as owner, with their permission (the first user is admin).
+    let me = get_json(&c, app.url("/api/auth/me")).await;
+    let job = jobs.lock().unwrap()[0].clone();
+    assert_eq!(job.owner_id.map(|o| o.to_string()).as_deref(), me["id"].as_str());
+    assert!(job.allow_private);
     stop.cancel();
 }
