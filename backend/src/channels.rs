@@ -96,7 +96,8 @@ pub struct LinkToken {
 }
 
 #[utoipa::path(post, path = "/api/channels/telegram/link", tag = "channels",
-    responses((status = 201, body = LinkToken), (status = 503, description = "no Telegram bot configured")))]
+    responses((status = 201, body = LinkToken), (status = 422, description = "the channel quota is reached (`field` max_channels)"),
+        (status = 503, description = "no Telegram bot configured")))]
 async fn create_link_token(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -107,6 +108,10 @@ async fn create_link_token(
         ));
     };
     let bot = bot.trim_start_matches('@');
+    // A linked chat becomes a channel: no link once the channel quota is reached.
+    let mut tx = state.pool.begin().await?;
+    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
+    tx.rollback().await?;
     let token = auth::new_short_secret();
     let expires_at: DateTime<Utc> = sqlx::query_scalar(
         "insert into telegram_link_tokens (token_hash, user_id, expires_at) \

@@ -21,6 +21,7 @@ fn small_quotas(c: &mut backend::Config) {
         test_now_per_minute: 10,
     };
     c.api.min_interval_seconds = 10;
+    c.api.telegram_bot_username = Some("pingtower_test_bot".into());
 }
 
 fn spec_with(extra: Value) -> Value {
@@ -150,6 +151,8 @@ async fn every_quota_is_refused_with_its_field_and_limit_named() {
         .send()
         .await
         .unwrap();
+    assert_over(r, 422, "max_channels", "1").await;
+    let r = c.post(app.url("/api/channels/telegram/link")).send().await.unwrap();
     assert_over(r, 422, "max_channels", "1").await;
 }
 
