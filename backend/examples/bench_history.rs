@@ -62,6 +62,7 @@ fn config(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse) -> backend::Con
             },
             ..Default::default()
         },
+        edge: backend::config::EdgeConfig::unlimited(),
     }
 }
 

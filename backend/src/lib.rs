@@ -7,13 +7,17 @@
 //! - [`error`]: [`ApiError`], the JSON error every route answers with.
 //! - [`auth`]: [`CurrentUser`], the session-cookie / bearer-token extractor.
 //! - [`incidents`], [`history`], [`status`]: the incident engine, the history API, status pages.
+//! - [`edge`], [`ratelimit`], [`cache`]: request timeout, cross-site guard, security headers,
+//!   rate limits and the public caches.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run`]: the service, startable inside a test.
 
 pub mod accounts;
 pub mod auth;
+pub mod cache;
 pub mod channels;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod history;
 pub mod incidents;
@@ -82,6 +86,9 @@ pub struct Config {
     /// Accounts, targets, scheduler and web settings.
     #[command(flatten)]
     pub api: config::ApiConfig,
+    /// Listeners, client addresses, request limits and public caching.
+    #[command(flatten)]
+    pub edge: config::EdgeConfig,
 }
 
 /// The handles shared by every handler and worker; cheap to clone.
@@ -100,10 +107,8 @@ pub struct AppState {
     pub publisher: Publisher,
     /// The configuration.
     pub config: Arc<Config>,
-    /// Failed-login accounting (per address, per account).
-    pub login_limiter: Arc<ratelimit::LoginLimiter>,
-    /// Bounds concurrent Argon2 work (each hash takes ~19 MiB and a core for a while).
-    pub hash_permits: Arc<tokio::sync::Semaphore>,
+    /// Rate limits, the password hash queue and the public caches.
+    pub edge: Arc<edge::EdgeState>,
     /// Seals and opens target secrets (`PINGTOWER_SECRET_KEY`; none: secrets cannot be stored).
     pub secret_key: Option<secrets::SecretKey>,
     /// "Test now" calls per user in the last minute.
@@ -141,12 +146,16 @@ impl AppState {
             shutdown,
         );
         let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
-        let login_limiter = Arc::new(ratelimit::LoginLimiter::new(
-            config.api.login_max_failures,
-            config.api.login_window,
-        ));
         let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
         let guard = common::netguard::Guard::from_parts(&config.guard, Vec::new());
+        let edge = Arc::new(edge::EdgeState::new(&config));
+        if config.edge.request_timeout <= config.api.test_now_timeout {
+            tracing::warn!(
+                request_timeout = ?config.edge.request_timeout,
+                test_now_timeout = ?config.api.test_now_timeout,
+                "PINGTOWER_REQUEST_TIMEOUT is not above PINGTOWER_TEST_NOW_TIMEOUT: a slow \"Test now\" ends in 504"
+            );
+        }
         Ok(Self {
             guard,
             secret_key,
@@ -157,15 +166,14 @@ impl AppState {
             broker,
             publisher,
             config: Arc::new(config),
-            login_limiter,
-            hash_permits: Arc::new(tokio::sync::Semaphore::new(2)),
+            edge,
         })
     }
 }
 
 /// The suite's own endpoints no check may reach: the broker and its management API,
-/// PostgreSQL (primary and replica), ClickHouse, this backend's listen address (when not an
-/// ephemeral port) and the public URL's host and port.
+/// PostgreSQL (primary and replica), ClickHouse, this backend's API and ops listen addresses
+/// (when not ephemeral ports) and the public URL's host and port.
 pub fn suite_endpoints(config: &Config) -> Vec<String> {
     use secrecy::ExposeSecret;
     let mut out = common::netguard::amqp_endpoints(&config.amqp);
@@ -174,8 +182,10 @@ pub fn suite_endpoints(config: &Config) -> Vec<String> {
         out.push(read.expose_secret().to_owned());
     }
     out.push(config.clickhouse.url.to_string());
-    if config.http.addr.port() != 0 {
-        out.push(config.http.addr.to_string());
+    for own in [config.http.addr, config.edge.ops_addr] {
+        if own.port() != 0 {
+            out.push(own.to_string());
+        }
     }
     let public = &config.api.public_url;
     if let (Some(host), Some(port)) = (public.host_str(), public.port_or_known_default()) {
@@ -207,9 +217,11 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The whole HTTP application: the API, health and metrics, and the web UI.
-pub fn app(state: AppState, readiness: Readiness) -> Router {
+/// The whole HTTP application of the API listener: the API, `/healthz` and the web UI, behind
+/// [`edge::guard`]. `/metrics` and `/readyz` are on the ops listener ([`health::router`]).
+pub fn app(state: AppState) -> Router {
     let state_web_dir = state.config.api.web_dir.clone();
+    let guarded = state.clone();
     let api = Router::new()
         .merge(accounts::router())
         .merge(targets::router())
@@ -225,15 +237,18 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
     let web = tower_http::services::ServeDir::new(&web_dir).fallback(tower_http::services::ServeFile::new(index));
     Router::new()
         .merge(api)
-        .merge(health::router(readiness))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(move |req: axum::extract::Request| {
             let web = web.clone();
             async move {
                 use axum::response::IntoResponse;
                 use tower::ServiceExt;
                 let path = req.uri().path();
-                // Unknown API, status and badge paths are JSON 404s, never the SPA's page.
-                if path == "/api" || ["/api/", "/status/", "/badge/"].iter().any(|p| path.starts_with(p)) {
+                // Unknown API, status and badge paths are JSON 404s, never the SPA's page; so
+                // are the ops routes, which this listener does not serve.
+                if ["/api", "/metrics", "/readyz"].contains(&path)
+                    || ["/api/", "/status/", "/badge/"].iter().any(|p| path.starts_with(p))
+                {
                     return ApiError::not_found().into_response();
                 }
                 match web.oneshot(req).await {
@@ -242,6 +257,7 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
                 }
             }
         })
+        .layer(axum::middleware::from_fn_with_state(guarded, edge::guard))
 }
 
 /// What the scheduler needs, from the app's state: its own lock connection settings and a
@@ -267,11 +283,29 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     run_with(config, shutdown, |_| {}).await
 }
 
-/// [`run`], reporting the bound address to `on_bound` (tests bind port 0).
+/// [`run`], reporting the bound API address to `on_bound` (tests bind port 0).
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    run_with_listeners(config, shutdown, |bound| on_bound(bound.api)).await
+}
+
+/// The addresses the backend listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The API, the web UI and `/healthz`.
+    pub api: std::net::SocketAddr,
+    /// `/metrics`, `/readyz` and `/healthz` (`PINGTOWER_OPS_ADDR`).
+    pub ops: std::net::SocketAddr,
+}
+
+/// [`run`], reporting both bound addresses to `on_bound`.
+pub async fn run_with_listeners(
+    config: Config,
+    shutdown: CancellationToken,
+    on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
     let mut state = AppState::new(config, shutdown.clone())?;
     state.guard = suite_guard(&state.config).await;
@@ -280,8 +314,14 @@ pub async fn run_with(
         .postgres(pool.clone())
         .clickhouse(state.clickhouse.clone())
         .amqp(broker.clone());
-    let server = health::serve(state.config.http.addr, app(state.clone(), readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let server = health::serve(state.config.http.addr, app(state.clone()), shutdown.clone()).await?;
+    let ops = health::serve(state.config.edge.ops_addr, health::router(readiness), shutdown.clone())
+        .await
+        .context("PINGTOWER_OPS_ADDR")?;
+    on_bound(Bound {
+        api: server.addr,
+        ops: ops.addr,
+    });
     let connector = broker.clone();
     tokio::spawn(async move {
         let _ = connector.connection().await;
@@ -306,6 +346,7 @@ pub async fn run_with(
     };
     shutdown.cancelled().await;
     server.handle.await??;
+    ops.handle.await??;
     let _ = incidents.await;
     if let Some(s) = scheduler {
         let _ = s.await;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::config::GuardConfig;
 use common::messages::{CheckSpec, HttpSpec, Outcome, StatusRange, TcpSpec};
-use common::netguard::AddressPolicy;
+use common::netguard::Guard;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -70,9 +71,11 @@ pub async fn round(engine: &Engine, specs: &[CheckSpec], timeout: Duration) -> (
     (failed, reports.len())
 }
 
-/// Starts the canary loop (nothing when no canary is configured). The first round runs at once.
+/// Starts the canary loop (nothing when no canary is configured). The first round runs at once,
+/// as the operator: with `guard`'s settings but private targets possible.
 pub fn spawn(
     engine: &Engine,
+    guard: &GuardConfig,
     canaries: &[String],
     interval: Duration,
     timeout: Duration,
@@ -89,9 +92,14 @@ pub fn spawn(
     if specs.is_empty() {
         return Ok(state);
     }
-    // The operator chose the canaries: they may live on private networks.
-    let mut engine = engine.clone();
-    engine.net.policy = AddressPolicy { allow_private: true };
+    // The operator chose the canaries: they may live on private networks (never on the
+    // suite's own endpoints, which stay protected).
+    let mut engine = engine.clone().operator();
+    let operator = GuardConfig {
+        allow_private_targets: true,
+        ..guard.clone()
+    };
+    engine.net.guard = Guard::from_parts(&operator, engine.net.guard.protected().to_vec());
     let shared = state.clone();
     tokio::spawn(async move {
         loop {

@@ -8,10 +8,10 @@ use common::messages::{
     CheckJob, CheckResult, CheckSpec, DnsRecordType, DnsSpec, DnsTransport, HttpHeader, HttpMethod, HttpSpec, Outcome,
     Resolver, TcpSpec, TlsSpec,
 };
-use common::netguard::AddressPolicy;
+use common::netguard::Guard;
 use uuid::Uuid;
 
-use crate::config::{CheckArgs, PingerConfig};
+use crate::config::{CheckArgs, Config};
 use crate::engine::Engine;
 use crate::report::Identity;
 
@@ -94,16 +94,16 @@ fn split_host_port(target: &str, default_port: Option<u16>) -> anyhow::Result<(S
 }
 
 /// Runs the check and prints it; the exit code is 0 up, 1 degraded, 2 down.
-pub async fn run(args: CheckArgs, pinger: &PingerConfig) -> anyhow::Result<i32> {
+///
+/// It runs as the operator: private targets when the installation allows them, never the
+/// suite's own endpoints.
+pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<i32> {
+    let pinger = &config.pinger;
     let spec = spec_of(&args)?;
-    let engine = Engine::new(
-        AddressPolicy {
-            allow_private: pinger.allow_private_targets,
-        },
-        pinger.source_addr,
-        pinger.extra_ca_file.as_deref(),
-    )?
-    .with_allowed_ranges(pinger.allowed_ranges.clone());
+    let guard = Guard::new(&config.guard, &config.suite_endpoints(None)).await;
+    let engine = Engine::new(guard, pinger.source_addr, pinger.extra_ca_file.as_deref())?
+        .operator()
+        .with_public_resolver(pinger.public_resolver());
     let now = Utc::now();
     let job = CheckJob {
         job_id: Uuid::now_v7(),

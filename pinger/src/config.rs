@@ -4,7 +4,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::config::{AmqpConfig, HttpConfig};
+use common::config::{AmqpConfig, GuardConfig, HttpConfig};
+use common::messages::{DnsTransport, Resolver};
+use secrecy::{ExposeSecret, SecretString};
 
 /// pinger's configuration.
 #[derive(Debug, Clone, clap::Parser)]
@@ -23,9 +25,26 @@ pub struct Config {
     /// Health and metrics server.
     #[command(flatten)]
     pub http: HttpConfig,
+    /// The address guard's settings (private targets, allowed ranges, protected addresses).
+    #[command(flatten)]
+    pub guard: GuardConfig,
     /// The worker and its checks.
     #[command(flatten)]
     pub pinger: PingerConfig,
+}
+
+impl Config {
+    /// The suite's own endpoints no check may reach: the broker and its management API,
+    /// PostgreSQL, ClickHouse, and this pinger's health listener (`health`, once bound).
+    pub fn suite_endpoints(&self, health: Option<std::net::SocketAddr>) -> Vec<String> {
+        let mut suite = common::netguard::amqp_endpoints(&self.amqp);
+        suite.push(self.pinger.database_url.expose_secret().to_owned());
+        suite.push(self.pinger.clickhouse_url.expose_secret().to_owned());
+        if let Some(addr) = health.or(Some(self.http.addr)).filter(|a| a.port() != 0) {
+            suite.push(addr.to_string());
+        }
+        suite
+    }
 }
 
 /// Settings of the worker and the check engine.
@@ -37,29 +56,40 @@ pub struct PingerConfig {
     /// This pinger's id in results (default: `<hostname>-<pid>`).
     #[arg(long = "pinger-id", env = "PINGTOWER_PINGER_ID")]
     pub id: Option<String>,
-    /// Checks in flight at once (also the prefetch).
+    /// Checks in flight at once; the consumer holds twice as many deliveries.
     #[arg(long, env = "PINGTOWER_PINGER_CONCURRENCY", default_value_t = 256)]
     pub concurrency: usize,
+    /// Fraction of the check slots (and of the deliveries in hand) one owner may hold; its
+    /// other jobs wait without blocking anyone else's.
+    #[arg(long, env = "PINGTOWER_PINGER_OWNER_SHARE", default_value_t = 0.25, value_parser = parse_share)]
+    pub owner_share: f64,
     /// Local address every check connects from (e.g. 127.0.0.2 to simulate a region).
     #[arg(long, env = "PINGTOWER_PINGER_SOURCE_ADDR", global = true)]
     pub source_addr: Option<IpAddr>,
     /// Extra trusted CA certificates (PEM), besides the Mozilla roots.
     #[arg(long, env = "PINGTOWER_PINGER_EXTRA_CA_FILE", global = true)]
     pub extra_ca_file: Option<PathBuf>,
-    /// Allow loopback, private and link-local targets (local setups and tests only).
+    /// PostgreSQL's URL, only to refuse checks of it (it may hold a password: never logged).
     #[arg(
         long,
-        env = "PINGTOWER_ALLOW_PRIVATE_TARGETS",
-        global = true,
-        default_value_t = false,
-        action = clap::ArgAction::Set,
-        value_parser = clap::builder::BoolishValueParser::new()
+        env = "PINGTOWER_DATABASE_URL",
+        default_value = "postgres://127.0.0.1:5432",
+        global = true
     )]
-    pub allow_private_targets: bool,
-    /// Ranges checks may reach although private targets are refused (CIDR, comma-separated),
-    /// e.g. an internal status page; unroutable addresses stay refused.
-    #[arg(long, env = "PINGTOWER_PINGER_ALLOWED_RANGES", value_delimiter = ',', global = true)]
-    pub allowed_ranges: Vec<ipnet::IpNet>,
+    pub database_url: SecretString,
+    /// ClickHouse's URL, only to refuse checks of it (it may hold a password: never logged).
+    #[arg(
+        long,
+        env = "PINGTOWER_CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123",
+        global = true
+    )]
+    pub clickhouse_url: SecretString,
+    /// Resolver (`ip:port`, UDP) for the names of checks whose owner may not reach private
+    /// addresses, so that they cannot learn internal names; unset: the system resolver, its
+    /// answers guarded.
+    #[arg(long, env = "PINGTOWER_PINGER_PUBLIC_RESOLVER", global = true)]
+    pub public_resolver: Option<SocketAddr>,
     /// Egress canaries (URLs or host:port), checked every round; when most fail, results
     /// carry `probe_degraded=true`.
     #[arg(long, env = "PINGTOWER_PINGER_CANARIES", value_delimiter = ',')]
@@ -82,10 +112,12 @@ impl Default for PingerConfig {
             region: common::messages::DEFAULT_REGION.to_owned(),
             id: None,
             concurrency: 256,
+            owner_share: 0.25,
             source_addr: None,
             extra_ca_file: None,
-            allow_private_targets: false,
-            allowed_ranges: Vec::new(),
+            database_url: SecretString::from("postgres://127.0.0.1:5432"),
+            clickhouse_url: SecretString::from("http://127.0.0.1:8123"),
+            public_resolver: None,
             canaries: Vec::new(),
             canary_interval: Duration::from_secs(10),
             canary_timeout: Duration::from_secs(5),
@@ -95,6 +127,14 @@ impl Default for PingerConfig {
 }
 
 impl PingerConfig {
+    /// The public resolver, as a check's resolver.
+    pub fn public_resolver(&self) -> Option<Resolver> {
+        self.public_resolver.map(|address| Resolver {
+            address,
+            protocol: DnsTransport::Udp,
+        })
+    }
+
     /// The pinger id: configured, or `<hostname>-<pid>`.
     pub fn pinger_id(&self) -> String {
         self.id.clone().unwrap_or_else(|| {
@@ -105,6 +145,16 @@ impl PingerConfig {
                 .unwrap_or_else(|| "pinger".to_owned());
             format!("{host}-{}", std::process::id())
         })
+    }
+}
+
+/// A share: a fraction in (0, 1].
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a fraction in (0, 1]"))
     }
 }
 

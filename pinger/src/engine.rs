@@ -1,15 +1,12 @@
-//! The check engine: everything a check needs (address policy, source address, the shared
+//! The check engine: everything a check needs (address guard, source address, the shared
 //! TLS client), built once and shared by every check.
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
-use common::messages::CheckSpec;
-use common::netguard::AddressPolicy;
+use common::messages::{CheckSpec, Resolver};
+use common::netguard::Guard;
 
 use crate::checks::tls::TlsClient;
 use crate::checks::{dns, http, tcp, tls};
@@ -26,22 +23,43 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine with the given policy, source address and extra trusted CA file (PEM).
-    pub fn new(policy: AddressPolicy, source: Option<IpAddr>, extra_ca: Option<&Path>) -> anyhow::Result<Self> {
+    /// An engine with the given guard, source address and extra trusted CA file (PEM). Its
+    /// checks run without the private permission until [`Engine::operator`] or
+    /// [`Engine::run_as`] says otherwise.
+    pub fn new(guard: Guard, source: Option<IpAddr>, extra_ca: Option<&Path>) -> anyhow::Result<Self> {
         Ok(Self {
             net: Net {
-                policy,
-                allowed: Arc::from(Vec::new()),
+                guard,
+                may_private: false,
+                public_resolver: None,
                 source,
             },
             tls: TlsClient::new(extra_ca)?,
         })
     }
 
-    /// Lets the checks reach `ranges` although the policy blocks them.
-    pub fn with_allowed_ranges(mut self, ranges: Vec<IpNet>) -> Self {
-        self.net.allowed = Arc::from(ranges);
+    /// The operator's engine: its checks may reach private addresses when the installation
+    /// allows them (canaries, `pinger check`).
+    pub fn operator(mut self) -> Self {
+        self.net.may_private = true;
         self
+    }
+
+    /// Names of checks without the private permission are resolved by `resolver`.
+    pub fn with_public_resolver(mut self, resolver: Option<Resolver>) -> Self {
+        self.net.public_resolver = resolver;
+        self
+    }
+
+    /// Runs `spec` for an owner whose private permission is `may_private` (a job's
+    /// `allow_private`).
+    pub async fn run_as(&self, spec: &CheckSpec, budget: Duration, may_private: bool) -> Report {
+        if self.net.may_private == may_private {
+            return self.run(spec, budget).await;
+        }
+        let mut engine = self.clone();
+        engine.net.may_private = may_private;
+        engine.run(spec, budget).await
     }
 
     /// Runs `spec` within `budget` (its own timeout, or less when the job's deadline is near).

@@ -9,6 +9,7 @@
 //! - [`checks`]: one module per check ([`checks::http`], [`checks::tls`], [`checks::dns`],
 //!   [`checks::tcp`]) plus the response [`checks::assertions`].
 //! - [`report`]: a check's findings and how they become a result.
+//! - [`share`]: the check slots and each owner's fair share of them.
 //! - [`worker`]: the job handler; [`canary`]: egress canaries (`probe_degraded`).
 //! - [`cli`]: `pinger check`; [`telemetry`]: metric names.
 //!
@@ -22,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod net;
 pub mod report;
+pub mod share;
 pub mod telemetry;
 pub mod worker;
 
@@ -29,7 +31,7 @@ use anyhow::Context;
 use common::amqp::{Broker, ConsumerOptions, Publisher, consume};
 use common::health::{self, Readiness};
 use common::messages::jobs_queue;
-use common::netguard::AddressPolicy;
+use common::netguard::Guard;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -52,15 +54,6 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     telemetry::describe();
     let p = &config.pinger;
-    let engine = Engine::new(
-        AddressPolicy {
-            allow_private: p.allow_private_targets,
-        },
-        p.source_addr,
-        p.extra_ca_file.as_deref(),
-    )
-    .context("building the check engine")?
-    .with_allowed_ranges(p.allowed_ranges.clone());
     let mut topology_config = config.amqp.clone();
     if !topology_config.regions.contains(&p.region) {
         topology_config.regions.push(p.region.clone());
@@ -82,9 +75,15 @@ pub async fn run_with(
     let readiness = Readiness::new().amqp(broker.clone());
     let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
     on_bound(server.addr);
+    // The guard knows the suite's own endpoints, this pinger's health listener included.
+    let guard = Guard::new(&config.guard, &config.suite_endpoints(Some(server.addr))).await;
+    let engine = Engine::new(guard, p.source_addr, p.extra_ca_file.as_deref())
+        .context("building the check engine")?
+        .with_public_resolver(p.public_resolver());
 
     let canaries = canary::spawn(
         &engine,
+        &config.guard,
         &p.canaries,
         p.canary_interval,
         p.canary_timeout,
@@ -99,19 +98,25 @@ pub async fn run_with(
         },
         canaries,
         metrics: telemetry::Handles::register(),
+        slots: share::Slots::new(p.concurrency, p.owner_share),
+        shutdown: shutdown.clone(),
     });
     info!(
         region = %p.region,
         pinger_id = %worker.identity.pinger_id,
         concurrency = p.concurrency,
+        owner_share = p.owner_share,
         source = ?p.source_addr,
-        allow_private = p.allow_private_targets,
+        allow_private_targets = config.guard.allow_private_targets,
+        public_resolver = ?p.public_resolver,
         "pinger starting"
     );
     // Jobs, their results and acks travel over one direct link (`common::amqp::direct`) when
     // the URI is plain amqp://: lapin's I/O thread cost more CPU per job than an HTTP check.
+    // The consumer holds more deliveries than there are check slots: jobs waiting for their
+    // owner's share must not hold the whole prefetch (the worker owns the check slots).
     let options = ConsumerOptions::new(jobs_queue(&p.region))
-        .concurrency(p.concurrency)
+        .concurrency(share::Slots::in_hand_for(p.concurrency))
         .direct();
     // The consume loop runs on a runtime worker, not on the thread that called `run` (with
     // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then

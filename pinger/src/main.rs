@@ -5,7 +5,7 @@ async fn main() -> anyhow::Result<()> {
     let config: pinger::Config = common::config::parse();
     match config.command.clone() {
         Some(Command::Check(args)) => {
-            let code = pinger::cli::run(args, &config.pinger).await?;
+            let code = pinger::cli::run(args, &config).await?;
             std::process::exit(code);
         }
         Some(Command::Serve) | None => {

@@ -1,25 +1,27 @@
 //! Name resolution, the address guard and TCP connects, each timed, for every check.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Instant;
 
 use common::messages::{Failure, FailureKind, Phase, Resolver};
-use common::netguard::AddressPolicy;
-use ipnet::IpNet;
+use common::netguard::Guard;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::checks::dns::{self, DnsError};
 use crate::report::failure;
 
-/// How the pinger reaches targets: the address policy and the source address.
+/// How the pinger reaches targets: the address guard, whose permission a check runs with,
+/// and the source address.
 #[derive(Debug, Clone)]
 pub struct Net {
-    /// Which addresses may be reached.
-    pub policy: AddressPolicy,
-    /// Ranges the operator allows although the policy blocks them (an internal status
-    /// page, say); unroutable addresses stay blocked.
-    pub allowed: Arc<[IpNet]>,
+    /// Which addresses may be reached (the installation's settings and its own endpoints).
+    pub guard: Guard,
+    /// Whether the check runs for someone who may reach private addresses (the job's
+    /// `allow_private`; true for the operator's own checks: canaries, `pinger check`).
+    pub may_private: bool,
+    /// Resolver for the names of checks without that permission (so that they cannot learn
+    /// internal names from the system resolver); None: the system resolver, answers guarded.
+    pub public_resolver: Option<Resolver>,
     /// Local address connections are bound to (one per simulated region).
     pub source: Option<IpAddr>,
 }
@@ -49,18 +51,31 @@ impl<'a> Host<'a> {
 }
 
 impl Net {
-    /// Refuses `ip` when the policy does.
-    pub fn guard(&self, ip: IpAddr) -> Result<(), Failure> {
-        if self.allowed.iter().any(|net| net.contains(&ip)) && (AddressPolicy { allow_private: true }).check(ip).is_ok()
-        {
-            return Ok(());
-        }
-        self.policy
-            .check(ip)
+    /// Refuses `addr` when the guard does for this check's permission.
+    pub fn admit(&self, addr: SocketAddr) -> Result<(), Failure> {
+        self.guard
+            .check(addr, self.may_private)
             .map_err(|e| failure(FailureKind::BlockedAddress, Phase::Setup, e.to_string()))
     }
 
-    /// Resolves `host` (system resolver, or `resolver`), then guards every address.
+    /// Whether this check may reach private addresses at all (the installation allows them
+    /// and the check's owner holds the permission).
+    pub fn private_allowed(&self) -> bool {
+        self.may_private && self.guard.allow_private_targets()
+    }
+
+    /// The resolver for a name when the check names none: the public resolver for checks
+    /// without the private permission, when one is configured.
+    pub fn default_resolver(&self) -> Option<&Resolver> {
+        if self.private_allowed() {
+            None
+        } else {
+            self.public_resolver.as_ref()
+        }
+    }
+
+    /// Resolves `host` (with `resolver`, else the public resolver for checks without the
+    /// private permission, else the system resolver), then guards every address.
     ///
     /// Returns the addresses and the resolution time (None for IP literals). Any blocked
     /// address refuses the whole name: a name that mixes public and private answers is a
@@ -84,8 +99,9 @@ impl Net {
                             IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
                         ]
                     }
+                    // The check's own resolver is a target like any other.
                     Some(r) => {
-                        self.guard(r.address.ip()).map_err(|mut f| {
+                        self.admit(r.address).map_err(|mut f| {
                             f.message = format!("resolver {}: {}", r.address, f.message);
                             f
                         })?;
@@ -93,7 +109,13 @@ impl Net {
                             .await
                             .map_err(|e| dns_failure(name, e))?
                     }
-                    None => system_lookup(name, port).await?,
+                    // The operator's public resolver, for checks without the private permission.
+                    None => match self.default_resolver() {
+                        Some(r) => dns::resolve_ips(r, name, self.source)
+                            .await
+                            .map_err(|e| dns_failure(name, e))?,
+                        None => system_lookup(name, port).await?,
+                    },
                 };
                 (ips, Some(ms_since(started)))
             }
@@ -106,7 +128,7 @@ impl Net {
             ));
         }
         for ip in &ips {
-            self.guard(*ip).map_err(|mut f| {
+            self.admit(SocketAddr::new(*ip, port)).map_err(|mut f| {
                 if matches!(Host::parse(host), Host::Name(_)) {
                     f.message = format!("{host} resolves to {}", f.message);
                     f.phase = Phase::Dns;
@@ -117,8 +139,12 @@ impl Net {
         Ok((ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(), took))
     }
 
-    /// Connects to the first address that answers, bound to the source address.
+    /// Connects to the first address that answers, bound to the source address. Every
+    /// address is guarded again here, whoever resolved it.
     pub async fn connect(&self, addrs: &[SocketAddr]) -> Result<(TcpStream, SocketAddr), Failure> {
+        for addr in addrs {
+            self.admit(*addr)?;
+        }
         let mut last = None;
         for addr in addrs {
             match self.connect_one(*addr).await {

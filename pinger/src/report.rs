@@ -158,14 +158,24 @@ pub struct Identity {
 /// incident rule counts it against the target.
 pub fn skipped(job: &CheckJob, identity: &Identity, now: DateTime<Utc>) -> CheckResult {
     let late_ms = (now - job.deadline).num_milliseconds().max(0);
+    skipped_because(
+        job,
+        identity,
+        now,
+        &format!(
+            "the job reached the pinger {late_ms} ms after its deadline ({})",
+            job.deadline.to_rfc3339()
+        ),
+    )
+}
+
+/// A result for a job that was not run, for `reason` (see [`skipped`]).
+pub fn skipped_because(job: &CheckJob, identity: &Identity, now: DateTime<Utc>, reason: &str) -> CheckResult {
     let mut report = Report::default();
     report.fail(failure(
         FailureKind::Internal,
         Phase::Setup,
-        format!(
-            "skipped: the job reached the pinger {late_ms} ms after its deadline ({}); not run",
-            job.deadline.to_rfc3339()
-        ),
+        format!("skipped: {reason}; not run"),
     ));
     report.into_result(job, identity, now, now, true)
 }

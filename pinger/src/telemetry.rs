@@ -13,8 +13,11 @@ pub const IN_FLIGHT: &str = "pingtower_pinger_checks_in_flight";
 pub const DURATION: &str = "pingtower_pinger_check_duration_seconds";
 /// Lag in seconds: when the check started minus when the scheduler meant it to run.
 pub const LAG: &str = "pingtower_pinger_lag_seconds";
-/// Jobs not run because they arrived after their deadline.
+/// Jobs not run: stale on arrival, waited past their deadline, or over their owner's share.
 pub const SKIPPED: &str = "pingtower_pinger_jobs_skipped_total";
+/// Jobs held back by their owner's fair share: `reason="waited"` (waited for a slot of the
+/// owner's share) or `reason="refused"` (the owner held its share of deliveries; skipped).
+pub const HELD_BACK: &str = "pingtower_pinger_jobs_held_back_total";
 /// 1 while most egress canaries fail.
 pub const PROBE_DEGRADED: &str = "pingtower_pinger_probe_degraded";
 /// Canary checks, by result.
@@ -26,7 +29,14 @@ pub fn describe() {
     metrics::describe_gauge!(IN_FLIGHT, "Checks running right now.");
     metrics::describe_histogram!(DURATION, metrics::Unit::Seconds, "Duration of a check, by kind.");
     metrics::describe_histogram!(LAG, metrics::Unit::Seconds, "Check start minus its scheduled time.");
-    metrics::describe_counter!(SKIPPED, "Jobs not run because they arrived after their deadline.");
+    metrics::describe_counter!(
+        SKIPPED,
+        "Jobs not run: stale on arrival, waited past their deadline, or over their owner's share."
+    );
+    metrics::describe_counter!(
+        HELD_BACK,
+        "Jobs held back by their owner's fair share: waited for a slot, or refused (skipped)."
+    );
     metrics::describe_gauge!(PROBE_DEGRADED, "1 while most egress canaries fail.");
     metrics::describe_counter!(CANARY_CHECKS, "Canary checks, by result.");
 }
@@ -42,6 +52,10 @@ pub struct Handles {
     pub lag: metrics::Histogram,
     /// [`SKIPPED`].
     pub skipped: metrics::Counter,
+    /// [`HELD_BACK`] with `reason="waited"`.
+    pub share_waited: metrics::Counter,
+    /// [`HELD_BACK`] with `reason="refused"`.
+    pub share_refused: metrics::Counter,
     /// [`DURATION`] by kind, in [`CheckKind`] order.
     duration: [metrics::Histogram; 4],
     /// [`CHECKS`] by (kind, outcome, failure kind), registered on first use.
@@ -59,6 +73,8 @@ impl Handles {
             in_flight: metrics::gauge!(IN_FLIGHT),
             lag: metrics::histogram!(LAG),
             skipped: metrics::counter!(SKIPPED),
+            share_waited: metrics::counter!(HELD_BACK, "reason" => "waited"),
+            share_refused: metrics::counter!(HELD_BACK, "reason" => "refused"),
             duration,
             checks: Arc::default(),
         }

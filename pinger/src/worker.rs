@@ -6,11 +6,13 @@ use std::time::Duration;
 use chrono::Utc;
 use common::amqp::{DeliveryInfo, HandlerError, PublishError, Publisher};
 use common::messages::{CheckJob, Envelope};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::canary::Canaries;
 use crate::engine::Engine;
 use crate::report::{self, Identity};
+use crate::share::{Refusal, Slots};
 use crate::telemetry;
 
 /// Everything a job handler needs. Cheap to clone.
@@ -26,6 +28,10 @@ pub struct Worker {
     pub canaries: Canaries,
     /// Metric handles, registered once.
     pub metrics: telemetry::Handles,
+    /// The check slots and each owner's share of them.
+    pub slots: Slots,
+    /// Ends the waits for a slot when the pinger stops.
+    pub shutdown: CancellationToken,
 }
 
 /// Decrements the in-flight gauge when a check ends, however it ends.
@@ -60,10 +66,41 @@ impl Worker {
         let started = Utc::now();
         // Boxed: the check's state machine is large, and inline it would be copied into
         // every delivery's task, stale jobs included.
-        let report = Box::pin(self.engine.run(&job.spec, budget)).await;
+        let report = Box::pin(self.engine.run_as(&job.spec, budget, job.allow_private)).await;
         let result = report.into_result(job, &self.identity, started, Utc::now(), self.canaries.degraded());
         self.metrics.record(&result);
         result
+    }
+
+    /// Waits for a check slot within the owner's share. Err(Some) is the skipped result to
+    /// publish instead of running the job; Err(None) means the pinger is shutting down.
+    async fn take_slot(&self, job: &CheckJob) -> Result<crate::share::Slot, Option<common::messages::CheckResult>> {
+        let now = Utc::now();
+        if now >= job.deadline {
+            self.metrics.skipped.increment(1);
+            return Err(Some(report::skipped(job, &self.identity, now)));
+        }
+        let held_back = || self.metrics.share_waited.increment(1);
+        let reason = match self
+            .slots
+            .acquire(job.owner_id, job.deadline, &self.shutdown, held_back)
+            .await
+        {
+            Ok(slot) => return Ok(slot),
+            Err(Refusal::ShuttingDown) => return Err(None),
+            Err(Refusal::OverShare { limit }) => {
+                self.metrics.share_refused.increment(1);
+                format!("the owner is over its share of this pinger ({limit} of its jobs already in hand)")
+            }
+            Err(Refusal::Deadline { for_share: true }) => {
+                "the owner's other checks held its share of this pinger's slots until the deadline".to_owned()
+            }
+            Err(Refusal::Deadline { for_share: false }) => {
+                "every check slot of this pinger was busy until the deadline".to_owned()
+            }
+        };
+        self.metrics.skipped.increment(1);
+        Err(Some(report::skipped_because(job, &self.identity, Utc::now(), &reason)))
     }
 
     /// The consumer's handler.
@@ -72,7 +109,20 @@ impl Worker {
         if info.redelivered {
             debug!(job_id = %job.job_id, "redelivered job");
         }
-        let result = self.run_job(job).await;
+        let result = match self.take_slot(job).await {
+            Ok(slot) => {
+                let result = self.run_job(job).await;
+                drop(slot);
+                result
+            }
+            Err(Some(skipped)) => skipped,
+            // Requeued by the consumer: another pinger (or this one, restarted) runs it.
+            Err(None) => {
+                return Err(HandlerError::transient(anyhow::anyhow!(
+                    "shutting down before the job got a slot"
+                )));
+            }
+        };
         let id = result.result_id;
         let out = Envelope::caused_by(envelope.correlation_id, result).with_message_id(id);
         match self.publisher.answer(&info, &out).await {

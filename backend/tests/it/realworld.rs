@@ -143,11 +143,14 @@ impl Workers {
                 http: common::config::HttpConfig {
                     addr: "127.0.0.1:0".parse().unwrap(),
                 },
+                guard: common::config::GuardConfig {
+                    allow_private_targets: true,
+                    ..Default::default()
+                },
                 pinger: pinger::PingerConfig {
                     region: (*region).to_owned(),
                     id: Some(format!("pinger-{region}")),
                     source_addr: source.map(IpAddr::V4),
-                    allow_private_targets: true,
                     concurrency: 16,
                     ..Default::default()
                 },
@@ -208,6 +211,7 @@ async fn backend(broker: TestBroker, pg: TestPg, ch: TestClickHouse) -> TestApp 
             min_interval_seconds: 1,
             ..Default::default()
         },
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     start(config, pg, broker, ch).await
 }
@@ -461,11 +465,14 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
     let service = Service::start().await;
     let (broker, pg, ch) = servers(&["eu", "us"]).await;
     let owner = Uuid::now_v7();
-    sqlx::query("insert into users (id, email, password_hash) values ($1, 'owner@example.com', 'x')")
-        .bind(owner)
-        .execute(&pg.pool)
-        .await
-        .unwrap();
+    // The owner may monitor private addresses (the service is on loopback; jobs carry it).
+    sqlx::query(
+        "insert into users (id, email, password_hash, may_private_targets) values ($1, 'owner@example.com', 'x', true)",
+    )
+    .bind(owner)
+    .execute(&pg.pool)
+    .await
+    .unwrap();
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, failure_threshold, success_threshold)
@@ -490,8 +497,12 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
-        guard: Default::default(),
+        guard: common::config::GuardConfig {
+            allow_private_targets: true,
+            ..Default::default()
+        },
         api: Default::default(),
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     let state = backend::AppState::new(config, stop.clone()).unwrap();
     let settings = EngineSettings {

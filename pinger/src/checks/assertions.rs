@@ -1,5 +1,8 @@
 //! Conditions on the final HTTP response, a tiny JSON path, and the body excerpt.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex};
+
 use common::messages::{Assertion, Failure, FailureKind, Phase};
 use http::HeaderMap;
 use serde_json::Value;
@@ -8,6 +11,71 @@ use crate::report::failure;
 
 /// Largest body excerpt kept for reports.
 pub const EXCERPT_CAP: usize = 1024;
+
+/// Largest compiled form of a user's regular expression (and of its lazy DFA's cache): a
+/// pattern such as `\w{1000}{1000}` would otherwise take the pinger's memory and CPU.
+pub const REGEX_SIZE_LIMIT: usize = 1024 * 1024;
+
+/// Patterns kept compiled; beyond this the oldest is compiled again when next used.
+pub const REGEX_CACHE_CAP: usize = 4096;
+
+/// Why a user's pattern cannot run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternError {
+    /// Its compiled form exceeds [`REGEX_SIZE_LIMIT`].
+    TooBig,
+    /// It is not a regular expression.
+    Invalid(String),
+}
+
+/// Compiled patterns by their text: each pattern is compiled once, not on every check.
+struct RegexCache {
+    compiled: HashMap<String, Result<Arc<regex::Regex>, PatternError>>,
+    order: VecDeque<String>,
+}
+
+static REGEXES: LazyLock<Mutex<RegexCache>> = LazyLock::new(|| {
+    Mutex::new(RegexCache {
+        compiled: HashMap::new(),
+        order: VecDeque::new(),
+    })
+});
+
+/// `pattern` compiled within [`REGEX_SIZE_LIMIT`], from the cache when it was seen before.
+pub fn compiled(pattern: &str) -> Result<Arc<regex::Regex>, PatternError> {
+    if let Some(hit) = REGEXES.lock().unwrap_or_else(|p| p.into_inner()).compiled.get(pattern) {
+        return hit.clone();
+    }
+    // Compiled outside the lock: a large pattern must not stall every other check.
+    let built = regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map(Arc::new)
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => PatternError::TooBig,
+            other => PatternError::Invalid(other.to_string()),
+        });
+    let mut cache = REGEXES.lock().unwrap_or_else(|p| p.into_inner());
+    if !cache.compiled.contains_key(pattern) {
+        while cache.order.len() >= REGEX_CACHE_CAP {
+            if let Some(old) = cache.order.pop_front() {
+                cache.compiled.remove(&old);
+            }
+        }
+        cache.order.push_back(pattern.to_owned());
+        cache.compiled.insert(pattern.to_owned(), built.clone());
+    }
+    built
+}
+
+/// A pattern as messages show it: at most 100 characters.
+fn shown(pattern: &str) -> String {
+    match pattern.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &pattern[..at]),
+        None => pattern.to_owned(),
+    }
+}
 
 /// The first failed assertion, if any.
 pub fn evaluate(assertions: &[Assertion], body: &[u8], headers: &HeaderMap) -> Option<Failure> {
@@ -33,14 +101,21 @@ pub fn evaluate(assertions: &[Assertion], body: &[u8], headers: &HeaderMap) -> O
                     return fail(format!("the body contains {value:?}"));
                 }
             }
-            Assertion::BodyMatches { pattern } => match regex::Regex::new(pattern) {
+            Assertion::BodyMatches { pattern } => match compiled(pattern) {
                 Ok(re) if re.is_match(&text) => {}
-                Ok(_) => return fail(format!("the body does not match /{pattern}/")),
-                Err(e) => {
+                Ok(_) => return fail(format!("the body does not match /{}/", shown(pattern))),
+                Err(PatternError::TooBig) => {
+                    return fail(format!(
+                        "the regular expression /{}/ is too large to run: its compiled form exceeds {} KiB",
+                        shown(pattern),
+                        REGEX_SIZE_LIMIT / 1024
+                    ));
+                }
+                Err(PatternError::Invalid(e)) => {
                     return Some(failure(
                         FailureKind::Internal,
                         Phase::Setup,
-                        format!("invalid regular expression /{pattern}/: {e}"),
+                        format!("invalid regular expression /{}/: {e}", shown(pattern)),
                     ));
                 }
             },
@@ -194,6 +269,34 @@ mod tests {
         assert!(excerpt(b"   ").is_none());
         let utf = "ж".repeat(2000);
         assert!(excerpt(utf.as_bytes()).unwrap().len() <= EXCERPT_CAP);
+    }
+
+    #[test]
+    fn an_over_size_regex_is_a_clear_assertion_failure() {
+        let huge = [Assertion::BodyMatches {
+            pattern: r"\w{1000}{1000}".into(),
+        }];
+        let f = evaluate(&huge, b"anything", &HeaderMap::new()).expect("refused");
+        assert_eq!(f.kind, FailureKind::AssertionFailed);
+        assert!(f.message.contains("too large to run"), "{}", f.message);
+        assert_eq!(compiled(r"\w{1000}{1000}").err(), Some(PatternError::TooBig));
+    }
+
+    #[test]
+    fn each_pattern_is_compiled_once_and_the_cache_stays_bounded() {
+        let pattern = format!("once-{}", uuid::Uuid::now_v7());
+        let first = compiled(&pattern).unwrap();
+        let second = compiled(&pattern).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the second use takes the compiled pattern"
+        );
+        for i in 0..REGEX_CACHE_CAP + 10 {
+            compiled(&format!("fill-{i}")).unwrap();
+        }
+        let cache = REGEXES.lock().unwrap();
+        assert!(cache.compiled.len() <= REGEX_CACHE_CAP, "{}", cache.compiled.len());
+        assert_eq!(cache.compiled.len(), cache.order.len());
     }
 
     #[test]

@@ -204,9 +204,12 @@ pub fn system_resolver() -> Option<Resolver> {
 /// Runs a DNS check into `report`.
 pub async fn check(net: &Net, spec: &DnsSpec, budget: Duration, report: &mut Report) {
     report.enter(Phase::Setup);
-    let (resolver, label) = match &spec.resolver {
+    // A resolver the user did not choose (the system's knows internal names): its A/AAAA
+    // answers are guarded for checks without the private permission.
+    let guard_answers = spec.resolver.is_none() && !net.private_allowed();
+    let (resolver, label) = match spec.resolver.as_ref() {
         Some(r) => {
-            if let Err(f) = net.guard(r.address.ip()) {
+            if let Err(f) = net.admit(r.address) {
                 return report.fail(failure(
                     f.kind,
                     f.phase,
@@ -215,7 +218,8 @@ pub async fn check(net: &Net, spec: &DnsSpec, budget: Duration, report: &mut Rep
             }
             (r.clone(), r.address.to_string())
         }
-        None => match system_resolver() {
+        None => match net.default_resolver().cloned().or_else(system_resolver) {
+            Some(r) if net.default_resolver().is_some() => (r.clone(), format!("public ({})", r.address)),
             Some(r) => (r.clone(), format!("system ({})", r.address)),
             None => {
                 return report.fail(failure(
@@ -244,6 +248,25 @@ pub async fn check(net: &Net, spec: &DnsSpec, budget: Duration, report: &mut Rep
         }
     };
     info.rcode = Some(answer.rcode.clone());
+    if guard_answers {
+        let refused = answer.records.iter().any(|r| match &r.data {
+            RData::A(a) => net.guard.check_ip(IpAddr::V4(a.0), net.may_private).is_err(),
+            RData::AAAA(a) => net.guard.check_ip(IpAddr::V6(a.0), net.may_private).is_err(),
+            _ => false,
+        });
+        if refused {
+            // Neither the address nor the rest of the answer is shown: it is internal.
+            report.dns = Some(info);
+            return report.fail(failure(
+                FailureKind::BlockedAddress,
+                Phase::Dns,
+                format!(
+                    "{} resolves to an address this check may not reach (a private or internal address)",
+                    spec.name
+                ),
+            ));
+        }
+    }
     info.answers = answer
         .records
         .iter()

@@ -8,8 +8,12 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use common::messages::{FailureKind, HttpAuth, HttpHop, HttpMethod, HttpSpec, Phase, PhaseTimings};
-use http::header::{ACCEPT, AUTHORIZATION, CONNECTION, HOST, HeaderName, HeaderValue, USER_AGENT};
+use common::messages::{
+    FailureKind, HttpAuth, HttpHop, HttpMethod, HttpSpec, Phase, PhaseTimings, is_secret_header_name,
+};
+use http::header::{
+    ACCEPT, AUTHORIZATION, CONNECTION, COOKIE, HOST, HeaderName, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT,
+};
 use http::{HeaderMap, Method};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use url::Url;
@@ -75,6 +79,26 @@ fn base_headers(spec: &HttpSpec) -> Result<HeaderMap, String> {
     // One request per connection: the server may close at once.
     h.insert(CONNECTION, HeaderValue::from_static("close"));
     Ok(h)
+}
+
+/// Takes every secret out of `headers`: the credentials (`Authorization`,
+/// `Proxy-Authorization`, `Cookie`), every header the user marked secret, and every header
+/// whose name makes it secret (see [`common::messages::HttpHeader::is_secret`]).
+fn strip_secrets(headers: &mut HeaderMap, spec: &HttpSpec) {
+    for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
+        headers.remove(name);
+    }
+    for header in spec.headers.iter().filter(|h| h.is_secret()) {
+        headers.remove(header.name.as_str());
+    }
+    let by_name: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_secret_header_name(n.as_str()))
+        .cloned()
+        .collect();
+    for name in by_name {
+        headers.remove(name);
+    }
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -183,9 +207,10 @@ pub async fn check(engine: &Engine, spec: &HttpSpec, report: &mut Report) {
             method = Method::GET;
             body = Bytes::new();
         }
-        // Credentials stay with the origin they were given for.
+        // Secrets stay with the origin they were given for (scheme, host and port); once
+        // the chain has left it they are gone for the rest of it.
         if next.origin() != first.origin() {
-            headers.remove(AUTHORIZATION);
+            strip_secrets(&mut headers, spec);
         }
         url = next;
         redirects += 1;

@@ -6,19 +6,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::messages::{CheckSpec, DnsRecordType, DnsSpec, FailureKind, HttpSpec, Outcome, Phase, TcpSpec, TlsSpec};
-use common::netguard::AddressPolicy;
+use common::netguard::Guard;
 use pinger::Engine;
 
 use crate::helpers::*;
 
-/// The production policy, except that 127.0.0.2 (the redirecting server) and 127.0.0.3 (the
-/// DNS server) are allowed as an operator could allow an internal range. 127.0.0.1, where
-/// the canary listener waits, stays blocked.
-fn guarded_engine() -> Engine {
-    Engine::new(AddressPolicy { allow_private: false }, None, None)
-        .unwrap()
-        .with_allowed_ranges(vec!["127.0.0.2/32".parse().unwrap(), "127.0.0.3/32".parse().unwrap()])
+/// The production policy for a job without the private permission, on an installation that
+/// allows private targets (`allow_private_targets`) or not, except that 127.0.0.2 (the
+/// redirecting server) and 127.0.0.3 (the DNS server) are allowed as an operator could allow
+/// an internal range. 127.0.0.1, where the canary listener waits, stays blocked.
+fn guarded_engine_on(allow_private_targets: bool) -> Engine {
+    let mut config = guard_config(allow_private_targets);
+    config.allowed_ranges = vec!["127.0.0.2/32".parse().unwrap(), "127.0.0.3/32".parse().unwrap()];
+    Engine::new(Guard::from_parts(&config, Vec::new()), None, None).unwrap()
 }
+
+/// [`guarded_engine_on`] an installation that refuses private targets.
+fn guarded_engine() -> Engine {
+    guarded_engine_on(false)
+}
+
+/// Both installations: private targets impossible, and possible but not for this owner.
+const INSTALLATIONS: [bool; 2] = [false, true];
 
 fn corpus(p: u16, redirector: u16) -> Vec<String> {
     let mut urls: Vec<String> = [
@@ -113,13 +122,13 @@ async fn every_url_of_the_corpus_is_refused_as_blocked_address_and_nothing_conne
         }),
     )
     .await;
-    let engine = guarded_engine();
     let urls = corpus(p, redirector.addr.port());
     assert!(urls.len() >= 40, "corpus has {} URLs", urls.len());
 
     // Act
     let mut wrong = Vec::new();
-    for url in &urls {
+    for (url, installation) in urls.iter().flat_map(|u| INSTALLATIONS.map(|i| (u, i))) {
+        let engine = guarded_engine_on(installation);
         let mut spec = HttpSpec::get(url);
         spec.timeout_ms = 3_000;
         if url.contains(".test:") {
@@ -128,7 +137,7 @@ async fn every_url_of_the_corpus_is_refused_as_blocked_address_and_nothing_conne
         let report = run_http(&engine, spec).await;
         let f = report.verdict().1;
         if outcome(&report) != Outcome::Down || f.as_ref().map(|f| f.kind) != Some(FailureKind::BlockedAddress) {
-            wrong.push(format!("{url}: {f:?}"));
+            wrong.push(format!("{url} (private targets possible: {installation}): {f:?}"));
         }
         if url.contains("/to-") {
             assert_eq!(f.unwrap().phase, Phase::Redirect, "{url}");
@@ -142,14 +151,13 @@ async fn every_url_of_the_corpus_is_refused_as_blocked_address_and_nothing_conne
         wrong.join("\n")
     );
     assert_eq!(canary.hits(), 0, "the loopback listener saw a connection");
-    assert_eq!(redirector.hits(), 5, "the allowed first hops did run");
+    assert_eq!(redirector.hits(), 10, "the allowed first hops did run");
 }
 
 #[tokio::test]
 async fn tcp_tls_and_dns_targets_are_guarded_too() {
     let canary = TestServer::counting("127.0.0.1").await;
     let p = canary.addr.port();
-    let engine = guarded_engine();
     let budget = Duration::from_secs(3);
     let mut specs: Vec<CheckSpec> = [
         "127.0.0.1",
@@ -186,9 +194,22 @@ async fn tcp_tls_and_dns_targets_are_guarded_too() {
         expected_answers: Vec::new(),
         timeout_ms: 3_000,
     }));
-    for spec in &specs {
-        let report = engine.run(spec, budget).await;
-        assert_eq!(kind(&report), Some(FailureKind::BlockedAddress), "{spec:?}: {report:?}");
+    specs.push(CheckSpec::Tcp(TcpSpec {
+        host: "127.0.0.1".into(),
+        port: 5432,
+        timeout_ms: 3_000,
+        expected_banner: None,
+    }));
+    for installation in INSTALLATIONS {
+        let engine = guarded_engine_on(installation);
+        for spec in &specs {
+            let report = engine.run(spec, budget).await;
+            assert_eq!(
+                kind(&report),
+                Some(FailureKind::BlockedAddress),
+                "{spec:?} (private targets possible: {installation}): {report:?}"
+            );
+        }
     }
     assert_eq!(canary.hits(), 0);
 }
@@ -205,5 +226,222 @@ async fn non_http_schemes_are_refused_before_any_connection() {
         assert_eq!(outcome(&report), Outcome::Down, "{url}");
         assert_eq!(report.verdict().1.unwrap().phase, Phase::Setup);
     }
+    assert_eq!(canary.hits(), 0);
+}
+
+/// A pinger configuration of the local suite (broker, management API, PostgreSQL and
+/// ClickHouse on their default loopback ports) on an installation allowing private targets.
+fn suite_config() -> pinger::Config {
+    pinger::Config {
+        command: None,
+        amqp: common::config::AmqpConfig {
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned().into(),
+            regions: vec!["default".into()],
+            management_url: "http://127.0.0.1:15672".parse().unwrap(),
+        },
+        http: common::config::HttpConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+        },
+        guard: guard_config(true),
+        pinger: pinger::PingerConfig::default(),
+    }
+}
+
+#[tokio::test]
+async fn an_owner_with_the_permission_reaches_loopback_but_never_the_suites_own_services() {
+    // Arrange: the guard as the pinger builds it, and a loopback server that redirects to
+    // the suite's services.
+    let config = suite_config();
+    let guard = Guard::new(&config.guard, &config.suite_endpoints(None)).await;
+    let engine = Engine::new(guard, None, None).unwrap();
+    let server = TestServer::http(
+        "127.0.0.1",
+        Arc::new(|path: &str| match path {
+            "/to-clickhouse" => Reply::redirect(302, "http://127.0.0.1:8123/?query=SELECT%201"),
+            "/to-postgres" => Reply::redirect(302, "http://localhost:5432/"),
+            "/to-management" => Reply::redirect(302, "http://[::1]:15672/api/whoami"),
+            _ => Reply::ok("fine"),
+        }),
+    )
+    .await;
+    let budget = Duration::from_secs(3);
+    let http = |url: String| {
+        let mut spec = HttpSpec::get(url);
+        spec.timeout_ms = 3_000;
+        CheckSpec::Http(spec)
+    };
+
+    // Act and assert: the test server is reached with the permission, refused without.
+    let allowed = engine.run_as(&http(server.url("http", "/")), budget, true).await;
+    assert_eq!(outcome(&allowed), Outcome::Up, "{allowed:?}");
+    let refused = engine.run_as(&http(server.url("http", "/")), budget, false).await;
+    assert_eq!(kind(&refused), Some(FailureKind::BlockedAddress), "{refused:?}");
+
+    // The suite's own services are refused even with the permission, in every form.
+    let mut specs: Vec<CheckSpec> = [
+        "http://127.0.0.1:8123/?query=SELECT%20name%20FROM%20system.databases",
+        "http://localhost:8123/",
+        "http://[::1]:8123/",
+        "http://127.1:8123/",
+        "http://127.0.0.2:8123/",
+        "http://127.0.0.1:15672/api/whoami",
+        "http://guest:guest@localhost:15672/api/whoami",
+        "http://127.0.0.1:5432/",
+        "http://127.0.0.1:5672/",
+    ]
+    .into_iter()
+    .map(|u| http(u.to_owned()))
+    .collect();
+    for path in ["/to-clickhouse", "/to-postgres", "/to-management"] {
+        specs.push(http(server.url("http", path)));
+    }
+    for (host, port) in [
+        ("127.0.0.1", 5432),
+        ("localhost", 5432),
+        ("[::1]", 8123),
+        ("127.1", 15672),
+    ] {
+        specs.push(CheckSpec::Tcp(TcpSpec {
+            host: host.into(),
+            port,
+            timeout_ms: 3_000,
+            expected_banner: None,
+        }));
+    }
+    let before = server.hits();
+    for spec in &specs {
+        let report = engine.run_as(spec, budget, true).await;
+        let f = report.verdict().1;
+        assert_eq!(
+            f.as_ref().map(|f| f.kind),
+            Some(FailureKind::BlockedAddress),
+            "{spec:?}: {report:?}"
+        );
+        assert!(
+            f.unwrap().message.contains("own services"),
+            "{spec:?} is refused as one of the suite's services"
+        );
+    }
+    assert_eq!(server.hits() - before, 3, "only the redirecting first hops ran");
+}
+
+#[tokio::test]
+async fn the_pinger_service_enforces_each_jobs_permission_and_protects_the_suite() {
+    use common::messages::{CheckResult, Envelope, RESULTS_STORE_QUEUE};
+    // Arrange: a pinger on an installation allowing private targets, and a loopback server.
+    let broker = common::testing::TestBroker::new().await;
+    let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let service = Service::start(config(&broker)).await;
+    let get = |url: String, allow_private: bool| {
+        let mut j = job(CheckSpec::Http(HttpSpec::get(url)), 60);
+        j.allow_private = allow_private;
+        j
+    };
+    let without = get(server.url("http", "/"), false);
+    let with = get(server.url("http", "/"), true);
+    let clickhouse = get("http://127.0.0.1:8123/?query=SELECT%201".into(), true);
+    let health = get(format!("http://{}/metrics", service.addr), true);
+
+    // Act
+    for j in [&without, &with, &clickhouse, &health] {
+        broker.publish(&Envelope::new(j.clone())).await;
+    }
+    let mut results = std::collections::HashMap::new();
+    while results.len() < 4 {
+        let r = broker
+            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, Duration::from_secs(30))
+            .await
+            .expect("a result is published")
+            .payload;
+        results.insert(r.job_id, r);
+    }
+    service.stop().await;
+
+    // Assert
+    let kind_of = |id| results[&id].failure.as_ref().map(|f| f.kind);
+    assert_eq!(
+        kind_of(without.job_id),
+        Some(FailureKind::BlockedAddress),
+        "no permission, no loopback"
+    );
+    assert_eq!(
+        results[&with.job_id].outcome,
+        Outcome::Up,
+        "{:?}",
+        results[&with.job_id]
+    );
+    assert_eq!(
+        kind_of(clickhouse.job_id),
+        Some(FailureKind::BlockedAddress),
+        "the suite's ClickHouse"
+    );
+    assert_eq!(
+        kind_of(health.job_id),
+        Some(FailureKind::BlockedAddress),
+        "the pinger's own health listener"
+    );
+    assert_eq!(server.hits(), 1, "only the permitted job reached the server");
+}
+
+#[tokio::test]
+async fn a_job_without_the_permission_resolves_with_the_public_resolver_and_never_sees_an_internal_address() {
+    use std::sync::atomic::Ordering;
+    // Arrange: the operator's public resolver (a loopback DNS server here) knows internal
+    // names too; the installation allows private targets, the job's owner may not use them.
+    let canary = TestServer::counting("127.0.0.1").await;
+    let mut zone = Zone::default();
+    zone.a("public.test.", "93.184.216.34")
+        .a("internal.corp.", "10.1.2.3")
+        .aaaa("v6.corp.", "fd00::7")
+        .a("host.corp.", "127.0.0.1");
+    let dns = TestDns::start(zone).await;
+    let engine = Engine::new(Guard::from_parts(&guard_config(true), Vec::new()), None, None)
+        .unwrap()
+        .with_public_resolver(Some(dns.resolver(false)));
+    let budget = Duration::from_secs(3);
+    let lookup = |name: &str, record_type| {
+        CheckSpec::Dns(DnsSpec {
+            name: name.into(),
+            record_type,
+            resolver: None,
+            expected_answers: Vec::new(),
+            timeout_ms: 3_000,
+        })
+    };
+
+    // Act + assert: a public answer is reported, from the public resolver.
+    let public = engine.run(&lookup("public.test", DnsRecordType::A), budget).await;
+    assert_eq!(outcome(&public), Outcome::Up, "{public:?}");
+    let info = public.dns.as_ref().unwrap();
+    assert!(info.resolver.starts_with("public"), "{info:?}");
+    assert_eq!(info.answers[0].value, "93.184.216.34");
+    assert_eq!(dns.queries.load(Ordering::SeqCst), 1, "the public resolver was asked");
+
+    // Internal answers fail as blocked_address, without the address in the result.
+    for (name, record_type, address) in [
+        ("internal.corp", DnsRecordType::A, "10.1.2.3"),
+        ("v6.corp", DnsRecordType::Aaaa, "fd00::7"),
+        ("host.corp", DnsRecordType::A, "127.0.0.1"),
+    ] {
+        let report = engine.run(&lookup(name, record_type), budget).await;
+        let f = report.verdict().1.expect("refused");
+        assert_eq!(f.kind, FailureKind::BlockedAddress, "{name}: {report:?}");
+        let shown = format!("{} {:?}", f.message, report.dns.as_ref().map(|d| &d.answers));
+        assert!(
+            !shown.contains(address),
+            "{name}: the internal address is not revealed: {shown}"
+        );
+    }
+
+    // Names in other checks go to the public resolver too, and are guarded.
+    let before = dns.queries.load(Ordering::SeqCst);
+    let mut spec = HttpSpec::get(format!("http://host.corp:{}/", canary.addr.port()));
+    spec.timeout_ms = 3_000;
+    let http = run_http(&engine, spec).await;
+    assert_eq!(kind(&http), Some(FailureKind::BlockedAddress), "{http:?}");
+    assert!(
+        dns.queries.load(Ordering::SeqCst) > before,
+        "the public resolver was asked"
+    );
     assert_eq!(canary.hits(), 0);
 }

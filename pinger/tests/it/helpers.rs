@@ -2,28 +2,46 @@
 
 use std::time::Duration;
 
+use common::config::GuardConfig;
 use common::messages::{CheckSpec, FailureKind, HttpSpec, Outcome};
-use common::netguard::AddressPolicy;
+use common::netguard::Guard;
 use pinger::Engine;
 use pinger::report::Report;
 
 pub use crate::support::*;
 
-/// An engine that may reach loopback (every test server lives there).
+/// Guard settings of an installation that allows private targets (or not).
+pub fn guard_config(allow_private_targets: bool) -> GuardConfig {
+    GuardConfig {
+        allow_private_targets,
+        ..Default::default()
+    }
+}
+
+/// An engine that may reach loopback (every test server lives there): the operator's, on an
+/// installation allowing private targets, protecting nothing.
 pub fn engine() -> Engine {
-    Engine::new(AddressPolicy { allow_private: true }, None, None).unwrap()
+    Engine::new(Guard::from_parts(&guard_config(true), Vec::new()), None, None)
+        .unwrap()
+        .operator()
 }
 
 /// An engine that trusts `pki`'s CA.
 #[allow(dead_code)]
 pub fn engine_trusting(pki: &Pki) -> Engine {
-    Engine::new(AddressPolicy { allow_private: true }, None, Some(&pki.ca_file)).unwrap()
+    Engine::new(
+        Guard::from_parts(&guard_config(true), Vec::new()),
+        None,
+        Some(&pki.ca_file),
+    )
+    .unwrap()
+    .operator()
 }
 
 /// An engine with the production policy (private targets refused).
 #[allow(dead_code)]
 pub fn strict_engine() -> Engine {
-    Engine::new(AddressPolicy { allow_private: false }, None, None).unwrap()
+    Engine::new(Guard::from_parts(&guard_config(false), Vec::new()), None, None).unwrap()
 }
 
 /// Runs an HTTP check with a given spec.
@@ -55,8 +73,8 @@ pub fn config(broker: &common::testing::TestBroker) -> pinger::Config {
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
+        guard: guard_config(true),
         pinger: pinger::PingerConfig {
-            allow_private_targets: true,
             concurrency: 16,
             id: Some("test-pinger".into()),
             ..Default::default()

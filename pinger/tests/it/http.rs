@@ -284,14 +284,59 @@ async fn credentials_are_not_forwarded_to_another_origin() {
 }
 
 #[tokio::test]
+async fn every_secret_header_is_dropped_on_a_redirect_to_another_origin_and_plain_ones_follow() {
+    // Arrange: A redirects to B on another port; both record the request they saw.
+    let b = TestServer::http("127.0.0.1", router(|_| Reply::ok("b"))).await;
+    let target = b.url("http", "/landing");
+    let a = TestServer::http("127.0.0.1", router(move |_| Reply::redirect(302, &target))).await;
+    let mut spec = HttpSpec::get(a.url("http", "/"));
+    let mut marked = common::messages::HttpHeader::new("X-Account", "marked-value-3");
+    marked.secret = true;
+    spec.headers = vec![
+        common::messages::HttpHeader::new("X-Api-Key", "apikey-value-1"),
+        common::messages::HttpHeader::new("Cookie", "session=cookie-value-2"),
+        marked,
+        common::messages::HttpHeader::new("X-Session-Token", "token-value-4"),
+        common::messages::HttpHeader::new("Proxy-Authorization", "Basic proxy-value-5"),
+        common::messages::HttpHeader::new("X-Plain", "visible-value"),
+    ];
+    spec.auth = Some(common::messages::HttpAuth::Basic {
+        username: "user".into(),
+        password: "password-value-6".into(),
+    });
+    let secrets = [
+        "apikey-value-1",
+        "cookie-value-2",
+        "marked-value-3",
+        "token-value-4",
+        "proxy-value-5",
+        "authorization",
+        "x-api-key",
+        "x-account",
+    ];
+
+    // Act
+    let report = run_http(&engine(), spec).await;
+
+    // Assert: A got everything, B only the plain header.
+    assert_eq!(outcome(&report), Outcome::Up, "{report:?}");
+    let seen_a = a.last_request.lock().unwrap().to_ascii_lowercase();
+    let seen_b = b.last_request.lock().unwrap().to_ascii_lowercase();
+    for s in secrets {
+        assert!(seen_a.contains(s), "A (the origin) got {s}: {seen_a}");
+        assert!(!seen_b.contains(s), "B (another origin) got {s}: {seen_b}");
+    }
+    assert!(seen_a.contains("authorization: basic"), "{seen_a}");
+    assert!(seen_b.contains("x-plain: visible-value"), "{seen_b}");
+}
+
+#[tokio::test]
 async fn checks_connect_from_the_configured_source_address() {
     let server = TestServer::http("127.0.0.1", router(|_| Reply::ok("ok"))).await;
-    let engine = pinger::Engine::new(
-        common::netguard::AddressPolicy { allow_private: true },
-        Some("127.0.0.2".parse().unwrap()),
-        None,
-    )
-    .unwrap();
+    let guard = common::netguard::Guard::from_parts(&guard_config(true), Vec::new());
+    let engine = pinger::Engine::new(guard, Some("127.0.0.2".parse().unwrap()), None)
+        .unwrap()
+        .operator();
     let report = get(&engine, &server.url("http", "/")).await;
     assert_eq!(outcome(&report), Outcome::Up, "{report:?}");
     let peer = server.last_peer.lock().unwrap().expect("a connection");

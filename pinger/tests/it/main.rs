@@ -12,3 +12,4 @@ mod health;
 mod http;
 mod https;
 mod jobs;
+mod share;
