@@ -8,8 +8,9 @@
 #
 # Environment: PINGTOWER_RUN_DIR (default ./run), PINGTOWER_BUILD_PROFILE (release | debug;
 # debug reuses the test build), PINGTOWER_SKIP_WEB=1 (do not build web/), the per-service
-# listen addresses PINGTOWER_{API,PINGER,ARCHIVER,LLM,NOTIFIER}_ADDR, and every variable of
-# .env.example (read from ./.env, or PINGTOWER_ENV_FILE, when present).
+# listen addresses PINGTOWER_{API,PINGER,ARCHIVER,LLM,NOTIFIER}_ADDR, the backend's ops address
+# PINGTOWER_OPS_ADDR (/metrics, /readyz), and every variable of .env.example (read from ./.env,
+# or PINGTOWER_ENV_FILE, when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -35,6 +36,8 @@ export PINGTOWER_CLICKHOUSE_URL="${PINGTOWER_CLICKHOUSE_URL:-http://127.0.0.1:81
 export PINGTOWER_ALLOW_PRIVATE_TARGETS="${PINGTOWER_ALLOW_PRIVATE_TARGETS:-true}"
 export PINGTOWER_LOG_FORMAT="${PINGTOWER_LOG_FORMAT:-json}"
 API_ADDR="${PINGTOWER_API_ADDR:-127.0.0.1:8080}"
+# The backend serves /metrics and /readyz here, not on the API address.
+export PINGTOWER_OPS_ADDR="${PINGTOWER_OPS_ADDR:-127.0.0.1:9464}"
 export PINGTOWER_PUBLIC_URL="${PINGTOWER_PUBLIC_URL:-http://$API_ADDR}"
 export PINGTOWER_WEB_DIR="${PINGTOWER_WEB_DIR:-$ROOT/web/dist}"
 
@@ -65,7 +68,7 @@ addr_of() {
 # services; others only once an admin grants it), but no check may reach the suite itself:
 # every service's listener and the servers' other ports join the endpoints each binary
 # derives from its own configuration (broker, management API, PostgreSQL, ClickHouse).
-suite_ports="$(for s in backend pinger archiver llm-service notifier; do addr_of "$s"; done | paste -sd, -)"
+suite_ports="$( (for s in backend pinger archiver llm-service notifier; do addr_of "$s"; done; echo "$PINGTOWER_OPS_ADDR") | paste -sd, -)"
 export PINGTOWER_PROTECTED_ADDRESSES="${PINGTOWER_PROTECTED_ADDRESSES:-$suite_ports,127.0.0.1:9000,127.0.0.1:9009,127.0.0.1:4369,127.0.0.1:25672}"
 
 start() { # name: starts it in the background, records "pid name addr" in $RUN_DIR/pids
@@ -79,10 +82,15 @@ start() { # name: starts it in the background, records "pid name addr" in $RUN_D
   mv "$RUN_DIR/pids.tmp" "$RUN_DIR/pids"
 }
 
+ready_addr_of() { # name addr: where the service answers /readyz
+  if [ "$1" = backend ]; then echo "$PINGTOWER_OPS_ADDR"; else echo "$2"; fi
+}
+
 wait_ready() { # pid name addr
-  local pid=$1 name=$2 addr=$3
+  local pid=$1 name=$2 addr=$3 ready
+  ready=$(ready_addr_of "$name" "$addr")
   for _ in $(seq 1 90); do
-    if curl -fsS "http://$addr/readyz" >/dev/null 2>&1; then
+    if curl -fsS "http://$ready/readyz" >/dev/null 2>&1; then
       echo "  $name ready on http://$addr (pid $pid)"; return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then break; fi
@@ -131,5 +139,6 @@ echo
 if [ $failed = 0 ]; then echo "PingTower is running."; else echo "PingTower started with errors." >&2; fi
 echo "  Dashboard: http://$API_ADDR/"
 echo "  API:       http://$API_ADDR/api"
+echo "  Metrics:   http://$PINGTOWER_OPS_ADDR/metrics (backend; the others on their own addresses)"
 echo "  Logs:      $RUN_DIR/logs/   Stop: scripts/stop.sh"
 exit $failed

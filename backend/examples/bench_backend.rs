@@ -74,6 +74,7 @@ fn config(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse) -> backend::Con
             scheduler: false,
             ..Default::default()
         },
+        edge: backend::config::EdgeConfig::unlimited(),
     }
 }
 

@@ -61,6 +61,7 @@ fn config(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse) -> backend::Con
             },
             ..Default::default()
         },
+        edge: backend::config::EdgeConfig::unlimited(),
     }
 }
 

@@ -1,13 +1,13 @@
 //! Accounts: registration, login and logout, the current user, password change, API tokens,
 //! installation settings and `GET /api/config`.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{self, CurrentUser, SESSION_COOKIE, Scope, TOKEN_PREFIX};
 use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
+use crate::ratelimit::ClientIp;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -101,6 +102,9 @@ pub struct NewToken {
     pub name: String,
     /// `read` (GET only) or `write`.
     pub scope: Scope,
+    /// When it stops working (must be in the future); absent: never.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// An API token as listed (never the secret).
@@ -118,6 +122,8 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     /// Last request made with it.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working; null: never.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A freshly created API token: the only time the secret is shown.
@@ -133,6 +139,8 @@ pub struct CreatedToken {
     pub prefix: String,
     /// The token itself: `Authorization: Bearer <token>`.
     pub token: String,
+    /// When it stops working; null: never.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Installation settings an admin can change.
@@ -195,9 +203,10 @@ fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Hashes a password with Argon2id (OWASP parameters) off the async threads.
+/// Hashes a password with Argon2id (OWASP parameters) off the async threads; 503 with
+/// `Retry-After` when the hash queue is full.
 pub async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
-    let _permit = state.hash_permits.acquire().await.map_err(ApiError::internal)?;
+    let _permit = state.edge.hash_queue.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
@@ -212,9 +221,10 @@ pub async fn hash_password(state: &AppState, password: String) -> ApiResult<Stri
     .map_err(ApiError::from)
 }
 
-/// Verifies a password against a stored hash off the async threads.
+/// Verifies a password against a stored hash off the async threads; 503 with `Retry-After`
+/// when the hash queue is full.
 pub async fn verify_password(state: &AppState, password: String, hash: String) -> ApiResult<bool> {
-    let _permit = state.hash_permits.acquire().await.map_err(ApiError::internal)?;
+    let _permit = state.edge.hash_queue.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;
@@ -270,12 +280,7 @@ async fn get_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfi
 }
 
 /// Starts a session for `user_id`; the `Set-Cookie` header that carries it.
-async fn start_session(
-    state: &AppState,
-    user_id: Uuid,
-    headers: &HeaderMap,
-    ip: Option<SocketAddr>,
-) -> ApiResult<HeaderValue> {
+async fn start_session(state: &AppState, user_id: Uuid, headers: &HeaderMap, ip: IpAddr) -> ApiResult<HeaderValue> {
     let secret = auth::new_secret();
     let ttl = state.config.api.session_ttl;
     let user_agent = headers
@@ -290,7 +295,7 @@ async fn start_session(
     .bind(user_id)
     .bind(auth::hash_secret(&secret))
     .bind(user_agent)
-    .bind(ip.map(|a| a.ip().to_string()))
+    .bind(ip.to_string())
     .bind(ttl.as_secs_f64())
     .execute(&state.pool)
     .await?;
@@ -309,16 +314,30 @@ fn session_cookie(state: &AppState, value: &str, ttl: Duration) -> ApiResult<Hea
 const USER_COLUMNS: &str = "id, email, is_admin, language, created_at";
 
 #[utoipa::path(post, path = "/api/auth/register", tag = "accounts", request_body = Credentials,
-    responses((status = 201, body = User), (status = 403, description = "registration closed"), (status = 409), (status = 422)))]
+    responses((status = 201, body = User), (status = 403, description = "registration closed"), (status = 409), (status = 422),
+        (status = 429, description = "too many registrations from this client; see Retry-After"),
+        (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> ApiResult<Response> {
+    if let Err(wait) = state.edge.register_limiter.check(&client.key()) {
+        metrics::counter!("pingtower_backend_register_rate_limited_total").increment(1);
+        return Err(ApiError::rate_limited(wait.as_secs().max(1)));
+    }
     let email = normalise_email(&body.email)?;
     check_password("password", &body.password)?;
     let open = registration_open(&state).await?;
+    // Closed: refused before any hashing (only the very first user may still register).
+    if !open
+        && sqlx::query_scalar::<_, bool>("select exists (select 1 from users)")
+            .fetch_one(&state.pool)
+            .await?
+    {
+        return Err(ApiError::forbidden("registration is closed on this installation"));
+    }
     let hash = hash_password(&state, body.password).await?;
     let mut tx = state.pool.begin().await?;
     // Serialise registrations so exactly one first user becomes admin.
@@ -348,7 +367,7 @@ async fn register(
         });
     };
     tx.commit().await?;
-    let cookie = start_session(&state, user.id, &headers, Some(peer)).await?;
+    let cookie = start_session(&state, user.id, &headers, client.0).await?;
     tracing::info!(user_id = %user.id, is_admin = user.is_admin, "user registered");
     Ok((StatusCode::CREATED, [(header::SET_COOKIE, cookie)], Json(user)).into_response())
 }
@@ -364,22 +383,35 @@ struct LoginRow {
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = Credentials,
-    responses((status = 200, body = User), (status = 401), (status = 429)))]
+    responses((status = 200, body = User), (status = 401),
+        (status = 429, description = "too many failed logins from this client (for this account); see Retry-After"),
+        (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> ApiResult<Response> {
     let email = body.email.trim().to_lowercase();
-    let ip_key = format!("ip:{}", peer.ip());
-    let account_key = format!("account:{email}");
-    for key in [&ip_key, &account_key] {
-        if let Err(wait) = state.login_limiter.check(key) {
-            metrics::counter!("pingtower_backend_login_rate_limited_total").increment(1);
-            return Err(ApiError::rate_limited(wait.as_secs().max(1)));
-        }
+    if email.len() > 254 || body.password.chars().count() > MAX_PASSWORD_LEN {
+        return Err(ApiError::unauthorized_because("wrong email or password"));
     }
+    // The attempt is counted *before* the password is verified, so a parallel burst is
+    // evaluated at most the limit. Per client and per (account, client), never per account
+    // alone: a burst from one client cannot lock the owner out of their account elsewhere.
+    let client_key = format!("client:{}", client.key());
+    let account_key = format!("account:{email}|{}", client.key());
+    let edge = &state.edge;
+    let attempt = edge
+        .login_limiter
+        .reserve(&[
+            (client_key, edge.login_client_limit),
+            (account_key.clone(), edge.login_account_limit),
+        ])
+        .map_err(|wait| {
+            metrics::counter!("pingtower_backend_login_rate_limited_total").increment(1);
+            ApiError::rate_limited(wait.as_secs().max(1))
+        })?;
     let row: Option<LoginRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {USER_COLUMNS}, password_hash from users where email = $1"
     )))
@@ -391,13 +423,12 @@ async fn login(
         .map_or_else(|| DUMMY_HASH.to_owned(), |r| r.password_hash.clone());
     let ok = verify_password(&state, body.password, hash).await? && row.is_some();
     let Some(row) = row.filter(|_| ok) else {
-        state.login_limiter.fail(&ip_key);
-        state.login_limiter.fail(&account_key);
+        attempt.failed();
         metrics::counter!("pingtower_backend_login_failures_total").increment(1);
         return Err(ApiError::unauthorized_because("wrong email or password"));
     };
-    state.login_limiter.clear(&account_key);
-    let cookie = start_session(&state, row.id, &headers, Some(peer)).await?;
+    attempt.succeeded(&account_key);
+    let cookie = start_session(&state, row.id, &headers, client.0).await?;
     let user = User {
         id: row.id,
         email: row.email,
@@ -455,23 +486,36 @@ async fn update_me(
 }
 
 #[utoipa::path(post, path = "/api/auth/password", tag = "accounts", request_body = PasswordChange,
-    responses((status = 204), (status = 401), (status = 422)))]
+    responses((status = 204), (status = 401), (status = 422),
+        (status = 429, description = "too many wrong current passwords from this client; see Retry-After"),
+        (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
+    client: ClientIp,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     check_password("new_password", &body.new_password)?;
+    // A borrowed session must not become a way to guess the password: wrong current
+    // passwords count as failed logins of this account from this client.
+    let account_key = format!("account:{}|{}", user.email, client.key());
+    let attempt = state
+        .edge
+        .login_limiter
+        .reserve(&[(account_key.clone(), state.edge.login_account_limit)])
+        .map_err(|wait| ApiError::rate_limited(wait.as_secs().max(1)))?;
     let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
         .bind(user.id)
         .fetch_one(&state.pool)
         .await?;
     if !verify_password(&state, body.current_password, hash).await? {
+        attempt.failed();
         return Err(ApiError {
             field: Some("current_password".into()),
             ..ApiError::unauthorized_because("the current password is wrong")
         });
     }
+    attempt.succeeded(&account_key);
     let new_hash = hash_password(&state, body.new_password).await?;
     let mut tx = state.pool.begin().await?;
     sqlx::query("update users set password_hash = $1, updated_at = now() where id = $2")
@@ -495,7 +539,7 @@ async fn change_password(
 #[utoipa::path(get, path = "/api/tokens", tag = "accounts", responses((status = 200, body = TokenList)))]
 async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<TokenList>> {
     let items: Vec<ApiToken> = sqlx::query_as(
-        "select id, name, scope, prefix, created_at, last_used_at from api_tokens \
+        "select id, name, scope, prefix, created_at, last_used_at, expires_at from api_tokens \
          where user_id = $1 and revoked_at is null order by created_at desc",
     )
     .bind(user.id)
@@ -509,12 +553,21 @@ async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiRes
 }
 
 #[utoipa::path(post, path = "/api/tokens", tag = "accounts", request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 422)))]
+    responses((status = 201, body = CreatedToken), (status = 403, description = "tokens are created from a session only"), (status = 422)))]
 async fn create_token(
     State(state): State<AppState>,
     user: CurrentUser,
     Json(body): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    // A leaked token must not be able to outlive its revocation by minting others.
+    if user.session_id().is_none() {
+        return Err(ApiError::forbidden(
+            "API tokens can only be created from a signed-in session",
+        ));
+    }
+    if body.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::validation("expires_at", "expires_at must be in the future"));
+    }
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "name must be 1 to 100 characters"));
@@ -529,7 +582,8 @@ async fn create_token(
     let prefix: String = token.chars().take(TOKEN_PREFIX.len() + 6).collect();
     let id = Uuid::now_v7();
     sqlx::query(
-        "insert into api_tokens (id, user_id, name, scope, token_hash, prefix) values ($1, $2, $3, $4, $5, $6)",
+        "insert into api_tokens (id, user_id, name, scope, token_hash, prefix, expires_at) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(user.id)
@@ -537,6 +591,7 @@ async fn create_token(
     .bind(body.scope.as_str())
     .bind(auth::hash_secret(&token))
     .bind(&prefix)
+    .bind(body.expires_at)
     .execute(&state.pool)
     .await?;
     Ok((
@@ -547,6 +602,7 @@ async fn create_token(
             scope: body.scope.as_str().to_owned(),
             prefix,
             token,
+            expires_at: body.expires_at,
         }),
     ))
 }

@@ -111,8 +111,12 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
 
 /// The value of cookie `name` in the request's `Cookie` headers.
 pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of cookie `name` in `headers`.
+pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -124,7 +128,12 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 
 /// The bearer token of the `Authorization` header, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_in(&parts.headers)
+}
+
+/// The bearer token of the `Authorization` header in `headers`, if any.
+pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -147,7 +156,8 @@ impl FromRequestParts<AppState> for CurrentUser {
             let row: Option<Row> = sqlx::query_as(
                 "with hit as (select u.id, u.email, u.is_admin, u.language, t.id as auth_id, t.scope \
                    from api_tokens t join users u on u.id = t.user_id \
-                   where t.token_hash = $1 and t.revoked_at is null), \
+                   where t.token_hash = $1 and t.revoked_at is null \
+                   and (t.expires_at is null or t.expires_at > now())), \
                  touch as (update api_tokens set last_used_at = now() \
                    where id = (select auth_id from hit) \
                    and (last_used_at is null or last_used_at < now() - interval '10 seconds')) \
@@ -156,7 +166,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             .bind(hash_secret(token))
             .fetch_optional(&state.pool)
             .await?;
-            let row = row.ok_or_else(|| ApiError::unauthorized_because("invalid or revoked API token"))?;
+            let row = row.ok_or_else(|| ApiError::unauthorized_because("invalid, revoked or expired API token"))?;
             let scope = if row.scope.as_deref() == Some("write") {
                 Scope::Write
             } else {

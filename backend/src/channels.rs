@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{self, CurrentUser};
-use crate::error::{ApiError, ApiResult, Json, Path, Query, no_content_or_not_found};
+use crate::error::{ApiError, ApiResult, Form, Json, Path, Query, no_content_or_not_found};
 
 /// How long a Telegram link token is valid.
 pub const LINK_TOKEN_TTL_MINUTES: i64 = 10;
@@ -24,8 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/channels", get(list_channels))
         .route("/api/channels/telegram/link", post(create_link_token))
         .route("/api/channels/email", post(create_email_channel))
-        .route("/api/channels/verify", get(verify_email))
-        .route("/api/channels/unsubscribe", get(unsubscribe))
+        .route("/api/channels/verify", get(verify_page).post(verify_email))
+        .route("/api/channels/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .route("/api/channels/{id}", patch(update_channel).delete(delete_channel))
         .route(
             "/api/targets/{id}/channels",
@@ -168,69 +168,146 @@ async fn create_email_channel(
 }
 
 /// A token from a mail.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
 pub struct TokenQuery {
     /// The token.
     pub token: String,
 }
 
-fn page(title: &str, text: &str, status: StatusCode) -> Response {
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>PingTower — {title}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\"><h1>{title}</h1><p>{text}</p>\
-         <p><a href=\"/\">PingTower</a></p></body></html>"
-    );
-    (status, Html(html)).into_response()
+/// Longest mail link token read (ours are 22 characters).
+const MAX_LINK_TOKEN: usize = 256;
+
+/// Escapes text for HTML element content and attribute values.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
+/// A small page (no script, no inline style: it works under the dashboard's CSP). `form` is
+/// `(action, token, button)`: a button that POSTs the token back.
+fn page(title: &str, text: &str, form: Option<(&str, &str, &str)>, status: StatusCode) -> Response {
+    let form = form.map_or_else(String::new, |(action, token, button)| {
+        format!(
+            "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <button type=\"submit\">{button}</button></form>",
+            escape_html(token)
+        )
+    });
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\
+         <title>PingTower — {title}</title></head><body><h1>{title}</h1><p>{text}</p>{form}\
+         <p><a href=\"/\">PingTower</a></p></body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn link_token(raw: &str) -> Option<&str> {
+    let token = raw.trim();
+    (!token.is_empty() && token.len() <= MAX_LINK_TOKEN).then_some(token)
+}
+
+fn invalid_link(what: &str) -> Response {
+    page(
+        "Link not valid",
+        &format!("This {what} link is unknown, used or expired. Add the address again in PingTower to get a new one."),
+        None,
+        StatusCode::NOT_FOUND,
+    )
+}
+
+/// The page a verification mail links to. Opening it changes nothing (mail scanners follow
+/// links); its button POSTs the token.
 #[utoipa::path(get, path = "/api/channels/verify", tag = "channels", params(TokenQuery),
+    responses((status = 200, description = "HTML: a page whose button confirms the address (POST)")))]
+async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
+    let Some(token) = link_token(&q.token) else {
+        return invalid_link("verification");
+    };
+    page(
+        "Confirm this address",
+        "Press the button to receive PingTower alerts at this address.",
+        // Relative: the page is served where the mail's link points, under any path prefix.
+        Some(("verify", token, "Confirm address")),
+        StatusCode::OK,
+    )
+}
+
+#[utoipa::path(post, path = "/api/channels/verify", tag = "channels",
+    request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "HTML: verified"), (status = 404, description = "HTML: unknown or expired link")))]
-async fn verify_email(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> ApiResult<Response> {
+async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
+    let Some(token) = link_token(&q.token) else {
+        return Ok(invalid_link("verification"));
+    };
     let done = sqlx::query(
         "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
          where verification_token_hash = $1 and verified_at is null \
          and (verification_expires_at is null or verification_expires_at > now())",
     )
-    .bind(auth::hash_secret(q.token.trim()))
+    .bind(auth::hash_secret(token))
     .execute(&state.pool)
     .await?;
     Ok(if done.rows_affected() == 1 {
         page(
             "Address verified",
             "Alerts will now reach this address.",
+            None,
             StatusCode::OK,
         )
     } else {
-        page(
-            "Link not valid",
-            "This verification link is unknown, used or expired. Add the address again in PingTower to get a new one.",
-            StatusCode::NOT_FOUND,
-        )
+        invalid_link("verification")
     })
 }
 
+/// The page an alert mail's unsubscribe link opens. Opening it changes nothing; its button
+/// POSTs the token.
 #[utoipa::path(get, path = "/api/channels/unsubscribe", tag = "channels", params(TokenQuery),
-    responses((status = 200, description = "HTML: unsubscribed"), (status = 404)))]
-async fn unsubscribe(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> ApiResult<Response> {
+    responses((status = 200, description = "HTML: a page whose button unsubscribes (POST)")))]
+async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
+    let Some(token) = link_token(&q.token) else {
+        return invalid_link("unsubscribe");
+    };
+    page(
+        "Unsubscribe",
+        "Press the button to stop PingTower alerts to this address.",
+        Some(("unsubscribe", token, "Unsubscribe")),
+        StatusCode::OK,
+    )
+}
+
+#[utoipa::path(post, path = "/api/channels/unsubscribe", tag = "channels",
+    request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "HTML: unsubscribed"), (status = 404, description = "HTML: unknown link")))]
+async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
+    let Some(token) = link_token(&q.token) else {
+        return Ok(invalid_link("unsubscribe"));
+    };
     let done = sqlx::query(
         "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
          updated_at = now() where unsubscribe_token_hash = $1",
     )
-    .bind(auth::hash_secret(q.token.trim()))
+    .bind(auth::hash_secret(token))
     .execute(&state.pool)
     .await?;
     Ok(if done.rows_affected() >= 1 {
         page(
             "Unsubscribed",
             "This address gets no more PingTower alerts.",
+            None,
             StatusCode::OK,
         )
     } else {
-        page(
-            "Link not valid",
-            "This unsubscribe link is unknown.",
-            StatusCode::NOT_FOUND,
-        )
+        invalid_link("unsubscribe")
     })
 }
 
@@ -381,13 +458,23 @@ async fn put_target_channels(
         list_channels,
         create_link_token,
         create_email_channel,
+        verify_page,
         verify_email,
+        unsubscribe_page,
         unsubscribe,
         update_channel,
         delete_channel,
         get_target_channels,
         put_target_channels
     ),
-    components(schemas(Channel, ChannelList, LinkToken, NewEmailChannel, ChannelPatch, TargetChannels))
+    components(schemas(
+        Channel,
+        ChannelList,
+        LinkToken,
+        NewEmailChannel,
+        ChannelPatch,
+        TargetChannels,
+        TokenQuery
+    ))
 )]
 pub struct Doc;

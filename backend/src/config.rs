@@ -89,3 +89,91 @@ impl Default for ApiConfig {
         }
     }
 }
+
+/// The edge of the service: listeners, client addresses, request limits and public caching.
+/// Kept apart from [`ApiConfig`] because these settings protect the installation as a whole
+/// rather than shape what users may do.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EdgeConfig {
+    /// Where `/metrics` and `/readyz` are served (never on the API listener, which faces
+    /// users). `/healthz` is served on both.
+    #[arg(long, env = "PINGTOWER_OPS_ADDR", default_value = "127.0.0.1:9464")]
+    pub ops_addr: std::net::SocketAddr,
+    /// Proxies (comma-separated CIDRs or addresses) whose `X-Forwarded-For` is believed: only
+    /// when the peer is one of them is the client address read from that header (the rightmost
+    /// hop that is not itself a trusted proxy). Empty: the peer is the client.
+    #[arg(long, env = "PINGTOWER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Longest time any request may take before it is answered 504 ("Test now" waits up to
+    /// `PINGTOWER_TEST_NOW_TIMEOUT` inside it, so keep this longer).
+    #[arg(long, env = "PINGTOWER_REQUEST_TIMEOUT", default_value = "45s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Registrations allowed per client address per hour.
+    #[arg(long, env = "PINGTOWER_REGISTER_PER_HOUR", default_value_t = 10)]
+    pub register_per_hour: u32,
+    /// Password hashes (Argon2, ~19 MiB and a core each) computed at once.
+    #[arg(long, env = "PINGTOWER_HASH_CONCURRENCY", default_value_t = 2)]
+    pub hash_concurrency: usize,
+    /// Password hashes that may wait for a free slot; beyond that the request is answered 503
+    /// with `Retry-After` instead of queueing without bound.
+    #[arg(long, env = "PINGTOWER_HASH_QUEUE", default_value_t = 16)]
+    pub hash_queue: usize,
+    /// How long a public status page or badge answer is reused (at most 60 s; 0 turns the
+    /// cache off).
+    #[arg(long, env = "PINGTOWER_PUBLIC_CACHE_TTL", default_value = "30s", value_parser = parse_cache_ttl)]
+    pub public_cache_ttl: Duration,
+    /// Public status page and badge requests allowed per client address per minute.
+    #[arg(long, env = "PINGTOWER_PUBLIC_RATE_LIMIT", default_value_t = 120)]
+    pub public_rate_limit: u32,
+    /// Targets shown on a public status page at most (the first ones in page order).
+    #[arg(long, env = "PINGTOWER_STATUS_PAGE_MAX_TARGETS", default_value_t = 100)]
+    pub status_page_max_targets: u32,
+}
+
+/// Entries kept by each public cache at most.
+pub const PUBLIC_CACHE_ENTRIES: usize = 10_000;
+
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR (10.0.0.0/8) or an address"))
+}
+
+fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if ttl > Duration::from_secs(60) {
+        return Err("the public cache keeps answers at most 60s".into());
+    }
+    Ok(ttl)
+}
+
+impl EdgeConfig {
+    /// For tests and benchmarks: the ops listener on an ephemeral port, no public cache and
+    /// limits no test reaches (a test that checks one sets it).
+    pub fn unlimited() -> Self {
+        Self {
+            ops_addr: "127.0.0.1:0".parse().expect("valid address"),
+            register_per_hour: 1_000_000,
+            public_cache_ttl: Duration::ZERO,
+            public_rate_limit: 1_000_000,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            ops_addr: "127.0.0.1:9464".parse().expect("valid address"),
+            trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(45),
+            register_per_hour: 10,
+            hash_concurrency: 2,
+            hash_queue: 16,
+            public_cache_ttl: Duration::from_secs(30),
+            public_rate_limit: 120,
+            status_page_max_targets: 100,
+        }
+    }
+}

@@ -7,13 +7,17 @@
 //! - [`error`]: [`ApiError`], the JSON error every route answers with.
 //! - [`auth`]: [`CurrentUser`], the session-cookie / bearer-token extractor.
 //! - [`incidents`], [`history`], [`status`]: the incident engine, the history API, status pages.
+//! - [`edge`], [`ratelimit`], [`cache`]: request timeout, cross-site guard, security headers,
+//!   rate limits and the public caches.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run`]: the service, startable inside a test.
 
 pub mod accounts;
 pub mod auth;
+pub mod cache;
 pub mod channels;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod history;
 pub mod incidents;
@@ -76,6 +80,9 @@ pub struct Config {
     /// Accounts, targets, scheduler and web settings.
     #[command(flatten)]
     pub api: config::ApiConfig,
+    /// Listeners, client addresses, request limits and public caching.
+    #[command(flatten)]
+    pub edge: config::EdgeConfig,
 }
 
 /// The handles shared by every handler and worker; cheap to clone.
@@ -94,10 +101,8 @@ pub struct AppState {
     pub publisher: Publisher,
     /// The configuration.
     pub config: Arc<Config>,
-    /// Failed-login accounting (per address, per account).
-    pub login_limiter: Arc<ratelimit::LoginLimiter>,
-    /// Bounds concurrent Argon2 work (each hash takes ~19 MiB and a core for a while).
-    pub hash_permits: Arc<tokio::sync::Semaphore>,
+    /// Rate limits, the password hash queue and the public caches.
+    pub edge: Arc<edge::EdgeState>,
 }
 
 impl AppState {
@@ -128,10 +133,14 @@ impl AppState {
             shutdown,
         );
         let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
-        let login_limiter = Arc::new(ratelimit::LoginLimiter::new(
-            config.api.login_max_failures,
-            config.api.login_window,
-        ));
+        let edge = Arc::new(edge::EdgeState::new(&config));
+        if config.edge.request_timeout <= config.api.test_now_timeout {
+            tracing::warn!(
+                request_timeout = ?config.edge.request_timeout,
+                test_now_timeout = ?config.api.test_now_timeout,
+                "PINGTOWER_REQUEST_TIMEOUT is not above PINGTOWER_TEST_NOW_TIMEOUT: a slow \"Test now\" ends in 504"
+            );
+        }
         Ok(Self {
             pool,
             read_pool,
@@ -139,8 +148,7 @@ impl AppState {
             broker,
             publisher,
             config: Arc::new(config),
-            login_limiter,
-            hash_permits: Arc::new(tokio::sync::Semaphore::new(2)),
+            edge,
         })
     }
 }
@@ -158,9 +166,11 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The whole HTTP application: the API, health and metrics, and the web UI.
-pub fn app(state: AppState, readiness: Readiness) -> Router {
+/// The whole HTTP application of the API listener: the API, `/healthz` and the web UI, behind
+/// [`edge::guard`]. `/metrics` and `/readyz` are on the ops listener ([`health::router`]).
+pub fn app(state: AppState) -> Router {
     let state_web_dir = state.config.api.web_dir.clone();
+    let guarded = state.clone();
     let api = Router::new()
         .merge(accounts::router())
         .merge(targets::router())
@@ -175,15 +185,18 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
     let web = tower_http::services::ServeDir::new(&web_dir).fallback(tower_http::services::ServeFile::new(index));
     Router::new()
         .merge(api)
-        .merge(health::router(readiness))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(move |req: axum::extract::Request| {
             let web = web.clone();
             async move {
                 use axum::response::IntoResponse;
                 use tower::ServiceExt;
                 let path = req.uri().path();
-                // Unknown API, status and badge paths are JSON 404s, never the SPA's page.
-                if path == "/api" || ["/api/", "/status/", "/badge/"].iter().any(|p| path.starts_with(p)) {
+                // Unknown API, status and badge paths are JSON 404s, never the SPA's page; so
+                // are the ops routes, which this listener does not serve.
+                if ["/api", "/metrics", "/readyz"].contains(&path)
+                    || ["/api/", "/status/", "/badge/"].iter().any(|p| path.starts_with(p))
+                {
                     return ApiError::not_found().into_response();
                 }
                 match web.oneshot(req).await {
@@ -192,6 +205,7 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
                 }
             }
         })
+        .layer(axum::middleware::from_fn_with_state(guarded, edge::guard))
 }
 
 /// What the scheduler needs, from the app's state: its own lock connection settings and a
@@ -215,11 +229,29 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     run_with(config, shutdown, |_| {}).await
 }
 
-/// [`run`], reporting the bound address to `on_bound` (tests bind port 0).
+/// [`run`], reporting the bound API address to `on_bound` (tests bind port 0).
 pub async fn run_with(
     config: Config,
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    run_with_listeners(config, shutdown, |bound| on_bound(bound.api)).await
+}
+
+/// The addresses the backend listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The API, the web UI and `/healthz`.
+    pub api: std::net::SocketAddr,
+    /// `/metrics`, `/readyz` and `/healthz` (`PINGTOWER_OPS_ADDR`).
+    pub ops: std::net::SocketAddr,
+}
+
+/// [`run`], reporting both bound addresses to `on_bound`.
+pub async fn run_with_listeners(
+    config: Config,
+    shutdown: CancellationToken,
+    on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
     let state = AppState::new(config, shutdown.clone())?;
     let (pool, broker) = (state.pool.clone(), state.broker.clone());
@@ -227,8 +259,14 @@ pub async fn run_with(
         .postgres(pool.clone())
         .clickhouse(state.clickhouse.clone())
         .amqp(broker.clone());
-    let server = health::serve(state.config.http.addr, app(state.clone(), readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let server = health::serve(state.config.http.addr, app(state.clone()), shutdown.clone()).await?;
+    let ops = health::serve(state.config.edge.ops_addr, health::router(readiness), shutdown.clone())
+        .await
+        .context("PINGTOWER_OPS_ADDR")?;
+    on_bound(Bound {
+        api: server.addr,
+        ops: ops.addr,
+    });
     let connector = broker.clone();
     tokio::spawn(async move {
         let _ = connector.connection().await;
@@ -242,6 +280,7 @@ pub async fn run_with(
     };
     shutdown.cancelled().await;
     server.handle.await??;
+    ops.handle.await??;
     let _ = incidents.await;
     if let Some(s) = scheduler {
         let _ = s.await;

@@ -106,10 +106,29 @@ const OTHER_ROUTES: &[(&str, &str, &str, &str)] = &[
         "status",
         "Badge SVG: status.svg, uptime.svg or response.svg (no auth)",
     ),
-    ("get", "/healthz", "health", "Alive"),
-    ("get", "/readyz", "health", "Dependencies answer"),
-    ("get", "/metrics", "health", "Prometheus metrics"),
+    (
+        "get",
+        "/healthz",
+        "health",
+        "Alive (`/readyz` and `/metrics` are served on the ops listener, PINGTOWER_OPS_ADDR)",
+    ),
     ("get", "/api/openapi.json", "meta", "This document"),
+];
+
+/// Answers of the routes in [`OTHER_ROUTES`] besides 200, as `(path, status, description)`.
+const OTHER_RESPONSES: &[(&str, &str, &str)] = &[
+    ("/status/{slug}", "404", "no such page"),
+    (
+        "/status/{slug}",
+        "429",
+        "too many public requests from this client; see Retry-After",
+    ),
+    ("/badge/{token}/{kind}", "404", "unknown token or badge"),
+    (
+        "/badge/{token}/{kind}",
+        "429",
+        "too many public requests from this client; see Retry-After",
+    ),
 ];
 
 /// The whole document.
@@ -141,14 +160,56 @@ pub fn document() -> Document {
         if known {
             continue;
         }
-        let op = OperationBuilder::new()
+        let mut op = OperationBuilder::new()
             .tag(*tag)
             .summary(Some(*summary))
-            .response("200", ResponseBuilder::new().description("see docs/API.md").build())
-            .build();
+            .response("200", ResponseBuilder::new().description("see docs/API.md").build());
+        for (_, status, description) in OTHER_RESPONSES.iter().filter(|(p, ..)| p == path) {
+            op = op.response(*status, ResponseBuilder::new().description(*description).build());
+        }
+        let op = op.build();
         doc.paths.add_path_operation(*path, vec![method], op);
     }
+    add_edge_responses(&mut doc);
     doc
+}
+
+/// The answers every route may give from the edge ([`crate::edge::guard`]): 504 past the
+/// request timeout, and for writes the cross-site guard's 403 and 415.
+fn add_edge_responses(doc: &mut Document) {
+    let add = |op: &mut utoipa::openapi::path::Operation, status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| ResponseBuilder::new().description(description).build().into());
+    };
+    for item in doc.paths.paths.values_mut() {
+        let writes = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in writes.into_iter().flatten() {
+            add(
+                op,
+                "403",
+                "refused: a cookie-authenticated write from another Origin (or not allowed)",
+            );
+            add(
+                op,
+                "415",
+                "a cookie-authenticated write whose Content-Type is not application/json",
+            );
+        }
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add(op, "504", "the request took longer than PINGTOWER_REQUEST_TIMEOUT");
+        }
+    }
 }
 
 /// `GET /api/openapi.json`.

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use common::messages::{CheckResult, FailureKind, IncidentEvent, TargetStatus};
 use uuid::Uuid;
 
+use crate::redact::Redactor;
+
 /// A latency rise counts as a slow-down when the failing checks took at least this many
 /// times the baseline…
 const SLOWDOWN_FACTOR: f64 = 2.0;
@@ -20,7 +22,7 @@ pub struct Facts<'a> {
     pub event: &'a IncidentEvent,
     /// The target's name (empty for operator events).
     pub name: String,
-    /// What is checked: URL, `host:port` or DNS name.
+    /// What is checked: URL (credentials masked, see [`crate::redact`]), `host:port` or DNS name.
     pub address: String,
     /// The host of the address, lowercase.
     pub host: Option<String>,
@@ -32,6 +34,8 @@ pub struct Facts<'a> {
     pub failing_ids: Vec<Uuid>,
     /// Every result id the evidence holds (results and the last good one).
     pub evidence_ids: BTreeSet<Uuid>,
+    /// Scrubs the credential values of the event's URLs from any text.
+    pub redactor: Redactor,
 }
 
 impl<'a> Facts<'a> {
@@ -43,6 +47,18 @@ impl<'a> Facts<'a> {
             .map(|t| (t.name.clone(), t.address.clone()))
             .unwrap_or_default();
         let (host, port) = host_and_port(&address);
+        let redactor = Redactor::from_urls(
+            std::iter::once(address.as_str()).chain(
+                event
+                    .evidence
+                    .results
+                    .iter()
+                    .chain(event.evidence.last_good.as_ref())
+                    .flat_map(|r| &r.hops)
+                    .flat_map(|h| std::iter::once(h.url.as_str()).chain(h.location.as_deref())),
+            ),
+        );
+        let address = redactor.url(&address);
         let results = &event.evidence.results;
         let primary = results
             .iter()
@@ -68,6 +84,7 @@ impl<'a> Facts<'a> {
             primary,
             failing_ids,
             evidence_ids,
+            redactor,
         }
     }
 

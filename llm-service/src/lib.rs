@@ -9,7 +9,8 @@
 //! - [`facts`]: what an event says, read once for the rules, the prompt and the validator.
 //! - [`language`]: English and Russian, and the owner's choice from PostgreSQL.
 //! - [`rules`]: the rule-based writer, one explanation per failure and event kind.
-//! - [`prompt`]: the facts as JSON and the page excerpt fenced as untrusted data.
+//! - [`prompt`]: the facts as JSON, every string the monitored site controls fenced as data.
+//! - [`redact`]: credentials in URLs (query, fragment, user info) masked before text leaves.
 //! - [`provider`]: the async-openai client (JSON output, retries, timeout).
 //! - [`validate`]: schema, grounding, links and contradictions of the model's answer.
 //! - [`writer`]: LLM first, rules on any failure.
@@ -23,6 +24,7 @@ pub mod facts;
 pub mod language;
 pub mod prompt;
 pub mod provider;
+pub mod redact;
 pub mod rules;
 pub mod service;
 pub mod store;

@@ -244,9 +244,10 @@ pub fn kind_phrase(kind: FailureKind, lang: Language) -> &'static str {
     }
 }
 
-/// A value from the untrusted world (banner, validation error), shortened and on one line.
+/// A value from the untrusted world (banner, validation error), shortened and on one line,
+/// with credentials in URLs masked (reports reach chats and mailboxes).
 fn quoted(s: &str) -> String {
-    let one_line: String = s
+    let one_line: String = crate::redact::mask_text(s)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(120)
@@ -1528,5 +1529,29 @@ mod tests {
         assert_eq!(days(21, Language::Ru), "21 день");
         assert_eq!(days(14, Language::Ru), "14 дней");
         assert_eq!(days(1, Language::En), "1 day");
+    }
+
+    #[test]
+    fn rule_reports_do_not_echo_credentials_of_urls() {
+        use common::messages::HttpHop;
+        let mut event = common::samples::incident_event();
+        event.target.as_mut().unwrap().address = "https://shop.example.com/health?api_key=SECRET123".into();
+        let r = &mut event.evidence.results[0];
+        r.failure.as_mut().unwrap().kind = FailureKind::TooManyRedirects;
+        r.failure.as_mut().unwrap().message = "too many redirects: https://shop.example.com/a?token=TOKEN456".into();
+        r.hops = vec![HttpHop {
+            url: "https://shop.example.com/health?api_key=SECRET123".into(),
+            status: Some(302),
+            resolved_ip: None,
+            location: Some("/a?token=TOKEN456".into()),
+            http_version: None,
+            timings: Default::default(),
+        }];
+        for lang in [Language::En, Language::Ru] {
+            let report = write(&event, lang, chrono::Utc::now());
+            let text = serde_json::to_string(&report).unwrap();
+            assert!(text.contains("shop.example.com/health?api_key=***"), "{text}");
+            assert!(!text.contains("SECRET123") && !text.contains("TOKEN456"), "{text}");
+        }
     }
 }

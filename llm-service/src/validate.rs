@@ -1,6 +1,7 @@
 //! Validation of the model's answer before it may become a report.
 //!
-//! 1. Schema: one JSON object with the four parts and claims; plain text; sane lengths.
+//! 1. Schema: one JSON object with the four parts and claims; plain text (no HTML, no fence
+//!    marker of the prompt copied from its data); sane lengths.
 //! 2. Grounding: every claim rests on result ids of the evidence.
 //! 3. Links: no URL or domain name other than the target's own host (and hosts the
 //!    evidence itself names, like redirect hops or certificate names, for bare names).
@@ -136,7 +137,8 @@ fn schema(d: &Draft) -> Result<(), Rejection> {
                 "{name} has {n} characters, more than {max}"
             )));
         }
-        if text.chars().any(|c| c.is_control() && c != '\n') || HTML.is_match(text) {
+        // A fence marker in the answer means the model copied fenced data verbatim.
+        if text.chars().any(|c| c.is_control() && c != '\n') || HTML.is_match(text) || FENCE_MARK.is_match(text) {
             return Err(Rejection::Invalid(format!("{name} is not plain text")));
         }
         Ok(())
@@ -187,6 +189,8 @@ fn grounding(d: &Draft, f: &Facts<'_>) -> Result<Vec<ReportClaim>, Rejection> {
         .collect()
 }
 
+/// A fence marker of the prompt ([`crate::prompt::Fence`]).
+static FENCE_MARK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[/?data:").expect("valid regex"));
 static HTML: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)</?[a-z][a-z0-9]*[\s/>]|\]\(").expect("valid regex"));
 static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>()\[\]{}'`]+").expect("valid regex"));
@@ -394,6 +398,10 @@ mod tests {
             ("See evil.com for details.", "foreign_link"),
             ("See https://shop.example.com.evil.com/x.", "foreign_link"),
             ("<a href=x>Down</a>", "invalid"),
+            (
+                "Down: [[data:0123456789abcdef]]HTTP 503[[/data:0123456789abcdef]].",
+                "invalid",
+            ),
         ] {
             let got = verdict(summary).expect_err(summary);
             assert_eq!(got.reason(), reason, "{summary}: {got}");

@@ -11,6 +11,24 @@ import { extname, join, normalize } from 'node:path';
 import { WEB_DIR } from './lib.mjs';
 
 const DIST = join(WEB_DIR, 'dist');
+// The policy the backend sends with the dashboard: the mock sends it too, so that front-end work
+// sees a violation at once.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const QUOTA_DEFAULTS = {
+  max_targets: 1000,
+  min_interval_seconds: 30,
+  max_timeout_seconds: 60,
+  max_headers: 50,
+  max_header_bytes: 16384,
+  max_body_bytes: 65536,
+  max_assertions: 20,
+  max_spec_bytes: 65536,
+  max_maintenance_windows: 100,
+  max_status_pages: 20,
+  max_targets_per_page: 100,
+  max_channels: 20,
+  test_now_per_minute: 10,
+};
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html', '.svg': 'image/svg+xml', '.png': 'image/png' };
 
 export function createMockApi() {
@@ -144,7 +162,37 @@ export function createMockApi() {
     let mm;
 
     if (p === '/api/auth/logout') return json(res, 204);
-    if (p === '/api/auth/me' && m === 'GET') return json(res, 200, { ...me, password: undefined });
+    const effective = (u) => ({ ...QUOTA_DEFAULTS, ...Object.fromEntries(Object.entries(u.quota_overrides ?? {}).filter(([, v]) => v !== null)) });
+    const adminView = (u) => ({
+      id: u.id,
+      email: u.email,
+      is_admin: u.is_admin,
+      may_private_targets: u.is_admin || u.may_private_targets === true,
+      quotas: effective(u),
+      quota_overrides: Object.fromEntries(Object.keys(QUOTA_DEFAULTS).map((k) => [k, u.quota_overrides?.[k] ?? null])),
+      target_count: [...targets.values()].filter((t) => t.owner === u.id).length,
+      created_at: u.created_at,
+    });
+    if (p === '/api/auth/me' && m === 'GET') {
+      return json(res, 200, { ...me, password: undefined, quota_overrides: undefined, may_private_targets: me.is_admin || me.may_private_targets === true, quotas: effective(me) });
+    }
+    if (p === '/api/admin/users' && m === 'GET') {
+      if (!me.is_admin) return err(res, 403, 'forbidden', 'admins only');
+      return json(res, 200, page([...users.values()].map(adminView), url));
+    }
+    if ((mm = /^\/api\/admin\/users\/([^/]+)$/.exec(p)) && m === 'PATCH') {
+      if (!me.is_admin) return err(res, 403, 'forbidden', 'admins only');
+      const u = [...users.values()].find((x) => x.id === mm[1]);
+      if (!u) return err(res, 404, 'not_found', 'no such user');
+      const b = (await body(req)).json() ?? {};
+      for (const [k, v] of Object.entries(b.quota_overrides ?? {})) {
+        if (!(k in QUOTA_DEFAULTS)) return err(res, 422, 'validation', 'unknown quota', `quota_overrides.${k}`);
+        if (v !== null && !(Number.isInteger(v) && v >= 0 && v <= 1_000_000)) return err(res, 422, 'validation', 'a whole number from 0 to 1000000', `quota_overrides.${k}`);
+      }
+      u.quota_overrides = { ...(u.quota_overrides ?? {}), ...(b.quota_overrides ?? {}) };
+      if (typeof b.may_private_targets === 'boolean') u.may_private_targets = b.may_private_targets;
+      return json(res, 200, adminView(u));
+    }
     if (p === '/api/auth/me' && m === 'PATCH') {
       me.language = (await body(req)).json().language;
       return json(res, 200, { ...me, password: undefined });
@@ -301,11 +349,11 @@ export function createMockApi() {
     if (!file.startsWith(DIST) || !extname(file)) file = join(DIST, 'index.html');
     try {
       const data = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-security-policy': CSP });
       res.end(data);
     } catch {
       const data = await readFile(join(DIST, 'index.html'));
-      res.writeHead(200, { 'content-type': 'text/html' });
+      res.writeHead(200, { 'content-type': 'text/html', 'content-security-policy': CSP });
       res.end(data);
     }
   }

@@ -5,6 +5,7 @@ import { useState } from 'preact/hooks';
 import { api } from './api/client';
 import { Spinner } from './components/ui';
 import { lang, setLang, t } from './i18n';
+import { AdminUsersPage } from './pages/adminUsers';
 import { AuthPage } from './pages/auth';
 import { ImportExportPage, NotificationsPage, SettingsPage, TokensPage } from './pages/account';
 import { IncidentPage, IncidentsPage } from './pages/incidents';
@@ -38,6 +39,7 @@ const routes: Route[] = [
   { path: '/status-pages/:id', page: ({ params }) => <StatusPageEdit id={params.id!} key={params.id} /> },
   { path: '/import', page: () => <ImportExportPage /> },
   { path: '/settings', page: () => <SettingsPage /> },
+  { path: '/admin/users', page: () => <AdminUsersPage /> },
   { path: '/s/:slug', page: ({ params }) => <PublicStatusPage slug={params.slug!} />, bare: true },
 ];
 
@@ -93,7 +95,7 @@ export function App() {
   );
 }
 
-const NAV: { href: string; key: Parameters<typeof t>[0] }[] = [
+const NAV: { href: string; key: Parameters<typeof t>[0]; admin?: boolean }[] = [
   { href: '/', key: 'nav.overview' },
   { href: '/incidents', key: 'nav.incidents' },
   { href: '/notifications', key: 'nav.notifications' },
@@ -101,6 +103,7 @@ const NAV: { href: string; key: Parameters<typeof t>[0] }[] = [
   { href: '/tokens', key: 'nav.tokens' },
   { href: '/import', key: 'nav.import' },
   { href: '/settings', key: 'nav.settings' },
+  { href: '/admin/users', key: 'nav.users', admin: true },
 ];
 
 function Shell({ path, children }: { path: string; children: ComponentChildren }) {
@@ -116,7 +119,7 @@ function Shell({ path, children }: { path: string; children: ComponentChildren }
           ☰
         </button>
         <nav class={open ? 'nav open' : 'nav'} onClick={() => setOpen(false)}>
-          {NAV.map((n) => (
+          {NAV.filter((n) => !n.admin || user.value?.is_admin).map((n) => (
             <a href={n.href} class={active(n.href) ? 'active' : ''} data-nav={n.href}>
               {t(n.key)}
             </a>

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::error::no_content_or_not_found;
 use crate::history::{self, Granularity, Seam};
+use crate::ratelimit::ClientIp;
 use crate::{ApiError, ApiResult, AppState, CurrentUser};
 
 /// Days of bars on a status page.
@@ -250,21 +251,53 @@ fn public_status(status: Option<&str>, paused: bool) -> &'static str {
     }
 }
 
-async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Value>> {
-    let (page, title, description): (Uuid, String, Option<String>) =
+/// 429 with `Retry-After` when `client` asked for public pages and badges too often.
+fn public_rate(state: &AppState, client: &ClientIp) -> ApiResult<()> {
+    state.edge.public_limiter.check(&client.key()).map_err(|wait| {
+        metrics::counter!("pingtower_backend_public_rate_limited_total").increment(1);
+        ApiError::rate_limited(wait.as_secs().max(1))
+    })
+}
+
+/// The public page: rate limited per client, and one database round per slug and cache TTL
+/// however many visitors ask.
+async fn public_page(
+    State(state): State<AppState>,
+    client: ClientIp,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Value>> {
+    public_rate(&state, &client)?;
+    if !valid_slug(&slug) {
+        return Err(ApiError::not_found());
+    }
+    let page = state
+        .edge
+        .status_cache
+        .get_or_load(slug.clone(), load_public_page(&state, &slug))
+        .await?;
+    page.map(Json).ok_or_else(ApiError::not_found)
+}
+
+/// The public page of `slug`, with at most `PINGTOWER_STATUS_PAGE_MAX_TARGETS` targets;
+/// `None` when there is no such page.
+async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<Value>> {
+    let Some((page, title, description)): Option<(Uuid, String, Option<String>)> =
         sqlx::query_as("select id, title, description from status_pages where slug = $1")
-            .bind(&slug)
+            .bind(slug)
             .fetch_optional(&state.read_pool)
             .await?
-            .ok_or_else(ApiError::not_found)?;
+    else {
+        return Ok(None);
+    };
     type Row = (Uuid, String, Option<String>, Option<String>, bool);
     let rows = sqlx::query_as::<_, Row>(
         "select t.id, coalesce(p.display_name, t.name), p.group_name, s.status, t.paused
          from status_page_targets p join targets t on t.id = p.target_id
          left join target_state s on s.target_id = t.id
-         where p.status_page_id = $1 order by p.position, t.name, t.id",
+         where p.status_page_id = $1 order by p.position, t.name, t.id limit $2",
     )
     .bind(page)
+    .bind(i64::from(state.config.edge.status_page_max_targets))
     .fetch_all(&state.read_pool);
     let (rows, seam) = tokio::try_join!(rows, Seam::load(&state.pool))?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
@@ -277,7 +310,7 @@ async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) ->
     .bind(&ids)
     .bind(Utc::now() - RECENT_INCIDENTS)
     .fetch_all(&state.read_pool);
-    let store = history::store(&state);
+    let store = history::store(state);
     let (daily, incidents) = tokio::join!(history::daily_bars(&store, &seam, &ids, DAYS), incidents);
     let (daily, incidents) = (daily?, incidents?);
     let mut worst = if rows.is_empty() { "unknown" } else { "up" };
@@ -305,7 +338,7 @@ async fn public_page(State(state): State<AppState>, Path(slug): Path<String>) ->
             json!({"name": names.get(&t), "opened_at": opened_at, "resolved_at": resolved_at, "severity": severity})
         })
         .collect();
-    Ok(Json(json!({
+    Ok(Some(json!({
         "title": title, "description": description, "status": worst,
         "targets": targets, "incidents": incidents,
     })))
@@ -336,18 +369,49 @@ async fn create_badge_token(
     Ok(Json(json!({ "token": token })))
 }
 
-async fn badge(State(state): State<AppState>, Path((token, file)): Path<(String, String)>) -> ApiResult<Response> {
+/// Longest badge token read (ours are 48 hex characters).
+const MAX_BADGE_TOKEN: usize = 128;
+
+/// A badge: rate limited per client and cached per (token, file) for the cache TTL.
+async fn badge(
+    State(state): State<AppState>,
+    client: ClientIp,
+    Path((token, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    public_rate(&state, &client)?;
+    if token.len() > MAX_BADGE_TOKEN || !matches!(file.as_str(), "status.svg" | "uptime.svg" | "response.svg") {
+        return Err(ApiError::not_found());
+    }
+    let key = (token.clone(), file.clone());
+    let svg = state
+        .edge
+        .badge_cache
+        .get_or_load(key, render_badge(&state, &token, &file))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=60"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+/// The SVG of badge `file` for `token`; `None` for an unknown token or file.
+async fn render_badge(state: &AppState, token: &str, file: &str) -> ApiResult<Option<String>> {
     let row: Option<(Uuid, Option<String>, bool, Option<i32>)> = sqlx::query_as(
         "select t.id, s.status, t.paused, s.last_latency_ms from badge_tokens b join targets t on t.id = b.target_id
          left join target_state s on s.target_id = t.id where b.token_hash = $1",
     )
-    .bind(token_hash(&token))
+    .bind(token_hash(token))
     .fetch_optional(&state.read_pool)
     .await?;
     let Some((id, status, paused, latency)) = row else {
-        return Err(ApiError::not_found());
+        return Ok(None);
     };
-    let (label, value, color) = match file.as_str() {
+    let (label, value, color) = match file {
         "status.svg" => {
             let s = public_status(status.as_deref(), paused);
             let color = match s {
@@ -360,7 +424,7 @@ async fn badge(State(state): State<AppState>, Path((token, file)): Path<(String,
         }
         "uptime.svg" => {
             let seam = Seam::load(&state.pool).await?;
-            let daily = history::daily_bars(&history::store(&state), &seam, &[id], 30).await?;
+            let daily = history::daily_bars(&history::store(state), &seam, &[id], 30).await?;
             let (uptime, ..) =
                 history::uptime_of(daily.get(&id).into_iter().flat_map(|m| m.values()), Granularity::Day);
             match uptime {
@@ -381,16 +445,9 @@ async fn badge(State(state): State<AppState>, Path((token, file)): Path<(String,
             Some(ms) => ("response", format!("{ms} ms"), "#007ec6"),
             None => ("response", "n/a".to_owned(), "#9f9f9f"),
         },
-        _ => return Err(ApiError::not_found()),
+        _ => return Ok(None),
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=60"),
-        ],
-        svg(label, &value, color),
-    )
-        .into_response())
+    Ok(Some(svg(label, &value, color)))
 }
 
 /// A flat two-part badge.

@@ -233,21 +233,24 @@ async fn api_tokens_are_shown_once_listed_scoped_and_revocable() {
         .unwrap();
     assert_eq!(me.status(), 200);
     let denied = bare
-        .post(app.url("/api/tokens"))
+        .post(app.url("/api/channels/email"))
         .bearer_auth(&read)
-        .json(&json!({"name": "x", "scope": "read"}))
+        .json(&json!({"address": "ops@example.com"}))
         .send()
         .await
         .unwrap();
     assert_error(denied, 403, "forbidden", None).await;
     let allowed = bare
-        .post(app.url("/api/tokens"))
+        .post(app.url("/api/channels/email"))
         .bearer_auth(&write)
-        .json(&json!({"name": "x", "scope": "read"}))
+        .json(&json!({"address": "ops@example.com"}))
         .send()
         .await
         .unwrap();
     assert_eq!(allowed.status(), 201);
+    // Tokens are minted from a session only (see edge::a_token_cannot_mint_tokens…).
+    let third = app.token(&c, "read").await;
+    assert!(third.starts_with("pt_"));
 
     let list: Value = c
         .get(app.url("/api/tokens"))

@@ -40,7 +40,7 @@ async fn telegram_links_need_a_configured_bot() {
 }
 
 #[tokio::test]
-async fn an_email_channel_is_verified_by_its_token_and_disabled_by_unsubscribe() {
+async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribes() {
     let app = spawn_app().await;
     let c = app.user("a@example.com").await;
     let r = c
@@ -81,57 +81,61 @@ async fn an_email_channel_is_verified_by_its_token_and_disabled_by_unsubscribe()
     .await
     .unwrap();
     let anon = client();
-    assert_eq!(
-        anon.get(app.url("/api/channels/verify?token=wrong"))
+    let channels = || async {
+        let list: Value = c
+            .get(app.url("/api/channels"))
             .send()
             .await
             .unwrap()
-            .status(),
-        404
+            .json()
+            .await
+            .unwrap();
+        list["items"][0].clone()
+    };
+    let post = |path: &'static str, token: &'static str| anon.post(app.url(path)).form(&[("token", token)]).send();
+
+    // Opening the link (what a mail scanner does) shows a page and changes nothing.
+    let page = anon
+        .get(app.url("/api/channels/verify?token=verify-me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<form method="post" action="verify">"#) && html.contains(r#"value="verify-me""#),
+        "{html}"
     );
-    assert_eq!(
-        anon.get(app.url("/api/channels/verify?token=verify-me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
+    assert!(
+        !html.contains("<script") && !html.contains("style="),
+        "works under the CSP: {html}"
     );
+    assert_eq!(channels().await["verified"], false, "a GET verifies nothing");
+
+    // The page's button does.
+    assert_eq!(post("/api/channels/verify", "wrong").await.unwrap().status(), 404);
+    assert_eq!(post("/api/channels/verify", "verify-me").await.unwrap().status(), 200);
     assert_eq!(
-        anon.get(app.url("/api/channels/verify?token=verify-me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        post("/api/channels/verify", "verify-me").await.unwrap().status(),
         404,
         "single use"
     );
-    let list: Value = c
-        .get(app.url("/api/channels"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["items"][0]["verified"], true);
+    assert_eq!(channels().await["verified"], true);
 
-    assert_eq!(
-        anon.get(app.url("/api/channels/unsubscribe?token=bye"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let list: Value = c
-        .get(app.url("/api/channels"))
+    let page = anon
+        .get(app.url("/api/channels/unsubscribe?token=bye"))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(r#"action="unsubscribe""#));
+    assert_eq!(
+        channels().await["disabled_reason"],
+        Value::Null,
+        "a GET unsubscribes nothing"
+    );
+    assert_eq!(post("/api/channels/unsubscribe", "bye").await.unwrap().status(), 200);
+    let list: Value = json!({"items": [channels().await]});
     assert_eq!(list["items"][0]["disabled_reason"], "unsubscribed");
 
     let r = c

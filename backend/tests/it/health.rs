@@ -4,7 +4,7 @@ use common::testing::{TestBroker, TestClickHouse, TestPg, assert_health_endpoint
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
-async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
+async fn it_serves_metrics_and_readiness_on_the_ops_listener_only_and_stops_on_shutdown() {
     // Arrange
     let broker = TestBroker::new().await;
     let pg = TestPg::new().await;
@@ -17,16 +17,24 @@ async fn it_serves_health_and_metrics_and_stops_on_shutdown() {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
         api: Default::default(),
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let service = tokio::spawn(backend::run_with(config, shutdown.clone(), move |addr| {
-        let _ = tx.send(addr);
+    let service = tokio::spawn(backend::run_with_listeners(config, shutdown.clone(), move |bound| {
+        let _ = tx.send(bound);
     }));
-    let addr = rx.await.expect("backend binds");
+    let bound = rx.await.expect("backend binds");
 
-    // Act + Assert
-    assert_health_endpoints(addr, Duration::from_secs(20)).await;
+    // Act + Assert: metrics and readiness on the ops listener only; the API listener (which
+    // faces users) answers them 404 and still says it is alive.
+    assert_health_endpoints(bound.ops, Duration::from_secs(20)).await;
+    for path in ["/metrics", "/readyz"] {
+        let r = reqwest::get(format!("http://{}{path}", bound.api)).await.unwrap();
+        assert_eq!(r.status(), 404, "{path} on the API listener");
+    }
+    let alive = reqwest::get(format!("http://{}/healthz", bound.api)).await.unwrap();
+    assert_eq!(alive.status(), 200);
     shutdown.cancel();
     let stopped = tokio::time::timeout(Duration::from_secs(10), service).await;
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "backend stops cleanly: {stopped:?}");

@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 /// A running backend and the servers behind it (dropped with it).
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The ops listener (`/metrics`, `/readyz`).
+    pub ops: SocketAddr,
     pub pg: TestPg,
     pub broker: TestBroker,
     pub ch: TestClickHouse,
@@ -43,6 +45,7 @@ pub async fn test_config() -> (backend::Config, TestPg, TestBroker, TestClickHou
             allow_private_targets: true,
             ..Default::default()
         },
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     (config, pg, broker, ch)
 }
@@ -63,12 +66,17 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut backend::Config)) -> TestApp
 pub async fn start(config: backend::Config, pg: TestPg, broker: TestBroker, ch: TestClickHouse) -> TestApp {
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let handle = tokio::spawn(backend::run_with(config.clone(), shutdown.clone(), move |addr| {
-        let _ = tx.send(addr);
-    }));
-    let addr = rx.await.expect("backend binds");
+    let handle = tokio::spawn(backend::run_with_listeners(
+        config.clone(),
+        shutdown.clone(),
+        move |bound| {
+            let _ = tx.send(bound);
+        },
+    ));
+    let bound = rx.await.expect("backend binds");
     TestApp {
-        addr,
+        addr: bound.api,
+        ops: bound.ops,
         pg,
         broker,
         ch,

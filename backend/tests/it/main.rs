@@ -3,6 +3,7 @@
 mod accounts;
 mod channels;
 mod concurrency;
+mod edge;
 mod health;
 mod helpers;
 mod history;

@@ -143,11 +143,14 @@ impl Workers {
                 http: common::config::HttpConfig {
                     addr: "127.0.0.1:0".parse().unwrap(),
                 },
+                guard: common::config::GuardConfig {
+                    allow_private_targets: true,
+                    ..Default::default()
+                },
                 pinger: pinger::PingerConfig {
                     region: (*region).to_owned(),
                     id: Some(format!("pinger-{region}")),
                     source_addr: source.map(IpAddr::V4),
-                    allow_private_targets: true,
                     concurrency: 16,
                     ..Default::default()
                 },
@@ -205,6 +208,7 @@ async fn backend(broker: TestBroker, pg: TestPg, ch: TestClickHouse) -> TestApp 
             min_interval_seconds: 1,
             ..Default::default()
         },
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     start(config, pg, broker, ch).await
 }
@@ -488,6 +492,7 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
             addr: "127.0.0.1:0".parse().unwrap(),
         },
         api: Default::default(),
+        edge: backend::config::EdgeConfig::unlimited(),
     };
     let state = backend::AppState::new(config, stop.clone()).unwrap();
     let settings = EngineSettings {

@@ -132,6 +132,36 @@ describe('ApiClient', () => {
   });
 });
 
+describe('admin and CSRF-safe writes', () => {
+  it('sends the JSON content type on writes without a body, and none on reads', async () => {
+    const { fetch, calls } = mockFetch(200, {});
+    const c = new ApiClient({ fetch });
+    await c.acknowledge('i1');
+    await c.deleteToken('k1');
+    await c.incidents();
+    const type = (i: number) => (calls[i]!.init.headers as Record<string, string>)['content-type'];
+    expect(type(0)).toBe('application/json');
+    expect(type(1)).toBe('application/json');
+    expect(type(2)).toBeUndefined();
+  });
+
+  it('lists users page by page and patches one', async () => {
+    const { fetch, calls } = mockFetch(200, { items: [], total: 0, next_cursor: null });
+    const c = new ApiClient({ fetch });
+    await c.adminUsers({ limit: 50, cursor: 'abc' });
+    await c.updateAdminUser('u 1', { may_private_targets: true, quota_overrides: { max_targets: null } });
+    expect(calls.map((x) => `${x.init.method} ${x.url}`)).toEqual(['GET /api/admin/users?limit=50&cursor=abc', 'PATCH /api/admin/users/u%201']);
+    expect(JSON.parse(calls[1]!.init.body as string)).toEqual({ may_private_targets: true, quota_overrides: { max_targets: null } });
+  });
+
+  it('names the field of a refused quota override', async () => {
+    const { fetch } = mockFetch(422, { error: { code: 'validation', message: 'at most 100000', field: 'quota_overrides.max_targets' } });
+    const err = await new ApiClient({ fetch }).updateAdminUser('u1', { quota_overrides: { max_targets: 1e9 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).field).toBe('quota_overrides.max_targets');
+  });
+});
+
 describe('asPage', () => {
   it('accepts bare arrays', () => {
     expect(asPage([1, 2])).toEqual({ items: [1, 2], total: 2, next_cursor: null });

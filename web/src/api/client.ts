@@ -3,6 +3,8 @@
 // lets the app react to 401 in one place.
 
 import type {
+  AdminUser,
+  AdminUserPatch,
   ApiToken,
   Channel,
   CheckResult,
@@ -92,6 +94,10 @@ export class ApiClient {
     } else if (body !== undefined) {
       payload = JSON.stringify(body);
       headers['content-type'] = 'application/json';
+    } else if (method !== 'GET' && method !== 'HEAD') {
+      // The backend refuses cookie-authenticated writes of any other type (a cross-site form
+      // cannot send this one), also when they carry no body.
+      headers['content-type'] = 'application/json';
     }
     let res: Response;
     try {
@@ -151,6 +157,12 @@ export class ApiClient {
   }
   adminSettings(registration_open: boolean): Promise<void> {
     return this.request('PUT', '/api/admin/settings', { registration_open });
+  }
+  adminUsers(q: { limit?: number; cursor?: string | null } = {}): Promise<Page<AdminUser>> {
+    return this.request('GET', `/api/admin/users${queryString(q)}`);
+  }
+  updateAdminUser(id: Uuid, patch: AdminUserPatch): Promise<AdminUser> {
+    return this.request('PATCH', `/api/admin/users/${seg(id)}`, patch);
   }
 
   // Targets ------------------------------------------------------------------------------------

@@ -15,14 +15,23 @@ export const CHECK_KINDS: readonly CheckKind[] = ['http', 'tcp', 'dns', 'tls'];
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
+/** What the API returns instead of a secret value; sent back, it keeps the stored value. */
+export const SECRET_MASK = '********';
+
 export interface HttpHeader {
   name: string;
   value: string;
+  /** Marked secret (write-only): the API answers with {@link SECRET_MASK} as the value. */
+  secret?: boolean;
 }
 
-export type HttpAuth =
+export type HttpAuth = (
   | { type: 'basic'; username: string; password: string }
-  | { type: 'bearer'; token: string };
+  | { type: 'bearer'; token: string }
+) & {
+  /** Set by the API when the password / token is returned as {@link SECRET_MASK}. */
+  secret?: boolean;
+};
 
 export interface StatusRange {
   from: number;
@@ -292,6 +301,50 @@ export interface User {
   is_admin: boolean;
   language: Language | string;
   created_at: Timestamp;
+  /** `GET /api/auth/me`: may monitor private, loopback and link-local addresses. */
+  may_private_targets?: boolean;
+  /** `GET /api/auth/me`: the user's effective quotas. */
+  quotas?: Quotas;
+}
+
+/** Per-user limits, in the order the dashboard lists them. */
+export const QUOTA_KEYS = [
+  'max_targets',
+  'min_interval_seconds',
+  'max_timeout_seconds',
+  'max_headers',
+  'max_header_bytes',
+  'max_body_bytes',
+  'max_assertions',
+  'max_spec_bytes',
+  'max_maintenance_windows',
+  'max_status_pages',
+  'max_targets_per_page',
+  'max_channels',
+  'test_now_per_minute',
+] as const;
+export type QuotaKey = (typeof QUOTA_KEYS)[number];
+export type Quotas = Record<QuotaKey, number>;
+/** An admin's overrides: a number, or null for the installation's default. */
+export type QuotaOverrides = Record<QuotaKey, number | null>;
+
+/** A user as `GET /api/admin/users` lists them. */
+export interface AdminUser {
+  id: Uuid;
+  email: string;
+  is_admin: boolean;
+  may_private_targets: boolean;
+  /** Effective quotas (defaults with the overrides applied). */
+  quotas: Quotas;
+  quota_overrides: Partial<QuotaOverrides>;
+  target_count: number;
+  created_at: Timestamp;
+}
+
+/** Body of `PATCH /api/admin/users/{id}`. */
+export interface AdminUserPatch {
+  may_private_targets?: boolean;
+  quota_overrides?: Partial<QuotaOverrides>;
 }
 
 export interface ServerConfig {

@@ -2,10 +2,10 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import type { Channel, CreatedToken, TelegramLink, TokenScope } from '../api/types';
+import { QUOTA_KEYS, type Channel, type CreatedToken, type TelegramLink, type TokenScope, type User } from '../api/types';
 import { Check, CopyButton, ErrorBox, Field, Section, Spinner, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
-import { lang, setLang, t } from '../i18n';
+import { lang, setLang, t, type MessageKey } from '../i18n';
 import { serverConfig, setTheme, theme, toast, user } from '../session';
 
 // ---------------------------------------------------------------------------------------------
@@ -341,6 +341,7 @@ export function SettingsPage() {
           <dd>{formatDateTime(u.created_at, lang.value)}</dd>
         </dl>
       </Section>
+      <LimitsSection />
       <Section title={t('settings.appearance')}>
         <div class="grid">
           <Field label={t('lang.label')}>
@@ -406,6 +407,37 @@ export function SettingsPage() {
         </Section>
       ) : null}
     </div>
+  );
+}
+
+/** The signed-in user's permission for private addresses and quotas, fresh from `/api/auth/me`. */
+function LimitsSection() {
+  const me = useAsync<User>(() => api.me(), []);
+  const u = me.data;
+  return (
+    <Section title={t('settings.quotas')} id="limits">
+      <ErrorBox error={me.error} onRetry={me.reload} />
+      {me.loading && !u ? <Spinner /> : null}
+      {u ? (
+        <>
+          <p data-testid="may-private" data-value={String(u.may_private_targets === true)}>
+            <b>{t('settings.privateTargets')}:</b> {u.may_private_targets ? t('settings.privateYes') : t('settings.privateNo')}
+          </p>
+          {u.quotas ? (
+            <dl class="kv" data-testid="quotas">
+              {QUOTA_KEYS.map((k) => (
+                <>
+                  <dt>{t(`quota.${k}` as MessageKey)}</dt>
+                  <dd class="num" data-quota={k}>
+                    {u.quotas![k] ?? '—'}
+                  </dd>
+                </>
+              ))}
+            </dl>
+          ) : null}
+        </>
+      ) : null}
+    </Section>
   );
 }
 

@@ -19,7 +19,18 @@ import { Check, ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '..
 import { t, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, toast } from '../session';
-import { apiFieldKey, buildInput, emptyAssertion, emptyForm, formFromTarget, type FieldErrors, type FormState } from '../state/targetForm';
+import {
+  apiFieldKey,
+  buildInput,
+  emptyAssertion,
+  emptyForm,
+  formFromTarget,
+  isSecretHeaderName,
+  sendsMask,
+  sentHeaderIndex,
+  type FieldErrors,
+  type FormState,
+} from '../state/targetForm';
 
 export function TargetEditPage({ id }: { id?: string }) {
   const [form, setForm] = useState<FormState | null>(id ? null : emptyForm(serverConfig.value?.min_interval_seconds, serverConfig.value?.regions));
@@ -32,9 +43,15 @@ export function TargetEditPage({ id }: { id?: string }) {
   const [testError, setTestError] = useState<unknown>(null);
   useTitle(id ? t('target.editTitle', { name: form?.name ?? '' }) : t('target.new'));
 
+  // The body the saved target gives: "Test now" with stored secrets runs the saved target itself.
+  const [savedInput, setSavedInput] = useState<string | null>(null);
   useEffect(() => {
     if (!id) return;
-    api.target(id).then((tg) => setForm(formFromTarget(tg)), setLoadError);
+    api.target(id).then((tg) => {
+      const loaded = formFromTarget(tg);
+      setForm(loaded);
+      setSavedInput(JSON.stringify(buildInput(loaded).input));
+    }, setLoadError);
   }, [id]);
 
   if (loadError) return <ErrorBox error={loadError} />;
@@ -93,6 +110,16 @@ export function TargetEditPage({ id }: { id?: string }) {
     setTestError(null);
     setTestResult(null);
     try {
+      if (sendsMask(input)) {
+        // A stored secret is not sent back to the browser, so an unsaved spec cannot be tested
+        // with it: the saved target can (unchanged), else the secret must be typed again.
+        if (!id || JSON.stringify(input) !== savedInput) {
+          setTestError(new Error(t('spec.testNeedsSecret')));
+          return;
+        }
+        setTestResult(await api.testTarget(id));
+        return;
+      }
       setTestResult(await api.testSpec(input));
     } catch (err) {
       if (err instanceof ApiError && err.isValidation) apiError(err);
@@ -296,7 +323,7 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
           + {t('spec.addAssertion')}
         </button>
       </fieldset>
-      <details class="wide" open={ADVANCED.some((k) => errText(k) !== undefined) || undefined}>
+      <details class="wide" open={ADVANCED.some((k) => errText(k) !== undefined) || h.headers.some((_, i) => errText(`spec.headers[${i}].value`) !== undefined) || undefined}>
         <summary>{t('spec.advanced')}</summary>
         <div class="grid">
           <Check label={t('spec.followRedirects')} checked={h.followRedirects} onChange={(v) => update((x) => void (x.http.followRedirects = v))} />
@@ -314,15 +341,52 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
           </Field>
           <fieldset class="wide">
             <legend>{t('spec.headers')}</legend>
-            {h.headers.map((hd, i) => (
-              <div class="row">
-                <input aria-label={t('spec.headerName')} placeholder={t('spec.headerName')} value={hd.name} onInput={(e) => update((x) => void (x.http.headers[i]!.name = val(e)))} />
-                <input class="grow" aria-label={t('spec.headerValue')} placeholder={t('spec.headerValue')} value={hd.value} onInput={(e) => update((x) => void (x.http.headers[i]!.value = val(e)))} />
-                <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.headers.splice(i, 1))}>
-                  {t('common.remove')}
-                </button>
-              </div>
-            ))}
+            {h.headers.map((hd, i) => {
+              const byName = isSecretHeaderName(hd.name);
+              const secret = byName || hd.secret === true || hd.masked === true;
+              const err = errText(`spec.headers[${sentHeaderIndex(h.headers, i)}].value`);
+              return (
+                <div class="header-row" data-testid="header-row">
+                  <div class="row">
+                    <input aria-label={t('spec.headerName')} placeholder={t('spec.headerName')} value={hd.name} onInput={(e) => update((x) => void (x.http.headers[i]!.name = val(e)))} />
+                    <input
+                      class="grow"
+                      aria-label={t('spec.headerValue')}
+                      type={secret ? 'password' : 'text'}
+                      autocomplete="off"
+                      data-masked={hd.masked ? 'true' : undefined}
+                      placeholder={hd.masked ? t('spec.secretUnchanged') : t('spec.headerValue')}
+                      value={hd.value}
+                      onInput={(e) =>
+                        update((x) => {
+                          const row = x.http.headers[i]!;
+                          row.value = val(e);
+                          row.masked = false;
+                        })
+                      }
+                    />
+                    <label class="check" title={byName ? t('spec.secretAlways') : undefined}>
+                      <input
+                        type="checkbox"
+                        name={`header-secret-${i}`}
+                        checked={secret}
+                        disabled={byName || hd.masked === true}
+                        onChange={(e) => update((x) => void (x.http.headers[i]!.secret = (e.currentTarget as HTMLInputElement).checked))}
+                      />
+                      <span>{t('spec.secret')}</span>
+                    </label>
+                    <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.headers.splice(i, 1))}>
+                      {t('common.remove')}
+                    </button>
+                  </div>
+                  {err ? (
+                    <span class="error-text" role="alert">
+                      {err}
+                    </span>
+                  ) : null}
+                </div>
+              );
+            })}
             <button type="button" class="btn btn-small" onClick={() => update((x) => void x.http.headers.push({ name: '', value: '' }))}>
               + {t('spec.addHeader')}
             </button>
@@ -340,10 +404,32 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
           {h.authType === 'basic' ? (
             <>
               {text('spec.auth.username', t('spec.username'), h.username, (v) => update((x) => void (x.http.username = v)))}
-              {text('spec.auth.password', t('spec.password'), h.password, (v) => update((x) => void (x.http.password = v)), { type: 'password' })}
+              {text(
+                'spec.auth.password',
+                t('spec.password'),
+                h.password,
+                (v) =>
+                  update((x) => {
+                    x.http.password = v;
+                    x.http.passwordMasked = false;
+                  }),
+                { type: 'password', placeholder: h.passwordMasked ? t('spec.secretUnchanged') : undefined },
+              )}
             </>
           ) : null}
-          {h.authType === 'bearer' ? text('spec.auth.token', t('spec.token'), h.token, (v) => update((x) => void (x.http.token = v)), { type: 'password' }) : null}
+          {h.authType === 'bearer'
+            ? text(
+                'spec.auth.token',
+                t('spec.token'),
+                h.token,
+                (v) =>
+                  update((x) => {
+                    x.http.token = v;
+                    x.http.tokenMasked = false;
+                  }),
+                { type: 'password', placeholder: h.tokenMasked ? t('spec.secretUnchanged') : undefined },
+              )
+            : null}
         </div>
       </details>
     </div>

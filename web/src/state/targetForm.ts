@@ -16,6 +16,7 @@ import type {
   Target,
   TargetInput,
 } from '../api/types';
+import { SECRET_MASK } from '../api/types';
 import { formatStatusRanges, parseStatusRanges, splitList } from '../format';
 import type { MessageKey } from '../i18n';
 
@@ -26,6 +27,43 @@ export interface AssertionDraft {
   pattern: string;
   path: string;
   name: string;
+}
+
+/**
+ * A header row. A secret value comes back from the API as {@link SECRET_MASK}; the row then
+ * holds `masked` (an empty input showing "unchanged") and sends the mask back — which keeps
+ * the stored value — until the user types a new one.
+ */
+export interface HeaderDraft extends HttpHeader {
+  /** The value is the stored secret, not shown; `value` is what the user typed instead (empty). */
+  masked?: boolean;
+  /** The name the stored secret belongs to (the mask keeps it only under that name). */
+  originalName?: string;
+}
+
+/** Header names whose value is secret whatever the checkbox says (as `HttpHeader::is_secret`). */
+export function isSecretHeaderName(name: string): boolean {
+  const n = name.trim().toLowerCase();
+  return n === 'authorization' || n === 'cookie' || n === 'proxy-authorization' || /key|token|secret/.test(n);
+}
+
+/** Whether `value` is the API's mask for a stored secret. */
+export function isMask(value: string | undefined): boolean {
+  return value === SECRET_MASK;
+}
+
+/** Whether `input` sends a stored secret back as the mask (only a saved target can resolve it). */
+export function sendsMask(input: TargetInput): boolean {
+  const s = input.spec;
+  if (s.kind !== 'http') return false;
+  const auth = s.auth;
+  const authMasked = auth ? (auth.type === 'basic' ? isMask(auth.password) : isMask(auth.token)) : false;
+  return authMasked || (s.headers ?? []).some((h) => isMask(h.value));
+}
+
+/** Index of header row `i` in the body sent (rows without a name are left out). */
+export function sentHeaderIndex(headers: HeaderDraft[], i: number): number {
+  return headers.slice(0, i).filter((h) => h.name.trim() !== '').length;
 }
 
 export interface FormState {
@@ -40,12 +78,16 @@ export interface FormState {
   http: {
     url: string;
     method: HttpMethod;
-    headers: HttpHeader[];
+    headers: HeaderDraft[];
     body: string;
     authType: 'none' | 'basic' | 'bearer';
     username: string;
     password: string;
     token: string;
+    /** The stored password is kept (sent back as the mask) unless one is typed. */
+    passwordMasked?: boolean;
+    /** The stored token is kept (sent back as the mask) unless one is typed. */
+    tokenMasked?: boolean;
     expectedStatus: string;
     followRedirects: boolean;
     maxRedirects: string;
@@ -124,12 +166,14 @@ export function formFromTarget(t: Target | TargetInput): FormState {
       f.http = {
         url: s.url,
         method: s.method ?? 'GET',
-        headers: (s.headers ?? []).map((h) => ({ ...h })),
+        headers: (s.headers ?? []).map(headerDraft),
         body: s.body ?? '',
         authType: s.auth ? s.auth.type : 'none',
         username: s.auth?.type === 'basic' ? s.auth.username : '',
-        password: s.auth?.type === 'basic' ? s.auth.password : '',
-        token: s.auth?.type === 'bearer' ? s.auth.token : '',
+        password: s.auth?.type === 'basic' && !isMask(s.auth.password) ? s.auth.password : '',
+        token: s.auth?.type === 'bearer' && !isMask(s.auth.token) ? s.auth.token : '',
+        passwordMasked: s.auth?.type === 'basic' && isMask(s.auth.password),
+        tokenMasked: s.auth?.type === 'bearer' && isMask(s.auth.token),
         expectedStatus: formatStatusRanges(s.expected_status),
         followRedirects: s.follow_redirects ?? true,
         maxRedirects: str(s.max_redirects, '10'),
@@ -162,6 +206,33 @@ export function formFromTarget(t: Target | TargetInput): FormState {
       break;
   }
   return f;
+}
+
+function headerDraft(h: HttpHeader): HeaderDraft {
+  if (isMask(h.value)) return { name: h.name, value: '', secret: true, masked: true, originalName: h.name };
+  return h.secret ? { name: h.name, value: h.value, secret: true } : { name: h.name, value: h.value };
+}
+
+/** The header rows as sent: masked rows send the mask back, secret ones carry the mark. */
+function buildHeaders(ctx: Ctx, rows: HeaderDraft[]): HttpHeader[] {
+  const sent: HttpHeader[] = [];
+  for (const row of rows) {
+    const name = row.name.trim();
+    if (!name) continue;
+    const field = `spec.headers[${sent.length}].value`;
+    let value = row.value;
+    if (row.masked) {
+      // The stored secret belongs to its header name; under another name it must be typed again.
+      if (row.originalName !== undefined && row.originalName.trim().toLowerCase() !== name.toLowerCase()) {
+        ctx.errors[field] = { key: 'valid.secretRetype' };
+      }
+      value = SECRET_MASK;
+    }
+    const header: HttpHeader = { name, value };
+    if (row.secret || row.masked) header.secret = true;
+    sent.push(header);
+  }
+  return sent;
 }
 
 function assertionDraft(a: Assertion): AssertionDraft {
@@ -273,11 +344,15 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
         tls_warn_days: int(ctx, 'spec.tls_warn_days', h.tlsWarnDays, 0) ?? 14,
         https_only: h.httpsOnly,
       };
-      const headers = h.headers.filter((x) => x.name.trim() !== '').map((x) => ({ name: x.name.trim(), value: x.value }));
+      const headers = buildHeaders(ctx, h.headers);
       if (headers.length) spec.headers = headers;
       if (h.body !== '') spec.body = h.body;
-      if (h.authType === 'basic') spec.auth = { type: 'basic', username: h.username, password: h.password };
-      if (h.authType === 'bearer') spec.auth = { type: 'bearer', token: required(ctx, 'spec.auth.token', h.token) };
+      if (h.authType === 'basic') {
+        spec.auth = { type: 'basic', username: h.username, password: h.passwordMasked ? SECRET_MASK : h.password };
+      }
+      if (h.authType === 'bearer') {
+        spec.auth = { type: 'bearer', token: h.tokenMasked ? SECRET_MASK : required(ctx, 'spec.auth.token', h.token) };
+      }
       const degraded = optInt(ctx, 'spec.degraded_above_ms', h.degradedAboveMs, 1);
       if (degraded !== undefined) spec.degraded_above_ms = degraded;
       const finalUrl = h.expectedFinalUrl.trim();

@@ -58,6 +58,7 @@ impl Suite {
         let api_port = free_port();
         set("PINGTOWER_API_ADDR", format!("127.0.0.1:{api_port}"));
         for var in [
+            "PINGTOWER_OPS_ADDR",
             "PINGTOWER_PINGER_ADDR",
             "PINGTOWER_ARCHIVER_ADDR",
             "PINGTOWER_LLM_ADDR",
