@@ -211,59 +211,6 @@ pub async fn create_target(app: &TestApp, c: &reqwest::Client, body: &Value) -> 
     v
 }
 
-/// One job as a collector saw it.
-#[derive(Debug, Clone)]
-pub struct SeenJob {
-    pub job_id: uuid::Uuid,
-    pub target_id: uuid::Uuid,
-    pub scheduled_for: chrono::DateTime<chrono::Utc>,
-}
-
-/// Collects every job published to `jobs.default` of the test vhost.
-pub async fn collect_jobs(
-    broker: &TestBroker,
-    shutdown: CancellationToken,
-) -> std::sync::Arc<std::sync::Mutex<Vec<SeenJob>>> {
-    use common::messages::{CheckJob, Envelope};
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let b = broker.broker("collector", shutdown.clone());
-    let conn = b.connection().await.expect("collector connects");
-    let ch = conn.create_channel().await.unwrap();
-    let mut consumer = ch
-        .basic_consume(
-            "jobs.default".into(),
-            "collector".into(),
-            lapin::options::BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            Default::default(),
-        )
-        .await
-        .unwrap();
-    let out = seen.clone();
-    tokio::spawn(async move {
-        let _keep = (b, conn, ch);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                d = futures::StreamExt::next(&mut consumer) => match d {
-                    Some(Ok(d)) => {
-                        let env: Envelope<CheckJob> = serde_json::from_slice(&d.data).expect("job decodes");
-                        out.lock().unwrap().push(SeenJob {
-                            job_id: env.payload.job_id,
-                            target_id: env.payload.target_id,
-                            scheduled_for: env.payload.scheduled_for,
-                        });
-                    }
-                    _ => break,
-                },
-            }
-        }
-    });
-    seen
-}
-
 /// Inserts a user and `intervals.len()` HTTP targets straight into PostgreSQL; their ids.
 pub async fn insert_targets(pool: &sqlx::PgPool, intervals: &[i32]) -> Vec<uuid::Uuid> {
     let owner = uuid::Uuid::now_v7();
@@ -296,8 +243,8 @@ pub async fn insert_targets(pool: &sqlx::PgPool, intervals: &[i32]) -> Vec<uuid:
     ids
 }
 
-/// Collects the whole of every job published to `jobs.default` of the test vhost.
-pub async fn collect_full_jobs(
+/// Collects every job published to `jobs.default` of the test vhost.
+pub async fn collect_jobs(
     broker: &TestBroker,
     shutdown: CancellationToken,
 ) -> std::sync::Arc<std::sync::Mutex<Vec<common::messages::CheckJob>>> {

@@ -320,7 +320,7 @@ async fn an_admin_overrides_quotas_per_user_and_they_show_in_me_and_the_admin_li
 async fn private_targets_need_the_permission_which_an_admin_grants_and_a_revoke_reaches_the_next_job() {
     let app = spawn_app_with(|c| c.api.min_interval_seconds = 1).await;
     let stop = CancellationToken::new();
-    let jobs = collect_full_jobs(&app.broker, stop.clone()).await;
+    let jobs = collect_jobs(&app.broker, stop.clone()).await;
     let admin = app.user("admin@example.com").await;
     let user = app.user("user@example.com").await;
     let id = get_json(&user, app.url("/api/auth/me")).await["id"]

@@ -71,7 +71,7 @@ async fn a_secret_set_on_create_never_appears_in_answers_exports_logs_or_the_sto
 
     let app = spawn_app_with(|c| c.api.min_interval_seconds = 1).await;
     let stop = CancellationToken::new();
-    let jobs = collect_full_jobs(&app.broker, stop.clone()).await;
+    let jobs = collect_jobs(&app.broker, stop.clone()).await;
     let c = app.user("a@example.com").await;
 
     let r = c
@@ -301,7 +301,7 @@ async fn plaintext_secrets_stored_before_encryption_are_sealed_by_migrate_once()
 
     // The sealed value still reaches a job: Test now carries it.
     let stop = CancellationToken::new();
-    let jobs = collect_full_jobs(&app.broker, stop.clone()).await;
+    let jobs = collect_jobs(&app.broker, stop.clone()).await;
     let url = app.url(&format!("/api/targets/{id}/test"));
     let tester = c.clone();
     tokio::spawn(async move {
