@@ -7,6 +7,8 @@ mod helpers;
 
 mod cli;
 mod dns_tcp;
+mod encoding;
+mod framing;
 mod guard;
 mod health;
 mod http;
