@@ -10,6 +10,7 @@ mod dns_tcp;
 mod encoding;
 mod framing;
 mod guard;
+mod h2;
 mod health;
 mod http;
 mod https;
