@@ -28,6 +28,8 @@ use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use url::Url;
 
 use crate::checks::body::{self, BodyError};
@@ -348,7 +350,7 @@ async fn hop(
     let t = Instant::now();
     let connected = engine.net.connect(&addrs).await;
     report.hops[idx].timings.connect_ms = Some(ms_since(t));
-    let (mut tcp, addr) = match connected {
+    let (tcp, addr) = match connected {
         Ok(c) => c,
         Err(f) => {
             report.fail(f);
@@ -358,10 +360,10 @@ async fn hop(
     report.hops[idx].resolved_ip = Some(addr.ip());
     report.resolved_ip = Some(addr.ip());
 
-    if url.scheme() == "https" {
+    let stream = if url.scheme() == "https" {
         report.enter(Phase::Tls);
         let t = Instant::now();
-        let mut stream = match engine.tls.handshake(tcp, &host).await {
+        let stream = match engine.tls.handshake(tcp, &host).await {
             Ok(s) => s,
             Err(f) => {
                 report.hops[idx].timings.tls_ms = Some(ms_since(t));
@@ -389,49 +391,53 @@ async fn hop(
             // Nothing, credentials least of all, goes to a server that failed validation.
             return None;
         }
-        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-            let request = match request_of(url, method, headers, body, Version::HTTP_2) {
-                Ok(r) => r,
-                Err(e) => {
-                    report.fail(failure(FailureKind::Internal, Phase::Setup, e));
-                    return None;
-                }
-            };
+        Transport::Tls(Box::new(stream))
+    } else {
+        Transport::Plain(tcp)
+    };
+    let version = match &stream {
+        Transport::Tls(tls) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => Version::HTTP_2,
+        _ => Version::HTTP_11,
+    };
+    let request = match request_of(url, method, headers, body, version) {
+        Ok(r) => r,
+        Err(e) => {
+            report.fail(failure(FailureKind::Internal, Phase::Setup, e));
+            return None;
+        }
+    };
+    match stream {
+        Transport::Tls(tls) if version == Version::HTTP_2 => {
             // The connection task ends the session itself (GOAWAY, then close_notify) once
             // the request and its connection handle are dropped; it is given the check's
             // time and a little more to do so.
             let close_limit = Duration::from_millis(u64::from(spec.timeout_ms)) + Duration::from_secs(5);
-            return exchange_h2(stream, request, close_limit, idx, report).await;
+            exchange_h2(*tls, request, close_limit, idx, report).await
         }
-        let request = match request_of(url, method, headers, body, Version::HTTP_11) {
-            Ok(r) => r,
-            Err(e) => {
-                report.fail(failure(FailureKind::Internal, Phase::Setup, e));
-                return None;
-            }
-        };
-        let response = exchange_h1(&mut stream, request, idx, report).await;
-        // The server is told the session ends (close_notify) before the connection closes.
-        let _ = stream.shutdown().await;
-        response
-    } else {
-        let request = match request_of(url, method, headers, body, Version::HTTP_11) {
-            Ok(r) => r,
-            Err(e) => {
-                report.fail(failure(FailureKind::Internal, Phase::Setup, e));
-                return None;
-            }
-        };
-        let response = exchange_h1(&mut tcp, request, idx, report).await;
-        if response.is_some() {
-            // The exchange is over: the connection is reset rather than closed, as HAProxy's
-            // health checks do. One segment instead of the FIN handshake, and no TIME_WAIT
-            // socket left behind per check (a pinger makes thousands a second, each on a
-            // fresh port).
-            let _ = tcp.set_zero_linger();
+        Transport::Tls(mut tls) => {
+            let response = exchange_h1(&mut *tls, request, idx, report).await;
+            // The server is told the session ends (close_notify) before the connection closes.
+            let _ = tls.shutdown().await;
+            response
         }
-        response
+        Transport::Plain(mut tcp) => {
+            let response = exchange_h1(&mut tcp, request, idx, report).await;
+            if response.is_some() {
+                // The exchange is over: the connection is reset rather than closed, as
+                // HAProxy's health checks do. One segment instead of the FIN handshake, and no
+                // TIME_WAIT socket left behind per check (a pinger makes thousands a second,
+                // each on a fresh port).
+                let _ = tcp.set_zero_linger();
+            }
+            response
+        }
     }
+}
+
+/// The connection of a hop, after the TLS handshake if any.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 /// The request of one hop. HTTP/1.1 gets the origin-form target and a `host` header (unless
