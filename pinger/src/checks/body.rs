@@ -343,3 +343,43 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn headers(values: &[&'static str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(CONTENT_ENCODING, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn codings_are_read_in_the_order_applied_across_header_lines_without_identity() {
+        assert_eq!(codings(&headers(&[])), Ok(vec![]));
+        assert_eq!(codings(&headers(&["identity"])), Ok(vec![]));
+        assert_eq!(
+            codings(&headers(&["x-gzip, Identity", "BR"])),
+            Ok(vec![Coding::Gzip, Coding::Brotli])
+        );
+        assert_eq!(
+            codings(&headers(&["deflate,zstd"])),
+            Ok(vec![Coding::Deflate, Coding::Zstd])
+        );
+    }
+
+    #[test]
+    fn unknown_and_too_deeply_stacked_codings_are_refused_by_name() {
+        let unknown = codings(&headers(&["gzip, compress"])).unwrap_err();
+        assert!(unknown.contains("\"compress\""), "{unknown}");
+        let deep = codings(&headers(&["gzip, br, zstd, gzip"])).unwrap_err();
+        assert!(
+            deep.contains("4 stacked content codings (gzip, br, zstd, gzip)"),
+            "{deep}"
+        );
+    }
+}
