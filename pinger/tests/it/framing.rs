@@ -357,3 +357,32 @@ async fn an_endless_head_is_refused_at_the_limit() {
         assert!(f.message.contains("message head is too large"), "{f:?}");
     }
 }
+
+#[tokio::test]
+async fn a_body_that_stalls_times_out_in_the_transfer_phase() {
+    // Arrange: the head and part of the body, then nothing while the connection stays open.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await.unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+            .await
+            .unwrap();
+        // Held open until the client goes.
+        let _ = s.read(&mut buf).await;
+    });
+    let mut spec = HttpSpec::get(format!("http://{addr}/"));
+    spec.timeout_ms = 300;
+
+    // Act
+    let report = run_http(&engine(), spec).await;
+
+    // Assert
+    let f = report.verdict().1.expect("a stalled body is not up");
+    assert_eq!((f.kind, f.phase), (FailureKind::Timeout, Phase::Transfer), "{f:?}");
+    assert_eq!(report.hops[0].status, Some(200));
+    assert!(report.hops[0].timings.ttfb_ms.is_some());
+    server.await.unwrap();
+}
