@@ -22,6 +22,8 @@ fi
 # A separate run directory and ports, so a suite started by hand is left alone.
 cd ..
 export PINGTOWER_RUN_DIR="$(pwd)/run/e2e"
+# The walk-through's own secrets key and ops listener, never the developer's ./.env or 9464.
+export PINGTOWER_ENV_FILE="$PINGTOWER_RUN_DIR/.env" PINGTOWER_OPS_ADDR=127.0.0.1:19464
 export PINGTOWER_API_ADDR=127.0.0.1:18080 PINGTOWER_PINGER_ADDR=127.0.0.1:19101 \
   PINGTOWER_ARCHIVER_ADDR=127.0.0.1:19102 PINGTOWER_LLM_ADDR=127.0.0.1:19103 \
   PINGTOWER_NOTIFIER_ADDR=127.0.0.1:19104 PINGTOWER_SKIP_WEB=1

@@ -6,6 +6,11 @@
 //! 2. API latency: `GET /api/targets` for a user with `BENCH_LIST_TARGETS` targets (default
 //!    10,000): first page, sorted by status, text search, a deep cursor page.
 //!
+//! 3. Secrets (`BENCH_ONLY=secrets`): `GET /api/targets` and `GET /api/targets/{id}` p95 for a
+//!    user whose `BENCH_SECRET_TARGETS` targets (default 2,000) carry encrypted secrets and
+//!    for one whose as many targets carry none, requests interleaved in the same run; prints
+//!    both ("before" = without secrets, "after" = with them).
+//!
 //! `cargo run --release -p backend --example bench_backend`
 
 use std::sync::{Arc, Mutex};
@@ -71,6 +76,7 @@ fn config(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse) -> backend::Con
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
+        guard: Default::default(),
         api: backend::config::ApiConfig {
             scheduler: false,
             ..Default::default()
@@ -242,6 +248,141 @@ async fn bench_list() {
     let _ = app.await;
 }
 
+/// Inserts `n` targets of `owner`; with `key`, each carries basic auth and an API key header,
+/// sealed as the API stores them.
+async fn insert_secret_targets(pool: &sqlx::PgPool, owner: Uuid, n: usize, key: Option<&backend::secrets::SecretKey>) {
+    use common::messages::{CheckSpec, HttpAuth, HttpHeader, HttpSpec};
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut ids = Vec::new();
+        let mut names = Vec::new();
+        let mut specs = Vec::new();
+        let mut sealed: Vec<Option<Vec<u8>>> = Vec::new();
+        for k in chunk {
+            let mut h = HttpSpec::get(format!("https://svc{k}.example.com/health"));
+            h.timeout_ms = 5000;
+            if key.is_some() {
+                h.headers = vec![
+                    HttpHeader::new("Accept", "application/json"),
+                    HttpHeader::new("X-Api-Key", format!("key-{k}-0123456789abcdef")),
+                ];
+                h.auth = Some(HttpAuth::Basic {
+                    username: "robot".into(),
+                    password: format!("password-{k}-0123456789"),
+                });
+            } else {
+                h.headers = vec![
+                    HttpHeader::new("Accept", "application/json"),
+                    HttpHeader::new("X-Trace", format!("trace-{k}-0123456789abcdef")),
+                ];
+            }
+            let (spec, s) = backend::secrets::seal_spec(key, "spec", &CheckSpec::Http(h)).expect("sealed");
+            ids.push(Uuid::now_v7());
+            names.push(format!("service-{k:06}"));
+            specs.push(serde_json::to_value(spec).unwrap());
+            sealed.push(s);
+        }
+        for (((id, name), spec), s) in ids.iter().zip(&names).zip(&specs).zip(&sealed) {
+            sqlx::query(
+                "insert into targets (id, owner_id, name, kind, spec, interval_seconds, secrets) \
+                 values ($1, $2, $3, 'http', $4, 60, $5)",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(name)
+            .bind(spec)
+            .bind(s)
+            .execute(pool)
+            .await
+            .expect("target insert");
+        }
+    }
+}
+
+async fn bench_secrets() {
+    let n = env_num("BENCH_SECRET_TARGETS", 2_000);
+    let requests = env_num("BENCH_REQUESTS", 300);
+    let (pg, broker, ch) = (
+        TestPg::new().await,
+        TestBroker::new().await,
+        TestClickHouse::new().await,
+    );
+    let mut cfg = config(&pg, &broker, &ch);
+    cfg.api.secret_key = Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
+    let key = backend::secrets::SecretKey::from_config(cfg.api.secret_key.as_ref())
+        .unwrap()
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let app = tokio::spawn(backend::run_with(cfg, shutdown.clone(), move |a| {
+        let _ = tx.send(a);
+    }));
+    let addr = rx.await.unwrap();
+    let mut users = Vec::new();
+    for (email, key) in [("plain@example.com", None), ("secret@example.com", Some(&key))] {
+        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let me: Value = client
+            .post(format!("http://{addr}/api/auth/register"))
+            .json(&json!({"email": email, "password": "benchmark password"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let owner: Uuid = me["id"].as_str().unwrap().parse().unwrap();
+        insert_secret_targets(&pg.pool, owner, n, key).await;
+        let ids: Vec<Uuid> = sqlx::query_scalar("select id from targets where owner_id = $1")
+            .bind(owner)
+            .fetch_all(&pg.pool)
+            .await
+            .unwrap();
+        users.push((client, ids));
+    }
+    sqlx::query("analyze").execute(&pg.pool).await.unwrap();
+    // [list, one] × [plain, secret], requests interleaved so drift of the shared machine hits both.
+    let mut times: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); 2]; 2];
+    for round in 0..requests + 10 {
+        for (u, (client, ids)) in users.iter().enumerate() {
+            let urls = [
+                format!("http://{addr}/api/targets?limit=50"),
+                format!("http://{addr}/api/targets/{}", ids[round * 7919 % ids.len()]),
+            ];
+            for (kind, url) in urls.iter().enumerate() {
+                let t = Instant::now();
+                let r = client.get(url).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let body = r.bytes().await.unwrap();
+                if u == 1 {
+                    assert!(!String::from_utf8_lossy(&body).contains("password-"), "a secret leaked");
+                }
+                if round >= 10 {
+                    times[kind][u].push(t.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }
+    }
+    for (kind, label) in [(0, "GET /api/targets?limit=50"), (1, "GET /api/targets/{id}")] {
+        let mut p95 = [0.0; 2];
+        for (u, who) in [(0, "before: no secrets  "), (1, "after: with secrets")]
+            .iter()
+            .copied()
+        {
+            let t = &mut times[kind][u];
+            t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            p95[u] = pct(t, 0.95);
+            println!(
+                "secrets: {label} {who} ({n} targets): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+                pct(t, 0.5),
+                pct(t, 0.95),
+                pct(t, 0.99)
+            );
+        }
+        println!("secrets: {label} p95 after/before = {:.2}", p95[1] / p95[0]);
+    }
+    shutdown.cancel();
+    let _ = app.await;
+}
+
 #[tokio::main]
 async fn main() {
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
@@ -250,5 +391,8 @@ async fn main() {
     }
     if only.is_empty() || only == "scheduler" {
         bench_scheduler().await;
+    }
+    if only.is_empty() || only == "secrets" {
+        bench_secrets().await;
     }
 }

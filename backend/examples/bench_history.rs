@@ -54,6 +54,7 @@ fn config(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse) -> backend::Con
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
+        guard: Default::default(),
         api: backend::config::ApiConfig {
             scheduler: false,
             engine: backend::incidents::EngineSettings {

@@ -275,7 +275,7 @@ async fn get_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfi
         telegram_bot_username: state.config.api.telegram_bot_username.clone(),
         regions: known_regions(&state),
         min_interval_seconds: state.config.api.min_interval_seconds,
-        allow_private_targets: state.config.api.allow_private_targets,
+        allow_private_targets: state.guard.allow_private_targets(),
     }))
 }
 
@@ -461,9 +461,14 @@ async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
     .await?)
 }
 
-#[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = User), (status = 401)))]
-async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<User>> {
-    Ok(Json(load_user(&state, user.id).await?))
+#[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = crate::quotas::Me), (status = 401)))]
+async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<crate::quotas::Me>> {
+    let limits = crate::quotas::load(&state, user.id).await?;
+    Ok(Json(crate::quotas::Me {
+        user: load_user(&state, user.id).await?,
+        may_private_targets: limits.may_private_targets,
+        quotas: limits.quotas,
+    }))
 }
 
 #[utoipa::path(patch, path = "/api/auth/me", tag = "accounts", request_body = UpdateMe, responses((status = 200, body = User), (status = 422)))]

@@ -96,7 +96,8 @@ pub struct LinkToken {
 }
 
 #[utoipa::path(post, path = "/api/channels/telegram/link", tag = "channels",
-    responses((status = 201, body = LinkToken), (status = 503, description = "no Telegram bot configured")))]
+    responses((status = 201, body = LinkToken), (status = 422, description = "the channel quota is reached (`field` max_channels)"),
+        (status = 503, description = "no Telegram bot configured")))]
 async fn create_link_token(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -107,6 +108,10 @@ async fn create_link_token(
         ));
     };
     let bot = bot.trim_start_matches('@');
+    // A linked chat becomes a channel: no link once the channel quota is reached.
+    let mut tx = state.pool.begin().await?;
+    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
+    tx.rollback().await?;
     let token = auth::new_short_secret();
     let expires_at: DateTime<Utc> = sqlx::query_scalar(
         "insert into telegram_link_tokens (token_hash, user_id, expires_at) \
@@ -138,7 +143,8 @@ pub struct NewEmailChannel {
 }
 
 #[utoipa::path(post, path = "/api/channels/email", tag = "channels", request_body = NewEmailChannel,
-    responses((status = 201, body = Channel), (status = 409), (status = 422)))]
+    responses((status = 201, body = Channel), (status = 409),
+        (status = 422, description = "invalid, or over the channel quota (`field` max_channels)")))]
 async fn create_email_channel(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -150,6 +156,8 @@ async fn create_email_channel(
         Some(l) if !l.trim().is_empty() => Some(crate::validate::text("label", l, 100)?),
         _ => None,
     };
+    let mut tx = state.pool.begin().await?;
+    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
     let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
          on conflict (user_id, kind, address) do nothing returning {COLUMNS}"
@@ -158,8 +166,9 @@ async fn create_email_channel(
     .bind(user.id)
     .bind(&address)
     .bind(label)
-    .fetch_optional(&state.pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     let channel = channel.ok_or_else(|| ApiError {
         field: Some("address".into()),
         ..ApiError::conflict("you have this address already")

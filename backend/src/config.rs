@@ -19,15 +19,6 @@ pub struct ApiConfig {
     /// An admin can change it at run time; this is the value until they do.
     #[arg(long, env = "PINGTOWER_REGISTRATION", value_enum, default_value = "open")]
     pub registration: Registration,
-    /// Allow targets on private, loopback and link-local addresses.
-    #[arg(
-        long,
-        env = "PINGTOWER_ALLOW_PRIVATE_TARGETS",
-        default_value_t = false,
-        action = clap::ArgAction::Set,
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub allow_private_targets: bool,
     /// Shortest check interval users may choose, in seconds.
     #[arg(long, env = "PINGTOWER_MIN_INTERVAL_SECONDS", default_value_t = 10)]
     pub min_interval_seconds: u32,
@@ -67,13 +58,19 @@ pub struct ApiConfig {
     /// The incident engine.
     #[command(flatten)]
     pub engine: crate::incidents::EngineSettings,
+    /// The key that encrypts target secrets at rest: base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Unset: targets with secrets cannot be stored.
+    #[arg(long, env = "PINGTOWER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<secrecy::SecretString>,
+    /// Default per-user quotas (an admin can override them per user).
+    #[command(flatten)]
+    pub quotas: crate::quotas::QuotaConfig,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             registration: Registration::Open,
-            allow_private_targets: false,
             min_interval_seconds: 10,
             cookie_secure: false,
             public_url: "http://127.0.0.1:8080".parse().expect("valid URL"),
@@ -86,6 +83,8 @@ impl Default for ApiConfig {
             login_window: Duration::from_secs(15 * 60),
             database_read_url: None,
             engine: Default::default(),
+            secret_key: None,
+            quotas: Default::default(),
         }
     }
 }

@@ -22,8 +22,10 @@ pub mod error;
 pub mod history;
 pub mod incidents;
 pub mod openapi;
+pub mod quotas;
 pub mod ratelimit;
 pub mod scheduler;
+pub mod secrets;
 pub mod status;
 pub mod targets;
 pub mod validate;
@@ -77,6 +79,10 @@ pub struct Config {
     /// API server.
     #[command(flatten)]
     pub http: HttpConfig,
+    /// The address guard: private targets possible at all, operator exceptions, more
+    /// protected endpoints, NAT64 prefixes.
+    #[command(flatten)]
+    pub guard: common::config::GuardConfig,
     /// Accounts, targets, scheduler and web settings.
     #[command(flatten)]
     pub api: config::ApiConfig,
@@ -103,6 +109,13 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Rate limits, the password hash queue and the public caches.
     pub edge: Arc<edge::EdgeState>,
+    /// Seals and opens target secrets (`PINGTOWER_SECRET_KEY`; none: secrets cannot be stored).
+    pub secret_key: Option<secrets::SecretKey>,
+    /// "Test now" calls per user in the last minute.
+    pub test_now_limiter: Arc<quotas::PerMinute>,
+    /// Decides which addresses a target may point at. [`AppState::new`] protects only what
+    /// needs no DNS; [`run`] replaces it by one over every suite endpoint ([`suite_guard`]).
+    pub guard: common::netguard::Guard,
 }
 
 impl AppState {
@@ -133,6 +146,8 @@ impl AppState {
             shutdown,
         );
         let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
+        let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
+        let guard = common::netguard::Guard::from_parts(&config.guard, Vec::new());
         let edge = Arc::new(edge::EdgeState::new(&config));
         if config.edge.request_timeout <= config.api.test_now_timeout {
             tracing::warn!(
@@ -142,6 +157,9 @@ impl AppState {
             );
         }
         Ok(Self {
+            guard,
+            secret_key,
+            test_now_limiter: Arc::default(),
             pool,
             read_pool,
             clickhouse,
@@ -153,12 +171,45 @@ impl AppState {
     }
 }
 
+/// The suite's own endpoints no check may reach: the broker and its management API,
+/// PostgreSQL (primary and replica), ClickHouse, this backend's API and ops listen addresses
+/// (when not ephemeral ports) and the public URL's host and port.
+pub fn suite_endpoints(config: &Config) -> Vec<String> {
+    use secrecy::ExposeSecret;
+    let mut out = common::netguard::amqp_endpoints(&config.amqp);
+    out.push(config.pg.database_url.expose_secret().to_owned());
+    if let Some(read) = &config.api.database_read_url {
+        out.push(read.expose_secret().to_owned());
+    }
+    out.push(config.clickhouse.url.to_string());
+    for own in [config.http.addr, config.edge.ops_addr] {
+        if own.port() != 0 {
+            out.push(own.to_string());
+        }
+    }
+    let public = &config.api.public_url;
+    if let (Some(host), Some(port)) = (public.host_str(), public.port_or_known_default()) {
+        out.push(format!("{host}:{port}"));
+    }
+    out
+}
+
+/// The guard over [`suite_endpoints`] and `PINGTOWER_PROTECTED_ADDRESSES` (names resolved
+/// now, each within a deadline).
+pub async fn suite_guard(config: &Config) -> common::netguard::Guard {
+    common::netguard::Guard::new(&config.guard, &suite_endpoints(config)).await
+}
+
 /// Applies every migration; a no-op when all are applied.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let pool = common::db::pg_pool(&config.pg)?;
     common::db::migrate_pg(&pool)
         .await
         .context("PostgreSQL migrations failed")?;
+    let key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
+    secrets::seal_legacy(&pool, key.as_ref())
+        .await
+        .context("encrypting stored plaintext secrets")?;
     let applied = common::db::migrate_clickhouse(&config.clickhouse)
         .await
         .context("ClickHouse migrations failed")?;
@@ -174,6 +225,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(targets::router())
+        .merge(quotas::router())
         .merge(channels::router())
         .merge(openapi::router())
         .merge(incidents::router())
@@ -221,6 +273,8 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
         clock,
         standby_poll: Duration::from_secs(1),
         stats: Arc::new(scheduler::Stats::default()),
+        secret_key: state.secret_key.clone(),
+        allow_private_targets: state.guard.allow_private_targets(),
     })
 }
 
@@ -253,7 +307,8 @@ pub async fn run_with_listeners(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
-    let state = AppState::new(config, shutdown.clone())?;
+    let mut state = AppState::new(config, shutdown.clone())?;
+    state.guard = suite_guard(&state.config).await;
     let (pool, broker) = (state.pool.clone(), state.broker.clone());
     let readiness = Readiness::new()
         .postgres(pool.clone())
@@ -270,6 +325,17 @@ pub async fn run_with_listeners(
     let connector = broker.clone();
     tokio::spawn(async move {
         let _ = connector.connection().await;
+    });
+    // Plaintext secrets of targets stored before encryption are sealed once a key is set
+    // (idempotent; the scheduler is told of each sealed target by the change trigger).
+    let sealer = (state.pool.clone(), state.secret_key.clone());
+    tokio::spawn(async move {
+        if let Err(error) = secrets::seal_legacy(&sealer.0, sealer.1.as_ref()).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "stored plaintext secrets are not encrypted yet"
+            );
+        }
     });
     let incidents = incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone());
     let scheduler = if state.config.api.scheduler {

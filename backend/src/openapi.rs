@@ -74,7 +74,12 @@ const OTHER_ROUTES: &[(&str, &str, &str, &str)] = &[
         "Add a note to an incident",
     ),
     ("get", "/api/maintenance", "maintenance", "Maintenance windows"),
-    ("post", "/api/maintenance", "maintenance", "Create a maintenance window"),
+    (
+        "post",
+        "/api/maintenance",
+        "maintenance",
+        "Create a maintenance window (422 `max_maintenance_windows` over the quota)",
+    ),
     ("get", "/api/maintenance/{id}", "maintenance", "One maintenance window"),
     (
         "put",
@@ -89,9 +94,19 @@ const OTHER_ROUTES: &[(&str, &str, &str, &str)] = &[
         "Delete a maintenance window",
     ),
     ("get", "/api/status-pages", "status", "Status pages"),
-    ("post", "/api/status-pages", "status", "Create a status page"),
+    (
+        "post",
+        "/api/status-pages",
+        "status",
+        "Create a status page (422 `max_status_pages` over the quota, `targets` over the per-page quota)",
+    ),
     ("get", "/api/status-pages/{id}", "status", "One status page"),
-    ("put", "/api/status-pages/{id}", "status", "Replace a status page"),
+    (
+        "put",
+        "/api/status-pages/{id}",
+        "status",
+        "Replace a status page (422 `targets` over the per-page quota)",
+    ),
     ("delete", "/api/status-pages/{id}", "status", "Delete a status page"),
     (
         "post",
@@ -136,6 +151,7 @@ pub fn document() -> Document {
     let mut doc = crate::accounts::Doc::openapi();
     doc.merge(crate::targets::Doc::openapi());
     doc.merge(crate::channels::Doc::openapi());
+    doc.merge(crate::quotas::Doc::openapi());
     doc.info = Info::new("PingTower API", env!("CARGO_PKG_VERSION"));
     doc.info.description = Some(
         "Auth: session cookie `pt_session` or `Authorization: Bearer pt_…`. Errors: \

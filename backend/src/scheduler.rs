@@ -115,6 +115,11 @@ pub struct Deps {
     pub standby_poll: Duration,
     /// Counters.
     pub stats: Arc<Stats>,
+    /// Opens targets' sealed secrets into their jobs (none: targets with secrets are not scheduled).
+    pub secret_key: Option<crate::secrets::SecretKey>,
+    /// Whether the installation allows private targets at all (a job's `allow_private` is this
+    /// and its owner's permission).
+    pub allow_private_targets: bool,
 }
 
 /// Runs the scheduler until `shutdown`: standing by, leading when it holds the lock.
@@ -203,6 +208,8 @@ pub fn job_id(target: Uuid, region: &str, slot_ms: i64) -> Uuid {
 
 struct Entry {
     spec: Arc<CheckSpec>,
+    owner_id: Uuid,
+    allow_private: bool,
     interval_ms: i64,
     regions: Arc<Vec<String>>,
     next_ms: i64,
@@ -212,7 +219,10 @@ struct Entry {
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
+    owner_id: Uuid,
+    may_private: bool,
     spec: serde_json::Value,
+    secrets: Option<Vec<u8>>,
     interval_seconds: i32,
     regions: Vec<String>,
     next_run_at: DateTime<Utc>,
@@ -233,9 +243,11 @@ impl Plan {
         }
     }
 
-    /// Adds or replaces a target. `stored_next` is its `next_run_at`.
-    fn upsert(&mut self, row: Row, now_ms: i64) {
-        let spec: CheckSpec = match serde_json::from_value(row.spec) {
+    /// Adds or replaces a target. `stored_next` is its `next_run_at`; its sealed secrets are
+    /// opened with `key` into the spec its jobs carry; `allow_private_targets` is the
+    /// installation's switch.
+    fn upsert(&mut self, row: Row, now_ms: i64, key: Option<&crate::secrets::SecretKey>, allow_private_targets: bool) {
+        let mut spec: CheckSpec = match serde_json::from_value(row.spec) {
             Ok(s) => s,
             Err(error) => {
                 tracing::warn!(target_id = %row.id, %error, "target spec does not decode; not scheduled");
@@ -243,6 +255,22 @@ impl Plan {
                 return;
             }
         };
+        if let Some(sealed) = &row.secrets {
+            match key.map(|k| k.open(sealed)) {
+                Some(Ok(secrets)) => crate::secrets::fill(&mut spec, &secrets),
+                // Checked without its credentials the target would only fail; leave it out.
+                Some(Err(error)) => {
+                    tracing::warn!(target_id = %row.id, error = %error, "target secrets do not open; not scheduled");
+                    self.remove(row.id);
+                    return;
+                }
+                None => {
+                    tracing::warn!(target_id = %row.id, "target has secrets but PINGTOWER_SECRET_KEY is not set; not scheduled");
+                    self.remove(row.id);
+                    return;
+                }
+            }
+        }
         let interval_ms = i64::from(row.interval_seconds.max(1)) * 1000;
         let stored = row.next_run_at.timestamp_millis();
         let next_ms = match self.entries.get(&row.id) {
@@ -260,6 +288,8 @@ impl Plan {
             row.id,
             Entry {
                 spec: Arc::new(spec),
+                owner_id: row.owner_id,
+                allow_private: allow_private_targets && row.may_private,
                 interval_ms,
                 regions: Arc::new(if row.regions.is_empty() {
                     vec![common::messages::DEFAULT_REGION.to_owned()]
@@ -289,7 +319,8 @@ impl Plan {
     }
 }
 
-const SELECT: &str = "select id, spec, interval_seconds, regions, next_run_at from targets where not paused";
+const SELECT: &str = "select t.id, t.owner_id, (u.is_admin or u.may_private_targets) as may_private, t.spec, t.secrets, \
+     t.interval_seconds, t.regions, t.next_run_at from targets t join users u on u.id = t.owner_id where not t.paused";
 
 async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(&deps.pool)
@@ -321,9 +352,14 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
             }
             n = listener.try_recv() => match n {
                 Ok(Some(n)) => {
-                    match n.payload().parse::<Uuid>() {
-                        Ok(id) => reload(deps, &mut plan, id).await?,
-                        Err(_) => full_load(deps, &mut plan).await?,
+                    let payload = n.payload();
+                    if let Some(owner) = payload.strip_prefix("owner:").and_then(|o| o.parse::<Uuid>().ok()) {
+                        reload_owner(deps, &mut plan, owner).await?;
+                    } else {
+                        match payload.parse::<Uuid>() {
+                            Ok(id) => reload(deps, &mut plan, id).await?,
+                            Err(_) => full_load(deps, &mut plan).await?,
+                        }
                     }
                 }
                 // The listener lost its connection (notifications may be lost): reload all.
@@ -349,7 +385,7 @@ async fn full_load(deps: &Deps, plan: &mut Plan) -> anyhow::Result<()> {
     while let Some(row) = rows.next().await {
         let row = row.context("loading targets")?;
         seen.insert(row.id);
-        plan.upsert(row, now_ms);
+        plan.upsert(row, now_ms, deps.secret_key.as_ref(), deps.allow_private_targets);
     }
     plan.entries.retain(|id, _| seen.contains(id));
     metrics::gauge!("pingtower_scheduler_targets").set(plan.entries.len() as f64);
@@ -358,16 +394,35 @@ async fn full_load(deps: &Deps, plan: &mut Plan) -> anyhow::Result<()> {
 }
 
 async fn reload(deps: &Deps, plan: &mut Plan, id: Uuid) -> anyhow::Result<()> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} and id = $1")))
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} and t.id = $1")))
         .bind(id)
         .fetch_optional(&deps.pool)
         .await
         .context("reloading a target")?;
     match row {
-        Some(row) => plan.upsert(row, deps.clock.now().timestamp_millis()),
+        Some(row) => plan.upsert(
+            row,
+            deps.clock.now().timestamp_millis(),
+            deps.secret_key.as_ref(),
+            deps.allow_private_targets,
+        ),
         None => plan.remove(id),
     }
     metrics::gauge!("pingtower_scheduler_targets").set(plan.entries.len() as f64);
+    Ok(())
+}
+
+/// Reloads every scheduled target of `owner` (their permission changed: jobs carry it).
+async fn reload_owner(deps: &Deps, plan: &mut Plan, owner: Uuid) -> anyhow::Result<()> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} and t.owner_id = $1")))
+        .bind(owner)
+        .fetch_all(&deps.pool)
+        .await
+        .context("reloading an owner's targets")?;
+    let now_ms = deps.clock.now().timestamp_millis();
+    for row in rows {
+        plan.upsert(row, now_ms, deps.secret_key.as_ref(), deps.allow_private_targets);
+    }
     Ok(())
 }
 
@@ -409,7 +464,15 @@ async fn run_due(
         ids.push(id);
         nexts.push(ms_to_time(entry.next_ms));
         for region in entry.regions.iter() {
-            jobs.push((id, region.clone(), slot, entry.interval_ms, entry.spec.clone()));
+            jobs.push((
+                id,
+                region.clone(),
+                slot,
+                entry.interval_ms,
+                entry.spec.clone(),
+                entry.owner_id,
+                entry.allow_private,
+            ));
         }
     }
     if missed > 0 {
@@ -435,53 +498,56 @@ async fn run_due(
     let stats = deps.stats.clone();
     let publisher = deps.publisher.clone();
     futures::stream::iter(jobs)
-        .for_each_concurrent(IN_FLIGHT, |(target_id, region, slot, interval_ms, spec)| {
-            let publisher = publisher.clone();
-            let stats = stats.clone();
-            let unavailable = unavailable.clone();
-            async move {
-                if !connected {
-                    stats.publish_failures.fetch_add(1, Ordering::Relaxed);
-                    stats.missed.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("pingtower_scheduler_publish_failures_total").increment(1);
-                    metrics::counter!("pingtower_scheduler_missed_slots_total").increment(1);
-                    return;
-                }
-                let id = job_id(target_id, &region, slot);
-                let job = CheckJob {
-                    job_id: id,
-                    target_id,
-                    owner_id: None,
-                    allow_private: true,
-                    region,
-                    scheduled_for: ms_to_time(slot),
-                    deadline: ms_to_time(slot + interval_ms),
-                    spec: (*spec).clone(),
-                };
-                let envelope = Envelope::new(job).with_message_id(id);
-                match publisher.publish(&envelope).await {
-                    Ok(()) => {
-                        let lag = (clock.now().timestamp_micros() - slot * 1000) as f64 / 1e6;
-                        stats.published.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("pingtower_scheduler_jobs_published_total").increment(1);
-                        metrics::histogram!("pingtower_scheduler_lag_seconds").record(lag);
-                        if let Some(lags) = &stats.lags {
-                            lags.lock().expect("lags").push(lag);
-                        }
-                    }
-                    Err(error) => {
-                        if matches!(error, bus::PublishError::Unavailable(..)) {
-                            unavailable.store(true, Ordering::Relaxed);
-                        }
-                        tracing::debug!(%error, %target_id, "job publish failed; slot missed");
+        .for_each_concurrent(
+            IN_FLIGHT,
+            |(target_id, region, slot, interval_ms, spec, owner_id, allow_private)| {
+                let publisher = publisher.clone();
+                let stats = stats.clone();
+                let unavailable = unavailable.clone();
+                async move {
+                    if !connected {
                         stats.publish_failures.fetch_add(1, Ordering::Relaxed);
                         stats.missed.fetch_add(1, Ordering::Relaxed);
                         metrics::counter!("pingtower_scheduler_publish_failures_total").increment(1);
                         metrics::counter!("pingtower_scheduler_missed_slots_total").increment(1);
+                        return;
+                    }
+                    let id = job_id(target_id, &region, slot);
+                    let job = CheckJob {
+                        job_id: id,
+                        target_id,
+                        owner_id: Some(owner_id),
+                        allow_private,
+                        region,
+                        scheduled_for: ms_to_time(slot),
+                        deadline: ms_to_time(slot + interval_ms),
+                        spec: (*spec).clone(),
+                    };
+                    let envelope = Envelope::new(job).with_message_id(id);
+                    match publisher.publish(&envelope).await {
+                        Ok(()) => {
+                            let lag = (clock.now().timestamp_micros() - slot * 1000) as f64 / 1e6;
+                            stats.published.fetch_add(1, Ordering::Relaxed);
+                            metrics::counter!("pingtower_scheduler_jobs_published_total").increment(1);
+                            metrics::histogram!("pingtower_scheduler_lag_seconds").record(lag);
+                            if let Some(lags) = &stats.lags {
+                                lags.lock().expect("lags").push(lag);
+                            }
+                        }
+                        Err(error) => {
+                            if matches!(error, bus::PublishError::Unavailable(..)) {
+                                unavailable.store(true, Ordering::Relaxed);
+                            }
+                            tracing::debug!(%error, %target_id, "job publish failed; slot missed");
+                            stats.publish_failures.fetch_add(1, Ordering::Relaxed);
+                            stats.missed.fetch_add(1, Ordering::Relaxed);
+                            metrics::counter!("pingtower_scheduler_publish_failures_total").increment(1);
+                            metrics::counter!("pingtower_scheduler_missed_slots_total").increment(1);
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
         .await;
     if unavailable.load(Ordering::Relaxed) {
         tracing::warn!("the broker is unreachable; slots are skipped until it is back");

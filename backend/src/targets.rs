@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use common::messages::{CheckJob, CheckKind, CheckResult, CheckSpec, Envelope};
-use common::netguard::AddressPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -19,6 +18,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Json, Path, Query, no_content_or_not_found};
+use crate::quotas::{self, UserLimits};
+use crate::secrets::{self, Secrets};
 use crate::validate;
 
 /// Default check interval.
@@ -77,8 +78,8 @@ pub struct TargetInput {
     pub paused: bool,
 }
 
-/// A validated target, ready to store.
-#[derive(Debug, Clone)]
+/// A validated target, ready to store. Its `Debug` leaves the spec out (it holds secrets).
+#[derive(Clone)]
 pub struct ValidTarget {
     /// Name.
     pub name: String,
@@ -96,6 +97,16 @@ pub struct ValidTarget {
     pub success_threshold: u32,
     /// Paused.
     pub paused: bool,
+}
+
+impl std::fmt::Debug for ValidTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidTarget")
+            .field("name", &self.name)
+            .field("kind", &self.spec.kind())
+            .field("interval_seconds", &self.interval_seconds)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A target's current state, as the incident engine keeps it.
@@ -172,11 +183,13 @@ struct TargetRow {
 impl From<TargetRow> for Target {
     fn from(r: TargetRow) -> Self {
         let timeout_ms = r.spec.get("timeout_ms").and_then(Value::as_f64).unwrap_or(10_000.0);
+        let mut spec = r.spec;
+        secrets::mask_json(&mut spec);
         Target {
             id: r.id,
             name: r.name,
             kind: r.kind,
-            spec: r.spec,
+            spec,
             interval_seconds: r.interval_seconds,
             timeout_seconds: timeout_ms / 1000.0,
             regions: r.regions,
@@ -263,24 +276,89 @@ pub fn decode_spec(prefix: &str, value: Value) -> Result<CheckSpec, ApiError> {
     }
 }
 
-/// Validates a target input; `prefix` is prepended to field names (`targets[3].`).
-pub async fn validate_input(state: &AppState, prefix: &str, input: TargetInput) -> Result<ValidTarget, ApiError> {
+/// 413 naming `field`: a byte size over its quota.
+fn too_large(field: String, message: String) -> ApiError {
+    ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        ..ApiError::validation(field, message)
+    }
+}
+
+/// The per-check quotas that need the decoded spec: headers, header bytes, body, assertions.
+fn spec_quotas(prefix: &str, spec: &CheckSpec, q: &quotas::Quotas) -> Result<(), ApiError> {
+    let CheckSpec::Http(h) = spec else {
+        return Ok(());
+    };
+    if h.headers.len() > q.max_headers as usize {
+        return Err(ApiError::validation(
+            format!("{prefix}.headers"),
+            format!("at most {} headers (your quota)", q.max_headers),
+        ));
+    }
+    let header_bytes: usize = h.headers.iter().map(|x| x.name.len() + x.value.len()).sum();
+    if header_bytes > q.max_header_bytes as usize {
+        return Err(too_large(
+            format!("{prefix}.headers"),
+            format!("the headers may take at most {} bytes (your quota)", q.max_header_bytes),
+        ));
+    }
+    if let Some(body) = &h.body
+        && body.len() > q.max_body_bytes as usize
+    {
+        return Err(too_large(
+            format!("{prefix}.body"),
+            format!("the body may take at most {} bytes (your quota)", q.max_body_bytes),
+        ));
+    }
+    if h.assertions.len() > q.max_assertions as usize {
+        return Err(ApiError::validation(
+            format!("{prefix}.assertions"),
+            format!("at most {} assertions (your quota)", q.max_assertions),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a target input against the owner's quotas and permission; `prefix` is prepended
+/// to field names (`targets[3].`). A secret sent as the mask takes its value from `old` (the
+/// stored target's secrets), and is refused when there is none.
+pub async fn validate_input(
+    state: &AppState,
+    prefix: &str,
+    input: TargetInput,
+    limits: &UserLimits,
+    old: Option<&Secrets>,
+) -> Result<ValidTarget, ApiError> {
     let f = |name: &str| format!("{prefix}{name}");
-    let api = &state.config.api;
+    let q = &limits.quotas;
     let name = validate::text(&f("name"), &input.name, 200)?;
+    let spec_bytes = serde_json::to_vec(&input.spec).map(|v| v.len()).unwrap_or(usize::MAX);
+    if spec_bytes > q.max_spec_bytes as usize {
+        return Err(too_large(
+            f("spec"),
+            format!(
+                "the spec may take at most {} bytes as JSON (your quota)",
+                q.max_spec_bytes
+            ),
+        ));
+    }
     let mut spec = decode_spec(&f("spec"), input.spec)?;
     if let Some(kind) = input.kind
         && kind != spec.kind()
     {
         return Err(ApiError::validation(f("kind"), "kind must match spec.kind"));
     }
-    let interval = input.interval_seconds.unwrap_or(DEFAULT_INTERVAL_SECONDS);
-    if interval < api.min_interval_seconds || interval > MAX_INTERVAL_SECONDS {
+    spec_quotas(&f("spec"), &spec, q)?;
+    secrets::resolve(&f("spec"), &mut spec, old)?;
+    let interval = input
+        .interval_seconds
+        .unwrap_or(DEFAULT_INTERVAL_SECONDS.max(q.min_interval_seconds));
+    if interval < q.min_interval_seconds || interval > MAX_INTERVAL_SECONDS {
         return Err(ApiError::validation(
             f("interval_seconds"),
             format!(
                 "the interval must be between {} and {MAX_INTERVAL_SECONDS} seconds",
-                api.min_interval_seconds
+                q.min_interval_seconds
             ),
         ));
     }
@@ -299,21 +377,27 @@ pub async fn validate_input(state: &AppState, prefix: &str, input: TargetInput) 
             CheckSpec::Tls(s) => s.timeout_ms = ms,
         }
     }
+    let timeout_field = if input.timeout_seconds.is_some() {
+        f("timeout_seconds")
+    } else {
+        f("spec.timeout_ms")
+    };
     if u64::from(spec.timeout_ms()) >= u64::from(interval) * 1000 {
-        let field = if input.timeout_seconds.is_some() {
-            f("timeout_seconds")
-        } else {
-            f("spec.timeout_ms")
-        };
         return Err(ApiError::validation(
-            field,
+            timeout_field,
             "the timeout must be shorter than the interval",
         ));
     }
-    let policy = AddressPolicy {
-        allow_private: api.allow_private_targets,
-    };
-    validate::spec(&f("spec"), &spec, policy).await?;
+    if u64::from(spec.timeout_ms()) > u64::from(q.max_timeout_seconds) * 1000 {
+        return Err(ApiError::validation(
+            timeout_field,
+            format!(
+                "the timeout may be at most {} seconds (your quota)",
+                q.max_timeout_seconds
+            ),
+        ));
+    }
+    validate::spec(&f("spec"), &spec, &state.guard, limits.may_private_targets).await?;
     let known = crate::accounts::known_regions(state);
     let regions = match input.regions {
         None => known.clone(),
@@ -384,23 +468,42 @@ async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Targe
     Ok(row.into())
 }
 
-async fn insert_target(conn: &mut sqlx::PgConnection, owner: Uuid, t: &ValidTarget) -> Result<Uuid, sqlx::Error> {
+/// A target's spec as stored: secrets masked, and sealed beside it.
+pub struct Sealed {
+    spec: CheckSpec,
+    secrets: Option<Vec<u8>>,
+}
+
+/// Seals the secrets of `t` (refused without a key, naming the field under `prefix`).
+fn seal(state: &AppState, prefix: &str, t: &ValidTarget) -> Result<Sealed, ApiError> {
+    let (spec, secrets) = secrets::seal_spec(state.secret_key.as_ref(), &format!("{prefix}spec"), &t.spec)?;
+    Ok(Sealed { spec, secrets })
+}
+
+async fn insert_target(
+    conn: &mut sqlx::PgConnection,
+    owner: Uuid,
+    t: &ValidTarget,
+    sealed: &Sealed,
+) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, tags, \
-         failure_threshold, success_threshold, paused) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         failure_threshold, success_threshold, paused, secrets) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id)
     .bind(owner)
     .bind(&t.name)
     .bind(t.spec.kind().as_str())
-    .bind(sqlx::types::Json(&t.spec))
+    .bind(sqlx::types::Json(&sealed.spec))
     .bind(t.interval_seconds as i32)
     .bind(&t.regions)
     .bind(&t.tags)
     .bind(t.failure_threshold as i32)
     .bind(t.success_threshold as i32)
     .bind(t.paused)
+    .bind(&sealed.secrets)
     .execute(conn)
     .await?;
     Ok(id)
@@ -411,40 +514,67 @@ async fn update_row(
     owner: Uuid,
     id: Uuid,
     t: &ValidTarget,
+    sealed: &Sealed,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "update targets set name = $3, kind = $4, spec = $5, interval_seconds = $6, regions = $7, tags = $8, \
-         failure_threshold = $9, success_threshold = $10, paused = $11, updated_at = now() \
+         failure_threshold = $9, success_threshold = $10, paused = $11, secrets = $12, updated_at = now() \
          where id = $1 and owner_id = $2",
     )
     .bind(id)
     .bind(owner)
     .bind(&t.name)
     .bind(t.spec.kind().as_str())
-    .bind(sqlx::types::Json(&t.spec))
+    .bind(sqlx::types::Json(&sealed.spec))
     .bind(t.interval_seconds as i32)
     .bind(&t.regions)
     .bind(&t.tags)
     .bind(t.failure_threshold as i32)
     .bind(t.success_threshold as i32)
     .bind(t.paused)
+    .bind(&sealed.secrets)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 #[utoipa::path(post, path = "/api/targets", tag = "targets", request_body = TargetInput,
-    responses((status = 201, body = Target), (status = 422, description = "a field is invalid; `field` names it")))]
+    responses((status = 201, body = Target),
+        (status = 413, description = "a byte size over its quota; `field` names it"),
+        (status = 422, description = "a field is invalid or over its quota; `field` names it")))]
 async fn create_target(
     State(state): State<AppState>,
     user: CurrentUser,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Target>)> {
-    let valid = validate_input(&state, "", parse_input(body)?).await?;
-    let mut conn = state.pool.acquire().await?;
-    let id = insert_target(&mut conn, user.id, &valid).await?;
-    drop(conn);
+    let limits = quotas::load(&state, user.id).await?;
+    let valid = validate_input(&state, "", parse_input(body)?, &limits, None).await?;
+    let sealed = seal(&state, "", &valid)?;
+    let mut tx = state.pool.begin().await?;
+    quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, 1).await?;
+    let id = insert_target(&mut tx, user.id, &valid, &sealed).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(load_target(&state, user.id, id).await?)))
+}
+
+/// The spec and opened secrets of a stored target of `owner`.
+async fn stored_secrets(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+) -> ApiResult<Option<(CheckSpec, Secrets, Vec<String>)>> {
+    let row: Option<(Value, Option<Vec<u8>>, Vec<String>)> =
+        sqlx::query_as("select spec, secrets, regions from targets where id = $1 and owner_id = $2")
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(&state.pool)
+            .await?;
+    let Some((spec, sealed, regions)) = row else {
+        return Ok(None);
+    };
+    let spec: CheckSpec = serde_json::from_value(spec).map_err(ApiError::internal)?;
+    let secrets = secrets::stored(state.secret_key.as_ref(), &spec, sealed.as_deref()).map_err(ApiError::internal)?;
+    Ok(Some((spec, secrets, regions)))
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
@@ -454,7 +584,7 @@ async fn get_target(State(state): State<AppState>, user: CurrentUser, Path(id): 
 }
 
 #[utoipa::path(put, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)), request_body = TargetInput,
-    responses((status = 200, body = Target), (status = 404), (status = 422)))]
+    responses((status = 200, body = Target), (status = 404), (status = 413), (status = 422)))]
 async fn update_target(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -462,17 +592,14 @@ async fn update_target(
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Target>> {
     // Foreign ids are 404 before any validation detail is revealed.
-    let exists: Option<Uuid> = sqlx::query_scalar("select id from targets where id = $1 and owner_id = $2")
-        .bind(id)
-        .bind(user.id)
-        .fetch_optional(&state.pool)
-        .await?;
-    if exists.is_none() {
+    let Some((_, old, _)) = stored_secrets(&state, user.id, id).await? else {
         return Err(ApiError::not_found());
-    }
-    let valid = validate_input(&state, "", parse_input(body)?).await?;
+    };
+    let limits = quotas::load(&state, user.id).await?;
+    let valid = validate_input(&state, "", parse_input(body)?, &limits, Some(&old)).await?;
+    let sealed = seal(&state, "", &valid)?;
     let mut conn = state.pool.acquire().await?;
-    if !update_row(&mut conn, user.id, id, &valid).await? {
+    if !update_row(&mut conn, user.id, id, &valid, &sealed).await? {
         return Err(ApiError::not_found());
     }
     drop(conn);
@@ -674,18 +801,23 @@ async fn export_targets(
         version: 1,
         targets: rows
             .into_iter()
-            .map(|(name, spec, interval, regions, tags, ft, st, paused)| TargetInput {
-                name,
-                kind: None,
-                spec,
-                interval_seconds: Some(interval as u32),
-                timeout_seconds: None,
-                regions: Some(regions),
-                tags,
-                failure_threshold: Some(ft as u32),
-                success_threshold: Some(st as u32),
-                paused,
-            })
+            .map(
+                |(name, mut spec, interval, regions, tags, ft, st, paused)| TargetInput {
+                    name,
+                    kind: None,
+                    spec: {
+                        secrets::mask_json(&mut spec);
+                        spec
+                    },
+                    interval_seconds: Some(interval as u32),
+                    timeout_seconds: None,
+                    regions: Some(regions),
+                    tags,
+                    failure_threshold: Some(ft as u32),
+                    success_threshold: Some(st as u32),
+                    paused,
+                },
+            )
             .collect(),
     };
     match q.format.as_deref() {
@@ -698,7 +830,7 @@ async fn export_targets(
         )
             .into_response()),
         Some("yaml") => {
-            let text = serde_yaml::to_string(&doc).map_err(ApiError::internal)?;
+            let text = serde_norway::to_string(&doc).map_err(ApiError::internal)?;
             Ok((
                 [
                     (header::CONTENT_TYPE, "application/yaml"),
@@ -717,7 +849,9 @@ async fn export_targets(
 
 #[utoipa::path(post, path = "/api/targets/import", tag = "targets",
     request_body(content = TargetsDocument, content_type = "application/json"),
-    responses((status = 200, body = ImportOutcome), (status = 422)))]
+    responses((status = 200, body = ImportOutcome), (status = 413),
+        (status = 422, description = "a field is invalid, a mask matches no stored secret, or the target quota \
+         would be exceeded (nothing is created)")))]
 async fn import_targets(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -730,7 +864,7 @@ async fn import_targets(
         .unwrap_or("application/json")
         .to_ascii_lowercase();
     let value: Value = if content_type.contains("yaml") {
-        serde_yaml::from_slice(&body).map_err(|e| ApiError::invalid_body(format!("not valid YAML: {e}")))?
+        serde_norway::from_slice(&body).map_err(|e| ApiError::invalid_body(format!("not valid YAML: {e}")))?
     } else if content_type.contains("json") {
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid_body(format!("not valid JSON: {e}")))?
     } else {
@@ -749,10 +883,26 @@ async fn import_targets(
             format!("at most {MAX_IMPORT} targets per import"),
         ));
     }
+    let limits = quotas::load(&state, user.id).await?;
+    // The stored secrets of same-named targets: a mask in the document takes its value from them.
+    let stored: Vec<(String, Value, Option<Vec<u8>>)> =
+        sqlx::query_as("select name, spec, secrets from targets where owner_id = $1")
+            .bind(user.id)
+            .fetch_all(&state.pool)
+            .await?;
     let mut valid = Vec::with_capacity(doc.targets.len());
+    let mut sealed = Vec::with_capacity(doc.targets.len());
     for (i, t) in doc.targets.into_iter().enumerate() {
         let prefix = format!("targets[{i}].");
-        let v = validate_input(&state, &prefix, t).await?;
+        let old = match stored.iter().find(|(n, _, _)| *n == t.name.trim()) {
+            Some((_, spec, s)) => {
+                let spec: CheckSpec = serde_json::from_value(spec.clone()).map_err(ApiError::internal)?;
+                Some(secrets::stored(state.secret_key.as_ref(), &spec, s.as_deref()).map_err(ApiError::internal)?)
+            }
+            None => None,
+        };
+        let v = validate_input(&state, &prefix, t, &limits, old.as_ref()).await?;
+        sealed.push(seal(&state, &prefix, &v)?);
         if valid.iter().any(|o: &ValidTarget| o.name == v.name) {
             return Err(ApiError::validation(
                 format!("{prefix}name"),
@@ -762,20 +912,28 @@ async fn import_targets(
         valid.push(v);
     }
     let mut tx = state.pool.begin().await?;
+    // Lock the owner first: the names read here and the count hold until commit.
+    quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, 0).await?;
     let existing: Vec<(String, Uuid)> =
         sqlx::query_as("select name, id from targets where owner_id = $1 order by created_at")
             .bind(user.id)
             .fetch_all(&mut *tx)
             .await?;
+    let new = valid
+        .iter()
+        .filter(|t| !existing.iter().any(|(n, _)| *n == t.name))
+        .count() as i64;
+    // Before any write: an import over the quota creates nothing.
+    quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, new).await?;
     let mut outcome = ImportOutcome { created: 0, updated: 0 };
-    for t in &valid {
+    for (t, s) in valid.iter().zip(&sealed) {
         match existing.iter().find(|(n, _)| *n == t.name) {
             Some((_, id)) => {
-                update_row(&mut tx, user.id, *id, t).await?;
+                update_row(&mut tx, user.id, *id, t, s).await?;
                 outcome.updated += 1;
             }
             None => {
-                insert_target(&mut tx, user.id, t).await?;
+                insert_target(&mut tx, user.id, t, s).await?;
                 outcome.created += 1;
             }
         }
@@ -788,15 +946,31 @@ async fn import_targets(
 // Test now
 // ---------------------------------------------------------------------------------------------
 
-/// Sends one job to a pinger of the target's first region and waits for its result.
-pub async fn test_now(state: &AppState, target_id: Uuid, region: &str, spec: CheckSpec) -> ApiResult<CheckResult> {
+/// Counts a "Test now" call of `user` against their per-minute quota (429 with `Retry-After`).
+fn test_now_permit(state: &AppState, user: Uuid, limits: &UserLimits) -> ApiResult<()> {
+    state
+        .test_now_limiter
+        .try_acquire(user, limits.quotas.test_now_per_minute)
+        .map_err(ApiError::rate_limited)
+}
+
+/// Sends one job (carrying its owner and their permission) to a pinger of the target's first
+/// region and waits for its result.
+pub async fn test_now(
+    state: &AppState,
+    owner: Uuid,
+    limits: &UserLimits,
+    target_id: Uuid,
+    region: &str,
+    spec: CheckSpec,
+) -> ApiResult<CheckResult> {
     let now = Utc::now();
     let wait = state.config.api.test_now_timeout;
     let job = CheckJob {
         job_id: Uuid::now_v7(),
         target_id,
-        owner_id: None,
-        allow_private: state.config.api.allow_private_targets,
+        owner_id: Some(owner),
+        allow_private: limits.may_private_targets,
         region: region.to_owned(),
         scheduled_for: now,
         deadline: now + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(30)),
@@ -820,27 +994,32 @@ pub async fn test_now(state: &AppState, target_id: Uuid, region: &str, spec: Che
 }
 
 #[utoipa::path(post, path = "/api/targets/test", tag = "targets", request_body = TargetInput,
-    responses((status = 200, description = "CheckResult JSON"), (status = 422), (status = 503), (status = 504)))]
-async fn test_spec(State(state): State<AppState>, _user: CurrentUser, Json(body): Json<Value>) -> ApiResult<Response> {
-    let valid = validate_input(&state, "", parse_input(body)?).await?;
+    responses((status = 200, description = "CheckResult JSON"), (status = 413), (status = 422),
+        (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
+        (status = 503), (status = 504)))]
+async fn test_spec(State(state): State<AppState>, user: CurrentUser, Json(body): Json<Value>) -> ApiResult<Response> {
+    let limits = quotas::load(&state, user.id).await?;
+    test_now_permit(&state, user.id, &limits)?;
+    let valid = validate_input(&state, "", parse_input(body)?, &limits, None).await?;
     let region = valid.regions.first().cloned().unwrap_or_else(|| "default".into());
-    let result = test_now(&state, Uuid::nil(), &region, valid.spec).await?;
+    let result = test_now(&state, user.id, &limits, Uuid::nil(), &region, valid.spec).await?;
     Ok(Json(result).into_response())
 }
 
 #[utoipa::path(post, path = "/api/targets/{id}/test", tag = "targets", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "CheckResult JSON"), (status = 404), (status = 503), (status = 504)))]
+    responses((status = 200, description = "CheckResult JSON"), (status = 404),
+        (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
+        (status = 503), (status = 504)))]
 async fn test_target(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Response> {
-    let (spec, regions): (Value, Vec<String>) =
-        sqlx::query_as("select spec, regions from targets where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(user.id)
-            .fetch_optional(&state.pool)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-    let spec: CheckSpec = serde_json::from_value(spec).map_err(ApiError::internal)?;
+    let limits = quotas::load(&state, user.id).await?;
+    test_now_permit(&state, user.id, &limits)?;
+    let (mut spec, secrets, regions) = stored_secrets(&state, user.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    // The job is the only place the secrets travel decrypted.
+    secrets::fill(&mut spec, &secrets);
     let region = regions.first().cloned().unwrap_or_else(|| "default".into());
-    let result = test_now(&state, id, &region, spec).await?;
+    let result = test_now(&state, user.id, &limits, id, &region, spec).await?;
     Ok(Json(result).into_response())
 }
 

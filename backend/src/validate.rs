@@ -1,11 +1,11 @@
 //! Validation of target input: each problem names the field at fault (`spec.url`,
 //! `spec.headers[1].name`, `interval_seconds`…).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use common::messages::{Assertion, CheckSpec, HttpAuth, Resolver};
-use common::netguard::AddressPolicy;
+use common::netguard::{Guard, parse_ip_literal};
 
 use crate::error::ApiError;
 
@@ -103,45 +103,49 @@ pub fn json_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn resolver(field: &str, r: &Resolver, policy: AddressPolicy) -> Result<(), ApiError> {
+fn resolver(field: &str, r: &Resolver, guard: &Guard, may_private: bool) -> Result<(), ApiError> {
     if r.address.port() == 0 {
         return Err(err(format!("{field}.address"), "the resolver port must not be 0"));
     }
-    policy
-        .check(r.address.ip())
+    guard
+        .check(r.address, may_private)
         .map_err(|e| err(format!("{field}.address"), e.to_string()))
 }
 
-/// Refuses a host whose IP literal, or whose resolved addresses, the policy blocks. Names that
-/// do not resolve now pass (the pinger checks again after every resolution).
-pub async fn guard_host(field: &str, host: &str, port: u16, policy: AddressPolicy) -> Result<(), ApiError> {
-    policy.check_host(host).map_err(|e| err(field, e.to_string()))?;
-    if policy.allow_private {
-        return Ok(());
+/// How long resolving a target's name may take at submit time.
+const RESOLVE_DEADLINE: Duration = Duration::from_secs(3);
+
+/// Refuses a host whose IP literal, or whose resolved addresses, the guard refuses for an
+/// owner with (or without) the private-targets permission; the suite's own endpoints are
+/// refused for everyone. Names are resolved asynchronously within [`RESOLVE_DEADLINE`]; a
+/// name that does not resolve in time passes (the pinger checks again after every resolution).
+pub async fn guard_host(field: &str, host: &str, port: u16, guard: &Guard, may_private: bool) -> Result<(), ApiError> {
+    let blocked = |e: common::netguard::BlockedAddress| err(field, e.to_string());
+    if let Some(ip) = parse_ip_literal(host) {
+        return guard.check(SocketAddr::new(ip, port), may_private).map_err(blocked);
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<IpAddr>().is_ok() {
-        return Ok(());
-    }
-    if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
+    let lower = bare.trim_end_matches('.').to_ascii_lowercase();
+    if !(guard.allow_private_targets() && may_private) && (lower == "localhost" || lower.ends_with(".localhost")) {
         return Err(err(
             field,
             format!("{host} is a loopback name; monitoring it is not allowed on this installation"),
         ));
     }
-    let lookup = tokio::time::timeout(Duration::from_secs(2), tokio::net::lookup_host((bare, port))).await;
+    let lookup = tokio::time::timeout(RESOLVE_DEADLINE, tokio::net::lookup_host((bare, port))).await;
     if let Ok(Ok(addrs)) = lookup {
         for a in addrs {
-            policy
-                .check(a.ip())
+            guard
+                .check(a, may_private)
                 .map_err(|e| err(field, format!("{host} resolves to {e}")))?;
         }
     }
     Ok(())
 }
 
-/// Validates a check spec (syntax and the address guard). `prefix` is the field path (`spec`).
-pub async fn spec(prefix: &str, spec: &CheckSpec, policy: AddressPolicy) -> Result<(), ApiError> {
+/// Validates a check spec (syntax and the address guard, for an owner with or without the
+/// private-targets permission). `prefix` is the field path (`spec`).
+pub async fn spec(prefix: &str, spec: &CheckSpec, guard: &Guard, may_private: bool) -> Result<(), ApiError> {
     let f = |name: &str| format!("{prefix}.{name}");
     if spec.timeout_ms() == 0 {
         return Err(err(f("timeout_ms"), "the timeout must be positive"));
@@ -165,7 +169,7 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, policy: AddressPolicy) -> Resu
             if port == 0 {
                 return Err(err(f("url"), "the port must not be 0"));
             }
-            guard_host(&f("url"), host, port, policy).await?;
+            guard_host(&f("url"), host, port, guard, may_private).await?;
             for (i, header) in h.headers.iter().enumerate() {
                 let hf = format!("{prefix}.headers[{i}]");
                 if axum::http::HeaderName::from_bytes(header.name.as_bytes()).is_err() || header.name.is_empty() {
@@ -261,7 +265,7 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, policy: AddressPolicy) -> Resu
                 url::Url::parse(u).map_err(|e| err(f("expected_final_url"), format!("not a valid URL: {e}")))?;
             }
             if let Some(r) = &h.resolver {
-                resolver(&f("resolver"), r, policy)?;
+                resolver(&f("resolver"), r, guard, may_private)?;
             }
         }
         CheckSpec::Tcp(t) => {
@@ -271,7 +275,7 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, policy: AddressPolicy) -> Resu
             if t.port == 0 {
                 return Err(err(f("port"), "the port must be between 1 and 65535"));
             }
-            guard_host(&f("host"), &t.host, t.port, policy).await?;
+            guard_host(&f("host"), &t.host, t.port, guard, may_private).await?;
             if let Some(b) = &t.expected_banner {
                 no_crlf(&f("expected_banner"), b)?;
             }
@@ -281,7 +285,7 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, policy: AddressPolicy) -> Resu
                 return Err(err(f("name"), "not a valid DNS name"));
             }
             if let Some(r) = &d.resolver {
-                resolver(&f("resolver"), r, policy)?;
+                resolver(&f("resolver"), r, guard, may_private)?;
             }
             for (i, a) in d.expected_answers.iter().enumerate() {
                 no_crlf(&format!("{prefix}.expected_answers[{i}]"), a)?;
@@ -299,7 +303,7 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, policy: AddressPolicy) -> Resu
             {
                 return Err(err(f("sni"), "not a valid DNS name"));
             }
-            guard_host(&f("host"), &t.host, t.port, policy).await?;
+            guard_host(&f("host"), &t.host, t.port, guard, may_private).await?;
         }
     }
     Ok(())

@@ -107,7 +107,17 @@ fn args() -> Args {
                 i += 1;
                 continue;
             }
-            other => panic!("unknown argument {other}"),
+            "--help" | "-h" => {
+                println!(
+                    "bench_pinger [--https-targets 10000 --https-interval 30] [--http-targets 100000 --http-interval 60]\n\
+                     \x20            [--segment 20] [--concurrency 512] [--no-blackbox] [--no-baseline] [--rounds 4]\n\n\
+                     Loopback targets checked by the real pinger through RabbitMQ, by a bare hyper client and by the\n\
+                     blackbox exporter (when installed): CPU per check, lag, RSS and misclassifications per segment.\n\
+                     PINGTOWER_BENCH_NO_BUILD=1 skips building the pinger; PINGTOWER_BENCH_PINGER=<path> runs another binary."
+                );
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other} (--help lists them)"),
         }
         i += 2;
     }

@@ -3,17 +3,144 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use anyhow::Context as _;
 use chrono::Utc;
 use common::messages::{
-    CheckJob, CheckResult, CheckSpec, DnsRecordType, DnsSpec, DnsTransport, HttpHeader, HttpMethod, HttpSpec, Outcome,
-    Resolver, TcpSpec, TlsSpec,
+    Assertion, CheckJob, CheckResult, CheckSpec, DnsRecordType, DnsSpec, DnsTransport, HttpHeader, HttpMethod,
+    HttpSpec, Outcome, Resolver, StatusRange, TcpSpec, TlsSpec,
 };
 use common::netguard::Guard;
 use uuid::Uuid;
 
+use crate::checks::assertions::{self, PatternError};
 use crate::config::{CheckArgs, Config};
 use crate::engine::Engine;
 use crate::report::Identity;
+
+/// Most conditions one `pinger check` takes (all flags together).
+pub const MAX_CLI_ASSERTIONS: usize = 64;
+
+/// Conditions on an HTTP check's response, as a user tries them from the shell before
+/// saving them on a target; each maps onto the spec's own fields and assertion types.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AssertionArgs {
+    /// Accepted status: a code or a range such as `200-299` (repeatable; default 200-399).
+    #[arg(long = "expect-status", value_name = "RANGE")]
+    pub expect_status: Vec<String>,
+    /// Text the (decoded) body must contain (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub contains: Vec<String>,
+    /// Text the body must not contain (repeatable).
+    #[arg(long = "not-contains", value_name = "TEXT")]
+    pub not_contains: Vec<String>,
+    /// Regular expression the body must match (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub matches: Vec<String>,
+    /// `PATH=VALUE`: the JSON value at PATH (e.g. `$.status`) equals VALUE, read as JSON when
+    /// it is JSON (`3`, `true`, `"x"`) and as a string otherwise; a bare `PATH` must exist
+    /// (repeatable).
+    #[arg(long = "json-path", value_name = "PATH=VALUE")]
+    pub json_path: Vec<String>,
+    /// A response slower than this many milliseconds (whole chain) is degraded.
+    #[arg(long = "degraded-above", value_name = "MS")]
+    pub degraded_above: Option<u32>,
+}
+
+impl AssertionArgs {
+    /// Whether any condition was given.
+    pub fn any(&self) -> bool {
+        !(self.expect_status.is_empty()
+            && self.contains.is_empty()
+            && self.not_contains.is_empty()
+            && self.matches.is_empty()
+            && self.json_path.is_empty()
+            && self.degraded_above.is_none())
+    }
+
+    /// Sets the conditions on `spec`.
+    pub fn apply(&self, spec: &mut HttpSpec) -> anyhow::Result<()> {
+        let count = self.expect_status.len()
+            + self.contains.len()
+            + self.not_contains.len()
+            + self.matches.len()
+            + self.json_path.len();
+        anyhow::ensure!(
+            count <= MAX_CLI_ASSERTIONS,
+            "{count} conditions given; at most {MAX_CLI_ASSERTIONS} are taken"
+        );
+        if !self.expect_status.is_empty() {
+            spec.expected_status = self
+                .expect_status
+                .iter()
+                .map(|r| status_range(r))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        for value in &self.contains {
+            spec.assertions.push(Assertion::BodyContains { value: value.clone() });
+        }
+        for value in &self.not_contains {
+            spec.assertions
+                .push(Assertion::BodyNotContains { value: value.clone() });
+        }
+        for pattern in &self.matches {
+            match assertions::compiled(pattern) {
+                Ok(_) => {}
+                Err(PatternError::TooBig) => anyhow::bail!("--matches {pattern:?}: the expression is too large"),
+                Err(PatternError::Invalid(e)) => anyhow::bail!("--matches {pattern:?}: {e}"),
+            }
+            spec.assertions.push(Assertion::BodyMatches {
+                pattern: pattern.clone(),
+            });
+        }
+        for arg in &self.json_path {
+            spec.assertions.push(json_path(arg)?);
+        }
+        if let Some(ms) = self.degraded_above {
+            spec.degraded_above_ms = Some(ms);
+        }
+        Ok(())
+    }
+}
+
+/// `200` or `200-299` (codes 100–599).
+fn status_range(text: &str) -> anyhow::Result<StatusRange> {
+    let code = |t: &str| -> anyhow::Result<u16> {
+        let c: u16 = t
+            .trim()
+            .parse()
+            .with_context(|| format!("--expect-status {text:?}: {t:?} is not a status code"))?;
+        anyhow::ensure!(
+            (100..=599).contains(&c),
+            "--expect-status {text:?}: {c} is not a status code (100-599)"
+        );
+        Ok(c)
+    };
+    let (from, to) = match text.split_once('-') {
+        Some((a, b)) => (code(a)?, code(b)?),
+        None => {
+            let c = code(text)?;
+            (c, c)
+        }
+    };
+    anyhow::ensure!(from <= to, "--expect-status {text:?}: the range is empty");
+    Ok(StatusRange { from, to })
+}
+
+/// `PATH=VALUE` → equals, a bare `PATH` → exists.
+fn json_path(arg: &str) -> anyhow::Result<Assertion> {
+    let (path, value) = match arg.split_once('=') {
+        Some((p, v)) => (p.trim(), Some(v)),
+        None => (arg.trim(), None),
+    };
+    anyhow::ensure!(!path.is_empty(), "--json-path {arg:?}: the path is empty");
+    Ok(match value {
+        None => Assertion::JsonPathExists { path: path.to_owned() },
+        Some(v) => Assertion::JsonPathEquals {
+            path: path.to_owned(),
+            value: serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_owned())),
+        },
+    })
+}
 
 /// Builds the spec the arguments describe.
 pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
@@ -26,6 +153,10 @@ pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
             DnsTransport::Udp
         },
     });
+    anyhow::ensure!(
+        !(args.assertions.any() && (args.dns || args.tcp || args.tls)),
+        "--expect-status, --contains, --not-contains, --matches, --json-path and --degraded-above are for HTTP checks"
+    );
     if args.dns {
         let record_type = DnsRecordType::ALL
             .into_iter()
@@ -77,6 +208,7 @@ pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
     spec.tls_warn_days = args.warn_days;
     spec.timeout_ms = timeout_ms;
     spec.resolver = resolver;
+    args.assertions.apply(&mut spec)?;
     Ok(CheckSpec::Http(spec))
 }
 
@@ -161,9 +293,10 @@ pub fn render(spec: &CheckSpec, r: &CheckResult) -> String {
     for (i, h) in r.hops.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  hop {}     {} {} {}",
+            "  hop {}     {} {}{} {}",
             i + 1,
             h.status.map(|s| s.to_string()).unwrap_or_else(|| "---".into()),
+            h.http_version.as_deref().map(|v| format!("{v} ")).unwrap_or_default(),
             h.url,
             h.resolved_ip.map(|ip| format!("[{ip}]")).unwrap_or_default()
         );

@@ -226,4 +226,7 @@ pub struct CheckArgs {
     /// Print the CheckResult as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Conditions on an HTTP check's response.
+    #[command(flatten)]
+    pub assertions: crate::cli::AssertionArgs,
 }

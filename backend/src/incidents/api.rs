@@ -365,6 +365,8 @@ async fn create_window(
     let Json(b) = body?;
     validate_window(&state, user.id, &b).await?;
     let id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::MaintenanceWindows, 1).await?;
     sqlx::query(
         "insert into maintenance_windows (id, owner_id, name, target_id, tag, starts_at, ends_at, recurrence)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -377,8 +379,9 @@ async fn create_window(
     .bind(b.starts_at)
     .bind(b.ends_at)
     .bind(&b.recurrence)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(load_window(&state, user.id, id).await?)))
 }
 

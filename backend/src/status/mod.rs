@@ -90,6 +90,7 @@ async fn validate(state: &AppState, owner: Uuid, b: &PageBody) -> ApiResult<()> 
     if b.title.trim().is_empty() || b.title.chars().count() > 200 {
         return Err(ApiError::validation("title", "a title has 1 to 200 characters"));
     }
+    crate::quotas::check_page_targets(state, owner, b.targets.len()).await?;
     let ids: Vec<Uuid> = b.targets.iter().map(|t| t.target_id).collect();
     let owned: i64 = sqlx::query_scalar("select count(*) from targets where id = any($1) and owner_id = $2")
         .bind(&ids)
@@ -182,6 +183,7 @@ async fn create_page(
     validate(&state, user.id, &b).await?;
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
+    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::StatusPages, 1).await?;
     sqlx::query("insert into status_pages (id, owner_id, slug, title, description) values ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(user.id)

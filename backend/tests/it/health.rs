@@ -17,6 +17,7 @@ async fn it_serves_metrics_and_readiness_on_the_ops_listener_only_and_stops_on_s
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
+        guard: Default::default(),
         api: Default::default(),
         edge: backend::config::EdgeConfig::unlimited(),
     };

@@ -30,6 +30,9 @@ impl Drop for TestApp {
     }
 }
 
+/// The secret key of test apps (base64 of 32 bytes).
+pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// The config a test app runs with: private targets allowed unless a test says otherwise.
 pub async fn test_config() -> (backend::Config, TestPg, TestBroker, TestClickHouse) {
     let broker = TestBroker::new().await;
@@ -42,8 +45,12 @@ pub async fn test_config() -> (backend::Config, TestPg, TestBroker, TestClickHou
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
-        api: backend::config::ApiConfig {
+        guard: common::config::GuardConfig {
             allow_private_targets: true,
+            ..Default::default()
+        },
+        api: backend::config::ApiConfig {
+            secret_key: Some(TEST_SECRET_KEY.into()),
             ..Default::default()
         },
         edge: backend::config::EdgeConfig::unlimited(),
@@ -201,59 +208,6 @@ pub async fn create_target(app: &TestApp, c: &reqwest::Client, body: &Value) -> 
     v
 }
 
-/// One job as a collector saw it.
-#[derive(Debug, Clone)]
-pub struct SeenJob {
-    pub job_id: uuid::Uuid,
-    pub target_id: uuid::Uuid,
-    pub scheduled_for: chrono::DateTime<chrono::Utc>,
-}
-
-/// Collects every job published to `jobs.default` of the test vhost.
-pub async fn collect_jobs(
-    broker: &TestBroker,
-    shutdown: CancellationToken,
-) -> std::sync::Arc<std::sync::Mutex<Vec<SeenJob>>> {
-    use common::messages::{CheckJob, Envelope};
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let b = broker.broker("collector", shutdown.clone());
-    let conn = b.connection().await.expect("collector connects");
-    let ch = conn.create_channel().await.unwrap();
-    let mut consumer = ch
-        .basic_consume(
-            "jobs.default".into(),
-            "collector".into(),
-            lapin::options::BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            Default::default(),
-        )
-        .await
-        .unwrap();
-    let out = seen.clone();
-    tokio::spawn(async move {
-        let _keep = (b, conn, ch);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                d = futures::StreamExt::next(&mut consumer) => match d {
-                    Some(Ok(d)) => {
-                        let env: Envelope<CheckJob> = serde_json::from_slice(&d.data).expect("job decodes");
-                        out.lock().unwrap().push(SeenJob {
-                            job_id: env.payload.job_id,
-                            target_id: env.payload.target_id,
-                            scheduled_for: env.payload.scheduled_for,
-                        });
-                    }
-                    _ => break,
-                },
-            }
-        }
-    });
-    seen
-}
-
 /// Inserts a user and `intervals.len()` HTTP targets straight into PostgreSQL; their ids.
 pub async fn insert_targets(pool: &sqlx::PgPool, intervals: &[i32]) -> Vec<uuid::Uuid> {
     let owner = uuid::Uuid::now_v7();
@@ -284,4 +238,54 @@ pub async fn insert_targets(pool: &sqlx::PgPool, intervals: &[i32]) -> Vec<uuid:
         .unwrap();
     }
     ids
+}
+
+/// Collects every job published to `jobs.default` of the test vhost.
+pub async fn collect_jobs(
+    broker: &TestBroker,
+    shutdown: CancellationToken,
+) -> std::sync::Arc<std::sync::Mutex<Vec<common::messages::CheckJob>>> {
+    use common::messages::{CheckJob, Envelope};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let b = broker.broker("full-collector", shutdown.clone());
+    let conn = b.connection().await.expect("collector connects");
+    let ch = conn.create_channel().await.unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            "jobs.default".into(),
+            "full-collector".into(),
+            lapin::options::BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let out = seen.clone();
+    tokio::spawn(async move {
+        let _keep = (b, conn, ch);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                d = futures::StreamExt::next(&mut consumer) => match d {
+                    Some(Ok(d)) => {
+                        let env: Envelope<CheckJob> = serde_json::from_slice(&d.data).expect("job decodes");
+                        out.lock().unwrap().push(env.payload);
+                    }
+                    _ => break,
+                },
+            }
+        }
+    });
+    seen
+}
+
+/// Waits (up to `secs`) until `f` holds.
+pub async fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

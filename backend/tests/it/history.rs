@@ -406,7 +406,7 @@ async fn the_overview_list_gets_the_uptime_of_many_targets_in_one_call() {
     let shop = id(create_target(&app, &alice, &http_target("shop", "http://127.0.0.1:9/")).await);
     let blog = id(create_target(&app, &alice, &http_target("blog", "http://127.0.0.1:9/")).await);
     let quiet = id(create_target(&app, &alice, &http_target("quiet", "http://127.0.0.1:9/")).await);
-    let other = id(create_target(&app, &bob, &http_target("other", "http://127.0.0.1:9/")).await);
+    let other = id(create_target(&app, &bob, &http_target("other", "https://other.example.com/")).await);
     let now = Utc::now() - Duration::minutes(10);
     let hour = now.duration_trunc(Duration::hours(1)).unwrap();
     let minute = |m| hour + Duration::minutes(m);

@@ -204,8 +204,11 @@ async fn backend(broker: TestBroker, pg: TestPg, ch: TestClickHouse) -> TestApp 
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
         },
-        api: backend::config::ApiConfig {
+        guard: common::config::GuardConfig {
             allow_private_targets: true,
+            ..Default::default()
+        },
+        api: backend::config::ApiConfig {
             min_interval_seconds: 1,
             ..Default::default()
         },
@@ -463,11 +466,14 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
     let service = Service::start().await;
     let (broker, pg, ch) = servers(&["eu", "us"]).await;
     let owner = Uuid::now_v7();
-    sqlx::query("insert into users (id, email, password_hash) values ($1, 'owner@example.com', 'x')")
-        .bind(owner)
-        .execute(&pg.pool)
-        .await
-        .unwrap();
+    // The owner may monitor private addresses (the service is on loopback; jobs carry it).
+    sqlx::query(
+        "insert into users (id, email, password_hash, may_private_targets) values ($1, 'owner@example.com', 'x', true)",
+    )
+    .bind(owner)
+    .execute(&pg.pool)
+    .await
+    .unwrap();
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, failure_threshold, success_threshold)
@@ -491,6 +497,10 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
         clickhouse: ch.config.clone(),
         http: common::config::HttpConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
+        },
+        guard: common::config::GuardConfig {
+            allow_private_targets: true,
+            ..Default::default()
         },
         api: Default::default(),
         edge: backend::config::EdgeConfig::unlimited(),

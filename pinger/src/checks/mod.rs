@@ -1,8 +1,8 @@
 //! The checks, one module each.
 
 pub mod assertions;
+pub mod body;
 pub mod dns;
-pub mod h1;
 pub mod http;
 pub mod tcp;
 pub mod tls;

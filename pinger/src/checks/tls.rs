@@ -140,7 +140,8 @@ impl TlsClient {
             .with_no_client_auth();
         // A fresh, full handshake every check: a resumed session would hide certificate changes.
         config.resumption = rustls::client::Resumption::disabled();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // HTTP/2 when the server speaks it, HTTP/1.1 otherwise; each hop records which.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
             connector: TlsConnector::from(Arc::new(config)),
             verifier,

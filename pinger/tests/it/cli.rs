@@ -132,3 +132,132 @@ async fn empty_environment_variables_count_as_unset() {
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("UP"), "stderr: {stderr}");
 }
+
+/// Runs `pinger check` with `args`: exit code, stdout, stderr.
+fn pinger_check_all(args: &[String]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pinger"))
+        .arg("check")
+        .args(args)
+        .env("PINGTOWER_ALLOW_PRIVATE_TARGETS", "true")
+        .output()
+        .expect("pinger runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn pinger_check_takes_assertions_from_its_flags() {
+    use tokio::io::AsyncReadExt;
+    // Arrange: a gzip JSON health endpoint, a 404 and a slow page.
+    let json = br#"{"status":"ok","count":3,"checks":[{"name":"db","up":true}]}"#;
+    let mut gzipped = Vec::new();
+    async_compression::tokio::bufread::GzipEncoder::new(&json[..])
+        .read_to_end(&mut gzipped)
+        .await
+        .unwrap();
+    let server = TestServer::http(
+        "127.0.0.1",
+        Arc::new(move |p: &str| match p {
+            "/health" => Reply::Status {
+                status: 200,
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("Content-Encoding".into(), "gzip".into()),
+                ],
+                body: gzipped.clone(),
+            },
+            "/slow" => Reply::Slow(std::time::Duration::from_millis(300)),
+            _ => Reply::status(404, "<p>gone</p>"),
+        }),
+    )
+    .await;
+    let health = server.url("http", "/health");
+    let missing = server.url("http", "/missing");
+    let slow = server.url("http", "/slow");
+    let run = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || pinger_check_all(&args))
+    };
+
+    // Act
+    let all_hold = run(&[
+        "--json",
+        &health,
+        "--expect-status",
+        "200-299",
+        "--contains",
+        "\"db\"",
+        "--not-contains",
+        "error",
+        "--matches",
+        r#""up":\s*true"#,
+        "--json-path",
+        "$.status=ok",
+        "--json-path",
+        "$.count=3",
+        "--json-path",
+        "$.checks[0]",
+        "--degraded-above",
+        "5000",
+    ]);
+    let absent_text = run(&["--json", &health, "--contains", "maintenance"]);
+    let present_text = run(&["--json", &health, "--not-contains", "ok"]);
+    let no_match = run(&["--json", &health, "--matches", "^<html"]);
+    let wrong_value = run(&["--json", &health, "--json-path", "$.count=4"]);
+    let unexpected_status = run(&["--json", &health, "--expect-status", "404"]);
+    let expected_404 = run(&[
+        "--json",
+        &missing,
+        "--expect-status",
+        "200",
+        "--expect-status",
+        "400-404",
+    ]);
+    let too_slow = run(&["--json", &slow, "--degraded-above", "50"]);
+    let bad_range = run(&[&health, "--expect-status", "2xx"]);
+    let bad_regex = run(&[&health, "--matches", "("]);
+    let not_http = run(&["--tcp", &server.addr.to_string(), "--contains", "x"]);
+
+    // Assert
+    let result = |out: &(i32, String, String)| -> CheckResult {
+        serde_json::from_str(&out.1).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    };
+    let out = all_hold.await.unwrap();
+    assert_eq!(out.0, 0, "{out:?}");
+    assert_eq!(result(&out).outcome, Outcome::Up);
+    for (out, words) in [
+        (absent_text.await.unwrap(), "does not contain \"maintenance\""),
+        (present_text.await.unwrap(), "contains \"ok\""),
+        (no_match.await.unwrap(), "does not match /^<html/"),
+        (wrong_value.await.unwrap(), "$.count is 3, expected 4"),
+    ] {
+        assert_eq!(out.0, 2, "{out:?}");
+        let f = result(&out).failure.unwrap();
+        assert_eq!(f.kind, FailureKind::AssertionFailed, "{f:?}");
+        assert!(f.message.contains(words), "{:?} does not say {words:?}", f.message);
+    }
+    let out = unexpected_status.await.unwrap();
+    assert_eq!(
+        (out.0, result(&out).failure.unwrap().kind),
+        (2, FailureKind::HttpStatus)
+    );
+    let out = expected_404.await.unwrap();
+    assert_eq!((out.0, result(&out).outcome), (0, Outcome::Up), "{out:?}");
+    let out = too_slow.await.unwrap();
+    assert_eq!(out.0, 1, "{out:?}");
+    assert_eq!(result(&out).failure.unwrap().kind, FailureKind::SlowResponse);
+    for (out, words) in [
+        (
+            bad_range.await.unwrap(),
+            "--expect-status \"2xx\": \"2xx\" is not a status code",
+        ),
+        (bad_regex.await.unwrap(), "--matches \"(\""),
+        (not_http.await.unwrap(), "are for HTTP checks"),
+    ] {
+        assert!(out.0 != 0 && out.1.is_empty(), "refused before any check: {out:?}");
+        assert!(out.2.contains(words), "{:?} does not say {words:?}", out.2);
+    }
+}

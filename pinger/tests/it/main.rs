@@ -7,7 +7,10 @@ mod helpers;
 
 mod cli;
 mod dns_tcp;
+mod encoding;
+mod framing;
 mod guard;
+mod h2;
 mod health;
 mod http;
 mod https;

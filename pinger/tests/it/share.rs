@@ -215,3 +215,112 @@ async fn a_tarpitted_owner_cannot_starve_another_owners_checks_for_two_minutes()
 }
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// Waits until the pinger's `/metrics` contains `line`.
+async fn wait_for_metric(service: &Service, line: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let metrics = service.metrics().await;
+        if metrics.contains(line) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{line} never showed: {metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_owner_over_its_share_waits_is_skipped_at_its_deadline_or_at_once_and_others_run() {
+    // Arrange: 4 slots with a share of 1/4: one check at a time and two jobs in hand per owner.
+    let broker = TestBroker::new().await;
+    let slow = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::Slow(Duration::from_secs(8)))).await;
+    let fast = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let mut cfg = config(&broker);
+    cfg.pinger.concurrency = 4;
+    cfg.pinger.owner_share = 0.25;
+    let service = Service::start(cfg).await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let running = owned_job(a, Uuid::now_v7(), &slow.url("http", "/"), WAIT, Duration::from_secs(10));
+    let refused = owned_job(a, Uuid::now_v7(), &fast.url("http", "/"), WAIT, Duration::from_secs(5));
+    let other = owned_job(b, Uuid::now_v7(), &fast.url("http", "/"), WAIT, Duration::from_secs(5));
+
+    // Act: A's first job runs, its second waits for A's share, its third is one too many;
+    // B's runs meanwhile.
+    broker.publish(&Envelope::new(running.clone())).await;
+    let seen = tokio::time::Instant::now() + WAIT;
+    while slow.hits() == 0 {
+        assert!(
+            tokio::time::Instant::now() < seen,
+            "the first job reached the slow server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Due now, stale in 5 s: it is still waiting for A's slot then (the slow check takes 8 s).
+    let waiting = owned_job(
+        a,
+        Uuid::now_v7(),
+        &fast.url("http", "/"),
+        Duration::from_secs(5),
+        Duration::from_secs(1),
+    );
+    broker.publish(&Envelope::new(waiting.clone())).await;
+    wait_for_metric(&service, "pingtower_pinger_jobs_held_back_total{reason=\"waited\"} 1").await;
+    broker.publish(&Envelope::new(refused.clone())).await;
+    broker.publish(&Envelope::new(other.clone())).await;
+    let mut results = HashMap::new();
+    while results.len() < 4 {
+        let r = broker
+            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+            .await
+            .expect("a result is published")
+            .payload;
+        results.insert(r.job_id, r);
+    }
+    service.stop().await;
+
+    // Assert
+    let message = |id: Uuid| {
+        results[&id]
+            .failure
+            .as_ref()
+            .map(|f| f.message.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        results[&running.job_id].outcome,
+        Outcome::Up,
+        "{:?}",
+        results[&running.job_id]
+    );
+    assert_eq!(
+        results[&other.job_id].outcome,
+        Outcome::Up,
+        "{:?}",
+        results[&other.job_id]
+    );
+    assert!(
+        results[&other.job_id].finished_at < results[&running.job_id].finished_at,
+        "B did not wait for A's slow check"
+    );
+    assert!(
+        pinger::report::is_skipped(&results[&waiting.job_id]),
+        "{:?}",
+        results[&waiting.job_id]
+    );
+    assert!(
+        message(waiting.job_id).contains("held its share"),
+        "{}",
+        message(waiting.job_id)
+    );
+    assert!(
+        pinger::report::is_skipped(&results[&refused.job_id]),
+        "{:?}",
+        results[&refused.job_id]
+    );
+    assert!(
+        message(refused.job_id).contains("over its share"),
+        "{}",
+        message(refused.job_id)
+    );
+    assert_eq!(fast.hits(), 1, "only B's job reached the fast server");
+}
