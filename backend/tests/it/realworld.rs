@@ -545,3 +545,157 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
     workers.stop().await;
     state.broker.close().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The broker restarting under load
+
+/// Runs `rabbitmqctl` with `args`; true when it succeeded.
+fn rabbitmqctl(args: &[&str]) -> bool {
+    std::process::Command::new("rabbitmqctl")
+        .arg("-q")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Waits until the broker application runs again (at most a minute).
+fn await_broker() {
+    rabbitmqctl(&["await_startup", "--timeout", "60"]);
+}
+
+/// Starts the broker application again however the test ends.
+struct StartAppOnDrop;
+
+impl Drop for StartAppOnDrop {
+    fn drop(&mut self) {
+        rabbitmqctl(&["start_app"]);
+        await_broker();
+    }
+}
+
+/// Every result the broker accepted, read from a queue of the test's own bound beside
+/// `results.store` (durable, so it keeps what arrives while nobody reads).
+async fn results_ledger(broker: &TestBroker, stop: CancellationToken) -> Arc<Mutex<std::collections::HashSet<Uuid>>> {
+    const LEDGER_QUEUE: &str = "test.results.ledger";
+    let mut topology = broker.topology();
+    let mut queue = topology
+        .queues
+        .iter()
+        .find(|q| q.name == common::messages::RESULTS_STORE_QUEUE)
+        .expect("the topology has results.store")
+        .clone();
+    queue.name = LEDGER_QUEUE.into();
+    topology.queues.push(queue);
+    let ledger = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let seen = ledger.clone();
+    let b = broker.broker_with("results-ledger", topology, stop.clone());
+    b.connection()
+        .await
+        .expect("the ledger connects and declares its queue");
+    tokio::spawn(async move {
+        bus::consume(
+            &b,
+            bus::ConsumerOptions::new(LEDGER_QUEUE).concurrency(64),
+            stop,
+            move |envelope: common::messages::Envelope<common::messages::CheckResult>, _info| {
+                seen.lock().unwrap().insert(envelope.payload.result_id);
+                async { Ok(()) }
+            },
+        )
+        .await
+    });
+    ledger
+}
+
+/// Result ids the archiver stored in ClickHouse.
+async fn stored_result_ids(ch: &clickhouse::Client) -> std::collections::HashSet<Uuid> {
+    ch.query("SELECT toString(result_id) FROM check_results")
+        .fetch_all::<String>()
+        .await
+        .expect("ClickHouse answers")
+        .into_iter()
+        .filter_map(|id| id.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_broker_restarting_for_15_s_under_load_is_ridden_out_by_every_process_and_no_result_is_lost() {
+    // Arrange: one pinger, the archiver, the backend (scheduler, engine, API), ten targets
+    // checked every second, and a ledger of every result the broker accepted.
+    let service = Service::start().await;
+    let (broker, pg, ch) = servers(&[]).await;
+    let workers = Workers::start(&broker, &pg, &ch, &[("default", None)]).await;
+    let stop = CancellationToken::new();
+    let ledger = results_ledger(&broker, stop.clone()).await;
+    let app = backend(broker, pg, ch).await;
+    let c = app.user("owner@example.com").await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let mut body = target_body(&service.url(), &["default"]);
+        body["name"] = json!(format!("shop-{i}"));
+        body["interval_seconds"] = json!(1);
+        body["timeout_seconds"] = json!(0.5);
+        let t = create_target(&app, &c, &body).await;
+        ids.push(t["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+    }
+    for id in &ids {
+        wait_for_status(&app.pg.pool, *id, "up", Duration::from_secs(30)).await;
+    }
+
+    // Act: the broker application stops for 15 s under that load, then starts again.
+    let restore = StartAppOnDrop;
+    assert!(rabbitmqctl(&["stop_app"]), "rabbitmqctl stop_app");
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert!(rabbitmqctl(&["start_app"]), "rabbitmqctl start_app");
+    await_broker();
+    drop(restore);
+    let restarted = chrono::Utc::now();
+
+    // Assert: every target is checked and judged again after the restart (scheduler, pinger
+    // and incident engine all rode it out) ...
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let fresh: i64 =
+            sqlx::query_scalar("select count(*) from target_state where target_id = any($1) and last_checked_at > $2")
+                .bind(&ids)
+                .bind(restarted)
+                .fetch_one(&app.pg.pool)
+                .await
+                .unwrap();
+        if fresh == ids.len() as i64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{fresh} of {} targets checked again after the restart",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ... and every result the broker accepted, before, during or after, reaches ClickHouse.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (accepted, missing) = loop {
+        let accepted = ledger.lock().unwrap().clone();
+        let stored = stored_result_ids(&app.ch.client).await;
+        let missing = accepted.difference(&stored).count();
+        if missing == 0 || Instant::now() >= deadline {
+            break (accepted.len(), missing);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        missing, 0,
+        "{missing} of {accepted} accepted results never reached ClickHouse"
+    );
+    assert!(accepted > 50, "the load ran: {accepted} results");
+    for id in &ids {
+        assert_eq!(
+            status(&app.pg.pool, *id).await.as_deref(),
+            Some("up"),
+            "no false alarm for {id}"
+        );
+    }
+    stop.cancel();
+    workers.stop().await;
+    app.stop().await;
+}
