@@ -186,22 +186,6 @@ pub struct TokenQuery {
 /// Longest mail link token read (ours are 22 characters).
 const MAX_LINK_TOKEN: usize = 256;
 
-/// Escapes text for HTML element content and attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A small page (no script, no inline style: it works under the dashboard's CSP). `form` is
 /// `(action, token, button)`: a button that POSTs the token back.
 fn page(title: &str, text: &str, form: Option<(&str, &str, &str)>, status: StatusCode) -> Response {
@@ -209,7 +193,7 @@ fn page(title: &str, text: &str, form: Option<(&str, &str, &str)>, status: Statu
         format!(
             "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
              <button type=\"submit\">{button}</button></form>",
-            escape_html(token)
+            common::html::escape(token)
         )
     });
     let html = format!(

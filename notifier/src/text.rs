@@ -47,18 +47,7 @@ impl Lang {
 
 /// Escapes text for Telegram's HTML parse mode and for HTML mail (text and attributes).
 pub fn html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    common::html::escape(s)
 }
 
 /// A value fit for a mail header: control characters (CR, LF, TAB…) become spaces, runs of

@@ -10,6 +10,7 @@
 //! - [`db`]: the PostgreSQL pool and migrator, the ClickHouse client and migration runner.
 //! - [`netguard`]: which addresses monitored targets may point at (SSRF guard).
 //! - [`backoff`]: exponential backoff with jitter.
+//! - [`html`]: HTML escaping for the pages and messages written by hand.
 //! - `testing` (feature): fresh databases for integration tests (fresh vhosts are in
 //!   `bus::testing`), and `samples`:
 //!   fixed sample messages.
@@ -18,6 +19,7 @@ pub mod backoff;
 pub mod config;
 pub mod db;
 pub mod health;
+pub mod html;
 pub mod messages;
 pub mod netguard;
 pub mod shutdown;
