@@ -272,6 +272,7 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
         publisher: Publisher::new(state.broker.clone(), Duration::from_secs(2)),
         clock,
         standby_poll: Duration::from_secs(1),
+        tick: state.config.api.scheduler_tick,
         stats: Arc::new(scheduler::Stats::default()),
         secret_key: state.secret_key.clone(),
         allow_private_targets: state.guard.allow_private_targets(),

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use common::messages::{CheckJob, CheckKind, CheckResult, CheckSpec, Envelope};
+use common::messages::{CheckJob, CheckJobs, CheckKind, CheckResult, CheckSpec, Envelope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -976,8 +976,8 @@ pub async fn test_now(
         deadline: now + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(30)),
         spec,
     };
-    let envelope = Envelope::new(job);
-    match bus::request::<CheckJob, CheckResult>(&state.publisher, &envelope, wait).await {
+    let envelope = Envelope::new(CheckJobs::one(job));
+    match bus::request::<CheckJobs, CheckResult>(&state.publisher, &envelope, wait).await {
         Ok(reply) => Ok(reply.payload),
         Err(bus::RequestError::Timeout(d)) => Err(ApiError::timeout(format!(
             "no pinger of region {region} answered within {}s",

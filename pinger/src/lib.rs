@@ -1,6 +1,7 @@
-//! pinger: stateless check workers. Consumes [`CheckJob`]s from `jobs.<region>`, runs the
-//! check (HTTP(S) with every redirect hop and phase, TLS, DNS, TCP), publishes the
-//! [`CheckResult`] with confirms and only then acks the job. Any number may run.
+//! pinger: stateless check workers. Consumes [`CheckJobs`] messages (several jobs of one
+//! region and scheduler tick) from `jobs.<region>`, runs each check (HTTP(S) with every
+//! redirect hop and phase, TLS, DNS, TCP), publishes each [`CheckResult`] with confirms and
+//! only then acks the message. Any number may run.
 //!
 //! # Layout
 //! - [`config`]: command line and environment ([`Config`]).
@@ -13,7 +14,7 @@
 //! - [`worker`]: the job handler; [`canary`]: egress canaries (`probe_degraded`).
 //! - [`cli`]: `pinger check`; [`telemetry`]: metric names.
 //!
-//! [`CheckJob`]: common::messages::CheckJob
+//! [`CheckJobs`]: common::messages::CheckJobs
 //! [`CheckResult`]: common::messages::CheckResult
 
 pub mod canary;
@@ -101,9 +102,11 @@ pub async fn run_with(
         "pinger starting"
     );
     // Jobs arrive on the broker's consuming connection and results leave on its publishing
-    // connection. The consumer holds more deliveries than there are check
-    // slots: jobs waiting for their owner's share must not hold the whole prefetch (the
-    // worker owns the check slots).
+    // connection. The consumer holds more jobs than there are check slots: jobs waiting for
+    // their owner's share must not hold the whole prefetch (the worker owns the check slots).
+    // A message carries several jobs and is held until its last one ends; an owner holds at
+    // most its share of the jobs in hand, so at most that many messages, and counting the
+    // deliveries in hand like jobs leaves the rest free for everyone else.
     let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(share::Slots::in_hand_for(p.concurrency));
     // The consume loop runs on a runtime worker, not on the thread that called `run` (with
     // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then

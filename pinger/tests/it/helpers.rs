@@ -82,6 +82,19 @@ pub fn config(broker: &bus::testing::TestBroker) -> pinger::Config {
     }
 }
 
+/// A jobs message carrying `job` alone.
+pub fn one_job(job: common::messages::CheckJob) -> common::messages::Envelope<common::messages::CheckJobs> {
+    common::messages::Envelope::new(common::messages::CheckJobs::one(job))
+}
+
+/// A jobs message carrying `jobs`.
+pub fn jobs_message(jobs: Vec<common::messages::CheckJob>) -> common::messages::Envelope<common::messages::CheckJobs> {
+    common::messages::Envelope::new(common::messages::CheckJobs {
+        region: common::messages::DEFAULT_REGION.into(),
+        jobs,
+    })
+}
+
 /// A job for `spec` in the default region, due now, stale in `deadline_s` seconds.
 pub fn job(spec: common::messages::CheckSpec, deadline_s: i64) -> common::messages::CheckJob {
     let now = chrono::Utc::now();
