@@ -40,7 +40,7 @@ pub struct ApiConfig {
     /// The scheduler's tick: jobs that fall due within one tick are published together, in
     /// messages of up to 64 jobs per region (the broker's cost is per message). A job waits
     /// at most this long; `0s` publishes each as soon as it is due.
-    #[arg(long, env = "PINGTOWER_SCHEDULER_TICK", default_value = "100ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PINGTOWER_SCHEDULER_TICK", default_value = "25ms", value_parser = humantime::parse_duration)]
     pub scheduler_tick: Duration,
     /// How long "Test now" waits for a pinger's answer.
     #[arg(long, env = "PINGTOWER_TEST_NOW_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -82,7 +82,7 @@ impl Default for ApiConfig {
             telegram_bot_username: None,
             web_dir: PathBuf::from("web/dist"),
             scheduler: true,
-            scheduler_tick: Duration::from_millis(100),
+            scheduler_tick: Duration::from_millis(25),
             test_now_timeout: Duration::from_secs(30),
             session_ttl: Duration::from_secs(30 * 86_400),
             login_max_failures: 5,

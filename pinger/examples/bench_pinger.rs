@@ -13,7 +13,7 @@
 //! and result cost per job, included in every pinger figure but absent from the exporter's.
 //! Each segment lasts `--segment` seconds (the baseline half of it) at `targets / interval`
 //! jobs per second; targets cycle, so a 30 s segment at 10,000 / 30 s checks each once.
-//! Jobs travel as the scheduler sends them: those due within one 100 ms tick share
+//! Jobs travel as the scheduler sends them: those due within one 25 ms tick share
 //! `CheckJobs` messages of up to 64, and each job's lag counts from the instant it fell due.
 //!
 //! The same load also runs through a bare client (this program started again with
@@ -351,7 +351,7 @@ async fn pinger_segment(
     let sem = Arc::new(tokio::sync::Semaphore::new(256));
     let mut sent = 0usize;
     // As the scheduler does: the jobs due within one tick share messages (its default tick).
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
     let started_utc = Utc::now();
     let mut next_target = 0usize;
     while sent < total {
