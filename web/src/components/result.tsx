@@ -1,6 +1,6 @@
 // One check result in full: outcome, failure, redirect chain with per-hop phases, TLS and DNS facts.
 
-import type { CheckResult, HttpHop, PhaseTimings, TlsInfo } from '../api/types';
+import type { CheckResult, HttpHop, PhaseTimings, TlsInfo } from '../api/model';
 import { PHASES, formatDateTime, formatMs, humanizeCode, phaseMs } from '../format';
 import { dictionaries, lang, t, type MessageKey } from '../i18n';
 import { StatusPill } from './ui';

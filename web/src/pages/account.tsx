@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import { QUOTA_KEYS, type Channel, type CreatedToken, type TelegramLink, type TokenScope, type User } from '../api/types';
+import { QUOTA_KEYS, type Channel, type CreatedToken, type Me, type TelegramLink, type TokenScope } from '../api/model';
 import { Check, CopyButton, ErrorBox, Field, Section, Spinner, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
 import { lang, setLang, t, type MessageKey } from '../i18n';
@@ -412,7 +412,7 @@ export function SettingsPage() {
 
 /** The signed-in user's permission for private addresses and quotas, fresh from `/api/auth/me`. */
 function LimitsSection() {
-  const me = useAsync<User>(() => api.me(), []);
+  const me = useAsync<Me>(() => api.me(), []);
   const u = me.data;
   return (
     <Section title={t('settings.quotas')} id="limits">
@@ -429,7 +429,7 @@ function LimitsSection() {
                 <>
                   <dt>{t(`quota.${k}` as MessageKey)}</dt>
                   <dd class="num" data-quota={k}>
-                    {u.quotas![k] ?? '—'}
+                    {u.quotas[k]}
                   </dd>
                 </>
               ))}

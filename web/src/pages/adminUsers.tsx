@@ -4,7 +4,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import { QUOTA_KEYS, type AdminUser, type Page } from '../api/types';
+import { QUOTA_KEYS, type AdminUser, type Page } from '../api/model';
 import { ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
 import { formatDateTime } from '../format';
 import { lang, t, type MessageKey } from '../i18n';
@@ -63,7 +63,7 @@ export function AdminUsersPage() {
       ))}
       {page?.next_cursor ? (
         <p>
-          <button type="button" class="btn" disabled={loading} onClick={() => void load(page.next_cursor)}>
+          <button type="button" class="btn" disabled={loading} onClick={() => void load(page.next_cursor ?? null)}>
             {t('admin.loadMore')}
           </button>
         </p>

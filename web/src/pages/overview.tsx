@@ -3,7 +3,7 @@
 
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { RowUptime, Target, TargetStatus } from '../api/types';
+import type { RowUptime, Target, TargetStatus } from '../api/model';
 import { ErrorBox, StatusPill, useTitle, val } from '../components/ui';
 import { formatAgo, formatMs, formatUptime } from '../format';
 import { lang, t, type MessageKey } from '../i18n';
