@@ -5,7 +5,7 @@ import { ApiError, api } from '../api/client';
 import { QUOTA_KEYS, type Channel, type CreatedToken, type Me, type TelegramLink, type TokenScope } from '../api/model';
 import { Check, CopyButton, ErrorBox, Field, Section, Spinner, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
-import { lang, setLang, t, type MessageKey } from '../i18n';
+import { lang, setLang, t, tn, type MessageKey } from '../i18n';
 import { serverConfig, setTheme, theme, toast, user } from '../session';
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ export function ImportExportPage() {
     setResult(null);
     try {
       const r = await api.importTargets(text, detectFormat(text));
-      setResult(t('io.done', { created: r.created, updated: r.updated }));
+      setResult(`${tn('targetsCreated', r.created)}, ${tn('targetsUpdated', r.updated)}.`);
     } catch (err) {
       setError(err instanceof ApiError && err.field ? `${err.field}: ${err.message}` : errorMessage(err));
     } finally {
