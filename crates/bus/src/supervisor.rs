@@ -142,7 +142,7 @@ impl Broker {
             if live.connection.status().connected() {
                 return Ok(live.clone());
             }
-            metrics::counter!("pingtower_amqp_reconnects_total", "connection" => name.clone()).increment(1);
+            metrics::counter!(crate::telemetry::RECONNECTS, "connection" => name.clone()).increment(1);
         }
         *slot = None;
         let props = ConnectionProperties::default().with_connection_name(name.clone().into());

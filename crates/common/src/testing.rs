@@ -190,4 +190,89 @@ pub async fn assert_health_endpoints(addr: std::net::SocketAddr, timeout: Durati
         .unwrap_or_default()
         .to_owned();
     assert!(ct.starts_with("text/plain"), "metrics content type is {ct}");
+    let text = metrics.text().await.expect("metrics body reads");
+    assert_promtool_accepts(&text).await;
+}
+
+/// Asserts that `promtool check metrics` (Prometheus's own linter) finds nothing wrong in
+/// `exposition`, a `/metrics` text: every metric described, names and units as Prometheus
+/// wants them. Installs promtool (Debian's `prometheus` package) when it is missing.
+pub async fn assert_promtool_accepts(exposition: &str) {
+    use tokio::io::AsyncWriteExt;
+    let promtool = promtool().await;
+    let mut child = tokio::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("promtool runs");
+    let mut stdin = child.stdin.take().expect("promtool's stdin is piped");
+    stdin
+        .write_all(exposition.as_bytes())
+        .await
+        .expect("promtool reads the metrics");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("promtool finishes");
+    assert!(
+        out.status.success(),
+        "promtool check metrics fails:\n{}{}\n--- the metrics:\n{exposition}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The path of `promtool`, installing Debian's `prometheus` package first when it is missing
+/// (as root, or through sudo; apt waits for a concurrent install's lock).
+async fn promtool() -> &'static str {
+    const PROMTOOL: &str = "promtool";
+    static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            let runs = |program: &str, args: &[&str]| {
+                std::process::Command::new(program)
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if runs(PROMTOOL, &["--version"]) {
+                return;
+            }
+            let root = runs("sh", &["-c", "test \"$(id -u)\" = 0"]);
+            let apt = move |args: &[&str]| {
+                let lock = ["-o", "DPkg::Lock::Timeout=300", "-qq"];
+                let mut all: Vec<&str> = Vec::new();
+                if !root {
+                    all.extend(["-n", "apt-get"]);
+                }
+                all.extend(lock);
+                all.extend(args);
+                let program = if root { "apt-get" } else { "sudo" };
+                let status = std::process::Command::new(program)
+                    .args(&all)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status();
+                assert!(
+                    status.as_ref().is_ok_and(|s| s.success()),
+                    "apt-get {args:?} (to install promtool) failed: {status:?}"
+                );
+            };
+            let installed = tokio::task::spawn_blocking(move || {
+                apt(&["update"]);
+                apt(&["install", "-y", "--no-install-recommends", "prometheus"]);
+            })
+            .await;
+            if let Err(panic) = installed {
+                std::panic::resume_unwind(panic.into_panic());
+            }
+            assert!(
+                runs(PROMTOOL, &["--version"]),
+                "promtool is on PATH after installing prometheus"
+            );
+        })
+        .await;
+    PROMTOOL
 }
