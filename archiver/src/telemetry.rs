@@ -28,7 +28,8 @@ pub const LAST_ARCHIVE_SUCCESS: &str = "pingtower_archiver_last_archive_success_
 /// Closed days sealed into PostgreSQL's rollups (again when ClickHouse changed).
 pub const SEALED_DAYS: &str = "pingtower_archiver_sealed_days_total";
 
-/// Describes every metric (once, at start).
+/// Describes every metric and registers the counters at zero (once, at start, after the
+/// recorder is installed): an idle archiver's `/metrics` shows them already.
 pub fn describe() {
     metrics::describe_histogram!(BATCH_ROWS, "Results per stored batch");
     metrics::describe_histogram!(
@@ -56,6 +57,15 @@ pub fn describe() {
         LAST_ARCHIVE_SUCCESS,
         "When the archive job last succeeded (epoch seconds)"
     );
+    for counter in [INSERT_FAILURES, ARCHIVED_DAYS, ARCHIVED_ROWS, SEALED_DAYS] {
+        metrics::counter!(counter).absolute(0);
+    }
+    for store in ["clickhouse", "archive"] {
+        metrics::counter!(ROWS_INGESTED, "store" => store).absolute(0);
+    }
+    for result in ["ok", "failed", "skipped"] {
+        metrics::counter!(ARCHIVE_RUNS, "result" => result).absolute(0);
+    }
 }
 
 /// A batch is durable: `fresh` rows in ClickHouse, `archived` in PostgreSQL.
