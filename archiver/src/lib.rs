@@ -58,12 +58,7 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "archiver",
-        bus::Topology::new(&config.amqp.regions),
-        shutdown.clone(),
-    );
+    let broker = Broker::from_config(&config.amqp, "archiver", shutdown.clone());
     let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new()

@@ -65,12 +65,7 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "llm-service",
-        bus::Topology::new(&config.amqp.regions),
-        shutdown.clone(),
-    );
+    let broker = Broker::from_config(&config.amqp, "llm-service", shutdown.clone());
     // Publishes on the broker's publishing connection, apart from consumption (see `bus`).
     let publisher = Publisher::new(broker.clone(), PUBLISH_TIMEOUT);
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;

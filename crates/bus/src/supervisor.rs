@@ -95,6 +95,16 @@ impl Broker {
         }
     }
 
+    /// A service's broker: `config`'s URI, the topology of `config`'s regions, connections
+    /// named `name`.
+    pub fn from_config(
+        config: &common::config::AmqpConfig,
+        name: impl Into<String>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self::new(config.amqp_url.clone(), name, Topology::new(&config.regions), shutdown)
+    }
+
     /// The topology this broker declares.
     pub fn topology(&self) -> &Topology {
         &self.inner.topology

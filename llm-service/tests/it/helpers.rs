@@ -85,20 +85,7 @@ pub async fn spawn_service(config: Config) -> RunningService {
 }
 
 /// An OpenAI chat completion whose message content is `content`.
-pub fn completion(content: &str) -> serde_json::Value {
-    json!({
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "created": 1_795_000_000u32,
-        "model": "test-model",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content},
-            "finish_reason": "stop"
-        }],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}
-    })
-}
+pub use common::testing::completion;
 
 /// A good, grounded answer about the sample 503 incident, in `lang`.
 pub fn good_answer(event: &IncidentEvent, lang: &str) -> String {
