@@ -28,6 +28,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod status;
 pub mod targets;
+pub mod telemetry;
 pub mod validate;
 
 use std::sync::Arc;
@@ -316,6 +317,7 @@ pub async fn run_with_listeners(
         .clickhouse(state.clickhouse.clone())
         .amqp(broker.clone());
     let server = health::serve(state.config.http.addr, app(state.clone()), shutdown.clone()).await?;
+    common::service::describe_metrics(&[telemetry::describe, bus::telemetry::describe]);
     let ops = health::serve(state.config.edge.ops_addr, health::router(readiness), shutdown.clone())
         .await
         .context("PINGTOWER_OPS_ADDR")?;

@@ -39,8 +39,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
-use common::health::{self, Readiness};
+use common::health::Readiness;
 use common::messages::{INCIDENTS_LLM_QUEUE, IncidentEvent};
+use common::service::Service;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -64,19 +65,19 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    telemetry::describe();
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "llm-service",
-        bus::Topology::new(&config.amqp.regions),
-        shutdown.clone(),
-    );
+    let broker = Broker::from_config(&config.amqp, "llm-service", shutdown.clone());
     // Publishes on the broker's publishing connection, apart from consumption (see `bus`).
     let publisher = Publisher::new(broker.clone(), PUBLISH_TIMEOUT);
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
-    let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let service = Service::start(
+        config.http.addr,
+        readiness,
+        &[telemetry::describe, bus::telemetry::describe],
+        &shutdown,
+    )
+    .await?;
+    on_bound(service.ops_addr());
 
     let provider = provider::Provider::from_config(&config.llm).context("LLM provider")?;
     match &provider {
@@ -103,14 +104,13 @@ pub async fn run_with(
             async move { reporter.handle(envelope).await }
         },
     )
-    .await;
+    .await
+    .context("consuming incidents.llm");
     if consumed.is_err() {
         // A topology conflict: nothing works until an operator fixes the broker.
         shutdown.cancel();
     }
-    server.handle.await??;
     broker.close().await;
     pg.close().await;
-    consumed.context("consuming incidents.llm")?;
-    Ok(())
+    service.stop(consumed).await
 }

@@ -30,9 +30,10 @@ pub mod worker;
 
 use anyhow::Context;
 use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
-use common::health::{self, Readiness};
+use common::health::Readiness;
 use common::messages::jobs_queue;
 use common::netguard::Guard;
+use common::service::Service;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -53,7 +54,6 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    telemetry::describe();
     let p = &config.pinger;
     let mut topology_config = config.amqp.clone();
     if !topology_config.regions.contains(&p.region) {
@@ -63,10 +63,16 @@ pub async fn run_with(
     // Consumption and publication get a connection each from the broker (see `bus`).
     let broker = Broker::new(config.amqp.amqp_url.clone(), "pinger", topology, shutdown.clone());
     let readiness = Readiness::new().amqp(broker.clone());
-    let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let service = Service::start(
+        config.http.addr,
+        readiness,
+        &[telemetry::describe, bus::telemetry::describe],
+        &shutdown,
+    )
+    .await?;
+    on_bound(service.ops_addr());
     // The guard knows the suite's own endpoints, this pinger's health listener included.
-    let guard = Guard::new(&config.guard, &config.suite_endpoints(Some(server.addr))).await;
+    let guard = Guard::new(&config.guard, &config.suite_endpoints(Some(service.ops_addr()))).await;
     let engine = Engine::new(guard, p.source_addr, p.extra_ca_file.as_deref())
         .context("building the check engine")?
         .with_public_resolver(p.public_resolver());
@@ -131,7 +137,6 @@ pub async fn run_with(
     if consumed.is_err() {
         shutdown.cancel();
     }
-    server.handle.await??;
     broker.close().await;
-    consumed
+    service.stop(consumed).await
 }

@@ -5,6 +5,8 @@
 //! - [`telemetry`]: one logging setup (JSON or pretty, `RUST_LOG` filter).
 //! - [`shutdown`]: a cancellation token fired by SIGINT/SIGTERM.
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics` and the server that serves them.
+//! - [`service`]: the start-up and stop every service shares (recorder, metric descriptions,
+//!   ops server).
 //! - [`messages`]: the envelope, the four message contracts and every AMQP name (the only
 //!   place naming exchanges and queues; the `bus` crate speaks them).
 //! - [`db`]: the PostgreSQL pool and migrator, the ClickHouse client and migration runner.
@@ -22,6 +24,7 @@ pub mod health;
 pub mod html;
 pub mod messages;
 pub mod netguard;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 

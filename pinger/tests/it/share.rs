@@ -223,7 +223,7 @@ async fn a_tarpitted_owner_cannot_starve_another_owners_checks_for_two_minutes()
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Waits until the pinger's `/metrics` contains `line`.
-async fn wait_for_metric(service: &Service, line: &str) {
+async fn wait_for_metric(service: &common::testing::RunningService, line: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let metrics = service.metrics().await;
