@@ -85,6 +85,11 @@ impl Language {
         }
     }
 
+    /// The message `id` (one without arguments) in this language.
+    pub fn text(self, id: &'static str) -> String {
+        Msg::new(id).render(self)
+    }
+
     fn id(self) -> &'static LanguageIdentifier {
         match self {
             Language::En => &EN,
@@ -262,7 +267,9 @@ pub fn ids_in_source<'s>(source: &'s str, prefixes: &[&str]) -> Vec<&'s str> {
         let literal = &rest[..end];
         let before = source[..i].trim_end();
         let named = before.ends_with("msg!(") || before.ends_with("Msg::new(");
-        let prefixed = prefixes.iter().any(|p| literal.len() > p.len() && literal.starts_with(p));
+        let prefixed = prefixes
+            .iter()
+            .any(|p| literal.len() > p.len() && literal.starts_with(p));
         let id_like = !literal.is_empty()
             && literal
                 .chars()

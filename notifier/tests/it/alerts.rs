@@ -201,7 +201,7 @@ async fn the_resolution_answers_the_alert_with_the_downtime() {
     let sent = env.tg.sent_to(2301);
     let text = sent[1].text();
     assert!(text.contains("ВОССТАНОВЛЕН"), "in the user's language: {text}");
-    assert!(text.contains("1ч 2мин"), "{text}");
+    assert!(text.contains("1 ч 2 мин"), "{text}");
     assert!(sent[1].body["reply_parameters"]["message_id"].is_number());
     let kinds: Vec<String> = log_rows(&pool, incident).await.into_iter().map(|r| r.1).collect();
     assert_eq!(kinds, vec!["opened", "resolved"]);
