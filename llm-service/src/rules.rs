@@ -194,7 +194,7 @@ pub fn kind_phrase(kind: FailureKind) -> Msg {
 /// The failure kinds of the evidence as one list ("DNS timeout, connection refused").
 fn kinds_list(f: &Facts<'_>) -> Option<Arg> {
     let kinds: Vec<Msg> = f.failure_kinds().into_iter().map(kind_phrase).collect();
-    (!kinds.is_empty()).then(|| Arg::Join(kinds, ", "))
+    (!kinds.is_empty()).then_some(Arg::Join(kinds, ", "))
 }
 
 /// A value from the untrusted world (banner, validation error), shortened and on one line,
