@@ -225,324 +225,519 @@ fn opened(f: &Facts<'_>) -> Draft {
     failure(f, kind)
 }
 
-/// The explanation of one failure kind.
+/// The explanation of one failure kind: one function per kind, named after it.
 fn failure(f: &Facts<'_>, kind: FailureKind) -> Draft {
-    let head = headline(f);
-    let name = &f.name;
-    let host = f.failing_host();
-    let address = &f.address;
-    let r = f.primary;
-    let message = r
+    match kind {
+        FailureKind::DnsNxdomain => dns_nxdomain(f),
+        FailureKind::DnsServfail => dns_servfail(f),
+        FailureKind::DnsTimeout => dns_timeout(f),
+        FailureKind::DnsNoRecords => dns_no_records(f),
+        FailureKind::DnsUnexpectedAnswer => dns_unexpected_answer(f),
+        FailureKind::DnsError => dns_error(f),
+        FailureKind::ConnectRefused => connect_refused(f),
+        FailureKind::ConnectTimeout => connect_timeout(f),
+        FailureKind::ConnectError => connect_error(f),
+        FailureKind::TlsExpired => tls_expired(f),
+        FailureKind::TlsNotYetValid => tls_not_yet_valid(f),
+        FailureKind::TlsUntrusted => tls_untrusted(f),
+        FailureKind::TlsHostname => tls_hostname(f),
+        FailureKind::TlsExpiring => tls_expiring(f),
+        FailureKind::TlsHandshake => tls_handshake(f),
+        FailureKind::HttpStatus => http_status(f),
+        FailureKind::HttpProtocol => http_protocol(f),
+        FailureKind::AssertionFailed => assertion_failed(f),
+        FailureKind::RedirectLoop => redirect_loop(f),
+        FailureKind::TooManyRedirects => too_many_redirects(f),
+        FailureKind::InsecureRedirect => insecure_redirect(f),
+        FailureKind::UnexpectedFinalUrl => unexpected_final_url(f),
+        FailureKind::SlowResponse => slow_response(f),
+        FailureKind::BannerMismatch => banner_mismatch(f),
+        FailureKind::Timeout => timeout(f),
+        FailureKind::BlockedAddress => blocked_address(f),
+        FailureKind::Internal => internal(f),
+        FailureKind::Other => other(f),
+    }
+}
+
+/// The failure's own message, quoted (one line, credentials masked); empty when none.
+fn failure_message(f: &Facts<'_>) -> String {
+    f.primary
         .and_then(|r| r.failure.as_ref())
         .map(|x| quoted(&x.message))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The explanation of [`FailureKind::DnsNxdomain`].
+fn dns_nxdomain(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    Draft {
+        summary: msg!("dns-nxdomain-summary", head, host),
+        cause: msg!("dns-nxdomain-cause", host),
+        impact: msg!("dns-nxdomain-impact", address),
+        actions: vec![
+            msg!("dns-nxdomain-action-1"),
+            msg!("dns-nxdomain-action-2", host),
+            msg!("dns-nxdomain-action-3"),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::DnsServfail`].
+fn dns_servfail(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    Draft {
+        summary: msg!("dns-servfail-summary", head, host),
+        cause: msg!("dns-servfail-cause"),
+        impact: unreachable_impact(f),
+        actions: vec![msg!("dns-servfail-action-1", host), msg!("dns-servfail-action-2")],
+    }
+}
+
+/// The explanation of [`FailureKind::DnsTimeout`].
+fn dns_timeout(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let r = f.primary;
     let resolver = r
         .and_then(|r| r.dns.as_ref())
         .map(|d| d.resolver.clone())
         .unwrap_or_else(|| "system".into());
+    Draft {
+        summary: msg!("dns-timeout-summary", head, host),
+        cause: msg!("dns-timeout-cause", resolver),
+        impact: unreachable_impact(f),
+        actions: vec![msg!("dns-timeout-action-1", host), msg!("dns-timeout-action-2")],
+    }
+}
+
+/// The explanation of [`FailureKind::DnsNoRecords`].
+fn dns_no_records(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    Draft {
+        summary: msg!("dns-no-records-summary", head, host),
+        cause: msg!("dns-no-records-cause"),
+        impact: msg!("dns-no-records-impact", address),
+        actions: vec![msg!("dns-no-records-action-1", host)],
+    }
+}
+
+/// The explanation of [`FailureKind::DnsUnexpectedAnswer`].
+fn dns_unexpected_answer(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
+    let answers = r
+        .and_then(|r| r.dns.as_ref())
+        .map(|d| d.answers.iter().map(|a| a.value.clone()).collect::<Vec<_>>().join(", "))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".into());
+    Draft {
+        summary: msg!("dns-unexpected-answer-summary", head, host, answers),
+        cause: msg!("dns-unexpected-answer-cause"),
+        impact: msg!("dns-unexpected-answer-impact", address),
+        actions: vec![
+            msg!("dns-unexpected-answer-action-1", host),
+            msg!("dns-unexpected-answer-action-2"),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::DnsError`].
+fn dns_error(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let message = failure_message(f);
+    Draft {
+        summary: msg!("dns-error-summary", head, host, message),
+        cause: msg!("dns-error-cause"),
+        impact: unreachable_impact(f),
+        actions: vec![msg!("dns-error-action-1", host)],
+    }
+}
+
+/// The explanation of [`FailureKind::ConnectRefused`].
+fn connect_refused(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let r = f.primary;
+    let port = port_of(f);
+    let at = ip_of(r).map(|ip| format!(" ({ip})")).unwrap_or_default();
+    Draft {
+        summary: msg!("connect-refused-summary", head, host, at, port),
+        cause: msg!("connect-refused-cause", port),
+        impact: unreachable_impact(f),
+        actions: vec![
+            msg!("connect-refused-action-1"),
+            msg!("connect-refused-action-2", port),
+            msg!("connect-refused-action-3", port),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::ConnectTimeout`].
+fn connect_timeout(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let r = f.primary;
+    let port = port_of(f);
+    let at = ip_of(r).map(|ip| format!(" ({ip})")).unwrap_or_default();
+    Draft {
+        summary: msg!("connect-timeout-summary", head, host, at, port),
+        cause: msg!("connect-timeout-cause"),
+        impact: unreachable_impact(f),
+        actions: vec![
+            msg!("connect-timeout-action-1", host),
+            msg!("connect-timeout-action-2", port),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::ConnectError`].
+fn connect_error(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let message = failure_message(f);
+    Draft {
+        summary: msg!("connect-error-summary", head, host, message),
+        cause: msg!("connect-error-cause"),
+        impact: unreachable_impact(f),
+        actions: vec![msg!("connect-error-action-1", host)],
+    }
+}
+
+/// The explanation of [`FailureKind::TlsExpired`].
+fn tls_expired(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
     let tls = r.and_then(|r| r.tls.as_ref());
-    match kind {
-        FailureKind::DnsNxdomain => Draft {
-            summary: msg!("dns-nxdomain-summary", head, host),
-            cause: msg!("dns-nxdomain-cause", host),
-            impact: msg!("dns-nxdomain-impact", address),
-            actions: vec![
-                msg!("dns-nxdomain-action-1"),
-                msg!("dns-nxdomain-action-2", host),
-                msg!("dns-nxdomain-action-3"),
-            ],
-        },
-        FailureKind::DnsServfail => Draft {
-            summary: msg!("dns-servfail-summary", head, host),
-            cause: msg!("dns-servfail-cause"),
-            impact: unreachable_impact(f),
-            actions: vec![msg!("dns-servfail-action-1", host), msg!("dns-servfail-action-2")],
-        },
-        FailureKind::DnsTimeout => Draft {
-            summary: msg!("dns-timeout-summary", head, host),
-            cause: msg!("dns-timeout-cause", resolver),
-            impact: unreachable_impact(f),
-            actions: vec![msg!("dns-timeout-action-1", host), msg!("dns-timeout-action-2")],
-        },
-        FailureKind::DnsNoRecords => Draft {
-            summary: msg!("dns-no-records-summary", head, host),
-            cause: msg!("dns-no-records-cause"),
-            impact: msg!("dns-no-records-impact", address),
-            actions: vec![msg!("dns-no-records-action-1", host)],
-        },
-        FailureKind::DnsUnexpectedAnswer => {
-            let answers = r
-                .and_then(|r| r.dns.as_ref())
-                .map(|d| d.answers.iter().map(|a| a.value.clone()).collect::<Vec<_>>().join(", "))
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "-".into());
-            Draft {
-                summary: msg!("dns-unexpected-answer-summary", head, host, answers),
-                cause: msg!("dns-unexpected-answer-cause"),
-                impact: msg!("dns-unexpected-answer-impact", address),
-                actions: vec![
-                    msg!("dns-unexpected-answer-action-1", host),
-                    msg!("dns-unexpected-answer-action-2"),
-                ],
-            }
-        }
-        FailureKind::DnsError => Draft {
-            summary: msg!("dns-error-summary", head, host, message),
-            cause: msg!("dns-error-cause"),
-            impact: unreachable_impact(f),
-            actions: vec![msg!("dns-error-action-1", host)],
-        },
-        FailureKind::ConnectRefused => {
-            let port = port_of(f);
-            let at = ip_of(r).map(|ip| format!(" ({ip})")).unwrap_or_default();
-            Draft {
-                summary: msg!("connect-refused-summary", head, host, at, port),
-                cause: msg!("connect-refused-cause", port),
-                impact: unreachable_impact(f),
-                actions: vec![
-                    msg!("connect-refused-action-1"),
-                    msg!("connect-refused-action-2", port),
-                    msg!("connect-refused-action-3", port),
-                ],
-            }
-        }
-        FailureKind::ConnectTimeout => {
-            let port = port_of(f);
-            let at = ip_of(r).map(|ip| format!(" ({ip})")).unwrap_or_default();
-            Draft {
-                summary: msg!("connect-timeout-summary", head, host, at, port),
-                cause: msg!("connect-timeout-cause"),
-                impact: unreachable_impact(f),
-                actions: vec![
-                    msg!("connect-timeout-action-1", host),
-                    msg!("connect-timeout-action-2", port),
-                ],
-            }
-        }
-        FailureKind::ConnectError => Draft {
-            summary: msg!("connect-error-summary", head, host, message),
-            cause: msg!("connect-error-cause"),
-            impact: unreachable_impact(f),
-            actions: vec![msg!("connect-error-action-1", host)],
-        },
-        FailureKind::TlsExpired => {
-            let (when, ago) = tls
-                .map(|t| {
-                    (
-                        Arg::Text(date(t.not_after)),
-                        Arg::Msg(Box::new(i18n::days(-t.days_left))),
-                    )
-                })
-                .unwrap_or_else(|| (unknown(), unknown()));
-            Draft {
-                summary: msg!("tls-expired-summary", head, host, when, ago),
-                cause: msg!("tls-expired-cause"),
-                impact: msg!("impact-certificate-rejected", address),
-                actions: vec![msg!("tls-expired-action-1", host), msg!("tls-expired-action-2")],
-            }
-        }
-        FailureKind::TlsNotYetValid => {
-            let from = tls.map(|t| date(t.not_before)).unwrap_or_else(|| "?".into());
-            Draft {
-                summary: msg!("tls-not-yet-valid-summary", head, host, from),
-                cause: msg!("tls-not-yet-valid-cause"),
-                impact: msg!("impact-certificate-rejected", address),
-                actions: vec![
-                    msg!("tls-not-yet-valid-action-1", host),
-                    msg!("tls-not-yet-valid-action-2"),
-                ],
-            }
-        }
-        FailureKind::TlsUntrusted => {
-            let issuer = tls.map(|t| quoted(&t.issuer)).unwrap_or_else(|| "?".into());
-            let why = tls
-                .and_then(|t| t.validation_error.as_deref())
-                .map(quoted)
-                .unwrap_or_else(|| message.clone());
-            Draft {
-                summary: msg!("tls-untrusted-summary", head, host, why),
-                cause: msg!("tls-untrusted-cause", issuer),
-                impact: msg!("impact-certificate-rejected", address),
-                actions: vec![msg!("tls-untrusted-action-1"), msg!("action-verify-with-openssl", host)],
-            }
-        }
-        FailureKind::TlsHostname => {
-            let sans = tls
-                .map(|t| t.sans.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", "))
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "-".into());
-            Draft {
-                summary: msg!("tls-hostname-summary", head, host, sans),
-                cause: msg!("tls-hostname-cause"),
-                impact: msg!("impact-certificate-rejected", address),
-                actions: vec![
-                    msg!("tls-hostname-action-1", host),
-                    msg!("action-verify-with-openssl", host),
-                ],
-            }
-        }
-        FailureKind::TlsExpiring => {
-            let (when, left) = tls
-                .map(|t| {
-                    (
-                        Arg::Text(date(t.not_after)),
-                        Arg::Msg(Box::new(i18n::days(t.days_left))),
-                    )
-                })
-                .unwrap_or_else(|| (unknown(), unknown()));
-            Draft {
-                summary: msg!("tls-expiring-summary", head, host, when, left),
-                cause: msg!("tls-expiring-cause"),
-                impact: msg!("tls-expiring-impact", when, address),
-                actions: vec![msg!("tls-expiring-action-1", host, when), msg!("tls-expiring-action-2")],
-            }
-        }
-        FailureKind::TlsHandshake => Draft {
-            summary: msg!("tls-handshake-summary", head, host, message),
-            cause: msg!("tls-handshake-cause"),
-            impact: unreachable_impact(f),
-            actions: vec![msg!("tls-handshake-action-1"), msg!("action-verify-with-openssl", host)],
-        },
-        FailureKind::HttpStatus => http_status(f),
-        FailureKind::HttpProtocol => Draft {
-            summary: msg!("http-protocol-summary", head, host, message),
-            cause: msg!("http-protocol-cause"),
-            impact: unreachable_impact(f),
-            actions: vec![msg!("http-protocol-action-1")],
-        },
-        FailureKind::AssertionFailed => {
-            let code = r
-                .and_then(|r| r.status_code)
-                .map(status_text)
-                .unwrap_or_else(|| "-".into());
-            Draft {
-                summary: msg!("assertion-failed-summary", head, address, code, message),
-                cause: msg!("assertion-failed-cause"),
-                impact: msg!("assertion-failed-impact", address),
-                actions: vec![
-                    msg!("assertion-failed-action-1", address),
-                    msg!("assertion-failed-action-2"),
-                ],
-            }
-        }
-        FailureKind::RedirectLoop => {
-            let looped = r
-                .and_then(|r| r.hops.last())
-                .map(|h| quoted(h.location.as_deref().unwrap_or(&h.url)))
-                .unwrap_or_else(|| address.clone());
-            let n = r.map(|r| r.hops.len()).unwrap_or(0);
-            Draft {
-                summary: msg!("redirect-loop-summary", head, n, looped),
-                cause: msg!("redirect-loop-cause"),
-                impact: msg!("redirect-loop-impact", address),
-                actions: vec![
-                    msg!("redirect-loop-action-1", host),
-                    msg!("redirect-loop-action-2", address),
-                ],
-            }
-        }
-        FailureKind::TooManyRedirects => {
-            let n = r.map(|r| r.hops.len()).unwrap_or(0);
-            Draft {
-                summary: msg!(
-                    "too-many-redirects-summary",
-                    head,
-                    address,
-                    hops = msg!("count-hops", n)
-                ),
-                cause: msg!("too-many-redirects-cause"),
-                impact: msg!("too-many-redirects-impact", address),
-                actions: vec![msg!("too-many-redirects-action-1", address)],
-            }
-        }
-        FailureKind::InsecureRedirect => {
-            let plain = r
-                .and_then(|r| r.hops.iter().find(|h| h.url.starts_with("http://")))
-                .map(|h| quoted(&h.url))
-                .unwrap_or_else(|| message.clone());
-            Draft {
-                summary: msg!("insecure-redirect-summary", head, plain),
-                cause: msg!("insecure-redirect-cause"),
-                impact: msg!("insecure-redirect-impact", address),
-                actions: vec![msg!("insecure-redirect-action-1")],
-            }
-        }
-        FailureKind::UnexpectedFinalUrl => {
-            let ended = r
-                .and_then(|r| r.hops.last())
-                .map(|h| quoted(&h.url))
-                .unwrap_or_else(|| "-".into());
-            Draft {
-                summary: msg!("unexpected-final-url-summary", head, ended),
-                cause: msg!("unexpected-final-url-cause"),
-                impact: msg!("unexpected-final-url-impact", address),
-                actions: vec![msg!("unexpected-final-url-action-1", address)],
-            }
-        }
-        FailureKind::SlowResponse => {
-            let took = r.map(|r| r.duration_ms).unwrap_or(0);
-            let usual = f
-                .event
-                .evidence
-                .baseline_latency_ms
-                .map(|b| Arg::Msg(Box::new(msg!("slow-response-usual", baseline = b.round()))))
-                .unwrap_or_else(|| Arg::Text(String::new()));
-            Draft {
-                summary: msg!("slow-response-summary", head, address, took, usual),
-                cause: msg!("slow-response-cause"),
-                impact: with_regions(msg!("slow-response-impact", address), f),
-                actions: vec![msg!("slow-response-action-1"), msg!("slow-response-action-2")],
-            }
-        }
-        FailureKind::BannerMismatch => {
-            let banner = r
-                .and_then(|r| r.banner.as_deref())
-                .map(quoted)
-                .unwrap_or_else(|| "-".into());
-            let port = port_of(f);
-            Draft {
-                summary: msg!("banner-mismatch-summary", head, host, port, banner),
-                cause: msg!("banner-mismatch-cause"),
-                impact: msg!("banner-mismatch-impact", host, port),
-                actions: vec![msg!("banner-mismatch-action-1", port)],
-            }
-        }
-        FailureKind::Timeout => {
-            let took = r.map(|r| r.duration_ms).unwrap_or(0);
-            let phase = r.and_then(|r| r.failure.as_ref()).map(|x| x.phase);
-            let (cause, action) = match phase {
-                Some(Phase::Ttfb) => (msg!("timeout-ttfb-cause"), msg!("timeout-ttfb-action")),
-                Some(Phase::Transfer) => (msg!("timeout-transfer-cause"), msg!("timeout-transfer-action")),
-                _ => (msg!("timeout-other-cause"), msg!("timeout-other-action")),
-            };
-            Draft {
-                summary: msg!("timeout-summary", head, address, took),
-                cause,
-                impact: unreachable_impact(f),
-                actions: vec![action],
-            }
-        }
-        FailureKind::BlockedAddress => {
-            let ip = ip_of(r).unwrap_or_else(|| message.clone());
-            Draft {
-                summary: msg!("blocked-address-summary", head, host, ip),
-                cause: msg!("blocked-address-cause", host),
-                impact: msg!("blocked-address-impact", address),
-                actions: vec![msg!("blocked-address-action-1", host), msg!("blocked-address-action-2")],
-            }
-        }
-        FailureKind::Internal => Draft {
-            summary: msg!("internal-summary", name, message),
-            cause: msg!("internal-cause", name),
-            impact: msg!("internal-impact", name),
-            actions: vec![msg!("internal-action-1"), msg!("internal-action-2")],
-        },
-        FailureKind::Other => Draft {
-            summary: msg!("other-summary", head, message),
-            cause: msg!("other-cause"),
-            impact: unreachable_impact(f),
-            actions: vec![msg!("other-action-1", address)],
-        },
+    let (when, ago) = tls
+        .map(|t| {
+            (
+                Arg::Text(date(t.not_after)),
+                Arg::Msg(Box::new(i18n::days(-t.days_left))),
+            )
+        })
+        .unwrap_or_else(|| (unknown(), unknown()));
+    Draft {
+        summary: msg!("tls-expired-summary", head, host, when, ago),
+        cause: msg!("tls-expired-cause"),
+        impact: msg!("impact-certificate-rejected", address),
+        actions: vec![msg!("tls-expired-action-1", host), msg!("tls-expired-action-2")],
+    }
+}
+
+/// The explanation of [`FailureKind::TlsNotYetValid`].
+fn tls_not_yet_valid(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
+    let tls = r.and_then(|r| r.tls.as_ref());
+    let from = tls.map(|t| date(t.not_before)).unwrap_or_else(|| "?".into());
+    Draft {
+        summary: msg!("tls-not-yet-valid-summary", head, host, from),
+        cause: msg!("tls-not-yet-valid-cause"),
+        impact: msg!("impact-certificate-rejected", address),
+        actions: vec![
+            msg!("tls-not-yet-valid-action-1", host),
+            msg!("tls-not-yet-valid-action-2"),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::TlsUntrusted`].
+fn tls_untrusted(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
+    let message = failure_message(f);
+    let tls = r.and_then(|r| r.tls.as_ref());
+    let issuer = tls.map(|t| quoted(&t.issuer)).unwrap_or_else(|| "?".into());
+    let why = tls
+        .and_then(|t| t.validation_error.as_deref())
+        .map(quoted)
+        .unwrap_or_else(|| message.clone());
+    Draft {
+        summary: msg!("tls-untrusted-summary", head, host, why),
+        cause: msg!("tls-untrusted-cause", issuer),
+        impact: msg!("impact-certificate-rejected", address),
+        actions: vec![msg!("tls-untrusted-action-1"), msg!("action-verify-with-openssl", host)],
+    }
+}
+
+/// The explanation of [`FailureKind::TlsHostname`].
+fn tls_hostname(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
+    let tls = r.and_then(|r| r.tls.as_ref());
+    let sans = tls
+        .map(|t| t.sans.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", "))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".into());
+    Draft {
+        summary: msg!("tls-hostname-summary", head, host, sans),
+        cause: msg!("tls-hostname-cause"),
+        impact: msg!("impact-certificate-rejected", address),
+        actions: vec![
+            msg!("tls-hostname-action-1", host),
+            msg!("action-verify-with-openssl", host),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::TlsExpiring`].
+fn tls_expiring(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
+    let tls = r.and_then(|r| r.tls.as_ref());
+    let (when, left) = tls
+        .map(|t| {
+            (
+                Arg::Text(date(t.not_after)),
+                Arg::Msg(Box::new(i18n::days(t.days_left))),
+            )
+        })
+        .unwrap_or_else(|| (unknown(), unknown()));
+    Draft {
+        summary: msg!("tls-expiring-summary", head, host, when, left),
+        cause: msg!("tls-expiring-cause"),
+        impact: msg!("tls-expiring-impact", when, address),
+        actions: vec![msg!("tls-expiring-action-1", host, when), msg!("tls-expiring-action-2")],
+    }
+}
+
+/// The explanation of [`FailureKind::TlsHandshake`].
+fn tls_handshake(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let message = failure_message(f);
+    Draft {
+        summary: msg!("tls-handshake-summary", head, host, message),
+        cause: msg!("tls-handshake-cause"),
+        impact: unreachable_impact(f),
+        actions: vec![msg!("tls-handshake-action-1"), msg!("action-verify-with-openssl", host)],
+    }
+}
+
+/// The explanation of [`FailureKind::HttpProtocol`].
+fn http_protocol(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let message = failure_message(f);
+    Draft {
+        summary: msg!("http-protocol-summary", head, host, message),
+        cause: msg!("http-protocol-cause"),
+        impact: unreachable_impact(f),
+        actions: vec![msg!("http-protocol-action-1")],
+    }
+}
+
+/// The explanation of [`FailureKind::AssertionFailed`].
+fn assertion_failed(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let address = &f.address;
+    let r = f.primary;
+    let message = failure_message(f);
+    let code = r
+        .and_then(|r| r.status_code)
+        .map(status_text)
+        .unwrap_or_else(|| "-".into());
+    Draft {
+        summary: msg!("assertion-failed-summary", head, address, code, message),
+        cause: msg!("assertion-failed-cause"),
+        impact: msg!("assertion-failed-impact", address),
+        actions: vec![
+            msg!("assertion-failed-action-1", address),
+            msg!("assertion-failed-action-2"),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::RedirectLoop`].
+fn redirect_loop(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
+    let looped = r
+        .and_then(|r| r.hops.last())
+        .map(|h| quoted(h.location.as_deref().unwrap_or(&h.url)))
+        .unwrap_or_else(|| address.clone());
+    let n = r.map(|r| r.hops.len()).unwrap_or(0);
+    Draft {
+        summary: msg!("redirect-loop-summary", head, n, looped),
+        cause: msg!("redirect-loop-cause"),
+        impact: msg!("redirect-loop-impact", address),
+        actions: vec![
+            msg!("redirect-loop-action-1", host),
+            msg!("redirect-loop-action-2", address),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::TooManyRedirects`].
+fn too_many_redirects(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let address = &f.address;
+    let r = f.primary;
+    let n = r.map(|r| r.hops.len()).unwrap_or(0);
+    Draft {
+        summary: msg!(
+            "too-many-redirects-summary",
+            head,
+            address,
+            hops = msg!("count-hops", n)
+        ),
+        cause: msg!("too-many-redirects-cause"),
+        impact: msg!("too-many-redirects-impact", address),
+        actions: vec![msg!("too-many-redirects-action-1", address)],
+    }
+}
+
+/// The explanation of [`FailureKind::InsecureRedirect`].
+fn insecure_redirect(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let address = &f.address;
+    let r = f.primary;
+    let message = failure_message(f);
+    let plain = r
+        .and_then(|r| r.hops.iter().find(|h| h.url.starts_with("http://")))
+        .map(|h| quoted(&h.url))
+        .unwrap_or_else(|| message.clone());
+    Draft {
+        summary: msg!("insecure-redirect-summary", head, plain),
+        cause: msg!("insecure-redirect-cause"),
+        impact: msg!("insecure-redirect-impact", address),
+        actions: vec![msg!("insecure-redirect-action-1")],
+    }
+}
+
+/// The explanation of [`FailureKind::UnexpectedFinalUrl`].
+fn unexpected_final_url(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let address = &f.address;
+    let r = f.primary;
+    let ended = r
+        .and_then(|r| r.hops.last())
+        .map(|h| quoted(&h.url))
+        .unwrap_or_else(|| "-".into());
+    Draft {
+        summary: msg!("unexpected-final-url-summary", head, ended),
+        cause: msg!("unexpected-final-url-cause"),
+        impact: msg!("unexpected-final-url-impact", address),
+        actions: vec![msg!("unexpected-final-url-action-1", address)],
+    }
+}
+
+/// The explanation of [`FailureKind::SlowResponse`].
+fn slow_response(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let address = &f.address;
+    let r = f.primary;
+    let took = r.map(|r| r.duration_ms).unwrap_or(0);
+    let usual = f
+        .event
+        .evidence
+        .baseline_latency_ms
+        .map(|b| Arg::Msg(Box::new(msg!("slow-response-usual", baseline = b.round()))))
+        .unwrap_or_else(|| Arg::Text(String::new()));
+    Draft {
+        summary: msg!("slow-response-summary", head, address, took, usual),
+        cause: msg!("slow-response-cause"),
+        impact: with_regions(msg!("slow-response-impact", address), f),
+        actions: vec![msg!("slow-response-action-1"), msg!("slow-response-action-2")],
+    }
+}
+
+/// The explanation of [`FailureKind::BannerMismatch`].
+fn banner_mismatch(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let r = f.primary;
+    let banner = r
+        .and_then(|r| r.banner.as_deref())
+        .map(quoted)
+        .unwrap_or_else(|| "-".into());
+    let port = port_of(f);
+    Draft {
+        summary: msg!("banner-mismatch-summary", head, host, port, banner),
+        cause: msg!("banner-mismatch-cause"),
+        impact: msg!("banner-mismatch-impact", host, port),
+        actions: vec![msg!("banner-mismatch-action-1", port)],
+    }
+}
+
+/// The explanation of [`FailureKind::Timeout`].
+fn timeout(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let address = &f.address;
+    let r = f.primary;
+    let took = r.map(|r| r.duration_ms).unwrap_or(0);
+    let phase = r.and_then(|r| r.failure.as_ref()).map(|x| x.phase);
+    let (cause, action) = match phase {
+        Some(Phase::Ttfb) => (msg!("timeout-ttfb-cause"), msg!("timeout-ttfb-action")),
+        Some(Phase::Transfer) => (msg!("timeout-transfer-cause"), msg!("timeout-transfer-action")),
+        _ => (msg!("timeout-other-cause"), msg!("timeout-other-action")),
+    };
+    Draft {
+        summary: msg!("timeout-summary", head, address, took),
+        cause,
+        impact: unreachable_impact(f),
+        actions: vec![action],
+    }
+}
+
+/// The explanation of [`FailureKind::BlockedAddress`].
+fn blocked_address(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let address = &f.address;
+    let r = f.primary;
+    let message = failure_message(f);
+    let ip = ip_of(r).unwrap_or_else(|| message.clone());
+    Draft {
+        summary: msg!("blocked-address-summary", head, host, ip),
+        cause: msg!("blocked-address-cause", host),
+        impact: msg!("blocked-address-impact", address),
+        actions: vec![msg!("blocked-address-action-1", host), msg!("blocked-address-action-2")],
+    }
+}
+
+/// The explanation of [`FailureKind::Internal`].
+fn internal(f: &Facts<'_>) -> Draft {
+    let name = &f.name;
+    let message = failure_message(f);
+    Draft {
+        summary: msg!("internal-summary", name, message),
+        cause: msg!("internal-cause", name),
+        impact: msg!("internal-impact", name),
+        actions: vec![msg!("internal-action-1"), msg!("internal-action-2")],
+    }
+}
+
+/// The explanation of [`FailureKind::Other`].
+fn other(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let address = &f.address;
+    let message = failure_message(f);
+    Draft {
+        summary: msg!("other-summary", head, message),
+        cause: msg!("other-cause"),
+        impact: unreachable_impact(f),
+        actions: vec![msg!("other-action-1", address)],
     }
 }
 
