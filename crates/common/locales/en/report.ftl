@@ -3,15 +3,23 @@
 # value arrive with credentials masked. Ids name the failure kind and the report part:
 # -summary, -cause, -impact, -action-N.
 
+## Shared phrases: the slow-down claim, headlines ($head), impacts
+
 claim-slowdown = The checks took up to { $latency } ms against a usual { $baseline } ms.
 headline-degraded = { $name } is degraded
 headline-down = { $name } is down
 headline-problem = { $name } has a problem
 impact-unreachable = Nobody can use { $address }: every request fails.
 impact-seen-from = { $impact } Seen from: { $regions }.
+
+## Opened, the checks gave no reason
+
 no-details-summary = { $head }: the checks fail, but they did not say why.
 no-details-cause = The check results carry no failure details.
 no-details-action-1 = Open the target's latest check results and test it by hand.
+
+## DNS failures
+
 dns-nxdomain-summary = { $head }: the name { $host } does not exist (DNS answered NXDOMAIN).
 dns-nxdomain-cause = The DNS record of { $host } was deleted or never existed, or the domain has expired and was taken out of the DNS.
 dns-nxdomain-impact = Nobody can reach { $address }: clients cannot even find its address.
@@ -38,6 +46,9 @@ dns-unexpected-answer-action-2 = If nobody changed them on purpose, secure the D
 dns-error-summary = { $head }: the DNS lookup of { $host } failed ({ $message }).
 dns-error-cause = The DNS server refused the query or sent a malformed answer.
 dns-error-action-1 = Query the domain's name servers directly (dig +trace { $host }) and check the zone's configuration.
+
+## Connection failures
+
 connect-refused-summary = { $head }: { $host }{ $at } refuses connections on port { $port }.
 connect-refused-cause = Nothing listens on port { $port }: the service is stopped or crashed, or listens on another port or interface; or a firewall rejects the connection.
 connect-refused-action-1 = Check that the service is running on the server and restart it (systemctl status, docker ps).
@@ -50,6 +61,9 @@ connect-timeout-action-2 = Check the firewall and security group rules for port 
 connect-error-summary = { $head }: the connection to { $host } failed ({ $message }).
 connect-error-cause = The network path to the server is broken (unreachable network or host), or the connection was reset.
 connect-error-action-1 = Check the server's network connectivity and routing (traceroute to { $host }).
+
+## TLS failures
+
 tls-expired-summary = { $head }: the TLS certificate of { $host } expired on { $when } ({ $ago } ago).
 tls-expired-cause = The certificate was not renewed in time: automatic renewal (ACME, certbot) failed or is not set up, or the renewed certificate was not installed and the server not reloaded.
 impact-certificate-rejected = Browsers show a security error on { $address } and API clients refuse to connect.
@@ -74,6 +88,9 @@ tls-expiring-action-2 = Check that automatic renewal works (a dry run of the ren
 tls-handshake-summary = { $head }: the TLS handshake with { $host } failed ({ $message }).
 tls-handshake-cause = The server and clients share no protocol version or cipher, the server's TLS setup is broken, or the port does not speak TLS.
 tls-handshake-action-1 = Check the server's TLS configuration (protocols, ciphers, certificate files) and its error log.
+
+## HTTP answers that are wrong
+
 http-protocol-summary = { $head }: the server at { $host } broke the HTTP protocol ({ $message }).
 http-protocol-cause = The application crashed mid-response, a proxy in front of it is misconfigured, or the port serves something other than HTTP.
 http-protocol-action-1 = Check the application and proxy error logs for crashes and reset connections.
@@ -82,6 +99,9 @@ assertion-failed-cause = The application serves an error, maintenance or changed
 assertion-failed-impact = Users of { $address } probably get wrong or missing content although the server answers.
 assertion-failed-action-1 = Open { $address } and compare the response with the check's expectations.
 assertion-failed-action-2 = If the page changed on purpose (a release), update the check's assertions.
+
+## Redirects
+
 redirect-loop-summary = { $head }: its redirects go round in a loop (after { $n } { $n ->
         [one] hop
        *[other] hops
@@ -102,6 +122,9 @@ unexpected-final-url-summary = { $head }: the redirect chain ends at { $ended } 
 unexpected-final-url-cause = A redirect rule changed (a release, a CDN or domain setting), or the site sends visitors to a login or error page.
 unexpected-final-url-impact = Visitors of { $address } land on another page than intended.
 unexpected-final-url-action-1 = Follow the chain by hand (curl -sIL { $address }); fix the redirect, or update the expected final URL if the change is intended.
+
+## Slow, silent, blocked and unclassified checks
+
 slow-response-summary = { $head }: { $address } is slow, the response took { $took } ms{ $usual }.
 slow-response-usual = {" "}(usually { $baseline } ms)
 slow-response-cause = The server is overloaded or waits on a slow dependency (database, external API); a traffic spike or a slow release is likely.
@@ -132,6 +155,9 @@ internal-action-2 = If they are fine, tell the PingTower operator.
 other-summary = { $head }: the check failed ({ $message }).
 other-cause = A failure this version of PingTower does not classify; the pinger's message above is the best description.
 other-action-1 = Open { $address } by hand and look at the latest check results.
+
+## Unexpected status codes (by code; -slow when a slow-down came first)
+
 http-status-slow-summary = { $head }: the server answers { $status } after a slow-down: responses took { $latency } ms against a usual { $baseline } ms.
 http-status-summary = { $head }: the server answers { $status }.
 http-status-500-599-slow-cause = The application slowed down before it failed: it is most likely overloaded (a traffic spike, exhausted workers or database connections, a slow query) and now rejects requests.
@@ -162,21 +188,33 @@ http-status-400-499-action-1 = Compare the check's request with what the applica
 http-status-other-cause = The status code { $status } is not one of the codes the check expects: the application's behaviour changed.
 http-status-other-action-1 = Check whether the new answer is intended; fix the application or update the expected status codes.
 http-status-impact = Visitors of { $address } get the answer { $status } instead of the page.
+
+## Resolved
+
 resolved-cause-unknown = The checks pass again; the failure behind the incident is described in its opening report.
 resolved-cause = The incident was caused by: { $kinds }. The checks pass again.
 resolved-summary = { $name } is back up after { $lasted } (from { $since } to { $until }).
 resolved-impact = { $address } works again for everyone. It was unavailable or degraded for { $lasted }.
 resolved-action-1 = Find out what caused the failure so it does not happen again.
 resolved-action-2 = Tell affected users that the service works again.
+
+## Certificate expiring
+
 cert-expiring-summary = The TLS certificate of { $name } ({ $host }) expires on { $when }, in { $left }{ $threshold }.
 cert-expiring-threshold = {" "}(warning threshold: { $days })
 cert-expiring-cause = The certificate (issuer: { $issuer }) has not been renewed yet; automatic renewal may be failing.
+
+## Flapping
+
 flapping-seen = {" "}Failures seen: { $kinds }.
 flapping-summary = { $name } keeps switching between up and down; alerts are held until it is stable.
 flapping-cause = Intermittent failures: an overloaded server, one bad instance behind a load balancer, or an unstable network.{ $seen }
 flapping-impact = Some requests to { $address } fail while others succeed.
 flapping-action-1 = Check each instance behind the load balancer separately.
 flapping-action-2 = Look at the server's load and the error logs around the failures.
+
+## A pinger lost its connectivity
+
 probe-degraded-summary = Pinger { $pinger } (region { $regions }) lost its own network connectivity; its results are not counted until it recovers.
 probe-degraded-cause = The pinger's connectivity checks (canaries) fail: its network, DNS resolver or host has a problem.
 probe-degraded-impact = Monitored services are not affected; checks from region { $regions } may be missing meanwhile.
