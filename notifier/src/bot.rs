@@ -630,6 +630,21 @@ mod tests {
     }
 
     #[test]
+    fn the_help_lists_one_command_a_line_in_both_languages() {
+        for (lang, title) in [(Language::En, "Commands:"), (Language::Ru, "Команды:")] {
+            let text = help(lang);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines[0], title);
+            assert_eq!(lines.len(), 9, "{text}");
+            assert!(lines[1..].iter().all(|l| l.starts_with('/')), "{text}");
+            assert!(
+                text.contains("&lt;"),
+                "angle brackets are escaped for Telegram HTML: {text}"
+            );
+        }
+    }
+
+    #[test]
     fn link_tokens_must_use_the_deep_link_alphabet() {
         assert!(valid_token("abcDEF012_-"));
         assert!(!valid_token(""));
