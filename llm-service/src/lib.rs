@@ -7,8 +7,9 @@
 //! # Layout
 //! - [`config`]: command line and environment ([`Config`]).
 //! - [`facts`]: what an event says, read once for the rules, the prompt and the validator.
-//! - [`language`]: English and Russian, and the owner's choice from PostgreSQL.
-//! - [`rules`]: the rule-based writer, one explanation per failure and event kind.
+//! - [`language`]: the owner's choice of language from PostgreSQL (`common::i18n::Language`).
+//! - [`rules`]: the rule-based writer, one explanation per failure and event kind: it picks
+//!   the messages and their facts; the words are in `crates/common/locales/*/report.ftl`.
 //! - [`prompt`]: the facts as JSON, every string the monitored site controls fenced as data.
 //! - [`redact`]: credentials in URLs (query, fragment, user info) masked before text leaves.
 //! - [`provider`]: the async-openai client (JSON output, retries, timeout).

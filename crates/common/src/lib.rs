@@ -13,6 +13,8 @@
 //! - [`netguard`]: which addresses monitored targets may point at (SSRF guard).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`html`]: HTML escaping for the pages and messages written by hand.
+//! - [`i18n`]: the [`i18n::Language`] type, the Fluent message catalogs (`locales/`) and the
+//!   one duration formatter.
 //! - `testing` (feature): fresh databases for integration tests (fresh vhosts are in
 //!   `bus::testing`), and `samples`:
 //!   fixed sample messages.
@@ -22,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod html;
+pub mod i18n;
 pub mod messages;
 pub mod netguard;
 pub mod service;
