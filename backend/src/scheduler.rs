@@ -138,8 +138,7 @@ pub async fn run(deps: Deps, shutdown: CancellationToken) {
                 continue;
             }
         };
-        let locked: Result<bool, _> = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
+        let locked: Result<bool, _> = sqlx::query_scalar!(r#"select pg_try_advisory_lock($1) as "locked!""#, LOCK_KEY)
             .fetch_one(&mut conn)
             .await;
         match locked {
@@ -319,8 +318,20 @@ impl Plan {
     }
 }
 
-const SELECT: &str = "select t.id, t.owner_id, (u.is_admin or u.may_private_targets) as may_private, t.spec, t.secrets, \
-     t.interval_seconds, t.regions, t.next_run_at from targets t join users u on u.id = t.owner_id where not t.paused";
+/// The scheduled targets (not paused) as [`Row`]s, narrowed by a further `and …` condition
+/// when one is given. A macro, because a query macro takes literal SQL only: the three loads
+/// share the statement's text this way, and each keeps a plan of its own.
+macro_rules! select_targets {
+    ($($filter:tt $(, $arg:expr)*)?) => {
+        sqlx::query_as!(
+            Row,
+            r#"select t.id, t.owner_id, (u.is_admin or u.may_private_targets) as "may_private!", t.spec,
+                   t.secrets, t.interval_seconds, t.regions, t.next_run_at
+               from targets t join users u on u.id = t.owner_id where not t.paused "#
+            $(+ $filter $(, $arg)*)?
+        )
+    };
+}
 
 async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(&deps.pool)
@@ -369,7 +380,7 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
         }
         if last_contact.elapsed() >= Duration::from_secs(2) {
             // Still holding the lock? A dead connection means it is gone.
-            sqlx::query("select 1")
+            sqlx::query!("select")
                 .execute(&mut conn)
                 .await
                 .context("lock connection lost")?;
@@ -380,7 +391,7 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
 
 async fn full_load(deps: &Deps, plan: &mut Plan) -> anyhow::Result<()> {
     let now_ms = deps.clock.now().timestamp_millis();
-    let mut rows = sqlx::query_as::<_, Row>(SELECT).fetch(&deps.pool);
+    let mut rows = select_targets!().fetch(&deps.pool);
     let mut seen = std::collections::HashSet::new();
     while let Some(row) = rows.next().await {
         let row = row.context("loading targets")?;
@@ -394,8 +405,7 @@ async fn full_load(deps: &Deps, plan: &mut Plan) -> anyhow::Result<()> {
 }
 
 async fn reload(deps: &Deps, plan: &mut Plan, id: Uuid) -> anyhow::Result<()> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} and t.id = $1")))
-        .bind(id)
+    let row = select_targets!("and t.id = $1", id)
         .fetch_optional(&deps.pool)
         .await
         .context("reloading a target")?;
@@ -414,8 +424,7 @@ async fn reload(deps: &Deps, plan: &mut Plan, id: Uuid) -> anyhow::Result<()> {
 
 /// Reloads every scheduled target of `owner` (their permission changed: jobs carry it).
 async fn reload_owner(deps: &Deps, plan: &mut Plan, owner: Uuid) -> anyhow::Result<()> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} and t.owner_id = $1")))
-        .bind(owner)
+    let rows = select_targets!("and t.owner_id = $1", owner)
         .fetch_all(&deps.pool)
         .await
         .context("reloading an owner's targets")?;
@@ -480,12 +489,12 @@ async fn run_due(
         metrics::counter!("pingtower_scheduler_missed_slots_total").increment(missed);
     }
     // The fence: if this fails we no longer hold the lock (or cannot prove it); publish nothing.
-    sqlx::query(
+    sqlx::query!(
         "update targets set next_run_at = u.next from unnest($1::uuid[], $2::timestamptz[]) as u(id, next) \
          where targets.id = u.id",
+        &ids,
+        &nexts
     )
-    .bind(&ids)
-    .bind(&nexts)
     .execute(&mut *conn)
     .await
     .context("storing next slots over the lock connection")?;
