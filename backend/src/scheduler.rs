@@ -32,6 +32,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub use crate::clock::Clock;
+
 /// The advisory lock key of the scheduler ("PTSCHED").
 pub const LOCK_KEY: i64 = 0x0050_5453_4348_4544;
 /// The channel the change trigger notifies.
@@ -40,46 +42,6 @@ pub const CHANNEL: &str = "pingtower_targets";
 const BATCH: usize = 5_000;
 /// Publishes in flight at once.
 const IN_FLIGHT: usize = 256;
-
-/// Wall time as the scheduler sees it, possibly sped up (tests).
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    origin_real: Instant,
-    origin: DateTime<Utc>,
-    speed: f64,
-}
-
-impl Clock {
-    /// The real clock.
-    pub fn real() -> Self {
-        Self::accelerated(Utc::now(), 1.0)
-    }
-
-    /// A clock starting at `origin` now and running `speed` times faster than real time.
-    pub fn accelerated(origin: DateTime<Utc>, speed: f64) -> Self {
-        Self {
-            origin_real: Instant::now(),
-            origin,
-            speed: speed.max(0.001),
-        }
-    }
-
-    /// Now.
-    pub fn now(&self) -> DateTime<Utc> {
-        if self.speed == 1.0 {
-            // The real clock follows wall time exactly (it may be adjusted by NTP).
-            return Utc::now();
-        }
-        let elapsed = self.origin_real.elapsed().as_secs_f64() * self.speed;
-        self.origin + chrono::Duration::microseconds((elapsed * 1e6) as i64)
-    }
-
-    /// The real time to wait for `d` of this clock's time to pass.
-    pub fn real_delay(&self, d: chrono::Duration) -> Duration {
-        let secs = d.num_microseconds().unwrap_or(i64::MAX).max(0) as f64 / 1e6 / self.speed;
-        Duration::from_secs_f64(secs)
-    }
-}
 
 /// Counters of one scheduler (also exported as Prometheus metrics).
 #[derive(Debug, Default)]
@@ -604,9 +566,4 @@ mod tests {
         assert_ne!(job_id(t, "eu", 1), job_id(t, "eu", 2));
     }
 
-    #[test]
-    fn an_accelerated_clock_runs_faster() {
-        let c = Clock::accelerated(Utc::now(), 100.0);
-        assert_eq!(c.real_delay(chrono::Duration::seconds(10)), Duration::from_millis(100));
-    }
 }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::machine::{Context, Effect, MachineState, Observation, Thresholds};
 use super::maintenance::Window;
 use super::settings::EngineSettings;
+use crate::clock::Clock;
 
 /// Failing results kept per region for an incident's evidence.
 const EVIDENCE_PER_REGION: usize = 5;
@@ -29,6 +30,7 @@ pub struct Engine {
     pool: PgPool,
     clickhouse: clickhouse::Client,
     settings: EngineSettings,
+    clock: Clock,
     flush: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -103,14 +105,21 @@ struct Outgoing {
 }
 
 impl Engine {
-    /// An engine over these stores.
+    /// An engine over these stores, on the real clock.
     pub fn new(pool: PgPool, clickhouse: clickhouse::Client, settings: EngineSettings) -> Self {
         Self {
             pool,
             clickhouse,
             settings,
+            clock: Clock::real(),
             flush: Default::default(),
         }
+    }
+
+    /// The same engine reading time from `clock` (the ledger's retention and the start of a
+    /// state first seen are measured on it).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The settings in use.
@@ -120,7 +129,7 @@ impl Engine {
 
     /// Results that started before this are ignored, and ledger entries older than it removed.
     fn ledger_cutoff(&self) -> DateTime<Utc> {
-        Utc::now() - chrono::Duration::from_std(self.settings.ledger_retention).unwrap_or(chrono::Duration::MAX)
+        self.clock.now() - chrono::Duration::from_std(self.settings.ledger_retention).unwrap_or(chrono::Duration::MAX)
     }
 
     /// Forgets ledger entries older than the retention, in bounded batches (no long locks);
@@ -259,7 +268,7 @@ impl Engine {
                 .as_deref()
                 .and_then(|s| serde_json::from_value(serde_json::Value::String(s.to_owned())).ok())
                 .unwrap_or(TargetStatus::Unknown),
-            since: row.since.unwrap_or_else(Utc::now),
+            since: row.since.unwrap_or_else(|| self.clock.now()),
             recent: row.recent_results.map(|j| j.0).unwrap_or_default(),
             last_good: row.last_good.map(|j| j.0),
             last: None,
