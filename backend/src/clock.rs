@@ -76,7 +76,10 @@ mod tests {
         let origin = Utc::now() + chrono::Duration::hours(1);
         let c = Clock::starting_at(origin);
         let read = c.now();
-        assert!(read >= origin && read < origin + chrono::Duration::seconds(5), "{read} vs {origin}");
+        assert!(
+            read >= origin && read < origin + chrono::Duration::seconds(5),
+            "{read} vs {origin}"
+        );
         assert_eq!(c.real_delay(chrono::Duration::seconds(3)), Duration::from_secs(3));
     }
 

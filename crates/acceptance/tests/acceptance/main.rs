@@ -360,7 +360,14 @@ async fn a_user_meets_the_whole_suite() {
     .await;
     // Announced once; then ten more checks of flapping (about 20 s) bring no further storm.
     flappy.set(Mode::Flapping);
-    next_alert(&tg, "shop-flappy", 0, "the flapping announcement", Duration::from_secs(60)).await;
+    next_alert(
+        &tg,
+        "shop-flappy",
+        0,
+        "the flapping announcement",
+        Duration::from_secs(60),
+    )
+    .await;
     let announced_at = flappy.hits();
     eventually("ten more checks of shop-flappy", Duration::from_secs(60), || {
         let hits = flappy.hits();
