@@ -9,6 +9,10 @@
 //! fingerprint, and the next pass seals the day again. A sealed day is therefore never stale
 //! for longer than one pass after ClickHouse changes. Days the archive job has opened are
 //! left to it (it recomputes their rollups from the archive, exactly).
+//!
+//! ClickHouse's SQL is text built here, not a query macro: sqlx checks PostgreSQL only, and
+//! the ClickHouse client has no compile-time check. What is formatted in is typed (epoch
+//! seconds, UUIDs, numbers) or one of this module's constant names, never text from a user.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

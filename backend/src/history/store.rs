@@ -2,6 +2,10 @@
 //! (`archive_batches` in any state but `copying`) are read from `archived_results` and
 //! `result_rollups`; every other day from ClickHouse (`check_results` and its rollups).
 //! Duplicates of a result in ClickHouse are ignored (`LIMIT 1 BY result_id`, `uniqExact`).
+//!
+//! ClickHouse's SQL is text built here, not a query macro: sqlx checks PostgreSQL only, and
+//! the ClickHouse client has no compile-time check. What is formatted in is typed (epoch
+//! seconds, UUIDs, numbers) or one of this module's constant names, never text from a user.
 
 use std::collections::BTreeSet;
 

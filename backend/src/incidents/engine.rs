@@ -428,6 +428,8 @@ impl Engine {
             p50: f64,
         }
         let to = at.timestamp().max(0);
+        // ClickHouse: text, not a query macro (sqlx checks PostgreSQL only); a UUID and epoch
+        // seconds are formatted in.
         let sql = format!(
             "SELECT count() AS n, toFloat64(quantile(0.5)(duration_ms)) AS p50 FROM check_results \
              WHERE target_id = toUUID('{target}') AND checked_at >= toDateTime({from}) \
