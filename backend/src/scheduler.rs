@@ -565,5 +565,4 @@ mod tests {
         assert_ne!(job_id(t, "eu", 1), job_id(t, "us", 1));
         assert_ne!(job_id(t, "eu", 1), job_id(t, "eu", 2));
     }
-
 }

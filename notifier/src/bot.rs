@@ -698,34 +698,6 @@ fn status_word(status: &str, lang: Lang) -> String {
     .to_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_are_parsed_with_and_without_the_bot_name() {
-        assert_eq!(
-            parse_command("/status", "pt_bot"),
-            Some(("status".into(), String::new()))
-        );
-        assert_eq!(
-            parse_command("/mute@PT_bot Shop  2h", "pt_bot"),
-            Some(("mute".into(), "Shop  2h".into()))
-        );
-        assert_eq!(parse_command("/status@other_bot", "pt_bot"), None);
-        assert_eq!(parse_command("hello", "pt_bot"), None);
-    }
-
-    #[test]
-    fn link_tokens_must_use_the_deep_link_alphabet() {
-        assert!(valid_token("abcDEF012_-"));
-        assert!(!valid_token(""));
-        assert!(!valid_token("a b"));
-        assert!(!valid_token(&"a".repeat(65)));
-        assert!(!valid_token("x'; drop table users; --"));
-    }
-}
-
 /// The Telegram channel a chat is linked through, and its language.
 struct LinkedRow {
     id: Uuid,
@@ -760,4 +732,32 @@ struct IncidentRow {
 struct TargetNameRow {
     id: Uuid,
     name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_parsed_with_and_without_the_bot_name() {
+        assert_eq!(
+            parse_command("/status", "pt_bot"),
+            Some(("status".into(), String::new()))
+        );
+        assert_eq!(
+            parse_command("/mute@PT_bot Shop  2h", "pt_bot"),
+            Some(("mute".into(), "Shop  2h".into()))
+        );
+        assert_eq!(parse_command("/status@other_bot", "pt_bot"), None);
+        assert_eq!(parse_command("hello", "pt_bot"), None);
+    }
+
+    #[test]
+    fn link_tokens_must_use_the_deep_link_alphabet() {
+        assert!(valid_token("abcDEF012_-"));
+        assert!(!valid_token(""));
+        assert!(!valid_token("a b"));
+        assert!(!valid_token(&"a".repeat(65)));
+        assert!(!valid_token("x'; drop table users; --"));
+    }
 }
