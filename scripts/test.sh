@@ -57,6 +57,26 @@ curl -fsS 'http://127.0.0.1:8123/?query=SHOW%20DATABASES' | { grep '^test_' || t
     done || true
 echo "[test] stale test databases and vhosts removed"
 
+# Compile-checked SQL: the query macros (`sqlx::query!` and kin) build from the committed
+# `.sqlx/` offline data, and this checks that data against the schema: a database migrated
+# from scratch with `migrations/`, then `cargo sqlx prepare --check` fails when a query, the
+# schema and the offline data have drifted apart. After changing a query or a migration,
+# regenerate the data (with the database this creates, or one migrated the same way):
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/pingtower_sqlx cargo sqlx prepare --workspace
+SQLX_CLI_VERSION=0.9.0
+if ! cargo sqlx --version 2>/dev/null | grep -q " ${SQLX_CLI_VERSION}\$"; then
+  echo "[test] installing sqlx-cli ${SQLX_CLI_VERSION}"
+  cargo install sqlx-cli --version "$SQLX_CLI_VERSION" --no-default-features --features postgres,rustls \
+    --locked --quiet
+fi
+sqlx_db=postgres://postgres@127.0.0.1:5432/pingtower_sqlx
+cargo sqlx database reset -y -f --source migrations --database-url "$sqlx_db" >/dev/null
+# A target directory of its own: prepare forces a rebuild of every crate with queries, and the
+# test build's artifacts stay as they are.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/sqlx-check" DATABASE_URL="$sqlx_db" \
+  cargo sqlx prepare --check --workspace
+echo "[test] .sqlx offline data matches the queries and the migrations"
+
 # The compose file must stay valid (checked whenever a compose client is present; with only
 # the docker client, Debian's docker-compose is installed to check it).
 if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1 \

@@ -295,10 +295,12 @@ impl ArchiveJob {
         let mut tx = self.pg.begin().await?;
         // Not waiting for the WAL flush is safe: the later (synchronous) commit of `copied`
         // flushes the WAL up to it, so a day is never `copied` with a slice lost.
-        sqlx::query("set local synchronous_commit = off")
+        sqlx::query!("set local synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
         let table = if staging {
+            // Runtime-checked, as is the insert from it below: the staging table exists only
+            // inside this transaction, so a query macro finds no table to check against.
             sqlx::query("create temp table archive_staging (like archived_results including defaults) on commit drop")
                 .execute(&mut *tx)
                 .await?;

@@ -3,6 +3,10 @@
 //!
 //! Days are ClickHouse partitions (`toYYYYMMDD(checked_at)`), which are UTC days only when
 //! the server runs in UTC: [`ensure_utc`] refuses to archive otherwise.
+//!
+//! ClickHouse's SQL is text built here, not a query macro: sqlx checks PostgreSQL only, and
+//! the ClickHouse client has no compile-time check. What is formatted in is typed (epoch
+//! seconds, UUIDs, numbers) or one of this module's constant names, never text from a user.
 
 use std::time::Duration;
 

@@ -70,18 +70,19 @@ fn day_key(day: NaiveDate) -> i32 {
 
 /// Takes the day's lock, shared, until the transaction ends (ingest).
 pub async fn lock_day_shared(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock_shared($1, $2)")
-        .bind(LOCK_DAY)
-        .bind(day_key(day))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    // `select from f()`: the lock function returns `void`, a type the macros cannot read.
+    sqlx::query!(
+        "select from pg_advisory_xact_lock_shared($1, $2)",
+        LOCK_DAY,
+        day_key(day)
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 async fn lock_day_exclusive(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock($1, $2)")
-        .bind(LOCK_DAY)
-        .bind(day_key(day))
+    sqlx::query!("select from pg_advisory_xact_lock($1, $2)", LOCK_DAY, day_key(day))
         .execute(conn)
         .await
         .map(|_| ())
@@ -89,9 +90,7 @@ async fn lock_day_exclusive(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Re
 
 /// Takes the day's rollup lock until the transaction ends.
 pub async fn lock_rollups(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock($1, $2)")
-        .bind(LOCK_ROLLUP)
-        .bind(day_key(day))
+    sqlx::query!("select from pg_advisory_xact_lock($1, $2)", LOCK_ROLLUP, day_key(day))
         .execute(conn)
         .await
         .map(|_| ())
@@ -100,35 +99,42 @@ pub async fn lock_rollups(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Resu
 /// Tries to become the one running archive job; held by the connection's session until
 /// [`release_job`] or until the connection closes (a crash releases it).
 pub async fn try_lock_job(conn: &mut PgConnection) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select pg_try_advisory_lock($1, 0)")
-        .bind(LOCK_JOB)
+    sqlx::query_scalar!(r#"select pg_try_advisory_lock($1, 0) as "locked!""#, LOCK_JOB)
         .fetch_one(conn)
         .await
 }
 
 /// Releases the job lock.
 pub async fn release_job(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_unlock($1, 0)")
-        .bind(LOCK_JOB)
+    sqlx::query!("select from pg_advisory_unlock($1, 0)", LOCK_JOB)
         .execute(conn)
         .await
         .map(|_| ())
 }
 
+/// A day's row of the ledger, as far as its state.
+struct LedgerRow {
+    day: NaiveDate,
+    state: String,
+}
+
 /// The ledger states of `days` that have a ledger row.
 pub async fn states(conn: &mut PgConnection, days: &BTreeSet<NaiveDate>) -> anyhow::Result<BTreeMap<NaiveDate, State>> {
     let days: Vec<NaiveDate> = days.iter().copied().collect();
-    let rows: Vec<(NaiveDate, String)> = sqlx::query_as("select day, state from archive_batches where day = any($1)")
-        .bind(&days)
-        .fetch_all(conn)
-        .await?;
-    rows.into_iter().map(|(d, s)| Ok((d, State::parse(&s)?))).collect()
+    let rows = sqlx::query_as!(
+        LedgerRow,
+        "select day, state from archive_batches where day = any($1)",
+        &days
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(|r| Ok((r.day, State::parse(&r.state)?))).collect()
 }
 
 /// Days whose move is unfinished.
 pub async fn unfinished_days(pool: &PgPool) -> anyhow::Result<Vec<NaiveDate>> {
     Ok(
-        sqlx::query_scalar("select day from archive_batches where state <> 'done' order by day")
+        sqlx::query_scalar!("select day from archive_batches where state <> 'done' order by day")
             .fetch_all(pool)
             .await?,
     )
@@ -139,7 +145,7 @@ pub async fn unfinished_days(pool: &PgPool) -> anyhow::Result<Vec<NaiveDate>> {
 pub async fn open_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<State> {
     let mut tx = pool.begin().await?;
     lock_day_exclusive(&mut tx, day).await?;
-    let state: String = sqlx::query_scalar(
+    let state = sqlx::query_scalar!(
         "insert into archive_batches as b (day, state) values ($1, 'copying')
          on conflict (day) do update set
              attempts = b.attempts + 1,
@@ -147,8 +153,8 @@ pub async fn open_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<State> {
              finished_at = case when b.state = 'done' then null else b.finished_at end,
              updated_at = now()
          returning state",
+        day
     )
-    .bind(day)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -157,14 +163,14 @@ pub async fn open_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<State> {
 
 /// Moves `day` to `state`.
 pub async fn set_state(executor: &mut PgConnection, day: NaiveDate, state: State) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update archive_batches set state = $2, updated_at = now(),
              finished_at = case when $2 = 'done' then now() else finished_at end,
              last_error = case when $2 = 'done' then null else last_error end
          where day = $1",
+        day,
+        state.as_str()
     )
-    .bind(day)
-    .bind(state.as_str())
     .execute(executor)
     .await
     .map(|_| ())
@@ -172,15 +178,15 @@ pub async fn set_state(executor: &mut PgConnection, day: NaiveDate, state: State
 
 /// Records what the verification counted on both sides.
 pub async fn record_counts(pool: &PgPool, day: NaiveDate, ch: DayStats, pg: DayStats) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update archive_batches set ch_rows = $2, ch_checksum = $3, pg_rows = $4, pg_checksum = $5,
              updated_at = now() where day = $1",
+        day,
+        ch.rows as i64,
+        ch.checksum(),
+        pg.rows as i64,
+        pg.checksum()
     )
-    .bind(day)
-    .bind(ch.rows as i64)
-    .bind(ch.checksum())
-    .bind(pg.rows as i64)
-    .bind(pg.checksum())
     .execute(pool)
     .await
     .map(|_| ())
@@ -188,66 +194,78 @@ pub async fn record_counts(pool: &PgPool, day: NaiveDate, ch: DayStats, pg: DayS
 
 /// Records why the last attempt on `day` failed (best effort).
 pub async fn record_error(pool: &PgPool, day: NaiveDate, error: &str) {
-    let _ = sqlx::query("update archive_batches set last_error = $2, updated_at = now() where day = $1")
-        .bind(day)
-        .bind(error)
-        .execute(pool)
-        .await;
+    let _ = sqlx::query!(
+        "update archive_batches set last_error = $2, updated_at = now() where day = $1",
+        day,
+        error
+    )
+    .execute(pool)
+    .await;
 }
 
 /// Creates the month partition of `archived_results` holding `day`. Run outside long
 /// transactions: creating a partition locks the parent table.
 pub async fn ensure_partition(executor: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
-    sqlx::query("select ensure_archive_partition($1)")
-        .bind(day)
+    sqlx::query!("select from ensure_archive_partition($1)", day)
         .execute(executor)
         .await
         .map(|_| ())
 }
 
-/// The canonical text of an archived row, hashed (MD5) for the day checksum: the twin of
-/// ClickHouse's in [`crate::fresh`].
-const PG_ROW_TEXT: &str = "a.result_id::text || '|' || a.target_id::text || '|' || \
-     extract(epoch from a.checked_at)::int8::text || '|' || a.duration_ms::text || '|' || a.outcome || '|' || \
-     coalesce(a.status_code, 0)::text || '|' || coalesce(a.failure_kind, '')";
-
-fn stats_sql(from_where: &str) -> String {
-    format!(
-        "select count(*)::int8,
-                coalesce(sum(('x' || substr(h, 1, 8))::bit(32)::int8), 0)::int8,
-                coalesce(sum(('x' || substr(h, 9, 8))::bit(32)::int8), 0)::int8
-         from (select md5({PG_ROW_TEXT}) as h {from_where}) t"
-    )
+/// Count and checksum columns of a set of archived rows.
+///
+/// Each row's canonical text (result id, target id, epoch seconds, duration, outcome, status
+/// code, failure kind, joined by `|`) is hashed with MD5, and the two halves of the hash's
+/// first 64 bits are summed: the twin of ClickHouse's in [`crate::fresh`]. The queries that
+/// compute it ([`day_stats`], [`stats_of_keys`]) spell the text out each, because a query
+/// macro takes literal SQL only; keep them alike.
+struct StatsRow {
+    rows: i64,
+    sum_a: i64,
+    sum_b: i64,
 }
 
-fn to_stats((rows, a, b): (i64, i64, i64)) -> DayStats {
-    DayStats {
-        rows: rows as u64,
-        sum_a: a as u64,
-        sum_b: b as u64,
+impl From<StatsRow> for DayStats {
+    fn from(r: StatsRow) -> Self {
+        DayStats {
+            rows: r.rows as u64,
+            sum_a: r.sum_a as u64,
+            sum_b: r.sum_b as u64,
+        }
     }
 }
 
 /// Whether the archive holds any row of `day`.
 pub async fn has_archived_rows(pool: &PgPool, day: NaiveDate) -> sqlx::Result<bool> {
     let (start, end) = day_bounds(day);
-    sqlx::query_scalar("select exists (select 1 from archived_results where checked_at >= $1 and checked_at < $2)")
-        .bind(start)
-        .bind(end)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from archived_results where checked_at >= $1 and checked_at < $2) as "exists!""#,
+        start,
+        end
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// Count and checksum of everything archived for `day`.
 pub async fn day_stats(pool: &PgPool, day: NaiveDate) -> sqlx::Result<DayStats> {
     let (start, end) = day_bounds(day);
-    let sql = stats_sql("from archived_results a where a.checked_at >= $1 and a.checked_at < $2");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(start)
-        .bind(end)
-        .fetch_one(pool)
-        .await
-        .map(to_stats)
+    sqlx::query_as!(
+        StatsRow,
+        r#"select count(*) as "rows!",
+                coalesce(sum(('x' || substr(h, 1, 8))::bit(32)::int8), 0)::int8 as "sum_a!",
+                coalesce(sum(('x' || substr(h, 9, 8))::bit(32)::int8), 0)::int8 as "sum_b!"
+         from (select md5(a.result_id::text || '|' || a.target_id::text || '|' ||
+                   extract(epoch from a.checked_at)::int8::text || '|' || a.duration_ms::text || '|' ||
+                   a.outcome || '|' || coalesce(a.status_code, 0)::text || '|' ||
+                   coalesce(a.failure_kind, '')) as h
+               from archived_results a where a.checked_at >= $1 and a.checked_at < $2) t"#,
+        start,
+        end
+    )
+    .fetch_one(pool)
+    .await
+    .map(DayStats::from)
 }
 
 /// Count and checksum of the archived rows among `keys` (rows archived under another key
@@ -258,17 +276,24 @@ pub async fn stats_of_keys(pool: &PgPool, keys: &[crate::fresh::RowKey]) -> sqlx
         .map(|k| chrono::DateTime::from_timestamp(i64::from(k.checked_at), 0).unwrap_or_default())
         .collect();
     let ids: Vec<Uuid> = keys.iter().map(|k| k.result_id).collect();
-    let sql = stats_sql(
-        "from archived_results a
-         join unnest($1::timestamptz[], $2::uuid[]) as k(checked_at, result_id)
-           on a.checked_at = k.checked_at and a.result_id = k.result_id",
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(checked_at)
-        .bind(ids)
-        .fetch_one(pool)
-        .await
-        .map(to_stats)
+    sqlx::query_as!(
+        StatsRow,
+        r#"select count(*) as "rows!",
+                coalesce(sum(('x' || substr(h, 1, 8))::bit(32)::int8), 0)::int8 as "sum_a!",
+                coalesce(sum(('x' || substr(h, 9, 8))::bit(32)::int8), 0)::int8 as "sum_b!"
+         from (select md5(a.result_id::text || '|' || a.target_id::text || '|' ||
+                   extract(epoch from a.checked_at)::int8::text || '|' || a.duration_ms::text || '|' ||
+                   a.outcome || '|' || coalesce(a.status_code, 0)::text || '|' ||
+                   coalesce(a.failure_kind, '')) as h
+               from archived_results a
+               join unnest($1::timestamptz[], $2::uuid[]) as k(checked_at, result_id)
+                 on a.checked_at = k.checked_at and a.result_id = k.result_id) t"#,
+        &checked_at,
+        &ids
+    )
+    .fetch_one(pool)
+    .await
+    .map(DayStats::from)
 }
 
 /// Inserts `rows` into `archived_results`, skipping results archived already; the partitions
@@ -277,7 +302,11 @@ pub async fn insert_archived(conn: &mut PgConnection, rows: &[ResultRow]) -> sql
     fn none_if_empty(s: &str) -> Option<&str> {
         (!s.is_empty()).then_some(s)
     }
-    let r = sqlx::query(
+    /// One column of `rows`, bound as an array (`unnest` turns the arrays back into rows).
+    fn column<'a, T>(rows: &'a [ResultRow], f: impl Fn(&'a ResultRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    let r = sqlx::query!(
         "insert into archived_results (result_id, target_id, job_id, region, pinger_id, check_kind,
              checked_at, finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message,
              status_code, dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left,
@@ -289,38 +318,30 @@ pub async fn insert_archived(conn: &mut PgConnection, rows: &[ResultRow]) -> sql
                      $19::float4[], $20::text[], $21::int4[], $22::bool[], $23::text[])
               as u(r, t, j, reg, p, k, c, f, d, o, fk, fp, fm, s, dn, cn, tl, tt, tr, ip, td, pd, det)
          on conflict do nothing",
+        &column(rows, |r| r.result_id),
+        &column(rows, |r| r.target_id),
+        &column(rows, |r| r.job_id),
+        &column(rows, |r| r.region.as_str()) as &[&str],
+        &column(rows, |r| r.pinger_id.as_str()) as &[&str],
+        &column(rows, |r| r.check_kind.as_str()) as &[&str],
+        &column(rows, |r| r.checked_at_utc()),
+        &column(rows, |r| r.finished_at_utc()),
+        &column(rows, |r| r.duration_ms as i32),
+        &column(rows, |r| r.outcome_str()) as &[&str],
+        &column(rows, |r| none_if_empty(&r.failure_kind)) as &[Option<&str>],
+        &column(rows, |r| none_if_empty(&r.failure_phase)) as &[Option<&str>],
+        &column(rows, |r| none_if_empty(&r.failure_message)) as &[Option<&str>],
+        &column(rows, |r| (r.status_code != 0).then_some(i32::from(r.status_code))) as &[Option<i32>],
+        &column(rows, |r| r.dns_ms),
+        &column(rows, |r| r.connect_ms),
+        &column(rows, |r| r.tls_ms),
+        &column(rows, |r| r.ttfb_ms),
+        &column(rows, |r| r.transfer_ms),
+        &column(rows, |r| none_if_empty(&r.resolved_ip)) as &[Option<&str>],
+        &column(rows, |r| r.tls_days_left) as &[Option<i32>],
+        &column(rows, |r| r.probe_degraded != 0),
+        &column(rows, |r| r.detail.as_str()) as &[&str]
     )
-    .bind(rows.iter().map(|r| r.result_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.target_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.job_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.region.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.pinger_id.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.check_kind.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.checked_at_utc()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.finished_at_utc()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.duration_ms as i32).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.outcome_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| none_if_empty(&r.failure_kind)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| none_if_empty(&r.failure_phase)).collect::<Vec<_>>())
-    .bind(
-        rows.iter()
-            .map(|r| none_if_empty(&r.failure_message))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        rows.iter()
-            .map(|r| (r.status_code != 0).then_some(i32::from(r.status_code)))
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|r| r.dns_ms).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.connect_ms).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.tls_ms).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.ttfb_ms).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.transfer_ms).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| none_if_empty(&r.resolved_ip)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.tls_days_left).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.probe_degraded != 0).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(r.rows_affected())
@@ -335,7 +356,7 @@ pub async fn insert_archived(conn: &mut PgConnection, rows: &[ResultRow]) -> sql
 pub async fn refresh_rollups(conn: &mut PgConnection, day: NaiveDate, targets: Option<&[Uuid]>) -> sqlx::Result<()> {
     lock_rollups(conn, day).await?;
     let (start, end) = day_bounds(day);
-    sqlx::query(
+    sqlx::query!(
         "insert into result_rollups as rr (target_id, granularity, bucket, checks, failures, degraded,
              downtime_seconds, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms)
          select target_id, granularity, bucket, checks, failures, degraded,
@@ -364,10 +385,10 @@ pub async fn refresh_rollups(conn: &mut PgConnection, day: NaiveDate, targets: O
              downtime_seconds = excluded.downtime_seconds, latency_avg_ms = excluded.latency_avg_ms,
              latency_p50_ms = excluded.latency_p50_ms, latency_p95_ms = excluded.latency_p95_ms,
              latency_p99_ms = excluded.latency_p99_ms, latency_max_ms = excluded.latency_max_ms",
+        start,
+        end,
+        targets
     )
-    .bind(start)
-    .bind(end)
-    .bind(targets)
     .execute(conn)
     .await
     .map(|_| ())

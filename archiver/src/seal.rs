@@ -9,6 +9,10 @@
 //! fingerprint, and the next pass seals the day again. A sealed day is therefore never stale
 //! for longer than one pass after ClickHouse changes. Days the archive job has opened are
 //! left to it (it recomputes their rollups from the archive, exactly).
+//!
+//! ClickHouse's SQL is text built here, not a query macro: sqlx checks PostgreSQL only, and
+//! the ClickHouse client has no compile-time check. What is formatted in is typed (epoch
+//! seconds, UUIDs, numbers) or one of this module's constant names, never text from a user.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -92,25 +96,34 @@ async fn day_rollups(client: &Client, day: NaiveDate) -> clickhouse::error::Resu
         .await
 }
 
+/// A day's seal, as far as its fingerprint.
+struct SealRow {
+    day: NaiveDate,
+    fingerprint: i64,
+}
+
 /// Seals every closed day of ClickHouse whose seal is missing or out of date, oldest first;
 /// stops between days on `shutdown`.
 pub async fn seal_days(client: &Client, pg: &PgPool, shutdown: &CancellationToken) -> anyhow::Result<SealReport> {
     let fingerprints = fingerprints(client).await?;
     let days: Vec<NaiveDate> = fingerprints.keys().copied().collect();
-    let known: BTreeMap<NaiveDate, i64> =
-        sqlx::query_as("select day, fingerprint from sealed_days where day = any($1)")
-            .bind(&days)
+    let known: BTreeMap<NaiveDate, i64> = sqlx::query_as!(
+        SealRow,
+        "select day, fingerprint from sealed_days where day = any($1)",
+        &days
+    )
+    .fetch_all(pg)
+    .await?
+    .into_iter()
+    .map(|r| (r.day, r.fingerprint))
+    .collect();
+    // Days the archive job has opened are its own: it recomputes their rollups exactly.
+    let archiving: BTreeSet<NaiveDate> =
+        sqlx::query_scalar!("select day from archive_batches where day = any($1)", &days)
             .fetch_all(pg)
             .await?
             .into_iter()
             .collect();
-    // Days the archive job has opened are its own: it recomputes their rollups exactly.
-    let archiving: BTreeSet<NaiveDate> = sqlx::query_scalar("select day from archive_batches where day = any($1)")
-        .bind(&days)
-        .fetch_all(pg)
-        .await?
-        .into_iter()
-        .collect();
     let mut report = SealReport::default();
     for (day, fingerprint) in fingerprints {
         if archiving.contains(&day) || known.get(&day) == Some(&fingerprint) {
@@ -127,7 +140,7 @@ pub async fn seal_days(client: &Client, pg: &PgPool, shutdown: &CancellationToke
         }
     }
     // Seals of days the archive has finished are read from nowhere any more.
-    sqlx::query("delete from sealed_days s using archive_batches b where b.day = s.day and b.state = 'done'")
+    sqlx::query!("delete from sealed_days s using archive_batches b where b.day = s.day and b.state = 'done'")
         .execute(pg)
         .await?;
     Ok(report)
@@ -161,16 +174,18 @@ pub async fn seal_day(client: &Client, pg: &PgPool, day: NaiveDate, fingerprint:
     }
     let mut tx = pg.begin().await?;
     ledger::lock_rollups(&mut tx, day).await?;
-    let archiving: bool = sqlx::query_scalar("select exists (select 1 from archive_batches where day = $1)")
-        .bind(day)
-        .fetch_one(&mut *tx)
-        .await?;
+    let archiving: bool = sqlx::query_scalar!(
+        r#"select exists (select 1 from archive_batches where day = $1) as "exists!""#,
+        day
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if archiving {
         debug!(%day, "the archive job has the day; not sealing it");
         return Ok(false);
     }
     let (bucket, _) = crate::fresh::day_bounds(day);
-    sqlx::query(
+    sqlx::query!(
         "insert into result_rollups as rr (target_id, granularity, bucket, checks, failures, degraded,
              downtime_seconds, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_max_ms)
          select t, 'day', $2, c, f, d, 86400.0 * f / c, a, q50, q95, q99, mx
@@ -181,27 +196,27 @@ pub async fn seal_day(client: &Client, pg: &PgPool, day: NaiveDate, fingerprint:
              downtime_seconds = excluded.downtime_seconds, latency_avg_ms = excluded.latency_avg_ms,
              latency_p50_ms = excluded.latency_p50_ms, latency_p95_ms = excluded.latency_p95_ms,
              latency_p99_ms = excluded.latency_p99_ms, latency_max_ms = excluded.latency_max_ms",
+        &targets,
+        bucket,
+        &checks,
+        &failures,
+        &degraded,
+        &avg as &[Option<f64>],
+        &p50 as &[Option<f64>],
+        &p95 as &[Option<f64>],
+        &p99 as &[Option<f64>],
+        &max as &[Option<f64>]
     )
-    .bind(&targets)
-    .bind(bucket)
-    .bind(&checks)
-    .bind(&failures)
-    .bind(&degraded)
-    .bind(&avg)
-    .bind(&p50)
-    .bind(&p95)
-    .bind(&p99)
-    .bind(&max)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into sealed_days (day, fingerprint, targets) values ($1, $2, $3)
          on conflict (day) do update set fingerprint = excluded.fingerprint, targets = excluded.targets,
              sealed_at = now()",
+        day,
+        fingerprint,
+        targets.len() as i32
     )
-    .bind(day)
-    .bind(fingerprint)
-    .bind(targets.len() as i32)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

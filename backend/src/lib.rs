@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod auth;
 pub mod cache;
 pub mod channels;
+pub mod clock;
 pub mod config;
 pub mod edge;
 pub mod error;

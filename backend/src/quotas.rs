@@ -265,12 +265,14 @@ pub struct UserLimits {
 
 /// Loads `user`'s effective quotas and permission.
 pub async fn load(state: &AppState, user: Uuid) -> ApiResult<UserLimits> {
-    let row: Option<(bool, bool, Value)> =
-        sqlx::query_as("select is_admin, may_private_targets, quota_overrides from users where id = $1")
-            .bind(user)
-            .fetch_optional(&state.pool)
-            .await?;
-    let (is_admin, may, overrides) = row.ok_or_else(ApiError::unauthorized)?;
+    let row = sqlx::query!(
+        "select is_admin, may_private_targets, quota_overrides from users where id = $1",
+        user
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(ApiError::unauthorized)?;
+    let (is_admin, may, overrides) = (row.is_admin, row.may_private_targets, row.quota_overrides);
     Ok(UserLimits {
         quotas: effective(state, &overrides),
         may_private_targets: state.guard.allow_private_targets() && (is_admin || may),
@@ -303,12 +305,38 @@ pub enum Counted {
 }
 
 impl Counted {
-    fn sql(self) -> &'static str {
+    /// How many of these rows `owner` has.
+    async fn count(self, tx: &mut sqlx::PgConnection, owner: Uuid) -> sqlx::Result<i64> {
         match self {
-            Counted::Targets => "select count(*) from targets where owner_id = $1",
-            Counted::MaintenanceWindows => "select count(*) from maintenance_windows where owner_id = $1",
-            Counted::StatusPages => "select count(*) from status_pages where owner_id = $1",
-            Counted::Channels => "select count(*) from notification_channels where user_id = $1",
+            Counted::Targets => {
+                sqlx::query_scalar!(r#"select count(*) as "n!" from targets where owner_id = $1"#, owner)
+                    .fetch_one(tx)
+                    .await
+            }
+            Counted::MaintenanceWindows => {
+                sqlx::query_scalar!(
+                    r#"select count(*) as "n!" from maintenance_windows where owner_id = $1"#,
+                    owner
+                )
+                .fetch_one(tx)
+                .await
+            }
+            Counted::StatusPages => {
+                sqlx::query_scalar!(
+                    r#"select count(*) as "n!" from status_pages where owner_id = $1"#,
+                    owner
+                )
+                .fetch_one(tx)
+                .await
+            }
+            Counted::Channels => {
+                sqlx::query_scalar!(
+                    r#"select count(*) as "n!" from notification_channels where user_id = $1"#,
+                    owner
+                )
+                .fetch_one(tx)
+                .await
+            }
         }
     }
 
@@ -342,15 +370,11 @@ pub async fn reserve(
     what: Counted,
     adding: i64,
 ) -> ApiResult<()> {
-    let overrides: Value = sqlx::query_scalar("select quota_overrides from users where id = $1 for update")
-        .bind(owner)
+    let overrides: Value = sqlx::query_scalar!("select quota_overrides from users where id = $1 for update", owner)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    let existing: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(what.sql()))
-        .bind(owner)
-        .fetch_one(&mut *tx)
-        .await?;
+    let existing = what.count(tx, owner).await?;
     let (field, noun) = what.names();
     check_count(field, noun, existing, adding, what.limit(&effective(state, &overrides)))
 }
@@ -464,13 +488,42 @@ pub struct UserPatch {
     pub quota_overrides: Option<BTreeMap<String, Option<u32>>>,
 }
 
-type UserRow = (Uuid, String, bool, bool, Value, i64, DateTime<Utc>);
+/// A user as the admin routes read it.
+struct UserRow {
+    id: Uuid,
+    email: String,
+    is_admin: bool,
+    may_private_targets: bool,
+    quota_overrides: Value,
+    target_count: i64,
+    created_at: DateTime<Utc>,
+}
 
-const USER_SELECT: &str = "select u.id, u.email, u.is_admin, u.may_private_targets, u.quota_overrides, \
-     (select count(*) from targets t where t.owner_id = u.id) as target_count, u.created_at from users u";
+/// Users as [`UserRow`]s, with the rest of the statement (`where …`, `order by …`) after
+/// `from users u`. A macro, because a query macro takes literal SQL only: the list and the
+/// update share the select list this way.
+macro_rules! select_users {
+    ($rest:tt $(, $arg:expr)*) => {
+        sqlx::query_as!(
+            UserRow,
+            r#"select u.id, u.email, u.is_admin, u.may_private_targets, u.quota_overrides,
+                   (select count(*) from targets t where t.owner_id = u.id) as "target_count!", u.created_at
+               from users u "# + $rest
+            $(, $arg)*
+        )
+    };
+}
 
 fn admin_user(state: &AppState, r: UserRow) -> AdminUser {
-    let (id, email, is_admin, may, overrides, target_count, created_at) = r;
+    let UserRow {
+        id,
+        email,
+        is_admin,
+        may_private_targets: may,
+        quota_overrides: overrides,
+        target_count,
+        created_at,
+    } = r;
     AdminUser {
         id,
         email,
@@ -493,14 +546,10 @@ async fn list_users(
     user.require_admin()?;
     let limit = crate::targets::page_limit(q.limit)?;
     let offset = crate::targets::decode_cursor(q.cursor.as_deref())?;
-    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{USER_SELECT} order by u.created_at, u.id limit $1 offset $2"
-    )))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&state.pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar("select count(*) from users")
+    let rows = select_users!("order by u.created_at, u.id limit $1 offset $2", limit, offset)
+        .fetch_all(&state.pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from users"#)
         .fetch_one(&state.pool)
         .await?;
     let next = offset + rows.len() as i64;
@@ -549,23 +598,20 @@ async fn update_user(
         }
     }
     let mut tx = state.pool.begin().await?;
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update users set may_private_targets = coalesce($2, may_private_targets), \
          quota_overrides = (quota_overrides - $4::text[]) || $3, updated_at = now() where id = $1",
+        id,
+        body.may_private_targets,
+        Value::Object(set),
+        &unset
     )
-    .bind(id)
-    .bind(body.may_private_targets)
-    .bind(sqlx::types::Json(Value::Object(set)))
-    .bind(&unset)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found());
     }
-    let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{USER_SELECT} where u.id = $1")))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let row = select_users!("where u.id = $1", id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     if let Some(may) = body.may_private_targets {
         tracing::info!(admin = %user.id, user = %id, may_private_targets = may, "private-targets permission changed");

@@ -269,12 +269,12 @@ pub async fn seal_legacy(pool: &sqlx::PgPool, key: Option<&SecretKey>) -> anyhow
     let Some(key) = key else {
         return Ok(0);
     };
-    let rows: Vec<(uuid::Uuid, Value)> =
-        sqlx::query_as("select id, spec from targets where secrets is null and kind = 'http'")
-            .fetch_all(pool)
-            .await?;
+    let rows = sqlx::query!("select id, spec from targets where secrets is null and kind = 'http'")
+        .fetch_all(pool)
+        .await?;
     let mut sealed = 0;
-    for (id, spec) in rows {
+    for row in rows {
+        let (id, spec) = (row.id, row.spec);
         let Ok(spec) = serde_json::from_value::<CheckSpec>(spec) else {
             continue;
         };
@@ -284,12 +284,14 @@ pub async fn seal_legacy(pool: &sqlx::PgPool, key: Option<&SecretKey>) -> anyhow
             continue;
         }
         // `secrets is null` again: another backend starting at the same time may have sealed it.
-        let done = sqlx::query("update targets set spec = $2, secrets = $3 where id = $1 and secrets is null")
-            .bind(id)
-            .bind(sqlx::types::Json(&masked))
-            .bind(key.seal(&secrets))
-            .execute(pool)
-            .await?;
+        let done = sqlx::query!(
+            "update targets set spec = $2, secrets = $3 where id = $1 and secrets is null",
+            id,
+            sqlx::types::Json(&masked) as _,
+            key.seal(&secrets)
+        )
+        .execute(pool)
+        .await?;
         sealed += done.rows_affected();
     }
     if sealed > 0 {

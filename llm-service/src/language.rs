@@ -16,16 +16,16 @@ pub async fn owner_language(
     target_id: Option<Uuid>,
     owner_id: Option<Uuid>,
 ) -> Result<Language, sqlx::Error> {
-    let tag: Option<String> = sqlx::query_scalar(
+    let tag: Option<String> = sqlx::query_scalar!(
         "select u.language from users u
          where u.id = coalesce(
              (select owner_id from incidents where id = $1),
              (select owner_id from targets where id = $2),
              $3)",
+        incident_id,
+        target_id,
+        owner_id
     )
-    .bind(incident_id)
-    .bind(target_id)
-    .bind(owner_id)
     .fetch_optional(pool)
     .await?;
     Ok(tag.as_deref().map(Language::from_tag).unwrap_or(Language::En))

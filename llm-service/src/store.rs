@@ -6,6 +6,7 @@
 
 use common::messages::{IncidentEventKind, IncidentReport};
 use sqlx::PgPool;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Namespace of report ids (a fixed random UUID).
@@ -34,39 +35,47 @@ pub enum Stored {
     IncidentMissing,
 }
 
+/// A report's row.
+struct ReportRow {
+    report: Json<IncidentReport>,
+    published: bool,
+}
+
 /// The stored report of `incident_id`'s `kind` event, if any.
 pub async fn find(
     pool: &PgPool,
     incident_id: Uuid,
     kind: IncidentEventKind,
 ) -> Result<Option<StoredReport>, sqlx::Error> {
-    let row: Option<(sqlx::types::Json<IncidentReport>, bool)> = sqlx::query_as(
-        "select report, published_at is not null from incident_reports where incident_id = $1 and event_kind = $2",
+    let row = sqlx::query_as!(
+        ReportRow,
+        r#"select report as "report: Json<IncidentReport>", published_at is not null as "published!"
+         from incident_reports where incident_id = $1 and event_kind = $2"#,
+        incident_id,
+        kind.as_str()
     )
-    .bind(incident_id)
-    .bind(kind.as_str())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(report, published)| StoredReport {
-        report: report.0,
-        published,
+    Ok(row.map(|r| StoredReport {
+        report: r.report.0,
+        published: r.published,
     }))
 }
 
 /// Stores `report` unless its incident already has one for this event kind; returns the one
 /// that is stored.
 pub async fn store(pool: &PgPool, report: &IncidentReport) -> Result<Stored, sqlx::Error> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into incident_reports (id, incident_id, event_kind, language, source, report)
          values ($1, $2, $3, $4, $5, $6)
          on conflict (incident_id, event_kind) do nothing",
+        report_id(report.incident_id, report.event_kind),
+        report.incident_id,
+        report.event_kind.as_str(),
+        &report.language,
+        &report.source,
+        Json(report) as _
     )
-    .bind(report_id(report.incident_id, report.event_kind))
-    .bind(report.incident_id)
-    .bind(report.event_kind.as_str())
-    .bind(&report.language)
-    .bind(&report.source)
-    .bind(sqlx::types::Json(report))
     .execute(pool)
     .await;
     match inserted {
@@ -85,12 +94,12 @@ pub async fn store(pool: &PgPool, report: &IncidentReport) -> Result<Stored, sql
 
 /// Records that the report's publication was confirmed.
 pub async fn mark_published(pool: &PgPool, incident_id: Uuid, kind: IncidentEventKind) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update incident_reports set published_at = now()
          where incident_id = $1 and event_kind = $2 and published_at is null",
+        incident_id,
+        kind.as_str()
     )
-    .bind(incident_id)
-    .bind(kind.as_str())
     .execute(pool)
     .await?;
     Ok(())

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use teloxide::RequestError;
 use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::*;
@@ -171,19 +171,20 @@ impl BotService {
     }
 
     async fn linked(&self, chat: i64) -> Result<Option<Linked>, sqlx::Error> {
-        let row = sqlx::query(
-            "select c.id, c.user_id, coalesce(c.language, u.language) as language
+        let row = sqlx::query_as!(
+            LinkedRow,
+            r#"select c.id, c.user_id, coalesce(c.language, u.language) as "language!"
              from notification_channels c join users u on u.id = c.user_id
              where c.kind = 'telegram' and c.address = $1 and c.disabled_at is null and c.verified_at is not null
-             order by c.created_at limit 1",
+             order by c.created_at limit 1"#,
+            chat.to_string()
         )
-        .bind(chat.to_string())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| Linked {
-            channel_id: r.get("id"),
-            user_id: r.get("user_id"),
-            lang: Language::from_tag(r.get::<String, _>("language").as_str()),
+            channel_id: r.id,
+            user_id: r.user_id,
+            lang: Language::from_tag(&r.language),
         }))
     }
 
@@ -208,12 +209,12 @@ impl BotService {
         }
         let hash = Sha256::digest(token.as_bytes()).to_vec();
         let mut tx = self.pool.begin().await?;
-        let user: Option<Uuid> = sqlx::query_scalar(
+        let user: Option<Uuid> = sqlx::query_scalar!(
             "update telegram_link_tokens set used_at = now()
              where token_hash = $1 and used_at is null and expires_at > now()
              returning user_id",
+            &hash
         )
-        .bind(&hash)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(user_id) = user else {
@@ -226,17 +227,17 @@ impl BotService {
             tx.rollback().await?;
             return Ok(lang.text("bot-start-linked-elsewhere"));
         }
-        sqlx::query(
+        sqlx::query!(
             "insert into notification_channels (id, user_id, kind, address, label, verified_at)
              values ($1, $2, 'telegram', $3, $4, now())
              on conflict (user_id, kind, address) do update
                 set verified_at = now(), disabled_at = null, disabled_reason = null,
                     label = coalesce(excluded.label, notification_channels.label), updated_at = now()",
+            Uuid::now_v7(),
+            user_id,
+            chat.to_string(),
+            label.map(|l| l.chars().take(100).collect::<String>())
         )
-        .bind(Uuid::now_v7())
-        .bind(user_id)
-        .bind(chat.to_string())
-        .bind(label.map(|l| l.chars().take(100).collect::<String>()))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -245,32 +246,34 @@ impl BotService {
     }
 
     async fn status(&self, l: &Linked) -> anyhow::Result<String> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as!(
+            UnhealthyRow,
             "select t.name, s.status, s.since
              from targets t join target_state s on s.target_id = t.id
              where t.owner_id = $1 and not t.paused and s.status in ('down', 'degraded', 'flapping')
              order by s.since limit 50",
+            l.user_id
         )
-        .bind(l.user_id)
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query_scalar("select count(*) from targets where owner_id = $1")
-            .bind(l.user_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let total: i64 = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from targets where owner_id = $1"#,
+            l.user_id
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let lang = l.lang;
         if rows.is_empty() {
             return Ok(msg!("bot-status-all-up", total).render(lang));
         }
         let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-status-title")));
         for r in rows {
-            let status: String = r.get("status");
-            let since: DateTime<Utc> = r.get("since");
+            let (status, since) = (r.status, r.since);
             out.push_str(
                 &msg!(
                     "bot-status-line",
                     icon = status_icon(&status),
-                    name = html(&r.get::<String, _>("name")),
+                    name = html(&r.name),
                     status = html(&status_word(&status, lang)),
                     since = when(since)
                 )
@@ -282,12 +285,13 @@ impl BotService {
     }
 
     async fn targets(&self, l: &Linked) -> anyhow::Result<String> {
-        let rows = sqlx::query(
-            "select t.name, t.paused, coalesce(s.status, 'unknown') as status
+        let rows = sqlx::query_as!(
+            TargetRow,
+            r#"select t.name, t.paused, coalesce(s.status, 'unknown') as "status!"
              from targets t left join target_state s on s.target_id = t.id
-             where t.owner_id = $1 order by lower(t.name), t.id limit 50",
+             where t.owner_id = $1 order by lower(t.name), t.id limit 50"#,
+            l.user_id
         )
-        .bind(l.user_id)
         .fetch_all(&self.pool)
         .await?;
         let lang = l.lang;
@@ -296,15 +300,11 @@ impl BotService {
         }
         let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-targets-title")));
         for r in rows {
-            let status: String = if r.get::<bool, _>("paused") {
-                "paused".into()
-            } else {
-                r.get("status")
-            };
+            let status: String = if r.paused { "paused".into() } else { r.status };
             out.push_str(&format!(
                 "{} {} — {}\n",
                 status_icon(&status),
-                html(&r.get::<String, _>("name")),
+                html(&r.name),
                 html(&status_word(&status, lang))
             ));
         }
@@ -312,13 +312,14 @@ impl BotService {
     }
 
     async fn incidents(&self, l: &Linked) -> anyhow::Result<String> {
-        let rows = sqlx::query(
-            "select i.id, t.name, i.severity, i.opened_at, i.resolved_at, i.acknowledged_at
+        let rows = sqlx::query_as!(
+            IncidentRow,
+            "select i.id, t.name, i.opened_at, i.resolved_at, i.acknowledged_at
              from incidents i join targets t on t.id = i.target_id
              where i.owner_id = $1
              order by (i.resolved_at is null) desc, i.opened_at desc limit 10",
+            l.user_id
         )
-        .bind(l.user_id)
         .fetch_all(&self.pool)
         .await?;
         let lang = l.lang;
@@ -327,10 +328,7 @@ impl BotService {
         }
         let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-incidents-title")));
         for r in rows {
-            let id: Uuid = r.get("id");
-            let opened: DateTime<Utc> = r.get("opened_at");
-            let resolved: Option<DateTime<Utc>> = r.get("resolved_at");
-            let acked: Option<DateTime<Utc>> = r.get("acknowledged_at");
+            let (id, opened, resolved, acked) = (r.id, r.opened_at, r.resolved_at, r.acknowledged_at);
             let state = match (resolved, acked) {
                 (Some(end), _) => msg!(
                     "bot-incident-resolved",
@@ -342,7 +340,7 @@ impl BotService {
             };
             let line = msg!(
                 "bot-incident-line",
-                name = html(&r.get::<String, _>("name")),
+                name = html(&r.name),
                 state = html(&state),
                 since = when(opened)
             );
@@ -356,16 +354,17 @@ impl BotService {
     }
 
     async fn find_target(&self, l: &Linked, name: &str) -> Result<Option<(Uuid, String)>, sqlx::Error> {
-        let row = sqlx::query(
+        let row = sqlx::query_as!(
+            TargetNameRow,
             "select id, name from targets
              where owner_id = $1 and (lower(name) = lower($2) or id::text = lower($2))
              order by created_at limit 1",
+            l.user_id,
+            name.trim()
         )
-        .bind(l.user_id)
-        .bind(name.trim())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| (r.get("id"), r.get("name"))))
+        Ok(row.map(|r| (r.id, r.name)))
     }
 
     async fn mute(&self, l: &Linked, args: &str) -> anyhow::Result<String> {
@@ -385,11 +384,13 @@ impl BotService {
         let until = Utc::now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::hours(1));
         let name = name.trim();
         if name.eq_ignore_ascii_case("all") {
-            sqlx::query("update notification_channels set muted_until = $2, updated_at = now() where id = $1")
-                .bind(l.channel_id)
-                .bind(until)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query!(
+                "update notification_channels set muted_until = $2, updated_at = now() where id = $1",
+                l.channel_id,
+                until
+            )
+            .execute(&self.pool)
+            .await?;
             return Ok(msg!("bot-mute-all-done", until = when(until)).render(lang));
         }
         let Some((target_id, target_name)) = self.find_target(l, name).await? else {
@@ -400,13 +401,13 @@ impl BotService {
     }
 
     async fn mute_target(&self, channel_id: Uuid, target_id: Uuid, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        sqlx::query!(
             "insert into notification_mutes (channel_id, target_id, muted_until) values ($1, $2, $3)
              on conflict (channel_id, target_id) do update set muted_until = excluded.muted_until",
+            channel_id,
+            target_id,
+            until
         )
-        .bind(channel_id)
-        .bind(target_id)
-        .bind(until)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -416,24 +417,27 @@ impl BotService {
         let lang = l.lang;
         let name = args.trim();
         if name.is_empty() || name.eq_ignore_ascii_case("all") {
-            sqlx::query("delete from notification_mutes where channel_id = $1")
-                .bind(l.channel_id)
+            sqlx::query!("delete from notification_mutes where channel_id = $1", l.channel_id)
                 .execute(&self.pool)
                 .await?;
-            sqlx::query("update notification_channels set muted_until = null, updated_at = now() where id = $1")
-                .bind(l.channel_id)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query!(
+                "update notification_channels set muted_until = null, updated_at = now() where id = $1",
+                l.channel_id
+            )
+            .execute(&self.pool)
+            .await?;
             return Ok(lang.text("bot-unmute-all-done"));
         }
         let Some((target_id, target_name)) = self.find_target(l, name).await? else {
             return Ok(msg!("bot-no-such-target", name = html(name)).render(lang));
         };
-        sqlx::query("delete from notification_mutes where channel_id = $1 and target_id = $2")
-            .bind(l.channel_id)
-            .bind(target_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "delete from notification_mutes where channel_id = $1 and target_id = $2",
+            l.channel_id,
+            target_id
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(msg!("bot-unmute-done", name = html(&target_name)).render(lang))
     }
 
@@ -442,20 +446,19 @@ impl BotService {
         if tag != "en" && tag != "ru" {
             return Ok(l.lang.text("bot-lang-usage"));
         }
-        sqlx::query("update notification_channels set language = $2, updated_at = now() where id = $1")
-            .bind(l.channel_id)
-            .bind(&tag)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "update notification_channels set language = $2, updated_at = now() where id = $1",
+            l.channel_id,
+            &tag
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(Language::from_tag(&tag).text("bot-lang-done"))
     }
 
     async fn unlink(&self, l: &Linked) -> anyhow::Result<String> {
-        sqlx::query(
-            "update notification_channels set disabled_at = now(), disabled_reason = 'unlinked in Telegram (/unlink)', updated_at = now()
-             where id = $1",
-        )
-        .bind(l.channel_id)
+        sqlx::query!("update notification_channels set disabled_at = now(), disabled_reason = 'unlinked in Telegram (/unlink)', updated_at = now()
+             where id = $1", l.channel_id)
         .execute(&self.pool)
         .await?;
         Ok(l.lang.text("bot-unlink-done"))
@@ -488,24 +491,25 @@ impl BotService {
         };
         match action {
             "ack" => {
-                let done = sqlx::query(
+                let done = sqlx::query!(
                     "update incidents set acknowledged_at = now(), acknowledged_by = $2, updated_at = now()
                      where id = $1 and owner_id = $2 and acknowledged_at is null",
+                    id,
+                    l.user_id
                 )
-                .bind(id)
-                .bind(l.user_id)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
                 if done == 1 {
                     return Ok(lang.text("bot-button-ack-done"));
                 }
-                let exists: bool =
-                    sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and owner_id = $2)")
-                        .bind(id)
-                        .bind(l.user_id)
-                        .fetch_one(&self.pool)
-                        .await?;
+                let exists: bool = sqlx::query_scalar!(
+                    "select exists (select 1 from incidents where id = $1 and owner_id = $2) as \"exists!\"",
+                    id,
+                    l.user_id
+                )
+                .fetch_one(&self.pool)
+                .await?;
                 Ok(if exists {
                     lang.text("bot-button-ack-already")
                 } else {
@@ -514,12 +518,13 @@ impl BotService {
                 .to_owned())
             }
             "mute" => {
-                let owned: bool =
-                    sqlx::query_scalar("select exists (select 1 from targets where id = $1 and owner_id = $2)")
-                        .bind(id)
-                        .bind(l.user_id)
-                        .fetch_one(&self.pool)
-                        .await?;
+                let owned: bool = sqlx::query_scalar!(
+                    "select exists (select 1 from targets where id = $1 and owner_id = $2) as \"exists!\"",
+                    id,
+                    l.user_id
+                )
+                .fetch_one(&self.pool)
+                .await?;
                 if !owned {
                     return Ok(lang.text("bot-button-target-not-found"));
                 }
@@ -609,6 +614,42 @@ fn status_word(status: &str, lang: Language) -> String {
         _ => lang.text("status-unknown"),
     }
     .to_owned()
+}
+
+/// The Telegram channel a chat is linked through, and its language.
+struct LinkedRow {
+    id: Uuid,
+    user_id: Uuid,
+    language: String,
+}
+
+/// A target that is not healthy, for /status.
+struct UnhealthyRow {
+    name: String,
+    status: String,
+    since: DateTime<Utc>,
+}
+
+/// A target and its state, for /targets.
+struct TargetRow {
+    name: String,
+    paused: bool,
+    status: String,
+}
+
+/// An incident, for /incidents.
+struct IncidentRow {
+    id: Uuid,
+    name: String,
+    opened_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// A target found by name or id.
+struct TargetNameRow {
+    id: Uuid,
+    name: String,
 }
 
 #[cfg(test)]

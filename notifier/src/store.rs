@@ -1,6 +1,6 @@
 //! PostgreSQL operations: who gets an event, the notification log, channels, mutes, secrets.
 
-use sqlx::{PgExecutor, PgPool, Row};
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::text::Language;
@@ -47,18 +47,26 @@ pub struct Recipient {
     pub lang: Language,
 }
 
-const RECIPIENT_COLUMNS: &str = "c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as language";
+/// A channel row as the recipient queries read it.
+struct RecipientRow {
+    id: Uuid,
+    user_id: Uuid,
+    kind: String,
+    address: String,
+    language: String,
+}
 
-fn recipient(row: &sqlx::postgres::PgRow) -> Result<Option<Recipient>, sqlx::Error> {
-    let kind: String = row.try_get("kind")?;
-    let language: String = row.try_get("language")?;
-    Ok(ChannelKind::parse(&kind).map(|kind| Recipient {
-        channel_id: row.get("id"),
-        user_id: row.get("user_id"),
-        kind,
-        address: row.get("address"),
-        lang: Language::from_tag(&language),
-    }))
+impl RecipientRow {
+    /// The recipient, unless the kind is one this notifier does not know.
+    fn recipient(self) -> Option<Recipient> {
+        ChannelKind::parse(&self.kind).map(|kind| Recipient {
+            channel_id: self.id,
+            user_id: self.user_id,
+            kind,
+            address: self.address,
+            lang: Language::from_tag(&self.language),
+        })
+    }
 }
 
 /// The owner's verified, enabled, unmuted channels for `target` (only the target's routed
@@ -68,8 +76,9 @@ pub async fn recipients_for_target(
     owner_id: Uuid,
     target_id: Uuid,
 ) -> Result<Vec<Recipient>, sqlx::Error> {
-    let sql = format!(
-        "select {RECIPIENT_COLUMNS}
+    let rows = sqlx::query_as!(
+        RecipientRow,
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!"
          from notification_channels c join users u on u.id = c.user_id
          where c.user_id = $1 and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
@@ -77,27 +86,28 @@ pub async fn recipients_for_target(
                 or exists (select 1 from target_channels tc where tc.target_id = $2 and tc.channel_id = c.id))
            and not exists (select 1 from notification_mutes m
                            where m.channel_id = c.id and m.target_id = $2 and m.muted_until > now())
-         order by c.created_at, c.id"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(owner_id)
-        .bind(target_id)
-        .fetch_all(db)
-        .await?;
-    rows.iter().filter_map(|r| recipient(r).transpose()).collect()
+         order by c.created_at, c.id"#,
+        owner_id,
+        target_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
 /// Operators' (admins') verified, enabled, unmuted channels.
 pub async fn recipients_for_operators(db: impl PgExecutor<'_>) -> Result<Vec<Recipient>, sqlx::Error> {
-    let sql = format!(
-        "select {RECIPIENT_COLUMNS}
+    let rows = sqlx::query_as!(
+        RecipientRow,
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!"
          from notification_channels c join users u on u.id = c.user_id
          where u.is_admin and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
-         order by c.created_at, c.id"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(db).await?;
-    rows.iter().filter_map(|r| recipient(r).transpose()).collect()
+         order by c.created_at, c.id"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
 /// Channels that were sent (or tried) `kind` of `incident`, still enabled.
@@ -106,29 +116,28 @@ pub async fn recipients_logged(
     incident_id: Uuid,
     kind: &str,
 ) -> Result<Vec<Recipient>, sqlx::Error> {
-    let sql = format!(
-        "select {RECIPIENT_COLUMNS}
+    let rows = sqlx::query_as!(
+        RecipientRow,
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!"
          from notification_log l
          join notification_channels c on c.id = l.channel_id
          join users u on u.id = c.user_id
          where l.incident_id = $1 and l.kind = $2 and c.disabled_at is null
-         order by c.created_at, c.id"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(incident_id)
-        .bind(kind)
-        .fetch_all(db)
-        .await?;
-    rows.iter().filter_map(|r| recipient(r).transpose()).collect()
+         order by c.created_at, c.id"#,
+        incident_id,
+        kind
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
 /// The owner and target of an incident, if it has a row.
 pub async fn incident_owner(db: impl PgExecutor<'_>, incident_id: Uuid) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
-    let row = sqlx::query("select owner_id, target_id from incidents where id = $1")
-        .bind(incident_id)
+    let row = sqlx::query!("select owner_id, target_id from incidents where id = $1", incident_id)
         .fetch_optional(db)
         .await?;
-    Ok(row.map(|r| (r.get("owner_id"), r.get("target_id"))))
+    Ok(row.map(|r| (r.owner_id, r.target_id)))
 }
 
 /// What the notification log says about one (incident, channel, kind).
@@ -150,32 +159,32 @@ pub enum Claim {
 /// Claims (incident, channel, kind) for sending: a new row says `sending`; a row still
 /// `sending` (a crash or an error before its send was logged) is claimed again.
 pub async fn claim(pool: &PgPool, incident_id: Uuid, channel_id: Uuid, kind: &str) -> Result<Claim, sqlx::Error> {
-    let row = sqlx::query(
+    let row = sqlx::query!(
         "insert into notification_log (id, incident_id, channel_id, kind, status, attempts)
          values ($1, $2, $3, $4, 'sending', 1)
          on conflict (incident_id, channel_id, kind) do update
             set attempts = notification_log.attempts + 1
             where notification_log.status = 'sending'
          returning id, attempts",
+        Uuid::now_v7(),
+        incident_id,
+        channel_id,
+        kind
     )
-    .bind(Uuid::now_v7())
-    .bind(incident_id)
-    .bind(channel_id)
-    .bind(kind)
     .fetch_optional(pool)
     .await?;
     if let Some(row) = row {
         return Ok(Claim::Send {
-            log_id: row.get("id"),
-            attempts: row.get("attempts"),
+            log_id: row.id,
+            attempts: row.attempts,
         });
     }
-    let status: Option<String> = sqlx::query_scalar(
+    let status: Option<String> = sqlx::query_scalar!(
         "select status from notification_log where incident_id = $1 and channel_id = $2 and kind = $3",
+        incident_id,
+        channel_id,
+        kind
     )
-    .bind(incident_id)
-    .bind(channel_id)
-    .bind(kind)
     .fetch_optional(pool)
     .await?;
     Ok(match status.as_deref() {
@@ -191,14 +200,14 @@ pub async fn mark_sent(
     external_id: &str,
     content: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update notification_log
          set status = 'sent', external_id = $2, content = $3, sent_at = now(), last_error = null
          where id = $1",
+        log_id,
+        external_id,
+        content
     )
-    .bind(log_id)
-    .bind(external_id)
-    .bind(content)
     .execute(pool)
     .await?;
     Ok(())
@@ -206,21 +215,25 @@ pub async fn mark_sent(
 
 /// Records a send given up on.
 pub async fn mark_failed(pool: &PgPool, log_id: Uuid, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update notification_log set status = 'failed', last_error = $2 where id = $1")
-        .bind(log_id)
-        .bind(truncate(error))
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "update notification_log set status = 'failed', last_error = $2 where id = $1",
+        log_id,
+        truncate(error)
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Records an error of an attempt that will be retried (the row stays `sending`).
 pub async fn note_error(pool: &PgPool, log_id: Uuid, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update notification_log set last_error = $2 where id = $1")
-        .bind(log_id)
-        .bind(truncate(error))
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "update notification_log set last_error = $2 where id = $1",
+        log_id,
+        truncate(error)
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -246,30 +259,26 @@ pub async fn logged(
     channel_id: Uuid,
     kind: &str,
 ) -> Result<Option<Logged>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as!(
+        Logged,
         "select status, external_id, content from notification_log
          where incident_id = $1 and channel_id = $2 and kind = $3",
+        incident_id,
+        channel_id,
+        kind
     )
-    .bind(incident_id)
-    .bind(channel_id)
-    .bind(kind)
     .fetch_optional(db)
-    .await?;
-    Ok(row.map(|r| Logged {
-        status: r.get("status"),
-        external_id: r.get("external_id"),
-        content: r.get("content"),
-    }))
+    .await
 }
 
 /// Disables a channel, saying why in the dashboard.
 pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update notification_channels set disabled_at = now(), disabled_reason = $2, updated_at = now()
          where id = $1 and disabled_at is null",
+        channel_id,
+        reason
     )
-    .bind(channel_id)
-    .bind(reason)
     .execute(db)
     .await?;
     Ok(())
@@ -277,12 +286,12 @@ pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: 
 
 /// Sets a channel's unsubscribe-token hash when it differs.
 pub async fn set_unsubscribe_hash(db: impl PgExecutor<'_>, channel_id: Uuid, hash: &[u8]) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update notification_channels set unsubscribe_token_hash = $2, updated_at = now()
          where id = $1 and unsubscribe_token_hash is distinct from $2",
+        channel_id,
+        hash
     )
-    .bind(channel_id)
-    .bind(hash)
     .execute(db)
     .await?;
     Ok(())
@@ -291,13 +300,14 @@ pub async fn set_unsubscribe_hash(db: impl PgExecutor<'_>, channel_id: Uuid, has
 /// The installation secret `name`, created (32 random bytes) on first use.
 pub async fn secret(pool: &PgPool, name: &str) -> Result<Vec<u8>, sqlx::Error> {
     let fresh: [u8; 32] = rand::random();
-    sqlx::query("insert into notifier_secrets (name, value) values ($1, $2) on conflict (name) do nothing")
-        .bind(name)
-        .bind(&fresh[..])
-        .execute(pool)
-        .await?;
-    sqlx::query_scalar("select value from notifier_secrets where name = $1")
-        .bind(name)
+    sqlx::query!(
+        "insert into notifier_secrets (name, value) values ($1, $2) on conflict (name) do nothing",
+        name,
+        &fresh[..]
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query_scalar!("select value from notifier_secrets where name = $1", name)
         .fetch_one(pool)
         .await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use url::Url;
@@ -61,7 +61,8 @@ impl Verifier {
         let mut skipped: Vec<Uuid> = Vec::new();
         loop {
             let mut tx = self.pool.begin().await?;
-            let row = sqlx::query(
+            let row = sqlx::query_as!(
+                PendingRow,
                 "select c.id, c.address, u.language
                  from notification_channels c join users u on u.id = c.user_id
                  where c.kind = 'email' and c.verified_at is null and c.verification_token_hash is null
@@ -69,25 +70,30 @@ impl Verifier {
                  order by c.created_at
                  limit 1
                  for update of c skip locked",
+                &skipped
             )
-            .bind(&skipped)
             .fetch_optional(&mut *tx)
             .await?;
             let Some(row) = row else { return Ok(sent) };
-            let (id, address, lang): (Uuid, String, String) = (row.get(0), row.get(1), row.get(2));
+            let PendingRow {
+                id,
+                address,
+                language: lang,
+            } = row;
             let mut raw = [0u8; 16];
             rand::rng().fill_bytes(&mut raw);
             let token = hex::encode(raw);
             let hash = Sha256::digest(token.as_bytes()).to_vec();
             let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::days(1));
-            sqlx::query(
+            sqlx::query!(
                 "update notification_channels
                  set verification_token_hash = $2, verification_expires_at = now() + $3, updated_at = now()
                  where id = $1",
+                id,
+                &hash,
+                // chrono's TimeDelta is bound as an interval (the macro's default is PgInterval).
+                ttl as chrono::TimeDelta
             )
-            .bind(id)
-            .bind(&hash)
-            .bind(ttl)
             .execute(&mut *tx)
             .await?;
             let link = format!(
@@ -122,4 +128,11 @@ impl Verifier {
             }
         }
     }
+}
+
+/// An email channel waiting for its verification mail.
+struct PendingRow {
+    id: Uuid,
+    address: String,
+    language: String,
 }

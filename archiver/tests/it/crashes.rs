@@ -28,7 +28,7 @@ async fn killing_the_archiver_five_times_during_ingest_loses_and_duplicates_noth
     // Arrange
     let env = TestEnv::new().await;
     let results = fresh_results(30_000, 300);
-    let vars = env.child_env(&env.clickhouse_url(), free_addr());
+    let vars = env.child_env(&env.clickhouse_url(), any_port());
     let publisher = env.publisher();
     let stream = {
         let results = results.clone();
@@ -75,7 +75,7 @@ async fn a_crash_after_a_batch_is_stored_but_before_it_is_acked_loses_and_duplic
     let env = TestEnv::new().await;
     let results = fresh_results(3000, 30);
     env.publish_all(&results).await;
-    let mut vars = env.child_env(&env.clickhouse_url(), free_addr());
+    let mut vars = env.child_env(&env.clickhouse_url(), any_port());
     vars.push(("PINGTOWER_ARCHIVER_BATCH_SIZE".into(), "1000".into()));
     let mut faulty = vars.clone();
     faulty.push((
@@ -138,10 +138,9 @@ async fn a_clickhouse_outage_under_a_steady_stream_loses_nothing_and_the_backlog
         env.ch.config.url.port().unwrap_or(8123)
     );
     let proxy = Proxy::start(tokio::net::lookup_host(upstream).await.unwrap().next().unwrap()).await;
-    let http = free_addr();
-    let mut vars = env.child_env(&proxy.url(), http);
+    let mut vars = env.child_env(&proxy.url(), any_port());
     vars.push(("PINGTOWER_ARCHIVER_BATCH_SIZE".into(), batch.to_string()));
-    let mut child = spawn_child(&vars, &[]);
+    let (mut child, http) = spawn_child_listening(&vars, &[]).await;
     let pid = child.id().unwrap();
     let stream = SteadyStream::start(env.publisher(), 500);
     wait_until(Duration::from_secs(30), "ingest running", || async {
@@ -234,7 +233,7 @@ async fn sigterm_stops_the_archiver_cleanly_with_its_batch_stored_and_acked() {
     // Arrange
     let env = TestEnv::new().await;
     let results = fresh_results(20_000, 100);
-    let vars = env.child_env(&env.clickhouse_url(), free_addr());
+    let vars = env.child_env(&env.clickhouse_url(), any_port());
     env.publish_all(&results).await;
     let mut child = spawn_child(&vars, &[]);
     wait_until(Duration::from_secs(60), "ingest running", || async {

@@ -253,14 +253,51 @@ impl App {
     }
 }
 
-/// A free port on loopback (for a child process's health server).
-pub fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+/// Loopback, port 0: a child process's health server binds a port of its own choosing (a port
+/// picked here and released would be racy: another test may take it first).
+pub fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 /// Starts the `archiver` binary with `env` (and no other `PINGTOWER_*` variable) and `args`.
 pub fn spawn_child(env: &[(String, String)], args: &[&str]) -> tokio::process::Child {
+    child_command(env, args).spawn().expect("the archiver binary starts")
+}
+
+/// Starts the `archiver` binary like [`spawn_child`], its health server on [`any_port`]; returns
+/// it and the address it reports listening on (read from its JSON log).
+pub async fn spawn_child_listening(env: &[(String, String)], args: &[&str]) -> (tokio::process::Child, SocketAddr) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut env = env.to_vec();
+    env.retain(|(k, _)| k != "PINGTOWER_HTTP_ADDR" && k != "RUST_LOG" && k != "PINGTOWER_LOG_FORMAT");
+    env.push(("PINGTOWER_HTTP_ADDR".into(), any_port().to_string()));
+    env.push(("PINGTOWER_LOG_FORMAT".into(), "json".into()));
+    env.push(("RUST_LOG".into(), "warn,common::health=info".into()));
+    let mut cmd = child_command(&env, args);
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("the archiver binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("the child's log is readable") {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "listening"
+                && let Some(addr) = entry["addr"].as_str().and_then(|a| a.parse().ok())
+            {
+                return addr;
+            }
+        }
+        panic!("the archiver exited without listening");
+    })
+    .await
+    .expect("the archiver reports its address within 30 s");
+    // Keep reading, so that a full pipe never blocks the child.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+fn child_command(env: &[(String, String)], args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_archiver"));
     for (k, _) in std::env::vars() {
         if k.starts_with("PINGTOWER_") {
@@ -273,12 +310,12 @@ pub fn spawn_child(env: &[(String, String)], args: &[&str]) -> tokio::process::C
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    cmd.spawn().expect("the archiver binary starts")
+    cmd
 }
 
 /// Runs `archiver run-once` to its end, optionally crashing at `fault`.
 pub async fn run_once_child(env: &TestEnv, fault: Option<FaultPoint>) -> ExitStatus {
-    let mut vars = env.child_env(&env.clickhouse_url(), free_addr());
+    let mut vars = env.child_env(&env.clickhouse_url(), any_port());
     if let Some(point) = fault {
         vars.push(("PINGTOWER_ARCHIVER_FAULT".into(), point.as_str().into()));
     }

@@ -2,6 +2,10 @@
 //! (`archive_batches` in any state but `copying`) are read from `archived_results` and
 //! `result_rollups`; every other day from ClickHouse (`check_results` and its rollups).
 //! Duplicates of a result in ClickHouse are ignored (`LIMIT 1 BY result_id`, `uniqExact`).
+//!
+//! ClickHouse's SQL is text built here, not a query macro: sqlx checks PostgreSQL only, and
+//! the ClickHouse client has no compile-time check. What is formatted in is typed (epoch
+//! seconds, UUIDs, numbers) or one of this module's constant names, never text from a user.
 
 use std::collections::BTreeSet;
 
@@ -30,15 +34,16 @@ pub struct Seam {
 impl Seam {
     /// Loads the archived and the sealed days.
     pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
-        let days: Vec<(NaiveDate, bool)> = sqlx::query_as(
-            "select day, true from archive_batches where state <> 'copying'
+        let days = sqlx::query!(
+            r#"select day as "day!", true as "archived!" from archive_batches where state <> 'copying'
              union all
-             select day, false from sealed_days",
+             select day, false from sealed_days"#
         )
         .fetch_all(pool)
         .await?;
         let mut seam = Self::default();
-        for (day, archived) in days {
+        for r in days {
+            let (day, archived) = (r.day, r.archived);
             if archived {
                 seam.archived.insert(day);
             } else {
@@ -341,17 +346,17 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
-        type Row = (
-            Uuid,
-            DateTime<Utc>,
-            i32,
-            i32,
-            i32,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-        );
+        struct Row {
+            target_id: Uuid,
+            bucket: DateTime<Utc>,
+            checks: i32,
+            failures: i32,
+            degraded: i32,
+            latency_avg_ms: Option<f64>,
+            latency_p50_ms: Option<f64>,
+            latency_p95_ms: Option<f64>,
+            latency_p99_ms: Option<f64>,
+        }
         let granularity = match g {
             Granularity::Hour => "hour",
             Granularity::Day => "day",
@@ -361,23 +366,26 @@ impl Store {
             Granularity::Hour => from,
             Granularity::Day => Utc.from_utc_datetime(&from.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default()),
         };
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows = sqlx::query_as!(
+            Row,
             "select target_id, bucket, checks, failures, degraded, latency_avg_ms, latency_p50_ms, latency_p95_ms,
                     latency_p99_ms
              from result_rollups
              where target_id = any($1) and granularity = $2 and bucket >= $3 and bucket < $4
              order by target_id, bucket",
+            targets,
+            granularity,
+            from,
+            to
         )
-        .bind(targets)
-        .bind(granularity)
-        .bind(from)
-        .bind(to)
         .fetch_all(&self.pg)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(t, start, checks, failures, degraded, avg, p50, p95, p99)| {
-                let latency = match (p50, p95, p99) {
+            .map(|r| {
+                let (t, start, checks, failures, degraded) = (r.target_id, r.bucket, r.checks, r.failures, r.degraded);
+                let avg = r.latency_avg_ms;
+                let latency = match (r.latency_p50_ms, r.latency_p95_ms, r.latency_p99_ms) {
                     (Some(a), Some(b), Some(c)) => Some([a, b, c]),
                     _ => None,
                 };
@@ -417,12 +425,7 @@ impl Store {
                     self.ch.query(&sql).fetch_one::<u64>().await?
                 }
                 Source::Archive => {
-                    let n: i64 = sqlx::query_scalar(
-                        "select count(*) from archived_results where target_id = $1 and checked_at >= $2 and checked_at < $3",
-                    )
-                    .bind(target)
-                    .bind(a)
-                    .bind(b)
+                    let n: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from archived_results where target_id = $1 and checked_at >= $2 and checked_at < $3"#, target, a, b)
                     .fetch_one(&self.pg)
                     .await?;
                     n.max(0) as u64
@@ -513,23 +516,23 @@ impl Store {
             Some((at, id)) => (Some(from_epoch(at)), Some(id)),
             None => (None, None),
         };
-        let rows: Vec<(DateTime<Utc>, Uuid, serde_json::Value)> = sqlx::query_as(
+        let rows = sqlx::query!(
             "select checked_at, result_id, detail from archived_results
              where target_id = $1 and checked_at >= $2 and checked_at < $3
                and ($4::timestamptz is null or (checked_at, result_id) < ($4, $5))
              order by checked_at desc, result_id desc limit $6",
+            target,
+            from,
+            to,
+            c_at,
+            c_id as Option<Uuid>,
+            limit as i64
         )
-        .bind(target)
-        .bind(from)
-        .bind(to)
-        .bind(c_at)
-        .bind(c_id)
-        .bind(limit as i64)
         .fetch_all(&self.pg)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(at, id, detail)| (at.timestamp(), id, detail))
+            .map(|r| (r.checked_at.timestamp(), r.result_id, r.detail))
             .collect())
     }
 
@@ -625,47 +628,53 @@ impl Store {
         to: DateTime<Utc>,
         step: i64,
     ) -> Result<Vec<LatencyPoint>, ReadError> {
-        type Row = (
-            i64,
-            i64,
-            Option<Vec<f64>>,
-            Option<Vec<f64>>,
-            Option<Vec<f64>>,
-            Option<Vec<f64>>,
-            Option<Vec<f64>>,
-            Option<Vec<f64>>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
-            "select (floor(extract(epoch from checked_at) / $4) * $4)::int8 as t, count(*),
-                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by duration_ms),
-                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by dns_ms) filter (where dns_ms > 0),
-                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by connect_ms) filter (where connect_ms > 0),
-                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by tls_ms) filter (where tls_ms > 0),
-                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by ttfb_ms) filter (where ttfb_ms > 0),
-                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by transfer_ms) filter (where transfer_ms > 0)
+        struct Row {
+            t: i64,
+            n: i64,
+            total: Option<Vec<f64>>,
+            dns: Option<Vec<f64>>,
+            connect: Option<Vec<f64>>,
+            tls: Option<Vec<f64>>,
+            ttfb: Option<Vec<f64>>,
+            transfer: Option<Vec<f64>>,
+        }
+        let rows = sqlx::query_as!(
+            Row,
+            r#"select (floor(extract(epoch from checked_at) / $4) * $4)::int8 as "t!", count(*) as "n!",
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by duration_ms) as total,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by dns_ms) filter (where dns_ms > 0)
+                        as dns,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by connect_ms)
+                        filter (where connect_ms > 0) as connect,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by tls_ms) filter (where tls_ms > 0)
+                        as tls,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by ttfb_ms) filter (where ttfb_ms > 0)
+                        as ttfb,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by transfer_ms)
+                        filter (where transfer_ms > 0) as transfer
              from archived_results
              where target_id = $1 and checked_at >= $2 and checked_at < $3 and outcome <> 'down'
                and not probe_degraded
-             group by 1 order by 1",
+             group by 1 order by 1"#,
+            target,
+            from,
+            to,
+            step as f64
         )
-        .bind(target)
-        .bind(from)
-        .bind(to)
-        .bind(step as f64)
         .fetch_all(&self.pg)
         .await?;
         let q = |v: &Option<Vec<f64>>| v.as_deref().and_then(Quantiles::from_slice);
         Ok(rows
             .into_iter()
-            .map(|(t, n, total, dns, connect, tls, ttfb, transfer)| LatencyPoint {
-                t,
-                count: n.max(0) as u64,
-                total: q(&total),
-                dns: q(&dns),
-                connect: q(&connect),
-                tls: q(&tls),
-                ttfb: q(&ttfb),
-                transfer: q(&transfer),
+            .map(|r| LatencyPoint {
+                t: r.t,
+                count: r.n.max(0) as u64,
+                total: q(&r.total),
+                dns: q(&r.dns),
+                connect: q(&r.connect),
+                tls: q(&r.tls),
+                ttfb: q(&r.ttfb),
+                transfer: q(&r.transfer),
             })
             .collect())
     }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::machine::{Context, Effect, MachineState, Observation, Thresholds};
 use super::maintenance::Window;
 use super::settings::EngineSettings;
+use crate::clock::Clock;
 
 /// Failing results kept per region for an incident's evidence.
 const EVIDENCE_PER_REGION: usize = 5;
@@ -29,6 +30,7 @@ pub struct Engine {
     pool: PgPool,
     clickhouse: clickhouse::Client,
     settings: EngineSettings,
+    clock: Clock,
     flush: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -61,7 +63,7 @@ impl EngineError {
 }
 
 /// A target and its stored state, as loaded for a batch.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct TargetRow {
     id: Uuid,
     owner_id: Uuid,
@@ -103,14 +105,21 @@ struct Outgoing {
 }
 
 impl Engine {
-    /// An engine over these stores.
+    /// An engine over these stores, on the real clock.
     pub fn new(pool: PgPool, clickhouse: clickhouse::Client, settings: EngineSettings) -> Self {
         Self {
             pool,
             clickhouse,
             settings,
+            clock: Clock::real(),
             flush: Default::default(),
         }
+    }
+
+    /// The same engine reading time from `clock` (the ledger's retention and the start of a
+    /// state first seen are measured on it).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The settings in use.
@@ -120,7 +129,7 @@ impl Engine {
 
     /// Results that started before this are ignored, and ledger entries older than it removed.
     fn ledger_cutoff(&self) -> DateTime<Utc> {
-        Utc::now() - chrono::Duration::from_std(self.settings.ledger_retention).unwrap_or(chrono::Duration::MAX)
+        self.clock.now() - chrono::Duration::from_std(self.settings.ledger_retention).unwrap_or(chrono::Duration::MAX)
     }
 
     /// Forgets ledger entries older than the retention, in bounded batches (no long locks);
@@ -130,12 +139,12 @@ impl Engine {
         let cutoff = self.ledger_cutoff();
         let mut removed = 0;
         loop {
-            let done = sqlx::query(
+            let done = sqlx::query!(
                 "delete from processed_results where result_id in
                    (select result_id from processed_results where processed_at < $1 limit $2)",
+                cutoff,
+                CHUNK
             )
-            .bind(cutoff)
-            .bind(CHUNK)
             .execute(&self.pool)
             .await?
             .rows_affected();
@@ -160,11 +169,11 @@ impl Engine {
         }
         let mut tx = self.pool.begin().await?;
         let ids: Vec<Uuid> = batch.iter().map(|r| r.result_id).collect();
-        let fresh: HashSet<Uuid> = sqlx::query_scalar(
+        let fresh: HashSet<Uuid> = sqlx::query_scalar!(
             "insert into processed_results (result_id) select unnest($1::uuid[])
              on conflict do nothing returning result_id",
+            &ids
         )
-        .bind(&ids)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
@@ -188,26 +197,34 @@ impl Engine {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let rows: Vec<TargetRow> = sqlx::query_as(
-            "select t.id, t.owner_id, t.name, t.kind, t.spec, t.regions, t.tags, t.failure_threshold,
-                    t.success_threshold, s.status, s.since, s.machine, s.recent_results, s.last_good, s.version
+        let rows = sqlx::query_as!(
+            TargetRow,
+            // `!`: the macros take every column of a left join for nullable.
+            r#"select t.id as "id!", t.owner_id as "owner_id!", t.name as "name!", t.kind as "kind!",
+                    t.spec as "spec!: Json<serde_json::Value>", t.regions as "regions!", t.tags as "tags!",
+                    t.failure_threshold as "failure_threshold!", t.success_threshold as "success_threshold!",
+                    s.status as "status?", s.since as "since?",
+                    s.machine as "machine?: Json<MachineState>",
+                    s.recent_results as "recent_results?: Json<Vec<CheckResult>>",
+                    s.last_good as "last_good?: Json<CheckResult>", s.version as "version?"
              from targets t left join target_state s on s.target_id = t.id
-             where t.id = any($1)",
+             where t.id = any($1)"#,
+            &target_ids
         )
-        .bind(&target_ids)
         .fetch_all(&mut *tx)
         .await?;
         let owners: Vec<Uuid> = rows.iter().map(|r| r.owner_id).collect();
         let windows = Window::load_for_owners(&mut tx, &owners).await?;
         // Certificate warnings given already: most results of a certificate past a threshold
         // then need no statement of their own.
-        let mut warned: HashSet<(Uuid, String, i32)> = sqlx::query_as(
+        let mut warned: HashSet<(Uuid, String, i32)> = sqlx::query!(
             "select target_id, fingerprint, threshold_days from cert_warnings where target_id = any($1)",
+            &target_ids
         )
-        .bind(&target_ids)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
+        .map(|r| (r.target_id, r.fingerprint, r.threshold_days))
         .collect();
         let mut targets: HashMap<Uuid, Working> = rows.into_iter().map(|row| (row.id, self.working(row))).collect();
 
@@ -251,7 +268,7 @@ impl Engine {
                 .as_deref()
                 .and_then(|s| serde_json::from_value(serde_json::Value::String(s.to_owned())).ok())
                 .unwrap_or(TargetStatus::Unknown),
-            since: row.since.unwrap_or_else(Utc::now),
+            since: row.since.unwrap_or_else(|| self.clock.now()),
             recent: row.recent_results.map(|j| j.0).unwrap_or_default(),
             last_good: row.last_good.map(|j| j.0),
             last: None,
@@ -360,18 +377,18 @@ impl Engine {
             threshold_days: None,
         };
         let id = Uuid::now_v7();
-        let inserted = sqlx::query(
+        let inserted = sqlx::query!(
             "insert into incidents (id, target_id, owner_id, severity, opened_at, regions, failure_kind, evidence)
              values ($1, $2, $3, 'down', $4, $5, $6, $7)
              on conflict (target_id) where resolved_at is null do nothing",
+            id,
+            w.target.id,
+            w.target.owner_id,
+            at,
+            &regions,
+            failure_kind.map(FailureKind::as_str),
+            Json(&evidence) as _
         )
-        .bind(id)
-        .bind(w.target.id)
-        .bind(w.target.owner_id)
-        .bind(at)
-        .bind(&regions)
-        .bind(failure_kind.map(FailureKind::as_str))
-        .bind(Json(&evidence))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -411,6 +428,8 @@ impl Engine {
             p50: f64,
         }
         let to = at.timestamp().max(0);
+        // ClickHouse: text, not a query macro (sqlx checks PostgreSQL only); a UUID and epoch
+        // seconds are formatted in.
         let sql = format!(
             "SELECT count() AS n, toFloat64(quantile(0.5)(duration_ms)) AS p50 FROM check_results \
              WHERE target_id = toUUID('{target}') AND checked_at >= toDateTime({from}) \
@@ -458,13 +477,13 @@ impl Engine {
                 .iter()
                 .map(|d| (w.target.id, tls.fingerprint_sha256.clone(), *d)),
         );
-        let new: Vec<i32> = sqlx::query_scalar(
+        let new: Vec<i32> = sqlx::query_scalar!(
             "insert into cert_warnings (target_id, fingerprint, threshold_days)
              select $1, $2, unnest($3::int4[]) on conflict do nothing returning threshold_days",
+            w.target.id,
+            &tls.fingerprint_sha256,
+            &crossed
         )
-        .bind(w.target.id)
-        .bind(&tls.fingerprint_sha256)
-        .bind(&crossed)
         .fetch_all(&mut *tx)
         .await?;
         let Some(threshold) = new.iter().min() else {
@@ -498,13 +517,14 @@ impl Engine {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let mut degraded: HashMap<String, bool> = sqlx::query_as::<_, (String, bool)>(
+        let mut degraded: HashMap<String, bool> = sqlx::query!(
             "select pinger_id, degraded from probe_health where pinger_id = any($1)",
+            &pingers
         )
-        .bind(&pingers)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
+        .map(|r| (r.pinger_id, r.degraded))
         .collect();
         for r in new {
             let was = degraded.get(&r.pinger_id).copied().unwrap_or(false);
@@ -513,18 +533,18 @@ impl Engine {
             }
             degraded.insert(r.pinger_id.clone(), r.probe_degraded);
             let incident_id = r.probe_degraded.then(Uuid::now_v7);
-            sqlx::query(
+            sqlx::query!(
                 "insert into probe_health (pinger_id, region, degraded, incident_id, since)
                  values ($1, $2, $3, $4, $5)
                  on conflict (pinger_id) do update set region = excluded.region, degraded = excluded.degraded,
                      incident_id = coalesce(excluded.incident_id, probe_health.incident_id),
                      since = excluded.since, updated_at = now()",
+                &r.pinger_id,
+                &r.region,
+                r.probe_degraded,
+                incident_id,
+                r.started_at
             )
-            .bind(&r.pinger_id)
-            .bind(&r.region)
-            .bind(r.probe_degraded)
-            .bind(incident_id)
-            .bind(r.started_at)
             .execute(&mut *tx)
             .await?;
             if let Some(incident_id) = incident_id {
@@ -555,11 +575,15 @@ impl Engine {
         let mut sent = 0;
         loop {
             let mut tx = self.pool.begin().await?;
-            let rows: Vec<(Uuid, Json<Outgoing>)> = sqlx::query_as(
-                "select id, envelope from incident_outbox order by seq limit 100 for update skip locked",
+            let rows: Vec<(Uuid, Json<Outgoing>)> = sqlx::query!(
+                r#"select id, envelope as "envelope: Json<Outgoing>" from incident_outbox
+                   order by seq limit 100 for update skip locked"#
             )
             .fetch_all(&mut *tx)
-            .await?;
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.envelope))
+            .collect();
             if rows.is_empty() {
                 return Ok(sent);
             }
@@ -574,8 +598,7 @@ impl Engine {
                     }
                 }
             }
-            sqlx::query("delete from incident_outbox where id = any($1)")
-                .bind(&done)
+            sqlx::query!("delete from incident_outbox where id = any($1)", &done)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -638,7 +661,7 @@ async fn save_states(tx: &mut PgConnection, touched: &[&Working]) -> Result<(), 
         last_goods.push(w.last_good.as_ref().map(Json));
         versions.push(w.version.unwrap_or(0));
     }
-    let written: Vec<Uuid> = sqlx::query_scalar(
+    let written: Vec<Uuid> = sqlx::query_scalar!(
         "insert into target_state as s (target_id, status, since, last_checked_at, last_result_id, last_latency_ms,
              last_failure, consecutive_failures, consecutive_successes, region_states, transitions, machine,
              recent_results, last_good, version, updated_at)
@@ -663,22 +686,23 @@ async fn save_states(tx: &mut PgConnection, touched: &[&Working]) -> Result<(), 
              version = excluded.version, updated_at = now()
          where s.version = excluded.version - 1
          returning target_id",
+        &ids,
+        &statuses as &[&str],
+        &sinces,
+        &checked as &[Option<DateTime<Utc>>],
+        &result_ids as &[Option<Uuid>],
+        &latencies as &[Option<i32>],
+        // The JSON columns: typed by serde, bound as jsonb.
+        &failures as _,
+        &consecutive_failures,
+        &consecutive_successes,
+        &region_states as _,
+        &transitions as _,
+        &machines as _,
+        &recents as _,
+        &last_goods as _,
+        &versions
     )
-    .bind(&ids)
-    .bind(&statuses)
-    .bind(&sinces)
-    .bind(&checked)
-    .bind(&result_ids)
-    .bind(&latencies)
-    .bind(&failures)
-    .bind(&consecutive_failures)
-    .bind(&consecutive_successes)
-    .bind(&region_states)
-    .bind(&transitions)
-    .bind(&machines)
-    .bind(&recents)
-    .bind(&last_goods)
-    .bind(&versions)
     .fetch_all(&mut *tx)
     .await?;
     if written.len() == n {
@@ -690,24 +714,26 @@ async fn save_states(tx: &mut PgConnection, touched: &[&Working]) -> Result<(), 
 }
 
 async fn open_incident(tx: &mut PgConnection, target: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select id from incidents where target_id = $1 and resolved_at is null")
-        .bind(target)
-        .fetch_optional(&mut *tx)
-        .await
+    sqlx::query_scalar!(
+        "select id from incidents where target_id = $1 and resolved_at is null",
+        target
+    )
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 async fn resolve(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Result<(), EngineError> {
     let at = result.started_at;
-    type Resolved = (Uuid, DateTime<Utc>, Vec<String>, Json<Evidence>);
-    let row: Option<Resolved> = sqlx::query_as(
-        "update incidents set resolved_at = greatest($2, opened_at), updated_at = now()
+    let row = sqlx::query!(
+        r#"update incidents set resolved_at = greatest($2, opened_at), updated_at = now()
          where target_id = $1 and resolved_at is null
-         returning id, opened_at, regions, evidence",
+         returning id, opened_at, regions, evidence as "evidence: Json<Evidence>""#,
+        w.target.id,
+        at
     )
-    .bind(w.target.id)
-    .bind(at)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|r| (r.id, r.opened_at, r.regions, r.evidence));
     let Some((id, opened_at, regions, evidence)) = row else {
         return Ok(());
     };
@@ -770,24 +796,28 @@ pub async fn timeline(
     kind: &str,
     message: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into incident_timeline (incident_id, at, kind, message) values ($1, $2, $3, $4)")
-        .bind(incident)
-        .bind(at)
-        .bind(kind)
-        .bind(message)
-        .execute(&mut *tx)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "insert into incident_timeline (incident_id, at, kind, message) values ($1, $2, $3, $4)",
+        incident,
+        at,
+        kind,
+        message
+    )
+    .execute(&mut *tx)
+    .await
+    .map(|_| ())
 }
 
 async fn outbox(tx: &mut PgConnection, cause: &CheckResult, event: IncidentEvent) -> Result<(), EngineError> {
     let id = Uuid::now_v7();
     let envelope = Envelope::caused_by(cause.job_id, event).with_message_id(id);
-    sqlx::query("insert into incident_outbox (id, envelope) values ($1, $2)")
-        .bind(id)
-        .bind(Json(Outgoing { event: envelope }))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "insert into incident_outbox (id, envelope) values ($1, $2)",
+        id,
+        Json(Outgoing { event: envelope }) as _
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

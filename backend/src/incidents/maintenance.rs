@@ -78,30 +78,22 @@ impl Window {
 
     /// Every window of these owners.
     pub async fn load_for_owners(conn: &mut PgConnection, owners: &[Uuid]) -> Result<Vec<Window>, sqlx::Error> {
-        type Row = (
-            Uuid,
-            Option<Uuid>,
-            Option<String>,
-            DateTime<Utc>,
-            DateTime<Utc>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows = sqlx::query!(
             "select owner_id, target_id, tag, starts_at, ends_at, recurrence from maintenance_windows
              where owner_id = any($1)",
+            owners
         )
-        .bind(owners)
         .fetch_all(conn)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(owner_id, target_id, tag, starts_at, ends_at, recurrence)| Window {
-                owner_id,
-                target_id,
-                tag,
-                starts_at,
-                ends_at,
-                recurrence: Recurrence::parse(recurrence.as_deref()),
+            .map(|r| Window {
+                owner_id: r.owner_id,
+                target_id: r.target_id,
+                tag: r.tag,
+                starts_at: r.starts_at,
+                ends_at: r.ends_at,
+                recurrence: Recurrence::parse(r.recurrence.as_deref()),
             })
             .collect())
     }

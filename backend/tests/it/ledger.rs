@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use backend::clock::Clock;
 use backend::incidents::{Engine, EngineSettings};
 use common::messages::Outcome;
 
@@ -25,9 +26,9 @@ async fn forgotten_ids_are_pruned_and_their_redelivery_changes_nothing() {
     let (status, version) = h.status(target).await;
     assert_eq!(status, "down");
 
-    // Act: the retention passes, the ledger is pruned, then the same results come again
-    // together with two successes as old as they are.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Act: the retention passes (the engine's clock is moved 8 s on), the ledger is pruned,
+    // then the same results come again together with two successes as old as they are.
+    let engine = engine.with_clock(Clock::starting_at(chrono::Utc::now() + chrono::Duration::seconds(8)));
     let pruned = engine.prune_ledger().await.unwrap();
     let successes: Vec<_> = (3..5)
         .map(|i| result(target, "default", Outcome::Up, now + i))

@@ -20,6 +20,15 @@ async fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// How many targets have a job for a slot after `after`.
+fn targets_published_after(jobs: &[common::messages::CheckJob], after: chrono::DateTime<Utc>) -> usize {
+    jobs.iter()
+        .filter(|j| j.scheduled_for > after)
+        .map(|j| j.target_id)
+        .collect::<HashSet<_>>()
+        .len()
+}
+
 #[tokio::test]
 async fn a_thousand_targets_are_each_scheduled_the_expected_number_of_times_evenly_spread() {
     // Arrange: 1,000 targets with intervals 10..=60 s; a clock 4× real time (a stall would
@@ -107,7 +116,14 @@ async fn a_standby_takes_over_within_ten_seconds_and_no_slot_is_published_twice(
     let deps_b = backend::scheduler_deps(&state_b, clock).unwrap();
     let stats_b = deps_b.stats.clone();
     let b = tokio::spawn(scheduler::run(deps_b, stop_all.clone()));
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // A whole interval of the leader's jobs since the standby started (2 s real: the standby
+    // tried for the lock twice meanwhile).
+    let b_started = clock.now();
+    let a_round = wait_until(Duration::from_secs(15), || {
+        targets_published_after(&seen.lock().unwrap(), b_started) == ids.len()
+    })
+    .await;
+    assert!(a_round, "the leader publishes every target");
     assert!(!stats_b.leading.load(Ordering::SeqCst), "one leader at a time");
     let before_kill = seen.lock().unwrap().len();
     assert!(before_kill > 0, "the leader publishes");
@@ -124,15 +140,21 @@ async fn a_standby_takes_over_within_ten_seconds_and_no_slot_is_published_twice(
     kill_a.cancel();
     assert_eq!(terminated, vec![true], "the leader's lock session is killed");
     let killed_at = Instant::now();
+    let killed_clock = clock.now();
     let took_over = wait_until(Duration::from_secs(10), || stats_b.leading.load(Ordering::SeqCst)).await;
     let takeover = killed_at.elapsed();
     let _ = a.await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // A whole interval of the new leader's jobs.
+    let b_round = wait_until(Duration::from_secs(20), || {
+        targets_published_after(&seen.lock().unwrap(), killed_clock) == ids.len()
+    })
+    .await;
     stop_all.cancel();
     let _ = b.await;
 
     // Assert
     assert!(took_over, "standby took over within 10 s");
+    assert!(b_round, "the new leader publishes every target");
     assert!(takeover <= Duration::from_secs(10), "takeover took {takeover:?}");
     let jobs = seen.lock().unwrap().clone();
     assert!(jobs.len() > before_kill, "the new leader publishes");
@@ -215,11 +237,12 @@ async fn with_the_broker_unreachable_slots_are_counted_missed_and_skipped_not_pi
     let deps = backend::scheduler_deps(&state, clock).unwrap();
     let stats = deps.stats.clone();
 
-    // Act: 60 s of schedule. (A batch may be waiting out the 2 s publish timeout when the
-    // shutdown comes; the scheduler finishes it, so "now" is read once it has stopped.)
+    // Act: three rounds of slots come due and are missed (about 30 s of schedule). (A batch
+    // may be waiting out the 2 s publish timeout when the shutdown comes; the scheduler
+    // finishes it, so "now" is read once it has stopped.)
     let started = clock.now();
     let task = tokio::spawn(scheduler::run(deps, shutdown.clone()));
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let rounds = wait_until(Duration::from_secs(20), || stats.missed.load(Ordering::Relaxed) >= 150).await;
     shutdown.cancel();
     let _ = task.await;
     let now = clock.now();
@@ -227,6 +250,7 @@ async fn with_the_broker_unreachable_slots_are_counted_missed_and_skipped_not_pi
     // Assert: nothing published; every slot that came due counted missed exactly once; and
     // every target's next slot is current (no backlog waiting to be replayed when the broker
     // returns).
+    assert!(rounds, "slots came due and were counted missed");
     assert_eq!(stats.published.load(Ordering::Relaxed), 0);
     let missed = stats.missed.load(Ordering::Relaxed) as i64;
     let nexts: Vec<chrono::DateTime<Utc>> = sqlx::query_scalar("select next_run_at from targets")
@@ -246,7 +270,7 @@ async fn with_the_broker_unreachable_slots_are_counted_missed_and_skipped_not_pi
     assert!(missed <= most, "each slot counted once at most: {missed} > {most}");
     assert!(
         missed >= least,
-        "about 50 × 6 slots missed, counted {missed} (at least {least})"
+        "about 50 × 3 slots missed, counted {missed} (at least {least})"
     );
     let behind = nexts
         .iter()

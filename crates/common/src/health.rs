@@ -52,8 +52,8 @@ impl Readiness {
         self.check("postgres", move || {
             let pool = pool.clone();
             async move {
-                sqlx::query("select 1")
-                    .execute(&pool)
+                sqlx::query_scalar!(r#"select 1 as "one!""#)
+                    .fetch_one(&pool)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())

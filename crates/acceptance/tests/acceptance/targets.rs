@@ -28,6 +28,7 @@ pub enum Mode {
 #[derive(Clone)]
 pub struct HttpService {
     mode: Arc<AtomicU8>,
+    hits: Arc<AtomicU64>,
     pub addr: SocketAddr,
 }
 
@@ -64,11 +65,16 @@ impl HttpService {
                 });
             }
         });
-        Self { mode, addr }
+        Self { mode, hits, addr }
     }
 
     pub fn set(&self, mode: Mode) {
         self.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// Requests answered (or dropped) so far: the checks the pinger made.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {

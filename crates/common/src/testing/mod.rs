@@ -97,6 +97,8 @@ impl TestPg {
             .connect(&format!("{server}/postgres"))
             .await
             .expect("PostgreSQL answers");
+        // Not a query macro: DDL naming a database made up per test (an identifier cannot be
+        // a bound parameter). `name` is ours: letters, digits and underscores.
         sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
             .execute(&admin)
             .await
