@@ -71,10 +71,9 @@ if ! cargo sqlx --version 2>/dev/null | grep -q " ${SQLX_CLI_VERSION}\$"; then
 fi
 sqlx_db=postgres://postgres@127.0.0.1:5432/pingtower_sqlx
 cargo sqlx database reset -y -f --source migrations --database-url "$sqlx_db" >/dev/null
-# A target directory of its own: prepare forces a rebuild of every crate with queries, and the
-# test build's artifacts stay as they are.
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/sqlx-check" DATABASE_URL="$sqlx_db" \
-  cargo sqlx prepare --check --workspace
+# prepare runs `cargo check` over the workspace in the test build's target directory: its
+# metadata-only units sit beside the test build's and share its build scripts and proc macros.
+DATABASE_URL="$sqlx_db" cargo sqlx prepare --check --workspace
 echo "[test] .sqlx offline data matches the queries and the migrations"
 
 # The compose file must stay valid (checked whenever a compose client is present; with only
