@@ -148,9 +148,9 @@ const OTHER_RESPONSES: &[(&str, &str, &str)] = &[
 
 /// The whole document.
 pub fn document() -> Document {
-    let mut doc = crate::accounts::Doc::openapi();
-    doc.merge(crate::targets::Doc::openapi());
-    doc.merge(crate::channels::Doc::openapi());
+    let mut doc = crate::http::accounts::Doc::openapi();
+    doc.merge(crate::http::targets::Doc::openapi());
+    doc.merge(crate::http::channels::Doc::openapi());
     doc.merge(crate::quotas::Doc::openapi());
     doc.info = Info::new("PingTower API", env!("CARGO_PKG_VERSION"));
     doc.info.description = Some(
@@ -190,7 +190,7 @@ pub fn document() -> Document {
     doc
 }
 
-/// The answers every route may give from the edge ([`crate::edge::guard`]): 504 past the
+/// The answers every route may give from the edge ([`crate::http::edge::guard`]): 504 past the
 /// request timeout, and for writes the cross-site guard's 403 and 415.
 fn add_edge_responses(doc: &mut Document) {
     let add = |op: &mut utoipa::openapi::path::Operation, status: &str, description: &str| {

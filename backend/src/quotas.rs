@@ -15,8 +15,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::http::auth::CurrentUser;
 
 /// Largest value an admin may set for any quota.
 pub const MAX_QUOTA_VALUE: u32 = 100_000_000;
@@ -247,7 +247,7 @@ fn overrides_view(overrides: &Value) -> QuotaOverrides {
 pub struct Me {
     /// The user's fields.
     #[serde(flatten)]
-    pub user: crate::accounts::User,
+    pub user: crate::http::accounts::User,
     /// May monitor private addresses (admins always, unless the installation allows none).
     pub may_private_targets: bool,
     /// Effective quotas.
@@ -491,8 +491,8 @@ async fn list_users(
     Query(q): Query<UserListQuery>,
 ) -> ApiResult<Json<AdminUserList>> {
     user.require_admin()?;
-    let limit = crate::targets::page_limit(q.limit)?;
-    let offset = crate::targets::decode_cursor(q.cursor.as_deref())?;
+    let limit = crate::http::targets::page_limit(q.limit)?;
+    let offset = crate::http::targets::decode_cursor(q.cursor.as_deref())?;
     let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{USER_SELECT} order by u.created_at, u.id limit $1 offset $2"
     )))
@@ -505,7 +505,7 @@ async fn list_users(
         .await?;
     let next = offset + rows.len() as i64;
     Ok(Json(AdminUserList {
-        next_cursor: (next < total && !rows.is_empty()).then(|| crate::targets::encode_cursor(next)),
+        next_cursor: (next < total && !rows.is_empty()).then(|| crate::http::targets::encode_cursor(next)),
         total,
         items: rows.into_iter().map(|r| admin_user(&state, r)).collect(),
     }))

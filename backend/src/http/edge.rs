@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::{self, SESSION_COOKIE};
 use crate::cache::TtlCache;
 use crate::config::PUBLIC_CACHE_ENTRIES;
 use crate::error::ApiError;
+use crate::http::auth::{self, SESSION_COOKIE};
 use crate::ratelimit::{HashQueue, LoginLimiter, RateLimiter};
 use crate::{AppState, Config};
 

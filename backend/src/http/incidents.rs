@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::no_content_or_not_found;
-use crate::targets::{decode_cursor, encode_cursor, page_limit};
+use crate::http::targets::{decode_cursor, encode_cursor, page_limit};
 use crate::{ApiError, ApiResult, AppState, CurrentUser};
 
 /// Routes of the incidents and maintenance API.
@@ -122,7 +122,7 @@ async fn list_target_incidents(
     Query(mut q): Query<IncidentQuery>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
-    crate::history::owned_target(&state, user.id, id).await?;
+    crate::http::history::owned_target(&state, user.id, id).await?;
     q.target_id = Some(id);
     list(&state, user.id, q).await
 }

@@ -16,8 +16,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, Json, Path, Query, no_content_or_not_found};
+use crate::http::auth::CurrentUser;
 use crate::quotas::{self, UserLimits};
 use crate::secrets::{self, Secrets};
 use crate::validate;
@@ -398,7 +398,7 @@ pub async fn validate_input(
         ));
     }
     validate::spec(&f("spec"), &spec, &state.guard, limits.may_private_targets).await?;
-    let known = crate::accounts::known_regions(state);
+    let known = crate::http::accounts::known_regions(state);
     let regions = match input.regions {
         None => known.clone(),
         Some(r) if r.is_empty() => known.clone(),

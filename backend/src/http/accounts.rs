@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{self, CurrentUser, SESSION_COOKIE, Scope, TOKEN_PREFIX};
 use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
+use crate::http::auth::{self, CurrentUser, SESSION_COOKIE, Scope, TOKEN_PREFIX};
 use crate::ratelimit::ClientIp;
 
 /// Shortest password accepted.

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::no_content_or_not_found;
-use crate::history::{self, Granularity, Seam};
+use crate::history::{Granularity, Seam};
+use crate::http::history;
 use crate::ratelimit::ClientIp;
 use crate::{ApiError, ApiResult, AppState, CurrentUser};
 
