@@ -71,6 +71,19 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message)
     }
 
+    /// 413 naming `field`: a byte size over its limit or quota.
+    pub fn too_large(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..Self::new(StatusCode::PAYLOAD_TOO_LARGE, "validation", message)
+        }
+    }
+
+    /// 415: a body of a media type the route does not read.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "validation", message)
+    }
+
     /// 400: a malformed request (bad query string, bad path).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "validation", message)

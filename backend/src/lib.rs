@@ -2,13 +2,17 @@
 //! and the server of the built web UI.
 //!
 //! # Layout
-//! - [`Cli`], [`Config`] and [`config::ApiConfig`]: command line and environment.
-//! - [`AppState`]: the cheap handles every handler and worker shares.
+//! - [`http`]: the HTTP layer, one module per resource (accounts, tokens, admin, targets,
+//!   history, incidents, maintenance, channels, status pages, badges), each owning its routes,
+//!   handlers and DTOs; [`http::app`] assembles them behind [`http::edge::guard`].
+//! - [`state`]: [`AppState`], the cheap handles every handler and worker shares.
+//! - [`config`]: [`Cli`], [`Config`], [`config::ApiConfig`]: command line and environment.
 //! - [`error`]: [`ApiError`], the JSON error every route answers with.
-//! - [`auth`]: [`CurrentUser`], the session-cookie / bearer-token extractor.
-//! - [`incidents`], [`history`], [`status`]: the incident engine, the history API, status pages.
-//! - [`edge`], [`ratelimit`], [`cache`]: request timeout, cross-site guard, security headers,
-//!   rate limits and the public caches.
+//! - Domain modules, which know nothing of axum: [`scheduler`], [`incidents`] (the engine),
+//!   [`history`] (the merged result store), [`targets`] (input validation and the
+//!   import/export document), [`validate`], [`quotas`], [`passwords`], [`secrets`],
+//!   [`ratelimit`], [`cache`].
+//! - [`openapi`]: [`openapi::document`], the API contract served at `/api/openapi.json`.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run`]: the service, startable inside a test.
 
@@ -19,11 +23,13 @@ pub mod history;
 pub mod http;
 pub mod incidents;
 pub mod openapi;
+pub mod passwords;
 pub mod quotas;
 pub mod ratelimit;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
+pub mod targets;
 pub mod validate;
 
 use std::sync::Arc;
@@ -31,62 +37,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bus::{Publisher, ReadinessExt};
-use common::config::{AmqpConfig, ClickHouseConfig, HttpConfig, PgConfig};
 use common::health::{self, Readiness};
 use tokio_util::sync::CancellationToken;
 
+pub use config::{Cli, Command, Config};
 pub use error::{ApiError, ApiResult};
 pub use http::app;
 pub use http::auth::CurrentUser;
 pub use state::AppState;
-
-/// Command line.
-#[derive(Debug, clap::Parser)]
-#[command(name = "backend", version, about = "PingTower's API, scheduler and incident engine")]
-pub struct Cli {
-    /// What to do (default: serve).
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Configuration.
-    #[command(flatten)]
-    pub config: Config,
-}
-
-/// Subcommands.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// Serve the API (the default).
-    Serve,
-    /// Apply the PostgreSQL and ClickHouse migrations, then exit.
-    Migrate,
-}
-
-/// The backend's configuration.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Config {
-    /// RabbitMQ.
-    #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// PostgreSQL.
-    #[command(flatten)]
-    pub pg: PgConfig,
-    /// ClickHouse.
-    #[command(flatten)]
-    pub clickhouse: ClickHouseConfig,
-    /// API server.
-    #[command(flatten)]
-    pub http: HttpConfig,
-    /// The address guard: private targets possible at all, operator exceptions, more
-    /// protected endpoints, NAT64 prefixes.
-    #[command(flatten)]
-    pub guard: common::config::GuardConfig,
-    /// Accounts, targets, scheduler and web settings.
-    #[command(flatten)]
-    pub api: config::ApiConfig,
-    /// Listeners, client addresses, request limits and public caching.
-    #[command(flatten)]
-    pub edge: config::EdgeConfig,
-}
 
 /// The suite's own endpoints no check may reach: the broker and its management API,
 /// PostgreSQL (primary and replica), ClickHouse, this backend's API and ops listen addresses

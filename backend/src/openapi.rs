@@ -4,15 +4,10 @@
 //! handlers (utoipa); the incident, history, maintenance and status-page routes are listed
 //! here from docs/API.md so that the document names every route.
 
-use axum::Router;
-use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::{Info, OpenApi as Document};
-
-use crate::AppState;
-use crate::error::Json;
 
 /// Routes served by other modules, as `(method, path, tag, summary)`.
 const OTHER_ROUTES: &[(&str, &str, &str, &str)] = &[
@@ -151,7 +146,8 @@ pub fn document() -> Document {
     let mut doc = crate::http::accounts::Doc::openapi();
     doc.merge(crate::http::targets::Doc::openapi());
     doc.merge(crate::http::channels::Doc::openapi());
-    doc.merge(crate::quotas::Doc::openapi());
+    doc.merge(crate::http::admin::Doc::openapi());
+    doc.merge(crate::http::tokens::Doc::openapi());
     doc.info = Info::new("PingTower API", env!("CARGO_PKG_VERSION"));
     doc.info.description = Some(
         "Auth: session cookie `pt_session` or `Authorization: Bearer pt_…`. Errors: \
@@ -226,16 +222,4 @@ fn add_edge_responses(doc: &mut Document) {
             add(op, "504", "the request took longer than PINGTOWER_REQUEST_TIMEOUT");
         }
     }
-}
-
-/// `GET /api/openapi.json`.
-pub fn router() -> Router<AppState> {
-    let doc = serde_json::to_value(document()).expect("the OpenAPI document serialises");
-    Router::new().route(
-        "/api/openapi.json",
-        get(move || {
-            let doc = doc.clone();
-            async move { Json(doc) }
-        }),
-    )
 }

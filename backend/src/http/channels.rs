@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult, Form, Json, Path, Query, no_content_or_not_found};
 use crate::http::auth::{self, CurrentUser};
+use crate::state::AppState;
 
 /// How long a Telegram link token is valid.
 pub const LINK_TOKEN_TTL_MINUTES: i64 = 10;
@@ -150,8 +150,8 @@ async fn create_email_channel(
     user: CurrentUser,
     Json(body): Json<NewEmailChannel>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
-    let address = crate::http::accounts::normalise_email(&body.address)
-        .map_err(|e| ApiError::validation("address", e.message))?;
+    let address =
+        crate::validate::normalise_email(&body.address).map_err(|e| ApiError::validation("address", e.message))?;
     let label = match body.label.as_deref() {
         Some(l) if !l.trim().is_empty() => Some(crate::validate::text("label", l, 100)?),
         _ => None,

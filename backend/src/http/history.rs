@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,8 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::error::{ApiError, ApiResult};
+use crate::error::{Json, Path, Query};
 use crate::history::{Bucket, Granularity, Seam, Store};
-use crate::{ApiError, ApiResult, AppState, CurrentUser};
+use crate::http::auth::CurrentUser;
+use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> axum::Router<AppState> {
@@ -45,10 +47,6 @@ pub async fn owned_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(ApiError::not_found)
-}
-
-fn parse_id(id: &str) -> ApiResult<Uuid> {
-    id.parse().map_err(|_| ApiError::not_found())
 }
 
 /// Start of the hour of `at`.
@@ -161,12 +159,13 @@ pub fn bars(by_day: Option<&BTreeMap<NaiveDate, Bucket>>, days: i64) -> Vec<Day>
         .collect()
 }
 
+#[utoipa::path(get, path = "/api/targets/{id}/overview", tag = "history", params(("id" = Uuid, Path, description = "the target's id")),
+    responses((status = 200, body = Object, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
 async fn get_overview(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     let paused = owned_target(&state, user.id, id).await?;
     let row = sqlx::query_as::<_, (String, DateTime<Utc>, Option<i32>)>(
         "select status, since, last_latency_ms from target_state where target_id = $1",
@@ -206,7 +205,8 @@ fn uptime_over_days(days: Option<&BTreeMap<NaiveDate, Bucket>>, now: DateTime<Ut
 }
 
 /// `?from=&to=` of the history routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
     /// Start (inclusive), RFC 3339.
     pub from: Option<DateTime<Utc>>,
@@ -248,13 +248,14 @@ fn decode_cursor(c: &str) -> ApiResult<(i64, Uuid)> {
         .ok_or_else(|| ApiError::validation("cursor", "invalid cursor"))
 }
 
+#[utoipa::path(get, path = "/api/targets/{id}/results", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
+    responses((status = 200, body = Object, description = "check results, newest first"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_results(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     owned_target(&state, user.id, id).await?;
     let limit = match q.limit {
         None => 50,
@@ -283,13 +284,14 @@ async fn list_results(
     })))
 }
 
+#[utoipa::path(get, path = "/api/targets/{id}/uptime", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
+    responses((status = 200, body = Object, description = "uptime, downtime, checks and failures in the range"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_uptime(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     owned_target(&state, user.id, id).await?;
     let (from, to) = q.bounds(Duration::hours(24))?;
     let seam = Seam::load(&state.pool).await?;
@@ -303,19 +305,21 @@ async fn get_uptime(
 }
 
 /// `?days=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DaysQuery {
     /// Days ending today (default 90, 1..=366).
     pub days: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/targets/{id}/uptime/daily", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), DaysQuery),
+    responses((status = 200, body = Object, description = "uptime per day"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_daily_uptime(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
     Query(q): Query<DaysQuery>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     owned_target(&state, user.id, id).await?;
     let days = q.days.unwrap_or(90);
     if !(1..=366).contains(&days) {
@@ -350,13 +354,14 @@ pub fn parse_step(step: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) ->
     Ok(seconds)
 }
 
+#[utoipa::path(get, path = "/api/targets/{id}/latency", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
+    responses((status = 200, body = Object, description = "latency percentiles by phase per step"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_latency(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     owned_target(&state, user.id, id).await?;
     let (from, to) = q.bounds(Duration::hours(24))?;
     let step = parse_step(q.step.as_deref(), from, to)?;
@@ -374,7 +379,8 @@ async fn get_latency(
 }
 
 /// `?ids=a,b,c`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IdsQuery {
     /// Comma-separated target ids.
     pub ids: Option<String>,
@@ -409,6 +415,8 @@ async fn owned_ids(state: &AppState, owner: Uuid, q: &IdsQuery) -> ApiResult<Vec
 
 /// Uptime over the last 24 hours and 30 days of many targets at once (the overview list asks
 /// for its visible rows in one call instead of one overview each).
+#[utoipa::path(get, path = "/api/overview/uptime", tag = "history", params(IdsQuery),
+    responses((status = 200, body = Object, description = "uptime over 24 hours and 30 days per target"), (status = 400), (status = 422)))]
 async fn get_overview_uptime(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -430,6 +438,8 @@ async fn get_overview_uptime(
     Ok(Json(Value::Object(out)))
 }
 
+#[utoipa::path(get, path = "/api/overview/sparklines", tag = "history", params(IdsQuery),
+    responses((status = 200, body = Object, description = "24 hourly latency points per target"), (status = 400), (status = 422)))]
 async fn get_sparklines(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -458,3 +468,16 @@ async fn get_sparklines(
     }
     Ok(Json(Value::Object(out)))
 }
+
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    get_overview,
+    list_results,
+    get_uptime,
+    get_daily_uptime,
+    get_latency,
+    get_overview_uptime,
+    get_sparklines
+))]
+pub struct Doc;

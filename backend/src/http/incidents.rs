@@ -1,19 +1,19 @@
-//! `/api/incidents…`, `/api/targets/{id}/incidents` and `/api/maintenance…`, owner-scoped.
+//! `/api/incidents…` and `/api/targets/{id}/incidents`, owner-scoped.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::error::no_content_or_not_found;
-use crate::http::targets::{decode_cursor, encode_cursor, page_limit};
-use crate::{ApiError, ApiResult, AppState, CurrentUser};
+use crate::error::{ApiError, ApiResult};
+use crate::error::{Json, Path, Query};
+use crate::http::auth::CurrentUser;
+use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
+use crate::state::AppState;
 
-/// Routes of the incidents and maintenance API.
+/// Routes of the incidents API.
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/incidents", get(list_incidents))
@@ -21,19 +21,11 @@ pub fn router() -> axum::Router<AppState> {
         .route("/api/incidents/{id}/ack", post(acknowledge_incident))
         .route("/api/incidents/{id}/notes", post(add_note))
         .route("/api/targets/{id}/incidents", get(list_target_incidents))
-        .route("/api/maintenance", get(list_windows).post(create_window))
-        .route(
-            "/api/maintenance/{id}",
-            get(get_window).put(update_window).delete(delete_window),
-        )
-}
-
-fn parse_id(id: &str) -> ApiResult<Uuid> {
-    id.parse().map_err(|_| ApiError::not_found())
 }
 
 /// `?status=&target_id=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
     /// `open` or `resolved`.
     pub status: Option<String>,
@@ -107,6 +99,8 @@ async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json
     })))
 }
 
+#[utoipa::path(get, path = "/api/incidents", tag = "incidents", params(IncidentQuery),
+    responses((status = 200, body = Object, description = "a page of incidents"), (status = 400), (status = 422)))]
 async fn list_incidents(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -115,13 +109,14 @@ async fn list_incidents(
     list(&state, user.id, q).await
 }
 
+#[utoipa::path(get, path = "/api/targets/{id}/incidents", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), IncidentQuery),
+    responses((status = 200, body = Object, description = "a page of the target's incidents"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_target_incidents(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
     Query(mut q): Query<IncidentQuery>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     crate::http::history::owned_target(&state, user.id, id).await?;
     q.target_id = Some(id);
     list(&state, user.id, q).await
@@ -168,20 +163,23 @@ pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult
     Ok(v)
 }
 
+#[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
+    responses((status = 200, body = Object, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
 async fn get_incident(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(load_incident(&state, user.id, parse_id(&id)?).await?))
+    Ok(Json(load_incident(&state, user.id, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/incidents/{id}/ack", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
+    responses((status = 200, body = Object, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
 async fn acknowledge_incident(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await?;
     let acked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
         "update incidents set acknowledged_at = coalesce(acknowledged_at, now()),
@@ -212,19 +210,20 @@ async fn acknowledge_incident(
 }
 
 /// `{text}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteBody {
     /// The note.
     pub text: String,
 }
 
+#[utoipa::path(post, path = "/api/incidents/{id}/notes", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")), request_body = NoteBody,
+    responses((status = 200, body = Object, description = "the incident with the note"), (status = 404, description = "no such incident of yours"), (status = 422)))]
 async fn add_note(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
-    body: Result<Json<NoteBody>, axum::extract::rejection::JsonRejection>,
+    Path(id): Path<Uuid>,
+    body: Result<Json<NoteBody>, ApiError>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     let Json(body) = body?;
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > 10_000 {
@@ -246,191 +245,10 @@ async fn add_note(
     Ok(Json(load_incident(&state, user.id, id).await?))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Maintenance windows
-// ---------------------------------------------------------------------------------------------
-
-/// A maintenance window as the API takes it.
-#[derive(Debug, Deserialize)]
-pub struct WindowBody {
-    /// Name.
-    pub name: String,
-    /// Target covered.
-    pub target_id: Option<Uuid>,
-    /// Tag covered.
-    pub tag: Option<String>,
-    /// Start.
-    pub starts_at: DateTime<Utc>,
-    /// End.
-    pub ends_at: DateTime<Utc>,
-    /// `null`, `daily` or `weekly`.
-    pub recurrence: Option<String>,
-}
-
-type WindowRow = (
-    Uuid,
-    String,
-    Option<Uuid>,
-    Option<String>,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<String>,
-);
-
-fn window_json((id, name, target_id, tag, starts_at, ends_at, recurrence): WindowRow) -> Value {
-    json!({"id": id, "name": name, "target_id": target_id, "tag": tag, "starts_at": starts_at,
-           "ends_at": ends_at, "recurrence": recurrence})
-}
-
-async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiResult<()> {
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::validation("name", "a name has 1 to 200 characters"));
-    }
-    let tag = b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    if b.target_id.is_none() && tag.is_none() {
-        return Err(ApiError::validation("target_id", "a window covers a target or a tag"));
-    }
-    if let Some(t) = b.target_id {
-        let owned: Option<Uuid> = sqlx::query_scalar("select id from targets where id = $1 and owner_id = $2")
-            .bind(t)
-            .bind(owner)
-            .fetch_optional(&state.pool)
-            .await?;
-        if owned.is_none() {
-            return Err(ApiError::validation("target_id", "no such target"));
-        }
-    }
-    if b.ends_at <= b.starts_at {
-        return Err(ApiError::validation("ends_at", "ends_at must be after starts_at"));
-    }
-    match b.recurrence.as_deref() {
-        None | Some("daily") | Some("weekly") => {}
-        Some(_) => {
-            return Err(ApiError::validation(
-                "recurrence",
-                "recurrence is null, daily or weekly",
-            ));
-        }
-    }
-    if let (Some("daily"), true) = (
-        b.recurrence.as_deref(),
-        b.ends_at - b.starts_at > chrono::Duration::days(1),
-    ) {
-        return Err(ApiError::validation("ends_at", "a daily window lasts at most a day"));
-    }
-    if let (Some("weekly"), true) = (
-        b.recurrence.as_deref(),
-        b.ends_at - b.starts_at > chrono::Duration::weeks(1),
-    ) {
-        return Err(ApiError::validation("ends_at", "a weekly window lasts at most a week"));
-    }
-    Ok(())
-}
-
-const WINDOW_COLUMNS: &str = "id, name, target_id, tag, starts_at, ends_at, recurrence";
-
-async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
-    let rows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {WINDOW_COLUMNS} from maintenance_windows where owner_id = $1 order by starts_at desc, id"
-    )))
-    .bind(user.id)
-    .fetch_all(&state.pool)
-    .await?;
-    let total = rows.len();
-    Ok(Json(json!({
-        "items": rows.into_iter().map(window_json).collect::<Vec<_>>(),
-        "total": total,
-        "next_cursor": null,
-    })))
-}
-
-async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
-    let row: WindowRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {WINDOW_COLUMNS} from maintenance_windows where id = $1 and owner_id = $2"
-    )))
-    .bind(id)
-    .bind(owner)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    Ok(window_json(row))
-}
-
-async fn create_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    body: Result<Json<WindowBody>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let Json(b) = body?;
-    validate_window(&state, user.id, &b).await?;
-    let id = Uuid::now_v7();
-    let mut tx = state.pool.begin().await?;
-    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::MaintenanceWindows, 1).await?;
-    sqlx::query(
-        "insert into maintenance_windows (id, owner_id, name, target_id, tag, starts_at, ends_at, recurrence)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(id)
-    .bind(user.id)
-    .bind(b.name.trim())
-    .bind(b.target_id)
-    .bind(b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(b.starts_at)
-    .bind(b.ends_at)
-    .bind(&b.recurrence)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(load_window(&state, user.id, id).await?)))
-}
-
-async fn get_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(load_window(&state, user.id, parse_id(&id)?).await?))
-}
-
-async fn update_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-    body: Result<Json<WindowBody>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
-    load_window(&state, user.id, id).await?;
-    let Json(b) = body?;
-    validate_window(&state, user.id, &b).await?;
-    sqlx::query(
-        "update maintenance_windows set name = $3, target_id = $4, tag = $5, starts_at = $6, ends_at = $7,
-             recurrence = $8, updated_at = now()
-         where id = $1 and owner_id = $2",
-    )
-    .bind(id)
-    .bind(user.id)
-    .bind(b.name.trim())
-    .bind(b.target_id)
-    .bind(b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(b.starts_at)
-    .bind(b.ends_at)
-    .bind(&b.recurrence)
-    .execute(&state.pool)
-    .await?;
-    Ok(Json(load_window(&state, user.id, id).await?))
-}
-
-async fn delete_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query("delete from maintenance_windows where id = $1 and owner_id = $2")
-            .bind(parse_id(&id)?)
-            .bind(user.id)
-            .execute(&state.pool)
-            .await?,
-    )
-}
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_incidents, list_target_incidents, get_incident, acknowledge_incident, add_note),
+    components(schemas(NoteBody))
+)]
+pub struct Doc;

@@ -2,34 +2,43 @@
 //! module assembles them into the API listener's application.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
+pub mod badges;
 pub mod channels;
 pub mod edge;
 pub mod history;
 pub mod incidents;
+pub mod maintenance;
+pub mod pagination;
 pub mod status_pages;
 pub mod targets;
+pub mod tokens;
 
 use axum::Router;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Json};
+use crate::openapi;
 use crate::state::AppState;
-use crate::{openapi, quotas};
 
 /// The whole HTTP application of the API listener: the API, `/healthz` and the web UI, behind
-/// [`edge::guard`]. `/metrics` and `/readyz` are on the ops listener ([`health::router`]).
+/// [`edge::guard`]. `/metrics` and `/readyz` are on the ops listener
+/// ([`common::health::router`]).
 pub fn app(state: AppState) -> Router {
     let state_web_dir = state.config.api.web_dir.clone();
     let guarded = state.clone();
     let api = Router::new()
         .merge(accounts::router())
+        .merge(tokens::router())
+        .merge(admin::router())
         .merge(targets::router())
-        .merge(quotas::router())
-        .merge(channels::router())
-        .merge(openapi::router())
-        .merge(incidents::router())
         .merge(history::router())
+        .merge(incidents::router())
+        .merge(maintenance::router())
+        .merge(channels::router())
         .merge(status_pages::router())
+        .merge(badges::router())
+        .merge(openapi_router())
         .with_state(state);
     let web_dir = state_web_dir;
     let index = web_dir.join("index.html");
@@ -57,4 +66,16 @@ pub fn app(state: AppState) -> Router {
             }
         })
         .layer(axum::middleware::from_fn_with_state(guarded, edge::guard))
+}
+
+/// `GET /api/openapi.json`: [`openapi::document`], serialised once.
+fn openapi_router() -> Router<AppState> {
+    let doc = serde_json::to_value(openapi::document()).expect("the OpenAPI document serialises");
+    Router::new().route(
+        "/api/openapi.json",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { Json(doc) }
+        }),
+    )
 }

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub use engine::{Engine, EngineError};
 pub use settings::EngineSettings;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// How often events left in the outbox (broker down at commit time) are retried.
 const OUTBOX_RETRY: Duration = Duration::from_secs(2);
