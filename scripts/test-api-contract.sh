@@ -61,7 +61,7 @@ export PINGTOWER_REGISTER_PER_HOUR=100000 PINGTOWER_PUBLIC_RATE_LIMIT=100000 \
 export PINGTOWER_TEST_NOW_TIMEOUT=2s
 export PINGTOWER_SECRET_KEY="$(head -c 32 /dev/urandom | base64)"
 export PINGTOWER_WEB_DIR="$work/web"
-export RUST_LOG="${PINGTOWER_CONTRACT_LOG:-info}" NO_COLOR=1
+export RUST_LOG="${PINGTOWER_CONTRACT_LOG:-info}" PINGTOWER_LOG_FORMAT=json
 
 "$backend" migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log"; exit 1; }
 "$backend" serve >"$work/backend.log" 2>&1 &
@@ -70,7 +70,7 @@ pid=$!
 # The API listener is the first "listening" line; wait on it with a deadline.
 base=""
 for _ in $(seq 1 300); do
-  addr=$(grep -m1 -o 'listening.*addr=[0-9.:]*' "$work/backend.log" | grep -o '[0-9.]*:[0-9]*$' || true)
+  addr=$(grep -m1 '"message":"listening"' "$work/backend.log" | grep -o '"addr":"[0-9.]*:[0-9]*"' | cut -d'"' -f4 || true)
   if [ -n "$addr" ] && curl -fsS "http://$addr/healthz" >/dev/null 2>&1; then base="http://$addr"; break; fi
   kill -0 "$pid" 2>/dev/null || { cat "$work/backend.log"; exit 1; }
   sleep 0.1
@@ -82,7 +82,7 @@ jar="$work/cookies"
 curl -fsS -c "$jar" -H 'content-type: application/json' \
   -d '{"email":"contract@example.com","password":"contract-password-1"}' "$base/api/auth/register" >/dev/null
 token=$(curl -fsS -b "$jar" -H 'content-type: application/json' -H "origin: $base" \
-  -d '{"name":"contract","scope":"read_write"}' "$base/api/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  -d '{"name":"contract","scope":"write"}' "$base/api/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 examples="${PINGTOWER_CONTRACT_EXAMPLES:-25}"
 status=0
