@@ -86,7 +86,7 @@ token=$(curl -fsS -b "$jar" -H 'content-type: application/json' -H "origin: $bas
 
 examples="${PINGTOWER_CONTRACT_EXAMPLES:-25}"
 status=0
-"$venv/bin/schemathesis" run "$base/api/openapi.json" \
+"$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "$base/api/openapi.json" \
   --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks all \

@@ -11,7 +11,9 @@ use utoipa::OpenApi;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Content, Info, OpenApi as Document, Ref, RefOr};
 
 /// Routes anyone may call: no 401, no security requirement.
@@ -51,11 +53,20 @@ pub fn document() -> Document {
             .into(),
     );
     for (path, tag, summary, content_type) in [
-        ("/healthz", "health", "Alive (`/readyz` and `/metrics` are on the ops listener, PINGTOWER_OPS_ADDR)", "text/plain"),
+        (
+            "/healthz",
+            "health",
+            "Alive (`/readyz` and `/metrics` are on the ops listener, PINGTOWER_OPS_ADDR)",
+            "text/plain",
+        ),
         ("/api/openapi.json", "meta", "This document", "application/json"),
     ] {
         let body = ObjectBuilder::new()
-            .schema_type(if content_type == "text/plain" { Type::String } else { Type::Object })
+            .schema_type(if content_type == "text/plain" {
+                Type::String
+            } else {
+                Type::Object
+            })
             .build();
         let op = OperationBuilder::new()
             .tag(tag)
@@ -98,9 +109,17 @@ fn add_shared_answers(doc: &mut Document) {
     components.schemas.insert("ErrorBody".into(), RefOr::T(error_schema()));
     components.add_security_scheme(
         "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pt_…").build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("pt_…")
+                .build(),
+        ),
     );
-    components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("pt_session"))));
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("pt_session"))),
+    );
     let signed_in = vec![
         SecurityRequirement::new("bearer", Vec::<String>::new()),
         SecurityRequirement::new("session", Vec::<String>::new()),
@@ -126,20 +145,34 @@ fn add_shared_answers(doc: &mut Document) {
             if has_path_params {
                 add(op, "404", "no such resource of yours (a malformed id, too)");
             }
-            let has_query = op.parameters.iter().flatten().any(|p| {
-                matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)
-            });
+            let has_query = op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query));
             if has_query {
                 add(op, "400", "a malformed query string (a value of the wrong type)");
                 add(op, "422", "a query parameter is invalid; `field` names it");
             }
             if op.request_body.is_some() {
-                add(op, "422", "the body is malformed or a field is invalid; `field` names it");
+                add(
+                    op,
+                    "422",
+                    "the body is malformed or a field is invalid; `field` names it",
+                );
                 add(op, "415", "the body's Content-Type is not one the route reads");
             }
             if write {
-                add(op, "403", "refused: a cookie-authenticated write from another Origin, or not allowed");
-                add(op, "415", "a cookie-authenticated write whose Content-Type is not application/json");
+                add(
+                    op,
+                    "403",
+                    "refused: a cookie-authenticated write from another Origin, or not allowed",
+                );
+                add(
+                    op,
+                    "415",
+                    "a cookie-authenticated write whose Content-Type is not application/json",
+                );
             }
             if path != "/healthz" && path != "/api/openapi.json" {
                 add(op, "503", "a dependency (the database) is unavailable; try again");

@@ -64,32 +64,46 @@ pub const QUOTA_KEYS: [&str; 13] = [
 
 /// Per-user overrides: each key of [`Quotas`], an integer or null (the default).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QuotaOverrides {
     /// Targets.
+    #[schema(maximum = 100_000_000)]
     pub max_targets: Option<u32>,
     /// Shortest check interval, seconds.
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub min_interval_seconds: Option<u32>,
     /// Longest check timeout, seconds.
+    #[schema(maximum = 100_000_000)]
     pub max_timeout_seconds: Option<u32>,
     /// Headers per HTTP check.
+    #[schema(maximum = 100_000_000)]
     pub max_headers: Option<u32>,
     /// Bytes of a check's header names and values.
+    #[schema(maximum = 100_000_000)]
     pub max_header_bytes: Option<u32>,
     /// Bytes of a check's request body.
+    #[schema(maximum = 100_000_000)]
     pub max_body_bytes: Option<u32>,
     /// Assertions per HTTP check.
+    #[schema(maximum = 100_000_000)]
     pub max_assertions: Option<u32>,
     /// Bytes of a spec as JSON.
+    #[schema(maximum = 100_000_000)]
     pub max_spec_bytes: Option<u32>,
     /// Maintenance windows.
+    #[schema(maximum = 100_000_000)]
     pub max_maintenance_windows: Option<u32>,
     /// Status pages.
+    #[schema(maximum = 100_000_000)]
     pub max_status_pages: Option<u32>,
     /// Targets per status page.
+    #[schema(maximum = 100_000_000)]
     pub max_targets_per_page: Option<u32>,
     /// Notification channels.
+    #[schema(maximum = 100_000_000)]
     pub max_channels: Option<u32>,
     /// "Test now" calls per minute.
+    #[schema(maximum = 100_000_000)]
     pub test_now_per_minute: Option<u32>,
 }
 

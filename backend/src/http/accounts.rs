@@ -59,6 +59,16 @@ pub struct Me {
     pub quotas: Quotas,
 }
 
+/// A language of texts and reports.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    En,
+    /// Russian.
+    Ru,
+}
+
 /// Public installation facts the dashboard needs before login.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicConfig {
@@ -78,8 +88,14 @@ pub struct PublicConfig {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     /// Email (normalised: trimmed, lowercased).
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.]$"
+    )]
     pub email: String,
-    /// Password, at least 10 characters.
+    /// Password, 10 to 1024 characters.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
 }
 
@@ -87,6 +103,7 @@ pub struct Credentials {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateMe {
     /// `en` or `ru`.
+    #[schema(value_type = Option<Language>)]
     pub language: Option<String>,
 }
 
@@ -94,8 +111,10 @@ pub struct UpdateMe {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     /// The current password.
+    #[schema(max_length = 1024)]
     pub current_password: String,
-    /// The new one, at least 10 characters.
+    /// The new one, 10 to 1024 characters.
+    #[schema(min_length = 10, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -387,6 +406,6 @@ async fn change_password(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(get_config, register, login, logout, get_me, update_me, change_password),
-    components(schemas(User, PublicConfig, Credentials, UpdateMe, PasswordChange, Me))
+    components(schemas(User, PublicConfig, Credentials, UpdateMe, PasswordChange, Me, Language))
 )]
 pub struct Doc;

@@ -60,8 +60,10 @@ pub struct AdminUserList {
 
 /// Page query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// Page size (default 50, max 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Opaque cursor from `next_cursor`.
     pub cursor: Option<String>,
@@ -77,7 +79,7 @@ pub struct UserPatch {
     /// Quota overrides to change: a key with an integer sets it, with null resets it; absent
     /// keys stay as they are.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<QuotaOverrides>)]
     pub quota_overrides: Option<BTreeMap<String, Option<u32>>>,
 }
 

@@ -209,10 +209,17 @@ fn uptime_over_days(days: Option<&BTreeMap<NaiveDate, Bucket>>, now: DateTime<Ut
 #[into_params(parameter_in = Query)]
 pub struct Range {
     /// Start (inclusive), RFC 3339.
+    #[param(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
     pub from: Option<DateTime<Utc>>,
     /// End (exclusive), RFC 3339.
+    #[param(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
     pub to: Option<DateTime<Utc>>,
     /// Page size.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Opaque cursor.
     pub cursor: Option<String>,
@@ -309,6 +316,7 @@ async fn get_uptime(
 #[into_params(parameter_in = Query)]
 pub struct DaysQuery {
     /// Days ending today (default 90, 1..=366).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
@@ -382,7 +390,10 @@ async fn get_latency(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct IdsQuery {
-    /// Comma-separated target ids.
+    /// Comma-separated target ids (at most 500).
+    #[param(
+        pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,499})?$"
+    )]
     pub ids: Option<String>,
 }
 

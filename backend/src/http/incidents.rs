@@ -28,10 +28,12 @@ pub fn router() -> axum::Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
     /// `open` or `resolved`.
+    #[param(value_type = Option<String>, pattern = "^(open|resolved)?$")]
     pub status: Option<String>,
     /// Only this target's.
     pub target_id: Option<Uuid>,
     /// Page size.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Cursor.
     pub cursor: Option<String>,
@@ -212,7 +214,8 @@ async fn acknowledge_incident(
 /// `{text}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteBody {
-    /// The note.
+    /// The note: 1 to 10 000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub text: String,
 }
 

@@ -29,16 +29,29 @@ pub fn router() -> axum::Router<AppState> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct WindowBody {
     /// Name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Target covered.
     pub target_id: Option<Uuid>,
     /// Tag covered.
+    #[schema(max_length = 64)]
     pub tag: Option<String>,
     /// Start.
+    #[schema(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
     pub starts_at: DateTime<Utc>,
     /// End.
+    #[schema(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
     pub ends_at: DateTime<Utc>,
     /// `null`, `daily` or `weekly`.
+    #[schema(pattern = "^(daily|weekly)$")]
     pub recurrence: Option<String>,
 }
 

@@ -43,11 +43,13 @@ pub struct PageTarget {
     /// The target.
     pub target_id: Uuid,
     /// Name shown instead of the target's.
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
     /// Order on the page.
     #[serde(default)]
     pub position: i32,
     /// Group heading.
+    #[schema(max_length = 200)]
     pub group: Option<String>,
 }
 
@@ -55,10 +57,13 @@ pub struct PageTarget {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PageBody {
     /// URL name: `a-z0-9-`, 3 to 64 characters.
+    #[schema(min_length = 3, max_length = 64, pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
     pub slug: String,
     /// Title.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
     /// Description.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Targets shown.
     #[serde(default)]
@@ -83,6 +88,26 @@ async fn validate(state: &AppState, owner: Uuid, b: &PageBody) -> ApiResult<()> 
     }
     if b.title.trim().is_empty() || b.title.chars().count() > 200 {
         return Err(ApiError::validation("title", "a title has 1 to 200 characters"));
+    }
+    if b.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+        return Err(ApiError::validation(
+            "description",
+            "a description has at most 2000 characters",
+        ));
+    }
+    for (i, t) in b.targets.iter().enumerate() {
+        if t.display_name.as_ref().is_some_and(|d| d.chars().count() > 200) {
+            return Err(ApiError::validation(
+                format!("targets[{i}].display_name"),
+                "a display name has at most 200 characters",
+            ));
+        }
+        if t.group.as_ref().is_some_and(|g| g.chars().count() > 200) {
+            return Err(ApiError::validation(
+                format!("targets[{i}].group"),
+                "a group has at most 200 characters",
+            ));
+        }
     }
     crate::quotas::check_page_targets(state, owner, b.targets.len()).await?;
     let ids: Vec<Uuid> = b.targets.iter().map(|t| t.target_id).collect();

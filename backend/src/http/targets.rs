@@ -315,18 +315,25 @@ async fn delete_target(
 
 /// Query of the target list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only targets in this status.
+    #[param(pattern = "^(unknown|up|pending|degraded|down|flapping|paused)$")]
     pub status: Option<String>,
     /// Only targets with this tag.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub tag: Option<String>,
     /// Text in the name or address.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub q: Option<String>,
     /// `name` (default), `status` (worst first) or `changed` (last state change).
+    #[param(pattern = "^(name|status|changed)$")]
     pub sort: Option<String>,
     /// `asc` (default) or `desc`.
+    #[param(pattern = "^(asc|desc)$")]
     pub order: Option<String>,
     /// Page size (default 50, max 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Opaque cursor from `next_cursor`.
     pub cursor: Option<String>,
@@ -357,6 +364,16 @@ async fn list_targets(
 ) -> ApiResult<Json<TargetList>> {
     let limit = page_limit(q.limit)?;
     let offset = decode_cursor(q.cursor.as_deref())?;
+    for (field, value) in [("q", &q.q), ("tag", &q.tag)] {
+        if let Some(v) = value
+            && (v.chars().count() > 200 || v.chars().any(char::is_control))
+        {
+            return Err(ApiError::validation(
+                field,
+                format!("{field} has at most 200 characters and no control characters"),
+            ));
+        }
+    }
     if let Some(s) = q.status.as_deref()
         && !["unknown", "up", "pending", "degraded", "down", "flapping", "paused"].contains(&s)
     {
@@ -423,8 +440,10 @@ type ExportRow = (String, Value, i32, Vec<String>, Vec<String>, i32, i32, bool);
 
 /// Export query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `json` (default) or `yaml`.
+    #[param(pattern = "^(json|yaml)$")]
     pub format: Option<String>,
 }
 
@@ -438,7 +457,8 @@ pub struct ImportOutcome {
 }
 
 #[utoipa::path(get, path = "/api/targets/export", tag = "targets", params(ExportQuery),
-    responses((status = 200, body = TargetsDocument, description = "JSON, or YAML with ?format=yaml")))]
+    responses((status = 200, description = "JSON, or YAML with ?format=yaml",
+        content((TargetsDocument = "application/json"), (TargetsDocument = "application/yaml")))))]
 async fn export_targets(
     State(state): State<AppState>,
     user: CurrentUser,

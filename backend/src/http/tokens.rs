@@ -22,12 +22,20 @@ pub fn router() -> Router<AppState> {
 /// A new API token's name and scope.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
-    /// A name to recognise it by.
+    /// A name to recognise it by (1 to 100 characters, no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// `read` (GET only) or `write`.
     pub scope: Scope,
     /// When it stops working (must be in the future); absent: never.
     #[serde(default)]
+    #[schema(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
