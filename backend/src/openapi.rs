@@ -202,3 +202,101 @@ fn add(op: &mut Operation, status: &str, description: &str) {
         .entry(status.to_owned())
         .or_insert_with(|| RefOr::T(Response::new(description)));
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn doc() -> Value {
+        serde_json::to_value(super::document()).unwrap()
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                out.push((path.clone(), method.clone(), op.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_path_parameter_is_declared_and_every_id_is_a_uuid() {
+        let doc = doc();
+        for (path, method, op) in operations(&doc) {
+            let names: Vec<&str> = path.split('{').skip(1).map(|s| s.split('}').next().unwrap()).collect();
+            for name in names {
+                let param = op["parameters"]
+                    .as_array()
+                    .and_then(|ps| ps.iter().find(|p| p["name"] == name && p["in"] == "path"))
+                    .unwrap_or_else(|| panic!("{method} {path}: path parameter {name} is not declared"));
+                assert_eq!(param["required"], true, "{method} {path} {name}");
+                if name == "id" {
+                    assert_eq!(param["schema"]["format"], "uuid", "{method} {path}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_answer_has_the_error_body_and_authenticated_routes_answer_401() {
+        let doc = doc();
+        let ops = operations(&doc);
+        assert!(ops.len() >= 60, "{} operations", ops.len());
+        for (path, method, op) in ops {
+            let responses = op["responses"].as_object().unwrap();
+            for (status, r) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        r["content"].as_object().is_some_and(|c| !c.is_empty()),
+                        "{method} {path} {status} has no body schema"
+                    );
+                }
+            }
+            if !super::PUBLIC.contains(&path.as_str()) {
+                assert!(responses.contains_key("401"), "{method} {path} lacks 401");
+                assert!(
+                    op["security"].as_array().is_some_and(|s| s.len() == 2),
+                    "{method} {path}"
+                );
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{method} {path} lacks 404");
+            }
+        }
+    }
+
+    #[test]
+    fn the_validators_constraints_are_in_the_schema() {
+        let doc = doc();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Credentials"]["properties"]["password"]["minLength"], 10);
+        assert_eq!(schemas["PasswordChange"]["properties"]["new_password"]["minLength"], 10);
+        assert_eq!(schemas["Language"]["enum"], serde_json::json!(["en", "ru"]));
+        let verify = &doc["paths"]["/api/channels/verify"]["get"]["parameters"][0];
+        assert_eq!(
+            (verify["name"].as_str(), verify["in"].as_str()),
+            (Some("token"), Some("query"))
+        );
+        assert_eq!(verify["required"], true);
+        let link = &doc["paths"]["/api/channels/telegram/link"]["post"]["responses"];
+        assert!(link["503"].is_object(), "no bot configured: 503");
+        let limit = doc["paths"]["/api/targets"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .cloned()
+            .unwrap();
+        assert_eq!(limit["in"], "query");
+        assert_eq!(
+            (limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()),
+            (Some(1), Some(500))
+        );
+        // The ops listener is not part of the public API document.
+        for ops_route in ["/metrics", "/readyz"] {
+            assert!(doc["paths"].get(ops_route).is_none(), "{ops_route}");
+        }
+    }
+}
