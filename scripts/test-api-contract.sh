@@ -25,10 +25,10 @@ cargo build --quiet -p backend
 backend="$CARGO_TARGET_DIR/debug/backend"
 
 # Names carry their creation time, so scripts/test.sh removes what a crashed run left.
-stamp="$(date +%s)_contract_$$"
-db="test_${stamp}"
-vhost="test-${stamp}"
-ch_db="test_${stamp}"
+now=$(date +%s)
+db="test_${now}_contract_$$"
+vhost="test-${now}-contract-$$"
+ch_db="test_${now}_contract_$$"
 work=$(mktemp -d)
 pid=""
 cleanup() {
@@ -86,7 +86,9 @@ token=$(curl -fsS -b "$jar" -H 'content-type: application/json' -H "origin: $bas
 
 examples="${PINGTOWER_CONTRACT_EXAMPLES:-25}"
 status=0
-"$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "$base/api/openapi.json" \
+# Run from the scratch directory: schemathesis keeps its state in ./.schemathesis.
+cd "$work"
+"$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" run "$base/api/openapi.json" \
   --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks all \
