@@ -28,7 +28,8 @@ case "$PROFILE" in
   debug) BUILD_FLAGS=() ;;
   *) echo "PINGTOWER_BUILD_PROFILE must be release or debug" >&2; exit 2 ;;
 esac
-BIN="$ROOT/target/$PROFILE"
+# Where cargo put them: a shared CARGO_TARGET_DIR when one is set.
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 
 export PINGTOWER_DATABASE_URL="${PINGTOWER_DATABASE_URL:-postgres://pingtower@127.0.0.1:5432/pingtower}"
 export PINGTOWER_AMQP_URL="${PINGTOWER_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"

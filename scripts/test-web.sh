@@ -5,6 +5,23 @@ set -euo pipefail
 cd "$(dirname "$0")/../web"
 
 npm ci --no-audit --no-fund --loglevel=error
+
+# The API types must be those of the backend's document as it is now: a DTO or route changed
+# without `scripts/api-types.sh` fails here.
+fresh=$(mktemp -d)
+trap 'rm -rf "$fresh"' EXIT
+bash ../scripts/api-types.sh "$fresh"
+for f in openapi.json schema.d.ts; do
+  if ! cmp -s "$fresh/$f" "src/api/$f"; then
+    echo "web/src/api/$f is out of date with the backend's OpenAPI document." >&2
+    diff -u "src/api/$f" "$fresh/$f" | head -40 >&2 || true
+    echo "Run scripts/api-types.sh and commit web/src/api/openapi.json and schema.d.ts." >&2
+    exit 1
+  fi
+done
+rm -rf "$fresh"
+trap - EXIT
+
 npm test
 npm run build
 

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/infra.sh
 
-# Tools the tests use: an SMTP server on loopback (aiosmtpd) for the notifier's email tests,
+# Tools the tests use: an SMTP server on loopback (aiosmtpd, `common::testing::SmtpSink`) for
+# the email tests,
 # importable by the `python3` on PATH (pip when it has one, else Debian's package).
 if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   echo "[test] installing aiosmtpd"
@@ -16,6 +17,16 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-aiosmtpd >/dev/null
   fi
+fi
+
+# promtool (Debian's `prometheus` package) checks every service's /metrics in the health
+# tests; installed here once, before tests run in parallel (the tests install it too when run
+# on their own).
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "[test] installing promtool (prometheus)"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 # Remove what crashed earlier runs left behind (names carry their creation time).

@@ -29,8 +29,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bus::{Broker, ConsumerOptions, ReadinessExt};
-use common::health::{self, Readiness};
+use common::health::Readiness;
 use common::messages::RESULTS_STORE_QUEUE;
+use common::service::Service;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -57,21 +58,21 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    telemetry::describe();
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "archiver",
-        bus::Topology::new(&config.amqp.regions),
-        shutdown.clone(),
-    );
+    let broker = Broker::from_config(&config.amqp, "archiver", shutdown.clone());
     let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new()
         .amqp(broker.clone())
         .clickhouse(clickhouse.clone())
         .postgres(pg.clone());
-    let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let service = Service::start(
+        config.http.addr,
+        readiness,
+        &[telemetry::describe, bus::telemetry::describe],
+        &shutdown,
+    )
+    .await?;
+    on_bound(service.ops_addr());
 
     let archive = (!config.archive.disabled).then(|| {
         let job = ArchiveJob::new(
@@ -115,7 +116,9 @@ pub async fn run_with(
         .batches(config.ingest.batch_size, config.ingest.batch_wait)
         .concurrency(config.ingest.writers)
         .max_retry_delay(config.ingest.max_retry_delay);
-    let consumed = consumer::consume(&broker, options, shutdown.clone(), ingestor).await;
+    let consumed = consumer::consume(&broker, options, shutdown.clone(), ingestor)
+        .await
+        .context("consuming results.store");
     if consumed.is_err() {
         // A topology conflict: nothing will work until an operator fixes the broker.
         shutdown.cancel();
@@ -125,11 +128,9 @@ pub async fn run_with(
         archive.await?;
         seal.await?;
     }
-    server.handle.await??;
     broker.close().await;
     pg.close().await;
-    consumed.context("consuming results.store")?;
-    Ok(())
+    service.stop(consumed).await
 }
 
 /// Runs `pass` after `first` (at most `interval`), then every `interval`, until shutdown.
@@ -167,7 +168,7 @@ async fn archive_pass(job: &ArchiveJob, shutdown: &CancellationToken) {
 /// `archiver run-once`: archives every day older than the retention, then seals the closed
 /// days left in ClickHouse, once.
 pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<ArchiveReport> {
-    telemetry::describe();
+    common::service::describe_metrics(&[telemetry::describe]);
     let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let job = ArchiveJob::new(

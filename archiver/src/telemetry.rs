@@ -16,8 +16,8 @@ pub const ROWS_INGESTED: &str = "pingtower_archiver_rows_ingested_total";
 pub const LAG_SECONDS: &str = "pingtower_archiver_lag_seconds";
 /// Archive job runs, by result (`ok`, `failed`, `skipped`).
 pub const ARCHIVE_RUNS: &str = "pingtower_archiver_archive_runs_total";
-/// Days moved to PostgreSQL.
-pub const ARCHIVED_DAYS: &str = "pingtower_archiver_archived_days_total";
+/// Days moved to PostgreSQL (not `..._days_total`: Prometheus reads `days` as a time unit).
+pub const ARCHIVED_DAYS: &str = "pingtower_archiver_day_archives_total";
 /// Rows copied to PostgreSQL.
 pub const ARCHIVED_ROWS: &str = "pingtower_archiver_archived_rows_total";
 /// Seconds to move one day.
@@ -26,9 +26,10 @@ pub const ARCHIVE_DAY_SECONDS: &str = "pingtower_archiver_archive_day_seconds";
 pub const LAST_ARCHIVE_SUCCESS: &str = "pingtower_archiver_last_archive_success_timestamp_seconds";
 
 /// Closed days sealed into PostgreSQL's rollups (again when ClickHouse changed).
-pub const SEALED_DAYS: &str = "pingtower_archiver_sealed_days_total";
+pub const SEALED_DAYS: &str = "pingtower_archiver_day_seals_total";
 
-/// Describes every metric (once, at start).
+/// Describes every metric and registers the counters at zero (once, at start, after the
+/// recorder is installed): an idle archiver's `/metrics` shows them already.
 pub fn describe() {
     metrics::describe_histogram!(BATCH_ROWS, "Results per stored batch");
     metrics::describe_histogram!(
@@ -56,6 +57,15 @@ pub fn describe() {
         LAST_ARCHIVE_SUCCESS,
         "When the archive job last succeeded (epoch seconds)"
     );
+    for counter in [INSERT_FAILURES, ARCHIVED_DAYS, ARCHIVED_ROWS, SEALED_DAYS] {
+        metrics::counter!(counter).absolute(0);
+    }
+    for store in ["clickhouse", "archive"] {
+        metrics::counter!(ROWS_INGESTED, "store" => store).absolute(0);
+    }
+    for result in ["ok", "failed", "skipped"] {
+        metrics::counter!(ARCHIVE_RUNS, "result" => result).absolute(0);
+    }
 }
 
 /// A batch is durable: `fresh` rows in ClickHouse, `archived` in PostgreSQL.

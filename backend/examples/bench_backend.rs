@@ -120,10 +120,14 @@ async fn bench_scheduler() {
         .await
         .unwrap();
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let r = received.clone();
+    let messages = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (r, m) = (received.clone(), messages.clone());
     tokio::spawn(async move {
-        while let Some(Ok(_)) = consumer.next().await {
-            r.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        while let Some(Ok(d)) = consumer.next().await {
+            let jobs = serde_json::from_slice::<common::messages::Envelope<common::messages::CheckJobs>>(&d.data)
+                .map_or(0, |e| e.payload.jobs.len() as u64);
+            r.fetch_add(jobs, std::sync::atomic::Ordering::Relaxed);
+            m.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     });
 
@@ -158,7 +162,7 @@ async fn bench_scheduler() {
         warm.as_secs_f64()
     );
     println!(
-        "scheduler: published {published} jobs = {:.0} jobs/s; lag p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; missed {}, publish failures {}; drained {}",
+        "scheduler: published {published} jobs = {:.0} jobs/s; lag p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; missed {}, publish failures {}; drained {} jobs in {} messages",
         published as f64 / elapsed,
         pct(&lags, 0.50) * 1e3,
         pct(&lags, 0.95) * 1e3,
@@ -167,6 +171,7 @@ async fn bench_scheduler() {
         stats.missed.load(std::sync::atomic::Ordering::Relaxed),
         stats.publish_failures.load(std::sync::atomic::Ordering::Relaxed),
         received.load(std::sync::atomic::Ordering::Relaxed),
+        messages.load(std::sync::atomic::Ordering::Relaxed),
     );
     let ok = pct(&lags, 0.99) < 0.1 && (published as f64 / elapsed) >= expected_rate * 0.95;
     println!(

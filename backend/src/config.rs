@@ -87,6 +87,11 @@ pub struct ApiConfig {
     /// Run the scheduler in this process (one backend holds the lock; the others stand by).
     #[arg(long, env = "PINGTOWER_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub scheduler: bool,
+    /// The scheduler's tick: jobs that fall due within one tick are published together, in
+    /// messages of up to 64 jobs per region (the broker's cost is per message). A job waits
+    /// at most this long; `0s` publishes each as soon as it is due.
+    #[arg(long, env = "PINGTOWER_SCHEDULER_TICK", default_value = "25ms", value_parser = humantime::parse_duration)]
+    pub scheduler_tick: Duration,
     /// How long "Test now" waits for a pinger's answer.
     #[arg(long, env = "PINGTOWER_TEST_NOW_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub test_now_timeout: Duration,
@@ -127,6 +132,7 @@ impl Default for ApiConfig {
             telegram_bot_username: None,
             web_dir: PathBuf::from("web/dist"),
             scheduler: true,
+            scheduler_tick: Duration::from_millis(25),
             test_now_timeout: Duration::from_secs(30),
             session_ttl: Duration::from_secs(30 * 86_400),
             login_max_failures: 5,

@@ -30,6 +30,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod state;
 pub mod targets;
+pub mod telemetry;
 pub mod validate;
 
 use std::sync::Arc;
@@ -104,6 +105,7 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
         publisher: Publisher::new(state.broker.clone(), Duration::from_secs(2)),
         clock,
         standby_poll: Duration::from_secs(1),
+        tick: state.config.api.scheduler_tick,
         stats: Arc::new(scheduler::Stats::default()),
         secret_key: state.secret_key.clone(),
         allow_private_targets: state.guard.allow_private_targets(),
@@ -147,6 +149,7 @@ pub async fn run_with_listeners(
         .clickhouse(state.clickhouse.clone())
         .amqp(broker.clone());
     let server = health::serve(state.config.http.addr, app(state.clone()), shutdown.clone()).await?;
+    common::service::describe_metrics(&[telemetry::describe, bus::telemetry::describe]);
     let ops = health::serve(state.config.edge.ops_addr, health::router(readiness), shutdown.clone())
         .await
         .context("PINGTOWER_OPS_ADDR")?;

@@ -14,10 +14,14 @@
 //!   that target. A lost listener triggers a full reload.
 //! - **Broker down**: publishing fails fast, the slot is counted missed, and a target that fell
 //!   behind by whole intervals skips to its latest slot — nothing piles up.
+//! - **Ticks**: the leader publishes at most once per tick ([`Deps::tick`]); the jobs that fell
+//!   due in a tick travel to each region in [`CheckJobs`] messages of up to
+//!   [`MAX_JOBS_PER_MESSAGE`](common::messages::MAX_JOBS_PER_MESSAGE), since the broker's cost
+//!   is per message. A job waits for at most one tick.
 //! - **Clock**: injectable ([`Clock`]), so tests can run minutes of schedule in seconds.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bus::Publisher;
 use chrono::{DateTime, TimeZone, Utc};
-use common::messages::{CheckJob, CheckSpec, Envelope};
+use common::messages::{CheckJob, CheckJobs, CheckSpec, Envelope};
 use futures::StreamExt;
 use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -38,8 +42,8 @@ pub const LOCK_KEY: i64 = 0x0050_5453_4348_4544;
 pub const CHANNEL: &str = "pingtower_targets";
 /// Most slots handled in one batch.
 const BATCH: usize = 5_000;
-/// Publishes in flight at once.
-const IN_FLIGHT: usize = 256;
+/// Job messages being published at once.
+const IN_FLIGHT: usize = 64;
 
 /// Wall time as the scheduler sees it, possibly sped up (tests).
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +117,9 @@ pub struct Deps {
     pub clock: Clock,
     /// How often a standby tries for the lock.
     pub standby_poll: Duration,
+    /// The shortest real time between two publishing rounds: the due jobs of a tick share
+    /// messages. Zero publishes each slot as soon as it is due.
+    pub tick: Duration,
     /// Counters.
     pub stats: Arc<Stats>,
     /// Opens targets' sealed secrets into their jobs (none: targets with secrets are not scheduled).
@@ -332,10 +339,14 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
     deps.stats.ready.store(true, Ordering::SeqCst);
     let mut last_contact = Instant::now();
     let mut broker_down_until: Option<Instant> = None;
+    let mut last_round: Option<Instant> = None;
     loop {
         let now_ms = deps.clock.now().timestamp_millis();
         let due = plan.next_due();
-        if due.is_some_and(|d| d <= now_ms) {
+        // Until a tick has passed since the last round, due jobs wait to share its messages.
+        let tick_left = last_round.map_or(Duration::ZERO, |t| deps.tick.saturating_sub(t.elapsed()));
+        if due.is_some_and(|d| d <= now_ms) && tick_left.is_zero() {
+            last_round = Some(Instant::now());
             run_due(deps, &mut conn, &mut plan, now_ms, &mut broker_down_until).await?;
             last_contact = Instant::now();
             continue;
@@ -344,6 +355,7 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
             Some(d) => deps.clock.real_delay(chrono::Duration::milliseconds(d - now_ms)),
             None => Duration::from_secs(1),
         }
+        .max(tick_left)
         .min(Duration::from_secs(1));
         tokio::select! {
             _ = shutdown.cancelled() => {
@@ -490,6 +502,25 @@ async fn run_due(
     .await
     .context("storing next slots over the lock connection")?;
 
+    // The tick's jobs, by region, in messages of up to MAX_JOBS_PER_MESSAGE.
+    let mut by_region: BTreeMap<String, Vec<CheckJob>> = BTreeMap::new();
+    for (target_id, region, slot, interval_ms, spec, owner_id, allow_private) in jobs {
+        by_region.entry(region.clone()).or_default().push(CheckJob {
+            job_id: job_id(target_id, &region, slot),
+            target_id,
+            owner_id: Some(owner_id),
+            allow_private,
+            region,
+            scheduled_for: ms_to_time(slot),
+            deadline: ms_to_time(slot + interval_ms),
+            spec: (*spec).clone(),
+        });
+    }
+    let messages: Vec<CheckJobs> = by_region
+        .into_iter()
+        .flat_map(|(region, jobs)| CheckJobs::chunked(&region, jobs))
+        .collect();
+
     // After the broker proved unreachable, skip publishing for a moment instead of waiting
     // out the publish timeout on every batch.
     let connected = broker_down_until.is_none_or(|t| Instant::now() >= t);
@@ -497,57 +528,51 @@ async fn run_due(
     let clock = deps.clock;
     let stats = deps.stats.clone();
     let publisher = deps.publisher.clone();
-    futures::stream::iter(jobs)
-        .for_each_concurrent(
-            IN_FLIGHT,
-            |(target_id, region, slot, interval_ms, spec, owner_id, allow_private)| {
-                let publisher = publisher.clone();
-                let stats = stats.clone();
-                let unavailable = unavailable.clone();
-                async move {
-                    if !connected {
-                        stats.publish_failures.fetch_add(1, Ordering::Relaxed);
-                        stats.missed.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("pingtower_scheduler_publish_failures_total").increment(1);
-                        metrics::counter!("pingtower_scheduler_missed_slots_total").increment(1);
-                        return;
-                    }
-                    let id = job_id(target_id, &region, slot);
-                    let job = CheckJob {
-                        job_id: id,
-                        target_id,
-                        owner_id: Some(owner_id),
-                        allow_private,
-                        region,
-                        scheduled_for: ms_to_time(slot),
-                        deadline: ms_to_time(slot + interval_ms),
-                        spec: (*spec).clone(),
-                    };
-                    let envelope = Envelope::new(job).with_message_id(id);
-                    match publisher.publish(&envelope).await {
-                        Ok(()) => {
-                            let lag = (clock.now().timestamp_micros() - slot * 1000) as f64 / 1e6;
-                            stats.published.fetch_add(1, Ordering::Relaxed);
-                            metrics::counter!("pingtower_scheduler_jobs_published_total").increment(1);
+    futures::stream::iter(messages)
+        .for_each_concurrent(IN_FLIGHT, |message| {
+            let publisher = publisher.clone();
+            let stats = stats.clone();
+            let unavailable = unavailable.clone();
+            async move {
+                let n = message.jobs.len() as u64;
+                let missed = |stats: &Stats| {
+                    stats.publish_failures.fetch_add(n, Ordering::Relaxed);
+                    stats.missed.fetch_add(n, Ordering::Relaxed);
+                    metrics::counter!("pingtower_scheduler_publish_failures_total").increment(n);
+                    metrics::counter!("pingtower_scheduler_missed_slots_total").increment(n);
+                };
+                if !connected {
+                    missed(&stats);
+                    return;
+                }
+                let slots: Vec<DateTime<Utc>> = message.jobs.iter().map(|j| j.scheduled_for).collect();
+                // The first job's id names the message, so a retried publish of the same
+                // tick carries the same id.
+                let id = message.jobs[0].job_id;
+                match publisher.publish(&Envelope::new(message).with_message_id(id)).await {
+                    Ok(()) => {
+                        let now = clock.now();
+                        stats.published.fetch_add(n, Ordering::Relaxed);
+                        metrics::counter!("pingtower_scheduler_jobs_published_total").increment(n);
+                        metrics::counter!("pingtower_scheduler_messages_published_total").increment(1);
+                        for slot in slots {
+                            let lag = (now - slot).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
                             metrics::histogram!("pingtower_scheduler_lag_seconds").record(lag);
                             if let Some(lags) = &stats.lags {
                                 lags.lock().expect("lags").push(lag);
                             }
                         }
-                        Err(error) => {
-                            if matches!(error, bus::PublishError::Unavailable(..)) {
-                                unavailable.store(true, Ordering::Relaxed);
-                            }
-                            tracing::debug!(%error, %target_id, "job publish failed; slot missed");
-                            stats.publish_failures.fetch_add(1, Ordering::Relaxed);
-                            stats.missed.fetch_add(1, Ordering::Relaxed);
-                            metrics::counter!("pingtower_scheduler_publish_failures_total").increment(1);
-                            metrics::counter!("pingtower_scheduler_missed_slots_total").increment(1);
+                    }
+                    Err(error) => {
+                        if matches!(error, bus::PublishError::Unavailable(..)) {
+                            unavailable.store(true, Ordering::Relaxed);
                         }
+                        tracing::debug!(%error, jobs = n, "jobs publish failed; slots missed");
+                        missed(&stats);
                     }
                 }
-            },
-        )
+            }
+        })
         .await;
     if unavailable.load(Ordering::Relaxed) {
         tracing::warn!("the broker is unreachable; slots are skipped until it is back");

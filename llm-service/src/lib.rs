@@ -7,8 +7,9 @@
 //! # Layout
 //! - [`config`]: command line and environment ([`Config`]).
 //! - [`facts`]: what an event says, read once for the rules, the prompt and the validator.
-//! - [`language`]: English and Russian, and the owner's choice from PostgreSQL.
-//! - [`rules`]: the rule-based writer, one explanation per failure and event kind.
+//! - [`language`]: the owner's choice of language from PostgreSQL (`common::i18n::Language`).
+//! - [`rules`]: the rule-based writer, one explanation per failure and event kind: it picks
+//!   the messages and their facts; the words are in `crates/common/locales/*/report.ftl`.
 //! - [`prompt`]: the facts as JSON, every string the monitored site controls fenced as data.
 //! - [`redact`]: credentials in URLs (query, fragment, user info) masked before text leaves.
 //! - [`provider`]: the async-openai client (JSON output, retries, timeout).
@@ -39,8 +40,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
-use common::health::{self, Readiness};
+use common::health::Readiness;
 use common::messages::{INCIDENTS_LLM_QUEUE, IncidentEvent};
+use common::service::Service;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -64,19 +66,19 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    telemetry::describe();
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "llm-service",
-        bus::Topology::new(&config.amqp.regions),
-        shutdown.clone(),
-    );
+    let broker = Broker::from_config(&config.amqp, "llm-service", shutdown.clone());
     // Publishes on the broker's publishing connection, apart from consumption (see `bus`).
     let publisher = Publisher::new(broker.clone(), PUBLISH_TIMEOUT);
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
-    let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let service = Service::start(
+        config.http.addr,
+        readiness,
+        &[telemetry::describe, bus::telemetry::describe],
+        &shutdown,
+    )
+    .await?;
+    on_bound(service.ops_addr());
 
     let provider = provider::Provider::from_config(&config.llm).context("LLM provider")?;
     match &provider {
@@ -103,14 +105,13 @@ pub async fn run_with(
             async move { reporter.handle(envelope).await }
         },
     )
-    .await;
+    .await
+    .context("consuming incidents.llm");
     if consumed.is_err() {
         // A topology conflict: nothing works until an operator fixes the broker.
         shutdown.cancel();
     }
-    server.handle.await??;
     broker.close().await;
     pg.close().await;
-    consumed.context("consuming incidents.llm")?;
-    Ok(())
+    service.stop(consumed).await
 }

@@ -14,7 +14,8 @@ pub const REPORTS: &str = "pingtower_llm_reports_total";
 /// Events whose incident row was missing in PostgreSQL for good (report published unstored).
 pub const UNSTORED: &str = "pingtower_llm_unstored_reports_total";
 
-/// Describes every metric (once, at start).
+/// Describes every metric and registers the unlabelled counter at zero (once, at start,
+/// after the recorder is installed).
 pub fn describe() {
     metrics::describe_histogram!(
         PROVIDER_SECONDS,
@@ -25,6 +26,7 @@ pub fn describe() {
     metrics::describe_counter!(FALLBACKS, "Reports written by the rules instead of the LLM, by reason");
     metrics::describe_counter!(REPORTS, "Reports published, by source and event kind");
     metrics::describe_counter!(UNSTORED, "Reports published without a stored incident row");
+    metrics::counter!(UNSTORED).absolute(0);
 }
 
 /// One provider call ended.

@@ -5,16 +5,13 @@
 //! Telegram's global limit (30 messages/s) is off here: with it, 1,000 alerts at once take
 //! 33 s by design. Per-chat pacing stays on (1 s). 64 events at once, 20 PostgreSQL connections.
 
-#[path = "../tests/it/fake_telegram.rs"]
-mod fake_telegram;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
 use bus::Publisher;
 use bus::testing::TestBroker;
 use common::messages::{CheckKind, Envelope, Evidence, IncidentEvent, IncidentEventKind, TargetRef, TargetStatus};
-use common::testing::TestPg;
+use common::testing::{FakeTelegram, TestPg};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -23,7 +20,7 @@ const N: usize = 1000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (broker, pg, tg) = tokio::join!(TestBroker::new(), TestPg::new(), fake_telegram::FakeTelegram::start());
+    let (broker, pg, tg) = tokio::join!(TestBroker::new(), TestPg::new(), FakeTelegram::start());
     let pool = pg.pool.clone();
     let mut events = Vec::with_capacity(N);
     for n in 0..N {

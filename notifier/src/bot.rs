@@ -22,7 +22,10 @@ use uuid::Uuid;
 
 use crate::telegram::Telegram;
 use crate::telemetry;
-use crate::text::{Lang, html, when};
+use common::i18n::{self, Language};
+use common::msg;
+
+use crate::text::{html, when};
 
 /// Longest `/mute`.
 const MAX_MUTE: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -32,7 +35,7 @@ const MAX_MUTE: Duration = Duration::from_secs(30 * 24 * 3600);
 struct Linked {
     channel_id: Uuid,
     user_id: Uuid,
-    lang: Lang,
+    lang: Language,
 }
 
 /// The bot. Cheap to clone.
@@ -113,15 +116,10 @@ impl BotService {
             .from
             .as_ref()
             .and_then(|u| u.language_code.as_deref())
-            .map(Lang::from_tag)
-            .unwrap_or(Lang::En);
+            .map(Language::from_tag)
+            .unwrap_or(Language::En);
         let reply = if !msg.chat.is_private() {
-            user_lang
-                .pick(
-                    "Please talk to me in a private chat.",
-                    "Пожалуйста, пишите мне в личном чате.",
-                )
-                .to_owned()
+            user_lang.text("bot-private-chat-only")
         } else {
             let label = msg.from.as_ref().map(|u| match &u.username {
                 Some(name) => format!("@{name}"),
@@ -131,12 +129,7 @@ impl BotService {
                 Ok(r) => r,
                 Err(error) => {
                     warn!(error = format!("{error:#}"), command, "bot command failed");
-                    user_lang
-                        .pick(
-                            "Something went wrong; please try again.",
-                            "Что-то пошло не так; попробуйте ещё раз.",
-                        )
-                        .to_owned()
+                    user_lang.text("bot-failed")
                 }
             }
         };
@@ -151,7 +144,7 @@ impl BotService {
         chat: i64,
         command: &str,
         args: &str,
-        user_lang: Lang,
+        user_lang: Language,
         label: Option<String>,
     ) -> anyhow::Result<String> {
         let linked = self.linked(chat).await?;
@@ -173,11 +166,7 @@ impl BotService {
             "unmute" => self.unmute(&linked, args).await,
             "lang" => self.set_lang(&linked, args).await,
             "unlink" => self.unlink(&linked).await,
-            _ => Ok(format!(
-                "{}\n\n{}",
-                lang.pick("Unknown command.", "Неизвестная команда."),
-                help(lang)
-            )),
+            _ => Ok(format!("{}\n\n{}", lang.text("bot-unknown-command"), help(lang))),
         }
     }
 
@@ -194,7 +183,7 @@ impl BotService {
         Ok(row.map(|r| Linked {
             channel_id: r.get("id"),
             user_id: r.get("user_id"),
-            lang: Lang::from_tag(r.get::<String, _>("language").as_str()),
+            lang: Language::from_tag(r.get::<String, _>("language").as_str()),
         }))
     }
 
@@ -202,27 +191,18 @@ impl BotService {
         &self,
         chat: i64,
         token: &str,
-        lang: Lang,
+        lang: Language,
         linked: Option<Linked>,
         label: Option<String>,
     ) -> anyhow::Result<String> {
         if token.is_empty() {
             return Ok(if linked.is_some() {
-                format!(
-                    "{}\n\n{}",
-                    lang.pick("This chat is linked to PingTower.", "Этот чат подключён к PingTower."),
-                    help(lang)
-                )
+                format!("{}\n\n{}", lang.text("bot-start-linked"), help(lang))
             } else {
                 not_linked(lang)
             });
         }
-        let refused = lang
-            .pick(
-                "This link is invalid, already used or expired. Get a new one in the dashboard: Channels → Telegram.",
-                "Ссылка недействительна, уже использована или устарела. Получите новую в панели: Каналы → Telegram.",
-            )
-            .to_owned();
+        let refused = lang.text("bot-start-refused");
         if !valid_token(token) {
             return Ok(refused);
         }
@@ -244,12 +224,7 @@ impl BotService {
         {
             // Leave the token unused: its owner may link another chat with it.
             tx.rollback().await?;
-            return Ok(lang
-                .pick(
-                    "This chat is already linked to another PingTower account. Send /unlink first.",
-                    "Этот чат уже подключён к другой учётной записи PingTower. Сначала отправьте /unlink.",
-                )
-                .to_owned());
+            return Ok(lang.text("bot-start-linked-elsewhere"));
         }
         sqlx::query(
             "insert into notification_channels (id, user_id, kind, address, label, verified_at)
@@ -266,14 +241,7 @@ impl BotService {
         .await?;
         tx.commit().await?;
         let lang = self.linked(chat).await?.map(|l| l.lang).unwrap_or(lang);
-        Ok(format!(
-            "✅ {}\n\n{}",
-            lang.pick(
-                "Linked. Alerts of your PingTower targets will come to this chat.",
-                "Готово. Оповещения о ваших целях PingTower будут приходить в этот чат."
-            ),
-            help(lang)
-        ))
+        Ok(format!("{}\n\n{}", lang.text("bot-start-done"), help(lang)))
     }
 
     async fn status(&self, l: &Linked) -> anyhow::Result<String> {
@@ -292,23 +260,23 @@ impl BotService {
             .await?;
         let lang = l.lang;
         if rows.is_empty() {
-            return Ok(format!(
-                "🟢 {} ({total})",
-                lang.pick("All targets are up.", "Все цели работают.")
-            ));
+            return Ok(msg!("bot-status-all-up", total).render(lang));
         }
-        let mut out = format!("<b>{}</b>\n", html(lang.pick("Not healthy", "Есть проблемы")));
+        let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-status-title")));
         for r in rows {
             let status: String = r.get("status");
             let since: DateTime<Utc> = r.get("since");
-            out.push_str(&format!(
-                "{} {} — {} {} {}\n",
-                status_icon(&status),
-                html(&r.get::<String, _>("name")),
-                html(&status_word(&status, lang)),
-                lang.pick("since", "с"),
-                when(since)
-            ));
+            out.push_str(
+                &msg!(
+                    "bot-status-line",
+                    icon = status_icon(&status),
+                    name = html(&r.get::<String, _>("name")),
+                    status = html(&status_word(&status, lang)),
+                    since = when(since)
+                )
+                .render(lang),
+            );
+            out.push('\n');
         }
         Ok(out)
     }
@@ -324,11 +292,9 @@ impl BotService {
         .await?;
         let lang = l.lang;
         if rows.is_empty() {
-            return Ok(lang
-                .pick("You have no targets yet.", "У вас пока нет целей.")
-                .to_owned());
+            return Ok(lang.text("bot-targets-none"));
         }
-        let mut out = format!("<b>{}</b>\n", html(lang.pick("Targets", "Цели")));
+        let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-targets-title")));
         for r in rows {
             let status: String = if r.get::<bool, _>("paused") {
                 "paused".into()
@@ -357,29 +323,32 @@ impl BotService {
         .await?;
         let lang = l.lang;
         if rows.is_empty() {
-            return Ok(lang.pick("No incidents.", "Инцидентов нет.").to_owned());
+            return Ok(lang.text("bot-incidents-none"));
         }
-        let mut out = format!("<b>{}</b>\n", html(lang.pick("Incidents", "Инциденты")));
+        let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-incidents-title")));
         for r in rows {
             let id: Uuid = r.get("id");
             let opened: DateTime<Utc> = r.get("opened_at");
             let resolved: Option<DateTime<Utc>> = r.get("resolved_at");
             let acked: Option<DateTime<Utc>> = r.get("acknowledged_at");
             let state = match (resolved, acked) {
-                (Some(end), _) => format!(
-                    "✅ {} ({})",
-                    lang.pick("resolved", "решён"),
-                    crate::text::human_duration(end - opened, lang)
-                ),
-                (None, Some(_)) => format!("👀 {}", lang.pick("acknowledged", "принят")),
-                (None, None) => format!("🔴 {}", lang.pick("open", "открыт")),
+                (Some(end), _) => msg!(
+                    "bot-incident-resolved",
+                    lasted = i18n::duration((end - opened).num_seconds())
+                )
+                .render(lang),
+                (None, Some(_)) => lang.text("bot-incident-acknowledged"),
+                (None, None) => lang.text("bot-incident-open"),
             };
+            let line = msg!(
+                "bot-incident-line",
+                name = html(&r.get::<String, _>("name")),
+                state = html(&state),
+                since = when(opened)
+            );
             out.push_str(&format!(
-                "{} — {} — {} {} <a href=\"{}\">↗</a>\n",
-                html(&r.get::<String, _>("name")),
-                html(&state),
-                lang.pick("since", "с"),
-                when(opened),
+                "{} <a href=\"{}\">↗</a>\n",
+                line.render(lang),
                 html(&crate::deliver::incident_link(&self.public_url, id))
             ));
         }
@@ -401,12 +370,7 @@ impl BotService {
 
     async fn mute(&self, l: &Linked, args: &str) -> anyhow::Result<String> {
         let lang = l.lang;
-        let usage = lang
-            .pick(
-                "Usage: /mute <target> <duration>, e.g. /mute Shop 2h (or /mute all 30m).",
-                "Использование: /mute <цель> <длительность>, например /mute Shop 2h (или /mute all 30m).",
-            )
-            .to_owned();
+        let usage = lang.text("bot-mute-usage");
         let args = args.trim();
         let Some((name, duration)) = args.rsplit_once(char::is_whitespace) else {
             return Ok(html(&usage));
@@ -426,26 +390,13 @@ impl BotService {
                 .bind(until)
                 .execute(&self.pool)
                 .await?;
-            return Ok(format!(
-                "🔕 {} {}",
-                lang.pick("All alerts muted until", "Все оповещения отключены до"),
-                when(until)
-            ));
+            return Ok(msg!("bot-mute-all-done", until = when(until)).render(lang));
         }
         let Some((target_id, target_name)) = self.find_target(l, name).await? else {
-            return Ok(format!(
-                "{} {}",
-                html(lang.pick("No target named", "Нет цели с именем")),
-                html(name)
-            ));
+            return Ok(msg!("bot-no-such-target", name = html(name)).render(lang));
         };
         self.mute_target(l.channel_id, target_id, until).await?;
-        Ok(format!(
-            "🔕 {} {} {}",
-            html(&target_name),
-            lang.pick("muted until", "без оповещений до"),
-            when(until)
-        ))
+        Ok(msg!("bot-mute-done", name = html(&target_name), until = when(until)).render(lang))
     }
 
     async fn mute_target(&self, channel_id: Uuid, target_id: Uuid, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
@@ -473,46 +424,30 @@ impl BotService {
                 .bind(l.channel_id)
                 .execute(&self.pool)
                 .await?;
-            return Ok(format!(
-                "🔔 {}",
-                lang.pick("All alerts are on again.", "Все оповещения снова включены.")
-            ));
+            return Ok(lang.text("bot-unmute-all-done"));
         }
         let Some((target_id, target_name)) = self.find_target(l, name).await? else {
-            return Ok(format!(
-                "{} {}",
-                html(lang.pick("No target named", "Нет цели с именем")),
-                html(name)
-            ));
+            return Ok(msg!("bot-no-such-target", name = html(name)).render(lang));
         };
         sqlx::query("delete from notification_mutes where channel_id = $1 and target_id = $2")
             .bind(l.channel_id)
             .bind(target_id)
             .execute(&self.pool)
             .await?;
-        Ok(format!(
-            "🔔 {} {}",
-            html(&target_name),
-            lang.pick("alerts are on again.", "— оповещения снова включены.")
-        ))
+        Ok(msg!("bot-unmute-done", name = html(&target_name)).render(lang))
     }
 
     async fn set_lang(&self, l: &Linked, args: &str) -> anyhow::Result<String> {
         let tag = args.trim().to_ascii_lowercase();
         if tag != "en" && tag != "ru" {
-            return Ok(l
-                .lang
-                .pick("Usage: /lang en or /lang ru", "Использование: /lang en или /lang ru")
-                .to_owned());
+            return Ok(l.lang.text("bot-lang-usage"));
         }
         sqlx::query("update notification_channels set language = $2, updated_at = now() where id = $1")
             .bind(l.channel_id)
             .bind(&tag)
             .execute(&self.pool)
             .await?;
-        Ok(Lang::from_tag(&tag)
-            .pick("Language: English.", "Язык: русский.")
-            .to_owned())
+        Ok(Language::from_tag(&tag).text("bot-lang-done"))
     }
 
     async fn unlink(&self, l: &Linked) -> anyhow::Result<String> {
@@ -523,12 +458,7 @@ impl BotService {
         .bind(l.channel_id)
         .execute(&self.pool)
         .await?;
-        Ok(l.lang
-            .pick(
-                "Unlinked. This chat gets no more alerts; link it again from the dashboard.",
-                "Чат отключён и больше не получает оповещений; подключите его снова в панели.",
-            )
-            .to_owned())
+        Ok(l.lang.text("bot-unlink-done"))
     }
 
     async fn on_callback(&self, q: CallbackQuery) {
@@ -538,7 +468,7 @@ impl BotService {
             Ok(text) => text,
             Err(error) => {
                 warn!(error = format!("{error:#}"), "button failed");
-                "Something went wrong; please try again.".to_owned()
+                Language::En.text("bot-failed")
             }
         };
         metrics::counter!(telemetry::COMMANDS, "command" => "button").increment(1);
@@ -549,12 +479,12 @@ impl BotService {
 
     async fn press(&self, chat: i64, data: &str) -> anyhow::Result<String> {
         let Some(l) = self.linked(chat).await? else {
-            return Ok(not_linked(Lang::En));
+            return Ok(not_linked(Language::En));
         };
         let lang = l.lang;
         let (action, id) = data.split_once(':').unwrap_or((data, ""));
         let Ok(id) = Uuid::parse_str(id) else {
-            return Ok(lang.pick("Unknown button.", "Неизвестная кнопка.").to_owned());
+            return Ok(lang.text("bot-button-unknown"));
         };
         match action {
             "ack" => {
@@ -568,7 +498,7 @@ impl BotService {
                 .await?
                 .rows_affected();
                 if done == 1 {
-                    return Ok(lang.pick("Acknowledged.", "Принято.").to_owned());
+                    return Ok(lang.text("bot-button-ack-done"));
                 }
                 let exists: bool =
                     sqlx::query_scalar("select exists (select 1 from incidents where id = $1 and owner_id = $2)")
@@ -577,9 +507,9 @@ impl BotService {
                         .fetch_one(&self.pool)
                         .await?;
                 Ok(if exists {
-                    lang.pick("Already acknowledged.", "Уже принято.")
+                    lang.text("bot-button-ack-already")
                 } else {
-                    lang.pick("Incident not found.", "Инцидент не найден.")
+                    lang.text("bot-button-incident-not-found")
                 }
                 .to_owned())
             }
@@ -591,18 +521,13 @@ impl BotService {
                         .fetch_one(&self.pool)
                         .await?;
                 if !owned {
-                    return Ok(lang.pick("Target not found.", "Цель не найдена.").to_owned());
+                    return Ok(lang.text("bot-button-target-not-found"));
                 }
                 self.mute_target(l.channel_id, id, Utc::now() + chrono::Duration::hours(1))
                     .await?;
-                Ok(lang
-                    .pick(
-                        "Muted for 1 hour in this chat.",
-                        "Оповещения в этом чате отключены на 1 час.",
-                    )
-                    .to_owned())
+                Ok(lang.text("bot-button-mute-done"))
             }
-            _ => Ok(lang.pick("Unknown button.", "Неизвестная кнопка.").to_owned()),
+            _ => Ok(lang.text("bot-button-unknown")),
         }
     }
 }
@@ -653,19 +578,12 @@ fn known_command(command: &str) -> &'static str {
     }
 }
 
-fn help(lang: Lang) -> String {
-    html(lang.pick(
-        "Commands:\n/status — targets down or degraded\n/targets — all targets\n/incidents — recent incidents\n/mute <target> <duration> — silence a target (e.g. /mute Shop 2h)\n/unmute [target] — alerts on again\n/lang en|ru — language\n/unlink — stop alerts in this chat\n/help — this list",
-        "Команды:\n/status — недоступные и деградировавшие цели\n/targets — все цели\n/incidents — последние инциденты\n/mute <цель> <длительность> — отключить оповещения (например /mute Shop 2h)\n/unmute [цель] — снова включить\n/lang en|ru — язык\n/unlink — больше не присылать оповещения в этот чат\n/help — этот список",
-    ))
+fn help(lang: Language) -> String {
+    html(&lang.text("bot-help"))
 }
 
-fn not_linked(lang: Lang) -> String {
-    lang.pick(
-        "This chat is not linked to PingTower yet. In the dashboard open Channels → Telegram and follow the link.",
-        "Этот чат ещё не подключён к PingTower. В панели откройте Каналы → Telegram и перейдите по ссылке.",
-    )
-    .to_owned()
+fn not_linked(lang: Language) -> String {
+    lang.text("bot-not-linked")
 }
 
 fn status_icon(status: &str) -> &'static str {
@@ -680,15 +598,15 @@ fn status_icon(status: &str) -> &'static str {
     }
 }
 
-fn status_word(status: &str, lang: Lang) -> String {
+fn status_word(status: &str, lang: Language) -> String {
     match status {
-        "up" => lang.pick("up", "работает"),
-        "down" => lang.pick("down", "недоступен"),
-        "degraded" => lang.pick("degraded", "деградация"),
-        "flapping" => lang.pick("flapping", "нестабилен"),
-        "pending" => lang.pick("pending", "проверяется"),
-        "paused" => lang.pick("paused", "на паузе"),
-        _ => lang.pick("unknown", "неизвестно"),
+        "up" => lang.text("status-up"),
+        "down" => lang.text("status-down"),
+        "degraded" => lang.text("status-degraded"),
+        "flapping" => lang.text("status-flapping"),
+        "pending" => lang.text("status-pending"),
+        "paused" => lang.text("status-paused"),
+        _ => lang.text("status-unknown"),
     }
     .to_owned()
 }
@@ -709,6 +627,21 @@ mod tests {
         );
         assert_eq!(parse_command("/status@other_bot", "pt_bot"), None);
         assert_eq!(parse_command("hello", "pt_bot"), None);
+    }
+
+    #[test]
+    fn the_help_lists_one_command_a_line_in_both_languages() {
+        for (lang, title) in [(Language::En, "Commands:"), (Language::Ru, "Команды:")] {
+            let text = help(lang);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines[0], title);
+            assert_eq!(lines.len(), 9, "{text}");
+            assert!(lines[1..].iter().all(|l| l.starts_with('/')), "{text}");
+            assert!(
+                text.contains("&lt;"),
+                "angle brackets are escaped for Telegram HTML: {text}"
+            );
+        }
     }
 
     #[test]

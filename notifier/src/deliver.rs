@@ -24,7 +24,7 @@ use crate::fault::{self, FaultPoint};
 use crate::store::{self, ChannelKind, Claim, Recipient};
 use crate::telegram::{SendError, Telegram};
 use crate::telemetry;
-use crate::text::{self, Lang, TELEGRAM_MAX_CHARS};
+use crate::text::{self, Language, TELEGRAM_MAX_CHARS};
 
 /// Delivers events and reports. Cheap to clone.
 #[derive(Clone)]
@@ -323,10 +323,7 @@ impl Deliverer {
                 let unsubscribe = self.unsubscribe_link(mailer, r).await?;
                 let subject = match alert.as_ref().and_then(|a| a.content.clone()) {
                     Some(s) => format!("Re: {s}"),
-                    None => r
-                        .lang
-                        .pick("[PingTower] Incident report", "[PingTower] Отчёт об инциденте")
-                        .to_owned(),
+                    None => r.lang.text("notify-report-subject"),
                 };
                 let mail = Mail {
                     to: r.address.clone(),
@@ -355,7 +352,7 @@ impl Deliverer {
         report: &IncidentReport,
         target_id: Option<Uuid>,
         link: &str,
-        lang: Lang,
+        lang: Language,
     ) -> Result<String, SendError> {
         let parent = alert
             .as_ref()
@@ -383,23 +380,20 @@ pub fn incident_link(public_url: &Url, incident_id: Uuid) -> String {
 }
 
 /// The buttons under an alert: Acknowledge, Mute 1 h, Open in dashboard.
-pub fn keyboard(incident_id: Uuid, target_id: Option<Uuid>, link: &str, lang: Lang) -> InlineKeyboardMarkup {
+pub fn keyboard(incident_id: Uuid, target_id: Option<Uuid>, link: &str, lang: Language) -> InlineKeyboardMarkup {
     let mut first = vec![InlineKeyboardButton::callback(
-        lang.pick("✅ Acknowledge", "✅ Принять"),
+        lang.text("notify-button-acknowledge"),
         format!("ack:{incident_id}"),
     )];
     if let Some(t) = target_id {
         first.push(InlineKeyboardButton::callback(
-            lang.pick("🔕 Mute 1 h", "🔕 Тишина 1 ч"),
+            lang.text("notify-button-mute"),
             format!("mute:{t}"),
         ));
     }
     let mut rows = vec![first];
     if let Ok(url) = Url::parse(link) {
-        rows.push(vec![InlineKeyboardButton::url(
-            lang.pick("Open in dashboard", "Открыть в панели"),
-            url,
-        )]);
+        rows.push(vec![InlineKeyboardButton::url(lang.text("notify-open-dashboard"), url)]);
     }
     InlineKeyboardMarkup::new(rows)
 }

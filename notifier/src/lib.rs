@@ -31,8 +31,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bus::{Broker, ConsumerOptions, ReadinessExt, consume};
-use common::health::{self, Readiness};
+use common::health::Readiness;
 use common::messages::{Envelope, INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentReport, REPORTS_NOTIFY_QUEUE};
+use common::service::Service;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -54,17 +55,17 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    telemetry::describe();
-    let broker = Broker::new(
-        config.amqp.amqp_url.clone(),
-        "notifier",
-        bus::Topology::new(&config.amqp.regions),
-        shutdown.clone(),
-    );
+    let broker = Broker::from_config(&config.amqp, "notifier", shutdown.clone());
     let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
-    let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let service = Service::start(
+        config.http.addr,
+        readiness,
+        &[telemetry::describe, bus::telemetry::describe],
+        &shutdown,
+    )
+    .await?;
+    on_bound(service.ops_addr());
 
     let telegram = config.telegram.bot_token.as_ref().map(|token| {
         let bot = teloxide::Bot::new(token.expose_secret()).set_api_url(config.telegram.api_url.clone());
@@ -72,8 +73,7 @@ pub async fn run_with(
     });
     let mailer = if config.email.enabled() {
         let Some(key) = unsubscribe_key(&pg, &shutdown).await else {
-            server.handle.await??;
-            return Ok(());
+            return service.stop(Ok(())).await;
         };
         Some(email::Mailer::new(&config.email, key)?)
     } else {
@@ -148,10 +148,9 @@ pub async fn run_with(
             result = Err(e);
         }
     }
-    server.handle.await??;
     broker.close().await;
     pg.close().await;
-    result
+    service.stop(result).await
 }
 
 fn consumer_options(queue: &str, config: &Config) -> ConsumerOptions {

@@ -3,7 +3,7 @@
 use sqlx::{PgExecutor, PgPool, Row};
 use uuid::Uuid;
 
-use crate::text::Lang;
+use crate::text::Language;
 
 /// The two kinds of channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Recipient {
     /// Chat id or email address.
     pub address: String,
     /// The chat's language, else the user's.
-    pub lang: Lang,
+    pub lang: Language,
 }
 
 const RECIPIENT_COLUMNS: &str = "c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as language";
@@ -57,7 +57,7 @@ fn recipient(row: &sqlx::postgres::PgRow) -> Result<Option<Recipient>, sqlx::Err
         user_id: row.get("user_id"),
         kind,
         address: row.get("address"),
-        lang: Lang::from_tag(&language),
+        lang: Language::from_tag(&language),
     }))
 }
 

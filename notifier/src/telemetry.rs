@@ -13,7 +13,8 @@ pub const DISABLED: &str = "pingtower_notifier_channels_disabled_total";
 /// Bot commands answered, by `command`.
 pub const COMMANDS: &str = "pingtower_notifier_commands_total";
 
-/// Describes every metric once (help texts in `/metrics`).
+/// Describes every metric once (help texts in `/metrics`), after the recorder is installed,
+/// and registers the per-channel counters at zero.
 pub fn describe() {
     metrics::describe_counter!(SENT, "Notifications sent, by channel and kind");
     metrics::describe_counter!(FAILED, "Notifications given up on, by channel and reason");
@@ -25,4 +26,7 @@ pub fn describe() {
     );
     metrics::describe_counter!(DISABLED, "Channels disabled because the recipient is unreachable");
     metrics::describe_counter!(COMMANDS, "Telegram bot commands answered");
+    for channel in ["telegram", "email"] {
+        metrics::counter!(DISABLED, "channel" => channel).absolute(0);
+    }
 }

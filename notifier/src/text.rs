@@ -1,49 +1,18 @@
-//! What the notifier says, in English and Russian: alerts, reports, resolutions and mails.
+//! What the notifier says: alerts, reports, resolutions and mails. The words are in the
+//! catalogs (`crates/common/locales/*/notify.ftl`); this module decides which and lays them out.
 //!
 //! Telegram messages are HTML (`parse_mode=HTML`) with every user-controlled value escaped by
 //! [`html`]; mails carry a plain-text and an HTML part; subjects go through [`header_safe`].
 
 use chrono::{DateTime, Utc};
+use common::i18n;
 use common::messages::{IncidentEvent, IncidentEventKind, IncidentReport};
+use common::msg;
 
 /// Telegram's limit on one message's text.
 pub const TELEGRAM_MAX_CHARS: usize = 4096;
 
-/// A language of the notifier's texts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// English.
-    En,
-    /// Russian.
-    Ru,
-}
-
-impl Lang {
-    /// The language of a tag (`en`, `ru`, `ru-RU`…); English when unknown.
-    pub fn from_tag(tag: &str) -> Self {
-        if tag.trim().to_ascii_lowercase().starts_with("ru") {
-            Lang::Ru
-        } else {
-            Lang::En
-        }
-    }
-
-    /// The lowercase tag.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Ru => "ru",
-        }
-    }
-
-    /// Picks the phrase of this language.
-    pub fn pick(self, en: &'static str, ru: &'static str) -> &'static str {
-        match self {
-            Lang::En => en,
-            Lang::Ru => ru,
-        }
-    }
-}
+pub use common::i18n::Language;
 
 /// Escapes text for Telegram's HTML parse mode and for HTML mail (text and attributes).
 pub fn html(s: &str) -> String {
@@ -61,30 +30,6 @@ pub fn header_safe(s: &str) -> String {
 /// A one-line value for a message body: control characters become spaces.
 pub fn one_line(s: &str) -> String {
     header_safe(s)
-}
-
-/// A duration as people write it: `2h 5m`, `45s`.
-pub fn human_duration(d: chrono::Duration, lang: Lang) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, mins, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
-    let (du, hu, mu, su) = match lang {
-        Lang::En => ("d", "h", "m", "s"),
-        Lang::Ru => ("д", "ч", "мин", "с"),
-    };
-    let mut parts = Vec::new();
-    if days > 0 {
-        parts.push(format!("{days}{du}"));
-    }
-    if hours > 0 {
-        parts.push(format!("{hours}{hu}"));
-    }
-    if mins > 0 && days == 0 {
-        parts.push(format!("{mins}{mu}"));
-    }
-    if parts.is_empty() || (s > 0 && days == 0 && hours == 0) {
-        parts.push(format!("{s}{su}"));
-    }
-    parts.join(" ")
 }
 
 /// An instant as shown to people (UTC).
@@ -108,7 +53,7 @@ pub struct Alert {
 }
 
 /// Builds the facts of an event in `lang`; `link` is the incident's dashboard URL.
-pub fn alert(event: &IncidentEvent, lang: Lang, link: &str) -> Alert {
+pub fn alert(event: &IncidentEvent, lang: Language, link: &str) -> Alert {
     let name = event
         .target
         .as_ref()
@@ -116,92 +61,52 @@ pub fn alert(event: &IncidentEvent, lang: Lang, link: &str) -> Alert {
         .or_else(|| event.pinger_id.as_deref().map(one_line))
         .unwrap_or_else(|| "PingTower".into());
     let (badge, headline) = match event.kind {
-        IncidentEventKind::Opened => {
-            if event.state == common::messages::TargetStatus::Degraded {
-                (
-                    lang.pick("🟠 DEGRADED", "🟠 ДЕГРАДАЦИЯ"),
-                    format!("{name} {}", lang.pick("is degraded", "работает с перебоями")),
-                )
-            } else {
-                (
-                    lang.pick("🔴 DOWN", "🔴 НЕДОСТУПЕН"),
-                    format!("{name} {}", lang.pick("is down", "недоступен")),
-                )
-            }
+        IncidentEventKind::Opened if event.state == common::messages::TargetStatus::Degraded => {
+            ("notify-badge-degraded", msg!("notify-headline-degraded", name))
         }
-        IncidentEventKind::Resolved => (
-            lang.pick("✅ RESOLVED", "✅ ВОССТАНОВЛЕН"),
-            format!("{name} {}", lang.pick("is back up", "снова работает")),
-        ),
-        IncidentEventKind::CertExpiring => (
-            lang.pick("🟡 CERTIFICATE", "🟡 СЕРТИФИКАТ"),
-            format!(
-                "{name}: {}",
-                lang.pick("certificate expires soon", "сертификат скоро истекает")
-            ),
-        ),
-        IncidentEventKind::Flapping => (
-            lang.pick("🟣 FLAPPING", "🟣 НЕСТАБИЛЕН"),
-            format!(
-                "{name} {}",
-                lang.pick(
-                    "changes state too often; alerts are held until it is stable",
-                    "слишком часто меняет состояние; оповещения приостановлены до стабилизации"
-                )
-            ),
-        ),
-        IncidentEventKind::ProbeDegraded => (
-            lang.pick("⚠️ PROBE", "⚠️ ЗОНД"),
-            format!(
-                "{} {name} {}",
-                lang.pick("Pinger", "Пингер"),
-                lang.pick(
-                    "lost its own connectivity; its results are not counted",
-                    "потерял связь; его результаты не учитываются"
-                )
-            ),
-        ),
+        IncidentEventKind::Opened => ("notify-badge-down", msg!("notify-headline-down", name)),
+        IncidentEventKind::Resolved => ("notify-badge-resolved", msg!("notify-headline-resolved", name)),
+        IncidentEventKind::CertExpiring => ("notify-badge-certificate", msg!("notify-headline-certificate", name)),
+        IncidentEventKind::Flapping => ("notify-badge-flapping", msg!("notify-headline-flapping", name)),
+        IncidentEventKind::ProbeDegraded => ("notify-badge-probe", msg!("notify-headline-probe", name)),
     };
+    let (badge, headline) = (lang.text(badge), headline.render(lang));
     let mut facts = Vec::new();
     if let Some(t) = &event.target {
-        facts.push((lang.pick("Target", "Цель").to_owned(), one_line(&t.address)));
+        facts.push((lang.text("notify-fact-target"), one_line(&t.address)));
     }
     let failure = event.evidence.results.iter().rev().find_map(|r| r.failure.as_ref());
     if let Some(f) = failure
         && event.kind != IncidentEventKind::Resolved
     {
         facts.push((
-            lang.pick("What failed", "Что сломалось").to_owned(),
+            lang.text("notify-fact-failure"),
             format!("{} ({})", one_line(&f.message), f.kind.as_str()),
         ));
     }
     if let Some(cert) = &event.evidence.certificate {
         facts.push((
-            lang.pick("Certificate", "Сертификат").to_owned(),
-            format!(
-                "{} {} ({} {})",
-                lang.pick("expires", "истекает"),
-                when(cert.not_after),
-                cert.days_left,
-                lang.pick("days left", "дн. осталось")
-            ),
+            lang.text("notify-fact-certificate"),
+            msg!(
+                "notify-certificate-expires",
+                when = when(cert.not_after),
+                days = i18n::days(cert.days_left)
+            )
+            .render(lang),
         ));
     }
-    facts.push((lang.pick("Since", "С").to_owned(), when(event.started_at)));
+    facts.push((lang.text("notify-fact-since"), when(event.started_at)));
     if let Some(end) = event.resolved_at {
         facts.push((
-            lang.pick("Downtime", "Длительность").to_owned(),
-            human_duration(end - event.started_at, lang),
+            lang.text("notify-fact-downtime"),
+            i18n::duration((end - event.started_at).num_seconds()).render(lang),
         ));
     }
     if !event.regions.is_empty() {
-        facts.push((
-            lang.pick("Regions", "Регионы").to_owned(),
-            one_line(&event.regions.join(", ")),
-        ));
+        facts.push((lang.text("notify-fact-regions"), one_line(&event.regions.join(", "))));
     }
     Alert {
-        badge: badge.to_owned(),
+        badge,
         name,
         headline,
         facts,
@@ -211,7 +116,7 @@ pub fn alert(event: &IncidentEvent, lang: Lang, link: &str) -> Alert {
 
 impl Alert {
     /// The Telegram (HTML) text.
-    pub fn telegram(&self, lang: Lang) -> String {
+    pub fn telegram(&self, lang: Language) -> String {
         let mut out = format!("<b>{}</b>: {}\n", html(&self.badge), html(&self.headline));
         for (label, value) in &self.facts {
             out.push_str(&format!("{}: {}\n", html(label), html(value)));
@@ -219,7 +124,7 @@ impl Alert {
         out.push_str(&format!(
             "<a href=\"{}\">{}</a>",
             html(&self.link),
-            html(lang.pick("Open in dashboard", "Открыть в панели"))
+            html(&lang.text("notify-open-dashboard"))
         ));
         out
     }
@@ -231,23 +136,23 @@ impl Alert {
     }
 
     /// The plain-text mail body.
-    pub fn text(&self, lang: Lang, unsubscribe: &str) -> String {
+    pub fn text(&self, lang: Language, unsubscribe: &str) -> String {
         let mut out = format!("{}: {}\n\n", self.badge, self.headline);
         for (label, value) in &self.facts {
             out.push_str(&format!("{label}: {value}\n"));
         }
         out.push_str(&format!(
             "\n{}: {}\n\n-- \n{}: {}\n",
-            lang.pick("Open in dashboard", "Открыть в панели"),
+            lang.text("notify-open-dashboard"),
             self.link,
-            lang.pick("Unsubscribe", "Отписаться"),
+            lang.text("notify-unsubscribe"),
             unsubscribe
         ));
         out
     }
 
     /// The HTML mail body.
-    pub fn html(&self, lang: Lang, unsubscribe: &str) -> String {
+    pub fn html(&self, lang: Language, unsubscribe: &str) -> String {
         let mut rows = String::new();
         for (label, value) in &self.facts {
             rows.push_str(&format!(
@@ -262,7 +167,7 @@ impl Alert {
                 html(&self.badge),
                 html(&self.headline),
                 html(&self.link),
-                html(lang.pick("Open in dashboard", "Открыть в панели")),
+                html(&lang.text("notify-open-dashboard")),
             ),
             lang,
             unsubscribe,
@@ -270,34 +175,31 @@ impl Alert {
     }
 }
 
-fn mail_html(body: &str, lang: Lang, unsubscribe: &str) -> String {
+fn mail_html(body: &str, lang: Language, unsubscribe: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"></head><body>{body}<hr><p style=\"font-size:small\"><a href=\"{}\">{}</a></p></body></html>",
         lang.tag(),
         html(unsubscribe),
-        html(lang.pick("Unsubscribe", "Отписаться")),
+        html(&lang.text("notify-unsubscribe")),
     )
 }
 
 /// The sections of a report, unescaped.
-fn report_sections(report: &IncidentReport, lang: Lang) -> Vec<(String, Vec<String>)> {
+fn report_sections(report: &IncidentReport, lang: Language) -> Vec<(String, Vec<String>)> {
     let mut s = vec![
         (
-            lang.pick("Summary", "Кратко").to_owned(),
+            lang.text("notify-report-summary"),
             vec![report.summary.trim().to_owned()],
         ),
         (
-            lang.pick("Probable cause", "Вероятная причина").to_owned(),
+            lang.text("notify-report-cause"),
             vec![report.probable_cause.trim().to_owned()],
         ),
-        (
-            lang.pick("Impact", "Влияние").to_owned(),
-            vec![report.impact.trim().to_owned()],
-        ),
+        (lang.text("notify-report-impact"), vec![report.impact.trim().to_owned()]),
     ];
     if !report.recommended_actions.is_empty() {
         s.push((
-            lang.pick("What to do", "Что делать").to_owned(),
+            lang.text("notify-report-actions"),
             report
                 .recommended_actions
                 .iter()
@@ -309,8 +211,8 @@ fn report_sections(report: &IncidentReport, lang: Lang) -> Vec<(String, Vec<Stri
 }
 
 /// The report as Telegram HTML, headed by a separator line.
-pub fn report_telegram(report: &IncidentReport, lang: Lang) -> String {
-    let mut out = format!("<b>📝 {}</b>", html(lang.pick("Report", "Отчёт")));
+pub fn report_telegram(report: &IncidentReport, lang: Language) -> String {
+    let mut out = format!("<b>📝 {}</b>", html(&lang.text("notify-report-title")));
     for (title, lines) in report_sections(report, lang) {
         out.push_str(&format!("\n<b>{}</b>", html(&title)));
         for line in lines {
@@ -323,7 +225,7 @@ pub fn report_telegram(report: &IncidentReport, lang: Lang) -> String {
 }
 
 /// The report mail's plain text.
-pub fn report_text(report: &IncidentReport, lang: Lang, link: &str, unsubscribe: &str) -> String {
+pub fn report_text(report: &IncidentReport, lang: Language, link: &str, unsubscribe: &str) -> String {
     let mut out = String::new();
     for (title, lines) in report_sections(report, lang) {
         out.push_str(&format!("{title}\n"));
@@ -335,15 +237,15 @@ pub fn report_text(report: &IncidentReport, lang: Lang, link: &str, unsubscribe:
     out.push_str(&format!(
         "({})\n\n{}: {link}\n\n-- \n{}: {unsubscribe}\n",
         report.source,
-        lang.pick("Open in dashboard", "Открыть в панели"),
-        lang.pick("Unsubscribe", "Отписаться")
+        lang.text("notify-open-dashboard"),
+        lang.text("notify-unsubscribe")
     ));
     out
 }
 
 /// The report mail's HTML.
-pub fn report_html(report: &IncidentReport, lang: Lang, link: &str, unsubscribe: &str) -> String {
-    let mut body = format!("<h2>{}</h2>", html(lang.pick("Incident report", "Отчёт об инциденте")));
+pub fn report_html(report: &IncidentReport, lang: Language, link: &str, unsubscribe: &str) -> String {
+    let mut body = format!("<h2>{}</h2>", html(&lang.text("notify-report-mail-title")));
     for (title, lines) in report_sections(report, lang) {
         body.push_str(&format!("<h3>{}</h3>", html(&title)));
         for line in lines {
@@ -354,35 +256,24 @@ pub fn report_html(report: &IncidentReport, lang: Lang, link: &str, unsubscribe:
         "<p><i>{}</i></p><p><a href=\"{}\">{}</a></p>",
         html(&report.source),
         html(link),
-        html(lang.pick("Open in dashboard", "Открыть в панели"))
+        html(&lang.text("notify-open-dashboard"))
     ));
     mail_html(&body, lang, unsubscribe)
 }
 
 /// The verification mail: subject, text, HTML.
-pub fn verification_mail(lang: Lang, link: &str) -> (String, String, String) {
-    let subject = lang
-        .pick(
-            "[PingTower] Confirm your email address",
-            "[PingTower] Подтвердите адрес электронной почты",
-        )
-        .to_owned();
-    let intro = lang.pick(
-        "Someone (hopefully you) added this address to PingTower for alerts. Open the link to confirm it:",
-        "Кто-то (надеемся, вы) добавил этот адрес в PingTower для оповещений. Откройте ссылку, чтобы подтвердить его:",
-    );
-    let ignore = lang.pick(
-        "If it was not you, ignore this mail: nothing will be sent.",
-        "Если это были не вы, просто проигнорируйте письмо: ничего отправлено не будет.",
-    );
+pub fn verification_mail(lang: Language, link: &str) -> (String, String, String) {
+    let subject = lang.text("notify-verify-subject");
+    let intro = lang.text("notify-verify-intro");
+    let ignore = lang.text("notify-verify-ignore");
     let text = format!("{intro}\n\n{link}\n\n{ignore}\n");
     let html_body = format!(
         "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"></head><body><p>{}</p><p><a href=\"{}\">{}</a></p><p>{}</p></body></html>",
         lang.tag(),
-        html(intro),
+        html(&intro),
         html(link),
-        html(lang.pick("Confirm", "Подтвердить")),
-        html(ignore)
+        html(&lang.text("notify-verify-confirm")),
+        html(&ignore)
     );
     (subject, text, html_body)
 }
@@ -488,10 +379,53 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(chrono::Duration::seconds(45), Lang::En), "45s");
-        assert_eq!(human_duration(chrono::Duration::seconds(3725), Lang::En), "1h 2m");
-        assert_eq!(human_duration(chrono::Duration::seconds(90), Lang::Ru), "1мин 30с");
+    fn every_message_the_notifier_names_is_in_every_catalog() {
+        let sources = [
+            include_str!("text.rs"),
+            include_str!("bot.rs"),
+            include_str!("deliver.rs"),
+            include_str!("verify.rs"),
+        ];
+        let ids: Vec<&str> = sources
+            .iter()
+            .flat_map(|s| common::i18n::ids_in_source(s, &["bot-", "notify-", "status-"]))
+            .collect();
+        assert!(ids.len() > 60, "the scan found too few ids: {}", ids.len());
+        let missing: Vec<_> = ids.into_iter().filter(|id| !common::i18n::has_message(id)).collect();
+        assert!(missing.is_empty(), "not in every catalog: {missing:?}");
+    }
+
+    #[test]
+    fn alerts_read_as_sentences_with_plural_day_counts() {
+        let mut event = common::samples::incident_event();
+        event.kind = IncidentEventKind::CertExpiring;
+        event.evidence.certificate = event.evidence.results[0].tls.clone();
+        let days_left = event
+            .evidence
+            .certificate
+            .as_ref()
+            .expect("the sample has TLS")
+            .days_left;
+        let name = event.target.as_ref().unwrap().name.clone();
+        let ru = alert(&event, Language::Ru, "http://x/incidents/1");
+        assert_eq!(ru.headline, format!("{name}: сертификат скоро истекает"));
+        let en = alert(&event, Language::En, "http://x/incidents/1");
+        assert_eq!(en.badge, "🟡 CERTIFICATE");
+        let cert = &ru.facts.iter().find(|(label, _)| label == "Сертификат").unwrap().1;
+        let left = common::i18n::days(days_left).render(Language::Ru);
+        assert!(cert.ends_with(&format!("(осталось {left})")), "{cert}");
+        for (event_kind, ru_text) in [
+            (IncidentEventKind::Resolved, "снова работает"),
+            (IncidentEventKind::Flapping, "слишком часто меняет состояние"),
+        ] {
+            event.kind = event_kind;
+            let a = alert(&event, Language::Ru, "http://x");
+            assert!(
+                a.headline.starts_with(&name) && a.headline.contains(ru_text),
+                "{}",
+                a.headline
+            );
+        }
     }
 
     #[test]
@@ -500,7 +434,7 @@ mod tests {
         if let Some(t) = event.target.as_mut() {
             t.name = "<script>alert(1)</script>".into();
         }
-        let text = alert(&event, Lang::En, "http://x/incidents/1").telegram(Lang::En);
+        let text = alert(&event, Language::En, "http://x/incidents/1").telegram(Language::En);
         assert!(!text.contains("<script>"));
         assert!(text.contains("&lt;script&gt;"));
     }

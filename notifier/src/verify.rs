@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::email::{Mail, Mailer};
 use crate::telegram::SendError;
-use crate::text::{self, Lang};
+use crate::text::{self, Language};
 
 /// Sends verification mails.
 #[derive(Clone)]
@@ -94,7 +94,7 @@ impl Verifier {
                 "{}/api/channels/verify?token={token}",
                 self.public_url.as_str().trim_end_matches('/')
             );
-            let (subject, text, html) = text::verification_mail(Lang::from_tag(&lang), &link);
+            let (subject, text, html) = text::verification_mail(Language::from_tag(&lang), &link);
             let mail = Mail {
                 to: address,
                 subject,

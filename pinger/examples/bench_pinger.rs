@@ -13,6 +13,8 @@
 //! and result cost per job, included in every pinger figure but absent from the exporter's.
 //! Each segment lasts `--segment` seconds (the baseline half of it) at `targets / interval`
 //! jobs per second; targets cycle, so a 30 s segment at 10,000 / 30 s checks each once.
+//! Jobs travel as the scheduler sends them: those due within one 25 ms tick share
+//! `CheckJobs` messages of up to 64, and each job's lag counts from the instant it fell due.
 //!
 //! The same load also runs through a bare client (this program started again with
 //! `--bare-client`: hyper, and rustls for HTTPS, a fresh connection and full handshake per
@@ -42,7 +44,7 @@ use bus::Publisher;
 use bus::testing::TestBroker;
 use chrono::Utc;
 use common::messages::{
-    CheckJob, CheckResult, CheckSpec, DEFAULT_REGION, Envelope, FailureKind, HttpSpec, Outcome,
+    CheckJob, CheckJobs, CheckResult, CheckSpec, DEFAULT_REGION, Envelope, FailureKind, HttpSpec, Outcome,
     RESULTS_INCIDENTS_QUEUE, RESULTS_STORE_QUEUE,
 };
 use futures::StreamExt;
@@ -346,42 +348,49 @@ async fn pinger_segment(
     ledger.wrong.store(0, Ordering::SeqCst);
     let cpu0 = cpu_us(pid);
     let started = Instant::now();
-    let sem = Arc::new(tokio::sync::Semaphore::new(1024));
+    let sem = Arc::new(tokio::sync::Semaphore::new(256));
     let mut sent = 0usize;
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    // As the scheduler does: the jobs due within one tick share messages (its default tick).
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
+    let started_utc = Utc::now();
     let mut next_target = 0usize;
     while sent < total {
         tick.tick().await;
         let due = ((started.elapsed().as_secs_f64() * rate) as usize).min(total);
+        let mut jobs = Vec::with_capacity(due.saturating_sub(sent));
         while sent < due {
             let n = next_target % count;
             next_target += 1;
             let mut spec = HttpSpec::get(targets.url(n, https));
             spec.timeout_ms = 10_000;
-            let now = Utc::now();
+            // The instant the job fell due: its lag includes the wait for the tick.
+            let due_at = started_utc + chrono::Duration::microseconds((sent as f64 / rate * 1e6) as i64);
             let job = CheckJob {
                 job_id: Uuid::now_v7(),
                 target_id: Uuid::now_v7(),
                 owner_id: Some(Uuid::now_v7()),
                 allow_private: true,
                 region: DEFAULT_REGION.into(),
-                scheduled_for: now,
+                scheduled_for: due_at,
                 deadline: if stale {
-                    now - chrono::Duration::seconds(1)
+                    Utc::now() - chrono::Duration::seconds(1)
                 } else {
-                    now + chrono::Duration::seconds(interval as i64)
+                    due_at + chrono::Duration::seconds(interval as i64)
                 },
                 spec: CheckSpec::Http(spec),
             };
             let expected = if stale { Expect::Skipped } else { expect_of(n, https) };
-            ledger.pending.lock().unwrap().insert(job.job_id, (expected, n, now));
+            ledger.pending.lock().unwrap().insert(job.job_id, (expected, n, due_at));
+            jobs.push(job);
+            sent += 1;
+        }
+        for message in CheckJobs::chunked(DEFAULT_REGION, jobs) {
             let permit = sem.clone().acquire_owned().await.unwrap();
             let p = publisher.clone();
             tokio::spawn(async move {
-                p.publish(&Envelope::new(job)).await.expect("job published");
+                p.publish(&Envelope::new(message)).await.expect("jobs published");
                 drop(permit);
             });
-            sent += 1;
         }
         peak_fds.fetch_max(open_files(pid), Ordering::Relaxed);
     }

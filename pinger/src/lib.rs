@@ -1,6 +1,7 @@
-//! pinger: stateless check workers. Consumes [`CheckJob`]s from `jobs.<region>`, runs the
-//! check (HTTP(S) with every redirect hop and phase, TLS, DNS, TCP), publishes the
-//! [`CheckResult`] with confirms and only then acks the job. Any number may run.
+//! pinger: stateless check workers. Consumes [`CheckJobs`] messages (several jobs of one
+//! region and scheduler tick) from `jobs.<region>`, runs each check (HTTP(S) with every
+//! redirect hop and phase, TLS, DNS, TCP), publishes each [`CheckResult`] with confirms and
+//! only then acks the message. Any number may run.
 //!
 //! # Layout
 //! - [`config`]: command line and environment ([`Config`]).
@@ -13,7 +14,7 @@
 //! - [`worker`]: the job handler; [`canary`]: egress canaries (`probe_degraded`).
 //! - [`cli`]: `pinger check`; [`telemetry`]: metric names.
 //!
-//! [`CheckJob`]: common::messages::CheckJob
+//! [`CheckJobs`]: common::messages::CheckJobs
 //! [`CheckResult`]: common::messages::CheckResult
 
 pub mod canary;
@@ -29,9 +30,10 @@ pub mod worker;
 
 use anyhow::Context;
 use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
-use common::health::{self, Readiness};
+use common::health::Readiness;
 use common::messages::jobs_queue;
 use common::netguard::Guard;
+use common::service::Service;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -52,7 +54,6 @@ pub async fn run_with(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    telemetry::describe();
     let p = &config.pinger;
     let mut topology_config = config.amqp.clone();
     if !topology_config.regions.contains(&p.region) {
@@ -62,10 +63,16 @@ pub async fn run_with(
     // Consumption and publication get a connection each from the broker (see `bus`).
     let broker = Broker::new(config.amqp.amqp_url.clone(), "pinger", topology, shutdown.clone());
     let readiness = Readiness::new().amqp(broker.clone());
-    let server = health::serve(config.http.addr, health::router(readiness), shutdown.clone()).await?;
-    on_bound(server.addr);
+    let service = Service::start(
+        config.http.addr,
+        readiness,
+        &[telemetry::describe, bus::telemetry::describe],
+        &shutdown,
+    )
+    .await?;
+    on_bound(service.ops_addr());
     // The guard knows the suite's own endpoints, this pinger's health listener included.
-    let guard = Guard::new(&config.guard, &config.suite_endpoints(Some(server.addr))).await;
+    let guard = Guard::new(&config.guard, &config.suite_endpoints(Some(service.ops_addr()))).await;
     let engine = Engine::new(guard, p.source_addr, p.extra_ca_file.as_deref())
         .context("building the check engine")?
         .with_public_resolver(p.public_resolver());
@@ -101,9 +108,11 @@ pub async fn run_with(
         "pinger starting"
     );
     // Jobs arrive on the broker's consuming connection and results leave on its publishing
-    // connection. The consumer holds more deliveries than there are check
-    // slots: jobs waiting for their owner's share must not hold the whole prefetch (the
-    // worker owns the check slots).
+    // connection. The consumer holds more jobs than there are check slots: jobs waiting for
+    // their owner's share must not hold the whole prefetch (the worker owns the check slots).
+    // A message carries several jobs and is held until its last one ends; an owner holds at
+    // most its share of the jobs in hand, so at most that many messages, and counting the
+    // deliveries in hand like jobs leaves the rest free for everyone else.
     let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(share::Slots::in_hand_for(p.concurrency));
     // The consume loop runs on a runtime worker, not on the thread that called `run` (with
     // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then
@@ -128,7 +137,6 @@ pub async fn run_with(
     if consumed.is_err() {
         shutdown.cancel();
     }
-    server.handle.await??;
     broker.close().await;
-    consumed
+    service.stop(consumed).await
 }

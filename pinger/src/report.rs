@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use common::messages::{
     CheckJob, CheckKind, CheckResult, DnsInfo, Failure, FailureKind, HttpHop, Outcome, Phase, TlsInfo,
 };
-use uuid::Uuid;
 
 /// The findings of one check run; the outcome follows from the failures recorded.
 #[derive(Debug, Clone, Default)]
@@ -118,7 +117,7 @@ impl Report {
             self.body_excerpt
         };
         CheckResult {
-            result_id: Uuid::now_v7(),
+            result_id: job.result_id(),
             job_id: job.job_id,
             target_id: job.target_id,
             region: identity.region.clone(),

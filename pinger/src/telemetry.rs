@@ -23,7 +23,8 @@ pub const PROBE_DEGRADED: &str = "pingtower_pinger_probe_degraded";
 /// Canary checks, by result.
 pub const CANARY_CHECKS: &str = "pingtower_pinger_canary_checks_total";
 
-/// Describes the metrics (shown as HELP lines).
+/// Describes the metrics (shown as HELP lines), after the recorder is installed; the canary
+/// series exist at zero from start.
 pub fn describe() {
     metrics::describe_counter!(CHECKS, "Checks finished, by kind, outcome and failure kind.");
     metrics::describe_gauge!(IN_FLIGHT, "Checks running right now.");
@@ -39,6 +40,10 @@ pub fn describe() {
     );
     metrics::describe_gauge!(PROBE_DEGRADED, "1 while most egress canaries fail.");
     metrics::describe_counter!(CANARY_CHECKS, "Canary checks, by result.");
+    metrics::gauge!(PROBE_DEGRADED).set(0.0);
+    for result in ["ok", "failed"] {
+        metrics::counter!(CANARY_CHECKS, "result" => result).absolute(0);
+    }
 }
 
 /// The unlabelled metrics and the per-kind durations, registered once: a handle is an

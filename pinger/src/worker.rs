@@ -1,11 +1,12 @@
-//! The job handler: run the check (or report a stale job as skipped), publish the result
-//! with confirms (or answer a "Test now" request on its reply queue), and only then ack.
+//! The job handler: run each job of a message (or report a stale job as skipped), publish
+//! each result with confirms (or answer a "Test now" request on its reply queue), and only
+//! then ack the message.
 
 use std::time::Duration;
 
 use bus::{DeliveryInfo, HandlerError, PublishError, Publisher};
 use chrono::Utc;
-use common::messages::{CheckJob, Envelope};
+use common::messages::{CheckJob, CheckJobs, Envelope};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -103,12 +104,48 @@ impl Worker {
         Err(Some(report::skipped_because(job, &self.identity, Utc::now(), &reason)))
     }
 
-    /// The consumer's handler.
-    pub async fn handle(&self, envelope: Envelope<CheckJob>, info: DeliveryInfo) -> Result<(), HandlerError> {
-        let job = &envelope.payload;
-        if info.redelivered {
-            debug!(job_id = %job.job_id, "redelivered job");
+    /// The consumer's handler: runs every job of the message at once (each within its
+    /// owner's share of the slots), publishes each result with confirms as soon as it is
+    /// ready, and acks the message when every result is confirmed.
+    ///
+    /// A failed publish fails the whole message transiently: it is requeued and every job
+    /// runs again, and the results that were already confirmed are published again under the
+    /// same ids, which every consumer of results takes once.
+    pub async fn handle(&self, envelope: Envelope<CheckJobs>, info: DeliveryInfo) -> Result<(), HandlerError> {
+        let batch = &envelope.payload;
+        if let Err(problem) = batch.validate() {
+            return Err(HandlerError::permanent(anyhow::anyhow!(
+                "a malformed jobs message: {problem}"
+            )));
         }
+        if info.redelivered {
+            debug!(jobs = batch.jobs.len(), "redelivered jobs");
+        }
+        let outcomes = futures::future::join_all(
+            batch
+                .jobs
+                .iter()
+                .map(|job| self.handle_job(job, envelope.correlation_id, &info)),
+        )
+        .await;
+        // A permanent failure (a result that cannot be encoded) sends the message to the
+        // dead-letter queue; any other failure requeues it.
+        let mut failure: Option<HandlerError> = None;
+        for e in outcomes.into_iter().filter_map(Result::err) {
+            if failure.is_none() || matches!(e, HandlerError::Permanent(_)) {
+                failure = Some(e);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Runs one job of a message (or reports it skipped) and publishes its result.
+    async fn handle_job(
+        &self,
+        job: &CheckJob,
+        correlation_id: uuid::Uuid,
+        info: &DeliveryInfo,
+    ) -> Result<(), HandlerError> {
         let result = match self.take_slot(job).await {
             Ok(slot) => {
                 let result = self.run_job(job).await;
@@ -124,8 +161,8 @@ impl Worker {
             }
         };
         let id = result.result_id;
-        let out = Envelope::caused_by(envelope.correlation_id, result).with_message_id(id);
-        match self.publisher.answer(&info, &out).await {
+        let out = Envelope::caused_by(correlation_id, result).with_message_id(id);
+        match self.publisher.answer(info, &out).await {
             Ok(()) => Ok(()),
             // The requester gave up and its reply queue is gone: nobody wants the answer.
             Err(PublishError::Unroutable { .. }) if info.reply_to.is_some() => {

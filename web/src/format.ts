@@ -1,6 +1,6 @@
 // Pure formatting helpers: latency, uptime, durations, relative times, failure reasons.
 
-import type { CheckResult, HttpHop, PhaseTimings, TargetStatus } from './api/types';
+import type { CheckResult, HttpHop, PhaseTimings, TargetStatus } from './api/model';
 
 export type Lang = 'en' | 'ru';
 

@@ -14,8 +14,8 @@ describe('i18n', () => {
     }
   });
   it('substitutes variables', () => {
-    expect(translate('en', 'overview.count', { n: 3 })).toBe('3 targets');
-    expect(translate('ru', 'overview.count', { n: 3 })).toBe('Целей: 3');
+    expect(translate('en', 'common.confirmDelete', { name: 'api' })).toBe('Delete “api”?');
+    expect(translate('ru', 'common.confirmDelete', { name: 'api' })).toBe('Удалить «api»?');
   });
   it('picks the saved language, then the browser one', () => {
     expect(initialLang('ru', 'en-US')).toBe('ru');

@@ -1,8 +1,9 @@
 // English and Russian UI strings. `ru` must have every key of `en` (checked by the type).
-// `t(key, {n: 3})` substitutes `{n}`.
+// `t(key, {n: 3})` substitutes `{n}`; a message with a count is `tn(key, n)` (./plural.ts).
 
 import { signal } from '@preact/signals';
 import { setFormatLang, type Lang } from './format';
+import { PLURALS, plural, type PluralKey } from './plural';
 
 const en = {
   'app.name': 'PingTower',
@@ -79,7 +80,6 @@ const en = {
   'overview.col.uptime30': '30 d',
   'overview.col.latency': 'Latency',
   'overview.col.trend': '24 h trend',
-  'overview.count': '{n} targets',
   'overview.empty': 'No targets yet. Add the first one to start monitoring.',
   'overview.noMatch': 'No target matches the filter.',
   'overview.updated': 'Updated {ago}',
@@ -184,7 +184,6 @@ const en = {
   'settings.privateNo': 'Not allowed: private, loopback and link-local addresses are refused for your checks.',
   'admin.users': 'Users',
   'admin.admin': 'admin',
-  'admin.targets': 'Targets',
   'admin.mayPrivate': 'May monitor private addresses',
   'admin.adminsAlways': 'Admins always may.',
   'admin.overrides': 'Quota overrides',
@@ -220,7 +219,6 @@ const en = {
   'result.issuer': 'Issuer',
   'result.sans': 'Names',
   'result.validUntil': 'Valid until',
-  'result.daysLeft': '{n} days left',
   'result.chainValid': 'Chain trusted',
   'result.hostnameMatches': 'Host name matches',
   'result.fingerprint': 'SHA-256',
@@ -327,7 +325,6 @@ const en = {
   'io.importHint': 'Paste a YAML or JSON document ({version: 1, targets: [...]}) or choose a file. Targets are matched by name.',
   'io.file': 'File',
   'io.format': 'Format',
-  'io.done': 'Created {created}, updated {updated}.',
 
   'settings.title': 'Settings',
   'settings.account': 'Account',
@@ -454,7 +451,6 @@ const ru: Record<MessageKey, string> = {
   'overview.col.uptime30': '30 д',
   'overview.col.latency': 'Задержка',
   'overview.col.trend': 'Тренд 24 ч',
-  'overview.count': 'Целей: {n}',
   'overview.empty': 'Целей пока нет. Добавьте первую, чтобы начать мониторинг.',
   'overview.noMatch': 'Ни одна цель не подходит под фильтр.',
   'overview.updated': 'Обновлено {ago}',
@@ -559,7 +555,6 @@ const ru: Record<MessageKey, string> = {
   'settings.privateNo': 'Запрещены: частные, loopback- и link-local-адреса для ваших проверок отклоняются.',
   'admin.users': 'Пользователи',
   'admin.admin': 'админ',
-  'admin.targets': 'Цели',
   'admin.mayPrivate': 'Может проверять частные адреса',
   'admin.adminsAlways': 'Администраторам всегда можно.',
   'admin.overrides': 'Личные лимиты',
@@ -595,7 +590,6 @@ const ru: Record<MessageKey, string> = {
   'result.issuer': 'Издатель',
   'result.sans': 'Имена',
   'result.validUntil': 'Действителен до',
-  'result.daysLeft': 'Осталось дней: {n}',
   'result.chainValid': 'Цепочка доверенная',
   'result.hostnameMatches': 'Имя хоста совпадает',
   'result.fingerprint': 'SHA-256',
@@ -702,7 +696,6 @@ const ru: Record<MessageKey, string> = {
   'io.importHint': 'Вставьте документ YAML или JSON ({version: 1, targets: [...]}) или выберите файл. Цели сопоставляются по имени.',
   'io.file': 'Файл',
   'io.format': 'Формат',
-  'io.done': 'Создано: {created}, обновлено: {updated}.',
 
   'settings.title': 'Настройки',
   'settings.account': 'Аккаунт',
@@ -774,6 +767,11 @@ export const lang = signal<Lang>('en');
 
 export function t(key: MessageKey, vars?: Record<string, string | number>): string {
   return translate(lang.value, key, vars);
+}
+
+/** A message with a count, in the UI's language and the plural form `n` takes there. */
+export function tn(key: PluralKey, n: number): string {
+  return plural(lang.value, PLURALS[key], n);
 }
 
 export function setLang(l: Lang): void {

@@ -2,7 +2,7 @@
 
 import { signal } from '@preact/signals';
 import { api } from './api/client';
-import type { ServerConfig, User } from './api/types';
+import type { ServerConfig, User } from './api/model';
 import { isLang, setLang } from './i18n';
 
 /** `undefined` while the first /api/auth/me is in flight, `null` when signed out. */

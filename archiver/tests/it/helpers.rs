@@ -16,7 +16,7 @@ use bus::Publisher;
 use bus::testing::TestBroker;
 use chrono::{DateTime, NaiveDate, Utc};
 use common::messages::{CheckResult, Envelope, Outcome};
-use common::testing::{TestClickHouse, TestPg};
+use common::testing::{RunningService, TestClickHouse, TestPg};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use tokio::net::{TcpListener, TcpStream};
@@ -245,28 +245,11 @@ where
 }
 
 /// The service running in this process.
-pub struct App {
-    pub addr: SocketAddr,
-    pub shutdown: CancellationToken,
-    pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+pub struct App;
 
 impl App {
-    pub async fn spawn(config: Config) -> Self {
-        let shutdown = CancellationToken::new();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let handle = tokio::spawn(archiver::run_with(config, shutdown.clone(), move |addr| {
-            let _ = tx.send(addr);
-        }));
-        let addr = rx.await.expect("service binds");
-        Self { addr, shutdown, handle }
-    }
-
-    /// Stops it and asserts it stopped cleanly.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        let stopped = tokio::time::timeout(Duration::from_secs(30), self.handle).await;
-        assert!(matches!(stopped, Ok(Ok(Ok(())))), "service stops cleanly: {stopped:?}");
+    pub async fn spawn(config: Config) -> RunningService {
+        RunningService::spawn(|shutdown, on_bound| archiver::run_with(config, shutdown, on_bound)).await
     }
 }
 

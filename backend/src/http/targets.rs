@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use common::messages::{CheckJob, CheckResult, CheckSpec, Envelope};
+use common::messages::{CheckJob, CheckJobs, CheckResult, CheckSpec, Envelope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -626,8 +626,8 @@ pub async fn test_now(
         deadline: now + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(30)),
         spec,
     };
-    let envelope = Envelope::new(job);
-    match bus::request::<CheckJob, CheckResult>(&state.publisher, &envelope, wait).await {
+    let envelope = Envelope::new(CheckJobs::one(job));
+    match bus::request::<CheckJobs, CheckResult>(&state.publisher, &envelope, wait).await {
         Ok(reply) => Ok(reply.payload),
         Err(bus::RequestError::Timeout(d)) => Err(ApiError::timeout(format!(
             "no pinger of region {region} answered within {}s",

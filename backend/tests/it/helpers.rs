@@ -158,30 +158,33 @@ pub async fn assert_error(r: reqwest::Response, status: u16, code: &str, field: 
 /// Returns the token that stops it.
 pub fn spawn_test_worker(app: &TestApp) -> CancellationToken {
     use bus::{ConsumerOptions, HandlerError, Publisher};
-    use common::messages::{CheckJob, Envelope};
+    use common::messages::{CheckJobs, Envelope};
     let shutdown = CancellationToken::new();
     let broker = app.broker.broker("test-worker", shutdown.clone());
     let publisher = Publisher::new(broker.clone(), Duration::from_secs(10));
     let stop = shutdown.clone();
     tokio::spawn(async move {
         let _ =
-            bus::consume::<CheckJob, _, _>(&broker, ConsumerOptions::new("jobs.default"), stop, move |env, info| {
+            bus::consume::<CheckJobs, _, _>(&broker, ConsumerOptions::new("jobs.default"), stop, move |env, info| {
                 let publisher = publisher.clone();
                 async move {
                     let Some(reply_to) = info.reply_to else {
                         return Ok(());
                     };
-                    let mut r = common::samples::check_result();
-                    r.result_id = uuid::Uuid::now_v7();
-                    r.job_id = env.payload.job_id;
-                    r.target_id = env.payload.target_id;
-                    r.region = env.payload.region.clone();
-                    r.check_kind = env.payload.spec.kind();
-                    r.pinger_id = "test-worker".into();
-                    publisher
-                        .reply(&reply_to, &Envelope::caused_by(env.correlation_id, r))
-                        .await
-                        .map_err(HandlerError::transient)
+                    for job in &env.payload.jobs {
+                        let mut r = common::samples::check_result();
+                        r.result_id = job.result_id();
+                        r.job_id = job.job_id;
+                        r.target_id = job.target_id;
+                        r.region = job.region.clone();
+                        r.check_kind = job.spec.kind();
+                        r.pinger_id = "test-worker".into();
+                        publisher
+                            .reply(&reply_to, &Envelope::caused_by(env.correlation_id, r))
+                            .await
+                            .map_err(HandlerError::transient)?;
+                    }
+                    Ok(())
                 }
             })
             .await;
@@ -245,7 +248,7 @@ pub async fn collect_jobs(
     broker: &TestBroker,
     shutdown: CancellationToken,
 ) -> std::sync::Arc<std::sync::Mutex<Vec<common::messages::CheckJob>>> {
-    use common::messages::{CheckJob, Envelope};
+    use common::messages::{CheckJobs, Envelope};
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let b = broker.broker("full-collector", shutdown.clone());
     let conn = b.connection().await.expect("collector connects");
@@ -270,8 +273,9 @@ pub async fn collect_jobs(
                 _ = shutdown.cancelled() => break,
                 d = futures::StreamExt::next(&mut consumer) => match d {
                     Some(Ok(d)) => {
-                        let env: Envelope<CheckJob> = serde_json::from_slice(&d.data).expect("job decodes");
-                        out.lock().unwrap().push(env.payload);
+                        let env: Envelope<CheckJobs> = serde_json::from_slice(&d.data).expect("jobs decode");
+                        assert!(env.payload.validate().is_ok(), "a malformed jobs message");
+                        out.lock().unwrap().extend(env.payload.jobs);
                     }
                     _ => break,
                 },

@@ -223,7 +223,7 @@ impl<H> Shared<H> {
 }
 
 fn consumed_counter(queue: &str, label: &'static str) -> metrics::Counter {
-    metrics::counter!("pingtower_amqp_consumed_total", "queue" => queue.to_owned(), "result" => label)
+    metrics::counter!(crate::telemetry::CONSUMED, "queue" => queue.to_owned(), "result" => label)
 }
 
 /// The engine.
@@ -248,7 +248,7 @@ where
         acked: consumed_counter(&queue, "ack"),
         dead_lettered: consumed_counter(&queue, "dead_letter"),
         requeued: consumed_counter(&queue, "requeue"),
-        retries: metrics::counter!("pingtower_amqp_handler_retries_total", "queue" => queue.clone()),
+        retries: metrics::counter!(crate::telemetry::HANDLER_RETRIES, "queue" => queue.clone()),
         queue,
     });
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));

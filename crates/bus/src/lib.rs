@@ -9,6 +9,7 @@
 //! - [`request`]: request/reply over a private reply queue ("Test now").
 //! - [`management`]: a small client of RabbitMQ's management HTTP API.
 //! - [`topology`]: the declared shape of exchanges and quorum queues, declare and verify.
+//! - [`telemetry`]: metric names and their descriptions.
 //! - `testing` (feature): a fresh vhost per integration test.
 //!
 //! Exchange and queue names, and the message contracts, live in `common::messages`; this
@@ -37,6 +38,7 @@ pub mod management;
 pub mod publish;
 pub mod request;
 pub mod supervisor;
+pub mod telemetry;
 pub mod topology;
 
 #[cfg(feature = "testing")]

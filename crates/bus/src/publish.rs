@@ -183,14 +183,14 @@ impl Publisher {
         };
         let reason = match &result {
             Ok(()) => {
-                metrics::counter!("pingtower_amqp_published_total", "kind" => kind).increment(1);
+                metrics::counter!(crate::telemetry::PUBLISHED, "kind" => kind).increment(1);
                 return result;
             }
             Err(PublishError::Unroutable { .. }) => "unroutable",
             Err(PublishError::Nacked { .. }) => "nacked",
             Err(_) => "unavailable",
         };
-        metrics::counter!("pingtower_amqp_publish_failures_total", "kind" => kind, "reason" => reason).increment(1);
+        metrics::counter!(crate::telemetry::PUBLISH_FAILURES, "kind" => kind, "reason" => reason).increment(1);
         result
     }
 

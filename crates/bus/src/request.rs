@@ -17,7 +17,8 @@ use crate::supervisor::AmqpError;
 
 /// Request/reply: publishes `request` with a private, exclusive reply queue and waits up to
 /// `timeout` for the first answer of type `R` on it (used by "Test now": the backend sends a
-/// CheckJob and a pinger answers with its CheckResult through [`Publisher::reply`]).
+/// CheckJobs message of one job and a pinger answers with its CheckResult through
+/// [`Publisher::reply`]).
 pub async fn request<T: Message, R: Message>(
     publisher: &Publisher,
     request: &Envelope<T>,

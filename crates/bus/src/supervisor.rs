@@ -95,6 +95,16 @@ impl Broker {
         }
     }
 
+    /// A service's broker: `config`'s URI, the topology of `config`'s regions, connections
+    /// named `name`.
+    pub fn from_config(
+        config: &common::config::AmqpConfig,
+        name: impl Into<String>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self::new(config.amqp_url.clone(), name, Topology::new(&config.regions), shutdown)
+    }
+
     /// The topology this broker declares.
     pub fn topology(&self) -> &Topology {
         &self.inner.topology
@@ -142,7 +152,7 @@ impl Broker {
             if live.connection.status().connected() {
                 return Ok(live.clone());
             }
-            metrics::counter!("pingtower_amqp_reconnects_total", "connection" => name.clone()).increment(1);
+            metrics::counter!(crate::telemetry::RECONNECTS, "connection" => name.clone()).increment(1);
         }
         *slot = None;
         let props = ConnectionProperties::default().with_connection_name(name.clone().into());

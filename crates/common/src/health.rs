@@ -135,6 +135,17 @@ pub struct Server {
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+impl Server {
+    /// Waits until the server has stopped (after its shutdown token is cancelled).
+    pub async fn stopped(self) -> anyhow::Result<()> {
+        let served = self
+            .handle
+            .await
+            .map_err(|e| anyhow::anyhow!("the HTTP server task failed: {e}"))?;
+        Ok(served?)
+    }
+}
+
 /// Serves `router` on `addr` until `shutdown`, finishing requests in flight.
 pub async fn serve(addr: SocketAddr, router: Router, shutdown: CancellationToken) -> std::io::Result<Server> {
     let listener = TcpListener::bind(addr).await?;

@@ -5,12 +5,16 @@
 //! - [`telemetry`]: one logging setup (JSON or pretty, `RUST_LOG` filter).
 //! - [`shutdown`]: a cancellation token fired by SIGINT/SIGTERM.
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics` and the server that serves them.
+//! - [`service`]: the start-up and stop every service shares (recorder, metric descriptions,
+//!   ops server).
 //! - [`messages`]: the envelope, the four message contracts and every AMQP name (the only
 //!   place naming exchanges and queues; the `bus` crate speaks them).
 //! - [`db`]: the PostgreSQL pool and migrator, the ClickHouse client and migration runner.
 //! - [`netguard`]: which addresses monitored targets may point at (SSRF guard).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`html`]: HTML escaping for the pages and messages written by hand.
+//! - [`i18n`]: the [`i18n::Language`] type, the Fluent message catalogs (`locales/`) and the
+//!   one duration formatter.
 //! - `testing` (feature): fresh databases for integration tests (fresh vhosts are in
 //!   `bus::testing`), and `samples`:
 //!   fixed sample messages.
@@ -20,8 +24,10 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod html;
+pub mod i18n;
 pub mod messages;
 pub mod netguard;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -18,7 +18,7 @@ use uuid::Uuid;
 /// The version every message is written with today.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Exchange that carries [`CheckJob`]s, routed by `jobs.<region>`.
+/// Exchange that carries [`CheckJobs`] messages, routed by `jobs.<region>`.
 pub const JOBS_EXCHANGE: &str = "pingtower.jobs";
 /// Exchange that carries [`CheckResult`]s, routed by `results.<region>`.
 pub const RESULTS_EXCHANGE: &str = "pingtower.results";
@@ -130,8 +130,76 @@ pub struct CheckJob {
     pub spec: CheckSpec,
 }
 
-impl Message for CheckJob {
-    const KIND: &'static str = "check_job";
+impl CheckJob {
+    /// The id of this job's result. It derives from the job's id, so a job that runs twice
+    /// (its message redelivered after a pinger died before its ack) yields the same result
+    /// id, and every consumer of results, idempotent on that id, counts it once.
+    pub fn result_id(&self) -> Uuid {
+        Uuid::new_v5(&self.job_id, b"result")
+    }
+}
+
+/// Most jobs one [`CheckJobs`] message carries.
+pub const MAX_JOBS_PER_MESSAGE: usize = 64;
+
+/// The check jobs of one region that fell due in one scheduler tick, in one message.
+///
+/// The broker's cost is paid per message (a delivery, an ack), so the scheduler gathers the
+/// jobs of a tick into a few messages instead of one each. A pinger runs every job, publishes
+/// each result with confirms, and acks the message only when every result is confirmed. A
+/// redelivery runs the jobs again; their results keep their ids ([`CheckJob::result_id`]), so
+/// nothing is counted twice. A "Test now" request is a message of one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckJobs {
+    /// The region whose pingers must run the jobs; every job names it too.
+    pub region: String,
+    /// One to [`MAX_JOBS_PER_MESSAGE`] jobs.
+    pub jobs: Vec<CheckJob>,
+}
+
+impl CheckJobs {
+    /// A message of one job.
+    pub fn one(job: CheckJob) -> Self {
+        CheckJobs {
+            region: job.region.clone(),
+            jobs: vec![job],
+        }
+    }
+
+    /// Splits jobs of one region into messages of at most [`MAX_JOBS_PER_MESSAGE`].
+    pub fn chunked(region: &str, jobs: Vec<CheckJob>) -> Vec<Self> {
+        let mut out = Vec::with_capacity(jobs.len().div_ceil(MAX_JOBS_PER_MESSAGE));
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            out.push(CheckJobs {
+                region: region.to_owned(),
+                jobs: jobs.by_ref().take(MAX_JOBS_PER_MESSAGE).collect(),
+            });
+        }
+        out
+    }
+
+    /// Checks what a consumer must not trust blindly: the count bound, and that every job
+    /// belongs to the message's region.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.jobs.is_empty() || self.jobs.len() > MAX_JOBS_PER_MESSAGE {
+            return Err(format!(
+                "jobs: {} jobs in one message, expected 1 to {MAX_JOBS_PER_MESSAGE}",
+                self.jobs.len()
+            ));
+        }
+        if let Some(job) = self.jobs.iter().find(|j| j.region != self.region) {
+            return Err(format!(
+                "jobs: job {} is for region {:?} in a message for region {:?}",
+                job.job_id, job.region, self.region
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Message for CheckJobs {
+    const KIND: &'static str = "check_jobs";
     const EXCHANGE: &'static str = JOBS_EXCHANGE;
     fn routing_key(&self) -> String {
         jobs_queue(&self.region)
@@ -1145,8 +1213,40 @@ mod tests {
     use crate::samples;
 
     #[test]
-    fn check_job_json_is_pinned() {
-        insta::assert_json_snapshot!(samples::envelope(samples::check_job()));
+    fn check_jobs_json_is_pinned() {
+        insta::assert_json_snapshot!(samples::envelope(samples::check_jobs()));
+    }
+
+    #[test]
+    fn a_result_id_derives_from_its_job_alone() {
+        let job = samples::check_job();
+        assert_eq!(job.result_id(), samples::check_job().result_id());
+        assert_ne!(job.result_id(), job.job_id);
+        let mut other = samples::check_job();
+        other.job_id = Uuid::from_u128(77);
+        assert_ne!(other.result_id(), job.result_id());
+    }
+
+    #[test]
+    fn jobs_are_chunked_to_the_bound_and_validated() {
+        let jobs = vec![samples::check_job(); MAX_JOBS_PER_MESSAGE * 2 + 1];
+        let chunks = CheckJobs::chunked(DEFAULT_REGION, jobs);
+        assert_eq!(chunks.iter().map(|c| c.jobs.len()).collect::<Vec<_>>(), [64, 64, 1]);
+        assert!(chunks.iter().all(|c| c.validate().is_ok()));
+        assert!(CheckJobs::chunked(DEFAULT_REGION, Vec::new()).is_empty());
+        let too_many = CheckJobs {
+            region: DEFAULT_REGION.into(),
+            jobs: vec![samples::check_job(); MAX_JOBS_PER_MESSAGE + 1],
+        };
+        assert!(too_many.validate().unwrap_err().starts_with("jobs:"));
+        let empty = CheckJobs {
+            region: DEFAULT_REGION.into(),
+            jobs: Vec::new(),
+        };
+        assert!(empty.validate().is_err());
+        let mut foreign = CheckJobs::one(samples::check_job());
+        foreign.region = "eu".into();
+        assert!(foreign.validate().unwrap_err().contains("region"));
     }
 
     #[test]
@@ -1171,7 +1271,7 @@ mod tests {
             let back: Envelope<T> = serde_json::from_slice(&serde_json::to_vec(&env).unwrap()).unwrap();
             assert_eq!(back, env);
         }
-        round(samples::check_job());
+        round(samples::check_jobs());
         round(samples::check_result());
         round(samples::incident_event());
         round(samples::incident_report());

@@ -17,6 +17,11 @@ fn id(n: u128) -> Uuid {
     Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
 }
 
+/// A message of the sample job.
+pub fn check_jobs() -> CheckJobs {
+    CheckJobs::one(check_job())
+}
+
 /// An HTTP check job with most options set.
 pub fn check_job() -> CheckJob {
     let mut spec = HttpSpec::get("https://shop.example.com/health");

@@ -1,16 +1,13 @@
 //! Shared helpers: fresh vhost and database, the service in-process, rows the incident
 //! engine would write, a fake OpenAI-compatible provider (wiremock).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bus::testing::TestBroker;
 use common::messages::{IncidentEvent, IncidentReport};
-use common::testing::TestPg;
+use common::testing::{RunningService, TestPg};
 use llm_service::Config;
 use serde_json::json;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Fresh RabbitMQ vhost and PostgreSQL database.
@@ -82,47 +79,13 @@ impl TestEnv {
     }
 }
 
-/// The service, running until dropped or stopped.
-pub struct RunningService {
-    pub addr: SocketAddr,
-    pub shutdown: CancellationToken,
-    pub handle: JoinHandle<anyhow::Result<()>>,
-}
-
-impl RunningService {
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        let stopped = tokio::time::timeout(Duration::from_secs(30), self.handle).await;
-        assert!(matches!(stopped, Ok(Ok(Ok(())))), "service stops cleanly: {stopped:?}");
-    }
-}
-
 /// Starts the service in-process.
 pub async fn spawn_service(config: Config) -> RunningService {
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let handle = tokio::spawn(llm_service::run_with(config, shutdown.clone(), move |addr| {
-        let _ = tx.send(addr);
-    }));
-    let addr = rx.await.expect("service binds");
-    RunningService { addr, shutdown, handle }
+    RunningService::spawn(|shutdown, on_bound| llm_service::run_with(config, shutdown, on_bound)).await
 }
 
 /// An OpenAI chat completion whose message content is `content`.
-pub fn completion(content: &str) -> serde_json::Value {
-    json!({
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "created": 1_795_000_000u32,
-        "model": "test-model",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content},
-            "finish_reason": "stop"
-        }],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}
-    })
-}
+pub use common::testing::completion;
 
 /// A good, grounded answer about the sample 503 incident, in `lang`.
 pub fn good_answer(event: &IncidentEvent, lang: &str) -> String {

@@ -201,7 +201,7 @@ async fn the_resolution_answers_the_alert_with_the_downtime() {
     let sent = env.tg.sent_to(2301);
     let text = sent[1].text();
     assert!(text.contains("ВОССТАНОВЛЕН"), "in the user's language: {text}");
-    assert!(text.contains("1ч 2мин"), "{text}");
+    assert!(text.contains("1 ч 2 мин"), "{text}");
     assert!(sent[1].body["reply_parameters"]["message_id"].is_number());
     let kinds: Vec<String> = log_rows(&pool, incident).await.into_iter().map(|r| r.1).collect();
     assert_eq!(kinds, vec!["opened", "resolved"]);
@@ -268,8 +268,14 @@ async fn a_blocked_bot_disables_the_channel_and_says_why() {
 
     // Assert
     assert!(row.contains("blocked"), "the dashboard says why: {row}");
-    let rows = log_rows(&pool, incident).await;
-    let failed = rows.iter().find(|r| r.0 == blocked).unwrap();
+    // The channel is disabled before its log row is marked failed: wait for the row.
+    let failed = eventually("the failed delivery logged", WAIT, || async {
+        log_rows(&pool, incident)
+            .await
+            .into_iter()
+            .find(|r| r.0 == blocked && r.2 != "sending")
+    })
+    .await;
     assert_eq!(failed.2, "failed");
     // A second incident does not try the disabled chat again.
     let t2 = crate::helpers::target(&pool, owner, "Second").await;

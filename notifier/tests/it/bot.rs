@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use crate::fake_telegram::FakeTelegram;
 use crate::helpers::*;
+use common::testing::FakeTelegram;
 
 const WAIT: Duration = Duration::from_secs(20);
 

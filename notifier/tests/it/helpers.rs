@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::fake_telegram::FakeTelegram;
+use common::testing::FakeTelegram;
 
 pub const PUBLIC_URL: &str = "https://pingtower.example";
 
@@ -50,7 +50,7 @@ impl TestEnv {
         let mut c = notifier::Config::new(self.broker.config.clone(), self.pg.config.clone());
         c.telegram.bot_token = Some("123:TEST".to_owned().into());
         c.telegram.api_url = self.tg.url.parse().unwrap();
-        c.telegram.bot_username = "pt_bot".into();
+        c.telegram.bot_username = common::testing::BOT_USERNAME.into();
         c.telegram.poll_timeout = Duration::from_secs(1);
         c.telegram.chat_interval = Duration::from_millis(20);
         c.telegram.global_rate = 0;

@@ -327,7 +327,7 @@ async fn an_owner_with_the_permission_reaches_loopback_but_never_the_suites_own_
 
 #[tokio::test]
 async fn the_pinger_service_enforces_each_jobs_permission_and_protects_the_suite() {
-    use common::messages::{CheckResult, Envelope, RESULTS_STORE_QUEUE};
+    use common::messages::{CheckResult, RESULTS_STORE_QUEUE};
     // Arrange: a pinger on an installation allowing private targets, and a loopback server.
     let broker = bus::testing::TestBroker::new().await;
     let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
@@ -344,7 +344,7 @@ async fn the_pinger_service_enforces_each_jobs_permission_and_protects_the_suite
 
     // Act
     for j in [&without, &with, &clickhouse, &health] {
-        broker.publish(&Envelope::new(j.clone())).await;
+        broker.publish(&one_job(j.clone())).await;
     }
     let mut results = std::collections::HashMap::new();
     while results.len() < 4 {

@@ -1,5 +1,6 @@
 //! Shared helpers of the integration tests.
 
+use common::testing::RunningService;
 use std::time::Duration;
 
 use common::config::GuardConfig;
@@ -82,6 +83,19 @@ pub fn config(broker: &bus::testing::TestBroker) -> pinger::Config {
     }
 }
 
+/// A jobs message carrying `job` alone.
+pub fn one_job(job: common::messages::CheckJob) -> common::messages::Envelope<common::messages::CheckJobs> {
+    common::messages::Envelope::new(common::messages::CheckJobs::one(job))
+}
+
+/// A jobs message carrying `jobs`.
+pub fn jobs_message(jobs: Vec<common::messages::CheckJob>) -> common::messages::Envelope<common::messages::CheckJobs> {
+    common::messages::Envelope::new(common::messages::CheckJobs {
+        region: common::messages::DEFAULT_REGION.into(),
+        jobs,
+    })
+}
+
 /// A job for `spec` in the default region, due now, stale in `deadline_s` seconds.
 pub fn job(spec: common::messages::CheckSpec, deadline_s: i64) -> common::messages::CheckJob {
     let now = chrono::Utc::now();
@@ -98,41 +112,11 @@ pub fn job(spec: common::messages::CheckSpec, deadline_s: i64) -> common::messag
 }
 
 /// A running pinger service inside the test.
-pub struct Service {
-    /// Its health server.
-    pub addr: std::net::SocketAddr,
-    /// Cancels it.
-    pub shutdown: tokio_util::sync::CancellationToken,
-    /// Its task.
-    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+pub struct Service;
 
 impl Service {
     /// Starts the service with `config`.
-    pub async fn start(config: pinger::Config) -> Self {
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(pinger::run_with(config, shutdown.clone(), move |addr| {
-            let _ = tx.send(addr);
-        }));
-        let addr = rx.await.expect("service binds");
-        Self { addr, shutdown, task }
-    }
-
-    /// The `/metrics` text.
-    pub async fn metrics(&self) -> String {
-        reqwest::get(format!("http://{}/metrics", self.addr))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Stops it and asserts it stopped cleanly.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        let stopped = tokio::time::timeout(Duration::from_secs(15), self.task).await;
-        assert!(matches!(stopped, Ok(Ok(Ok(())))), "service stops cleanly: {stopped:?}");
+    pub async fn start(config: pinger::Config) -> RunningService {
+        RunningService::spawn(|shutdown, on_bound| pinger::run_with(config, shutdown, on_bound)).await
     }
 }

@@ -25,7 +25,7 @@ async fn a_job_consumed_from_rabbitmq_yields_a_check_result_on_pingtower_results
     let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
     let service = Service::start(config(&broker)).await;
     let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
-    let envelope = Envelope::new(job.clone());
+    let envelope = one_job(job.clone());
 
     // Act
     broker.publish(&envelope).await;
@@ -60,7 +60,7 @@ async fn a_job_past_its_deadline_is_reported_as_skipped_and_not_run() {
     let service = Service::start(config(&broker)).await;
     let stale = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), -5);
 
-    broker.publish(&Envelope::new(stale.clone())).await;
+    broker.publish(&one_job(stale.clone())).await;
     let r = broker
         .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
         .await
@@ -83,7 +83,7 @@ async fn a_test_now_request_is_answered_on_its_reply_queue_only() {
     let publisher = Publisher::new(broker.broker("test-backend", CancellationToken::new()), WAIT);
     let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
 
-    let answer: Envelope<CheckResult> = bus::request(&publisher, &Envelope::new(job.clone()), WAIT)
+    let answer: Envelope<CheckResult> = bus::request(&publisher, &one_job(job.clone()), WAIT)
         .await
         .expect("the pinger answers");
 
@@ -142,7 +142,7 @@ async fn when_most_canaries_fail_results_carry_probe_degraded() {
     }
 
     broker
-        .publish(&Envelope::new(job(
+        .publish(&one_job(job(
             CheckSpec::Http(HttpSpec::get(target.url("http", "/"))),
             60,
         )))
@@ -194,7 +194,7 @@ async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result
     .await;
     let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 120);
     let mut first = spawn_pinger(&broker, "first");
-    broker.publish(&Envelope::new(job.clone())).await;
+    broker.publish(&one_job(job.clone())).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while calls.load(Ordering::SeqCst) == 0 {
         assert!(
@@ -215,6 +215,7 @@ async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result
     // Assert
     let r = result.expect("the redelivered job's result is published").payload;
     assert_eq!(r.job_id, job.job_id);
+    assert_eq!(r.result_id, job.result_id(), "the result's id derives from its job");
     assert_eq!(r.pinger_id, "second");
     assert_eq!(r.outcome, Outcome::Up, "{r:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -234,12 +235,12 @@ async fn a_slow_target_does_not_delay_the_others() {
     let fast = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fast"))).await;
     let service = Service::start(config(&broker)).await;
     let slow_job = job(CheckSpec::Http(HttpSpec::get(slow.url("http", "/"))), 60);
-    broker.publish(&Envelope::new(slow_job.clone())).await;
+    broker.publish(&one_job(slow_job.clone())).await;
     let mut fast_jobs = Vec::new();
     for _ in 0..5 {
         let j = job(CheckSpec::Http(HttpSpec::get(fast.url("http", "/"))), 60);
         fast_jobs.push(j.job_id);
-        broker.publish(&Envelope::new(j)).await;
+        broker.publish(&one_job(j)).await;
     }
 
     // The five fast results arrive before the slow one.
@@ -255,4 +256,121 @@ async fn a_slow_target_does_not_delay_the_others() {
     assert_eq!(order.last(), Some(&slow_job.job_id), "{order:?}");
     assert!(fast_jobs.iter().all(|j| order[..5].contains(j)));
     service.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_of_several_jobs_yields_one_result_per_job() {
+    let broker = TestBroker::new().await;
+    let up = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let down = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::status(500, "broken"))).await;
+    let service = Service::start(config(&broker)).await;
+    let jobs: Vec<_> = (0..10)
+        .map(|i| {
+            let server = if i % 2 == 0 { &up } else { &down };
+            let mut j = job(CheckSpec::Http(HttpSpec::get(server.url("http", &format!("/{i}")))), 60);
+            // Each its own owner, as a tick's jobs mostly are: one owner's jobs in hand are
+            // held to its share of the pinger.
+            j.owner_id = Some(uuid::Uuid::now_v7());
+            j
+        })
+        .collect();
+
+    broker.publish(&jobs_message(jobs.clone())).await;
+    let mut results = std::collections::HashMap::new();
+    for _ in 0..jobs.len() {
+        let r = broker
+            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+            .await
+            .expect("a result per job")
+            .payload;
+        results.insert(r.job_id, r);
+    }
+
+    for (i, j) in jobs.iter().enumerate() {
+        let r = &results[&j.job_id];
+        assert_eq!(r.result_id, j.result_id());
+        let expected = if i % 2 == 0 { Outcome::Up } else { Outcome::Down };
+        assert_eq!(r.outcome, expected, "{r:?}");
+    }
+    assert_eq!((up.hits(), down.hits()), (5, 5));
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_jobs_message_goes_to_the_dead_letter_queue_unrun() {
+    let broker = TestBroker::new().await;
+    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let service = Service::start(config(&broker)).await;
+    let mut foreign = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
+    foreign.region = "elsewhere".into();
+    let message = jobs_message(vec![foreign]);
+
+    broker.publish(&message).await;
+
+    let dead = broker.next_raw(DEAD_LETTER_QUEUE, WAIT).await.expect("dead-lettered");
+    let dead: Envelope<common::messages::CheckJobs> = serde_json::from_slice(&dead).expect("the message, intact");
+    assert_eq!(dead, message);
+    assert_eq!(target.hits(), 0, "no job of a malformed message runs");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_redelivered_after_a_pinger_dies_duplicates_no_result() {
+    // Arrange: one job's first request hangs; the message's other jobs answer at once.
+    let broker = TestBroker::new().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let hanging = TestServer::http(
+        "127.0.0.1",
+        Arc::new(move |_: &str| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::Slow(Duration::from_secs(60))
+            } else {
+                Reply::ok("recovered")
+            }
+        }),
+    )
+    .await;
+    let quick = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("quick"))).await;
+    let jobs = vec![
+        job(CheckSpec::Http(HttpSpec::get(hanging.url("http", "/"))), 120),
+        job(CheckSpec::Http(HttpSpec::get(quick.url("http", "/a"))), 120),
+        job(CheckSpec::Http(HttpSpec::get(quick.url("http", "/b"))), 120),
+    ];
+    let mut first = spawn_pinger(&broker, "first");
+    broker.publish(&jobs_message(jobs.clone())).await;
+    // The quick jobs' results leave before the message is acked.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let r = broker
+            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+            .await
+            .expect("the quick jobs' results, before the hanging one ends")
+            .payload;
+        seen.push(r);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the hanging check is in flight");
+
+    // Act: kill -9 with the message unacked, then start another pinger.
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let mut second = spawn_pinger(&broker, "second");
+    for _ in 0..3 {
+        let r = broker
+            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+            .await
+            .expect("every job of the redelivered message has a result")
+            .payload;
+        seen.push(r);
+    }
+    let _ = second.kill();
+    let _ = second.wait();
+
+    // Assert: five publications, three results: each id is its job's, whichever pinger ran it.
+    assert_eq!(seen.len(), 5);
+    let ids: std::collections::HashSet<_> = seen.iter().map(|r| r.result_id).collect();
+    let expected: std::collections::HashSet<_> = jobs.iter().map(|j| j.result_id()).collect();
+    assert_eq!(ids, expected);
+    assert!(seen.iter().all(|r| r.outcome == Outcome::Up), "{seen:?}");
+    assert!(seen[2..].iter().all(|r| r.pinger_id == "second"));
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bus::testing::TestBroker;
 use bus::{ConsumerOptions, HandlerError, Publisher, consume};
 use chrono::{DateTime, Utc};
-use common::messages::{CheckJob, CheckResult, CheckSpec, Envelope, HttpSpec, Outcome, RESULTS_STORE_QUEUE};
+use common::messages::{CheckJob, CheckJobs, CheckResult, CheckSpec, Envelope, HttpSpec, Outcome, RESULTS_STORE_QUEUE};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -115,7 +115,10 @@ async fn a_tarpitted_owner_cannot_starve_another_owners_checks_for_two_minutes()
                 tick.tick().await;
                 let target = a_targets[published % A_TARGETS];
                 let job = owned_job(owner_a, target, &pit_url, A_INTERVAL, Duration::from_secs(25));
-                publisher.publish(&Envelope::new(job)).await.expect("job A published");
+                publisher
+                    .publish(&Envelope::new(CheckJobs::one(job)))
+                    .await
+                    .expect("job A published");
                 published += 1;
             }
             publisher.broker().close().await;
@@ -131,7 +134,10 @@ async fn a_tarpitted_owner_cannot_starve_another_owners_checks_for_two_minutes()
                 tick.tick().await;
                 let job = owned_job(owner_b, b_target, &healthy_url, B_INTERVAL, Duration::from_secs(2));
                 scheduled.insert(job.job_id, job.scheduled_for);
-                publisher.publish(&Envelope::new(job)).await.expect("job B published");
+                publisher
+                    .publish(&Envelope::new(CheckJobs::one(job)))
+                    .await
+                    .expect("job B published");
             }
             publisher.broker().close().await;
             scheduled
@@ -217,7 +223,7 @@ async fn a_tarpitted_owner_cannot_starve_another_owners_checks_for_two_minutes()
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Waits until the pinger's `/metrics` contains `line`.
-async fn wait_for_metric(service: &Service, line: &str) {
+async fn wait_for_metric(service: &common::testing::RunningService, line: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let metrics = service.metrics().await;
@@ -246,7 +252,7 @@ async fn an_owner_over_its_share_waits_is_skipped_at_its_deadline_or_at_once_and
 
     // Act: A's first job runs, its second waits for A's share, its third is one too many;
     // B's runs meanwhile.
-    broker.publish(&Envelope::new(running.clone())).await;
+    broker.publish(&one_job(running.clone())).await;
     let seen = tokio::time::Instant::now() + WAIT;
     while slow.hits() == 0 {
         assert!(
@@ -263,10 +269,10 @@ async fn an_owner_over_its_share_waits_is_skipped_at_its_deadline_or_at_once_and
         Duration::from_secs(5),
         Duration::from_secs(1),
     );
-    broker.publish(&Envelope::new(waiting.clone())).await;
+    broker.publish(&one_job(waiting.clone())).await;
     wait_for_metric(&service, "pingtower_pinger_jobs_held_back_total{reason=\"waited\"} 1").await;
-    broker.publish(&Envelope::new(refused.clone())).await;
-    broker.publish(&Envelope::new(other.clone())).await;
+    broker.publish(&one_job(refused.clone())).await;
+    broker.publish(&one_job(other.clone())).await;
     let mut results = HashMap::new();
     while results.len() < 4 {
         let r = broker

@@ -7,33 +7,43 @@ import type {
   AdminUserPatch,
   ApiToken,
   Channel,
+  ChannelPatch,
   CheckResult,
   CreatedToken,
+  Credentials,
   DailyUptime,
   ErrorBody,
   ImportDocument,
   ImportSummary,
   Incident,
   LatencySeries,
+  Language,
   LatencyStep,
+  NewEmailChannel,
+  NewToken,
+  PasswordChange,
   MaintenanceWindow,
+  Me,
   Page,
   PublicStatus,
   ServerConfig,
+  Settings,
   Sparklines,
   StatusPage,
   StatusPageInput,
   Target,
   TargetInput,
+  TargetChannels,
   TargetOverview,
   RowUptimes,
   TargetQuery,
   TelegramLink,
   TokenScope,
+  UpdateMe,
   UptimeSummary,
   User,
   Uuid,
-} from './types';
+} from './model';
 
 export class ApiError extends Error {
   constructor(
@@ -129,34 +139,40 @@ export class ApiClient {
     return this.request('GET', '/api/config');
   }
   register(email: string, password: string): Promise<User> {
-    return this.request('POST', '/api/auth/register', { email, password });
+    const body: Credentials = { email, password };
+    return this.request('POST', '/api/auth/register', body);
   }
   login(email: string, password: string): Promise<User> {
-    return this.request('POST', '/api/auth/login', { email, password });
+    const body: Credentials = { email, password };
+    return this.request('POST', '/api/auth/login', body);
   }
   logout(): Promise<void> {
     return this.request('POST', '/api/auth/logout');
   }
-  me(): Promise<User> {
+  me(): Promise<Me> {
     return this.request('GET', '/api/auth/me');
   }
-  setLanguage(language: string): Promise<User> {
-    return this.request('PATCH', '/api/auth/me', { language });
+  setLanguage(language: Language): Promise<User> {
+    const body: UpdateMe = { language };
+    return this.request('PATCH', '/api/auth/me', body);
   }
   changePassword(current_password: string, new_password: string): Promise<void> {
-    return this.request('POST', '/api/auth/password', { current_password, new_password });
+    const body: PasswordChange = { current_password, new_password };
+    return this.request('POST', '/api/auth/password', body);
   }
   tokens(): Promise<Page<ApiToken>> {
     return this.request<Page<ApiToken> | ApiToken[]>('GET', '/api/tokens').then(asPage);
   }
   createToken(name: string, scope: TokenScope): Promise<CreatedToken> {
-    return this.request('POST', '/api/tokens', { name, scope });
+    const body: NewToken = { name, scope };
+    return this.request('POST', '/api/tokens', body);
   }
   deleteToken(id: Uuid): Promise<void> {
     return this.request('DELETE', `/api/tokens/${seg(id)}`);
   }
   adminSettings(registration_open: boolean): Promise<void> {
-    return this.request('PUT', '/api/admin/settings', { registration_open });
+    const body: Settings = { registration_open };
+    return this.request('PUT', '/api/admin/settings', body);
   }
   adminUsers(q: { limit?: number; cursor?: string | null } = {}): Promise<Page<AdminUser>> {
     return this.request('GET', `/api/admin/users${queryString(q)}`);
@@ -260,19 +276,21 @@ export class ApiClient {
     return this.request('POST', '/api/channels/telegram/link');
   }
   addEmail(address: string): Promise<Channel> {
-    return this.request('POST', '/api/channels/email', { address });
+    const body: NewEmailChannel = { address };
+    return this.request('POST', '/api/channels/email', body);
   }
   deleteChannel(id: Uuid): Promise<void> {
     return this.request('DELETE', `/api/channels/${seg(id)}`);
   }
-  updateChannel(id: Uuid, patch: { label?: string; muted_until?: string | null }): Promise<Channel> {
+  updateChannel(id: Uuid, patch: ChannelPatch): Promise<Channel> {
     return this.request('PATCH', `/api/channels/${seg(id)}`, patch);
   }
-  targetChannels(id: Uuid): Promise<{ channel_ids: Uuid[] }> {
+  targetChannels(id: Uuid): Promise<TargetChannels> {
     return this.request('GET', `/api/targets/${seg(id)}/channels`);
   }
-  setTargetChannels(id: Uuid, channel_ids: Uuid[]): Promise<{ channel_ids: Uuid[] }> {
-    return this.request('PUT', `/api/targets/${seg(id)}/channels`, { channel_ids });
+  setTargetChannels(id: Uuid, channel_ids: Uuid[]): Promise<TargetChannels> {
+    const body: TargetChannels = { channel_ids };
+    return this.request('PUT', `/api/targets/${seg(id)}/channels`, body);
   }
 
   // Status pages and badges --------------------------------------------------------------------

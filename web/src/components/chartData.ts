@@ -1,4 +1,4 @@
-import type { LatencyPoint, Percentiles } from '../api/types';
+import type { LatencyPoint, Percentiles } from '../api/model';
 import { PHASES } from '../format';
 
 export type PercentileKey = keyof Percentiles;

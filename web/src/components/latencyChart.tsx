@@ -4,7 +4,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { LatencyPoint } from '../api/types';
+import type { LatencyPoint } from '../api/model';
 import { chartData, type PercentileKey } from './chartData';
 import { PHASES, formatMs } from '../format';
 import { t } from '../i18n';

@@ -1,8 +1,8 @@
 // One check result in full: outcome, failure, redirect chain with per-hop phases, TLS and DNS facts.
 
-import type { CheckResult, HttpHop, PhaseTimings, TlsInfo } from '../api/types';
+import type { CheckResult, HttpHop, PhaseTimings, TlsInfo } from '../api/model';
 import { PHASES, formatDateTime, formatMs, humanizeCode, phaseMs } from '../format';
-import { dictionaries, lang, t, type MessageKey } from '../i18n';
+import { dictionaries, lang, t, tn, type MessageKey } from '../i18n';
 import { StatusPill } from './ui';
 
 export function PhaseBar({ timings, scale }: { timings: PhaseTimings; scale?: number }) {
@@ -78,7 +78,7 @@ export function TlsFacts({ tls }: { tls: TlsInfo }) {
       <dd class="mono">{tls.sans.join(', ') || '—'}</dd>
       <dt>{t('result.validUntil')}</dt>
       <dd>
-        {formatDateTime(tls.not_after, lang.value)} ({t('result.daysLeft', { n: tls.days_left })})
+        {formatDateTime(tls.not_after, lang.value)} ({tn('daysLeft', tls.days_left)})
       </dd>
       <dt>{t('result.chainValid')}</dt>
       <dd>{tls.chain_valid ? t('common.yes') : <b class="bad">{t('common.no')}</b>}</dd>

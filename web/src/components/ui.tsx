@@ -3,7 +3,7 @@
 import type { ComponentChildren, JSX } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
-import type { TargetStatus } from '../api/types';
+import type { TargetStatus } from '../api/model';
 import { statusTone } from '../format';
 import { t, type MessageKey } from '../i18n';
 

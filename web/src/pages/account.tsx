@@ -2,10 +2,10 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import { QUOTA_KEYS, type Channel, type CreatedToken, type TelegramLink, type TokenScope, type User } from '../api/types';
+import { QUOTA_KEYS, type Channel, type CreatedToken, type Me, type TelegramLink, type TokenScope } from '../api/model';
 import { Check, CopyButton, ErrorBox, Field, Section, Spinner, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
-import { lang, setLang, t, type MessageKey } from '../i18n';
+import { lang, setLang, t, tn, type MessageKey } from '../i18n';
 import { serverConfig, setTheme, theme, toast, user } from '../session';
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ export function ImportExportPage() {
     setResult(null);
     try {
       const r = await api.importTargets(text, detectFormat(text));
-      setResult(t('io.done', { created: r.created, updated: r.updated }));
+      setResult(`${tn('targetsCreated', r.created)}, ${tn('targetsUpdated', r.updated)}.`);
     } catch (err) {
       setError(err instanceof ApiError && err.field ? `${err.field}: ${err.message}` : errorMessage(err));
     } finally {
@@ -412,7 +412,7 @@ export function SettingsPage() {
 
 /** The signed-in user's permission for private addresses and quotas, fresh from `/api/auth/me`. */
 function LimitsSection() {
-  const me = useAsync<User>(() => api.me(), []);
+  const me = useAsync<Me>(() => api.me(), []);
   const u = me.data;
   return (
     <Section title={t('settings.quotas')} id="limits">
@@ -429,7 +429,7 @@ function LimitsSection() {
                 <>
                   <dt>{t(`quota.${k}` as MessageKey)}</dt>
                   <dd class="num" data-quota={k}>
-                    {u.quotas![k] ?? '—'}
+                    {u.quotas[k]}
                   </dd>
                 </>
               ))}

@@ -4,10 +4,10 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import { QUOTA_KEYS, type AdminUser, type Page } from '../api/types';
+import { QUOTA_KEYS, type AdminUser, type Page } from '../api/model';
 import { ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
 import { formatDateTime } from '../format';
-import { lang, t, type MessageKey } from '../i18n';
+import { lang, t, tn, type MessageKey } from '../i18n';
 import { toast, user } from '../session';
 import { adminFieldKey, quotaDraft, quotaPatch, type QuotaDraft, type QuotaErrors } from '../state/adminUsers';
 
@@ -63,7 +63,7 @@ export function AdminUsersPage() {
       ))}
       {page?.next_cursor ? (
         <p>
-          <button type="button" class="btn" disabled={loading} onClick={() => void load(page.next_cursor)}>
+          <button type="button" class="btn" disabled={loading} onClick={() => void load(page.next_cursor ?? null)}>
             {t('admin.loadMore')}
           </button>
         </p>
@@ -114,7 +114,7 @@ function UserCard({ user: u, onSaved }: { user: AdminUser; onSaved: (u: AdminUse
           {u.email} {u.is_admin ? <span class="pill">{t('admin.admin')}</span> : null}
         </h2>
         <span class="muted">
-          {t('admin.targets')}: {u.target_count} · {formatDateTime(u.created_at, lang.value)}
+          {tn('targets', u.target_count)} · {formatDateTime(u.created_at, lang.value)}
         </span>
       </header>
       <form class="grid" onSubmit={save}>

@@ -3,7 +3,7 @@
 
 import { useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { Incident, IncidentReport } from '../api/types';
+import type { Incident, IncidentReport } from '../api/model';
 import { ResultView, failureText } from '../components/result';
 import { ErrorBox, Section, Spinner, StatusPill, Tabs, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';

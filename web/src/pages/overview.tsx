@@ -3,10 +3,10 @@
 
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { RowUptime, Target, TargetStatus } from '../api/types';
+import type { RowUptime, Target, TargetStatus } from '../api/model';
 import { ErrorBox, StatusPill, useTitle, val } from '../components/ui';
 import { formatAgo, formatMs, formatUptime } from '../format';
-import { lang, t, type MessageKey } from '../i18n';
+import { lang, t, tn, type MessageKey } from '../i18n';
 import { navigate, useLocation } from '../router';
 import {
   RowExtras,
@@ -243,7 +243,7 @@ export function OverviewPage() {
       </div>
       <ErrorBox error={win.error} onRetry={() => void win.ensure(start, end)} />
       <div class="list-meta muted">
-        <span data-testid="target-count">{shown.ready ? t('overview.count', { n: total }) : t('common.loading')}</span>
+        <span data-testid="target-count">{shown.ready ? tn('targets', total) : t('common.loading')}</span>
         <span>{t('overview.updated', { ago: formatAgo(new Date(updatedAt).toISOString(), Date.now(), lang.value) })}</span>
       </div>
       <div class="vlist-head" aria-hidden="true">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { IncidentReport, PublicStatus } from '../api/types';
+import type { IncidentReport, PublicStatus } from '../api/model';
 import { detectFormat, localToIso } from './account';
 import { incidentDuration, pickReport } from './incidents';
 import { addressOf } from './overview';

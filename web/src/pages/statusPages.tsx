@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import type { PublicStatus, StatusPage, StatusPageTarget, Target } from '../api/types';
+import type { PublicStatus, StatusPage, StatusPageTarget, Target } from '../api/model';
 import { ErrorBox, Field, Section, Spinner, StatusPill, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatDateTime, formatDuration, formatUptime, slugify, statusTone } from '../format';
 import { lang, t } from '../i18n';

@@ -5,7 +5,7 @@ import { signal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { CheckResult, DailyUptime, Incident, Target } from '../api/types';
+import type { CheckResult, DailyUptime, Incident, Target } from '../api/model';
 import { ResultView, failureText } from '../components/result';
 import { CopyButton, ErrorBox, Section, Spinner, StatusPill, Tabs, useAsync, useTitle } from '../components/ui';
 import { formatAgo, formatDate, formatDateTime, formatDuration, formatMs, formatUptime, resultSummary, stepFor } from '../format';
@@ -280,7 +280,7 @@ function ResultsSection({ id }: { id: string }) {
           onClick={async () => {
             const page = await api.results(id, { limit: 50, cursor: next });
             setExtra([...extra, ...page.items]);
-            setCursor(page.next_cursor);
+            setCursor(page.next_cursor ?? null);
           }}
         >
           {t('common.more')}

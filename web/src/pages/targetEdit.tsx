@@ -13,7 +13,7 @@ import {
   type DnsRecordType,
   type DnsTransport,
   type HttpMethod,
-} from '../api/types';
+} from '../api/model';
 import { ResultView } from '../components/result';
 import { Check, ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
 import { t, type MessageKey } from '../i18n';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUOTA_KEYS, type AdminUser } from '../api/types';
+import { QUOTA_KEYS, type AdminUser } from '../api/model';
 import { adminFieldKey, quotaDraft, quotaPatch } from './adminUsers';
 
 function adminUser(overrides: AdminUser['quota_overrides'] = {}, mayPrivate = false): AdminUser {

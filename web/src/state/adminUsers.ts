@@ -1,7 +1,7 @@
 // The admin "Users" page as plain data: a user's quota overrides as the text of number inputs
 // (empty = the installation default), and the PATCH body that changes only what was edited.
 
-import { QUOTA_KEYS, type AdminUser, type AdminUserPatch, type QuotaKey, type QuotaOverrides } from '../api/types';
+import { QUOTA_KEYS, type AdminUser, type AdminUserPatch, type QuotaKey, type QuotaOverrides } from '../api/model';
 import type { MessageKey } from '../i18n';
 
 /** The text of every override input: the override, or empty for the default. */

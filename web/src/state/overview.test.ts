@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../api/client';
-import type { Target } from '../api/types';
+import type { Target } from '../api/model';
 import { RowExtras, TargetWindow, parseQuery, querySearch, sparkPath, stateCounts, visibleRange, DEFAULT_QUERY } from './overview';
 
 function target(i: number): Target {
@@ -10,6 +10,7 @@ function target(i: number): Target {
     kind: 'http',
     spec: { kind: 'http', url: `http://127.0.0.1/${i}` },
     interval_seconds: 60,
+    timeout_seconds: 10,
     regions: ['default'],
     tags: [],
     failure_threshold: 2,
@@ -17,7 +18,7 @@ function target(i: number): Target {
     paused: false,
     created_at: '',
     updated_at: '',
-    state: { status: 'up', since: null, last_checked_at: null, last_latency_ms: 10 },
+    state: { status: 'up', since: '2026-01-01T00:00:00Z', last_checked_at: null, last_latency_ms: 10 },
   };
 }
 

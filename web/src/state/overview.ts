@@ -5,7 +5,7 @@
 // - `RowExtras`: sparklines and uptimes for the rows on screen, batched and cached.
 
 import type { ApiClient } from '../api/client';
-import type { RowUptime, SortOrder, Target, TargetQuery, TargetSort, TargetStatus, Uuid } from '../api/types';
+import type { RowUptime, SortOrder, Target, TargetQuery, TargetSort, TargetStatus, Uuid } from '../api/model';
 
 export interface OverviewQuery {
   status: TargetStatus | '';

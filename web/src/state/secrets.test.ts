@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SECRET_MASK, type HttpSpec, type Target } from '../api/types';
+import { SECRET_MASK, type HttpSpec, type Target } from '../api/model';
 import { buildInput, formFromTarget, isSecretHeaderName, sendsMask, sentHeaderIndex } from './targetForm';
 
 /** A saved HTTP target as the API returns it: secrets masked and marked. */
@@ -10,6 +10,7 @@ function savedTarget(spec: Partial<HttpSpec>): Target {
     kind: 'http',
     spec: { kind: 'http', url: 'https://api.example.com/', ...spec },
     interval_seconds: 60,
+    timeout_seconds: 10,
     regions: ['default'],
     tags: [],
     failure_threshold: 3,
@@ -17,8 +18,8 @@ function savedTarget(spec: Partial<HttpSpec>): Target {
     paused: false,
     created_at: '',
     updated_at: '',
-    state: { status: 'up', since: null, last_checked_at: null, last_latency_ms: null },
-  } as Target;
+    state: { status: 'up', since: '2026-01-01T00:00:00Z', last_checked_at: null, last_latency_ms: null },
+  };
 }
 
 describe('secrets in the target form', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Target } from '../api/types';
+import type { Target } from '../api/model';
 import { apiFieldKey, buildInput, emptyAssertion, emptyForm, formFromTarget, isSocketAddr } from './targetForm';
 
 describe('buildInput', () => {
@@ -120,7 +120,7 @@ describe('buildInput', () => {
     f.http.username = 'u';
     f.http.password = 'p';
     const { input } = buildInput(f);
-    const back = formFromTarget({ ...input, id: '1', created_at: '', updated_at: '', state: { status: 'up', since: null, last_checked_at: null, last_latency_ms: null } } as Target);
+    const back = formFromTarget({ ...input, id: '1', created_at: '', updated_at: '', state: { status: 'up', since: '2026-01-01T00:00:00Z', last_checked_at: null, last_latency_ms: null } } as Target);
     expect(buildInput(back).input).toEqual(input);
   });
 });

@@ -15,8 +15,8 @@ import type {
   Resolver,
   Target,
   TargetInput,
-} from '../api/types';
-import { SECRET_MASK } from '../api/types';
+} from '../api/model';
+import { SECRET_MASK } from '../api/model';
 import { formatStatusRanges, parseStatusRanges, splitList } from '../format';
 import type { MessageKey } from '../i18n';
 
@@ -154,12 +154,13 @@ export function formFromTarget(t: Target | TargetInput): FormState {
   const f = emptyForm();
   f.name = t.name;
   f.kind = t.spec.kind;
-  f.interval = String(t.interval_seconds);
-  f.regions = [...t.regions];
-  f.tags = t.tags.join(', ');
-  f.failureThreshold = String(t.failure_threshold);
-  f.successThreshold = String(t.success_threshold);
-  f.paused = t.paused;
+  // An import entry may leave these out: the form shows the API's defaults then.
+  f.interval = str(t.interval_seconds, '60');
+  f.regions = [...(t.regions ?? [])];
+  f.tags = (t.tags ?? []).join(', ');
+  f.failureThreshold = str(t.failure_threshold, '3');
+  f.successThreshold = str(t.success_threshold, '2');
+  f.paused = t.paused ?? false;
   const s = t.spec;
   switch (s.kind) {
     case 'http':
@@ -443,11 +444,12 @@ export function buildInput(f: FormState, minInterval = 1): { input: TargetInput;
   const ctx: Ctx = { errors: {} };
   const name = required(ctx, 'name', f.name);
   const spec = buildSpec(ctx, f);
+  const interval = int(ctx, 'interval_seconds', f.interval, Math.max(1, minInterval)) ?? 60;
   const input: TargetInput = {
     name,
     kind: f.kind,
     spec,
-    interval_seconds: int(ctx, 'interval_seconds', f.interval, Math.max(1, minInterval)) ?? 60,
+    interval_seconds: interval,
     regions: f.regions.length ? f.regions : ['default'],
     tags: splitList(f.tags),
     failure_threshold: int(ctx, 'failure_threshold', f.failureThreshold, 1, 100) ?? 3,
@@ -455,7 +457,7 @@ export function buildInput(f: FormState, minInterval = 1): { input: TargetInput;
     paused: f.paused,
   };
   const timeout = spec.timeout_ms;
-  if (timeout !== undefined && !ctx.errors['interval_seconds'] && !ctx.errors['spec.timeout_ms'] && timeout >= input.interval_seconds * 1000) {
+  if (timeout !== undefined && !ctx.errors['interval_seconds'] && !ctx.errors['spec.timeout_ms'] && timeout >= interval * 1000) {
     ctx.errors['spec.timeout_ms'] = { key: 'valid.timeoutInterval' };
   }
   return { input, errors: ctx.errors };

@@ -3,21 +3,17 @@
 //! an LLM provider) and a real SMTP server on loopback.
 
 mod llm;
-mod smtp;
 mod suite;
 mod targets;
-mod telegram;
 
 use std::time::{Duration, Instant};
 
+use common::testing::{Call, FakeTelegram, SmtpSink};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use llm::LlmStub;
-use smtp::SmtpSink;
 use suite::{SERVICES, Suite, eventually};
 use targets::{HttpService, HttpsService, Mode};
-use telegram::FakeTelegram;
 
 const CHAT: i64 = 777_001;
 const INTERVAL: u64 = 2;
@@ -70,15 +66,20 @@ fn items(v: &Value) -> Vec<Value> {
 }
 
 /// Telegram messages to the user's chat that mention `needle`.
-fn telegram_about(tg: &FakeTelegram, needle: &str) -> Vec<telegram::Call> {
+fn telegram_about(tg: &FakeTelegram, needle: &str) -> Vec<Call> {
     tg.sent_to(CHAT)
         .into_iter()
         .filter(|c| c.body["text"].as_str().unwrap_or_default().contains(needle))
         .collect()
 }
 
+/// Every mail received, raw, in arrival order.
+fn mails(smtp: &SmtpSink) -> Vec<String> {
+    smtp.mails().into_iter().map(|m| m.raw).collect()
+}
+
 fn mails_about(smtp: &SmtpSink, needle: &str) -> Vec<String> {
-    smtp.messages().into_iter().filter(|m| m.contains(needle)).collect()
+    mails(smtp).into_iter().filter(|m| m.contains(needle)).collect()
 }
 
 /// Secrets of the shop-web target, each unique enough to grep for.
@@ -110,7 +111,7 @@ async fn status_of(api: &Api, id: &str) -> String {
 }
 
 /// Waits for the next Telegram alert about `name` beyond the `seen` already counted.
-async fn next_alert(tg: &FakeTelegram, name: &str, seen: usize, what: &str, within: Duration) -> telegram::Call {
+async fn next_alert(tg: &FakeTelegram, name: &str, seen: usize, what: &str, within: Duration) -> Call {
     eventually(what, within, || {
         let all = telegram_about(tg, name);
         async move { all.get(seen).cloned() }
@@ -123,8 +124,9 @@ async fn a_user_meets_the_whole_suite() {
     // What lies outside the machine, and the targets the user watches.
     let tg = FakeTelegram::start().await;
     let scratch = std::env::temp_dir().join(format!("pingtower-acceptance-io-{}", uuid::Uuid::new_v4().simple()));
-    let smtp = SmtpSink::start(scratch.join("mail"));
-    let llm = LlmStub::start().await;
+    std::fs::create_dir_all(&scratch).unwrap();
+    let smtp = SmtpSink::start().await;
+    let llm = llm::start().await;
     let web = HttpService::start("127.0.0.1").await;
     let flappy = HttpService::start("127.0.0.1").await;
     let canary = HttpService::start("127.0.0.1").await;
@@ -138,7 +140,7 @@ async fn a_user_meets_the_whole_suite() {
         ("PINGTOWER_MIN_INTERVAL_SECONDS", "1".into()),
         ("PINGTOWER_TELEGRAM_BOT_TOKEN", "4200000:acceptance-token".into()),
         ("PINGTOWER_TELEGRAM_API_URL", tg.url.clone()),
-        ("PINGTOWER_TELEGRAM_BOT_USERNAME", "pingtower_test_bot".into()),
+        ("PINGTOWER_TELEGRAM_BOT_USERNAME", common::testing::BOT_USERNAME.into()),
         ("PINGTOWER_SMTP_URL", format!("smtp://127.0.0.1:{}", smtp.port)),
         ("PINGTOWER_MAIL_FROM", "PingTower <alerts@pingtower.test>".into()),
         ("PINGTOWER_LLM_BASE_URL", llm.url.clone()),
@@ -186,7 +188,7 @@ async fn a_user_meets_the_whole_suite() {
     api.post("/api/channels/email", json!({"address": "ann@example.test"}))
         .await;
     let verify = eventually("the verification mail arrives", Duration::from_secs(30), || {
-        let mails = smtp.messages();
+        let mails = mails(&smtp);
         async move {
             let re = regex::Regex::new(r"https?://[^\s<>\x22]+/api/channels/verify\?token=[A-Za-z0-9_\-]+").unwrap();
             mails.iter().find_map(|m| {
@@ -286,7 +288,7 @@ async fn a_user_meets_the_whole_suite() {
     // The report follows: the alert message is edited, the email gets a threaded reply.
     let alert_message = alert.message_id.expect("the alert has a message id");
     eventually("the report edits the Telegram alert", Duration::from_secs(30), || {
-        let edits = tg.calls("editMessageText");
+        let edits = tg.calls_of("editMessageText");
         async move { edits.iter().any(|e| e.message_id == Some(alert_message)).then_some(()) }
     })
     .await;
@@ -422,13 +424,13 @@ async fn a_user_meets_the_whole_suite() {
             ("PINGTOWER_LLM_API_KEY", None),
         ],
     );
-    let edits_before = tg.calls("editMessageText").len();
-    let llm_requests = llm.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let edits_before = tg.calls_of("editMessageText").len();
+    let llm_requests = llm.requests().len();
     assert!(llm_requests >= 1, "the LLM wrote the earlier reports");
     rules_server.set(Mode::Down);
     next_alert(&tg, &rules_name, 0, "the alert without an LLM", alert_deadline()).await;
     eventually("the rule report edits the alert", Duration::from_secs(30), || {
-        let n = tg.calls("editMessageText").len();
+        let n = tg.calls_of("editMessageText").len();
         async move { (n > edits_before).then_some(()) }
     })
     .await;
@@ -442,7 +444,7 @@ async fn a_user_meets_the_whole_suite() {
     )
     .await;
     assert_eq!(
-        llm.requests.load(std::sync::atomic::Ordering::SeqCst),
+        llm.requests().len(),
         llm_requests,
         "no provider configured: the LLM is not asked"
     );
@@ -497,12 +499,12 @@ async fn a_user_meets_the_whole_suite() {
         ("export json", api.get("/api/targets/export").await.to_string()),
         ("logs", suite.all_logs()),
         ("Telegram", format!("{:?}", tg.sent_to(CHAT))),
-        ("Telegram edits", format!("{:?}", tg.calls("editMessageText"))),
-        ("mails", smtp.messages().join("\n")),
+        ("Telegram edits", format!("{:?}", tg.calls_of("editMessageText"))),
+        ("mails", mails(&smtp).join("\n")),
     ];
     let yaml = api.get("/api/targets/export?format=yaml").await;
     seen.push(("export yaml", yaml.as_str().unwrap_or_default().to_owned()));
-    let prompts = llm.bodies.lock().unwrap().join("\n");
+    let prompts = llm.requests().join("\n");
     assert!(!prompts.is_empty(), "the provider was asked");
     for (place, text) in &seen {
         for secret in [HEADER_SECRET, MARKED_SECRET, PASSWORD_SECRET] {

@@ -23,7 +23,7 @@ async fn every_message_type_makes_a_round_trip_through_the_topology() {
     // Arrange
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
-    let job = Envelope::new(samples::check_job());
+    let job = Envelope::new(samples::check_jobs());
     let result = Envelope::new(samples::check_result());
     let event = Envelope::new(samples::incident_event());
     let report = Envelope::new(samples::incident_report());
@@ -35,7 +35,7 @@ async fn every_message_type_makes_a_round_trip_through_the_topology() {
     publisher.publish(&report).await.expect("report confirmed");
 
     // Assert: each arrives, intact, on every queue bound for it.
-    assert_eq!(broker.next_message::<CheckJob>("jobs.default", WAIT).await, Some(job));
+    assert_eq!(broker.next_message::<CheckJobs>("jobs.default", WAIT).await, Some(job));
     assert_eq!(
         broker.next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT).await,
         Some(result.clone())
@@ -65,7 +65,7 @@ async fn an_unroutable_publish_is_an_error_for_the_caller() {
     let mut job = samples::check_job();
     job.region = "atlantis".into(); // no pinger region declared a queue for it
 
-    let outcome = publisher.publish(&Envelope::new(job)).await;
+    let outcome = publisher.publish(&Envelope::new(CheckJobs::one(job))).await;
 
     match outcome {
         Err(PublishError::Unroutable { routing_key, .. }) => assert_eq!(routing_key, "jobs.atlantis"),
@@ -239,14 +239,14 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
     let consumer = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            consume::<CheckJob, _, _>(
+            consume::<CheckJobs, _, _>(
                 &consumer_broker,
                 ConsumerOptions::new("jobs.default").concurrency(8),
                 shutdown,
                 move |env, _| {
                     let seen = handler_seen.clone();
                     async move {
-                        seen.lock().unwrap().insert(env.payload.job_id);
+                        seen.lock().unwrap().insert(env.payload.jobs[0].job_id);
                         Ok(())
                     }
                 },
@@ -261,7 +261,7 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
             job.job_id = Uuid::new_v4();
             sent.insert(job.job_id);
             publisher
-                .publish(&Envelope::new(job))
+                .publish(&Envelope::new(CheckJobs::one(job)))
                 .await
                 .expect("every publish is confirmed");
         }
@@ -302,7 +302,7 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
     let worker = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            consume::<CheckJob, _, _>(
+            consume::<CheckJobs, _, _>(
                 &worker_broker,
                 ConsumerOptions::new("jobs.default"),
                 shutdown,
@@ -310,7 +310,7 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
                     let publisher = worker_publisher.clone();
                     async move {
                         let mut result = samples::check_result();
-                        result.job_id = env.payload.job_id;
+                        result.job_id = env.payload.jobs[0].job_id;
                         let answer = Envelope::caused_by(env.correlation_id, result);
                         info.reply_to.as_ref().expect("the job carries a reply queue");
                         publisher.answer(&info, &answer).await.map_err(HandlerError::transient)
@@ -325,9 +325,13 @@ async fn a_request_gets_the_reply_a_worker_sends_to_its_reply_queue() {
     job.job_id = Uuid::new_v4();
 
     // Act
-    let reply: Envelope<CheckResult> = bus::request(&client, &Envelope::new(job.clone()), Duration::from_secs(10))
-        .await
-        .expect("a reply");
+    let reply: Envelope<CheckResult> = bus::request(
+        &client,
+        &Envelope::new(CheckJobs::one(job.clone())),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("a reply");
 
     // Assert: the answer is the worker's, for this job, and nothing went to the results exchange.
     assert_eq!(reply.payload.job_id, job.job_id);

@@ -90,14 +90,14 @@ fn record_jobs(broker: &TestBroker, shutdown: &CancellationToken) -> (Ledger, Co
     let handler_seen = seen.clone();
     let shutdown = shutdown.clone();
     let task = tokio::spawn(async move {
-        consume::<CheckJob, _, _>(
+        consume::<CheckJobs, _, _>(
             &consumer_broker,
             ConsumerOptions::new(JOBS_QUEUE).concurrency(8),
             shutdown,
             move |env, _| {
                 let seen = handler_seen.clone();
                 async move {
-                    seen.lock().unwrap().insert(env.payload.job_id);
+                    seen.lock().unwrap().insert(env.payload.jobs[0].job_id);
                     Ok(())
                 }
             },
@@ -109,10 +109,10 @@ fn record_jobs(broker: &TestBroker, shutdown: &CancellationToken) -> (Ledger, Co
 
 const JOBS_QUEUE: &str = "jobs.default";
 
-fn new_job() -> Envelope<CheckJob> {
+fn new_job() -> Envelope<CheckJobs> {
     let mut job = samples::check_job();
     job.job_id = Uuid::new_v4();
-    Envelope::new(job)
+    Envelope::new(CheckJobs::one(job))
 }
 
 async fn wait_until_seen(seen: &Arc<Mutex<HashSet<Uuid>>>, expected: &HashSet<Uuid>) {
@@ -141,11 +141,11 @@ async fn publishers_wait_while_the_broker_blocks_them_then_fail_transiently_and_
     let mut sent = HashSet::new();
     for _ in 0..5 {
         let job = new_job();
-        sent.insert(job.payload.job_id);
+        sent.insert(job.payload.jobs[0].job_id);
         short.publish(&job).await.expect("confirmed before the alarm");
     }
     let warm_up = new_job();
-    sent.insert(warm_up.payload.job_id);
+    sent.insert(warm_up.payload.jobs[0].job_id);
     patient.publish(&warm_up).await.expect("confirmed before the alarm");
 
     // Act: the broker raises a memory alarm and blocks publishers.
@@ -191,8 +191,8 @@ async fn publishers_wait_while_the_broker_blocks_them_then_fail_transiently_and_
         .publish(&blocked_job)
         .await
         .expect("published again once unblocked");
-    sent.insert(waiting_job.payload.job_id);
-    sent.insert(blocked_job.payload.job_id);
+    sent.insert(waiting_job.payload.jobs[0].job_id);
+    sent.insert(blocked_job.payload.jobs[0].job_id);
     wait_until_seen(&seen, &sent).await;
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
@@ -213,7 +213,7 @@ async fn consumer_and_publisher_recover_when_the_broker_closes_their_channel_and
     let publish = async |sent: &mut HashSet<Uuid>, n: usize| {
         for _ in 0..n {
             let job = new_job();
-            sent.insert(job.payload.job_id);
+            sent.insert(job.payload.jobs[0].job_id);
             publisher.publish(&job).await.expect("every publish is confirmed");
         }
     };
@@ -366,7 +366,7 @@ async fn the_broker_restarting_under_load_is_ridden_out_by_a_publisher_and_a_con
                         Err(e) => panic!("a publication failed for good: {e}"),
                     }
                 }
-                confirmed.lock().unwrap().insert(job.payload.job_id);
+                confirmed.lock().unwrap().insert(job.payload.jobs[0].job_id);
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             failures

@@ -1,9 +1,10 @@
-// JSON shapes of the REST API (docs/API.md) and of the message contracts it embeds
-// (crates/common/src/messages.rs). Field names and enum spellings follow serde's output exactly.
+// Shapes of the REST API that the backend's OpenAPI document does not describe yet (docs/API.md
+// and crates/common/src/messages.rs, written by hand; field names and enum spellings follow
+// serde's output exactly). `model.ts` re-exports them beside the generated aliases;
+// `model.test.ts` fails once the document describes one of these responses, so that the shape
+// here gives way to the generated one. Import from `model.ts`, not from here.
 
-export type Uuid = string;
-/** RFC 3339, UTC. */
-export type Timestamp = string;
+import type { Timestamp, Uuid } from './model';
 
 // ---------------------------------------------------------------------------------------------
 // CheckSpec — `#[serde(tag = "kind", rename_all = "snake_case")]`
@@ -290,125 +291,11 @@ export interface Incident {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Accounts
-// ---------------------------------------------------------------------------------------------
-
-export type Language = 'en' | 'ru';
-
-export interface User {
-  id: Uuid;
-  email: string;
-  is_admin: boolean;
-  language: Language | string;
-  created_at: Timestamp;
-  /** `GET /api/auth/me`: may monitor private, loopback and link-local addresses. */
-  may_private_targets?: boolean;
-  /** `GET /api/auth/me`: the user's effective quotas. */
-  quotas?: Quotas;
-}
-
-/** Per-user limits, in the order the dashboard lists them. */
-export const QUOTA_KEYS = [
-  'max_targets',
-  'min_interval_seconds',
-  'max_timeout_seconds',
-  'max_headers',
-  'max_header_bytes',
-  'max_body_bytes',
-  'max_assertions',
-  'max_spec_bytes',
-  'max_maintenance_windows',
-  'max_status_pages',
-  'max_targets_per_page',
-  'max_channels',
-  'test_now_per_minute',
-] as const;
-export type QuotaKey = (typeof QUOTA_KEYS)[number];
-export type Quotas = Record<QuotaKey, number>;
-/** An admin's overrides: a number, or null for the installation's default. */
-export type QuotaOverrides = Record<QuotaKey, number | null>;
-
-/** A user as `GET /api/admin/users` lists them. */
-export interface AdminUser {
-  id: Uuid;
-  email: string;
-  is_admin: boolean;
-  may_private_targets: boolean;
-  /** Effective quotas (defaults with the overrides applied). */
-  quotas: Quotas;
-  quota_overrides: Partial<QuotaOverrides>;
-  target_count: number;
-  created_at: Timestamp;
-}
-
-/** Body of `PATCH /api/admin/users/{id}`. */
-export interface AdminUserPatch {
-  may_private_targets?: boolean;
-  quota_overrides?: Partial<QuotaOverrides>;
-}
-
-export interface ServerConfig {
-  registration_open: boolean;
-  telegram_bot_username: string | null;
-  regions: string[];
-  min_interval_seconds: number;
-  allow_private_targets: boolean;
-}
-
-export type TokenScope = 'read' | 'write';
-
-export interface ApiToken {
-  id: Uuid;
-  name: string;
-  scope: TokenScope | string;
-  prefix: string;
-  created_at: Timestamp;
-  last_used_at: Timestamp | null;
-}
-
-export interface CreatedToken {
-  id: Uuid;
-  name: string;
-  scope: TokenScope | string;
-  prefix: string;
-  token: string;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Targets and history
 // ---------------------------------------------------------------------------------------------
 
 export type TargetStatus = 'unknown' | 'up' | 'pending' | 'degraded' | 'down' | 'flapping' | 'paused';
 export const TARGET_STATUSES: readonly TargetStatus[] = ['up', 'degraded', 'down', 'paused', 'pending', 'flapping', 'unknown'];
-
-export interface TargetState {
-  status: TargetStatus;
-  since: Timestamp | null;
-  last_checked_at: Timestamp | null;
-  last_latency_ms: number | null;
-  last_failure?: Failure | null;
-}
-
-/** The body of POST/PUT /api/targets and of an import document's entries. */
-export interface TargetInput {
-  name: string;
-  kind: CheckKind;
-  spec: CheckSpec;
-  interval_seconds: number;
-  timeout_seconds?: number | null;
-  regions: string[];
-  tags: string[];
-  failure_threshold: number;
-  success_threshold: number;
-  paused: boolean;
-}
-
-export interface Target extends TargetInput {
-  id: Uuid;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  state: TargetState;
-}
 
 export type TargetSort = 'name' | 'status' | 'changed';
 export type SortOrder = 'asc' | 'desc';
@@ -421,12 +308,6 @@ export interface TargetQuery {
   order?: SortOrder;
   limit?: number;
   cursor?: string | null;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  next_cursor: string | null;
 }
 
 export interface Uptimes {
@@ -491,36 +372,9 @@ export interface RowUptime {
 
 export type RowUptimes = Record<Uuid, RowUptime>;
 
-export interface ImportDocument {
-  version: 1;
-  targets: TargetInput[];
-}
-
-export interface ImportSummary {
-  created: number;
-  updated: number;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Notifications, status pages, maintenance
 // ---------------------------------------------------------------------------------------------
-
-export interface Channel {
-  id: Uuid;
-  kind: 'telegram' | 'email';
-  address: string;
-  label: string | null;
-  verified: boolean;
-  disabled_reason: string | null;
-  muted_until: Timestamp | null;
-  created_at: Timestamp;
-}
-
-export interface TelegramLink {
-  token: string;
-  link: string;
-  expires_at: Timestamp;
-}
 
 export interface StatusPageTarget {
   target_id: Uuid;

@@ -1,14 +1,16 @@
-"""A real SMTP server on loopback for the notifier's tests (aiosmtpd).
+"""A real SMTP server on loopback for tests (aiosmtpd), started by `common::testing::SmtpSink`.
 
-Usage: python3 smtp_sink.py <port> <directory>
-Each message is written as <n>.eml (raw bytes) and <n>.json (decoded headers and parts).
-Prints READY once listening; exits when stdin closes.
+Usage: python3 -c <this file> <directory>
+Listens on a port of its own choosing on 127.0.0.1 (bound once, never released) and prints
+`READY <port>` once it accepts connections; exits when stdin closes.
+Each message is written as <n>.eml (raw bytes) and <n>.json (decoded headers and parts), <n>
+counting up from 000001 in arrival order; the .json appears (atomically) after the .eml.
 """
 
 import json
 import os
+import socket
 import sys
-import uuid
 from email import policy
 from email.parser import BytesParser
 
@@ -18,10 +20,12 @@ from aiosmtpd.controller import Controller
 class Sink:
     def __init__(self, directory):
         self.directory = directory
+        self.received = 0
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or envelope.content
-        name = uuid.uuid4().hex
+        self.received += 1
+        name = f"{self.received:06d}"
         msg = BytesParser(policy=policy.default).parsebytes(raw)
         parts = []
         for part in msg.walk():
@@ -44,11 +48,25 @@ class Sink:
         return "250 OK"
 
 
+class HeldSocketController(Controller):
+    """aiosmtpd's controller, serving a socket bound beforehand (port 0: the kernel's pick)."""
+
+    def __init__(self, handler, sock):
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+        self.sock = sock
+
+    def _create_server(self):
+        return self.loop.create_server(self._factory_invoker, sock=self.sock, ssl=self.ssl_context)
+
+
 def main():
-    port, directory = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
+    directory = sys.argv[1]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    controller = HeldSocketController(Sink(directory), sock)
     controller.start()
-    print("READY", flush=True)
+    print(f"READY {controller.port}", flush=True)
     sys.stdin.read()
     controller.stop()
 

@@ -1,9 +1,21 @@
 //! Integration-test helpers for every crate: a fresh PostgreSQL database and ClickHouse
 //! database per test, against the real local servers (a fresh RabbitMQ vhost is
-//! `bus::testing::TestBroker`). Enabled by the `testing` feature (dev-dependencies only).
+//! `bus::testing::TestBroker`); a service run in-process ([`RunningService`]) and the check of
+//! its health endpoints; and fakes of what is outside the machine: Telegram's Bot API
+//! ([`FakeTelegram`]), a real SMTP server ([`SmtpSink`], aiosmtpd) and an OpenAI-compatible
+//! provider ([`OpenAiStub`]). Each fake binds its own port and holds it while it runs.
+//! Enabled by the `testing` feature (dev-dependencies only).
 //!
 //! Leftovers of crashed runs (`test-*` vhosts, `test_*` databases) are removed by
 //! `scripts/test.sh` before each run.
+
+mod openai;
+mod smtp;
+mod telegram;
+
+pub use openai::{OpenAiStub, completion};
+pub use smtp::{Mail, SmtpSink};
+pub use telegram::{BOT_USER_ID, BOT_USERNAME, Call, FakeTelegram};
 
 use std::time::Duration;
 
@@ -165,8 +177,59 @@ pub async fn wait_http_ok(url: &str, timeout: Duration) {
     }
 }
 
+/// A service run in this process by its `run_with(config, shutdown, on_bound)`.
+pub struct RunningService {
+    /// Where its ops server (or the address `on_bound` reports) listens.
+    pub addr: std::net::SocketAddr,
+    /// Cancels it.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Reports the bound address from inside a service's `run_with`.
+pub type OnBound = Box<dyn FnOnce(std::net::SocketAddr) + Send>;
+
+impl RunningService {
+    /// Spawns `run(shutdown, on_bound)` and waits until it reports its bound address, e.g.
+    /// `RunningService::spawn(|s, b| notifier::run_with(config, s, b))`.
+    pub async fn spawn<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(tokio_util::sync::CancellationToken, OnBound) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(run(
+            shutdown.clone(),
+            Box::new(move |addr| {
+                let _ = tx.send(addr);
+            }),
+        ));
+        let addr = match rx.await {
+            Ok(addr) => addr,
+            Err(_) => panic!("the service stopped before it was bound: {:?}", task.await),
+        };
+        Self { addr, shutdown, task }
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("http://{}/metrics", self.addr))
+            .await
+            .expect("metrics answers");
+        response.text().await.expect("metrics body reads")
+    }
+
+    /// Stops it and asserts it stopped cleanly within 30 s.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "service stops cleanly: {stopped:?}");
+    }
+}
+
 /// Asserts a service's health endpoints: `/healthz` 200, `/readyz` 200 (within `timeout`),
-/// `/metrics` 200 in the Prometheus text format.
+/// `/metrics` 200 in the Prometheus text format, clean by `promtool check metrics`.
 pub async fn assert_health_endpoints(addr: std::net::SocketAddr, timeout: Duration) {
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
@@ -190,4 +253,89 @@ pub async fn assert_health_endpoints(addr: std::net::SocketAddr, timeout: Durati
         .unwrap_or_default()
         .to_owned();
     assert!(ct.starts_with("text/plain"), "metrics content type is {ct}");
+    let text = metrics.text().await.expect("metrics body reads");
+    assert_promtool_accepts(&text).await;
+}
+
+/// Asserts that `promtool check metrics` (Prometheus's own linter) finds nothing wrong in
+/// `exposition`, a `/metrics` text: every metric described, names and units as Prometheus
+/// wants them. Installs promtool (Debian's `prometheus` package) when it is missing.
+pub async fn assert_promtool_accepts(exposition: &str) {
+    use tokio::io::AsyncWriteExt;
+    let promtool = promtool().await;
+    let mut child = tokio::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("promtool runs");
+    let mut stdin = child.stdin.take().expect("promtool's stdin is piped");
+    stdin
+        .write_all(exposition.as_bytes())
+        .await
+        .expect("promtool reads the metrics");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("promtool finishes");
+    assert!(
+        out.status.success(),
+        "promtool check metrics fails:\n{}{}\n--- the metrics:\n{exposition}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The path of `promtool`, installing Debian's `prometheus` package first when it is missing
+/// (as root, or through sudo; apt waits for a concurrent install's lock).
+async fn promtool() -> &'static str {
+    const PROMTOOL: &str = "promtool";
+    static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            let runs = |program: &str, args: &[&str]| {
+                std::process::Command::new(program)
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if runs(PROMTOOL, &["--version"]) {
+                return;
+            }
+            let root = runs("sh", &["-c", "test \"$(id -u)\" = 0"]);
+            let apt = move |args: &[&str]| {
+                let lock = ["-o", "DPkg::Lock::Timeout=300", "-qq"];
+                let mut all: Vec<&str> = Vec::new();
+                if !root {
+                    all.extend(["-n", "apt-get"]);
+                }
+                all.extend(lock);
+                all.extend(args);
+                let program = if root { "apt-get" } else { "sudo" };
+                let status = std::process::Command::new(program)
+                    .args(&all)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status();
+                assert!(
+                    status.as_ref().is_ok_and(|s| s.success()),
+                    "apt-get {args:?} (to install promtool) failed: {status:?}"
+                );
+            };
+            let installed = tokio::task::spawn_blocking(move || {
+                apt(&["update"]);
+                apt(&["install", "-y", "--no-install-recommends", "prometheus"]);
+            })
+            .await;
+            if let Err(panic) = installed {
+                std::panic::resume_unwind(panic.into_panic());
+            }
+            assert!(
+                runs(PROMTOOL, &["--version"]),
+                "promtool is on PATH after installing prometheus"
+            );
+        })
+        .await;
+    PROMTOOL
 }

@@ -1,0 +1,37 @@
+# Alerts, report messages and mails of the notifier (notifier/src/text.rs, deliver.rs).
+# Arguments arrive unescaped; the layout code escapes each text for HTML or a mail header.
+
+notify-report-subject = [PingTower] Incident report
+notify-button-acknowledge = ✅ Acknowledge
+notify-button-mute = 🔕 Mute 1 h
+notify-open-dashboard = Open in dashboard
+notify-badge-degraded = 🟠 DEGRADED
+notify-headline-degraded = { $name } is degraded
+notify-badge-down = 🔴 DOWN
+notify-headline-down = { $name } is down
+notify-badge-resolved = ✅ RESOLVED
+notify-headline-resolved = { $name } is back up
+notify-badge-certificate = 🟡 CERTIFICATE
+notify-headline-certificate = { $name }: certificate expires soon
+notify-badge-flapping = 🟣 FLAPPING
+notify-headline-flapping = { $name } changes state too often; alerts are held until it is stable
+notify-badge-probe = ⚠️ PROBE
+notify-headline-probe = Pinger { $name } lost its own connectivity; its results are not counted
+notify-fact-target = Target
+notify-fact-failure = What failed
+notify-fact-certificate = Certificate
+notify-certificate-expires = expires { $when } ({ $days } left)
+notify-fact-since = Since
+notify-fact-downtime = Downtime
+notify-fact-regions = Regions
+notify-unsubscribe = Unsubscribe
+notify-report-summary = Summary
+notify-report-cause = Probable cause
+notify-report-impact = Impact
+notify-report-actions = What to do
+notify-report-title = Report
+notify-report-mail-title = Incident report
+notify-verify-subject = [PingTower] Confirm your email address
+notify-verify-intro = Someone (hopefully you) added this address to PingTower for alerts. Open the link to confirm it:
+notify-verify-ignore = If it was not you, ignore this mail: nothing will be sent.
+notify-verify-confirm = Confirm

@@ -1,0 +1,37 @@
+# Оповещения, отчёты и письма notifier (notifier/src/text.rs, deliver.rs). Аргументы
+# приходят неэкранированными; экранирует код разметки.
+
+notify-report-subject = [PingTower] Отчёт об инциденте
+notify-button-acknowledge = ✅ Принять
+notify-button-mute = 🔕 Тишина 1 ч
+notify-open-dashboard = Открыть в панели
+notify-badge-degraded = 🟠 ДЕГРАДАЦИЯ
+notify-headline-degraded = { $name } работает с перебоями
+notify-badge-down = 🔴 НЕДОСТУПЕН
+notify-headline-down = { $name } недоступен
+notify-badge-resolved = ✅ ВОССТАНОВЛЕН
+notify-headline-resolved = { $name } снова работает
+notify-badge-certificate = 🟡 СЕРТИФИКАТ
+notify-headline-certificate = { $name }: сертификат скоро истекает
+notify-badge-flapping = 🟣 НЕСТАБИЛЕН
+notify-headline-flapping = { $name } слишком часто меняет состояние; оповещения приостановлены до стабилизации
+notify-badge-probe = ⚠️ ЗОНД
+notify-headline-probe = Пингер { $name } потерял связь; его результаты не учитываются
+notify-fact-target = Цель
+notify-fact-failure = Что сломалось
+notify-fact-certificate = Сертификат
+notify-certificate-expires = истекает { $when } (осталось { $days })
+notify-fact-since = С
+notify-fact-downtime = Длительность
+notify-fact-regions = Регионы
+notify-unsubscribe = Отписаться
+notify-report-summary = Кратко
+notify-report-cause = Вероятная причина
+notify-report-impact = Влияние
+notify-report-actions = Что делать
+notify-report-title = Отчёт
+notify-report-mail-title = Отчёт об инциденте
+notify-verify-subject = [PingTower] Подтвердите адрес электронной почты
+notify-verify-intro = Кто-то (надеемся, вы) добавил этот адрес в PingTower для оповещений. Откройте ссылку, чтобы подтвердить его:
+notify-verify-ignore = Если это были не вы, просто проигнорируйте письмо: ничего отправлено не будет.
+notify-verify-confirm = Подтвердить

@@ -1,0 +1,97 @@
+//! The shared test helpers keep their promises: promtool's verdict is passed on, the fakes
+//! answer in their APIs' shapes and record what they were sent.
+
+use common::testing::{FakeTelegram, OpenAiStub, assert_promtool_accepts};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn promtool_accepts_described_metrics() {
+    // Arrange
+    let exposition =
+        "# HELP pingtower_things_total Things done\n# TYPE pingtower_things_total counter\npingtower_things_total 3\n";
+
+    // Act + Assert
+    assert_promtool_accepts(exposition).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "no help text")]
+async fn promtool_rejects_a_metric_without_help() {
+    // Arrange
+    let exposition = "# TYPE pingtower_things_total counter\npingtower_things_total 3\n";
+
+    // Act + Assert
+    assert_promtool_accepts(exposition).await;
+}
+
+#[tokio::test]
+async fn the_fake_telegram_answers_and_records_sends_whatever_the_methods_case() {
+    // Arrange
+    let telegram = FakeTelegram::start().await;
+    let client = reqwest::Client::new();
+
+    // Act
+    let sent: Value = client
+        .post(format!("{}/bot123:abc/SendMessage", telegram.url))
+        .json(&json!({"chat_id": "42", "text": "hello"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(sent["ok"], true);
+    let calls = telegram.sent_to(42);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].text(), "hello");
+    assert_eq!(calls[0].message_id, sent["result"]["message_id"].as_i64());
+}
+
+#[tokio::test]
+async fn the_fake_telegram_hands_out_what_users_say_as_updates() {
+    // Arrange
+    let telegram = FakeTelegram::start().await;
+    telegram.user_says(7, "/start token");
+
+    // Act
+    let updates: Value = reqwest::Client::new()
+        .post(format!("{}/bot123:abc/getUpdates", telegram.url))
+        .json(&json!({"offset": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    let message = &updates["result"][0]["message"];
+    assert_eq!(message["text"], "/start token");
+    assert_eq!(message["entities"][0]["type"], "bot_command");
+    assert_eq!(message["entities"][0]["length"], 6);
+}
+
+#[tokio::test]
+async fn the_openai_stub_answers_a_chat_completion_with_the_tests_text() {
+    // Arrange
+    let stub = OpenAiStub::start(|request| format!("seen {} bytes", request.len())).await;
+    let request = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+
+    // Act
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/chat/completions", stub.url))
+        .json(&request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    let expected = format!("seen {} bytes", request.to_string().len());
+    assert_eq!(answer["choices"][0]["message"]["content"], expected.as_str());
+    assert_eq!(stub.requests(), vec![request.to_string()]);
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The web's API types, generated from the backend's OpenAPI document:
+#   web/src/api/openapi.json  the document, as `GET /api/openapi.json` serves it (printed by
+#                             the backend's `openapi` example, nothing started);
+#   web/src/api/schema.d.ts   its TypeScript types (openapi-typescript, pinned in
+#                             web/package.json), aliased by web/src/api/model.ts.
+# Run it after changing a route or a DTO, and commit both files.
+# `scripts/api-types.sh DIR` writes the two files into DIR instead (the drift check in
+# scripts/test-web.sh compares them with the committed ones).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/web/src/api}
+mkdir -p "$out"
+
+cd "$root"
+cargo run -q -p backend --example openapi > "$out/openapi.json.tmp"
+mv "$out/openapi.json.tmp" "$out/openapi.json"
+
+cd "$root/web"
+if [ ! -x node_modules/.bin/openapi-typescript ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+node_modules/.bin/openapi-typescript "$out/openapi.json" --output "$out/schema.d.ts" >/dev/null
