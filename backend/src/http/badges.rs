@@ -31,7 +31,7 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 #[utoipa::path(post, path = "/api/targets/{id}/badge-token", tag = "status", params(("id" = Uuid, Path, description = "the target's id")),
-    responses((status = 200, body = Object, description = "`{token}`: the new badge token (the old one stops working)"), (status = 404, description = "no such target of yours")))]
+    responses((status = 200, description = "`{token}`: the new badge token (the old one stops working)"), (status = 404, description = "no such target of yours")))]
 async fn create_badge_token(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -160,7 +160,7 @@ pub fn bars(by_day: Option<&BTreeMap<NaiveDate, Bucket>>, days: i64) -> Vec<Day>
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/overview", tag = "history", params(("id" = Uuid, Path, description = "the target's id")),
-    responses((status = 200, body = Object, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
+    responses((status = 200, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
 async fn get_overview(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -256,7 +256,7 @@ fn decode_cursor(c: &str) -> ApiResult<(i64, Uuid)> {
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/results", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
-    responses((status = 200, body = Object, description = "check results, newest first"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, description = "check results, newest first"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_results(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -292,7 +292,7 @@ async fn list_results(
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/uptime", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
-    responses((status = 200, body = Object, description = "uptime, downtime, checks and failures in the range"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, description = "uptime, downtime, checks and failures in the range"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_uptime(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -321,7 +321,7 @@ pub struct DaysQuery {
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/uptime/daily", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), DaysQuery),
-    responses((status = 200, body = Object, description = "uptime per day"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, description = "uptime per day"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_daily_uptime(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -363,7 +363,7 @@ pub fn parse_step(step: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) ->
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/latency", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
-    responses((status = 200, body = Object, description = "latency percentiles by phase per step"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, description = "latency percentiles by phase per step"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_latency(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -427,7 +427,7 @@ async fn owned_ids(state: &AppState, owner: Uuid, q: &IdsQuery) -> ApiResult<Vec
 /// Uptime over the last 24 hours and 30 days of many targets at once (the overview list asks
 /// for its visible rows in one call instead of one overview each).
 #[utoipa::path(get, path = "/api/overview/uptime", tag = "history", params(IdsQuery),
-    responses((status = 200, body = Object, description = "uptime over 24 hours and 30 days per target"), (status = 400), (status = 422)))]
+    responses((status = 200, description = "uptime over 24 hours and 30 days per target"), (status = 400), (status = 422)))]
 async fn get_overview_uptime(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -450,7 +450,7 @@ async fn get_overview_uptime(
 }
 
 #[utoipa::path(get, path = "/api/overview/sparklines", tag = "history", params(IdsQuery),
-    responses((status = 200, body = Object, description = "24 hourly latency points per target"), (status = 400), (status = 422)))]
+    responses((status = 200, description = "24 hourly latency points per target"), (status = 400), (status = 422)))]
 async fn get_sparklines(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -102,7 +102,7 @@ async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json
 }
 
 #[utoipa::path(get, path = "/api/incidents", tag = "incidents", params(IncidentQuery),
-    responses((status = 200, body = Object, description = "a page of incidents"), (status = 400), (status = 422)))]
+    responses((status = 200, description = "a page of incidents"), (status = 400), (status = 422)))]
 async fn list_incidents(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -112,7 +112,7 @@ async fn list_incidents(
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/incidents", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), IncidentQuery),
-    responses((status = 200, body = Object, description = "a page of the target's incidents"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, description = "a page of the target's incidents"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_target_incidents(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -166,7 +166,7 @@ pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult
 }
 
 #[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
-    responses((status = 200, body = Object, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
+    responses((status = 200, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
 async fn get_incident(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -176,7 +176,7 @@ async fn get_incident(
 }
 
 #[utoipa::path(post, path = "/api/incidents/{id}/ack", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
-    responses((status = 200, body = Object, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
+    responses((status = 200, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
 async fn acknowledge_incident(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -220,7 +220,7 @@ pub struct NoteBody {
 }
 
 #[utoipa::path(post, path = "/api/incidents/{id}/notes", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")), request_body = NoteBody,
-    responses((status = 200, body = Object, description = "the incident with the note"), (status = 404, description = "no such incident of yours"), (status = 422)))]
+    responses((status = 200, description = "the incident with the note"), (status = 404, description = "no such incident of yours"), (status = 422)))]
 async fn add_note(
     State(state): State<AppState>,
     user: CurrentUser,

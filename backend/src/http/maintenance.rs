@@ -119,7 +119,7 @@ async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiRe
 const WINDOW_COLUMNS: &str = "id, name, target_id, tag, starts_at, ends_at, recurrence";
 
 #[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
-    responses((status = 200, body = Object, description = "the maintenance windows")))]
+    responses((status = 200, description = "the maintenance windows")))]
 async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
     let rows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {WINDOW_COLUMNS} from maintenance_windows where owner_id = $1 order by starts_at desc, id"
@@ -148,7 +148,7 @@ async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value
 }
 
 #[utoipa::path(post, path = "/api/maintenance", tag = "maintenance", request_body = WindowBody,
-    responses((status = 201, body = Object, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
+    responses((status = 201, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
 async fn create_window(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -178,13 +178,13 @@ async fn create_window(
 }
 
 #[utoipa::path(get, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
-    responses((status = 200, body = Object, description = "the window"), (status = 404, description = "no such window of yours")))]
+    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours")))]
 async fn get_window(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
     Ok(Json(load_window(&state, user.id, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")), request_body = WindowBody,
-    responses((status = 200, body = Object, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
+    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
 async fn update_window(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -177,7 +177,7 @@ async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> 
 }
 
 #[utoipa::path(get, path = "/api/status-pages", tag = "status",
-    responses((status = 200, body = Object, description = "the status pages")))]
+    responses((status = 200, description = "the status pages")))]
 async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
     let ids: Vec<Uuid> = sqlx::query_scalar("select id from status_pages where owner_id = $1 order by slug")
         .bind(user.id)
@@ -192,13 +192,13 @@ async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResu
 }
 
 #[utoipa::path(get, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
-    responses((status = 200, body = Object, description = "the page"), (status = 404, description = "no such page of yours")))]
+    responses((status = 200, description = "the page"), (status = 404, description = "no such page of yours")))]
 async fn get_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
     Ok(Json(load_page(&state, user.id, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/status-pages", tag = "status", request_body = PageBody,
-    responses((status = 201, body = Object, description = "the page"), (status = 409, description = "the slug is taken"),
+    responses((status = 201, description = "the page"), (status = 409, description = "the slug is taken"),
         (status = 422, description = "a field is invalid, `max_status_pages` would be exceeded or `targets` is over the per-page quota")))]
 async fn create_page(
     State(state): State<AppState>,
@@ -225,7 +225,7 @@ async fn create_page(
 }
 
 #[utoipa::path(put, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")), request_body = PageBody,
-    responses((status = 200, body = Object, description = "the page"), (status = 404, description = "no such page of yours"), (status = 409, description = "the slug is taken"),
+    responses((status = 200, description = "the page"), (status = 404, description = "no such page of yours"), (status = 409, description = "the slug is taken"),
         (status = 422, description = "a field is invalid or `targets` is over the per-page quota")))]
 async fn update_page(
     State(state): State<AppState>,
@@ -290,7 +290,7 @@ pub fn public_rate(state: &AppState, client: &ClientIp) -> ApiResult<()> {
 /// The public page: rate limited per client, and one database round per slug and cache TTL
 /// however many visitors ask.
 #[utoipa::path(get, path = "/status/{slug}", tag = "public", params(("slug" = String, Path, description = "the page's slug")), security(()),
-    responses((status = 200, body = Object, description = "the public page: display names, states, uptime bars, incident times"), (status = 404, description = "no such page"),
+    responses((status = 200, description = "the public page: display names, states, uptime bars, incident times"), (status = 404, description = "no such page"),
         (status = 429, description = "too many public requests from this client; see Retry-After")))]
 async fn public_page(
     State(state): State<AppState>,
