@@ -100,6 +100,9 @@ else
   cargo test --workspace --no-fail-fast "$@"
 fi
 
+# The API contract: schemathesis against an isolated backend, zero failures.
+bash scripts/test-api-contract.sh
+
 if [ -f web/package.json ]; then
   bash scripts/test-web.sh
 fi

@@ -3,6 +3,56 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::config::{AmqpConfig, ClickHouseConfig, GuardConfig, HttpConfig, PgConfig};
+
+/// Command line.
+#[derive(Debug, clap::Parser)]
+#[command(name = "backend", version, about = "PingTower's API, scheduler and incident engine")]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Configuration.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply the PostgreSQL and ClickHouse migrations, then exit.
+    Migrate,
+}
+
+/// The backend's configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// RabbitMQ.
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+    /// PostgreSQL.
+    #[command(flatten)]
+    pub pg: PgConfig,
+    /// ClickHouse.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseConfig,
+    /// API server.
+    #[command(flatten)]
+    pub http: HttpConfig,
+    /// The address guard: private targets possible at all, operator exceptions, more
+    /// protected endpoints, NAT64 prefixes.
+    #[command(flatten)]
+    pub guard: GuardConfig,
+    /// Accounts, targets, scheduler and web settings.
+    #[command(flatten)]
+    pub api: ApiConfig,
+    /// Listeners, client addresses, request limits and public caching.
+    #[command(flatten)]
+    pub edge: EdgeConfig,
+}
+
 /// Whether anyone may sign up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Registration {
@@ -62,14 +112,14 @@ pub struct ApiConfig {
     pub database_read_url: Option<secrecy::SecretString>,
     /// The incident engine.
     #[command(flatten)]
-    pub engine: crate::incidents::EngineSettings,
+    pub engine: crate::incidents::settings::EngineSettings,
     /// The key that encrypts target secrets at rest: base64 of 32 random bytes
     /// (`openssl rand -base64 32`). Unset: targets with secrets cannot be stored.
     #[arg(long, env = "PINGTOWER_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<secrecy::SecretString>,
     /// Default per-user quotas (an admin can override them per user).
     #[command(flatten)]
-    pub quotas: crate::quotas::QuotaConfig,
+    pub quotas: QuotaConfig,
 }
 
 impl Default for ApiConfig {
@@ -179,6 +229,102 @@ impl Default for EdgeConfig {
             public_cache_ttl: Duration::from_secs(30),
             public_rate_limit: 120,
             status_page_max_targets: 100,
+        }
+    }
+}
+
+/// Default quotas of every user (an admin can override each per user).
+#[derive(Debug, Clone, clap::Args)]
+pub struct QuotaConfig {
+    /// Targets per user.
+    #[arg(
+        long = "quota-max-targets",
+        env = "PINGTOWER_QUOTA_MAX_TARGETS",
+        default_value_t = 1000
+    )]
+    pub max_targets: u32,
+    /// Longest check timeout in seconds (always also shorter than the interval).
+    #[arg(
+        long = "quota-max-timeout-seconds",
+        env = "PINGTOWER_QUOTA_MAX_TIMEOUT_SECONDS",
+        default_value_t = 60
+    )]
+    pub max_timeout_seconds: u32,
+    /// Request headers per HTTP check.
+    #[arg(
+        long = "quota-max-headers",
+        env = "PINGTOWER_QUOTA_MAX_HEADERS",
+        default_value_t = 50
+    )]
+    pub max_headers: u32,
+    /// Bytes of all request header names and values of a check.
+    #[arg(long = "quota-max-header-bytes", env = "PINGTOWER_QUOTA_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: u32,
+    /// Bytes of a check's request body.
+    #[arg(long = "quota-max-body-bytes", env = "PINGTOWER_QUOTA_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: u32,
+    /// Assertions per HTTP check.
+    #[arg(
+        long = "quota-max-assertions",
+        env = "PINGTOWER_QUOTA_MAX_ASSERTIONS",
+        default_value_t = 20
+    )]
+    pub max_assertions: u32,
+    /// Bytes of a whole target spec as JSON.
+    #[arg(long = "quota-max-spec-bytes", env = "PINGTOWER_QUOTA_MAX_SPEC_BYTES", default_value_t = 64 * 1024)]
+    pub max_spec_bytes: u32,
+    /// Maintenance windows per user.
+    #[arg(
+        long = "quota-max-maintenance-windows",
+        env = "PINGTOWER_QUOTA_MAX_MAINTENANCE_WINDOWS",
+        default_value_t = 100
+    )]
+    pub max_maintenance_windows: u32,
+    /// Status pages per user.
+    #[arg(
+        long = "quota-max-status-pages",
+        env = "PINGTOWER_QUOTA_MAX_STATUS_PAGES",
+        default_value_t = 20
+    )]
+    pub max_status_pages: u32,
+    /// Targets on one status page.
+    #[arg(
+        long = "quota-max-targets-per-page",
+        env = "PINGTOWER_QUOTA_MAX_TARGETS_PER_PAGE",
+        default_value_t = 100
+    )]
+    pub max_targets_per_page: u32,
+    /// Notification channels per user.
+    #[arg(
+        long = "quota-max-channels",
+        env = "PINGTOWER_QUOTA_MAX_CHANNELS",
+        default_value_t = 20
+    )]
+    pub max_channels: u32,
+    /// "Test now" calls per user and minute.
+    #[arg(
+        long = "quota-test-now-per-minute",
+        env = "PINGTOWER_QUOTA_TEST_NOW_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub test_now_per_minute: u32,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            max_targets: 1000,
+            max_timeout_seconds: 60,
+            max_headers: 50,
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 64 * 1024,
+            max_assertions: 20,
+            max_spec_bytes: 64 * 1024,
+            max_maintenance_windows: 100,
+            max_status_pages: 20,
+            max_targets_per_page: 100,
+            max_channels: 20,
+            test_now_per_minute: 10,
         }
     }
 }

@@ -71,6 +71,19 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message)
     }
 
+    /// 413 naming `field`: a byte size over its limit or quota.
+    pub fn too_large(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..Self::new(StatusCode::PAYLOAD_TOO_LARGE, "validation", message)
+        }
+    }
+
+    /// 415: a body of a media type the route does not read.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "validation", message)
+    }
+
     /// 400: a malformed request (bad query string, bad path).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "validation", message)
@@ -215,10 +228,45 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s.
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` whose rejections are [`ApiError`]s. A body must be a JSON object (serde would
+/// otherwise read a struct from an array of its fields); a failing field is named by its path.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(mut value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(Self::Rejection::invalid_body("the body must be a JSON object"));
+        }
+        whole_numbers_as_integers(&mut value);
+        serde_path_to_error::deserialize(value).map(Json).map_err(|e| {
+            Self::Rejection::invalid_body(format!("Failed to deserialize the JSON body into the target type: {e}"))
+        })
+    }
+}
+
+/// JSON (and JSON Schema) has one number type: `3.0` is the integer 3. serde reads an integer
+/// field only from an integer token, so whole floats become integers before the body is read.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                if f >= 0.0 && f <= u64::MAX as f64 {
+                    *value = Value::from(f as u64);
+                } else if f < 0.0 && f >= i64::MIN as f64 {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

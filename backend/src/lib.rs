@@ -2,32 +2,34 @@
 //! and the server of the built web UI.
 //!
 //! # Layout
-//! - [`Cli`], [`Config`] and [`config::ApiConfig`]: command line and environment.
-//! - [`AppState`]: the cheap handles every handler and worker shares.
+//! - [`http`]: the HTTP layer, one module per resource (accounts, tokens, admin, targets,
+//!   history, incidents, maintenance, channels, status pages, badges), each owning its routes,
+//!   handlers and DTOs; [`http::app`] assembles them behind [`http::edge::guard`].
+//! - [`state`]: [`AppState`], the cheap handles every handler and worker shares.
+//! - [`config`]: [`Cli`], [`Config`], [`config::ApiConfig`]: command line and environment.
 //! - [`error`]: [`ApiError`], the JSON error every route answers with.
-//! - [`auth`]: [`CurrentUser`], the session-cookie / bearer-token extractor.
-//! - [`incidents`], [`history`], [`status`]: the incident engine, the history API, status pages.
-//! - [`edge`], [`ratelimit`], [`cache`]: request timeout, cross-site guard, security headers,
-//!   rate limits and the public caches.
+//! - Domain modules, which know nothing of axum: [`scheduler`], [`incidents`] (the engine),
+//!   [`history`] (the merged result store), [`targets`] (input validation and the
+//!   import/export document), [`validate`], [`quotas`], [`passwords`], [`secrets`],
+//!   [`ratelimit`], [`cache`].
+//! - [`openapi`]: [`openapi::document`], the API contract served at `/api/openapi.json`.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run`]: the service, startable inside a test.
 
-pub mod accounts;
-pub mod auth;
 pub mod cache;
-pub mod channels;
 pub mod clock;
 pub mod config;
-pub mod edge;
 pub mod error;
 pub mod history;
+pub mod http;
 pub mod incidents;
 pub mod openapi;
+pub mod passwords;
 pub mod quotas;
 pub mod ratelimit;
 pub mod scheduler;
 pub mod secrets;
-pub mod status;
+pub mod state;
 pub mod targets;
 pub mod telemetry;
 pub mod validate;
@@ -36,142 +38,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use bus::{Broker, Publisher, ReadinessExt};
-use common::config::{AmqpConfig, ClickHouseConfig, HttpConfig, PgConfig};
+use bus::{Publisher, ReadinessExt};
 use common::health::{self, Readiness};
 use tokio_util::sync::CancellationToken;
 
-pub use auth::CurrentUser;
+pub use config::{Cli, Command, Config};
 pub use error::{ApiError, ApiResult};
-
-/// Command line.
-#[derive(Debug, clap::Parser)]
-#[command(name = "backend", version, about = "PingTower's API, scheduler and incident engine")]
-pub struct Cli {
-    /// What to do (default: serve).
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Configuration.
-    #[command(flatten)]
-    pub config: Config,
-}
-
-/// Subcommands.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// Serve the API (the default).
-    Serve,
-    /// Apply the PostgreSQL and ClickHouse migrations, then exit.
-    Migrate,
-}
-
-/// The backend's configuration.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Config {
-    /// RabbitMQ.
-    #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// PostgreSQL.
-    #[command(flatten)]
-    pub pg: PgConfig,
-    /// ClickHouse.
-    #[command(flatten)]
-    pub clickhouse: ClickHouseConfig,
-    /// API server.
-    #[command(flatten)]
-    pub http: HttpConfig,
-    /// The address guard: private targets possible at all, operator exceptions, more
-    /// protected endpoints, NAT64 prefixes.
-    #[command(flatten)]
-    pub guard: common::config::GuardConfig,
-    /// Accounts, targets, scheduler and web settings.
-    #[command(flatten)]
-    pub api: config::ApiConfig,
-    /// Listeners, client addresses, request limits and public caching.
-    #[command(flatten)]
-    pub edge: config::EdgeConfig,
-}
-
-/// The handles shared by every handler and worker; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// PostgreSQL.
-    pub pool: sqlx::PgPool,
-    /// PostgreSQL for the heavy public and history reads: the read replica when one is
-    /// configured, else the same pool as `pool`.
-    pub read_pool: sqlx::PgPool,
-    /// ClickHouse (fresh check results).
-    pub clickhouse: clickhouse::Client,
-    /// The supervised AMQP connection.
-    pub broker: Broker,
-    /// Confirming publisher (jobs, incident events, Test now requests).
-    pub publisher: Publisher,
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// Rate limits, the password hash queue and the public caches.
-    pub edge: Arc<edge::EdgeState>,
-    /// Seals and opens target secrets (`PINGTOWER_SECRET_KEY`; none: secrets cannot be stored).
-    pub secret_key: Option<secrets::SecretKey>,
-    /// "Test now" calls per user in the last minute.
-    pub test_now_limiter: Arc<quotas::PerMinute>,
-    /// Decides which addresses a target may point at. [`AppState::new`] protects only what
-    /// needs no DNS; [`run`] replaces it by one over every suite endpoint ([`suite_guard`]).
-    pub guard: common::netguard::Guard,
-}
-
-impl AppState {
-    /// The state for `config`: a lazy PostgreSQL pool, a ClickHouse client and a supervised
-    /// broker connection (made in the background; nothing here waits for a server).
-    pub fn new(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        // An empty variable (as in .env.example) means "no bot".
-        config.api.telegram_bot_username = config
-            .api
-            .telegram_bot_username
-            .take()
-            .map(|u| u.trim().trim_start_matches('@').to_owned())
-            .filter(|u| !u.is_empty());
-        let pool = common::db::pg_pool(&config.pg)?;
-        let read_pool = match &config.api.database_read_url {
-            Some(url) => common::db::pg_pool(&common::config::PgConfig {
-                database_url: url.clone(),
-                max_connections: config.pg.max_connections,
-            })
-            .context("PINGTOWER_DATABASE_READ_URL")?,
-            None => pool.clone(),
-        };
-        let clickhouse = common::db::clickhouse_client(&config.clickhouse);
-        let broker = Broker::new(
-            config.amqp.amqp_url.clone(),
-            "backend",
-            bus::Topology::new(&config.amqp.regions),
-            shutdown,
-        );
-        let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
-        let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
-        let guard = common::netguard::Guard::from_parts(&config.guard, Vec::new());
-        let edge = Arc::new(edge::EdgeState::new(&config));
-        if config.edge.request_timeout <= config.api.test_now_timeout {
-            tracing::warn!(
-                request_timeout = ?config.edge.request_timeout,
-                test_now_timeout = ?config.api.test_now_timeout,
-                "PINGTOWER_REQUEST_TIMEOUT is not above PINGTOWER_TEST_NOW_TIMEOUT: a slow \"Test now\" ends in 504"
-            );
-        }
-        Ok(Self {
-            guard,
-            secret_key,
-            test_now_limiter: Arc::default(),
-            pool,
-            read_pool,
-            clickhouse,
-            broker,
-            publisher,
-            config: Arc::new(config),
-            edge,
-        })
-    }
-}
+pub use http::app;
+pub use http::auth::CurrentUser;
+pub use state::AppState;
 
 /// The suite's own endpoints no check may reach: the broker and its management API,
 /// PostgreSQL (primary and replica), ClickHouse, this backend's API and ops listen addresses
@@ -217,49 +92,6 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         .context("ClickHouse migrations failed")?;
     tracing::info!(clickhouse_applied = applied.len(), "migrations are up to date");
     Ok(())
-}
-
-/// The whole HTTP application of the API listener: the API, `/healthz` and the web UI, behind
-/// [`edge::guard`]. `/metrics` and `/readyz` are on the ops listener ([`health::router`]).
-pub fn app(state: AppState) -> Router {
-    let state_web_dir = state.config.api.web_dir.clone();
-    let guarded = state.clone();
-    let api = Router::new()
-        .merge(accounts::router())
-        .merge(targets::router())
-        .merge(quotas::router())
-        .merge(channels::router())
-        .merge(openapi::router())
-        .merge(incidents::router())
-        .merge(history::router())
-        .merge(status::router())
-        .with_state(state);
-    let web_dir = state_web_dir;
-    let index = web_dir.join("index.html");
-    let web = tower_http::services::ServeDir::new(&web_dir).fallback(tower_http::services::ServeFile::new(index));
-    Router::new()
-        .merge(api)
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .fallback(move |req: axum::extract::Request| {
-            let web = web.clone();
-            async move {
-                use axum::response::IntoResponse;
-                use tower::ServiceExt;
-                let path = req.uri().path();
-                // Unknown API, status and badge paths are JSON 404s, never the SPA's page; so
-                // are the ops routes, which this listener does not serve.
-                if ["/api", "/metrics", "/readyz"].contains(&path)
-                    || ["/api/", "/status/", "/badge/"].iter().any(|p| path.starts_with(p))
-                {
-                    return ApiError::not_found().into_response();
-                }
-                match web.oneshot(req).await {
-                    Ok(r) => r.into_response(),
-                    Err(e) => ApiError::internal(e).into_response(),
-                }
-            }
-        })
-        .layer(axum::middleware::from_fn_with_state(guarded, edge::guard))
 }
 
 /// What the scheduler needs, from the app's state: its own lock connection settings and a

@@ -1,241 +1,302 @@
 //! `GET /api/openapi.json`: the machine-readable contract.
 //!
-//! Routes of this crate's account, target and channel modules are described from their
-//! handlers (utoipa); the incident, history, maintenance and status-page routes are listed
-//! here from docs/API.md so that the document names every route.
+//! Every route is described from its handler (utoipa), in the `Doc` of its
+//! [`crate::http`] module; [`document`] merges them and adds what every route shares: the error
+//! body of every non-2xx answer, the 401 of authenticated routes, the 404 of a malformed or
+//! foreign id, the edge's 403/415/504, the 503 of an unavailable database, and the two ways to
+//! authenticate. A malformed id in a path is a 404 with the JSON error body, like an unknown
+//! one: it can name nothing the caller owns.
 
-use axum::Router;
-use axum::routing::get;
 use utoipa::OpenApi;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder};
-use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::{Info, OpenApi as Document};
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{Content, Info, OpenApi as Document, Ref, RefOr};
 
-use crate::AppState;
-use crate::error::Json;
-
-/// Routes served by other modules, as `(method, path, tag, summary)`.
-const OTHER_ROUTES: &[(&str, &str, &str, &str)] = &[
-    (
-        "get",
-        "/api/targets/{id}/overview",
-        "history",
-        "State, uptime over 24 h/7 d/30 d/90 d, last latency",
-    ),
-    (
-        "get",
-        "/api/targets/{id}/results",
-        "history",
-        "Check results, newest first",
-    ),
-    (
-        "get",
-        "/api/targets/{id}/uptime",
-        "history",
-        "Uptime, downtime, checks and failures in a range",
-    ),
-    ("get", "/api/targets/{id}/uptime/daily", "history", "Uptime per day"),
-    (
-        "get",
-        "/api/targets/{id}/latency",
-        "history",
-        "Latency percentiles by phase per step",
-    ),
-    ("get", "/api/targets/{id}/incidents", "history", "A target's incidents"),
-    (
-        "get",
-        "/api/overview/sparklines",
-        "history",
-        "24 hourly latency points per target",
-    ),
-    (
-        "get",
-        "/api/overview/uptime",
-        "history",
-        "Uptime over 24 hours and 30 days per target",
-    ),
-    ("get", "/api/incidents", "incidents", "Incidents (open or resolved)"),
-    (
-        "get",
-        "/api/incidents/{id}",
-        "incidents",
-        "One incident with timeline, reports and notes",
-    ),
-    (
-        "post",
-        "/api/incidents/{id}/ack",
-        "incidents",
-        "Acknowledge an incident",
-    ),
-    (
-        "post",
-        "/api/incidents/{id}/notes",
-        "incidents",
-        "Add a note to an incident",
-    ),
-    ("get", "/api/maintenance", "maintenance", "Maintenance windows"),
-    (
-        "post",
-        "/api/maintenance",
-        "maintenance",
-        "Create a maintenance window (422 `max_maintenance_windows` over the quota)",
-    ),
-    ("get", "/api/maintenance/{id}", "maintenance", "One maintenance window"),
-    (
-        "put",
-        "/api/maintenance/{id}",
-        "maintenance",
-        "Replace a maintenance window",
-    ),
-    (
-        "delete",
-        "/api/maintenance/{id}",
-        "maintenance",
-        "Delete a maintenance window",
-    ),
-    ("get", "/api/status-pages", "status", "Status pages"),
-    (
-        "post",
-        "/api/status-pages",
-        "status",
-        "Create a status page (422 `max_status_pages` over the quota, `targets` over the per-page quota)",
-    ),
-    ("get", "/api/status-pages/{id}", "status", "One status page"),
-    (
-        "put",
-        "/api/status-pages/{id}",
-        "status",
-        "Replace a status page (422 `targets` over the per-page quota)",
-    ),
-    ("delete", "/api/status-pages/{id}", "status", "Delete a status page"),
-    (
-        "post",
-        "/api/targets/{id}/badge-token",
-        "status",
-        "Create a badge token for a target",
-    ),
-    ("get", "/status/{slug}", "status", "Public status page JSON (no auth)"),
-    (
-        "get",
-        "/badge/{token}/{kind}",
-        "status",
-        "Badge SVG: status.svg, uptime.svg or response.svg (no auth)",
-    ),
-    (
-        "get",
-        "/healthz",
-        "health",
-        "Alive (`/readyz` and `/metrics` are served on the ops listener, PINGTOWER_OPS_ADDR)",
-    ),
-    ("get", "/api/openapi.json", "meta", "This document"),
-];
-
-/// Answers of the routes in [`OTHER_ROUTES`] besides 200, as `(path, status, description)`.
-const OTHER_RESPONSES: &[(&str, &str, &str)] = &[
-    ("/status/{slug}", "404", "no such page"),
-    (
-        "/status/{slug}",
-        "429",
-        "too many public requests from this client; see Retry-After",
-    ),
-    ("/badge/{token}/{kind}", "404", "unknown token or badge"),
-    (
-        "/badge/{token}/{kind}",
-        "429",
-        "too many public requests from this client; see Retry-After",
-    ),
+/// Routes anyone may call: no 401, no security requirement.
+const PUBLIC: &[&str] = &[
+    "/api/config",
+    "/api/auth/register",
+    "/api/auth/login",
+    "/api/channels/verify",
+    "/api/channels/unsubscribe",
+    "/api/openapi.json",
+    "/status/{slug}",
+    "/badge/{token}/{file}",
+    "/healthz",
 ];
 
 /// The whole document.
 pub fn document() -> Document {
-    let mut doc = crate::accounts::Doc::openapi();
-    doc.merge(crate::targets::Doc::openapi());
-    doc.merge(crate::channels::Doc::openapi());
-    doc.merge(crate::quotas::Doc::openapi());
+    let mut doc = crate::http::accounts::Doc::openapi();
+    for other in [
+        crate::http::tokens::Doc::openapi(),
+        crate::http::admin::Doc::openapi(),
+        crate::http::targets::Doc::openapi(),
+        crate::http::history::Doc::openapi(),
+        crate::http::incidents::Doc::openapi(),
+        crate::http::maintenance::Doc::openapi(),
+        crate::http::channels::Doc::openapi(),
+        crate::http::status_pages::Doc::openapi(),
+        crate::http::badges::Doc::openapi(),
+    ] {
+        doc.merge(other);
+    }
     doc.info = Info::new("PingTower API", env!("CARGO_PKG_VERSION"));
     doc.info.description = Some(
         "Auth: session cookie `pt_session` or `Authorization: Bearer pt_…`. Errors: \
-         `{\"error\": {\"code\", \"message\", \"field\"?}}`. See docs/API.md."
+         `{\"error\": {\"code\", \"message\", \"field\"?}}`; a malformed id answers 404 like an \
+         unknown one. See docs/API.md."
             .into(),
     );
-    for (method, path, tag, summary) in OTHER_ROUTES {
-        let method = match *method {
-            "post" => HttpMethod::Post,
-            "put" => HttpMethod::Put,
-            "delete" => HttpMethod::Delete,
-            "patch" => HttpMethod::Patch,
-            _ => HttpMethod::Get,
-        };
-        let known = doc.paths.paths.get(*path).is_some_and(|item| match method {
-            HttpMethod::Get => item.get.is_some(),
-            HttpMethod::Post => item.post.is_some(),
-            HttpMethod::Put => item.put.is_some(),
-            HttpMethod::Delete => item.delete.is_some(),
-            _ => false,
-        });
-        if known {
-            continue;
-        }
-        let mut op = OperationBuilder::new()
-            .tag(*tag)
-            .summary(Some(*summary))
-            .response("200", ResponseBuilder::new().description("see docs/API.md").build());
-        for (_, status, description) in OTHER_RESPONSES.iter().filter(|(p, ..)| p == path) {
-            op = op.response(*status, ResponseBuilder::new().description(*description).build());
-        }
-        let op = op.build();
-        doc.paths.add_path_operation(*path, vec![method], op);
+    for (path, tag, summary, content_type) in [
+        (
+            "/healthz",
+            "health",
+            "Alive (`/readyz` and `/metrics` are on the ops listener, PINGTOWER_OPS_ADDR)",
+            "text/plain",
+        ),
+        ("/api/openapi.json", "meta", "This document", "application/json"),
+    ] {
+        let body = ObjectBuilder::new()
+            .schema_type(if content_type == "text/plain" {
+                Type::String
+            } else {
+                Type::Object
+            })
+            .build();
+        let op = OperationBuilder::new()
+            .tag(tag)
+            .summary(Some(summary))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description(summary)
+                    .content(content_type, Content::new(Some(body)))
+                    .build(),
+            )
+            .build();
+        doc.paths.add_path_operation(path, vec![HttpMethod::Get], op);
     }
-    add_edge_responses(&mut doc);
+    add_shared_answers(&mut doc);
     doc
 }
 
-/// The answers every route may give from the edge ([`crate::edge::guard`]): 504 past the
-/// request timeout, and for writes the cross-site guard's 403 and 415.
-fn add_edge_responses(doc: &mut Document) {
-    let add = |op: &mut utoipa::openapi::path::Operation, status: &str, description: &str| {
-        op.responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert_with(|| ResponseBuilder::new().description(description).build().into());
-    };
-    for item in doc.paths.paths.values_mut() {
-        let writes = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
-        for op in writes.into_iter().flatten() {
-            add(
-                op,
-                "403",
-                "refused: a cookie-authenticated write from another Origin (or not allowed)",
-            );
-            add(
-                op,
-                "415",
-                "a cookie-authenticated write whose Content-Type is not application/json",
-            );
-        }
-        for op in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
+/// The error body schema, `ErrorBody`.
+fn error_schema() -> utoipa::openapi::schema::Schema {
+    let inner = ObjectBuilder::new()
+        .property("code", ObjectBuilder::new().schema_type(Type::String).description(Some("stable machine code: validation, unauthorized, forbidden, not_found, conflict, rate_limited, unavailable, internal")))
+        .required("code")
+        .property("message", ObjectBuilder::new().schema_type(Type::String).description(Some("what went wrong, for people")))
+        .required("message")
+        .property("field", ObjectBuilder::new().schema_type(Type::String).description(Some("the request field at fault (`spec.url`)")))
+        .build();
+    ObjectBuilder::new()
+        .property("error", inner)
+        .required("error")
+        .description(Some("Every non-2xx answer of the API"))
+        .build()
+        .into()
+}
+
+/// Adds what every route shares (see the module's documentation), then gives every non-2xx
+/// answer the `ErrorBody` schema.
+fn add_shared_answers(doc: &mut Document) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.insert("ErrorBody".into(), RefOr::T(error_schema()));
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("pt_…")
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("pt_session"))),
+    );
+    let signed_in = vec![
+        SecurityRequirement::new("bearer", Vec::<String>::new()),
+        SecurityRequirement::new("session", Vec::<String>::new()),
+    ];
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let public = PUBLIC.contains(&path.as_str());
+        let has_path_params = path.contains('{');
+        let ops = [
+            (false, &mut item.get),
+            (true, &mut item.post),
+            (true, &mut item.put),
+            (true, &mut item.patch),
+            (true, &mut item.delete),
+        ];
+        for (write, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            if public {
+                op.security = Some(vec![SecurityRequirement::default()]);
+            } else {
+                op.security = Some(signed_in.clone());
+                add(op, "401", "not signed in: no valid session cookie or API token");
+            }
+            if has_path_params {
+                add(op, "404", "no such resource of yours (a malformed id, too)");
+            }
+            let has_query = op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query));
+            if has_query {
+                add(op, "400", "a malformed query string (a value of the wrong type)");
+                add(op, "422", "a query parameter is invalid; `field` names it");
+            }
+            if op.request_body.is_some() {
+                add(
+                    op,
+                    "422",
+                    "the body is malformed or a field is invalid; `field` names it",
+                );
+                add(op, "415", "the body's Content-Type is not one the route reads");
+            }
+            if write {
+                add(
+                    op,
+                    "403",
+                    "refused: a cookie-authenticated write from another Origin, or not allowed",
+                );
+                add(
+                    op,
+                    "415",
+                    "a cookie-authenticated write whose Content-Type is not application/json",
+                );
+            }
+            if path != "/healthz" && path != "/api/openapi.json" {
+                add(op, "503", "a dependency (the database) is unavailable; try again");
+            }
             add(op, "504", "the request took longer than PINGTOWER_REQUEST_TIMEOUT");
+            for (status, response) in op.responses.responses.iter_mut() {
+                if status.starts_with('2') || status.starts_with('3') {
+                    continue;
+                }
+                if let RefOr::T(r) = response
+                    && r.content.is_empty()
+                {
+                    r.content.insert(
+                        "application/json".into(),
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    );
+                }
+            }
         }
     }
 }
 
-/// `GET /api/openapi.json`.
-pub fn router() -> Router<AppState> {
-    let doc = serde_json::to_value(document()).expect("the OpenAPI document serialises");
-    Router::new().route(
-        "/api/openapi.json",
-        get(move || {
-            let doc = doc.clone();
-            async move { Json(doc) }
-        }),
-    )
+/// Adds the answer `status` to `op` unless it is described already.
+fn add(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(Response::new(description)));
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn doc() -> Value {
+        serde_json::to_value(super::document()).unwrap()
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                out.push((path.clone(), method.clone(), op.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_path_parameter_is_declared_and_every_id_is_a_uuid() {
+        let doc = doc();
+        for (path, method, op) in operations(&doc) {
+            let names: Vec<&str> = path.split('{').skip(1).map(|s| s.split('}').next().unwrap()).collect();
+            for name in names {
+                let param = op["parameters"]
+                    .as_array()
+                    .and_then(|ps| ps.iter().find(|p| p["name"] == name && p["in"] == "path"))
+                    .unwrap_or_else(|| panic!("{method} {path}: path parameter {name} is not declared"));
+                assert_eq!(param["required"], true, "{method} {path} {name}");
+                if name == "id" {
+                    assert_eq!(param["schema"]["format"], "uuid", "{method} {path}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_answer_has_the_error_body_and_authenticated_routes_answer_401() {
+        let doc = doc();
+        let ops = operations(&doc);
+        assert!(ops.len() >= 60, "{} operations", ops.len());
+        for (path, method, op) in ops {
+            let responses = op["responses"].as_object().unwrap();
+            for (status, r) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        r["content"].as_object().is_some_and(|c| !c.is_empty()),
+                        "{method} {path} {status} has no body schema"
+                    );
+                }
+            }
+            if !super::PUBLIC.contains(&path.as_str()) {
+                assert!(responses.contains_key("401"), "{method} {path} lacks 401");
+                assert!(
+                    op["security"].as_array().is_some_and(|s| s.len() == 2),
+                    "{method} {path}"
+                );
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{method} {path} lacks 404");
+            }
+        }
+    }
+
+    #[test]
+    fn the_validators_constraints_are_in_the_schema() {
+        let doc = doc();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Credentials"]["properties"]["password"]["minLength"], 10);
+        assert_eq!(schemas["PasswordChange"]["properties"]["new_password"]["minLength"], 10);
+        assert_eq!(schemas["Language"]["enum"], serde_json::json!(["en", "ru"]));
+        let verify = &doc["paths"]["/api/channels/verify"]["get"]["parameters"][0];
+        assert_eq!(
+            (verify["name"].as_str(), verify["in"].as_str()),
+            (Some("token"), Some("query"))
+        );
+        assert_eq!(verify["required"], true);
+        let link = &doc["paths"]["/api/channels/telegram/link"]["post"]["responses"];
+        assert!(link["503"].is_object(), "no bot configured: 503");
+        let limit = doc["paths"]["/api/targets"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .cloned()
+            .unwrap();
+        assert_eq!(limit["in"], "query");
+        assert_eq!(
+            (limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()),
+            (Some(1), Some(500))
+        );
+        // The ops listener is not part of the public API document.
+        for ops_route in ["/metrics", "/readyz"] {
+            assert!(doc["paths"].get(ops_route).is_none(), "{ops_route}");
+        }
+    }
 }

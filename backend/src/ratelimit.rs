@@ -15,11 +15,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 
-use crate::AppState;
+use uuid::Uuid;
+
 use crate::error::ApiError;
 
 /// Keys kept before old ones are pruned.
@@ -277,20 +276,34 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = ApiError;
+/// Counts one event per user in a sliding minute (in-process: "Test now" calls).
+#[derive(Debug, Default)]
+pub struct PerMinute {
+    events: Mutex<HashMap<Uuid, VecDeque<Instant>>>,
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_canonical())
-            .ok_or_else(|| ApiError::internal("no peer address on the request"))?;
-        Ok(ClientIp(client_ip(
-            peer,
-            &parts.headers,
-            &state.config.edge.trusted_proxies,
-        )))
+impl PerMinute {
+    /// Records a call of `user` if fewer than `limit` happened in the last minute; otherwise
+    /// the seconds until one slot frees.
+    pub fn try_acquire(&self, user: Uuid, limit: u32) -> Result<(), u64> {
+        const WINDOW: Duration = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut events = self.events.lock().expect("rate map");
+        // Forget idle users now and then so the map stays bounded by active users.
+        if events.len() > 10_000 {
+            events.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+        let q = events.entry(user).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+            q.pop_front();
+        }
+        if q.len() >= limit as usize {
+            let oldest = *q.front().unwrap_or(&now);
+            let wait = WINDOW.saturating_sub(now.duration_since(oldest));
+            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+        }
+        q.push_back(now);
+        Ok(())
     }
 }
 
@@ -406,5 +419,17 @@ mod tests {
         let b = ClientIp("2001:db8:1:2:bbbb::2".parse().unwrap());
         assert_eq!(a.key(), b.key());
         assert_eq!(ClientIp("::ffff:192.0.2.1".parse().unwrap()).key(), "192.0.2.1");
+    }
+
+    #[test]
+    fn a_user_gets_the_limit_per_minute_then_a_wait() {
+        let limiter = PerMinute::default();
+        let u = Uuid::now_v7();
+        for _ in 0..3 {
+            limiter.try_acquire(u, 3).unwrap();
+        }
+        let wait = limiter.try_acquire(u, 3).unwrap_err();
+        assert!((1..=60).contains(&wait), "{wait}");
+        limiter.try_acquire(Uuid::now_v7(), 3).unwrap();
     }
 }

@@ -309,6 +309,31 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, guard: &Guard, may_private: bo
     Ok(())
 }
 
+/// Normalises and checks an email address.
+pub fn normalise_email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim().to_lowercase();
+    let bad = |m: &str| ApiError::validation("email", m);
+    if email.len() < 3 || email.len() > 254 {
+        return Err(bad("email must be between 3 and 254 characters"));
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("email must not contain spaces or control characters"));
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err(bad("email must look like name@example.com"));
+    };
+    if local.is_empty()
+        || domain.is_empty()
+        || local.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
+        return Err(bad("email must look like name@example.com"));
+    }
+    Ok(email)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +362,26 @@ mod tests {
         assert!(!valid_dns_name("-bad.example"));
         assert!(!valid_dns_name("a..b"));
         assert!(!valid_dns_name("spa ce.com"));
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_lowercased() {
+        assert_eq!(normalise_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_name_the_field() {
+        for bad in [
+            "",
+            "a",
+            "no-at.example.com",
+            "a@b",
+            "a b@example.com",
+            "@example.com",
+            "a@.com",
+        ] {
+            let e = normalise_email(bad).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("email"), "{bad}");
+        }
     }
 }

@@ -1,14 +1,12 @@
-//! The incident engine: turns the stream of check results into incidents and events, and the
-//! incidents API.
+//! The incident engine: turns the stream of check results into incidents and events (the
+//! incidents API is [`crate::http::incidents`]).
 //!
 //! - [`machine`]: the pure per-target, per-region state machine.
 //! - [`engine`]: applies batches of results in one transaction (ledger, state, incidents,
 //!   timeline, outbox) and publishes the outbox.
 //! - [`maintenance`]: maintenance windows.
 //! - [`settings`]: the engine's environment settings.
-//! - [`api`]: `/api/incidents…` and `/api/maintenance…`.
 
-pub mod api;
 pub mod engine;
 pub mod machine;
 pub mod maintenance;
@@ -23,17 +21,12 @@ use tokio_util::sync::CancellationToken;
 pub use engine::{Engine, EngineError};
 pub use settings::EngineSettings;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// How often events left in the outbox (broker down at commit time) are retried.
 const OUTBOX_RETRY: Duration = Duration::from_secs(2);
 /// How often the result-id ledger forgets entries older than its retention.
 const LEDGER_PRUNE_EVERY: Duration = Duration::from_secs(300);
-
-/// Routes of this module.
-pub fn router() -> axum::Router<AppState> {
-    api::router()
-}
 
 /// Starts the incident engine on `results.incidents`; the task ends after `shutdown`.
 pub fn spawn(state: AppState, settings: EngineSettings, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {

@@ -25,7 +25,7 @@ async fn telegram_link_tokens_are_128_bit_ten_minute_and_stored_hashed() {
     .unwrap();
     assert_eq!(
         stored,
-        backend::auth::hash_secret(token),
+        backend::http::auth::hash_secret(token),
         "stored as SHA-256, not the token"
     );
     assert!(minutes > 9.0 && minutes <= 10.0, "valid 10 minutes: {minutes}");
@@ -75,8 +75,8 @@ async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribe
          unsubscribe_token_hash = $3 where id = $1",
     )
     .bind(id)
-    .bind(backend::auth::hash_secret("verify-me"))
-    .bind(backend::auth::hash_secret("bye"))
+    .bind(backend::http::auth::hash_secret("verify-me"))
+    .bind(backend::http::auth::hash_secret("bye"))
     .execute(&app.pg.pool)
     .await
     .unwrap();

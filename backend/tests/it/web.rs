@@ -61,3 +61,32 @@ async fn the_openapi_document_names_every_route() {
     assert!(checked > 30, "checked {checked} routes");
     assert!(paths["/api/targets"]["post"]["requestBody"].is_object());
 }
+
+#[tokio::test]
+async fn a_malformed_id_in_any_path_is_the_json_404() {
+    let app = spawn_app_with(|_| {}).await;
+    let c = app.user("malformed@example.com").await;
+    for path in [
+        "/api/targets/not-a-uuid",
+        "/api/targets/not-a-uuid/latency",
+        "/api/incidents/not-a-uuid",
+        "/api/maintenance/not-a-uuid",
+        "/api/status-pages/not-a-uuid",
+        "/api/channels/not-a-uuid",
+    ] {
+        let method = if path.starts_with("/api/channels/") {
+            reqwest::Method::DELETE
+        } else {
+            reqwest::Method::GET
+        };
+        let r = c
+            .request(method, app.url(path))
+            .header("origin", app.url(""))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "not_found", "{path}");
+    }
+}

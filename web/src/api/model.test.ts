@@ -33,7 +33,6 @@ const NARROWED = [
   'TargetInput.spec',
   'TargetStateView.status',
   'TargetStateView.last_failure',
-  'UserPatch.quota_overrides',
 ];
 
 /** Operations whose JSON answer `undocumented.ts` describes. */

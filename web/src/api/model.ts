@@ -69,13 +69,8 @@ void quotaKeysComplete;
 
 /** A user as `GET /api/admin/users` lists them. */
 export type AdminUser = Schemas['AdminUser'];
-/**
- * Body of `PATCH /api/admin/users/{id}`. The document gives `quota_overrides` as an untyped
- * object; it is {@link QuotaOverrides}.
- */
-export type AdminUserPatch = Omit<Schemas['UserPatch'], 'quota_overrides'> & {
-  quota_overrides?: QuotaOverrides | null;
-};
+/** Body of `PATCH /api/admin/users/{id}` (its `quota_overrides` are {@link QuotaOverrides}). */
+export type AdminUserPatch = Schemas['UserPatch'];
 
 // Lists ----------------------------------------------------------------------------------------
 

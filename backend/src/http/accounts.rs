@@ -1,30 +1,25 @@
-//! Accounts: registration, login and logout, the current user, password change, API tokens,
-//! installation settings and `GET /api/config`.
+//! Accounts: registration, login and logout, the current user, password change and
+//! `GET /api/config`.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::{self, CurrentUser, SESSION_COOKIE, Scope, TOKEN_PREFIX};
-use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
+use crate::error::{ApiError, ApiResult, Json};
+use crate::http::auth::{self, CurrentUser, SESSION_COOKIE};
+use crate::passwords::{DUMMY_HASH, MAX_PASSWORD_LEN, check_password, hash_password, verify_password};
+use crate::quotas::Quotas;
 use crate::ratelimit::ClientIp;
-
-/// Shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = 10;
-/// Longest password accepted (hashing cost is bounded).
-pub const MAX_PASSWORD_LEN: usize = 1024;
+use crate::state::AppState;
+use crate::validate::normalise_email;
 
 /// The account routes.
 pub fn router() -> Router<AppState> {
@@ -35,9 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(get_me).patch(update_me))
         .route("/api/auth/password", post(change_password))
-        .route("/api/tokens", get(list_tokens).post(create_token))
-        .route("/api/tokens/{id}", delete(revoke_token))
-        .route("/api/admin/settings", put(update_settings).get(get_settings))
 }
 
 /// A user as the API shows it.
@@ -53,6 +45,28 @@ pub struct User {
     pub language: String,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+}
+
+/// `GET /api/auth/me`: the user, their permission and their quotas.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Me {
+    /// The user's fields.
+    #[serde(flatten)]
+    pub user: User,
+    /// May monitor private addresses (admins always, unless the installation allows none).
+    pub may_private_targets: bool,
+    /// Effective quotas.
+    pub quotas: Quotas,
+}
+
+/// A language of texts and reports.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    En,
+    /// Russian.
+    Ru,
 }
 
 /// Public installation facts the dashboard needs before login.
@@ -74,8 +88,14 @@ pub struct PublicConfig {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     /// Email (normalised: trimmed, lowercased).
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.]$"
+    )]
     pub email: String,
-    /// Password, at least 10 characters.
+    /// Password, 10 to 1024 characters.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
 }
 
@@ -83,6 +103,7 @@ pub struct Credentials {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateMe {
     /// `en` or `ru`.
+    #[schema(value_type = Option<Language>)]
     pub language: Option<String>,
 }
 
@@ -90,157 +111,14 @@ pub struct UpdateMe {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     /// The current password.
+    #[schema(max_length = 1024)]
     pub current_password: String,
-    /// The new one, at least 10 characters.
+    /// The new one, 10 to 1024 characters.
+    #[schema(min_length = 10, max_length = 1024)]
     pub new_password: String,
 }
 
-/// A new API token's name and scope.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct NewToken {
-    /// A name to recognise it by.
-    pub name: String,
-    /// `read` (GET only) or `write`.
-    pub scope: Scope,
-    /// When it stops working (must be in the future); absent: never.
-    #[serde(default)]
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// An API token as listed (never the secret).
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct ApiToken {
-    /// Id.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// `read` or `write`.
-    pub scope: String,
-    /// The first characters of the token, to recognise it.
-    pub prefix: String,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last request made with it.
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// When it stops working; null: never.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// A freshly created API token: the only time the secret is shown.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CreatedToken {
-    /// Id.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// `read` or `write`.
-    pub scope: String,
-    /// The first characters of the token.
-    pub prefix: String,
-    /// The token itself: `Authorization: Bearer <token>`.
-    pub token: String,
-    /// When it stops working; null: never.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// Installation settings an admin can change.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Settings {
-    /// Whether anyone may sign up.
-    pub registration_open: bool,
-}
-
-/// A list page.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TokenList {
-    /// The tokens.
-    pub items: Vec<ApiToken>,
-    /// How many there are.
-    pub total: i64,
-    /// Always null: the list is not paginated.
-    pub next_cursor: Option<String>,
-}
-
-/// Normalises and checks an email address.
-pub fn normalise_email(raw: &str) -> Result<String, ApiError> {
-    let email = raw.trim().to_lowercase();
-    let bad = |m: &str| ApiError::validation("email", m);
-    if email.len() < 3 || email.len() > 254 {
-        return Err(bad("email must be between 3 and 254 characters"));
-    }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("email must not contain spaces or control characters"));
-    }
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return Err(bad("email must look like name@example.com"));
-    };
-    if local.is_empty()
-        || domain.is_empty()
-        || local.contains('@')
-        || !domain.contains('.')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-    {
-        return Err(bad("email must look like name@example.com"));
-    }
-    Ok(email)
-}
-
-fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_LEN {
-        return Err(ApiError::validation(
-            field,
-            format!("password must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
-    }
-    if n > MAX_PASSWORD_LEN {
-        return Err(ApiError::validation(
-            field,
-            format!("password must be at most {MAX_PASSWORD_LEN} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Hashes a password with Argon2id (OWASP parameters) off the async threads; 503 with
-/// `Retry-After` when the hash queue is full.
-pub async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
-    let _permit = state.edge.hash_queue.acquire().await?;
-    tokio::task::spawn_blocking(move || {
-        let mut salt = [0u8; 16];
-        rand::rng().fill_bytes(&mut salt);
-        let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::from)
-}
-
-/// Verifies a password against a stored hash off the async threads; 503 with `Retry-After`
-/// when the hash queue is full.
-pub async fn verify_password(state: &AppState, password: String, hash: String) -> ApiResult<bool> {
-    let _permit = state.edge.hash_queue.acquire().await?;
-    tokio::task::spawn_blocking(move || {
-        let Ok(parsed) = PasswordHash::new(&hash) else {
-            return false;
-        };
-        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
-    })
-    .await
-    .map_err(ApiError::internal)
-}
-
-/// A hash nobody's password matches, verified for unknown emails so that timing does not
-/// tell which emails have accounts.
-static DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Yb0oCqr/dbmyTyhnn3Lzh0fqZg+0nZfYTcuMPYkAwJw";
-
-async fn registration_open(state: &AppState) -> ApiResult<bool> {
+pub async fn registration_open(state: &AppState) -> ApiResult<bool> {
     let stored: Option<serde_json::Value> =
         sqlx::query_scalar("select value from app_settings where key = 'registration_open'")
             .fetch_optional(&state.pool)
@@ -251,29 +129,12 @@ async fn registration_open(state: &AppState) -> ApiResult<bool> {
     })
 }
 
-/// The regions users may pick (the configured pinger regions).
-pub fn known_regions(state: &AppState) -> Vec<String> {
-    let regions: Vec<String> = state
-        .config
-        .amqp
-        .regions
-        .iter()
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty())
-        .collect();
-    if regions.is_empty() {
-        vec![common::messages::DEFAULT_REGION.to_owned()]
-    } else {
-        regions
-    }
-}
-
 #[utoipa::path(get, path = "/api/config", tag = "accounts", responses((status = 200, body = PublicConfig)))]
 async fn get_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfig>> {
     Ok(Json(PublicConfig {
         registration_open: registration_open(&state).await?,
         telegram_bot_username: state.config.api.telegram_bot_username.clone(),
-        regions: known_regions(&state),
+        regions: state.known_regions(),
         min_interval_seconds: state.config.api.min_interval_seconds,
         allow_private_targets: state.guard.allow_private_targets(),
     }))
@@ -461,10 +322,10 @@ async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
     .await?)
 }
 
-#[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = crate::quotas::Me), (status = 401)))]
-async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<crate::quotas::Me>> {
+#[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = Me), (status = 401)))]
+async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Me>> {
     let limits = crate::quotas::load(&state, user.id).await?;
-    Ok(Json(crate::quotas::Me {
+    Ok(Json(Me {
         user: load_user(&state, user.id).await?,
         may_private_targets: limits.may_private_targets,
         quotas: limits.quotas,
@@ -541,174 +402,10 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/tokens", tag = "accounts", responses((status = 200, body = TokenList)))]
-async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<TokenList>> {
-    let items: Vec<ApiToken> = sqlx::query_as(
-        "select id, name, scope, prefix, created_at, last_used_at, expires_at from api_tokens \
-         where user_id = $1 and revoked_at is null order by created_at desc",
-    )
-    .bind(user.id)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(TokenList {
-        total: items.len() as i64,
-        items,
-        next_cursor: None,
-    }))
-}
-
-#[utoipa::path(post, path = "/api/tokens", tag = "accounts", request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 403, description = "tokens are created from a session only"), (status = 422)))]
-async fn create_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Json(body): Json<NewToken>,
-) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    // A leaked token must not be able to outlive its revocation by minting others.
-    if user.session_id().is_none() {
-        return Err(ApiError::forbidden(
-            "API tokens can only be created from a signed-in session",
-        ));
-    }
-    if body.expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(ApiError::validation("expires_at", "expires_at must be in the future"));
-    }
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("name", "name must be 1 to 100 characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            "name",
-            "name must not contain control characters (CR, LF…)",
-        ));
-    }
-    let token = format!("{TOKEN_PREFIX}{}", auth::new_secret());
-    let prefix: String = token.chars().take(TOKEN_PREFIX.len() + 6).collect();
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into api_tokens (id, user_id, name, scope, token_hash, prefix, expires_at) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(user.id)
-    .bind(&name)
-    .bind(body.scope.as_str())
-    .bind(auth::hash_secret(&token))
-    .bind(&prefix)
-    .bind(body.expires_at)
-    .execute(&state.pool)
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            id,
-            name,
-            scope: body.scope.as_str().to_owned(),
-            prefix,
-            token,
-            expires_at: body.expires_at,
-        }),
-    ))
-}
-
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "accounts", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404)))]
-async fn revoke_token(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query("update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
-            .bind(id)
-            .bind(user.id)
-            .execute(&state.pool)
-            .await?,
-    )
-}
-
-#[utoipa::path(get, path = "/api/admin/settings", tag = "accounts", responses((status = 200, body = Settings), (status = 403)))]
-async fn get_settings(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Settings>> {
-    user.require_admin()?;
-    Ok(Json(Settings {
-        registration_open: registration_open(&state).await?,
-    }))
-}
-
-#[utoipa::path(put, path = "/api/admin/settings", tag = "accounts", request_body = Settings, responses((status = 204), (status = 403)))]
-async fn update_settings(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Json(body): Json<Settings>,
-) -> ApiResult<StatusCode> {
-    user.require_admin()?;
-    sqlx::query(
-        "insert into app_settings (key, value) values ('registration_open', $1) \
-         on conflict (key) do update set value = excluded.value, updated_at = now()",
-    )
-    .bind(serde_json::Value::Bool(body.registration_open))
-    .execute(&state.pool)
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_trimmed_and_lowercased() {
-        assert_eq!(normalise_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
-    }
-
-    #[test]
-    fn malformed_emails_name_the_field() {
-        for bad in [
-            "",
-            "a",
-            "no-at.example.com",
-            "a@b",
-            "a b@example.com",
-            "@example.com",
-            "a@.com",
-        ] {
-            let e = normalise_email(bad).unwrap_err();
-            assert_eq!(e.field.as_deref(), Some("email"), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_dummy_hash_parses() {
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
-    }
-}
-
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        get_config,
-        register,
-        login,
-        logout,
-        get_me,
-        update_me,
-        change_password,
-        list_tokens,
-        create_token,
-        revoke_token,
-        get_settings,
-        update_settings
-    ),
-    components(schemas(
-        User,
-        PublicConfig,
-        Credentials,
-        UpdateMe,
-        PasswordChange,
-        NewToken,
-        ApiToken,
-        CreatedToken,
-        Settings,
-        TokenList,
-        Scope
-    ))
+    paths(get_config, register, login, logout, get_me, update_me, change_password),
+    components(schemas(User, PublicConfig, Credentials, UpdateMe, PasswordChange, Me, Language))
 )]
 pub struct Doc;

@@ -1,62 +1,19 @@
 //! What every request passes through on the API listener: the request timeout, the
 //! cross-site guard of cookie-authenticated writes, and the browser security headers.
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::uri::Authority;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use crate::auth::{self, SESSION_COOKIE};
-use crate::cache::TtlCache;
-use crate::config::PUBLIC_CACHE_ENTRIES;
 use crate::error::ApiError;
-use crate::ratelimit::{HashQueue, LoginLimiter, RateLimiter};
-use crate::{AppState, Config};
-
-/// The edge's shared state: rate limits, the password hash queue and the public caches.
-#[derive(Debug)]
-pub struct EdgeState {
-    /// Failed logins per client and per (account, client).
-    pub login_limiter: Arc<LoginLimiter>,
-    /// Failed logins one client address may spend, across all accounts.
-    pub login_client_limit: u32,
-    /// Failed logins per (account, client) pair.
-    pub login_account_limit: u32,
-    /// Registrations per client address.
-    pub register_limiter: RateLimiter,
-    /// Public status page and badge requests per client address.
-    pub public_limiter: RateLimiter,
-    /// Bounds Argon2 work (each hash takes ~19 MiB and a core for a while).
-    pub hash_queue: HashQueue,
-    /// Public status pages by slug (`None`: no such page).
-    pub status_cache: TtlCache<String, Option<serde_json::Value>>,
-    /// Badges by (token, file) (`None`: unknown token or file).
-    pub badge_cache: TtlCache<(String, String), Option<String>>,
-}
-
-impl EdgeState {
-    /// The state for `config`.
-    pub fn new(config: &Config) -> Self {
-        let edge = &config.edge;
-        let account = config.api.login_max_failures.max(1);
-        Self {
-            login_limiter: Arc::new(LoginLimiter::new(config.api.login_window)),
-            // A client address may be shared (an office behind NAT): it may spend a few
-            // accounts' worth of failures, and each account on it only its own.
-            login_client_limit: account.saturating_mul(4),
-            login_account_limit: account,
-            register_limiter: RateLimiter::new(edge.register_per_hour, Duration::from_secs(3600)),
-            public_limiter: RateLimiter::new(edge.public_rate_limit, Duration::from_secs(60)),
-            hash_queue: HashQueue::new(edge.hash_concurrency, edge.hash_queue),
-            status_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
-            badge_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
-        }
-    }
-}
+use crate::http::auth::{self, SESSION_COOKIE};
+use crate::ratelimit::{ClientIp, client_ip};
+use crate::state::AppState;
 
 /// The policy of every page: scripts and everything else only from this origin (no inline
 /// scripts). Inline *styles* stay allowed: the dashboard's components and charts set them.
@@ -208,5 +165,23 @@ fn security_headers(state: &AppState, path: &str, headers: &mut HeaderMap) {
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
         );
+    }
+}
+
+/// The client address of every request: the peer, or the client a trusted proxy names.
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_canonical())
+            .ok_or_else(|| ApiError::internal("no peer address on the request"))?;
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &state.config.edge.trusted_proxies,
+        )))
     }
 }

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult, Form, Json, Path, Query, no_content_or_not_found};
+use crate::http::auth::{self, CurrentUser};
+use crate::state::AppState;
 
 /// How long a Telegram link token is valid.
 pub const LINK_TOKEN_TTL_MINUTES: i64 = 10;
@@ -136,9 +136,15 @@ async fn create_link_token(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewEmailChannel {
     /// The address.
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.]$"
+    )]
     pub address: String,
-    /// Optional label.
+    /// Optional label (at most 100 characters, no control characters).
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub label: Option<String>,
 }
 
@@ -151,7 +157,7 @@ async fn create_email_channel(
     Json(body): Json<NewEmailChannel>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let address =
-        crate::accounts::normalise_email(&body.address).map_err(|e| ApiError::validation("address", e.message))?;
+        crate::validate::normalise_email(&body.address).map_err(|e| ApiError::validation("address", e.message))?;
     let label = match body.label.as_deref() {
         Some(l) if !l.trim().is_empty() => Some(crate::validate::text("label", l, 100)?),
         _ => None,
@@ -178,8 +184,11 @@ async fn create_email_channel(
 
 /// A token from a mail.
 #[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
-    /// The token.
+    /// The token of the mail's link.
+    #[schema(min_length = 1, max_length = 256)]
+    #[param(min_length = 1, max_length = 256)]
     pub token: String,
 }
 
@@ -221,7 +230,8 @@ fn invalid_link(what: &str) -> Response {
 /// The page a verification mail links to. Opening it changes nothing (mail scanners follow
 /// links); its button POSTs the token.
 #[utoipa::path(get, path = "/api/channels/verify", tag = "channels", params(TokenQuery),
-    responses((status = 200, description = "HTML: a page whose button confirms the address (POST)")))]
+    responses((status = 200, content_type = "text/html", body = String, description = "a page whose button confirms the address (POST)"),
+        (status = 400, description = "no `token`"), (status = 404, content_type = "text/html", body = String, description = "an empty or overlong token")))]
 async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
     let Some(token) = link_token(&q.token) else {
         return invalid_link("verification");
@@ -237,7 +247,7 @@ async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
 
 #[utoipa::path(post, path = "/api/channels/verify", tag = "channels",
     request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "HTML: verified"), (status = 404, description = "HTML: unknown or expired link")))]
+    responses((status = 200, content_type = "text/html", body = String, description = "verified"), (status = 404, content_type = "text/html", body = String, description = "unknown or expired link")))]
 async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
     let Some(token) = link_token(&q.token) else {
         return Ok(invalid_link("verification"));
@@ -265,7 +275,8 @@ async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) 
 /// The page an alert mail's unsubscribe link opens. Opening it changes nothing; its button
 /// POSTs the token.
 #[utoipa::path(get, path = "/api/channels/unsubscribe", tag = "channels", params(TokenQuery),
-    responses((status = 200, description = "HTML: a page whose button unsubscribes (POST)")))]
+    responses((status = 200, content_type = "text/html", body = String, description = "a page whose button unsubscribes (POST)"),
+        (status = 400, description = "no `token`"), (status = 404, content_type = "text/html", body = String, description = "an empty or overlong token")))]
 async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
     let Some(token) = link_token(&q.token) else {
         return invalid_link("unsubscribe");
@@ -280,7 +291,7 @@ async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
 
 #[utoipa::path(post, path = "/api/channels/unsubscribe", tag = "channels",
     request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "HTML: unsubscribed"), (status = 404, description = "HTML: unknown link")))]
+    responses((status = 200, content_type = "text/html", body = String, description = "unsubscribed"), (status = 404, content_type = "text/html", body = String, description = "unknown link")))]
 async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
     let Some(token) = link_token(&q.token) else {
         return Ok(invalid_link("unsubscribe"));
@@ -307,12 +318,13 @@ async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -
 /// A channel change.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChannelPatch {
-    /// New label (empty clears it).
+    /// New label (empty clears it; at most 100 characters, no control characters).
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub label: Option<String>,
     /// Hold alerts until then (null: unmute).
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = Option<DateTime<Utc>>, pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$")]
     pub muted_until: Option<Option<DateTime<Utc>>>,
 }
 

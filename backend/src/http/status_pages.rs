@@ -1,25 +1,25 @@
-//! Status pages (owner CRUD and the public `GET /status/{slug}`) and SVG badges behind an
-//! unguessable token. Public answers carry only public fields: display names, states, uptime,
+//! Status pages: owner CRUD and the public `GET /status/{slug}` (badges are
+//! [`crate::http::badges`]). Public answers carry only public fields: display names, states, uptime,
 //! incident times — never ids, URLs, owners or evidence.
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::no_content_or_not_found;
-use crate::history::{self, Granularity, Seam};
+use crate::error::{ApiError, ApiResult};
+use crate::error::{Json, Path};
+use crate::history::{Granularity, Seam};
+use crate::http::auth::CurrentUser;
+use crate::http::history;
 use crate::ratelimit::ClientIp;
-use crate::{ApiError, ApiResult, AppState, CurrentUser};
+use crate::state::AppState;
 
 /// Days of bars on a status page.
 const DAYS: i64 = 90;
@@ -35,36 +35,35 @@ pub fn router() -> axum::Router<AppState> {
             get(get_page).put(update_page).delete(delete_page),
         )
         .route("/status/{slug}", get(public_page))
-        .route("/api/targets/{id}/badge-token", post(create_badge_token))
-        .route("/badge/{token}/{file}", get(badge))
-}
-
-fn parse_id(id: &str) -> ApiResult<Uuid> {
-    id.parse().map_err(|_| ApiError::not_found())
 }
 
 /// A target on a page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PageTarget {
     /// The target.
     pub target_id: Uuid,
     /// Name shown instead of the target's.
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
     /// Order on the page.
     #[serde(default)]
     pub position: i32,
     /// Group heading.
+    #[schema(max_length = 200)]
     pub group: Option<String>,
 }
 
 /// A status page as the API takes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PageBody {
     /// URL name: `a-z0-9-`, 3 to 64 characters.
+    #[schema(min_length = 3, max_length = 64, pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
     pub slug: String,
     /// Title.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
     /// Description.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Targets shown.
     #[serde(default)]
@@ -89,6 +88,26 @@ async fn validate(state: &AppState, owner: Uuid, b: &PageBody) -> ApiResult<()> 
     }
     if b.title.trim().is_empty() || b.title.chars().count() > 200 {
         return Err(ApiError::validation("title", "a title has 1 to 200 characters"));
+    }
+    if b.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+        return Err(ApiError::validation(
+            "description",
+            "a description has at most 2000 characters",
+        ));
+    }
+    for (i, t) in b.targets.iter().enumerate() {
+        if t.display_name.as_ref().is_some_and(|d| d.chars().count() > 200) {
+            return Err(ApiError::validation(
+                format!("targets[{i}].display_name"),
+                "a display name has at most 200 characters",
+            ));
+        }
+        if t.group.as_ref().is_some_and(|g| g.chars().count() > 200) {
+            return Err(ApiError::validation(
+                format!("targets[{i}].group"),
+                "a group has at most 200 characters",
+            ));
+        }
     }
     crate::quotas::check_page_targets(state, owner, b.targets.len()).await?;
     let ids: Vec<Uuid> = b.targets.iter().map(|t| t.target_id).collect();
@@ -157,6 +176,8 @@ async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> 
     }))
 }
 
+#[utoipa::path(get, path = "/api/status-pages", tag = "status",
+    responses((status = 200, description = "the status pages")))]
 async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
     let ids: Vec<Uuid> = sqlx::query_scalar("select id from status_pages where owner_id = $1 order by slug")
         .bind(user.id)
@@ -170,14 +191,19 @@ async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     Ok(Json(json!({"items": items, "total": total, "next_cursor": null})))
 }
 
-async fn get_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(load_page(&state, user.id, parse_id(&id)?).await?))
+#[utoipa::path(get, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
+    responses((status = 200, description = "the page"), (status = 404, description = "no such page of yours")))]
+async fn get_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+    Ok(Json(load_page(&state, user.id, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/status-pages", tag = "status", request_body = PageBody,
+    responses((status = 201, description = "the page"), (status = 409, description = "the slug is taken"),
+        (status = 422, description = "a field is invalid, `max_status_pages` would be exceeded or `targets` is over the per-page quota")))]
 async fn create_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    body: Result<Json<PageBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<PageBody>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let Json(b) = body?;
     validate(&state, user.id, &b).await?;
@@ -198,13 +224,15 @@ async fn create_page(
     Ok((StatusCode::CREATED, Json(load_page(&state, user.id, id).await?)))
 }
 
+#[utoipa::path(put, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")), request_body = PageBody,
+    responses((status = 200, description = "the page"), (status = 404, description = "no such page of yours"), (status = 409, description = "the slug is taken"),
+        (status = 422, description = "a field is invalid or `targets` is over the per-page quota")))]
 async fn update_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
-    body: Result<Json<PageBody>, axum::extract::rejection::JsonRejection>,
+    Path(id): Path<Uuid>,
+    body: Result<Json<PageBody>, ApiError>,
 ) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
     load_page(&state, user.id, id).await?;
     let Json(b) = body?;
     validate(&state, user.id, &b).await?;
@@ -226,14 +254,12 @@ async fn update_page(
     Ok(Json(load_page(&state, user.id, id).await?))
 }
 
-async fn delete_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+#[utoipa::path(delete, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
+    responses((status = 204), (status = 404, description = "no such page of yours")))]
+async fn delete_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     no_content_or_not_found(
         sqlx::query("delete from status_pages where id = $1 and owner_id = $2")
-            .bind(parse_id(&id)?)
+            .bind(id)
             .bind(user.id)
             .execute(&state.pool)
             .await?,
@@ -241,7 +267,7 @@ async fn delete_page(
 }
 
 /// The public status of a target (`paused` targets show as such).
-fn public_status(status: Option<&str>, paused: bool) -> &'static str {
+pub fn public_status(status: Option<&str>, paused: bool) -> &'static str {
     if paused {
         return "paused";
     }
@@ -254,7 +280,7 @@ fn public_status(status: Option<&str>, paused: bool) -> &'static str {
 }
 
 /// 429 with `Retry-After` when `client` asked for public pages and badges too often.
-fn public_rate(state: &AppState, client: &ClientIp) -> ApiResult<()> {
+pub fn public_rate(state: &AppState, client: &ClientIp) -> ApiResult<()> {
     state.edge.public_limiter.check(&client.key()).map_err(|wait| {
         metrics::counter!("pingtower_backend_public_rate_limited_total").increment(1);
         ApiError::rate_limited(wait.as_secs().max(1))
@@ -263,6 +289,9 @@ fn public_rate(state: &AppState, client: &ClientIp) -> ApiResult<()> {
 
 /// The public page: rate limited per client, and one database round per slug and cache TTL
 /// however many visitors ask.
+#[utoipa::path(get, path = "/status/{slug}", tag = "public", params(("slug" = String, Path, description = "the page's slug")), security(()),
+    responses((status = 200, description = "the public page: display names, states, uptime bars, incident times"), (status = 404, description = "no such page"),
+        (status = 429, description = "too many public requests from this client; see Retry-After")))]
 async fn public_page(
     State(state): State<AppState>,
     client: ClientIp,
@@ -346,120 +375,10 @@ async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<Valu
     })))
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
-async fn create_badge_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
-    history::owned_target(&state, user.id, id).await?;
-    let mut raw = [0u8; 24];
-    rand::rng().fill_bytes(&mut raw);
-    let token = hex::encode(raw);
-    sqlx::query(
-        "insert into badge_tokens (token_hash, target_id) values ($1, $2)
-         on conflict (target_id) do update set token_hash = excluded.token_hash, created_at = now()",
-    )
-    .bind(token_hash(&token))
-    .bind(id)
-    .execute(&state.pool)
-    .await?;
-    Ok(Json(json!({ "token": token })))
-}
-
-/// Longest badge token read (ours are 48 hex characters).
-const MAX_BADGE_TOKEN: usize = 128;
-
-/// A badge: rate limited per client and cached per (token, file) for the cache TTL.
-async fn badge(
-    State(state): State<AppState>,
-    client: ClientIp,
-    Path((token, file)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    public_rate(&state, &client)?;
-    if token.len() > MAX_BADGE_TOKEN || !matches!(file.as_str(), "status.svg" | "uptime.svg" | "response.svg") {
-        return Err(ApiError::not_found());
-    }
-    let key = (token.clone(), file.clone());
-    let svg = state
-        .edge
-        .badge_cache
-        .get_or_load(key, render_badge(&state, &token, &file))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=60"),
-        ],
-        svg,
-    )
-        .into_response())
-}
-
-/// The SVG of badge `file` for `token`; `None` for an unknown token or file.
-async fn render_badge(state: &AppState, token: &str, file: &str) -> ApiResult<Option<String>> {
-    let row: Option<(Uuid, Option<String>, bool, Option<i32>)> = sqlx::query_as(
-        "select t.id, s.status, t.paused, s.last_latency_ms from badge_tokens b join targets t on t.id = b.target_id
-         left join target_state s on s.target_id = t.id where b.token_hash = $1",
-    )
-    .bind(token_hash(token))
-    .fetch_optional(&state.read_pool)
-    .await?;
-    let Some((id, status, paused, latency)) = row else {
-        return Ok(None);
-    };
-    let (label, value, color) = match file {
-        "status.svg" => {
-            let s = public_status(status.as_deref(), paused);
-            let color = match s {
-                "up" => "#4c1",
-                "degraded" => "#dfb317",
-                "down" => "#e05d44",
-                _ => "#9f9f9f",
-            };
-            ("status", s.to_owned(), color)
-        }
-        "uptime.svg" => {
-            let seam = Seam::load(&state.pool).await?;
-            let daily = history::daily_bars(&history::store(state), &seam, &[id], 30).await?;
-            let (uptime, ..) =
-                history::uptime_of(daily.get(&id).into_iter().flat_map(|m| m.values()), Granularity::Day);
-            match uptime {
-                Some(u) => {
-                    let color = if u >= 0.999 {
-                        "#4c1"
-                    } else if u >= 0.99 {
-                        "#dfb317"
-                    } else {
-                        "#e05d44"
-                    };
-                    ("uptime 30d", format!("{:.2}%", u * 100.0), color)
-                }
-                None => ("uptime 30d", "n/a".to_owned(), "#9f9f9f"),
-            }
-        }
-        "response.svg" => match latency {
-            Some(ms) => ("response", format!("{ms} ms"), "#007ec6"),
-            None => ("response", "n/a".to_owned(), "#9f9f9f"),
-        },
-        _ => return Ok(None),
-    };
-    Ok(Some(svg(label, &value, color)))
-}
-
-/// A flat two-part badge.
-pub fn svg(label: &str, value: &str, color: &str) -> String {
-    let w = |s: &str| 10 + 7 * s.chars().count();
-    let (lw, vw) = (w(label), w(value));
-    let total = lw + vw;
-    format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="20" role="img" aria-label="{label}: {value}"><title>{label}: {value}</title><rect width="{lw}" height="20" fill="#555"/><rect x="{lw}" width="{vw}" height="20" fill="{color}"/><g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11"><text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g></svg>"##,
-        lx = lw / 2,
-        vx = lw + vw / 2,
-    )
-}
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_pages, create_page, get_page, update_page, delete_page, public_page),
+    components(schemas(PageBody, PageTarget))
+)]
+pub struct Doc;

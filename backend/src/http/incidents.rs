@@ -1,0 +1,257 @@
+//! `/api/incidents…` and `/api/targets/{id}/incidents`, owner-scoped.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::error::{Json, Path, Query};
+use crate::http::auth::CurrentUser;
+use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
+use crate::state::AppState;
+
+/// Routes of the incidents API.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/incidents", get(list_incidents))
+        .route("/api/incidents/{id}", get(get_incident))
+        .route("/api/incidents/{id}/ack", post(acknowledge_incident))
+        .route("/api/incidents/{id}/notes", post(add_note))
+        .route("/api/targets/{id}/incidents", get(list_target_incidents))
+}
+
+/// `?status=&target_id=&limit=&cursor=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentQuery {
+    /// `open` or `resolved`.
+    #[param(value_type = Option<String>, pattern = "^(open|resolved)?$")]
+    pub status: Option<String>,
+    /// Only this target's.
+    pub target_id: Option<Uuid>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+type IncidentRow = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Vec<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Value,
+);
+
+const INCIDENT_COLUMNS: &str = "i.id, i.target_id, t.name, i.severity, i.opened_at, i.resolved_at, i.regions, \
+                                i.failure_kind, i.acknowledged_at, i.evidence";
+
+fn incident_json(r: IncidentRow, evidence: bool) -> Value {
+    let (id, target_id, name, severity, opened_at, resolved_at, regions, failure_kind, acknowledged_at, ev) = r;
+    json!({
+        "id": id, "target_id": target_id, "target_name": name, "severity": severity,
+        "opened_at": opened_at, "resolved_at": resolved_at, "regions": regions,
+        "failure_kind": failure_kind, "acknowledged_at": acknowledged_at,
+        "evidence": if evidence { ev } else { Value::Null },
+        "timeline": [], "reports": [], "notes": [],
+    })
+}
+
+async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json<Value>> {
+    let limit = page_limit(q.limit)?;
+    let offset = decode_cursor(q.cursor.as_deref())?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s @ ("open" | "resolved")) => Some(s.to_owned()),
+        Some(_) => return Err(ApiError::validation("status", "status is open or resolved")),
+    };
+    let filter = "from incidents i join targets t on t.id = i.target_id
+         where i.owner_id = $1 and ($2::uuid is null or i.target_id = $2)
+           and ($3::text is null or ($3 = 'open') = (i.resolved_at is null))";
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) {filter}")))
+        .bind(owner)
+        .bind(q.target_id)
+        .bind(&status)
+        .fetch_one(&state.pool)
+        .await?;
+    let rows: Vec<IncidentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {INCIDENT_COLUMNS} {filter} order by i.opened_at desc, i.id desc limit $4 offset $5"
+    )))
+    .bind(owner)
+    .bind(q.target_id)
+    .bind(&status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.pool)
+    .await?;
+    let next = offset + rows.len() as i64;
+    Ok(Json(json!({
+        "items": rows.into_iter().map(|r| incident_json(r, false)).collect::<Vec<_>>(),
+        "total": total,
+        "next_cursor": (next < total).then(|| encode_cursor(next)),
+    })))
+}
+
+#[utoipa::path(get, path = "/api/incidents", tag = "incidents", params(IncidentQuery),
+    responses((status = 200, description = "a page of incidents"), (status = 400), (status = 422)))]
+async fn list_incidents(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<IncidentQuery>,
+) -> ApiResult<Json<Value>> {
+    list(&state, user.id, q).await
+}
+
+#[utoipa::path(get, path = "/api/targets/{id}/incidents", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), IncidentQuery),
+    responses((status = 200, description = "a page of the target's incidents"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+async fn list_target_incidents(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    Query(mut q): Query<IncidentQuery>,
+) -> ApiResult<Json<Value>> {
+    crate::http::history::owned_target(&state, user.id, id).await?;
+    q.target_id = Some(id);
+    list(&state, user.id, q).await
+}
+
+/// The full incident of `owner`: evidence, timeline, reports, notes.
+pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
+    let row: IncidentRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {INCIDENT_COLUMNS} from incidents i join targets t on t.id = i.target_id
+         where i.id = $1 and i.owner_id = $2"
+    )))
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    let mut v = incident_json(row, true);
+    let timeline: Vec<(DateTime<Utc>, String, String)> =
+        sqlx::query_as("select at, kind, message from incident_timeline where incident_id = $1 order by at, id")
+            .bind(id)
+            .fetch_all(&state.pool)
+            .await?;
+    let reports: Vec<Value> =
+        sqlx::query_scalar("select report from incident_reports where incident_id = $1 order by created_at")
+            .bind(id)
+            .fetch_all(&state.pool)
+            .await?;
+    let notes: Vec<(DateTime<Utc>, Option<String>, String)> = sqlx::query_as(
+        "select n.created_at, u.email, n.text from incident_notes n left join users u on u.id = n.author_id
+         where n.incident_id = $1 order by n.created_at, n.id",
+    )
+    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    v["timeline"] = timeline
+        .into_iter()
+        .map(|(at, kind, message)| json!({"at": at, "kind": kind, "message": message}))
+        .collect();
+    v["reports"] = Value::Array(reports);
+    v["notes"] = notes
+        .into_iter()
+        .map(|(at, author, text)| json!({"at": at, "author": author, "text": text}))
+        .collect();
+    Ok(v)
+}
+
+#[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
+    responses((status = 200, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
+async fn get_incident(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(load_incident(&state, user.id, id).await?))
+}
+
+#[utoipa::path(post, path = "/api/incidents/{id}/ack", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
+    responses((status = 200, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
+async fn acknowledge_incident(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
+    let mut tx = state.pool.begin().await?;
+    let acked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+        "update incidents set acknowledged_at = coalesce(acknowledged_at, now()),
+             acknowledged_by = coalesce(acknowledged_by, $3), updated_at = now()
+         where id = $1 and owner_id = $2
+         returning (case when acknowledged_at = now() then acknowledged_at end)",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(user.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(first) = acked else {
+        return Err(ApiError::not_found());
+    };
+    if let Some(at) = first {
+        crate::incidents::engine::timeline(
+            &mut tx,
+            id,
+            at,
+            "acknowledged",
+            &format!("Acknowledged by {}.", user.email),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(load_incident(&state, user.id, id).await?))
+}
+
+/// `{text}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NoteBody {
+    /// The note: 1 to 10 000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
+    pub text: String,
+}
+
+#[utoipa::path(post, path = "/api/incidents/{id}/notes", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")), request_body = NoteBody,
+    responses((status = 200, description = "the incident with the note"), (status = 404, description = "no such incident of yours"), (status = 422)))]
+async fn add_note(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    body: Result<Json<NoteBody>, ApiError>,
+) -> ApiResult<Json<Value>> {
+    let Json(body) = body?;
+    let text = body.text.trim();
+    if text.is_empty() || text.chars().count() > 10_000 {
+        return Err(ApiError::validation("text", "a note has 1 to 10,000 characters"));
+    }
+    let done = sqlx::query(
+        "insert into incident_notes (id, incident_id, author_id, text)
+         select $1, id, $3, $4 from incidents where id = $2 and owner_id = $3",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(user.id)
+    .bind(text)
+    .execute(&state.pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(load_incident(&state, user.id, id).await?))
+}
+
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_incidents, list_target_incidents, get_incident, acknowledge_incident, add_note),
+    components(schemas(NoteBody))
+)]
+pub struct Doc;

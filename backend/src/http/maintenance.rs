@@ -1,0 +1,237 @@
+//! `/api/maintenance…`: maintenance windows, owner-scoped (the engine reads them through
+//! [`crate::incidents::maintenance`]).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::no_content_or_not_found;
+use crate::error::{ApiError, ApiResult};
+use crate::error::{Json, Path};
+use crate::http::auth::CurrentUser;
+use crate::state::AppState;
+
+/// Routes of the maintenance API.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/maintenance", get(list_windows).post(create_window))
+        .route(
+            "/api/maintenance/{id}",
+            get(get_window).put(update_window).delete(delete_window),
+        )
+}
+
+/// A maintenance window as the API takes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct WindowBody {
+    /// Name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub name: String,
+    /// Target covered.
+    pub target_id: Option<Uuid>,
+    /// Tag covered.
+    #[schema(max_length = 64)]
+    pub tag: Option<String>,
+    /// Start.
+    #[schema(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    #[schema(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
+    pub ends_at: DateTime<Utc>,
+    /// `null`, `daily` or `weekly`.
+    #[schema(pattern = "^(daily|weekly)$")]
+    pub recurrence: Option<String>,
+}
+
+type WindowRow = (
+    Uuid,
+    String,
+    Option<Uuid>,
+    Option<String>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<String>,
+);
+
+fn window_json((id, name, target_id, tag, starts_at, ends_at, recurrence): WindowRow) -> Value {
+    json!({"id": id, "name": name, "target_id": target_id, "tag": tag, "starts_at": starts_at,
+           "ends_at": ends_at, "recurrence": recurrence})
+}
+
+async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiResult<()> {
+    let name = b.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::validation("name", "a name has 1 to 200 characters"));
+    }
+    let tag = b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if b.target_id.is_none() && tag.is_none() {
+        return Err(ApiError::validation("target_id", "a window covers a target or a tag"));
+    }
+    if let Some(t) = b.target_id {
+        let owned: Option<Uuid> = sqlx::query_scalar("select id from targets where id = $1 and owner_id = $2")
+            .bind(t)
+            .bind(owner)
+            .fetch_optional(&state.pool)
+            .await?;
+        if owned.is_none() {
+            return Err(ApiError::validation("target_id", "no such target"));
+        }
+    }
+    if b.ends_at <= b.starts_at {
+        return Err(ApiError::validation("ends_at", "ends_at must be after starts_at"));
+    }
+    match b.recurrence.as_deref() {
+        None | Some("daily") | Some("weekly") => {}
+        Some(_) => {
+            return Err(ApiError::validation(
+                "recurrence",
+                "recurrence is null, daily or weekly",
+            ));
+        }
+    }
+    if let (Some("daily"), true) = (
+        b.recurrence.as_deref(),
+        b.ends_at - b.starts_at > chrono::Duration::days(1),
+    ) {
+        return Err(ApiError::validation("ends_at", "a daily window lasts at most a day"));
+    }
+    if let (Some("weekly"), true) = (
+        b.recurrence.as_deref(),
+        b.ends_at - b.starts_at > chrono::Duration::weeks(1),
+    ) {
+        return Err(ApiError::validation("ends_at", "a weekly window lasts at most a week"));
+    }
+    Ok(())
+}
+
+const WINDOW_COLUMNS: &str = "id, name, target_id, tag, starts_at, ends_at, recurrence";
+
+#[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
+    responses((status = 200, description = "the maintenance windows")))]
+async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
+    let rows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {WINDOW_COLUMNS} from maintenance_windows where owner_id = $1 order by starts_at desc, id"
+    )))
+    .bind(user.id)
+    .fetch_all(&state.pool)
+    .await?;
+    let total = rows.len();
+    Ok(Json(json!({
+        "items": rows.into_iter().map(window_json).collect::<Vec<_>>(),
+        "total": total,
+        "next_cursor": null,
+    })))
+}
+
+async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
+    let row: WindowRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {WINDOW_COLUMNS} from maintenance_windows where id = $1 and owner_id = $2"
+    )))
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    Ok(window_json(row))
+}
+
+#[utoipa::path(post, path = "/api/maintenance", tag = "maintenance", request_body = WindowBody,
+    responses((status = 201, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
+async fn create_window(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Result<Json<WindowBody>, ApiError>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Json(b) = body?;
+    validate_window(&state, user.id, &b).await?;
+    let id = Uuid::now_v7();
+    let mut tx = state.pool.begin().await?;
+    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::MaintenanceWindows, 1).await?;
+    sqlx::query(
+        "insert into maintenance_windows (id, owner_id, name, target_id, tag, starts_at, ends_at, recurrence)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(b.name.trim())
+    .bind(b.target_id)
+    .bind(b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    .bind(b.starts_at)
+    .bind(b.ends_at)
+    .bind(&b.recurrence)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(load_window(&state, user.id, id).await?)))
+}
+
+#[utoipa::path(get, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
+    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours")))]
+async fn get_window(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+    Ok(Json(load_window(&state, user.id, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")), request_body = WindowBody,
+    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
+async fn update_window(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    body: Result<Json<WindowBody>, ApiError>,
+) -> ApiResult<Json<Value>> {
+    load_window(&state, user.id, id).await?;
+    let Json(b) = body?;
+    validate_window(&state, user.id, &b).await?;
+    sqlx::query(
+        "update maintenance_windows set name = $3, target_id = $4, tag = $5, starts_at = $6, ends_at = $7,
+             recurrence = $8, updated_at = now()
+         where id = $1 and owner_id = $2",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(b.name.trim())
+    .bind(b.target_id)
+    .bind(b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    .bind(b.starts_at)
+    .bind(b.ends_at)
+    .bind(&b.recurrence)
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(load_window(&state, user.id, id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
+    responses((status = 204), (status = 404, description = "no such window of yours")))]
+async fn delete_window(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    no_content_or_not_found(
+        sqlx::query("delete from maintenance_windows where id = $1 and owner_id = $2")
+            .bind(id)
+            .bind(user.id)
+            .execute(&state.pool)
+            .await?,
+    )
+}
+
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_windows, create_window, get_window, update_window, delete_window),
+    components(schemas(WindowBody))
+)]
+pub struct Doc;

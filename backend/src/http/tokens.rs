@@ -1,0 +1,178 @@
+//! API tokens: list, create (from a signed-in session only) and revoke.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
+use crate::http::auth::{self, CurrentUser, Scope, TOKEN_PREFIX};
+use crate::state::AppState;
+
+/// The token routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/tokens", get(list_tokens).post(create_token))
+        .route("/api/tokens/{id}", delete(revoke_token))
+}
+
+/// A new API token's name and scope.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// A name to recognise it by (1 to 100 characters, no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub name: String,
+    /// `read` (GET only) or `write`.
+    pub scope: Scope,
+    /// When it stops working (must be in the future); absent: never.
+    #[serde(default)]
+    #[schema(
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$"
+    )]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An API token as listed (never the secret).
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ApiToken {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// `read` or `write`.
+    pub scope: String,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last request made with it.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working; null: never.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A freshly created API token: the only time the secret is shown.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// `read` or `write`.
+    pub scope: String,
+    /// The first characters of the token.
+    pub prefix: String,
+    /// The token itself: `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When it stops working; null: never.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A list page.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenList {
+    /// The tokens.
+    pub items: Vec<ApiToken>,
+    /// How many there are.
+    pub total: i64,
+    /// Always null: the list is not paginated.
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens", responses((status = 200, body = TokenList)))]
+async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<TokenList>> {
+    let items: Vec<ApiToken> = sqlx::query_as(
+        "select id, name, scope, prefix, created_at, last_used_at, expires_at from api_tokens \
+         where user_id = $1 and revoked_at is null order by created_at desc",
+    )
+    .bind(user.id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(TokenList {
+        total: items.len() as i64,
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 403, description = "tokens are created from a session only"), (status = 422)))]
+async fn create_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Json(body): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    // A leaked token must not be able to outlive its revocation by minting others.
+    if user.session_id().is_none() {
+        return Err(ApiError::forbidden(
+            "API tokens can only be created from a signed-in session",
+        ));
+    }
+    if body.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::validation("expires_at", "expires_at must be in the future"));
+    }
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation("name", "name must be 1 to 100 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            "name",
+            "name must not contain control characters (CR, LF…)",
+        ));
+    }
+    let token = format!("{TOKEN_PREFIX}{}", auth::new_secret());
+    let prefix: String = token.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into api_tokens (id, user_id, name, scope, token_hash, prefix, expires_at) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(&name)
+    .bind(body.scope.as_str())
+    .bind(auth::hash_secret(&token))
+    .bind(&prefix)
+    .bind(body.expires_at)
+    .execute(&state.pool)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            id,
+            name,
+            scope: body.scope.as_str().to_owned(),
+            prefix,
+            token,
+            expires_at: body.expires_at,
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn revoke_token(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    no_content_or_not_found(
+        sqlx::query("update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
+            .bind(id)
+            .bind(user.id)
+            .execute(&state.pool)
+            .await?,
+    )
+}
+
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_tokens, create_token, revoke_token),
+    components(schemas(NewToken, ApiToken, CreatedToken, TokenList, Scope))
+)]
+pub struct Doc;

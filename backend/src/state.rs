@@ -1,0 +1,152 @@
+//! [`AppState`]: the cheap handles every handler and worker shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bus::{Broker, Publisher};
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::TtlCache;
+use crate::config::Config;
+use crate::config::PUBLIC_CACHE_ENTRIES;
+use crate::ratelimit::{HashQueue, LoginLimiter, PerMinute, RateLimiter};
+use crate::secrets;
+
+/// The handles shared by every handler and worker; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// PostgreSQL.
+    pub pool: sqlx::PgPool,
+    /// PostgreSQL for the heavy public and history reads: the read replica when one is
+    /// configured, else the same pool as `pool`.
+    pub read_pool: sqlx::PgPool,
+    /// ClickHouse (fresh check results).
+    pub clickhouse: clickhouse::Client,
+    /// The supervised AMQP connection.
+    pub broker: Broker,
+    /// Confirming publisher (jobs, incident events, Test now requests).
+    pub publisher: Publisher,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Rate limits, the password hash queue and the public caches.
+    pub edge: Arc<EdgeState>,
+    /// Seals and opens target secrets (`PINGTOWER_SECRET_KEY`; none: secrets cannot be stored).
+    pub secret_key: Option<secrets::SecretKey>,
+    /// "Test now" calls per user in the last minute.
+    pub test_now_limiter: Arc<PerMinute>,
+    /// Decides which addresses a target may point at. [`AppState::new`] protects only what
+    /// needs no DNS; [`run`] replaces it by one over every suite endpoint ([`suite_guard`]).
+    pub guard: common::netguard::Guard,
+}
+
+impl AppState {
+    /// The state for `config`: a lazy PostgreSQL pool, a ClickHouse client and a supervised
+    /// broker connection (made in the background; nothing here waits for a server).
+    pub fn new(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // An empty variable (as in .env.example) means "no bot".
+        config.api.telegram_bot_username = config
+            .api
+            .telegram_bot_username
+            .take()
+            .map(|u| u.trim().trim_start_matches('@').to_owned())
+            .filter(|u| !u.is_empty());
+        let pool = common::db::pg_pool(&config.pg)?;
+        let read_pool = match &config.api.database_read_url {
+            Some(url) => common::db::pg_pool(&common::config::PgConfig {
+                database_url: url.clone(),
+                max_connections: config.pg.max_connections,
+            })
+            .context("PINGTOWER_DATABASE_READ_URL")?,
+            None => pool.clone(),
+        };
+        let clickhouse = common::db::clickhouse_client(&config.clickhouse);
+        let broker = Broker::new(
+            config.amqp.amqp_url.clone(),
+            "backend",
+            bus::Topology::new(&config.amqp.regions),
+            shutdown,
+        );
+        let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
+        let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
+        let guard = common::netguard::Guard::from_parts(&config.guard, Vec::new());
+        let edge = Arc::new(EdgeState::new(&config));
+        if config.edge.request_timeout <= config.api.test_now_timeout {
+            tracing::warn!(
+                request_timeout = ?config.edge.request_timeout,
+                test_now_timeout = ?config.api.test_now_timeout,
+                "PINGTOWER_REQUEST_TIMEOUT is not above PINGTOWER_TEST_NOW_TIMEOUT: a slow \"Test now\" ends in 504"
+            );
+        }
+        Ok(Self {
+            guard,
+            secret_key,
+            test_now_limiter: Arc::default(),
+            pool,
+            read_pool,
+            clickhouse,
+            broker,
+            publisher,
+            config: Arc::new(config),
+            edge,
+        })
+    }
+
+    /// The regions users may pick (the configured pinger regions).
+    pub fn known_regions(&self) -> Vec<String> {
+        let regions: Vec<String> = self
+            .config
+            .amqp
+            .regions
+            .iter()
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if regions.is_empty() {
+            vec![common::messages::DEFAULT_REGION.to_owned()]
+        } else {
+            regions
+        }
+    }
+}
+
+/// The edge's shared state: rate limits, the password hash queue and the public caches.
+#[derive(Debug)]
+pub struct EdgeState {
+    /// Failed logins per client and per (account, client).
+    pub login_limiter: Arc<LoginLimiter>,
+    /// Failed logins one client address may spend, across all accounts.
+    pub login_client_limit: u32,
+    /// Failed logins per (account, client) pair.
+    pub login_account_limit: u32,
+    /// Registrations per client address.
+    pub register_limiter: RateLimiter,
+    /// Public status page and badge requests per client address.
+    pub public_limiter: RateLimiter,
+    /// Bounds Argon2 work (each hash takes ~19 MiB and a core for a while).
+    pub hash_queue: HashQueue,
+    /// Public status pages by slug (`None`: no such page).
+    pub status_cache: TtlCache<String, Option<serde_json::Value>>,
+    /// Badges by (token, file) (`None`: unknown token or file).
+    pub badge_cache: TtlCache<(String, String), Option<String>>,
+}
+
+impl EdgeState {
+    /// The state for `config`.
+    pub fn new(config: &Config) -> Self {
+        let edge = &config.edge;
+        let account = config.api.login_max_failures.max(1);
+        Self {
+            login_limiter: Arc::new(LoginLimiter::new(config.api.login_window)),
+            // A client address may be shared (an office behind NAT): it may spend a few
+            // accounts' worth of failures, and each account on it only its own.
+            login_client_limit: account.saturating_mul(4),
+            login_account_limit: account,
+            register_limiter: RateLimiter::new(edge.register_per_hour, Duration::from_secs(3600)),
+            public_limiter: RateLimiter::new(edge.public_rate_limit, Duration::from_secs(60)),
+            hash_queue: HashQueue::new(edge.hash_concurrency, edge.hash_queue),
+            status_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
+            badge_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
+        }
+    }
+}
