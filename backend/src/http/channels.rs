@@ -54,9 +54,21 @@ pub struct Channel {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, kind, address, label, verified_at is not null as verified, \
-    case when disabled_at is not null then coalesce(disabled_reason, 'disabled') end as disabled_reason, \
-    muted_until, created_at";
+/// A query into [`Channel`]s: `$head` and `$tail` around the channel columns (one list for the
+/// select, the insert and the update, checked at build time).
+macro_rules! query_channels {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Channel,
+            $head
+                + r#"id, kind, address, label, verified_at is not null as "verified!",
+                   case when disabled_at is not null then coalesce(disabled_reason, 'disabled') end as disabled_reason,
+                   muted_until, created_at "#
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
 
 /// A list of channels.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -71,10 +83,11 @@ pub struct ChannelList {
 
 #[utoipa::path(get, path = "/api/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
 async fn list_channels(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<ChannelList>> {
-    let items: Vec<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from notification_channels where user_id = $1 order by created_at"
-    )))
-    .bind(user.id)
+    let items: Vec<Channel> = query_channels!(
+        "select ",
+        "from notification_channels where user_id = $1 order by created_at",
+        user.id
+    )
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(ChannelList {
@@ -164,14 +177,15 @@ async fn create_email_channel(
     };
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
-    let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let channel: Option<Channel> = query_channels!(
         "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
-         on conflict (user_id, kind, address) do nothing returning {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(user.id)
-    .bind(&address)
-    .bind(label)
+         on conflict (user_id, kind, address) do nothing returning ",
+        "",
+        Uuid::now_v7(),
+        user.id,
+        &address,
+        label
+    )
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -353,18 +367,19 @@ async fn update_channel(
         Some(l) if l.trim().is_empty() => Some(None),
         Some(l) => Some(Some(crate::validate::text("label", l, 100)?)),
     };
-    let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let channel: Option<Channel> = query_channels!(
         "update notification_channels set \
          label = case when $3 then $4 else label end, \
          muted_until = case when $5 then $6 else muted_until end, updated_at = now() \
-         where id = $1 and user_id = $2 returning {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(user.id)
-    .bind(label.is_some())
-    .bind(label.flatten())
-    .bind(body.muted_until.is_some())
-    .bind(body.muted_until.flatten())
+         where id = $1 and user_id = $2 returning ",
+        "",
+        id,
+        user.id,
+        label.is_some(),
+        label.flatten(),
+        body.muted_until.is_some(),
+        body.muted_until.flatten()
+    )
     .fetch_optional(&state.pool)
     .await?;
     Ok(Json(channel.ok_or_else(ApiError::not_found)?))

@@ -136,23 +136,21 @@ impl From<TargetRow> for Target {
     }
 }
 
-const STATUS_EXPR: &str = "(case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end)";
-
-fn select_targets(tail: &str) -> String {
-    format!(
-        "select t.id, t.name, t.kind, t.spec, t.interval_seconds, t.regions, t.tags, t.failure_threshold, \
-         t.success_threshold, t.paused, t.created_at, t.updated_at, {STATUS_EXPR} as status, \
-         coalesce(ts.since, t.created_at) as since, ts.last_checked_at, ts.last_latency_ms, ts.last_failure \
-         from targets t left join target_state ts on ts.target_id = t.id {tail}"
-    )
-}
-
 async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Target> {
-    let row: TargetRow = sqlx::query_as(sqlx::AssertSqlSafe(select_targets(
-        "where t.id = $1 and t.owner_id = $2",
-    )))
-    .bind(id)
-    .bind(owner)
+    // The select list of `LIST_SELECT` below, checked at build time.
+    let row: TargetRow = sqlx::query_as!(
+        TargetRow,
+        r#"select t.id, t.name, t.kind, t.spec, t.interval_seconds, t.regions, t.tags, t.failure_threshold,
+                  t.success_threshold, t.paused, t.created_at, t.updated_at,
+                  (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) as "status!",
+                  coalesce(ts.since, t.created_at) as "since!",
+                  ts.last_checked_at as "last_checked_at?", ts.last_latency_ms as "last_latency_ms?",
+                  ts.last_failure as "last_failure?"
+           from targets t left join target_state ts on ts.target_id = t.id
+           where t.id = $1 and t.owner_id = $2"#,
+        id,
+        owner,
+    )
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(ApiError::not_found)?;
@@ -350,6 +348,86 @@ pub struct TargetList {
     pub next_cursor: Option<String>,
 }
 
+/// The list's select list, the same as [`load_target`]'s. The list is built with a
+/// [`sqlx::QueryBuilder`] because its sort is chosen at run time (from [`Sort`] and [`Order`],
+/// never from the request's text); its values are bound.
+const LIST_SELECT: &str = "select t.id, t.name, t.kind, t.spec, t.interval_seconds, t.regions, t.tags, \
+     t.failure_threshold, t.success_threshold, t.paused, t.created_at, t.updated_at, \
+     (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) as status, \
+     coalesce(ts.since, t.created_at) as since, ts.last_checked_at, ts.last_latency_ms, ts.last_failure \
+     from targets t left join target_state ts on ts.target_id = t.id ";
+
+/// The list's sort keys.
+#[derive(Clone, Copy)]
+enum Sort {
+    Name,
+    Status,
+    Changed,
+}
+
+/// The list's sort direction.
+#[derive(Clone, Copy)]
+enum Order {
+    Asc,
+    Desc,
+}
+
+impl Order {
+    fn sql(self) -> &'static str {
+        match self {
+            Order::Asc => " asc",
+            Order::Desc => " desc",
+        }
+    }
+}
+
+/// Pushes the list's filter (`where ...`), every value bound.
+fn push_filter(
+    b: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    owner: Uuid,
+    status: Option<&str>,
+    tag: Option<&str>,
+    pattern: Option<&str>,
+) {
+    b.push("where t.owner_id = ").push_bind(owner);
+    if let Some(status) = status {
+        b.push(" and (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) = ")
+            .push_bind(status);
+    }
+    if let Some(tag) = tag {
+        b.push(" and ").push_bind(tag).push(" = any(t.tags)");
+    }
+    if let Some(pattern) = pattern {
+        b.push(" and (t.name ilike ")
+            .push_bind(pattern)
+            .push(" or coalesce(t.spec->>'url', t.spec->>'host', t.spec->>'name', '') ilike ")
+            .push_bind(pattern)
+            .push(")");
+    }
+}
+
+/// Pushes the list's `order by` for `sort` and `order` (fixed SQL text only).
+fn push_order(b: &mut sqlx::QueryBuilder<sqlx::Postgres>, sort: Sort, order: Order) {
+    let dir = order.sql();
+    b.push(" order by ");
+    match sort {
+        Sort::Name => b.push("lower(t.name)").push(dir).push(", t.id").push(dir),
+        Sort::Status => b
+            .push(
+                "(case (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) \
+                 when 'down' then 0 when 'flapping' then 1 when 'degraded' then 2 \
+                 when 'pending' then 3 when 'unknown' then 4 when 'up' then 5 else 6 end)",
+            )
+            .push(dir)
+            .push(", lower(t.name), t.id"),
+        Sort::Changed => b
+            .push("coalesce(ts.since, t.created_at)")
+            .push(dir)
+            .push(", t.id")
+            .push(dir),
+    };
+}
+
 fn like_pattern(q: &str) -> String {
     let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
@@ -379,50 +457,32 @@ async fn list_targets(
     {
         return Err(ApiError::validation("status", format!("unknown status {s:?}")));
     }
-    let desc = match q.order.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
+    let order = match q.order.as_deref() {
+        None | Some("asc") => Order::Asc,
+        Some("desc") => Order::Desc,
         Some(_) => return Err(ApiError::validation("order", "order must be asc or desc")),
     };
-    let dir = if desc { "desc" } else { "asc" };
-    let order = match q.sort.as_deref() {
-        None | Some("name") => format!("lower(t.name) {dir}, t.id {dir}"),
-        Some("status") => format!(
-            "(case {STATUS_EXPR} when 'down' then 0 when 'flapping' then 1 when 'degraded' then 2 \
-             when 'pending' then 3 when 'unknown' then 4 when 'up' then 5 else 6 end) {dir}, lower(t.name), t.id"
-        ),
-        Some("changed") => format!("coalesce(ts.since, t.created_at) {dir}, t.id {dir}"),
+    let sort = match q.sort.as_deref() {
+        None | Some("name") => Sort::Name,
+        Some("status") => Sort::Status,
+        Some("changed") => Sort::Changed,
         Some(_) => return Err(ApiError::validation("sort", "sort must be name, status or changed")),
     };
-    let filter = format!(
-        "where t.owner_id = $1 and ($2::text is null or {STATUS_EXPR} = $2) and ($3::text is null or $3 = any(t.tags)) \
-         and ($4::text is null or t.name ilike $4 or coalesce(t.spec->>'url', t.spec->>'host', t.spec->>'name', '') ilike $4)"
-    );
     let pattern =
         q.q.as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(like_pattern);
-    let rows: Vec<TargetRow> = sqlx::query_as(sqlx::AssertSqlSafe(select_targets(&format!(
-        "{filter} order by {order} limit $5 offset $6"
-    ))))
-    .bind(user.id)
-    .bind(q.status.as_deref())
-    .bind(q.tag.as_deref())
-    .bind(pattern.as_deref())
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&state.pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select count(*) from targets t left join target_state ts on ts.target_id = t.id {filter}"
-    )))
-    .bind(user.id)
-    .bind(q.status.as_deref())
-    .bind(q.tag.as_deref())
-    .bind(pattern.as_deref())
-    .fetch_one(&state.pool)
-    .await?;
+    let (status, tag) = (q.status.as_deref(), q.tag.as_deref());
+    let mut page = sqlx::QueryBuilder::new(LIST_SELECT);
+    push_filter(&mut page, user.id, status, tag, pattern.as_deref());
+    push_order(&mut page, sort, order);
+    page.push(" limit ").push_bind(limit).push(" offset ").push_bind(offset);
+    let rows: Vec<TargetRow> = page.build_query_as().fetch_all(&state.pool).await?;
+    let mut count =
+        sqlx::QueryBuilder::new("select count(*) from targets t left join target_state ts on ts.target_id = t.id ");
+    push_filter(&mut count, user.id, status, tag, pattern.as_deref());
+    let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
     let next = offset + rows.len() as i64;
     Ok(Json(TargetList {
         next_cursor: (next < total && !rows.is_empty()).then(|| encode_cursor(next)),
