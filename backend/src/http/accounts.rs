@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: Uuid,
