@@ -176,23 +176,23 @@ async fn insert_target(
     sealed: &Sealed,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, tags, \
          failure_threshold, success_threshold, paused, secrets) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        id,
+        owner,
+        &t.name,
+        t.spec.kind().as_str(),
+        sqlx::types::Json(&sealed.spec) as _,
+        t.interval_seconds as i32,
+        &t.regions,
+        &t.tags,
+        t.failure_threshold as i32,
+        t.success_threshold as i32,
+        t.paused,
+        sealed.secrets.as_deref()
     )
-    .bind(id)
-    .bind(owner)
-    .bind(&t.name)
-    .bind(t.spec.kind().as_str())
-    .bind(sqlx::types::Json(&sealed.spec))
-    .bind(t.interval_seconds as i32)
-    .bind(&t.regions)
-    .bind(&t.tags)
-    .bind(t.failure_threshold as i32)
-    .bind(t.success_threshold as i32)
-    .bind(t.paused)
-    .bind(&sealed.secrets)
     .execute(conn)
     .await?;
     Ok(id)
@@ -205,23 +205,23 @@ async fn update_row(
     t: &ValidTarget,
     sealed: &Sealed,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update targets set name = $3, kind = $4, spec = $5, interval_seconds = $6, regions = $7, tags = $8, \
          failure_threshold = $9, success_threshold = $10, paused = $11, secrets = $12, updated_at = now() \
          where id = $1 and owner_id = $2",
+        id,
+        owner,
+        &t.name,
+        t.spec.kind().as_str(),
+        sqlx::types::Json(&sealed.spec) as _,
+        t.interval_seconds as i32,
+        &t.regions,
+        &t.tags,
+        t.failure_threshold as i32,
+        t.success_threshold as i32,
+        t.paused,
+        sealed.secrets.as_deref()
     )
-    .bind(id)
-    .bind(owner)
-    .bind(&t.name)
-    .bind(t.spec.kind().as_str())
-    .bind(sqlx::types::Json(&sealed.spec))
-    .bind(t.interval_seconds as i32)
-    .bind(&t.regions)
-    .bind(&t.tags)
-    .bind(t.failure_threshold as i32)
-    .bind(t.success_threshold as i32)
-    .bind(t.paused)
-    .bind(&sealed.secrets)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -246,19 +246,35 @@ async fn create_target(
     Ok((StatusCode::CREATED, Json(load_target(&state, user.id, id).await?)))
 }
 
+/// A stored target's spec and sealed secrets.
+struct StoredRow {
+    name: String,
+    spec: Value,
+    secrets: Option<Vec<u8>>,
+    regions: Vec<String>,
+}
+
 /// The spec and opened secrets of a stored target of `owner`.
 async fn stored_secrets(
     state: &AppState,
     owner: Uuid,
     id: Uuid,
 ) -> ApiResult<Option<(CheckSpec, Secrets, Vec<String>)>> {
-    let row: Option<(Value, Option<Vec<u8>>, Vec<String>)> =
-        sqlx::query_as("select spec, secrets, regions from targets where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(owner)
-            .fetch_optional(&state.pool)
-            .await?;
-    let Some((spec, sealed, regions)) = row else {
+    let row = sqlx::query_as!(
+        StoredRow,
+        "select name, spec, secrets, regions from targets where id = $1 and owner_id = $2",
+        id,
+        owner,
+    )
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(StoredRow {
+        spec,
+        secrets: sealed,
+        regions,
+        ..
+    }) = row
+    else {
         return Ok(None);
     };
     let spec: CheckSpec = serde_json::from_value(spec).map_err(ApiError::internal)?;
@@ -303,9 +319,7 @@ async fn delete_target(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     no_content_or_not_found(
-        sqlx::query("delete from targets where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(user.id)
+        sqlx::query!("delete from targets where id = $1 and owner_id = $2", id, user.id)
             .execute(&state.pool)
             .await?,
     )
@@ -496,7 +510,16 @@ async fn list_targets(
 // ---------------------------------------------------------------------------------------------
 
 /// One exported target: name, spec, interval, regions, tags, thresholds, paused.
-type ExportRow = (String, Value, i32, Vec<String>, Vec<String>, i32, i32, bool);
+struct ExportRow {
+    name: String,
+    spec: Value,
+    interval_seconds: i32,
+    regions: Vec<String>,
+    tags: Vec<String>,
+    failure_threshold: i32,
+    success_threshold: i32,
+    paused: bool,
+}
 
 /// Export query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -524,34 +547,34 @@ async fn export_targets(
     user: CurrentUser,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let rows: Vec<ExportRow> = sqlx::query_as(
+    let rows: Vec<ExportRow> = sqlx::query_as!(
+        ExportRow,
         "select name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
          from targets where owner_id = $1 order by lower(name), id",
+        user.id,
     )
-    .bind(user.id)
     .fetch_all(&state.pool)
     .await?;
     let doc = TargetsDocument {
         version: 1,
         targets: rows
             .into_iter()
-            .map(
-                |(name, mut spec, interval, regions, tags, ft, st, paused)| TargetInput {
-                    name,
-                    kind: None,
-                    spec: {
-                        secrets::mask_json(&mut spec);
-                        spec
-                    },
-                    interval_seconds: Some(interval as u32),
-                    timeout_seconds: None,
-                    regions: Some(regions),
-                    tags,
-                    failure_threshold: Some(ft as u32),
-                    success_threshold: Some(st as u32),
-                    paused,
+            .map(|r| TargetInput {
+                name: r.name,
+                kind: None,
+                spec: {
+                    let mut spec = r.spec;
+                    secrets::mask_json(&mut spec);
+                    spec
                 },
-            )
+                interval_seconds: Some(r.interval_seconds as u32),
+                timeout_seconds: None,
+                regions: Some(r.regions),
+                tags: r.tags,
+                failure_threshold: Some(r.failure_threshold as u32),
+                success_threshold: Some(r.success_threshold as u32),
+                paused: r.paused,
+            })
             .collect(),
     };
     match q.format.as_deref() {
@@ -595,19 +618,24 @@ async fn import_targets(
     let doc = targets::parse_document(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
     let limits = quotas::load(&state, user.id).await?;
     // The stored secrets of same-named targets: a mask in the document takes its value from them.
-    let stored: Vec<(String, Value, Option<Vec<u8>>)> =
-        sqlx::query_as("select name, spec, secrets from targets where owner_id = $1")
-            .bind(user.id)
-            .fetch_all(&state.pool)
-            .await?;
+    let stored: Vec<StoredRow> = sqlx::query_as!(
+        StoredRow,
+        "select name, spec, secrets, regions from targets where owner_id = $1",
+        user.id,
+    )
+    .fetch_all(&state.pool)
+    .await?;
     let mut valid = Vec::with_capacity(doc.targets.len());
     let mut sealed = Vec::with_capacity(doc.targets.len());
     for (i, t) in doc.targets.into_iter().enumerate() {
         let prefix = format!("targets[{i}].");
-        let old = match stored.iter().find(|(n, _, _)| *n == t.name.trim()) {
-            Some((_, spec, s)) => {
-                let spec: CheckSpec = serde_json::from_value(spec.clone()).map_err(ApiError::internal)?;
-                Some(secrets::stored(state.secret_key.as_ref(), &spec, s.as_deref()).map_err(ApiError::internal)?)
+        let old = match stored.iter().find(|r| r.name == t.name.trim()) {
+            Some(r) => {
+                let spec: CheckSpec = serde_json::from_value(r.spec.clone()).map_err(ApiError::internal)?;
+                Some(
+                    secrets::stored(state.secret_key.as_ref(), &spec, r.secrets.as_deref())
+                        .map_err(ApiError::internal)?,
+                )
             }
             None => None,
         };
@@ -624,11 +652,15 @@ async fn import_targets(
     let mut tx = state.pool.begin().await?;
     // Lock the owner first: the names read here and the count hold until commit.
     quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, 0).await?;
-    let existing: Vec<(String, Uuid)> =
-        sqlx::query_as("select name, id from targets where owner_id = $1 order by created_at")
-            .bind(user.id)
-            .fetch_all(&mut *tx)
-            .await?;
+    let existing: Vec<(String, Uuid)> = sqlx::query!(
+        "select name, id from targets where owner_id = $1 order by created_at",
+        user.id
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| (r.name, r.id))
+    .collect();
     let new = valid
         .iter()
         .filter(|t| !existing.iter().any(|(n, _)| *n == t.name))
