@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: Uuid,
@@ -120,7 +120,7 @@ pub struct PasswordChange {
 
 pub async fn registration_open(state: &AppState) -> ApiResult<bool> {
     let stored: Option<serde_json::Value> =
-        sqlx::query_scalar("select value from app_settings where key = 'registration_open'")
+        sqlx::query_scalar!("select value from app_settings where key = 'registration_open'")
             .fetch_optional(&state.pool)
             .await?;
     Ok(match stored.and_then(|v| v.as_bool()) {
@@ -148,16 +148,16 @@ async fn start_session(state: &AppState, user_id: Uuid, headers: &HeaderMap, ip:
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(300).collect::<String>());
-    sqlx::query(
+    sqlx::query!(
         "insert into sessions (id, user_id, token_hash, user_agent, ip, expires_at) \
          values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
+        Uuid::now_v7(),
+        user_id,
+        auth::hash_secret(&secret),
+        user_agent,
+        ip.to_string(),
+        ttl.as_secs_f64(),
     )
-    .bind(Uuid::now_v7())
-    .bind(user_id)
-    .bind(auth::hash_secret(&secret))
-    .bind(user_agent)
-    .bind(ip.to_string())
-    .bind(ttl.as_secs_f64())
     .execute(&state.pool)
     .await?;
     session_cookie(state, &secret, ttl)
@@ -172,7 +172,13 @@ fn session_cookie(state: &AppState, value: &str, ttl: Duration) -> ApiResult<Hea
     .map_err(ApiError::internal)
 }
 
-const USER_COLUMNS: &str = "id, email, is_admin, language, created_at";
+/// A query into [`User`]s: `$head` and `$tail` around the user columns (one list for the
+/// insert, the login and the profile, checked at build time).
+macro_rules! query_users {
+    ($out:ident, $head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!($out, $head + "id, email, is_admin, language, created_at" + $tail $(, $arg)*)
+    };
+}
 
 #[utoipa::path(post, path = "/api/auth/register", tag = "accounts", request_body = Credentials,
     responses((status = 201, body = User), (status = 403, description = "registration closed"), (status = 409), (status = 422),
@@ -193,7 +199,7 @@ async fn register(
     let open = registration_open(&state).await?;
     // Closed: refused before any hashing (only the very first user may still register).
     if !open
-        && sqlx::query_scalar::<_, bool>("select exists (select 1 from users)")
+        && sqlx::query_scalar!(r#"select exists (select 1 from users) as "exists!""#)
             .fetch_one(&state.pool)
             .await?
     {
@@ -202,23 +208,25 @@ async fn register(
     let hash = hash_password(&state, body.password).await?;
     let mut tx = state.pool.begin().await?;
     // Serialise registrations so exactly one first user becomes admin.
-    sqlx::query("select pg_advisory_xact_lock(hashtext('pingtower.register'))")
+    sqlx::query!("select from pg_advisory_xact_lock(hashtext('pingtower.register'))")
         .execute(&mut *tx)
         .await?;
-    let users: i64 = sqlx::query_scalar("select count(*) from users")
+    let users: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from users"#)
         .fetch_one(&mut *tx)
         .await?;
     if users > 0 && !open {
         return Err(ApiError::forbidden("registration is closed on this installation"));
     }
-    let user: Option<User> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let user: Option<User> = query_users!(
+        User,
         "insert into users (id, email, password_hash, is_admin) values ($1, $2, $3, $4) \
-         on conflict (email) do nothing returning {USER_COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(&email)
-    .bind(hash)
-    .bind(users == 0)
+         on conflict (email) do nothing returning ",
+        "",
+        Uuid::now_v7(),
+        &email,
+        hash,
+        users == 0,
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(user) = user else {
@@ -233,7 +241,6 @@ async fn register(
     Ok((StatusCode::CREATED, [(header::SET_COOKIE, cookie)], Json(user)).into_response())
 }
 
-#[derive(sqlx::FromRow)]
 struct LoginRow {
     id: Uuid,
     email: String,
@@ -273,10 +280,12 @@ async fn login(
             metrics::counter!("pingtower_backend_login_rate_limited_total").increment(1);
             ApiError::rate_limited(wait.as_secs().max(1))
         })?;
-    let row: Option<LoginRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {USER_COLUMNS}, password_hash from users where email = $1"
-    )))
-    .bind(&email)
+    let row: Option<LoginRow> = query_users!(
+        LoginRow,
+        "select ",
+        ", password_hash from users where email = $1",
+        &email
+    )
     .fetch_optional(&state.pool)
     .await?;
     let hash = row
@@ -303,23 +312,22 @@ async fn login(
 #[utoipa::path(post, path = "/api/auth/logout", tag = "accounts", responses((status = 204)))]
 async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
     if let Some(session) = user.session_id() {
-        sqlx::query("update sessions set revoked_at = now() where id = $1 and user_id = $2")
-            .bind(session)
-            .bind(user.id)
-            .execute(&state.pool)
-            .await?;
+        sqlx::query!(
+            "update sessions set revoked_at = now() where id = $1 and user_id = $2",
+            session,
+            user.id
+        )
+        .execute(&state.pool)
+        .await?;
     }
     let cookie = session_cookie(&state, "", Duration::ZERO)?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
 async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {USER_COLUMNS} from users where id = $1"
-    )))
-    .bind(id)
-    .fetch_one(&state.pool)
-    .await?)
+    Ok(query_users!(User, "select ", " from users where id = $1", id)
+        .fetch_one(&state.pool)
+        .await?)
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = Me), (status = 401)))]
@@ -342,11 +350,13 @@ async fn update_me(
         if !matches!(language.as_str(), "en" | "ru") {
             return Err(ApiError::validation("language", "language must be en or ru"));
         }
-        sqlx::query("update users set language = $1, updated_at = now() where id = $2")
-            .bind(language)
-            .bind(user.id)
-            .execute(&state.pool)
-            .await?;
+        sqlx::query!(
+            "update users set language = $1, updated_at = now() where id = $2",
+            language,
+            user.id
+        )
+        .execute(&state.pool)
+        .await?;
     }
     Ok(Json(load_user(&state, user.id).await?))
 }
@@ -370,8 +380,7 @@ async fn change_password(
         .login_limiter
         .reserve(&[(account_key.clone(), state.edge.login_account_limit)])
         .map_err(|wait| ApiError::rate_limited(wait.as_secs().max(1)))?;
-    let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
-        .bind(user.id)
+    let hash: String = sqlx::query_scalar!("select password_hash from users where id = $1", user.id)
         .fetch_one(&state.pool)
         .await?;
     if !verify_password(&state, body.current_password, hash).await? {
@@ -384,18 +393,20 @@ async fn change_password(
     attempt.succeeded(&account_key);
     let new_hash = hash_password(&state, body.new_password).await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query("update users set password_hash = $1, updated_at = now() where id = $2")
-        .bind(new_hash)
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "update users set password_hash = $1, updated_at = now() where id = $2",
+        new_hash,
+        user.id
+    )
+    .execute(&mut *tx)
+    .await?;
     // Every other session ends: whoever had the old password is logged out.
-    sqlx::query(
+    sqlx::query!(
         "update sessions set revoked_at = now() where user_id = $1 and revoked_at is null \
          and ($2::uuid is null or id <> $2)",
+        user.id,
+        user.session_id(),
     )
-    .bind(user.id)
-    .bind(user.session_id())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

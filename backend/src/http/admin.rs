@@ -83,22 +83,43 @@ pub struct UserPatch {
     pub quota_overrides: Option<BTreeMap<String, Option<u32>>>,
 }
 
-type UserRow = (Uuid, String, bool, bool, Value, i64, DateTime<Utc>);
+/// A user as stored, with the number of their targets.
+struct UserRow {
+    id: Uuid,
+    email: String,
+    is_admin: bool,
+    may_private_targets: bool,
+    quota_overrides: Value,
+    target_count: i64,
+    created_at: DateTime<Utc>,
+}
 
-const USER_SELECT: &str = "select u.id, u.email, u.is_admin, u.may_private_targets, u.quota_overrides, \
-     (select count(*) from targets t where t.owner_id = u.id) as target_count, u.created_at from users u";
+/// The users that match `$tail` (one select list for the page and the single user, checked at
+/// build time).
+macro_rules! select_users {
+    ($tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            UserRow,
+            r#"select u.id, u.email, u.is_admin, u.may_private_targets, u.quota_overrides,
+                      (select count(*) from targets t where t.owner_id = u.id) as "target_count!",
+                      u.created_at
+               from users u "#
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
 
 fn admin_user(state: &AppState, r: UserRow) -> AdminUser {
-    let (id, email, is_admin, may, overrides, target_count, created_at) = r;
     AdminUser {
-        id,
-        email,
-        is_admin,
-        may_private_targets: state.guard.allow_private_targets() && (is_admin || may),
-        quotas: effective(state, &overrides),
-        quota_overrides: overrides_view(&overrides),
-        target_count,
-        created_at,
+        id: r.id,
+        email: r.email,
+        is_admin: r.is_admin,
+        may_private_targets: state.guard.allow_private_targets() && (r.is_admin || r.may_private_targets),
+        quotas: effective(state, &r.quota_overrides),
+        quota_overrides: overrides_view(&r.quota_overrides),
+        target_count: r.target_count,
+        created_at: r.created_at,
     }
 }
 
@@ -112,14 +133,10 @@ async fn list_users(
     user.require_admin()?;
     let limit = page_limit(q.limit)?;
     let offset = decode_cursor(q.cursor.as_deref())?;
-    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{USER_SELECT} order by u.created_at, u.id limit $1 offset $2"
-    )))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&state.pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar("select count(*) from users")
+    let rows: Vec<UserRow> = select_users!("order by u.created_at, u.id limit $1 offset $2", limit, offset)
+        .fetch_all(&state.pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from users"#)
         .fetch_one(&state.pool)
         .await?;
     let next = offset + rows.len() as i64;
@@ -168,23 +185,20 @@ async fn update_user(
         }
     }
     let mut tx = state.pool.begin().await?;
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update users set may_private_targets = coalesce($2, may_private_targets), \
          quota_overrides = (quota_overrides - $4::text[]) || $3, updated_at = now() where id = $1",
+        id,
+        body.may_private_targets,
+        Value::Object(set),
+        &unset,
     )
-    .bind(id)
-    .bind(body.may_private_targets)
-    .bind(sqlx::types::Json(Value::Object(set)))
-    .bind(&unset)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found());
     }
-    let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{USER_SELECT} where u.id = $1")))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let row: UserRow = select_users!("where u.id = $1", id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     if let Some(may) = body.may_private_targets {
         tracing::info!(admin = %user.id, user = %id, may_private_targets = may, "private-targets permission changed");
@@ -214,11 +228,11 @@ async fn update_settings(
     Json(body): Json<Settings>,
 ) -> ApiResult<StatusCode> {
     user.require_admin()?;
-    sqlx::query(
+    sqlx::query!(
         "insert into app_settings (key, value) values ('registration_open', $1) \
          on conflict (key) do update set value = excluded.value, updated_at = now()",
+        Value::Bool(body.registration_open),
     )
-    .bind(serde_json::Value::Bool(body.registration_open))
     .execute(&state.pool)
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -138,7 +138,8 @@ pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-#[derive(sqlx::FromRow)]
+/// The user behind a token or a session (the CTE's columns are named, their nullability is
+/// stated: PostgreSQL does not tell it through `with`).
 struct Row {
     id: Uuid,
     email: String,
@@ -153,17 +154,19 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer(parts) {
-            let row: Option<Row> = sqlx::query_as(
-                "with hit as (select u.id, u.email, u.is_admin, u.language, t.id as auth_id, t.scope \
-                   from api_tokens t join users u on u.id = t.user_id \
-                   where t.token_hash = $1 and t.revoked_at is null \
-                   and (t.expires_at is null or t.expires_at > now())), \
-                 touch as (update api_tokens set last_used_at = now() \
-                   where id = (select auth_id from hit) \
-                   and (last_used_at is null or last_used_at < now() - interval '10 seconds')) \
-                 select * from hit",
+            let row: Option<Row> = sqlx::query_as!(
+                Row,
+                r#"with hit as (select u.id, u.email, u.is_admin, u.language, t.id as auth_id, t.scope
+                   from api_tokens t join users u on u.id = t.user_id
+                   where t.token_hash = $1 and t.revoked_at is null
+                   and (t.expires_at is null or t.expires_at > now())),
+                 touch as (update api_tokens set last_used_at = now()
+                   where id = (select auth_id from hit)
+                   and (last_used_at is null or last_used_at < now() - interval '10 seconds'))
+                 select id as "id!", email as "email!", is_admin as "is_admin!", language as "language!",
+                        auth_id as "auth_id!", scope as "scope?" from hit"#,
+                hash_secret(token),
             )
-            .bind(hash_secret(token))
             .fetch_optional(&state.pool)
             .await?;
             let row = row.ok_or_else(|| ApiError::unauthorized_because("invalid, revoked or expired API token"))?;
@@ -189,15 +192,17 @@ impl FromRequestParts<AppState> for CurrentUser {
         let Some(session) = cookie(parts, SESSION_COOKIE) else {
             return Err(ApiError::unauthorized());
         };
-        let row: Option<Row> = sqlx::query_as(
-            "with hit as (select u.id, u.email, u.is_admin, u.language, s.id as auth_id, null::text as scope \
-               from sessions s join users u on u.id = s.user_id \
-               where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()), \
-             touch as (update sessions set last_seen_at = now() \
-               where id = (select auth_id from hit) and last_seen_at < now() - interval '1 minute') \
-             select * from hit",
+        let row: Option<Row> = sqlx::query_as!(
+            Row,
+            r#"with hit as (select u.id, u.email, u.is_admin, u.language, s.id as auth_id, null::text as scope
+               from sessions s join users u on u.id = s.user_id
+               where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()),
+             touch as (update sessions set last_seen_at = now()
+               where id = (select auth_id from hit) and last_seen_at < now() - interval '1 minute')
+             select id as "id!", email as "email!", is_admin as "is_admin!", language as "language!",
+                    auth_id as "auth_id!", scope as "scope?" from hit"#,
+            hash_secret(session),
         )
-        .bind(hash_secret(session))
         .fetch_optional(&state.pool)
         .await?;
         let row = row.ok_or_else(ApiError::unauthorized)?;

@@ -41,12 +41,12 @@ async fn create_badge_token(
     let mut raw = [0u8; 24];
     rand::rng().fill_bytes(&mut raw);
     let token = hex::encode(raw);
-    sqlx::query(
+    sqlx::query!(
         "insert into badge_tokens (token_hash, target_id) values ($1, $2)
          on conflict (target_id) do update set token_hash = excluded.token_hash, created_at = now()",
+        token_hash(&token),
+        id
     )
-    .bind(token_hash(&token))
-    .bind(id)
     .execute(&state.pool)
     .await?;
     Ok(Json(json!({ "token": token })))
@@ -86,16 +86,32 @@ async fn badge(
         .into_response())
 }
 
+/// What a badge shows of its target (state columns are null before the first check).
+struct BadgeRow {
+    id: Uuid,
+    status: Option<String>,
+    paused: bool,
+    latency: Option<i32>,
+}
+
 /// The SVG of badge `file` for `token`; `None` for an unknown token or file.
 async fn render_badge(state: &AppState, token: &str, file: &str) -> ApiResult<Option<String>> {
-    let row: Option<(Uuid, Option<String>, bool, Option<i32>)> = sqlx::query_as(
-        "select t.id, s.status, t.paused, s.last_latency_ms from badge_tokens b join targets t on t.id = b.target_id
-         left join target_state s on s.target_id = t.id where b.token_hash = $1",
+    let row = sqlx::query_as!(
+        BadgeRow,
+        r#"select t.id, s.status as "status?", t.paused, s.last_latency_ms as "latency?"
+           from badge_tokens b join targets t on t.id = b.target_id
+           left join target_state s on s.target_id = t.id where b.token_hash = $1"#,
+        token_hash(token),
     )
-    .bind(token_hash(token))
     .fetch_optional(&state.read_pool)
     .await?;
-    let Some((id, status, paused, latency)) = row else {
+    let Some(BadgeRow {
+        id,
+        status,
+        paused,
+        latency,
+    }) = row
+    else {
         return Ok(None);
     };
     let (label, value, color) = match file {

@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A notification channel.
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Channel {
     /// Id.
     pub id: Uuid,
@@ -54,9 +54,21 @@ pub struct Channel {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, kind, address, label, verified_at is not null as verified, \
-    case when disabled_at is not null then coalesce(disabled_reason, 'disabled') end as disabled_reason, \
-    muted_until, created_at";
+/// A query into [`Channel`]s: `$head` and `$tail` around the channel columns (one list for the
+/// select, the insert and the update, checked at build time).
+macro_rules! query_channels {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Channel,
+            $head
+                + r#"id, kind, address, label, verified_at is not null as "verified!",
+                   case when disabled_at is not null then coalesce(disabled_reason, 'disabled') end as disabled_reason,
+                   muted_until, created_at "#
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
 
 /// A list of channels.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -71,10 +83,11 @@ pub struct ChannelList {
 
 #[utoipa::path(get, path = "/api/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
 async fn list_channels(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<ChannelList>> {
-    let items: Vec<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from notification_channels where user_id = $1 order by created_at"
-    )))
-    .bind(user.id)
+    let items: Vec<Channel> = query_channels!(
+        "select ",
+        "from notification_channels where user_id = $1 order by created_at",
+        user.id
+    )
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(ChannelList {
@@ -113,13 +126,13 @@ async fn create_link_token(
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
     tx.rollback().await?;
     let token = auth::new_short_secret();
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+    let expires_at: DateTime<Utc> = sqlx::query_scalar!(
         "insert into telegram_link_tokens (token_hash, user_id, expires_at) \
          values ($1, $2, now() + make_interval(mins => $3)) returning expires_at",
+        auth::hash_secret(&token),
+        user.id,
+        LINK_TOKEN_TTL_MINUTES as i32
     )
-    .bind(auth::hash_secret(&token))
-    .bind(user.id)
-    .bind(LINK_TOKEN_TTL_MINUTES as i32)
     .fetch_one(&state.pool)
     .await?;
     Ok((
@@ -164,14 +177,15 @@ async fn create_email_channel(
     };
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
-    let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let channel: Option<Channel> = query_channels!(
         "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
-         on conflict (user_id, kind, address) do nothing returning {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(user.id)
-    .bind(&address)
-    .bind(label)
+         on conflict (user_id, kind, address) do nothing returning ",
+        "",
+        Uuid::now_v7(),
+        user.id,
+        &address,
+        label
+    )
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -252,12 +266,12 @@ async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) 
     let Some(token) = link_token(&q.token) else {
         return Ok(invalid_link("verification"));
     };
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
          where verification_token_hash = $1 and verified_at is null \
          and (verification_expires_at is null or verification_expires_at > now())",
+        auth::hash_secret(token)
     )
-    .bind(auth::hash_secret(token))
     .execute(&state.pool)
     .await?;
     Ok(if done.rows_affected() == 1 {
@@ -296,11 +310,10 @@ async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -
     let Some(token) = link_token(&q.token) else {
         return Ok(invalid_link("unsubscribe"));
     };
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
-         updated_at = now() where unsubscribe_token_hash = $1",
+         updated_at = now() where unsubscribe_token_hash = $1", auth::hash_secret(token)
     )
-    .bind(auth::hash_secret(token))
     .execute(&state.pool)
     .await?;
     Ok(if done.rows_affected() >= 1 {
@@ -353,18 +366,19 @@ async fn update_channel(
         Some(l) if l.trim().is_empty() => Some(None),
         Some(l) => Some(Some(crate::validate::text("label", l, 100)?)),
     };
-    let channel: Option<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let channel: Option<Channel> = query_channels!(
         "update notification_channels set \
          label = case when $3 then $4 else label end, \
          muted_until = case when $5 then $6 else muted_until end, updated_at = now() \
-         where id = $1 and user_id = $2 returning {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(user.id)
-    .bind(label.is_some())
-    .bind(label.flatten())
-    .bind(body.muted_until.is_some())
-    .bind(body.muted_until.flatten())
+         where id = $1 and user_id = $2 returning ",
+        "",
+        id,
+        user.id,
+        label.is_some(),
+        label.flatten(),
+        body.muted_until.is_some(),
+        body.muted_until.flatten()
+    )
     .fetch_optional(&state.pool)
     .await?;
     Ok(Json(channel.ok_or_else(ApiError::not_found)?))
@@ -378,11 +392,13 @@ async fn delete_channel(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     no_content_or_not_found(
-        sqlx::query("delete from notification_channels where id = $1 and user_id = $2")
-            .bind(id)
-            .bind(user.id)
-            .execute(&state.pool)
-            .await?,
+        sqlx::query!(
+            "delete from notification_channels where id = $1 and user_id = $2",
+            id,
+            user.id
+        )
+        .execute(&state.pool)
+        .await?,
     )
 }
 
@@ -394,20 +410,20 @@ pub struct TargetChannels {
 }
 
 async fn owned_target(state: &AppState, user: &CurrentUser, id: Uuid) -> ApiResult<()> {
-    let found: Option<Uuid> = sqlx::query_scalar("select id from targets where id = $1 and owner_id = $2")
-        .bind(id)
-        .bind(user.id)
-        .fetch_optional(&state.pool)
-        .await?;
+    let found: Option<Uuid> =
+        sqlx::query_scalar!("select id from targets where id = $1 and owner_id = $2", id, user.id)
+            .fetch_optional(&state.pool)
+            .await?;
     found.map(|_| ()).ok_or_else(ApiError::not_found)
 }
 
 async fn routing(state: &AppState, target: Uuid) -> ApiResult<TargetChannels> {
-    let channel_ids: Vec<Uuid> =
-        sqlx::query_scalar("select channel_id from target_channels where target_id = $1 order by channel_id")
-            .bind(target)
-            .fetch_all(&state.pool)
-            .await?;
+    let channel_ids: Vec<Uuid> = sqlx::query_scalar!(
+        "select channel_id from target_channels where target_id = $1 order by channel_id",
+        target
+    )
+    .fetch_all(&state.pool)
+    .await?;
     Ok(TargetChannels { channel_ids })
 }
 
@@ -431,25 +447,25 @@ async fn put_target_channels(
     Json(body): Json<TargetChannels>,
 ) -> ApiResult<Json<TargetChannels>> {
     owned_target(&state, &user, id).await?;
-    let owned: Vec<Uuid> =
-        sqlx::query_scalar("select id from notification_channels where user_id = $1 and id = any($2)")
-            .bind(user.id)
-            .bind(&body.channel_ids)
-            .fetch_all(&state.pool)
-            .await?;
+    let owned: Vec<Uuid> = sqlx::query_scalar!(
+        "select id from notification_channels where user_id = $1 and id = any($2)",
+        user.id,
+        &body.channel_ids
+    )
+    .fetch_all(&state.pool)
+    .await?;
     if let Some((i, _)) = body.channel_ids.iter().enumerate().find(|(_, c)| !owned.contains(c)) {
         return Err(ApiError::validation(format!("channel_ids[{i}]"), "no such channel"));
     }
     let mut tx = state.pool.begin().await?;
-    sqlx::query("delete from target_channels where target_id = $1")
-        .bind(id)
+    sqlx::query!("delete from target_channels where target_id = $1", id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into target_channels (target_id, channel_id) select $1, unnest($2::uuid[]) on conflict do nothing",
+        id,
+        &body.channel_ids
     )
-    .bind(id)
-    .bind(&body.channel_ids)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -41,9 +41,7 @@ pub fn store(state: &AppState) -> Store {
 
 /// The target if `owner` owns it, else 404: `(paused)`.
 pub async fn owned_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<bool> {
-    sqlx::query_scalar("select paused from targets where id = $1 and owner_id = $2")
-        .bind(id)
-        .bind(owner)
+    sqlx::query_scalar!("select paused from targets where id = $1 and owner_id = $2", id, owner)
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(ApiError::not_found)
@@ -159,6 +157,13 @@ pub fn bars(by_day: Option<&BTreeMap<NaiveDate, Bucket>>, days: i64) -> Vec<Day>
         .collect()
 }
 
+/// A target's current state, as the overview shows it.
+struct StateRow {
+    status: String,
+    since: DateTime<Utc>,
+    last_latency_ms: Option<i32>,
+}
+
 #[utoipa::path(get, path = "/api/targets/{id}/overview", tag = "history", params(("id" = Uuid, Path, description = "the target's id")),
     responses((status = 200, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
 async fn get_overview(
@@ -167,10 +172,11 @@ async fn get_overview(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Value>> {
     let paused = owned_target(&state, user.id, id).await?;
-    let row = sqlx::query_as::<_, (String, DateTime<Utc>, Option<i32>)>(
+    let row = sqlx::query_as!(
+        StateRow,
         "select status, since, last_latency_ms from target_state where target_id = $1",
+        id,
     )
-    .bind(id)
     .fetch_optional(&state.pool);
     let (row, seam) = tokio::try_join!(row, Seam::load(&state.pool))?;
     let (hourly, daily) = recent_counts(&store(&state), &seam, &[id], 90).await?;
@@ -178,7 +184,7 @@ async fn get_overview(
     let days = daily.get(&id);
     let over = |n: i64| uptime_over_days(days, now, n);
     let (status, since, latency) = match row {
-        Some((s, since, l)) => (s, Some(since), l),
+        Some(r) => (r.status, Some(r.since), r.last_latency_ms),
         None => ("unknown".to_owned(), None, None),
     };
     Ok(Json(json!({
@@ -415,13 +421,13 @@ async fn owned_ids(state: &AppState, owner: Uuid, q: &IdsQuery) -> ApiResult<Vec
     if asked.len() > MAX_IDS {
         return Err(ApiError::validation("ids", format!("at most {MAX_IDS} ids at once")));
     }
-    Ok(
-        sqlx::query_scalar("select id from targets where id = any($1) and owner_id = $2")
-            .bind(&asked)
-            .bind(owner)
-            .fetch_all(&state.pool)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        "select id from targets where id = any($1) and owner_id = $2",
+        &asked,
+        owner
     )
+    .fetch_all(&state.pool)
+    .await?)
 }
 
 /// Uptime over the last 24 hours and 30 days of many targets at once (the overview list asks

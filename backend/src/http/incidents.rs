@@ -39,31 +39,57 @@ pub struct IncidentQuery {
     pub cursor: Option<String>,
 }
 
-type IncidentRow = (
-    Uuid,
-    Uuid,
-    String,
-    String,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Vec<String>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Value,
-);
+/// An incident with its target's name, as the API shows it.
+struct IncidentRow {
+    id: Uuid,
+    target_id: Uuid,
+    target_name: String,
+    severity: String,
+    opened_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    regions: Vec<String>,
+    failure_kind: Option<String>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    evidence: Value,
+}
 
-const INCIDENT_COLUMNS: &str = "i.id, i.target_id, t.name, i.severity, i.opened_at, i.resolved_at, i.regions, \
-                                i.failure_kind, i.acknowledged_at, i.evidence";
+/// The incidents (joined with their targets) that match `$filter`: one select list for the
+/// page and the single incident, checked at build time.
+macro_rules! select_incidents {
+    ($filter:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            IncidentRow,
+            r#"select i.id, i.target_id, t.name as target_name, i.severity, i.opened_at, i.resolved_at,
+                      i.regions, i.failure_kind, i.acknowledged_at, i.evidence
+               from incidents i join targets t on t.id = i.target_id "#
+                + $filter
+            $(, $arg)*
+        )
+    };
+}
 
 fn incident_json(r: IncidentRow, evidence: bool) -> Value {
-    let (id, target_id, name, severity, opened_at, resolved_at, regions, failure_kind, acknowledged_at, ev) = r;
     json!({
-        "id": id, "target_id": target_id, "target_name": name, "severity": severity,
-        "opened_at": opened_at, "resolved_at": resolved_at, "regions": regions,
-        "failure_kind": failure_kind, "acknowledged_at": acknowledged_at,
-        "evidence": if evidence { ev } else { Value::Null },
+        "id": r.id, "target_id": r.target_id, "target_name": r.target_name, "severity": r.severity,
+        "opened_at": r.opened_at, "resolved_at": r.resolved_at, "regions": r.regions,
+        "failure_kind": r.failure_kind, "acknowledged_at": r.acknowledged_at,
+        "evidence": if evidence { r.evidence } else { Value::Null },
         "timeline": [], "reports": [], "notes": [],
     })
+}
+
+/// A line of an incident's timeline.
+struct TimelineRow {
+    at: DateTime<Utc>,
+    kind: String,
+    message: String,
+}
+
+/// A note on an incident, with its author's address (gone when the author is).
+struct NoteRow {
+    at: DateTime<Utc>,
+    author: Option<String>,
+    text: String,
 }
 
 async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json<Value>> {
@@ -74,23 +100,27 @@ async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json
         Some(s @ ("open" | "resolved")) => Some(s.to_owned()),
         Some(_) => return Err(ApiError::validation("status", "status is open or resolved")),
     };
-    let filter = "from incidents i join targets t on t.id = i.target_id
-         where i.owner_id = $1 and ($2::uuid is null or i.target_id = $2)
-           and ($3::text is null or ($3 = 'open') = (i.resolved_at is null))";
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) {filter}")))
-        .bind(owner)
-        .bind(q.target_id)
-        .bind(&status)
-        .fetch_one(&state.pool)
-        .await?;
-    let rows: Vec<IncidentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {INCIDENT_COLUMNS} {filter} order by i.opened_at desc, i.id desc limit $4 offset $5"
-    )))
-    .bind(owner)
-    .bind(q.target_id)
-    .bind(&status)
-    .bind(limit)
-    .bind(offset)
+    // The same filter as the page's below (a null parameter matches every row).
+    let total: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from incidents i join targets t on t.id = i.target_id
+           where i.owner_id = $1 and ($2::uuid is null or i.target_id = $2)
+             and ($3::text is null or ($3 = 'open') = (i.resolved_at is null))"#,
+        owner,
+        q.target_id,
+        status.as_deref(),
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    let rows: Vec<IncidentRow> = select_incidents!(
+        "where i.owner_id = $1 and ($2::uuid is null or i.target_id = $2)
+           and ($3::text is null or ($3 = 'open') = (i.resolved_at is null))
+         order by i.opened_at desc, i.id desc limit $4 offset $5",
+        owner,
+        q.target_id,
+        status.as_deref(),
+        limit,
+        offset,
+    )
     .fetch_all(&state.pool)
     .await?;
     let next = offset + rows.len() as i64;
@@ -126,41 +156,41 @@ async fn list_target_incidents(
 
 /// The full incident of `owner`: evidence, timeline, reports, notes.
 pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
-    let row: IncidentRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {INCIDENT_COLUMNS} from incidents i join targets t on t.id = i.target_id
-         where i.id = $1 and i.owner_id = $2"
-    )))
-    .bind(id)
-    .bind(owner)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
+    let row: IncidentRow = select_incidents!("where i.id = $1 and i.owner_id = $2", id, owner)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let mut v = incident_json(row, true);
-    let timeline: Vec<(DateTime<Utc>, String, String)> =
-        sqlx::query_as("select at, kind, message from incident_timeline where incident_id = $1 order by at, id")
-            .bind(id)
-            .fetch_all(&state.pool)
-            .await?;
-    let reports: Vec<Value> =
-        sqlx::query_scalar("select report from incident_reports where incident_id = $1 order by created_at")
-            .bind(id)
-            .fetch_all(&state.pool)
-            .await?;
-    let notes: Vec<(DateTime<Utc>, Option<String>, String)> = sqlx::query_as(
-        "select n.created_at, u.email, n.text from incident_notes n left join users u on u.id = n.author_id
-         where n.incident_id = $1 order by n.created_at, n.id",
+    let timeline: Vec<TimelineRow> = sqlx::query_as!(
+        TimelineRow,
+        "select at, kind, message from incident_timeline where incident_id = $1 order by at, id",
+        id
     )
-    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    let reports: Vec<Value> = sqlx::query_scalar!(
+        "select report from incident_reports where incident_id = $1 order by created_at",
+        id
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let notes: Vec<NoteRow> = sqlx::query_as!(
+        NoteRow,
+        r#"select n.created_at as at, u.email as "author?", n.text from incident_notes n
+           left join users u on u.id = n.author_id
+           where n.incident_id = $1 order by n.created_at, n.id"#,
+        id
+    )
     .fetch_all(&state.pool)
     .await?;
     v["timeline"] = timeline
         .into_iter()
-        .map(|(at, kind, message)| json!({"at": at, "kind": kind, "message": message}))
+        .map(|r| json!({"at": r.at, "kind": r.kind, "message": r.message}))
         .collect();
     v["reports"] = Value::Array(reports);
     v["notes"] = notes
         .into_iter()
-        .map(|(at, author, text)| json!({"at": at, "author": author, "text": text}))
+        .map(|r| json!({"at": r.at, "author": r.author, "text": r.text}))
         .collect();
     Ok(v)
 }
@@ -183,15 +213,15 @@ async fn acknowledge_incident(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Value>> {
     let mut tx = state.pool.begin().await?;
-    let acked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-        "update incidents set acknowledged_at = coalesce(acknowledged_at, now()),
+    let acked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar!(
+        r#"update incidents set acknowledged_at = coalesce(acknowledged_at, now()),
              acknowledged_by = coalesce(acknowledged_by, $3), updated_at = now()
          where id = $1 and owner_id = $2
-         returning (case when acknowledged_at = now() then acknowledged_at end)",
+         returning (case when acknowledged_at = now() then acknowledged_at end) as "first_ack?""#,
+        id,
+        user.id,
+        user.id,
     )
-    .bind(id)
-    .bind(user.id)
-    .bind(user.id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(first) = acked else {
@@ -232,14 +262,14 @@ async fn add_note(
     if text.is_empty() || text.chars().count() > 10_000 {
         return Err(ApiError::validation("text", "a note has 1 to 10,000 characters"));
     }
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "insert into incident_notes (id, incident_id, author_id, text)
          select $1, id, $3, $4 from incidents where id = $2 and owner_id = $3",
+        Uuid::now_v7(),
+        id,
+        user.id,
+        text,
     )
-    .bind(Uuid::now_v7())
-    .bind(id)
-    .bind(user.id)
-    .bind(text)
     .execute(&state.pool)
     .await?;
     if done.rows_affected() == 0 {

@@ -55,19 +55,33 @@ pub struct WindowBody {
     pub recurrence: Option<String>,
 }
 
-type WindowRow = (
-    Uuid,
-    String,
-    Option<Uuid>,
-    Option<String>,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<String>,
-);
+/// A maintenance window as stored.
+struct WindowRow {
+    id: Uuid,
+    name: String,
+    target_id: Option<Uuid>,
+    tag: Option<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    recurrence: Option<String>,
+}
 
-fn window_json((id, name, target_id, tag, starts_at, ends_at, recurrence): WindowRow) -> Value {
-    json!({"id": id, "name": name, "target_id": target_id, "tag": tag, "starts_at": starts_at,
-           "ends_at": ends_at, "recurrence": recurrence})
+fn window_json(w: WindowRow) -> Value {
+    json!({"id": w.id, "name": w.name, "target_id": w.target_id, "tag": w.tag, "starts_at": w.starts_at,
+           "ends_at": w.ends_at, "recurrence": w.recurrence})
+}
+
+/// The windows of `maintenance_windows` that match `$filter` (one select list for the list and
+/// the single window, checked at build time).
+macro_rules! select_windows {
+    ($filter:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            WindowRow,
+            "select id, name, target_id, tag, starts_at, ends_at, recurrence from maintenance_windows "
+                + $filter
+            $(, $arg)*
+        )
+    };
 }
 
 async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiResult<()> {
@@ -80,11 +94,10 @@ async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiRe
         return Err(ApiError::validation("target_id", "a window covers a target or a tag"));
     }
     if let Some(t) = b.target_id {
-        let owned: Option<Uuid> = sqlx::query_scalar("select id from targets where id = $1 and owner_id = $2")
-            .bind(t)
-            .bind(owner)
-            .fetch_optional(&state.pool)
-            .await?;
+        let owned: Option<Uuid> =
+            sqlx::query_scalar!("select id from targets where id = $1 and owner_id = $2", t, owner)
+                .fetch_optional(&state.pool)
+                .await?;
         if owned.is_none() {
             return Err(ApiError::validation("target_id", "no such target"));
         }
@@ -116,17 +129,12 @@ async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiRe
     Ok(())
 }
 
-const WINDOW_COLUMNS: &str = "id, name, target_id, tag, starts_at, ends_at, recurrence";
-
 #[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
     responses((status = 200, description = "the maintenance windows")))]
 async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
-    let rows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {WINDOW_COLUMNS} from maintenance_windows where owner_id = $1 order by starts_at desc, id"
-    )))
-    .bind(user.id)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows: Vec<WindowRow> = select_windows!("where owner_id = $1 order by starts_at desc, id", user.id)
+        .fetch_all(&state.pool)
+        .await?;
     let total = rows.len();
     Ok(Json(json!({
         "items": rows.into_iter().map(window_json).collect::<Vec<_>>(),
@@ -136,14 +144,10 @@ async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiRe
 }
 
 async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
-    let row: WindowRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {WINDOW_COLUMNS} from maintenance_windows where id = $1 and owner_id = $2"
-    )))
-    .bind(id)
-    .bind(owner)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
+    let row: WindowRow = select_windows!("where id = $1 and owner_id = $2", id, owner)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(window_json(row))
 }
 
@@ -159,18 +163,18 @@ async fn create_window(
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::MaintenanceWindows, 1).await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into maintenance_windows (id, owner_id, name, target_id, tag, starts_at, ends_at, recurrence)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        id,
+        user.id,
+        b.name.trim(),
+        b.target_id,
+        b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
+        b.starts_at,
+        b.ends_at,
+        b.recurrence.as_deref(),
     )
-    .bind(id)
-    .bind(user.id)
-    .bind(b.name.trim())
-    .bind(b.target_id)
-    .bind(b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(b.starts_at)
-    .bind(b.ends_at)
-    .bind(&b.recurrence)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -194,19 +198,19 @@ async fn update_window(
     load_window(&state, user.id, id).await?;
     let Json(b) = body?;
     validate_window(&state, user.id, &b).await?;
-    sqlx::query(
+    sqlx::query!(
         "update maintenance_windows set name = $3, target_id = $4, tag = $5, starts_at = $6, ends_at = $7,
              recurrence = $8, updated_at = now()
          where id = $1 and owner_id = $2",
+        id,
+        user.id,
+        b.name.trim(),
+        b.target_id,
+        b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
+        b.starts_at,
+        b.ends_at,
+        b.recurrence.as_deref(),
     )
-    .bind(id)
-    .bind(user.id)
-    .bind(b.name.trim())
-    .bind(b.target_id)
-    .bind(b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-    .bind(b.starts_at)
-    .bind(b.ends_at)
-    .bind(&b.recurrence)
     .execute(&state.pool)
     .await?;
     Ok(Json(load_window(&state, user.id, id).await?))
@@ -220,11 +224,13 @@ async fn delete_window(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     no_content_or_not_found(
-        sqlx::query("delete from maintenance_windows where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(user.id)
-            .execute(&state.pool)
-            .await?,
+        sqlx::query!(
+            "delete from maintenance_windows where id = $1 and owner_id = $2",
+            id,
+            user.id
+        )
+        .execute(&state.pool)
+        .await?,
     )
 }
 

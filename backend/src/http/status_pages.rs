@@ -111,11 +111,13 @@ async fn validate(state: &AppState, owner: Uuid, b: &PageBody) -> ApiResult<()> 
     }
     crate::quotas::check_page_targets(state, owner, b.targets.len()).await?;
     let ids: Vec<Uuid> = b.targets.iter().map(|t| t.target_id).collect();
-    let owned: i64 = sqlx::query_scalar("select count(*) from targets where id = any($1) and owner_id = $2")
-        .bind(&ids)
-        .bind(owner)
-        .fetch_one(&state.pool)
-        .await?;
+    let owned: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from targets where id = any($1) and owner_id = $2"#,
+        &ids,
+        owner
+    )
+    .fetch_one(&state.pool)
+    .await?;
     let distinct: std::collections::HashSet<_> = ids.iter().collect();
     if owned != distinct.len() as i64 || distinct.len() != ids.len() {
         return Err(ApiError::validation("targets", "unknown or repeated target"));
@@ -124,20 +126,19 @@ async fn validate(state: &AppState, owner: Uuid, b: &PageBody) -> ApiResult<()> 
 }
 
 async fn save_targets(tx: &mut sqlx::PgConnection, page: Uuid, b: &PageBody) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from status_page_targets where status_page_id = $1")
-        .bind(page)
+    sqlx::query!("delete from status_page_targets where status_page_id = $1", page)
         .execute(&mut *tx)
         .await?;
     for t in &b.targets {
-        sqlx::query(
+        sqlx::query!(
             "insert into status_page_targets (status_page_id, target_id, position, display_name, group_name)
              values ($1, $2, $3, $4, $5)",
+            page,
+            t.target_id,
+            t.position,
+            t.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            t.group.as_deref().map(str::trim).filter(|s| !s.is_empty())
         )
-        .bind(page)
-        .bind(t.target_id)
-        .bind(t.position)
-        .bind(t.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()))
-        .bind(t.group.as_deref().map(str::trim).filter(|s| !s.is_empty()))
         .execute(&mut *tx)
         .await?;
     }
@@ -153,25 +154,52 @@ fn conflict_or(e: sqlx::Error) -> ApiError {
     e.into()
 }
 
+/// A target of a status page as stored.
+struct PageTargetRow {
+    target_id: Uuid,
+    display_name: Option<String>,
+    position: i32,
+    group_name: Option<String>,
+}
+
+/// A target as the public page shows it (state columns are null before the first check).
+struct PublicTargetRow {
+    id: Uuid,
+    name: String,
+    group_name: Option<String>,
+    status: Option<String>,
+    paused: bool,
+}
+
+/// A recent incident as the public page shows it.
+struct PublicIncidentRow {
+    target_id: Uuid,
+    opened_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    severity: String,
+}
+
 async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
-    let (slug, title, description): (String, String, Option<String>) =
-        sqlx::query_as("select slug, title, description from status_pages where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(owner)
-            .fetch_optional(&state.pool)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-    let targets: Vec<(Uuid, Option<String>, i32, Option<String>)> = sqlx::query_as(
+    let page = sqlx::query!(
+        "select slug, title, description from status_pages where id = $1 and owner_id = $2",
+        id,
+        owner,
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    let targets: Vec<PageTargetRow> = sqlx::query_as!(
+        PageTargetRow,
         "select target_id, display_name, position, group_name from status_page_targets
          where status_page_id = $1 order by position, target_id",
+        id,
     )
-    .bind(id)
     .fetch_all(&state.pool)
     .await?;
     Ok(json!({
-        "id": id, "slug": slug, "title": title, "description": description,
-        "targets": targets.into_iter().map(|(target_id, display_name, position, group)| json!({
-            "target_id": target_id, "display_name": display_name, "position": position, "group": group,
+        "id": id, "slug": page.slug, "title": page.title, "description": page.description,
+        "targets": targets.into_iter().map(|t| json!({
+            "target_id": t.target_id, "display_name": t.display_name, "position": t.position, "group": t.group_name,
         })).collect::<Vec<_>>(),
     }))
 }
@@ -179,8 +207,7 @@ async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> 
 #[utoipa::path(get, path = "/api/status-pages", tag = "status",
     responses((status = 200, description = "the status pages")))]
 async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
-    let ids: Vec<Uuid> = sqlx::query_scalar("select id from status_pages where owner_id = $1 order by slug")
-        .bind(user.id)
+    let ids: Vec<Uuid> = sqlx::query_scalar!("select id from status_pages where owner_id = $1 order by slug", user.id)
         .fetch_all(&state.pool)
         .await?;
     let mut items = Vec::with_capacity(ids.len());
@@ -210,15 +237,17 @@ async fn create_page(
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::StatusPages, 1).await?;
-    sqlx::query("insert into status_pages (id, owner_id, slug, title, description) values ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(user.id)
-        .bind(&b.slug)
-        .bind(b.title.trim())
-        .bind(&b.description)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict_or)?;
+    sqlx::query!(
+        "insert into status_pages (id, owner_id, slug, title, description) values ($1, $2, $3, $4, $5)",
+        id,
+        user.id,
+        &b.slug,
+        b.title.trim(),
+        b.description.as_deref()
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(conflict_or)?;
     save_targets(&mut tx, id, &b).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(load_page(&state, user.id, id).await?)))
@@ -237,15 +266,15 @@ async fn update_page(
     let Json(b) = body?;
     validate(&state, user.id, &b).await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "update status_pages set slug = $3, title = $4, description = $5, updated_at = now()
          where id = $1 and owner_id = $2",
+        id,
+        user.id,
+        &b.slug,
+        b.title.trim(),
+        b.description.as_deref()
     )
-    .bind(id)
-    .bind(user.id)
-    .bind(&b.slug)
-    .bind(b.title.trim())
-    .bind(&b.description)
     .execute(&mut *tx)
     .await
     .map_err(conflict_or)?;
@@ -258,9 +287,7 @@ async fn update_page(
     responses((status = 204), (status = 404, description = "no such page of yours")))]
 async fn delete_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     no_content_or_not_found(
-        sqlx::query("delete from status_pages where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(user.id)
+        sqlx::query!("delete from status_pages where id = $1 and owner_id = $2", id, user.id)
             .execute(&state.pool)
             .await?,
     )
@@ -312,34 +339,32 @@ async fn public_page(
 /// The public page of `slug`, with at most `PINGTOWER_STATUS_PAGE_MAX_TARGETS` targets;
 /// `None` when there is no such page.
 async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<Value>> {
-    let Some((page, title, description)): Option<(Uuid, String, Option<String>)> =
-        sqlx::query_as("select id, title, description from status_pages where slug = $1")
-            .bind(slug)
-            .fetch_optional(&state.read_pool)
-            .await?
+    let Some(page) = sqlx::query!("select id, title, description from status_pages where slug = $1", slug)
+        .fetch_optional(&state.read_pool)
+        .await?
     else {
         return Ok(None);
     };
-    type Row = (Uuid, String, Option<String>, Option<String>, bool);
-    let rows = sqlx::query_as::<_, Row>(
-        "select t.id, coalesce(p.display_name, t.name), p.group_name, s.status, t.paused
-         from status_page_targets p join targets t on t.id = p.target_id
-         left join target_state s on s.target_id = t.id
-         where p.status_page_id = $1 order by p.position, t.name, t.id limit $2",
+    let rows = sqlx::query_as!(
+        PublicTargetRow,
+        r#"select t.id, coalesce(p.display_name, t.name) as "name!", p.group_name, s.status as "status?", t.paused
+           from status_page_targets p join targets t on t.id = p.target_id
+           left join target_state s on s.target_id = t.id
+           where p.status_page_id = $1 order by p.position, t.name, t.id limit $2"#,
+        page.id,
+        i64::from(state.config.edge.status_page_max_targets),
     )
-    .bind(page)
-    .bind(i64::from(state.config.edge.status_page_max_targets))
     .fetch_all(&state.read_pool);
     let (rows, seam) = tokio::try_join!(rows, Seam::load(&state.pool))?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-    type IncidentRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, String);
-    let incidents = sqlx::query_as::<_, IncidentRow>(
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let incidents = sqlx::query_as!(
+        PublicIncidentRow,
         "select target_id, opened_at, resolved_at, severity from incidents
          where target_id = any($1) and (resolved_at is null or resolved_at > $2)
          order by opened_at desc limit 50",
+        &ids,
+        Utc::now() - RECENT_INCIDENTS,
     )
-    .bind(&ids)
-    .bind(Utc::now() - RECENT_INCIDENTS)
     .fetch_all(&state.read_pool);
     let store = history::store(state);
     let (daily, incidents) = tokio::join!(history::daily_bars(&store, &seam, &ids, DAYS), incidents);
@@ -347,7 +372,14 @@ async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<Valu
     let mut worst = if rows.is_empty() { "unknown" } else { "up" };
     let mut names: BTreeMap<Uuid, String> = BTreeMap::new();
     let mut targets = Vec::with_capacity(rows.len());
-    for (id, name, group, status, paused) in rows {
+    for PublicTargetRow {
+        id,
+        name,
+        group_name: group,
+        status,
+        paused,
+    } in rows
+    {
         let status = public_status(status.as_deref(), paused);
         worst = match (worst, status) {
             (_, "down") | ("down", _) => "down",
@@ -365,12 +397,12 @@ async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<Valu
     }
     let incidents: Vec<Value> = incidents
         .into_iter()
-        .map(|(t, opened_at, resolved_at, severity)| {
-            json!({"name": names.get(&t), "opened_at": opened_at, "resolved_at": resolved_at, "severity": severity})
+        .map(|i| {
+            json!({"name": names.get(&i.target_id), "opened_at": i.opened_at, "resolved_at": i.resolved_at, "severity": i.severity})
         })
         .collect();
     Ok(Some(json!({
-        "title": title, "description": description, "status": worst,
+        "title": page.title, "description": page.description, "status": worst,
         "targets": targets, "incidents": incidents,
     })))
 }

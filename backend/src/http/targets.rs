@@ -136,23 +136,21 @@ impl From<TargetRow> for Target {
     }
 }
 
-const STATUS_EXPR: &str = "(case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end)";
-
-fn select_targets(tail: &str) -> String {
-    format!(
-        "select t.id, t.name, t.kind, t.spec, t.interval_seconds, t.regions, t.tags, t.failure_threshold, \
-         t.success_threshold, t.paused, t.created_at, t.updated_at, {STATUS_EXPR} as status, \
-         coalesce(ts.since, t.created_at) as since, ts.last_checked_at, ts.last_latency_ms, ts.last_failure \
-         from targets t left join target_state ts on ts.target_id = t.id {tail}"
-    )
-}
-
 async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Target> {
-    let row: TargetRow = sqlx::query_as(sqlx::AssertSqlSafe(select_targets(
-        "where t.id = $1 and t.owner_id = $2",
-    )))
-    .bind(id)
-    .bind(owner)
+    // The select list of `LIST_SELECT` below, checked at build time.
+    let row: TargetRow = sqlx::query_as!(
+        TargetRow,
+        r#"select t.id, t.name, t.kind, t.spec, t.interval_seconds, t.regions, t.tags, t.failure_threshold,
+                  t.success_threshold, t.paused, t.created_at, t.updated_at,
+                  (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) as "status!",
+                  coalesce(ts.since, t.created_at) as "since!",
+                  ts.last_checked_at as "last_checked_at?", ts.last_latency_ms as "last_latency_ms?",
+                  ts.last_failure as "last_failure?"
+           from targets t left join target_state ts on ts.target_id = t.id
+           where t.id = $1 and t.owner_id = $2"#,
+        id,
+        owner,
+    )
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(ApiError::not_found)?;
@@ -178,23 +176,23 @@ async fn insert_target(
     sealed: &Sealed,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, tags, \
          failure_threshold, success_threshold, paused, secrets) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        id,
+        owner,
+        &t.name,
+        t.spec.kind().as_str(),
+        sqlx::types::Json(&sealed.spec) as _,
+        t.interval_seconds as i32,
+        &t.regions,
+        &t.tags,
+        t.failure_threshold as i32,
+        t.success_threshold as i32,
+        t.paused,
+        sealed.secrets.as_deref()
     )
-    .bind(id)
-    .bind(owner)
-    .bind(&t.name)
-    .bind(t.spec.kind().as_str())
-    .bind(sqlx::types::Json(&sealed.spec))
-    .bind(t.interval_seconds as i32)
-    .bind(&t.regions)
-    .bind(&t.tags)
-    .bind(t.failure_threshold as i32)
-    .bind(t.success_threshold as i32)
-    .bind(t.paused)
-    .bind(&sealed.secrets)
     .execute(conn)
     .await?;
     Ok(id)
@@ -207,23 +205,23 @@ async fn update_row(
     t: &ValidTarget,
     sealed: &Sealed,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update targets set name = $3, kind = $4, spec = $5, interval_seconds = $6, regions = $7, tags = $8, \
          failure_threshold = $9, success_threshold = $10, paused = $11, secrets = $12, updated_at = now() \
          where id = $1 and owner_id = $2",
+        id,
+        owner,
+        &t.name,
+        t.spec.kind().as_str(),
+        sqlx::types::Json(&sealed.spec) as _,
+        t.interval_seconds as i32,
+        &t.regions,
+        &t.tags,
+        t.failure_threshold as i32,
+        t.success_threshold as i32,
+        t.paused,
+        sealed.secrets.as_deref()
     )
-    .bind(id)
-    .bind(owner)
-    .bind(&t.name)
-    .bind(t.spec.kind().as_str())
-    .bind(sqlx::types::Json(&sealed.spec))
-    .bind(t.interval_seconds as i32)
-    .bind(&t.regions)
-    .bind(&t.tags)
-    .bind(t.failure_threshold as i32)
-    .bind(t.success_threshold as i32)
-    .bind(t.paused)
-    .bind(&sealed.secrets)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -248,19 +246,35 @@ async fn create_target(
     Ok((StatusCode::CREATED, Json(load_target(&state, user.id, id).await?)))
 }
 
+/// A stored target's spec and sealed secrets.
+struct StoredRow {
+    name: String,
+    spec: Value,
+    secrets: Option<Vec<u8>>,
+    regions: Vec<String>,
+}
+
 /// The spec and opened secrets of a stored target of `owner`.
 async fn stored_secrets(
     state: &AppState,
     owner: Uuid,
     id: Uuid,
 ) -> ApiResult<Option<(CheckSpec, Secrets, Vec<String>)>> {
-    let row: Option<(Value, Option<Vec<u8>>, Vec<String>)> =
-        sqlx::query_as("select spec, secrets, regions from targets where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(owner)
-            .fetch_optional(&state.pool)
-            .await?;
-    let Some((spec, sealed, regions)) = row else {
+    let row = sqlx::query_as!(
+        StoredRow,
+        "select name, spec, secrets, regions from targets where id = $1 and owner_id = $2",
+        id,
+        owner,
+    )
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(StoredRow {
+        spec,
+        secrets: sealed,
+        regions,
+        ..
+    }) = row
+    else {
         return Ok(None);
     };
     let spec: CheckSpec = serde_json::from_value(spec).map_err(ApiError::internal)?;
@@ -305,9 +319,7 @@ async fn delete_target(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     no_content_or_not_found(
-        sqlx::query("delete from targets where id = $1 and owner_id = $2")
-            .bind(id)
-            .bind(user.id)
+        sqlx::query!("delete from targets where id = $1 and owner_id = $2", id, user.id)
             .execute(&state.pool)
             .await?,
     )
@@ -350,6 +362,86 @@ pub struct TargetList {
     pub next_cursor: Option<String>,
 }
 
+/// The list's select list, the same as [`load_target`]'s. The list is built with a
+/// [`sqlx::QueryBuilder`] because its sort is chosen at run time (from [`Sort`] and [`Order`],
+/// never from the request's text); its values are bound.
+const LIST_SELECT: &str = "select t.id, t.name, t.kind, t.spec, t.interval_seconds, t.regions, t.tags, \
+     t.failure_threshold, t.success_threshold, t.paused, t.created_at, t.updated_at, \
+     (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) as status, \
+     coalesce(ts.since, t.created_at) as since, ts.last_checked_at, ts.last_latency_ms, ts.last_failure \
+     from targets t left join target_state ts on ts.target_id = t.id ";
+
+/// The list's sort keys.
+#[derive(Clone, Copy)]
+enum Sort {
+    Name,
+    Status,
+    Changed,
+}
+
+/// The list's sort direction.
+#[derive(Clone, Copy)]
+enum Order {
+    Asc,
+    Desc,
+}
+
+impl Order {
+    fn sql(self) -> &'static str {
+        match self {
+            Order::Asc => " asc",
+            Order::Desc => " desc",
+        }
+    }
+}
+
+/// Pushes the list's filter (`where ...`), every value bound.
+fn push_filter(
+    b: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    owner: Uuid,
+    status: Option<&str>,
+    tag: Option<&str>,
+    pattern: Option<&str>,
+) {
+    b.push("where t.owner_id = ").push_bind(owner);
+    if let Some(status) = status {
+        b.push(" and (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) = ")
+            .push_bind(status);
+    }
+    if let Some(tag) = tag {
+        b.push(" and ").push_bind(tag).push(" = any(t.tags)");
+    }
+    if let Some(pattern) = pattern {
+        b.push(" and (t.name ilike ")
+            .push_bind(pattern)
+            .push(" or coalesce(t.spec->>'url', t.spec->>'host', t.spec->>'name', '') ilike ")
+            .push_bind(pattern)
+            .push(")");
+    }
+}
+
+/// Pushes the list's `order by` for `sort` and `order` (fixed SQL text only).
+fn push_order(b: &mut sqlx::QueryBuilder<sqlx::Postgres>, sort: Sort, order: Order) {
+    let dir = order.sql();
+    b.push(" order by ");
+    match sort {
+        Sort::Name => b.push("lower(t.name)").push(dir).push(", t.id").push(dir),
+        Sort::Status => b
+            .push(
+                "(case (case when t.paused then 'paused' else coalesce(ts.status, 'unknown') end) \
+                 when 'down' then 0 when 'flapping' then 1 when 'degraded' then 2 \
+                 when 'pending' then 3 when 'unknown' then 4 when 'up' then 5 else 6 end)",
+            )
+            .push(dir)
+            .push(", lower(t.name), t.id"),
+        Sort::Changed => b
+            .push("coalesce(ts.since, t.created_at)")
+            .push(dir)
+            .push(", t.id")
+            .push(dir),
+    };
+}
+
 fn like_pattern(q: &str) -> String {
     let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
@@ -379,50 +471,32 @@ async fn list_targets(
     {
         return Err(ApiError::validation("status", format!("unknown status {s:?}")));
     }
-    let desc = match q.order.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
+    let order = match q.order.as_deref() {
+        None | Some("asc") => Order::Asc,
+        Some("desc") => Order::Desc,
         Some(_) => return Err(ApiError::validation("order", "order must be asc or desc")),
     };
-    let dir = if desc { "desc" } else { "asc" };
-    let order = match q.sort.as_deref() {
-        None | Some("name") => format!("lower(t.name) {dir}, t.id {dir}"),
-        Some("status") => format!(
-            "(case {STATUS_EXPR} when 'down' then 0 when 'flapping' then 1 when 'degraded' then 2 \
-             when 'pending' then 3 when 'unknown' then 4 when 'up' then 5 else 6 end) {dir}, lower(t.name), t.id"
-        ),
-        Some("changed") => format!("coalesce(ts.since, t.created_at) {dir}, t.id {dir}"),
+    let sort = match q.sort.as_deref() {
+        None | Some("name") => Sort::Name,
+        Some("status") => Sort::Status,
+        Some("changed") => Sort::Changed,
         Some(_) => return Err(ApiError::validation("sort", "sort must be name, status or changed")),
     };
-    let filter = format!(
-        "where t.owner_id = $1 and ($2::text is null or {STATUS_EXPR} = $2) and ($3::text is null or $3 = any(t.tags)) \
-         and ($4::text is null or t.name ilike $4 or coalesce(t.spec->>'url', t.spec->>'host', t.spec->>'name', '') ilike $4)"
-    );
     let pattern =
         q.q.as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(like_pattern);
-    let rows: Vec<TargetRow> = sqlx::query_as(sqlx::AssertSqlSafe(select_targets(&format!(
-        "{filter} order by {order} limit $5 offset $6"
-    ))))
-    .bind(user.id)
-    .bind(q.status.as_deref())
-    .bind(q.tag.as_deref())
-    .bind(pattern.as_deref())
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&state.pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select count(*) from targets t left join target_state ts on ts.target_id = t.id {filter}"
-    )))
-    .bind(user.id)
-    .bind(q.status.as_deref())
-    .bind(q.tag.as_deref())
-    .bind(pattern.as_deref())
-    .fetch_one(&state.pool)
-    .await?;
+    let (status, tag) = (q.status.as_deref(), q.tag.as_deref());
+    let mut page = sqlx::QueryBuilder::new(LIST_SELECT);
+    push_filter(&mut page, user.id, status, tag, pattern.as_deref());
+    push_order(&mut page, sort, order);
+    page.push(" limit ").push_bind(limit).push(" offset ").push_bind(offset);
+    let rows: Vec<TargetRow> = page.build_query_as().fetch_all(&state.pool).await?;
+    let mut count =
+        sqlx::QueryBuilder::new("select count(*) from targets t left join target_state ts on ts.target_id = t.id ");
+    push_filter(&mut count, user.id, status, tag, pattern.as_deref());
+    let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
     let next = offset + rows.len() as i64;
     Ok(Json(TargetList {
         next_cursor: (next < total && !rows.is_empty()).then(|| encode_cursor(next)),
@@ -436,7 +510,16 @@ async fn list_targets(
 // ---------------------------------------------------------------------------------------------
 
 /// One exported target: name, spec, interval, regions, tags, thresholds, paused.
-type ExportRow = (String, Value, i32, Vec<String>, Vec<String>, i32, i32, bool);
+struct ExportRow {
+    name: String,
+    spec: Value,
+    interval_seconds: i32,
+    regions: Vec<String>,
+    tags: Vec<String>,
+    failure_threshold: i32,
+    success_threshold: i32,
+    paused: bool,
+}
 
 /// Export query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -464,34 +547,34 @@ async fn export_targets(
     user: CurrentUser,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let rows: Vec<ExportRow> = sqlx::query_as(
+    let rows: Vec<ExportRow> = sqlx::query_as!(
+        ExportRow,
         "select name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
          from targets where owner_id = $1 order by lower(name), id",
+        user.id,
     )
-    .bind(user.id)
     .fetch_all(&state.pool)
     .await?;
     let doc = TargetsDocument {
         version: 1,
         targets: rows
             .into_iter()
-            .map(
-                |(name, mut spec, interval, regions, tags, ft, st, paused)| TargetInput {
-                    name,
-                    kind: None,
-                    spec: {
-                        secrets::mask_json(&mut spec);
-                        spec
-                    },
-                    interval_seconds: Some(interval as u32),
-                    timeout_seconds: None,
-                    regions: Some(regions),
-                    tags,
-                    failure_threshold: Some(ft as u32),
-                    success_threshold: Some(st as u32),
-                    paused,
+            .map(|r| TargetInput {
+                name: r.name,
+                kind: None,
+                spec: {
+                    let mut spec = r.spec;
+                    secrets::mask_json(&mut spec);
+                    spec
                 },
-            )
+                interval_seconds: Some(r.interval_seconds as u32),
+                timeout_seconds: None,
+                regions: Some(r.regions),
+                tags: r.tags,
+                failure_threshold: Some(r.failure_threshold as u32),
+                success_threshold: Some(r.success_threshold as u32),
+                paused: r.paused,
+            })
             .collect(),
     };
     match q.format.as_deref() {
@@ -535,19 +618,24 @@ async fn import_targets(
     let doc = targets::parse_document(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
     let limits = quotas::load(&state, user.id).await?;
     // The stored secrets of same-named targets: a mask in the document takes its value from them.
-    let stored: Vec<(String, Value, Option<Vec<u8>>)> =
-        sqlx::query_as("select name, spec, secrets from targets where owner_id = $1")
-            .bind(user.id)
-            .fetch_all(&state.pool)
-            .await?;
+    let stored: Vec<StoredRow> = sqlx::query_as!(
+        StoredRow,
+        "select name, spec, secrets, regions from targets where owner_id = $1",
+        user.id,
+    )
+    .fetch_all(&state.pool)
+    .await?;
     let mut valid = Vec::with_capacity(doc.targets.len());
     let mut sealed = Vec::with_capacity(doc.targets.len());
     for (i, t) in doc.targets.into_iter().enumerate() {
         let prefix = format!("targets[{i}].");
-        let old = match stored.iter().find(|(n, _, _)| *n == t.name.trim()) {
-            Some((_, spec, s)) => {
-                let spec: CheckSpec = serde_json::from_value(spec.clone()).map_err(ApiError::internal)?;
-                Some(secrets::stored(state.secret_key.as_ref(), &spec, s.as_deref()).map_err(ApiError::internal)?)
+        let old = match stored.iter().find(|r| r.name == t.name.trim()) {
+            Some(r) => {
+                let spec: CheckSpec = serde_json::from_value(r.spec.clone()).map_err(ApiError::internal)?;
+                Some(
+                    secrets::stored(state.secret_key.as_ref(), &spec, r.secrets.as_deref())
+                        .map_err(ApiError::internal)?,
+                )
             }
             None => None,
         };
@@ -564,11 +652,15 @@ async fn import_targets(
     let mut tx = state.pool.begin().await?;
     // Lock the owner first: the names read here and the count hold until commit.
     quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, 0).await?;
-    let existing: Vec<(String, Uuid)> =
-        sqlx::query_as("select name, id from targets where owner_id = $1 order by created_at")
-            .bind(user.id)
-            .fetch_all(&mut *tx)
-            .await?;
+    let existing: Vec<(String, Uuid)> = sqlx::query!(
+        "select name, id from targets where owner_id = $1 order by created_at",
+        user.id
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| (r.name, r.id))
+    .collect();
     let new = valid
         .iter()
         .filter(|t| !existing.iter().any(|(n, _)| *n == t.name))

@@ -40,7 +40,7 @@ pub struct NewToken {
 }
 
 /// An API token as listed (never the secret).
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiToken {
     /// Id.
     pub id: Uuid,
@@ -88,11 +88,12 @@ pub struct TokenList {
 
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", responses((status = 200, body = TokenList)))]
 async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<TokenList>> {
-    let items: Vec<ApiToken> = sqlx::query_as(
+    let items: Vec<ApiToken> = sqlx::query_as!(
+        ApiToken,
         "select id, name, scope, prefix, created_at, last_used_at, expires_at from api_tokens \
          where user_id = $1 and revoked_at is null order by created_at desc",
+        user.id,
     )
-    .bind(user.id)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(TokenList {
@@ -131,17 +132,17 @@ async fn create_token(
     let token = format!("{TOKEN_PREFIX}{}", auth::new_secret());
     let prefix: String = token.chars().take(TOKEN_PREFIX.len() + 6).collect();
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "insert into api_tokens (id, user_id, name, scope, token_hash, prefix, expires_at) \
          values ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        user.id,
+        &name,
+        body.scope.as_str(),
+        auth::hash_secret(&token),
+        &prefix,
+        body.expires_at
     )
-    .bind(id)
-    .bind(user.id)
-    .bind(&name)
-    .bind(body.scope.as_str())
-    .bind(auth::hash_secret(&token))
-    .bind(&prefix)
-    .bind(body.expires_at)
     .execute(&state.pool)
     .await?;
     Ok((
@@ -161,11 +162,13 @@ async fn create_token(
     responses((status = 204), (status = 404)))]
 async fn revoke_token(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     no_content_or_not_found(
-        sqlx::query("update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
-            .bind(id)
-            .bind(user.id)
-            .execute(&state.pool)
-            .await?,
+        sqlx::query!(
+            "update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null",
+            id,
+            user.id
+        )
+        .execute(&state.pool)
+        .await?,
     )
 }
 

@@ -332,6 +332,34 @@ async fn the_list_paginates_filters_and_sorts() {
         .await
         .unwrap();
     assert_eq!(by_status["items"][0]["state"]["status"], "paused");
+    // Filters together, each value bound in its place: odd tags among svc1, svc10, svc11.
+    let both: Value = c
+        .get(app.url("/api/targets?tag=odd&q=svc1&sort=name&order=desc&limit=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(both["total"], 2, "{both}");
+    assert_eq!(both["items"][0]["name"], "svc-11");
+    assert!(both["next_cursor"].is_string(), "{both}");
+    let changed: Value = c
+        .get(app.url("/api/targets?sort=changed&order=desc&limit=500"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let since: Vec<chrono::DateTime<chrono::Utc>> = changed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"]["since"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(since.len(), 12);
+    assert!(since.windows(2).all(|w| w[0] >= w[1]), "latest change first: {since:?}");
     let bad = c.get(app.url("/api/targets?sort=color")).send().await.unwrap();
     assert_error(bad, 422, "validation", Some("sort")).await;
     let bad = c.get(app.url("/api/targets?limit=501")).send().await.unwrap();
