@@ -424,7 +424,7 @@ async fn run_due(
 ) -> anyhow::Result<()> {
     let mut ids = Vec::new();
     let mut nexts = Vec::new();
-    let mut jobs = Vec::new();
+    let mut by_region: BTreeMap<String, Vec<CheckJob>> = BTreeMap::new();
     let mut missed = 0u64;
     while ids.len() < BATCH {
         let Some(due) = plan.next_due() else { break };
@@ -446,16 +446,18 @@ async fn run_due(
         plan.heap.push(Reverse((entry.next_ms, id, entry.generation)));
         ids.push(id);
         nexts.push(ms_to_time(entry.next_ms));
+        // The tick's jobs, by region (each region's pingers get their own messages).
         for region in entry.regions.iter() {
-            jobs.push((
-                id,
-                region.clone(),
-                slot,
-                entry.interval_ms,
-                entry.spec.clone(),
-                entry.owner_id,
-                entry.allow_private,
-            ));
+            by_region.entry(region.clone()).or_default().push(CheckJob {
+                job_id: job_id(id, region, slot),
+                target_id: id,
+                owner_id: Some(entry.owner_id),
+                allow_private: entry.allow_private,
+                region: region.clone(),
+                scheduled_for: ms_to_time(slot),
+                deadline: ms_to_time(slot + entry.interval_ms),
+                spec: (*entry.spec).clone(),
+            });
         }
     }
     if missed > 0 {
@@ -473,20 +475,7 @@ async fn run_due(
     .await
     .context("storing next slots over the lock connection")?;
 
-    // The tick's jobs, by region, in messages of up to MAX_JOBS_PER_MESSAGE.
-    let mut by_region: BTreeMap<String, Vec<CheckJob>> = BTreeMap::new();
-    for (target_id, region, slot, interval_ms, spec, owner_id, allow_private) in jobs {
-        by_region.entry(region.clone()).or_default().push(CheckJob {
-            job_id: job_id(target_id, &region, slot),
-            target_id,
-            owner_id: Some(owner_id),
-            allow_private,
-            region,
-            scheduled_for: ms_to_time(slot),
-            deadline: ms_to_time(slot + interval_ms),
-            spec: (*spec).clone(),
-        });
-    }
+    // In messages of up to MAX_JOBS_PER_MESSAGE.
     let messages: Vec<CheckJobs> = by_region
         .into_iter()
         .flat_map(|(region, jobs)| CheckJobs::chunked(&region, jobs))

@@ -174,14 +174,12 @@ fn spawn_pinger(broker: &TestBroker, id: &str) -> std::process::Child {
         .expect("the pinger binary starts")
 }
 
-#[tokio::test]
-async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result_published() {
-    // Arrange: the first request hangs (the check is in flight when the pinger dies); later
-    // ones answer at once.
-    let broker = TestBroker::new().await;
+/// A server whose first request hangs for a minute (a check in flight when its pinger dies)
+/// and whose later ones answer at once; with the count of requests it got.
+async fn hangs_once_then_answers() -> (TestServer, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let target = TestServer::http(
+    let server = TestServer::http(
         "127.0.0.1",
         Arc::new(move |_: &str| {
             if counter.fetch_add(1, Ordering::SeqCst) == 0 {
@@ -192,6 +190,15 @@ async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result
         }),
     )
     .await;
+    (server, calls)
+}
+
+#[tokio::test]
+async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result_published() {
+    // Arrange: the first request hangs (the check is in flight when the pinger dies); later
+    // ones answer at once.
+    let broker = TestBroker::new().await;
+    let (target, calls) = hangs_once_then_answers().await;
     let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 120);
     let mut first = spawn_pinger(&broker, "first");
     broker.publish(&one_job(job.clone())).await;
@@ -318,19 +325,7 @@ async fn a_malformed_jobs_message_goes_to_the_dead_letter_queue_unrun() {
 async fn a_message_redelivered_after_a_pinger_dies_duplicates_no_result() {
     // Arrange: one job's first request hangs; the message's other jobs answer at once.
     let broker = TestBroker::new().await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let hanging = TestServer::http(
-        "127.0.0.1",
-        Arc::new(move |_: &str| {
-            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
-                Reply::Slow(Duration::from_secs(60))
-            } else {
-                Reply::ok("recovered")
-            }
-        }),
-    )
-    .await;
+    let (hanging, calls) = hangs_once_then_answers().await;
     let quick = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("quick"))).await;
     let jobs = vec![
         job(CheckSpec::Http(HttpSpec::get(hanging.url("http", "/"))), 120),
