@@ -184,5 +184,53 @@ export function Tabs<T extends string>(props: { value: T; options: { value: T; l
   );
 }
 
+/** A page's title line: its heading, then what acts on the page (a link or buttons). */
+export function PageHead(props: { title: string; children: ComponentChildren }) {
+  return (
+    <div class="page-head">
+      <h1>{props.title}</h1>
+      {props.children}
+    </div>
+  );
+}
+
+/** The page head's link to a form that creates one more of what the page lists. */
+export function NewLink(props: { href: string; testid: string; label: string }) {
+  return (
+    <a class="btn btn-primary" href={props.href} data-testid={props.testid}>
+      + {props.label}
+    </a>
+  );
+}
+
+/** A table in its scrolling wrapper; `head` names the columns (an empty name leaves its header cell empty). */
+export function Table(props: { head?: string[]; testid?: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table data-testid={props.testid}>
+        {props.head ? (
+          <thead>
+            <tr>
+              {props.head.map((h) => (
+                <th>{h || null}</th>
+              ))}
+            </tr>
+          </thead>
+        ) : null}
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The small red button that deletes (or, given `label`, removes) the row it stands in. */
+export function RowDeleteButton(props: { onClick: () => void; label?: string }) {
+  return (
+    <button type="button" class="btn btn-small btn-danger" onClick={props.onClick}>
+      {props.label ?? t('common.delete')}
+    </button>
+  );
+}
+
 export type InputEvent = JSX.TargetedEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, Event>;
 export const val = (e: InputEvent): string => e.currentTarget.value;

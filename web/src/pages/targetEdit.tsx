@@ -15,7 +15,7 @@ import {
   type HttpMethod,
 } from '../api/model';
 import { ResultView } from '../components/result';
-import { Check, ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
+import { Check, ErrorBox, Field, PageHead, RowDeleteButton, Spinner, errorMessage, useTitle, val } from '../components/ui';
 import { t, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, toast } from '../session';
@@ -144,14 +144,13 @@ export function TargetEditPage({ id }: { id?: string }) {
 
   return (
     <form class="page" onSubmit={save} noValidate data-testid="target-form">
-      <div class="page-head">
-        <h1>{id ? t('target.editTitle', { name: f.name }) : t('target.new')}</h1>
+      <PageHead title={id ? t('target.editTitle', { name: f.name }) : t('target.new')}>
         <div class="actions">
           <button type="button" class="btn" onClick={() => history.back()}>
             {t('common.cancel')}
           </button>
         </div>
-      </div>
+      </PageHead>
       <section class="card">
         <div class="grid">
           {text('name', t('common.name'), f.name, (v) => update((x) => void (x.name = v)))}
@@ -313,9 +312,7 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
                   <input value={a.value} placeholder={a.type === 'json_path_equals' ? '"ok"' : ''} onInput={(e) => set((y) => void (y.value = val(e)))} />
                 </Field>
               ) : null}
-              <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.assertions.splice(i, 1))}>
-                {t('common.remove')}
-              </button>
+              <RowDeleteButton label={t('common.remove')} onClick={() => update((x) => void x.http.assertions.splice(i, 1))} />
             </div>
           );
         })}
@@ -375,9 +372,7 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
                       />
                       <span>{t('spec.secret')}</span>
                     </label>
-                    <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.headers.splice(i, 1))}>
-                      {t('common.remove')}
-                    </button>
+                    <RowDeleteButton label={t('common.remove')} onClick={() => update((x) => void x.http.headers.splice(i, 1))} />
                   </div>
                   {err ? (
                     <span class="error-text" role="alert">
