@@ -268,6 +268,9 @@ type TextFn = (field: string, label: string, value: string, set: (v: string) => 
 
 function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f: FormState) => void) => void; errText: (k: string) => string | undefined; text: TextFn }) {
   const h = f.http;
+  // A stored secret comes back masked: its input stays empty, says "unchanged", and typing replaces the secret.
+  const secret = (field: string, label: string, value: string, masked: boolean | undefined, set: (x: FormState['http'], v: string) => void) =>
+    text(field, label, value, (v) => update((x) => set(x.http, v)), { type: 'password', placeholder: masked ? t('spec.secretUnchanged') : undefined });
   return (
     <div class="grid">
       {text('spec.url', t('spec.url'), h.url, (v) => update((x) => void (x.http.url = v)), { type: 'url', placeholder: 'https://example.com/health', wide: true })}
@@ -399,31 +402,17 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
           {h.authType === 'basic' ? (
             <>
               {text('spec.auth.username', t('spec.username'), h.username, (v) => update((x) => void (x.http.username = v)))}
-              {text(
-                'spec.auth.password',
-                t('spec.password'),
-                h.password,
-                (v) =>
-                  update((x) => {
-                    x.http.password = v;
-                    x.http.passwordMasked = false;
-                  }),
-                { type: 'password', placeholder: h.passwordMasked ? t('spec.secretUnchanged') : undefined },
-              )}
+              {secret('spec.auth.password', t('spec.password'), h.password, h.passwordMasked, (x, v) => {
+                x.password = v;
+                x.passwordMasked = false;
+              })}
             </>
           ) : null}
           {h.authType === 'bearer'
-            ? text(
-                'spec.auth.token',
-                t('spec.token'),
-                h.token,
-                (v) =>
-                  update((x) => {
-                    x.http.token = v;
-                    x.http.tokenMasked = false;
-                  }),
-                { type: 'password', placeholder: h.tokenMasked ? t('spec.secretUnchanged') : undefined },
-              )
+            ? secret('spec.auth.token', t('spec.token'), h.token, h.tokenMasked, (x, v) => {
+                x.token = v;
+                x.tokenMasked = false;
+              })
             : null}
         </div>
       </details>
