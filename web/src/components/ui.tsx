@@ -184,6 +184,17 @@ export function Tabs<T extends string>(props: { value: T; options: { value: T; l
   );
 }
 
+/** A form's last row when all it holds is the form's submit button. */
+export function SubmitRow(props: { label: string; primary?: boolean; wide?: boolean; disabled?: boolean; testid?: string }) {
+  return (
+    <div class={props.wide ? 'form-actions wide' : 'form-actions'}>
+      <button class={props.primary ? 'btn btn-primary' : 'btn'} type="submit" disabled={props.disabled} data-testid={props.testid}>
+        {props.label}
+      </button>
+    </div>
+  );
+}
+
 /** A page's title line: its heading, then what acts on the page (a link or buttons). */
 export function PageHead(props: { title: string; children: ComponentChildren }) {
   return (

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import { QUOTA_KEYS, type Channel, type CreatedToken, type Me, type TelegramLink, type TokenScope } from '../api/model';
-import { Check, CopyButton, ErrorBox, Field, RowDeleteButton, Section, Spinner, Table, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { Check, CopyButton, ErrorBox, Field, RowDeleteButton, Section, Spinner, SubmitRow, Table, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
 import { lang, setLang, t, tn, type MessageKey } from '../i18n';
 import { serverConfig, setTheme, theme, toast, user } from '../session';
@@ -354,11 +354,7 @@ export function SettingsPage() {
           <Field label={t('settings.newPassword')} hint={t('auth.passwordHint')}>
             <input type="password" autocomplete="new-password" required minLength={10} value={next} onInput={(e) => setNext(val(e))} />
           </Field>
-          <div class="form-actions wide">
-            <button class="btn btn-primary" type="submit">
-              {t('common.save')}
-            </button>
-          </div>
+          <SubmitRow label={t('common.save')} primary wide />
           {pwMsg ? <div class={`notice wide ${pwMsg.ok ? 'notice-ok' : 'notice-error'}`}>{pwMsg.text}</div> : null}
         </form>
       </Section>
@@ -473,11 +469,7 @@ function MaintenanceSection() {
             <option value="weekly">{t('settings.mwWeekly')}</option>
           </select>
         </Field>
-        <div class="form-actions">
-          <button class="btn" type="submit">
-            {t('common.add')}
-          </button>
-        </div>
+        <SubmitRow label={t('common.add')} />
         {error ? <p class="error-text wide">{error}</p> : null}
       </form>
       <ErrorBox error={list.error} />

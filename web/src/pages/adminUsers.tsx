@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import { QUOTA_KEYS, type AdminUser, type Page } from '../api/model';
-import { ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
+import { ErrorBox, Field, Spinner, SubmitRow, errorMessage, useTitle, val } from '../components/ui';
 import { formatDateTime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
 import { toast, user } from '../session';
@@ -146,11 +146,7 @@ function UserCard({ user: u, onSaved }: { user: AdminUser; onSaved: (u: AdminUse
             />
           </Field>
         ))}
-        <div class="form-actions wide">
-          <button class="btn btn-primary" type="submit" disabled={busy} data-testid="save-user">
-            {t('common.save')}
-          </button>
-        </div>
+        <SubmitRow label={t('common.save')} primary wide disabled={busy} testid="save-user" />
         {errText('_form') ? <div class="notice notice-error wide">{errText('_form')}</div> : null}
       </form>
     </section>

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import type { PublicStatus, StatusPage, StatusPageTarget, Target } from '../api/model';
-import { ErrorBox, Field, NewLink, PageHead, RowDeleteButton, Section, Spinner, StatusPill, Table, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { ErrorBox, Field, NewLink, PageHead, RowDeleteButton, Section, Spinner, StatusPill, SubmitRow, Table, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatDateTime, formatDuration, formatUptime, slugify, statusTone } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
@@ -180,11 +180,7 @@ export function StatusPageEdit({ id }: { id?: string }) {
         </div>
       </Section>
       {error && !error.field ? <div class="notice notice-error">{error.text}</div> : null}
-      <div class="form-actions">
-        <button class="btn btn-primary" type="submit" data-testid="save-status-page">
-          {t('common.save')}
-        </button>
-      </div>
+      <SubmitRow label={t('common.save')} primary testid="save-status-page" />
     </form>
   );
 }
