@@ -130,6 +130,20 @@ export function useAsync<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unkno
   return { data, error, loading, reload, set: setData };
 }
 
+/** A flag that is up while the work given to `run` is under way: a form's buttons are disabled meanwhile. */
+export function useBusy(): [busy: boolean, run: (work: () => Promise<void>) => Promise<void>] {
+  const [busy, setBusy] = useState(false);
+  const run = useCallback(async (work: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await work();
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return [busy, run];
+}
+
 export function useTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · PingTower` : 'PingTower';

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import { QUOTA_KEYS, type Channel, type CreatedToken, type Me, type TelegramLink, type TokenScope } from '../api/model';
-import { Check, CopyButton, ErrorBox, Field, RowDeleteButton, Section, Spinner, SubmitRow, Table, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { Check, CopyButton, ErrorBox, Field, RowDeleteButton, Section, Spinner, SubmitRow, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
 import { lang, setLang, t, tn, type MessageKey } from '../i18n';
 import { serverConfig, setTheme, theme, toast, user } from '../session';
@@ -220,21 +220,20 @@ export function ImportExportPage() {
   const [text, setText] = useState('');
   const [result, setResult] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [busy, whileBusy] = useBusy();
 
   async function doImport(e: Event) {
     e.preventDefault();
-    setBusy(true);
     setError(null);
     setResult(null);
-    try {
-      const r = await api.importTargets(text, detectFormat(text));
-      setResult(`${tn('targetsCreated', r.created)}, ${tn('targetsUpdated', r.updated)}.`);
-    } catch (err) {
-      setError(err instanceof ApiError && err.field ? `${err.field}: ${err.message}` : errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    await whileBusy(async () => {
+      try {
+        const r = await api.importTargets(text, detectFormat(text));
+        setResult(`${tn('targetsCreated', r.created)}, ${tn('targetsUpdated', r.updated)}.`);
+      } catch (err) {
+        setError(err instanceof ApiError && err.field ? `${err.field}: ${err.message}` : errorMessage(err));
+      }
+    });
   }
 
   return (

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api/client';
 import type { Incident, IncidentReport } from '../api/model';
 import { ResultView, failureText } from '../components/result';
-import { ErrorBox, PageHead, Section, Spinner, StatusPill, Table, Tabs, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { ErrorBox, PageHead, Section, Spinner, StatusPill, Table, Tabs, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
@@ -136,7 +136,7 @@ export function pickReport(reports: IncidentReport[], language: string): Inciden
 export function IncidentPage({ id }: { id: string }) {
   const data = useAsync((s) => api.request<Incident>('GET', `/api/incidents/${encodeURIComponent(id)}`, undefined, { signal: s }), [id], 10_000);
   const [note, setNote] = useState('');
-  const [busy, setBusy] = useState(false);
+  const [busy, whileBusy] = useBusy();
   useTitle(data.data ? data.data.target_name : t('incidents.title'));
   if (data.error) return <ErrorBox error={data.error} onRetry={data.reload} />;
   if (!data.data) return <Spinner />;
@@ -145,14 +145,13 @@ export function IncidentPage({ id }: { id: string }) {
   const ev = inc.evidence;
 
   async function ack() {
-    setBusy(true);
-    try {
-      data.set(await api.acknowledge(inc.id));
-    } catch (e) {
-      toast(errorMessage(e), 'error');
-    } finally {
-      setBusy(false);
-    }
+    await whileBusy(async () => {
+      try {
+        data.set(await api.acknowledge(inc.id));
+      } catch (e) {
+        toast(errorMessage(e), 'error');
+      }
+    });
   }
 
   async function addNote(e: Event) {

@@ -15,7 +15,7 @@ import {
   type HttpMethod,
 } from '../api/model';
 import { ResultView } from '../components/result';
-import { Check, ErrorBox, Field, PageHead, RowDeleteButton, Spinner, errorMessage, useTitle, val } from '../components/ui';
+import { Check, ErrorBox, Field, PageHead, RowDeleteButton, Spinner, errorMessage, useBusy, useTitle, val } from '../components/ui';
 import { t, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, toast } from '../session';
@@ -37,8 +37,8 @@ export function TargetEditPage({ id }: { id?: string }) {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitted, setSubmitted] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [testing, setTesting] = useState(false);
+  const [busy, whileBusy] = useBusy();
+  const [testing, whileTesting] = useBusy();
   const [testResult, setTestResult] = useState<CheckResult | null>(null);
   const [testError, setTestError] = useState<unknown>(null);
   useTitle(id ? t('target.editTitle', { name: form?.name ?? '' }) : t('target.new'));
@@ -91,42 +91,40 @@ export function TargetEditPage({ id }: { id?: string }) {
     e.preventDefault();
     const input = validate();
     if (!input) return;
-    setBusy(true);
-    try {
-      const saved = id ? await api.updateTarget(id, input) : await api.createTarget(input);
-      toast(t('common.saved'));
-      navigate(`/targets/${saved.id}`);
-    } catch (err) {
-      apiError(err);
-    } finally {
-      setBusy(false);
-    }
+    await whileBusy(async () => {
+      try {
+        const saved = id ? await api.updateTarget(id, input) : await api.createTarget(input);
+        toast(t('common.saved'));
+        navigate(`/targets/${saved.id}`);
+      } catch (err) {
+        apiError(err);
+      }
+    });
   }
 
   async function testNow() {
     const input = validate();
     if (!input) return;
-    setTesting(true);
     setTestError(null);
     setTestResult(null);
-    try {
-      if (sendsMask(input)) {
-        // A stored secret is not sent back to the browser, so an unsaved spec cannot be tested
-        // with it: the saved target can (unchanged), else the secret must be typed again.
-        if (!id || JSON.stringify(input) !== savedInput) {
-          setTestError(new Error(t('spec.testNeedsSecret')));
+    await whileTesting(async () => {
+      try {
+        if (sendsMask(input)) {
+          // A stored secret is not sent back to the browser, so an unsaved spec cannot be tested
+          // with it: the saved target can (unchanged), else the secret must be typed again.
+          if (!id || JSON.stringify(input) !== savedInput) {
+            setTestError(new Error(t('spec.testNeedsSecret')));
+            return;
+          }
+          setTestResult(await api.testTarget(id));
           return;
         }
-        setTestResult(await api.testTarget(id));
-        return;
+        setTestResult(await api.testSpec(input));
+      } catch (err) {
+        if (err instanceof ApiError && err.isValidation) apiError(err);
+        else setTestError(err);
       }
-      setTestResult(await api.testSpec(input));
-    } catch (err) {
-      if (err instanceof ApiError && err.isValidation) apiError(err);
-      else setTestError(err);
-    } finally {
-      setTesting(false);
-    }
+    });
   }
 
   const text = (field: string, label: string, value: string, set: (v: string) => void, extra: { type?: string; placeholder?: string; hint?: string; wide?: boolean } = {}) => (
