@@ -1,61 +1,52 @@
 import { describe, expect, it } from 'vitest';
-import { PLURALS, plural } from './plural';
+import type { Lang } from './format';
+import { PLURALS, type PluralKey, plural } from './plural';
 
-const COUNTS = [1, 2, 5, 11, 21, 22, 25];
+// What each message says for each count, a row a count: the columns are the messages below.
+const COLUMNS = [
+  ['en', 'targets'],
+  ['ru', 'targets'],
+  ['ru', 'targetsCreated'],
+  ['ru', 'daysLeft'],
+  ['en', 'daysLeft'],
+] as const satisfies readonly (readonly [Lang, PluralKey])[];
+const TABLE: [number, string[]][] = [
+  [1, ['1 target', '1 цель', 'Создана 1 цель', 'остался 1 день', '1 day left']],
+  [2, ['2 targets', '2 цели', 'Созданы 2 цели', 'осталось 2 дня', '2 days left']],
+  [5, ['5 targets', '5 целей', 'Создано 5 целей', 'осталось 5 дней', '5 days left']],
+  [11, ['11 targets', '11 целей', 'Создано 11 целей', 'осталось 11 дней', '11 days left']],
+  [21, ['21 targets', '21 цель', 'Создана 21 цель', 'остался 21 день', '21 days left']],
+  [22, ['22 targets', '22 цели', 'Созданы 22 цели', 'осталось 22 дня', '22 days left']],
+  [25, ['25 targets', '25 целей', 'Создано 25 целей', 'осталось 25 дней', '25 days left']],
+];
+
+/** Every count of the table said in `lang` by `key`, and what the table expects for each. */
+function column(lang: Lang, key: PluralKey): { said: string[]; expected: string[] } {
+  const i = COLUMNS.findIndex(([l, k]) => l === lang && k === key);
+  if (i < 0) throw new Error(`no column ${lang}.${key}`);
+  return { said: TABLE.map(([n]) => plural(lang, PLURALS[key], n)), expected: TABLE.map(([, says]) => says[i]!) };
+}
 
 describe('plural forms', () => {
   it('counts targets in English: one for 1 only', () => {
-    expect(COUNTS.map((n) => plural('en', PLURALS.targets, n))).toEqual([
-      '1 target',
-      '2 targets',
-      '5 targets',
-      '11 targets',
-      '21 targets',
-      '22 targets',
-      '25 targets',
-    ]);
+    const { said, expected } = column('en', 'targets');
+    expect(said).toEqual(expected);
   });
 
   it('counts targets in Russian: one for 1 and 21, few for 2 and 22, many for 5, 11 and 25', () => {
-    expect(COUNTS.map((n) => plural('ru', PLURALS.targets, n))).toEqual([
-      '1 цель',
-      '2 цели',
-      '5 целей',
-      '11 целей',
-      '21 цель',
-      '22 цели',
-      '25 целей',
-    ]);
+    const { said, expected } = column('ru', 'targets');
+    expect(said).toEqual(expected);
   });
 
   it('agrees the Russian verb with the count', () => {
-    expect(COUNTS.map((n) => plural('ru', PLURALS.targetsCreated, n))).toEqual([
-      'Создана 1 цель',
-      'Созданы 2 цели',
-      'Создано 5 целей',
-      'Создано 11 целей',
-      'Создана 21 цель',
-      'Созданы 22 цели',
-      'Создано 25 целей',
-    ]);
-    expect(COUNTS.map((n) => plural('ru', PLURALS.daysLeft, n))).toEqual([
-      'остался 1 день',
-      'осталось 2 дня',
-      'осталось 5 дней',
-      'осталось 11 дней',
-      'остался 21 день',
-      'осталось 22 дня',
-      'осталось 25 дней',
-    ]);
-    expect(COUNTS.map((n) => plural('en', PLURALS.daysLeft, n))).toEqual([
-      '1 day left',
-      '2 days left',
-      '5 days left',
-      '11 days left',
-      '21 days left',
-      '22 days left',
-      '25 days left',
-    ]);
+    for (const [lang, key] of [
+      ['ru', 'targetsCreated'],
+      ['ru', 'daysLeft'],
+      ['en', 'daysLeft'],
+    ] as const) {
+      const { said, expected } = column(lang, key);
+      expect(said, `${lang}.${key}`).toEqual(expected);
+    }
   });
 
   it('takes zero as many in Russian and as other in English, fractions as other', () => {

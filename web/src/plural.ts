@@ -11,6 +11,7 @@ export interface PluralMessage {
   ru: { one: string; few: string; many: string; other: string };
 }
 
+// The entries share their shape, not their words: each is one message's own translations.
 export const PLURALS = {
   /** The overview's count and an admin's view of a user. */
   targets: {

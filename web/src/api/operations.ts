@@ -1,7 +1,8 @@
 // What each route the client calls takes and answers, checked against the document at compile
 // time: when the backend changes the body or the answer of one of these routes (and the types
-// are regenerated), the line for it stops compiling and names the route. The client's methods
-// use the aliases of `model.ts`; this table ties those aliases to the routes.
+// are regenerated), `RoutesMatchTheDocument` stops compiling and its error names the route and
+// what differs. The client's methods use the aliases of `model.ts`; this table ties those aliases
+// to the routes.
 
 import type * as M from './model';
 import type { paths } from './schema';
@@ -23,40 +24,43 @@ export type Body<P extends keyof paths, K extends Method> = paths[P][K] extends 
   : never;
 
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Holds<T extends true> = T;
 
-export type RoutesMatchTheDocument = [
-  Holds<Same<Answer<'/api/config', 'get'>, M.ServerConfig>>,
-  Holds<Same<Body<'/api/auth/register', 'post'>, M.Credentials>>,
-  Holds<Same<Answer<'/api/auth/register', 'post'>, M.User>>,
-  Holds<Same<Body<'/api/auth/login', 'post'>, M.Credentials>>,
-  Holds<Same<Answer<'/api/auth/login', 'post'>, M.User>>,
-  Holds<Same<Answer<'/api/auth/me', 'get'>, M.Me>>,
-  Holds<Same<Body<'/api/auth/me', 'patch'>, M.UpdateMe>>,
-  Holds<Same<Answer<'/api/auth/me', 'patch'>, M.User>>,
-  Holds<Same<Body<'/api/auth/password', 'post'>, M.PasswordChange>>,
-  Holds<Same<Answer<'/api/tokens', 'get'>, M.Schemas['TokenList']>>,
-  Holds<Same<Body<'/api/tokens', 'post'>, M.NewToken>>,
-  Holds<Same<Answer<'/api/tokens', 'post'>, M.CreatedToken>>,
-  Holds<Same<Body<'/api/admin/settings', 'put'>, M.Settings>>,
-  Holds<Same<Answer<'/api/admin/users', 'get'>, M.Schemas['AdminUserList']>>,
-  Holds<Same<Body<'/api/admin/users/{id}', 'patch'>, M.Schemas['UserPatch']>>,
-  Holds<Same<Answer<'/api/admin/users/{id}', 'patch'>, M.AdminUser>>,
-  Holds<Same<Answer<'/api/targets', 'get'>, M.Schemas['TargetList']>>,
-  Holds<Same<Body<'/api/targets', 'post'>, M.Schemas['TargetInput']>>,
-  Holds<Same<Answer<'/api/targets', 'post'>, M.Schemas['Target']>>,
-  Holds<Same<Answer<'/api/targets/{id}', 'get'>, M.Schemas['Target']>>,
-  Holds<Same<Body<'/api/targets/{id}', 'put'>, M.Schemas['TargetInput']>>,
-  Holds<Same<Answer<'/api/targets/{id}', 'put'>, M.Schemas['Target']>>,
-  Holds<Same<Body<'/api/targets/test', 'post'>, M.Schemas['TargetInput']>>,
-  Holds<Same<Answer<'/api/targets/import', 'post'>, M.ImportSummary>>,
-  Holds<Same<Answer<'/api/channels', 'get'>, M.Schemas['ChannelList']>>,
-  Holds<Same<Answer<'/api/channels/telegram/link', 'post'>, M.TelegramLink>>,
-  Holds<Same<Body<'/api/channels/email', 'post'>, M.NewEmailChannel>>,
-  Holds<Same<Answer<'/api/channels/email', 'post'>, M.Channel>>,
-  Holds<Same<Body<'/api/channels/{id}', 'patch'>, M.ChannelPatch>>,
-  Holds<Same<Answer<'/api/channels/{id}', 'patch'>, M.Channel>>,
-  Holds<Same<Answer<'/api/targets/{id}/channels', 'get'>, M.TargetChannels>>,
-  Holds<Same<Body<'/api/targets/{id}/channels', 'put'>, M.TargetChannels>>,
-  Holds<Same<Answer<'/api/targets/{id}/channels', 'put'>, M.TargetChannels>>,
-];
+/**
+ * Each route the client calls, by path and method: the `body` it sends and the `answer` it takes
+ * (a route that answers 204 or takes a non-JSON body leaves that one out).
+ */
+type Routes = {
+  '/api/config': { get: { answer: M.ServerConfig } };
+  '/api/auth/register': { post: { body: M.Credentials; answer: M.User } };
+  '/api/auth/login': { post: { body: M.Credentials; answer: M.User } };
+  '/api/auth/me': { get: { answer: M.Me }; patch: { body: M.UpdateMe; answer: M.User } };
+  '/api/auth/password': { post: { body: M.PasswordChange } };
+  '/api/tokens': { get: { answer: M.Schemas['TokenList'] }; post: { body: M.NewToken; answer: M.CreatedToken } };
+  '/api/admin/settings': { put: { body: M.Settings } };
+  '/api/admin/users': { get: { answer: M.Schemas['AdminUserList'] } };
+  '/api/admin/users/{id}': { patch: { body: M.Schemas['UserPatch']; answer: M.AdminUser } };
+  '/api/targets': { get: { answer: M.Schemas['TargetList'] }; post: { body: M.Schemas['TargetInput']; answer: M.Schemas['Target'] } };
+  '/api/targets/{id}': { get: { answer: M.Schemas['Target'] }; put: { body: M.Schemas['TargetInput']; answer: M.Schemas['Target'] } };
+  '/api/targets/test': { post: { body: M.Schemas['TargetInput'] } };
+  '/api/targets/import': { post: { answer: M.ImportSummary } };
+  '/api/channels': { get: { answer: M.Schemas['ChannelList'] } };
+  '/api/channels/telegram/link': { post: { answer: M.TelegramLink } };
+  '/api/channels/email': { post: { body: M.NewEmailChannel; answer: M.Channel } };
+  '/api/channels/{id}': { patch: { body: M.ChannelPatch; answer: M.Channel } };
+  '/api/targets/{id}/channels': { get: { answer: M.TargetChannels }; put: { body: M.TargetChannels; answer: M.TargetChannels } };
+};
+
+/** Where the client's side of one route differs from the document: `never` when it does not. */
+type Mismatch<P, K, S> = P extends keyof paths
+  ? K extends Method
+    ?
+        | (S extends { body: infer B } ? (Same<Body<P, K>, B> extends true ? never : `${K} ${P}: body`) : never)
+        | (S extends { answer: infer A } ? (Same<Answer<P, K>, A> extends true ? never : `${K} ${P}: answer`) : never)
+    : `${K & string} ${P}: not a method`
+  : `${P & string}: not a route of the document`;
+
+type Mismatches = { [P in keyof Routes]: { [K in keyof Routes[P]]: Mismatch<P, K, Routes[P][K]> }[keyof Routes[P]] }[keyof Routes];
+type None<T extends never> = T;
+
+/** Compiles only while every route of {@link Routes} matches the document; else the error names those that do not. */
+export type RoutesMatchTheDocument = None<Mismatches>;

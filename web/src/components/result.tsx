@@ -19,14 +19,21 @@ export function PhaseBar({ timings, scale }: { timings: PhaseTimings; scale?: nu
   );
 }
 
+/** A phase's colour swatch and name in a `tag` element, as the legend and the phase table show it. */
+function PhaseName({ phase, tag: Tag }: { phase: (typeof PHASES)[number]; tag: 'span' | 'dt' }) {
+  return (
+    <Tag>
+      <span class={`swatch ph-${phase}`} />
+      {t(`phase.${phase}`)}
+    </Tag>
+  );
+}
+
 export function PhaseLegend() {
   return (
     <div class="legend-row">
       {PHASES.map((p) => (
-        <span>
-          <span class={`swatch ph-${p}`} />
-          {t(`phase.${p}`)}
-        </span>
+        <PhaseName phase={p} tag="span" />
       ))}
     </div>
   );
@@ -37,10 +44,7 @@ function PhaseTable({ timings }: { timings: PhaseTimings }) {
     <dl class="kv phase-table">
       {PHASES.map((p) => (
         <>
-          <dt>
-            <span class={`swatch ph-${p}`} />
-            {t(`phase.${p}`)}
-          </dt>
+          <PhaseName phase={p} tag="dt" />
           <dd class="mono">{formatMs(phaseMs(timings, p) ?? null)}</dd>
         </>
       ))}
@@ -102,6 +106,17 @@ export function TlsFacts({ tls }: { tls: TlsInfo }) {
 export function failureText(kind: string): string {
   const key = `failure.${kind}` as MessageKey;
   return key in dictionaries.en ? t(key) : humanizeCode(kind);
+}
+
+/** A titled block of text as the check received it (a banner, a body); nothing when there is none. */
+function TextBlock(props: { title: string; text: string | undefined; preClass: string }) {
+  if (!props.text) return null;
+  return (
+    <div>
+      <h3>{props.title}</h3>
+      <pre class={props.preClass}>{props.text}</pre>
+    </div>
+  );
 }
 
 export function ResultView({ result }: { result: CheckResult }) {
@@ -184,18 +199,8 @@ export function ResultView({ result }: { result: CheckResult }) {
           </table>
         </div>
       ) : null}
-      {result.banner ? (
-        <div>
-          <h3>{t('result.banner')}</h3>
-          <pre class="mono">{result.banner}</pre>
-        </div>
-      ) : null}
-      {result.body_excerpt ? (
-        <div>
-          <h3>{t('result.body')}</h3>
-          <pre class="mono excerpt">{result.body_excerpt}</pre>
-        </div>
-      ) : null}
+      <TextBlock title={t('result.banner')} text={result.banner} preClass="mono" />
+      <TextBlock title={t('result.body')} text={result.body_excerpt} preClass="mono excerpt" />
     </div>
   );
 }

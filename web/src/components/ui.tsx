@@ -130,6 +130,20 @@ export function useAsync<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unkno
   return { data, error, loading, reload, set: setData };
 }
 
+/** A flag that is up while the work given to `run` is under way: a form's buttons are disabled meanwhile. */
+export function useBusy(): [busy: boolean, run: (work: () => Promise<void>) => Promise<void>] {
+  const [busy, setBusy] = useState(false);
+  const run = useCallback(async (work: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await work();
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return [busy, run];
+}
+
 export function useTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · PingTower` : 'PingTower';
@@ -181,6 +195,65 @@ export function Tabs<T extends string>(props: { value: T; options: { value: T; l
         </button>
       ))}
     </div>
+  );
+}
+
+/** A form's last row when all it holds is the form's submit button. */
+export function SubmitRow(props: { label: string; primary?: boolean; wide?: boolean; disabled?: boolean; testid?: string }) {
+  return (
+    <div class={props.wide ? 'form-actions wide' : 'form-actions'}>
+      <button class={props.primary ? 'btn btn-primary' : 'btn'} type="submit" disabled={props.disabled} data-testid={props.testid}>
+        {props.label}
+      </button>
+    </div>
+  );
+}
+
+/** A page's title line: its heading, then what acts on the page (a link or buttons). */
+export function PageHead(props: { title: string; children: ComponentChildren }) {
+  return (
+    <div class="page-head">
+      <h1>{props.title}</h1>
+      {props.children}
+    </div>
+  );
+}
+
+/** The page head's link to a form that creates one more of what the page lists. */
+export function NewLink(props: { href: string; testid: string; label: string }) {
+  return (
+    <a class="btn btn-primary" href={props.href} data-testid={props.testid}>
+      + {props.label}
+    </a>
+  );
+}
+
+/** A table in its scrolling wrapper; `head` names the columns (an empty name leaves its header cell empty). */
+export function Table(props: { head?: string[]; testid?: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table data-testid={props.testid}>
+        {props.head ? (
+          <thead>
+            <tr>
+              {props.head.map((h) => (
+                <th>{h || null}</th>
+              ))}
+            </tr>
+          </thead>
+        ) : null}
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The small red button that deletes (or, given `label`, removes) the row it stands in. */
+export function RowDeleteButton(props: { onClick: () => void; label?: string }) {
+  return (
+    <button type="button" class="btn btn-small btn-danger" onClick={props.onClick}>
+      {props.label ?? t('common.delete')}
+    </button>
   );
 }
 

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import { QUOTA_KEYS, type Channel, type CreatedToken, type Me, type TelegramLink, type TokenScope } from '../api/model';
-import { Check, CopyButton, ErrorBox, Field, Section, Spinner, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { Check, CopyButton, ErrorBox, Field, RowDeleteButton, Section, Spinner, SubmitRow, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
 import { lang, setLang, t, tn, type MessageKey } from '../i18n';
 import { serverConfig, setTheme, theme, toast, user } from '../session';
@@ -101,33 +101,27 @@ export function NotificationsPage() {
       <Section title={t('notif.channels')}>
         {channels.loading && !channels.data ? <Spinner /> : null}
         {list.length === 0 && channels.data ? <p class="muted">{t('notif.noChannels')}</p> : null}
-        <div class="table-wrap">
-          <table data-testid="channels-table">
-            <tbody>
-              {list.map((c) => (
-                <tr>
-                  <td>{c.kind === 'telegram' ? 'Telegram' : 'Email'}</td>
-                  <td>
-                    <b>{c.label || c.address}</b>
-                  </td>
-                  <td>
-                    {c.disabled_reason
-                      ? t('notif.disabled', { reason: c.disabled_reason })
-                      : c.verified
-                        ? `✓ ${t('notif.verified')}`
-                        : t('notif.unverified')}
-                    {c.muted_until ? ` · ${t('notif.muted', { at: formatDateTime(c.muted_until, lang.value) })}` : ''}
-                  </td>
-                  <td class="num">
-                    <button type="button" class="btn btn-small btn-danger" onClick={() => remove(c)}>
-                      {t('common.delete')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table testid="channels-table">
+          {list.map((c) => (
+            <tr>
+              <td>{c.kind === 'telegram' ? 'Telegram' : 'Email'}</td>
+              <td>
+                <b>{c.label || c.address}</b>
+              </td>
+              <td>
+                {c.disabled_reason
+                  ? t('notif.disabled', { reason: c.disabled_reason })
+                  : c.verified
+                    ? `✓ ${t('notif.verified')}`
+                    : t('notif.unverified')}
+                {c.muted_until ? ` · ${t('notif.muted', { at: formatDateTime(c.muted_until, lang.value) })}` : ''}
+              </td>
+              <td class="num">
+                <RowDeleteButton onClick={() => remove(c)} />
+              </td>
+            </tr>
+          ))}
+        </Table>
         <p class="muted">{t('notif.perTarget')}</p>
       </Section>
     </div>
@@ -186,44 +180,26 @@ export function TokensPage() {
       <section class="card">
         <ErrorBox error={tokens.error} onRetry={tokens.reload} />
         {tokens.data && tokens.data.items.length === 0 ? <p class="muted">{t('tokens.empty')}</p> : null}
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>{t('common.name')}</th>
-                <th>{t('tokens.scope')}</th>
-                <th>{t('tokens.prefix')}</th>
-                <th>{t('tokens.created')}</th>
-                <th>{t('tokens.lastUsed')}</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {(tokens.data?.items ?? []).map((tk) => (
-                <tr>
-                  <td>{tk.name}</td>
-                  <td>{tk.scope === 'write' ? t('tokens.scope.write') : t('tokens.scope.read')}</td>
-                  <td class="mono">{tk.prefix}…</td>
-                  <td class="muted">{formatDateTime(tk.created_at, lang.value)}</td>
-                  <td class="muted">{tk.last_used_at ? formatAgo(tk.last_used_at, Date.now(), lang.value) : t('tokens.never')}</td>
-                  <td class="num">
-                    <button
-                      type="button"
-                      class="btn btn-small btn-danger"
-                      onClick={async () => {
-                        if (!confirm(t('common.confirmDelete', { name: tk.name }))) return;
-                        await api.deleteToken(tk.id).catch((e: unknown) => toast(errorMessage(e), 'error'));
-                        tokens.reload();
-                      }}
-                    >
-                      {t('common.delete')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={[t('common.name'), t('tokens.scope'), t('tokens.prefix'), t('tokens.created'), t('tokens.lastUsed'), '']}>
+          {(tokens.data?.items ?? []).map((tk) => (
+            <tr>
+              <td>{tk.name}</td>
+              <td>{tk.scope === 'write' ? t('tokens.scope.write') : t('tokens.scope.read')}</td>
+              <td class="mono">{tk.prefix}…</td>
+              <td class="muted">{formatDateTime(tk.created_at, lang.value)}</td>
+              <td class="muted">{tk.last_used_at ? formatAgo(tk.last_used_at, Date.now(), lang.value) : t('tokens.never')}</td>
+              <td class="num">
+                <RowDeleteButton
+                  onClick={async () => {
+                    if (!confirm(t('common.confirmDelete', { name: tk.name }))) return;
+                    await api.deleteToken(tk.id).catch((e: unknown) => toast(errorMessage(e), 'error'));
+                    tokens.reload();
+                  }}
+                />
+              </td>
+            </tr>
+          ))}
+        </Table>
       </section>
     </div>
   );
@@ -244,21 +220,20 @@ export function ImportExportPage() {
   const [text, setText] = useState('');
   const [result, setResult] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [busy, whileBusy] = useBusy();
 
   async function doImport(e: Event) {
     e.preventDefault();
-    setBusy(true);
     setError(null);
     setResult(null);
-    try {
-      const r = await api.importTargets(text, detectFormat(text));
-      setResult(`${tn('targetsCreated', r.created)}, ${tn('targetsUpdated', r.updated)}.`);
-    } catch (err) {
-      setError(err instanceof ApiError && err.field ? `${err.field}: ${err.message}` : errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    await whileBusy(async () => {
+      try {
+        const r = await api.importTargets(text, detectFormat(text));
+        setResult(`${tn('targetsCreated', r.created)}, ${tn('targetsUpdated', r.updated)}.`);
+      } catch (err) {
+        setError(err instanceof ApiError && err.field ? `${err.field}: ${err.message}` : errorMessage(err));
+      }
+    });
   }
 
   return (
@@ -378,11 +353,7 @@ export function SettingsPage() {
           <Field label={t('settings.newPassword')} hint={t('auth.passwordHint')}>
             <input type="password" autocomplete="new-password" required minLength={10} value={next} onInput={(e) => setNext(val(e))} />
           </Field>
-          <div class="form-actions wide">
-            <button class="btn btn-primary" type="submit">
-              {t('common.save')}
-            </button>
-          </div>
+          <SubmitRow label={t('common.save')} primary wide />
           {pwMsg ? <div class={`notice wide ${pwMsg.ok ? 'notice-ok' : 'notice-error'}`}>{pwMsg.text}</div> : null}
         </form>
       </Section>
@@ -497,11 +468,7 @@ function MaintenanceSection() {
             <option value="weekly">{t('settings.mwWeekly')}</option>
           </select>
         </Field>
-        <div class="form-actions">
-          <button class="btn" type="submit">
-            {t('common.add')}
-          </button>
-        </div>
+        <SubmitRow label={t('common.add')} />
         {error ? <p class="error-text wide">{error}</p> : null}
       </form>
       <ErrorBox error={list.error} />
@@ -516,16 +483,12 @@ function MaintenanceSection() {
               </td>
               <td class="muted">{w.recurrence === 'daily' ? t('settings.mwDaily') : w.recurrence === 'weekly' ? t('settings.mwWeekly') : t('settings.mwOnce')}</td>
               <td class="num">
-                <button
-                  type="button"
-                  class="btn btn-small btn-danger"
+                <RowDeleteButton
                   onClick={async () => {
                     await api.deleteMaintenance(w.id).catch((e: unknown) => toast(errorMessage(e), 'error'));
                     list.reload();
                   }}
-                >
-                  {t('common.delete')}
-                </button>
+                />
               </td>
             </tr>
           ))}

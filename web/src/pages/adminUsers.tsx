@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import { QUOTA_KEYS, type AdminUser, type Page } from '../api/model';
-import { ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
+import { ErrorBox, Field, Spinner, SubmitRow, errorMessage, useBusy, useTitle, val } from '../components/ui';
 import { formatDateTime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
 import { toast, user } from '../session';
@@ -76,7 +76,7 @@ function UserCard({ user: u, onSaved }: { user: AdminUser; onSaved: (u: AdminUse
   const [draft, setDraft] = useState<QuotaDraft>(() => quotaDraft(u));
   const [mayPrivate, setMayPrivate] = useState(u.may_private_targets);
   const [errors, setErrors] = useState<QuotaErrors>({});
-  const [busy, setBusy] = useState(false);
+  const [busy, whileBusy] = useBusy();
 
   function errText(key: string): string | undefined {
     const e = errors[key];
@@ -93,18 +93,17 @@ function UserCard({ user: u, onSaved }: { user: AdminUser; onSaved: (u: AdminUse
       toast(t('admin.noChanges'));
       return;
     }
-    setBusy(true);
-    try {
-      const saved = await api.updateAdminUser(u.id, patch);
-      onSaved(saved);
-      setDraft(quotaDraft(saved));
-      setMayPrivate(saved.may_private_targets);
-      toast(t('common.saved'));
-    } catch (err) {
-      setErrors({ [err instanceof ApiError ? adminFieldKey(err.field) : '_form']: { text: errorMessage(err) } });
-    } finally {
-      setBusy(false);
-    }
+    await whileBusy(async () => {
+      try {
+        const saved = await api.updateAdminUser(u.id, patch);
+        onSaved(saved);
+        setDraft(quotaDraft(saved));
+        setMayPrivate(saved.may_private_targets);
+        toast(t('common.saved'));
+      } catch (err) {
+        setErrors({ [err instanceof ApiError ? adminFieldKey(err.field) : '_form']: { text: errorMessage(err) } });
+      }
+    });
   }
 
   return (
@@ -146,11 +145,7 @@ function UserCard({ user: u, onSaved }: { user: AdminUser; onSaved: (u: AdminUse
             />
           </Field>
         ))}
-        <div class="form-actions wide">
-          <button class="btn btn-primary" type="submit" disabled={busy} data-testid="save-user">
-            {t('common.save')}
-          </button>
-        </div>
+        <SubmitRow label={t('common.save')} primary wide disabled={busy} testid="save-user" />
         {errText('_form') ? <div class="notice notice-error wide">{errText('_form')}</div> : null}
       </form>
     </section>

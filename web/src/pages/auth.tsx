@@ -2,7 +2,7 @@
 
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import { Field, errorMessage, useTitle, val } from '../components/ui';
+import { Field, errorMessage, useBusy, useTitle, val } from '../components/ui';
 import { t } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, signedIn } from '../session';
@@ -10,33 +10,31 @@ import { serverConfig, signedIn } from '../session';
 export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: string | null }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [fieldErr, setFieldErr] = useState<{ field: string; msg: string } | null>(null);
+  const [busy, whileBusy] = useBusy();
+  // An error the API gave for one field shows under that field, any other above the button.
+  const [error, setError] = useState<{ field?: string; text: string } | null>(null);
   const register = mode === 'register';
   useTitle(register ? t('auth.register') : t('auth.login'));
   const closed = register && serverConfig.value && !serverConfig.value.registration_open;
 
   async function submit(e: Event) {
     e.preventDefault();
-    setBusy(true);
     setError(null);
-    setFieldErr(null);
-    try {
-      const u = register ? await api.register(email.trim(), password) : await api.login(email.trim(), password);
-      signedIn(u);
-      navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', true);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 429) {
-        setError(t('auth.rateLimited', { s: err.retryAfter ?? 60 }));
-      } else if (err instanceof ApiError && err.field) {
-        setFieldErr({ field: err.field, msg: err.message });
-      } else {
-        setError(errorMessage(err));
+    await whileBusy(async () => {
+      try {
+        const u = register ? await api.register(email.trim(), password) : await api.login(email.trim(), password);
+        signedIn(u);
+        navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', true);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 429) {
+          setError({ text: t('auth.rateLimited', { s: err.retryAfter ?? 60 }) });
+        } else if (err instanceof ApiError && err.field) {
+          setError({ field: err.field, text: err.message });
+        } else {
+          setError({ text: errorMessage(err) });
+        }
       }
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -47,14 +45,14 @@ export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: str
         </h1>
         <h2>{register ? t('auth.register') : t('auth.login')}</h2>
         {closed ? <div class="notice">{t('auth.registrationClosed')}</div> : null}
-        <Field label={t('auth.email')} name="email" error={fieldErr?.field === 'email' ? fieldErr.msg : undefined}>
+        <Field label={t('auth.email')} name="email" error={error?.field === 'email' ? error.text : undefined}>
           <input type="email" name="email" autocomplete="email" required value={email} onInput={(e) => setEmail(val(e))} />
         </Field>
         <Field
           label={t('auth.password')}
           name="password"
           hint={register ? t('auth.passwordHint') : undefined}
-          error={fieldErr?.field === 'password' ? fieldErr.msg : undefined}
+          error={error?.field === 'password' ? error.text : undefined}
         >
           <input
             type="password"
@@ -66,9 +64,9 @@ export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: str
             onInput={(e) => setPassword(val(e))}
           />
         </Field>
-        {error ? (
+        {error && !error.field ? (
           <div class="notice notice-error" role="alert">
-            {error}
+            {error.text}
           </div>
         ) : null}
         <button class="btn btn-primary" type="submit" disabled={busy}>

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api/client';
 import type { Incident, IncidentReport } from '../api/model';
 import { ResultView, failureText } from '../components/result';
-import { ErrorBox, Section, Spinner, StatusPill, Tabs, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { ErrorBox, PageHead, Section, Spinner, StatusPill, Table, Tabs, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
@@ -57,8 +57,7 @@ export function IncidentsPage({ search }: { search: URLSearchParams }) {
   const next = cursor === undefined ? data.data?.next_cursor : cursor;
   return (
     <div class="page">
-      <div class="page-head">
-        <h1>{t('incidents.title')}</h1>
+      <PageHead title={t('incidents.title')}>
         <Tabs<Filter>
           value={filter}
           options={[
@@ -72,31 +71,17 @@ export function IncidentsPage({ search }: { search: URLSearchParams }) {
             navigate(`/incidents?status=${v}`, true);
           }}
         />
-      </div>
+      </PageHead>
       <ErrorBox error={data.error} onRetry={data.reload} />
       <section class="card">
         {items.length === 0 && !data.loading ? <div class="empty">{t('incidents.empty')}</div> : null}
         {data.loading && !data.data ? <Spinner /> : null}
         {items.length ? (
-          <div class="table-wrap">
-            <table data-testid="incidents-table">
-              <thead>
-                <tr>
-                  <th />
-                  <th>{t('incidents.target')}</th>
-                  <th>{t('result.failure')}</th>
-                  <th>{t('incidents.opened')}</th>
-                  <th>{t('incidents.duration')}</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((i) => (
-                  <IncidentRow incident={i} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testid="incidents-table" head={['', t('incidents.target'), t('result.failure'), t('incidents.opened'), t('incidents.duration'), '']}>
+            {items.map((i) => (
+              <IncidentRow incident={i} />
+            ))}
+          </Table>
         ) : null}
         {next ? (
           <button
@@ -151,7 +136,7 @@ export function pickReport(reports: IncidentReport[], language: string): Inciden
 export function IncidentPage({ id }: { id: string }) {
   const data = useAsync((s) => api.request<Incident>('GET', `/api/incidents/${encodeURIComponent(id)}`, undefined, { signal: s }), [id], 10_000);
   const [note, setNote] = useState('');
-  const [busy, setBusy] = useState(false);
+  const [busy, whileBusy] = useBusy();
   useTitle(data.data ? data.data.target_name : t('incidents.title'));
   if (data.error) return <ErrorBox error={data.error} onRetry={data.reload} />;
   if (!data.data) return <Spinner />;
@@ -160,14 +145,13 @@ export function IncidentPage({ id }: { id: string }) {
   const ev = inc.evidence;
 
   async function ack() {
-    setBusy(true);
-    try {
-      data.set(await api.acknowledge(inc.id));
-    } catch (e) {
-      toast(errorMessage(e), 'error');
-    } finally {
-      setBusy(false);
-    }
+    await whileBusy(async () => {
+      try {
+        data.set(await api.acknowledge(inc.id));
+      } catch (e) {
+        toast(errorMessage(e), 'error');
+      }
+    });
   }
 
   async function addNote(e: Event) {

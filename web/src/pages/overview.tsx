@@ -4,7 +4,7 @@
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import { api } from '../api/client';
 import type { RowUptime, Target, TargetStatus } from '../api/model';
-import { ErrorBox, StatusPill, useTitle, val } from '../components/ui';
+import { ErrorBox, NewLink, PageHead, StatusPill, useTitle, val } from '../components/ui';
 import { formatAgo, formatMs, formatUptime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
 import { navigate, useLocation } from '../router';
@@ -177,12 +177,9 @@ export function OverviewPage() {
 
   return (
     <div class="page overview">
-      <div class="page-head">
-        <h1>{t('overview.title')}</h1>
-        <a class="btn btn-primary" href="/targets/new" data-testid="add-target">
-          + {t('overview.addTarget')}
-        </a>
-      </div>
+      <PageHead title={t('overview.title')}>
+        <NewLink href="/targets/new" testid="add-target" label={t('overview.addTarget')} />
+      </PageHead>
       <div class="toolbar">
         <div class="chips" role="group">
           <button

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import type { PublicStatus, StatusPage, StatusPageTarget, Target } from '../api/model';
-import { ErrorBox, Field, Section, Spinner, StatusPill, errorMessage, useAsync, useTitle, val } from '../components/ui';
+import { ErrorBox, Field, NewLink, PageHead, RowDeleteButton, Section, Spinner, StatusPill, SubmitRow, Table, errorMessage, useAsync, useTitle, val } from '../components/ui';
 import { formatDateTime, formatDuration, formatUptime, slugify, statusTone } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
@@ -17,37 +17,30 @@ export function StatusPagesPage() {
   const pages = useAsync(() => api.statusPages(), []);
   return (
     <div class="page">
-      <div class="page-head">
-        <h1>{t('sp.title')}</h1>
-        <a class="btn btn-primary" href="/status-pages/new" data-testid="new-status-page">
-          + {t('sp.create')}
-        </a>
-      </div>
+      <PageHead title={t('sp.title')}>
+        <NewLink href="/status-pages/new" testid="new-status-page" label={t('sp.create')} />
+      </PageHead>
       <ErrorBox error={pages.error} onRetry={pages.reload} />
       <section class="card">
         {pages.data && pages.data.items.length === 0 ? <p class="muted">{t('sp.empty')}</p> : null}
-        <div class="table-wrap">
-          <table>
-            <tbody>
-              {(pages.data?.items ?? []).map((p) => (
-                <tr>
-                  <td>
-                    <a href={`/status-pages/${p.id}`}>
-                      <b>{p.title}</b>
-                    </a>
-                  </td>
-                  <td class="mono">/s/{p.slug}</td>
-                  <td class="muted">{p.targets.length}</td>
-                  <td class="num">
-                    <a class="btn btn-small" href={`/s/${p.slug}`} target="_blank" rel="noopener">
-                      {t('sp.open')} ↗
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table>
+          {(pages.data?.items ?? []).map((p) => (
+            <tr>
+              <td>
+                <a href={`/status-pages/${p.id}`}>
+                  <b>{p.title}</b>
+                </a>
+              </td>
+              <td class="mono">/s/{p.slug}</td>
+              <td class="muted">{p.targets.length}</td>
+              <td class="num">
+                <a class="btn btn-small" href={`/s/${p.slug}`} target="_blank" rel="noopener">
+                  {t('sp.open')} ↗
+                </a>
+              </td>
+            </tr>
+          ))}
+        </Table>
       </section>
     </div>
   );
@@ -100,8 +93,7 @@ export function StatusPageEdit({ id }: { id?: string }) {
 
   return (
     <form class="page" onSubmit={save} data-testid="status-page-form">
-      <div class="page-head">
-        <h1>{p.title || t('sp.create')}</h1>
+      <PageHead title={p.title || t('sp.create')}>
         <div class="actions">
           {id ? (
             <>
@@ -122,7 +114,7 @@ export function StatusPageEdit({ id }: { id?: string }) {
             </>
           ) : null}
         </div>
-      </div>
+      </PageHead>
       <section class="card grid">
         <Field label={t('sp.pageTitle')} error={error?.field === 'title' ? error.text : undefined}>
           <input
@@ -149,33 +141,27 @@ export function StatusPageEdit({ id }: { id?: string }) {
         </Field>
       </section>
       <Section title={t('sp.targets')}>
-        <div class="table-wrap">
-          <table>
-            <tbody>
-              {p.targets.map((x, i) => (
-                <tr data-testid="sp-target">
-                  <td>
-                    <input aria-label={t('sp.displayName')} value={x.display_name ?? ''} onInput={(e) => setTargets(p.targets.map((y, j) => (j === i ? { ...y, display_name: val(e) } : y)))} />
-                  </td>
-                  <td>
-                    <input aria-label={t('sp.group')} placeholder={t('sp.group')} value={x.group ?? ''} onInput={(e) => setTargets(p.targets.map((y, j) => (j === i ? { ...y, group: val(e) || null } : y)))} />
-                  </td>
-                  <td class="num">
-                    <button type="button" class="btn btn-small" disabled={i === 0} onClick={() => setTargets(swap(p.targets, i, i - 1))}>
-                      ↑
-                    </button>
-                    <button type="button" class="btn btn-small" disabled={i === p.targets.length - 1} onClick={() => setTargets(swap(p.targets, i, i + 1))}>
-                      ↓
-                    </button>
-                    <button type="button" class="btn btn-small btn-danger" onClick={() => setTargets(p.targets.filter((_, j) => j !== i))}>
-                      {t('common.remove')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table>
+          {p.targets.map((x, i) => (
+            <tr data-testid="sp-target">
+              <td>
+                <input aria-label={t('sp.displayName')} value={x.display_name ?? ''} onInput={(e) => setTargets(p.targets.map((y, j) => (j === i ? { ...y, display_name: val(e) } : y)))} />
+              </td>
+              <td>
+                <input aria-label={t('sp.group')} placeholder={t('sp.group')} value={x.group ?? ''} onInput={(e) => setTargets(p.targets.map((y, j) => (j === i ? { ...y, group: val(e) || null } : y)))} />
+              </td>
+              <td class="num">
+                <button type="button" class="btn btn-small" disabled={i === 0} onClick={() => setTargets(swap(p.targets, i, i - 1))}>
+                  ↑
+                </button>
+                <button type="button" class="btn btn-small" disabled={i === p.targets.length - 1} onClick={() => setTargets(swap(p.targets, i, i + 1))}>
+                  ↓
+                </button>
+                <RowDeleteButton label={t('common.remove')} onClick={() => setTargets(p.targets.filter((_, j) => j !== i))} />
+              </td>
+            </tr>
+          ))}
+        </Table>
         <h3>{t('sp.addTargets')}</h3>
         <input type="search" name="sp-search" value={q} placeholder={t('common.search')} aria-label={t('sp.addTargets')} onInput={(e) => setQ(val(e))} />
         <div class="row" style={{ marginTop: '8px' }}>
@@ -194,11 +180,7 @@ export function StatusPageEdit({ id }: { id?: string }) {
         </div>
       </Section>
       {error && !error.field ? <div class="notice notice-error">{error.text}</div> : null}
-      <div class="form-actions">
-        <button class="btn btn-primary" type="submit" data-testid="save-status-page">
-          {t('common.save')}
-        </button>
-      </div>
+      <SubmitRow label={t('common.save')} primary testid="save-status-page" />
     </form>
   );
 }

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api/client';
 import type { CheckResult, DailyUptime, Incident, Target } from '../api/model';
 import { ResultView, failureText } from '../components/result';
-import { CopyButton, ErrorBox, Section, Spinner, StatusPill, Tabs, useAsync, useTitle } from '../components/ui';
+import { CopyButton, ErrorBox, Section, Spinner, StatusPill, Table, Tabs, useAsync, useTitle } from '../components/ui';
 import { formatAgo, formatDate, formatDateTime, formatDuration, formatMs, formatUptime, resultSummary, stepFor } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
@@ -248,31 +248,27 @@ function ResultsSection({ id }: { id: string }) {
     <Section title={t('target.results')}>
       <ErrorBox error={first.error} onRetry={first.reload} />
       {rows.length === 0 && !first.loading ? <div class="empty">{t('target.noResults')}</div> : null}
-      <div class="table-wrap">
-        <table data-testid="results-table">
-          <tbody>
-            {rows.map((r) => (
-              <>
-                <tr class="clickable" onClick={() => setOpen(open === r.result_id ? null : r.result_id)} data-outcome={r.outcome}>
-                  <td>
-                    <StatusPill status={r.outcome} />
-                  </td>
-                  <td class="muted">{formatDateTime(r.started_at, lang.value)}</td>
-                  <td>{resultSummary(r)}</td>
-                  <td class="muted">{r.region}</td>
-                </tr>
-                {open === r.result_id ? (
-                  <tr>
-                    <td colSpan={4}>
-                      <ResultView result={r} />
-                    </td>
-                  </tr>
-                ) : null}
-              </>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testid="results-table">
+        {rows.map((r) => (
+          <>
+            <tr class="clickable" onClick={() => setOpen(open === r.result_id ? null : r.result_id)} data-outcome={r.outcome}>
+              <td>
+                <StatusPill status={r.outcome} />
+              </td>
+              <td class="muted">{formatDateTime(r.started_at, lang.value)}</td>
+              <td>{resultSummary(r)}</td>
+              <td class="muted">{r.region}</td>
+            </tr>
+            {open === r.result_id ? (
+              <tr>
+                <td colSpan={4}>
+                  <ResultView result={r} />
+                </td>
+              </tr>
+            ) : null}
+          </>
+        ))}
+      </Table>
       {next ? (
         <button
           type="button"
@@ -298,15 +294,11 @@ function IncidentsSection({ id }: { id: string }) {
       <ErrorBox error={data.error} onRetry={data.reload} />
       {items.length === 0 && !data.loading ? <div class="empty">{t('target.noIncidents')}</div> : null}
       {items.length ? (
-        <div class="table-wrap">
-          <table>
-            <tbody>
-              {items.map((i) => (
-                <IncidentRow incident={i} showTarget={false} showReport />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table>
+          {items.map((i) => (
+            <IncidentRow incident={i} showTarget={false} showReport />
+          ))}
+        </Table>
       ) : null}
     </Section>
   );

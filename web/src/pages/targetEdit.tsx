@@ -15,7 +15,7 @@ import {
   type HttpMethod,
 } from '../api/model';
 import { ResultView } from '../components/result';
-import { Check, ErrorBox, Field, Spinner, errorMessage, useTitle, val } from '../components/ui';
+import { Check, ErrorBox, Field, PageHead, RowDeleteButton, Spinner, errorMessage, useBusy, useTitle, val } from '../components/ui';
 import { t, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, toast } from '../session';
@@ -37,8 +37,8 @@ export function TargetEditPage({ id }: { id?: string }) {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitted, setSubmitted] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [testing, setTesting] = useState(false);
+  const [busy, whileBusy] = useBusy();
+  const [testing, whileTesting] = useBusy();
   const [testResult, setTestResult] = useState<CheckResult | null>(null);
   const [testError, setTestError] = useState<unknown>(null);
   useTitle(id ? t('target.editTitle', { name: form?.name ?? '' }) : t('target.new'));
@@ -91,42 +91,40 @@ export function TargetEditPage({ id }: { id?: string }) {
     e.preventDefault();
     const input = validate();
     if (!input) return;
-    setBusy(true);
-    try {
-      const saved = id ? await api.updateTarget(id, input) : await api.createTarget(input);
-      toast(t('common.saved'));
-      navigate(`/targets/${saved.id}`);
-    } catch (err) {
-      apiError(err);
-    } finally {
-      setBusy(false);
-    }
+    await whileBusy(async () => {
+      try {
+        const saved = id ? await api.updateTarget(id, input) : await api.createTarget(input);
+        toast(t('common.saved'));
+        navigate(`/targets/${saved.id}`);
+      } catch (err) {
+        apiError(err);
+      }
+    });
   }
 
   async function testNow() {
     const input = validate();
     if (!input) return;
-    setTesting(true);
     setTestError(null);
     setTestResult(null);
-    try {
-      if (sendsMask(input)) {
-        // A stored secret is not sent back to the browser, so an unsaved spec cannot be tested
-        // with it: the saved target can (unchanged), else the secret must be typed again.
-        if (!id || JSON.stringify(input) !== savedInput) {
-          setTestError(new Error(t('spec.testNeedsSecret')));
+    await whileTesting(async () => {
+      try {
+        if (sendsMask(input)) {
+          // A stored secret is not sent back to the browser, so an unsaved spec cannot be tested
+          // with it: the saved target can (unchanged), else the secret must be typed again.
+          if (!id || JSON.stringify(input) !== savedInput) {
+            setTestError(new Error(t('spec.testNeedsSecret')));
+            return;
+          }
+          setTestResult(await api.testTarget(id));
           return;
         }
-        setTestResult(await api.testTarget(id));
-        return;
+        setTestResult(await api.testSpec(input));
+      } catch (err) {
+        if (err instanceof ApiError && err.isValidation) apiError(err);
+        else setTestError(err);
       }
-      setTestResult(await api.testSpec(input));
-    } catch (err) {
-      if (err instanceof ApiError && err.isValidation) apiError(err);
-      else setTestError(err);
-    } finally {
-      setTesting(false);
-    }
+    });
   }
 
   const text = (field: string, label: string, value: string, set: (v: string) => void, extra: { type?: string; placeholder?: string; hint?: string; wide?: boolean } = {}) => (
@@ -144,14 +142,13 @@ export function TargetEditPage({ id }: { id?: string }) {
 
   return (
     <form class="page" onSubmit={save} noValidate data-testid="target-form">
-      <div class="page-head">
-        <h1>{id ? t('target.editTitle', { name: f.name }) : t('target.new')}</h1>
+      <PageHead title={id ? t('target.editTitle', { name: f.name }) : t('target.new')}>
         <div class="actions">
           <button type="button" class="btn" onClick={() => history.back()}>
             {t('common.cancel')}
           </button>
         </div>
-      </div>
+      </PageHead>
       <section class="card">
         <div class="grid">
           {text('name', t('common.name'), f.name, (v) => update((x) => void (x.name = v)))}
@@ -269,6 +266,9 @@ type TextFn = (field: string, label: string, value: string, set: (v: string) => 
 
 function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f: FormState) => void) => void; errText: (k: string) => string | undefined; text: TextFn }) {
   const h = f.http;
+  // A stored secret comes back masked: its input stays empty, says "unchanged", and typing replaces the secret.
+  const secret = (field: string, label: string, value: string, masked: boolean | undefined, set: (x: FormState['http'], v: string) => void) =>
+    text(field, label, value, (v) => update((x) => set(x.http, v)), { type: 'password', placeholder: masked ? t('spec.secretUnchanged') : undefined });
   return (
     <div class="grid">
       {text('spec.url', t('spec.url'), h.url, (v) => update((x) => void (x.http.url = v)), { type: 'url', placeholder: 'https://example.com/health', wide: true })}
@@ -313,9 +313,7 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
                   <input value={a.value} placeholder={a.type === 'json_path_equals' ? '"ok"' : ''} onInput={(e) => set((y) => void (y.value = val(e)))} />
                 </Field>
               ) : null}
-              <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.assertions.splice(i, 1))}>
-                {t('common.remove')}
-              </button>
+              <RowDeleteButton label={t('common.remove')} onClick={() => update((x) => void x.http.assertions.splice(i, 1))} />
             </div>
           );
         })}
@@ -375,9 +373,7 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
                       />
                       <span>{t('spec.secret')}</span>
                     </label>
-                    <button type="button" class="btn btn-small btn-danger" onClick={() => update((x) => void x.http.headers.splice(i, 1))}>
-                      {t('common.remove')}
-                    </button>
+                    <RowDeleteButton label={t('common.remove')} onClick={() => update((x) => void x.http.headers.splice(i, 1))} />
                   </div>
                   {err ? (
                     <span class="error-text" role="alert">
@@ -404,31 +400,17 @@ function HttpFields({ f, update, errText, text }: { f: FormState; update: (m: (f
           {h.authType === 'basic' ? (
             <>
               {text('spec.auth.username', t('spec.username'), h.username, (v) => update((x) => void (x.http.username = v)))}
-              {text(
-                'spec.auth.password',
-                t('spec.password'),
-                h.password,
-                (v) =>
-                  update((x) => {
-                    x.http.password = v;
-                    x.http.passwordMasked = false;
-                  }),
-                { type: 'password', placeholder: h.passwordMasked ? t('spec.secretUnchanged') : undefined },
-              )}
+              {secret('spec.auth.password', t('spec.password'), h.password, h.passwordMasked, (x, v) => {
+                x.password = v;
+                x.passwordMasked = false;
+              })}
             </>
           ) : null}
           {h.authType === 'bearer'
-            ? text(
-                'spec.auth.token',
-                t('spec.token'),
-                h.token,
-                (v) =>
-                  update((x) => {
-                    x.http.token = v;
-                    x.http.tokenMasked = false;
-                  }),
-                { type: 'password', placeholder: h.tokenMasked ? t('spec.secretUnchanged') : undefined },
-              )
+            ? secret('spec.auth.token', t('spec.token'), h.token, h.tokenMasked, (x, v) => {
+                x.token = v;
+                x.tokenMasked = false;
+              })
             : null}
         </div>
       </details>

@@ -123,6 +123,23 @@ describe('buildInput', () => {
     const back = formFromTarget({ ...input, id: '1', created_at: '', updated_at: '', state: { status: 'up', since: '2026-01-01T00:00:00Z', last_checked_at: null, last_latency_ms: null } } as Target);
     expect(buildInput(back).input).toEqual(input);
   });
+
+  it('brings every assertion type back into the form with only its own fields', () => {
+    const f = emptyForm();
+    f.name = 'rt';
+    f.http.url = 'https://a.example/';
+    f.http.assertions = [
+      { ...emptyAssertion('body_contains'), value: 'ok' },
+      { ...emptyAssertion('body_not_contains'), value: 'error' },
+      { ...emptyAssertion('body_matches'), pattern: 'o+k' },
+      { ...emptyAssertion('json_path_equals'), path: '$.a', value: '{"b":[1,null]}' },
+      { ...emptyAssertion('json_path_exists'), path: '$.c' },
+      { ...emptyAssertion('header_equals'), name: 'x-a', value: '1' },
+    ];
+    const { input, errors } = buildInput(f);
+    expect(errors).toEqual({});
+    expect(formFromTarget(input).http.assertions).toEqual(f.http.assertions);
+  });
 });
 
 describe('helpers', () => {

@@ -238,26 +238,12 @@ function buildHeaders(ctx: Ctx, rows: HeaderDraft[]): HttpHeader[] {
 
 function assertionDraft(a: Assertion): AssertionDraft {
   const d = emptyAssertion(a.type);
-  switch (a.type) {
-    case 'body_contains':
-    case 'body_not_contains':
-      d.value = a.value;
-      break;
-    case 'body_matches':
-      d.pattern = a.pattern;
-      break;
-    case 'json_path_equals':
-      d.path = a.path;
-      d.value = JSON.stringify(a.value);
-      break;
-    case 'json_path_exists':
-      d.path = a.path;
-      break;
-    case 'header_equals':
-      d.name = a.name;
-      d.value = a.value;
-      break;
-  }
+  // Each field the type has goes to its input; json_path_equals's value is any JSON, edited as text.
+  if (a.type === 'json_path_equals') d.value = JSON.stringify(a.value);
+  else if ('value' in a) d.value = a.value;
+  if ('pattern' in a) d.pattern = a.pattern;
+  if ('path' in a) d.path = a.path;
+  if ('name' in a) d.name = a.name;
   return d;
 }
 
@@ -325,6 +311,16 @@ export function isHttpUrl(s: string): boolean {
   }
 }
 
+/** The `host` and `port` of a TCP or TLS check. */
+function endpoint(ctx: Ctx, s: { host: string; port: string }): { host: string; port: number } {
+  return { host: required(ctx, 'spec.host', s.host), port: port(ctx, 'spec.port', s.port) };
+}
+
+/** Every kind's `timeout_ms`, at least 100 (10 s stands in while the field is in error). */
+function timeoutMs(ctx: Ctx, text: string): number {
+  return int(ctx, 'spec.timeout_ms', text, 100) ?? 10000;
+}
+
 function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
   switch (f.kind) {
     case 'http': {
@@ -340,7 +336,7 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
         expected_status: ranges ?? [],
         follow_redirects: h.followRedirects,
         max_redirects: int(ctx, 'spec.max_redirects', h.maxRedirects, 0, 255) ?? 10,
-        timeout_ms: int(ctx, 'spec.timeout_ms', h.timeoutMs, 100) ?? 10000,
+        timeout_ms: timeoutMs(ctx, h.timeoutMs),
         verify_tls: h.verifyTls,
         tls_warn_days: int(ctx, 'spec.tls_warn_days', h.tlsWarnDays, 0) ?? 14,
         https_only: h.httpsOnly,
@@ -369,12 +365,7 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
     }
     case 'tcp': {
       const s = f.tcp;
-      const spec: CheckSpec = {
-        kind: 'tcp',
-        host: required(ctx, 'spec.host', s.host),
-        port: port(ctx, 'spec.port', s.port),
-        timeout_ms: int(ctx, 'spec.timeout_ms', s.timeoutMs, 100) ?? 10000,
-      };
+      const spec: CheckSpec = { kind: 'tcp', ...endpoint(ctx, s), timeout_ms: timeoutMs(ctx, s.timeoutMs) };
       if (s.expectedBanner) spec.expected_banner = s.expectedBanner;
       return spec;
     }
@@ -384,7 +375,7 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
         kind: 'dns',
         name: required(ctx, 'spec.name', s.name),
         record_type: s.recordType,
-        timeout_ms: int(ctx, 'spec.timeout_ms', s.timeoutMs, 100) ?? 10000,
+        timeout_ms: timeoutMs(ctx, s.timeoutMs),
       };
       const r = resolver(ctx, 'spec.resolver', s.resolver, s.resolverProtocol);
       if (r) spec.resolver = r;
@@ -399,10 +390,9 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
       const s = f.tls;
       const spec: CheckSpec = {
         kind: 'tls',
-        host: required(ctx, 'spec.host', s.host),
-        port: port(ctx, 'spec.port', s.port),
+        ...endpoint(ctx, s),
         warn_days: int(ctx, 'spec.warn_days', s.warnDays, 0) ?? 14,
-        timeout_ms: int(ctx, 'spec.timeout_ms', s.timeoutMs, 100) ?? 10000,
+        timeout_ms: timeoutMs(ctx, s.timeoutMs),
       };
       if (s.sni.trim()) spec.sni = s.sni.trim();
       return spec;
