@@ -308,6 +308,20 @@ pub async fn insert_targets(pool: &sqlx::PgPool, intervals: &[i32]) -> Vec<uuid:
     ids
 }
 
+/// Inserts `rows` into ClickHouse's `check_results`: each a `(…)` tuple of its columns' values,
+/// in the order named here.
+pub async fn insert_check_rows(ch: &clickhouse::Client, rows: &[String]) {
+    ch.query(&format!(
+        "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
+         finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
+         connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
+        rows.join(",")
+    ))
+    .execute()
+    .await
+    .unwrap();
+}
+
 /// Collects every job published to `jobs.default` of the test vhost.
 pub async fn collect_jobs(
     broker: &TestBroker,

@@ -5,7 +5,7 @@ use common::messages::Outcome;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{create_target, get_json, http_target, id_of, send_json, spawn_app};
+use crate::helpers::{create_target, get_json, http_target, id_of, insert_check_rows, send_json, spawn_app};
 
 fn midnight(d: NaiveDate) -> chrono::DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).unwrap().and_utc()
@@ -37,17 +37,7 @@ async fn insert_fresh(app: &crate::helpers::TestApp, target: Uuid, results: &[(c
             )
         })
         .collect();
-    app.ch
-        .client
-        .query(&format!(
-            "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
-             finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
-             connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
-            values.join(",")
-        ))
-        .execute()
-        .await
-        .unwrap();
+    insert_check_rows(&app.ch.client, &values).await;
 }
 
 /// An app, Alice's session and her target "shop".

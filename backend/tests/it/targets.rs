@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    assert_error, create_target, get_json, http_target, private_specs, send_json, spawn_app, spawn_app_with,
+    TestApp, assert_error, create_target, get_json, http_target, private_specs, send_json, spawn_app, spawn_app_with,
     spawn_test_worker,
 };
 
@@ -315,17 +315,22 @@ async fn export_then_import_on_another_installation_reproduces_the_targets() {
     assert_error(bad, 422, "validation", Some("targets[1].spec.record_type")).await;
 }
 
+/// Asks "Test now" of an unsaved HTTP target with `c`; the answer.
+async fn test_adhoc(app: &TestApp, c: &reqwest::Client) -> reqwest::Response {
+    send_json(
+        c.post(app.url("/api/targets/test")),
+        http_target("adhoc", "https://example.com/"),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn test_now_returns_the_check_result_of_a_pinger() {
     let app = spawn_app().await;
     let worker = spawn_test_worker(&app);
     let c = app.user("a@example.com").await;
 
-    let r = send_json(
-        c.post(app.url("/api/targets/test")),
-        http_target("adhoc", "https://example.com/"),
-    )
-    .await;
+    let r = test_adhoc(&app, &c).await;
     assert_eq!(r.status(), 200);
     let result: Value = r.json().await.unwrap();
     assert_eq!(result["pinger_id"], "test-worker");
@@ -349,11 +354,7 @@ async fn test_now_returns_the_check_result_of_a_pinger() {
 async fn test_now_answers_504_when_no_pinger_replies_in_time() {
     let app = spawn_app_with(|c| c.api.test_now_timeout = Duration::from_secs(1)).await;
     let c = app.user("a@example.com").await;
-    let r = send_json(
-        c.post(app.url("/api/targets/test")),
-        http_target("adhoc", "https://example.com/"),
-    )
-    .await;
+    let r = test_adhoc(&app, &c).await;
     assert_eq!(r.status(), 504);
 }
 
