@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, client, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, assert_error, client, get_json, send_json, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn the_first_user_is_admin_and_the_second_is_not() {
@@ -8,22 +8,8 @@ async fn the_first_user_is_admin_and_the_second_is_not() {
     let a = app.user("Admin@Example.com ").await;
     let b = app.user("bob@example.com").await;
 
-    let me_a: Value = a
-        .get(app.url("/api/auth/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let me_b: Value = b
-        .get(app.url("/api/auth/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me_a = get_json(&a, app.url("/api/auth/me")).await;
+    let me_b = get_json(&b, app.url("/api/auth/me")).await;
 
     assert_eq!(me_a["email"], "admin@example.com", "email is normalised");
     assert_eq!(me_a["is_admin"], true);
@@ -34,34 +20,15 @@ async fn the_first_user_is_admin_and_the_second_is_not() {
 async fn registration_errors_name_the_field() {
     let app = spawn_app().await;
     let c = client();
-    let short = c
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"email": "a@example.com", "password": "short"}))
-        .send()
-        .await
-        .unwrap();
+    let register = |body: Value| send_json(c.post(app.url("/api/auth/register")), body);
+    let short = register(json!({"email": "a@example.com", "password": "short"})).await;
     assert_error(short, 422, "validation", Some("password")).await;
-    let bad_email = c
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"email": "not-an-email", "password": "long enough password"}))
-        .send()
-        .await
-        .unwrap();
+    let bad_email = register(json!({"email": "not-an-email", "password": "long enough password"})).await;
     assert_error(bad_email, 422, "validation", Some("email")).await;
-    let missing = c
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"email": "a@example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let missing = register(json!({"email": "a@example.com"})).await;
     assert_error(missing, 422, "validation", None).await;
     app.user("a@example.com").await;
-    let dup = c
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"email": "A@example.com", "password": "long enough password"}))
-        .send()
-        .await
-        .unwrap();
+    let dup = app.register(&c, "A@example.com", "long enough password").await;
     assert_error(dup, 409, "conflict", Some("email")).await;
 }
 
@@ -79,14 +46,7 @@ async fn every_api_route_needs_auth_except_config_register_and_login() {
         let r = c.get(app.url(path)).send().await.unwrap();
         assert_error(r, 401, "unauthorized", None).await;
     }
-    let config: Value = c
-        .get(app.url("/api/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = get_json(&c, app.url("/api/config")).await;
     assert_eq!(config["registration_open"], true);
     assert_eq!(config["regions"], json!(["default"]));
     assert_eq!(config["min_interval_seconds"], 10);
@@ -97,12 +57,7 @@ async fn login_sets_an_httponly_lax_cookie_and_logout_revokes_the_session() {
     let app = spawn_app().await;
     app.user("a@example.com").await;
     let c = client();
-    let r = c
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.login(&c, "a@example.com", PASSWORD).await;
     assert_eq!(r.status(), 200);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("pt_session="), "{cookie}");
@@ -129,12 +84,7 @@ async fn login_sets_an_httponly_lax_cookie_and_logout_revokes_the_session() {
 #[tokio::test]
 async fn the_cookie_is_secure_when_configured() {
     let app = spawn_app_with(|c| c.api.cookie_secure = true).await;
-    let r = client()
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"email": "a@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.register(&client(), "a@example.com", PASSWORD).await;
     assert!(r.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
 }
 
@@ -143,44 +93,21 @@ async fn a_password_change_revokes_every_other_session_but_keeps_this_one() {
     let app = spawn_app().await;
     let first = app.user("a@example.com").await;
     let second = client();
-    let r = second
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.login(&second, "a@example.com", PASSWORD).await.status(), 200);
+    let change = |current: &str| {
+        let body = json!({"current_password": current, "new_password": "a brand new password"});
+        send_json(first.post(app.url("/api/auth/password")), body)
+    };
 
-    let wrong = first
-        .post(app.url("/api/auth/password"))
-        .json(&json!({"current_password": "not the password", "new_password": "a brand new password"}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = change("not the password").await;
     assert_error(wrong, 401, "unauthorized", Some("current_password")).await;
-    let r = first
-        .post(app.url("/api/auth/password"))
-        .json(&json!({"current_password": "correct horse battery", "new_password": "a brand new password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(change(PASSWORD).await.status(), 204);
 
     assert_eq!(first.get(app.url("/api/auth/me")).send().await.unwrap().status(), 200);
     assert_eq!(second.get(app.url("/api/auth/me")).send().await.unwrap().status(), 401);
-    let old = client()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
+    let old = app.login(&client(), "a@example.com", PASSWORD).await;
     assert_eq!(old.status(), 401);
-    let new = client()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@example.com", "password": "a brand new password"}))
-        .send()
-        .await
-        .unwrap();
+    let new = app.login(&client(), "a@example.com", "a brand new password").await;
     assert_eq!(new.status(), 200);
 }
 
@@ -191,12 +118,7 @@ async fn repeated_failed_logins_get_429_with_retry_after() {
     let c = client();
     let mut statuses = Vec::new();
     for _ in 0..8 {
-        let r = c
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": "a@example.com", "password": "wrong password!"}))
-            .send()
-            .await
-            .unwrap();
+        let r = app.login(&c, "a@example.com", "wrong password!").await;
         statuses.push(r.status().as_u16());
         if r.status() == 429 {
             let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
@@ -207,13 +129,7 @@ async fn repeated_failed_logins_get_429_with_retry_after() {
     assert_eq!(&statuses[..5], &[401; 5]);
     assert_eq!(&statuses[5..], &[429; 3]);
     // The right password is refused too while the account is locked.
-    let r = c
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 429);
+    assert_eq!(app.login(&c, "a@example.com", PASSWORD).await.status(), 429);
 }
 
 #[tokio::test]
@@ -224,89 +140,36 @@ async fn api_tokens_are_shown_once_listed_scoped_and_revocable() {
     let write = app.token(&c, "write").await;
     assert!(read.starts_with("pt_"));
     let bare = reqwest::Client::new();
+    let me = |token: &str| bare.get(app.url("/api/auth/me")).bearer_auth(token).send();
+    let add_channel = |token: &str| {
+        let request = bare.post(app.url("/api/channels/email")).bearer_auth(token);
+        send_json(request, json!({"address": "ops@example.com"}))
+    };
 
-    let me = bare
-        .get(app.url("/api/auth/me"))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 200);
-    let denied = bare
-        .post(app.url("/api/channels/email"))
-        .bearer_auth(&read)
-        .json(&json!({"address": "ops@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(denied, 403, "forbidden", None).await;
-    let allowed = bare
-        .post(app.url("/api/channels/email"))
-        .bearer_auth(&write)
-        .json(&json!({"address": "ops@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(allowed.status(), 201);
+    assert_eq!(me(&read).await.unwrap().status(), 200);
+    assert_error(add_channel(&read).await, 403, "forbidden", None).await;
+    assert_eq!(add_channel(&write).await.status(), 201);
     // Tokens are minted from a session only (see edge::a_token_cannot_mint_tokens…).
     let third = app.token(&c, "read").await;
     assert!(third.starts_with("pt_"));
 
-    let list: Value = c
-        .get(app.url("/api/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&c, app.url("/api/tokens")).await;
     assert_eq!(list["total"], 3);
-    assert!(
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t.get("token").is_none())
-    );
-    let used = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| !t["last_used_at"].is_null())
-        .count();
+    let items = list["items"].as_array().unwrap();
+    assert!(items.iter().all(|t| t.get("token").is_none()));
+    let used = items.iter().filter(|t| !t["last_used_at"].is_null()).count();
     assert!(used >= 2, "last use is recorded: {list}");
 
-    let id = list["items"]
-        .as_array()
-        .unwrap()
+    let id = items
         .iter()
         .find(|t| read.starts_with(t["prefix"].as_str().unwrap()) && t["scope"] == "read")
         .unwrap()["id"]
         .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        c.delete(app.url(&format!("/api/tokens/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    let after = bare
-        .get(app.url("/api/auth/me"))
-        .bearer_auth(&read)
-        .send()
-        .await
         .unwrap();
-    assert_error(after, 401, "unauthorized", None).await;
-    let garbage = bare
-        .get(app.url("/api/auth/me"))
-        .bearer_auth("pt_nonsense")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(garbage.status(), 401);
+    let revoked = c.delete(app.url(&format!("/api/tokens/{id}"))).send().await.unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_error(me(&read).await.unwrap(), 401, "unauthorized", None).await;
+    assert_eq!(me("pt_nonsense").await.unwrap().status(), 401);
 }
 
 #[tokio::test]
@@ -314,35 +177,19 @@ async fn the_admin_can_close_registration() {
     let app = spawn_app().await;
     let admin = app.user("admin@example.com").await;
     let user = app.user("user@example.com").await;
-    let r = user
-        .put(app.url("/api/admin/settings"))
-        .json(&json!({"registration_open": false}))
-        .send()
-        .await
-        .unwrap();
+    let close = |c: &reqwest::Client| {
+        send_json(
+            c.put(app.url("/api/admin/settings")),
+            json!({"registration_open": false}),
+        )
+    };
+    assert_error(close(&user).await, 403, "forbidden", None).await;
+    assert_eq!(close(&admin).await.status(), 204);
+    let r = app
+        .register(&client(), "late@example.com", "long enough password")
+        .await;
     assert_error(r, 403, "forbidden", None).await;
-    let r = admin
-        .put(app.url("/api/admin/settings"))
-        .json(&json!({"registration_open": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    let r = client()
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"email": "late@example.com", "password": "long enough password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 403, "forbidden", None).await;
-    let config: Value = client()
-        .get(app.url("/api/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = get_json(&client(), app.url("/api/config")).await;
     assert_eq!(config["registration_open"], false);
 }
 
@@ -350,11 +197,8 @@ async fn the_admin_can_close_registration() {
 async fn closed_registration_still_lets_the_first_user_in() {
     let app = spawn_app_with(|c| c.api.registration = backend::config::Registration::Closed).await;
     app.user("first@example.com").await;
-    let r = client()
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"email": "second@example.com", "password": "long enough password"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .register(&client(), "second@example.com", "long enough password")
+        .await;
     assert_eq!(r.status(), 403);
 }

@@ -1,6 +1,8 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, client, create_target, http_target, spawn_app, spawn_app_with};
+use crate::helpers::{
+    assert_error, client, create_target, get_json, http_target, id_of, send_json, spawn_app, spawn_app_with,
+};
 
 #[tokio::test]
 async fn telegram_link_tokens_are_128_bit_ten_minute_and_stored_hashed() {
@@ -43,30 +45,16 @@ async fn telegram_links_need_a_configured_bot() {
 async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribes() {
     let app = spawn_app().await;
     let c = app.user("a@example.com").await;
-    let r = c
-        .post(app.url("/api/channels/email"))
-        .json(&json!({"address": "Ops@Example.com", "label": "ops"}))
-        .send()
-        .await
-        .unwrap();
+    let add = |body: Value| send_json(c.post(app.url("/api/channels/email")), body);
+    let r = add(json!({"address": "Ops@Example.com", "label": "ops"})).await;
     assert_eq!(r.status(), 201);
     let ch: Value = r.json().await.unwrap();
     assert_eq!(ch["address"], "ops@example.com");
     assert_eq!(ch["verified"], false);
-    let id: uuid::Uuid = ch["id"].as_str().unwrap().parse().unwrap();
-    let dup = c
-        .post(app.url("/api/channels/email"))
-        .json(&json!({"address": "ops@example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let id = id_of(&ch);
+    let dup = add(json!({"address": "ops@example.com"})).await;
     assert_error(dup, 409, "conflict", Some("address")).await;
-    let bad = c
-        .post(app.url("/api/channels/email"))
-        .json(&json!({"address": "nope"}))
-        .send()
-        .await
-        .unwrap();
+    let bad = add(json!({"address": "nope"})).await;
     assert_error(bad, 422, "validation", Some("address")).await;
 
     // What the notifier does: store the SHA-256 of a verification token and of an unsubscribe token.
@@ -81,25 +69,12 @@ async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribe
     .await
     .unwrap();
     let anon = client();
-    let channels = || async {
-        let list: Value = c
-            .get(app.url("/api/channels"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        list["items"][0].clone()
-    };
+    let channels = || async { get_json(&c, app.url("/api/channels")).await["items"][0].clone() };
     let post = |path: &'static str, token: &'static str| anon.post(app.url(path)).form(&[("token", token)]).send();
 
     // Opening the link (what a mail scanner does) shows a page and changes nothing.
-    let page = anon
-        .get(app.url("/api/channels/verify?token=verify-me"))
-        .send()
-        .await
-        .unwrap();
+    let open = |path: &'static str| anon.get(app.url(path)).send();
+    let page = open("/api/channels/verify?token=verify-me").await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
@@ -122,11 +97,7 @@ async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribe
     );
     assert_eq!(channels().await["verified"], true);
 
-    let page = anon
-        .get(app.url("/api/channels/unsubscribe?token=bye"))
-        .send()
-        .await
-        .unwrap();
+    let page = open("/api/channels/unsubscribe?token=bye").await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains(r#"action="unsubscribe""#));
     assert_eq!(
@@ -138,61 +109,31 @@ async fn mail_links_open_a_page_and_only_its_button_post_verifies_or_unsubscribe
     let list: Value = json!({"items": [channels().await]});
     assert_eq!(list["items"][0]["disabled_reason"], "unsubscribed");
 
-    let r = c
-        .patch(app.url(&format!("/api/channels/{id}")))
-        .json(&json!({"label": "pager", "muted_until": "2030-01-01T00:00:00Z"}))
-        .send()
+    let url = app.url(&format!("/api/channels/{id}"));
+    let patch = |body: Value| send_json(c.patch(url.clone()), body);
+    let patched: Value = patch(json!({"label": "pager", "muted_until": "2030-01-01T00:00:00Z"}))
+        .await
+        .json()
         .await
         .unwrap();
-    let patched: Value = r.json().await.unwrap();
     assert_eq!(patched["label"], "pager");
     assert_eq!(patched["muted_until"], "2030-01-01T00:00:00Z");
-    let r = c
-        .patch(app.url(&format!("/api/channels/{id}")))
-        .json(&json!({"muted_until": null}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["muted_until"], Value::Null);
-    assert_eq!(
-        c.delete(app.url(&format!("/api/channels/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    let unmuted: Value = patch(json!({"muted_until": null})).await.json().await.unwrap();
+    assert_eq!(unmuted["muted_until"], Value::Null);
+    assert_eq!(c.delete(url.clone()).send().await.unwrap().status(), 204);
 }
 
 #[tokio::test]
 async fn a_target_routes_its_alerts_to_chosen_channels() {
     let app = spawn_app().await;
     let c = app.user("a@example.com").await;
-    let ch: Value = c
-        .post(app.url("/api/channels/email"))
-        .json(&json!({"address": "ops@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ch = app.email_channel(&c, "ops@example.com").await;
     let t = create_target(&app, &c, &http_target("t", "https://example.com/")).await;
     let path = format!("/api/targets/{}/channels", t["id"].as_str().unwrap());
-    let empty: Value = c.get(app.url(&path)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(empty, json!({"channel_ids": []}));
-    let r = c
-        .put(app.url(&path))
-        .json(&json!({"channel_ids": [ch["id"]]}))
-        .send()
-        .await
-        .unwrap();
+    let route = |ids: Value| send_json(c.put(app.url(&path)), json!({"channel_ids": ids}));
+    assert_eq!(get_json(&c, app.url(&path)).await, json!({"channel_ids": []}));
+    let r = route(json!([ch["id"]])).await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"channel_ids": [ch["id"]]}));
-    let unknown = c
-        .put(app.url(&path))
-        .json(&json!({"channel_ids": [uuid::Uuid::new_v4()]}))
-        .send()
-        .await
-        .unwrap();
+    let unknown = route(json!([uuid::Uuid::new_v4()])).await;
     assert_error(unknown, 422, "validation", Some("channel_ids[0]")).await;
 }

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, client, create_target, http_target, spawn_app, spawn_app_with};
-
-const PASSWORD: &str = "correct horse battery";
+use crate::helpers::{
+    PASSWORD, assert_error, client, create_target, get_json, http_target, send_json, spawn_app, spawn_app_with, web_dir,
+};
 
 /// A cookie-keeping client whose connections come from `local` (any 127.0.0.0/8 address
 /// reaches the test server on 127.0.0.1).
@@ -111,22 +111,15 @@ async fn forwarded_for_is_honoured_only_from_a_trusted_proxy() {
 async fn registration_is_rate_limited_per_client_address() {
     // Arrange
     let app = spawn_app_with(|c| c.edge.register_per_hour = 2).await;
-    let register = |c: reqwest::Client, email: &'static str| {
-        let url = app.url("/api/auth/register");
-        async move {
-            c.post(url)
-                .json(&json!({"email": email, "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
 
     // Act
-    let first = register(client(), "a@example.com").await.status();
-    let second = register(client(), "b@example.com").await.status();
-    let third = register(client(), "c@example.com").await;
-    let elsewhere = register(client_from("127.0.0.2"), "d@example.com").await.status();
+    let first = app.register(&client(), "a@example.com", PASSWORD).await.status();
+    let second = app.register(&client(), "b@example.com", PASSWORD).await.status();
+    let third = app.register(&client(), "c@example.com", PASSWORD).await;
+    let elsewhere = app
+        .register(&client_from("127.0.0.2"), "d@example.com", PASSWORD)
+        .await
+        .status();
 
     // Assert
     assert_eq!((first.as_u16(), second.as_u16()), (201, 201));
@@ -168,10 +161,7 @@ fn header<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn the_dashboard_sends_security_headers_and_public_status_pages_may_be_framed() {
     // Arrange
-    let dir = std::env::temp_dir().join(format!("pt-web-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(dir.join("assets")).unwrap();
-    std::fs::write(dir.join("index.html"), "<html>dashboard</html>").unwrap();
-    std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
+    let dir = web_dir();
     let web = dir.clone();
     let app = spawn_app_with(move |c| {
         c.api.web_dir = web;
@@ -217,17 +207,7 @@ async fn cross_site_cookie_writes_are_refused_and_bearer_writes_are_not() {
     // Arrange
     let app = spawn_app().await;
     let c = app.user("a@example.com").await;
-    let tokens = || async {
-        let list: Value = c
-            .get(app.url("/api/tokens"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        list["total"].as_i64().unwrap()
-    };
+    let tokens = || async { get_json(&c, app.url("/api/tokens")).await["total"].as_i64().unwrap() };
     let own_origin = format!("http://{}", app.addr);
 
     // Act + Assert: what a foreign page's form can send, with the session cookie.
@@ -239,29 +219,21 @@ async fn cross_site_cookie_writes_are_refused_and_bearer_writes_are_not() {
         .await
         .unwrap();
     assert_error(form, 403, "forbidden", None).await;
-    let form_no_origin = c
+    // Without an origin: a form, and JSON sent as plain text (both "simple" requests).
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", "name=x&scope=write"),
+        ("text/plain", r#"{"name":"x","scope":"write"}"#),
+    ] {
+        let r = c
+            .post(app.url("/api/tokens"))
+            .header("content-type", content_type)
+            .body(body);
+        assert_eq!(r.send().await.unwrap().status(), 415, "{content_type}");
+    }
+    let foreign = c
         .post(app.url("/api/tokens"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=x&scope=write")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form_no_origin.status(), 415);
-    let plain = c
-        .post(app.url("/api/tokens"))
-        .header("content-type", "text/plain")
-        .body(r#"{"name":"x","scope":"write"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(plain.status(), 415);
-    let json_foreign = c
-        .post(app.url("/api/tokens"))
-        .header("origin", "http://127.0.0.1.evil.example")
-        .json(&json!({"name": "x", "scope": "write"}))
-        .send()
-        .await
-        .unwrap();
+        .header("origin", "http://127.0.0.1.evil.example");
+    let json_foreign = send_json(foreign, json!({"name": "x", "scope": "write"})).await;
     assert_error(json_foreign, 403, "forbidden", None).await;
     assert_eq!(tokens().await, 0, "nothing was created");
 
@@ -283,14 +255,11 @@ async fn cross_site_cookie_writes_are_refused_and_bearer_writes_are_not() {
     );
 
     // A bearer token carries no ambient credential: the guard leaves it alone.
-    let bearer = reqwest::Client::new()
+    let elsewhere = reqwest::Client::new()
         .post(app.url("/api/channels/email"))
         .bearer_auth(&token)
-        .header("origin", "https://elsewhere.example")
-        .json(&json!({"address": "ops@example.com"}))
-        .send()
-        .await
-        .unwrap();
+        .header("origin", "https://elsewhere.example");
+    let bearer = send_json(elsewhere, json!({"address": "ops@example.com"})).await;
     assert_eq!(bearer.status(), 201, "{}", bearer.text().await.unwrap());
     let logout = c.post(app.url("/api/auth/logout")).send().await.unwrap();
     assert_eq!(logout.status(), 204, "a bodyless write needs no Content-Type");
@@ -307,43 +276,26 @@ async fn a_token_cannot_mint_tokens_and_an_expired_token_gets_401() {
     let app = spawn_app().await;
     let c = app.user("a@example.com").await;
     let expires_at = chrono::Utc::now() + chrono::Duration::hours(1);
-    let r = c
-        .post(app.url("/api/tokens"))
-        .json(&json!({"name": "ci", "scope": "write", "expires_at": expires_at}))
-        .send()
-        .await
-        .unwrap();
+    let mint = |c: &reqwest::Client, body: Value| send_json(c.post(app.url("/api/tokens")), body);
+    let r = mint(&c, json!({"name": "ci", "scope": "write", "expires_at": expires_at})).await;
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.unwrap();
     let token = created["token"].as_str().unwrap().to_owned();
     let bearer = reqwest::Client::new();
 
     // Act + Assert: a token cannot create a token.
-    let minted = bearer
-        .post(app.url("/api/tokens"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "child", "scope": "write"}))
-        .send()
-        .await
-        .unwrap();
+    let as_token = bearer.post(app.url("/api/tokens")).bearer_auth(&token);
+    let minted = send_json(as_token, json!({"name": "child", "scope": "write"})).await;
     assert_error(minted, 403, "forbidden", None).await;
-    let past = c
-        .post(app.url("/api/tokens"))
-        .json(&json!({"name": "old", "scope": "read", "expires_at": "2020-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
+    let past = mint(
+        &c,
+        json!({"name": "old", "scope": "read", "expires_at": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
     assert_error(past, 422, "validation", Some("expires_at")).await;
 
     // The expiry is listed, and the token works until it passes.
-    let list: Value = c
-        .get(app.url("/api/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&c, app.url("/api/tokens")).await;
     assert_eq!(list["total"], 1);
     let listed: chrono::DateTime<chrono::Utc> = list["items"][0]["expires_at"].as_str().unwrap().parse().unwrap();
     assert!((listed - expires_at).num_seconds().abs() <= 1, "{list}");
@@ -363,12 +315,8 @@ async fn status_page(app: &crate::helpers::TestApp, c: &reqwest::Client, slug: &
         .enumerate()
         .map(|(i, t)| json!({"target_id": t, "position": i}))
         .collect();
-    let r = c
-        .post(app.url("/api/status-pages"))
-        .json(&json!({"slug": slug, "title": "First", "targets": targets}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"slug": slug, "title": "First", "targets": targets});
+    let r = send_json(c.post(app.url("/api/status-pages")), body).await;
     assert_eq!(r.status(), 201);
     r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
@@ -402,12 +350,8 @@ async fn a_public_status_page_is_cached_for_the_ttl_and_shows_at_most_the_capped
     // Act
     let first = public().await;
     let cached_at = Instant::now();
-    let r = c
-        .put(app.url(&format!("/api/status-pages/{page}")))
-        .json(&json!({"slug": "acme", "title": "Second", "targets": []}))
-        .send()
-        .await
-        .unwrap();
+    let second = json!({"slug": "acme", "title": "Second", "targets": []});
+    let r = send_json(c.put(app.url(&format!("/api/status-pages/{page}"))), second).await;
     assert_eq!(r.status(), 200);
     let within_ttl = public().await;
     let checked_within = cached_at.elapsed();
@@ -483,14 +427,8 @@ async fn a_badge_is_cached_for_the_ttl() {
         .execute(&app.pg.pool)
     };
     set_status("up").await.unwrap();
-    let token: Value = c
-        .post(app.url(&format!("/api/targets/{id}/badge-token")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let badge_token = app.url(&format!("/api/targets/{id}/badge-token"));
+    let token: Value = c.post(badge_token).send().await.unwrap().json().await.unwrap();
     let url = app.url(&format!("/badge/{}/status.svg", token["token"].as_str().unwrap()));
     let badge = || async { reqwest::get(url.clone()).await.unwrap().text().await.unwrap() };
 
@@ -529,28 +467,17 @@ async fn a_closed_installation_refuses_registrations_before_hashing_and_a_full_h
     .await;
     app.user("admin@example.com").await;
     let c = client();
-    let register = |i: usize| {
-        c.post(app.url("/api/auth/register"))
-            .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD}))
-            .send()
-    };
-    let login = |i: usize| {
-        c.post(app.url("/api/auth/login"))
-            .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD}))
-            .send()
-    };
+    let account = |i: usize| json!({"email": format!("u{i}@example.com"), "password": PASSWORD});
+    let register = |i: usize| send_json(c.post(app.url("/api/auth/register")), account(i));
+    let login = |i: usize| send_json(c.post(app.url("/api/auth/login")), account(i));
 
     // Act
     let registrations = futures::future::join_all((0..20).map(register)).await;
     let logins = futures::future::join_all((0..20).map(login)).await;
 
     // Assert
-    let registered: Vec<u16> = registrations
-        .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
-        .collect();
+    let registered: Vec<u16> = registrations.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(registered, [403; 20], "refused before any hash");
-    let logins: Vec<reqwest::Response> = logins.into_iter().map(Result::unwrap).collect();
     assert!(logins.iter().all(|r| matches!(r.status().as_u16(), 401 | 429 | 503)));
     let busy: Vec<&reqwest::Response> = logins.iter().filter(|r| r.status() == 503).collect();
     assert!(!busy.is_empty(), "a burst of logins fills the hash queue");
@@ -564,14 +491,10 @@ async fn wrong_current_passwords_count_as_failed_logins_of_that_client() {
     let c = app.user("a@example.com").await;
 
     // Act
+    let guess = json!({"current_password": "guess guess guess", "new_password": "another long password"});
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let r = c
-            .post(app.url("/api/auth/password"))
-            .json(&json!({"current_password": "guess guess guess", "new_password": "another long password"}))
-            .send()
-            .await
-            .unwrap();
+        let r = send_json(c.post(app.url("/api/auth/password")), &guess).await;
         statuses.push(r.status().as_u16());
     }
     let elsewhere = login(

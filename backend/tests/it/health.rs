@@ -2,42 +2,34 @@ use std::time::Duration;
 
 use bus::testing::TestBroker;
 use common::testing::{TestClickHouse, TestPg, assert_health_endpoints};
-use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{backend_config, start};
 
 #[tokio::test]
 async fn it_serves_metrics_and_readiness_on_the_ops_listener_only_and_stops_on_shutdown() {
-    // Arrange
-    let broker = TestBroker::new().await;
-    let pg = TestPg::new().await;
-    let ch = TestClickHouse::new().await;
+    // Arrange: the installation's guard (private targets refused), the API's defaults.
+    let (broker, pg, ch) = (
+        TestBroker::new().await,
+        TestPg::new().await,
+        TestClickHouse::new().await,
+    );
     let config = backend::Config {
-        amqp: broker.config.clone(),
-        pg: pg.config.clone(),
-        clickhouse: ch.config.clone(),
-        http: common::config::HttpConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-        },
         guard: Default::default(),
-        api: Default::default(),
-        edge: backend::config::EdgeConfig::unlimited(),
+        ..backend_config(&broker, &pg, &ch)
     };
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let service = tokio::spawn(backend::run_with_listeners(config, shutdown.clone(), move |bound| {
-        let _ = tx.send(bound);
-    }));
-    let bound = rx.await.expect("backend binds");
+    let mut app = start(config, pg, broker, ch).await;
 
     // Act + Assert: metrics and readiness on the ops listener only; the API listener (which
     // faces users) answers them 404 and still says it is alive.
-    assert_health_endpoints(bound.ops, Duration::from_secs(20)).await;
+    assert_health_endpoints(app.ops, Duration::from_secs(20)).await;
     for path in ["/metrics", "/readyz"] {
-        let r = reqwest::get(format!("http://{}{path}", bound.api)).await.unwrap();
+        let r = reqwest::get(app.url(path)).await.unwrap();
         assert_eq!(r.status(), 404, "{path} on the API listener");
     }
-    let alive = reqwest::get(format!("http://{}/healthz", bound.api)).await.unwrap();
+    let alive = reqwest::get(app.url("/healthz")).await.unwrap();
     assert_eq!(alive.status(), 200);
-    shutdown.cancel();
+    app.shutdown.cancel();
+    let service = app.handle.take().expect("the backend runs");
     let stopped = tokio::time::timeout(Duration::from_secs(10), service).await;
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "backend stops cleanly: {stopped:?}");
 }

@@ -30,15 +30,16 @@ impl Drop for TestApp {
     }
 }
 
+/// The password [`TestApp::user`] registers with.
+pub const PASSWORD: &str = "correct horse battery";
+
 /// The secret key of test apps (base64 of 32 bytes).
 pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-/// The config a test app runs with: private targets allowed unless a test says otherwise.
-pub async fn test_config() -> (backend::Config, TestPg, TestBroker, TestClickHouse) {
-    let broker = TestBroker::new().await;
-    let pg = TestPg::new().await;
-    let ch = TestClickHouse::new().await;
-    let config = backend::Config {
+/// The config of a backend on the given servers: both listeners on port 0, private targets
+/// allowed, no edge limits, the API's defaults.
+pub fn backend_config(broker: &TestBroker, pg: &TestPg, ch: &TestClickHouse) -> backend::Config {
+    backend::Config {
         amqp: broker.config.clone(),
         pg: pg.config.clone(),
         clickhouse: ch.config.clone(),
@@ -49,12 +50,18 @@ pub async fn test_config() -> (backend::Config, TestPg, TestBroker, TestClickHou
             allow_private_targets: true,
             ..Default::default()
         },
-        api: backend::config::ApiConfig {
-            secret_key: Some(TEST_SECRET_KEY.into()),
-            ..Default::default()
-        },
+        api: Default::default(),
         edge: backend::config::EdgeConfig::unlimited(),
-    };
+    }
+}
+
+/// The config a test app runs with: private targets allowed unless a test says otherwise.
+pub async fn test_config() -> (backend::Config, TestPg, TestBroker, TestClickHouse) {
+    let broker = TestBroker::new().await;
+    let pg = TestPg::new().await;
+    let ch = TestClickHouse::new().await;
+    let mut config = backend_config(&broker, &pg, &ch);
+    config.api.secret_key = Some(TEST_SECRET_KEY.into());
     (config, pg, broker, ch)
 }
 
@@ -112,14 +119,28 @@ impl TestApp {
     /// Registers `email` and returns a client logged in as them.
     pub async fn user(&self, email: &str) -> reqwest::Client {
         let c = client();
-        let r = c
-            .post(self.url("/api/auth/register"))
-            .json(&json!({"email": email, "password": "correct horse battery"}))
-            .send()
-            .await
-            .unwrap();
+        let r = self.register(&c, email, PASSWORD).await;
         assert_eq!(r.status(), 201, "register {email}: {}", r.text().await.unwrap());
         c
+    }
+
+    /// Asks to register `email` with `password` from `c`; the answer.
+    pub async fn register(&self, c: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        let body = json!({"email": email, "password": password});
+        send_json(c.post(self.url("/api/auth/register")), &body).await
+    }
+
+    /// Asks to log `c` in as `email` with `password`; the answer.
+    pub async fn login(&self, c: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        let body = json!({"email": email, "password": password});
+        send_json(c.post(self.url("/api/auth/login")), &body).await
+    }
+
+    /// Adds the email channel `address` for `c` and returns its JSON.
+    pub async fn email_channel(&self, c: &reqwest::Client, address: &str) -> Value {
+        let r = send_json(c.post(self.url("/api/channels/email")), &json!({"address": address})).await;
+        assert_eq!(r.status(), 201, "add channel {address}");
+        r.json().await.unwrap()
     }
 
     /// Creates an API token for the logged-in `c`.
@@ -192,19 +213,63 @@ pub fn spawn_test_worker(app: &TestApp) -> CancellationToken {
     shutdown
 }
 
-/// A minimal valid HTTP target body.
+/// Sends `request` (of any method, with any headers) with `body` as JSON; the answer.
+pub async fn send_json(request: reqwest::RequestBuilder, body: impl serde::Serialize) -> reqwest::Response {
+    request.json(&body).send().await.unwrap()
+}
+
 /// GETs `url` with `c` and reads the JSON answer.
 pub async fn get_json(c: &reqwest::Client, url: String) -> Value {
     c.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// GETs `url` with `c` and reads the answer as text.
+pub async fn get_text(c: &reqwest::Client, url: String) -> String {
+    c.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// The `id` of an answer's JSON object, as a UUID.
+pub fn id_of(v: &Value) -> uuid::Uuid {
+    v["id"].as_str().expect("an id").parse().expect("a UUID")
+}
+
+/// A temporary web directory holding a dashboard (`index.html`) and one asset (`assets/app.js`).
+pub fn web_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pt-web-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("index.html"), "<html>dashboard</html>").unwrap();
+    std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
+    dir
+}
+
+/// Specs on private addresses, other than the installation's own services, each with the
+/// field their refusal names.
+pub fn private_specs() -> Vec<(Value, &'static str)> {
+    vec![
+        (json!({"kind": "http", "url": "http://[::1]/"}), "spec.url"),
+        (
+            json!({"kind": "http", "url": "http://169.254.169.254/latest/meta-data"}),
+            "spec.url",
+        ),
+        (json!({"kind": "http", "url": "http://localhost/"}), "spec.url"),
+        (json!({"kind": "http", "url": "http://[::ffff:10.0.0.1]/"}), "spec.url"),
+        (json!({"kind": "tcp", "host": "192.168.1.1", "port": 22}), "spec.host"),
+        (json!({"kind": "tls", "host": "10.1.2.3"}), "spec.host"),
+        (
+            json!({"kind": "dns", "name": "example.com", "record_type": "A", "resolver": {"address": "10.0.0.53:53"}}),
+            "spec.resolver.address",
+        ),
+    ]
+}
+
+/// A minimal valid HTTP target body.
 pub fn http_target(name: &str, url: &str) -> Value {
     json!({"name": name, "spec": {"kind": "http", "url": url}})
 }
 
 /// Creates a target and returns its JSON.
 pub async fn create_target(app: &TestApp, c: &reqwest::Client, body: &Value) -> Value {
-    let r = c.post(app.url("/api/targets")).json(body).send().await.unwrap();
+    let r = send_json(c.post(app.url("/api/targets")), body).await;
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, 201, "create target: {v}");
@@ -243,29 +308,55 @@ pub async fn insert_targets(pool: &sqlx::PgPool, intervals: &[i32]) -> Vec<uuid:
     ids
 }
 
+/// Inserts `rows` into ClickHouse's `check_results`: each a `(…)` tuple of its columns' values,
+/// in the order named here.
+pub async fn insert_check_rows(ch: &clickhouse::Client, rows: &[String]) {
+    ch.query(&format!(
+        "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
+         finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
+         connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
+        rows.join(",")
+    ))
+    .execute()
+    .await
+    .unwrap();
+}
+
 /// Collects every job published to `jobs.default` of the test vhost.
 pub async fn collect_jobs(
     broker: &TestBroker,
     shutdown: CancellationToken,
 ) -> std::sync::Arc<std::sync::Mutex<Vec<common::messages::CheckJob>>> {
-    use common::messages::{CheckJobs, Envelope};
+    use common::messages::CheckJobs;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let b = broker.broker("full-collector", shutdown.clone());
-    let conn = b.connection().await.expect("collector connects");
+    let out = seen.clone();
+    consume_no_ack(broker, "jobs.default", shutdown, move |jobs: CheckJobs| {
+        assert!(jobs.validate().is_ok(), "a malformed jobs message");
+        out.lock().unwrap().extend(jobs.jobs);
+    })
+    .await;
+    seen
+}
+
+/// Reads `queue` of the test vhost without acknowledging (the test watches, it does not take
+/// part), hands each message's payload to `on`, until `shutdown`. Returns once it consumes.
+pub async fn consume_no_ack<T, F>(broker: &TestBroker, queue: &str, shutdown: CancellationToken, mut on: F)
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+    F: FnMut(T) + Send + 'static,
+{
+    let tag = format!("watcher-{queue}");
+    let b = broker.broker(&tag, shutdown.clone());
+    let conn = b.connection().await.expect("the watcher connects");
     let ch = conn.create_channel().await.unwrap();
+    let options = lapin::options::BasicConsumeOptions {
+        no_ack: true,
+        ..Default::default()
+    };
     let mut consumer = ch
-        .basic_consume(
-            "jobs.default".into(),
-            "full-collector".into(),
-            lapin::options::BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            Default::default(),
-        )
+        .basic_consume(queue.into(), tag.as_str().into(), options, Default::default())
         .await
         .unwrap();
-    let out = seen.clone();
     tokio::spawn(async move {
         let _keep = (b, conn, ch);
         loop {
@@ -273,16 +364,14 @@ pub async fn collect_jobs(
                 _ = shutdown.cancelled() => break,
                 d = futures::StreamExt::next(&mut consumer) => match d {
                     Some(Ok(d)) => {
-                        let env: Envelope<CheckJobs> = serde_json::from_slice(&d.data).expect("jobs decode");
-                        assert!(env.payload.validate().is_ok(), "a malformed jobs message");
-                        out.lock().unwrap().extend(env.payload.jobs);
+                        let env: common::messages::Envelope<T> = serde_json::from_slice(&d.data).expect("the message decodes");
+                        on(env.payload);
                     }
                     _ => break,
                 },
             }
         }
     });
-    seen
 }
 
 /// Waits (up to `secs`) until `f` holds.

@@ -5,7 +5,7 @@ use common::messages::Outcome;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{create_target, get_json, http_target, spawn_app};
+use crate::helpers::{create_target, get_json, http_target, id_of, insert_check_rows, send_json, spawn_app};
 
 fn midnight(d: NaiveDate) -> chrono::DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).unwrap().and_utc()
@@ -37,28 +37,14 @@ async fn insert_fresh(app: &crate::helpers::TestApp, target: Uuid, results: &[(c
             )
         })
         .collect();
-    app.ch
-        .client
-        .query(&format!(
-            "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
-             finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
-             connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
-            values.join(",")
-        ))
-        .execute()
-        .await
-        .unwrap();
+    insert_check_rows(&app.ch.client, &values).await;
 }
 
 /// An app, Alice's session and her target "shop".
 async fn alice_with_shop() -> (crate::helpers::TestApp, reqwest::Client, Uuid) {
     let app = spawn_app().await;
     let c = app.user("alice@example.com").await;
-    let target = create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let target = id_of(&create_target(&app, &c, &http_target("shop", "http://127.0.0.1:9/")).await);
     (app, c, target)
 }
 
@@ -147,16 +133,8 @@ async fn history_ranges_across_the_archive_seam_are_seamless() {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = c
-            .get(app.url(&format!(
-                "/api/targets/{target}/results?{range}&limit=10&cursor={cursor}"
-            )))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/api/targets/{target}/results?{range}&limit=10&cursor={cursor}");
+        let page = get_json(&c, app.url(&path)).await;
         assert_eq!(page["total"], 72, "{page}");
         for item in page["items"].as_array().unwrap() {
             seen.push(item["started_at"].as_str().unwrap().to_owned());
@@ -166,30 +144,9 @@ async fn history_ranges_across_the_archive_seam_are_seamless() {
             None => break,
         }
     }
-    let uptime: Value = c
-        .get(app.url(&format!("/api/targets/{target}/uptime?{range}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let latency: Value = c
-        .get(app.url(&format!("/api/targets/{target}/latency?{range}&step=1d")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let daily: Value = c
-        .get(app.url(&format!("/api/targets/{target}/uptime/daily?days=90")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let uptime = get_json(&c, app.url(&format!("/api/targets/{target}/uptime?{range}"))).await;
+    let latency = get_json(&c, app.url(&format!("/api/targets/{target}/latency?{range}&step=1d"))).await;
+    let daily = get_json(&c, app.url(&format!("/api/targets/{target}/uptime/daily?days=90"))).await;
 
     // Assert: 72 results, newest first, none twice, from both sides of the seam.
     assert_eq!(seen.len(), 72);
@@ -243,35 +200,20 @@ async fn another_user_gets_404_for_every_id_and_a_status_page_shows_only_public_
     .execute(&app.pg.pool)
     .await
     .unwrap();
-    let window: Value = alice
-        .post(app.url("/api/maintenance"))
-        .json(
-            &json!({"name": "upgrade", "target_id": target, "starts_at": "2026-01-01T00:00:00Z",
-                      "ends_at": "2026-01-01T01:00:00Z", "recurrence": "weekly"}),
-        )
-        .send()
+    let window = json!({"name": "upgrade", "target_id": target, "starts_at": "2026-01-01T00:00:00Z",
+                        "ends_at": "2026-01-01T01:00:00Z", "recurrence": "weekly"});
+    let window: Value = send_json(alice.post(app.url("/api/maintenance")), window)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let r = alice
-        .post(app.url("/api/status-pages"))
-        .json(&json!({"slug": "acme", "title": "Acme", "targets": [
-            {"target_id": target, "display_name": "Shop", "position": 1, "group": "Web"}]}))
-        .send()
-        .await
-        .unwrap();
+    let page = json!({"slug": "acme", "title": "Acme", "targets": [
+        {"target_id": target, "display_name": "Shop", "position": 1, "group": "Web"}]});
+    let r = send_json(alice.post(app.url("/api/status-pages")), page).await;
     assert_eq!(r.status(), 201);
     let page: Value = r.json().await.unwrap();
-    let token: Value = alice
-        .post(app.url(&format!("/api/targets/{target}/badge-token")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let badge_token = app.url(&format!("/api/targets/{target}/badge-token"));
+    let token: Value = alice.post(badge_token).send().await.unwrap().json().await.unwrap();
 
     // Act + Assert: bob sees none of it.
     let page_id = page["id"].as_str().unwrap();
@@ -302,56 +244,26 @@ async fn another_user_gets_404_for_every_id_and_a_status_page_shows_only_public_
             "POST {path}"
         );
     }
-    let note = bob
-        .post(app.url(&format!("/api/incidents/{incident}/notes")))
-        .json(&json!({"text": "mine"}))
-        .send()
-        .await
-        .unwrap();
+    let notes = app.url(&format!("/api/incidents/{incident}/notes"));
+    let note = send_json(bob.post(notes.clone()), json!({"text": "mine"})).await;
     assert_eq!(note.status(), 404);
-    let del = bob
-        .delete(app.url(&format!("/api/maintenance/{window_id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(del.status(), 404);
-    let del = bob
-        .delete(app.url(&format!("/api/status-pages/{page_id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(del.status(), 404);
-    let list: Value = bob
-        .get(app.url("/api/incidents"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    for path in [
+        format!("/api/maintenance/{window_id}"),
+        format!("/api/status-pages/{page_id}"),
+    ] {
+        let del = bob.delete(app.url(&path)).send().await.unwrap();
+        assert_eq!(del.status(), 404, "DELETE {path}");
+    }
+    let list = get_json(&bob, app.url("/api/incidents")).await;
     assert_eq!(list["total"], 0);
-    let spark: Value = bob
-        .get(app.url(&format!("/api/overview/sparklines?ids={target}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spark = get_json(&bob, app.url(&format!("/api/overview/sparklines?ids={target}"))).await;
     assert_eq!(spark, json!({}));
 
     // Alice acknowledges and notes; the detail shows both on the timeline.
-    alice
-        .post(app.url(&format!("/api/incidents/{incident}/ack")))
-        .send()
+    let ack = app.url(&format!("/api/incidents/{incident}/ack"));
+    alice.post(ack).send().await.unwrap();
+    let detail: Value = send_json(alice.post(notes), json!({"text": "looking"}))
         .await
-        .unwrap();
-    let detail: Value = alice
-        .post(app.url(&format!("/api/incidents/{incident}/notes")))
-        .json(&json!({"text": "looking"}))
-        .send()
-        .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -441,14 +353,7 @@ async fn the_overview_list_gets_the_uptime_of_many_targets_in_one_call() {
     let all = uptime(format!("{shop},{blog},{quiet},{other}")).await;
     let bad = uptime(format!("{shop},not-an-id")).await;
     let too_many = uptime(vec![shop.to_string(); 501].join(",")).await;
-    let single: Value = alice
-        .get(app.url(&format!("/api/targets/{shop}/overview")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let single = get_json(&alice, app.url(&format!("/api/targets/{shop}/overview"))).await;
 
     // Assert
     assert_eq!(all.status(), 200);

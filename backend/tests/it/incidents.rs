@@ -136,6 +136,14 @@ impl Harness {
         out
     }
 
+    /// How many incidents there are, open or resolved.
+    pub async fn incident_count(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from incidents")
+            .fetch_one(&self.pg.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn status(&self, target: Uuid) -> (String, i64) {
         sqlx::query_as("select status, version from target_state where target_id = $1")
             .bind(target)
@@ -266,11 +274,7 @@ async fn the_same_results_delivered_again_change_nothing() {
     let after = h.status(target).await;
     assert_eq!(after.0, before.0);
     assert_eq!(after.1, before.1 + 1, "only the marker changed the state");
-    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents")
-        .fetch_one(&h.pg.pool)
-        .await
-        .unwrap();
-    assert_eq!(incidents, 1);
+    assert_eq!(h.incident_count().await, 1);
 }
 
 #[tokio::test]
@@ -365,11 +369,7 @@ async fn a_maintenance_window_suppresses_the_incident_but_results_still_count() 
     // Assert
     assert!(h.events().await.is_empty());
     assert_eq!(h.status(target).await.0, "down");
-    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents")
-        .fetch_one(&h.pg.pool)
-        .await
-        .unwrap();
-    assert_eq!(incidents, 0);
+    assert_eq!(h.incident_count().await, 0);
 }
 
 #[tokio::test]
@@ -395,11 +395,7 @@ async fn a_degraded_probe_raises_one_probe_degraded_event_and_no_incident() {
     assert_eq!(kinds(&events), vec![IncidentEventKind::ProbeDegraded]);
     assert_eq!(events[0].pinger_id.as_deref(), Some("pinger-default"));
     assert!(events[0].target.is_none());
-    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents")
-        .fetch_one(&h.pg.pool)
-        .await
-        .unwrap();
-    assert_eq!(incidents, 0);
+    assert_eq!(h.incident_count().await, 0);
 }
 
 #[tokio::test]
@@ -459,16 +455,7 @@ async fn the_opened_event_carries_the_baseline_latency_from_clickhouse() {
             )
         })
         .collect();
-    h.ch.client
-        .query(&format!(
-            "INSERT INTO check_results (result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, \
-             finished_at, duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
-             connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail) VALUES {}",
-            values.join(",")
-        ))
-        .execute()
-        .await
-        .unwrap();
+    crate::helpers::insert_check_rows(&h.ch.client, &values).await;
 
     // Act
     let results: Vec<CheckResult> = (0..3)

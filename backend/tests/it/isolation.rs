@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{create_target, http_target, spawn_app};
+use crate::helpers::{create_target, get_json, get_text, http_target, send_json, spawn_app};
 
 #[tokio::test]
 async fn another_users_ids_answer_404_on_every_route_and_never_appear_in_lists() {
@@ -13,26 +13,12 @@ async fn another_users_ids_answer_404_on_every_route_and_never_appear_in_lists()
     let b_token = app.token(&b, "write").await;
     let t = create_target(&app, &a, &http_target("secret-target", "https://a.example.com/")).await;
     let target = t["id"].as_str().unwrap().to_owned();
-    let channel: Value = a
-        .post(app.url("/api/channels/email"))
-        .json(&json!({"address": "a-ops@example.com"}))
-        .send()
-        .await
+    let channel = app.email_channel(&a, "a-ops@example.com").await["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let channel = channel["id"].as_str().unwrap().to_owned();
-    let tokens: Value = a
-        .post(app.url("/api/tokens"))
-        .json(&json!({"name": "a", "scope": "read"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tokens["id"].as_str().unwrap().to_owned();
+        .to_owned();
+    let tokens = send_json(a.post(app.url("/api/tokens")), json!({"name": "a", "scope": "read"})).await;
+    let token = tokens.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
 
     let body = http_target("hijack", "https://b.example.com/");
     let calls: Vec<(&str, String, Option<Value>)> = vec![
@@ -73,62 +59,17 @@ async fn another_users_ids_answer_404_on_every_route_and_never_appear_in_lists()
         }
     }
 
-    let list: Value = b
-        .get(app.url("/api/targets"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["total"], 0);
-    let search: Value = b
-        .get(app.url("/api/targets?q=secret"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(search["total"], 0);
+    assert_eq!(get_json(&b, app.url("/api/targets")).await["total"], 0);
+    assert_eq!(get_json(&b, app.url("/api/targets?q=secret")).await["total"], 0);
     for format in ["json", "yaml"] {
-        let export = b
-            .get(app.url(&format!("/api/targets/export?format={format}")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let export = get_text(&b, app.url(&format!("/api/targets/export?format={format}"))).await;
         assert!(!export.contains("secret-target"), "{export}");
     }
-    let channels: Value = b
-        .get(app.url("/api/channels"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(channels["total"], 0);
-    let tokens: Value = b
-        .get(app.url("/api/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(get_json(&b, app.url("/api/channels")).await["total"], 0);
+    let tokens = get_json(&b, app.url("/api/tokens")).await;
     assert_eq!(tokens["total"], 1, "only B's own token");
 
     // A's things are untouched.
-    let still: Value = a
-        .get(app.url(&format!("/api/targets/{target}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let still = get_json(&a, app.url(&format!("/api/targets/{target}"))).await;
     assert_eq!(still["name"], "secret-target");
 }

@@ -24,7 +24,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, create_target, start};
+use crate::helpers::{TestApp, backend_config, consume_no_ack, create_target, id_of, start};
 
 /// Check interval of the test targets, in seconds (the operator minimum is lowered to 1).
 const INTERVAL: u64 = 2;
@@ -197,23 +197,8 @@ where
 /// The whole backend (API, scheduler, engine with the settings of the environment) with the
 /// operator's minimum interval lowered to one second.
 async fn backend(broker: TestBroker, pg: TestPg, ch: TestClickHouse) -> TestApp {
-    let config = backend::Config {
-        amqp: broker.config.clone(),
-        pg: pg.config.clone(),
-        clickhouse: ch.config.clone(),
-        http: common::config::HttpConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-        },
-        guard: common::config::GuardConfig {
-            allow_private_targets: true,
-            ..Default::default()
-        },
-        api: backend::config::ApiConfig {
-            min_interval_seconds: 1,
-            ..Default::default()
-        },
-        edge: backend::config::EdgeConfig::unlimited(),
-    };
+    let mut config = backend_config(&broker, &pg, &ch);
+    config.api.min_interval_seconds = 1;
     start(config, pg, broker, ch).await
 }
 
@@ -230,6 +215,48 @@ fn target_body(url: &str, regions: &[&str]) -> serde_json::Value {
     })
 }
 
+/// The whole path, arranged: the service, a pinger per `(region, source address)` and the
+/// archiver, an event collector, the backend, and a target every [`INTERVAL`] from those
+/// regions, seen up once.
+struct Suite {
+    service: Service,
+    workers: Workers,
+    stop: CancellationToken,
+    events: Events,
+    app: TestApp,
+    id: Uuid,
+}
+
+impl Suite {
+    async fn start(pingers: &[(&str, Option<Ipv4Addr>)]) -> Self {
+        let regions: Vec<&str> = pingers.iter().map(|(region, _)| *region).collect();
+        let service = Service::start().await;
+        let (broker, pg, ch) = servers(&regions).await;
+        let workers = Workers::start(&broker, &pg, &ch, pingers).await;
+        let stop = CancellationToken::new();
+        let events = Events::collect(&broker, stop.clone()).await;
+        let app = backend(broker, pg, ch).await;
+        let c = app.user("owner@example.com").await;
+        let id = id_of(&create_target(&app, &c, &target_body(&service.url(), &regions)).await);
+        wait_for_status(&app.pg.pool, id, "up", Duration::from_secs(30)).await;
+        Self {
+            service,
+            workers,
+            stop,
+            events,
+            app,
+            id,
+        }
+    }
+
+    /// Stops the collector, the workers (asserting each stopped cleanly) and the backend.
+    async fn stop(self) {
+        self.stop.cancel();
+        self.workers.stop().await;
+        self.app.stop().await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Observing it
 
@@ -241,38 +268,11 @@ impl Events {
     /// Starts collecting (acking each event) until `stop`.
     async fn collect(broker: &TestBroker, stop: CancellationToken) -> Self {
         let events = Self(Arc::new(Mutex::new(Vec::new())));
-        let b = broker.broker("event-collector", stop.clone());
-        let conn = b.connection().await.expect("the collector connects");
-        let ch = conn.create_channel().await.unwrap();
-        let mut consumer = ch
-            .basic_consume(
-                INCIDENTS_NOTIFY_QUEUE.into(),
-                "event-collector".into(),
-                lapin::options::BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await
-            .unwrap();
         let out = events.clone();
-        tokio::spawn(async move {
-            let _keep = (b, conn, ch);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    d = futures::StreamExt::next(&mut consumer) => match d {
-                        Some(Ok(d)) => {
-                            let env: common::messages::Envelope<IncidentEvent> =
-                                serde_json::from_slice(&d.data).expect("the event decodes");
-                            out.0.lock().unwrap().push((Instant::now(), env.payload));
-                        }
-                        _ => break,
-                    },
-                }
-            }
-        });
+        consume_no_ack(broker, INCIDENTS_NOTIFY_QUEUE, stop, move |event: IncidentEvent| {
+            out.0.lock().unwrap().push((Instant::now(), event));
+        })
+        .await;
         events
     }
 
@@ -295,6 +295,18 @@ impl Events {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Asserts an incident `opened` within [`OPEN_BOUND`] of `since`, when `what` happened; how
+/// long it took, and the event.
+fn opened_in_time(opened: Option<(Instant, IncidentEvent)>, since: Instant, what: &str) -> (Duration, IncidentEvent) {
+    let (opened_at, event) = opened.unwrap_or_else(|| panic!("no incident opened after {what}"));
+    let to_open = opened_at - since;
+    assert!(
+        to_open <= OPEN_BOUND,
+        "opened {to_open:?} after {what} (bound {OPEN_BOUND:?})"
+    );
+    (to_open, event)
 }
 
 /// The engine's status of `target` (`None` before its first result).
@@ -349,16 +361,8 @@ async fn stored_results(ch: &clickhouse::Client, target: Uuid) -> u64 {
 async fn a_loopback_server_going_down_opens_exactly_one_incident_within_k_intervals_and_coming_back_resolves_it() {
     // Arrange: the service, one pinger, the archiver and the backend; a target every 2 s.
     let began = Instant::now();
-    let service = Service::start().await;
-    let (broker, pg, ch) = servers(&[]).await;
-    let workers = Workers::start(&broker, &pg, &ch, &[("default", None)]).await;
-    let stop = CancellationToken::new();
-    let events = Events::collect(&broker, stop.clone()).await;
-    let app = backend(broker, pg, ch).await;
-    let c = app.user("owner@example.com").await;
-    let t = create_target(&app, &c, &target_body(&service.url(), &["default"])).await;
-    let id: Uuid = t["id"].as_str().unwrap().parse().unwrap();
-    wait_for_status(&app.pg.pool, id, "up", Duration::from_secs(30)).await;
+    let suite = Suite::start(&[("default", None)]).await;
+    let (service, events, app, id) = (&suite.service, &suite.events, &suite.app, suite.id);
 
     // Act: the service fails, then recovers once the incident is open.
     service.set(REFUSE_ALL);
@@ -371,12 +375,7 @@ async fn a_loopback_server_going_down_opens_exactly_one_incident_within_k_interv
     tokio::time::sleep(Duration::from_secs(2 * INTERVAL)).await;
 
     // Assert
-    let (opened_at, opened) = opened.expect("an incident opened");
-    let to_open = opened_at - down_at;
-    assert!(
-        to_open <= OPEN_BOUND,
-        "opened {to_open:?} after the service went down (bound {OPEN_BOUND:?})"
-    );
+    let (to_open, opened) = opened_in_time(opened, down_at, "the service went down");
     assert_eq!(opened.target.as_ref().map(|t| t.id), Some(id));
     assert_eq!(opened.regions, vec!["default".to_owned()]);
     let (resolved_at, resolved) = resolved.expect("the incident resolved");
@@ -398,9 +397,7 @@ async fn a_loopback_server_going_down_opens_exactly_one_incident_within_k_interv
         resolved_at - up_at,
         began.elapsed()
     );
-    stop.cancel();
-    workers.stop().await;
-    app.stop().await;
+    suite.stop().await;
 }
 
 #[tokio::test]
@@ -408,16 +405,8 @@ async fn with_two_regions_and_a_majority_quorum_one_refused_region_opens_nothing
     // Arrange: pingers in eu (127.0.0.2) and us (127.0.0.3); the backend's default quorum is a
     // majority, which of two regions is both.
     let began = Instant::now();
-    let service = Service::start().await;
-    let (broker, pg, ch) = servers(&["eu", "us"]).await;
-    let workers = Workers::start(&broker, &pg, &ch, &[("eu", Some(EU_SOURCE)), ("us", Some(US_SOURCE))]).await;
-    let stop = CancellationToken::new();
-    let events = Events::collect(&broker, stop.clone()).await;
-    let app = backend(broker, pg, ch).await;
-    let c = app.user("owner@example.com").await;
-    let t = create_target(&app, &c, &target_body(&service.url(), &["eu", "us"])).await;
-    let id: Uuid = t["id"].as_str().unwrap().parse().unwrap();
-    wait_for_status(&app.pg.pool, id, "up", Duration::from_secs(30)).await;
+    let suite = Suite::start(&[("eu", Some(EU_SOURCE)), ("us", Some(US_SOURCE))]).await;
+    let (service, events, app, id) = (&suite.service, &suite.events, &suite.app, suite.id);
 
     // Act 1: the service refuses eu only. Once eu counts as down (the target is degraded),
     // two more rounds of checks.
@@ -439,12 +428,7 @@ async fn with_two_regions_and_a_majority_quorum_one_refused_region_opens_nothing
         "one region of two is no majority: {one_region:?}"
     );
     assert!(one_region_incidents.is_empty(), "{one_region_incidents:?}");
-    let (opened_at, opened) = opened.expect("an incident opened once both regions failed");
-    let to_open = opened_at - both_down_at;
-    assert!(
-        to_open <= OPEN_BOUND,
-        "opened {to_open:?} after the second region went down (bound {OPEN_BOUND:?})"
-    );
+    let (to_open, opened) = opened_in_time(opened, both_down_at, "the second region went down");
     let both = vec!["eu".to_owned(), "us".to_owned()];
     assert_eq!(opened.regions, both);
     assert_eq!(events.kinds(), vec![IncidentEventKind::Opened], "exactly one event");
@@ -453,9 +437,7 @@ async fn with_two_regions_and_a_majority_quorum_one_refused_region_opens_nothing
         "opened {to_open:?} after both regions failed; test took {:?}",
         began.elapsed()
     );
-    stop.cancel();
-    workers.stop().await;
-    app.stop().await;
+    suite.stop().await;
 }
 
 #[tokio::test]
@@ -491,21 +473,7 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
     let workers = Workers::start(&broker, &pg, &ch, &[("eu", Some(EU_SOURCE)), ("us", Some(US_SOURCE))]).await;
     let stop = CancellationToken::new();
     let events = Events::collect(&broker, stop.clone()).await;
-    let config = backend::Config {
-        amqp: broker.config.clone(),
-        pg: pg.config.clone(),
-        clickhouse: ch.config.clone(),
-        http: common::config::HttpConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-        },
-        guard: common::config::GuardConfig {
-            allow_private_targets: true,
-            ..Default::default()
-        },
-        api: Default::default(),
-        edge: backend::config::EdgeConfig::unlimited(),
-    };
-    let state = backend::AppState::new(config, stop.clone()).unwrap();
+    let state = backend::AppState::new(backend_config(&broker, &pg, &ch), stop.clone()).unwrap();
     let settings = EngineSettings {
         quorum: Quorum::AtLeast(1),
         ..EngineSettings::default()
@@ -528,12 +496,8 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
     tokio::time::sleep(Duration::from_secs(INTERVAL)).await;
 
     // Assert
-    let (opened_at, opened) = opened.expect("one failing region of two is a quorum of one");
-    let to_open = opened_at - eu_down_at;
-    assert!(
-        to_open <= OPEN_BOUND,
-        "opened {to_open:?} after eu went down (bound {OPEN_BOUND:?})"
-    );
+    // One failing region of two is a quorum of one.
+    let (to_open, opened) = opened_in_time(opened, eu_down_at, "eu went down");
     assert_eq!(opened.regions, vec!["eu".to_owned()], "only eu saw it down");
     assert_eq!(events.kinds(), vec![IncidentEventKind::Opened], "exactly one event");
     assert_eq!(incidents(&pg.pool, id).await, vec![(false, vec!["eu".to_owned()])]);

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{collect_jobs, create_target, http_target, insert_targets, spawn_app, test_config};
+use crate::helpers::{collect_jobs, create_target, http_target, insert_targets, spawn_app_with, test_config};
 
 async fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
@@ -183,14 +183,28 @@ async fn a_standby_takes_over_within_ten_seconds_and_no_slot_is_published_twice(
 
 #[tokio::test]
 async fn an_interval_change_takes_effect_within_two_seconds() {
-    // Arrange: a target every 60 s, scheduled by the app's own scheduler (real clock).
-    let app = spawn_app().await;
+    // Arrange: a target every 60 s, scheduled by the app's own scheduler (real clock). A
+    // sentinel target every second, created after it: the scheduler takes changes in order, so
+    // once a job of the sentinel shows, the 60 s target is in its plan.
+    let app = spawn_app_with(|c| c.api.min_interval_seconds = 1).await;
     let stop = CancellationToken::new();
     let seen = collect_jobs(&app.broker, stop.clone()).await;
     let c = app.user("a@example.com").await;
     let t = create_target(&app, &c, &http_target("t", "https://example.com/")).await;
     let id: uuid::Uuid = t["id"].as_str().unwrap().parse().unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut sentinel = http_target("sentinel", "https://sentinel.example.com/");
+    sentinel["interval_seconds"] = json!(1);
+    sentinel["timeout_seconds"] = json!(0.5);
+    let sentinel: uuid::Uuid = create_target(&app, &c, &sentinel).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let scheduled = wait_until(Duration::from_secs(20), || {
+        seen.lock().unwrap().iter().any(|j| j.target_id == sentinel)
+    })
+    .await;
+    assert!(scheduled, "the scheduler leads and has both targets");
 
     // Act: every 10 s instead.
     let mut body: Value = http_target("t", "https://example.com/");
@@ -205,7 +219,13 @@ async fn an_interval_change_takes_effect_within_two_seconds() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    // Assert: the next job is on the 10 s grid, due within 2 s + one new interval.
+    // Assert: the next job is on the 10 s grid, at the latest the first slot of that grid
+    // after the change plus two seconds, and it is observed by then (plus publishing slack).
+    let latest_slot = scheduler::slot_after(
+        id,
+        10_000,
+        (changed_at + chrono::Duration::seconds(2)).timestamp_millis(),
+    );
     let ok = wait_until(Duration::from_secs(15), || {
         seen.lock()
             .unwrap()
@@ -213,6 +233,7 @@ async fn an_interval_change_takes_effect_within_two_seconds() {
             .any(|j| j.target_id == id && j.scheduled_for > changed_at)
     })
     .await;
+    let observed_at = Utc::now();
     assert!(ok, "a job at the new interval arrives");
     let jobs = seen.lock().unwrap().clone();
     let first = jobs
@@ -222,6 +243,14 @@ async fn an_interval_change_takes_effect_within_two_seconds() {
     let slot = first.scheduled_for.timestamp_millis();
     assert!(scheduler::on_grid(id, 10_000, slot), "on the new grid");
     assert!(first.scheduled_for - changed_at <= chrono::Duration::seconds(12));
+    assert!(
+        slot <= latest_slot,
+        "the change took effect within two seconds: first slot {slot}, latest allowed {latest_slot}"
+    );
+    assert!(
+        observed_at.timestamp_millis() <= latest_slot + 3_000,
+        "observed at {observed_at}, slot {slot}"
+    );
     stop.cancel();
 }
 

@@ -38,6 +38,19 @@ fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
+/// Waits (telling `what` on a timeout) for a job of target `id` among `jobs`; the first.
+async fn job_of(jobs: &Mutex<Vec<common::messages::CheckJob>>, id: &str, what: &str) -> common::messages::CheckJob {
+    let first = || {
+        jobs.lock()
+            .unwrap()
+            .iter()
+            .find(|j| j.target_id.to_string() == id)
+            .cloned()
+    };
+    wait_until(20, what, || first().is_some()).await;
+    first().unwrap()
+}
+
 /// A writer every test log line goes to.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -74,12 +87,7 @@ async fn a_secret_set_on_create_never_appears_in_answers_exports_logs_or_the_sto
     let jobs = collect_jobs(&app.broker, stop.clone()).await;
     let c = app.user("a@example.com").await;
 
-    let r = c
-        .post(app.url("/api/targets"))
-        .json(&secret_target("api"))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(c.post(app.url("/api/targets")), &secret_target("api")).await;
     assert_eq!(r.status(), 201);
     let created_text = r.text().await.unwrap();
     assert_no_secret("create", &created_text);
@@ -106,15 +114,8 @@ async fn a_secret_set_on_create_never_appears_in_answers_exports_logs_or_the_sto
         assert!(text.contains("********"), "{path} shows the mask: {text}");
     }
     let token = app.token(&c, "read").await;
-    let text = client()
-        .get(app.url(&format!("/api/targets/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let read = client().get(app.url(&format!("/api/targets/{id}"))).bearer_auth(&token);
+    let text = read.send().await.unwrap().text().await.unwrap();
     assert_no_secret("a read token's GET", &text);
 
     // Stored: the spec column holds masks only, the sealed column no plaintext.
@@ -127,17 +128,7 @@ async fn a_secret_set_on_create_never_appears_in_answers_exports_logs_or_the_sto
     assert_no_secret("the secrets column", &String::from_utf8_lossy(&sealed));
 
     // The scheduled job carries the real values, and its owner.
-    wait_until(20, "a job of the target", || {
-        jobs.lock().unwrap().iter().any(|j| j.target_id.to_string() == id)
-    })
-    .await;
-    let job = jobs
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|j| j.target_id.to_string() == id)
-        .cloned()
-        .unwrap();
+    let job = job_of(&jobs, &id, "a job of the target").await;
     let job_text = serde_json::to_string(&job.spec).unwrap();
     for s in SECRETS {
         assert!(job_text.contains(s), "the job lacks {s}: {job_text}");
@@ -147,44 +138,18 @@ async fn a_secret_set_on_create_never_appears_in_answers_exports_logs_or_the_sto
     // A PUT of the masked spec keeps every secret.
     let mut body = created.clone();
     body["name"] = json!("api renamed");
-    let r = c
-        .put(app.url(&format!("/api/targets/{id}")))
-        .json(&json!({
-            "name": body["name"], "spec": body["spec"], "interval_seconds": 1, "timeout_seconds": 0.5
-        }))
-        .send()
-        .await
-        .unwrap();
+    let masked = json!({"name": body["name"], "spec": body["spec"], "interval_seconds": 1, "timeout_seconds": 0.5});
+    let r = send_json(c.put(app.url(&format!("/api/targets/{id}"))), masked).await;
     assert_eq!(r.status(), 200);
     assert_no_secret("update", &r.text().await.unwrap());
     jobs.lock().unwrap().clear();
-    wait_until(20, "a job after the update", || {
-        jobs.lock().unwrap().iter().any(|j| j.target_id.to_string() == id)
-    })
-    .await;
-    let after = serde_json::to_string(
-        &jobs
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|j| j.target_id.to_string() == id)
-            .unwrap()
-            .spec,
-    )
-    .unwrap();
+    let after = serde_json::to_string(&job_of(&jobs, &id, "a job after the update").await.spec).unwrap();
     for s in SECRETS {
         assert!(after.contains(s), "the job after a masked PUT lacks {s}: {after}");
     }
 
     // An exported document imports back onto the same targets (the masks match).
-    let yaml = c
-        .get(app.url("/api/targets/export?format=yaml"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let yaml = get_text(&c, app.url("/api/targets/export?format=yaml")).await;
     let r = c
         .post(app.url("/api/targets/import"))
         .header("content-type", "application/yaml")
@@ -213,7 +178,7 @@ async fn an_import_with_a_mask_that_matches_no_stored_secret_is_refused_naming_t
         {"name": "new", "spec": {"kind": "http", "url": "https://new.example.com/",
             "headers": [{"name": "Accept", "value": "*/*"}, {"name": "Authorization", "value": "********"}]}}
     ]});
-    let r = c.post(app.url("/api/targets/import")).json(&doc).send().await.unwrap();
+    let r = send_json(c.post(app.url("/api/targets/import")), &doc).await;
     let body = assert_error(r, 422, "validation", Some("targets[1].spec.headers[1].value")).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("no"), "{body}");
     // The same on create.
@@ -239,12 +204,7 @@ async fn without_a_secret_key_a_secret_is_refused_and_everything_else_works() {
     })
     .await;
     let c = app.user("a@example.com").await;
-    let r = c
-        .post(app.url("/api/targets"))
-        .json(&secret_target("s"))
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(c.post(app.url("/api/targets")), &secret_target("s")).await;
     let body = assert_error(r, 422, "validation", Some("spec.headers[0].value")).await;
     assert!(
         body["error"]["message"]
@@ -272,14 +232,7 @@ async fn plaintext_secrets_stored_before_encryption_are_sealed_by_migrate_once()
     .execute(&app.pg.pool)
     .await
     .unwrap();
-    let text = c
-        .get(app.url(&format!("/api/targets/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, app.url(&format!("/api/targets/{id}"))).await;
     assert_no_secret("a legacy target's GET", &text);
 
     backend::migrate(&app.config).await.unwrap();

@@ -2,7 +2,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, create_target, http_target, spawn_app, spawn_app_with, spawn_test_worker};
+use crate::helpers::{
+    TestApp, assert_error, create_target, get_json, http_target, private_specs, send_json, spawn_app, spawn_app_with,
+    spawn_test_worker,
+};
 
 #[tokio::test]
 async fn a_target_is_created_with_defaults_read_updated_and_deleted() {
@@ -20,14 +23,7 @@ async fn a_target_is_created_with_defaults_read_updated_and_deleted() {
     assert_eq!(t["spec"]["method"], "GET", "spec defaults are filled in: {t}");
     let id = t["id"].as_str().unwrap();
 
-    let got: Value = c
-        .get(app.url(&format!("/api/targets/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = get_json(&c, app.url(&format!("/api/targets/{id}"))).await;
     assert_eq!(got["name"], "Example");
 
     let mut body = http_target("Renamed", "https://example.com/other");
@@ -35,12 +31,7 @@ async fn a_target_is_created_with_defaults_read_updated_and_deleted() {
     body["timeout_seconds"] = json!(5);
     body["tags"] = json!(["prod", "api"]);
     body["paused"] = json!(true);
-    let r = c
-        .put(app.url(&format!("/api/targets/{id}")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = send_json(c.put(app.url(&format!("/api/targets/{id}"))), &body).await;
     assert_eq!(r.status(), 200);
     let updated: Value = r.json().await.unwrap();
     assert_eq!(updated["name"], "Renamed");
@@ -49,14 +40,8 @@ async fn a_target_is_created_with_defaults_read_updated_and_deleted() {
     assert_eq!(updated["tags"], json!(["prod", "api"]));
     assert_eq!(updated["state"]["status"], "paused");
 
-    assert_eq!(
-        c.delete(app.url(&format!("/api/targets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    let deleted = c.delete(app.url(&format!("/api/targets/{id}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
     let gone = c.get(app.url(&format!("/api/targets/{id}"))).send().await.unwrap();
     assert_error(gone, 404, "not_found", None).await;
 }
@@ -192,21 +177,14 @@ async fn each_invalid_field_gives_422_naming_it() {
         ),
     ];
     for (body, field) in cases {
-        let r = c.post(app.url("/api/targets")).json(&body).send().await.unwrap();
+        let r = send_json(c.post(app.url("/api/targets")), &body).await;
         let status = r.status().as_u16();
         let v: Value = r.json().await.unwrap();
         assert_eq!(status, 422, "{body} → {v}");
         assert_eq!(v["error"]["code"], "validation", "{v}");
         assert_eq!(v["error"]["field"], field, "{body} → {v}");
     }
-    let list: Value = c
-        .get(app.url("/api/targets"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&c, app.url("/api/targets")).await;
     assert_eq!(list["total"], 0, "nothing invalid was stored");
 }
 
@@ -214,29 +192,10 @@ async fn each_invalid_field_gives_422_naming_it() {
 async fn private_addresses_are_refused_at_submit_unless_allowed() {
     let strict = spawn_app_with(|c| c.guard.allow_private_targets = false).await;
     let c = strict.user("a@example.com").await;
-    let cases = [
-        (json!({"kind": "http", "url": "http://127.0.0.1:8080/"}), "spec.url"),
-        (json!({"kind": "http", "url": "http://[::1]/"}), "spec.url"),
-        (
-            json!({"kind": "http", "url": "http://169.254.169.254/latest/meta-data"}),
-            "spec.url",
-        ),
-        (json!({"kind": "http", "url": "http://localhost/"}), "spec.url"),
-        (json!({"kind": "http", "url": "http://[::ffff:10.0.0.1]/"}), "spec.url"),
-        (json!({"kind": "tcp", "host": "192.168.1.1", "port": 22}), "spec.host"),
-        (json!({"kind": "tls", "host": "10.1.2.3"}), "spec.host"),
-        (
-            json!({"kind": "dns", "name": "example.com", "record_type": "A", "resolver": {"address": "10.0.0.53:53"}}),
-            "spec.resolver.address",
-        ),
-    ];
+    let mut cases = vec![(json!({"kind": "http", "url": "http://127.0.0.1:8080/"}), "spec.url")];
+    cases.extend(private_specs());
     for (spec, field) in cases {
-        let r = c
-            .post(strict.url("/api/targets"))
-            .json(&json!({"name": "x", "spec": spec}))
-            .send()
-            .await
-            .unwrap();
+        let r = send_json(c.post(strict.url("/api/targets")), json!({"name": "x", "spec": spec})).await;
         assert_error(r, 422, "validation", Some(field)).await;
     }
     create_target(&strict, &c, &http_target("public", "https://93.184.215.14/")).await;
@@ -256,28 +215,14 @@ async fn the_list_paginates_filters_and_sorts() {
         body["paused"] = json!(i == 3);
         create_target(&app, &c, &body).await;
     }
-    let page: Value = c
-        .get(app.url("/api/targets?limit=5"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = get_json(&c, app.url("/api/targets?limit=5")).await;
     assert_eq!(page["total"], 12);
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
     assert_eq!(page["items"][0]["name"], "svc-00");
     let mut seen = 5;
     let mut cursor = page["next_cursor"].as_str().unwrap().to_owned();
     loop {
-        let p: Value = c
-            .get(app.url(&format!("/api/targets?limit=5&cursor={cursor}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let p = get_json(&c, app.url(&format!("/api/targets?limit=5&cursor={cursor}"))).await;
         seen += p["items"].as_array().unwrap().len();
         match p["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
@@ -286,72 +231,23 @@ async fn the_list_paginates_filters_and_sorts() {
     }
     assert_eq!(seen, 12);
 
-    let odd: Value = c
-        .get(app.url("/api/targets?tag=odd"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let odd = get_json(&c, app.url("/api/targets?tag=odd")).await;
     assert_eq!(odd["total"], 6);
-    let paused: Value = c
-        .get(app.url("/api/targets?status=paused"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let paused = get_json(&c, app.url("/api/targets?status=paused")).await;
     assert_eq!(paused["total"], 1);
     assert_eq!(paused["items"][0]["name"], "svc-03");
-    let text: Value = c
-        .get(app.url("/api/targets?q=svc1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let text = get_json(&c, app.url("/api/targets?q=svc1")).await;
     assert_eq!(text["total"], 3, "svc1, svc10, svc11 by address: {text}");
-    let desc: Value = c
-        .get(app.url("/api/targets?sort=name&order=desc&limit=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let desc = get_json(&c, app.url("/api/targets?sort=name&order=desc&limit=1")).await;
     assert_eq!(desc["items"][0]["name"], "svc-11");
-    let by_status: Value = c
-        .get(app.url("/api/targets?sort=status&order=desc&limit=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_status = get_json(&c, app.url("/api/targets?sort=status&order=desc&limit=1")).await;
     assert_eq!(by_status["items"][0]["state"]["status"], "paused");
     // Filters together, each value bound in its place: odd tags among svc1, svc10, svc11.
-    let both: Value = c
-        .get(app.url("/api/targets?tag=odd&q=svc1&sort=name&order=desc&limit=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let both = get_json(&c, app.url("/api/targets?tag=odd&q=svc1&sort=name&order=desc&limit=1")).await;
     assert_eq!(both["total"], 2, "{both}");
     assert_eq!(both["items"][0]["name"], "svc-11");
     assert!(both["next_cursor"].is_string(), "{both}");
-    let changed: Value = c
-        .get(app.url("/api/targets?sort=changed&order=desc&limit=500"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let changed = get_json(&c, app.url("/api/targets?sort=changed&order=desc&limit=500")).await;
     let since: Vec<chrono::DateTime<chrono::Utc>> = changed["items"]
         .as_array()
         .unwrap()
@@ -392,47 +288,40 @@ async fn export_then_import_on_another_installation_reproduces_the_targets() {
 
         let b = spawn_app().await;
         let cb = b.user("b@example.com").await;
-        let r = cb
-            .post(b.url("/api/targets/import"))
-            .header("content-type", content_type.clone())
-            .body(doc.clone())
-            .send()
-            .await
-            .unwrap();
+        let import = || {
+            cb.post(b.url("/api/targets/import"))
+                .header("content-type", content_type.clone())
+                .body(doc.clone())
+                .send()
+        };
+        let r = import().await.unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap(), json!({"created": 2, "updated": 0}));
-        let again = cb
-            .post(b.url("/api/targets/import"))
-            .header("content-type", content_type)
-            .body(doc.clone())
-            .send()
-            .await
-            .unwrap();
+        let again = import().await.unwrap();
         assert_eq!(
             again.json::<Value>().await.unwrap(),
             json!({"created": 0, "updated": 2}),
             "matched by name"
         );
 
-        let exported_b = cb
-            .get(b.url(&format!("/api/targets/export?format={format}")))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let exported_b = cb.get(b.url(&format!("/api/targets/export?format={format}"))).send();
+        let exported_b = exported_b.await.unwrap().bytes().await.unwrap();
         assert_eq!(exported_b, doc, "export → import → export is the identity ({format})");
     }
 
     body["spec"]["record_type"] = json!("BOGUS");
-    let bad = ca
-        .post(a.url("/api/targets/import"))
-        .json(&json!({"version": 1, "targets": [http_target("ok", "https://example.com/"), body]}))
-        .send()
-        .await
-        .unwrap();
+    let doc = json!({"version": 1, "targets": [http_target("ok", "https://example.com/"), body]});
+    let bad = send_json(ca.post(a.url("/api/targets/import")), doc).await;
     assert_error(bad, 422, "validation", Some("targets[1].spec.record_type")).await;
+}
+
+/// Asks "Test now" of an unsaved HTTP target with `c`; the answer.
+async fn test_adhoc(app: &TestApp, c: &reqwest::Client) -> reqwest::Response {
+    send_json(
+        c.post(app.url("/api/targets/test")),
+        http_target("adhoc", "https://example.com/"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -441,12 +330,7 @@ async fn test_now_returns_the_check_result_of_a_pinger() {
     let worker = spawn_test_worker(&app);
     let c = app.user("a@example.com").await;
 
-    let r = c
-        .post(app.url("/api/targets/test"))
-        .json(&http_target("adhoc", "https://example.com/"))
-        .send()
-        .await
-        .unwrap();
+    let r = test_adhoc(&app, &c).await;
     assert_eq!(r.status(), 200);
     let result: Value = r.json().await.unwrap();
     assert_eq!(result["pinger_id"], "test-worker");
@@ -470,12 +354,7 @@ async fn test_now_returns_the_check_result_of_a_pinger() {
 async fn test_now_answers_504_when_no_pinger_replies_in_time() {
     let app = spawn_app_with(|c| c.api.test_now_timeout = Duration::from_secs(1)).await;
     let c = app.user("a@example.com").await;
-    let r = c
-        .post(app.url("/api/targets/test"))
-        .json(&http_target("adhoc", "https://example.com/"))
-        .send()
-        .await
-        .unwrap();
+    let r = test_adhoc(&app, &c).await;
     assert_eq!(r.status(), 504);
 }
 
@@ -523,7 +402,7 @@ async fn test_now_returns_a_real_check_result_from_a_running_pinger() {
     // Act (the pinger may still be connecting: retry a 504 a few times).
     let mut result = Value::Null;
     for _ in 0..3 {
-        let r = c.post(app.url("/api/targets/test")).json(&body).send().await.unwrap();
+        let r = send_json(c.post(app.url("/api/targets/test")), &body).await;
         if r.status() == 200 {
             result = r.json().await.unwrap();
             break;

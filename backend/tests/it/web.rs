@@ -1,13 +1,10 @@
 use serde_json::Value;
 
-use crate::helpers::{client, spawn_app_with};
+use crate::helpers::{client, get_json, spawn_app_with, web_dir};
 
 #[tokio::test]
 async fn the_web_ui_is_served_with_spa_fallback_but_api_paths_stay_json() {
-    let dir = std::env::temp_dir().join(format!("pt-web-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(dir.join("assets")).unwrap();
-    std::fs::write(dir.join("index.html"), "<html>dashboard</html>").unwrap();
-    std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
+    let dir = web_dir();
     let web = dir.clone();
     let app = spawn_app_with(move |c| c.api.web_dir = web).await;
     let c = client();
@@ -35,14 +32,7 @@ async fn the_web_ui_is_served_with_spa_fallback_but_api_paths_stay_json() {
 #[tokio::test]
 async fn the_openapi_document_names_every_route() {
     let app = spawn_app_with(|_| {}).await;
-    let doc: Value = client()
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&client(), app.url("/api/openapi.json")).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     let api_md = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/API.md")).unwrap();
