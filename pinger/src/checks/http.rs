@@ -510,15 +510,7 @@ where
         .max_buf_size(MAX_HEAD);
     let (mut sender, conn) = match builder.handshake(TokioIo::new(io)).await {
         Ok(c) => c,
-        Err(e) => {
-            report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-            report.fail(failure(
-                FailureKind::HttpProtocol,
-                Phase::Ttfb,
-                format!("the connection failed before a response: {}", body::chain(&e)),
-            ));
-            return None;
-        }
+        Err(e) => return handshake_failed("connection", &e, t, idx, report),
     };
     let head = sender.send_request(request);
     // The connection is ended by the caller (a reset for plain HTTP, close_notify for TLS),
@@ -544,18 +536,28 @@ where
     builder.max_header_list_size(MAX_HEAD as u32);
     let (mut sender, conn) = match builder.handshake(TokioIo::new(io)).await {
         Ok(c) => c,
-        Err(e) => {
-            report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-            report.fail(failure(
-                FailureKind::HttpProtocol,
-                Phase::Ttfb,
-                format!("the HTTP/2 connection failed before a response: {}", body::chain(&e)),
-            ));
-            return None;
-        }
+        Err(e) => return handshake_failed("HTTP/2 connection", &e, t, idx, report),
     };
     let head = sender.send_request(request);
     exchange(head, conn, t, idx, report).await
+}
+
+/// A `connection` (HTTP/1 or HTTP/2) that failed before a response, started at `t`: the
+/// hop's time to first byte is what it took, and the check fails there.
+fn handshake_failed(
+    connection: &str,
+    e: &hyper::Error,
+    t: Instant,
+    idx: usize,
+    report: &mut Report,
+) -> Option<Response> {
+    report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
+    report.fail(failure(
+        FailureKind::HttpProtocol,
+        Phase::Ttfb,
+        format!("the {connection} failed before a response: {}", body::chain(e)),
+    ));
+    None
 }
 
 /// Runs hyper's HTTP/2 connection tasks on tokio, each for at most `limit`: a peer that
