@@ -49,12 +49,18 @@ const FIRST_SEAL_DELAY: Duration = Duration::from_secs(5);
 /// and acks the batch in hand, and the archive job stops between days (a day in progress
 /// finishes its current step).
 pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
-    let broker = Broker::from_config(&config.amqp, "archiver", shutdown.clone());
+    let broker = Broker::from_config(&config.service.amqp, "archiver", shutdown.clone());
     let clickhouse = config.clickhouse_client();
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).clickhouse(clickhouse.clone());
     let describe = [telemetry::describe, bus::telemetry::describe];
-    let service = Service::start(config.http.addr, readiness.postgres(pg.clone()), &describe, &shutdown).await?;
+    let service = Service::start(
+        config.service.http.addr,
+        readiness.postgres(pg.clone()),
+        &describe,
+        &shutdown,
+    )
+    .await?;
     on_bound(service.ops_addr());
 
     let archive = (!config.archive.disabled).then(|| {
@@ -147,7 +153,7 @@ async fn archive_pass(job: &ArchiveJob, shutdown: &CancellationToken) {
 pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<ArchiveReport> {
     common::service::describe_metrics(&[telemetry::describe]);
     let clickhouse = config.clickhouse_client();
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
     let report = archive_job(&config, &clickhouse, &pg).run(&shutdown).await;
     if report.is_ok() {
         match seal::seal_days(&clickhouse, &pg, &shutdown).await {

@@ -57,13 +57,13 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
 /// (tests bind port 0). On shutdown the consumer stops taking deliveries and finishes the
 /// events in hand.
 pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
-    let broker = Broker::from_config(&config.amqp, "llm-service", shutdown.clone());
+    let broker = Broker::from_config(&config.service.amqp, "llm-service", shutdown.clone());
     // Publishes on the broker's publishing connection, apart from consumption (see `bus`).
     let publisher = Publisher::new(broker.clone(), PUBLISH_TIMEOUT);
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
     let describe = [telemetry::describe, bus::telemetry::describe];
-    let service = Service::start(config.http.addr, readiness, &describe, &shutdown).await?;
+    let service = Service::start(config.service.http.addr, readiness, &describe, &shutdown).await?;
     on_bound(service.ops_addr());
 
     let provider = provider::Provider::from_config(&config.llm).context("LLM provider")?;

@@ -43,17 +43,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use config::Config;
-pub use deliver::Deliverer;
+pub use deliver::{Deliverer, Delivery};
 
 /// Runs until `shutdown` is cancelled, reporting the bound health address to `on_bound`
 /// (tests bind port 0). On shutdown the consumers stop taking deliveries and finish the ones
 /// in hand; the bot and the verification loop stop between rounds.
 pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
-    let broker = Broker::from_config(&config.amqp, "notifier", shutdown.clone());
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let broker = Broker::from_config(&config.service.amqp, "notifier", shutdown.clone());
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
     let describe = [telemetry::describe, bus::telemetry::describe];
-    let service = Service::start(config.http.addr, readiness, &describe, &shutdown).await?;
+    let service = Service::start(config.service.http.addr, readiness, &describe, &shutdown).await?;
     on_bound(service.ops_addr());
 
     let telegram = config.telegram.bot_token.as_ref().map(|token| {
@@ -71,14 +71,14 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
     if telegram.is_none() && mailer.is_none() {
         warn!("neither Telegram nor email is configured: nothing will be delivered");
     }
-    let deliverer = Deliverer::new(
-        pg.clone(),
-        telegram.clone(),
-        mailer.clone(),
-        config.public_url.clone(),
-        config.delivery.report_wait,
-        config.fault,
-    );
+    let deliverer = Deliverer::new(Delivery {
+        pool: pg.clone(),
+        telegram: telegram.clone(),
+        mailer: mailer.clone(),
+        public_url: config.public_url.clone(),
+        report_wait: config.delivery.report_wait,
+        fault: config.fault,
+    });
 
     let mut tasks = JoinSet::new();
     if let (Some(tg), true) = (telegram.clone(), config.telegram.polling) {

@@ -117,6 +117,35 @@ pub struct HttpConfig {
     pub addr: SocketAddr,
 }
 
+/// What every service that consumes from RabbitMQ and keeps its state in PostgreSQL reads
+/// (archiver, llm-service, notifier): the broker, the database and where `/healthz`,
+/// `/readyz` and `/metrics` are served.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceConfig {
+    /// RabbitMQ.
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+    /// PostgreSQL.
+    #[command(flatten)]
+    pub pg: PgConfig,
+    /// Health and metrics server.
+    #[command(flatten)]
+    pub http: HttpConfig,
+}
+
+impl ServiceConfig {
+    /// These servers, the health and metrics server on an ephemeral loopback port (tests).
+    pub fn new(amqp: AmqpConfig, pg: PgConfig) -> Self {
+        Self {
+            amqp,
+            pg,
+            http: HttpConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            },
+        }
+    }
+}
+
 /// Parses `T` from the command line and the environment, an empty environment variable
 /// counting as unset (as `PINGTOWER_X=` or `${X:-}` in a compose file means "not given"), so
 /// it falls back to the default instead of failing to parse or overriding it with "".
