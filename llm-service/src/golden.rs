@@ -102,19 +102,14 @@ fn hop(url: &str, status: Option<u16>, location: Option<&str>) -> HttpHop {
 
 fn tls(days_left: i64) -> TlsInfo {
     let not_after = at(86_400 * days_left);
+    // The shared sample's certificate, issued by a public CA 90 days before it expires.
+    let sample = common::samples::check_result().tls.expect("the sample result has TLS");
     TlsInfo {
-        subject: "CN=shop.example.com".into(),
         issuer: "C=US, O=Let's Encrypt, CN=R11".into(),
-        sans: vec!["shop.example.com".into()],
         not_before: not_after - chrono::Duration::days(90),
         not_after,
         days_left,
-        fingerprint_sha256: "ab".repeat(32),
-        version: Some("TLSv1.3".into()),
-        cipher: Some("TLS13_AES_128_GCM_SHA256".into()),
-        chain_valid: true,
-        hostname_matches: true,
-        validation_error: None,
+        ..sample
     }
 }
 
@@ -134,6 +129,13 @@ fn dns(rcode: &str, answers: &[(&str, &str)]) -> DnsInfo {
     }
 }
 
+/// A DNS failure: nothing was resolved, so the result has no hops and no address.
+fn unresolved(r: &mut CheckResult, dns: DnsInfo) {
+    r.hops.clear();
+    r.resolved_ip = None;
+    r.dns = Some(dns);
+}
+
 /// A failing HTTPS result of kind `kind` with the facts a pinger would attach.
 pub fn failing_result(kind: FailureKind) -> CheckResult {
     let url = "https://shop.example.com/health";
@@ -147,32 +149,27 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
     r.body_excerpt = None;
     let (phase, message) = match kind {
         FailureKind::DnsNxdomain => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("NXDOMAIN", &[]));
+            unresolved(&mut r, dns("NXDOMAIN", &[]));
             (Phase::Dns, "shop.example.com: no such domain (NXDOMAIN)")
         }
         FailureKind::DnsServfail => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("SERVFAIL", &[]));
+            unresolved(&mut r, dns("SERVFAIL", &[]));
             (Phase::Dns, "shop.example.com: SERVFAIL from the resolver")
         }
         FailureKind::DnsTimeout => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(DnsInfo {
-                rcode: None,
-                resolver: "9.9.9.9:53".into(),
-                answers: vec![],
-                duration_ms: 5000.0,
-            });
+            unresolved(
+                &mut r,
+                DnsInfo {
+                    rcode: None,
+                    resolver: "9.9.9.9:53".into(),
+                    answers: vec![],
+                    duration_ms: 5000.0,
+                },
+            );
             (Phase::Dns, "no answer from 9.9.9.9:53 within 5 s")
         }
         FailureKind::DnsNoRecords => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("NOERROR", &[]));
+            unresolved(&mut r, dns("NOERROR", &[]));
             (Phase::Dns, "shop.example.com has no AAAA records")
         }
         FailureKind::DnsUnexpectedAnswer => {
@@ -181,9 +178,7 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
             (Phase::Validation, "expected A 93.184.216.34, got 203.0.113.66")
         }
         FailureKind::DnsError => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("REFUSED", &[]));
+            unresolved(&mut r, dns("REFUSED", &[]));
             (Phase::Dns, "REFUSED")
         }
         FailureKind::ConnectRefused => (Phase::Connect, "connection refused by 93.184.216.34:443"),
