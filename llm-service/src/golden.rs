@@ -113,6 +113,15 @@ fn tls(days_left: i64) -> TlsInfo {
     }
 }
 
+/// The sample certificate with `days_left`, changed by `change` and failing validation with
+/// `error`.
+fn invalid_tls(days_left: i64, error: &str, change: impl FnOnce(&mut TlsInfo)) -> TlsInfo {
+    let mut t = tls(days_left);
+    change(&mut t);
+    t.validation_error = Some(error.into());
+    t
+}
+
 fn dns(rcode: &str, answers: &[(&str, &str)]) -> DnsInfo {
     DnsInfo {
         rcode: Some(rcode.into()),
@@ -188,35 +197,30 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
         }
         FailureKind::ConnectError => (Phase::Connect, "network unreachable"),
         FailureKind::TlsExpired => {
-            let mut t = tls(-3);
-            t.chain_valid = false;
-            t.validation_error = Some("certificate expired".into());
-            r.tls = Some(t);
+            r.tls = Some(invalid_tls(-3, "certificate expired", |t| t.chain_valid = false));
             (Phase::Tls, "certificate expired on 2026-11-15")
         }
         FailureKind::TlsNotYetValid => {
-            let mut t = tls(120);
-            t.not_before = at(86_400 * 2);
-            t.chain_valid = false;
-            t.validation_error = Some("certificate not valid yet".into());
-            r.tls = Some(t);
+            r.tls = Some(invalid_tls(120, "certificate not valid yet", |t| {
+                t.not_before = at(86_400 * 2);
+                t.chain_valid = false;
+            }));
             (Phase::Tls, "certificate not valid before 2026-11-21")
         }
         FailureKind::TlsUntrusted => {
-            let mut t = tls(200);
-            t.issuer = "CN=shop.example.com".into();
-            t.chain_valid = false;
-            t.validation_error = Some("self-signed certificate".into());
-            r.tls = Some(t);
+            r.tls = Some(invalid_tls(200, "self-signed certificate", |t| {
+                t.issuer = "CN=shop.example.com".into();
+                t.chain_valid = false;
+            }));
             (Phase::Tls, "invalid peer certificate: UnknownIssuer")
         }
         FailureKind::TlsHostname => {
-            let mut t = tls(60);
-            t.subject = "CN=old.example.net".into();
-            t.sans = vec!["old.example.net".into(), "www.old.example.net".into()];
-            t.hostname_matches = false;
-            t.validation_error = Some("certificate not valid for name shop.example.com".into());
-            r.tls = Some(t);
+            let error = "certificate not valid for name shop.example.com";
+            r.tls = Some(invalid_tls(60, error, |t| {
+                t.subject = "CN=old.example.net".into();
+                t.sans = vec!["old.example.net".into(), "www.old.example.net".into()];
+                t.hostname_matches = false;
+            }));
             (Phase::Tls, "certificate is not valid for shop.example.com")
         }
         FailureKind::TlsExpiring => {

@@ -138,21 +138,15 @@ pub async fn check(engine: &Engine, spec: &HttpSpec, report: &mut Report) {
     report.enter(Phase::Setup);
     let started = Instant::now();
     let first = match Url::parse(&spec.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
-        Ok(u) => {
-            return report.fail(failure(
-                FailureKind::Internal,
-                Phase::Setup,
-                format!("unsupported URL {u}: only http and https with a host can be checked"),
-            ));
-        }
-        Err(e) => {
-            return report.fail(failure(
-                FailureKind::Internal,
-                Phase::Setup,
-                format!("invalid URL {:?}: {e}", spec.url),
-            ));
-        }
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        Ok(u) => Err(format!(
+            "unsupported URL {u}: only http and https with a host can be checked"
+        )),
+        Err(e) => Err(format!("invalid URL {:?}: {e}", spec.url)),
+    };
+    let first = match first {
+        Ok(u) => u,
+        Err(message) => return report.fail(failure(FailureKind::Internal, Phase::Setup, message)),
     };
     let mut headers = match base_headers(spec) {
         Ok(h) => h,
@@ -199,21 +193,13 @@ pub async fn check(engine: &Engine, spec: &HttpSpec, report: &mut Report) {
             h.location = Some(location.clone());
         }
         let next = match url.join(&location) {
-            Ok(n) if matches!(n.scheme(), "http" | "https") => n,
-            Ok(n) => {
-                return report.fail(failure(
-                    FailureKind::HttpProtocol,
-                    Phase::Redirect,
-                    format!("redirect to unsupported URL {n}"),
-                ));
-            }
-            Err(e) => {
-                return report.fail(failure(
-                    FailureKind::HttpProtocol,
-                    Phase::Redirect,
-                    format!("redirect to an invalid location {location:?}: {e}"),
-                ));
-            }
+            Ok(n) if matches!(n.scheme(), "http" | "https") => Ok(n),
+            Ok(n) => Err(format!("redirect to unsupported URL {n}")),
+            Err(e) => Err(format!("redirect to an invalid location {location:?}: {e}")),
+        };
+        let next = match next {
+            Ok(n) => n,
+            Err(message) => return report.fail(failure(FailureKind::HttpProtocol, Phase::Redirect, message)),
         };
         if visited.contains(next.as_str()) {
             return report.fail(failure(
