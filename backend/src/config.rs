@@ -247,6 +247,7 @@ impl Default for EdgeConfig {
     }
 }
 
+// Every quota spells out its flag, variable and default: clap reads each from its own attribute.
 /// Default quotas of every user (an admin can override each per user).
 #[derive(Debug, Clone, clap::Args)]
 pub struct QuotaConfig {

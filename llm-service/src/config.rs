@@ -70,6 +70,7 @@ impl Default for LlmConfig {
     }
 }
 
+// Like the notifier's delivery settings in shape, but each service names its own variables.
 /// How incident events are consumed.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConsumerConfig {

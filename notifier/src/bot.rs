@@ -395,6 +395,7 @@ impl BotService {
         Ok(msg!("bot-mute-done", name = html(&target_name), until = when(until)).render(lang))
     }
 
+    // The mute statements stay written out: a query macro takes literal SQL only.
     async fn mute_target(&self, channel_id: Uuid, target_id: Uuid, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
         sqlx::query!(
             "insert into notification_mutes (channel_id, target_id, muted_until) values ($1, $2, $3)

@@ -68,6 +68,7 @@ impl Config {
     }
 }
 
+// Each setting spells out its flag, variable and default: clap reads each from its own attribute.
 /// Telegram Bot API.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TelegramConfig {

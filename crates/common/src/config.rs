@@ -27,6 +27,7 @@ pub struct AmqpConfig {
     pub management_url: url::Url,
 }
 
+// Each setting spells out its flag, variable and default: clap reads each from its own attribute.
 /// PostgreSQL connection.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PgConfig {
