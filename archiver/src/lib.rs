@@ -52,15 +52,12 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
     let broker = Broker::from_config(&config.service.amqp, "archiver", shutdown.clone());
     let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
-    let readiness = Readiness::new().amqp(broker.clone()).clickhouse(clickhouse.clone());
+    let readiness = Readiness::new()
+        .amqp(broker.clone())
+        .clickhouse(clickhouse.clone())
+        .postgres(pg.clone());
     let describe = [telemetry::describe, bus::telemetry::describe];
-    let service = Service::start(
-        config.service.http.addr,
-        readiness.postgres(pg.clone()),
-        &describe,
-        &shutdown,
-    )
-    .await?;
+    let service = Service::start(config.service.http.addr, readiness, &describe, &shutdown).await?;
     on_bound(service.ops_addr());
 
     let archive = (!config.archive.disabled).then(|| {

@@ -147,10 +147,11 @@ pub async fn run_with_listeners(
     let mut service = Service::start(state.config.edge.ops_addr, readiness, &describe, &shutdown)
         .await
         .context("PINGTOWER_OPS_ADDR")?;
-    let api = service
-        .serve(state.config.http.addr, app(state.clone()))
-        .await
-        .context("PINGTOWER_HTTP_ADDR")?;
+    let api = match service.serve(state.config.http.addr, app(state.clone())).await {
+        Ok(api) => api,
+        // The ops listener is up already: it stops with the failed start.
+        Err(e) => return service.stop(Err(e.context("PINGTOWER_HTTP_ADDR"))).await,
+    };
     on_bound(Bound {
         api,
         ops: service.ops_addr(),
