@@ -130,7 +130,7 @@ async fn ingest(n: usize) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let cpu = CpuMeter::start();
     let started = Instant::now();
-    let app = tokio::spawn(archiver::run(config, shutdown.clone()));
+    let app = tokio::spawn(archiver::run_with(config, shutdown.clone(), |_| {}));
     loop {
         let stored: u64 = ch.client.query("SELECT count() FROM check_results").fetch_one().await?;
         if stored >= n as u64 {

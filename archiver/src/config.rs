@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use common::config::{AmqpConfig, ClickHouseConfig, HttpConfig, PgConfig};
+use common::config::{AmqpConfig, ClickHouseConfig, PgConfig, ServiceConfig};
 
 use crate::fault::FaultPoint;
 
@@ -13,18 +13,12 @@ pub struct Config {
     /// What to do (default: `serve`).
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// RabbitMQ.
+    /// RabbitMQ, PostgreSQL (the archive and its ledger) and the health and metrics server.
     #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// PostgreSQL (the archive and its ledger).
-    #[command(flatten)]
-    pub pg: PgConfig,
+    pub service: ServiceConfig,
     /// ClickHouse (fresh results).
     #[command(flatten)]
     pub clickhouse: ClickHouseConfig,
-    /// Health and metrics server.
-    #[command(flatten)]
-    pub http: HttpConfig,
     /// Ingest from `results.store`.
     #[command(flatten)]
     pub ingest: IngestConfig,
@@ -116,12 +110,8 @@ impl Config {
     pub fn new(amqp: AmqpConfig, pg: PgConfig, clickhouse: ClickHouseConfig) -> Self {
         Self {
             command: None,
-            amqp,
-            pg,
+            service: ServiceConfig::new(amqp, pg),
             clickhouse,
-            http: HttpConfig {
-                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            },
             ingest: IngestConfig {
                 batch_size: 5000,
                 writers: crate::consumer::DEFAULT_WRITERS,

@@ -3,9 +3,6 @@
 //!
 //! Selected with `PINGTOWER_ARCHIVER_FAULT=<point>`; unset in production.
 
-/// The exit status of a process stopped at a fault point.
-pub const FAULT_EXIT_CODE: i32 = 86;
-
 /// Where to crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 #[value(rename_all = "snake_case")]
@@ -41,45 +38,29 @@ impl FaultPoint {
     ];
 
     /// The name used in `PINGTOWER_ARCHIVER_FAULT`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultPoint::AfterLedger => "after_ledger",
-            FaultPoint::DuringCopy => "during_copy",
-            FaultPoint::AfterCopy => "after_copy",
-            FaultPoint::AfterVerify => "after_verify",
-            FaultPoint::BeforeDrop => "before_drop",
-            FaultPoint::AfterDrop => "after_drop",
-            FaultPoint::BeforeDone => "before_done",
-            FaultPoint::AfterInsert => "after_insert",
-        }
+    pub fn name(self) -> String {
+        common::fault::name(&self)
     }
 }
 
-/// Exits the process at once (no destructors, no flushing, no acks) when `point` is the
-/// configured fault point.
+pub use common::fault::FAULT_EXIT_CODE;
+
+/// Exits the process at once when `point` is the configured fault point.
 pub fn hit(configured: Option<FaultPoint>, point: FaultPoint) {
-    if configured == Some(point) {
-        eprintln!("archiver: fault point {} reached; exiting", point.as_str());
-        std::process::exit(FAULT_EXIT_CODE);
-    }
+    common::fault::hit("archiver", configured, point);
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::ValueEnum;
-
     use super::*;
 
     #[test]
-    fn names_round_trip_through_the_environment_spelling() {
+    fn every_point_round_trips_through_its_environment_spelling() {
         for point in FaultPoint::ARCHIVE.into_iter().chain([FaultPoint::AfterInsert]) {
-            assert_eq!(FaultPoint::from_str(point.as_str(), false), Ok(point));
+            assert_eq!(
+                <FaultPoint as clap::ValueEnum>::from_str(&point.name(), false),
+                Ok(point)
+            );
         }
-    }
-
-    #[test]
-    fn an_unconfigured_fault_point_does_nothing() {
-        hit(None, FaultPoint::AfterCopy);
-        hit(Some(FaultPoint::AfterDrop), FaultPoint::AfterCopy);
     }
 }

@@ -104,6 +104,7 @@ pub async fn try_lock_job(conn: &mut PgConnection) -> sqlx::Result<bool> {
         .await
 }
 
+// The statements below stay written out: a query macro takes literal SQL only.
 /// Releases the job lock.
 pub async fn release_job(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query!("select from pg_advisory_unlock($1, 0)", LOCK_JOB)

@@ -12,7 +12,7 @@
 //! - [`seal`]: closed days' daily rollups copied to PostgreSQL for fast long-range reads.
 //! - [`fault`]: fault points for crash tests.
 //! - [`telemetry`]: metric names.
-//! - [`run`] / [`run_with`]: the service; [`run_once`]: one archive run (`archiver run-once`).
+//! - [`run_with`]: the service; [`run_once`]: one archive run (`archiver run-once`).
 
 pub mod archive;
 pub mod config;
@@ -31,7 +31,7 @@ use anyhow::Context;
 use bus::{Broker, ConsumerOptions, ReadinessExt};
 use common::health::Readiness;
 use common::messages::RESULTS_STORE_QUEUE;
-use common::service::Service;
+use common::service::{OnBound, Service};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -44,44 +44,24 @@ const FIRST_ARCHIVE_DELAY: Duration = Duration::from_secs(10);
 /// How long after start `serve` seals closed days for the first time.
 const FIRST_SEAL_DELAY: Duration = Duration::from_secs(5);
 
-/// Runs the service until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    run_with(config, shutdown, |_| {}).await
-}
-
-/// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
-///
-/// On shutdown the consumer stops taking deliveries, stores and acks the batch in hand, and
-/// the archive job stops between days (a day in progress finishes its current step).
-pub async fn run_with(
-    config: Config,
-    shutdown: CancellationToken,
-    on_bound: impl FnOnce(std::net::SocketAddr),
-) -> anyhow::Result<()> {
-    let broker = Broker::from_config(&config.amqp, "archiver", shutdown.clone());
+/// Runs the service until `shutdown` is cancelled, reporting the bound health address to
+/// `on_bound` (tests bind port 0). On shutdown the consumer stops taking deliveries, stores
+/// and acks the batch in hand, and the archive job stops between days (a day in progress
+/// finishes its current step).
+pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
+    let broker = Broker::from_config(&config.service.amqp, "archiver", shutdown.clone());
     let clickhouse = config.clickhouse_client();
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new()
         .amqp(broker.clone())
         .clickhouse(clickhouse.clone())
         .postgres(pg.clone());
-    let service = Service::start(
-        config.http.addr,
-        readiness,
-        &[telemetry::describe, bus::telemetry::describe],
-        &shutdown,
-    )
-    .await?;
+    let describe = [telemetry::describe, bus::telemetry::describe];
+    let service = Service::start(config.service.http.addr, readiness, &describe, &shutdown).await?;
     on_bound(service.ops_addr());
 
     let archive = (!config.archive.disabled).then(|| {
-        let job = ArchiveJob::new(
-            clickhouse.clone(),
-            pg.clone(),
-            config.archive.retention_days,
-            config.archive.fault,
-        )
-        .with_copy_parallelism(config.archive.copy_parallelism);
+        let job = archive_job(&config, &clickhouse, &pg);
         let (client, pool, stop) = (clickhouse.clone(), pg.clone(), shutdown.clone());
         let seal = tokio::spawn(every(
             FIRST_SEAL_DELAY,
@@ -170,15 +150,8 @@ async fn archive_pass(job: &ArchiveJob, shutdown: &CancellationToken) {
 pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<ArchiveReport> {
     common::service::describe_metrics(&[telemetry::describe]);
     let clickhouse = config.clickhouse_client();
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
-    let job = ArchiveJob::new(
-        clickhouse.clone(),
-        pg.clone(),
-        config.archive.retention_days,
-        config.archive.fault,
-    )
-    .with_copy_parallelism(config.archive.copy_parallelism);
-    let report = job.run(&shutdown).await;
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
+    let report = archive_job(&config, &clickhouse, &pg).run(&shutdown).await;
     if report.is_ok() {
         match seal::seal_days(&clickhouse, &pg, &shutdown).await {
             Ok(sealed) => info!(sealed = sealed.sealed.len(), "closed days sealed"),
@@ -187,4 +160,15 @@ pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Re
     }
     pg.close().await;
     report
+}
+
+/// The archive job as `config` sets it up.
+fn archive_job(config: &Config, clickhouse: &clickhouse::Client, pg: &sqlx::PgPool) -> ArchiveJob {
+    ArchiveJob::new(
+        clickhouse.clone(),
+        pg.clone(),
+        config.archive.retention_days,
+        config.archive.fault,
+    )
+    .with_copy_parallelism(config.archive.copy_parallelism)
 }

@@ -89,8 +89,8 @@ pub struct ApiConfig {
     pub scheduler: bool,
     /// The scheduler's tick: jobs that fall due within one tick are published together, in
     /// messages of up to 64 jobs per region (the broker's cost is per message). A job waits
-    /// at most this long; `0s` publishes each as soon as it is due.
-    #[arg(long, env = "PINGTOWER_SCHEDULER_TICK", default_value = "25ms", value_parser = humantime::parse_duration)]
+    /// at most this long; `0s` publishes each as soon as it is due. At most 1 s.
+    #[arg(long, env = "PINGTOWER_SCHEDULER_TICK", default_value = "25ms", value_parser = parse_scheduler_tick)]
     pub scheduler_tick: Duration,
     /// How long "Test now" waits for a pinger's answer.
     #[arg(long, env = "PINGTOWER_TEST_NOW_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -195,6 +195,20 @@ fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("{s:?} is not a CIDR (10.0.0.0/8) or an address"))
 }
 
+/// The longest scheduler tick: every job may wait one tick, so a longer one would delay
+/// checks visibly (and a typo like `25s` for `25ms` would pass unnoticed).
+pub const MAX_SCHEDULER_TICK: Duration = Duration::from_secs(1);
+
+fn parse_scheduler_tick(s: &str) -> Result<Duration, String> {
+    let tick = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if tick > MAX_SCHEDULER_TICK {
+        return Err(format!(
+            "PINGTOWER_SCHEDULER_TICK is {s:?}, more than the longest tick, 1s (every job may wait one tick)"
+        ));
+    }
+    Ok(tick)
+}
+
 fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if ttl > Duration::from_secs(60) {
@@ -233,6 +247,7 @@ impl Default for EdgeConfig {
     }
 }
 
+// Every quota spells out its flag, variable and default: clap reads each from its own attribute.
 /// Default quotas of every user (an admin can override each per user).
 #[derive(Debug, Clone, clap::Args)]
 pub struct QuotaConfig {
@@ -326,5 +341,35 @@ impl Default for QuotaConfig {
             max_channels: 20,
             test_now_per_minute: 10,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("backend").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_scheduler_tick_is_refused_above_one_second_naming_the_variable() {
+        // Arrange + Act
+        let default = parse(&[]).unwrap();
+        let longest = parse(&["--scheduler-tick", "1s"]).unwrap();
+        let none = parse(&["--scheduler-tick", "0s"]).unwrap();
+        let refused = parse(&["--scheduler-tick", "1001ms"]).unwrap_err();
+
+        // Assert
+        assert_eq!(default.config.api.scheduler_tick, Duration::from_millis(25));
+        assert_eq!(longest.config.api.scheduler_tick, Duration::from_secs(1));
+        assert_eq!(none.config.api.scheduler_tick, Duration::ZERO);
+        let message = refused.to_string();
+        assert!(
+            message.contains("PINGTOWER_SCHEDULER_TICK") && message.contains("1001ms"),
+            "the error names the variable and the value: {message}"
+        );
     }
 }

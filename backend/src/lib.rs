@@ -14,7 +14,7 @@
 //!   [`ratelimit`], [`cache`].
 //! - [`openapi`]: [`openapi::document`], the API contract served at `/api/openapi.json`.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
-//! - [`run`]: the service, startable inside a test.
+//! - [`run_with_listeners`] / [`run_with`]: the service, startable inside a test.
 
 pub mod cache;
 pub mod clock;
@@ -39,7 +39,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bus::{Publisher, ReadinessExt};
-use common::health::{self, Readiness};
+use common::health::Readiness;
+use common::service::{OnBound, Service};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Cli, Command, Config};
@@ -113,18 +114,9 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
     })
 }
 
-/// Runs until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    run_with(config, shutdown, |_| {}).await
-}
-
-/// [`run`], reporting the bound API address to `on_bound` (tests bind port 0).
-pub async fn run_with(
-    config: Config,
-    shutdown: CancellationToken,
-    on_bound: impl FnOnce(std::net::SocketAddr),
-) -> anyhow::Result<()> {
-    run_with_listeners(config, shutdown, |bound| on_bound(bound.api)).await
+/// [`run_with_listeners`], reporting the bound API address to `on_bound` (tests bind port 0).
+pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
+    run_with_listeners(config, shutdown, |bound: Bound| on_bound(bound.api)).await
 }
 
 /// The addresses the backend listens on.
@@ -136,11 +128,13 @@ pub struct Bound {
     pub ops: std::net::SocketAddr,
 }
 
-/// [`run`], reporting both bound addresses to `on_bound`.
+/// Runs until `shutdown` is cancelled, reporting both bound addresses to `on_bound`. On
+/// shutdown both listeners finish the requests in flight before the incident engine and the
+/// scheduler are awaited and the connections closed.
 pub async fn run_with_listeners(
     config: Config,
     shutdown: CancellationToken,
-    on_bound: impl FnOnce(Bound),
+    on_bound: impl OnBound<Bound>,
 ) -> anyhow::Result<()> {
     let mut state = AppState::new(config, shutdown.clone())?;
     state.guard = suite_guard(&state.config).await;
@@ -149,14 +143,18 @@ pub async fn run_with_listeners(
         .postgres(pool.clone())
         .clickhouse(state.clickhouse.clone())
         .amqp(broker.clone());
-    let server = health::serve(state.config.http.addr, app(state.clone()), shutdown.clone()).await?;
-    common::service::describe_metrics(&[telemetry::describe, bus::telemetry::describe]);
-    let ops = health::serve(state.config.edge.ops_addr, health::router(readiness), shutdown.clone())
+    let describe = [telemetry::describe, bus::telemetry::describe];
+    let mut service = Service::start(state.config.edge.ops_addr, readiness, &describe, &shutdown)
         .await
         .context("PINGTOWER_OPS_ADDR")?;
+    let api = match service.serve(state.config.http.addr, app(state.clone())).await {
+        Ok(api) => api,
+        // The ops listener is up already: it stops with the failed start.
+        Err(e) => return service.stop(Err(e.context("PINGTOWER_HTTP_ADDR"))).await,
+    };
     on_bound(Bound {
-        api: server.addr,
-        ops: ops.addr,
+        api,
+        ops: service.ops_addr(),
     });
     let connector = broker.clone();
     tokio::spawn(async move {
@@ -181,13 +179,12 @@ pub async fn run_with_listeners(
         None
     };
     shutdown.cancelled().await;
-    server.handle.await??;
-    ops.handle.await??;
+    let served = service.stop(Ok(())).await;
     let _ = incidents.await;
     if let Some(s) = scheduler {
         let _ = s.await;
     }
     broker.close().await;
     pool.close().await;
-    Ok(())
+    served
 }

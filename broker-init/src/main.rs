@@ -2,8 +2,8 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::telemetry::init("broker-init");
-    let config: broker_init::Config = common::config::parse();
+    // A one-shot tool: no ops server, and no signal handler (an interrupt ends it at once).
+    let config: broker_init::Config = common::service::init("broker-init");
     match broker_init::run(&config).await {
         Ok(broker_init::Outcome::Declared) => {
             tracing::info!("topology declared");

@@ -2,22 +2,17 @@
 
 use std::time::Duration;
 
-use common::config::{AmqpConfig, HttpConfig, PgConfig};
+use common::config::{AmqpConfig, PgConfig, ServiceConfig};
 use secrecy::SecretString;
 
 /// llm-service's configuration.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "llm-service", version, about)]
 pub struct Config {
-    /// RabbitMQ.
+    /// RabbitMQ, PostgreSQL (owners' languages, stored reports) and the health and metrics
+    /// server.
     #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// PostgreSQL (owners' languages, stored reports).
-    #[command(flatten)]
-    pub pg: PgConfig,
-    /// Health and metrics server.
-    #[command(flatten)]
-    pub http: HttpConfig,
+    pub service: ServiceConfig,
     /// The LLM provider.
     #[command(flatten)]
     pub llm: LlmConfig,
@@ -30,11 +25,7 @@ impl Config {
     /// A configuration with every default, for these servers (tests).
     pub fn new(amqp: AmqpConfig, pg: PgConfig) -> Self {
         Self {
-            amqp,
-            pg,
-            http: HttpConfig {
-                addr: "127.0.0.1:0".parse().expect("valid address"),
-            },
+            service: ServiceConfig::new(amqp, pg),
             llm: LlmConfig::default(),
             consumer: ConsumerConfig::default(),
         }
@@ -79,6 +70,7 @@ impl Default for LlmConfig {
     }
 }
 
+// Like the notifier's delivery settings in shape, but each service names its own variables.
 /// How incident events are consumed.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConsumerConfig {

@@ -102,20 +102,24 @@ fn hop(url: &str, status: Option<u16>, location: Option<&str>) -> HttpHop {
 
 fn tls(days_left: i64) -> TlsInfo {
     let not_after = at(86_400 * days_left);
+    // The shared sample's certificate, issued by a public CA 90 days before it expires.
+    let sample = common::samples::check_result().tls.expect("the sample result has TLS");
     TlsInfo {
-        subject: "CN=shop.example.com".into(),
         issuer: "C=US, O=Let's Encrypt, CN=R11".into(),
-        sans: vec!["shop.example.com".into()],
         not_before: not_after - chrono::Duration::days(90),
         not_after,
         days_left,
-        fingerprint_sha256: "ab".repeat(32),
-        version: Some("TLSv1.3".into()),
-        cipher: Some("TLS13_AES_128_GCM_SHA256".into()),
-        chain_valid: true,
-        hostname_matches: true,
-        validation_error: None,
+        ..sample
     }
+}
+
+/// The sample certificate with `days_left`, changed by `change` and failing validation with
+/// `error`.
+fn invalid_tls(days_left: i64, error: &str, change: impl FnOnce(&mut TlsInfo)) -> TlsInfo {
+    let mut t = tls(days_left);
+    change(&mut t);
+    t.validation_error = Some(error.into());
+    t
 }
 
 fn dns(rcode: &str, answers: &[(&str, &str)]) -> DnsInfo {
@@ -134,6 +138,13 @@ fn dns(rcode: &str, answers: &[(&str, &str)]) -> DnsInfo {
     }
 }
 
+/// A DNS failure: nothing was resolved, so the result has no hops and no address.
+fn unresolved(r: &mut CheckResult, dns: DnsInfo) {
+    r.hops.clear();
+    r.resolved_ip = None;
+    r.dns = Some(dns);
+}
+
 /// A failing HTTPS result of kind `kind` with the facts a pinger would attach.
 pub fn failing_result(kind: FailureKind) -> CheckResult {
     let url = "https://shop.example.com/health";
@@ -147,32 +158,27 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
     r.body_excerpt = None;
     let (phase, message) = match kind {
         FailureKind::DnsNxdomain => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("NXDOMAIN", &[]));
+            unresolved(&mut r, dns("NXDOMAIN", &[]));
             (Phase::Dns, "shop.example.com: no such domain (NXDOMAIN)")
         }
         FailureKind::DnsServfail => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("SERVFAIL", &[]));
+            unresolved(&mut r, dns("SERVFAIL", &[]));
             (Phase::Dns, "shop.example.com: SERVFAIL from the resolver")
         }
         FailureKind::DnsTimeout => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(DnsInfo {
-                rcode: None,
-                resolver: "9.9.9.9:53".into(),
-                answers: vec![],
-                duration_ms: 5000.0,
-            });
+            unresolved(
+                &mut r,
+                DnsInfo {
+                    rcode: None,
+                    resolver: "9.9.9.9:53".into(),
+                    answers: vec![],
+                    duration_ms: 5000.0,
+                },
+            );
             (Phase::Dns, "no answer from 9.9.9.9:53 within 5 s")
         }
         FailureKind::DnsNoRecords => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("NOERROR", &[]));
+            unresolved(&mut r, dns("NOERROR", &[]));
             (Phase::Dns, "shop.example.com has no AAAA records")
         }
         FailureKind::DnsUnexpectedAnswer => {
@@ -181,9 +187,7 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
             (Phase::Validation, "expected A 93.184.216.34, got 203.0.113.66")
         }
         FailureKind::DnsError => {
-            r.hops.clear();
-            r.resolved_ip = None;
-            r.dns = Some(dns("REFUSED", &[]));
+            unresolved(&mut r, dns("REFUSED", &[]));
             (Phase::Dns, "REFUSED")
         }
         FailureKind::ConnectRefused => (Phase::Connect, "connection refused by 93.184.216.34:443"),
@@ -193,35 +197,30 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
         }
         FailureKind::ConnectError => (Phase::Connect, "network unreachable"),
         FailureKind::TlsExpired => {
-            let mut t = tls(-3);
-            t.chain_valid = false;
-            t.validation_error = Some("certificate expired".into());
-            r.tls = Some(t);
+            r.tls = Some(invalid_tls(-3, "certificate expired", |t| t.chain_valid = false));
             (Phase::Tls, "certificate expired on 2026-11-15")
         }
         FailureKind::TlsNotYetValid => {
-            let mut t = tls(120);
-            t.not_before = at(86_400 * 2);
-            t.chain_valid = false;
-            t.validation_error = Some("certificate not valid yet".into());
-            r.tls = Some(t);
+            r.tls = Some(invalid_tls(120, "certificate not valid yet", |t| {
+                t.not_before = at(86_400 * 2);
+                t.chain_valid = false;
+            }));
             (Phase::Tls, "certificate not valid before 2026-11-21")
         }
         FailureKind::TlsUntrusted => {
-            let mut t = tls(200);
-            t.issuer = "CN=shop.example.com".into();
-            t.chain_valid = false;
-            t.validation_error = Some("self-signed certificate".into());
-            r.tls = Some(t);
+            r.tls = Some(invalid_tls(200, "self-signed certificate", |t| {
+                t.issuer = "CN=shop.example.com".into();
+                t.chain_valid = false;
+            }));
             (Phase::Tls, "invalid peer certificate: UnknownIssuer")
         }
         FailureKind::TlsHostname => {
-            let mut t = tls(60);
-            t.subject = "CN=old.example.net".into();
-            t.sans = vec!["old.example.net".into(), "www.old.example.net".into()];
-            t.hostname_matches = false;
-            t.validation_error = Some("certificate not valid for name shop.example.com".into());
-            r.tls = Some(t);
+            let error = "certificate not valid for name shop.example.com";
+            r.tls = Some(invalid_tls(60, error, |t| {
+                t.subject = "CN=old.example.net".into();
+                t.sans = vec!["old.example.net".into(), "www.old.example.net".into()];
+                t.hostname_matches = false;
+            }));
             (Phase::Tls, "certificate is not valid for shop.example.com")
         }
         FailureKind::TlsExpiring => {

@@ -18,7 +18,7 @@
 //! - [`store`]: one report per incident and event kind in PostgreSQL; deterministic ids.
 //! - [`service`]: the `incidents.llm` handler (idempotent, publish at least once).
 //! - [`telemetry`]: metric names.
-//! - [`run`] / [`run_with`]: the service, startable inside a test.
+//! - [`run_with`]: the service, startable inside a test.
 
 pub mod config;
 pub mod facts;
@@ -42,7 +42,7 @@ use anyhow::Context;
 use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
 use common::health::Readiness;
 use common::messages::{INCIDENTS_LLM_QUEUE, IncidentEvent};
-use common::service::Service;
+use common::service::{OnBound, Service};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -53,31 +53,17 @@ pub use writer::Writer;
 /// How long one publication may wait for an unreachable broker before it is retried.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    run_with(config, shutdown, |_| {}).await
-}
-
-/// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
-///
-/// On shutdown the consumer stops taking deliveries and finishes the events in hand.
-pub async fn run_with(
-    config: Config,
-    shutdown: CancellationToken,
-    on_bound: impl FnOnce(std::net::SocketAddr),
-) -> anyhow::Result<()> {
-    let broker = Broker::from_config(&config.amqp, "llm-service", shutdown.clone());
+/// Runs until `shutdown` is cancelled, reporting the bound health address to `on_bound`
+/// (tests bind port 0). On shutdown the consumer stops taking deliveries and finishes the
+/// events in hand.
+pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
+    let broker = Broker::from_config(&config.service.amqp, "llm-service", shutdown.clone());
     // Publishes on the broker's publishing connection, apart from consumption (see `bus`).
     let publisher = Publisher::new(broker.clone(), PUBLISH_TIMEOUT);
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
-    let service = Service::start(
-        config.http.addr,
-        readiness,
-        &[telemetry::describe, bus::telemetry::describe],
-        &shutdown,
-    )
-    .await?;
+    let describe = [telemetry::describe, bus::telemetry::describe];
+    let service = Service::start(config.service.http.addr, readiness, &describe, &shutdown).await?;
     on_bound(service.ops_addr());
 
     let provider = provider::Provider::from_config(&config.llm).context("LLM provider")?;

@@ -1,6 +1,7 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("llm-service");
-    let config: llm_service::Config = common::config::parse();
-    llm_service::run(config, common::shutdown::on_signal()).await
+    common::service::main("llm-service", |config, shutdown| {
+        llm_service::run_with(config, shutdown, |_| {})
+    })
+    .await
 }

@@ -267,6 +267,7 @@ fn failure_message(f: &Facts<'_>) -> String {
         .unwrap_or_default()
 }
 
+// One function a failure kind, alike in shape on purpose: each picks its own messages and facts.
 /// The explanation of [`FailureKind::DnsNxdomain`].
 fn dns_nxdomain(f: &Facts<'_>) -> Draft {
     let head = headline(f);

@@ -2,31 +2,27 @@
 
 use std::time::Duration;
 
-/// Seconds one provider call took (retries included), by outcome (`ok`, `error`, `timeout`).
-pub const PROVIDER_SECONDS: &str = "pingtower_llm_provider_seconds";
-/// Provider calls that gave no usable text, by reason (`timeout`, `http`, `api`, `malformed`, `empty`).
-pub const PROVIDER_FAILURES: &str = "pingtower_llm_provider_failures_total";
-/// Reports written by the rules instead of the LLM, by reason (`disabled`, `timeout`,
-/// `provider_error`, `malformed`, `invalid`, `ungrounded`, `foreign_link`, `contradiction`).
-pub const FALLBACKS: &str = "pingtower_llm_fallbacks_total";
-/// Reports published, by source (`llm`, `rules`) and event kind.
-pub const REPORTS: &str = "pingtower_llm_reports_total";
-/// Events whose incident row was missing in PostgreSQL for good (report published unstored).
-pub const UNSTORED: &str = "pingtower_llm_unstored_reports_total";
+common::declare_metrics! {
+    /// Seconds one provider call took (retries included), by outcome (`ok`, `error`, `timeout`).
+    histogram PROVIDER_SECONDS = "pingtower_llm_provider_seconds" in Seconds,
+        "Duration of one LLM provider call, retries included";
+    /// Provider calls that gave no usable text, by reason (`timeout`, `http`, `api`, `malformed`, `empty`).
+    counter PROVIDER_FAILURES = "pingtower_llm_provider_failures_total",
+        "LLM provider calls without usable text, by reason";
+    /// Reports written by the rules instead of the LLM, by reason (`disabled`, `timeout`,
+    /// `provider_error`, `malformed`, `invalid`, `ungrounded`, `foreign_link`, `contradiction`).
+    counter FALLBACKS = "pingtower_llm_fallbacks_total", "Reports written by the rules instead of the LLM, by reason";
+    /// Reports published, by source (`llm`, `rules`) and event kind.
+    counter REPORTS = "pingtower_llm_reports_total", "Reports published, by source and event kind";
+    /// Events whose incident row was missing in PostgreSQL for good (report published unstored).
+    counter UNSTORED = "pingtower_llm_unstored_reports_total", "Reports published without a stored incident row";
+}
 
 /// Describes every metric and registers the unlabelled counter at zero (once, at start,
 /// after the recorder is installed).
 pub fn describe() {
-    metrics::describe_histogram!(
-        PROVIDER_SECONDS,
-        metrics::Unit::Seconds,
-        "Duration of one LLM provider call, retries included"
-    );
-    metrics::describe_counter!(PROVIDER_FAILURES, "LLM provider calls without usable text, by reason");
-    metrics::describe_counter!(FALLBACKS, "Reports written by the rules instead of the LLM, by reason");
-    metrics::describe_counter!(REPORTS, "Reports published, by source and event kind");
-    metrics::describe_counter!(UNSTORED, "Reports published without a stored incident row");
-    metrics::counter!(UNSTORED).absolute(0);
+    common::telemetry::describe(METRICS);
+    common::telemetry::zero_counters(&[UNSTORED]);
 }
 
 /// One provider call ended.

@@ -48,6 +48,7 @@ PARTITION BY toYYYYMMDD(hour)
 ORDER BY (target_id, hour)
 SETTINGS index_granularity = 256;
 
+-- The daily table repeats the hourly one's columns on purpose: `CREATE TABLE ... AS` would copy its partitioning and granularity too.
 CREATE TABLE IF NOT EXISTS check_rollups_daily
 (
     target_id            UUID,

@@ -74,9 +74,9 @@ async fn main() -> anyhow::Result<()> {
     config.telegram.polling = false;
     config.telegram.global_rate = 0;
     config.delivery.concurrency = 64;
-    config.pg.max_connections = 20;
+    config.service.pg.max_connections = 20;
     let shutdown = CancellationToken::new();
-    let service = tokio::spawn(notifier::run(config, shutdown.clone()));
+    let service = tokio::spawn(notifier::run_with(config, shutdown.clone(), |_| {}));
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let publisher = Publisher::new(

@@ -295,20 +295,15 @@ impl BotService {
         .fetch_all(&self.pool)
         .await?;
         let lang = l.lang;
-        if rows.is_empty() {
-            return Ok(lang.text("bot-targets-none"));
-        }
-        let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-targets-title")));
-        for r in rows {
+        Ok(listing(lang, ("bot-targets-title", "bot-targets-none"), rows, |r| {
             let status: String = if r.paused { "paused".into() } else { r.status };
-            out.push_str(&format!(
+            format!(
                 "{} {} — {}\n",
                 status_icon(&status),
                 html(&r.name),
                 html(&status_word(&status, lang))
-            ));
-        }
-        Ok(out)
+            )
+        }))
     }
 
     async fn incidents(&self, l: &Linked) -> anyhow::Result<String> {
@@ -323,34 +318,34 @@ impl BotService {
         .fetch_all(&self.pool)
         .await?;
         let lang = l.lang;
-        if rows.is_empty() {
-            return Ok(lang.text("bot-incidents-none"));
-        }
-        let mut out = format!("<b>{}</b>\n", html(&lang.text("bot-incidents-title")));
-        for r in rows {
-            let (id, opened, resolved, acked) = (r.id, r.opened_at, r.resolved_at, r.acknowledged_at);
-            let state = match (resolved, acked) {
-                (Some(end), _) => msg!(
-                    "bot-incident-resolved",
-                    lasted = i18n::duration((end - opened).num_seconds())
+        Ok(listing(
+            lang,
+            ("bot-incidents-title", "bot-incidents-none"),
+            rows,
+            |r| {
+                let (id, opened, resolved, acked) = (r.id, r.opened_at, r.resolved_at, r.acknowledged_at);
+                let state = match (resolved, acked) {
+                    (Some(end), _) => msg!(
+                        "bot-incident-resolved",
+                        lasted = i18n::duration((end - opened).num_seconds())
+                    )
+                    .render(lang),
+                    (None, Some(_)) => lang.text("bot-incident-acknowledged"),
+                    (None, None) => lang.text("bot-incident-open"),
+                };
+                let line = msg!(
+                    "bot-incident-line",
+                    name = html(&r.name),
+                    state = html(&state),
+                    since = when(opened)
+                );
+                format!(
+                    "{} <a href=\"{}\">↗</a>\n",
+                    line.render(lang),
+                    html(&crate::deliver::incident_link(&self.public_url, id))
                 )
-                .render(lang),
-                (None, Some(_)) => lang.text("bot-incident-acknowledged"),
-                (None, None) => lang.text("bot-incident-open"),
-            };
-            let line = msg!(
-                "bot-incident-line",
-                name = html(&r.name),
-                state = html(&state),
-                since = when(opened)
-            );
-            out.push_str(&format!(
-                "{} <a href=\"{}\">↗</a>\n",
-                line.render(lang),
-                html(&crate::deliver::incident_link(&self.public_url, id))
-            ));
-        }
-        Ok(out)
+            },
+        ))
     }
 
     async fn find_target(&self, l: &Linked, name: &str) -> Result<Option<(Uuid, String)>, sqlx::Error> {
@@ -400,6 +395,7 @@ impl BotService {
         Ok(msg!("bot-mute-done", name = html(&target_name), until = when(until)).render(lang))
     }
 
+    // The mute statements stay written out: a query macro takes literal SQL only.
     async fn mute_target(&self, channel_id: Uuid, target_id: Uuid, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
         sqlx::query!(
             "insert into notification_mutes (channel_id, target_id, muted_until) values ($1, $2, $3)
@@ -650,6 +646,23 @@ struct IncidentRow {
 struct TargetNameRow {
     id: Uuid,
     name: String,
+}
+
+/// A list answer in `lang`: its title and one `line` a row, or the `none` text when there
+/// are no rows.
+fn listing<R>(
+    lang: Language,
+    (title, none): (&'static str, &'static str),
+    rows: Vec<R>,
+    line: impl FnMut(R) -> String,
+) -> String {
+    if rows.is_empty() {
+        return lang.text(none);
+    }
+    let title = html(&lang.text(title));
+    std::iter::once(format!("<b>{title}</b>\n"))
+        .chain(rows.into_iter().map(line))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use common::config::{AmqpConfig, HttpConfig, PgConfig};
+use common::config::{AmqpConfig, PgConfig, ServiceConfig};
 use secrecy::SecretString;
 use url::Url;
 
@@ -12,15 +12,9 @@ use crate::fault::FaultPoint;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "notifier", version, about)]
 pub struct Config {
-    /// RabbitMQ.
+    /// RabbitMQ, PostgreSQL and the health and metrics server.
     #[command(flatten)]
-    pub amqp: AmqpConfig,
-    /// PostgreSQL.
-    #[command(flatten)]
-    pub pg: PgConfig,
-    /// Health and metrics server.
-    #[command(flatten)]
-    pub http: HttpConfig,
+    pub service: ServiceConfig,
     /// Telegram.
     #[command(flatten)]
     pub telegram: TelegramConfig,
@@ -42,11 +36,7 @@ impl Config {
     /// A config for the given servers with every other option at its default (tests).
     pub fn new(amqp: AmqpConfig, pg: PgConfig) -> Self {
         Self {
-            amqp,
-            pg,
-            http: HttpConfig {
-                addr: "127.0.0.1:0".parse().expect("valid address"),
-            },
+            service: ServiceConfig::new(amqp, pg),
             telegram: TelegramConfig {
                 bot_token: None,
                 api_url: Url::parse("https://api.telegram.org").expect("valid URL"),
@@ -78,6 +68,7 @@ impl Config {
     }
 }
 
+// Each setting spells out its flag, variable and default: clap reads each from its own attribute.
 /// Telegram Bot API.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TelegramConfig {

@@ -29,16 +29,24 @@ use crate::text::{self, Language, TELEGRAM_MAX_CHARS};
 /// Delivers events and reports. Cheap to clone.
 #[derive(Clone)]
 pub struct Deliverer {
-    inner: Arc<Inner>,
+    inner: Arc<Delivery>,
 }
 
-struct Inner {
-    pool: sqlx::PgPool,
-    telegram: Option<Telegram>,
-    mailer: Option<Mailer>,
-    public_url: Url,
-    report_wait: Duration,
-    fault: Option<FaultPoint>,
+/// What a [`Deliverer`] delivers with: the notification log's database, the senders (either
+/// may be off) and the settings of delivery.
+pub struct Delivery {
+    /// The notification log, recipients and channels.
+    pub pool: sqlx::PgPool,
+    /// Telegram, when configured.
+    pub telegram: Option<Telegram>,
+    /// Email, when configured.
+    pub mailer: Option<Mailer>,
+    /// The dashboard's public URL (links in alerts and mails).
+    pub public_url: Url,
+    /// How long a report waits for its alert to be sent before it goes out on its own.
+    pub report_wait: Duration,
+    /// Tests only: the fault point to crash at.
+    pub fault: Option<FaultPoint>,
 }
 
 /// What became of one recipient of a report.
@@ -49,24 +57,10 @@ enum ReportOutcome {
 }
 
 impl Deliverer {
-    /// A deliverer over the given senders (either may be off).
-    pub fn new(
-        pool: sqlx::PgPool,
-        telegram: Option<Telegram>,
-        mailer: Option<Mailer>,
-        public_url: Url,
-        report_wait: Duration,
-        fault: Option<FaultPoint>,
-    ) -> Self {
+    /// A deliverer with `delivery`'s senders and settings.
+    pub fn new(delivery: Delivery) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                pool,
-                telegram,
-                mailer,
-                public_url,
-                report_wait,
-                fault,
-            }),
+            inner: Arc::new(delivery),
         }
     }
 

@@ -14,7 +14,7 @@
 //! - [`verify`]: verification mails for new email channels.
 //! - [`fault`]: fault points for crash tests.
 //! - [`telemetry`]: metric names.
-//! - [`run`] / [`run_with`]: the service.
+//! - [`run_with`]: the service.
 
 pub mod bot;
 pub mod config;
@@ -27,44 +27,33 @@ pub mod telemetry;
 pub mod text;
 pub mod verify;
 
+use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
-use bus::{Broker, ConsumerOptions, ReadinessExt, consume};
+use bus::{Broker, ConsumerOptions, HandlerError, ReadinessExt, consume};
 use common::health::Readiness;
-use common::messages::{Envelope, INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentReport, REPORTS_NOTIFY_QUEUE};
-use common::service::Service;
+use common::messages::{
+    Envelope, INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentReport, Message, REPORTS_NOTIFY_QUEUE,
+};
+use common::service::{OnBound, Service};
 use secrecy::ExposeSecret;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use config::Config;
-pub use deliver::Deliverer;
+pub use deliver::{Deliverer, Delivery};
 
-/// Runs until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    run_with(config, shutdown, |_| {}).await
-}
-
-/// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
-///
-/// On shutdown the consumers stop taking deliveries and finish the ones in hand; the bot
-/// and the verification loop stop between rounds.
-pub async fn run_with(
-    config: Config,
-    shutdown: CancellationToken,
-    on_bound: impl FnOnce(std::net::SocketAddr),
-) -> anyhow::Result<()> {
-    let broker = Broker::from_config(&config.amqp, "notifier", shutdown.clone());
-    let pg = common::db::pg_pool(&config.pg).context("PostgreSQL URL")?;
+/// Runs until `shutdown` is cancelled, reporting the bound health address to `on_bound`
+/// (tests bind port 0). On shutdown the consumers stop taking deliveries and finish the ones
+/// in hand; the bot and the verification loop stop between rounds.
+pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
+    let broker = Broker::from_config(&config.service.amqp, "notifier", shutdown.clone());
+    let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
     let readiness = Readiness::new().amqp(broker.clone()).postgres(pg.clone());
-    let service = Service::start(
-        config.http.addr,
-        readiness,
-        &[telemetry::describe, bus::telemetry::describe],
-        &shutdown,
-    )
-    .await?;
+    let describe = [telemetry::describe, bus::telemetry::describe];
+    let service = Service::start(config.service.http.addr, readiness, &describe, &shutdown).await?;
     on_bound(service.ops_addr());
 
     let telegram = config.telegram.bot_token.as_ref().map(|token| {
@@ -82,16 +71,16 @@ pub async fn run_with(
     if telegram.is_none() && mailer.is_none() {
         warn!("neither Telegram nor email is configured: nothing will be delivered");
     }
-    let deliverer = Deliverer::new(
-        pg.clone(),
-        telegram.clone(),
-        mailer.clone(),
-        config.public_url.clone(),
-        config.delivery.report_wait,
-        config.fault,
-    );
+    let deliverer = Deliverer::new(Delivery {
+        pool: pg.clone(),
+        telegram: telegram.clone(),
+        mailer: mailer.clone(),
+        public_url: config.public_url.clone(),
+        report_wait: config.delivery.report_wait,
+        fault: config.fault,
+    });
 
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = JoinSet::new();
     if let (Some(tg), true) = (telegram.clone(), config.telegram.polling) {
         let bot = bot::BotService::new(
             pg.clone(),
@@ -113,30 +102,22 @@ pub async fn run_with(
             Ok(())
         });
     }
-    {
-        let (broker, deliverer, shutdown) = (broker.clone(), deliverer.clone(), shutdown.clone());
-        let options = consumer_options(INCIDENTS_NOTIFY_QUEUE, &config);
-        tasks.spawn(async move {
-            consume(&broker, options, shutdown, move |env: Envelope<IncidentEvent>, _| {
-                let deliverer = deliverer.clone();
-                async move { deliverer.handle_event(env).await }
-            })
-            .await
-            .context("consuming incidents.notify")
-        });
-    }
-    {
-        let (broker, deliverer, shutdown) = (broker.clone(), deliverer.clone(), shutdown.clone());
-        let options = consumer_options(REPORTS_NOTIFY_QUEUE, &config);
-        tasks.spawn(async move {
-            consume(&broker, options, shutdown, move |env: Envelope<IncidentReport>, _| {
-                let deliverer = deliverer.clone();
-                async move { deliverer.handle_report(env).await }
-            })
-            .await
-            .context("consuming reports.notify")
-        });
-    }
+    let consumers = Consumers {
+        broker: &broker,
+        config: &config,
+        deliverer: &deliverer,
+        shutdown: &shutdown,
+    };
+    consumers.spawn(
+        &mut tasks,
+        INCIDENTS_NOTIFY_QUEUE,
+        |deliverer, env: Envelope<IncidentEvent>| async move { deliverer.handle_event(env).await },
+    );
+    consumers.spawn(
+        &mut tasks,
+        REPORTS_NOTIFY_QUEUE,
+        |deliverer, env: Envelope<IncidentReport>| async move { deliverer.handle_report(env).await },
+    );
     info!("notifier started");
 
     let mut result = Ok(());
@@ -153,10 +134,33 @@ pub async fn run_with(
     service.stop(result).await
 }
 
-fn consumer_options(queue: &str, config: &Config) -> ConsumerOptions {
-    let mut options = ConsumerOptions::new(queue).concurrency(config.delivery.concurrency);
-    options.max_retry_delay = config.delivery.max_retry_delay;
-    options
+/// What the two consumers (`incidents.notify`, `reports.notify`) share.
+struct Consumers<'a> {
+    broker: &'a Broker,
+    config: &'a Config,
+    deliverer: &'a Deliverer,
+    shutdown: &'a CancellationToken,
+}
+
+impl Consumers<'_> {
+    /// Spawns the consumer of `queue` into `tasks`; `handle` delivers each message.
+    fn spawn<T, H, Fut>(&self, tasks: &mut JoinSet<anyhow::Result<()>>, queue: &'static str, handle: H)
+    where
+        T: Message,
+        H: Fn(Deliverer, Envelope<T>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let mut options = ConsumerOptions::new(queue).concurrency(self.config.delivery.concurrency);
+        options.max_retry_delay = self.config.delivery.max_retry_delay;
+        let (broker, deliverer, shutdown) = (self.broker.clone(), self.deliverer.clone(), self.shutdown.clone());
+        tasks.spawn(async move {
+            consume(&broker, options, shutdown, move |env: Envelope<T>, _| {
+                handle(deliverer.clone(), env)
+            })
+            .await
+            .with_context(|| format!("consuming {queue}"))
+        });
+    }
 }
 
 /// The unsubscribe-token key, waiting for PostgreSQL; `None` on shutdown.

@@ -95,6 +95,7 @@ pub async fn recipients_for_target(
     Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
+// The recipient queries stay written out: a query macro takes literal SQL only.
 /// Operators' (admins') verified, enabled, unmuted channels.
 pub async fn recipients_for_operators(db: impl PgExecutor<'_>) -> Result<Vec<Recipient>, sqlx::Error> {
     let rows = sqlx::query_as!(

@@ -33,40 +33,29 @@ use bus::{Broker, ConsumerOptions, Publisher, ReadinessExt, consume};
 use common::health::Readiness;
 use common::messages::jobs_queue;
 use common::netguard::Guard;
-use common::service::Service;
+use common::service::{OnBound, Service};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 pub use config::{Config, PingerConfig};
 pub use engine::Engine;
 
-/// Runs until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    run_with(config, shutdown, |_| {}).await
-}
-
-/// [`run`], reporting the bound health address to `on_bound` (tests bind port 0).
-///
-/// On shutdown the consumer stops taking jobs and the checks in hand finish (each is bounded
-/// by its timeout), publish and ack.
-pub async fn run_with(
-    config: Config,
-    shutdown: CancellationToken,
-    on_bound: impl FnOnce(std::net::SocketAddr),
-) -> anyhow::Result<()> {
+/// Runs until `shutdown` is cancelled, reporting the bound health address to `on_bound`
+/// (tests bind port 0). On shutdown the consumer stops taking jobs and the checks in hand
+/// finish (each is bounded by its timeout), publish and ack.
+pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
     let p = &config.pinger;
     let mut topology_config = config.amqp.clone();
     if !topology_config.regions.contains(&p.region) {
         topology_config.regions.push(p.region.clone());
     }
-    let topology = bus::Topology::new(&topology_config.regions);
     // Consumption and publication get a connection each from the broker (see `bus`).
-    let broker = Broker::new(config.amqp.amqp_url.clone(), "pinger", topology, shutdown.clone());
-    let readiness = Readiness::new().amqp(broker.clone());
+    let broker = Broker::from_config(&topology_config, "pinger", shutdown.clone());
+    let describe = [telemetry::describe, bus::telemetry::describe];
     let service = Service::start(
         config.http.addr,
-        readiness,
-        &[telemetry::describe, bus::telemetry::describe],
+        Readiness::new().amqp(broker.clone()),
+        &describe,
         &shutdown,
     )
     .await?;
@@ -114,7 +103,7 @@ pub async fn run_with(
     // most its share of the jobs in hand, so at most that many messages, and counting the
     // deliveries in hand like jobs leaves the rest free for everyone else.
     let options = ConsumerOptions::new(jobs_queue(&p.region)).concurrency(share::Slots::in_hand_for(p.concurrency));
-    // The consume loop runs on a runtime worker, not on the thread that called `run` (with
+    // The consume loop runs on a runtime worker, not on the thread that called `run_with` (with
     // `#[tokio::main]` the main thread, outside the pool): each delivery's task is then
     // spawned locally instead of being handed over, and woken, across threads.
     let consumer = {

@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Serve) | None => {
             common::telemetry::init("pinger");
-            pinger::run(config, common::shutdown::on_signal()).await
+            pinger::run_with(config, common::shutdown::on_signal(), |_| {}).await
         }
     }
 }

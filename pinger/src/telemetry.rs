@@ -5,45 +5,34 @@ use std::sync::{Arc, Mutex};
 
 use common::messages::{CheckKind, CheckResult};
 
-/// Checks finished, by kind, outcome and failure kind.
-pub const CHECKS: &str = "pingtower_pinger_checks_total";
-/// Checks running right now.
-pub const IN_FLIGHT: &str = "pingtower_pinger_checks_in_flight";
-/// Duration of a check in seconds, by kind.
-pub const DURATION: &str = "pingtower_pinger_check_duration_seconds";
-/// Lag in seconds: when the check started minus when the scheduler meant it to run.
-pub const LAG: &str = "pingtower_pinger_lag_seconds";
-/// Jobs not run: stale on arrival, waited past their deadline, or over their owner's share.
-pub const SKIPPED: &str = "pingtower_pinger_jobs_skipped_total";
-/// Jobs held back by their owner's fair share: `reason="waited"` (waited for a slot of the
-/// owner's share) or `reason="refused"` (the owner held its share of deliveries; skipped).
-pub const HELD_BACK: &str = "pingtower_pinger_jobs_held_back_total";
-/// 1 while most egress canaries fail.
-pub const PROBE_DEGRADED: &str = "pingtower_pinger_probe_degraded";
-/// Canary checks, by result.
-pub const CANARY_CHECKS: &str = "pingtower_pinger_canary_checks_total";
+common::declare_metrics! {
+    /// Checks finished, by kind, outcome and failure kind.
+    counter CHECKS = "pingtower_pinger_checks_total", "Checks finished, by kind, outcome and failure kind.";
+    /// Checks running right now.
+    gauge IN_FLIGHT = "pingtower_pinger_checks_in_flight", "Checks running right now.";
+    /// Duration of a check in seconds, by kind.
+    histogram DURATION = "pingtower_pinger_check_duration_seconds" in Seconds, "Duration of a check, by kind.";
+    /// Lag in seconds: when the check started minus when the scheduler meant it to run.
+    histogram LAG = "pingtower_pinger_lag_seconds" in Seconds, "Check start minus its scheduled time.";
+    /// Jobs not run: stale on arrival, waited past their deadline, or over their owner's share.
+    counter SKIPPED = "pingtower_pinger_jobs_skipped_total",
+        "Jobs not run: stale on arrival, waited past their deadline, or over their owner's share.";
+    /// Jobs held back by their owner's fair share: `reason="waited"` (waited for a slot of the
+    /// owner's share) or `reason="refused"` (the owner held its share of deliveries; skipped).
+    counter HELD_BACK = "pingtower_pinger_jobs_held_back_total",
+        "Jobs held back by their owner's fair share: waited for a slot, or refused (skipped).";
+    /// 1 while most egress canaries fail.
+    gauge PROBE_DEGRADED = "pingtower_pinger_probe_degraded", "1 while most egress canaries fail.";
+    /// Canary checks, by result.
+    counter CANARY_CHECKS = "pingtower_pinger_canary_checks_total", "Canary checks, by result.";
+}
 
 /// Describes the metrics (shown as HELP lines), after the recorder is installed; the canary
 /// series exist at zero from start.
 pub fn describe() {
-    metrics::describe_counter!(CHECKS, "Checks finished, by kind, outcome and failure kind.");
-    metrics::describe_gauge!(IN_FLIGHT, "Checks running right now.");
-    metrics::describe_histogram!(DURATION, metrics::Unit::Seconds, "Duration of a check, by kind.");
-    metrics::describe_histogram!(LAG, metrics::Unit::Seconds, "Check start minus its scheduled time.");
-    metrics::describe_counter!(
-        SKIPPED,
-        "Jobs not run: stale on arrival, waited past their deadline, or over their owner's share."
-    );
-    metrics::describe_counter!(
-        HELD_BACK,
-        "Jobs held back by their owner's fair share: waited for a slot, or refused (skipped)."
-    );
-    metrics::describe_gauge!(PROBE_DEGRADED, "1 while most egress canaries fail.");
-    metrics::describe_counter!(CANARY_CHECKS, "Canary checks, by result.");
+    common::telemetry::describe(METRICS);
     metrics::gauge!(PROBE_DEGRADED).set(0.0);
-    for result in ["ok", "failed"] {
-        metrics::counter!(CANARY_CHECKS, "result" => result).absolute(0);
-    }
+    common::telemetry::zero_series(CANARY_CHECKS, "result", &["ok", "failed"]);
 }
 
 /// The unlabelled metrics and the per-kind durations, registered once: a handle is an

@@ -78,10 +78,7 @@ async fn a_crash_after_a_batch_is_stored_but_before_it_is_acked_loses_and_duplic
     let mut vars = env.child_env(&env.clickhouse_url(), any_port());
     vars.push(("PINGTOWER_ARCHIVER_BATCH_SIZE".into(), "1000".into()));
     let mut faulty = vars.clone();
-    faulty.push((
-        "PINGTOWER_ARCHIVER_FAULT".into(),
-        FaultPoint::AfterInsert.as_str().into(),
-    ));
+    faulty.push(("PINGTOWER_ARCHIVER_FAULT".into(), FaultPoint::AfterInsert.name()));
 
     // Act: crash between the INSERT and the ack.
     let crashed = tokio::time::timeout(Duration::from_secs(60), spawn_child(&faulty, &[]).wait())

@@ -317,7 +317,7 @@ fn child_command(env: &[(String, String)], args: &[&str]) -> tokio::process::Com
 pub async fn run_once_child(env: &TestEnv, fault: Option<FaultPoint>) -> ExitStatus {
     let mut vars = env.child_env(&env.clickhouse_url(), any_port());
     if let Some(point) = fault {
-        vars.push(("PINGTOWER_ARCHIVER_FAULT".into(), point.as_str().into()));
+        vars.push(("PINGTOWER_ARCHIVER_FAULT".into(), point.name()));
     }
     let mut child = spawn_child(&vars, &["run-once"]);
     tokio::time::timeout(Duration::from_secs(120), child.wait())

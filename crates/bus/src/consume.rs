@@ -150,6 +150,7 @@ struct Received<T> {
     info: DeliveryInfo,
 }
 
+// `consume` and `consume_batches` share their bounds on purpose: the two entry points differ only in the handler's shape.
 /// Consumes `options.queue` until `shutdown`, calling `handler` for each message (the
 /// options' batch size is ignored: each message is a batch of one). See the module docs.
 /// Returns an error only for a topology conflict (an operator must act).

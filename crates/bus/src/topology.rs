@@ -207,6 +207,7 @@ impl Topology {
             }
         }
         let _ = channel.close(200, "exchanges declared".into()).await;
+        // Queues are checked like exchanges (passive, then comparing), through lapin's own call for each.
         for q in &self.queues {
             let channel = conn.create_channel().await?;
             if let Err(e) = declare_queue(&channel, q, false).await {

@@ -27,6 +27,7 @@ pub struct AmqpConfig {
     pub management_url: url::Url,
 }
 
+// Each setting spells out its flag, variable and default: clap reads each from its own attribute.
 /// PostgreSQL connection.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PgConfig {
@@ -115,6 +116,35 @@ pub struct HttpConfig {
     /// Listen address; port 0 picks a free port.
     #[arg(long = "http-addr", env = "PINGTOWER_HTTP_ADDR", default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
+}
+
+/// What every service that consumes from RabbitMQ and keeps its state in PostgreSQL reads
+/// (archiver, llm-service, notifier): the broker, the database and where `/healthz`,
+/// `/readyz` and `/metrics` are served.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceConfig {
+    /// RabbitMQ.
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+    /// PostgreSQL.
+    #[command(flatten)]
+    pub pg: PgConfig,
+    /// Health and metrics server.
+    #[command(flatten)]
+    pub http: HttpConfig,
+}
+
+impl ServiceConfig {
+    /// These servers, the health and metrics server on an ephemeral loopback port (tests).
+    pub fn new(amqp: AmqpConfig, pg: PgConfig) -> Self {
+        Self {
+            amqp,
+            pg,
+            http: HttpConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            },
+        }
+    }
 }
 
 /// Parses `T` from the command line and the environment, an empty environment variable

@@ -2,14 +2,16 @@
 //!
 //! # Layout
 //! - [`config`]: the clap + env pieces every binary flattens into its own config.
-//! - [`telemetry`]: one logging setup (JSON or pretty, `RUST_LOG` filter).
+//! - [`telemetry`]: one logging setup (JSON or pretty, `RUST_LOG` filter) and the metric
+//!   tables ([`declare_metrics!`]).
 //! - [`shutdown`]: a cancellation token fired by SIGINT/SIGTERM.
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics` and the server that serves them.
-//! - [`service`]: the start-up and stop every service shares (recorder, metric descriptions,
-//!   ops server).
+//! - [`service`]: the start-up and stop every binary shares (logging, configuration, shutdown
+//!   token, recorder, metric descriptions, ops server and other listeners).
 //! - [`messages`]: the envelope, the four message contracts and every AMQP name (the only
 //!   place naming exchanges and queues; the `bus` crate speaks them).
 //! - [`db`]: the PostgreSQL pool and migrator, the ClickHouse client and migration runner.
+//! - [`fault`]: fault points for crash tests (exit at a named place).
 //! - [`netguard`]: which addresses monitored targets may point at (SSRF guard).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`html`]: HTML escaping for the pages and messages written by hand.
@@ -22,6 +24,7 @@
 pub mod backoff;
 pub mod config;
 pub mod db;
+pub mod fault;
 pub mod health;
 pub mod html;
 pub mod i18n;

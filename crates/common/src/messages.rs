@@ -703,6 +703,7 @@ pub struct TlsSpec {
 // CheckResult
 // ---------------------------------------------------------------------------------------------
 
+// The wire contracts' structs are alike in shape (documented, serde-annotated fields): each is its own message.
 /// What one run of a check found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {

@@ -66,7 +66,7 @@ impl TestEnv {
     }
 
     pub fn start_with(&mut self, config: notifier::Config) {
-        self.service = Some(tokio::spawn(notifier::run(config, self.shutdown.clone())));
+        self.service = Some(tokio::spawn(notifier::run_with(config, self.shutdown.clone(), |_| {})));
     }
 
     pub async fn stop(mut self) {

@@ -138,21 +138,15 @@ pub async fn check(engine: &Engine, spec: &HttpSpec, report: &mut Report) {
     report.enter(Phase::Setup);
     let started = Instant::now();
     let first = match Url::parse(&spec.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
-        Ok(u) => {
-            return report.fail(failure(
-                FailureKind::Internal,
-                Phase::Setup,
-                format!("unsupported URL {u}: only http and https with a host can be checked"),
-            ));
-        }
-        Err(e) => {
-            return report.fail(failure(
-                FailureKind::Internal,
-                Phase::Setup,
-                format!("invalid URL {:?}: {e}", spec.url),
-            ));
-        }
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        Ok(u) => Err(format!(
+            "unsupported URL {u}: only http and https with a host can be checked"
+        )),
+        Err(e) => Err(format!("invalid URL {:?}: {e}", spec.url)),
+    };
+    let first = match first {
+        Ok(u) => u,
+        Err(message) => return report.fail(failure(FailureKind::Internal, Phase::Setup, message)),
     };
     let mut headers = match base_headers(spec) {
         Ok(h) => h,
@@ -199,21 +193,13 @@ pub async fn check(engine: &Engine, spec: &HttpSpec, report: &mut Report) {
             h.location = Some(location.clone());
         }
         let next = match url.join(&location) {
-            Ok(n) if matches!(n.scheme(), "http" | "https") => n,
-            Ok(n) => {
-                return report.fail(failure(
-                    FailureKind::HttpProtocol,
-                    Phase::Redirect,
-                    format!("redirect to unsupported URL {n}"),
-                ));
-            }
-            Err(e) => {
-                return report.fail(failure(
-                    FailureKind::HttpProtocol,
-                    Phase::Redirect,
-                    format!("redirect to an invalid location {location:?}: {e}"),
-                ));
-            }
+            Ok(n) if matches!(n.scheme(), "http" | "https") => Ok(n),
+            Ok(n) => Err(format!("redirect to unsupported URL {n}")),
+            Err(e) => Err(format!("redirect to an invalid location {location:?}: {e}")),
+        };
+        let next = match next {
+            Ok(n) => n,
+            Err(message) => return report.fail(failure(FailureKind::HttpProtocol, Phase::Redirect, message)),
         };
         if visited.contains(next.as_str()) {
             return report.fail(failure(
@@ -510,15 +496,7 @@ where
         .max_buf_size(MAX_HEAD);
     let (mut sender, conn) = match builder.handshake(TokioIo::new(io)).await {
         Ok(c) => c,
-        Err(e) => {
-            report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-            report.fail(failure(
-                FailureKind::HttpProtocol,
-                Phase::Ttfb,
-                format!("the connection failed before a response: {}", body::chain(&e)),
-            ));
-            return None;
-        }
+        Err(e) => return handshake_failed("connection", &e, t, idx, report),
     };
     let head = sender.send_request(request);
     // The connection is ended by the caller (a reset for plain HTTP, close_notify for TLS),
@@ -544,18 +522,28 @@ where
     builder.max_header_list_size(MAX_HEAD as u32);
     let (mut sender, conn) = match builder.handshake(TokioIo::new(io)).await {
         Ok(c) => c,
-        Err(e) => {
-            report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
-            report.fail(failure(
-                FailureKind::HttpProtocol,
-                Phase::Ttfb,
-                format!("the HTTP/2 connection failed before a response: {}", body::chain(&e)),
-            ));
-            return None;
-        }
+        Err(e) => return handshake_failed("HTTP/2 connection", &e, t, idx, report),
     };
     let head = sender.send_request(request);
     exchange(head, conn, t, idx, report).await
+}
+
+/// A `connection` (HTTP/1 or HTTP/2) that failed before a response, started at `t`: the
+/// hop's time to first byte is what it took, and the check fails there.
+fn handshake_failed(
+    connection: &str,
+    e: &hyper::Error,
+    t: Instant,
+    idx: usize,
+    report: &mut Report,
+) -> Option<Response> {
+    report.hops[idx].timings.ttfb_ms = Some(ms_since(t));
+    report.fail(failure(
+        FailureKind::HttpProtocol,
+        Phase::Ttfb,
+        format!("the {connection} failed before a response: {}", body::chain(e)),
+    ));
+    None
 }
 
 /// Runs hyper's HTTP/2 connection tasks on tokio, each for at most `limit`: a peer that

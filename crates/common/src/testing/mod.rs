@@ -235,18 +235,11 @@ impl RunningService {
 pub async fn assert_health_endpoints(addr: std::net::SocketAddr, timeout: Duration) {
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
-    let healthz = client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .expect("healthz answers");
+    let get = |path: &str| client.get(format!("{base}{path}")).send();
+    let healthz = get("/healthz").await.expect("healthz answers");
     assert_eq!(healthz.status(), 200);
     wait_http_ok(&format!("{base}/readyz"), timeout).await;
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics answers");
+    let metrics = get("/metrics").await.expect("metrics answers");
     assert_eq!(metrics.status(), 200);
     let ct = metrics
         .headers()
