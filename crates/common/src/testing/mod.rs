@@ -70,6 +70,21 @@ pub fn blocking_http_delete(base: &url::Url, path: &str) -> Result<(), String> {
     blocking_send(reqwest::Client::new().delete(url).basic_auth("guest", Some("guest")))
 }
 
+/// `GET path` on the RabbitMQ management API at `base` as guest: the JSON it answers.
+pub async fn management_get(base: &url::Url, path: &str) -> serde_json::Value {
+    let mut url = base.clone();
+    url.set_path(path);
+    reqwest::Client::new()
+        .get(url)
+        .basic_auth("guest", Some("guest"))
+        .send()
+        .await
+        .expect("the management API answers")
+        .json()
+        .await
+        .expect("the management API answers JSON")
+}
+
 /// A fresh PostgreSQL database with the migrations applied.
 pub struct TestPg {
     /// Config pointing at the database.
@@ -179,6 +194,33 @@ pub async fn wait_http_ok(url: &str, timeout: Duration) {
     }
 }
 
+/// A loopback port that refuses connections, held for as long as this value lives: a TCP
+/// socket bound to it that never listens. A port bound and then released could be taken by
+/// anything else on the machine before the test connects to it; this one cannot.
+pub struct ClosedPort {
+    /// The port, on 127.0.0.1.
+    pub port: u16,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl ClosedPort {
+    /// Binds a fresh loopback port without listening on it.
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket is created");
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("a loopback port is bound");
+        let port = socket.local_addr().expect("the bound address").port();
+        Self { port, _socket: socket }
+    }
+}
+
+impl Default for ClosedPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A service run in this process by its `run_with(config, shutdown, on_bound)`.
 pub struct RunningService {
     /// Where its ops server (or the address `on_bound` reports) listens.
@@ -235,18 +277,14 @@ impl RunningService {
 pub async fn assert_health_endpoints(addr: std::net::SocketAddr, timeout: Duration) {
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
-    let healthz = client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .expect("healthz answers");
+    let get = |path: &'static str| {
+        let request = client.get(format!("{base}{path}")).send();
+        async move { request.await.unwrap_or_else(|e| panic!("{path} answers: {e}")) }
+    };
+    let healthz = get("/healthz").await;
     assert_eq!(healthz.status(), 200);
     wait_http_ok(&format!("{base}/readyz"), timeout).await;
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics answers");
+    let metrics = get("/metrics").await;
     assert_eq!(metrics.status(), 200);
     let ct = metrics
         .headers()
