@@ -4,6 +4,16 @@
 use common::testing::{FakeTelegram, OpenAiStub, assert_promtool_accepts};
 use serde_json::{Value, json};
 
+/// POSTs `body` as JSON to `url`; the JSON answer.
+async fn post_json(url: String, body: &Value) -> Value {
+    let response = reqwest::Client::new().post(url).json(body).send().await;
+    response
+        .expect("the fake answers")
+        .json()
+        .await
+        .expect("the answer is JSON")
+}
+
 #[tokio::test]
 async fn promtool_accepts_described_metrics() {
     // Arrange
@@ -28,18 +38,13 @@ async fn promtool_rejects_a_metric_without_help() {
 async fn the_fake_telegram_answers_and_records_sends_whatever_the_methods_case() {
     // Arrange
     let telegram = FakeTelegram::start().await;
-    let client = reqwest::Client::new();
 
     // Act
-    let sent: Value = client
-        .post(format!("{}/bot123:abc/SendMessage", telegram.url))
-        .json(&json!({"chat_id": "42", "text": "hello"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent: Value = post_json(
+        format!("{}/bot123:abc/SendMessage", telegram.url),
+        &json!({"chat_id": "42", "text": "hello"}),
+    )
+    .await;
 
     // Assert
     assert_eq!(sent["ok"], true);
@@ -56,15 +61,7 @@ async fn the_fake_telegram_hands_out_what_users_say_as_updates() {
     telegram.user_says(7, "/start token");
 
     // Act
-    let updates: Value = reqwest::Client::new()
-        .post(format!("{}/bot123:abc/getUpdates", telegram.url))
-        .json(&json!({"offset": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let updates: Value = post_json(format!("{}/bot123:abc/getUpdates", telegram.url), &json!({"offset": 0})).await;
 
     // Assert
     let message = &updates["result"][0]["message"];
@@ -80,15 +77,7 @@ async fn the_openai_stub_answers_a_chat_completion_with_the_tests_text() {
     let request = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
 
     // Act
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/chat/completions", stub.url))
-        .json(&request)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = post_json(format!("{}/chat/completions", stub.url), &request).await;
 
     // Assert
     let expected = format!("seen {} bytes", request.to_string().len());
