@@ -484,11 +484,8 @@ fn start_blackbox(ca: &Path) -> Option<Blackbox> {
     let bin = ["/usr/bin/prometheus-blackbox-exporter"]
         .into_iter()
         .find(|p| Path::new(p).exists())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
+    // The exporter binds the port itself, in its own process: this one cannot hold it.
+    let port = common::testing::ports_for_other_processes(1)[0];
     let cfg = std::env::temp_dir().join(format!("pingtower-bench-blackbox-{port}.yml"));
     std::fs::write(
         &cfg,

@@ -23,32 +23,6 @@ pub struct Suite {
     _clickhouse: TestClickHouse,
 }
 
-/// `n` distinct loopback ports for the suite's listeners, chosen outside the kernel's ephemeral
-/// range. The services are other processes, started (and restarted on the same address) by
-/// `scripts/start.sh`, which takes fixed addresses: this test cannot hold their ports for them.
-/// A port outside the ephemeral range is never handed to anyone else's port-0 bind or outgoing
-/// connection in the gap before a service binds it, or while a service restarts.
-fn suite_ports(n: usize) -> Vec<u16> {
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let ephemeral_low = range
-        .split_whitespace()
-        .next()
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(32768);
-    // Above the registered services most machines run (databases, brokers, this suite's defaults).
-    let (low, high) = (20000u16, ephemeral_low.max(20001));
-    let mut ports = Vec::with_capacity(n);
-    while ports.len() < n {
-        let random = u16::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..2].try_into().unwrap());
-        let port = low + random % (high - low);
-        // Free now (a listener elsewhere would make the service's bind fail): checked by binding it.
-        if !ports.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            ports.push(port);
-        }
-    }
-    ports
-}
-
 impl Suite {
     /// Starts the whole suite with `extra` settings on top of the test's own infrastructure.
     pub async fn start(extra: &[(&str, String)]) -> Self {
@@ -82,7 +56,9 @@ impl Suite {
             "PINGTOWER_LLM_ADDR",
             "PINGTOWER_NOTIFIER_ADDR",
         ];
-        let ports = suite_ports(listeners.len());
+        // The services are other processes, started (and restarted on the same address) by
+        // scripts/start.sh, which takes fixed addresses: this test cannot hold their ports.
+        let ports = common::testing::ports_for_other_processes(listeners.len());
         let api_port = ports[0];
         for (var, port) in listeners.into_iter().zip(ports) {
             set(var, format!("127.0.0.1:{port}"));

@@ -221,6 +221,32 @@ impl Default for ClosedPort {
     }
 }
 
+/// `n` distinct loopback ports, free now, for servers that other processes bind on fixed
+/// addresses (a test cannot hold a port for another process). They are chosen outside the
+/// kernel's ephemeral range, so no port-0 bind or outgoing connection elsewhere on the machine
+/// is handed one of them before the server binds it, or while it restarts on the same address.
+pub fn ports_for_other_processes(n: usize) -> Vec<u16> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let ephemeral_low = range
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(32768);
+    // Above the ports most machines' own services take (databases, brokers, this suite's defaults).
+    let (low, high) = (20000u16, ephemeral_low.max(20001));
+    let mut ports = Vec::with_capacity(n);
+    while ports.len() < n {
+        let random = *Uuid::new_v4().as_bytes();
+        let random = u16::from_le_bytes([random[0], random[1]]);
+        let port = low + random % (high - low);
+        // Free now: a listener there would make the server's own bind fail.
+        if !ports.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    ports
+}
+
 /// A service run in this process by its `run_with(config, shutdown, on_bound)`.
 pub struct RunningService {
     /// Where its ops server (or the address `on_bound` reports) listens.
