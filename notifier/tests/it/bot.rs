@@ -114,6 +114,7 @@ async fn every_command_is_answered() {
     env.start();
 
     // Act + Assert
+    let answers = async |exchanges: &[(&str, &[&str])]| answers_contain(&env.tg, 9001, exchanges).await;
     let a = ask(&env.tg, 9002, "/status").await;
     assert!(a.contains("not linked"), "unlinked chats are told how to link: {a}");
 
@@ -135,26 +136,18 @@ async fn every_command_is_answered() {
         "{a}"
     );
     assert!(!a.contains("Blog"), "{a}");
-    answers_contain(
-        &env.tg,
-        9001,
-        &[
-            ("/targets", &["Shop &lt;x&gt;", "Blog"]),
-            ("/incidents", &["Shop &lt;x&gt;", "open"]),
-            ("/mute Shop <x> 2h", &["muted until"]),
-        ],
-    )
+    answers(&[
+        ("/targets", &["Shop &lt;x&gt;", "Blog"]),
+        ("/incidents", &["Shop &lt;x&gt;", "open"]),
+        ("/mute Shop <x> 2h", &["muted until"]),
+    ])
     .await;
     assert_eq!(mutes_outlasting(&pool, channel, shop, 110).await, 1);
-    answers_contain(
-        &env.tg,
-        9001,
-        &[
-            ("/mute Shop", &["Usage"]),
-            ("/mute Nothing 1h", &["No target"]),
-            ("/unmute", &["on again"]),
-        ],
-    )
+    answers(&[
+        ("/mute Shop", &["Usage"]),
+        ("/mute Nothing 1h", &["No target"]),
+        ("/unmute", &["on again"]),
+    ])
     .await;
     let left: i64 = sqlx::query_scalar("select count(*) from notification_mutes where channel_id = $1")
         .bind(channel)
@@ -164,17 +157,13 @@ async fn every_command_is_answered() {
     assert_eq!(left, 0);
 
     // After /lang ru, the answers are in Russian.
-    answers_contain(
-        &env.tg,
-        9001,
-        &[
-            ("/lang ru", &["русский"]),
-            ("/status", &["недоступен"]),
-            ("/lang xx", &["/lang en"]),
-            ("/frobnicate", &["Неизвестная команда"]),
-            ("/unlink", &["отключён"]),
-        ],
-    )
+    answers(&[
+        ("/lang ru", &["русский"]),
+        ("/status", &["недоступен"]),
+        ("/lang xx", &["/lang en"]),
+        ("/frobnicate", &["Неизвестная команда"]),
+        ("/unlink", &["отключён"]),
+    ])
     .await;
     assert_eq!(linked_user(&pool, 9001).await, None);
     let a = ask(&env.tg, 9001, "/status").await;

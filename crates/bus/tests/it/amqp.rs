@@ -9,7 +9,7 @@ use common::samples;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::ledger::{new_job, record_jobs};
+use crate::ledger::{new_job, record, record_jobs};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -71,33 +71,21 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
     let refused = Uuid::new_v4();
     let panics = Uuid::new_v4();
     let mut good = HashSet::new();
-    let seen = Arc::new(Mutex::new(HashSet::new()));
     let shutdown = CancellationToken::new();
-    let handler_seen = seen.clone();
-    let consumer_broker = broker.broker("test-consumer", shutdown.clone());
-    let consumer = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            consume::<CheckResult, _, _>(
-                &consumer_broker,
-                ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4),
-                shutdown,
-                move |env, _info| {
-                    let seen = handler_seen.clone();
-                    async move {
-                        let id = env.payload.result_id;
-                        if id == refused {
-                            return Err(HandlerError::permanent(anyhow::anyhow!("refused")));
-                        }
-                        assert_ne!(id, panics, "this handler panics on purpose");
-                        seen.lock().unwrap().insert(id);
-                        Ok(())
-                    }
-                },
-            )
-            .await
-        }
-    });
+    let options = ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4);
+    let (seen, consumer) = record::<CheckResult>(
+        &broker,
+        &shutdown,
+        options,
+        |r| r.result_id,
+        move |id| {
+            if id == refused {
+                return Err(HandlerError::permanent(anyhow::anyhow!("refused")));
+            }
+            assert_ne!(id, panics, "this handler panics on purpose");
+            Ok(())
+        },
+    );
 
     // Act
     broker

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bus::testing::TestBroker;
-use bus::{ConsumerOptions, Publisher, consume};
+use bus::{ConsumerOptions, HandlerError, Publisher, consume};
 use common::messages::*;
 use common::samples;
 use tokio::time::Instant;
@@ -32,23 +32,33 @@ pub fn publisher(broker: &TestBroker, shutdown: &CancellationToken) -> Publisher
 
 /// A consumer of `jobs.default` recording every job id it handles.
 pub fn record_jobs(broker: &TestBroker, shutdown: &CancellationToken) -> (Ledger, Consuming) {
+    let options = ConsumerOptions::new(JOBS_QUEUE).concurrency(8);
+    record::<CheckJobs>(broker, shutdown, options, |jobs| jobs.jobs[0].job_id, |_| Ok(()))
+}
+
+/// A consumer of `T` recording the id (`id_of`) of every message that `judge` lets through;
+/// what it refuses fails with its error, what it panics on panics the handler.
+pub fn record<T: Message>(
+    broker: &TestBroker,
+    shutdown: &CancellationToken,
+    options: ConsumerOptions,
+    id_of: fn(&T) -> Uuid,
+    judge: impl Fn(Uuid) -> Result<(), HandlerError> + Clone + Send + Sync + 'static,
+) -> (Ledger, Consuming) {
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let consumer_broker = broker.broker("test-consumer", shutdown.clone());
     let handler_seen = seen.clone();
     let shutdown = shutdown.clone();
     let task = tokio::spawn(async move {
-        consume::<CheckJobs, _, _>(
-            &consumer_broker,
-            ConsumerOptions::new(JOBS_QUEUE).concurrency(8),
-            shutdown,
-            move |env, _| {
-                let seen = handler_seen.clone();
-                async move {
-                    seen.lock().unwrap().insert(env.payload.jobs[0].job_id);
-                    Ok(())
-                }
-            },
-        )
+        consume::<T, _, _>(&consumer_broker, options, shutdown, move |env, _| {
+            let (seen, judge) = (handler_seen.clone(), judge.clone());
+            async move {
+                let id = id_of(&env.payload);
+                judge(id)?;
+                seen.lock().unwrap().insert(id);
+                Ok(())
+            }
+        })
         .await
     });
     (seen, task)
