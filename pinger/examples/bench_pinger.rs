@@ -421,6 +421,7 @@ async fn pinger_segment(
 async fn consume_results(b: bus::Broker, ledger: Arc<Ledger>, stop: CancellationToken) {
     let conn = b.connection().await.unwrap();
     for queue in [RESULTS_STORE_QUEUE, RESULTS_INCIDENTS_QUEUE] {
+        // A raw no-ack lapin consumer, as the backend's tests have: one shared copy would live in bus::testing.
         let ch = conn.create_channel().await.unwrap();
         ch.basic_qos(2000, Default::default()).await.unwrap();
         let mut consumer = ch

@@ -160,6 +160,7 @@ async fn a_body_without_length_is_read_until_the_server_closes() {
 
 #[tokio::test]
 async fn interim_responses_are_skipped() {
+    // The same steps as the other framing tests (check_raw, then the verdict): only the bytes differ.
     let (report, _) = check_raw(
         HttpSpec::get("/"),
         pieces(&[

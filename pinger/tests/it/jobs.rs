@@ -18,12 +18,18 @@ use crate::helpers::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn a_job_consumed_from_rabbitmq_yields_a_check_result_on_pingtower_results() {
-    // Arrange
+/// A fresh broker, a target answering "fine", and a pinger consuming that broker's jobs.
+async fn pinger_and_target() -> (TestBroker, TestServer, common::testing::RunningService) {
     let broker = TestBroker::new().await;
     let target = answering("fine").await;
     let service = Service::start(config(&broker)).await;
+    (broker, target, service)
+}
+
+#[tokio::test]
+async fn a_job_consumed_from_rabbitmq_yields_a_check_result_on_pingtower_results() {
+    // Arrange
+    let (broker, target, service) = pinger_and_target().await;
     let job = get_job(&target, "/", 60);
     let envelope = one_job(job.clone());
 
@@ -52,9 +58,7 @@ async fn a_job_consumed_from_rabbitmq_yields_a_check_result_on_pingtower_results
 
 #[tokio::test]
 async fn a_job_past_its_deadline_is_reported_as_skipped_and_not_run() {
-    let broker = TestBroker::new().await;
-    let target = answering("fine").await;
-    let service = Service::start(config(&broker)).await;
+    let (broker, target, service) = pinger_and_target().await;
     let stale = get_job(&target, "/", -5);
 
     broker.publish(&one_job(stale.clone())).await;
@@ -274,9 +278,7 @@ async fn a_message_of_several_jobs_yields_one_result_per_job() {
 
 #[tokio::test]
 async fn a_malformed_jobs_message_goes_to_the_dead_letter_queue_unrun() {
-    let broker = TestBroker::new().await;
-    let target = answering("fine").await;
-    let service = Service::start(config(&broker)).await;
+    let (broker, target, service) = pinger_and_target().await;
     let mut foreign = get_job(&target, "/", 60);
     foreign.region = "elsewhere".into();
     let message = jobs_message(vec![foreign]);

@@ -71,7 +71,8 @@ pub fn new_job() -> Envelope<CheckJobs> {
     Envelope::new(CheckJobs::one(job))
 }
 
-/// Waits until every job of `expected` is in `seen`, or panics after `timeout`.
+/// Waits until every job of `expected` is in `seen`, or panics after `timeout`. (The backend's
+/// realworld test has its own: these tests cannot share a helper but through bus::testing.)
 pub async fn wait_until_seen(seen: &Ledger, expected: &HashSet<Uuid>, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
