@@ -421,6 +421,7 @@ async fn pinger_segment(
 async fn consume_results(b: bus::Broker, ledger: Arc<Ledger>, stop: CancellationToken) {
     let conn = b.connection().await.unwrap();
     for queue in [RESULTS_STORE_QUEUE, RESULTS_INCIDENTS_QUEUE] {
+        // A raw no-ack lapin consumer, as the backend's tests have: one shared copy would live in bus::testing.
         let ch = conn.create_channel().await.unwrap();
         ch.basic_qos(2000, Default::default()).await.unwrap();
         let mut consumer = ch
@@ -484,11 +485,8 @@ fn start_blackbox(ca: &Path) -> Option<Blackbox> {
     let bin = ["/usr/bin/prometheus-blackbox-exporter"]
         .into_iter()
         .find(|p| Path::new(p).exists())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
+    // The exporter binds the port itself, in its own process: this one cannot hold it.
+    let port = common::testing::ports_for_other_processes(1)[0];
     let cfg = std::env::temp_dir().join(format!("pingtower-bench-blackbox-{port}.yml"));
     std::fs::write(
         &cfg,

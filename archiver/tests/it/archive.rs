@@ -231,39 +231,25 @@ async fn crash_then_rerun(point: FaultPoint) {
     assert_archived(&s).await;
 }
 
-#[tokio::test]
-async fn a_crash_after_the_day_is_opened_then_a_rerun_archives_every_row_exactly_once() {
-    crash_then_rerun(FaultPoint::AfterLedger).await;
+/// A test per fault point, each with a name of its own: every point fails on its own and
+/// they run in parallel.
+macro_rules! crash_then_rerun_tests {
+    ($($name:ident => $point:ident,)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            crash_then_rerun(FaultPoint::$point).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn a_crash_in_the_middle_of_the_copy_then_a_rerun_archives_every_row_exactly_once() {
-    crash_then_rerun(FaultPoint::DuringCopy).await;
-}
-
-#[tokio::test]
-async fn a_crash_after_the_copy_then_a_rerun_archives_every_row_exactly_once() {
-    crash_then_rerun(FaultPoint::AfterCopy).await;
-}
-
-#[tokio::test]
-async fn a_crash_after_verifying_then_a_rerun_archives_every_row_exactly_once() {
-    crash_then_rerun(FaultPoint::AfterVerify).await;
-}
-
-#[tokio::test]
-async fn a_crash_before_the_drop_then_a_rerun_archives_every_row_exactly_once() {
-    crash_then_rerun(FaultPoint::BeforeDrop).await;
-}
-
-#[tokio::test]
-async fn a_crash_after_the_drop_then_a_rerun_archives_every_row_exactly_once() {
-    crash_then_rerun(FaultPoint::AfterDrop).await;
-}
-
-#[tokio::test]
-async fn a_crash_before_done_then_a_rerun_archives_every_row_exactly_once() {
-    crash_then_rerun(FaultPoint::BeforeDone).await;
+crash_then_rerun_tests! {
+    a_crash_after_the_day_is_opened_then_a_rerun_archives_every_row_exactly_once => AfterLedger,
+    a_crash_in_the_middle_of_the_copy_then_a_rerun_archives_every_row_exactly_once => DuringCopy,
+    a_crash_after_the_copy_then_a_rerun_archives_every_row_exactly_once => AfterCopy,
+    a_crash_after_verifying_then_a_rerun_archives_every_row_exactly_once => AfterVerify,
+    a_crash_before_the_drop_then_a_rerun_archives_every_row_exactly_once => BeforeDrop,
+    a_crash_after_the_drop_then_a_rerun_archives_every_row_exactly_once => AfterDrop,
+    a_crash_before_done_then_a_rerun_archives_every_row_exactly_once => BeforeDone,
 }
 
 #[tokio::test]

@@ -434,19 +434,11 @@ pub async fn clickhouse_lag_secs(client: &clickhouse::Client) -> i64 {
 /// (ready, unacknowledged) messages of `queue`, from the management API (refreshed every
 /// few seconds by the broker).
 pub async fn queue_counts(env: &TestEnv, queue: &str) -> (u64, u64) {
-    let url = format!(
-        "{}api/queues/{}/{queue}",
-        env.broker.config.management_url, env.broker.vhost
-    );
-    let v: serde_json::Value = reqwest::Client::new()
-        .get(url)
-        .basic_auth("guest", Some("guest"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = common::testing::management_get(
+        &env.broker.config.management_url,
+        &format!("api/queues/{}/{queue}", env.broker.vhost),
+    )
+    .await;
     let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
     (n("messages_ready"), n("messages_unacknowledged"))
 }

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use bus::testing::TestBroker;
 use common::messages::RESULTS_STORE_QUEUE;
+use common::testing::management_get;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
@@ -17,32 +18,21 @@ fn config(broker: &TestBroker, verify: bool) -> broker_init::Config {
 
 /// Queues (name, arguments) and bindings of the vhost, sorted, as the management API shows them.
 async fn snapshot(broker: &TestBroker) -> (Vec<(String, serde_json::Value)>, Vec<(String, String, String)>) {
-    let http = reqwest::Client::new();
-    let base = broker.config.management_url.as_str().trim_end_matches('/').to_owned();
-    let queues: Vec<serde_json::Value> = http
-        .get(format!("{base}/api/queues/{}", broker.vhost))
-        .basic_auth("guest", Some("guest"))
-        .send()
+    let list = async |what: &str| {
+        let path = format!("api/{what}/{}", broker.vhost);
+        let all = management_get(&broker.config.management_url, &path).await;
+        all.as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("{path} is a list: {all}"))
+    };
+    let mut q: Vec<(String, serde_json::Value)> = list("queues")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut q: Vec<(String, serde_json::Value)> = queues
         .iter()
         .map(|q| (q["name"].as_str().unwrap().to_owned(), q["arguments"].clone()))
         .collect();
     q.sort_by(|a, b| a.0.cmp(&b.0));
-    let bindings: Vec<serde_json::Value> = http
-        .get(format!("{base}/api/bindings/{}", broker.vhost))
-        .basic_auth("guest", Some("guest"))
-        .send()
+    let mut b: Vec<(String, String, String)> = list("bindings")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut b: Vec<(String, String, String)> = bindings
         .iter()
         .map(|b| {
             (

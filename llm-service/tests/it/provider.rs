@@ -105,9 +105,8 @@ async fn a_failing_provider_is_retried_then_the_rule_report_is_used() {
 
 #[tokio::test]
 async fn an_unreachable_provider_gives_the_rule_report() {
-    let server = MockServer::start().await;
-    let uri = server.uri();
-    drop(server);
+    let closed = common::testing::ClosedPort::new();
+    let uri = format!("http://127.0.0.1:{}", closed.port);
     let writer = Writer::new(Provider::from_config(&llm_config(&uri, TIMEOUT)).unwrap());
     let report = write_within_timeout(&writer, Language::En).await;
     assert_eq!(report.source, "rules");

@@ -11,31 +11,24 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn an_alert_reaches_each_verified_channel_of_the_owner_once_even_when_the_event_is_redelivered() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
     let other = user(&pool, "en").await;
-    let target = target(&pool, owner, "Shop <b>&</b>").await;
-    let incident = incident(&pool, owner, target).await;
+    let Outage {
+        target,
+        incident,
+        event,
+    } = outage(&pool, owner, "Shop <b>&</b>").await;
     telegram_chat(&pool, owner, 1001).await;
     channel(&pool, owner, "telegram", "1002", false).await;
     telegram_chat(&pool, other, 1003).await;
     env.start();
 
     // Act: the same event twice, as after a redelivery.
-    let event = opened(incident, owner, target, "Shop <b>&</b>");
-    env.publish_event(event.clone()).await;
-    env.tg
-        .wait_for("the alert", WAIT, |_| !env.tg.sent_to(1001).is_empty())
-        .await;
+    env.publish_until(event.clone(), 1001, 1, "the alert").await;
     env.publish_event(event).await;
     // A later event proves the duplicate was consumed before we count.
-    let t2 = crate::helpers::target(&pool, owner, "Other").await;
-    let i2 = crate::helpers::incident(&pool, owner, t2).await;
-    env.publish_event(opened(i2, owner, t2, "Other")).await;
-    env.tg
-        .wait_for("the second alert", WAIT, |_| env.tg.sent_to(1001).len() >= 2)
-        .await;
+    let later = outage(&pool, owner, "Other").await;
+    env.publish_until(later.event, 1001, 2, "the second alert").await;
 
     // Assert
     let sent = env.tg.sent_to(1001);
@@ -69,19 +62,7 @@ async fn an_alert_reaches_each_verified_channel_of_the_owner_once_even_when_the_
 #[tokio::test]
 async fn the_report_edits_the_alert_message() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
-    let target = target(&pool, owner, "Shop").await;
-    let incident = incident(&pool, owner, target).await;
-    telegram_chat(&pool, owner, 2001).await;
-    env.start();
-    env.publish_event(opened(incident, owner, target, "Shop")).await;
-    let calls = env
-        .tg
-        .wait_for("the alert", WAIT, |_| !env.tg.sent_to(2001).is_empty())
-        .await;
-    let _ = calls;
+    let (env, pool, Outage { incident, .. }) = TestEnv::alerted("en", 2001).await;
     let alert_id: String = sqlx::query_scalar("select external_id from notification_log where incident_id = $1")
         .bind(incident)
         .fetch_one(&pool)
@@ -114,18 +95,13 @@ async fn the_report_edits_the_alert_message() {
 #[tokio::test]
 async fn a_report_that_overtakes_its_alert_waits_for_it_and_then_edits_it() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
-    let target = target(&pool, owner, "Shop").await;
-    let incident = incident(&pool, owner, target).await;
-    telegram_chat(&pool, owner, 2101).await;
+    let (mut env, _, Outage { incident, event, .. }) = TestEnv::with_shop_incident("en", 2101).await;
     env.start();
 
     // Act: the report first.
     env.publish_report(report(incident, "Early report.")).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    env.publish_event(opened(incident, owner, target, "Shop")).await;
+    env.publish_event(event).await;
     let calls = env
         .tg
         .wait_for("the edit", WAIT, |c| c.iter().any(|c| c.method == "editMessageText"))
@@ -141,17 +117,7 @@ async fn a_report_that_overtakes_its_alert_waits_for_it_and_then_edits_it() {
 #[tokio::test]
 async fn a_report_too_long_for_one_message_answers_the_alert_in_parts_under_4096_characters() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
-    let target = target(&pool, owner, "Shop").await;
-    let incident = incident(&pool, owner, target).await;
-    telegram_chat(&pool, owner, 2201).await;
-    env.start();
-    env.publish_event(opened(incident, owner, target, "Shop")).await;
-    env.tg
-        .wait_for("the alert", WAIT, |_| !env.tg.sent_to(2201).is_empty())
-        .await;
+    let (env, _, Outage { incident, .. }) = TestEnv::alerted("en", 2201).await;
 
     // Act
     env.publish_report(report(incident, &"Long & winding. ".repeat(400)))
@@ -177,25 +143,11 @@ async fn a_report_too_long_for_one_message_answers_the_alert_in_parts_under_4096
 #[tokio::test]
 async fn the_resolution_answers_the_alert_with_the_downtime() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "ru").await;
-    let target = target(&pool, owner, "Shop").await;
-    let incident = incident(&pool, owner, target).await;
-    telegram_chat(&pool, owner, 2301).await;
-    env.start();
-    let event = opened(incident, owner, target, "Shop");
-    env.publish_event(event.clone()).await;
-    env.tg
-        .wait_for("the alert", WAIT, |_| !env.tg.sent_to(2301).is_empty())
-        .await;
+    let (env, pool, Outage { incident, event, .. }) = TestEnv::alerted("ru", 2301).await;
 
     // Act
-    env.publish_event(resolved(event, chrono::Duration::seconds(3725)))
-        .await;
-    env.tg
-        .wait_for("the resolution", WAIT, |_| env.tg.sent_to(2301).len() >= 2)
-        .await;
+    let resolution = resolved(event, chrono::Duration::seconds(3725));
+    env.publish_until(resolution, 2301, 2, "the resolution").await;
 
     // Assert
     let sent = env.tg.sent_to(2301);
@@ -211,20 +163,12 @@ async fn the_resolution_answers_the_alert_with_the_downtime() {
 #[tokio::test]
 async fn a_429_is_honoured_by_waiting_retry_after_before_sending_again() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
-    let target = target(&pool, owner, "Shop").await;
-    let incident = incident(&pool, owner, target).await;
-    telegram_chat(&pool, owner, 3001).await;
+    let (mut env, pool, Outage { incident, event, .. }) = TestEnv::with_shop_incident("en", 3001).await;
     env.tg.rate_limit_next(2, 1);
     env.start();
 
     // Act
-    env.publish_event(opened(incident, owner, target, "Shop")).await;
-    env.tg
-        .wait_for("three tries", WAIT, |_| env.tg.sent_to(3001).len() >= 3)
-        .await;
+    env.publish_until(event, 3001, 3, "three tries").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Assert: two refusals, then one delivery, each retry after at least retry_after.
@@ -240,21 +184,15 @@ async fn a_429_is_honoured_by_waiting_retry_after_before_sending_again() {
 #[tokio::test]
 async fn a_blocked_bot_disables_the_channel_and_says_why() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
-    let target = target(&pool, owner, "Shop").await;
-    let incident = incident(&pool, owner, target).await;
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
+    let Outage { incident, event, .. } = outage(&pool, owner, "Shop").await;
     let blocked = telegram_chat(&pool, owner, 4001).await;
     telegram_chat(&pool, owner, 4002).await;
     env.tg.block(4001);
     env.start();
 
     // Act
-    env.publish_event(opened(incident, owner, target, "Shop")).await;
-    env.tg
-        .wait_for("the other chat's alert", WAIT, |_| !env.tg.sent_to(4002).is_empty())
-        .await;
+    env.publish_until(event, 4002, 1, "the other chat's alert").await;
     let row = eventually("the channel disabled", WAIT, || async {
         let row = sqlx::query("select disabled_at, disabled_reason from notification_channels where id = $1")
             .bind(blocked)
@@ -278,12 +216,8 @@ async fn a_blocked_bot_disables_the_channel_and_says_why() {
     .await;
     assert_eq!(failed.2, "failed");
     // A second incident does not try the disabled chat again.
-    let t2 = crate::helpers::target(&pool, owner, "Second").await;
-    let i2 = crate::helpers::incident(&pool, owner, t2).await;
-    env.publish_event(opened(i2, owner, t2, "Second")).await;
-    env.tg
-        .wait_for("the second alert", WAIT, |_| env.tg.sent_to(4002).len() >= 2)
-        .await;
+    let second = outage(&pool, owner, "Second").await;
+    env.publish_until(second.event, 4002, 2, "the second alert").await;
     assert_eq!(env.tg.sent_to(4001).len(), 1);
     env.stop().await;
 }
@@ -291,35 +225,28 @@ async fn a_blocked_bot_disables_the_channel_and_says_why() {
 #[tokio::test]
 async fn routing_per_target_and_mutes_narrow_who_is_alerted() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
-    let routed = target(&pool, owner, "Routed").await;
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
+    let routed = outage(&pool, owner, "Routed").await;
     let a = telegram_chat(&pool, owner, 5001).await;
     let b = telegram_chat(&pool, owner, 5002).await;
     sqlx::query("insert into target_channels (target_id, channel_id) values ($1, $2)")
-        .bind(routed)
+        .bind(routed.target)
         .bind(a)
         .execute(&pool)
         .await
         .unwrap();
-    let muted = target(&pool, owner, "Muted").await;
+    let muted = outage(&pool, owner, "Muted").await;
     sqlx::query("insert into notification_mutes (channel_id, target_id, muted_until) values ($1, $2, now() + interval '1 hour')")
         .bind(b)
-        .bind(muted)
+        .bind(muted.target)
         .execute(&pool)
         .await
         .unwrap();
-    let i1 = incident(&pool, owner, routed).await;
-    let i2 = incident(&pool, owner, muted).await;
     env.start();
 
     // Act
-    env.publish_event(opened(i1, owner, routed, "Routed")).await;
-    env.publish_event(opened(i2, owner, muted, "Muted")).await;
-    env.tg
-        .wait_for("the alerts", WAIT, |_| env.tg.sent_to(5001).len() >= 2)
-        .await;
+    env.publish_event(routed.event).await;
+    env.publish_until(muted.event, 5001, 2, "the alerts").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Assert

@@ -20,6 +20,29 @@ async fn ask(tg: &FakeTelegram, chat: i64, text: &str) -> String {
     tg.sent_to(chat)[before].text().to_owned()
 }
 
+/// Asks each command in `chat` in turn; each answer must contain every one of its strings.
+async fn answers_contain(tg: &FakeTelegram, chat: i64, exchanges: &[(&str, &[&str])]) {
+    for (command, expected) in exchanges {
+        let a = ask(tg, chat, command).await;
+        for e in *expected {
+            assert!(a.contains(e), "the answer to {command} contains {e}: {a}");
+        }
+    }
+}
+
+/// How many mutes of `target` on `channel` last longer than `minutes` from now.
+async fn mutes_outlasting(pool: &sqlx::PgPool, channel: uuid::Uuid, target: uuid::Uuid, minutes: i32) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from notification_mutes where channel_id = $1 and target_id = $2 and muted_until > now() + make_interval(mins => $3)",
+    )
+    .bind(channel)
+    .bind(target)
+    .bind(minutes)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 async fn linked_user(pool: &sqlx::PgPool, chat: i64) -> Option<uuid::Uuid> {
     sqlx::query_scalar(
         "select user_id from notification_channels where kind = 'telegram' and address = $1 and disabled_at is null and verified_at is not null",
@@ -33,41 +56,33 @@ async fn linked_user(pool: &sqlx::PgPool, chat: i64) -> Option<uuid::Uuid> {
 #[tokio::test]
 async fn start_links_with_a_good_token_and_refuses_reused_expired_unknown_and_foreign_ones() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let ann = user(&pool, "en").await;
+    let (mut env, pool, ann) = TestEnv::with_user("en").await;
     let bob = user(&pool, "en").await;
     let good = link_token(&pool, ann, chrono::Duration::minutes(10)).await;
     let expired = link_token(&pool, ann, chrono::Duration::minutes(-1)).await;
     let bobs = link_token(&pool, bob, chrono::Duration::minutes(10)).await;
     env.start();
 
-    // Act + Assert: good token.
-    let answer = ask(&env.tg, 8001, &format!("/start {good}")).await;
-    assert!(answer.contains("Linked"), "{answer}");
-    assert_eq!(linked_user(&pool, 8001).await, Some(ann));
-
-    // Reused (even from another chat).
-    let answer = ask(&env.tg, 8002, &format!("/start {good}")).await;
-    assert!(answer.contains("invalid, already used or expired"), "{answer}");
-    assert_eq!(linked_user(&pool, 8002).await, None);
-
-    // Expired.
-    let answer = ask(&env.tg, 8003, &format!("/start {expired}")).await;
-    assert!(answer.contains("invalid, already used or expired"), "{answer}");
-    assert_eq!(linked_user(&pool, 8003).await, None);
-
-    // Unknown (never issued) and malformed.
-    let answer = ask(&env.tg, 8004, "/start 00000000000000000000000000000000").await;
-    assert!(answer.contains("invalid"), "{answer}");
-    let answer = ask(&env.tg, 8004, "/start ';drop table users;--").await;
-    assert!(answer.contains("invalid"), "{answer}");
-    assert_eq!(linked_user(&pool, 8004).await, None);
-
-    // Foreign: Bob's token in Ann's chat does not take the chat over, and stays unused.
-    let answer = ask(&env.tg, 8001, &format!("/start {bobs}")).await;
-    assert!(answer.contains("already linked to another"), "{answer}");
-    assert_eq!(linked_user(&pool, 8001).await, Some(ann));
+    // Act + Assert, in order: (chat, token, the answer says, the chat is then linked to).
+    let refused = "invalid, already used or expired";
+    let cases = [
+        // A good token.
+        (8001, good.clone(), "Linked", Some(ann)),
+        // Reused (even from another chat).
+        (8002, good.clone(), refused, None),
+        // Expired.
+        (8003, expired.clone(), refused, None),
+        // Unknown (never issued) and malformed.
+        (8004, "00000000000000000000000000000000".into(), "invalid", None),
+        (8004, "';drop table users;--".into(), "invalid", None),
+        // Foreign: Bob's token in Ann's chat does not take the chat over (and stays unused).
+        (8001, bobs.clone(), "already linked to another", Some(ann)),
+    ];
+    for (chat, token, says, linked) in cases {
+        let answer = ask(&env.tg, chat, &format!("/start {token}")).await;
+        assert!(answer.contains(says), "/start {token} in {chat}: {answer}");
+        assert_eq!(linked_user(&pool, chat).await, linked, "/start {token} in {chat}");
+    }
     let unused: bool = sqlx::query_scalar("select used_at is null from telegram_link_tokens where user_id = $1")
         .bind(bob)
         .fetch_one(&pool)
@@ -89,9 +104,7 @@ async fn start_links_with_a_good_token_and_refuses_reused_expired_unknown_and_fo
 #[tokio::test]
 async fn every_command_is_answered() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let ann = user(&pool, "en").await;
+    let (mut env, pool, ann) = TestEnv::with_user("en").await;
     let shop = target(&pool, ann, "Shop <x>").await;
     target_state(&pool, shop, "down").await;
     let blog = target(&pool, ann, "Blog").await;
@@ -101,6 +114,7 @@ async fn every_command_is_answered() {
     env.start();
 
     // Act + Assert
+    let answers = async |exchanges: &[(&str, &[&str])]| answers_contain(&env.tg, 9001, exchanges).await;
     let a = ask(&env.tg, 9002, "/status").await;
     assert!(a.contains("not linked"), "unlinked chats are told how to link: {a}");
 
@@ -122,28 +136,19 @@ async fn every_command_is_answered() {
         "{a}"
     );
     assert!(!a.contains("Blog"), "{a}");
-    let a = ask(&env.tg, 9001, "/targets").await;
-    assert!(a.contains("Shop &lt;x&gt;") && a.contains("Blog"), "{a}");
-    let a = ask(&env.tg, 9001, "/incidents").await;
-    assert!(a.contains("Shop &lt;x&gt;") && a.contains("open"), "{a}");
-
-    let a = ask(&env.tg, 9001, "/mute Shop <x> 2h").await;
-    assert!(a.contains("muted until"), "{a}");
-    let muted: i64 = sqlx::query_scalar(
-        "select count(*) from notification_mutes where channel_id = $1 and target_id = $2 and muted_until > now() + interval '110 minutes'",
-    )
-    .bind(channel)
-    .bind(shop)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(muted, 1);
-    let a = ask(&env.tg, 9001, "/mute Shop").await;
-    assert!(a.contains("Usage"), "{a}");
-    let a = ask(&env.tg, 9001, "/mute Nothing 1h").await;
-    assert!(a.contains("No target"), "{a}");
-    let a = ask(&env.tg, 9001, "/unmute").await;
-    assert!(a.contains("on again"), "{a}");
+    answers(&[
+        ("/targets", &["Shop &lt;x&gt;", "Blog"]),
+        ("/incidents", &["Shop &lt;x&gt;", "open"]),
+        ("/mute Shop <x> 2h", &["muted until"]),
+    ])
+    .await;
+    assert_eq!(mutes_outlasting(&pool, channel, shop, 110).await, 1);
+    answers(&[
+        ("/mute Shop", &["Usage"]),
+        ("/mute Nothing 1h", &["No target"]),
+        ("/unmute", &["on again"]),
+    ])
+    .await;
     let left: i64 = sqlx::query_scalar("select count(*) from notification_mutes where channel_id = $1")
         .bind(channel)
         .fetch_one(&pool)
@@ -151,17 +156,15 @@ async fn every_command_is_answered() {
         .unwrap();
     assert_eq!(left, 0);
 
-    let a = ask(&env.tg, 9001, "/lang ru").await;
-    assert!(a.contains("русский"), "{a}");
-    let a = ask(&env.tg, 9001, "/status").await;
-    assert!(a.contains("недоступен"), "answers in Russian now: {a}");
-    let a = ask(&env.tg, 9001, "/lang xx").await;
-    assert!(a.contains("/lang en"), "{a}");
-    let a = ask(&env.tg, 9001, "/frobnicate").await;
-    assert!(a.contains("Неизвестная команда"), "{a}");
-
-    let a = ask(&env.tg, 9001, "/unlink").await;
-    assert!(a.contains("отключён"), "{a}");
+    // After /lang ru, the answers are in Russian.
+    answers(&[
+        ("/lang ru", &["русский"]),
+        ("/status", &["недоступен"]),
+        ("/lang xx", &["/lang en"]),
+        ("/frobnicate", &["Неизвестная команда"]),
+        ("/unlink", &["отключён"]),
+    ])
+    .await;
     assert_eq!(linked_user(&pool, 9001).await, None);
     let a = ask(&env.tg, 9001, "/status").await;
     assert!(a.contains("not linked") || a.contains("не подключён"), "{a}");
@@ -171,9 +174,7 @@ async fn every_command_is_answered() {
 #[tokio::test]
 async fn the_alert_buttons_acknowledge_the_incident_and_mute_the_target_for_an_hour() {
     // Arrange
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let ann = user(&pool, "en").await;
+    let (mut env, pool, ann) = TestEnv::with_user("en").await;
     let eve = user(&pool, "en").await;
     let shop = target(&pool, ann, "Shop").await;
     let incident = incident(&pool, ann, shop).await;
@@ -212,14 +213,6 @@ async fn the_alert_buttons_acknowledge_the_incident_and_mute_the_target_for_an_h
         .unwrap();
     assert!(row.get::<bool, _>("acked"));
     assert_eq!(row.get::<Option<uuid::Uuid>, _>("acknowledged_by"), Some(ann));
-    let muted: i64 = sqlx::query_scalar(
-        "select count(*) from notification_mutes where channel_id = $1 and target_id = $2 and muted_until > now() + interval '55 minutes'",
-    )
-    .bind(channel)
-    .bind(shop)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(muted, 1);
+    assert_eq!(mutes_outlasting(&pool, channel, shop, 55).await, 1);
     env.stop().await;
 }

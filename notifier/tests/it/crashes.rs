@@ -41,17 +41,13 @@ fn spawn(env: &TestEnv, fault: bool) -> Child {
 #[tokio::test]
 async fn killing_the_notifier_between_send_and_log_20_times_loses_nothing_and_duplicates_only_what_it_had_in_hand() {
     // Arrange: 15 incidents for two chats.
-    let env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
+    let (env, pool, owner) = TestEnv::with_user("en").await;
     telegram_chat(&pool, owner, 7001).await;
     telegram_chat(&pool, owner, 7002).await;
     let mut names = Vec::new();
     for n in 0..15 {
         let name = format!("kill-target-{n:02}");
-        let t = target(&pool, owner, &name).await;
-        let i = incident(&pool, owner, t).await;
-        env.publish_event(opened(i, owner, t, &name)).await;
+        env.publish_event(outage(&pool, owner, &name).await.event).await;
         names.push(name);
     }
 

@@ -40,17 +40,14 @@ fn config(env: &TestEnv, sink: &SmtpSink) -> notifier::Config {
 async fn an_alert_and_its_report_arrive_as_one_multipart_thread_without_header_injection_or_markup() {
     // Arrange
     let sink = SmtpSink::start().await;
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "en").await;
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
     let evil = "Shop\r\nBcc: victim@evil.example\r\n<b>bold</b><script>x</script>";
-    let target = target(&pool, owner, evil).await;
-    let incident = incident(&pool, owner, target).await;
+    let Outage { incident, event, .. } = outage(&pool, owner, evil).await;
     let channel = channel(&pool, owner, "email", "ann@example.com", true).await;
     env.start_with(config(&env, &sink));
 
     // Act
-    env.publish_event(opened(incident, owner, target, evil)).await;
+    env.publish_event(event).await;
     sink.wait_for(1, WAIT).await;
     env.publish_report(report(incident, "The <i>shop</i> answers 503."))
         .await;
@@ -117,9 +114,7 @@ async fn an_alert_and_its_report_arrive_as_one_multipart_thread_without_header_i
 async fn a_new_email_channel_gets_one_verification_link_in_the_users_language() {
     // Arrange
     let sink = SmtpSink::start().await;
-    let mut env = TestEnv::new().await;
-    let pool = env.pool().clone();
-    let owner = user(&pool, "ru").await;
+    let (mut env, pool, owner) = TestEnv::with_user("ru").await;
     let channel = channel(&pool, owner, "email", "ivan@example.com", false).await;
     env.start_with(config(&env, &sink));
 

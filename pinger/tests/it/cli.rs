@@ -7,17 +7,10 @@ use common::messages::{CheckResult, FailureKind, Outcome};
 
 use crate::helpers::*;
 
+/// Runs `pinger check` with `args`: exit code and stdout.
 fn pinger_check(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pinger"))
-        .arg("check")
-        .args(args)
-        .env("PINGTOWER_ALLOW_PRIVATE_TARGETS", "true")
-        .output()
-        .expect("pinger runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (code, stdout, _) = pinger_check_all(args);
+    (code, stdout)
 }
 
 #[tokio::test]
@@ -72,7 +65,7 @@ async fn pinger_check_prints_every_hop_and_phase_and_json_on_request() {
 
 #[tokio::test]
 async fn pinger_check_has_tcp_dns_and_tls_forms() {
-    let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("x"))).await;
+    let server = answering("x").await;
     let mut zone = Zone::default();
     zone.a("app.test.", "127.0.0.1");
     let dns = TestDns::start(zone).await;
@@ -110,7 +103,7 @@ async fn pinger_check_has_tcp_dns_and_tls_forms() {
 #[tokio::test]
 async fn empty_environment_variables_count_as_unset() {
     // Arrange: settings left empty, as `PINGTOWER_X=` or `${X:-}` in a compose file leaves them.
-    let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let server = answering("fine").await;
     let url = server.url("http", "/");
 
     // Act
@@ -134,7 +127,7 @@ async fn empty_environment_variables_count_as_unset() {
 }
 
 /// Runs `pinger check` with `args`: exit code, stdout, stderr.
-fn pinger_check_all(args: &[String]) -> (i32, String, String) {
+fn pinger_check_all<A: AsRef<std::ffi::OsStr>>(args: &[A]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pinger"))
         .arg("check")
         .args(args)

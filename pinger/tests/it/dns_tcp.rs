@@ -147,11 +147,7 @@ async fn an_open_port_is_up_and_a_closed_one_refused() {
     let r = tcp(port, Some("220 smtp")).await;
     assert_eq!(kind(&r), Some(FailureKind::BannerMismatch), "{r:?}");
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let r = tcp(closed, None).await;
+    let closed = common::testing::ClosedPort::new();
+    let r = tcp(closed.port, None).await;
     assert_eq!(kind(&r), Some(FailureKind::ConnectRefused));
 }

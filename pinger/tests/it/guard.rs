@@ -327,10 +327,9 @@ async fn an_owner_with_the_permission_reaches_loopback_but_never_the_suites_own_
 
 #[tokio::test]
 async fn the_pinger_service_enforces_each_jobs_permission_and_protects_the_suite() {
-    use common::messages::{CheckResult, RESULTS_STORE_QUEUE};
     // Arrange: a pinger on an installation allowing private targets, and a loopback server.
     let broker = bus::testing::TestBroker::new().await;
-    let server = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let server = answering("fine").await;
     let service = Service::start(config(&broker)).await;
     let get = |url: String, allow_private: bool| {
         let mut j = job(CheckSpec::Http(HttpSpec::get(url)), 60);
@@ -348,11 +347,7 @@ async fn the_pinger_service_enforces_each_jobs_permission_and_protects_the_suite
     }
     let mut results = std::collections::HashMap::new();
     while results.len() < 4 {
-        let r = broker
-            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, Duration::from_secs(30))
-            .await
-            .expect("a result is published")
-            .payload;
+        let r = next_result(&broker, "a result is published").await.payload;
         results.insert(r.job_id, r);
     }
     service.stop().await;

@@ -56,6 +56,19 @@ pub async fn get(engine: &Engine, url: &str) -> Report {
     run_http(engine, HttpSpec::get(url)).await
 }
 
+/// The assertion that the body contains `value`.
+pub fn contains(value: &str) -> common::messages::Assertion {
+    common::messages::Assertion::BodyContains { value: value.into() }
+}
+
+/// The assertion that the header `name` equals `value`.
+pub fn header_equals(name: &str, value: &str) -> common::messages::Assertion {
+    common::messages::Assertion::HeaderEquals {
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
 /// The failure kind of a report (None when up).
 pub fn kind(report: &Report) -> Option<FailureKind> {
     report.verdict().1.map(|f| f.kind)
@@ -81,6 +94,16 @@ pub fn config(broker: &bus::testing::TestBroker) -> pinger::Config {
             ..Default::default()
         },
     }
+}
+
+/// A plain HTTP server on 127.0.0.1 answering every path 200 with `body`.
+pub async fn answering(body: &'static str) -> TestServer {
+    TestServer::http("127.0.0.1", std::sync::Arc::new(move |_: &str| Reply::ok(body))).await
+}
+
+/// A job (see [`job`]) to GET `path` of `server` over plain HTTP.
+pub fn get_job(server: &TestServer, path: &str, deadline_s: i64) -> common::messages::CheckJob {
+    job(CheckSpec::Http(HttpSpec::get(server.url("http", path))), deadline_s)
 }
 
 /// A jobs message carrying `job` alone.
@@ -109,6 +132,25 @@ pub fn job(spec: common::messages::CheckSpec, deadline_s: i64) -> common::messag
         deadline: now + chrono::Duration::seconds(deadline_s),
         spec,
     }
+}
+
+/// How long a stored result may take to arrive.
+const RESULT_WAIT: Duration = Duration::from_secs(30);
+
+/// The next result on `results.store` (waiting up to 30 s), or a panic saying `what` was missing.
+pub async fn next_result(
+    broker: &bus::testing::TestBroker,
+    what: &str,
+) -> common::messages::Envelope<common::messages::CheckResult> {
+    broker
+        .next_message(common::messages::RESULTS_STORE_QUEUE, RESULT_WAIT)
+        .await
+        .unwrap_or_else(|| panic!("{what} within {RESULT_WAIT:?}"))
+}
+
+/// Whether `queue` stays empty for half a second.
+pub async fn stays_empty(broker: &bus::testing::TestBroker, queue: &str) -> bool {
+    broker.next_raw(queue, Duration::from_millis(500)).await.is_none()
 }
 
 /// A running pinger service inside the test.

@@ -7,14 +7,39 @@ use common::messages::{Assertion, FailureKind, HttpSpec, Outcome, Phase, StatusR
 
 use crate::helpers::*;
 
-fn router(f: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Router {
-    Arc::new(f)
+/// A server where /a redirects to /b with `first`, /b to /c with `second`, and /c answers "final".
+async fn two_redirects(first: u16, second: u16) -> TestServer {
+    serve(move |p| match p {
+        "/a" => Reply::redirect(first, "/b"),
+        "/b" => Reply::redirect(second, "/c"),
+        _ => Reply::ok("final"),
+    })
+    .await
+}
+
+/// A server answering `path` with `reply` and every other path with `otherwise`.
+async fn serve_one_path(path: &'static str, reply: Reply, otherwise: Reply) -> TestServer {
+    serve(move |p| if p == path { reply.clone() } else { otherwise.clone() }).await
+}
+
+/// Two servers on different ports (so different origins): the first redirects every path to
+/// the second's /landing, which answers 200.
+async fn redirect_to_another_origin() -> (TestServer, TestServer) {
+    let other = serve(|_| Reply::ok("landed")).await;
+    let landing = other.url("http", "/landing");
+    let first = serve(move |_| Reply::redirect(302, &landing)).await;
+    (first, other)
+}
+
+/// A plain HTTP server on 127.0.0.1 answering each path as `f` says.
+async fn serve(f: impl Fn(&str) -> Reply + Send + Sync + 'static) -> TestServer {
+    TestServer::http("127.0.0.1", Arc::new(f)).await
 }
 
 #[tokio::test]
 async fn a_200_is_up_with_every_phase_timed() {
     // Arrange
-    let server = TestServer::http("127.0.0.1", router(|_| Reply::ok("<h1>hello</h1>"))).await;
+    let server = serve(|_| Reply::ok("<h1>hello</h1>")).await;
 
     // Act
     let report = get(&engine(), &server.url("http", "/")).await;
@@ -36,7 +61,7 @@ async fn a_200_is_up_with_every_phase_timed() {
 
 #[tokio::test]
 async fn a_name_is_resolved_and_timed() {
-    let server = TestServer::http("127.0.0.1", router(|_| Reply::ok("ok"))).await;
+    let server = serve(|_| Reply::ok("ok")).await;
     let report = get(&engine(), &format!("http://localhost:{}/", server.addr.port())).await;
     assert_eq!(outcome(&report), Outcome::Up, "{report:?}");
     assert!(report.hops[0].timings.dns_ms.is_some());
@@ -45,15 +70,7 @@ async fn a_name_is_resolved_and_timed() {
 #[tokio::test]
 async fn a_301_302_chain_is_followed_and_every_hop_recorded() {
     // Arrange: /a → 301 /b → 302 /c → 200
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(|p| match p {
-            "/a" => Reply::redirect(301, "/b"),
-            "/b" => Reply::redirect(302, "/c"),
-            _ => Reply::ok("final"),
-        }),
-    )
-    .await;
+    let server = two_redirects(301, 302).await;
 
     // Act
     let report = get(&engine(), &server.url("http", "/a")).await;
@@ -73,15 +90,7 @@ async fn a_301_302_chain_is_followed_and_every_hop_recorded() {
 
 #[tokio::test]
 async fn redirects_can_be_left_unfollowed_and_limited() {
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(|p| match p {
-            "/a" => Reply::redirect(302, "/b"),
-            "/b" => Reply::redirect(302, "/c"),
-            _ => Reply::ok("final"),
-        }),
-    )
-    .await;
+    let server = two_redirects(302, 302).await;
     let mut spec = HttpSpec::get(server.url("http", "/a"));
     spec.follow_redirects = false;
     let report = run_http(&engine(), spec).await;
@@ -97,14 +106,7 @@ async fn redirects_can_be_left_unfollowed_and_limited() {
 
 #[tokio::test]
 async fn a_redirect_loop_is_detected() {
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(|p| match p {
-            "/a" => Reply::redirect(302, "/b"),
-            _ => Reply::redirect(302, "/a"),
-        }),
-    )
-    .await;
+    let server = serve_one_path("/a", Reply::redirect(302, "/b"), Reply::redirect(302, "/a")).await;
     let report = get(&engine(), &server.url("http", "/a")).await;
     assert_eq!(kind(&report), Some(FailureKind::RedirectLoop), "{report:?}");
     assert_eq!(report.verdict().1.unwrap().phase, Phase::Redirect);
@@ -113,12 +115,10 @@ async fn a_redirect_loop_is_detected() {
 
 #[tokio::test]
 async fn a_404_and_a_500_are_down_with_the_status_and_an_excerpt() {
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(|p| match p {
-            "/missing" => Reply::status(404, "<html><body><h1>Not Found</h1></body></html>"),
-            _ => Reply::status(500, "<p>Internal <b>Server</b> Error</p>"),
-        }),
+    let server = serve_one_path(
+        "/missing",
+        Reply::status(404, "<html><body><h1>Not Found</h1></body></html>"),
+        Reply::status(500, "<p>Internal <b>Server</b> Error</p>"),
     )
     .await;
     let report = get(&engine(), &server.url("http", "/missing")).await;
@@ -139,7 +139,7 @@ async fn a_404_and_a_500_are_down_with_the_status_and_an_excerpt() {
 
 #[tokio::test]
 async fn a_slow_server_times_out_in_the_ttfb_phase() {
-    let server = TestServer::http("127.0.0.1", router(|_| Reply::Slow(std::time::Duration::from_secs(30)))).await;
+    let server = serve(|_| Reply::Slow(std::time::Duration::from_secs(30))).await;
     let mut spec = HttpSpec::get(server.url("http", "/"));
     spec.timeout_ms = 300;
     let report = run_http(&engine(), spec).await;
@@ -151,11 +151,8 @@ async fn a_slow_server_times_out_in_the_ttfb_phase() {
 
 #[tokio::test]
 async fn a_refused_connection_is_connect_refused() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let report = get(&engine(), &format!("http://127.0.0.1:{port}/")).await;
+    let closed = common::testing::ClosedPort::new();
+    let report = get(&engine(), &format!("http://127.0.0.1:{}/", closed.port)).await;
     let f = report.verdict().1.unwrap();
     assert_eq!(f.kind, FailureKind::ConnectRefused, "{f:?}");
     assert_eq!(f.phase, Phase::Connect);
@@ -163,7 +160,7 @@ async fn a_refused_connection_is_connect_refused() {
 
 #[tokio::test]
 async fn a_connection_closed_mid_body_is_a_protocol_failure_in_transfer() {
-    let server = TestServer::http("127.0.0.1", router(|_| Reply::CloseMidBody)).await;
+    let server = serve(|_| Reply::CloseMidBody).await;
     let report = get(&engine(), &server.url("http", "/")).await;
     let f = report.verdict().1.unwrap();
     assert_eq!(f.kind, FailureKind::HttpProtocol, "{f:?}");
@@ -173,21 +170,18 @@ async fn a_connection_closed_mid_body_is_a_protocol_failure_in_transfer() {
 
 #[tokio::test]
 async fn body_json_and_header_assertions_decide_the_outcome() {
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(|_| Reply::Status {
-            status: 200,
-            headers: vec![
-                ("Content-Type".into(), "application/json".into()),
-                ("X-Version".into(), "7".into()),
-            ],
-            body: br#"{"status":"ok","checks":[{"name":"db","up":true}]}"#.to_vec(),
-        }),
-    )
+    let server = serve(|_| Reply::Status {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("X-Version".into(), "7".into()),
+        ],
+        body: br#"{"status":"ok","checks":[{"name":"db","up":true}]}"#.to_vec(),
+    })
     .await;
     let mut spec = HttpSpec::get(server.url("http", "/health"));
     spec.assertions = vec![
-        Assertion::BodyContains { value: "ok".into() },
+        contains("ok"),
         Assertion::BodyNotContains { value: "error".into() },
         Assertion::BodyMatches {
             pattern: r#""up":\s*true"#.into(),
@@ -199,10 +193,7 @@ async fn body_json_and_header_assertions_decide_the_outcome() {
         Assertion::JsonPathExists {
             path: "$.status".into(),
         },
-        Assertion::HeaderEquals {
-            name: "x-version".into(),
-            value: "7".into(),
-        },
+        header_equals("x-version", "7"),
     ];
     assert_eq!(outcome(&run_http(&engine(), spec.clone()).await), Outcome::Up);
 
@@ -217,11 +208,7 @@ async fn body_json_and_header_assertions_decide_the_outcome() {
 
 #[tokio::test]
 async fn a_slow_response_above_the_limit_is_degraded() {
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(|_| Reply::Slow(std::time::Duration::from_millis(150))),
-    )
-    .await;
+    let server = serve(|_| Reply::Slow(std::time::Duration::from_millis(150))).await;
     let mut spec = HttpSpec::get(server.url("http", "/"));
     spec.degraded_above_ms = Some(50);
     let report = run_http(&engine(), spec).await;
@@ -231,14 +218,7 @@ async fn a_slow_response_above_the_limit_is_degraded() {
 
 #[tokio::test]
 async fn the_expected_final_url_is_enforced() {
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(|p| match p {
-            "/start" => Reply::redirect(302, "/elsewhere"),
-            _ => Reply::ok("x"),
-        }),
-    )
-    .await;
+    let server = serve_one_path("/start", Reply::redirect(302, "/elsewhere"), Reply::ok("x")).await;
     let mut spec = HttpSpec::get(server.url("http", "/start"));
     spec.expected_final_url = Some(server.url("http", "/elsewhere"));
     assert_eq!(outcome(&run_http(&engine(), spec.clone()).await), Outcome::Up);
@@ -251,7 +231,7 @@ async fn the_expected_final_url_is_enforced() {
 
 #[tokio::test]
 async fn basic_auth_headers_and_post_bodies_are_sent() {
-    let server = TestServer::http("127.0.0.1", router(|_| Reply::ok("ok"))).await;
+    let server = serve(|_| Reply::ok("ok")).await;
     let mut spec = HttpSpec::get(server.url("http", "/submit?x=1"));
     spec.method = common::messages::HttpMethod::Post;
     spec.body = Some("{\"a\":1}".into());
@@ -272,9 +252,7 @@ async fn basic_auth_headers_and_post_bodies_are_sent() {
 
 #[tokio::test]
 async fn credentials_are_not_forwarded_to_another_origin() {
-    let other = TestServer::http("127.0.0.1", router(|_| Reply::ok("other"))).await;
-    let target = other.url("http", "/landing");
-    let server = TestServer::http("127.0.0.1", router(move |_| Reply::redirect(302, &target))).await;
+    let (server, other) = redirect_to_another_origin().await;
     let mut spec = HttpSpec::get(server.url("http", "/"));
     spec.auth = Some(common::messages::HttpAuth::Bearer { token: "secret".into() });
     let report = run_http(&engine(), spec).await;
@@ -286,9 +264,7 @@ async fn credentials_are_not_forwarded_to_another_origin() {
 #[tokio::test]
 async fn every_secret_header_is_dropped_on_a_redirect_to_another_origin_and_plain_ones_follow() {
     // Arrange: A redirects to B on another port; both record the request they saw.
-    let b = TestServer::http("127.0.0.1", router(|_| Reply::ok("b"))).await;
-    let target = b.url("http", "/landing");
-    let a = TestServer::http("127.0.0.1", router(move |_| Reply::redirect(302, &target))).await;
+    let (a, b) = redirect_to_another_origin().await;
     let mut spec = HttpSpec::get(a.url("http", "/"));
     let mut marked = common::messages::HttpHeader::new("X-Account", "marked-value-3");
     marked.secret = true;
@@ -332,7 +308,7 @@ async fn every_secret_header_is_dropped_on_a_redirect_to_another_origin_and_plai
 
 #[tokio::test]
 async fn checks_connect_from_the_configured_source_address() {
-    let server = TestServer::http("127.0.0.1", router(|_| Reply::ok("ok"))).await;
+    let server = serve(|_| Reply::ok("ok")).await;
     let guard = common::netguard::Guard::from_parts(&guard_config(true), Vec::new());
     let engine = pinger::Engine::new(guard, Some("127.0.0.2".parse().unwrap()), None)
         .unwrap()
@@ -347,14 +323,11 @@ async fn checks_connect_from_the_configured_source_address() {
 async fn bodies_are_read_up_to_1_mib_only() {
     let mut big = "a".repeat(2 * 1024 * 1024);
     big.push_str("TAIL");
-    let server = TestServer::http(
-        "127.0.0.1",
-        router(move |_| Reply::Status {
-            status: 200,
-            headers: Vec::new(),
-            body: big.clone().into_bytes(),
-        }),
-    )
+    let server = serve(move |_| Reply::Status {
+        status: 200,
+        headers: Vec::new(),
+        body: big.clone().into_bytes(),
+    })
     .await;
     let mut spec = HttpSpec::get(server.url("http", "/"));
     spec.assertions = vec![Assertion::BodyContains { value: "aaaa".into() }];

@@ -137,7 +137,7 @@ async fn http_redirected_to_https_is_followed_with_tls_on_the_second_hop() {
 #[tokio::test]
 async fn an_https_chain_that_drops_to_http_fails_https_only() {
     let pki = Pki::new();
-    let plain = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("plain"))).await;
+    let plain = answering("plain").await;
     let target = plain.url("http", "/");
     let secure = TestServer::https(
         "127.0.0.1",

@@ -18,21 +18,24 @@ use crate::helpers::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// A fresh broker, a target answering "fine", and a pinger consuming that broker's jobs.
+async fn pinger_and_target() -> (TestBroker, TestServer, common::testing::RunningService) {
+    let broker = TestBroker::new().await;
+    let target = answering("fine").await;
+    let service = Service::start(config(&broker)).await;
+    (broker, target, service)
+}
+
 #[tokio::test]
 async fn a_job_consumed_from_rabbitmq_yields_a_check_result_on_pingtower_results() {
     // Arrange
-    let broker = TestBroker::new().await;
-    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
-    let service = Service::start(config(&broker)).await;
-    let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
+    let (broker, target, service) = pinger_and_target().await;
+    let job = get_job(&target, "/", 60);
     let envelope = one_job(job.clone());
 
     // Act
     broker.publish(&envelope).await;
-    let result = broker
-        .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
-        .await
-        .expect("a result is published");
+    let result = next_result(&broker, "a result is published").await;
 
     // Assert
     assert_eq!(result.correlation_id, envelope.correlation_id);
@@ -55,17 +58,11 @@ async fn a_job_consumed_from_rabbitmq_yields_a_check_result_on_pingtower_results
 
 #[tokio::test]
 async fn a_job_past_its_deadline_is_reported_as_skipped_and_not_run() {
-    let broker = TestBroker::new().await;
-    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
-    let service = Service::start(config(&broker)).await;
-    let stale = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), -5);
+    let (broker, target, service) = pinger_and_target().await;
+    let stale = get_job(&target, "/", -5);
 
     broker.publish(&one_job(stale.clone())).await;
-    let r = broker
-        .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
-        .await
-        .expect("a result is published")
-        .payload;
+    let r = next_result(&broker, "a result is published").await.payload;
 
     assert_eq!(r.job_id, stale.job_id);
     assert!(pinger::report::is_skipped(&r), "{r:?}");
@@ -81,7 +78,7 @@ async fn a_test_now_request_is_answered_on_its_reply_queue_only() {
     let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::status(503, "maintenance"))).await;
     let service = Service::start(config(&broker)).await;
     let publisher = Publisher::new(broker.broker("test-backend", CancellationToken::new()), WAIT);
-    let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
+    let job = get_job(&target, "/", 60);
 
     let answer: Envelope<CheckResult> = bus::request(&publisher, &one_job(job.clone()), WAIT)
         .await
@@ -92,10 +89,7 @@ async fn a_test_now_request_is_answered_on_its_reply_queue_only() {
     assert_eq!(answer.payload.status_code, Some(503));
     assert_eq!(answer.payload.body_excerpt.as_deref(), Some("maintenance"));
     assert!(
-        broker
-            .next_raw(RESULTS_STORE_QUEUE, Duration::from_millis(500))
-            .await
-            .is_none(),
+        stays_empty(&broker, RESULTS_STORE_QUEUE).await,
         "a dry run is not stored"
     );
     publisher.broker().close().await;
@@ -119,13 +113,10 @@ async fn an_undecodable_job_goes_to_the_dead_letter_queue() {
 #[tokio::test]
 async fn when_most_canaries_fail_results_carry_probe_degraded() {
     let broker = TestBroker::new().await;
-    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
-    let alive = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("canary"))).await;
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let target = answering("fine").await;
+    let alive = answering("canary").await;
+    let dead = common::testing::ClosedPort::new();
+    let dead_port = dead.port;
     let mut cfg = config(&broker);
     cfg.pinger.canaries = vec![
         format!("http://127.0.0.1:{dead_port}/"),
@@ -147,11 +138,7 @@ async fn when_most_canaries_fail_results_carry_probe_degraded() {
             60,
         )))
         .await;
-    let r = broker
-        .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
-        .await
-        .expect("a result")
-        .payload;
+    let r = next_result(&broker, "a result").await.payload;
 
     assert_eq!(r.outcome, Outcome::Up);
     assert!(r.probe_degraded, "{r:?}");
@@ -199,7 +186,7 @@ async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result
     // ones answer at once.
     let broker = TestBroker::new().await;
     let (target, calls) = hangs_once_then_answers().await;
-    let job = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 120);
+    let job = get_job(&target, "/", 120);
     let mut first = spawn_pinger(&broker, "first");
     broker.publish(&one_job(job.clone())).await;
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -226,26 +213,20 @@ async fn a_pinger_killed_mid_job_leaves_the_job_to_be_redelivered_and_its_result
     assert_eq!(r.pinger_id, "second");
     assert_eq!(r.outcome, Outcome::Up, "{r:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    assert!(
-        broker
-            .next_raw(RESULTS_STORE_QUEUE, Duration::from_millis(500))
-            .await
-            .is_none(),
-        "exactly one result"
-    );
+    assert!(stays_empty(&broker, RESULTS_STORE_QUEUE).await, "exactly one result");
 }
 
 #[tokio::test]
 async fn a_slow_target_does_not_delay_the_others() {
     let broker = TestBroker::new().await;
     let slow = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::Slow(Duration::from_secs(3)))).await;
-    let fast = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fast"))).await;
+    let fast = answering("fast").await;
     let service = Service::start(config(&broker)).await;
-    let slow_job = job(CheckSpec::Http(HttpSpec::get(slow.url("http", "/"))), 60);
+    let slow_job = get_job(&slow, "/", 60);
     broker.publish(&one_job(slow_job.clone())).await;
     let mut fast_jobs = Vec::new();
     for _ in 0..5 {
-        let j = job(CheckSpec::Http(HttpSpec::get(fast.url("http", "/"))), 60);
+        let j = get_job(&fast, "/", 60);
         fast_jobs.push(j.job_id);
         broker.publish(&one_job(j)).await;
     }
@@ -253,11 +234,7 @@ async fn a_slow_target_does_not_delay_the_others() {
     // The five fast results arrive before the slow one.
     let mut order = Vec::new();
     for _ in 0..6 {
-        let r = broker
-            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
-            .await
-            .expect("a result")
-            .payload;
+        let r = next_result(&broker, "a result").await.payload;
         order.push(r.job_id);
     }
     assert_eq!(order.last(), Some(&slow_job.job_id), "{order:?}");
@@ -268,13 +245,13 @@ async fn a_slow_target_does_not_delay_the_others() {
 #[tokio::test]
 async fn a_message_of_several_jobs_yields_one_result_per_job() {
     let broker = TestBroker::new().await;
-    let up = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let up = answering("fine").await;
     let down = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::status(500, "broken"))).await;
     let service = Service::start(config(&broker)).await;
     let jobs: Vec<_> = (0..10)
         .map(|i| {
             let server = if i % 2 == 0 { &up } else { &down };
-            let mut j = job(CheckSpec::Http(HttpSpec::get(server.url("http", &format!("/{i}")))), 60);
+            let mut j = get_job(server, &format!("/{i}"), 60);
             // Each its own owner, as a tick's jobs mostly are: one owner's jobs in hand are
             // held to its share of the pinger.
             j.owner_id = Some(uuid::Uuid::now_v7());
@@ -285,11 +262,7 @@ async fn a_message_of_several_jobs_yields_one_result_per_job() {
     broker.publish(&jobs_message(jobs.clone())).await;
     let mut results = std::collections::HashMap::new();
     for _ in 0..jobs.len() {
-        let r = broker
-            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
-            .await
-            .expect("a result per job")
-            .payload;
+        let r = next_result(&broker, "a result per job").await.payload;
         results.insert(r.job_id, r);
     }
 
@@ -305,10 +278,8 @@ async fn a_message_of_several_jobs_yields_one_result_per_job() {
 
 #[tokio::test]
 async fn a_malformed_jobs_message_goes_to_the_dead_letter_queue_unrun() {
-    let broker = TestBroker::new().await;
-    let target = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
-    let service = Service::start(config(&broker)).await;
-    let mut foreign = job(CheckSpec::Http(HttpSpec::get(target.url("http", "/"))), 60);
+    let (broker, target, service) = pinger_and_target().await;
+    let mut foreign = get_job(&target, "/", 60);
     foreign.region = "elsewhere".into();
     let message = jobs_message(vec![foreign]);
 
@@ -326,21 +297,19 @@ async fn a_message_redelivered_after_a_pinger_dies_duplicates_no_result() {
     // Arrange: one job's first request hangs; the message's other jobs answer at once.
     let broker = TestBroker::new().await;
     let (hanging, calls) = hangs_once_then_answers().await;
-    let quick = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("quick"))).await;
+    let quick = answering("quick").await;
     let jobs = vec![
-        job(CheckSpec::Http(HttpSpec::get(hanging.url("http", "/"))), 120),
-        job(CheckSpec::Http(HttpSpec::get(quick.url("http", "/a"))), 120),
-        job(CheckSpec::Http(HttpSpec::get(quick.url("http", "/b"))), 120),
+        get_job(&hanging, "/", 120),
+        get_job(&quick, "/a", 120),
+        get_job(&quick, "/b", 120),
     ];
     let mut first = spawn_pinger(&broker, "first");
     broker.publish(&jobs_message(jobs.clone())).await;
     // The quick jobs' results leave before the message is acked.
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let r = broker
-            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+        let r = next_result(&broker, "the quick jobs' results, before the hanging one ends")
             .await
-            .expect("the quick jobs' results, before the hanging one ends")
             .payload;
         seen.push(r);
     }
@@ -351,10 +320,8 @@ async fn a_message_redelivered_after_a_pinger_dies_duplicates_no_result() {
     let _ = first.wait();
     let mut second = spawn_pinger(&broker, "second");
     for _ in 0..3 {
-        let r = broker
-            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
+        let r = next_result(&broker, "every job of the redelivered message has a result")
             .await
-            .expect("every job of the redelivered message has a result")
             .payload;
         seen.push(r);
     }

@@ -25,9 +25,8 @@ async fn tarpit() -> (std::net::SocketAddr, tokio_util::sync::DropGuard) {
     let token = stop.clone();
     tokio::spawn(async move {
         loop {
-            let (mut stream, _) = tokio::select! {
-                _ = token.cancelled() => return,
-                a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+            let Some((mut stream, _)) = accept_until(&listener, &token).await else {
+                return;
             };
             let token = token.clone();
             tokio::spawn(async move {
@@ -70,7 +69,7 @@ async fn a_tarpitted_owner_cannot_starve_another_owners_checks_for_two_minutes()
     // Arrange: the tarpit for owner A, a healthy server for owner B, a pinger of 64 slots.
     let broker = TestBroker::new().await;
     let (pit, _pit) = tarpit().await;
-    let healthy = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let healthy = answering("fine").await;
     let mut cfg = config(&broker);
     cfg.pinger.concurrency = 64;
     cfg.pinger.owner_share = 0.25;
@@ -240,7 +239,7 @@ async fn an_owner_over_its_share_waits_is_skipped_at_its_deadline_or_at_once_and
     // Arrange: 4 slots with a share of 1/4: one check at a time and two jobs in hand per owner.
     let broker = TestBroker::new().await;
     let slow = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::Slow(Duration::from_secs(8)))).await;
-    let fast = TestServer::http("127.0.0.1", Arc::new(|_: &str| Reply::ok("fine"))).await;
+    let fast = answering("fine").await;
     let mut cfg = config(&broker);
     cfg.pinger.concurrency = 4;
     cfg.pinger.owner_share = 0.25;
@@ -275,11 +274,7 @@ async fn an_owner_over_its_share_waits_is_skipped_at_its_deadline_or_at_once_and
     broker.publish(&one_job(other.clone())).await;
     let mut results = HashMap::new();
     while results.len() < 4 {
-        let r = broker
-            .next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT)
-            .await
-            .expect("a result is published")
-            .payload;
+        let r = next_result(&broker, "a result is published").await.payload;
         results.insert(r.job_id, r);
     }
     service.stop().await;
@@ -292,41 +287,19 @@ async fn an_owner_over_its_share_waits_is_skipped_at_its_deadline_or_at_once_and
             .map(|f| f.message.clone())
             .unwrap_or_default()
     };
-    assert_eq!(
-        results[&running.job_id].outcome,
-        Outcome::Up,
-        "{:?}",
-        results[&running.job_id]
-    );
-    assert_eq!(
-        results[&other.job_id].outcome,
-        Outcome::Up,
-        "{:?}",
-        results[&other.job_id]
-    );
+    for up in [&running, &other] {
+        let r = &results[&up.job_id];
+        assert_eq!(r.outcome, Outcome::Up, "{r:?}");
+    }
     assert!(
         results[&other.job_id].finished_at < results[&running.job_id].finished_at,
         "B did not wait for A's slow check"
     );
-    assert!(
-        pinger::report::is_skipped(&results[&waiting.job_id]),
-        "{:?}",
-        results[&waiting.job_id]
-    );
-    assert!(
-        message(waiting.job_id).contains("held its share"),
-        "{}",
-        message(waiting.job_id)
-    );
-    assert!(
-        pinger::report::is_skipped(&results[&refused.job_id]),
-        "{:?}",
-        results[&refused.job_id]
-    );
-    assert!(
-        message(refused.job_id).contains("over its share"),
-        "{}",
-        message(refused.job_id)
-    );
+    for (skipped, why) in [(&waiting, "held its share"), (&refused, "over its share")] {
+        let r = &results[&skipped.job_id];
+        assert!(pinger::report::is_skipped(r), "{r:?}");
+        let message = message(skipped.job_id);
+        assert!(message.contains(why), "{message}");
+    }
     assert_eq!(fast.hits(), 1, "only B's job reached the fast server");
 }

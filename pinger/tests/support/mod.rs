@@ -16,7 +16,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 // -------------------------------------------------------------------------------------------
@@ -186,6 +186,17 @@ pub struct TestServer {
     _stop: DropGuard,
 }
 
+/// The next connection `listener` accepts, or None once `stop` is cancelled (a failed accept
+/// is passed over).
+pub async fn accept_until(listener: &TcpListener, stop: &CancellationToken) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            a = listener.accept() => if let Ok(a) = a { return Some(a) },
+        }
+    }
+}
+
 impl TestServer {
     /// Plain HTTP on `ip:0`.
     pub async fn http(ip: &str, router: Router) -> Self {
@@ -214,9 +225,8 @@ impl TestServer {
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         tokio::spawn(async move {
             loop {
-                let (stream, peer) = tokio::select! {
-                    _ = token.cancelled() => return,
-                    a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                let Some((stream, peer)) = accept_until(&listener, &token).await else {
+                    return;
                 };
                 count.fetch_add(1, Ordering::SeqCst);
                 *peer_slot.lock().unwrap() = Some(peer);
@@ -475,9 +485,8 @@ impl TestDns {
             let (zone, queries, token) = (zone.clone(), queries.clone(), stop.clone());
             tokio::spawn(async move {
                 loop {
-                    let (mut s, _) = tokio::select! {
-                        _ = token.cancelled() => return,
-                        r = tcp.accept() => match r { Ok(x) => x, Err(_) => continue },
+                    let Some((mut s, _)) = accept_until(&tcp, &token).await else {
+                        return;
                     };
                     let zone = zone.clone();
                     queries.fetch_add(1, Ordering::SeqCst);

@@ -105,6 +105,18 @@ async fn target(api: &Api, name: &str, spec: Value) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
+/// Waits until the user has a verified channel of `kind`, or panics after `within` naming `what`.
+async fn channel_verified(api: &Api, kind: &str, what: &str, within: Duration) {
+    eventually(what, within, || async move {
+        let channels = api.get("/api/channels").await;
+        items(&channels)
+            .iter()
+            .any(|c| c["kind"] == kind && c["verified"] == true)
+            .then_some(())
+    })
+    .await
+}
+
 async fn status_of(api: &Api, id: &str) -> String {
     let t = api.get(&format!("/api/targets/{id}")).await;
     t["state"]["status"].as_str().unwrap_or("unknown").to_owned()
@@ -172,17 +184,7 @@ async fn a_user_meets_the_whole_suite() {
         "{link}"
     );
     tg.user_says(CHAT, &format!("/start {token}"));
-    eventually("the Telegram chat is linked", Duration::from_secs(20), || {
-        let api = &api;
-        async move {
-            let channels = api.get("/api/channels").await;
-            items(&channels)
-                .iter()
-                .any(|c| c["kind"] == "telegram" && c["verified"] == true)
-                .then_some(())
-        }
-    })
-    .await;
+    channel_verified(&api, "telegram", "the Telegram chat is linked", Duration::from_secs(20)).await;
 
     // Add an email channel and verify it through the link the notifier mails.
     api.post("/api/channels/email", json!({"address": "ann@example.test"}))
@@ -210,17 +212,7 @@ async fn a_user_meets_the_whole_suite() {
         .await
         .unwrap();
     assert!(verified.status().is_success(), "POST {verify}: {}", verified.status());
-    eventually("the email channel is verified", Duration::from_secs(10), || {
-        let api = &api;
-        async move {
-            let channels = api.get("/api/channels").await;
-            items(&channels)
-                .iter()
-                .any(|c| c["kind"] == "email" && c["verified"] == true)
-                .then_some(())
-        }
-    })
-    .await;
+    channel_verified(&api, "email", "the email channel is verified", Duration::from_secs(10)).await;
 
     // Targets on loopback: HTTP, HTTPS with a certificate expiring in 5 days, DNS, TCP.
     // shop-web carries secrets: a credential header by name, one the user marks secret, basic

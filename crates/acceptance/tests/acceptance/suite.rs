@@ -23,14 +23,6 @@ pub struct Suite {
     _clickhouse: TestClickHouse,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Suite {
     /// Starts the whole suite with `extra` settings on top of the test's own infrastructure.
     pub async fn start(extra: &[(&str, String)]) -> Self {
@@ -56,16 +48,20 @@ impl Suite {
             std::env::var("PINGTOWER_ACCEPTANCE_PROFILE").unwrap_or_else(|_| "debug".into()),
         );
         set("PINGTOWER_SKIP_WEB", "1".into());
-        let api_port = free_port();
-        set("PINGTOWER_API_ADDR", format!("127.0.0.1:{api_port}"));
-        for var in [
+        let listeners = [
+            "PINGTOWER_API_ADDR",
             "PINGTOWER_OPS_ADDR",
             "PINGTOWER_PINGER_ADDR",
             "PINGTOWER_ARCHIVER_ADDR",
             "PINGTOWER_LLM_ADDR",
             "PINGTOWER_NOTIFIER_ADDR",
-        ] {
-            set(var, format!("127.0.0.1:{}", free_port()));
+        ];
+        // The services are other processes, started (and restarted on the same address) by
+        // scripts/start.sh, which takes fixed addresses: this test cannot hold their ports.
+        let ports = common::testing::ports_for_other_processes(listeners.len());
+        let api_port = ports[0];
+        for (var, port) in listeners.into_iter().zip(ports) {
+            set(var, format!("127.0.0.1:{port}"));
         }
         set("PINGTOWER_AMQP_URL", broker.config.amqp_url.expose_secret().to_owned());
         set(

@@ -9,13 +9,18 @@ use common::samples;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::ledger::{new_job, record, record_jobs};
+
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn publisher(broker: &TestBroker) -> Publisher {
-    Publisher::new(
-        broker.broker("test-publisher", CancellationToken::new()),
-        Duration::from_secs(20),
-    )
+    crate::ledger::publisher(broker, &CancellationToken::new())
+}
+
+/// Asserts that the next message on `queue` is `expected`, intact.
+async fn arrives<T: Message + PartialEq + std::fmt::Debug>(broker: &TestBroker, queue: &str, expected: &Envelope<T>) {
+    let got = broker.next_message::<T>(queue, WAIT).await;
+    assert_eq!(got.as_ref(), Some(expected), "the message on {queue}");
 }
 
 #[tokio::test]
@@ -35,27 +40,12 @@ async fn every_message_type_makes_a_round_trip_through_the_topology() {
     publisher.publish(&report).await.expect("report confirmed");
 
     // Assert: each arrives, intact, on every queue bound for it.
-    assert_eq!(broker.next_message::<CheckJobs>("jobs.default", WAIT).await, Some(job));
-    assert_eq!(
-        broker.next_message::<CheckResult>(RESULTS_STORE_QUEUE, WAIT).await,
-        Some(result.clone())
-    );
-    assert_eq!(
-        broker.next_message::<CheckResult>(RESULTS_INCIDENTS_QUEUE, WAIT).await,
-        Some(result)
-    );
-    assert_eq!(
-        broker.next_message::<IncidentEvent>(INCIDENTS_NOTIFY_QUEUE, WAIT).await,
-        Some(event.clone())
-    );
-    assert_eq!(
-        broker.next_message::<IncidentEvent>(INCIDENTS_LLM_QUEUE, WAIT).await,
-        Some(event)
-    );
-    assert_eq!(
-        broker.next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, WAIT).await,
-        Some(report)
-    );
+    arrives(&broker, "jobs.default", &job).await;
+    arrives(&broker, RESULTS_STORE_QUEUE, &result).await;
+    arrives(&broker, RESULTS_INCIDENTS_QUEUE, &result).await;
+    arrives(&broker, INCIDENTS_NOTIFY_QUEUE, &event).await;
+    arrives(&broker, INCIDENTS_LLM_QUEUE, &event).await;
+    arrives(&broker, REPORTS_NOTIFY_QUEUE, &report).await;
 }
 
 #[tokio::test]
@@ -81,33 +71,21 @@ async fn poison_messages_go_to_the_dead_letter_queue_while_the_rest_are_consumed
     let refused = Uuid::new_v4();
     let panics = Uuid::new_v4();
     let mut good = HashSet::new();
-    let seen = Arc::new(Mutex::new(HashSet::new()));
     let shutdown = CancellationToken::new();
-    let handler_seen = seen.clone();
-    let consumer_broker = broker.broker("test-consumer", shutdown.clone());
-    let consumer = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            consume::<CheckResult, _, _>(
-                &consumer_broker,
-                ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4),
-                shutdown,
-                move |env, _info| {
-                    let seen = handler_seen.clone();
-                    async move {
-                        let id = env.payload.result_id;
-                        if id == refused {
-                            return Err(HandlerError::permanent(anyhow::anyhow!("refused")));
-                        }
-                        assert_ne!(id, panics, "this handler panics on purpose");
-                        seen.lock().unwrap().insert(id);
-                        Ok(())
-                    }
-                },
-            )
-            .await
-        }
-    });
+    let options = ConsumerOptions::new(RESULTS_STORE_QUEUE).concurrency(4);
+    let (seen, consumer) = record::<CheckResult>(
+        &broker,
+        &shutdown,
+        options,
+        |r| r.result_id,
+        move |id| {
+            if id == refused {
+                return Err(HandlerError::permanent(anyhow::anyhow!("refused")));
+            }
+            assert_ne!(id, panics, "this handler panics on purpose");
+            Ok(())
+        },
+    );
 
     // Act
     broker
@@ -232,38 +210,14 @@ async fn publisher_and_consumer_survive_the_broker_closing_all_connections() {
     // Arrange
     let broker = TestBroker::new().await;
     let publisher = publisher(&broker).await;
-    let seen = Arc::new(Mutex::new(HashSet::new()));
     let shutdown = CancellationToken::new();
-    let consumer_broker = broker.broker("test-consumer", shutdown.clone());
-    let handler_seen = seen.clone();
-    let consumer = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            consume::<CheckJobs, _, _>(
-                &consumer_broker,
-                ConsumerOptions::new("jobs.default").concurrency(8),
-                shutdown,
-                move |env, _| {
-                    let seen = handler_seen.clone();
-                    async move {
-                        seen.lock().unwrap().insert(env.payload.jobs[0].job_id);
-                        Ok(())
-                    }
-                },
-            )
-            .await
-        }
-    });
+    let (seen, consumer) = record_jobs(&broker, &shutdown);
     let mut sent = HashSet::new();
     let mut publish_batch = async |n: usize| {
         for _ in 0..n {
-            let mut job = samples::check_job();
-            job.job_id = Uuid::new_v4();
-            sent.insert(job.job_id);
-            publisher
-                .publish(&Envelope::new(CheckJobs::one(job)))
-                .await
-                .expect("every publish is confirmed");
+            let job = new_job();
+            sent.insert(job.payload.jobs[0].job_id);
+            publisher.publish(&job).await.expect("every publish is confirmed");
         }
     };
     publish_batch(20).await;
@@ -366,23 +320,10 @@ async fn connections_ask_for_a_short_heartbeat_unless_the_uri_names_one() {
     theirs.connection().await.unwrap();
 
     // Assert: the heartbeat each connection negotiated, as the broker reports it.
-    let url = broker
-        .config
-        .management_url
-        .join(&format!("api/vhosts/{}/connections", broker.vhost))
-        .unwrap();
-    let http = reqwest::Client::new();
+    let connections = format!("api/vhosts/{}/connections", broker.vhost);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let timeouts = loop {
-        let list: serde_json::Value = http
-            .get(url.clone())
-            .basic_auth("guest", Some("guest"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = common::testing::management_get(&broker.config.management_url, &connections).await;
         let timeout_of = |name: &str| {
             list.as_array()?
                 .iter()

@@ -12,6 +12,8 @@ use bus::{ConsumerOptions, PublishError, Publisher, consume};
 use common::messages::*;
 use common::samples;
 use tokio::time::Instant;
+
+use crate::ledger::{new_job, publisher, record_jobs, wait_until_seen};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -78,59 +80,6 @@ async fn wait_healthy() {
     tokio::task::spawn_blocking(wait_healthy_blocking).await.unwrap();
 }
 
-/// Job ids seen by a consumer.
-type Ledger = Arc<Mutex<HashSet<Uuid>>>;
-/// A running consumer.
-type Consuming = tokio::task::JoinHandle<Result<(), bus::AmqpError>>;
-
-/// A consumer of `jobs.default` recording every job id it handles.
-fn record_jobs(broker: &TestBroker, shutdown: &CancellationToken) -> (Ledger, Consuming) {
-    let seen = Arc::new(Mutex::new(HashSet::new()));
-    let consumer_broker = broker.broker("test-consumer", shutdown.clone());
-    let handler_seen = seen.clone();
-    let shutdown = shutdown.clone();
-    let task = tokio::spawn(async move {
-        consume::<CheckJobs, _, _>(
-            &consumer_broker,
-            ConsumerOptions::new(JOBS_QUEUE).concurrency(8),
-            shutdown,
-            move |env, _| {
-                let seen = handler_seen.clone();
-                async move {
-                    seen.lock().unwrap().insert(env.payload.jobs[0].job_id);
-                    Ok(())
-                }
-            },
-        )
-        .await
-    });
-    (seen, task)
-}
-
-const JOBS_QUEUE: &str = "jobs.default";
-
-fn new_job() -> Envelope<CheckJobs> {
-    let mut job = samples::check_job();
-    job.job_id = Uuid::new_v4();
-    Envelope::new(CheckJobs::one(job))
-}
-
-async fn wait_until_seen(seen: &Arc<Mutex<HashSet<Uuid>>>, expected: &HashSet<Uuid>) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let missing = expected.difference(&seen.lock().unwrap()).count();
-        if missing == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} of {} never consumed",
-            expected.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn publishers_wait_while_the_broker_blocks_them_then_fail_transiently_and_nothing_is_lost() {
     // Arrange: jobs waiting in the queue, a publisher with a short timeout, one with a long one.
@@ -162,7 +111,7 @@ async fn publishers_wait_while_the_broker_blocks_them_then_fail_transiently_and_
     });
     // Consumption goes on meanwhile: consumers have a connection of their own.
     let (seen, consumer) = record_jobs(&broker, &shutdown);
-    wait_until_seen(&seen, &sent).await;
+    wait_until_seen(&seen, &sent, WAIT).await;
     assert_eq!(
         broker.management.queue_depth("jobs.default").await.unwrap(),
         0,
@@ -193,7 +142,7 @@ async fn publishers_wait_while_the_broker_blocks_them_then_fail_transiently_and_
         .expect("published again once unblocked");
     sent.insert(waiting_job.payload.jobs[0].job_id);
     sent.insert(blocked_job.payload.jobs[0].job_id);
-    wait_until_seen(&seen, &sent).await;
+    wait_until_seen(&seen, &sent, WAIT).await;
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
     wait_healthy().await;
@@ -204,10 +153,7 @@ async fn consumer_and_publisher_recover_when_the_broker_closes_their_channel_and
     // Arrange
     let broker = TestBroker::new().await;
     let shutdown = CancellationToken::new();
-    let publisher = Publisher::new(
-        broker.broker("test-publisher", shutdown.clone()),
-        Duration::from_secs(20),
-    );
+    let publisher = publisher(&broker, &shutdown);
     let (seen, consumer) = record_jobs(&broker, &shutdown);
     let mut sent = HashSet::new();
     let publish = async |sent: &mut HashSet<Uuid>, n: usize| {
@@ -218,7 +164,7 @@ async fn consumer_and_publisher_recover_when_the_broker_closes_their_channel_and
         }
     };
     publish(&mut sent, 10).await;
-    wait_until_seen(&seen, &sent).await;
+    wait_until_seen(&seen, &sent, WAIT).await;
 
     // Act 1: the broker closes the publisher's channel (404: a publication to a missing
     // exchange), then sends `channel.close` on every channel of the vhost, the consumer's
@@ -241,14 +187,14 @@ async fn consumer_and_publisher_recover_when_the_broker_closes_their_channel_and
     publish(&mut sent, 10).await;
 
     // Assert 1
-    wait_until_seen(&seen, &sent).await;
+    wait_until_seen(&seen, &sent, WAIT).await;
 
     // Act 2: the broker closes every connection of the vhost.
     rabbitmqctl(&["close_all_connections", "-p", &broker.vhost, "test: connection loss"]);
     publish(&mut sent, 10).await;
 
     // Assert 2: everything published, before and after, is consumed; nothing is lost.
-    wait_until_seen(&seen, &sent).await;
+    wait_until_seen(&seen, &sent, WAIT).await;
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
 }
@@ -258,10 +204,7 @@ async fn a_returned_message_without_a_message_id_is_an_error_for_its_caller() {
     // Arrange: publications without any property, half of them unroutable, all at once on
     // one channel.
     let broker = TestBroker::new().await;
-    let publisher = Publisher::new(
-        broker.broker("test-publisher", CancellationToken::new()),
-        Duration::from_secs(20),
-    );
+    let publisher = publisher(&broker, &CancellationToken::new());
     publisher.publish(&new_job()).await.expect("the topology is declared");
     let keys: Vec<&str> = (0..20)
         .map(|i| if i % 2 == 0 { "jobs.nowhere" } else { "jobs.default" })
@@ -300,10 +243,7 @@ async fn a_body_larger_than_frame_max_makes_a_round_trip() {
     // Arrange: a result whose body is eight times the negotiated frame size.
     let broker = TestBroker::new().await;
     let shutdown = CancellationToken::new();
-    let publisher = Publisher::new(
-        broker.broker("test-publisher", shutdown.clone()),
-        Duration::from_secs(20),
-    );
+    let publisher = publisher(&broker, &shutdown);
     let consumer_broker = broker.broker("test-consumer", shutdown.clone());
     let frame_max = consumer_broker.connection().await.unwrap().configuration().frame_max() as usize;
     let mut result = samples::check_result();
@@ -396,7 +336,7 @@ async fn the_broker_restarting_under_load_is_ridden_out_by_a_publisher_and_a_con
 
     // Assert: every confirmed job was consumed.
     let confirmed = confirmed.lock().unwrap().clone();
-    wait_until_seen(&seen, &confirmed).await;
+    wait_until_seen(&seen, &confirmed, WAIT).await;
     assert!(failures > 0, "the publisher saw the outage");
     shutdown.cancel();
     consumer.await.unwrap().unwrap();

@@ -2,3 +2,4 @@
 
 mod amqp;
 mod fault;
+mod ledger;

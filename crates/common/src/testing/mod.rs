@@ -70,6 +70,21 @@ pub fn blocking_http_delete(base: &url::Url, path: &str) -> Result<(), String> {
     blocking_send(reqwest::Client::new().delete(url).basic_auth("guest", Some("guest")))
 }
 
+/// `GET path` on the RabbitMQ management API at `base` as guest: the JSON it answers.
+pub async fn management_get(base: &url::Url, path: &str) -> serde_json::Value {
+    let mut url = base.clone();
+    url.set_path(path);
+    reqwest::Client::new()
+        .get(url)
+        .basic_auth("guest", Some("guest"))
+        .send()
+        .await
+        .expect("the management API answers")
+        .json()
+        .await
+        .expect("the management API answers JSON")
+}
+
 /// A fresh PostgreSQL database with the migrations applied.
 pub struct TestPg {
     /// Config pointing at the database.
@@ -179,6 +194,59 @@ pub async fn wait_http_ok(url: &str, timeout: Duration) {
     }
 }
 
+/// A loopback port that refuses connections, held for as long as this value lives: a TCP
+/// socket bound to it that never listens. A port bound and then released could be taken by
+/// anything else on the machine before the test connects to it; this one cannot.
+pub struct ClosedPort {
+    /// The port, on 127.0.0.1.
+    pub port: u16,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl ClosedPort {
+    /// Binds a fresh loopback port without listening on it.
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket is created");
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("a loopback port is bound");
+        let port = socket.local_addr().expect("the bound address").port();
+        Self { port, _socket: socket }
+    }
+}
+
+impl Default for ClosedPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `n` distinct loopback ports, free now, for servers that other processes bind on fixed
+/// addresses (a test cannot hold a port for another process). They are chosen outside the
+/// kernel's ephemeral range, so no port-0 bind or outgoing connection elsewhere on the machine
+/// is handed one of them before the server binds it, or while it restarts on the same address.
+pub fn ports_for_other_processes(n: usize) -> Vec<u16> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let ephemeral_low = range
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(32768);
+    // Above the ports most machines' own services take (databases, brokers, this suite's defaults).
+    let (low, high) = (20000u16, ephemeral_low.max(20001));
+    let mut ports = Vec::with_capacity(n);
+    while ports.len() < n {
+        let random = *Uuid::new_v4().as_bytes();
+        let random = u16::from_le_bytes([random[0], random[1]]);
+        let port = low + random % (high - low);
+        // Free now: a listener there would make the server's own bind fail.
+        if !ports.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    ports
+}
+
 /// A service run in this process by its `run_with(config, shutdown, on_bound)`.
 pub struct RunningService {
     /// Where its ops server (or the address `on_bound` reports) listens.
@@ -235,11 +303,14 @@ impl RunningService {
 pub async fn assert_health_endpoints(addr: std::net::SocketAddr, timeout: Duration) {
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
-    let get = |path: &str| client.get(format!("{base}{path}")).send();
-    let healthz = get("/healthz").await.expect("healthz answers");
+    let get = |path: &'static str| {
+        let request = client.get(format!("{base}{path}")).send();
+        async move { request.await.unwrap_or_else(|e| panic!("{path} answers: {e}")) }
+    };
+    let healthz = get("/healthz").await;
     assert_eq!(healthz.status(), 200);
     wait_http_ok(&format!("{base}/readyz"), timeout).await;
-    let metrics = get("/metrics").await.expect("metrics answers");
+    let metrics = get("/metrics").await;
     assert_eq!(metrics.status(), 200);
     let ct = metrics
         .headers()
