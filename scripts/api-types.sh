@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web's API types, generated from the backend's OpenAPI document:
 #   web/src/api/openapi.json  the document, as `GET /api/openapi.json` serves it (printed by
-#                             the backend's `openapi` example, nothing started);
+#                             `backend openapi`, nothing started);
 #   web/src/api/schema.d.ts   its TypeScript types (openapi-typescript, pinned in
 #                             web/package.json), aliased by web/src/api/model.ts.
 # Run it after changing a route or a DTO, and commit both files.
@@ -13,7 +13,12 @@ out=${1:-$root/web/src/api}
 mkdir -p "$out"
 
 cd "$root"
-cargo run -q -p backend --example openapi > "$out/openapi.json.tmp"
+# PINGTOWER_PREBUILT=1 (scripts/test.sh, after its test build): that debug binary is fresh.
+backend="${CARGO_TARGET_DIR:-$root/target}/debug/backend"
+if [ "${PINGTOWER_PREBUILT:-}" != 1 ] || [ ! -x "$backend" ]; then
+  cargo build -q -p backend --bin backend
+fi
+"$backend" openapi > "$out/openapi.json.tmp"
 mv "$out/openapi.json.tmp" "$out/openapi.json"
 
 cd "$root/web"

@@ -7,7 +7,8 @@
 #   scripts/start.sh --only pinger    (re)start one service of a running suite, same settings
 #
 # Environment: PINGTOWER_RUN_DIR (default ./run), PINGTOWER_BUILD_PROFILE (release | debug;
-# debug reuses the test build), PINGTOWER_SKIP_WEB=1 (do not build web/), the per-service
+# debug reuses the test build), PINGTOWER_PREBUILT=1 (start the binaries already built, no
+# cargo build), PINGTOWER_SKIP_WEB=1 (do not build web/), the per-service
 # listen addresses PINGTOWER_{API,PINGER,ARCHIVER,LLM,NOTIFIER}_ADDR, the backend's ops address
 # PINGTOWER_OPS_ADDR (/metrics, /readyz), and every variable of .env.example (read from ./.env,
 # or PINGTOWER_ENV_FILE, when present).
@@ -90,12 +91,13 @@ ready_addr_of() { # name addr: where the service answers /readyz
 wait_ready() { # pid name addr
   local pid=$1 name=$2 addr=$3 ready
   ready=$(ready_addr_of "$name" "$addr")
-  for _ in $(seq 1 90); do
+  # Up to 90 s, asked five times a second (a restart is ready in well under a second).
+  for _ in $(seq 1 450); do
     if curl -fsS "http://$ready/readyz" >/dev/null 2>&1; then
       echo "  $name ready on http://$addr (pid $pid)"; return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then break; fi
-    sleep 1
+    sleep 0.2
   done
   echo "  $name is NOT ready; see $RUN_DIR/logs/$name.log" >&2
   return 1
@@ -106,7 +108,7 @@ if [ -n "$ONLY" ]; then
   if [ -f "$RUN_DIR/pids" ]; then
     old=$(awk -v n="$ONLY" '$2 == n { print $1 }' "$RUN_DIR/pids")
     if [ -n "$old" ] && kill -0 "$old" 2>/dev/null; then
-      kill -TERM "$old"; for _ in $(seq 1 15); do kill -0 "$old" 2>/dev/null || break; sleep 1; done
+      kill -TERM "$old"; for _ in $(seq 1 75); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done
       kill -KILL "$old" 2>/dev/null || true
     fi
   fi
@@ -121,7 +123,17 @@ if [ -f "$RUN_DIR/pids" ]; then bash scripts/stop.sh >/dev/null 2>&1 || true; fi
 if [ -f web/package.json ] && [ "${PINGTOWER_SKIP_WEB:-}" != 1 ]; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 fi
-cargo build "${BUILD_FLAGS[@]}" --workspace --bins
+# PINGTOWER_PREBUILT=1: the binaries in $BIN are fresh (scripts/test.sh sets it once its test
+# build has made every one of them), so they start as they are.
+services=(broker-init backend pinger archiver llm-service notifier)
+prebuilt=0
+if [ "${PINGTOWER_PREBUILT:-}" = 1 ]; then
+  prebuilt=1
+  for s in "${services[@]}"; do [ -x "$BIN/$s" ] || prebuilt=0; done
+fi
+if [ "$prebuilt" = 0 ]; then
+  cargo build "${BUILD_FLAGS[@]}" --workspace --bins
+fi
 bash scripts/infra.sh
 
 "$BIN/broker-init"

@@ -94,9 +94,14 @@ fi
 export PINGTOWER_ALLOW_PRIVATE_TARGETS=true
 export RUST_LOG="${RUST_LOG:-warn}"
 
+# The test build below makes every binary (each crate's integration tests need its own): the
+# acceptance test's scripts/start.sh, the web walk-through's and the API-types check start
+# those, instead of building them again without the tests' features (`testing` in common and
+# bus, which only adds test fakes). Not when a filter is passed: then some may be stale.
+if [ $# -eq 0 ]; then export PINGTOWER_PREBUILT=1; fi
 # `--tests`: the libraries' unit tests and the integration tests (which build the binaries they
-# start). The examples (benchmarks, the OpenAPI printer) are not built here: clippy has checked
-# that they compile, and scripts/test-web.sh builds the one it runs.
+# start). The examples (the benchmarks) are not built here: clippy has checked
+# that they compile.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --tests --no-fail-fast --profile ci "$@"
 else

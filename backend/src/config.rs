@@ -24,6 +24,9 @@ pub enum Command {
     Serve,
     /// Apply the PostgreSQL and ClickHouse migrations, then exit.
     Migrate,
+    /// Print the OpenAPI document (what `GET /api/openapi.json` serves) as JSON, then exit;
+    /// nothing is started or connected.
+    Openapi,
 }
 
 /// The backend's configuration.
