@@ -125,3 +125,16 @@ pub fn llm_config(base: &str, timeout: Duration) -> llm_service::LlmConfig {
         max_retries: 2,
     }
 }
+
+/// A sample's value from the service's `/metrics` page, by its name with labels as rendered
+/// (`name{label="value"}`); `None` before it is recorded.
+pub async fn metric(addr: std::net::SocketAddr, sample: &str) -> Option<f64> {
+    let body = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok())
+}

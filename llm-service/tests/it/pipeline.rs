@@ -4,12 +4,15 @@
 
 use std::time::Duration;
 
-use common::messages::{Envelope, INCIDENTS_EXCHANGE, IncidentEventKind, IncidentReport, REPORTS_NOTIFY_QUEUE};
+use bus::telemetry::HANDLER_RETRIES;
+use common::messages::{
+    Envelope, INCIDENTS_EXCHANGE, INCIDENTS_LLM_QUEUE, IncidentEventKind, IncidentReport, REPORTS_NOTIFY_QUEUE,
+};
 use common::samples;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{TestEnv, completion, good_answer, llm_config, spawn_service};
+use crate::helpers::{TestEnv, completion, good_answer, llm_config, metric, spawn_service};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -118,9 +121,15 @@ async fn an_event_ahead_of_its_incident_row_is_stored_once_the_row_exists() {
     config.consumer.missing_incident_retries = 50;
     let service = spawn_service(config).await;
 
-    // Act: the event first, the engine's row a moment later.
+    // Act: the event first, the engine's row once the service has met the event without it
+    // (its handler failed and is retrying).
     env.broker.publish(&Envelope::new(event.clone())).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let retries = format!("{HANDLER_RETRIES}{{queue=\"{INCIDENTS_LLM_QUEUE}\"}}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metric(service.addr, &retries).await.unwrap_or(0.0) < 1.0 {
+        assert!(tokio::time::Instant::now() < deadline, "the event was never handled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     env.insert_incident(&event, "en").await;
     let published = env
         .broker
