@@ -128,13 +128,10 @@ pub fn llm_config(base: &str, timeout: Duration) -> llm_service::LlmConfig {
 
 /// A sample's value from the service's `/metrics` page, by its name with labels as rendered
 /// (`name{label="value"}`); `None` before it is recorded.
-pub async fn metric(addr: std::net::SocketAddr, sample: &str) -> Option<f64> {
-    let body = reqwest::get(format!("http://{addr}/metrics"))
+pub async fn metric(service: &RunningService, sample: &str) -> Option<f64> {
+    service
+        .metrics()
         .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    body.lines()
+        .lines()
         .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok())
 }

@@ -33,7 +33,7 @@ async fn wait_for_reports(env: &TestEnv, incident: uuid::Uuid, n: usize) -> Vec<
 async fn wait_for_metric(service: &RunningService, sample: &str, at_least: f64) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let now = metric(service.addr, sample).await;
+        let now = metric(service, sample).await;
         if now.is_some_and(|v| v >= at_least) {
             return;
         }
@@ -66,7 +66,7 @@ async fn an_event_delivered_twice_yields_one_stored_and_one_published_report() {
     let acked = format!("{CONSUMED}{{queue=\"{INCIDENTS_LLM_QUEUE}\",result=\"ack\"}}");
     wait_for_metric(&service, &acked, 2.0).await;
     let reports_published = format!("{PUBLISHED}{{kind=\"{}\"}}", IncidentReport::KIND);
-    let published = metric(service.addr, &reports_published).await;
+    let published = metric(&service, &reports_published).await;
 
     // Assert
     assert_eq!(first.payload.incident_id, event.incident_id);
