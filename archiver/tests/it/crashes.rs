@@ -23,6 +23,36 @@ async fn assert_all_stored_once(env: &TestEnv, published: &[common::messages::Ch
     assert_eq!(distinct, published.len() as u64);
 }
 
+/// True when nothing sent through `proxy` can still reach ClickHouse: the proxy holds no
+/// connection to it and ClickHouse runs no query that came through one.
+async fn cut_through(ch: &clickhouse::Client, proxy: &Proxy) -> bool {
+    let (ports, open) = proxy.upstream();
+    if open {
+        return false;
+    }
+    if ports.is_empty() {
+        return true;
+    }
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let running: u64 = ch
+        .query(&format!(
+            "SELECT count() FROM system.processes WHERE port IN ({})",
+            ports.join(", ")
+        ))
+        .fetch_one()
+        .await
+        .expect("ClickHouse answers");
+    running == 0
+}
+
+/// ClickHouse's clock and the newest `checked_at` it holds, in seconds since the epoch.
+async fn clickhouse_now_and_newest(ch: &clickhouse::Client) -> (i64, i64) {
+    ch.query("SELECT toInt64(now()), toInt64(max(checked_at)) FROM check_results")
+        .fetch_one()
+        .await
+        .expect("ClickHouse answers")
+}
+
 #[tokio::test]
 async fn killing_the_archiver_five_times_during_ingest_loses_and_duplicates_nothing() {
     // Arrange
@@ -36,6 +66,7 @@ async fn killing_the_archiver_five_times_during_ingest_loses_and_duplicates_noth
         tokio::spawn(async move {
             for chunk in results.chunks(500) {
                 publish_with(&publisher, chunk).await;
+                // The stream's pace (part of the act), not a wait for state.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
@@ -151,11 +182,17 @@ async fn a_clickhouse_outage_under_a_steady_stream_loses_nothing_and_the_backlog
     let mut rss = Vec::new();
     let mut unacked_max = 0;
     let cut_at = tokio::time::Instant::now();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_until(
+        Duration::from_secs(30),
+        "no insert through the proxy still running",
+        || cut_through(&env.ch.client, &proxy),
+    )
+    .await;
     let stored_at_cut = clickhouse_counts(&env.ch.client).await.0;
     while cut_at.elapsed() < outage {
         rss.push(rss_kib(pid).unwrap_or(0));
         unacked_max = unacked_max.max(queue_counts(&env, "results.store").await.1);
+        // One sample a second for the outage's length (the act itself), not a wait for state.
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let stored_during = clickhouse_counts(&env.ch.client).await.0;
@@ -172,8 +209,13 @@ async fn a_clickhouse_outage_under_a_steady_stream_loses_nothing_and_the_backlog
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // The stream goes on a little, to see ingest keep up.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The stream goes on a little, to see ingest keep up: until ClickHouse holds results
+    // published 3 s after the lag was back under 10 s.
+    let (caught_up_at, _) = clickhouse_now_and_newest(&env.ch.client).await;
+    wait_until(Duration::from_secs(60), "results of 3 s later stored", || async {
+        clickhouse_now_and_newest(&env.ch.client).await.1 >= caught_up_at + 3
+    })
+    .await;
     let lag_after = clickhouse_lag_secs(&env.ch.client).await;
     let published = stream.stop().await;
     wait_until(Duration::from_secs(60), "every result stored", || async {
@@ -190,7 +232,7 @@ async fn a_clickhouse_outage_under_a_steady_stream_loses_nothing_and_the_backlog
     let max_rss = rss.iter().max().copied().unwrap_or(0);
     println!(
         "outage {outage:?}; lag (s) before {lag_before}, at return {lag_at_return}, under 10 s \
-         {lag_ok_after:?} after ClickHouse returned, {lag_after} 3 s later"
+         {lag_ok_after:?} after ClickHouse returned, {lag_after} once 3 s more of the stream was stored"
     );
     println!(
         "during the outage: {ready_at_return} results waiting in the broker, at most {unacked_max} held \

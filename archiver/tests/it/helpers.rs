@@ -359,6 +359,8 @@ pub struct Proxy {
     up: Arc<AtomicBool>,
     cut: Arc<std::sync::Mutex<CancellationToken>>,
     stop: CancellationToken,
+    /// The local port of every connection it opened to the server, and whether it is open.
+    links: Arc<std::sync::Mutex<std::collections::HashMap<u16, bool>>>,
 }
 
 impl Proxy {
@@ -368,7 +370,8 @@ impl Proxy {
         let up = Arc::new(AtomicBool::new(true));
         let cut = Arc::new(std::sync::Mutex::new(CancellationToken::new()));
         let stop = CancellationToken::new();
-        let (up2, cut2, stop2) = (up.clone(), cut.clone(), stop.clone());
+        let links = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let (up2, cut2, stop2, links2) = (up.clone(), cut.clone(), stop.clone(), links.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -381,18 +384,37 @@ impl Proxy {
                     continue;
                 }
                 let token = cut2.lock().unwrap().clone();
+                let links = links2.clone();
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(upstream).await else {
                         return;
                     };
+                    let port = server.local_addr().unwrap().port();
+                    links.lock().unwrap().insert(port, true);
+                    // Biased: a connection accepted just before a cut forwards nothing after it.
                     tokio::select! {
+                        biased;
                         _ = token.cancelled() => {}
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
                     }
+                    drop(server);
+                    links.lock().unwrap().insert(port, false);
                 });
             }
         });
-        Self { addr, up, cut, stop }
+        Self {
+            addr,
+            up,
+            cut,
+            stop,
+            links,
+        }
+    }
+
+    /// The local ports of every connection it opened to the server, and whether one is open.
+    pub fn upstream(&self) -> (Vec<u16>, bool) {
+        let links = self.links.lock().unwrap();
+        (links.keys().copied().collect(), links.values().any(|open| *open))
     }
 
     /// Cuts the server off (`false`) or lets clients through again (`true`).

@@ -123,14 +123,30 @@ impl Harness {
         }
     }
 
-    /// Every event published so far (waits briefly for stragglers).
+    /// Every event published so far: once the outbox is empty each is queued, and the queue
+    /// says how many there are.
     pub async fn events(&self) -> Vec<IncidentEvent> {
-        let mut out = Vec::new();
-        while let Some(e) = self
-            .broker
-            .next_message::<IncidentEvent>(INCIDENTS_NOTIFY_QUEUE, Duration::from_millis(700))
+        self.settle().await;
+        let counter = self.broker.broker("test-counter", CancellationToken::new());
+        let conn = counter.connection().await.expect("the counter connects");
+        let ch = conn.create_channel().await.unwrap();
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let queued = ch
+            .queue_declare(INCIDENTS_NOTIFY_QUEUE.into(), passive, Default::default())
             .await
-        {
+            .unwrap()
+            .message_count();
+        counter.close().await;
+        let mut out = Vec::new();
+        for _ in 0..queued {
+            let e = self
+                .broker
+                .next_message::<IncidentEvent>(INCIDENTS_NOTIFY_QUEUE, Duration::from_secs(10))
+                .await
+                .expect("a queued event is delivered");
             out.push(e.payload);
         }
         out

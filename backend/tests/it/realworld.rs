@@ -354,6 +354,76 @@ async fn stored_results(ch: &clickhouse::Client, target: Uuid) -> u64 {
     .expect("ClickHouse answers")
 }
 
+/// Results of `target` checked from `region` that the archiver stored in ClickHouse (each once).
+async fn stored_from(ch: &clickhouse::Client, target: Uuid, region: &str) -> u64 {
+    ch.query(&format!(
+        "SELECT uniqExact(result_id) FROM check_results WHERE toString(target_id) = '{target}' AND region = ?"
+    ))
+    .bind(region)
+    .fetch_one::<u64>()
+    .await
+    .expect("ClickHouse answers")
+}
+
+/// Waits until `more` further results of `target` from each of `regions` are stored, the
+/// engine has applied every stored result of it and its outbox is empty: whatever those checks
+/// could set off has been published by then.
+async fn further_checks_settled(
+    pool: &sqlx::PgPool,
+    ch: &clickhouse::Client,
+    target: Uuid,
+    regions: &[&str],
+    more: u64,
+) {
+    let deadline = Instant::now() + Duration::from_secs(more * INTERVAL + 30);
+    let mut wanted = Vec::new();
+    for region in regions {
+        wanted.push((*region, stored_from(ch, target, region).await + more));
+    }
+    for (region, want) in wanted {
+        loop {
+            let now = stored_from(ch, target, region).await;
+            if now >= want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{now} results of {target} from {region} stored, waiting for {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    loop {
+        let ids: Vec<Uuid> = ch
+            .query(&format!(
+                "SELECT DISTINCT toString(result_id) FROM check_results WHERE toString(target_id) = '{target}'"
+            ))
+            .fetch_all::<String>()
+            .await
+            .expect("ClickHouse answers")
+            .iter()
+            .map(|id| id.parse().expect("a result id"))
+            .collect();
+        let (applied, waiting): (i64, i64) = sqlx::query_as(
+            "select (select count(*) from processed_results where result_id = any($1)),
+                    (select count(*) from incident_outbox)",
+        )
+        .bind(&ids)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if applied == ids.len() as i64 && waiting == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine applied {applied} of {} stored results, {waiting} events unpublished",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 
@@ -371,8 +441,8 @@ async fn a_loopback_server_going_down_opens_exactly_one_incident_within_k_interv
     service.set(SERVE_ALL);
     let up_at = Instant::now();
     let resolved = events.first(IncidentEventKind::Resolved, Duration::from_secs(60)).await;
-    // A few more healthy checks: nothing else may follow.
-    tokio::time::sleep(Duration::from_secs(2 * INTERVAL)).await;
+    // A few more healthy checks, applied: nothing else may follow.
+    further_checks_settled(&app.pg.pool, &app.ch.client, id, &["default"], 2).await;
 
     // Assert
     let (to_open, opened) = opened_in_time(opened, down_at, "the service went down");
@@ -412,7 +482,7 @@ async fn with_two_regions_and_a_majority_quorum_one_refused_region_opens_nothing
     // two more rounds of checks.
     service.set(REFUSE_EU);
     wait_for_status(&app.pg.pool, id, "degraded", Duration::from_secs(K * INTERVAL + 30)).await;
-    tokio::time::sleep(Duration::from_secs(2 * INTERVAL)).await;
+    further_checks_settled(&app.pg.pool, &app.ch.client, id, &["eu", "us"], 2).await;
     let one_region = events.all();
     let one_region_incidents = incidents(&app.pg.pool, id).await;
 
@@ -420,7 +490,8 @@ async fn with_two_regions_and_a_majority_quorum_one_refused_region_opens_nothing
     service.set(REFUSE_ALL);
     let both_down_at = Instant::now();
     let opened = events.first(IncidentEventKind::Opened, Duration::from_secs(60)).await;
-    tokio::time::sleep(Duration::from_secs(INTERVAL)).await;
+    // One more round of checks, applied: no second event may follow.
+    further_checks_settled(&app.pg.pool, &app.ch.client, id, &["eu", "us"], 1).await;
 
     // Assert
     assert!(
@@ -493,7 +564,8 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
     service.set(REFUSE_EU);
     let eu_down_at = Instant::now();
     let opened = events.first(IncidentEventKind::Opened, Duration::from_secs(60)).await;
-    tokio::time::sleep(Duration::from_secs(INTERVAL)).await;
+    // One more round of checks, applied: no second event may follow.
+    further_checks_settled(&pg.pool, &ch.client, id, &["eu", "us"], 1).await;
 
     // Assert
     // One failing region of two is a quorum of one.
@@ -616,6 +688,7 @@ async fn the_broker_restarting_for_15_s_under_load_is_ridden_out_by_every_proces
     // Act: the broker application stops for 15 s under that load, then starts again.
     let restore = StartAppOnDrop;
     assert!(rabbitmqctl(&["stop_app"]), "rabbitmqctl stop_app");
+    // The outage's length (the act itself), not a wait for some state.
     tokio::time::sleep(Duration::from_secs(15)).await;
     assert!(rabbitmqctl(&["start_app"]), "rabbitmqctl start_app");
     await_broker();

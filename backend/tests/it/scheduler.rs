@@ -38,23 +38,39 @@ async fn a_thousand_targets_are_each_scheduled_the_expected_number_of_times_even
     let ids = insert_targets(&pg.pool, &intervals).await;
     let interval_of: HashMap<_, _> = ids.iter().copied().zip(intervals.iter().copied()).collect();
     let shutdown = CancellationToken::new();
-    let seen = collect_jobs(&broker, shutdown.clone()).await;
+    // The watcher outlives the scheduler: it still takes the jobs published before the stop.
+    let watching = CancellationToken::new();
+    let _watched = watching.clone().drop_guard();
+    let seen = collect_jobs(&broker, watching).await;
     let state = backend::AppState::new(config, shutdown.clone()).unwrap();
     let clock = Clock::accelerated(Utc::now(), 4.0);
     let deps = backend::scheduler_deps(&state, clock).unwrap();
     let stats = deps.stats.clone();
 
-    // Act: two minutes of schedule from the moment the plan is loaded (30 s real), then a
-    // little slack for the last publishes.
+    // Act: two minutes of schedule from the moment the plan is loaded (30 s real), until a
+    // job of a slot past them arrives (ticks publish one after the other, each every slot due
+    // by then: the window's are all out), then every job the stopped scheduler published.
     let task = tokio::spawn(scheduler::run(deps, shutdown.clone()));
     assert!(wait_until(Duration::from_secs(30), || stats.ready.load(Ordering::SeqCst)).await);
     let t0 = clock.now();
     let window = chrono::Duration::seconds(120);
-    while clock.now() < t0 + window + chrono::Duration::seconds(8) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let past_window = wait_until(Duration::from_secs(60), || {
+        seen.lock().unwrap().iter().any(|j| j.scheduled_for >= t0 + window)
+    })
+    .await;
+    assert!(past_window, "the scheduler got past the window");
     shutdown.cancel();
     let _ = task.await;
+    let published = stats.published.load(Ordering::SeqCst);
+    let all_seen = wait_until(Duration::from_secs(30), || {
+        seen.lock().unwrap().len() as u64 >= published
+    })
+    .await;
+    assert!(
+        all_seen,
+        "{published} jobs published, {} seen",
+        seen.lock().unwrap().len()
+    );
 
     // Assert
     let jobs = seen.lock().unwrap().clone();

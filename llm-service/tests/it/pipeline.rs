@@ -4,12 +4,16 @@
 
 use std::time::Duration;
 
-use common::messages::{Envelope, INCIDENTS_EXCHANGE, IncidentEventKind, IncidentReport, REPORTS_NOTIFY_QUEUE};
+use bus::telemetry::{CONSUMED, HANDLER_RETRIES, PUBLISHED};
+use common::messages::{
+    Envelope, INCIDENTS_EXCHANGE, INCIDENTS_LLM_QUEUE, IncidentEventKind, IncidentReport, Message, REPORTS_NOTIFY_QUEUE,
+};
 use common::samples;
+use common::testing::RunningService;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{TestEnv, completion, good_answer, llm_config, spawn_service};
+use crate::helpers::{TestEnv, completion, good_answer, llm_config, metric, spawn_service};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -22,6 +26,22 @@ async fn wait_for_reports(env: &TestEnv, incident: uuid::Uuid, n: usize) -> Vec<
             return reports;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the service's metric `sample` (name and labels) reaches `at_least`.
+async fn wait_for_metric(service: &RunningService, sample: &str, at_least: f64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = metric(service, sample).await;
+        if now.is_some_and(|v| v >= at_least) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sample} is {now:?}, waiting for {at_least}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -42,10 +62,11 @@ async fn an_event_delivered_twice_yields_one_stored_and_one_published_report() {
         .await
         .expect("a report is published");
     env.broker.publish(&envelope).await;
-    let second = env
-        .broker
-        .next_message::<IncidentReport>(REPORTS_NOTIFY_QUEUE, Duration::from_secs(3))
-        .await;
+    // Once the service acked the redelivery, whatever it published for it is confirmed.
+    let acked = format!("{CONSUMED}{{queue=\"{INCIDENTS_LLM_QUEUE}\",result=\"ack\"}}");
+    wait_for_metric(&service, &acked, 2.0).await;
+    let reports_published = format!("{PUBLISHED}{{kind=\"{}\"}}", IncidentReport::KIND);
+    let published = metric(&service, &reports_published).await;
 
     // Assert
     assert_eq!(first.payload.incident_id, event.incident_id);
@@ -56,7 +77,7 @@ async fn an_event_delivered_twice_yields_one_stored_and_one_published_report() {
         first.correlation_id, envelope.correlation_id,
         "the report follows its event"
     );
-    assert!(second.is_none(), "the redelivery publishes nothing: {second:?}");
+    assert_eq!(published, Some(1.0), "the redelivery publishes nothing");
     let stored = env.stored_reports(event.incident_id).await;
     assert_eq!(stored.len(), 1, "one stored report: {stored:?}");
     assert_eq!(stored[0].1, "opened");
@@ -118,9 +139,11 @@ async fn an_event_ahead_of_its_incident_row_is_stored_once_the_row_exists() {
     config.consumer.missing_incident_retries = 50;
     let service = spawn_service(config).await;
 
-    // Act: the event first, the engine's row a moment later.
+    // Act: the event first, the engine's row once the service has met the event without it
+    // (its handler failed and is retrying).
     env.broker.publish(&Envelope::new(event.clone())).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let retries = format!("{HANDLER_RETRIES}{{queue=\"{INCIDENTS_LLM_QUEUE}\"}}");
+    wait_for_metric(&service, &retries, 1.0).await;
     env.insert_incident(&event, "en").await;
     let published = env
         .broker
