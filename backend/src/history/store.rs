@@ -681,7 +681,7 @@ impl Store {
 }
 
 /// p50, p95, p99 in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Quantiles {
     /// Median.
     pub p50: f64,
@@ -705,7 +705,8 @@ impl Quantiles {
 }
 
 /// One point of a latency series.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PhaseLatencies)]
 pub struct LatencyPoint {
     /// Start of the step (epoch seconds).
     #[serde(skip)]
@@ -714,16 +715,22 @@ pub struct LatencyPoint {
     #[serde(skip)]
     pub count: u64,
     /// Total duration.
+    #[schema(required = true)]
     pub total: Option<Quantiles>,
     /// DNS phase.
+    #[schema(required = true)]
     pub dns: Option<Quantiles>,
     /// Connect phase.
+    #[schema(required = true)]
     pub connect: Option<Quantiles>,
     /// TLS phase.
+    #[schema(required = true)]
     pub tls: Option<Quantiles>,
     /// Time to first byte.
+    #[schema(required = true)]
     pub ttfb: Option<Quantiles>,
     /// Body transfer.
+    #[schema(required = true)]
     pub transfer: Option<Quantiles>,
 }
 

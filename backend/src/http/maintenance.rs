@@ -5,14 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::no_content_or_not_found;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::http::auth::CurrentUser;
+use crate::http::pagination::page_of;
 use crate::state::AppState;
 
 /// Routes of the maintenance API.
@@ -55,28 +55,50 @@ pub struct WindowBody {
     pub recurrence: Option<String>,
 }
 
-/// A maintenance window as stored.
-struct WindowRow {
-    id: Uuid,
-    name: String,
-    target_id: Option<Uuid>,
-    tag: Option<String>,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    recurrence: Option<String>,
+/// How a window repeats.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Recurrence {
+    /// Every day at the same time.
+    Daily,
+    /// Every week at the same time.
+    Weekly,
 }
 
-fn window_json(w: WindowRow) -> Value {
-    json!({"id": w.id, "name": w.name, "target_id": w.target_id, "tag": w.tag, "starts_at": w.starts_at,
-           "ends_at": w.ends_at, "recurrence": w.recurrence})
+/// A maintenance window as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MaintenanceWindow {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Target covered.
+    #[schema(required = true)]
+    pub target_id: Option<Uuid>,
+    /// Tag covered.
+    #[schema(required = true)]
+    pub tag: Option<String>,
+    /// Start (of the first occurrence).
+    pub starts_at: DateTime<Utc>,
+    /// End (of the first occurrence).
+    pub ends_at: DateTime<Utc>,
+    /// Null for a single window.
+    #[schema(value_type = Option<Recurrence>, required = true)]
+    pub recurrence: Option<String>,
 }
+
+page_of!(
+    /// The windows, latest start first (not paginated).
+    WindowList,
+    MaintenanceWindow
+);
 
 /// The windows of `maintenance_windows` that match `$filter` (one select list for the list and
 /// the single window, checked at build time).
 macro_rules! select_windows {
     ($filter:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
-            WindowRow,
+            MaintenanceWindow,
             "select id, name, target_id, tag, starts_at, ends_at, recurrence from maintenance_windows "
                 + $filter
             $(, $arg)*
@@ -130,34 +152,32 @@ async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiRe
 }
 
 #[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
-    responses((status = 200, description = "the maintenance windows")))]
-async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
-    let rows: Vec<WindowRow> = select_windows!("where owner_id = $1 order by starts_at desc, id", user.id)
+    responses((status = 200, body = WindowList, description = "the maintenance windows")))]
+async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<WindowList>> {
+    let items: Vec<MaintenanceWindow> = select_windows!("where owner_id = $1 order by starts_at desc, id", user.id)
         .fetch_all(&state.pool)
         .await?;
-    let total = rows.len();
-    Ok(Json(json!({
-        "items": rows.into_iter().map(window_json).collect::<Vec<_>>(),
-        "total": total,
-        "next_cursor": null,
-    })))
+    Ok(Json(WindowList {
+        total: items.len() as i64,
+        items,
+        next_cursor: None,
+    }))
 }
 
-async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
-    let row: WindowRow = select_windows!("where id = $1 and owner_id = $2", id, owner)
+async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<MaintenanceWindow> {
+    select_windows!("where id = $1 and owner_id = $2", id, owner)
         .fetch_optional(&state.pool)
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(window_json(row))
+        .ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(post, path = "/api/maintenance", tag = "maintenance", request_body = WindowBody,
-    responses((status = 201, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
+    responses((status = 201, body = MaintenanceWindow, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
 async fn create_window(
     State(state): State<AppState>,
     user: CurrentUser,
     body: Result<Json<WindowBody>, ApiError>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<MaintenanceWindow>)> {
     let Json(b) = body?;
     validate_window(&state, user.id, &b).await?;
     let id = Uuid::now_v7();
@@ -182,19 +202,23 @@ async fn create_window(
 }
 
 #[utoipa::path(get, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
-    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours")))]
-async fn get_window(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = MaintenanceWindow, description = "the window"), (status = 404, description = "no such window of yours")))]
+async fn get_window(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<MaintenanceWindow>> {
     Ok(Json(load_window(&state, user.id, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")), request_body = WindowBody,
-    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
+    responses((status = 200, body = MaintenanceWindow, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
 async fn update_window(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
     body: Result<Json<WindowBody>, ApiError>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MaintenanceWindow>> {
     load_window(&state, user.id, id).await?;
     let Json(b) = body?;
     validate_window(&state, user.id, &b).await?;

@@ -736,7 +736,7 @@ pub async fn test_now(
 }
 
 #[utoipa::path(post, path = "/api/targets/test", tag = "targets", request_body = TargetInput,
-    responses((status = 200, description = "CheckResult JSON"), (status = 413), (status = 422),
+    responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 413), (status = 422),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
 async fn test_spec(State(state): State<AppState>, user: CurrentUser, Json(body): Json<Value>) -> ApiResult<Response> {
@@ -749,7 +749,7 @@ async fn test_spec(State(state): State<AppState>, user: CurrentUser, Json(body):
 }
 
 #[utoipa::path(post, path = "/api/targets/{id}/test", tag = "targets", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "CheckResult JSON"), (status = 404),
+    responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 404),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
 async fn test_target(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Response> {
