@@ -34,6 +34,23 @@ pub fn no_content_or_not_found(done: sqlx::postgres::PgQueryResult) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Defines `$name`, the handler of an owner-scoped delete: `$sql` runs with `$1` the path's id
+/// and `$2` the caller's id, and answers as [`no_content_or_not_found`]. `$attr` are the
+/// handler's attributes (its OpenAPI description).
+macro_rules! owned_delete {
+    ($(#[$attr:meta])* $name:ident, $sql:literal) => {
+        $(#[$attr])*
+        async fn $name(
+            axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
+            user: $crate::http::auth::CurrentUser,
+            $crate::error::Path(id): $crate::error::Path<uuid::Uuid>,
+        ) -> $crate::error::ApiResult<axum::http::StatusCode> {
+            $crate::error::no_content_or_not_found(sqlx::query!($sql, id, user.id).execute(&state.pool).await?)
+        }
+    };
+}
+pub(crate) use owned_delete;
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Inner<'a>,

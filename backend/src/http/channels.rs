@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Form, Json, Path, Query, no_content_or_not_found};
+use crate::error::owned_delete;
+use crate::error::{ApiError, ApiResult, Form, Json, Path, Query};
 use crate::http::auth::{self, CurrentUser};
 use crate::state::AppState;
 
@@ -384,23 +385,12 @@ async fn update_channel(
     Ok(Json(channel.ok_or_else(ApiError::not_found)?))
 }
 
-#[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
-async fn delete_channel(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!(
-            "delete from notification_channels where id = $1 and user_id = $2",
-            id,
-            user.id
-        )
-        .execute(&state.pool)
-        .await?,
-    )
-}
+    delete_channel,
+    "delete from notification_channels where id = $1 and user_id = $2"
+);
 
 /// A target's alert routing.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::no_content_or_not_found;
+use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::http::auth::CurrentUser;
@@ -240,23 +240,12 @@ async fn update_window(
     Ok(Json(load_window(&state, user.id, id).await?))
 }
 
-#[utoipa::path(delete, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
     responses((status = 204), (status = 404, description = "no such window of yours")))]
-async fn delete_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!(
-            "delete from maintenance_windows where id = $1 and owner_id = $2",
-            id,
-            user.id
-        )
-        .execute(&state.pool)
-        .await?,
-    )
-}
+    delete_window,
+    "delete from maintenance_windows where id = $1 and owner_id = $2"
+);
 
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::no_content_or_not_found;
+use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::history::{Granularity, Seam};
@@ -379,15 +379,12 @@ async fn update_page(
     Ok(Json(load_page(&state, user.id, id).await?))
 }
 
-#[utoipa::path(delete, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
     responses((status = 204), (status = 404, description = "no such page of yours")))]
-async fn delete_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!("delete from status_pages where id = $1 and owner_id = $2", id, user.id)
-            .execute(&state.pool)
-            .await?,
-    )
-}
+    delete_page,
+    "delete from status_pages where id = $1 and owner_id = $2"
+);
 
 /// The public status of a target (`paused` targets show as such).
 pub fn public_status(status: Option<&str>, paused: bool) -> &'static str {

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Json, Path, Query, no_content_or_not_found};
+use crate::error::owned_delete;
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::http::auth::CurrentUser;
 use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
 use crate::quotas::{self, UserLimits};
@@ -169,6 +170,28 @@ fn seal(state: &AppState, prefix: &str, t: &ValidTarget) -> Result<Sealed, ApiEr
     Ok(Sealed { spec, secrets })
 }
 
+/// `$sql` with `$1` the id, `$2` the owner and `$3`…`$12` the columns of the target `$t` sealed
+/// as `$sealed`: one bind list for the insert and the update, each checked at build time.
+macro_rules! target_query {
+    ($sql:literal, $id:expr, $owner:expr, $t:expr, $sealed:expr) => {
+        sqlx::query!(
+            $sql,
+            $id,
+            $owner,
+            &$t.name,
+            $t.spec.kind().as_str(),
+            sqlx::types::Json(&$sealed.spec) as _,
+            $t.interval_seconds as i32,
+            &$t.regions,
+            &$t.tags,
+            $t.failure_threshold as i32,
+            $t.success_threshold as i32,
+            $t.paused,
+            $sealed.secrets.as_deref()
+        )
+    };
+}
+
 async fn insert_target(
     conn: &mut sqlx::PgConnection,
     owner: Uuid,
@@ -176,22 +199,14 @@ async fn insert_target(
     sealed: &Sealed,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query!(
+    target_query!(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, tags, \
          failure_threshold, success_threshold, paused, secrets) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         id,
         owner,
-        &t.name,
-        t.spec.kind().as_str(),
-        sqlx::types::Json(&sealed.spec) as _,
-        t.interval_seconds as i32,
-        &t.regions,
-        &t.tags,
-        t.failure_threshold as i32,
-        t.success_threshold as i32,
-        t.paused,
-        sealed.secrets.as_deref()
+        t,
+        sealed
     )
     .execute(conn)
     .await?;
@@ -205,22 +220,14 @@ async fn update_row(
     t: &ValidTarget,
     sealed: &Sealed,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
+    let done = target_query!(
         "update targets set name = $3, kind = $4, spec = $5, interval_seconds = $6, regions = $7, tags = $8, \
          failure_threshold = $9, success_threshold = $10, paused = $11, secrets = $12, updated_at = now() \
          where id = $1 and owner_id = $2",
         id,
         owner,
-        &t.name,
-        t.spec.kind().as_str(),
-        sqlx::types::Json(&sealed.spec) as _,
-        t.interval_seconds as i32,
-        &t.regions,
-        &t.tags,
-        t.failure_threshold as i32,
-        t.success_threshold as i32,
-        t.paused,
-        sealed.secrets.as_deref()
+        t,
+        sealed
     )
     .execute(conn)
     .await?;
@@ -311,19 +318,12 @@ async fn update_target(
     Ok(Json(load_target(&state, user.id, id).await?))
 }
 
-#[utoipa::path(delete, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
-async fn delete_target(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!("delete from targets where id = $1 and owner_id = $2", id, user.id)
-            .execute(&state.pool)
-            .await?,
-    )
-}
+    delete_target,
+    "delete from targets where id = $1 and owner_id = $2"
+);
 
 /// Query of the target list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

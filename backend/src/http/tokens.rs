@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
+use crate::error::owned_delete;
+use crate::error::{ApiError, ApiResult, Json};
 use crate::http::auth::{self, CurrentUser, Scope, TOKEN_PREFIX};
 use crate::state::AppState;
 
@@ -158,19 +159,12 @@ async fn create_token(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
-async fn revoke_token(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!(
-            "update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null",
-            id,
-            user.id
-        )
-        .execute(&state.pool)
-        .await?,
-    )
-}
+    revoke_token,
+    "update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null"
+);
 
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]
