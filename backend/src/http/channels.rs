@@ -233,6 +233,61 @@ fn link_token(raw: &str) -> Option<&str> {
     (!token.is_empty() && token.len() <= MAX_LINK_TOKEN).then_some(token)
 }
 
+/// The two links of a mail and their pages.
+#[derive(Debug, Clone, Copy)]
+enum MailLink {
+    /// Confirms a new email channel.
+    Verification,
+    /// Stops alerts to an address.
+    Unsubscribe,
+}
+
+impl MailLink {
+    /// The page the link opens: a button that POSTs its token (opening it changes nothing).
+    fn landing(self, raw_token: &str) -> Response {
+        let Some(token) = link_token(raw_token) else {
+            return self.outcome(false);
+        };
+        let (title, text, action, button) = match self {
+            MailLink::Verification => (
+                "Confirm this address",
+                "Press the button to receive PingTower alerts at this address.",
+                "verify",
+                "Confirm address",
+            ),
+            MailLink::Unsubscribe => (
+                "Unsubscribe",
+                "Press the button to stop PingTower alerts to this address.",
+                "unsubscribe",
+                "Unsubscribe",
+            ),
+        };
+        // Relative: the page is served where the mail's link points, under any path prefix.
+        page(title, text, Some((action, token, button)), StatusCode::OK)
+    }
+
+    /// The page after the POST: done when the token matched, else the invalid-link page.
+    fn outcome(self, matched: bool) -> Response {
+        let (what, title, text) = match self {
+            MailLink::Verification => (
+                "verification",
+                "Address verified",
+                "Alerts will now reach this address.",
+            ),
+            MailLink::Unsubscribe => (
+                "unsubscribe",
+                "Unsubscribed",
+                "This address gets no more PingTower alerts.",
+            ),
+        };
+        if matched {
+            page(title, text, None, StatusCode::OK)
+        } else {
+            invalid_link(what)
+        }
+    }
+}
+
 fn invalid_link(what: &str) -> Response {
     page(
         "Link not valid",
@@ -248,16 +303,7 @@ fn invalid_link(what: &str) -> Response {
     responses((status = 200, content_type = "text/html", body = String, description = "a page whose button confirms the address (POST)"),
         (status = 400, description = "no `token`"), (status = 404, content_type = "text/html", body = String, description = "an empty or overlong token")))]
 async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
-    let Some(token) = link_token(&q.token) else {
-        return invalid_link("verification");
-    };
-    page(
-        "Confirm this address",
-        "Press the button to receive PingTower alerts at this address.",
-        // Relative: the page is served where the mail's link points, under any path prefix.
-        Some(("verify", token, "Confirm address")),
-        StatusCode::OK,
-    )
+    MailLink::Verification.landing(&q.token)
 }
 
 #[utoipa::path(post, path = "/api/channels/verify", tag = "channels",
@@ -265,7 +311,7 @@ async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
     responses((status = 200, content_type = "text/html", body = String, description = "verified"), (status = 404, content_type = "text/html", body = String, description = "unknown or expired link")))]
 async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
     let Some(token) = link_token(&q.token) else {
-        return Ok(invalid_link("verification"));
+        return Ok(MailLink::Verification.outcome(false));
     };
     let done = sqlx::query!(
         "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
@@ -275,16 +321,7 @@ async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) 
     )
     .execute(&state.pool)
     .await?;
-    Ok(if done.rows_affected() == 1 {
-        page(
-            "Address verified",
-            "Alerts will now reach this address.",
-            None,
-            StatusCode::OK,
-        )
-    } else {
-        invalid_link("verification")
-    })
+    Ok(MailLink::Verification.outcome(done.rows_affected() == 1))
 }
 
 /// The page an alert mail's unsubscribe link opens. Opening it changes nothing; its button
@@ -293,15 +330,7 @@ async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) 
     responses((status = 200, content_type = "text/html", body = String, description = "a page whose button unsubscribes (POST)"),
         (status = 400, description = "no `token`"), (status = 404, content_type = "text/html", body = String, description = "an empty or overlong token")))]
 async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
-    let Some(token) = link_token(&q.token) else {
-        return invalid_link("unsubscribe");
-    };
-    page(
-        "Unsubscribe",
-        "Press the button to stop PingTower alerts to this address.",
-        Some(("unsubscribe", token, "Unsubscribe")),
-        StatusCode::OK,
-    )
+    MailLink::Unsubscribe.landing(&q.token)
 }
 
 #[utoipa::path(post, path = "/api/channels/unsubscribe", tag = "channels",
@@ -309,7 +338,7 @@ async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
     responses((status = 200, content_type = "text/html", body = String, description = "unsubscribed"), (status = 404, content_type = "text/html", body = String, description = "unknown link")))]
 async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
     let Some(token) = link_token(&q.token) else {
-        return Ok(invalid_link("unsubscribe"));
+        return Ok(MailLink::Unsubscribe.outcome(false));
     };
     let done = sqlx::query!(
         "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
@@ -317,16 +346,7 @@ async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -
     )
     .execute(&state.pool)
     .await?;
-    Ok(if done.rows_affected() >= 1 {
-        page(
-            "Unsubscribed",
-            "This address gets no more PingTower alerts.",
-            None,
-            StatusCode::OK,
-        )
-    } else {
-        invalid_link("unsubscribe")
-    })
+    Ok(MailLink::Unsubscribe.outcome(done.rows_affected() >= 1))
 }
 
 /// A channel change.

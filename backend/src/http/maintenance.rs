@@ -106,6 +106,24 @@ macro_rules! select_windows {
     };
 }
 
+/// `$sql` with `$1` the window's id, `$2` its owner and `$3`…`$8` the fields of the body `$b`:
+/// one bind list for the insert and the update, each checked at build time.
+macro_rules! window_query {
+    ($sql:literal, $id:expr, $owner:expr, $b:expr) => {
+        sqlx::query!(
+            $sql,
+            $id,
+            $owner,
+            $b.name.trim(),
+            $b.target_id,
+            $b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
+            $b.starts_at,
+            $b.ends_at,
+            $b.recurrence.as_deref(),
+        )
+    };
+}
+
 async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiResult<()> {
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -183,17 +201,12 @@ async fn create_window(
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::MaintenanceWindows, 1).await?;
-    sqlx::query!(
+    window_query!(
         "insert into maintenance_windows (id, owner_id, name, target_id, tag, starts_at, ends_at, recurrence)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
         user.id,
-        b.name.trim(),
-        b.target_id,
-        b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
-        b.starts_at,
-        b.ends_at,
-        b.recurrence.as_deref(),
+        b
     )
     .execute(&mut *tx)
     .await?;
@@ -222,18 +235,13 @@ async fn update_window(
     load_window(&state, user.id, id).await?;
     let Json(b) = body?;
     validate_window(&state, user.id, &b).await?;
-    sqlx::query!(
+    window_query!(
         "update maintenance_windows set name = $3, target_id = $4, tag = $5, starts_at = $6, ends_at = $7,
              recurrence = $8, updated_at = now()
          where id = $1 and owner_id = $2",
         id,
         user.id,
-        b.name.trim(),
-        b.target_id,
-        b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
-        b.starts_at,
-        b.ends_at,
-        b.recurrence.as_deref(),
+        b
     )
     .execute(&state.pool)
     .await?;

@@ -145,6 +145,14 @@ async fn save_targets(tx: &mut sqlx::PgConnection, page: Uuid, b: &PageBody) -> 
     Ok(())
 }
 
+/// `$sql` with `$1` the page's id, `$2` its owner and `$3`…`$5` slug, title and description
+/// of the body `$b`: one bind list for the insert and the update, each checked at build time.
+macro_rules! page_query {
+    ($sql:literal, $id:expr, $owner:expr, $b:expr) => {
+        sqlx::query!($sql, $id, $owner, &$b.slug, $b.title.trim(), $b.description.as_deref())
+    };
+}
+
 fn conflict_or(e: sqlx::Error) -> ApiError {
     if let sqlx::Error::Database(db) = &e
         && db.code().as_deref() == Some("23505")
@@ -333,13 +341,11 @@ async fn create_page(
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::StatusPages, 1).await?;
-    sqlx::query!(
+    page_query!(
         "insert into status_pages (id, owner_id, slug, title, description) values ($1, $2, $3, $4, $5)",
         id,
         user.id,
-        &b.slug,
-        b.title.trim(),
-        b.description.as_deref()
+        b
     )
     .execute(&mut *tx)
     .await
@@ -362,14 +368,12 @@ async fn update_page(
     let Json(b) = body?;
     validate(&state, user.id, &b).await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query!(
+    page_query!(
         "update status_pages set slug = $3, title = $4, description = $5, updated_at = now()
          where id = $1 and owner_id = $2",
         id,
         user.id,
-        &b.slug,
-        b.title.trim(),
-        b.description.as_deref()
+        b
     )
     .execute(&mut *tx)
     .await
