@@ -41,8 +41,7 @@ macro_rules! owned_delete {
     ($(#[$attr:meta])* $name:ident, $sql:literal) => {
         $(#[$attr])*
         async fn $name(
-            axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
-            user: $crate::http::auth::CurrentUser,
+            $crate::http::auth::Caller { state, user }: $crate::http::auth::Caller,
             $crate::error::Path(id): $crate::error::Path<uuid::Uuid>,
         ) -> $crate::error::ApiResult<axum::http::StatusCode> {
             $crate::error::no_content_or_not_found(sqlx::query!($sql, id, user.id).execute(&state.pool).await?)

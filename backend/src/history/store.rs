@@ -141,7 +141,7 @@ impl Bucket {
 
 /// What of a bucket is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fields {
+pub enum Fields {
     /// Everything.
     All,
     /// `checks` and `failures`; the rest is zero or `None`.
@@ -209,32 +209,11 @@ fn from_epoch(s: i64) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Buckets of `targets` in `[from, to)` (aligned to the granularity), merged across the seam.
+    /// Buckets of `targets` in `[from, to)` (aligned to the granularity), merged across the
+    /// seam, sorted by target then start. With [`Fields::Counts`] only `checks` and `failures`
+    /// are read (what uptime needs): the fresh side then skips the latency states, most of a
+    /// rollup's bytes.
     pub async fn buckets(
-        &self,
-        seam: &Seam,
-        targets: &[Uuid],
-        g: Granularity,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
-        self.read_buckets(seam, targets, g, Fields::All, from, to).await
-    }
-
-    /// Like [`Store::buckets`], but only `checks` and `failures` are read (what uptime needs):
-    /// the fresh side then skips the latency states, most of a rollup's bytes.
-    pub async fn counts(
-        &self,
-        seam: &Seam,
-        targets: &[Uuid],
-        g: Granularity,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
-        self.read_buckets(seam, targets, g, Fields::Counts, from, to).await
-    }
-
-    async fn read_buckets(
         &self,
         seam: &Seam,
         targets: &[Uuid],

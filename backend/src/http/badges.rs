@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::history::{Granularity, Seam};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
 use crate::http::history;
 use crate::http::status_pages::{public_rate, public_status};
 use crate::ratelimit::ClientIp;
@@ -38,11 +38,7 @@ pub struct BadgeToken {
 
 #[utoipa::path(post, path = "/api/targets/{id}/badge-token", tag = "status", params(("id" = Uuid, Path, description = "the target's id")),
     responses((status = 200, body = BadgeToken, description = "the new badge token (the old one stops working)"), (status = 404, description = "no such target of yours")))]
-async fn create_badge_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<BadgeToken>> {
+async fn create_badge_token(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<BadgeToken>> {
     history::owned_target(&state, user.id, id).await?;
     let mut raw = [0u8; 24];
     rand::rng().fill_bytes(&mut raw);

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Form, Json, Path, Query};
-use crate::http::auth::{self, CurrentUser};
+use crate::http::auth::{self, Caller, CurrentUser};
 use crate::state::AppState;
 
 /// How long a Telegram link token is valid.
@@ -83,7 +83,7 @@ pub struct ChannelList {
 }
 
 #[utoipa::path(get, path = "/api/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
-async fn list_channels(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<ChannelList>> {
+async fn list_channels(Caller { state, user }: Caller) -> ApiResult<Json<ChannelList>> {
     let items: Vec<Channel> = query_channels!(
         "select ",
         "from notification_channels where user_id = $1 order by created_at",
@@ -112,10 +112,7 @@ pub struct LinkToken {
 #[utoipa::path(post, path = "/api/channels/telegram/link", tag = "channels",
     responses((status = 201, body = LinkToken), (status = 422, description = "the channel quota is reached (`field` max_channels)"),
         (status = 503, description = "no Telegram bot configured")))]
-async fn create_link_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> ApiResult<(StatusCode, Json<LinkToken>)> {
+async fn create_link_token(Caller { state, user }: Caller) -> ApiResult<(StatusCode, Json<LinkToken>)> {
     let Some(bot) = state.config.api.telegram_bot_username.as_deref() else {
         return Err(ApiError::unavailable(
             "no Telegram bot is configured (PINGTOWER_TELEGRAM_BOT_USERNAME)",
@@ -166,8 +163,7 @@ pub struct NewEmailChannel {
     responses((status = 201, body = Channel), (status = 409),
         (status = 422, description = "invalid, or over the channel quota (`field` max_channels)")))]
 async fn create_email_channel(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Json(body): Json<NewEmailChannel>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let address =
@@ -377,8 +373,7 @@ mod double_option {
 #[utoipa::path(patch, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), request_body = ChannelPatch,
     responses((status = 200, body = Channel), (status = 404), (status = 422)))]
 async fn update_channel(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<ChannelPatch>,
 ) -> ApiResult<Json<Channel>> {
@@ -439,11 +434,7 @@ async fn routing(state: &AppState, target: Uuid) -> ApiResult<TargetChannels> {
 
 #[utoipa::path(get, path = "/api/targets/{id}/channels", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 200, body = TargetChannels), (status = 404)))]
-async fn get_target_channels(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<TargetChannels>> {
+async fn get_target_channels(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<TargetChannels>> {
     owned_target(&state, &user, id).await?;
     Ok(Json(routing(&state, id).await?))
 }
@@ -451,8 +442,7 @@ async fn get_target_channels(
 #[utoipa::path(put, path = "/api/targets/{id}/channels", tag = "channels", params(("id" = Uuid, Path)), request_body = TargetChannels,
     responses((status = 200, body = TargetChannels), (status = 404), (status = 422)))]
 async fn put_target_channels(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<TargetChannels>,
 ) -> ApiResult<Json<TargetChannels>> {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,8 +13,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path, Query};
-use crate::history::{Bucket, Granularity, Seam, Store};
-use crate::http::auth::CurrentUser;
+use crate::history::{Bucket, Fields, Granularity, Seam, Store};
+use crate::http::auth::Caller;
 use crate::http::pagination::page_of;
 use crate::state::AppState;
 
@@ -90,7 +89,10 @@ pub async fn daily_bars(
     let from = midnight(today - Duration::days(days - 1));
     let to = midnight(today + Duration::days(1));
     let mut out: BTreeMap<Uuid, BTreeMap<NaiveDate, Bucket>> = BTreeMap::new();
-    for (t, b) in store.counts(seam, targets, Granularity::Day, from, to).await? {
+    for (t, b) in store
+        .buckets(seam, targets, Granularity::Day, Fields::Counts, from, to)
+        .await?
+    {
         out.entry(t).or_default().insert(b.start.date_naive(), b);
     }
     Ok(out)
@@ -115,10 +117,11 @@ async fn recent_counts(
 ) -> Result<(BTreeMap<Uuid, Vec<Bucket>>, BTreeMap<Uuid, BTreeMap<NaiveDate, Bucket>>), crate::history::store::ReadError>
 {
     let now = Utc::now();
-    let hourly = store.counts(
+    let hourly = store.buckets(
         seam,
         targets,
         Granularity::Hour,
+        Fields::Counts,
         hour_floor(now) - Duration::hours(23),
         now,
     );
@@ -275,11 +278,7 @@ struct StateRow {
 
 #[utoipa::path(get, path = "/api/targets/{id}/overview", tag = "history", params(("id" = Uuid, Path, description = "the target's id")),
     responses((status = 200, body = Overview, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
-async fn get_overview(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Overview>> {
+async fn get_overview(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Overview>> {
     let paused = owned_target(&state, user.id, id).await?;
     let row = sqlx::query_as!(
         StateRow,
@@ -373,8 +372,7 @@ fn decode_cursor(c: &str) -> ApiResult<(i64, Uuid)> {
 #[utoipa::path(get, path = "/api/targets/{id}/results", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
     responses((status = 200, body = ResultPage, description = "check results, newest first"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_results(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<ResultPage>> {
@@ -409,8 +407,7 @@ async fn list_results(
 #[utoipa::path(get, path = "/api/targets/{id}/uptime", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
     responses((status = 200, body = UptimeSummary, description = "uptime, downtime, checks and failures in the range"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_uptime(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<UptimeSummary>> {
@@ -418,7 +415,7 @@ async fn get_uptime(
     let (from, to) = q.bounds(Duration::hours(24))?;
     let seam = Seam::load(&state.pool).await?;
     let buckets = store(&state)
-        .counts(&seam, &[id], Granularity::Hour, hour_floor(from), to)
+        .buckets(&seam, &[id], Granularity::Hour, Fields::Counts, hour_floor(from), to)
         .await?;
     let (uptime, downtime_seconds, checks, failures) = uptime_of(buckets.iter().map(|(_, b)| b), Granularity::Hour);
     Ok(Json(UptimeSummary {
@@ -441,8 +438,7 @@ pub struct DaysQuery {
 #[utoipa::path(get, path = "/api/targets/{id}/uptime/daily", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), DaysQuery),
     responses((status = 200, body = DailyUptime, description = "uptime per day"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_daily_uptime(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<DaysQuery>,
 ) -> ApiResult<Json<DailyUptime>> {
@@ -485,8 +481,7 @@ pub fn parse_step(step: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) ->
 #[utoipa::path(get, path = "/api/targets/{id}/latency", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
     responses((status = 200, body = LatencySeries, description = "latency percentiles by phase per step"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_latency(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<LatencySeries>> {
@@ -552,11 +547,7 @@ async fn owned_ids(state: &AppState, owner: Uuid, q: &IdsQuery) -> ApiResult<Vec
 /// for its visible rows in one call instead of one overview each).
 #[utoipa::path(get, path = "/api/overview/uptime", tag = "history", params(IdsQuery),
     responses((status = 200, body = RowUptimes, description = "uptime over 24 hours and 30 days per target"), (status = 400), (status = 422)))]
-async fn get_overview_uptime(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<IdsQuery>,
-) -> ApiResult<Json<RowUptimes>> {
+async fn get_overview_uptime(Caller { state, user }: Caller, Query(q): Query<IdsQuery>) -> ApiResult<Json<RowUptimes>> {
     let owned = owned_ids(&state, user.id, &q).await?;
     if owned.is_empty() {
         return Ok(Json(RowUptimes(BTreeMap::new())));
@@ -575,17 +566,13 @@ async fn get_overview_uptime(
 
 #[utoipa::path(get, path = "/api/overview/sparklines", tag = "history", params(IdsQuery),
     responses((status = 200, body = Sparklines, description = "24 hourly latency points per target"), (status = 400), (status = 422)))]
-async fn get_sparklines(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<IdsQuery>,
-) -> ApiResult<Json<Sparklines>> {
+async fn get_sparklines(Caller { state, user }: Caller, Query(q): Query<IdsQuery>) -> ApiResult<Json<Sparklines>> {
     let owned = owned_ids(&state, user.id, &q).await?;
     let seam = Seam::load(&state.pool).await?;
     let start = hour_floor(Utc::now()) - Duration::hours(23);
     let buckets = by_target(
         store(&state)
-            .buckets(&seam, &owned, Granularity::Hour, start, Utc::now())
+            .buckets(&seam, &owned, Granularity::Hour, Fields::All, start, Utc::now())
             .await?,
     );
     let mut out = BTreeMap::new();

@@ -1,6 +1,5 @@
 //! `/api/incidents…` and `/api/targets/{id}/incidents`, owner-scoped.
 
-use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path, Query};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
 use crate::http::pagination::{decode_cursor, encode_cursor, page_limit, page_of};
 use crate::state::AppState;
 
@@ -195,8 +194,7 @@ async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json
 #[utoipa::path(get, path = "/api/incidents", tag = "incidents", params(IncidentQuery),
     responses((status = 200, body = IncidentList, description = "a page of incidents"), (status = 400), (status = 422)))]
 async fn list_incidents(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Query(q): Query<IncidentQuery>,
 ) -> ApiResult<Json<IncidentList>> {
     list(&state, user.id, q).await
@@ -205,8 +203,7 @@ async fn list_incidents(
 #[utoipa::path(get, path = "/api/targets/{id}/incidents", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), IncidentQuery),
     responses((status = 200, body = IncidentList, description = "a page of the target's incidents"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_target_incidents(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(mut q): Query<IncidentQuery>,
 ) -> ApiResult<Json<IncidentList>> {
@@ -249,21 +246,13 @@ pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult
 
 #[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
     responses((status = 200, body = Incident, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
-async fn get_incident(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Incident>> {
+async fn get_incident(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Incident>> {
     Ok(Json(load_incident(&state, user.id, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/incidents/{id}/ack", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
     responses((status = 200, body = Incident, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
-async fn acknowledge_incident(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Incident>> {
+async fn acknowledge_incident(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Incident>> {
     let mut tx = state.pool.begin().await?;
     let acked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar!(
         r#"update incidents set acknowledged_at = coalesce(acknowledged_at, now()),
@@ -304,8 +293,7 @@ pub struct NoteBody {
 #[utoipa::path(post, path = "/api/incidents/{id}/notes", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")), request_body = NoteBody,
     responses((status = 200, body = Incident, description = "the incident with the note"), (status = 404, description = "no such incident of yours"), (status = 422)))]
 async fn add_note(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     body: Result<Json<NoteBody>, ApiError>,
 ) -> ApiResult<Json<Incident>> {

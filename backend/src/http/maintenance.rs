@@ -1,7 +1,6 @@
 //! `/api/maintenance…`: maintenance windows, owner-scoped (the engine reads them through
 //! [`crate::incidents::maintenance`]).
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
@@ -11,7 +10,7 @@ use uuid::Uuid;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
 use crate::http::pagination::page_of;
 use crate::state::AppState;
 
@@ -171,7 +170,7 @@ async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiRe
 
 #[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
     responses((status = 200, body = WindowList, description = "the maintenance windows")))]
-async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<WindowList>> {
+async fn list_windows(Caller { state, user }: Caller) -> ApiResult<Json<WindowList>> {
     let items: Vec<MaintenanceWindow> = select_windows!("where owner_id = $1 order by starts_at desc, id", user.id)
         .fetch_all(&state.pool)
         .await?;
@@ -192,8 +191,7 @@ async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Maint
 #[utoipa::path(post, path = "/api/maintenance", tag = "maintenance", request_body = WindowBody,
     responses((status = 201, body = MaintenanceWindow, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
 async fn create_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     body: Result<Json<WindowBody>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<MaintenanceWindow>)> {
     let Json(b) = body?;
@@ -216,19 +214,14 @@ async fn create_window(
 
 #[utoipa::path(get, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
     responses((status = 200, body = MaintenanceWindow, description = "the window"), (status = 404, description = "no such window of yours")))]
-async fn get_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<MaintenanceWindow>> {
+async fn get_window(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<MaintenanceWindow>> {
     Ok(Json(load_window(&state, user.id, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")), request_body = WindowBody,
     responses((status = 200, body = MaintenanceWindow, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
 async fn update_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     body: Result<Json<WindowBody>, ApiError>,
 ) -> ApiResult<Json<MaintenanceWindow>> {

@@ -15,7 +15,7 @@ use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::history::{Granularity, Seam};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
 use crate::http::history;
 use crate::http::pagination::page_of;
 use crate::ratelimit::ClientIp;
@@ -303,7 +303,7 @@ async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<StatusP
 
 #[utoipa::path(get, path = "/api/status-pages", tag = "status",
     responses((status = 200, body = StatusPageList, description = "the status pages")))]
-async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<StatusPageList>> {
+async fn list_pages(Caller { state, user }: Caller) -> ApiResult<Json<StatusPageList>> {
     let ids: Vec<Uuid> = sqlx::query_scalar!("select id from status_pages where owner_id = $1 order by slug", user.id)
         .fetch_all(&state.pool)
         .await?;
@@ -320,11 +320,7 @@ async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResu
 
 #[utoipa::path(get, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
     responses((status = 200, body = StatusPage, description = "the page"), (status = 404, description = "no such page of yours")))]
-async fn get_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<StatusPage>> {
+async fn get_page(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<StatusPage>> {
     Ok(Json(load_page(&state, user.id, id).await?))
 }
 
@@ -332,8 +328,7 @@ async fn get_page(
     responses((status = 201, body = StatusPage, description = "the page"), (status = 409, description = "the slug is taken"),
         (status = 422, description = "a field is invalid, `max_status_pages` would be exceeded or `targets` is over the per-page quota")))]
 async fn create_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     body: Result<Json<PageBody>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<StatusPage>)> {
     let Json(b) = body?;
@@ -359,8 +354,7 @@ async fn create_page(
     responses((status = 200, body = StatusPage, description = "the page"), (status = 404, description = "no such page of yours"), (status = 409, description = "the slug is taken"),
         (status = 422, description = "a field is invalid or `targets` is over the per-page quota")))]
 async fn update_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     body: Result<Json<PageBody>, ApiError>,
 ) -> ApiResult<Json<StatusPage>> {

@@ -3,7 +3,6 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +14,7 @@ use uuid::Uuid;
 
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
 use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
 use crate::quotas::{self, UserLimits};
 use crate::secrets::{self, Secrets};
@@ -239,8 +238,7 @@ async fn update_row(
         (status = 413, description = "a byte size over its quota; `field` names it"),
         (status = 422, description = "a field is invalid or over its quota; `field` names it")))]
 async fn create_target(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Target>)> {
     let limits = quotas::load(&state, user.id).await?;
@@ -291,15 +289,14 @@ async fn stored_secrets(
 
 #[utoipa::path(get, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 200, body = Target), (status = 404)))]
-async fn get_target(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Target>> {
+async fn get_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Target>> {
     Ok(Json(load_target(&state, user.id, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)), request_body = TargetInput,
     responses((status = 200, body = Target), (status = 404), (status = 413), (status = 422)))]
 async fn update_target(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Target>> {
@@ -449,11 +446,7 @@ fn like_pattern(q: &str) -> String {
 
 #[utoipa::path(get, path = "/api/targets", tag = "targets", params(ListQuery),
     responses((status = 200, body = TargetList)))]
-async fn list_targets(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<TargetList>> {
+async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<TargetList>> {
     let limit = page_limit(q.limit)?;
     let offset = decode_cursor(q.cursor.as_deref())?;
     for (field, value) in [("q", &q.q), ("tag", &q.tag)] {
@@ -542,11 +535,7 @@ pub struct ImportOutcome {
 #[utoipa::path(get, path = "/api/targets/export", tag = "targets", params(ExportQuery),
     responses((status = 200, description = "JSON, or YAML with ?format=yaml",
         content((TargetsDocument = "application/json"), (TargetsDocument = "application/yaml")))))]
-async fn export_targets(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<ExportQuery>,
-) -> ApiResult<Response> {
+async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQuery>) -> ApiResult<Response> {
     let rows: Vec<ExportRow> = sqlx::query_as!(
         ExportRow,
         "select name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
@@ -610,8 +599,7 @@ async fn export_targets(
         (status = 422, description = "a field is invalid, a mask matches no stored secret, or the target quota \
          would be exceeded (nothing is created)")))]
 async fn import_targets(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportOutcome>> {
@@ -739,7 +727,7 @@ pub async fn test_now(
     responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 413), (status = 422),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
-async fn test_spec(State(state): State<AppState>, user: CurrentUser, Json(body): Json<Value>) -> ApiResult<Response> {
+async fn test_spec(Caller { state, user }: Caller, Json(body): Json<Value>) -> ApiResult<Response> {
     let limits = quotas::load(&state, user.id).await?;
     test_now_permit(&state, user.id, &limits)?;
     let valid = validate_input(&state, "", parse_input(body)?, &limits, None).await?;
@@ -752,7 +740,7 @@ async fn test_spec(State(state): State<AppState>, user: CurrentUser, Json(body):
     responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 404),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
-async fn test_target(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Response> {
+async fn test_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Response> {
     let limits = quotas::load(&state, user.id).await?;
     test_now_permit(&state, user.id, &limits)?;
     let (mut spec, secrets, regions) = stored_secrets(&state, user.id, id)

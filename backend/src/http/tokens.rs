@@ -1,7 +1,6 @@
 //! API tokens: list, create (from a signed-in session only) and revoke.
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
@@ -10,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::http::auth::{self, CurrentUser, Scope, TOKEN_PREFIX};
+use crate::http::auth::{self, Caller, Scope, TOKEN_PREFIX};
 use crate::state::AppState;
 
 /// The token routes.
@@ -88,7 +87,7 @@ pub struct TokenList {
 }
 
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", responses((status = 200, body = TokenList)))]
-async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<TokenList>> {
+async fn list_tokens(Caller { state, user }: Caller) -> ApiResult<Json<TokenList>> {
     let items: Vec<ApiToken> = sqlx::query_as!(
         ApiToken,
         "select id, name, scope, prefix, created_at, last_used_at, expires_at from api_tokens \
@@ -107,8 +106,7 @@ async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiRes
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 403, description = "tokens are created from a session only"), (status = 422)))]
 async fn create_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Json(body): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     // A leaked token must not be able to outlive its revocation by minting others.
