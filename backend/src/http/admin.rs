@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::http::accounts::registration_open;
 use crate::http::auth::Caller;
-use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
+use crate::http::pagination::{decode_cursor, encode_cursor, page_limit, page_of};
 use crate::quotas::{MAX_QUOTA_VALUE, QUOTA_KEYS, QuotaOverrides, Quotas, effective, overrides_view};
 use crate::state::AppState;
 
@@ -46,16 +46,11 @@ pub struct AdminUser {
     pub created_at: DateTime<Utc>,
 }
 
-/// A page of users.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AdminUserList {
-    /// This page.
-    pub items: Vec<AdminUser>,
-    /// Users in all.
-    pub total: i64,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// A page of users.
+    AdminUserList,
+    AdminUser
+);
 
 /// Page query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

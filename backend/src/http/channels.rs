@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Form, Json, Path, Query};
 use crate::http::auth::{self, Caller, CurrentUser};
+use crate::http::pagination::page_of;
 use crate::state::AppState;
 
 /// How long a Telegram link token is valid.
@@ -71,16 +72,11 @@ macro_rules! query_channels {
     };
 }
 
-/// A list of channels.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ChannelList {
-    /// The channels.
-    pub items: Vec<Channel>,
-    /// How many.
-    pub total: i64,
-    /// Always null.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// The channels (not paginated).
+    ChannelList,
+    Channel
+);
 
 #[utoipa::path(get, path = "/api/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
 async fn list_channels(Caller { state, user }: Caller) -> ApiResult<Json<ChannelList>> {

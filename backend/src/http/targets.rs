@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::http::auth::Caller;
-use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
+use crate::http::pagination::{decode_cursor, encode_cursor, page_limit, page_of};
 use crate::quotas::{self, UserLimits};
 use crate::secrets::{self, Secrets};
 use crate::state::AppState;
@@ -348,16 +348,11 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-/// A page of targets.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TargetList {
-    /// This page.
-    pub items: Vec<Target>,
-    /// Matching targets in all.
-    pub total: i64,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// A page of targets.
+    TargetList,
+    Target
+);
 
 /// The list's select list, the same as [`load_target`]'s. The list is built with a
 /// [`sqlx::QueryBuilder`] because its sort is chosen at run time (from [`Sort`] and [`Order`],

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::http::auth::{self, Caller, Scope, TOKEN_PREFIX};
+use crate::http::pagination::page_of;
 use crate::state::AppState;
 
 /// The token routes.
@@ -75,16 +76,11 @@ pub struct CreatedToken {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A list page.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TokenList {
-    /// The tokens.
-    pub items: Vec<ApiToken>,
-    /// How many there are.
-    pub total: i64,
-    /// Always null: the list is not paginated.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// The tokens (not paginated).
+    TokenList,
+    ApiToken
+);
 
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", responses((status = 200, body = TokenList)))]
 async fn list_tokens(Caller { state, user }: Caller) -> ApiResult<Json<TokenList>> {

@@ -833,13 +833,13 @@ export interface components {
         };
         /** @description A page of users. */
         AdminUserList: {
-            /** @description This page. */
+            /** @description The page's items. */
             items: components["schemas"]["AdminUser"][];
-            /** @description Cursor of the next page; null on the last. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description Users in all.
+             * @description How many there are in all.
              */
             total: number;
         };
@@ -905,15 +905,15 @@ export interface components {
             /** @description Whether alerts may be sent (email verified; Telegram always). */
             verified: boolean;
         };
-        /** @description A list of channels. */
+        /** @description The channels (not paginated). */
         ChannelList: {
-            /** @description The channels. */
+            /** @description The page's items. */
             items: components["schemas"]["Channel"][];
-            /** @description Always null. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description How many.
+             * @description How many there are in all.
              */
             total: number;
         };
@@ -1651,13 +1651,13 @@ export interface components {
         };
         /** @description A page of targets. */
         TargetList: {
-            /** @description This page. */
+            /** @description The page's items. */
             items: components["schemas"]["Target"][];
-            /** @description Cursor of the next page; null on the last. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description Matching targets in all.
+             * @description How many there are in all.
              */
             total: number;
         };
@@ -1705,15 +1705,15 @@ export interface components {
             /** @description What happened, for people. */
             message: string;
         };
-        /** @description A list page. */
+        /** @description The tokens (not paginated). */
         TokenList: {
-            /** @description The tokens. */
+            /** @description The page's items. */
             items: components["schemas"]["ApiToken"][];
-            /** @description Always null: the list is not paginated. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description How many there are.
+             * @description How many there are in all.
              */
             total: number;
         };
