@@ -258,6 +258,39 @@ impl MailLink {
         page(title, text, Some((action, token, button)), StatusCode::OK)
     }
 
+    /// The POST of the landing page's button: verifies the address, or unsubscribes it, whose
+    /// link carries `raw_token`.
+    async fn redeem(self, state: &AppState, raw_token: &str) -> ApiResult<Response> {
+        let Some(token) = link_token(raw_token) else {
+            return Ok(self.outcome(false));
+        };
+        let matched = match self {
+            MailLink::Verification => {
+                sqlx::query!(
+                    "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
+                     where verification_token_hash = $1 and verified_at is null \
+                     and (verification_expires_at is null or verification_expires_at > now())",
+                    auth::hash_secret(token)
+                )
+                .execute(&state.pool)
+                .await?
+                .rows_affected()
+                    == 1
+            }
+            MailLink::Unsubscribe => {
+                sqlx::query!(
+                    "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
+                     updated_at = now() where unsubscribe_token_hash = $1", auth::hash_secret(token)
+                )
+                .execute(&state.pool)
+                .await?
+                .rows_affected()
+                    >= 1
+            }
+        };
+        Ok(self.outcome(matched))
+    }
+
     /// The page after the POST: done when the token matched, else the invalid-link page.
     fn outcome(self, matched: bool) -> Response {
         let (what, title, text) = match self {
@@ -302,18 +335,7 @@ async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
     request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", body = String, description = "verified"), (status = 404, content_type = "text/html", body = String, description = "unknown or expired link")))]
 async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
-    let Some(token) = link_token(&q.token) else {
-        return Ok(MailLink::Verification.outcome(false));
-    };
-    let done = sqlx::query!(
-        "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
-         where verification_token_hash = $1 and verified_at is null \
-         and (verification_expires_at is null or verification_expires_at > now())",
-        auth::hash_secret(token)
-    )
-    .execute(&state.pool)
-    .await?;
-    Ok(MailLink::Verification.outcome(done.rows_affected() == 1))
+    MailLink::Verification.redeem(&state, &q.token).await
 }
 
 /// The page an alert mail's unsubscribe link opens. Opening it changes nothing; its button
@@ -329,16 +351,7 @@ async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
     request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", body = String, description = "unsubscribed"), (status = 404, content_type = "text/html", body = String, description = "unknown link")))]
 async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
-    let Some(token) = link_token(&q.token) else {
-        return Ok(MailLink::Unsubscribe.outcome(false));
-    };
-    let done = sqlx::query!(
-        "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
-         updated_at = now() where unsubscribe_token_hash = $1", auth::hash_secret(token)
-    )
-    .execute(&state.pool)
-    .await?;
-    Ok(MailLink::Unsubscribe.outcome(done.rows_affected() >= 1))
+    MailLink::Unsubscribe.redeem(&state, &q.token).await
 }
 
 /// A channel change.
