@@ -443,6 +443,7 @@ impl Store {
         Ok(out)
     }
 
+    // The fresh and archived readers take the same arguments on purpose: each answers for its side of the seam.
     async fn fresh_results(
         &self,
         target: Uuid,
@@ -683,7 +684,7 @@ impl Quantiles {
     }
 }
 
-/// One point of a latency series.
+/// One point of a latency series (every phase is serialised, null when it has no quantiles).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[schema(as = PhaseLatencies)]
 pub struct LatencyPoint {
@@ -694,22 +695,16 @@ pub struct LatencyPoint {
     #[serde(skip)]
     pub count: u64,
     /// Total duration.
-    #[schema(required = true)]
     pub total: Option<Quantiles>,
     /// DNS phase.
-    #[schema(required = true)]
     pub dns: Option<Quantiles>,
     /// Connect phase.
-    #[schema(required = true)]
     pub connect: Option<Quantiles>,
     /// TLS phase.
-    #[schema(required = true)]
     pub tls: Option<Quantiles>,
     /// Time to first byte.
-    #[schema(required = true)]
     pub ttfb: Option<Quantiles>,
     /// Body transfer.
-    #[schema(required = true)]
     pub transfer: Option<Quantiles>,
 }
 

@@ -497,6 +497,7 @@ async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>
 // Import / export
 // ---------------------------------------------------------------------------------------------
 
+// Kept beside `TargetRow`: `query_as!` maps one select list to one struct, and the export reads fewer columns.
 /// One exported target: name, spec, interval, regions, tags, thresholds, paused.
 struct ExportRow {
     name: String,

@@ -1223,14 +1223,14 @@ export interface components {
             /** @description The new one, 10 to 1024 characters. */
             new_password: string;
         };
-        /** @description One point of a latency series. */
+        /** @description One point of a latency series (every phase is serialised, null when it has no quantiles). */
         PhaseLatencies: {
-            connect: null | components["schemas"]["Quantiles"];
-            dns: null | components["schemas"]["Quantiles"];
-            tls: null | components["schemas"]["Quantiles"];
-            total: null | components["schemas"]["Quantiles"];
-            transfer: null | components["schemas"]["Quantiles"];
-            ttfb: null | components["schemas"]["Quantiles"];
+            connect?: null | components["schemas"]["Quantiles"];
+            dns?: null | components["schemas"]["Quantiles"];
+            tls?: null | components["schemas"]["Quantiles"];
+            total?: null | components["schemas"]["Quantiles"];
+            transfer?: null | components["schemas"]["Quantiles"];
+            ttfb?: null | components["schemas"]["Quantiles"];
         };
         /** @description Public installation facts the dashboard needs before login. */
         PublicConfig: {
