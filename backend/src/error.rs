@@ -34,6 +34,22 @@ pub fn no_content_or_not_found(done: sqlx::postgres::PgQueryResult) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Defines `$name`, the handler of an owner-scoped delete: `$sql` runs with `$1` the path's id
+/// and `$2` the caller's id, and answers as [`no_content_or_not_found`]. `$attr` are the
+/// handler's attributes (its OpenAPI description).
+macro_rules! owned_delete {
+    ($(#[$attr:meta])* $name:ident, $sql:literal) => {
+        $(#[$attr])*
+        async fn $name(
+            $crate::http::auth::Caller { state, user }: $crate::http::auth::Caller,
+            $crate::error::Path(id): $crate::error::Path<uuid::Uuid>,
+        ) -> $crate::error::ApiResult<axum::http::StatusCode> {
+            $crate::error::no_content_or_not_found(sqlx::query!($sql, id, user.id).execute(&state.pool).await?)
+        }
+    };
+}
+pub(crate) use owned_delete;
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Inner<'a>,
@@ -79,6 +95,7 @@ impl ApiError {
         }
     }
 
+    // One named constructor a status: each call site says which answer it gives, in one word.
     /// 415: a body of a media type the route does not read.
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "validation", message)

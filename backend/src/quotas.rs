@@ -206,36 +206,19 @@ pub enum Counted {
 impl Counted {
     /// How many of these rows `owner` has.
     async fn count(self, tx: &mut sqlx::PgConnection, owner: Uuid) -> sqlx::Result<i64> {
-        match self {
-            Counted::Targets => {
-                sqlx::query_scalar!(r#"select count(*) as "n!" from targets where owner_id = $1"#, owner)
+        // `$rows` names the table and the owner column; each query is checked at build time.
+        macro_rules! count {
+            ($rows:literal) => {
+                sqlx::query_scalar!(r#"select count(*) as "n!" from "# + $rows, owner)
                     .fetch_one(tx)
                     .await
-            }
-            Counted::MaintenanceWindows => {
-                sqlx::query_scalar!(
-                    r#"select count(*) as "n!" from maintenance_windows where owner_id = $1"#,
-                    owner
-                )
-                .fetch_one(tx)
-                .await
-            }
-            Counted::StatusPages => {
-                sqlx::query_scalar!(
-                    r#"select count(*) as "n!" from status_pages where owner_id = $1"#,
-                    owner
-                )
-                .fetch_one(tx)
-                .await
-            }
-            Counted::Channels => {
-                sqlx::query_scalar!(
-                    r#"select count(*) as "n!" from notification_channels where user_id = $1"#,
-                    owner
-                )
-                .fetch_one(tx)
-                .await
-            }
+            };
+        }
+        match self {
+            Counted::Targets => count!("targets where owner_id = $1"),
+            Counted::MaintenanceWindows => count!("maintenance_windows where owner_id = $1"),
+            Counted::StatusPages => count!("status_pages where owner_id = $1"),
+            Counted::Channels => count!("notification_channels where user_id = $1"),
         }
     }
 

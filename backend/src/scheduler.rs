@@ -212,9 +212,10 @@ impl Plan {
     }
 
     /// Adds or replaces a target. `stored_next` is its `next_run_at`; its sealed secrets are
-    /// opened with `key` into the spec its jobs carry; `allow_private_targets` is the
-    /// installation's switch.
-    fn upsert(&mut self, row: Row, now_ms: i64, key: Option<&crate::secrets::SecretKey>, allow_private_targets: bool) {
+    /// opened with the secret key of `deps` into the spec its jobs carry, and the
+    /// installation's `allow_private_targets` switch of `deps` applies.
+    fn upsert(&mut self, row: Row, now_ms: i64, deps: &Deps) {
+        let (key, allow_private_targets) = (deps.secret_key.as_ref(), deps.allow_private_targets);
         let mut spec: CheckSpec = match serde_json::from_value(row.spec) {
             Ok(s) => s,
             Err(error) => {
@@ -370,7 +371,7 @@ async fn full_load(deps: &Deps, plan: &mut Plan) -> anyhow::Result<()> {
     while let Some(row) = rows.next().await {
         let row = row.context("loading targets")?;
         seen.insert(row.id);
-        plan.upsert(row, now_ms, deps.secret_key.as_ref(), deps.allow_private_targets);
+        plan.upsert(row, now_ms, deps);
     }
     plan.entries.retain(|id, _| seen.contains(id));
     metrics::gauge!("pingtower_scheduler_targets").set(plan.entries.len() as f64);
@@ -384,12 +385,7 @@ async fn reload(deps: &Deps, plan: &mut Plan, id: Uuid) -> anyhow::Result<()> {
         .await
         .context("reloading a target")?;
     match row {
-        Some(row) => plan.upsert(
-            row,
-            deps.clock.now().timestamp_millis(),
-            deps.secret_key.as_ref(),
-            deps.allow_private_targets,
-        ),
+        Some(row) => plan.upsert(row, deps.clock.now().timestamp_millis(), deps),
         None => plan.remove(id),
     }
     metrics::gauge!("pingtower_scheduler_targets").set(plan.entries.len() as f64);
@@ -404,7 +400,7 @@ async fn reload_owner(deps: &Deps, plan: &mut Plan, owner: Uuid) -> anyhow::Resu
         .context("reloading an owner's targets")?;
     let now_ms = deps.clock.now().timestamp_millis();
     for row in rows {
-        plan.upsert(row, now_ms, deps.secret_key.as_ref(), deps.allow_private_targets);
+        plan.upsert(row, now_ms, deps);
     }
     Ok(())
 }

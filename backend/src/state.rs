@@ -126,7 +126,7 @@ pub struct EdgeState {
     /// Bounds Argon2 work (each hash takes ~19 MiB and a core for a while).
     pub hash_queue: HashQueue,
     /// Public status pages by slug (`None`: no such page).
-    pub status_cache: TtlCache<String, Option<serde_json::Value>>,
+    pub status_cache: TtlCache<String, Option<crate::http::status_pages::PublicPage>>,
     /// Badges by (token, file) (`None`: unknown token or file).
     pub badge_cache: TtlCache<(String, String), Option<String>>,
 }

@@ -53,6 +53,7 @@ pub struct TargetInput {
     pub paused: bool,
 }
 
+// The fields of `TargetInput` and `Target` again, typed: what validation guarantees is in the types.
 /// A validated target, ready to store. Its `Debug` leaves the spec out (it holds secrets).
 #[derive(Clone)]
 pub struct ValidTarget {

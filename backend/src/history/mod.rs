@@ -3,4 +3,4 @@
 
 pub mod store;
 
-pub use store::{Bucket, Granularity, Seam, Store};
+pub use store::{Bucket, Fields, Granularity, Seam, Store};

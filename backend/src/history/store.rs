@@ -141,7 +141,7 @@ impl Bucket {
 
 /// What of a bucket is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fields {
+pub enum Fields {
     /// Everything.
     All,
     /// `checks` and `failures`; the rest is zero or `None`.
@@ -209,32 +209,11 @@ fn from_epoch(s: i64) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Buckets of `targets` in `[from, to)` (aligned to the granularity), merged across the seam.
+    /// Buckets of `targets` in `[from, to)` (aligned to the granularity), merged across the
+    /// seam, sorted by target then start. With [`Fields::Counts`] only `checks` and `failures`
+    /// are read (what uptime needs): the fresh side then skips the latency states, most of a
+    /// rollup's bytes.
     pub async fn buckets(
-        &self,
-        seam: &Seam,
-        targets: &[Uuid],
-        g: Granularity,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
-        self.read_buckets(seam, targets, g, Fields::All, from, to).await
-    }
-
-    /// Like [`Store::buckets`], but only `checks` and `failures` are read (what uptime needs):
-    /// the fresh side then skips the latency states, most of a rollup's bytes.
-    pub async fn counts(
-        &self,
-        seam: &Seam,
-        targets: &[Uuid],
-        g: Granularity,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, Bucket)>, ReadError> {
-        self.read_buckets(seam, targets, g, Fields::Counts, from, to).await
-    }
-
-    async fn read_buckets(
         &self,
         seam: &Seam,
         targets: &[Uuid],
@@ -464,6 +443,7 @@ impl Store {
         Ok(out)
     }
 
+    // The fresh and archived readers take the same arguments on purpose: each answers for its side of the seam.
     async fn fresh_results(
         &self,
         target: Uuid,
@@ -681,7 +661,7 @@ impl Store {
 }
 
 /// p50, p95, p99 in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Quantiles {
     /// Median.
     pub p50: f64,
@@ -704,8 +684,9 @@ impl Quantiles {
     }
 }
 
-/// One point of a latency series.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// One point of a latency series (every phase is serialised, null when it has no quantiles).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = PhaseLatencies)]
 pub struct LatencyPoint {
     /// Start of the step (epoch seconds).
     #[serde(skip)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, Json};
-use crate::http::auth::{self, CurrentUser, SESSION_COOKIE};
+use crate::http::auth::{self, Caller, SESSION_COOKIE};
 use crate::passwords::{DUMMY_HASH, MAX_PASSWORD_LEN, check_password, hash_password, verify_password};
 use crate::quotas::Quotas;
 use crate::ratelimit::ClientIp;
@@ -310,7 +310,7 @@ async fn login(
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "accounts", responses((status = 204)))]
-async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
+async fn logout(Caller { state, user }: Caller) -> ApiResult<Response> {
     if let Some(session) = user.session_id() {
         sqlx::query!(
             "update sessions set revoked_at = now() where id = $1 and user_id = $2",
@@ -331,7 +331,7 @@ async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = Me), (status = 401)))]
-async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Me>> {
+async fn get_me(Caller { state, user }: Caller) -> ApiResult<Json<Me>> {
     let limits = crate::quotas::load(&state, user.id).await?;
     Ok(Json(Me {
         user: load_user(&state, user.id).await?,
@@ -341,11 +341,7 @@ async fn get_me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<J
 }
 
 #[utoipa::path(patch, path = "/api/auth/me", tag = "accounts", request_body = UpdateMe, responses((status = 200, body = User), (status = 422)))]
-async fn update_me(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Json(body): Json<UpdateMe>,
-) -> ApiResult<Json<User>> {
+async fn update_me(Caller { state, user }: Caller, Json(body): Json<UpdateMe>) -> ApiResult<Json<User>> {
     if let Some(language) = body.language {
         if !matches!(language.as_str(), "en" | "ru") {
             return Err(ApiError::validation("language", "language must be en or ru"));
@@ -366,8 +362,7 @@ async fn update_me(
         (status = 429, description = "too many wrong current passwords from this client; see Retry-After"),
         (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn change_password(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     client: ClientIp,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, put};
 use chrono::{DateTime, Utc};
@@ -13,8 +12,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::http::accounts::registration_open;
-use crate::http::auth::CurrentUser;
-use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
+use crate::http::auth::Caller;
+use crate::http::pagination::{decode_cursor, encode_cursor, page_limit, page_of};
 use crate::quotas::{MAX_QUOTA_VALUE, QUOTA_KEYS, QuotaOverrides, Quotas, effective, overrides_view};
 use crate::state::AppState;
 
@@ -47,16 +46,11 @@ pub struct AdminUser {
     pub created_at: DateTime<Utc>,
 }
 
-/// A page of users.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AdminUserList {
-    /// This page.
-    pub items: Vec<AdminUser>,
-    /// Users in all.
-    pub total: i64,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// A page of users.
+    AdminUserList,
+    AdminUser
+);
 
 /// Page query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -125,11 +119,7 @@ fn admin_user(state: &AppState, r: UserRow) -> AdminUser {
 
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserListQuery),
     responses((status = 200, body = AdminUserList), (status = 403, description = "not an admin")))]
-async fn list_users(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<UserListQuery>,
-) -> ApiResult<Json<AdminUserList>> {
+async fn list_users(Caller { state, user }: Caller, Query(q): Query<UserListQuery>) -> ApiResult<Json<AdminUserList>> {
     user.require_admin()?;
     let limit = page_limit(q.limit)?;
     let offset = decode_cursor(q.cursor.as_deref())?;
@@ -152,8 +142,7 @@ async fn list_users(
     responses((status = 200, body = AdminUser), (status = 403, description = "not an admin"), (status = 404),
         (status = 422, description = "an unknown quota or a value out of range; `field` names it")))]
 async fn update_user(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<UserPatch>,
 ) -> ApiResult<Json<AdminUser>> {
@@ -214,7 +203,7 @@ pub struct Settings {
 }
 
 #[utoipa::path(get, path = "/api/admin/settings", tag = "admin", responses((status = 200, body = Settings), (status = 403)))]
-async fn get_settings(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Settings>> {
+async fn get_settings(Caller { state, user }: Caller) -> ApiResult<Json<Settings>> {
     user.require_admin()?;
     Ok(Json(Settings {
         registration_open: registration_open(&state).await?,
@@ -222,11 +211,7 @@ async fn get_settings(State(state): State<AppState>, user: CurrentUser) -> ApiRe
 }
 
 #[utoipa::path(put, path = "/api/admin/settings", tag = "admin", request_body = Settings, responses((status = 204), (status = 403)))]
-async fn update_settings(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Json(body): Json<Settings>,
-) -> ApiResult<StatusCode> {
+async fn update_settings(Caller { state, user }: Caller, Json(body): Json<Settings>) -> ApiResult<StatusCode> {
     user.require_admin()?;
     sqlx::query!(
         "insert into app_settings (key, value) values ('registration_open', $1) \

@@ -138,6 +138,26 @@ pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The app's state and the signed-in caller: the first two extractors of an authenticated
+/// handler, in one (`Caller { state, user }: Caller`).
+pub struct Caller {
+    /// The app's state.
+    pub state: AppState,
+    /// Who is calling (401 when no one is signed in).
+    pub user: CurrentUser,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Caller {
+            state: state.clone(),
+            user: CurrentUser::from_request_parts(parts, state).await?,
+        })
+    }
+}
+
 /// The user behind a token or a session (the CTE's columns are named, their nullability is
 /// stated: PostgreSQL does not tell it through `with`).
 struct Row {

@@ -6,14 +6,13 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::RngCore;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::history::{Granularity, Seam};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
 use crate::http::history;
 use crate::http::status_pages::{public_rate, public_status};
 use crate::ratelimit::ClientIp;
@@ -30,13 +29,16 @@ fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A target's new badge token.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BadgeToken {
+    /// The token of `/badge/{token}/{file}`: 48 hex characters, shown once.
+    pub token: String,
+}
+
 #[utoipa::path(post, path = "/api/targets/{id}/badge-token", tag = "status", params(("id" = Uuid, Path, description = "the target's id")),
-    responses((status = 200, description = "`{token}`: the new badge token (the old one stops working)"), (status = 404, description = "no such target of yours")))]
-async fn create_badge_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = BadgeToken, description = "the new badge token (the old one stops working)"), (status = 404, description = "no such target of yours")))]
+async fn create_badge_token(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<BadgeToken>> {
     history::owned_target(&state, user.id, id).await?;
     let mut raw = [0u8; 24];
     rand::rng().fill_bytes(&mut raw);
@@ -49,7 +51,7 @@ async fn create_badge_token(
     )
     .execute(&state.pool)
     .await?;
-    Ok(Json(json!({ "token": token })))
+    Ok(Json(BadgeToken { token }))
 }
 
 /// Longest badge token read (ours are 48 hex characters).

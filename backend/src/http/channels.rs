@@ -11,8 +11,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Form, Json, Path, Query, no_content_or_not_found};
-use crate::http::auth::{self, CurrentUser};
+use crate::error::owned_delete;
+use crate::error::{ApiError, ApiResult, Form, Json, Path, Query};
+use crate::http::auth::{self, Caller, CurrentUser};
+use crate::http::pagination::page_of;
 use crate::state::AppState;
 
 /// How long a Telegram link token is valid.
@@ -70,19 +72,14 @@ macro_rules! query_channels {
     };
 }
 
-/// A list of channels.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ChannelList {
-    /// The channels.
-    pub items: Vec<Channel>,
-    /// How many.
-    pub total: i64,
-    /// Always null.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// The channels (not paginated).
+    ChannelList,
+    Channel
+);
 
 #[utoipa::path(get, path = "/api/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
-async fn list_channels(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<ChannelList>> {
+async fn list_channels(Caller { state, user }: Caller) -> ApiResult<Json<ChannelList>> {
     let items: Vec<Channel> = query_channels!(
         "select ",
         "from notification_channels where user_id = $1 order by created_at",
@@ -111,10 +108,7 @@ pub struct LinkToken {
 #[utoipa::path(post, path = "/api/channels/telegram/link", tag = "channels",
     responses((status = 201, body = LinkToken), (status = 422, description = "the channel quota is reached (`field` max_channels)"),
         (status = 503, description = "no Telegram bot configured")))]
-async fn create_link_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> ApiResult<(StatusCode, Json<LinkToken>)> {
+async fn create_link_token(Caller { state, user }: Caller) -> ApiResult<(StatusCode, Json<LinkToken>)> {
     let Some(bot) = state.config.api.telegram_bot_username.as_deref() else {
         return Err(ApiError::unavailable(
             "no Telegram bot is configured (PINGTOWER_TELEGRAM_BOT_USERNAME)",
@@ -165,8 +159,7 @@ pub struct NewEmailChannel {
     responses((status = 201, body = Channel), (status = 409),
         (status = 422, description = "invalid, or over the channel quota (`field` max_channels)")))]
 async fn create_email_channel(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Json(body): Json<NewEmailChannel>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let address =
@@ -232,6 +225,94 @@ fn link_token(raw: &str) -> Option<&str> {
     (!token.is_empty() && token.len() <= MAX_LINK_TOKEN).then_some(token)
 }
 
+/// The two links of a mail and their pages.
+#[derive(Debug, Clone, Copy)]
+enum MailLink {
+    /// Confirms a new email channel.
+    Verification,
+    /// Stops alerts to an address.
+    Unsubscribe,
+}
+
+impl MailLink {
+    /// The page the link opens: a button that POSTs its token (opening it changes nothing).
+    fn landing(self, raw_token: &str) -> Response {
+        let Some(token) = link_token(raw_token) else {
+            return self.outcome(false);
+        };
+        let (title, text, action, button) = match self {
+            MailLink::Verification => (
+                "Confirm this address",
+                "Press the button to receive PingTower alerts at this address.",
+                "verify",
+                "Confirm address",
+            ),
+            MailLink::Unsubscribe => (
+                "Unsubscribe",
+                "Press the button to stop PingTower alerts to this address.",
+                "unsubscribe",
+                "Unsubscribe",
+            ),
+        };
+        // Relative: the page is served where the mail's link points, under any path prefix.
+        page(title, text, Some((action, token, button)), StatusCode::OK)
+    }
+
+    /// The POST of the landing page's button: verifies the address, or unsubscribes it, whose
+    /// link carries `raw_token`.
+    async fn redeem(self, state: &AppState, raw_token: &str) -> ApiResult<Response> {
+        let Some(token) = link_token(raw_token) else {
+            return Ok(self.outcome(false));
+        };
+        let matched = match self {
+            MailLink::Verification => {
+                sqlx::query!(
+                    "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
+                     where verification_token_hash = $1 and verified_at is null \
+                     and (verification_expires_at is null or verification_expires_at > now())",
+                    auth::hash_secret(token)
+                )
+                .execute(&state.pool)
+                .await?
+                .rows_affected()
+                    == 1
+            }
+            MailLink::Unsubscribe => {
+                sqlx::query!(
+                    "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
+                     updated_at = now() where unsubscribe_token_hash = $1", auth::hash_secret(token)
+                )
+                .execute(&state.pool)
+                .await?
+                .rows_affected()
+                    >= 1
+            }
+        };
+        Ok(self.outcome(matched))
+    }
+
+    /// The page after the POST: done when the token matched, else the invalid-link page.
+    fn outcome(self, matched: bool) -> Response {
+        let (what, title, text) = match self {
+            MailLink::Verification => (
+                "verification",
+                "Address verified",
+                "Alerts will now reach this address.",
+            ),
+            MailLink::Unsubscribe => (
+                "unsubscribe",
+                "Unsubscribed",
+                "This address gets no more PingTower alerts.",
+            ),
+        };
+        if matched {
+            page(title, text, None, StatusCode::OK)
+        } else {
+            invalid_link(what)
+        }
+    }
+}
+
 fn invalid_link(what: &str) -> Response {
     page(
         "Link not valid",
@@ -247,43 +328,14 @@ fn invalid_link(what: &str) -> Response {
     responses((status = 200, content_type = "text/html", body = String, description = "a page whose button confirms the address (POST)"),
         (status = 400, description = "no `token`"), (status = 404, content_type = "text/html", body = String, description = "an empty or overlong token")))]
 async fn verify_page(Query(q): Query<TokenQuery>) -> Response {
-    let Some(token) = link_token(&q.token) else {
-        return invalid_link("verification");
-    };
-    page(
-        "Confirm this address",
-        "Press the button to receive PingTower alerts at this address.",
-        // Relative: the page is served where the mail's link points, under any path prefix.
-        Some(("verify", token, "Confirm address")),
-        StatusCode::OK,
-    )
+    MailLink::Verification.landing(&q.token)
 }
 
 #[utoipa::path(post, path = "/api/channels/verify", tag = "channels",
     request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", body = String, description = "verified"), (status = 404, content_type = "text/html", body = String, description = "unknown or expired link")))]
 async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
-    let Some(token) = link_token(&q.token) else {
-        return Ok(invalid_link("verification"));
-    };
-    let done = sqlx::query!(
-        "update notification_channels set verified_at = now(), verification_token_hash = null, updated_at = now() \
-         where verification_token_hash = $1 and verified_at is null \
-         and (verification_expires_at is null or verification_expires_at > now())",
-        auth::hash_secret(token)
-    )
-    .execute(&state.pool)
-    .await?;
-    Ok(if done.rows_affected() == 1 {
-        page(
-            "Address verified",
-            "Alerts will now reach this address.",
-            None,
-            StatusCode::OK,
-        )
-    } else {
-        invalid_link("verification")
-    })
+    MailLink::Verification.redeem(&state, &q.token).await
 }
 
 /// The page an alert mail's unsubscribe link opens. Opening it changes nothing; its button
@@ -292,40 +344,14 @@ async fn verify_email(State(state): State<AppState>, Form(q): Form<TokenQuery>) 
     responses((status = 200, content_type = "text/html", body = String, description = "a page whose button unsubscribes (POST)"),
         (status = 400, description = "no `token`"), (status = 404, content_type = "text/html", body = String, description = "an empty or overlong token")))]
 async fn unsubscribe_page(Query(q): Query<TokenQuery>) -> Response {
-    let Some(token) = link_token(&q.token) else {
-        return invalid_link("unsubscribe");
-    };
-    page(
-        "Unsubscribe",
-        "Press the button to stop PingTower alerts to this address.",
-        Some(("unsubscribe", token, "Unsubscribe")),
-        StatusCode::OK,
-    )
+    MailLink::Unsubscribe.landing(&q.token)
 }
 
 #[utoipa::path(post, path = "/api/channels/unsubscribe", tag = "channels",
     request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", body = String, description = "unsubscribed"), (status = 404, content_type = "text/html", body = String, description = "unknown link")))]
 async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -> ApiResult<Response> {
-    let Some(token) = link_token(&q.token) else {
-        return Ok(invalid_link("unsubscribe"));
-    };
-    let done = sqlx::query!(
-        "update notification_channels set disabled_at = coalesce(disabled_at, now()), disabled_reason = 'unsubscribed', \
-         updated_at = now() where unsubscribe_token_hash = $1", auth::hash_secret(token)
-    )
-    .execute(&state.pool)
-    .await?;
-    Ok(if done.rows_affected() >= 1 {
-        page(
-            "Unsubscribed",
-            "This address gets no more PingTower alerts.",
-            None,
-            StatusCode::OK,
-        )
-    } else {
-        invalid_link("unsubscribe")
-    })
+    MailLink::Unsubscribe.redeem(&state, &q.token).await
 }
 
 /// A channel change.
@@ -356,8 +382,7 @@ mod double_option {
 #[utoipa::path(patch, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), request_body = ChannelPatch,
     responses((status = 200, body = Channel), (status = 404), (status = 422)))]
 async fn update_channel(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<ChannelPatch>,
 ) -> ApiResult<Json<Channel>> {
@@ -384,23 +409,12 @@ async fn update_channel(
     Ok(Json(channel.ok_or_else(ApiError::not_found)?))
 }
 
-#[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
-async fn delete_channel(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!(
-            "delete from notification_channels where id = $1 and user_id = $2",
-            id,
-            user.id
-        )
-        .execute(&state.pool)
-        .await?,
-    )
-}
+    delete_channel,
+    "delete from notification_channels where id = $1 and user_id = $2"
+);
 
 /// A target's alert routing.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -429,11 +443,7 @@ async fn routing(state: &AppState, target: Uuid) -> ApiResult<TargetChannels> {
 
 #[utoipa::path(get, path = "/api/targets/{id}/channels", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 200, body = TargetChannels), (status = 404)))]
-async fn get_target_channels(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<TargetChannels>> {
+async fn get_target_channels(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<TargetChannels>> {
     owned_target(&state, &user, id).await?;
     Ok(Json(routing(&state, id).await?))
 }
@@ -441,8 +451,7 @@ async fn get_target_channels(
 #[utoipa::path(put, path = "/api/targets/{id}/channels", tag = "channels", params(("id" = Uuid, Path)), request_body = TargetChannels,
     responses((status = 200, body = TargetChannels), (status = 404), (status = 422)))]
 async fn put_target_channels(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<TargetChannels>,
 ) -> ApiResult<Json<TargetChannels>> {

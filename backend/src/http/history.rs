@@ -3,19 +3,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path, Query};
-use crate::history::{Bucket, Granularity, Seam, Store};
-use crate::http::auth::CurrentUser;
+use crate::history::{Bucket, Fields, Granularity, Seam, Store};
+use crate::http::auth::Caller;
+use crate::http::pagination::page_of;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -89,7 +89,10 @@ pub async fn daily_bars(
     let from = midnight(today - Duration::days(days - 1));
     let to = midnight(today + Duration::days(1));
     let mut out: BTreeMap<Uuid, BTreeMap<NaiveDate, Bucket>> = BTreeMap::new();
-    for (t, b) in store.counts(seam, targets, Granularity::Day, from, to).await? {
+    for (t, b) in store
+        .buckets(seam, targets, Granularity::Day, Fields::Counts, from, to)
+        .await?
+    {
         out.entry(t).or_default().insert(b.start.date_naive(), b);
     }
     Ok(out)
@@ -114,10 +117,11 @@ async fn recent_counts(
 ) -> Result<(BTreeMap<Uuid, Vec<Bucket>>, BTreeMap<Uuid, BTreeMap<NaiveDate, Bucket>>), crate::history::store::ReadError>
 {
     let now = Utc::now();
-    let hourly = store.counts(
+    let hourly = store.buckets(
         seam,
         targets,
         Granularity::Hour,
+        Fields::Counts,
         hour_floor(now) - Duration::hours(23),
         now,
     );
@@ -126,11 +130,12 @@ async fn recent_counts(
 }
 
 /// One day of the bars.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Day {
     /// The UTC date.
     pub date: NaiveDate,
     /// Uptime by time, null without checks.
+    #[schema(required = true)]
     pub uptime: Option<f64>,
     /// Seconds down.
     pub downtime_seconds: f64,
@@ -157,6 +162,113 @@ pub fn bars(by_day: Option<&BTreeMap<NaiveDate, Bucket>>, days: i64) -> Vec<Day>
         .collect()
 }
 
+/// `GET /api/targets/{id}/uptime/daily`: the bars, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DailyUptime {
+    /// One bar a day, today last.
+    pub days: Vec<Day>,
+}
+
+/// Uptime by time over the windows ending now; null without checks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Uptimes {
+    /// The last 24 hours.
+    #[schema(required = true)]
+    pub h24: Option<f64>,
+    /// The last 7 days (today included).
+    #[schema(required = true)]
+    pub d7: Option<f64>,
+    /// The last 30 days.
+    #[schema(required = true)]
+    pub d30: Option<f64>,
+    /// The last 90 days.
+    #[schema(required = true)]
+    pub d90: Option<f64>,
+}
+
+/// `GET /api/targets/{id}/overview`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    /// `unknown|up|pending|degraded|down|flapping|paused`.
+    pub state: String,
+    /// Since when (null before the first result).
+    #[schema(required = true)]
+    pub since: Option<DateTime<Utc>>,
+    /// Uptime over 24 hours, 7, 30 and 90 days.
+    pub uptime: Uptimes,
+    /// Total latency of the last result.
+    #[schema(required = true)]
+    pub last_latency_ms: Option<i32>,
+}
+
+/// A check result: the JSON of a `CheckResult` (crates/common, `messages`), as stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct CheckResultJson(pub Value);
+
+page_of!(
+    /// `GET /api/targets/{id}/results`: check results, newest first.
+    ResultPage,
+    CheckResultJson
+);
+
+/// `GET /api/targets/{id}/uptime`: the range's uptime by time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UptimeSummary {
+    /// `1 - downtime / observed`; null without checks.
+    #[schema(required = true)]
+    pub uptime: Option<f64>,
+    /// Seconds down.
+    pub downtime_seconds: f64,
+    /// Results.
+    pub checks: u64,
+    /// Results that were down.
+    pub failures: u64,
+}
+
+/// One step of a latency series.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LatencyPoint)]
+pub struct TimedLatencyPoint {
+    /// Start of the step.
+    pub t: DateTime<Utc>,
+    /// Quantiles of the total and of each phase.
+    #[serde(flatten)]
+    pub point: crate::history::store::LatencyPoint,
+}
+
+/// `GET /api/targets/{id}/latency`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LatencySeries {
+    /// Seconds a step.
+    pub step_seconds: i64,
+    /// One point a step that has results, oldest first.
+    pub points: Vec<TimedLatencyPoint>,
+}
+
+/// Uptime over the last 24 hours and 30 days of one target.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RowUptime {
+    /// The last 24 hours.
+    #[schema(required = true)]
+    pub h24: Option<f64>,
+    /// The last 30 days.
+    #[schema(required = true)]
+    pub d30: Option<f64>,
+}
+
+/// `GET /api/overview/uptime`: by target id.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+pub struct RowUptimes(pub BTreeMap<Uuid, RowUptime>);
+
+/// `GET /api/overview/sparklines`: by target id, 24 hourly average latencies (ms), oldest
+/// first, null for an hour without results.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+pub struct Sparklines(pub BTreeMap<Uuid, Vec<Option<f64>>>);
+
 /// A target's current state, as the overview shows it.
 struct StateRow {
     status: String,
@@ -165,12 +277,8 @@ struct StateRow {
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/overview", tag = "history", params(("id" = Uuid, Path, description = "the target's id")),
-    responses((status = 200, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
-async fn get_overview(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = Overview, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
+async fn get_overview(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Overview>> {
     let paused = owned_target(&state, user.id, id).await?;
     let row = sqlx::query_as!(
         StateRow,
@@ -187,17 +295,17 @@ async fn get_overview(
         Some(r) => (r.status, Some(r.since), r.last_latency_ms),
         None => ("unknown".to_owned(), None, None),
     };
-    Ok(Json(json!({
-        "state": if paused { "paused".to_owned() } else { status },
-        "since": since,
-        "uptime": {
-            "h24": uptime_of(hourly.get(&id).into_iter().flatten(), Granularity::Hour).0,
-            "d7": over(7),
-            "d30": over(30),
-            "d90": over(90),
+    Ok(Json(Overview {
+        state: if paused { "paused".to_owned() } else { status },
+        since,
+        uptime: Uptimes {
+            h24: uptime_of(hourly.get(&id).into_iter().flatten(), Granularity::Hour).0,
+            d7: over(7),
+            d30: over(30),
+            d90: over(90),
         },
-        "last_latency_ms": latency,
-    })))
+        last_latency_ms: latency,
+    }))
 }
 
 /// Uptime over the last `n` days (today included) of a target's daily buckets.
@@ -262,13 +370,12 @@ fn decode_cursor(c: &str) -> ApiResult<(i64, Uuid)> {
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/results", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
-    responses((status = 200, description = "check results, newest first"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, body = ResultPage, description = "check results, newest first"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_results(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ResultPage>> {
     owned_target(&state, user.id, id).await?;
     let limit = match q.limit {
         None => 50,
@@ -290,31 +397,33 @@ async fn list_results(
         rows.last().map(|(at, id, _)| encode_cursor(*at, *id))
     });
     let total = store.count(&seam, id, from, to).await?;
-    Ok(Json(json!({
-        "items": rows.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>(),
-        "total": total,
-        "next_cursor": next_cursor.flatten(),
-    })))
+    Ok(Json(ResultPage {
+        items: rows.into_iter().map(|(_, _, v)| CheckResultJson(v)).collect(),
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+        next_cursor: next_cursor.flatten(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/uptime", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
-    responses((status = 200, description = "uptime, downtime, checks and failures in the range"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, body = UptimeSummary, description = "uptime, downtime, checks and failures in the range"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_uptime(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UptimeSummary>> {
     owned_target(&state, user.id, id).await?;
     let (from, to) = q.bounds(Duration::hours(24))?;
     let seam = Seam::load(&state.pool).await?;
     let buckets = store(&state)
-        .counts(&seam, &[id], Granularity::Hour, hour_floor(from), to)
+        .buckets(&seam, &[id], Granularity::Hour, Fields::Counts, hour_floor(from), to)
         .await?;
-    let (uptime, downtime, checks, failures) = uptime_of(buckets.iter().map(|(_, b)| b), Granularity::Hour);
-    Ok(Json(json!({
-        "uptime": uptime, "downtime_seconds": downtime, "checks": checks, "failures": failures,
-    })))
+    let (uptime, downtime_seconds, checks, failures) = uptime_of(buckets.iter().map(|(_, b)| b), Granularity::Hour);
+    Ok(Json(UptimeSummary {
+        uptime,
+        downtime_seconds,
+        checks,
+        failures,
+    }))
 }
 
 /// `?days=`.
@@ -327,13 +436,12 @@ pub struct DaysQuery {
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/uptime/daily", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), DaysQuery),
-    responses((status = 200, description = "uptime per day"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, body = DailyUptime, description = "uptime per day"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_daily_uptime(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<DaysQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DailyUptime>> {
     owned_target(&state, user.id, id).await?;
     let days = q.days.unwrap_or(90);
     if !(1..=366).contains(&days) {
@@ -341,7 +449,9 @@ async fn get_daily_uptime(
     }
     let seam = Seam::load(&state.pool).await?;
     let daily = daily_bars(&store(&state), &seam, &[id], days).await?;
-    Ok(Json(json!({ "days": bars(daily.get(&id), days) })))
+    Ok(Json(DailyUptime {
+        days: bars(daily.get(&id), days),
+    }))
 }
 
 /// Parses a latency step: 60 s to 1 day.
@@ -369,27 +479,30 @@ pub fn parse_step(step: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) ->
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/latency", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), Range),
-    responses((status = 200, description = "latency percentiles by phase per step"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, body = LatencySeries, description = "latency percentiles by phase per step"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn get_latency(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LatencySeries>> {
     owned_target(&state, user.id, id).await?;
     let (from, to) = q.bounds(Duration::hours(24))?;
     let step = parse_step(q.step.as_deref(), from, to)?;
     let seam = Seam::load(&state.pool).await?;
     let points = store(&state).latency(&seam, id, from, to, step).await?;
-    let points: Vec<Value> = points
+    let points = points
         .into_iter()
-        .map(|p| {
-            let mut v = serde_json::to_value(&p).unwrap_or_default();
-            v["t"] = json!(Utc.timestamp_opt(p.t, 0).single());
-            v
+        .filter_map(|point| {
+            Some(TimedLatencyPoint {
+                t: Utc.timestamp_opt(point.t, 0).single()?,
+                point,
+            })
         })
         .collect();
-    Ok(Json(json!({ "step_seconds": step, "points": points })))
+    Ok(Json(LatencySeries {
+        step_seconds: step,
+        points,
+    }))
 }
 
 /// `?ids=a,b,c`.
@@ -433,57 +546,49 @@ async fn owned_ids(state: &AppState, owner: Uuid, q: &IdsQuery) -> ApiResult<Vec
 /// Uptime over the last 24 hours and 30 days of many targets at once (the overview list asks
 /// for its visible rows in one call instead of one overview each).
 #[utoipa::path(get, path = "/api/overview/uptime", tag = "history", params(IdsQuery),
-    responses((status = 200, description = "uptime over 24 hours and 30 days per target"), (status = 400), (status = 422)))]
-async fn get_overview_uptime(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<IdsQuery>,
-) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = RowUptimes, description = "uptime over 24 hours and 30 days per target"), (status = 400), (status = 422)))]
+async fn get_overview_uptime(Caller { state, user }: Caller, Query(q): Query<IdsQuery>) -> ApiResult<Json<RowUptimes>> {
     let owned = owned_ids(&state, user.id, &q).await?;
     if owned.is_empty() {
-        return Ok(Json(json!({})));
+        return Ok(Json(RowUptimes(BTreeMap::new())));
     }
     let seam = Seam::load(&state.pool).await?;
     let (hourly, daily) = recent_counts(&store(&state), &seam, &owned, 30).await?;
     let now = Utc::now();
-    let mut out = serde_json::Map::new();
+    let mut out = BTreeMap::new();
     for t in &owned {
         let h24 = uptime_of(hourly.get(t).into_iter().flatten(), Granularity::Hour).0;
         let d30 = uptime_over_days(daily.get(t), now, 30);
-        out.insert(t.to_string(), json!({ "h24": h24, "d30": d30 }));
+        out.insert(*t, RowUptime { h24, d30 });
     }
-    Ok(Json(Value::Object(out)))
+    Ok(Json(RowUptimes(out)))
 }
 
 #[utoipa::path(get, path = "/api/overview/sparklines", tag = "history", params(IdsQuery),
-    responses((status = 200, description = "24 hourly latency points per target"), (status = 400), (status = 422)))]
-async fn get_sparklines(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<IdsQuery>,
-) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = Sparklines, description = "24 hourly latency points per target"), (status = 400), (status = 422)))]
+async fn get_sparklines(Caller { state, user }: Caller, Query(q): Query<IdsQuery>) -> ApiResult<Json<Sparklines>> {
     let owned = owned_ids(&state, user.id, &q).await?;
     let seam = Seam::load(&state.pool).await?;
     let start = hour_floor(Utc::now()) - Duration::hours(23);
     let buckets = by_target(
         store(&state)
-            .buckets(&seam, &owned, Granularity::Hour, start, Utc::now())
+            .buckets(&seam, &owned, Granularity::Hour, Fields::All, start, Utc::now())
             .await?,
     );
-    let mut out = serde_json::Map::new();
+    let mut out = BTreeMap::new();
     for t in &owned {
-        let mut points = vec![Value::Null; 24];
+        let mut points = vec![None; 24];
         for b in buckets.get(t).into_iter().flatten() {
             let i = (b.start - start).num_hours();
             if let (Ok(i), Some(avg)) = (usize::try_from(i), b.latency_avg)
                 && i < 24
             {
-                points[i] = json!(avg.round());
+                points[i] = Some(avg.round());
             }
         }
-        out.insert(t.to_string(), Value::Array(points));
+        out.insert(*t, points);
     }
-    Ok(Json(Value::Object(out)))
+    Ok(Json(Sparklines(out)))
 }
 
 /// The OpenAPI description of these routes.

@@ -1,16 +1,15 @@
 //! `/api/incidents…` and `/api/targets/{id}/incidents`, owner-scoped.
 
-use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path, Query};
-use crate::http::auth::CurrentUser;
-use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
+use crate::http::auth::Caller;
+use crate::http::pagination::{decode_cursor, encode_cursor, page_limit, page_of};
 use crate::state::AppState;
 
 /// Routes of the incidents API.
@@ -68,31 +67,92 @@ macro_rules! select_incidents {
     };
 }
 
-fn incident_json(r: IncidentRow, evidence: bool) -> Value {
-    json!({
-        "id": r.id, "target_id": r.target_id, "target_name": r.target_name, "severity": r.severity,
-        "opened_at": r.opened_at, "resolved_at": r.resolved_at, "regions": r.regions,
-        "failure_kind": r.failure_kind, "acknowledged_at": r.acknowledged_at,
-        "evidence": if evidence { r.evidence } else { Value::Null },
-        "timeline": [], "reports": [], "notes": [],
-    })
+/// An incident as the API shows it (in a list: without evidence, timeline, reports or notes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Incident {
+    /// Id.
+    pub id: Uuid,
+    /// The target.
+    pub target_id: Uuid,
+    /// The target's name.
+    pub target_name: String,
+    /// `critical`, `warning` or `info`.
+    pub severity: String,
+    /// Opened.
+    pub opened_at: DateTime<Utc>,
+    /// Resolved; null while open.
+    #[schema(required = true)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Regions that saw it.
+    pub regions: Vec<String>,
+    /// The failure kind that opened it (a `FailureKind`).
+    #[schema(required = true)]
+    pub failure_kind: Option<String>,
+    /// Acknowledged; null until someone does.
+    #[schema(required = true)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// The `Evidence` (crates/common, `messages`); null in a list.
+    #[schema(value_type = Option<Object>, required = true)]
+    pub evidence: Value,
+    /// What happened, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    /// `IncidentReport`s (crates/common, `messages`), oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub reports: Vec<Value>,
+    /// Notes, oldest first.
+    pub notes: Vec<IncidentNote>,
+}
+
+page_of!(
+    /// A page of incidents, newest first.
+    IncidentList,
+    Incident
+);
+
+impl Incident {
+    fn from_row(r: IncidentRow, evidence: bool) -> Self {
+        Incident {
+            id: r.id,
+            target_id: r.target_id,
+            target_name: r.target_name,
+            severity: r.severity,
+            opened_at: r.opened_at,
+            resolved_at: r.resolved_at,
+            regions: r.regions,
+            failure_kind: r.failure_kind,
+            acknowledged_at: r.acknowledged_at,
+            evidence: if evidence { r.evidence } else { Value::Null },
+            timeline: Vec::new(),
+            reports: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
 }
 
 /// A line of an incident's timeline.
-struct TimelineRow {
-    at: DateTime<Utc>,
-    kind: String,
-    message: String,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `opened`, `acknowledged`, `resolved`, …
+    pub kind: String,
+    /// What happened, for people.
+    pub message: String,
 }
 
-/// A note on an incident, with its author's address (gone when the author is).
-struct NoteRow {
-    at: DateTime<Utc>,
-    author: Option<String>,
-    text: String,
+/// A note on an incident, with its author's address (null once the author is gone).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IncidentNote {
+    /// Written.
+    pub at: DateTime<Utc>,
+    /// The author's email.
+    #[schema(required = true)]
+    pub author: Option<String>,
+    /// The note.
+    pub text: String,
 }
 
-async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json<Value>> {
+async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json<IncidentList>> {
     let limit = page_limit(q.limit)?;
     let offset = decode_cursor(q.cursor.as_deref())?;
     let status = match q.status.as_deref() {
@@ -124,58 +184,56 @@ async fn list(state: &AppState, owner: Uuid, q: IncidentQuery) -> ApiResult<Json
     .fetch_all(&state.pool)
     .await?;
     let next = offset + rows.len() as i64;
-    Ok(Json(json!({
-        "items": rows.into_iter().map(|r| incident_json(r, false)).collect::<Vec<_>>(),
-        "total": total,
-        "next_cursor": (next < total).then(|| encode_cursor(next)),
-    })))
+    Ok(Json(IncidentList {
+        items: rows.into_iter().map(|r| Incident::from_row(r, false)).collect(),
+        total,
+        next_cursor: (next < total).then(|| encode_cursor(next)),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/incidents", tag = "incidents", params(IncidentQuery),
-    responses((status = 200, description = "a page of incidents"), (status = 400), (status = 422)))]
+    responses((status = 200, body = IncidentList, description = "a page of incidents"), (status = 400), (status = 422)))]
 async fn list_incidents(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Query(q): Query<IncidentQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IncidentList>> {
     list(&state, user.id, q).await
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/incidents", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), IncidentQuery),
-    responses((status = 200, description = "a page of the target's incidents"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
+    responses((status = 200, body = IncidentList, description = "a page of the target's incidents"), (status = 400), (status = 404, description = "no such target of yours"), (status = 422)))]
 async fn list_target_incidents(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Query(mut q): Query<IncidentQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IncidentList>> {
     crate::http::history::owned_target(&state, user.id, id).await?;
     q.target_id = Some(id);
     list(&state, user.id, q).await
 }
 
 /// The full incident of `owner`: evidence, timeline, reports, notes.
-pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
+pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Incident> {
     let row: IncidentRow = select_incidents!("where i.id = $1 and i.owner_id = $2", id, owner)
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let mut v = incident_json(row, true);
-    let timeline: Vec<TimelineRow> = sqlx::query_as!(
-        TimelineRow,
+    let mut incident = Incident::from_row(row, true);
+    incident.timeline = sqlx::query_as!(
+        TimelineEntry,
         "select at, kind, message from incident_timeline where incident_id = $1 order by at, id",
         id
     )
     .fetch_all(&state.pool)
     .await?;
-    let reports: Vec<Value> = sqlx::query_scalar!(
+    incident.reports = sqlx::query_scalar!(
         "select report from incident_reports where incident_id = $1 order by created_at",
         id
     )
     .fetch_all(&state.pool)
     .await?;
-    let notes: Vec<NoteRow> = sqlx::query_as!(
-        NoteRow,
+    incident.notes = sqlx::query_as!(
+        IncidentNote,
         r#"select n.created_at as at, u.email as "author?", n.text from incident_notes n
            left join users u on u.id = n.author_id
            where n.incident_id = $1 order by n.created_at, n.id"#,
@@ -183,35 +241,18 @@ pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult
     )
     .fetch_all(&state.pool)
     .await?;
-    v["timeline"] = timeline
-        .into_iter()
-        .map(|r| json!({"at": r.at, "kind": r.kind, "message": r.message}))
-        .collect();
-    v["reports"] = Value::Array(reports);
-    v["notes"] = notes
-        .into_iter()
-        .map(|r| json!({"at": r.at, "author": r.author, "text": r.text}))
-        .collect();
-    Ok(v)
+    Ok(incident)
 }
 
 #[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
-    responses((status = 200, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
-async fn get_incident(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = Incident, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
+async fn get_incident(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Incident>> {
     Ok(Json(load_incident(&state, user.id, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/incidents/{id}/ack", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
-    responses((status = 200, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
-async fn acknowledge_incident(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = Incident, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
+async fn acknowledge_incident(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Incident>> {
     let mut tx = state.pool.begin().await?;
     let acked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar!(
         r#"update incidents set acknowledged_at = coalesce(acknowledged_at, now()),
@@ -250,13 +291,12 @@ pub struct NoteBody {
 }
 
 #[utoipa::path(post, path = "/api/incidents/{id}/notes", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")), request_body = NoteBody,
-    responses((status = 200, description = "the incident with the note"), (status = 404, description = "no such incident of yours"), (status = 422)))]
+    responses((status = 200, body = Incident, description = "the incident with the note"), (status = 404, description = "no such incident of yours"), (status = 422)))]
 async fn add_note(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     body: Result<Json<NoteBody>, ApiError>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Incident>> {
     let Json(body) = body?;
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > 10_000 {

@@ -1,18 +1,17 @@
 //! `/api/maintenance…`: maintenance windows, owner-scoped (the engine reads them through
 //! [`crate::incidents::maintenance`]).
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::no_content_or_not_found;
+use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
+use crate::http::pagination::page_of;
 use crate::state::AppState;
 
 /// Routes of the maintenance API.
@@ -55,31 +54,71 @@ pub struct WindowBody {
     pub recurrence: Option<String>,
 }
 
-/// A maintenance window as stored.
-struct WindowRow {
-    id: Uuid,
-    name: String,
-    target_id: Option<Uuid>,
-    tag: Option<String>,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-    recurrence: Option<String>,
+/// How a window repeats.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Recurrence {
+    /// Every day at the same time.
+    Daily,
+    /// Every week at the same time.
+    Weekly,
 }
 
-fn window_json(w: WindowRow) -> Value {
-    json!({"id": w.id, "name": w.name, "target_id": w.target_id, "tag": w.tag, "starts_at": w.starts_at,
-           "ends_at": w.ends_at, "recurrence": w.recurrence})
+/// A maintenance window as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MaintenanceWindow {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Target covered.
+    #[schema(required = true)]
+    pub target_id: Option<Uuid>,
+    /// Tag covered.
+    #[schema(required = true)]
+    pub tag: Option<String>,
+    /// Start (of the first occurrence).
+    pub starts_at: DateTime<Utc>,
+    /// End (of the first occurrence).
+    pub ends_at: DateTime<Utc>,
+    /// Null for a single window.
+    #[schema(value_type = Option<Recurrence>, required = true)]
+    pub recurrence: Option<String>,
 }
+
+page_of!(
+    /// The windows, latest start first (not paginated).
+    WindowList,
+    MaintenanceWindow
+);
 
 /// The windows of `maintenance_windows` that match `$filter` (one select list for the list and
 /// the single window, checked at build time).
 macro_rules! select_windows {
     ($filter:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
-            WindowRow,
+            MaintenanceWindow,
             "select id, name, target_id, tag, starts_at, ends_at, recurrence from maintenance_windows "
                 + $filter
             $(, $arg)*
+        )
+    };
+}
+
+/// `$sql` with `$1` the window's id, `$2` its owner and `$3`…`$8` the fields of the body `$b`:
+/// one bind list for the insert and the update, each checked at build time.
+macro_rules! window_query {
+    ($sql:literal, $id:expr, $owner:expr, $b:expr) => {
+        sqlx::query!(
+            $sql,
+            $id,
+            $owner,
+            $b.name.trim(),
+            $b.target_id,
+            $b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
+            $b.starts_at,
+            $b.ends_at,
+            $b.recurrence.as_deref(),
         )
     };
 }
@@ -130,50 +169,42 @@ async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiRe
 }
 
 #[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
-    responses((status = 200, description = "the maintenance windows")))]
-async fn list_windows(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
-    let rows: Vec<WindowRow> = select_windows!("where owner_id = $1 order by starts_at desc, id", user.id)
+    responses((status = 200, body = WindowList, description = "the maintenance windows")))]
+async fn list_windows(Caller { state, user }: Caller) -> ApiResult<Json<WindowList>> {
+    let items: Vec<MaintenanceWindow> = select_windows!("where owner_id = $1 order by starts_at desc, id", user.id)
         .fetch_all(&state.pool)
         .await?;
-    let total = rows.len();
-    Ok(Json(json!({
-        "items": rows.into_iter().map(window_json).collect::<Vec<_>>(),
-        "total": total,
-        "next_cursor": null,
-    })))
+    Ok(Json(WindowList {
+        total: items.len() as i64,
+        items,
+        next_cursor: None,
+    }))
 }
 
-async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
-    let row: WindowRow = select_windows!("where id = $1 and owner_id = $2", id, owner)
+async fn load_window(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<MaintenanceWindow> {
+    select_windows!("where id = $1 and owner_id = $2", id, owner)
         .fetch_optional(&state.pool)
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(window_json(row))
+        .ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(post, path = "/api/maintenance", tag = "maintenance", request_body = WindowBody,
-    responses((status = 201, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
+    responses((status = 201, body = MaintenanceWindow, description = "the window"), (status = 422, description = "a field is invalid, or `max_maintenance_windows` would be exceeded")))]
 async fn create_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     body: Result<Json<WindowBody>, ApiError>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<MaintenanceWindow>)> {
     let Json(b) = body?;
     validate_window(&state, user.id, &b).await?;
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::MaintenanceWindows, 1).await?;
-    sqlx::query!(
+    window_query!(
         "insert into maintenance_windows (id, owner_id, name, target_id, tag, starts_at, ends_at, recurrence)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
         user.id,
-        b.name.trim(),
-        b.target_id,
-        b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
-        b.starts_at,
-        b.ends_at,
-        b.recurrence.as_deref(),
+        b
     )
     .execute(&mut *tx)
     .await?;
@@ -182,57 +213,40 @@ async fn create_window(
 }
 
 #[utoipa::path(get, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
-    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours")))]
-async fn get_window(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = MaintenanceWindow, description = "the window"), (status = 404, description = "no such window of yours")))]
+async fn get_window(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<MaintenanceWindow>> {
     Ok(Json(load_window(&state, user.id, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")), request_body = WindowBody,
-    responses((status = 200, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
+    responses((status = 200, body = MaintenanceWindow, description = "the window"), (status = 404, description = "no such window of yours"), (status = 422)))]
 async fn update_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     body: Result<Json<WindowBody>, ApiError>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MaintenanceWindow>> {
     load_window(&state, user.id, id).await?;
     let Json(b) = body?;
     validate_window(&state, user.id, &b).await?;
-    sqlx::query!(
+    window_query!(
         "update maintenance_windows set name = $3, target_id = $4, tag = $5, starts_at = $6, ends_at = $7,
              recurrence = $8, updated_at = now()
          where id = $1 and owner_id = $2",
         id,
         user.id,
-        b.name.trim(),
-        b.target_id,
-        b.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()),
-        b.starts_at,
-        b.ends_at,
-        b.recurrence.as_deref(),
+        b
     )
     .execute(&state.pool)
     .await?;
     Ok(Json(load_window(&state, user.id, id).await?))
 }
 
-#[utoipa::path(delete, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
     responses((status = 204), (status = 404, description = "no such window of yours")))]
-async fn delete_window(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!(
-            "delete from maintenance_windows where id = $1 and owner_id = $2",
-            id,
-            user.id
-        )
-        .execute(&state.pool)
-        .await?,
-    )
-}
+    delete_window,
+    "delete from maintenance_windows where id = $1 and owner_id = $2"
+);
 
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]

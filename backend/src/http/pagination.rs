@@ -38,3 +38,22 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<i64, ApiError> {
         .filter(|n| *n >= 0)
         .ok_or_else(|| ApiError::validation("cursor", "invalid cursor"))
 }
+
+/// Defines a list answer: `$name` is `{items, total, next_cursor}` of `$item`s (the shape of
+/// every list route), with its OpenAPI schema.
+macro_rules! page_of {
+    ($(#[$doc:meta])* $name:ident, $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            /// The page's items.
+            pub items: Vec<$item>,
+            /// How many there are in all.
+            pub total: i64,
+            /// Cursor of the next page; null on the last (and on a list that is not paginated).
+            #[schema(required = true)]
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+pub(crate) use page_of;

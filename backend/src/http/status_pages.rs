@@ -8,16 +8,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::no_content_or_not_found;
+use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::history::{Granularity, Seam};
-use crate::http::auth::CurrentUser;
+use crate::http::auth::Caller;
 use crate::http::history;
+use crate::http::pagination::page_of;
 use crate::ratelimit::ClientIp;
 use crate::state::AppState;
 
@@ -145,6 +145,14 @@ async fn save_targets(tx: &mut sqlx::PgConnection, page: Uuid, b: &PageBody) -> 
     Ok(())
 }
 
+/// `$sql` with `$1` the page's id, `$2` its owner and `$3`…`$5` slug, title and description
+/// of the body `$b`: one bind list for the insert and the update, each checked at build time.
+macro_rules! page_query {
+    ($sql:literal, $id:expr, $owner:expr, $b:expr) => {
+        sqlx::query!($sql, $id, $owner, &$b.slug, $b.title.trim(), $b.description.as_deref())
+    };
+}
+
 fn conflict_or(e: sqlx::Error) -> ApiError {
     if let sqlx::Error::Database(db) = &e
         && db.code().as_deref() == Some("23505")
@@ -154,12 +162,100 @@ fn conflict_or(e: sqlx::Error) -> ApiError {
     e.into()
 }
 
-/// A target of a status page as stored.
-struct PageTargetRow {
-    target_id: Uuid,
-    display_name: Option<String>,
-    position: i32,
-    group_name: Option<String>,
+/// A target of a status page as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusPageTarget {
+    /// The target.
+    pub target_id: Uuid,
+    /// Name shown instead of the target's.
+    #[schema(required = true)]
+    pub display_name: Option<String>,
+    /// Order on the page.
+    pub position: i32,
+    /// Group heading.
+    #[serde(rename = "group")]
+    #[schema(required = true)]
+    pub group_name: Option<String>,
+}
+
+/// A status page as the API shows it to its owner.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusPage {
+    /// Id.
+    pub id: Uuid,
+    /// URL name (`/status/{slug}`).
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[schema(required = true)]
+    pub description: Option<String>,
+    /// Targets shown, in order.
+    pub targets: Vec<StatusPageTarget>,
+}
+
+page_of!(
+    /// The status pages, by slug (not paginated).
+    StatusPageList,
+    StatusPage
+);
+
+/// The public page of `GET /status/{slug}`: public fields only.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicPage {
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[schema(required = true)]
+    pub description: Option<String>,
+    /// The worst state of the targets: `up`, `degraded`, `down` or `unknown`.
+    pub status: &'static str,
+    /// The targets, in the page's order.
+    pub targets: Vec<PublicTarget>,
+    /// Open incidents and those resolved in the last 14 days, newest first.
+    pub incidents: Vec<PublicIncident>,
+}
+
+/// A target as the public page shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicTarget {
+    /// Display name.
+    pub name: String,
+    /// Group heading.
+    #[schema(required = true)]
+    pub group: Option<String>,
+    /// `up`, `degraded`, `down`, `paused` or `unknown`.
+    pub status: &'static str,
+    /// Uptime by time over the last 90 days; null without checks.
+    #[schema(required = true)]
+    pub uptime_90d: Option<f64>,
+    /// One bar a day, today last.
+    pub days: Vec<PublicDay>,
+}
+
+/// A day's bar on the public page.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicDay {
+    /// The UTC date.
+    pub date: chrono::NaiveDate,
+    /// Uptime by time; null when nothing was checked.
+    #[schema(required = true)]
+    pub uptime: Option<f64>,
+}
+
+/// An incident as the public page shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicIncident {
+    /// The target's display name.
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// Opened.
+    pub opened_at: DateTime<Utc>,
+    /// Resolved; null while open.
+    #[schema(required = true)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Severity.
+    pub severity: String,
 }
 
 /// A target as the public page shows it (state columns are null before the first check).
@@ -179,7 +275,7 @@ struct PublicIncidentRow {
     severity: String,
 }
 
-async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> {
+async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<StatusPage> {
     let page = sqlx::query!(
         "select slug, title, description from status_pages where id = $1 and owner_id = $2",
         id,
@@ -188,25 +284,26 @@ async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Value> 
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(ApiError::not_found)?;
-    let targets: Vec<PageTargetRow> = sqlx::query_as!(
-        PageTargetRow,
+    let targets = sqlx::query_as!(
+        StatusPageTarget,
         "select target_id, display_name, position, group_name from status_page_targets
          where status_page_id = $1 order by position, target_id",
         id,
     )
     .fetch_all(&state.pool)
     .await?;
-    Ok(json!({
-        "id": id, "slug": page.slug, "title": page.title, "description": page.description,
-        "targets": targets.into_iter().map(|t| json!({
-            "target_id": t.target_id, "display_name": t.display_name, "position": t.position, "group": t.group_name,
-        })).collect::<Vec<_>>(),
-    }))
+    Ok(StatusPage {
+        id,
+        slug: page.slug,
+        title: page.title,
+        description: page.description,
+        targets,
+    })
 }
 
 #[utoipa::path(get, path = "/api/status-pages", tag = "status",
-    responses((status = 200, description = "the status pages")))]
-async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = StatusPageList, description = "the status pages")))]
+async fn list_pages(Caller { state, user }: Caller) -> ApiResult<Json<StatusPageList>> {
     let ids: Vec<Uuid> = sqlx::query_scalar!("select id from status_pages where owner_id = $1 order by slug", user.id)
         .fetch_all(&state.pool)
         .await?;
@@ -214,36 +311,36 @@ async fn list_pages(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     for id in ids {
         items.push(load_page(&state, user.id, id).await?);
     }
-    let total = items.len();
-    Ok(Json(json!({"items": items, "total": total, "next_cursor": null})))
+    Ok(Json(StatusPageList {
+        total: items.len() as i64,
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
-    responses((status = 200, description = "the page"), (status = 404, description = "no such page of yours")))]
-async fn get_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = StatusPage, description = "the page"), (status = 404, description = "no such page of yours")))]
+async fn get_page(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<StatusPage>> {
     Ok(Json(load_page(&state, user.id, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/status-pages", tag = "status", request_body = PageBody,
-    responses((status = 201, description = "the page"), (status = 409, description = "the slug is taken"),
+    responses((status = 201, body = StatusPage, description = "the page"), (status = 409, description = "the slug is taken"),
         (status = 422, description = "a field is invalid, `max_status_pages` would be exceeded or `targets` is over the per-page quota")))]
 async fn create_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     body: Result<Json<PageBody>, ApiError>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<StatusPage>)> {
     let Json(b) = body?;
     validate(&state, user.id, &b).await?;
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::StatusPages, 1).await?;
-    sqlx::query!(
+    page_query!(
         "insert into status_pages (id, owner_id, slug, title, description) values ($1, $2, $3, $4, $5)",
         id,
         user.id,
-        &b.slug,
-        b.title.trim(),
-        b.description.as_deref()
+        b
     )
     .execute(&mut *tx)
     .await
@@ -254,26 +351,23 @@ async fn create_page(
 }
 
 #[utoipa::path(put, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")), request_body = PageBody,
-    responses((status = 200, description = "the page"), (status = 404, description = "no such page of yours"), (status = 409, description = "the slug is taken"),
+    responses((status = 200, body = StatusPage, description = "the page"), (status = 404, description = "no such page of yours"), (status = 409, description = "the slug is taken"),
         (status = 422, description = "a field is invalid or `targets` is over the per-page quota")))]
 async fn update_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     body: Result<Json<PageBody>, ApiError>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StatusPage>> {
     load_page(&state, user.id, id).await?;
     let Json(b) = body?;
     validate(&state, user.id, &b).await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query!(
+    page_query!(
         "update status_pages set slug = $3, title = $4, description = $5, updated_at = now()
          where id = $1 and owner_id = $2",
         id,
         user.id,
-        &b.slug,
-        b.title.trim(),
-        b.description.as_deref()
+        b
     )
     .execute(&mut *tx)
     .await
@@ -283,15 +377,12 @@ async fn update_page(
     Ok(Json(load_page(&state, user.id, id).await?))
 }
 
-#[utoipa::path(delete, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
     responses((status = 204), (status = 404, description = "no such page of yours")))]
-async fn delete_page(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!("delete from status_pages where id = $1 and owner_id = $2", id, user.id)
-            .execute(&state.pool)
-            .await?,
-    )
-}
+    delete_page,
+    "delete from status_pages where id = $1 and owner_id = $2"
+);
 
 /// The public status of a target (`paused` targets show as such).
 pub fn public_status(status: Option<&str>, paused: bool) -> &'static str {
@@ -317,13 +408,13 @@ pub fn public_rate(state: &AppState, client: &ClientIp) -> ApiResult<()> {
 /// The public page: rate limited per client, and one database round per slug and cache TTL
 /// however many visitors ask.
 #[utoipa::path(get, path = "/status/{slug}", tag = "public", params(("slug" = String, Path, description = "the page's slug")), security(()),
-    responses((status = 200, description = "the public page: display names, states, uptime bars, incident times"), (status = 404, description = "no such page"),
+    responses((status = 200, body = PublicPage, description = "the public page: display names, states, uptime bars, incident times"), (status = 404, description = "no such page"),
         (status = 429, description = "too many public requests from this client; see Retry-After")))]
 async fn public_page(
     State(state): State<AppState>,
     client: ClientIp,
     Path(slug): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PublicPage>> {
     public_rate(&state, &client)?;
     if !valid_slug(&slug) {
         return Err(ApiError::not_found());
@@ -338,7 +429,7 @@ async fn public_page(
 
 /// The public page of `slug`, with at most `PINGTOWER_STATUS_PAGE_MAX_TARGETS` targets;
 /// `None` when there is no such page.
-async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<Value>> {
+async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<PublicPage>> {
     let Some(page) = sqlx::query!("select id, title, description from status_pages where slug = $1", slug)
         .fetch_optional(&state.read_pool)
         .await?
@@ -388,23 +479,38 @@ async fn load_public_page(state: &AppState, slug: &str) -> ApiResult<Option<Valu
         };
         let by_day = daily.get(&id);
         let (uptime_90d, ..) = history::uptime_of(by_day.into_iter().flat_map(|m| m.values()), Granularity::Day);
-        let days: Vec<Value> = history::bars(by_day, DAYS)
+        let days = history::bars(by_day, DAYS)
             .into_iter()
-            .map(|d| json!({"date": d.date, "uptime": d.uptime}))
+            .map(|d| PublicDay {
+                date: d.date,
+                uptime: d.uptime,
+            })
             .collect();
         names.insert(id, name.clone());
-        targets.push(json!({"name": name, "group": group, "status": status, "uptime_90d": uptime_90d, "days": days}));
+        targets.push(PublicTarget {
+            name,
+            group,
+            status,
+            uptime_90d,
+            days,
+        });
     }
-    let incidents: Vec<Value> = incidents
+    let incidents = incidents
         .into_iter()
-        .map(|i| {
-            json!({"name": names.get(&i.target_id), "opened_at": i.opened_at, "resolved_at": i.resolved_at, "severity": i.severity})
+        .map(|i| PublicIncident {
+            name: names.get(&i.target_id).cloned(),
+            opened_at: i.opened_at,
+            resolved_at: i.resolved_at,
+            severity: i.severity,
         })
         .collect();
-    Ok(Some(json!({
-        "title": page.title, "description": page.description, "status": worst,
-        "targets": targets, "incidents": incidents,
-    })))
+    Ok(Some(PublicPage {
+        title: page.title,
+        description: page.description,
+        status: worst,
+        targets,
+        incidents,
+    }))
 }
 
 /// The OpenAPI description of these routes.

@@ -3,7 +3,6 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Json, Path, Query, no_content_or_not_found};
-use crate::http::auth::CurrentUser;
-use crate::http::pagination::{decode_cursor, encode_cursor, page_limit};
+use crate::error::owned_delete;
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::http::auth::Caller;
+use crate::http::pagination::{decode_cursor, encode_cursor, page_limit, page_of};
 use crate::quotas::{self, UserLimits};
 use crate::secrets::{self, Secrets};
 use crate::state::AppState;
@@ -169,6 +169,28 @@ fn seal(state: &AppState, prefix: &str, t: &ValidTarget) -> Result<Sealed, ApiEr
     Ok(Sealed { spec, secrets })
 }
 
+/// `$sql` with `$1` the id, `$2` the owner and `$3`…`$12` the columns of the target `$t` sealed
+/// as `$sealed`: one bind list for the insert and the update, each checked at build time.
+macro_rules! target_query {
+    ($sql:literal, $id:expr, $owner:expr, $t:expr, $sealed:expr) => {
+        sqlx::query!(
+            $sql,
+            $id,
+            $owner,
+            &$t.name,
+            $t.spec.kind().as_str(),
+            sqlx::types::Json(&$sealed.spec) as _,
+            $t.interval_seconds as i32,
+            &$t.regions,
+            &$t.tags,
+            $t.failure_threshold as i32,
+            $t.success_threshold as i32,
+            $t.paused,
+            $sealed.secrets.as_deref()
+        )
+    };
+}
+
 async fn insert_target(
     conn: &mut sqlx::PgConnection,
     owner: Uuid,
@@ -176,22 +198,14 @@ async fn insert_target(
     sealed: &Sealed,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query!(
+    target_query!(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, tags, \
          failure_threshold, success_threshold, paused, secrets) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         id,
         owner,
-        &t.name,
-        t.spec.kind().as_str(),
-        sqlx::types::Json(&sealed.spec) as _,
-        t.interval_seconds as i32,
-        &t.regions,
-        &t.tags,
-        t.failure_threshold as i32,
-        t.success_threshold as i32,
-        t.paused,
-        sealed.secrets.as_deref()
+        t,
+        sealed
     )
     .execute(conn)
     .await?;
@@ -205,22 +219,14 @@ async fn update_row(
     t: &ValidTarget,
     sealed: &Sealed,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
+    let done = target_query!(
         "update targets set name = $3, kind = $4, spec = $5, interval_seconds = $6, regions = $7, tags = $8, \
          failure_threshold = $9, success_threshold = $10, paused = $11, secrets = $12, updated_at = now() \
          where id = $1 and owner_id = $2",
         id,
         owner,
-        &t.name,
-        t.spec.kind().as_str(),
-        sqlx::types::Json(&sealed.spec) as _,
-        t.interval_seconds as i32,
-        &t.regions,
-        &t.tags,
-        t.failure_threshold as i32,
-        t.success_threshold as i32,
-        t.paused,
-        sealed.secrets.as_deref()
+        t,
+        sealed
     )
     .execute(conn)
     .await?;
@@ -232,8 +238,7 @@ async fn update_row(
         (status = 413, description = "a byte size over its quota; `field` names it"),
         (status = 422, description = "a field is invalid or over its quota; `field` names it")))]
 async fn create_target(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<Target>)> {
     let limits = quotas::load(&state, user.id).await?;
@@ -284,15 +289,14 @@ async fn stored_secrets(
 
 #[utoipa::path(get, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 200, body = Target), (status = 404)))]
-async fn get_target(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Json<Target>> {
+async fn get_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Target>> {
     Ok(Json(load_target(&state, user.id, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)), request_body = TargetInput,
     responses((status = 200, body = Target), (status = 404), (status = 413), (status = 422)))]
 async fn update_target(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<Target>> {
@@ -311,19 +315,12 @@ async fn update_target(
     Ok(Json(load_target(&state, user.id, id).await?))
 }
 
-#[utoipa::path(delete, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
-async fn delete_target(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!("delete from targets where id = $1 and owner_id = $2", id, user.id)
-            .execute(&state.pool)
-            .await?,
-    )
-}
+    delete_target,
+    "delete from targets where id = $1 and owner_id = $2"
+);
 
 /// Query of the target list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -351,16 +348,11 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-/// A page of targets.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TargetList {
-    /// This page.
-    pub items: Vec<Target>,
-    /// Matching targets in all.
-    pub total: i64,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// A page of targets.
+    TargetList,
+    Target
+);
 
 /// The list's select list, the same as [`load_target`]'s. The list is built with a
 /// [`sqlx::QueryBuilder`] because its sort is chosen at run time (from [`Sort`] and [`Order`],
@@ -449,11 +441,7 @@ fn like_pattern(q: &str) -> String {
 
 #[utoipa::path(get, path = "/api/targets", tag = "targets", params(ListQuery),
     responses((status = 200, body = TargetList)))]
-async fn list_targets(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<TargetList>> {
+async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<TargetList>> {
     let limit = page_limit(q.limit)?;
     let offset = decode_cursor(q.cursor.as_deref())?;
     for (field, value) in [("q", &q.q), ("tag", &q.tag)] {
@@ -509,6 +497,7 @@ async fn list_targets(
 // Import / export
 // ---------------------------------------------------------------------------------------------
 
+// Kept beside `TargetRow`: `query_as!` maps one select list to one struct, and the export reads fewer columns.
 /// One exported target: name, spec, interval, regions, tags, thresholds, paused.
 struct ExportRow {
     name: String,
@@ -542,11 +531,7 @@ pub struct ImportOutcome {
 #[utoipa::path(get, path = "/api/targets/export", tag = "targets", params(ExportQuery),
     responses((status = 200, description = "JSON, or YAML with ?format=yaml",
         content((TargetsDocument = "application/json"), (TargetsDocument = "application/yaml")))))]
-async fn export_targets(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<ExportQuery>,
-) -> ApiResult<Response> {
+async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQuery>) -> ApiResult<Response> {
     let rows: Vec<ExportRow> = sqlx::query_as!(
         ExportRow,
         "select name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
@@ -610,8 +595,7 @@ async fn export_targets(
         (status = 422, description = "a field is invalid, a mask matches no stored secret, or the target quota \
          would be exceeded (nothing is created)")))]
 async fn import_targets(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportOutcome>> {
@@ -736,10 +720,10 @@ pub async fn test_now(
 }
 
 #[utoipa::path(post, path = "/api/targets/test", tag = "targets", request_body = TargetInput,
-    responses((status = 200, description = "CheckResult JSON"), (status = 413), (status = 422),
+    responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 413), (status = 422),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
-async fn test_spec(State(state): State<AppState>, user: CurrentUser, Json(body): Json<Value>) -> ApiResult<Response> {
+async fn test_spec(Caller { state, user }: Caller, Json(body): Json<Value>) -> ApiResult<Response> {
     let limits = quotas::load(&state, user.id).await?;
     test_now_permit(&state, user.id, &limits)?;
     let valid = validate_input(&state, "", parse_input(body)?, &limits, None).await?;
@@ -749,10 +733,10 @@ async fn test_spec(State(state): State<AppState>, user: CurrentUser, Json(body):
 }
 
 #[utoipa::path(post, path = "/api/targets/{id}/test", tag = "targets", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "CheckResult JSON"), (status = 404),
+    responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 404),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
-async fn test_target(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<Response> {
+async fn test_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Response> {
     let limits = quotas::load(&state, user.id).await?;
     test_now_permit(&state, user.id, &limits)?;
     let (mut spec, secrets, regions) = stored_secrets(&state, user.id, id)

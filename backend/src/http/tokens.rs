@@ -1,15 +1,16 @@
 //! API tokens: list, create (from a signed-in session only) and revoke.
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
-use crate::http::auth::{self, CurrentUser, Scope, TOKEN_PREFIX};
+use crate::error::owned_delete;
+use crate::error::{ApiError, ApiResult, Json};
+use crate::http::auth::{self, Caller, Scope, TOKEN_PREFIX};
+use crate::http::pagination::page_of;
 use crate::state::AppState;
 
 /// The token routes.
@@ -75,19 +76,14 @@ pub struct CreatedToken {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A list page.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TokenList {
-    /// The tokens.
-    pub items: Vec<ApiToken>,
-    /// How many there are.
-    pub total: i64,
-    /// Always null: the list is not paginated.
-    pub next_cursor: Option<String>,
-}
+page_of!(
+    /// The tokens (not paginated).
+    TokenList,
+    ApiToken
+);
 
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", responses((status = 200, body = TokenList)))]
-async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<TokenList>> {
+async fn list_tokens(Caller { state, user }: Caller) -> ApiResult<Json<TokenList>> {
     let items: Vec<ApiToken> = sqlx::query_as!(
         ApiToken,
         "select id, name, scope, prefix, created_at, last_used_at, expires_at from api_tokens \
@@ -106,8 +102,7 @@ async fn list_tokens(State(state): State<AppState>, user: CurrentUser) -> ApiRes
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 403, description = "tokens are created from a session only"), (status = 422)))]
 async fn create_token(
-    State(state): State<AppState>,
-    user: CurrentUser,
+    Caller { state, user }: Caller,
     Json(body): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     // A leaked token must not be able to outlive its revocation by minting others.
@@ -158,19 +153,12 @@ async fn create_token(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
+owned_delete!(
+    #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
-async fn revoke_token(State(state): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    no_content_or_not_found(
-        sqlx::query!(
-            "update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null",
-            id,
-            user.id
-        )
-        .execute(&state.pool)
-        .await?,
-    )
-}
+    revoke_token,
+    "update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null"
+);
 
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]

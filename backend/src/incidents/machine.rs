@@ -573,27 +573,24 @@ mod tests {
         assert_eq!(m.status(), TargetStatus::Degraded);
     }
 
-    #[test]
-    fn one_region_of_two_down_is_degraded_not_an_incident() {
-        let t = Thresholds::default();
-        let regs = regions(2);
-        let ctx = Context {
-            regions: &regs,
-            in_maintenance: false,
-        };
-        let mut m = MachineState::default();
-        let mut effects = Vec::new();
-        for i in 0..10 {
-            for (r, outcome) in [("eu", Outcome::Down), ("us", Outcome::Up)] {
-                let o = Observation {
+    /// One result a minute for each `(region, outcome)`, over the minutes `minutes`.
+    fn each_minute(minutes: std::ops::Range<i64>, outcomes: &[(&str, Outcome)]) -> Vec<Observation> {
+        minutes
+            .flat_map(|i| {
+                outcomes.iter().map(move |&(r, outcome)| Observation {
                     region: r.into(),
                     at: start() + Duration::minutes(i),
                     outcome,
                     probe_degraded: false,
-                };
-                effects.extend(m.step(&t, ctx, &o).effects);
-            }
-        }
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_region_of_two_down_is_degraded_not_an_incident() {
+        let seq = each_minute(0..10, &[("eu", Outcome::Down), ("us", Outcome::Up)]);
+        let (m, effects) = run(&Thresholds::default(), &regions(2), &seq);
         assert!(effects.is_empty());
         assert_eq!(m.status(), TargetStatus::Degraded);
         assert_eq!(m.down_regions(), vec!["eu".to_owned()]);
@@ -619,24 +616,8 @@ mod tests {
             quorum: Quorum::Any,
             ..Thresholds::default()
         };
-        let regs = regions(2);
-        let ctx = Context {
-            regions: &regs,
-            in_maintenance: false,
-        };
-        let mut m = MachineState::default();
-        let mut effects = Vec::new();
-        for i in 0..4 {
-            for (r, outcome) in [("eu", Outcome::Down), ("us", Outcome::Up)] {
-                let o = Observation {
-                    region: r.into(),
-                    at: start() + Duration::minutes(i),
-                    outcome,
-                    probe_degraded: false,
-                };
-                effects.extend(m.step(&t, ctx, &o).effects);
-            }
-        }
+        let seq = each_minute(0..4, &[("eu", Outcome::Down), ("us", Outcome::Up)]);
+        let (m, effects) = run(&t, &regions(2), &seq);
         assert!(
             matches!(effects.as_slice(), [Effect::Open { regions, .. }] if regions == &vec!["eu".to_owned()]),
             "{effects:?}"
@@ -666,31 +647,16 @@ mod tests {
             ..Thresholds::default()
         };
         let regs = regions(3);
-        let ctx = Context {
-            regions: &regs,
-            in_maintenance: false,
-        };
-        let mut m = MachineState::default();
-        let mut effects = Vec::new();
-        let step = |m: &mut MachineState, region: &str, i: i64, outcome| {
-            let o = Observation {
-                region: region.into(),
-                at: start() + Duration::minutes(i),
-                outcome,
-                probe_degraded: false,
-            };
-            m.step(&t, ctx, &o).effects
-        };
-        for i in 0..4 {
-            for (r, outcome) in [("eu", Outcome::Down), ("us", Outcome::Down), ("asia", Outcome::Up)] {
-                effects.extend(step(&mut m, r, i, outcome));
-            }
-        }
+        let mut seq = each_minute(
+            0..4,
+            &[("eu", Outcome::Down), ("us", Outcome::Down), ("asia", Outcome::Up)],
+        );
+        let (m, effects) = run(&t, &regs, &seq);
         assert!(effects.is_empty(), "two regions of three are not all: {effects:?}");
         assert_eq!(m.status(), TargetStatus::Degraded);
-        for i in 4..7 {
-            effects.extend(step(&mut m, "asia", i, Outcome::Down));
-        }
+        // The same results, then asia down too (the machine is deterministic: a replay is the same).
+        seq.extend(each_minute(4..7, &[("asia", Outcome::Down)]));
+        let (m, effects) = run(&t, &regs, &seq);
         assert!(
             matches!(effects.as_slice(), [Effect::Open { regions, .. }] if regions.len() == 3),
             "{effects:?}"

@@ -121,17 +121,15 @@ mod tests {
         assert!(w.active_at(t("2026-11-01T02:59:59Z")));
         assert!(!w.active_at(t("2026-11-01T03:00:00Z")));
         assert!(!w.active_at(t("2026-11-02T02:30:00Z")));
-        let daily = Window {
-            recurrence: Recurrence::Daily,
+        let recurring = |recurrence| Window {
+            recurrence,
             ..w.clone()
         };
+        let daily = recurring(Recurrence::Daily);
         assert!(daily.active_at(t("2026-11-09T02:30:00Z")));
         assert!(!daily.active_at(t("2026-11-09T03:30:00Z")));
         assert!(!daily.active_at(t("2026-10-31T02:30:00Z")));
-        let weekly = Window {
-            recurrence: Recurrence::Weekly,
-            ..w.clone()
-        };
+        let weekly = recurring(Recurrence::Weekly);
         assert!(weekly.active_at(t("2026-11-08T02:30:00Z")));
         assert!(!weekly.active_at(t("2026-11-09T02:30:00Z")));
         let tagged = Window {

@@ -33,33 +33,15 @@ const NARROWED = [
   'TargetInput.spec',
   'TargetStateView.status',
   'TargetStateView.last_failure',
+  'Overview.state',
+  'Incident.evidence',
+  'Incident.reports',
+  'Incident.failure_kind',
+  'ResultPage.items',
 ];
 
-/** Operations whose JSON answer `undocumented.ts` describes. */
-const UNDOCUMENTED = [
-  'post /api/targets/test',
-  'post /api/targets/{id}/test',
-  'post /api/targets/{id}/badge-token',
-  'get /api/targets/{id}/overview',
-  'get /api/targets/{id}/results',
-  'get /api/targets/{id}/uptime',
-  'get /api/targets/{id}/uptime/daily',
-  'get /api/targets/{id}/latency',
-  'get /api/targets/{id}/incidents',
-  'get /api/overview/sparklines',
-  'get /api/overview/uptime',
-  'get /api/incidents',
-  'get /api/incidents/{id}',
-  'post /api/incidents/{id}/ack',
-  'post /api/incidents/{id}/notes',
-  'get /api/maintenance',
-  'post /api/maintenance',
-  'get /api/status-pages',
-  'post /api/status-pages',
-  'get /api/status-pages/{id}',
-  'put /api/status-pages/{id}',
-  'get /status/{slug}',
-];
+/** Operations whose JSON answer `undocumented.ts` describes: none left (each answer is in the document). */
+const UNDOCUMENTED: string[] = [];
 
 /** A schema that says no more than "some value", "an object" or "a string". */
 function isLoose(s: SchemaObject | undefined): boolean {

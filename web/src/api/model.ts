@@ -7,7 +7,16 @@
 // describe at all yet live in `undocumented.ts`, under the same watch.
 
 import type { components } from './schema';
-import type { CheckKind, CheckSpec, Failure, TargetStatus } from './undocumented';
+import type {
+  CheckKind,
+  CheckResult,
+  CheckSpec,
+  Evidence,
+  Failure,
+  FailureKind,
+  IncidentReport,
+  TargetStatus,
+} from './undocumented';
 
 export type * from './undocumented';
 export {
@@ -131,3 +140,59 @@ export type ChannelPatch = Schemas['ChannelPatch'];
 export type NewEmailChannel = Schemas['NewEmailChannel'];
 export type TelegramLink = Schemas['LinkToken'];
 export type TargetChannels = Schemas['TargetChannels'];
+
+// History --------------------------------------------------------------------------------------
+
+/** `GET /api/targets/{id}/overview`. The document gives `state` as a string. */
+export type TargetOverview = Omit<Schemas['Overview'], 'state'> & { state: TargetStatus };
+export type Uptimes = Schemas['Uptimes'];
+export type UptimeSummary = Schemas['UptimeSummary'];
+/** One day of the bars of `GET /api/targets/{id}/uptime/daily`. */
+export type DailyUptime = Schemas['Day'];
+/**
+ * p50/p95/p99 in ms. The document's `Quantiles` are always numbers; the chart also takes null
+ * (drawn as a gap), so the web's type is the wider one.
+ */
+export type Percentiles = { [K in keyof Schemas['Quantiles']]: Schemas['Quantiles'][K] | null };
+type LatencyPhase = keyof Schemas['PhaseLatencies'];
+/** One step of a latency series (its phases as {@link Percentiles}). */
+export type LatencyPoint = Omit<Schemas['LatencyPoint'], LatencyPhase> & { [P in LatencyPhase]?: Percentiles | null };
+export type LatencySeries = Omit<Schemas['LatencySeries'], 'points'> & { points: LatencyPoint[] };
+/** `{ "<id>": [latency_ms|null × 24 hourly points] }`. */
+export type Sparklines = Schemas['Sparklines'];
+/** Uptime over the last 24 hours and 30 days, of the overview list's rows. */
+export type RowUptime = Schemas['RowUptime'];
+export type RowUptimes = Schemas['RowUptimes'];
+/** A page of check results. The document gives each result as an untyped object. */
+export type ResultPage = Omit<Schemas['ResultPage'], 'items'> & { items: CheckResult[] };
+
+// Incidents ------------------------------------------------------------------------------------
+
+export type TimelineEntry = Schemas['TimelineEntry'];
+export type IncidentNote = Schemas['IncidentNote'];
+/**
+ * An incident. The document gives `evidence` and `reports` as untyped objects (they are
+ * crates/common's `Evidence` and `IncidentReport`) and `failure_kind` as a string.
+ */
+export type Incident = Omit<Schemas['Incident'], 'evidence' | 'reports' | 'failure_kind'> & {
+  evidence?: Evidence | null;
+  reports: IncidentReport[];
+  failure_kind?: FailureKind | string | null;
+};
+
+// Status pages and maintenance -----------------------------------------------------------------
+
+export type StatusPageTarget = Schemas['StatusPageTarget'];
+export type StatusPage = Schemas['StatusPage'];
+/** Body of POST/PUT /api/status-pages. */
+export type StatusPageInput = Schemas['PageBody'];
+export type PublicStatusTarget = Schemas['PublicTarget'];
+/** `GET /status/{slug}`. */
+export type PublicStatus = Schemas['PublicPage'];
+export type MaintenanceWindow = Schemas['MaintenanceWindow'];
+export type BadgeToken = Schemas['BadgeToken'];
+
+// Errors ---------------------------------------------------------------------------------------
+
+/** Every non-2xx answer. */
+export type ErrorBody = Schemas['ErrorBody'];

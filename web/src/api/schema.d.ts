@@ -833,13 +833,13 @@ export interface components {
         };
         /** @description A page of users. */
         AdminUserList: {
-            /** @description This page. */
+            /** @description The page's items. */
             items: components["schemas"]["AdminUser"][];
-            /** @description Cursor of the next page; null on the last. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description Users in all.
+             * @description How many there are in all.
              */
             total: number;
         };
@@ -872,6 +872,11 @@ export interface components {
             /** @description `read` or `write`. */
             scope: string;
         };
+        /** @description A target's new badge token. */
+        BadgeToken: {
+            /** @description The token of `/badge/{token}/{file}`: 48 hex characters, shown once. */
+            token: string;
+        };
         /** @description A notification channel. */
         Channel: {
             /** @description Chat id or email address. */
@@ -900,15 +905,15 @@ export interface components {
             /** @description Whether alerts may be sent (email verified; Telegram always). */
             verified: boolean;
         };
-        /** @description A list of channels. */
+        /** @description The channels (not paginated). */
         ChannelList: {
-            /** @description The channels. */
+            /** @description The page's items. */
             items: components["schemas"]["Channel"][];
-            /** @description Always null. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description How many.
+             * @description How many there are in all.
              */
             total: number;
         };
@@ -922,6 +927,8 @@ export interface components {
              */
             muted_until?: string | null;
         };
+        /** @description A check result: the JSON of a `CheckResult` (crates/common, `messages`), as stored. */
+        CheckResultJson: Record<string, never>;
         /** @description A freshly created API token: the only time the secret is shown. */
         CreatedToken: {
             /**
@@ -950,6 +957,34 @@ export interface components {
             /** @description Password, 10 to 1024 characters. */
             password: string;
         };
+        /** @description `GET /api/targets/{id}/uptime/daily`: the bars, oldest first. */
+        DailyUptime: {
+            /** @description One bar a day, today last. */
+            days: components["schemas"]["Day"][];
+        };
+        /** @description One day of the bars. */
+        Day: {
+            /**
+             * Format: int64
+             * @description Results.
+             */
+            checks: number;
+            /**
+             * Format: date
+             * @description The UTC date.
+             */
+            date: string;
+            /**
+             * Format: double
+             * @description Seconds down.
+             */
+            downtime_seconds: number;
+            /**
+             * Format: double
+             * @description Uptime by time, null without checks.
+             */
+            uptime: number | null;
+        };
         /** @description Every non-2xx answer of the API */
         ErrorBody: {
             error: {
@@ -974,11 +1009,97 @@ export interface components {
              */
             updated: number;
         };
+        /** @description An incident as the API shows it (in a list: without evidence, timeline, reports or notes). */
+        Incident: {
+            /**
+             * Format: date-time
+             * @description Acknowledged; null until someone does.
+             */
+            acknowledged_at: string | null;
+            /** @description The `Evidence` (crates/common, `messages`); null in a list. */
+            evidence: Record<string, never> | null;
+            /** @description The failure kind that opened it (a `FailureKind`). */
+            failure_kind: string | null;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description Notes, oldest first. */
+            notes: components["schemas"]["IncidentNote"][];
+            /**
+             * Format: date-time
+             * @description Opened.
+             */
+            opened_at: string;
+            /** @description Regions that saw it. */
+            regions: string[];
+            /** @description `IncidentReport`s (crates/common, `messages`), oldest first. */
+            reports: Record<string, never>[];
+            /**
+             * Format: date-time
+             * @description Resolved; null while open.
+             */
+            resolved_at: string | null;
+            /** @description `critical`, `warning` or `info`. */
+            severity: string;
+            /**
+             * Format: uuid
+             * @description The target.
+             */
+            target_id: string;
+            /** @description The target's name. */
+            target_name: string;
+            /** @description What happened, oldest first. */
+            timeline: components["schemas"]["TimelineEntry"][];
+        };
+        /** @description A page of incidents, newest first. */
+        IncidentList: {
+            /** @description The page's items. */
+            items: components["schemas"]["Incident"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /** @description A note on an incident, with its author's address (null once the author is gone). */
+        IncidentNote: {
+            /**
+             * Format: date-time
+             * @description Written.
+             */
+            at: string;
+            /** @description The author's email. */
+            author: string | null;
+            /** @description The note. */
+            text: string;
+        };
         /**
          * @description A language of texts and reports.
          * @enum {string}
          */
         Language: "en" | "ru";
+        /** @description One step of a latency series. */
+        LatencyPoint: components["schemas"]["PhaseLatencies"] & {
+            /**
+             * Format: date-time
+             * @description Start of the step.
+             */
+            t: string;
+        };
+        /** @description `GET /api/targets/{id}/latency`. */
+        LatencySeries: {
+            /** @description One point a step that has results, oldest first. */
+            points: components["schemas"]["LatencyPoint"][];
+            /**
+             * Format: int64
+             * @description Seconds a step.
+             */
+            step_seconds: number;
+        };
         /** @description A Telegram link token. */
         LinkToken: {
             /**
@@ -990,6 +1111,34 @@ export interface components {
             link: string;
             /** @description The token (128-bit, single use). */
             token: string;
+        };
+        /** @description A maintenance window as the API shows it. */
+        MaintenanceWindow: {
+            /**
+             * Format: date-time
+             * @description End (of the first occurrence).
+             */
+            ends_at: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description Name. */
+            name: string;
+            recurrence: null | components["schemas"]["Recurrence"];
+            /**
+             * Format: date-time
+             * @description Start (of the first occurrence).
+             */
+            starts_at: string;
+            /** @description Tag covered. */
+            tag: string | null;
+            /**
+             * Format: uuid
+             * @description Target covered.
+             */
+            target_id: string | null;
         };
         /** @description `GET /api/auth/me`: the user, their permission and their quotas. */
         Me: components["schemas"]["User"] & {
@@ -1021,6 +1170,23 @@ export interface components {
         NoteBody: {
             /** @description The note: 1 to 10 000 characters, not only spaces. */
             text: string;
+        };
+        /** @description `GET /api/targets/{id}/overview`. */
+        Overview: {
+            /**
+             * Format: int32
+             * @description Total latency of the last result.
+             */
+            last_latency_ms: number | null;
+            /**
+             * Format: date-time
+             * @description Since when (null before the first result).
+             */
+            since: string | null;
+            /** @description `unknown|up|pending|degraded|down|flapping|paused`. */
+            state: string;
+            /** @description Uptime over 24 hours, 7, 30 and 90 days. */
+            uptime: components["schemas"]["Uptimes"];
         };
         /** @description A status page as the API takes it. */
         PageBody: {
@@ -1057,6 +1223,15 @@ export interface components {
             /** @description The new one, 10 to 1024 characters. */
             new_password: string;
         };
+        /** @description One point of a latency series (every phase is serialised, null when it has no quantiles). */
+        PhaseLatencies: {
+            connect?: null | components["schemas"]["Quantiles"];
+            dns?: null | components["schemas"]["Quantiles"];
+            tls?: null | components["schemas"]["Quantiles"];
+            total?: null | components["schemas"]["Quantiles"];
+            transfer?: null | components["schemas"]["Quantiles"];
+            ttfb?: null | components["schemas"]["Quantiles"];
+        };
         /** @description Public installation facts the dashboard needs before login. */
         PublicConfig: {
             /** @description Whether private/loopback targets are allowed. */
@@ -1072,6 +1247,83 @@ export interface components {
             registration_open: boolean;
             /** @description The Telegram bot's user name, if the notifier has one. */
             telegram_bot_username?: string | null;
+        };
+        /** @description A day's bar on the public page. */
+        PublicDay: {
+            /**
+             * Format: date
+             * @description The UTC date.
+             */
+            date: string;
+            /**
+             * Format: double
+             * @description Uptime by time; null when nothing was checked.
+             */
+            uptime: number | null;
+        };
+        /** @description An incident as the public page shows it. */
+        PublicIncident: {
+            /** @description The target's display name. */
+            name: string | null;
+            /**
+             * Format: date-time
+             * @description Opened.
+             */
+            opened_at: string;
+            /**
+             * Format: date-time
+             * @description Resolved; null while open.
+             */
+            resolved_at: string | null;
+            /** @description Severity. */
+            severity: string;
+        };
+        /** @description The public page of `GET /status/{slug}`: public fields only. */
+        PublicPage: {
+            /** @description Description. */
+            description: string | null;
+            /** @description Open incidents and those resolved in the last 14 days, newest first. */
+            incidents: components["schemas"]["PublicIncident"][];
+            /** @description The worst state of the targets: `up`, `degraded`, `down` or `unknown`. */
+            status: string;
+            /** @description The targets, in the page's order. */
+            targets: components["schemas"]["PublicTarget"][];
+            /** @description Title. */
+            title: string;
+        };
+        /** @description A target as the public page shows it. */
+        PublicTarget: {
+            /** @description One bar a day, today last. */
+            days: components["schemas"]["PublicDay"][];
+            /** @description Group heading. */
+            group: string | null;
+            /** @description Display name. */
+            name: string;
+            /** @description `up`, `degraded`, `down`, `paused` or `unknown`. */
+            status: string;
+            /**
+             * Format: double
+             * @description Uptime by time over the last 90 days; null without checks.
+             */
+            uptime_90d: number | null;
+        };
+        /** @description p50, p95, p99 in milliseconds. */
+        Quantiles: {
+            /**
+             * Format: double
+             * @description Median.
+             */
+            p50: number;
+            /**
+             * Format: double
+             * @description 95th percentile.
+             */
+            p95: number;
+            /**
+             * Format: double
+             * @description 99th percentile.
+             */
+            p99: number;
         };
         /** @description Per-user overrides: each key of [`Quotas`], an integer or null (the default). */
         QuotaOverrides: {
@@ -1210,6 +1462,40 @@ export interface components {
             test_now_per_minute: number;
         };
         /**
+         * @description How a window repeats.
+         * @enum {string}
+         */
+        Recurrence: "daily" | "weekly";
+        /** @description `GET /api/targets/{id}/results`: check results, newest first. */
+        ResultPage: {
+            /** @description The page's items. */
+            items: components["schemas"]["CheckResultJson"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /** @description Uptime over the last 24 hours and 30 days of one target. */
+        RowUptime: {
+            /**
+             * Format: double
+             * @description The last 30 days.
+             */
+            d30: number | null;
+            /**
+             * Format: double
+             * @description The last 24 hours.
+             */
+            h24: number | null;
+        };
+        /** @description `GET /api/overview/uptime`: by target id. */
+        RowUptimes: {
+            [key: string]: components["schemas"]["RowUptime"];
+        };
+        /**
          * @description What an API token may do.
          * @enum {string}
          */
@@ -1218,6 +1504,58 @@ export interface components {
         Settings: {
             /** @description Whether anyone may sign up. */
             registration_open: boolean;
+        };
+        /**
+         * @description `GET /api/overview/sparklines`: by target id, 24 hourly average latencies (ms), oldest
+         *     first, null for an hour without results.
+         */
+        Sparklines: {
+            [key: string]: (number | null)[];
+        };
+        /** @description A status page as the API shows it to its owner. */
+        StatusPage: {
+            /** @description Description. */
+            description: string | null;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description URL name (`/status/{slug}`). */
+            slug: string;
+            /** @description Targets shown, in order. */
+            targets: components["schemas"]["StatusPageTarget"][];
+            /** @description Title. */
+            title: string;
+        };
+        /** @description The status pages, by slug (not paginated). */
+        StatusPageList: {
+            /** @description The page's items. */
+            items: components["schemas"]["StatusPage"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /** @description A target of a status page as the API shows it. */
+        StatusPageTarget: {
+            /** @description Name shown instead of the target's. */
+            display_name: string | null;
+            /** @description Group heading. */
+            group: string | null;
+            /**
+             * Format: int32
+             * @description Order on the page.
+             */
+            position: number;
+            /**
+             * Format: uuid
+             * @description The target.
+             */
+            target_id: string;
         };
         /** @description A target as the API shows it. */
         Target: {
@@ -1313,13 +1651,13 @@ export interface components {
         };
         /** @description A page of targets. */
         TargetList: {
-            /** @description This page. */
+            /** @description The page's items. */
             items: components["schemas"]["Target"][];
-            /** @description Cursor of the next page; null on the last. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description Matching targets in all.
+             * @description How many there are in all.
              */
             total: number;
         };
@@ -1355,15 +1693,27 @@ export interface components {
              */
             version: number;
         };
-        /** @description A list page. */
+        /** @description A line of an incident's timeline. */
+        TimelineEntry: {
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            at: string;
+            /** @description `opened`, `acknowledged`, `resolved`, … */
+            kind: string;
+            /** @description What happened, for people. */
+            message: string;
+        };
+        /** @description The tokens (not paginated). */
         TokenList: {
-            /** @description The tokens. */
+            /** @description The page's items. */
             items: components["schemas"]["ApiToken"][];
-            /** @description Always null: the list is not paginated. */
-            next_cursor?: string | null;
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
             /**
              * Format: int64
-             * @description How many there are.
+             * @description How many there are in all.
              */
             total: number;
         };
@@ -1375,6 +1725,52 @@ export interface components {
         /** @description Change of profile. */
         UpdateMe: {
             language?: null | components["schemas"]["Language"];
+        };
+        /** @description `GET /api/targets/{id}/uptime`: the range's uptime by time. */
+        UptimeSummary: {
+            /**
+             * Format: int64
+             * @description Results.
+             */
+            checks: number;
+            /**
+             * Format: double
+             * @description Seconds down.
+             */
+            downtime_seconds: number;
+            /**
+             * Format: int64
+             * @description Results that were down.
+             */
+            failures: number;
+            /**
+             * Format: double
+             * @description `1 - downtime / observed`; null without checks.
+             */
+            uptime: number | null;
+        };
+        /** @description Uptime by time over the windows ending now; null without checks. */
+        Uptimes: {
+            /**
+             * Format: double
+             * @description The last 30 days.
+             */
+            d30: number | null;
+            /**
+             * Format: double
+             * @description The last 7 days (today included).
+             */
+            d7: number | null;
+            /**
+             * Format: double
+             * @description The last 90 days.
+             */
+            d90: number | null;
+            /**
+             * Format: double
+             * @description The last 24 hours.
+             */
+            h24: number | null;
         };
         /** @description A user as the API shows it. */
         User: {
@@ -1424,6 +1820,18 @@ export interface components {
              * @description Target covered.
              */
             target_id?: string | null;
+        };
+        /** @description The windows, latest start first (not paginated). */
+        WindowList: {
+            /** @description The page's items. */
+            items: components["schemas"]["MaintenanceWindow"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
         };
     };
     responses: never;
@@ -2875,7 +3283,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["IncidentList"];
+                };
             };
             400: {
                 headers: {
@@ -2939,7 +3349,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -2996,7 +3408,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3075,7 +3489,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3155,7 +3571,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WindowList"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3204,7 +3622,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3279,7 +3699,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3340,7 +3762,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3497,7 +3921,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Sparklines"];
+                };
             };
             400: {
                 headers: {
@@ -3561,7 +3987,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["RowUptimes"];
+                };
             };
             400: {
                 headers: {
@@ -3622,7 +4050,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["StatusPageList"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3671,7 +4101,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["StatusPage"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3755,7 +4187,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["StatusPage"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -3816,7 +4250,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["StatusPage"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -4298,12 +4734,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description CheckResult JSON */
+            /** @description the result of the check, a `CheckResult` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CheckResultJson"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -4609,12 +5047,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{token}`: the new badge token (the old one stops working) */
+            /** @description the new badge token (the old one stops working) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["BadgeToken"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -4840,7 +5280,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["IncidentList"];
+                };
             };
             400: {
                 headers: {
@@ -4924,7 +5366,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LatencySeries"];
+                };
             };
             400: {
                 headers: {
@@ -4997,7 +5441,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -5065,7 +5511,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ResultPage"];
+                };
             };
             400: {
                 headers: {
@@ -5132,12 +5580,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description CheckResult JSON */
+            /** @description the result of the check, a `CheckResult` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CheckResultJson"];
+                };
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
@@ -5229,7 +5679,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["UptimeSummary"];
+                };
             };
             400: {
                 headers: {
@@ -5305,7 +5757,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DailyUptime"];
+                };
             };
             400: {
                 headers: {
@@ -5633,7 +6087,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["PublicPage"];
+                };
             };
             /** @description no such page */
             404: {

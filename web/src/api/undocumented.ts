@@ -1,6 +1,7 @@
-// Shapes of the REST API that the backend's OpenAPI document does not describe yet (docs/API.md
-// and crates/common/src/messages.rs, written by hand; field names and enum spellings follow
-// serde's output exactly). `model.ts` re-exports them beside the generated aliases;
+// Shapes of the REST API that the backend's OpenAPI document does not describe yet: the message
+// types of crates/common/src/messages.rs (a check's spec and result, an incident's evidence and
+// reports), which the document gives as untyped objects, and enums it gives as strings. Written
+// by hand; field names and enum spellings follow serde's output exactly. `model.ts` re-exports them beside the generated aliases;
 // `model.test.ts` fails once the document describes one of these responses, so that the shape
 // here gives way to the generated one. Import from `model.ts`, not from here.
 
@@ -262,34 +263,6 @@ export interface Evidence {
   threshold_days?: number;
 }
 
-export interface TimelineEntry {
-  at: Timestamp;
-  kind: string;
-  message: string;
-}
-
-export interface IncidentNote {
-  at: Timestamp;
-  author: string;
-  text: string;
-}
-
-export interface Incident {
-  id: Uuid;
-  target_id: Uuid;
-  target_name: string;
-  severity: string;
-  opened_at: Timestamp;
-  resolved_at: Timestamp | null;
-  regions: string[];
-  failure_kind: FailureKind | string | null;
-  acknowledged_at: Timestamp | null;
-  evidence: Evidence | null;
-  timeline: TimelineEntry[];
-  reports: IncidentReport[];
-  notes: IncidentNote[];
-}
-
 // ---------------------------------------------------------------------------------------------
 // Targets and history
 // ---------------------------------------------------------------------------------------------
@@ -310,114 +283,8 @@ export interface TargetQuery {
   cursor?: string | null;
 }
 
-export interface Uptimes {
-  h24: number | null;
-  d7: number | null;
-  d30: number | null;
-  d90: number | null;
-}
-
-export interface TargetOverview {
-  state: TargetStatus;
-  since: Timestamp | null;
-  uptime: Uptimes;
-  last_latency_ms: number | null;
-}
-
-export interface UptimeSummary {
-  uptime: number | null;
-  downtime_seconds: number;
-  checks: number;
-  failures: number;
-}
-
-export interface DailyUptime {
-  date: string;
-  uptime: number | null;
-  downtime_seconds: number;
-  checks: number;
-}
-
-export interface Percentiles {
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
-
-export interface LatencyPoint {
-  t: Timestamp;
-  total: Percentiles | null;
-  dns?: Percentiles | null;
-  connect?: Percentiles | null;
-  tls?: Percentiles | null;
-  ttfb?: Percentiles | null;
-  transfer?: Percentiles | null;
-}
-
+/** `?step=` of the latency series. */
 export type LatencyStep = '60s' | '5m' | '1h' | '1d';
-
-export interface LatencySeries {
-  step_seconds: number;
-  points: LatencyPoint[];
-}
-
-/** `{ "<id>": [latency_ms|null × 24 hourly points] }`. */
-export type Sparklines = Record<Uuid, (number | null)[]>;
-
-/** Uptime over the last 24 hours and 30 days, of the overview list's rows. */
-export interface RowUptime {
-  h24: number | null;
-  d30: number | null;
-}
-
-export type RowUptimes = Record<Uuid, RowUptime>;
-
-// ---------------------------------------------------------------------------------------------
-// Notifications, status pages, maintenance
-// ---------------------------------------------------------------------------------------------
-
-export interface StatusPageTarget {
-  target_id: Uuid;
-  display_name: string | null;
-  position: number;
-  group?: string | null;
-}
-
-export interface StatusPage {
-  id: Uuid;
-  slug: string;
-  title: string;
-  description: string | null;
-  targets: StatusPageTarget[];
-}
-
-export type StatusPageInput = Omit<StatusPage, 'id'>;
-
-export interface PublicStatusTarget {
-  name: string;
-  group: string | null;
-  status: TargetStatus;
-  uptime_90d: number | null;
-  days: { date: string; uptime: number | null }[];
-}
-
-export interface PublicStatus {
-  title: string;
-  description: string | null;
-  status: TargetStatus | string;
-  targets: PublicStatusTarget[];
-  incidents: { name: string; opened_at: Timestamp; resolved_at: Timestamp | null; severity: string }[];
-}
-
-export interface MaintenanceWindow {
-  id: Uuid;
-  name: string;
-  target_id?: Uuid | null;
-  tag?: string | null;
-  starts_at: Timestamp;
-  ends_at: Timestamp;
-  recurrence: null | 'daily' | 'weekly';
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -433,6 +300,3 @@ export type ErrorCode =
   | 'unavailable'
   | 'internal';
 
-export interface ErrorBody {
-  error: { code: ErrorCode | string; message: string; field?: string };
-}
