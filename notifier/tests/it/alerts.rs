@@ -98,9 +98,9 @@ async fn a_report_that_overtakes_its_alert_waits_for_it_and_then_edits_it() {
     let (mut env, _, Outage { incident, event, .. }) = TestEnv::with_shop_incident("en", 2101).await;
     env.start();
 
-    // Act: the report first.
+    // Act: the report first; the event once the report has been tried and is held waiting.
     env.publish_report(report(incident, "Early report.")).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    wait_retried(REPORTS_NOTIFY_QUEUE).await;
     env.publish_event(event).await;
     let calls = env
         .tg
@@ -169,7 +169,7 @@ async fn a_429_is_honoured_by_waiting_retry_after_before_sending_again() {
 
     // Act
     env.publish_until(event, 3001, 3, "three tries").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 1).await;
 
     // Assert: two refusals, then one delivery, each retry after at least retry_after.
     let sent = env.tg.sent_to(3001);
@@ -247,7 +247,7 @@ async fn routing_per_target_and_mutes_narrow_who_is_alerted() {
     // Act
     env.publish_event(routed.event).await;
     env.publish_until(muted.event, 5001, 2, "the alerts").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 2).await;
 
     // Assert
     let b_texts: Vec<String> = env.tg.sent_to(5002).iter().map(|c| c.text().to_owned()).collect();

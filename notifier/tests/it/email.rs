@@ -52,7 +52,8 @@ async fn an_alert_and_its_report_arrive_as_one_multipart_thread_without_header_i
     env.publish_report(report(incident, "The <i>shop</i> answers 503."))
         .await;
     let mails = sink.wait_for(2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 1).await;
+    wait_acked(REPORTS_NOTIFY_QUEUE, 1).await;
 
     // Assert
     assert_eq!(sink.mails().len(), 2, "one alert, one follow-up");
@@ -120,7 +121,18 @@ async fn a_new_email_channel_gets_one_verification_link_in_the_users_language() 
 
     // Act
     let mails = sink.wait_for(1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The round that sent it commits the channel's token hash after the send; from then on no
+    // round selects the channel again (and until then the row is locked and skipped).
+    eventually("the verification is recorded", WAIT, || async {
+        let hash: Option<Vec<u8>> =
+            sqlx::query_scalar("select verification_token_hash from notification_channels where id = $1")
+                .bind(channel)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        hash.map(|_| ())
+    })
+    .await;
 
     // Assert
     assert_eq!(sink.mails().len(), 1, "one verification mail");

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use common::messages::{
     CheckKind, Envelope, IncidentEvent, IncidentEventKind, IncidentReport, TargetRef, TargetStatus,
 };
+/// The notifier's input queues, for [`wait_acked`] and [`wait_retried`].
+pub use common::messages::{INCIDENTS_NOTIFY_QUEUE, REPORTS_NOTIFY_QUEUE};
 use common::testing::TestPg;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -277,6 +279,41 @@ pub async fn log_rows(pool: &PgPool, incident: Uuid) -> Vec<(Uuid, String, Strin
     .fetch_all(pool)
     .await
     .unwrap()
+}
+
+/// The sum of the series of counter `name` in this process's metrics recorder whose labels
+/// include every one of `labels` (the notifier runs in the test's process).
+fn counted(name: &str, labels: &[(&str, &str)]) -> u64 {
+    common::health::metrics_handle()
+        .render()
+        .lines()
+        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with('{')))
+        .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Waits (20 s at most) until the notifier has finished with `n` deliveries of `queue` in all
+/// (handled and acked): after that, whatever those messages cause has happened, so "nothing
+/// more follows" is asserted on what the notifier did, not after a pause.
+pub async fn wait_acked(queue: &str, n: u64) {
+    let labels = [("queue", queue), ("result", "ack")];
+    eventually(
+        &format!("{n} deliveries of {queue} acked"),
+        Duration::from_secs(20),
+        || async move { (counted("pingtower_amqp_consumed_total", &labels) >= n).then_some(()) },
+    )
+    .await;
+}
+
+/// Waits (20 s at most) until a delivery of `queue` has failed transiently at least once and
+/// is being retried (held by the notifier, not yet settled).
+pub async fn wait_retried(queue: &str) {
+    let labels = [("queue", queue)];
+    eventually(&format!("a retry on {queue}"), Duration::from_secs(20), || async move {
+        (counted("pingtower_amqp_handler_retries_total", &labels) >= 1).then_some(())
+    })
+    .await;
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout`.
