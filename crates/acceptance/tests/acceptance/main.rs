@@ -411,7 +411,14 @@ async fn a_user_meets_the_whole_suite() {
         server.set(Mode::Up);
         let resolution = format!("the resolution with {service} killed (target {id})");
         next_alert(&tg, name, 1, &resolution, Duration::from_secs(60)).await;
-        tokio::time::sleep(Duration::from_secs(2 * INTERVAL)).await;
+        // Two more checks of the target after its resolution: a doubled alert or resolution
+        // (a redelivery after the kill) would have gone out by then.
+        let hits = server.hits();
+        eventually("two more checks after the resolution", Duration::from_secs(30), || {
+            let now = server.hits();
+            async move { (now >= hits + 2).then_some(()) }
+        })
+        .await;
         let sent = telegram_about(&tg, name).len();
         assert_eq!(
             sent,
@@ -459,6 +466,8 @@ async fn a_user_meets_the_whole_suite() {
     let before_all = tg.sent_to(CHAT).len();
     canary.set(Mode::Unreachable);
     probe_server.set(Mode::Unreachable);
+    // Not a wait for state but the promise under test: an alert is due within K × interval +
+    // 5 s of a failure, so its absence is read once that window (and 5 s more) has passed.
     tokio::time::sleep(alert_deadline() + Duration::from_secs(5)).await;
     assert_eq!(
         telegram_about(&tg, &probe_name).len(),
