@@ -25,4 +25,6 @@ cd "$root/web"
 if [ ! -x node_modules/.bin/openapi-typescript ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-node_modules/.bin/openapi-typescript "$out/openapi.json" --output "$out/schema.d.ts" >/dev/null
+# --default-non-nullable=false: a field with a default (a check spec's `timeout_ms`…) may be left
+# out of a request, so its type stays optional.
+node_modules/.bin/openapi-typescript "$out/openapi.json" --default-non-nullable=false --output "$out/schema.d.ts" >/dev/null

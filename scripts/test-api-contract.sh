@@ -67,11 +67,13 @@ export RUST_LOG="${PINGTOWER_CONTRACT_LOG:-info}" PINGTOWER_LOG_FORMAT=json
 "$backend" serve >"$work/backend.log" 2>&1 &
 pid=$!
 
-# The API listener is the first "listening" line; wait on it with a deadline.
+# The backend logs "listening" for its ops listener (first) and its API listener; the API one
+# is the one that serves the document. Wait on it with a deadline.
 base=""
 for _ in $(seq 1 300); do
-  addr=$(grep -m1 '"message":"listening"' "$work/backend.log" | grep -o '"addr":"[0-9.]*:[0-9]*"' | cut -d'"' -f4 || true)
-  if [ -n "$addr" ] && curl -fsS "http://$addr/healthz" >/dev/null 2>&1; then base="http://$addr"; break; fi
+  for addr in $(grep '"message":"listening"' "$work/backend.log" | grep -o '"addr":"[0-9.]*:[0-9]*"' | cut -d'"' -f4 || true); do
+    if curl -fsS "http://$addr/api/openapi.json" >/dev/null 2>&1; then base="http://$addr"; break 2; fi
+  done
   kill -0 "$pid" 2>/dev/null || { cat "$work/backend.log"; exit 1; }
   sleep 0.1
 done

@@ -267,6 +267,164 @@ mod tests {
         }
     }
 
+    /// Checks `value` (serde's output) against `schema`, as far as these types need: the JSON
+    /// type (null only where allowed), an enum's values, every key written is a property, every
+    /// required property is written. A `oneOf` must match exactly one branch.
+    fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+        let schemas = &doc["components"]["schemas"];
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.trim_start_matches("#/components/schemas/");
+            return conforms(doc, &schemas[name], value, at);
+        }
+        if let Some(branches) = schema["oneOf"].as_array() {
+            let matching = branches.iter().filter(|b| conforms(doc, b, value, at).is_ok()).count();
+            return match matching {
+                1 => Ok(()),
+                n => Err(format!("{at}: {value} matches {n} branches of a oneOf")),
+            };
+        }
+        if let Some(parts) = schema["allOf"].as_array() {
+            // Each part checks its own properties: the union of them is the object's.
+            let names: Vec<&String> = parts
+                .iter()
+                .map(|p| match p["$ref"].as_str() {
+                    Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+                    None => p,
+                })
+                .filter_map(|p| p["properties"].as_object())
+                .flat_map(|p| p.keys())
+                .collect();
+            for part in parts {
+                let mut part = match part["$ref"].as_str() {
+                    Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+                    None => part.clone(),
+                };
+                if let Some(props) = part["properties"].as_object_mut() {
+                    for name in &names {
+                        props.entry(name.as_str()).or_insert(Value::Bool(true));
+                    }
+                }
+                conforms(doc, &part, value, at)?;
+            }
+            return Ok(());
+        }
+        let written = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_f64() => "number",
+            Value::Number(_) => "integer",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let typed = types.is_empty() || types.contains(&written) || (written == "integer" && types.contains(&"number"));
+        if !typed {
+            return Err(format!("{at}: {value} is not of type {types:?}"));
+        }
+        if let Some(values) = schema["enum"].as_array()
+            && !values.contains(value)
+        {
+            return Err(format!("{at}: {value} is not in {values:?}"));
+        }
+        if let (Some(object), Some(props)) = (value.as_object(), schema["properties"].as_object()) {
+            for (key, v) in object {
+                let Some(prop) = props.get(key) else {
+                    return Err(format!("{at}.{key}: written but not in the schema"));
+                };
+                conforms(doc, prop, v, &format!("{at}.{key}"))?;
+            }
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let name = required.as_str().unwrap();
+                if !object.contains_key(name) {
+                    return Err(format!("{at}.{name}: required but not written"));
+                }
+            }
+        }
+        if let (Some(items), Some(item)) = (value.as_array(), schema.get("items")) {
+            for (i, v) in items.iter().enumerate() {
+                conforms(doc, item, v, &format!("{at}[{i}]"))?;
+            }
+        }
+        if let (Some(object), Some(extra)) = (value.as_object(), schema.get("additionalProperties"))
+            && extra.is_object()
+        {
+            for (key, v) in object {
+                conforms(doc, extra, v, &format!("{at}.{key}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_message_types_are_described_as_serde_writes_them() {
+        use common::messages::{CheckSpec, DnsRecordType, DnsSpec, HttpAuth, TcpSpec, TlsSpec};
+        use common::samples;
+        let doc = doc();
+        let schemas = &doc["components"]["schemas"];
+        let schema = |name: &str| serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+        // The API's answers and bodies name the message types instead of untyped objects.
+        assert_eq!(
+            schemas["Target"]["properties"]["spec"]["$ref"],
+            "#/components/schemas/CheckSpec"
+        );
+        assert_eq!(
+            schemas["TargetInput"]["properties"]["spec"]["$ref"],
+            "#/components/schemas/CheckSpec"
+        );
+        assert_eq!(schemas["CheckResultJson"]["$ref"], "#/components/schemas/CheckResult");
+        let incident = &schemas["Incident"]["properties"];
+        assert!(
+            incident["evidence"]
+                .to_string()
+                .contains("#/components/schemas/Evidence")
+        );
+        assert_eq!(
+            incident["reports"]["items"]["$ref"],
+            "#/components/schemas/IncidentReport"
+        );
+
+        let result = serde_json::to_value(samples::check_result()).unwrap();
+        conforms(&doc, &schema("CheckResult"), &result, "result").unwrap();
+        let event = serde_json::to_value(samples::incident_event()).unwrap();
+        conforms(&doc, &schema("Evidence"), &event["evidence"], "evidence").unwrap();
+        let report = serde_json::to_value(samples::incident_report()).unwrap();
+        conforms(&doc, &schema("IncidentReport"), &report, "report").unwrap();
+        let mut http = common::messages::HttpSpec::get("https://example.com/");
+        http.auth = Some(HttpAuth::Bearer { token: "t".into() });
+        for spec in [
+            CheckSpec::Http(http),
+            CheckSpec::Tcp(serde_json::from_str::<TcpSpec>(r#"{"host":"example.com","port":25}"#).unwrap()),
+            CheckSpec::Dns(DnsSpec {
+                name: "example.com".into(),
+                record_type: DnsRecordType::Aaaa,
+                resolver: Some(serde_json::from_str(r#"{"address":"192.0.2.53:53"}"#).unwrap()),
+                expected_answers: vec!["2001:db8::1".into()],
+                timeout_ms: 500,
+            }),
+            CheckSpec::Tls(serde_json::from_str::<TlsSpec>(r#"{"host":"example.com"}"#).unwrap()),
+        ] {
+            let json = serde_json::to_value(&spec).unwrap();
+            conforms(&doc, &schema("CheckSpec"), &json, "spec").unwrap();
+        }
+        // The checker itself refuses what serde would not write.
+        let mut wrong = result.clone();
+        wrong["outcome"] = "sideways".into();
+        assert!(conforms(&doc, &schema("CheckResult"), &wrong, "result").is_err());
+        wrong = result.clone();
+        wrong["tls"] = Value::Null;
+        assert!(conforms(&doc, &schema("CheckResult"), &wrong, "result").is_err());
+        wrong = result;
+        wrong.as_object_mut().unwrap().remove("probe_degraded");
+        assert!(conforms(&doc, &schema("CheckResult"), &wrong, "result").is_err());
+        let spec = serde_json::json!({"kind": "smtp", "host": "example.com"});
+        assert!(conforms(&doc, &schema("CheckSpec"), &spec, "spec").is_err());
+    }
+
     #[test]
     fn the_validators_constraints_are_in_the_schema() {
         let doc = doc();
@@ -280,6 +438,13 @@ mod tests {
             (Some("token"), Some("query"))
         );
         assert_eq!(verify["required"], true);
+        let http = &schemas["HttpSpec"]["properties"];
+        assert_eq!(http["max_redirects"]["maximum"], 30);
+        assert_eq!(http["timeout_ms"]["minimum"], 1);
+        assert_eq!(http["expected_status"]["minItems"], 1);
+        assert_eq!(schemas["StatusRange"]["properties"]["from"]["minimum"], 100);
+        assert_eq!(schemas["StatusRange"]["properties"]["to"]["maximum"], 599);
+        assert_eq!(schemas["TcpSpec"]["properties"]["port"]["minimum"], 1);
         let link = &doc["paths"]["/api/channels/telegram/link"]["post"]["responses"];
         assert!(link["503"].is_object(), "no bot configured: 503");
         let limit = doc["paths"]["/api/targets"]["get"]["parameters"]

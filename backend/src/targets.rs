@@ -25,10 +25,10 @@ pub struct TargetInput {
     pub name: String,
     /// `http`, `tcp`, `dns` or `tls`; optional, must match `spec.kind` when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub kind: Option<CheckKind>,
-    /// The check: exactly the JSON of `common::messages::CheckSpec`, tagged by `kind`.
-    #[schema(value_type = Object)]
+    // Kept as JSON, and decoded by `decode_spec`, so that a refusal names the field at fault.
+    /// The check, tagged by `kind`.
+    #[schema(value_type = CheckSpec)]
     pub spec: Value,
     /// Seconds between checks (default 60; at least the operator's minimum).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -190,6 +190,7 @@ pub struct Uptimes {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     /// `unknown|up|pending|degraded|down|flapping|paused`.
+    #[schema(value_type = common::messages::TargetStatus)]
     pub state: String,
     /// Since when (null before the first result).
     #[schema(required = true)]
@@ -204,7 +205,7 @@ pub struct Overview {
 /// A check result: the JSON of a `CheckResult` (crates/common, `messages`), as stored.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
-#[schema(value_type = Object)]
+#[schema(value_type = common::messages::CheckResult)]
 pub struct CheckResultJson(pub Value);
 
 page_of!(

@@ -86,18 +86,18 @@ pub struct Incident {
     /// Regions that saw it.
     pub regions: Vec<String>,
     /// The failure kind that opened it (a `FailureKind`).
-    #[schema(required = true)]
+    #[schema(value_type = Option<common::messages::FailureKind>, required = true)]
     pub failure_kind: Option<String>,
     /// Acknowledged; null until someone does.
     #[schema(required = true)]
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// The `Evidence` (crates/common, `messages`); null in a list.
-    #[schema(value_type = Option<Object>, required = true)]
+    #[schema(value_type = Option<common::messages::Evidence>, required = true)]
     pub evidence: Value,
     /// What happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
     /// `IncidentReport`s (crates/common, `messages`), oldest first.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<common::messages::IncidentReport>)]
     pub reports: Vec<Value>,
     /// Notes, oldest first.
     pub notes: Vec<IncidentNote>,

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TargetStateView {
     /// `unknown|up|pending|degraded|down|flapping|paused`.
+    #[schema(value_type = common::messages::TargetStatus)]
     pub status: String,
     /// Since when.
     pub since: DateTime<Utc>,
@@ -48,6 +49,7 @@ pub struct TargetStateView {
     pub last_latency_ms: Option<i32>,
     /// Last failure (`{kind, phase, message}`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<common::messages::Failure>)]
     pub last_failure: Option<Value>,
 }
 
@@ -59,9 +61,10 @@ pub struct Target {
     /// Name.
     pub name: String,
     /// `http`, `tcp`, `dns`, `tls`.
+    #[schema(value_type = common::messages::CheckKind)]
     pub kind: String,
-    /// The check spec JSON.
-    #[schema(value_type = Object)]
+    /// The check spec JSON, its secrets masked (a masked header or auth also says `"secret": true`).
+    #[schema(value_type = common::messages::CheckSpec)]
     pub spec: Value,
     /// Seconds between checks.
     pub interval_seconds: i32,

@@ -6,6 +6,12 @@
 //!
 //! Compatibility rule: new fields are optional (`#[serde(default)]`) so that older
 //! consumers keep reading newer messages; a breaking change bumps [`SCHEMA_VERSION`].
+//!
+//! With the `openapi` feature (the backend's API document alone) the types the REST API sends
+//! and accepts derive their OpenAPI schemas. The `schema(...)` attributes keep each schema
+//! equal to serde's output: on the types the API only sends, an absent `Option` is skipped,
+//! never written as null (`nullable = false`), and a defaulted field is always written
+//! (`required = true`); bounds are those the backend's validation enforces.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -209,6 +215,7 @@ impl Message for CheckJobs {
 /// What to check and what counts as healthy. In JSON, an object whose `kind` names the
 /// variant (`{"kind": "http", "url": …}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CheckSpec {
     /// An HTTP(S) request, its redirect chain, TLS and assertions.
@@ -313,6 +320,7 @@ impl<'de> serde::de::Visitor<'de> for SpecVisitor {
 
 /// The kinds of check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
     /// HTTP(S).
@@ -358,6 +366,7 @@ fn default_status_ranges() -> Vec<StatusRange> {
 
 /// HTTP(S) check options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HttpSpec {
     /// The URL to request (http or https).
     pub url: String,
@@ -375,24 +384,30 @@ pub struct HttpSpec {
     pub auth: Option<HttpAuth>,
     /// Status codes that count as healthy, checked on the final response (default 200–399).
     #[serde(default = "default_status_ranges")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, default = default_status_ranges))]
     pub expected_status: Vec<StatusRange>,
     /// Whether redirects are followed (default true).
     #[serde(default = "default_true")]
+    #[cfg_attr(feature = "openapi", schema(default = true))]
     pub follow_redirects: bool,
     /// How many redirects are followed at most (default 10).
     #[serde(default = "default_max_redirects")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 30, default = 10))]
     pub max_redirects: u8,
     /// Conditions on the final response.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assertions: Vec<Assertion>,
     /// Total time allowed, all hops included (default 10 s).
     #[serde(default = "default_timeout_ms")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, default = 10_000))]
     pub timeout_ms: u32,
     /// Whether an untrusted certificate fails the check (default true).
     #[serde(default = "default_true")]
+    #[cfg_attr(feature = "openapi", schema(default = true))]
     pub verify_tls: bool,
     /// Days before certificate expiry at which the check reports degraded (default 14).
     #[serde(default = "default_warn_days")]
+    #[cfg_attr(feature = "openapi", schema(default = 14))]
     pub tls_warn_days: u32,
     /// A response slower than this (ms, whole chain) makes the outcome degraded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -434,6 +449,7 @@ impl HttpSpec {
 
 /// HTTP request methods a check may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// GET.
@@ -470,8 +486,10 @@ impl HttpMethod {
 
 /// One request header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HttpHeader {
     /// Header name.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
     /// Header value.
     pub value: String,
@@ -508,6 +526,7 @@ pub fn is_secret_header_name(name: &str) -> bool {
 
 /// Credentials for an HTTP check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HttpAuth {
     /// `Authorization: Basic …`.
@@ -520,16 +539,20 @@ pub enum HttpAuth {
     /// `Authorization: Bearer …`.
     Bearer {
         /// The token.
+        #[cfg_attr(feature = "openapi", schema(min_length = 1))]
         token: String,
     },
 }
 
 /// An inclusive range of status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusRange {
     /// Lowest accepted code.
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 599))]
     pub from: u16,
     /// Highest accepted code.
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 599))]
     pub to: u16,
 }
 
@@ -542,21 +565,25 @@ impl StatusRange {
 
 /// A condition on the final HTTP response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Assertion {
     /// The body contains this text.
     BodyContains {
         /// Text to find.
+        #[cfg_attr(feature = "openapi", schema(min_length = 1))]
         value: String,
     },
     /// The body does not contain this text.
     BodyNotContains {
         /// Text that must be absent.
+        #[cfg_attr(feature = "openapi", schema(min_length = 1))]
         value: String,
     },
     /// The body matches this regular expression.
     BodyMatches {
         /// Regular expression (Rust `regex` syntax).
+        #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
         pattern: String,
     },
     /// The JSON value at `path` equals `value`.
@@ -582,8 +609,10 @@ pub enum Assertion {
 
 /// A DNS server to ask instead of the system resolver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resolver {
     /// Address and port of the server.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub address: SocketAddr,
     /// Transport (default UDP).
     #[serde(default)]
@@ -592,6 +621,7 @@ pub struct Resolver {
 
 /// DNS transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DnsTransport {
     /// UDP.
@@ -603,13 +633,16 @@ pub enum DnsTransport {
 
 /// TCP check options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TcpSpec {
     /// Host name or IP address.
     pub host: String,
     /// Port.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65535))]
     pub port: u16,
     /// Time allowed (default 10 s).
     #[serde(default = "default_timeout_ms")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, default = 10_000))]
     pub timeout_ms: u32,
     /// The server's greeting must contain this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -618,6 +651,7 @@ pub struct TcpSpec {
 
 /// DNS check options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DnsSpec {
     /// The name to query.
     pub name: String,
@@ -631,11 +665,13 @@ pub struct DnsSpec {
     pub expected_answers: Vec<String>,
     /// Time allowed (default 10 s).
     #[serde(default = "default_timeout_ms")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, default = 10_000))]
     pub timeout_ms: u32,
 }
 
 /// Record types a DNS check may query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DnsRecordType {
     /// IPv4 address.
@@ -682,20 +718,24 @@ impl DnsRecordType {
 
 /// TLS check options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TlsSpec {
     /// Host name or IP address to connect to.
     pub host: String,
     /// Port (default 443).
     #[serde(default = "default_tls_port")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65535, default = 443))]
     pub port: u16,
     /// Server name sent in the handshake and checked against the certificate (default: host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     /// Days before expiry at which the check reports degraded (default 14).
     #[serde(default = "default_warn_days")]
+    #[cfg_attr(feature = "openapi", schema(default = 14))]
     pub warn_days: u32,
     /// Time allowed (default 10 s).
     #[serde(default = "default_timeout_ms")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, default = 10_000))]
     pub timeout_ms: u32,
 }
 
@@ -706,6 +746,7 @@ pub struct TlsSpec {
 // The wire contracts' structs are alike in shape (documented, serde-annotated fields): each is its own message.
 /// What one run of a check found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckResult {
     /// Unique id of this result; stores are idempotent on it.
     pub result_id: Uuid,
@@ -729,30 +770,38 @@ pub struct CheckResult {
     pub outcome: Outcome,
     /// Why it is not up (also set for degraded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub failure: Option<Failure>,
     /// Status code of the final HTTP response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub status_code: Option<u16>,
     /// Every HTTP hop, first request first, with its own phase timings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hops: Vec<HttpHop>,
     /// Address connected to (the final hop's, for HTTP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable = false))]
     pub resolved_ip: Option<IpAddr>,
     /// Certificate and handshake facts, present even when validation failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub tls: Option<TlsInfo>,
     /// DNS answer facts (DNS checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub dns: Option<DnsInfo>,
     /// TCP banner received, capped (TCP checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub banner: Option<String>,
     /// A capped (≤ 1 KiB), tag-stripped excerpt of the body, kept on failure for reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub body_excerpt: Option<String>,
     /// The pinger's own connectivity canaries failed: this result says nothing about the target.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub probe_degraded: bool,
 }
 
@@ -766,6 +815,7 @@ impl Message for CheckResult {
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Healthy.
@@ -789,6 +839,7 @@ impl Outcome {
 
 /// A structured reason for a failed or degraded check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {
     /// What went wrong.
     pub kind: FailureKind,
@@ -800,6 +851,7 @@ pub struct Failure {
 
 /// What went wrong, as a stable machine-readable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// The name does not exist.
@@ -899,6 +951,7 @@ impl FailureKind {
 
 /// The phase of a check in which something happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Name resolution.
@@ -921,20 +974,25 @@ pub enum Phase {
 
 /// One request of an HTTP redirect chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HttpHop {
     /// The URL requested.
     pub url: String,
     /// Status code received, if a response head arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub status: Option<u16>,
     /// Address connected to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable = false))]
     pub resolved_ip: Option<IpAddr>,
     /// `Location` of a redirect response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub location: Option<String>,
     /// HTTP version of the response (e.g. `HTTP/1.1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub http_version: Option<String>,
     /// Phase timings of this hop.
     pub timings: PhaseTimings,
@@ -942,26 +1000,33 @@ pub struct HttpHop {
 
 /// Milliseconds spent in each phase; a phase that did not happen is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhaseTimings {
     /// Name resolution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub dns_ms: Option<f64>,
     /// TCP connect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub connect_ms: Option<f64>,
     /// TLS handshake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub tls_ms: Option<f64>,
     /// Request written → first response byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub ttfb_ms: Option<f64>,
     /// First byte → body read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub transfer_ms: Option<f64>,
 }
 
 /// Certificate and handshake facts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TlsInfo {
     /// Leaf certificate subject (RFC 4514 text).
     pub subject: String,
@@ -969,6 +1034,7 @@ pub struct TlsInfo {
     pub issuer: String,
     /// Subject alternative names (DNS names and IPs).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub sans: Vec<String>,
     /// Start of validity.
     pub not_before: DateTime<Utc>,
@@ -980,9 +1046,11 @@ pub struct TlsInfo {
     pub fingerprint_sha256: String,
     /// Negotiated protocol version (e.g. `TLSv1.3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub version: Option<String>,
     /// Negotiated cipher suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub cipher: Option<String>,
     /// Whether the chain verified against the trusted roots.
     pub chain_valid: bool,
@@ -990,19 +1058,23 @@ pub struct TlsInfo {
     pub hostname_matches: bool,
     /// Why validation failed, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub validation_error: Option<String>,
 }
 
 /// DNS answer facts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DnsInfo {
     /// Response code (`NOERROR`, `NXDOMAIN`, `SERVFAIL`…), if an answer arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub rcode: Option<String>,
     /// Server asked (`system` for the system resolver).
     pub resolver: String,
     /// Records received.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub answers: Vec<DnsAnswer>,
     /// Query time in milliseconds.
     pub duration_ms: f64,
@@ -1010,6 +1082,7 @@ pub struct DnsInfo {
 
 /// One DNS record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DnsAnswer {
     /// Record type.
     pub record_type: String,
@@ -1060,6 +1133,7 @@ impl Message for IncidentEvent {
 
 /// The kinds of incident event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentEventKind {
     /// The target went down (or degraded) and an incident opened.
@@ -1104,6 +1178,7 @@ pub struct TargetRef {
 
 /// The state of a target as users see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TargetStatus {
     /// No result yet.
@@ -1139,24 +1214,30 @@ impl TargetStatus {
 
 /// The facts an incident event rests on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
     /// The results that opened (or resolved) the incident, newest last.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub results: Vec<CheckResult>,
     /// The last good result before the incident.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub last_good: Option<CheckResult>,
     /// Median latency over the 24 hours before the incident (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub baseline_latency_ms: Option<f64>,
     /// Failure kinds seen, by region.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failure_kinds_by_region: BTreeMap<String, Vec<FailureKind>>,
     /// Certificate concerned (`cert_expiring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub certificate: Option<TlsInfo>,
     /// Warning threshold crossed, in days (`cert_expiring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub threshold_days: Option<u32>,
 }
 
@@ -1166,6 +1247,7 @@ pub struct Evidence {
 
 /// A readable account of an incident, written by an LLM or by the rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IncidentReport {
     /// The incident.
     pub incident_id: Uuid,
@@ -1185,6 +1267,7 @@ pub struct IncidentReport {
     pub source: String,
     /// Each claim and the result ids it rests on.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub claims: Vec<ReportClaim>,
     /// When it was written.
     pub generated_at: DateTime<Utc>,
@@ -1200,11 +1283,13 @@ impl Message for IncidentReport {
 
 /// A statement of a report and its evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportClaim {
     /// The statement.
     pub text: String,
     /// Ids of the results it rests on.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub result_ids: Vec<Uuid>,
 }
 

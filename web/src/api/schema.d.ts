@@ -872,6 +872,42 @@ export interface components {
             /** @description `read` or `write`. */
             scope: string;
         };
+        /** @description A condition on the final HTTP response. */
+        Assertion: {
+            /** @enum {string} */
+            type: "body_contains";
+            /** @description Text to find. */
+            value: string;
+        } | {
+            /** @enum {string} */
+            type: "body_not_contains";
+            /** @description Text that must be absent. */
+            value: string;
+        } | {
+            /** @description Regular expression (Rust `regex` syntax). */
+            pattern: string;
+            /** @enum {string} */
+            type: "body_matches";
+        } | {
+            /** @description JSON path, e.g. `$.status` or `$.items[0].name`. */
+            path: string;
+            /** @enum {string} */
+            type: "json_path_equals";
+            /** @description Expected value. */
+            value: unknown;
+        } | {
+            /** @description JSON path. */
+            path: string;
+            /** @enum {string} */
+            type: "json_path_exists";
+        } | {
+            /** @description Header name. */
+            name: string;
+            /** @enum {string} */
+            type: "header_equals";
+            /** @description Expected value. */
+            value: string;
+        };
         /** @description A target's new badge token. */
         BadgeToken: {
             /** @description The token of `/badge/{token}/{file}`: 48 hex characters, shown once. */
@@ -927,8 +963,92 @@ export interface components {
              */
             muted_until?: string | null;
         };
+        /**
+         * @description The kinds of check.
+         * @enum {string}
+         */
+        CheckKind: "http" | "tcp" | "dns" | "tls";
+        /** @description What one run of a check found. */
+        CheckResult: {
+            /** @description TCP banner received, capped (TCP checks). */
+            banner?: string;
+            /** @description A capped (≤ 1 KiB), tag-stripped excerpt of the body, kept on failure for reports. */
+            body_excerpt?: string;
+            /** @description The kind of check. */
+            check_kind: components["schemas"]["CheckKind"];
+            /** @description DNS answer facts (DNS checks). */
+            dns?: components["schemas"]["DnsInfo"];
+            /**
+             * Format: int32
+             * @description Total duration in milliseconds.
+             */
+            duration_ms: number;
+            /** @description Why it is not up (also set for degraded). */
+            failure?: components["schemas"]["Failure"];
+            /**
+             * Format: date-time
+             * @description When the check finished.
+             */
+            finished_at: string;
+            /** @description Every HTTP hop, first request first, with its own phase timings. */
+            hops?: components["schemas"]["HttpHop"][];
+            /**
+             * Format: uuid
+             * @description The job this result answers.
+             */
+            job_id: string;
+            /** @description Up, degraded or down. */
+            outcome: components["schemas"]["Outcome"];
+            /** @description Id of the pinger that ran it. */
+            pinger_id: string;
+            /** @description The pinger's own connectivity canaries failed: this result says nothing about the target. */
+            probe_degraded: boolean;
+            /** @description Region of the pinger that ran it. */
+            region: string;
+            /** @description Address connected to (the final hop's, for HTTP). */
+            resolved_ip?: string;
+            /**
+             * Format: uuid
+             * @description Unique id of this result; stores are idempotent on it.
+             */
+            result_id: string;
+            /**
+             * Format: date-time
+             * @description When the check started.
+             */
+            started_at: string;
+            /**
+             * Format: int32
+             * @description Status code of the final HTTP response.
+             */
+            status_code?: number;
+            /**
+             * Format: uuid
+             * @description The target checked.
+             */
+            target_id: string;
+            /** @description Certificate and handshake facts, present even when validation failed. */
+            tls?: components["schemas"]["TlsInfo"];
+        };
         /** @description A check result: the JSON of a `CheckResult` (crates/common, `messages`), as stored. */
-        CheckResultJson: Record<string, never>;
+        CheckResultJson: components["schemas"]["CheckResult"];
+        /**
+         * @description What to check and what counts as healthy. In JSON, an object whose `kind` names the
+         *     variant (`{"kind": "http", "url": …}`).
+         */
+        CheckSpec: (components["schemas"]["HttpSpec"] & {
+            /** @enum {string} */
+            kind: "http";
+        }) | (components["schemas"]["TcpSpec"] & {
+            /** @enum {string} */
+            kind: "tcp";
+        }) | (components["schemas"]["DnsSpec"] & {
+            /** @enum {string} */
+            kind: "dns";
+        }) | (components["schemas"]["TlsSpec"] & {
+            /** @enum {string} */
+            kind: "tls";
+        });
         /** @description A freshly created API token: the only time the secret is shown. */
         CreatedToken: {
             /**
@@ -985,6 +1105,58 @@ export interface components {
              */
             uptime: number | null;
         };
+        /** @description One DNS record. */
+        DnsAnswer: {
+            /** @description Record type. */
+            record_type: string;
+            /**
+             * Format: int32
+             * @description Time to live in seconds.
+             */
+            ttl: number;
+            /** @description Record data as text. */
+            value: string;
+        };
+        /** @description DNS answer facts. */
+        DnsInfo: {
+            /** @description Records received. */
+            answers: components["schemas"]["DnsAnswer"][];
+            /**
+             * Format: double
+             * @description Query time in milliseconds.
+             */
+            duration_ms: number;
+            /** @description Response code (`NOERROR`, `NXDOMAIN`, `SERVFAIL`…), if an answer arrived. */
+            rcode?: string;
+            /** @description Server asked (`system` for the system resolver). */
+            resolver: string;
+        };
+        /**
+         * @description Record types a DNS check may query.
+         * @enum {string}
+         */
+        DnsRecordType: "A" | "AAAA" | "CNAME" | "MX" | "TXT" | "NS" | "SOA";
+        /** @description DNS check options. */
+        DnsSpec: {
+            /** @description Answers that must be present (compared as text, e.g. `192.0.2.1`, `10 mail.example.com.`). */
+            expected_answers?: string[];
+            /** @description The name to query. */
+            name: string;
+            /** @description The record type to ask for. */
+            record_type: components["schemas"]["DnsRecordType"];
+            resolver?: null | components["schemas"]["Resolver"];
+            /**
+             * Format: int32
+             * @description Time allowed (default 10 s).
+             * @default 10000
+             */
+            timeout_ms?: number;
+        };
+        /**
+         * @description DNS transport.
+         * @enum {string}
+         */
+        DnsTransport: "udp" | "tcp";
         /** @description Every non-2xx answer of the API */
         ErrorBody: {
             error: {
@@ -995,6 +1167,155 @@ export interface components {
                 /** @description what went wrong, for people */
                 message: string;
             };
+        };
+        /** @description The facts an incident event rests on. */
+        Evidence: {
+            /**
+             * Format: double
+             * @description Median latency over the 24 hours before the incident (ms).
+             */
+            baseline_latency_ms?: number;
+            /** @description Certificate concerned (`cert_expiring`). */
+            certificate?: components["schemas"]["TlsInfo"];
+            /** @description Failure kinds seen, by region. */
+            failure_kinds_by_region?: {
+                [key: string]: components["schemas"]["FailureKind"][];
+            };
+            /** @description The last good result before the incident. */
+            last_good?: components["schemas"]["CheckResult"];
+            /** @description The results that opened (or resolved) the incident, newest last. */
+            results: components["schemas"]["CheckResult"][];
+            /**
+             * Format: int32
+             * @description Warning threshold crossed, in days (`cert_expiring`).
+             */
+            threshold_days?: number;
+        };
+        /** @description A structured reason for a failed or degraded check. */
+        Failure: {
+            /** @description What went wrong. */
+            kind: components["schemas"]["FailureKind"];
+            /** @description A one-line human explanation with the specifics (status, host, expiry date…). */
+            message: string;
+            /** @description In which phase. */
+            phase: components["schemas"]["Phase"];
+        };
+        /**
+         * @description What went wrong, as a stable machine-readable code.
+         * @enum {string}
+         */
+        FailureKind: "dns_nxdomain" | "dns_servfail" | "dns_timeout" | "dns_no_records" | "dns_unexpected_answer" | "dns_error" | "connect_refused" | "connect_timeout" | "connect_error" | "tls_expired" | "tls_not_yet_valid" | "tls_untrusted" | "tls_hostname" | "tls_expiring" | "tls_handshake" | "http_status" | "http_protocol" | "assertion_failed" | "redirect_loop" | "too_many_redirects" | "insecure_redirect" | "unexpected_final_url" | "slow_response" | "banner_mismatch" | "timeout" | "blocked_address" | "internal" | "other";
+        /** @description Credentials for an HTTP check. */
+        HttpAuth: {
+            /** @description Password. */
+            password: string;
+            /** @enum {string} */
+            type: "basic";
+            /** @description User name. */
+            username: string;
+        } | {
+            /** @description The token. */
+            token: string;
+            /** @enum {string} */
+            type: "bearer";
+        };
+        /** @description One request header. */
+        HttpHeader: {
+            /** @description Header name. */
+            name: string;
+            /**
+             * @description The user marked the value secret (write-only). `Authorization`, `Cookie`,
+             *     `Proxy-Authorization` and names containing `key`, `token` or `secret` are secret
+             *     whatever this says (see [`HttpHeader::is_secret`]).
+             */
+            secret?: boolean;
+            /** @description Header value. */
+            value: string;
+        };
+        /** @description One request of an HTTP redirect chain. */
+        HttpHop: {
+            /** @description HTTP version of the response (e.g. `HTTP/1.1`). */
+            http_version?: string;
+            /** @description `Location` of a redirect response. */
+            location?: string;
+            /** @description Address connected to. */
+            resolved_ip?: string;
+            /**
+             * Format: int32
+             * @description Status code received, if a response head arrived.
+             */
+            status?: number;
+            /** @description Phase timings of this hop. */
+            timings: components["schemas"]["PhaseTimings"];
+            /** @description The URL requested. */
+            url: string;
+        };
+        /**
+         * @description HTTP request methods a check may use.
+         * @enum {string}
+         */
+        HttpMethod: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+        /** @description HTTP(S) check options. */
+        HttpSpec: {
+            /** @description Conditions on the final response. */
+            assertions?: components["schemas"]["Assertion"][];
+            auth?: null | components["schemas"]["HttpAuth"];
+            /** @description Request body, sent as is. */
+            body?: string | null;
+            /**
+             * Format: int32
+             * @description A response slower than this (ms, whole chain) makes the outcome degraded.
+             */
+            degraded_above_ms?: number | null;
+            /** @description The chain must end at this URL. */
+            expected_final_url?: string | null;
+            /**
+             * @description Status codes that count as healthy, checked on the final response (default 200–399).
+             * @default [
+             *       {
+             *         "from": 200,
+             *         "to": 399
+             *       }
+             *     ]
+             */
+            expected_status?: components["schemas"]["StatusRange"][];
+            /**
+             * @description Whether redirects are followed (default true).
+             * @default true
+             */
+            follow_redirects?: boolean;
+            /** @description Extra request headers, in order. */
+            headers?: components["schemas"]["HttpHeader"][];
+            /** @description Every hop of the chain must be https. */
+            https_only?: boolean;
+            /**
+             * Format: int32
+             * @description How many redirects are followed at most (default 10).
+             * @default 10
+             */
+            max_redirects?: number;
+            /** @description Request method. */
+            method?: components["schemas"]["HttpMethod"];
+            resolver?: null | components["schemas"]["Resolver"];
+            /**
+             * Format: int32
+             * @description Total time allowed, all hops included (default 10 s).
+             * @default 10000
+             */
+            timeout_ms?: number;
+            /**
+             * Format: int32
+             * @description Days before certificate expiry at which the check reports degraded (default 14).
+             * @default 14
+             */
+            tls_warn_days?: number;
+            /** @description The URL to request (http or https). */
+            url: string;
+            /**
+             * @description Whether an untrusted certificate fails the check (default true).
+             * @default true
+             */
+            verify_tls?: boolean;
         };
         /** @description Import outcome. */
         ImportOutcome: {
@@ -1016,10 +1337,8 @@ export interface components {
              * @description Acknowledged; null until someone does.
              */
             acknowledged_at: string | null;
-            /** @description The `Evidence` (crates/common, `messages`); null in a list. */
-            evidence: Record<string, never> | null;
-            /** @description The failure kind that opened it (a `FailureKind`). */
-            failure_kind: string | null;
+            evidence: null | components["schemas"]["Evidence"];
+            failure_kind: null | components["schemas"]["FailureKind"];
             /**
              * Format: uuid
              * @description Id.
@@ -1035,7 +1354,7 @@ export interface components {
             /** @description Regions that saw it. */
             regions: string[];
             /** @description `IncidentReport`s (crates/common, `messages`), oldest first. */
-            reports: Record<string, never>[];
+            reports: components["schemas"]["IncidentReport"][];
             /**
              * Format: date-time
              * @description Resolved; null while open.
@@ -1053,6 +1372,11 @@ export interface components {
             /** @description What happened, oldest first. */
             timeline: components["schemas"]["TimelineEntry"][];
         };
+        /**
+         * @description The kinds of incident event.
+         * @enum {string}
+         */
+        IncidentEventKind: "opened" | "resolved" | "cert_expiring" | "flapping" | "probe_degraded";
         /** @description A page of incidents, newest first. */
         IncidentList: {
             /** @description The page's items. */
@@ -1076,6 +1400,35 @@ export interface components {
             author: string | null;
             /** @description The note. */
             text: string;
+        };
+        /** @description A readable account of an incident, written by an LLM or by the rules. */
+        IncidentReport: {
+            /** @description Each claim and the result ids it rests on. */
+            claims: components["schemas"]["ReportClaim"][];
+            /** @description The event the report is about. */
+            event_kind: components["schemas"]["IncidentEventKind"];
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            generated_at: string;
+            /** @description Who and what is affected. */
+            impact: string;
+            /**
+             * Format: uuid
+             * @description The incident.
+             */
+            incident_id: string;
+            /** @description Language, as a lowercase tag (`en`, `ru`). */
+            language: string;
+            /** @description The most likely cause. */
+            probable_cause: string;
+            /** @description What to do, most useful first. */
+            recommended_actions: string[];
+            /** @description `llm:<model>` or `rules`. */
+            source: string;
+            /** @description One or two sentences: what is wrong. */
+            summary: string;
         };
         /**
          * @description A language of texts and reports.
@@ -1171,6 +1524,11 @@ export interface components {
             /** @description The note: 1 to 10 000 characters, not only spaces. */
             text: string;
         };
+        /**
+         * @description The verdict of one check.
+         * @enum {string}
+         */
+        Outcome: "up" | "degraded" | "down";
         /** @description `GET /api/targets/{id}/overview`. */
         Overview: {
             /**
@@ -1184,7 +1542,7 @@ export interface components {
              */
             since: string | null;
             /** @description `unknown|up|pending|degraded|down|flapping|paused`. */
-            state: string;
+            state: components["schemas"]["TargetStatus"];
             /** @description Uptime over 24 hours, 7, 30 and 90 days. */
             uptime: components["schemas"]["Uptimes"];
         };
@@ -1223,6 +1581,11 @@ export interface components {
             /** @description The new one, 10 to 1024 characters. */
             new_password: string;
         };
+        /**
+         * @description The phase of a check in which something happened.
+         * @enum {string}
+         */
+        Phase: "dns" | "connect" | "tls" | "ttfb" | "transfer" | "redirect" | "validation" | "setup";
         /** @description One point of a latency series (every phase is serialised, null when it has no quantiles). */
         PhaseLatencies: {
             connect?: null | components["schemas"]["Quantiles"];
@@ -1231,6 +1594,34 @@ export interface components {
             total?: null | components["schemas"]["Quantiles"];
             transfer?: null | components["schemas"]["Quantiles"];
             ttfb?: null | components["schemas"]["Quantiles"];
+        };
+        /** @description Milliseconds spent in each phase; a phase that did not happen is `None`. */
+        PhaseTimings: {
+            /**
+             * Format: double
+             * @description TCP connect.
+             */
+            connect_ms?: number;
+            /**
+             * Format: double
+             * @description Name resolution.
+             */
+            dns_ms?: number;
+            /**
+             * Format: double
+             * @description TLS handshake.
+             */
+            tls_ms?: number;
+            /**
+             * Format: double
+             * @description First byte → body read.
+             */
+            transfer_ms?: number;
+            /**
+             * Format: double
+             * @description Request written → first response byte.
+             */
+            ttfb_ms?: number;
         };
         /** @description Public installation facts the dashboard needs before login. */
         PublicConfig: {
@@ -1466,6 +1857,20 @@ export interface components {
          * @enum {string}
          */
         Recurrence: "daily" | "weekly";
+        /** @description A statement of a report and its evidence. */
+        ReportClaim: {
+            /** @description Ids of the results it rests on. */
+            result_ids: string[];
+            /** @description The statement. */
+            text: string;
+        };
+        /** @description A DNS server to ask instead of the system resolver. */
+        Resolver: {
+            /** @description Address and port of the server. */
+            address: string;
+            /** @description Transport (default UDP). */
+            protocol?: components["schemas"]["DnsTransport"];
+        };
         /** @description `GET /api/targets/{id}/results`: check results, newest first. */
         ResultPage: {
             /** @description The page's items. */
@@ -1557,6 +1962,19 @@ export interface components {
              */
             target_id: string;
         };
+        /** @description An inclusive range of status codes. */
+        StatusRange: {
+            /**
+             * Format: int32
+             * @description Lowest accepted code.
+             */
+            from: number;
+            /**
+             * Format: int32
+             * @description Highest accepted code.
+             */
+            to: number;
+        };
         /** @description A target as the API shows it. */
         Target: {
             /**
@@ -1580,15 +1998,15 @@ export interface components {
              */
             interval_seconds: number;
             /** @description `http`, `tcp`, `dns`, `tls`. */
-            kind: string;
+            kind: components["schemas"]["CheckKind"];
             /** @description Name. */
             name: string;
             /** @description Paused. */
             paused: boolean;
             /** @description Regions. */
             regions: string[];
-            /** @description The check spec JSON. */
-            spec: Record<string, never>;
+            /** @description The check spec JSON, its secrets masked (a masked header or auth also says `"secret": true`). */
+            spec: components["schemas"]["CheckSpec"];
             /** @description Current state. */
             state: components["schemas"]["TargetStateView"];
             /**
@@ -1626,16 +2044,15 @@ export interface components {
              * @description Seconds between checks (default 60; at least the operator's minimum).
              */
             interval_seconds?: number | null;
-            /** @description `http`, `tcp`, `dns` or `tls`; optional, must match `spec.kind` when given. */
-            kind?: string | null;
+            kind?: null | components["schemas"]["CheckKind"];
             /** @description Name shown everywhere (1–200 characters, no control characters). */
             name: string;
             /** @description Checks are paused. */
             paused?: boolean;
             /** @description Pinger regions (default: all known regions). */
             regions?: string[] | null;
-            /** @description The check: exactly the JSON of `common::messages::CheckSpec`, tagged by `kind`. */
-            spec: Record<string, never>;
+            /** @description The check, tagged by `kind`. */
+            spec: components["schemas"]["CheckSpec"];
             /**
              * Format: int32
              * @description Consecutive successes that resolve it (default 2).
@@ -1668,8 +2085,7 @@ export interface components {
              * @description Last result time.
              */
             last_checked_at?: string | null;
-            /** @description Last failure (`{kind, phase, message}`). */
-            last_failure?: unknown;
+            last_failure?: null | components["schemas"]["Failure"];
             /**
              * Format: int32
              * @description Last total latency.
@@ -1681,8 +2097,13 @@ export interface components {
              */
             since: string;
             /** @description `unknown|up|pending|degraded|down|flapping|paused`. */
-            status: string;
+            status: components["schemas"]["TargetStatus"];
         };
+        /**
+         * @description The state of a target as users see it.
+         * @enum {string}
+         */
+        TargetStatus: "unknown" | "up" | "pending" | "degraded" | "down" | "flapping" | "paused";
         /** @description The import/export document (config as code). */
         TargetsDocument: {
             /** @description The targets. */
@@ -1692,6 +2113,24 @@ export interface components {
              * @description Always 1.
              */
             version: number;
+        };
+        /** @description TCP check options. */
+        TcpSpec: {
+            /** @description The server's greeting must contain this text. */
+            expected_banner?: string | null;
+            /** @description Host name or IP address. */
+            host: string;
+            /**
+             * Format: int32
+             * @description Port.
+             */
+            port: number;
+            /**
+             * Format: int32
+             * @description Time allowed (default 10 s).
+             * @default 10000
+             */
+            timeout_ms?: number;
         };
         /** @description A line of an incident's timeline. */
         TimelineEntry: {
@@ -1704,6 +2143,67 @@ export interface components {
             kind: string;
             /** @description What happened, for people. */
             message: string;
+        };
+        /** @description Certificate and handshake facts. */
+        TlsInfo: {
+            /** @description Whether the chain verified against the trusted roots. */
+            chain_valid: boolean;
+            /** @description Negotiated cipher suite. */
+            cipher?: string;
+            /**
+             * Format: int64
+             * @description Whole days until `not_after` (negative once expired).
+             */
+            days_left: number;
+            /** @description SHA-256 of the leaf certificate's DER, lowercase hex. */
+            fingerprint_sha256: string;
+            /** @description Whether the certificate covers the host name asked for. */
+            hostname_matches: boolean;
+            /** @description Leaf certificate issuer. */
+            issuer: string;
+            /**
+             * Format: date-time
+             * @description End of validity.
+             */
+            not_after: string;
+            /**
+             * Format: date-time
+             * @description Start of validity.
+             */
+            not_before: string;
+            /** @description Subject alternative names (DNS names and IPs). */
+            sans: string[];
+            /** @description Leaf certificate subject (RFC 4514 text). */
+            subject: string;
+            /** @description Why validation failed, in words. */
+            validation_error?: string;
+            /** @description Negotiated protocol version (e.g. `TLSv1.3`). */
+            version?: string;
+        };
+        /** @description TLS check options. */
+        TlsSpec: {
+            /** @description Host name or IP address to connect to. */
+            host: string;
+            /**
+             * Format: int32
+             * @description Port (default 443).
+             * @default 443
+             */
+            port?: number;
+            /** @description Server name sent in the handshake and checked against the certificate (default: host). */
+            sni?: string | null;
+            /**
+             * Format: int32
+             * @description Time allowed (default 10 s).
+             * @default 10000
+             */
+            timeout_ms?: number;
+            /**
+             * Format: int32
+             * @description Days before expiry at which the check reports degraded (default 14).
+             * @default 14
+             */
+            warn_days?: number;
         };
         /** @description The tokens (not paginated). */
         TokenList: {

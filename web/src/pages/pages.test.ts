@@ -15,6 +15,7 @@ const report = (language: string, at: string, summary = ''): IncidentReport => (
   impact: '',
   recommended_actions: [],
   source: 'rules',
+  claims: [],
   generated_at: at,
 });
 
