@@ -55,6 +55,9 @@ if [ -z "${PINGTOWER_SECRET_KEY:-}" ]; then
 fi
 export PINGTOWER_SECRET_KEY
 
+# The long-running services, in start order (broker-init and `backend migrate` run before them).
+SERVICES=(backend pinger archiver llm-service notifier)
+
 addr_of() {
   case "$1" in
     backend) echo "$API_ADDR" ;;
@@ -70,7 +73,7 @@ addr_of() {
 # services; others only once an admin grants it), but no check may reach the suite itself:
 # every service's listener and the servers' other ports join the endpoints each binary
 # derives from its own configuration (broker, management API, PostgreSQL, ClickHouse).
-suite_ports="$( (for s in backend pinger archiver llm-service notifier; do addr_of "$s"; done; echo "$PINGTOWER_OPS_ADDR") | paste -sd, -)"
+suite_ports="$( (for s in "${SERVICES[@]}"; do addr_of "$s"; done; echo "$PINGTOWER_OPS_ADDR") | paste -sd, -)"
 export PINGTOWER_PROTECTED_ADDRESSES="${PINGTOWER_PROTECTED_ADDRESSES:-$suite_ports,127.0.0.1:9000,127.0.0.1:9009,127.0.0.1:4369,127.0.0.1:25672}"
 
 start() { # name: starts it in the background, records "pid name addr" in $RUN_DIR/pids
@@ -125,11 +128,10 @@ if [ -f web/package.json ] && [ "${PINGTOWER_SKIP_WEB:-}" != 1 ]; then
 fi
 # PINGTOWER_PREBUILT=1: the binaries in $BIN are fresh (scripts/test.sh sets it once its test
 # build has made every one of them), so they start as they are.
-services=(broker-init backend pinger archiver llm-service notifier)
 prebuilt=0
 if [ "${PINGTOWER_PREBUILT:-}" = 1 ]; then
   prebuilt=1
-  for s in "${services[@]}"; do [ -x "$BIN/$s" ] || prebuilt=0; done
+  for s in broker-init "${SERVICES[@]}"; do [ -x "$BIN/$s" ] || prebuilt=0; done
 fi
 if [ "$prebuilt" = 0 ]; then
   cargo build "${BUILD_FLAGS[@]}" --workspace --bins
@@ -140,7 +142,7 @@ bash scripts/infra.sh
 "$BIN/backend" migrate
 
 : > "$RUN_DIR/pids"
-for service in backend pinger archiver llm-service notifier; do start "$service"; done
+for service in "${SERVICES[@]}"; do start "$service"; done
 
 # Wait until every service says it is ready.
 failed=0
