@@ -13,6 +13,7 @@
 //! - [`db`]: the PostgreSQL pool and migrator, the ClickHouse client and migration runner.
 //! - [`fault`]: fault points for crash tests (exit at a named place).
 //! - [`netguard`]: which addresses monitored targets may point at (SSRF guard).
+//! - [`sealed`]: write-only secrets at rest (ChaCha20-Poly1305 under `PINGTOWER_SECRET_KEY`).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`html`]: HTML escaping for the pages and messages written by hand.
 //! - [`i18n`]: the [`i18n::Language`] type, the Fluent message catalogs (`locales/`) and the
@@ -30,6 +31,7 @@ pub mod html;
 pub mod i18n;
 pub mod messages;
 pub mod netguard;
+pub mod sealed;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

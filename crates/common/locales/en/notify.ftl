@@ -35,3 +35,26 @@ notify-verify-subject = [PingTower] Confirm your email address
 notify-verify-intro = Someone (hopefully you) added this address to PingTower for alerts. Open the link to confirm it:
 notify-verify-ignore = If it was not you, ignore this mail: nothing will be sent.
 notify-verify-confirm = Confirm
+
+# Channels of every kind (crates/channels): labels, reminders, digests and the test message.
+notify-acknowledge = Acknowledge
+notify-badge-report = 📝 REPORT
+notify-headline-report = Report on { $name }
+notify-badge-reminder = ⏰ STILL DOWN
+notify-headline-reminder = { $name } is still down
+notify-badge-digest = 🔴 OUTAGE
+notify-headline-digest = { $count ->
+    [one] { $count } incident opened at once
+   *[other] { $count } incidents opened at once
+}
+notify-badge-digest-resolved = ✅ RECOVERED
+notify-headline-digest-resolved = { $count ->
+    [one] { $count } incident resolved
+   *[other] { $count } incidents resolved
+}
+notify-digest-more = { $count ->
+    [one] and { $count } more
+   *[other] and { $count } more
+}
+notify-badge-test = 🔔 TEST
+notify-headline-test = Test message from PingTower: this channel works

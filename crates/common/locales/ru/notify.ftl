@@ -35,3 +35,29 @@ notify-verify-subject = [PingTower] Подтвердите адрес элект
 notify-verify-intro = Кто-то (надеемся, вы) добавил этот адрес в PingTower для оповещений. Откройте ссылку, чтобы подтвердить его:
 notify-verify-ignore = Если это были не вы, просто проигнорируйте письмо: ничего отправлено не будет.
 notify-verify-confirm = Подтвердить
+
+# Каналы всех видов (crates/channels): подписи, напоминания, сводки и тестовое сообщение.
+notify-acknowledge = Принять
+notify-badge-report = 📝 ОТЧЁТ
+notify-headline-report = Отчёт: { $name }
+notify-badge-reminder = ⏰ ВСЁ ЕЩЁ НЕДОСТУПЕН
+notify-headline-reminder = { $name } всё ещё недоступен
+notify-badge-digest = 🔴 СБОЙ
+notify-headline-digest = { $count ->
+    [one] { $count } инцидент открыт одновременно
+    [few] { $count } инцидента открыты одновременно
+   *[many] { $count } инцидентов открыты одновременно
+}
+notify-badge-digest-resolved = ✅ ВОССТАНОВЛЕНО
+notify-headline-digest-resolved = { $count ->
+    [one] { $count } инцидент закрыт
+    [few] { $count } инцидента закрыты
+   *[many] { $count } инцидентов закрыты
+}
+notify-digest-more = { $count ->
+    [one] и ещё { $count }
+    [few] и ещё { $count }
+   *[many] и ещё { $count }
+}
+notify-badge-test = 🔔 ТЕСТ
+notify-headline-test = Тестовое сообщение от PingTower: канал работает
