@@ -230,7 +230,7 @@ impl BotService {
         sqlx::query!(
             "insert into notification_channels (id, user_id, kind, address, label, verified_at)
              values ($1, $2, 'telegram', $3, $4, now())
-             on conflict (user_id, kind, address) do update
+             on conflict (user_id, kind, address) where kind in ('telegram', 'email') do update
                 set verified_at = now(), disabled_at = null, disabled_reason = null,
                     label = coalesce(excluded.label, notification_channels.label), updated_at = now()",
             Uuid::now_v7(),

@@ -172,7 +172,7 @@ async fn create_email_channel(
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
     let channel: Option<Channel> = query_channels!(
         "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
-         on conflict (user_id, kind, address) do nothing returning ",
+         on conflict (user_id, kind, address) where kind in ('telegram', 'email') do nothing returning ",
         "",
         Uuid::now_v7(),
         user.id,

@@ -22,6 +22,7 @@
 pub mod http;
 pub mod kinds;
 pub mod notice;
+pub mod routing;
 #[cfg(feature = "send")]
 pub mod send;
 #[cfg(feature = "testing")]
@@ -35,6 +36,7 @@ use serde_json::Value;
 
 pub use http::{Disposition, Request, Response};
 pub use notice::{DigestItem, Event, Notice, Severity};
+pub use routing::{Routing, Verdict};
 
 /// The secret values of one channel, by field name (`url`, `token`, `header:X-Key`…): stored
 /// sealed, opened only by the notifier. Its `Debug` shows the names only.
