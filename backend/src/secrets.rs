@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
 use common::messages::{CheckSpec, HttpAuth, is_secret_header_name};
 use serde_json::Value;
 
@@ -238,7 +239,9 @@ pub async fn seal_legacy(pool: &sqlx::PgPool, key: Option<&SecretKey>) -> anyhow
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use common::messages::{HttpHeader, HttpSpec};
+    use secrecy::SecretString;
 
     fn spec() -> CheckSpec {
         let mut h = HttpSpec::get("https://example.com/");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use common::config::{AmqpConfig, PgConfig, ServiceConfig};
+use common::config::{AmqpConfig, GuardConfig, PgConfig, ServiceConfig};
 use secrecy::SecretString;
 use url::Url;
 
@@ -24,6 +24,14 @@ pub struct Config {
     /// Delivery.
     #[command(flatten)]
     pub delivery: DeliveryConfig,
+    /// Which addresses the HTTP kinds of channel (webhooks…) may reach: the same guard as
+    /// monitored targets'.
+    #[command(flatten)]
+    pub guard: GuardConfig,
+    /// The key that opens channel secrets (webhook URLs, tokens), the backend's
+    /// `PINGTOWER_SECRET_KEY`. Unset: channels with secrets fail with a clear error.
+    #[arg(long, env = "PINGTOWER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
     /// The dashboard's public URL; links in alerts and mails start with it.
     #[arg(long, env = "PINGTOWER_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: Url,
@@ -61,7 +69,11 @@ impl Config {
                 concurrency: 32,
                 report_wait: Duration::from_secs(30),
                 max_retry_delay: Duration::from_secs(5),
+                channel_interval: Duration::from_secs(1),
+                http_timeout: Duration::from_secs(10),
             },
+            guard: GuardConfig::default(),
+            secret_key: None,
             public_url: Url::parse("http://127.0.0.1:8080").expect("valid URL"),
             fault: None,
         }
@@ -188,4 +200,11 @@ pub struct DeliveryConfig {
     /// Longest pause between retries of a failing delivery.
     #[arg(long = "notifier-max-retry-delay", env = "PINGTOWER_NOTIFIER_MAX_RETRY_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
     pub max_retry_delay: Duration,
+    /// The least time between two messages to one channel of an HTTP kind (webhooks, Slack…;
+    /// Slack asks for one per second). A service's `Retry-After` holds the channel longer.
+    #[arg(long = "notifier-channel-interval", env = "PINGTOWER_NOTIFIER_CHANNEL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub channel_interval: Duration,
+    /// How long one request to a channel's service may take.
+    #[arg(long = "notifier-http-timeout", env = "PINGTOWER_NOTIFIER_HTTP_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub http_timeout: Duration,
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bus::HandlerError;
+use channels::{Event, Routing, Severity, Verdict};
 use chrono::Utc;
 use common::messages::{Envelope, IncidentEvent, IncidentEventKind, IncidentReport};
 use futures::future::join_all;
@@ -21,6 +22,7 @@ use uuid::Uuid;
 
 use crate::email::{Mail, Mailer};
 use crate::fault::{self, FaultPoint};
+use crate::http_kinds::HttpKinds;
 use crate::store::{self, ChannelKind, Claim, Recipient};
 use crate::telegram::{SendError, Telegram};
 use crate::telemetry;
@@ -30,6 +32,20 @@ use crate::text::{self, Language, TELEGRAM_MAX_CHARS};
 #[derive(Clone)]
 pub struct Deliverer {
     inner: Arc<Delivery>,
+    /// The (incident, channel, kind) sends in progress in this process.
+    in_flight: Arc<std::sync::Mutex<std::collections::HashSet<(Uuid, Uuid, String)>>>,
+}
+
+/// One (incident, channel, kind) being sent here; released when dropped.
+struct InFlight {
+    set: Arc<std::sync::Mutex<std::collections::HashSet<(Uuid, Uuid, String)>>>,
+    key: (Uuid, Uuid, String),
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set.lock().expect("in-flight lock").remove(&self.key);
+    }
 }
 
 /// What a [`Deliverer`] delivers with: the notification log's database, the senders (either
@@ -41,6 +57,8 @@ pub struct Delivery {
     pub telegram: Option<Telegram>,
     /// Email, when configured.
     pub mailer: Option<Mailer>,
+    /// The HTTP kinds (webhook, Slack, PagerDuty…).
+    pub http: Option<HttpKinds>,
     /// The dashboard's public URL (links in alerts and mails).
     pub public_url: Url,
     /// How long a report waits for its alert to be sent before it goes out on its own.
@@ -61,7 +79,26 @@ impl Deliverer {
     pub fn new(delivery: Delivery) -> Self {
         Self {
             inner: Arc::new(delivery),
+            in_flight: Arc::default(),
         }
+    }
+
+    /// Marks (incident, channel, kind) as being sent. A second delivery of the same message
+    /// while the first is still sending (the event published twice, a redelivery) is a
+    /// transient failure: its retry finds the first one's outcome in the log. A `sending` row
+    /// alone cannot tell a send in progress from a crashed one.
+    fn in_flight(&self, incident: Uuid, channel: Uuid, kind: &str) -> Result<InFlight, HandlerError> {
+        let key = (incident, channel, kind.to_owned());
+        let mut set = self.in_flight.lock().expect("in-flight lock");
+        if !set.insert(key.clone()) {
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "{kind} of incident {incident} to channel {channel} is being sent by another delivery"
+            )));
+        }
+        Ok(InFlight {
+            set: self.in_flight.clone(),
+            key,
+        })
     }
 
     /// The dashboard URL of an incident.
@@ -73,6 +110,28 @@ impl Deliverer {
         match r.kind {
             ChannelKind::Telegram => self.inner.telegram.is_some(),
             ChannelKind::Email => self.inner.mailer.is_some(),
+            _ => self.inner.http.is_some(),
+        }
+    }
+
+    /// Whether `r`'s routing rules take a message of `class` at `severity` now. Quiet hours
+    /// hold what is not "down": such messages are not sent to this channel (see the closing
+    /// note of the routing rules: held messages are not yet delivered later).
+    fn routed(
+        &self,
+        r: &Recipient,
+        class: Event,
+        severity: Severity,
+        tags: &[String],
+        now: chrono::DateTime<Utc>,
+    ) -> bool {
+        match Routing::from_stored(&r.routing).verdict(class, severity, tags, now) {
+            Verdict::Send => true,
+            Verdict::Skip => false,
+            Verdict::Hold { until } => {
+                debug!(channel_id = %r.channel_id, %until, "quiet hours: not sent");
+                false
+            }
         }
     }
 
@@ -87,10 +146,21 @@ impl Deliverer {
         }
         .map_err(HandlerError::transient)?;
         debug!(incident_id = %event.incident_id, kind = event.kind.as_str(), recipients = recipients.len(), "delivering");
+        let tags = match &event.target {
+            Some(t) => store::target_facts(pool, t.id)
+                .await
+                .map_err(HandlerError::transient)?
+                .map(|(_, tags)| tags)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let (class, severity) = text::event_class(event);
+        let now = Utc::now();
         let results = join_all(
             recipients
                 .iter()
                 .filter(|r| self.available(r))
+                .filter(|r| self.routed(r, class, severity, &tags, now))
                 .map(|r| self.deliver_event(&envelope, r)),
         )
         .await;
@@ -101,6 +171,7 @@ impl Deliverer {
         let event = &envelope.payload;
         let kind = event.kind.as_str();
         let pool = &self.inner.pool;
+        let _in_flight = self.in_flight(event.incident_id, r.channel_id, kind)?;
         let Claim::Send { log_id, attempts } = store::claim(pool, event.incident_id, r.channel_id, kind)
             .await
             .map_err(HandlerError::transient)?
@@ -153,6 +224,11 @@ impl Deliverer {
                 let subject = mail.subject.clone();
                 (mailer.send(&mail).await, subject)
             }
+            _ => {
+                let http = self.inner.http.as_ref().expect("checked by available()");
+                let notice = text::event_notice(event, &alert, r.lang, log_id, envelope.occurred_at);
+                (http.send(r, &notice).await, notice.title())
+            }
         };
         self.settle(log_id, attempts, r, kind, sent, Some(&content), envelope.occurred_at)
             .await
@@ -181,6 +257,9 @@ impl Deliverer {
                 store::mark_sent(pool, log_id, &external_id, content)
                     .await
                     .map_err(HandlerError::transient)?;
+                store::note_channel_ok(pool, r.channel_id)
+                    .await
+                    .map_err(HandlerError::transient)?;
                 metrics::counter!(telemetry::SENT, "channel" => channel, "kind" => kind.to_owned()).increment(1);
                 let latency = (Utc::now() - occurred_at).to_std().unwrap_or_default();
                 metrics::histogram!(telemetry::DELIVERY_LATENCY, "channel" => channel).record(latency.as_secs_f64());
@@ -191,6 +270,7 @@ impl Deliverer {
                 let reason = match r.kind {
                     ChannelKind::Telegram => format!("Telegram refused delivery ({error}); link the chat again"),
                     ChannelKind::Email => format!("email refused ({error})"),
+                    other => format!("{other} refused delivery ({error}); check the channel's settings"),
                 };
                 store::disable_channel(pool, r.channel_id, &reason)
                     .await
@@ -207,11 +287,23 @@ impl Deliverer {
                 store::mark_failed(pool, log_id, &error)
                     .await
                     .map_err(HandlerError::transient)?;
+                let in_a_row = store::note_permanent_failure(pool, r.channel_id, &error)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                if in_a_row >= channels::routing::DISABLE_AFTER {
+                    let reason = format!("{} refused {in_a_row} messages in a row (last: {error})", r.kind);
+                    info!(channel_id = %r.channel_id, in_a_row, "channel keeps failing; disabling it");
+                    store::disable_channel(pool, r.channel_id, &reason)
+                        .await
+                        .map_err(HandlerError::transient)?;
+                    metrics::counter!(telemetry::DISABLED, "channel" => channel).increment(1);
+                }
                 metrics::counter!(telemetry::FAILED, "channel" => channel, "reason" => "permanent").increment(1);
                 Ok(())
             }
             Err(SendError::Transient(error)) => {
                 let _ = store::note_error(pool, log_id, &error).await;
+                let _ = store::note_channel_error(pool, r.channel_id, &error).await;
                 metrics::counter!(telemetry::RETRIED, "channel" => channel, "reason" => "transient").increment(1);
                 Err(HandlerError::Transient(anyhow::anyhow!(
                     "sending to channel {}: {error}",
@@ -292,6 +384,7 @@ impl Deliverer {
             _ => None,
         };
         let kind = format!("report:{event_kind}");
+        let _in_flight = self.in_flight(report.incident_id, r.channel_id, &kind)?;
         let Claim::Send { log_id, attempts } = store::claim(pool, report.incident_id, r.channel_id, &kind)
             .await
             .map_err(HandlerError::transient)?
@@ -328,6 +421,25 @@ impl Deliverer {
                     in_reply_to: alert.and_then(|a| a.external_id),
                 };
                 (mailer.send(&mail).await, subject)
+            }
+            _ => {
+                let http = self.inner.http.as_ref().expect("checked by available()");
+                let name = match target_id {
+                    Some(t) => store::target_facts(pool, t)
+                        .await
+                        .map_err(HandlerError::transient)?
+                        .map(|(name, _)| name),
+                    None => None,
+                };
+                let notice = text::report_notice(
+                    report,
+                    name.as_deref().unwrap_or("PingTower"),
+                    r.lang,
+                    &link,
+                    log_id,
+                    envelope.occurred_at,
+                );
+                (http.send(r, &notice).await, notice.title())
             }
         };
         self.settle(log_id, attempts, r, &kind, sent, Some(&content), envelope.occurred_at)

@@ -21,6 +21,8 @@ pub mod config;
 pub mod deliver;
 pub mod email;
 pub mod fault;
+pub mod http_kinds;
+pub mod pacer;
 pub mod store;
 pub mod telegram;
 pub mod telemetry;
@@ -69,12 +71,14 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         None
     };
     if telegram.is_none() && mailer.is_none() {
-        warn!("neither Telegram nor email is configured: nothing will be delivered");
+        warn!("neither Telegram nor email is configured: only webhooks and the other HTTP kinds will be delivered");
     }
+    let http = http_kinds(&config, service.ops_addr()).await?;
     let deliverer = Deliverer::new(Delivery {
         pool: pg.clone(),
         telegram: telegram.clone(),
         mailer: mailer.clone(),
+        http: Some(http),
         public_url: config.public_url.clone(),
         report_wait: config.delivery.report_wait,
         fault: config.fault,
@@ -161,6 +165,22 @@ impl Consumers<'_> {
             .with_context(|| format!("consuming {queue}"))
         });
     }
+}
+
+/// The HTTP kinds' sender, behind a guard that knows the suite's own endpoints.
+async fn http_kinds(config: &Config, ops: std::net::SocketAddr) -> anyhow::Result<http_kinds::HttpKinds> {
+    use secrecy::ExposeSecret;
+    let mut suite = common::netguard::amqp_endpoints(&config.service.amqp);
+    suite.push(config.service.pg.database_url.expose_secret().to_owned());
+    suite.push(ops.to_string());
+    let guard = common::netguard::Guard::new(&config.guard, &suite).await;
+    let sender = channels::send::HttpSender::new(guard, config.delivery.http_timeout)?;
+    let key = common::sealed::SecretKey::from_config(config.secret_key.as_ref())?;
+    Ok(http_kinds::HttpKinds::new(
+        sender,
+        key,
+        config.delivery.channel_interval,
+    ))
 }
 
 /// The unsubscribe-token key, waiting for PostgreSQL; `None` on shutdown.

@@ -5,32 +5,7 @@ use uuid::Uuid;
 
 use crate::text::Language;
 
-/// The two kinds of channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    /// A Telegram chat; the address is the chat id.
-    Telegram,
-    /// A mailbox; the address is the email address.
-    Email,
-}
-
-impl ChannelKind {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Telegram => "telegram",
-            ChannelKind::Email => "email",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "telegram" => Some(ChannelKind::Telegram),
-            "email" => Some(ChannelKind::Email),
-            _ => None,
-        }
-    }
-}
+pub use channels::Kind as ChannelKind;
 
 /// A channel an event goes to.
 #[derive(Debug, Clone)]
@@ -39,12 +14,20 @@ pub struct Recipient {
     pub channel_id: Uuid,
     /// Its owner.
     pub user_id: Uuid,
-    /// Telegram or email.
+    /// Its kind.
     pub kind: ChannelKind,
-    /// Chat id or email address.
+    /// Chat id, email address, or (other kinds) the summary the dashboard shows.
     pub address: String,
     /// The chat's language, else the user's.
     pub lang: Language,
+    /// The kind's settings (HTTP kinds).
+    pub settings: serde_json::Value,
+    /// Its secrets, sealed (HTTP kinds).
+    pub sealed: Option<Vec<u8>>,
+    /// Its routing rules, as stored.
+    pub routing: serde_json::Value,
+    /// Whether its owner may reach private addresses.
+    pub may_private: bool,
 }
 
 /// A channel row as the recipient queries read it.
@@ -54,6 +37,10 @@ struct RecipientRow {
     kind: String,
     address: String,
     language: String,
+    settings: serde_json::Value,
+    secrets: Option<Vec<u8>>,
+    routing: serde_json::Value,
+    may_private: bool,
 }
 
 impl RecipientRow {
@@ -65,6 +52,10 @@ impl RecipientRow {
             kind,
             address: self.address,
             lang: Language::from_tag(&self.language),
+            settings: self.settings,
+            sealed: self.secrets,
+            routing: self.routing,
+            may_private: self.may_private,
         })
     }
 }
@@ -78,7 +69,8 @@ pub async fn recipients_for_target(
 ) -> Result<Vec<Recipient>, sqlx::Error> {
     let rows = sqlx::query_as!(
         RecipientRow,
-        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!"
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
+                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
          where c.user_id = $1 and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
@@ -100,7 +92,8 @@ pub async fn recipients_for_target(
 pub async fn recipients_for_operators(db: impl PgExecutor<'_>) -> Result<Vec<Recipient>, sqlx::Error> {
     let rows = sqlx::query_as!(
         RecipientRow,
-        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!"
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
+                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
          where u.is_admin and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
@@ -119,7 +112,8 @@ pub async fn recipients_logged(
 ) -> Result<Vec<Recipient>, sqlx::Error> {
     let rows = sqlx::query_as!(
         RecipientRow,
-        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!"
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
+                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
          from notification_log l
          join notification_channels c on c.id = l.channel_id
          join users u on u.id = c.user_id
@@ -158,11 +152,13 @@ pub enum Claim {
 }
 
 /// Claims (incident, channel, kind) for sending: a new row says `sending`; a row still
-/// `sending` (a crash or an error before its send was logged) is claimed again.
+/// `sending` (a crash or an error before its send was logged) is claimed again. Nothing is
+/// claimed for a channel disabled meanwhile (answered as [`Claim::Sent`]: nothing to do).
 pub async fn claim(pool: &PgPool, incident_id: Uuid, channel_id: Uuid, kind: &str) -> Result<Claim, sqlx::Error> {
     let row = sqlx::query!(
         "insert into notification_log (id, incident_id, channel_id, kind, status, attempts)
-         values ($1, $2, $3, $4, 'sending', 1)
+         select $1, $2, $3, $4, 'sending', 1
+         where exists (select 1 from notification_channels where id = $3 and disabled_at is null)
          on conflict (incident_id, channel_id, kind) do update
             set attempts = notification_log.attempts + 1
             where notification_log.status = 'sending'
@@ -270,6 +266,58 @@ pub async fn logged(
     )
     .fetch_optional(db)
     .await
+}
+
+/// A target's name and tags (reports name the target; routing rules read its tags).
+pub async fn target_facts(
+    db: impl PgExecutor<'_>,
+    target_id: Uuid,
+) -> Result<Option<(String, Vec<String>)>, sqlx::Error> {
+    let row = sqlx::query!("select name, tags from targets where id = $1", target_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.name, r.tags)))
+}
+
+/// Records a permanent failure of a channel: its error, and one more in a row; answers how
+/// many in a row there are now.
+pub async fn note_permanent_failure(
+    db: impl PgExecutor<'_>,
+    channel_id: Uuid,
+    error: &str,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar!(
+        "update notification_channels
+         set permanent_failures = permanent_failures + 1, last_error = $2, last_error_at = now()
+         where id = $1 returning permanent_failures",
+        channel_id,
+        truncate(error)
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Records a channel's last error (one that will be retried).
+pub async fn note_channel_error(db: impl PgExecutor<'_>, channel_id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update notification_channels set last_error = $2, last_error_at = now() where id = $1",
+        channel_id,
+        truncate(error)
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a delivery that worked: the permanent failures in a row start again from zero.
+pub async fn note_channel_ok(db: impl PgExecutor<'_>, channel_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update notification_channels set permanent_failures = 0 where id = $1 and permanent_failures <> 0",
+        channel_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Disables a channel, saying why in the dashboard.

@@ -1,17 +1,16 @@
 //! Sending to Telegram within its limits: per-chat pacing, a global rate, 429 `retry_after`
 //! honoured, long texts split, and errors sorted into retry / give up / chat blocked.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use teloxide::ApiError;
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, ReplyParameters};
-use tokio::time::Instant;
 
+use crate::pacer::Pacer;
 use crate::telemetry;
 use crate::text::split_telegram;
 
@@ -37,7 +36,7 @@ pub enum SendError {
 #[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
-    pacer: Arc<Pacer>,
+    pacer: Arc<Pacer<i64>>,
 }
 
 impl Telegram {
@@ -194,85 +193,9 @@ pub fn classify(e: RequestError) -> SendError {
     }
 }
 
-/// Per-chat and global send slots.
-struct Pacer {
-    chat_interval: Duration,
-    global_interval: Option<Duration>,
-    state: Mutex<PacerState>,
-}
-
-struct PacerState {
-    chats: HashMap<i64, Instant>,
-    global: Instant,
-}
-
-impl Pacer {
-    fn new(chat_interval: Duration, global_rate: u32) -> Self {
-        Self {
-            chat_interval,
-            global_interval: (global_rate > 0).then(|| Duration::from_secs(1) / global_rate),
-            state: Mutex::new(PacerState {
-                chats: HashMap::new(),
-                global: Instant::now(),
-            }),
-        }
-    }
-
-    /// Takes the next slot of `chat` and the next global one, and sleeps until both.
-    async fn wait(&self, chat: i64) {
-        let at = {
-            let mut s = self.state.lock().expect("pacer lock");
-            let now = Instant::now();
-            if s.chats.len() > 10_000 {
-                s.chats.retain(|_, next| *next > now);
-            }
-            let next = s.chats.entry(chat).or_insert(now);
-            let chat_at = (*next).max(now);
-            *next = chat_at + self.chat_interval;
-            match self.global_interval {
-                Some(interval) => {
-                    let global_at = s.global.max(chat_at);
-                    s.global = global_at + interval;
-                    global_at
-                }
-                None => chat_at,
-            }
-        };
-        tokio::time::sleep_until(at).await;
-    }
-
-    /// Keeps `chat` quiet for `d` (Telegram's `retry_after`).
-    fn hold(&self, chat: i64, d: Duration) {
-        let mut s = self.state.lock().expect("pacer lock");
-        let until = Instant::now() + d;
-        let next = s.chats.entry(chat).or_insert(until);
-        *next = (*next).max(until);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn one_chat_is_paced_and_others_are_not_held_up() {
-        let pacer = Pacer::new(Duration::from_secs(1), 0);
-        let start = Instant::now();
-        pacer.wait(1).await;
-        pacer.wait(2).await;
-        assert!(Instant::now() - start < Duration::from_millis(10));
-        pacer.wait(1).await;
-        assert!(Instant::now() - start >= Duration::from_secs(1));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retry_after_holds_the_chat() {
-        let pacer = Pacer::new(Duration::from_millis(1), 0);
-        pacer.hold(7, Duration::from_secs(3));
-        let start = Instant::now();
-        pacer.wait(7).await;
-        assert!(Instant::now() - start >= Duration::from_secs(3));
-    }
 
     #[test]
     fn a_blocked_bot_makes_the_recipient_unreachable() {

@@ -343,6 +343,90 @@ fn split_at(text: &str, max: usize) -> Vec<String> {
     parts
 }
 
+/// What an event is for channels of every kind: its [`channels::Event`] and severity.
+pub fn event_class(event: &IncidentEvent) -> (channels::Event, channels::Severity) {
+    use channels::{Event, Severity};
+    match event.kind {
+        IncidentEventKind::Opened if event.state == common::messages::TargetStatus::Degraded => {
+            (Event::Opened, Severity::Warning)
+        }
+        IncidentEventKind::Opened => (Event::Opened, Severity::Critical),
+        IncidentEventKind::Resolved => (Event::Resolved, Severity::Info),
+        IncidentEventKind::CertExpiring => (Event::Certificate, Severity::Warning),
+        IncidentEventKind::Flapping => (Event::Flapping, Severity::Warning),
+        IncidentEventKind::ProbeDegraded => (Event::Probe, Severity::Warning),
+    }
+}
+
+/// The notice of an event for the HTTP kinds, from its [`Alert`]; `key` is the delivery's
+/// log row.
+pub fn event_notice(
+    event: &IncidentEvent,
+    alert: &Alert,
+    lang: Language,
+    key: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> channels::Notice {
+    let (kind, severity) = event_class(event);
+    channels::Notice {
+        event: kind,
+        severity,
+        lang,
+        incident_id: Some(event.incident_id),
+        key,
+        badge: alert.badge.clone(),
+        headline: alert.headline.clone(),
+        name: alert.name.clone(),
+        facts: alert.facts.clone(),
+        text: None,
+        link: Some(alert.link.clone()),
+        ack_link: None,
+        items: Vec::new(),
+        more: 0,
+        at,
+    }
+}
+
+/// The notice of a report for the HTTP kinds: its sections as text.
+pub fn report_notice(
+    report: &IncidentReport,
+    name: &str,
+    lang: Language,
+    link: &str,
+    key: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> channels::Notice {
+    let mut text = String::new();
+    for (title, lines) in report_sections(report, lang) {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&title);
+        for line in lines {
+            text.push('\n');
+            text.push_str(&line);
+        }
+    }
+    let name = one_line(name);
+    channels::Notice {
+        event: channels::Event::Report,
+        severity: channels::Severity::Info,
+        lang,
+        incident_id: Some(report.incident_id),
+        key,
+        badge: lang.text("notify-badge-report"),
+        headline: msg!("notify-headline-report", name).render(lang),
+        name,
+        facts: Vec::new(),
+        text: Some(text),
+        link: Some(link.to_owned()),
+        ack_link: None,
+        items: Vec::new(),
+        more: 0,
+        at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

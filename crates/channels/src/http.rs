@@ -160,7 +160,9 @@ pub fn retry_after(r: &Response) -> Option<Duration> {
         (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())))?
     } else {
         let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-        (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default()
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default()
     };
     Some(wait.min(MAX_RETRY_AFTER))
 }
@@ -182,7 +184,10 @@ pub fn parse_url(field: &str, value: &str) -> Result<Url, FieldError> {
         return Err(FieldError::new(field, "has no host"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(FieldError::new(field, "must not hold credentials (use the kind's token field)"));
+        return Err(FieldError::new(
+            field,
+            "must not hold credentials (use the kind's token field)",
+        ));
     }
     Ok(url)
 }
@@ -231,7 +236,10 @@ mod tests {
 
     #[test]
     fn answers_are_classified_by_status() {
-        assert_eq!(classify(&answer(204, &[])), Disposition::Delivered { external_id: None });
+        assert_eq!(
+            classify(&answer(204, &[])),
+            Disposition::Delivered { external_id: None }
+        );
         assert_eq!(
             classify(&answer(429, &[("retry-after", "7")])),
             Disposition::RateLimited {
@@ -245,11 +253,20 @@ mod tests {
 
     #[test]
     fn retry_after_takes_seconds_fractions_and_dates_and_is_capped() {
-        assert_eq!(retry_after(&answer(429, &[("Retry-After", "1.5")])), Some(Duration::from_millis(1500)));
-        assert_eq!(retry_after(&answer(429, &[("retry-after", "999999")])), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after(&answer(429, &[("Retry-After", "1.5")])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&answer(429, &[("retry-after", "999999")])),
+            Some(MAX_RETRY_AFTER)
+        );
         let at = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
         let wait = retry_after(&answer(429, &[("retry-after", &at)])).unwrap();
-        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
         assert_eq!(retry_after(&answer(429, &[("retry-after", "soon")])), None);
         assert_eq!(retry_after(&answer(429, &[("retry-after", "-3")])), None);
     }

@@ -240,10 +240,18 @@ pub struct Validated {
 }
 
 fn parse<C: Channel>(settings: &Value) -> Result<C::Settings, FieldError> {
-    let value = if settings.is_null() { Value::Object(Default::default()) } else { settings.clone() };
+    let value = if settings.is_null() {
+        Value::Object(Default::default())
+    } else {
+        settings.clone()
+    };
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "settings".to_owned() } else { format!("settings.{path}") };
+        let field = if path == "." {
+            "settings".to_owned()
+        } else {
+            format!("settings.{path}")
+        };
         // serde's message names the expected type or the unknown field, never the value.
         let message = e.inner().to_string();
         FieldError::new(field, strip_value(&message))
@@ -265,7 +273,10 @@ fn check<C: Channel>(settings: &Value, secrets: &Secrets) -> Result<Validated, F
         let known = C::SECRETS.iter().any(|s| s.name == name)
             || (C::SECRETS.iter().any(|s| s.name == "header:*") && name.starts_with("header:"));
         if !known {
-            return Err(FieldError::new(format!("secrets.{name}"), "is not a secret of this kind"));
+            return Err(FieldError::new(
+                format!("secrets.{name}"),
+                "is not a secret of this kind",
+            ));
         }
         if value.len() > limits::SECRET {
             return Err(FieldError::new(

@@ -148,7 +148,11 @@ impl Notice {
             .map(|i| format!("• {}: {}", i.name, i.headline))
             .collect();
         if self.more > 0 {
-            out.push(Msg::new("notify-digest-more").arg("count", self.more as i64).render(self.lang));
+            out.push(
+                Msg::new("notify-digest-more")
+                    .arg("count", self.more as i64)
+                    .render(self.lang),
+            );
         }
         out
     }
@@ -199,19 +203,28 @@ impl Notice {
             Event::Opened => ("notify-badge-down", "notify-headline-down", Severity::Critical),
             Event::Resolved => ("notify-badge-resolved", "notify-headline-resolved", Severity::Info),
             Event::Report => ("notify-badge-report", "notify-headline-report", Severity::Info),
-            Event::Certificate => ("notify-badge-certificate", "notify-headline-certificate", Severity::Warning),
+            Event::Certificate => (
+                "notify-badge-certificate",
+                "notify-headline-certificate",
+                Severity::Warning,
+            ),
             Event::Flapping => ("notify-badge-flapping", "notify-headline-flapping", Severity::Warning),
             Event::Reminder => ("notify-badge-reminder", "notify-headline-reminder", Severity::Critical),
             Event::Digest => ("notify-badge-digest", "notify-headline-digest", Severity::Critical),
             Event::Probe => ("notify-badge-probe", "notify-headline-probe", Severity::Warning),
             Event::Test => ("notify-badge-test", "notify-headline-test", Severity::Info),
         };
-        let headline = Msg::new(headline).arg("name", name.as_str()).arg("count", 20i64).render(lang);
+        let headline = Msg::new(headline)
+            .arg("name", name.as_str())
+            .arg("count", 20i64)
+            .render(lang);
         let items = if event == Event::Digest {
             (1..=3)
                 .map(|i| DigestItem {
                     name: format!("api-{i}.example.com"),
-                    headline: Msg::new("notify-headline-down").arg("name", format!("api-{i}.example.com")).render(lang),
+                    headline: Msg::new("notify-headline-down")
+                        .arg("name", format!("api-{i}.example.com"))
+                        .render(lang),
                     link: Some(format!("https://pingtower.example/incidents/{i}")),
                 })
                 .collect()
@@ -228,7 +241,10 @@ impl Notice {
             headline,
             name,
             facts: vec![
-                (lang.text("notify-fact-target"), "https://shop.example.com/api".to_owned()),
+                (
+                    lang.text("notify-fact-target"),
+                    "https://shop.example.com/api".to_owned(),
+                ),
                 (lang.text("notify-fact-since"), "2026-12-05 10:00:00 UTC".to_owned()),
             ],
             text: (event == Event::Report).then(|| "Summary: the host refused connections on :443.".to_owned()),

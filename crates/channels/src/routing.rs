@@ -132,7 +132,10 @@ impl Routing {
 
     /// Checks the rules: tag counts and lengths, times, the time zone.
     pub fn validate(&self) -> Result<(), FieldError> {
-        for (name, tags) in [("routing.tags_include", &self.tags_include), ("routing.tags_exclude", &self.tags_exclude)] {
+        for (name, tags) in [
+            ("routing.tags_include", &self.tags_include),
+            ("routing.tags_exclude", &self.tags_exclude),
+        ] {
             if tags.len() > MAX_TAGS {
                 return Err(FieldError::new(name, format!("at most {MAX_TAGS} tags")));
             }
@@ -174,7 +177,8 @@ impl Routing {
         } else if !self.events.contains(&routed) {
             return Verdict::Skip;
         }
-        if severity < self.min_severity {
+        // Resolutions and reports follow the alert they answer, whatever their own severity.
+        if severity < self.min_severity && !matches!(event, Event::Resolved | Event::Report) {
             return Verdict::Skip;
         }
         if !self.tags_include.is_empty() && !tags.iter().any(|t| self.tags_include.contains(t)) {
@@ -200,7 +204,11 @@ impl Routing {
         let tz: chrono_tz::Tz = q.timezone.parse().ok()?;
         let local = now.with_timezone(&tz);
         let t = local.time();
-        let inside = if start < end { t >= start && t < end } else { t >= start || t < end };
+        let inside = if start < end {
+            t >= start && t < end
+        } else {
+            t >= start || t < end
+        };
         if !inside {
             return None;
         }
@@ -240,8 +248,18 @@ mod tests {
     #[test]
     fn the_default_takes_everything_at_once() {
         let r = Routing::from_stored(&serde_json::json!({}));
-        for e in [Event::Opened, Event::Resolved, Event::Report, Event::Certificate, Event::Flapping, Event::Reminder] {
-            assert_eq!(r.verdict(e, Severity::Info, &[], at("2026-12-05T03:00:00Z")), Verdict::Send);
+        for e in [
+            Event::Opened,
+            Event::Resolved,
+            Event::Report,
+            Event::Certificate,
+            Event::Flapping,
+            Event::Reminder,
+        ] {
+            assert_eq!(
+                r.verdict(e, Severity::Info, &[], at("2026-12-05T03:00:00Z")),
+                Verdict::Send
+            );
         }
     }
 
@@ -258,8 +276,23 @@ mod tests {
         let prod = ["prod".to_owned()];
         assert_eq!(r.verdict(Event::Opened, Severity::Critical, &prod, now), Verdict::Send);
         assert_eq!(r.verdict(Event::Opened, Severity::Warning, &prod, now), Verdict::Skip);
-        assert_eq!(r.verdict(Event::Resolved, Severity::Critical, &prod, now), Verdict::Skip);
-        assert_eq!(r.verdict(Event::Opened, Severity::Critical, &["dev".into()], now), Verdict::Skip);
+        assert_eq!(
+            r.verdict(Event::Resolved, Severity::Critical, &prod, now),
+            Verdict::Skip
+        );
+        let all = Routing {
+            min_severity: Severity::Critical,
+            ..Routing::default()
+        };
+        assert_eq!(all.verdict(Event::Resolved, Severity::Info, &[], now), Verdict::Send);
+        assert_eq!(
+            all.verdict(Event::Certificate, Severity::Warning, &[], now),
+            Verdict::Skip
+        );
+        assert_eq!(
+            r.verdict(Event::Opened, Severity::Critical, &["dev".into()], now),
+            Verdict::Skip
+        );
         assert_eq!(
             r.verdict(Event::Opened, Severity::Critical, &["prod".into(), "noisy".into()], now),
             Verdict::Skip
@@ -279,22 +312,43 @@ mod tests {
             }
         );
         assert_eq!(r.verdict(Event::Opened, Severity::Critical, &[], now), Verdict::Send);
-        assert!(matches!(r.verdict(Event::Opened, Severity::Warning, &[], now), Verdict::Hold { .. }));
+        assert!(matches!(
+            r.verdict(Event::Opened, Severity::Warning, &[], now),
+            Verdict::Hold { .. }
+        ));
         // 19:30 UTC is 22:30 in Moscow: held until 07:00 the next morning.
-        assert_eq!(r.quiet_until(at("2026-12-05T19:30:00Z")), Some(at("2026-12-06T04:00:00Z")));
+        assert_eq!(
+            r.quiet_until(at("2026-12-05T19:30:00Z")),
+            Some(at("2026-12-06T04:00:00Z"))
+        );
         // 12:00 UTC is 15:00: not quiet.
-        assert_eq!(r.verdict(Event::Resolved, Severity::Info, &[], at("2026-12-05T12:00:00Z")), Verdict::Send);
+        assert_eq!(
+            r.verdict(Event::Resolved, Severity::Info, &[], at("2026-12-05T12:00:00Z")),
+            Verdict::Send
+        );
         // Within one day.
         let day = quiet("09:00", "17:00", "UTC");
-        assert_eq!(day.quiet_until(at("2026-12-05T10:00:00Z")), Some(at("2026-12-05T17:00:00Z")));
+        assert_eq!(
+            day.quiet_until(at("2026-12-05T10:00:00Z")),
+            Some(at("2026-12-05T17:00:00Z"))
+        );
         assert_eq!(day.quiet_until(at("2026-12-05T17:00:00Z")), None);
     }
 
     #[test]
     fn bad_rules_name_their_field() {
-        assert_eq!(quiet("25:00", "07:00", "UTC").validate().unwrap_err().field, "routing.quiet_hours.start");
-        assert_eq!(quiet("22:00", "07:00", "Mars/Base").validate().unwrap_err().field, "routing.quiet_hours.timezone");
-        assert_eq!(quiet("22:00", "22:00", "UTC").validate().unwrap_err().field, "routing.quiet_hours.end");
+        assert_eq!(
+            quiet("25:00", "07:00", "UTC").validate().unwrap_err().field,
+            "routing.quiet_hours.start"
+        );
+        assert_eq!(
+            quiet("22:00", "07:00", "Mars/Base").validate().unwrap_err().field,
+            "routing.quiet_hours.timezone"
+        );
+        assert_eq!(
+            quiet("22:00", "22:00", "UTC").validate().unwrap_err().field,
+            "routing.quiet_hours.end"
+        );
         let many = Routing {
             tags_include: (0..51).map(|i| i.to_string()).collect(),
             ..Routing::default()

@@ -96,7 +96,12 @@ impl HttpSender {
         let headers = answer
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         while let Some(chunk) = answer.chunk().await.map_err(|e| describe(&e))? {
@@ -116,7 +121,11 @@ impl HttpSender {
     /// Refuses a URL whose addresses (with its port) the guard refuses.
     async fn check_destination(&self, request: &Request, may_private: bool) -> Result<(), Disposition> {
         let url = &request.url;
-        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = url.port_or_known_default().unwrap_or(443);
         let addrs: Vec<SocketAddr> = match parse_ip_literal(host) {
             Some(ip) => vec![SocketAddr::new(ip, port)],

@@ -115,7 +115,12 @@ impl FakeService {
                     query: uri.query().unwrap_or_default().to_owned(),
                     headers: headers
                         .iter()
-                        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                        .map(|(n, v)| {
+                            (
+                                n.as_str().to_owned(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
                         .collect(),
                     body: body.to_vec(),
                     at: Instant::now(),
@@ -129,7 +134,11 @@ impl FakeService {
                     None if !received.problems.is_empty() => (400, Vec::new(), received.problems.join("; ")),
                     None => {
                         let (status, body) = (shape.answer)(&received);
-                        (status, vec![("content-type".to_owned(), "application/json".to_owned())], body)
+                        (
+                            status,
+                            vec![("content-type".to_owned(), "application/json".to_owned())],
+                            body,
+                        )
                     }
                 };
                 received.status = status;
@@ -144,7 +153,9 @@ impl FakeService {
                 response
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { addr, kind, state }
@@ -217,7 +228,10 @@ pub fn texts(r: &Received) -> String {
     let json = r.json();
     if !json.is_null() {
         walk(&json, &mut out);
-    } else if r.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
+    } else if r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
         for (_, v) in url::form_urlencoded::parse(&r.body) {
             out.push_str(&v);
             out.push('\n');
@@ -226,7 +240,10 @@ pub fn texts(r: &Received) -> String {
         out = r.text();
     }
     for (name, value) in &r.headers {
-        if !matches!(name.as_str(), "authorization" | "content-type" | "content-length" | "host") {
+        if !matches!(
+            name.as_str(),
+            "authorization" | "content-type" | "content-length" | "host"
+        ) {
             out.push_str(value);
             out.push('\n');
         }
@@ -240,7 +257,7 @@ pub fn require_strings(body: &Value, paths: &[&str]) -> Vec<String> {
         .iter()
         .filter(|p| {
             let v = p.split('.').try_fold(body, |v, key| v.get(key));
-            !v.is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            v.is_none_or(|v| v.as_str().is_none_or(str::is_empty))
         })
         .map(|p| format!("`{p}` must be a non-empty string"))
         .collect()

@@ -46,7 +46,10 @@ async fn every_message_in_both_languages_has_the_documented_shape() {
             for &event in EVENTS {
                 let notice = Notice::sample(event, lang);
                 let req = request(kind, &fake, &notice);
-                let answer = sender.send(&req, false).await.unwrap_or_else(|d| panic!("{kind}: {d:?}"));
+                let answer = sender
+                    .send(&req, false)
+                    .await
+                    .unwrap_or_else(|d| panic!("{kind}: {d:?}"));
                 sent += 1;
                 let got = fake.received().pop().unwrap();
                 assert!(got.problems.is_empty(), "{kind} {event:?} {lang:?}: {:?}", got.problems);
@@ -56,7 +59,8 @@ async fn every_message_in_both_languages_has_the_documented_shape() {
                 );
                 let words = texts(&got);
                 assert!(
-                    words.contains(&notice.headline) || words.contains(&channels::http::truncate(&notice.headline, 60)[..20]),
+                    words.contains(&notice.headline)
+                        || words.contains(&channels::http::truncate(&notice.headline, 60)[..20]),
                     "{kind} {event:?} {lang:?}: the headline {:?} is not in the message: {words}",
                     notice.headline
                 );
@@ -86,32 +90,62 @@ async fn rate_limits_permanent_and_transient_failures_are_told_apart() {
             "{kind}: 429 {:?}",
             seen[0]
         );
-        assert!(matches!(seen[1], Disposition::Unreachable(_)), "{kind}: 404 {:?}", seen[1]);
-        assert!(matches!(seen[2], Disposition::Transient(_)), "{kind}: 503 {:?}", seen[2]);
-        assert!(matches!(seen[3], Disposition::Permanent(_) | Disposition::Unreachable(_)), "{kind}: 400 {:?}", seen[3]);
+        assert!(
+            matches!(seen[1], Disposition::Unreachable(_)),
+            "{kind}: 404 {:?}",
+            seen[1]
+        );
+        assert!(
+            matches!(seen[2], Disposition::Transient(_)),
+            "{kind}: 503 {:?}",
+            seen[2]
+        );
+        assert!(
+            matches!(seen[3], Disposition::Permanent(_) | Disposition::Unreachable(_)),
+            "{kind}: 400 {:?}",
+            seen[3]
+        );
     }
 }
 
 #[tokio::test]
 async fn the_guard_refuses_private_destinations_unless_allowed() {
-    let strict = HttpSender::new(Guard::from_parts(&Default::default(), Vec::new()), Duration::from_secs(5)).unwrap();
+    let strict = HttpSender::new(
+        Guard::from_parts(&Default::default(), Vec::new()),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let fake = FakeService::start(Kind::Slack).await;
     let req = request(Kind::Slack, &fake, &Notice::sample(Event::Test, Language::En));
     let refused = strict.send(&req, false).await.unwrap_err();
-    assert!(matches!(refused, Disposition::Unreachable(ref why) if why.contains("loopback")), "{refused:?}");
+    assert!(
+        matches!(refused, Disposition::Unreachable(ref why) if why.contains("loopback")),
+        "{refused:?}"
+    );
     assert!(fake.received().is_empty(), "nothing reached the fake");
 }
 
 #[test]
 fn unknown_settings_missing_secrets_and_bad_urls_name_their_field() {
-    let s = |pairs: &[(&str, &str)]| channels::Secrets(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    let s =
+        |pairs: &[(&str, &str)]| channels::Secrets(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     let err = channels::validate(Kind::Slack, &serde_json::json!({}), &s(&[])).unwrap_err();
     assert_eq!(err.field, "secrets.url");
-    let err = channels::validate(Kind::Slack, &serde_json::json!({"colour": 1}), &s(&[("url", "https://x.example/")])).unwrap_err();
+    let err = channels::validate(
+        Kind::Slack,
+        &serde_json::json!({"colour": 1}),
+        &s(&[("url", "https://x.example/")]),
+    )
+    .unwrap_err();
     assert_eq!(err.field, "settings.colour", "{err}");
     let err = channels::validate(Kind::Slack, &serde_json::json!({}), &s(&[("url", "gopher://x")])).unwrap_err();
     assert_eq!(err.field, "secrets.url");
-    let err = channels::validate(Kind::Slack, &serde_json::json!({}), &s(&[("url", "https://x.example/"), ("token", "t")])).unwrap_err();
+    let err = channels::validate(
+        Kind::Slack,
+        &serde_json::json!({}),
+        &s(&[("url", "https://x.example/"), ("token", "t")]),
+    )
+    .unwrap_err();
     assert_eq!(err.field, "secrets.token");
     let err = channels::validate(Kind::Telegram, &serde_json::json!({}), &s(&[])).unwrap_err();
     assert_eq!(err.field, "kind");

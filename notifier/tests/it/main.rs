@@ -7,3 +7,4 @@ mod crashes;
 mod email;
 mod health;
 mod helpers;
+mod kinds;

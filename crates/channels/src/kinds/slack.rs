@@ -189,7 +189,11 @@ impl Channel for Mattermost {
 
     fn render(s: &MattermostSettings, secrets: &Secrets, n: &Notice) -> Result<Request, FieldError> {
         let mut body = json!({"text": truncate(&markdown_text(n), 16_000)});
-        for (key, value) in [("username", &s.username), ("icon_url", &s.icon_url), ("channel", &s.channel)] {
+        for (key, value) in [
+            ("username", &s.username),
+            ("icon_url", &s.icon_url),
+            ("channel", &s.channel),
+        ] {
             if let Some(v) = value {
                 body[key] = json!(v);
             }
@@ -222,7 +226,11 @@ pub mod fake {
     /// Slack's Block Kit rules, as far as a message of ours can break them.
     pub fn check_slack(r: &Received) -> Vec<String> {
         let mut problems = Vec::new();
-        if r.method != "POST" || !r.header("content-type").is_some_and(|c| c.starts_with("application/json")) {
+        if r.method != "POST"
+            || !r
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("application/json"))
+        {
             problems.push("must be a JSON POST".into());
         }
         let b = r.json();
@@ -240,10 +248,12 @@ pub mod fake {
                 problems.push(format!("blocks[{i}]: unknown type {ty:?}"));
             }
             match ty {
-                "header" => {
-                    if block["text"]["type"] != "plain_text" || len(&block["text"]["text"]) == 0 || len(&block["text"]["text"]) > HEADER_MAX {
-                        problems.push(format!("blocks[{i}]: a header is plain_text of 1–150 characters"));
-                    }
+                "header"
+                    if block["text"]["type"] != "plain_text"
+                        || len(&block["text"]["text"]) == 0
+                        || len(&block["text"]["text"]) > HEADER_MAX =>
+                {
+                    problems.push(format!("blocks[{i}]: a header is plain_text of 1–150 characters"));
                 }
                 "section" => {
                     let text = len(&block["text"]["text"]);
@@ -260,7 +270,11 @@ pub mod fake {
                 }
                 "actions" => {
                     for (j, e) in b["blocks"][i]["elements"].as_array().into_iter().flatten().enumerate() {
-                        if e["type"] != "button" || e["text"]["type"] != "plain_text" || len(&e["text"]["text"]) > BUTTON_TEXT_MAX || len(&e["url"]) > 3000 {
+                        if e["type"] != "button"
+                            || e["text"]["type"] != "plain_text"
+                            || len(&e["text"]["text"]) > BUTTON_TEXT_MAX
+                            || len(&e["url"]) > 3000
+                        {
                             problems.push(format!("blocks[{i}].elements[{j}]: a link button"));
                         }
                     }
@@ -274,7 +288,11 @@ pub mod fake {
     /// Mattermost: a JSON POST with `text` (or Slack attachments).
     pub fn check_mattermost(r: &Received) -> Vec<String> {
         let mut problems = Vec::new();
-        if r.method != "POST" || !r.header("content-type").is_some_and(|c| c.starts_with("application/json")) {
+        if r.method != "POST"
+            || !r
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("application/json"))
+        {
             problems.push("must be a JSON POST".into());
         }
         let b = r.json();
