@@ -83,7 +83,9 @@ fn check_username(name: &str) -> Result<(), FieldError> {
     if lower.is_empty() || name.chars().count() > USERNAME_MAX {
         return Err(FieldError::new(FIELD, format!("must be 1–{USERNAME_MAX} characters")));
     }
-    if ["@", "#", ":", "```", "discord", "clyde"].iter().any(|bad| lower.contains(bad))
+    if ["@", "#", ":", "```", "discord", "clyde"]
+        .iter()
+        .any(|bad| lower.contains(bad))
         || lower == "everyone"
         || lower == "here"
     {
@@ -251,10 +253,10 @@ pub mod fake {
         if len(&e["footer"]["text"]) > FOOTER_MAX {
             problems.push(format!("embeds[{i}].footer.text over {FOOTER_MAX}"));
         }
-        if !e["color"].as_u64().is_some_and(|c| c <= 0xff_ff_ff) {
+        if e["color"].as_u64().is_none_or(|c| c > 0xff_ff_ff) {
             problems.push(format!("embeds[{i}].color must be an RGB integer"));
         }
-        if !e["url"].is_null() && !e["url"].as_str().is_some_and(|u| url::Url::parse(u).is_ok()) {
+        if !e["url"].is_null() && e["url"].as_str().is_none_or(|u| url::Url::parse(u).is_err()) {
             problems.push(format!("embeds[{i}].url must be a URL"));
         }
         let timestamp_ok = e["timestamp"]
@@ -283,7 +285,11 @@ pub mod fake {
     /// Execute Webhook's rules, as far as a message of ours can break them.
     pub fn check(r: &Received) -> Vec<String> {
         let mut problems = Vec::new();
-        if r.method != "POST" || !r.header("content-type").is_some_and(|c| c.starts_with("application/json")) {
+        if r.method != "POST"
+            || !r
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("application/json"))
+        {
             problems.push("must be a JSON POST".into());
         }
         let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();
@@ -301,11 +307,18 @@ pub mod fake {
         if !b["username"].is_null() && !(1..=USERNAME_MAX).contains(&len(&b["username"])) {
             problems.push("`username` must be 1–80 characters".into());
         }
-        let Some(embeds) = b["embeds"].as_array().filter(|e| !e.is_empty() && e.len() <= EMBEDS_MAX) else {
+        let Some(embeds) = b["embeds"]
+            .as_array()
+            .filter(|e| !e.is_empty() && e.len() <= EMBEDS_MAX)
+        else {
             problems.push("`embeds` must be 1–10 embeds (the message has no content)".into());
             return problems;
         };
-        let total: usize = embeds.iter().enumerate().map(|(i, e)| check_embed(i, e, &mut problems)).sum();
+        let total: usize = embeds
+            .iter()
+            .enumerate()
+            .map(|(i, e)| check_embed(i, e, &mut problems))
+            .sum();
         if total > EMBED_TOTAL_MAX {
             problems.push(format!("the embeds' texts total {total}, over {EMBED_TOTAL_MAX}"));
         }
@@ -328,7 +341,13 @@ pub mod fake {
 
     /// A webhook at `base` posting under its own name.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets([("url".to_owned(), format!("{base}/api/webhooks/123456789012345678/sample-token"))].into());
+        let secrets = Secrets(
+            [(
+                "url".to_owned(),
+                format!("{base}/api/webhooks/123456789012345678/sample-token"),
+            )]
+            .into(),
+        );
         (json!({"username": "PingTower"}), secrets)
     }
 }
@@ -379,7 +398,10 @@ mod tests {
                 external_id: Some("42".into())
             }
         );
-        assert_eq!(Discord::classify(&answer(204, &[], "")), Disposition::Delivered { external_id: None });
+        assert_eq!(
+            Discord::classify(&answer(204, &[], "")),
+            Disposition::Delivered { external_id: None }
+        );
     }
 
     #[test]

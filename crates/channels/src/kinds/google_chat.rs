@@ -153,7 +153,11 @@ pub mod fake {
     /// The path, query, text and thread of a webhook message.
     pub fn check(r: &Received) -> Vec<String> {
         let mut problems = Vec::new();
-        if r.method != "POST" || !r.header("content-type").is_some_and(|c| c.starts_with("application/json")) {
+        if r.method != "POST"
+            || !r
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("application/json"))
+        {
             problems.push("must be a JSON POST".into());
         }
         let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();

@@ -89,7 +89,8 @@ pub fn card(n: &Notice, text_max: usize) -> Value {
     }
     let mut actions = Vec::new();
     if let Some(link) = &n.link {
-        actions.push(json!({"type": "Action.OpenUrl", "title": truncate(&n.open_label(), ACTION_TITLE_MAX), "url": link}));
+        actions
+            .push(json!({"type": "Action.OpenUrl", "title": truncate(&n.open_label(), ACTION_TITLE_MAX), "url": link}));
     }
     if let Some(ack) = &n.ack_link {
         actions.push(json!({
@@ -158,7 +159,14 @@ pub mod fake {
     use super::*;
     use crate::testing::Received;
 
-    const ELEMENTS: &[&str] = &["TextBlock", "FactSet", "ColumnSet", "Container", "Image", "RichTextBlock"];
+    const ELEMENTS: &[&str] = &[
+        "TextBlock",
+        "FactSet",
+        "ColumnSet",
+        "Container",
+        "Image",
+        "RichTextBlock",
+    ];
 
     fn nonempty(v: &Value) -> bool {
         v.as_str().is_some_and(|s| !s.trim().is_empty())
@@ -180,7 +188,9 @@ pub mod fake {
             }
             "FactSet" => {
                 let facts = e["facts"].as_array();
-                if facts.is_none_or(|f| f.is_empty() || f.iter().any(|f| !f["title"].is_string() || !f["value"].is_string())) {
+                if facts.is_none_or(|f| {
+                    f.is_empty() || f.iter().any(|f| !f["title"].is_string() || !f["value"].is_string())
+                }) {
                     problems.push(format!("body[{i}]: a FactSet needs facts of title and value strings"));
                 }
             }
@@ -192,7 +202,10 @@ pub mod fake {
         if c["type"] != "AdaptiveCard" || c["$schema"] != CARD_SCHEMA {
             problems.push("content must be an AdaptiveCard with its $schema".into());
         }
-        if !matches!(c["version"].as_str(), Some("1.0" | "1.1" | "1.2" | "1.3" | "1.4" | "1.5")) {
+        if !matches!(
+            c["version"].as_str(),
+            Some("1.0" | "1.1" | "1.2" | "1.3" | "1.4" | "1.5")
+        ) {
             problems.push("content.version must be 1.0–1.5 (what Teams renders)".into());
         }
         match c["body"].as_array() {
@@ -213,7 +226,11 @@ pub mod fake {
     /// The message, its one attachment and the card's structure.
     pub fn check(r: &Received) -> Vec<String> {
         let mut problems = Vec::new();
-        if r.method != "POST" || !r.header("content-type").is_some_and(|c| c.starts_with("application/json")) {
+        if r.method != "POST"
+            || !r
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("application/json"))
+        {
             problems.push("must be a JSON POST".into());
         }
         if r.body.len() > MESSAGE_MAX_BYTES {

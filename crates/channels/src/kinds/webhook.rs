@@ -138,14 +138,21 @@ pub fn verify(
     }
     let prefix = format!("{SIGNATURE_VERSION}=");
     let mut seen = false;
-    for candidate in signature.split(',').filter_map(|s| s.trim().strip_prefix(prefix.as_str())) {
+    for candidate in signature
+        .split(',')
+        .filter_map(|s| s.trim().strip_prefix(prefix.as_str()))
+    {
         let Ok(bytes) = hex::decode(candidate) else { continue };
         seen = true;
         if mac(secret, timestamp, body).verify_slice(&bytes).is_ok() {
             return Ok(());
         }
     }
-    Err(if seen { VerifyError::Mismatch } else { VerifyError::Malformed })
+    Err(if seen {
+        VerifyError::Mismatch
+    } else {
+        VerifyError::Malformed
+    })
 }
 
 /// The default body, and the template's variables.
@@ -173,7 +180,12 @@ pub fn payload(n: &Notice) -> Value {
 
 /// Whether `content_type` is JSON (`application/json`, `application/*+json`).
 pub fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
@@ -219,7 +231,10 @@ fn check_template(template: &str, content_type: &str) -> Result<(), FieldError> 
         ));
     }
     if template.trim().is_empty() {
-        return Err(FieldError::new(TEMPLATE_FIELD, "is empty (leave it out for the default body)"));
+        return Err(FieldError::new(
+            TEMPLATE_FIELD,
+            "is empty (leave it out for the default body)",
+        ));
     }
     let env = environment();
     env.template_from_str(template)
@@ -227,7 +242,11 @@ fn check_template(template: &str, content_type: &str) -> Result<(), FieldError> 
     // Run-time errors (unknown names, bad filters, JSON out) show now rather than at the
     // first incident: render the samples that use every variable.
     for event in [crate::Event::Opened, crate::Event::Digest, crate::Event::Report] {
-        render_template(template, content_type, &Notice::sample(event, common::i18n::Language::En))?;
+        render_template(
+            template,
+            content_type,
+            &Notice::sample(event, common::i18n::Language::En),
+        )?;
     }
     Ok(())
 }
@@ -254,7 +273,9 @@ fn check_content_type(value: &str, has_template: bool) -> Result<(), FieldError>
 pub fn custom_headers(secrets: &Secrets) -> Result<Vec<(&str, &str)>, FieldError> {
     let mut out = Vec::new();
     for (key, value) in &secrets.0 {
-        let Some(name) = key.strip_prefix(HEADER_PREFIX) else { continue };
+        let Some(name) = key.strip_prefix(HEADER_PREFIX) else {
+            continue;
+        };
         let field = || format!("secrets.{key}");
         let lower = name.to_ascii_lowercase();
         if name.is_empty() || http::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -369,9 +390,12 @@ pub mod fake {
     /// How far a timestamp may be from the fake's clock.
     pub const TOLERANCE_SECS: i64 = 300;
 
-    /// `(receiver, timestamp, signature)` seen, with the timestamp: the receiver is the
+    /// A request as a receiver remembers it: `(receiver, timestamp, signature)`.
+    type Seen = (String, String, String);
+
+    /// Requests seen, with their timestamps: the receiver is the
     /// `Host` header (each fake has its own port), so fakes running at once share nothing.
-    static SEEN: LazyLock<Mutex<HashMap<(String, String, String), i64>>> = LazyLock::new(Default::default);
+    static SEEN: LazyLock<Mutex<HashMap<Seen, i64>>> = LazyLock::new(Default::default);
 
     /// Whether this request was seen before (remembering it); entries older than the
     /// tolerance are forgotten (the timestamp check refuses those requests anyway).
@@ -434,7 +458,10 @@ pub mod fake {
                 "language",
             ],
         ));
-        if b["occurred_at"].as_str().is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_err()) {
+        if b["occurred_at"]
+            .as_str()
+            .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_err())
+        {
             problems.push("`occurred_at` must be RFC 3339".into());
         }
         let facts_ok = b["facts"]
@@ -471,7 +498,10 @@ pub mod fake {
         let secrets = Secrets(
             [
                 ("secret".to_owned(), SAMPLE_SECRET.to_owned()),
-                (format!("{HEADER_PREFIX}{}", SAMPLE_HEADER.0), SAMPLE_HEADER.1.to_owned()),
+                (
+                    format!("{HEADER_PREFIX}{}", SAMPLE_HEADER.0),
+                    SAMPLE_HEADER.1.to_owned(),
+                ),
             ]
             .into(),
         );
