@@ -222,6 +222,10 @@ macro_rules! kinds {
 kinds! {
     Slack => "slack", slack::Slack;
     Mattermost => "mattermost", slack::Mattermost;
+    Webhook => "webhook", webhook::Webhook;
+    Discord => "discord", discord::Discord;
+    Teams => "teams", teams::Teams;
+    GoogleChat => "google_chat", google_chat::GoogleChat;
 }
 
 impl std::fmt::Display for Kind {

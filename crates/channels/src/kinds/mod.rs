@@ -2,7 +2,11 @@
 //! tests (feature `testing`), describes its service's documented request shape in a `fake`
 //! module.
 
+pub mod discord;
+pub mod google_chat;
 pub mod slack;
+pub mod teams;
+pub mod webhook;
 
 /// The fake shape of `kind`'s service.
 #[cfg(feature = "testing")]
@@ -19,6 +23,26 @@ pub fn fake_shape(kind: crate::Kind) -> crate::testing::Shape {
             check: slack::fake::check_mattermost,
             answer: slack::fake::answer,
             sample: slack::fake::sample,
+        },
+        Kind::Webhook => Shape {
+            check: webhook::fake::check,
+            answer: webhook::fake::answer,
+            sample: webhook::fake::sample,
+        },
+        Kind::Discord => Shape {
+            check: discord::fake::check,
+            answer: discord::fake::answer,
+            sample: discord::fake::sample,
+        },
+        Kind::Teams => Shape {
+            check: teams::fake::check,
+            answer: teams::fake::answer,
+            sample: teams::fake::sample,
+        },
+        Kind::GoogleChat => Shape {
+            check: google_chat::fake::check,
+            answer: google_chat::fake::answer,
+            sample: google_chat::fake::sample,
         },
         other => panic!("no fake for {other}"),
     }
