@@ -133,7 +133,7 @@ async fn every_kind_says_opened_report_and_resolved_in_the_users_language_exactl
 async fn retry_after_is_honoured_and_server_errors_are_retried_without_duplicates() {
     let (mut env, pool, owner) = TestEnv::with_user("en").await;
     let slack = FakeService::start(Kind::Slack).await;
-    let discord = FakeService::start(Kind::Mattermost).await;
+    let discord = FakeService::start(Kind::Discord).await;
     http_channel(&pool, owner, &slack, serde_json::json!({})).await;
     http_channel(&pool, owner, &discord, serde_json::json!({})).await;
     slack.respond_next(429, &[("Retry-After", "2")], "rate_limited");
