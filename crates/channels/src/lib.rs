@@ -222,6 +222,12 @@ macro_rules! kinds {
 kinds! {
     Slack => "slack", slack::Slack;
     Mattermost => "mattermost", slack::Mattermost;
+    Ntfy => "ntfy", ntfy::Ntfy;
+    Gotify => "gotify", gotify::Gotify;
+    Pushover => "pushover", pushover::Pushover;
+    Pagerduty => "pagerduty", pagerduty::PagerDuty;
+    Opsgenie => "opsgenie", opsgenie::Opsgenie;
+    Matrix => "matrix", matrix::Matrix;
 }
 
 impl std::fmt::Display for Kind {
