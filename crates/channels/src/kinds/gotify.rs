@@ -7,7 +7,7 @@
 //! the token is wrong.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::api::{check_token, delivered_with, endpoint};
 use super::slack::markdown;
@@ -125,6 +125,8 @@ impl Channel for Gotify {
 /// Gotify's documented shape (tests).
 #[cfg(feature = "testing")]
 pub mod fake {
+    use serde_json::Value;
+
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;

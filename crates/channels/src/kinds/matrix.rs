@@ -11,7 +11,7 @@
 //! token is wrong or the user is not in the room. An event may take 65,536 bytes.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use url::{Url, form_urlencoded};
 
 use super::api::{check_token, delivered_with, endpoint, truncate_bytes};
@@ -160,6 +160,8 @@ impl Channel for Matrix {
 /// A homeserver's documented shape (tests).
 #[cfg(feature = "testing")]
 pub mod fake {
+    use serde_json::Value;
+
     use sha2::{Digest, Sha256};
 
     use super::*;
