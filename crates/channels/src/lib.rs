@@ -226,6 +226,12 @@ kinds! {
     Discord => "discord", discord::Discord;
     Teams => "teams", teams::Teams;
     GoogleChat => "google_chat", google_chat::GoogleChat;
+    Ntfy => "ntfy", ntfy::Ntfy;
+    Gotify => "gotify", gotify::Gotify;
+    Pushover => "pushover", pushover::Pushover;
+    Pagerduty => "pagerduty", pagerduty::PagerDuty;
+    Opsgenie => "opsgenie", opsgenie::Opsgenie;
+    Matrix => "matrix", matrix::Matrix;
 }
 
 impl std::fmt::Display for Kind {

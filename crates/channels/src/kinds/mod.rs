@@ -2,8 +2,15 @@
 //! tests (feature `testing`), describes its service's documented request shape in a `fake`
 //! module.
 
+mod api;
 pub mod discord;
 pub mod google_chat;
+pub mod gotify;
+pub mod matrix;
+pub mod ntfy;
+pub mod opsgenie;
+pub mod pagerduty;
+pub mod pushover;
 pub mod slack;
 pub mod teams;
 pub mod webhook;
@@ -43,6 +50,36 @@ pub fn fake_shape(kind: crate::Kind) -> crate::testing::Shape {
             check: google_chat::fake::check,
             answer: google_chat::fake::answer,
             sample: google_chat::fake::sample,
+        },
+        Kind::Ntfy => Shape {
+            check: ntfy::fake::check,
+            answer: ntfy::fake::answer,
+            sample: ntfy::fake::sample,
+        },
+        Kind::Gotify => Shape {
+            check: gotify::fake::check,
+            answer: gotify::fake::answer,
+            sample: gotify::fake::sample,
+        },
+        Kind::Pushover => Shape {
+            check: pushover::fake::check,
+            answer: pushover::fake::answer,
+            sample: pushover::fake::sample,
+        },
+        Kind::Pagerduty => Shape {
+            check: pagerduty::fake::check,
+            answer: pagerduty::fake::answer,
+            sample: pagerduty::fake::sample,
+        },
+        Kind::Opsgenie => Shape {
+            check: opsgenie::fake::check,
+            answer: opsgenie::fake::answer,
+            sample: opsgenie::fake::sample,
+        },
+        Kind::Matrix => Shape {
+            check: matrix::fake::check,
+            answer: matrix::fake::answer,
+            sample: matrix::fake::sample,
         },
         other => panic!("no fake for {other}"),
     }
