@@ -112,8 +112,6 @@ async fn every_kind_says_opened_report_and_resolved_in_the_users_language_exactl
             words.iter().any(|w| w.contains(up)),
             "{kind} {language}: no resolution in {words:?}"
         );
-        let rows = log_rows(&pool, *incident).await;
-        assert!(rows.iter().all(|(_, _, status, _)| status == "sent"), "{rows:?}");
     }
     // Every delivery of both queues handled: then nothing more arrived anywhere.
     wait_acked(INCIDENTS_NOTIFY_QUEUE, 6).await;
