@@ -23,6 +23,7 @@ import {
   kindSpec,
   offeredKinds,
   toggleEvent,
+  validateDraft,
   type ChannelDraft,
   type FieldErrors,
   type HeaderDraft,
@@ -353,8 +354,17 @@ export function ChannelEditPage({ id }: { id: string }) {
 // ---------------------------------------------------------------------------------------------
 
 function ChannelForm(props: { initial: ChannelDraft; channel?: ChannelDetails; onSaved: (c: ChannelDetails) => void }) {
-  const [d, setD] = useState<ChannelDraft>(props.initial);
+  const [d, setDraft] = useState<ChannelDraft>(props.initial);
   const [errors, setErrors] = useState<FieldErrors>({});
+  const [submitted, setSubmitted] = useState(false);
+  // Once the form was submitted, each change re-checks it so that a fixed field loses its error.
+  const setD = (next: ChannelDraft) => {
+    setDraft(next);
+    if (!submitted) return;
+    const errs = validateDraft(next);
+    setErrors(errs);
+    if (!Object.keys(errs).length) setFormError(null);
+  };
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, whileBusy] = useBusy();
   const spec = kindSpec(d.kind);
@@ -373,6 +383,7 @@ function ChannelForm(props: { initial: ChannelDraft; channel?: ChannelDetails; o
   async function submit(ev: Event) {
     ev.preventDefault();
     setFormError(null);
+    setSubmitted(true);
     await whileBusy(async () => {
       try {
         if (props.channel) {
