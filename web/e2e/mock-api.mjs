@@ -299,12 +299,66 @@ export function createMockApi() {
       if (mm[2]) i.acknowledged_at = now();
       return json(res, 200, i);
     }
-    if (p === '/api/channels' && m === 'GET') return json(res, 200, { items: [...channels.values()].filter((c) => c.owner === uid), total: 0, next_cursor: null });
+    if (p === '/api/channels' && m === 'GET') return json(res, 200, { items: [...channels.values()].filter((c) => c.owner === uid).map((c) => ({ settings: {}, secrets: [], routing: { events: ['opened', 'resolved', 'report', 'certificate', 'flapping', 'reminder'], min_severity: 'info', tags_include: [], tags_exclude: [], quiet_hours: null }, enabled: c.disabled_reason === null, last_error: null, last_error_at: null, ...c, owner: undefined, secretValues: undefined, lastTest: undefined })), total: 0, next_cursor: null });
     if (p === '/api/channels/telegram/link') return json(res, 201, { token: randomUUID().replace(/-/g, ''), link: `https://t.me/pingtower_mock_bot?start=${randomUUID().replace(/-/g, '')}`, expires_at: new Date(Date.now() + 6e5).toISOString() });
     if (p === '/api/channels/email') {
       const c = { id: randomUUID(), owner: uid, kind: 'email', address: (await body(req)).json().address, label: null, verified: false, disabled_reason: null, muted_until: null, created_at: now() };
       channels.set(c.id, c);
       return json(res, 201, c);
+    }
+    // Channels of every kind (the routes of src/api/channels.ts): secrets are kept by name only.
+    const ALL_EVENTS = ['opened', 'resolved', 'report', 'certificate', 'flapping', 'reminder'];
+    const defaultRouting = () => ({ events: ALL_EVENTS, min_severity: 'info', tags_include: [], tags_exclude: [], quiet_hours: null });
+    const view = ({ owner, secretValues, lastTest, ...c }) => ({ settings: {}, secrets: [], routing: defaultRouting(), enabled: c.disabled_reason === null, last_error: null, last_error_at: null, ...c });
+    if (p === '/api/channels/kinds' && m === 'GET') {
+      const kinds = ['webhook', 'slack', 'mattermost', 'discord', 'teams', 'google_chat', 'ntfy', 'gotify', 'pushover', 'pagerduty', 'opsgenie', 'matrix'];
+      return json(res, 200, kinds.map((kind) => ({ kind, secrets: [] })));
+    }
+    if (p === '/api/channels' && m === 'POST') {
+      const b = (await body(req)).json();
+      const settings = b.settings ?? {};
+      const secretValues = Object.fromEntries(Object.entries(b.secrets ?? {}).filter(([, v]) => v));
+      if (['webhook', 'ntfy', 'gotify'].includes(b.kind) && !/^https?:\/\//.test(settings.url ?? '')) return err(res, 422, 'validation', 'must be an http(s) URL', 'settings.url');
+      const address = settings.url ?? settings.room_id ?? (secretValues.url ? new URL(secretValues.url).host : b.kind);
+      const c = { id: randomUUID(), owner: uid, kind: b.kind, address, label: b.label ?? null, verified: true, disabled_reason: null, muted_until: null, created_at: now(), settings, secrets: Object.keys(secretValues), routing: b.routing ?? defaultRouting(), secretValues };
+      channels.set(c.id, c);
+      return json(res, 201, view(c));
+    }
+    if ((mm = /^\/api\/channels\/([^/]+)(\/test)?$/.exec(p))) {
+      const c = channels.get(mm[1]);
+      if (!c || c.owner !== uid) return err(res, 404, 'not_found', 'no such channel');
+      if (mm[2] && m === 'POST') {
+        if (c.lastTest && Date.now() - c.lastTest < 10_000) return json(res, 429, { error: { code: 'rate_limited', message: 'tested under 10 s ago' } }, { 'retry-after': String(Math.ceil((10_000 - (Date.now() - c.lastTest)) / 1000)) });
+        c.lastTest = Date.now();
+        const delivered = !String(c.label ?? '').includes('broken');
+        if (!delivered) Object.assign(c, { last_error: 'HTTP 404: no_service', last_error_at: now() });
+        return json(res, 200, { delivered, error: delivered ? null : 'HTTP 404: no_service' });
+      }
+      if (m === 'DELETE') {
+        channels.delete(c.id);
+        return json(res, 204);
+      }
+      if (m === 'PATCH') {
+        const b = (await body(req)).json();
+        if ('label' in b) c.label = b.label || null;
+        if ('muted_until' in b) c.muted_until = b.muted_until;
+        if (b.settings) c.settings = b.settings;
+        if (b.routing) c.routing = b.routing;
+        if (b.enabled) Object.assign(c, { disabled_reason: null });
+        c.secretValues ??= {};
+        for (const [k, v] of Object.entries(b.secrets ?? {})) {
+          if (v === null) delete c.secretValues[k];
+          else c.secretValues[k] = v;
+        }
+        c.secrets = Object.keys(c.secretValues);
+        return json(res, 200, view(c));
+      }
+    }
+    if (p === '/api/mock/disable-channel') {
+      // Test hook: the notifier gave up on a channel.
+      const c = channels.get(url.searchParams.get('id'));
+      if (c) Object.assign(c, { disabled_reason: 'HTTP 404 five times in a row: the webhook is gone', last_error: 'HTTP 404: no_service', last_error_at: now() });
+      return json(res, 204);
     }
     if (p === '/api/tokens' && m === 'GET') return json(res, 200, { items: [...tokens.values()].filter((x) => x.owner === uid), total: 0, next_cursor: null });
     if (p === '/api/tokens' && m === 'POST') {

@@ -7,6 +7,7 @@ import { Spinner } from './components/ui';
 import { lang, setLang, t } from './i18n';
 import { AdminUsersPage } from './pages/adminUsers';
 import { AuthPage } from './pages/auth';
+import { ChannelEditPage, ChannelNewPage, ChannelsPage } from './pages/channels';
 import { ImportExportPage, NotificationsPage, SettingsPage, TokensPage } from './pages/account';
 import { IncidentPage, IncidentsPage } from './pages/incidents';
 import { OverviewPage } from './pages/overview';
@@ -33,6 +34,9 @@ const routes: Route[] = [
   { path: '/incidents', page: ({ search }) => <IncidentsPage search={search} /> },
   { path: '/incidents/:id', page: ({ params }) => <IncidentPage id={params.id!} key={params.id} /> },
   { path: '/notifications', page: () => <NotificationsPage /> },
+  { path: '/channels', page: () => <ChannelsPage /> },
+  { path: '/channels/new', page: ({ search }) => <ChannelNewPage search={search} /> },
+  { path: '/channels/:id', page: ({ params }) => <ChannelEditPage id={params.id!} key={params.id} /> },
   { path: '/tokens', page: () => <TokensPage /> },
   { path: '/status-pages', page: () => <StatusPagesPage /> },
   { path: '/status-pages/new', page: () => <StatusPageEdit /> },
@@ -99,6 +103,7 @@ const NAV: { href: string; key: Parameters<typeof t>[0]; admin?: boolean }[] = [
   { href: '/', key: 'nav.overview' },
   { href: '/incidents', key: 'nav.incidents' },
   { href: '/notifications', key: 'nav.notifications' },
+  { href: '/channels', key: 'nav.channels' },
   { href: '/status-pages', key: 'nav.statusPages' },
   { href: '/tokens', key: 'nav.tokens' },
   { href: '/import', key: 'nav.import' },

@@ -68,4 +68,17 @@ describe('plural forms', () => {
       }
     }
   });
+  it('counts the channel messages by the same rules', () => {
+    expect([1, 2, 5, 21].map((n) => plural('ru', PLURALS.retryIn, n))).toEqual([
+      'Проверка была только что: повторите через 1 секунду.',
+      'Проверка была только что: повторите через 2 секунды.',
+      'Проверка была только что: повторите через 5 секунд.',
+      'Проверка была только что: повторите через 21 секунду.',
+    ]);
+    expect(plural('en', PLURALS.retryIn, 1)).toBe('Tested a moment ago: try again in 1 second.');
+    expect(plural('ru', PLURALS.maxTags, 20)).toBe('Не больше 20 тегов.');
+    expect(plural('ru', PLURALS.maxTags, 21)).toBe('Не больше 21 тега.');
+    expect(plural('ru', PLURALS.channels, 3)).toBe('3 канала');
+    expect(plural('en', PLURALS.maxChars, 2048)).toBe('At most 2,048 characters.');
+  });
 });

@@ -33,6 +33,36 @@ export const PLURALS = {
     en: { one: 'updated {n}', other: 'updated {n}' },
     ru: { one: 'обновлена {n}', few: 'обновлены {n}', many: 'обновлено {n}', other: 'обновлено {n}' },
   },
+  /** How many channels the channels page lists. */
+  channels: {
+    en: { one: '{n} channel', other: '{n} channels' },
+    ru: { one: '{n} канал', few: '{n} канала', many: '{n} каналов', other: '{n} канала' },
+  },
+  /** A length limit of a channel's field. */
+  maxChars: {
+    en: { one: 'At most {n} character.', other: 'At most {n} characters.' },
+    ru: { one: 'Не длиннее {n} символа.', few: 'Не длиннее {n} символов.', many: 'Не длиннее {n} символов.', other: 'Не длиннее {n} символа.' },
+  },
+  /** A limit of tags (a channel's message tags, its routing tags). */
+  maxTags: {
+    en: { one: 'At most {n} tag.', other: 'At most {n} tags.' },
+    ru: { one: 'Не больше {n} тега.', few: 'Не больше {n} тегов.', many: 'Не больше {n} тегов.', other: 'Не больше {n} тега.' },
+  },
+  /** A limit of a webhook's custom headers. */
+  maxHeaders: {
+    en: { one: 'At most {n} header.', other: 'At most {n} headers.' },
+    ru: { one: 'Не больше {n} заголовка.', few: 'Не больше {n} заголовков.', many: 'Не больше {n} заголовков.', other: 'Не больше {n} заголовка.' },
+  },
+  /** A channel tested too recently (429). */
+  retryIn: {
+    en: { one: 'Tested a moment ago: try again in {n} second.', other: 'Tested a moment ago: try again in {n} seconds.' },
+    ru: {
+      one: 'Проверка была только что: повторите через {n} секунду.',
+      few: 'Проверка была только что: повторите через {n} секунды.',
+      many: 'Проверка была только что: повторите через {n} секунд.',
+      other: 'Проверка была только что: повторите через {n} секунды.',
+    },
+  },
 } satisfies Record<string, PluralMessage>;
 
 export type PluralKey = keyof typeof PLURALS;

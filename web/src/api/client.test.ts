@@ -59,6 +59,14 @@ describe('ApiClient', () => {
     expect(e.isValidation).toBe(true);
   });
 
+  it('reads the flat {error, field} form too', async () => {
+    const { fetch } = mockFetch(422, { error: 'must be http or https', field: 'settings.url' });
+    const e = (await new ApiClient({ fetch }).createTarget({} as never).catch((x: unknown) => x)) as ApiError;
+    expect(e.code).toBe('validation');
+    expect(e.message).toBe('must be http or https');
+    expect(e.field).toBe('settings.url');
+  });
+
   it('reads Retry-After on 429', async () => {
     const { fetch } = mockFetch(429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'retry-after': '30' });
     const e = (await new ApiClient({ fetch }).login('a@b.c', 'x').catch((x: unknown) => x)) as ApiError;

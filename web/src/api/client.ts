@@ -328,8 +328,12 @@ function parseError(res: Response, text: string, path: string, onUnauthorized?: 
   let message = res.statusText || `HTTP ${res.status}`;
   let field: string | undefined;
   try {
-    const body = JSON.parse(text) as Partial<ErrorBody>;
-    if (body.error) {
+    const body = JSON.parse(text) as Partial<ErrorBody> | { error?: string; field?: string | null };
+    if (typeof body.error === 'string') {
+      // The flat `{error, field}` some answers use: the message, and the field it names.
+      message = body.error;
+      field = ('field' in body ? body.field : undefined) ?? undefined;
+    } else if (body.error) {
       code = body.error.code ?? code;
       message = body.error.message ?? message;
       field = body.error.field ?? undefined;

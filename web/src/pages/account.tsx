@@ -1,8 +1,9 @@
-// Notifications (Telegram link, email), API tokens, import/export and settings.
+// Notifications (Telegram link, email; every other kind on the channels page), API tokens, import/export and settings.
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
 import { QUOTA_KEYS, type Channel, type CreatedToken, type Me, type TelegramLink, type TokenScope } from '../api/model';
+import { KindBadge } from './channels';
 import { Check, CopyButton, ErrorBox, Field, RowDeleteButton, Section, Spinner, SubmitRow, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
 import { lang, setLang, t, tn, type MessageKey } from '../i18n';
@@ -104,7 +105,9 @@ export function NotificationsPage() {
         <Table testid="channels-table">
           {list.map((c) => (
             <tr>
-              <td>{c.kind === 'telegram' ? 'Telegram' : 'Email'}</td>
+              <td>
+                <KindBadge kind={c.kind} />
+              </td>
               <td>
                 <b>{c.label || c.address}</b>
               </td>
@@ -123,6 +126,11 @@ export function NotificationsPage() {
           ))}
         </Table>
         <p class="muted">{t('notif.perTarget')}</p>
+        <p>
+          <a class="btn" href="/channels" data-testid="manage-channels">
+            {t('chan.manage')} →
+          </a>
+        </p>
       </Section>
     </div>
   );

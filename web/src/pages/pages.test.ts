@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IncidentReport, PublicStatus } from '../api/model';
 import { detectFormat, localToIso } from './account';
+import { kindName, msgText } from './channels';
 import { incidentDuration, pickReport } from './incidents';
 import { addressOf } from './overview';
 import { overallTone } from './statusPages';
@@ -67,5 +68,14 @@ describe('page logic', () => {
     expect(addressOf({ spec: { kind: 'tcp', host: 'db', port: 5432 } })).toBe('db:5432');
     expect(addressOf({ spec: { kind: 'dns', name: 'a.example', record_type: 'MX' } })).toBe('MX a.example');
     expect(addressOf({ spec: { kind: 'tls', host: 'a.example' } })).toBe('a.example:443');
+  });
+  it('names channel kinds, and shows an unknown kind as the API spells it', () => {
+    expect(kindName('slack')).toBe('Slack');
+    expect(kindName('google_chat')).toBe('Google Chat');
+    expect(kindName('email')).toBe('Email');
+    expect(kindName('carrier_pigeon')).toBe('carrier_pigeon');
+    expect(msgText({ key: 'chan.valid.range', vars: { min: 1, max: 5 } })).toBe('A whole number from 1 to 5.');
+    expect(msgText({ plural: 'maxTags', n: 20 })).toBe('At most 20 tags.');
+    expect(msgText({ text: 'must be https' })).toBe('must be https');
   });
 });

@@ -13,6 +13,7 @@ import { lang, t } from '../i18n';
 import { navigate } from '../router';
 import { theme, toast } from '../session';
 import type { PercentileKey } from '../components/latencyChart';
+import { kindName } from './channels';
 import { addressOf } from './overview';
 import { IncidentRow } from './incidents';
 
@@ -326,7 +327,7 @@ function ChannelsSection({ id }: { id: string }) {
           <label class="check">
             <input type="checkbox" checked={ids.includes(c.id)} disabled={!c.verified} onChange={(e) => toggle(c.id, e.currentTarget.checked)} />
             <span>
-              {c.kind === 'telegram' ? 'Telegram' : 'Email'} · {c.label || c.address}
+              {kindName(c.kind)} · {c.label || c.address}
             </span>
           </label>
         ))}
