@@ -71,6 +71,8 @@ impl Config {
                 max_retry_delay: Duration::from_secs(5),
                 channel_interval: Duration::from_secs(1),
                 http_timeout: Duration::from_secs(10),
+                // Tests see each alert at once unless they test the digest.
+                digest_window: Duration::ZERO,
             },
             guard: GuardConfig::default(),
             secret_key: None,
@@ -207,4 +209,9 @@ pub struct DeliveryConfig {
     /// How long one request to a channel's service may take.
     #[arg(long = "notifier-http-timeout", env = "PINGTOWER_NOTIFIER_HTTP_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub http_timeout: Duration,
+    /// The mass-outage digest: an owner's incidents opening (or resolving) within this window
+    /// of the first reach each channel as one message. Every opened and resolved alert waits
+    /// this long (like Alertmanager's `group_wait`); `0s` turns the digest off.
+    #[arg(long = "notifier-digest-window", env = "PINGTOWER_NOTIFIER_DIGEST_WINDOW", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub digest_window: Duration,
 }

@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 use url::Url;
 use uuid::Uuid;
 
+use crate::digest;
 use crate::email::{Mail, Mailer};
 use crate::fault::{self, FaultPoint};
 use crate::http_kinds::HttpKinds;
@@ -65,6 +66,8 @@ pub struct Delivery {
     pub report_wait: Duration,
     /// Tests only: the fault point to crash at.
     pub fault: Option<FaultPoint>,
+    /// The mass-outage digest's window (`None`: every event at once).
+    pub digest_window: Option<Duration>,
 }
 
 /// What became of one recipient of a report.
@@ -135,17 +138,26 @@ impl Deliverer {
         }
     }
 
-    /// Sends the alert of one event to every recipient; a transient failure of any of them
-    /// fails the whole (the ones sent are skipped on the retry).
+    /// Handles one event from `incidents.notify`: opened and resolved events of targets wait
+    /// for the mass-outage digest (when it is on); the rest are delivered at once.
     pub async fn handle_event(&self, envelope: Envelope<IncidentEvent>) -> Result<(), HandlerError> {
-        let event = &envelope.payload;
+        if self.inner.digest_window.is_some() && digest::digested(&envelope.payload) {
+            return digest::hold(&self.inner.pool, &envelope)
+                .await
+                .map_err(HandlerError::transient);
+        }
+        self.deliver_now(envelope).await
+    }
+
+    /// The channels that get `event` now: the owner's (or operators'), available here, and
+    /// whose routing rules take it.
+    pub(crate) async fn recipients_of(&self, event: &IncidentEvent) -> Result<Vec<Recipient>, HandlerError> {
         let pool = &self.inner.pool;
         let recipients = match &event.target {
             Some(t) => store::recipients_for_target(pool, t.owner_id, t.id).await,
             None => store::recipients_for_operators(pool).await,
         }
         .map_err(HandlerError::transient)?;
-        debug!(incident_id = %event.incident_id, kind = event.kind.as_str(), recipients = recipients.len(), "delivering");
         let tags = match &event.target {
             Some(t) => store::target_facts(pool, t.id)
                 .await
@@ -156,15 +168,116 @@ impl Deliverer {
         };
         let (class, severity) = text::event_class(event);
         let now = Utc::now();
-        let results = join_all(
-            recipients
-                .iter()
-                .filter(|r| self.available(r))
-                .filter(|r| self.routed(r, class, severity, &tags, now))
-                .map(|r| self.deliver_event(&envelope, r)),
-        )
-        .await;
+        Ok(recipients
+            .into_iter()
+            .filter(|r| self.available(r))
+            .filter(|r| self.routed(r, class, severity, &tags, now))
+            .collect())
+    }
+
+    /// Sends the alert of one event to every recipient; a transient failure of any of them
+    /// fails the whole (the ones sent are skipped on the retry).
+    pub(crate) async fn deliver_now(&self, envelope: Envelope<IncidentEvent>) -> Result<(), HandlerError> {
+        let event = &envelope.payload;
+        let recipients = self.recipients_of(event).await?;
+        debug!(incident_id = %event.incident_id, kind = event.kind.as_str(), recipients = recipients.len(), "delivering");
+        let results = join_all(recipients.iter().map(|r| self.deliver_event(&envelope, r))).await;
         results.into_iter().collect::<Result<Vec<()>, _>>().map(|_| ())
+    }
+
+    /// Sends one event to one recipient (the digest's single events).
+    pub(crate) async fn deliver_one(
+        &self,
+        envelope: &Envelope<IncidentEvent>,
+        r: &Recipient,
+    ) -> Result<(), HandlerError> {
+        self.deliver_event(envelope, r).await
+    }
+
+    /// Sends one digest of `envelopes` (all of one kind, several incidents) to `r`, then logs
+    /// each incident as sent to it.
+    pub(crate) async fn deliver_digest(
+        &self,
+        r: &Recipient,
+        envelopes: &[&Envelope<IncidentEvent>],
+    ) -> Result<(), HandlerError> {
+        let pool = &self.inner.pool;
+        let event_kind = envelopes[0].payload.kind;
+        let kind = event_kind.as_str();
+        // Incidents this channel has had already (a flush repeated after a crash) are left out.
+        let mut fresh = Vec::new();
+        for e in envelopes {
+            let logged = store::logged(pool, e.payload.incident_id, r.channel_id, kind)
+                .await
+                .map_err(HandlerError::transient)?;
+            if logged.is_none_or(|l| l.status == "sending") {
+                fresh.push(*e);
+            }
+        }
+        match fresh.as_slice() {
+            [] => return Ok(()),
+            [one] => return self.deliver_event(one, r).await,
+            _ => {}
+        }
+        let mut ids: Vec<Uuid> = fresh.iter().map(|e| e.payload.incident_id).collect();
+        ids.sort();
+        let log_kind = format!("digest:{kind}");
+        let key = digest::digest_key(r.channel_id, kind, &ids);
+        let _in_flight = self.in_flight(key, r.channel_id, &log_kind)?;
+        let Claim::Send { log_id, attempts } = store::claim(pool, key, r.channel_id, &log_kind)
+            .await
+            .map_err(HandlerError::transient)?
+        else {
+            return Ok(());
+        };
+        let events: Vec<&IncidentEvent> = fresh.iter().map(|e| &e.payload).collect();
+        let notice = text::digest_notice(event_kind, &events, r.lang, &self.inner.public_url, log_id, Utc::now());
+        let (sent, content) = match r.kind {
+            ChannelKind::Telegram => {
+                let tg = self.inner.telegram.as_ref().expect("checked by available()");
+                let body = text::notice_telegram(&notice);
+                let sent = match parse_chat(&r.address) {
+                    Ok(chat) => tg.send(chat, &body, None, None).await.map(|id| id.to_string()),
+                    Err(e) => Err(e),
+                };
+                (sent, body)
+            }
+            ChannelKind::Email => {
+                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
+                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
+                let (subject, text, html) = text::notice_mail(&notice, &unsubscribe);
+                let mail = Mail {
+                    to: r.address.clone(),
+                    subject: subject.clone(),
+                    text,
+                    html,
+                    message_id: mailer.message_id(key, &log_kind, r.channel_id),
+                    in_reply_to: None,
+                };
+                (mailer.send(&mail).await, subject)
+            }
+            _ => {
+                let http = self.inner.http.as_ref().expect("checked by available()");
+                (http.send(r, &notice).await, notice.title())
+            }
+        };
+        let external = sent.as_ref().ok().cloned();
+        self.settle(
+            log_id,
+            attempts,
+            r,
+            &log_kind,
+            sent,
+            Some(&content),
+            digest::earliest(&fresh),
+        )
+        .await?;
+        if let Some(external) = external {
+            store::log_digested(pool, &ids, r.channel_id, kind, &external)
+                .await
+                .map_err(HandlerError::transient)?;
+        }
+        Ok(())
     }
 
     async fn deliver_event(&self, envelope: &Envelope<IncidentEvent>, r: &Recipient) -> Result<(), HandlerError> {

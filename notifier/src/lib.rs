@@ -19,6 +19,7 @@
 pub mod bot;
 pub mod config;
 pub mod deliver;
+pub mod digest;
 pub mod email;
 pub mod fault;
 pub mod http_kinds;
@@ -82,6 +83,7 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         public_url: config.public_url.clone(),
         report_wait: config.delivery.report_wait,
         fault: config.fault,
+        digest_window: (!config.delivery.digest_window.is_zero()).then_some(config.delivery.digest_window),
     });
 
     let mut tasks = JoinSet::new();
@@ -103,6 +105,18 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         let (interval, shutdown) = (config.email.verify_interval, shutdown.clone());
         tasks.spawn(async move {
             verifier.run(interval, shutdown).await;
+            Ok(())
+        });
+    }
+    if !config.delivery.digest_window.is_zero() {
+        let (deliverer, pool, window, shutdown) = (
+            deliverer.clone(),
+            pg.clone(),
+            config.delivery.digest_window,
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            digest::run(deliverer, pool, window, shutdown).await;
             Ok(())
         });
     }

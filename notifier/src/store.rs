@@ -320,6 +320,31 @@ pub async fn note_channel_ok(db: impl PgExecutor<'_>, channel_id: Uuid) -> Resul
     Ok(())
 }
 
+/// Logs each of `incidents` as sent to `channel` as `kind` by a digest whose message is
+/// `external_id` (follow-ups answer it).
+pub async fn log_digested(
+    db: impl PgExecutor<'_>,
+    incidents: &[Uuid],
+    channel_id: Uuid,
+    kind: &str,
+    external_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into notification_log (id, incident_id, channel_id, kind, status, attempts, external_id, sent_at)
+         select gen_random_uuid(), i, $2, $3, 'sent', 1, $4, now() from unnest($1::uuid[]) as i
+         on conflict (incident_id, channel_id, kind) do update
+            set status = 'sent', external_id = excluded.external_id, sent_at = excluded.sent_at
+            where notification_log.status = 'sending'",
+        incidents,
+        channel_id,
+        kind,
+        external_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Disables a channel, saying why in the dashboard.
 pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(

@@ -427,6 +427,115 @@ pub fn report_notice(
     }
 }
 
+/// The digest of several incidents' `kind` events (opened or resolved) for one channel: their
+/// names and what failed, at most [`crate::digest::DIGEST_LIMIT`], then "and N more".
+pub fn digest_notice(
+    kind: IncidentEventKind,
+    events: &[&IncidentEvent],
+    lang: Language,
+    public_url: &url::Url,
+    key: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> channels::Notice {
+    let resolved = kind == IncidentEventKind::Resolved;
+    let count = events.len() as i64;
+    let (badge, headline) = if resolved {
+        ("notify-badge-digest-resolved", "notify-headline-digest-resolved")
+    } else {
+        ("notify-badge-digest", "notify-headline-digest")
+    };
+    let base = public_url.as_str().trim_end_matches('/');
+    let items = events
+        .iter()
+        .take(crate::digest::DIGEST_LIMIT)
+        .map(|e| {
+            let alert = alert(e, lang, "");
+            let failure = e.evidence.results.iter().rev().find_map(|r| r.failure.as_ref());
+            let what = match failure {
+                Some(f) if !resolved => format!("{} ({})", one_line(&f.message), f.kind.as_str()),
+                _ => alert.headline.clone(),
+            };
+            channels::DigestItem {
+                name: alert.name,
+                headline: what,
+                link: Some(format!("{base}/incidents/{}", e.incident_id)),
+            }
+        })
+        .collect::<Vec<_>>();
+    channels::Notice {
+        event: channels::Event::Digest,
+        severity: if resolved {
+            channels::Severity::Info
+        } else {
+            channels::Severity::Critical
+        },
+        lang,
+        incident_id: None,
+        key,
+        badge: lang.text(badge),
+        headline: common::i18n::Msg::new(headline).arg("count", count).render(lang),
+        name: "PingTower".into(),
+        facts: Vec::new(),
+        text: None,
+        link: Some(format!("{base}/incidents")),
+        ack_link: None,
+        more: events.len().saturating_sub(items.len()),
+        items,
+        at,
+    }
+}
+
+/// A notice as Telegram HTML: the title in bold, the body, the links.
+pub fn notice_telegram(n: &channels::Notice) -> String {
+    let mut out = format!("<b>{}</b>: {}", html(&n.badge), html(&n.headline));
+    let body = n.body();
+    if !body.is_empty() {
+        out.push_str(&format!("\n{}", html(&body)));
+    }
+    if let Some(link) = &n.link {
+        out.push_str(&format!("\n<a href=\"{}\">{}</a>", html(link), html(&n.open_label())));
+    }
+    let parts = split_telegram(&out);
+    parts.into_iter().next().unwrap_or_default()
+}
+
+/// A notice as a mail: subject, plain text, HTML.
+pub fn notice_mail(n: &channels::Notice, unsubscribe: &str) -> (String, String, String) {
+    let badge: String = n.badge.chars().skip_while(|c| !c.is_alphabetic()).collect();
+    let subject = header_safe(&format!("[PingTower] {badge}: {}", n.headline));
+    let text = format!(
+        "{}\n\n-- \n{}: {unsubscribe}\n",
+        n.plain(),
+        n.lang.text("notify-unsubscribe")
+    );
+    let mut body = format!("<h2>{} {}</h2>", html(&n.badge), html(&n.headline));
+    for (l, v) in &n.facts {
+        body.push_str(&format!("<p><b>{}</b>: {}</p>", html(l), html(v)));
+    }
+    if !n.items.is_empty() {
+        body.push_str("<ul>");
+        for item in &n.items {
+            body.push_str(&format!(
+                "<li><b>{}</b>: {}</li>",
+                html(&item.name),
+                html(&item.headline)
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    if let Some(last) = n.digest_lines().into_iter().nth(n.items.len()) {
+        body.push_str(&format!("<p>{}</p>", html(&last)));
+    }
+    if let Some(link) = &n.link {
+        body.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            html(link),
+            html(&n.open_label())
+        ));
+    }
+    (subject, text, mail_html(&body, n.lang, unsubscribe))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

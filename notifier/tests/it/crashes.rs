@@ -27,6 +27,8 @@ fn spawn(env: &TestEnv, fault: bool) -> Child {
         // One delivery in hand at a time: a kill returns one message, not a prefetch window,
         // to the queue (quorum queues count returns against the delivery limit).
         .env("PINGTOWER_NOTIFIER_CONCURRENCY", "1")
+        // Each event on its own (the digest has its own tests).
+        .env("PINGTOWER_NOTIFIER_DIGEST_WINDOW", "0s")
         .env("PINGTOWER_LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

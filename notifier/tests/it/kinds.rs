@@ -89,7 +89,7 @@ async fn every_kind_says_opened_report_and_resolved_in_the_users_language_exactl
         env.publish_event(outage.event.clone()).await;
     }
     env.start_with(config(&env));
-    for (language, incident, fake) in &cases {
+    for (language, _, fake) in &cases {
         let got = fake.wait_for(3, Duration::from_secs(30)).await;
         let kind = fake.kind();
         for r in &got {

@@ -4,6 +4,7 @@
 mod alerts;
 mod bot;
 mod crashes;
+mod digest;
 mod email;
 mod health;
 mod helpers;

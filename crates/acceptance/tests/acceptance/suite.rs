@@ -72,6 +72,8 @@ impl Suite {
         set("PINGTOWER_ALLOW_PRIVATE_TARGETS", "true".into());
         set("PINGTOWER_PUBLIC_URL", format!("http://127.0.0.1:{api_port}"));
         set("RUST_LOG", "info".into());
+        // Each alert on its own and at once; the digest's test turns the window on.
+        set("PINGTOWER_NOTIFIER_DIGEST_WINDOW", "0s".into());
         for (k, v) in extra {
             set(k, v.clone());
         }
