@@ -13,6 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
+
 use common::messages::{CheckSpec, HttpAuth, is_secret_header_name};
 use serde_json::Value;
 
@@ -237,6 +239,8 @@ pub async fn seal_legacy(pool: &sqlx::PgPool, key: Option<&SecretKey>) -> anyhow
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use secrecy::SecretString;
     use super::*;
     use common::messages::{HttpHeader, HttpSpec};
 
@@ -267,10 +271,10 @@ mod tests {
         let mut s = spec();
         let secrets = take(&mut s);
         let sealed = key().seal(&secrets);
-        assert_eq!(key().open(&sealed).unwrap(), secrets);
+        assert_eq!(key().open::<Secrets>(&sealed).unwrap(), secrets);
         let other = SecretString::from(base64::engine::general_purpose::STANDARD.encode([8u8; 32]));
         let other = SecretKey::from_config(Some(&other)).unwrap().unwrap();
-        assert!(other.open(&sealed).is_err());
+        assert!(other.open::<Secrets>(&sealed).is_err());
         assert!(!String::from_utf8_lossy(&sealed).contains("pw"));
     }
 
