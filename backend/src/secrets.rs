@@ -239,10 +239,10 @@ pub async fn seal_legacy(pool: &sqlx::PgPool, key: Option<&SecretKey>) -> anyhow
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine;
-    use secrecy::SecretString;
     use super::*;
+    use base64::Engine;
     use common::messages::{HttpHeader, HttpSpec};
+    use secrecy::SecretString;
 
     fn spec() -> CheckSpec {
         let mut h = HttpSpec::get("https://example.com/");

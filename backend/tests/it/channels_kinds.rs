@@ -64,12 +64,20 @@ async fn every_http_kind_is_created_verified_and_its_secrets_are_named_never_sho
             .map(|n| n.as_str().unwrap())
             .collect();
         names.sort_unstable();
-        let mut expected: Vec<&str> = body["secrets"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = body["secrets"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         expected.sort_unstable();
         assert_eq!(names, expected, "{kind}");
         for (name, value) in body["secrets"].as_object().unwrap() {
             let value = value.as_str().unwrap();
-            assert!(!text.contains(value), "{kind}: the value of {name} is in the answer {text}");
+            assert!(
+                !text.contains(value),
+                "{kind}: the value of {name} is in the answer {text}"
+            );
             let sealed = stored_secrets(&app, id_of(&channel)).await.expect("secrets stored");
             assert!(
                 !sealed.windows(value.len()).any(|w| w == value.as_bytes()),
@@ -79,7 +87,10 @@ async fn every_http_kind_is_created_verified_and_its_secrets_are_named_never_sho
     }
     let list = get_json(&c, app.url("/api/channels")).await;
     assert_eq!(list["items"].as_array().unwrap().len(), Kind::HTTP.len());
-    assert!(!list.to_string().contains("hooks.example.com/"), "no secret in the list: {list}");
+    assert!(
+        !list.to_string().contains("hooks.example.com/"),
+        "no secret in the list: {list}"
+    );
 }
 
 #[tokio::test]
@@ -104,11 +115,26 @@ async fn invalid_fields_answer_422_naming_them() {
         (json!({"kind": "telegram"}), "kind"),
         (json!({"kind": "email", "secrets": {}}), "kind"),
         (json!({"kind": "slack"}), "secrets.url"),
-        (json!({"kind": "slack", "secrets": {"url": "ftp://x.example.com/"}}), "secrets.url"),
-        (json!({"kind": "slack", "secrets": {"url": SECRET_URL, "token": "x"}}), "secrets.token"),
-        (json!({"kind": "slack", "settings": {"nope": 1}, "secrets": {"url": SECRET_URL}}), "settings"),
-        (json!({"kind": "slack", "settings": [], "secrets": {"url": SECRET_URL}}), "settings"),
-        (json!({"kind": "slack", "label": "x".repeat(101), "secrets": {"url": SECRET_URL}}), "label"),
+        (
+            json!({"kind": "slack", "secrets": {"url": "ftp://x.example.com/"}}),
+            "secrets.url",
+        ),
+        (
+            json!({"kind": "slack", "secrets": {"url": SECRET_URL, "token": "x"}}),
+            "secrets.token",
+        ),
+        (
+            json!({"kind": "slack", "settings": {"nope": 1}, "secrets": {"url": SECRET_URL}}),
+            "settings",
+        ),
+        (
+            json!({"kind": "slack", "settings": [], "secrets": {"url": SECRET_URL}}),
+            "settings",
+        ),
+        (
+            json!({"kind": "slack", "label": "x".repeat(101), "secrets": {"url": SECRET_URL}}),
+            "label",
+        ),
         (
             json!({"kind": "slack", "secrets": {"url": SECRET_URL}, "routing": {"min_severity": "loud"}}),
             "routing.min_severity",
@@ -176,7 +202,11 @@ async fn a_patch_keeps_replaces_and_removes_secrets_then_validates_them() {
     assert_error(r, 422, "validation", Some("secrets.token")).await;
     let r = send_json(c.patch(&url), json!({"settings": {"channel": 5}})).await;
     assert_error(r, 422, "validation", Some("settings.channel")).await;
-    let r = send_json(c.patch(&url), json!({"routing": {"quiet_hours": {"start": "25:00", "end": "07:00"}}})).await;
+    let r = send_json(
+        c.patch(&url),
+        json!({"routing": {"quiet_hours": {"start": "25:00", "end": "07:00"}}}),
+    )
+    .await;
     let err = assert_error(r, 422, "validation", None).await;
     assert!(err["error"]["field"].as_str().unwrap().starts_with("routing"), "{err}");
 
@@ -238,7 +268,11 @@ async fn another_users_channel_is_404_everywhere() {
     assert_error(r, 404, "not_found", None).await;
     let r = send_json(b.patch(&url), json!({"secrets": {"url": null}})).await;
     assert_error(r, 404, "not_found", None).await;
-    let r = b.post(app.url(&format!("/api/channels/{id}/test"))).send().await.unwrap();
+    let r = b
+        .post(app.url(&format!("/api/channels/{id}/test")))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 404, "not_found", None).await;
     let r = b.delete(&url).send().await.unwrap();
     assert_eq!(r.status(), 404);
@@ -252,7 +286,10 @@ async fn another_users_channel_is_404_everywhere() {
 fn spawn_notifier(
     app: &TestApp,
     delivered: bool,
-) -> (CancellationToken, std::sync::Arc<std::sync::Mutex<Vec<common::messages::ChannelTest>>>) {
+) -> (
+    CancellationToken,
+    std::sync::Arc<std::sync::Mutex<Vec<common::messages::ChannelTest>>>,
+) {
     use bus::{ConsumerOptions, HandlerError, Publisher};
     use common::messages::{CHANNELS_TEST_QUEUE, ChannelTest, ChannelTestResult, Envelope};
     let shutdown = CancellationToken::new();
@@ -329,7 +366,11 @@ async fn a_failed_test_says_why() {
     let (notifier, _) = spawn_notifier(&app, false);
     let c = app.user("a@example.com").await;
     let id = id_of(&create(&app, &c, &slack()).await);
-    let r = c.post(app.url(&format!("/api/channels/{id}/test"))).send().await.unwrap();
+    let r = c
+        .post(app.url(&format!("/api/channels/{id}/test")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body, json!({"delivered": false, "error": "the service said 404"}));
@@ -342,7 +383,11 @@ async fn without_a_notifier_the_test_answers_503_after_the_configured_timeout() 
     let c = app.user("a@example.com").await;
     let id = id_of(&create(&app, &c, &slack()).await);
     let started = Instant::now();
-    let r = c.post(app.url(&format!("/api/channels/{id}/test"))).send().await.unwrap();
+    let r = c
+        .post(app.url(&format!("/api/channels/{id}/test")))
+        .send()
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert_error(r, 503, "unavailable", None).await;
     assert!(took >= Duration::from_secs(1), "waited the timeout: {took:?}");

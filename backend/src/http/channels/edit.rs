@@ -149,7 +149,10 @@ fn check_settings(settings: &Value) -> ApiResult<()> {
 /// validation).
 fn check_secret_names<'a>(names: impl ExactSizeIterator<Item = &'a String>) -> ApiResult<()> {
     if names.len() > MAX_SECRETS {
-        return Err(ApiError::validation("secrets", format!("at most {MAX_SECRETS} secrets")));
+        return Err(ApiError::validation(
+            "secrets",
+            format!("at most {MAX_SECRETS} secrets"),
+        ));
     }
     for name in names {
         if name.is_empty() || name.len() > MAX_SECRET_NAME || name.chars().any(char::is_control) {
@@ -166,7 +169,11 @@ fn check_secret_names<'a>(names: impl ExactSizeIterator<Item = &'a String>) -> A
 fn parse_routing(value: &Value) -> ApiResult<Routing> {
     let routing: Routing = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "routing".to_owned() } else { format!("routing.{path}") };
+        let field = if path == "." {
+            "routing".to_owned()
+        } else {
+            format!("routing.{path}")
+        };
         // serde's message names what was expected, never a secret (routing holds none).
         ApiError::validation(field, e.inner().to_string())
     })?;
@@ -284,7 +291,10 @@ fn merge_kind_change(
     }
     if !kind.is_http() {
         let field = if settings.is_some() { "settings" } else { "secrets" };
-        return Err(ApiError::validation(field, "Telegram and email channels take no settings or secrets"));
+        return Err(ApiError::validation(
+            field,
+            "Telegram and email channels take no settings or secrets",
+        ));
     }
     let mut merged = match stored_secrets {
         None => Secrets::default(),

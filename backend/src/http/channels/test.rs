@@ -16,7 +16,10 @@ const MAX_ERROR: usize = 1000;
         (status = 429, description = "this channel was tested less than 10 s ago; see Retry-After"),
         (status = 503, description = "the notifier did not answer in time (PINGTOWER_CHANNEL_TEST_TIMEOUT, 15 s by default) \
          or the message broker is unavailable")))]
-pub(super) async fn test_channel(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<ChannelTestResult>> {
+pub(super) async fn test_channel(
+    Caller { state, user }: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ChannelTestResult>> {
     let found: Option<Uuid> = sqlx::query_scalar!(
         "select id from notification_channels where id = $1 and user_id = $2",
         id,
