@@ -98,6 +98,9 @@ pub struct ApiConfig {
     /// How long "Test now" waits for a pinger's answer.
     #[arg(long, env = "PINGTOWER_TEST_NOW_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub test_now_timeout: Duration,
+    /// How long a channel's "Send a test message" waits for the notifier's answer.
+    #[arg(long, env = "PINGTOWER_CHANNEL_TEST_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub channel_test_timeout: Duration,
     /// Session lifetime.
     #[arg(long, env = "PINGTOWER_SESSION_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
     pub session_ttl: Duration,
@@ -137,6 +140,7 @@ impl Default for ApiConfig {
             scheduler: true,
             scheduler_tick: Duration::from_millis(25),
             test_now_timeout: Duration::from_secs(30),
+            channel_test_timeout: Duration::from_secs(15),
             session_ttl: Duration::from_secs(30 * 86_400),
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),

@@ -35,6 +35,8 @@ pub struct AppState {
     pub secret_key: Option<secrets::SecretKey>,
     /// "Test now" calls per user in the last minute.
     pub test_now_limiter: Arc<PerMinute>,
+    /// Channel tests: one per channel per [`crate::http::channels::TEST_INTERVAL`].
+    pub channel_test_limiter: Arc<RateLimiter>,
     /// Decides which addresses a target may point at. [`AppState::new`] protects only what
     /// needs no DNS; [`run`] replaces it by one over every suite endpoint ([`suite_guard`]).
     pub guard: common::netguard::Guard,
@@ -82,6 +84,7 @@ impl AppState {
             guard,
             secret_key,
             test_now_limiter: Arc::default(),
+            channel_test_limiter: Arc::new(RateLimiter::new(1, crate::http::channels::TEST_INTERVAL)),
             pool,
             read_pool,
             clickhouse,

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod channels;
+mod channels_kinds;
 mod concurrency;
 mod edge;
 mod health;

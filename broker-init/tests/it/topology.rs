@@ -74,6 +74,7 @@ async fn declaring_twice_gives_the_same_topology_and_verify_passes() {
         "incidents.notify",
         "incidents.llm",
         "reports.notify",
+        "channels.test",
         "pingtower.dlq",
     ] {
         assert!(names.contains(&q), "queue {q} declared; have {names:?}");

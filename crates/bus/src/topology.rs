@@ -9,9 +9,9 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, Connection, ExchangeKind};
 
 use common::messages::{
-    DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, INCIDENTS_EXCHANGE, INCIDENTS_LLM_QUEUE, INCIDENTS_NOTIFY_QUEUE,
-    JOBS_EXCHANGE, REPORTS_EXCHANGE, REPORTS_NOTIFY_QUEUE, RESULTS_EXCHANGE, RESULTS_INCIDENTS_QUEUE,
-    RESULTS_STORE_QUEUE, jobs_queue,
+    CHANNELS_EXCHANGE, CHANNELS_TEST_QUEUE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, INCIDENTS_EXCHANGE,
+    INCIDENTS_LLM_QUEUE, INCIDENTS_NOTIFY_QUEUE, JOBS_EXCHANGE, REPORTS_EXCHANGE, REPORTS_NOTIFY_QUEUE,
+    RESULTS_EXCHANGE, RESULTS_INCIDENTS_QUEUE, RESULTS_STORE_QUEUE, jobs_queue,
 };
 
 /// Deliveries of one message before it is dead-lettered. Transient failures are retried
@@ -158,6 +158,10 @@ impl Topology {
                 kind: ExchangeKind::Topic,
             },
             ExchangeSpec {
+                name: CHANNELS_EXCHANGE,
+                kind: ExchangeKind::Direct,
+            },
+            ExchangeSpec {
                 name: DEAD_LETTER_EXCHANGE,
                 kind: ExchangeKind::Fanout,
             },
@@ -181,6 +185,11 @@ impl Topology {
         ));
         queues.push(QueueSpec::work(INCIDENTS_LLM_QUEUE, INCIDENTS_EXCHANGE, "incidents.#"));
         queues.push(QueueSpec::work(REPORTS_NOTIFY_QUEUE, REPORTS_EXCHANGE, "reports.#"));
+        queues.push(QueueSpec::work(
+            CHANNELS_TEST_QUEUE,
+            CHANNELS_EXCHANGE,
+            CHANNELS_TEST_QUEUE,
+        ));
         queues.push(QueueSpec {
             name: DEAD_LETTER_QUEUE.to_owned(),
             exchange: DEAD_LETTER_EXCHANGE,
@@ -353,6 +362,11 @@ mod tests {
             );
         }
         assert!(t.queues.iter().any(|q| q.name == "jobs.eu"));
+        assert!(
+            t.queues
+                .iter()
+                .any(|q| q.name == CHANNELS_TEST_QUEUE && q.exchange == CHANNELS_EXCHANGE)
+        );
         let incidents = t.queues.iter().find(|q| q.name == RESULTS_INCIDENTS_QUEUE).unwrap();
         assert!(incidents.single_active_consumer);
     }

@@ -32,6 +32,8 @@ pub const RESULTS_EXCHANGE: &str = "pingtower.results";
 pub const INCIDENTS_EXCHANGE: &str = "pingtower.incidents";
 /// Exchange that carries [`IncidentReport`]s, routed by `reports.<kind>`.
 pub const REPORTS_EXCHANGE: &str = "pingtower.reports";
+/// Exchange that carries [`ChannelTest`] requests, routed by their queue's name.
+pub const CHANNELS_EXCHANGE: &str = "pingtower.channels";
 /// Dead-letter exchange every work queue rejects into.
 pub const DEAD_LETTER_EXCHANGE: &str = "pingtower.dlx";
 
@@ -45,6 +47,8 @@ pub const INCIDENTS_NOTIFY_QUEUE: &str = "incidents.notify";
 pub const INCIDENTS_LLM_QUEUE: &str = "incidents.llm";
 /// Queue the notifier consumes reports from (follow-ups and edits).
 pub const REPORTS_NOTIFY_QUEUE: &str = "reports.notify";
+/// Queue the notifier consumes [`ChannelTest`] requests from (answered by request/reply).
+pub const CHANNELS_TEST_QUEUE: &str = "channels.test";
 /// Queue that keeps every dead-lettered message for an operator to inspect.
 pub const DEAD_LETTER_QUEUE: &str = "pingtower.dlq";
 
@@ -1278,6 +1282,51 @@ impl Message for IncidentReport {
     const EXCHANGE: &'static str = REPORTS_EXCHANGE;
     fn routing_key(&self) -> String {
         format!("reports.{}", self.event_kind.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channel tests
+// ---------------------------------------------------------------------------------------------
+
+/// "Send a test message" of one channel: the backend publishes it to [`CHANNELS_TEST_QUEUE`]
+/// with a reply queue, the notifier sends the test message and answers with a
+/// [`ChannelTestResult`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelTest {
+    /// The channel to test.
+    pub channel_id: Uuid,
+    /// Its owner (the notifier checks the channel is theirs).
+    pub owner_id: Uuid,
+    /// The language of the message (`en`, `ru`).
+    pub language: String,
+}
+
+impl Message for ChannelTest {
+    const KIND: &'static str = "channel_test";
+    const EXCHANGE: &'static str = CHANNELS_EXCHANGE;
+    fn routing_key(&self) -> String {
+        CHANNELS_TEST_QUEUE.to_owned()
+    }
+}
+
+/// The notifier's answer to a [`ChannelTest`] (sent to the request's reply queue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelTestResult {
+    /// Whether the service accepted the message.
+    pub delivered: bool,
+    /// Why not, when it was not (never a secret).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl Message for ChannelTestResult {
+    const KIND: &'static str = "channel_test_result";
+    const EXCHANGE: &'static str = CHANNELS_EXCHANGE;
+    /// Replies go to the requester's reply queue; this key is bound to nothing.
+    fn routing_key(&self) -> String {
+        "channels.test.result".to_owned()
     }
 }
 

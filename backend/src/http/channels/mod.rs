@@ -1,5 +1,6 @@
 //! Notification channels: the list, Telegram link tokens, email channels with their
-//! verification and unsubscribe links, mute/label changes and per-target routing. The notifier
+//! verification and unsubscribe links, per-target routing; channels of the other kinds and
+//! every change ([`edit`]); a test message through the notifier ([`test`]). The notifier
 //! reads these tables and does the sending.
 
 use axum::Router;
@@ -7,8 +8,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, patch, post};
+use channels::Routing;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::owned_delete;
@@ -17,18 +20,23 @@ use crate::http::auth::{self, Caller, CurrentUser};
 use crate::http::pagination::page_of;
 use crate::state::AppState;
 
+/// The shortest time between two tests of one channel.
+pub const TEST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long a Telegram link token is valid.
 pub const LINK_TOKEN_TTL_MINUTES: i64 = 10;
 
 /// The channel routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/channels", get(list_channels))
+        .route("/api/channels", get(list_channels).post(edit::create_channel))
+        .route("/api/channels/kinds", get(edit::list_kinds))
         .route("/api/channels/telegram/link", post(create_link_token))
         .route("/api/channels/email", post(create_email_channel))
         .route("/api/channels/verify", get(verify_page).post(verify_email))
         .route("/api/channels/unsubscribe", get(unsubscribe_page).post(unsubscribe))
-        .route("/api/channels/{id}", patch(update_channel).delete(delete_channel))
+        .route("/api/channels/{id}", patch(edit::update_channel).delete(delete_channel))
+        .route("/api/channels/{id}/test", post(test::test_channel))
         .route(
             "/api/targets/{id}/channels",
             get(get_target_channels).put(put_target_channels),
@@ -40,37 +48,97 @@ pub fn router() -> Router<AppState> {
 pub struct Channel {
     /// Id.
     pub id: Uuid,
-    /// `telegram` or `email`.
+    /// Its kind.
+    #[schema(value_type = channels::Kind)]
     pub kind: String,
-    /// Chat id or email address.
+    /// Chat id or email address; for the other kinds what the dashboard shows (never a
+    /// secret: the webhook URL itself is one).
     pub address: String,
     /// A label to recognise it by.
     pub label: Option<String>,
-    /// Whether alerts may be sent (email verified; Telegram always).
+    /// Whether alerts may be sent (email verified; the other kinds always).
     pub verified: bool,
+    /// Whether it is enabled (not disabled by an unsubscribe, a blocked bot, repeated
+    /// permanent failures or its owner).
+    pub enabled: bool,
     /// Why it is disabled (unsubscribed, bot blocked…), if it is.
     pub disabled_reason: Option<String>,
     /// Alerts are held until then.
     pub muted_until: Option<DateTime<Utc>>,
+    /// The kind's settings as stored (`{}` for Telegram and email).
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    /// The names of the secrets that are set (never their values).
+    pub secrets: Vec<String>,
+    /// Its routing rules.
+    pub routing: Routing,
+    /// The last failure of a send, if any.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
 
-/// A query into [`Channel`]s: `$head` and `$tail` around the channel columns (one list for the
-/// select, the insert and the update, checked at build time).
+/// A [`Channel`] as read from its row.
+#[derive(Debug)]
+struct ChannelRow {
+    id: Uuid,
+    kind: String,
+    address: String,
+    label: Option<String>,
+    verified: bool,
+    enabled: bool,
+    disabled_reason: Option<String>,
+    muted_until: Option<DateTime<Utc>>,
+    settings: Value,
+    secrets: Vec<String>,
+    routing: Value,
+    last_error: Option<String>,
+    last_error_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<ChannelRow> for Channel {
+    fn from(r: ChannelRow) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            address: r.address,
+            label: r.label,
+            verified: r.verified,
+            enabled: r.enabled,
+            disabled_reason: r.disabled_reason,
+            muted_until: r.muted_until,
+            settings: r.settings,
+            secrets: r.secrets,
+            routing: Routing::from_stored(&r.routing),
+            last_error: r.last_error,
+            last_error_at: r.last_error_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A query into [`ChannelRow`]s: `$head` and `$tail` around the channel columns (one list for
+/// the select, the insert and the update, checked at build time).
 macro_rules! query_channels {
     ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
-            Channel,
+            ChannelRow,
             $head
                 + r#"id, kind, address, label, verified_at is not null as "verified!",
+                   disabled_at is null as "enabled!",
                    case when disabled_at is not null then coalesce(disabled_reason, 'disabled') end as disabled_reason,
-                   muted_until, created_at "#
+                   muted_until, settings, secret_names as secrets, routing, last_error, last_error_at, created_at "#
                 + $tail
             $(, $arg)*
         )
     };
 }
+
+mod edit;
+mod test;
 
 page_of!(
     /// The channels (not paginated).
@@ -86,7 +154,10 @@ async fn list_channels(Caller { state, user }: Caller) -> ApiResult<Json<Channel
         user.id
     )
     .fetch_all(&state.pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(Channel::from)
+    .collect();
     Ok(Json(ChannelList {
         total: items.len() as i64,
         items,
@@ -170,7 +241,7 @@ async fn create_email_channel(
     };
     let mut tx = state.pool.begin().await?;
     crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
-    let channel: Option<Channel> = query_channels!(
+    let channel: Option<ChannelRow> = query_channels!(
         "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
          on conflict (user_id, kind, address) where kind in ('telegram', 'email') do nothing returning ",
         "",
@@ -186,7 +257,7 @@ async fn create_email_channel(
         field: Some("address".into()),
         ..ApiError::conflict("you have this address already")
     })?;
-    Ok((StatusCode::CREATED, Json(channel)))
+    Ok((StatusCode::CREATED, Json(channel.into())))
 }
 
 /// A token from a mail.
@@ -354,61 +425,6 @@ async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -
     MailLink::Unsubscribe.redeem(&state, &q.token).await
 }
 
-/// A channel change.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct ChannelPatch {
-    /// New label (empty clears it; at most 100 characters, no control characters).
-    #[serde(default)]
-    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
-    pub label: Option<String>,
-    /// Hold alerts until then (null: unmute).
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>, pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-3]):[0-5]\d)$")]
-    pub muted_until: Option<Option<DateTime<Utc>>>,
-}
-
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(d).map(Some)
-    }
-}
-
-#[utoipa::path(patch, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), request_body = ChannelPatch,
-    responses((status = 200, body = Channel), (status = 404), (status = 422)))]
-async fn update_channel(
-    Caller { state, user }: Caller,
-    Path(id): Path<Uuid>,
-    Json(body): Json<ChannelPatch>,
-) -> ApiResult<Json<Channel>> {
-    let label = match body.label.as_deref() {
-        None => None,
-        Some(l) if l.trim().is_empty() => Some(None),
-        Some(l) => Some(Some(crate::validate::text("label", l, 100)?)),
-    };
-    let channel: Option<Channel> = query_channels!(
-        "update notification_channels set \
-         label = case when $3 then $4 else label end, \
-         muted_until = case when $5 then $6 else muted_until end, updated_at = now() \
-         where id = $1 and user_id = $2 returning ",
-        "",
-        id,
-        user.id,
-        label.is_some(),
-        label.flatten(),
-        body.muted_until.is_some(),
-        body.muted_until.flatten()
-    )
-    .fetch_optional(&state.pool)
-    .await?;
-    Ok(Json(channel.ok_or_else(ApiError::not_found)?))
-}
-
 owned_delete!(
     #[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
@@ -492,7 +508,10 @@ async fn put_target_channels(
         verify_email,
         unsubscribe_page,
         unsubscribe,
-        update_channel,
+        edit::create_channel,
+        edit::list_kinds,
+        edit::update_channel,
+        test::test_channel,
         delete_channel,
         get_target_channels,
         put_target_channels
@@ -502,7 +521,16 @@ async fn put_target_channels(
         ChannelList,
         LinkToken,
         NewEmailChannel,
-        ChannelPatch,
+        edit::NewChannel,
+        edit::ChannelPatch,
+        edit::KindInfo,
+        edit::SecretFieldInfo,
+        common::messages::ChannelTestResult,
+        channels::Kind,
+        channels::Routing,
+        channels::routing::QuietHours,
+        channels::routing::RoutedEvent,
+        channels::Severity,
         TargetChannels,
         TokenQuery
     ))
