@@ -270,10 +270,10 @@ mod tests {
         let mut s = spec();
         let secrets = take(&mut s);
         let sealed = key().seal(&secrets);
-        assert_eq!(key().open(&sealed).unwrap(), secrets);
+        assert_eq!(key().open::<Secrets>(&sealed).unwrap(), secrets);
         let other = SecretString::from(base64::engine::general_purpose::STANDARD.encode([8u8; 32]));
         let other = SecretKey::from_config(Some(&other)).unwrap().unwrap();
-        assert!(other.open(&sealed).is_err());
+        assert!(other.open::<Secrets>(&sealed).is_err());
         assert!(!String::from_utf8_lossy(&sealed).contains("pw"));
     }
 
