@@ -141,7 +141,7 @@ export interface paths {
         };
         get: operations["list_channels"];
         put?: never;
-        post?: never;
+        post: operations["create_channel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -158,6 +158,22 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["create_email_channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/channels/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_kinds"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -234,6 +250,22 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["update_channel"];
+        trace?: never;
+    };
+    "/api/channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["test_channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/config": {
@@ -915,7 +947,10 @@ export interface components {
         };
         /** @description A notification channel. */
         Channel: {
-            /** @description Chat id or email address. */
+            /**
+             * @description Chat id or email address; for the other kinds what the dashboard shows (never a
+             *     secret: the webhook URL itself is one).
+             */
             address: string;
             /**
              * Format: date-time
@@ -925,20 +960,38 @@ export interface components {
             /** @description Why it is disabled (unsubscribed, bot blocked…), if it is. */
             disabled_reason?: string | null;
             /**
+             * @description Whether it is enabled (not disabled by an unsubscribe, a blocked bot, repeated
+             *     permanent failures or its owner).
+             */
+            enabled: boolean;
+            /**
              * Format: uuid
              * @description Id.
              */
             id: string;
-            /** @description `telegram` or `email`. */
-            kind: string;
+            /** @description Its kind. */
+            kind: components["schemas"]["Kind"];
             /** @description A label to recognise it by. */
             label?: string | null;
+            /** @description The last failure of a send, if any. */
+            last_error?: string | null;
+            /**
+             * Format: date-time
+             * @description When it happened.
+             */
+            last_error_at?: string | null;
             /**
              * Format: date-time
              * @description Alerts are held until then.
              */
             muted_until?: string | null;
-            /** @description Whether alerts may be sent (email verified; Telegram always). */
+            /** @description Its routing rules. */
+            routing: components["schemas"]["Routing"];
+            /** @description The names of the secrets that are set (never their values). */
+            secrets: string[];
+            /** @description The kind's settings as stored (`{}` for Telegram and email). */
+            settings: Record<string, never>;
+            /** @description Whether alerts may be sent (email verified; the other kinds always). */
             verified: boolean;
         };
         /** @description The channels (not paginated). */
@@ -953,8 +1006,13 @@ export interface components {
              */
             total: number;
         };
-        /** @description A channel change. */
+        /** @description A channel change: absent fields keep their value. */
         ChannelPatch: {
+            /**
+             * @description `true` re-enables a disabled channel (its failure count starts again); `false`
+             *     disables it.
+             */
+            enabled?: boolean | null;
             /** @description New label (empty clears it; at most 100 characters, no control characters). */
             label?: string | null;
             /**
@@ -962,6 +1020,23 @@ export interface components {
              * @description Hold alerts until then (null: unmute).
              */
             muted_until?: string | null;
+            routing?: null | components["schemas"]["Routing"];
+            /**
+             * @description Secrets to set (a string) or remove (null); names not given keep their stored value
+             *     (HTTP kinds).
+             */
+            secrets?: {
+                [key: string]: string | null;
+            } | null;
+            /** @description New settings (HTTP kinds), validated with the secrets. */
+            settings?: Record<string, never> | null;
+        };
+        /** @description The notifier's answer to a [`ChannelTest`] (sent to the request's reply queue). */
+        ChannelTestResult: {
+            /** @description Whether the service accepted the message. */
+            delivered: boolean;
+            /** @description Why not, when it was not (never a secret). */
+            error?: string | null;
         };
         /**
          * @description The kinds of check.
@@ -1431,6 +1506,18 @@ export interface components {
             summary: string;
         };
         /**
+         * @description Every kind of channel, by its API name.
+         * @enum {string}
+         */
+        Kind: "telegram" | "email" | "slack" | "mattermost" | "webhook" | "discord" | "teams" | "google_chat" | "ntfy" | "gotify" | "pushover" | "pagerduty" | "opsgenie" | "matrix";
+        /** @description A kind and the secrets it takes. */
+        KindInfo: {
+            /** @description The kind. */
+            kind: components["schemas"]["Kind"];
+            /** @description Its secrets (`header:*`: any number of `header:<Name>` secrets). */
+            secrets: components["schemas"]["SecretFieldInfo"][];
+        };
+        /**
          * @description A language of texts and reports.
          * @enum {string}
          */
@@ -1499,6 +1586,23 @@ export interface components {
             may_private_targets: boolean;
             /** @description Effective quotas. */
             quotas: components["schemas"]["Quotas"];
+        };
+        /** @description A new channel of an HTTP kind (Telegram and email have their own routes). */
+        NewChannel: {
+            /** @description Its kind (not `telegram` or `email`). */
+            kind: components["schemas"]["Kind"];
+            /** @description Optional label (at most 100 characters, no control characters). */
+            label?: string | null;
+            routing?: null | components["schemas"]["Routing"];
+            /**
+             * @description Its secrets by name (`GET /api/channels/kinds` lists them): stored sealed, never
+             *     returned.
+             */
+            secrets?: {
+                [key: string]: string;
+            } | null;
+            /** @description The kind's settings (see its documentation; `{}` when absent). */
+            settings?: Record<string, never> | null;
         };
         /** @description A new email channel. */
         NewEmailChannel: {
@@ -1716,6 +1820,15 @@ export interface components {
              */
             p99: number;
         };
+        /** @description Quiet hours: from `start` to `end` (local times; `end` before `start` spans midnight). */
+        QuietHours: {
+            /** @description `HH:MM`. */
+            end: string;
+            /** @description `HH:MM`. */
+            start: string;
+            /** @description An IANA time zone (`Europe/Moscow`); UTC when absent. */
+            timezone?: string;
+        };
         /** @description Per-user overrides: each key of [`Quotas`], an integer or null (the default). */
         QuotaOverrides: {
             /**
@@ -1883,6 +1996,27 @@ export interface components {
              */
             total: number;
         };
+        /**
+         * @description The events a rule can name.
+         * @enum {string}
+         */
+        RoutedEvent: "opened" | "resolved" | "report" | "certificate" | "flapping" | "reminder";
+        /** @description A channel's routing rules. The default takes everything, always. */
+        Routing: {
+            /** @description The events it takes (all when absent). */
+            events?: components["schemas"]["RoutedEvent"][];
+            /**
+             * @description The least severity it takes: `info` (everything), `warning` (degraded, certificates,
+             *     flapping, down) or `critical` (down only). Resolutions and reports follow the alert
+             *     they answer.
+             */
+            min_severity?: components["schemas"]["Severity"];
+            quiet_hours?: null | components["schemas"]["QuietHours"];
+            /** @description Never targets with one of these tags. */
+            tags_exclude?: string[];
+            /** @description Only targets with one of these tags (any target when empty). */
+            tags_include?: string[];
+        };
         /** @description Uptime over the last 24 hours and 30 days of one target. */
         RowUptime: {
             /**
@@ -1905,11 +2039,23 @@ export interface components {
          * @enum {string}
          */
         Scope: "read" | "write";
+        /** @description One secret of a kind. */
+        SecretFieldInfo: {
+            /** @description Its name in `secrets`. */
+            name: string;
+            /** @description Whether a channel of the kind needs it. */
+            required: boolean;
+        };
         /** @description Installation settings an admin can change. */
         Settings: {
             /** @description Whether anyone may sign up. */
             registration_open: boolean;
         };
+        /**
+         * @description How bad it is.
+         * @enum {string}
+         */
+        Severity: "info" | "warning" | "critical";
         /**
          * @description `GET /api/overview/sparklines`: by target id, 24 hourly average latencies (ms), oldest
          *     first, null for an hour without results.
@@ -3115,6 +3261,84 @@ export interface operations {
             };
         };
     };
+    create_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewChannel"];
+            };
+        };
+        responses: {
+            /** @description created (verified: no confirmation needed) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a field is invalid (named by `field`: `kind`, `label`, `settings.<name>`, `secrets.<name>`, `routing.<name>`), secrets without PINGTOWER_SECRET_KEY on the server, or over the channel quota (`field` max_channels) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create_email_channel: {
         parameters: {
             query?: never;
@@ -3173,6 +3397,53 @@ export interface operations {
             };
             /** @description invalid, or over the channel quota (`field` max_channels) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_kinds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every kind and the secrets it takes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KindInfo"][];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3695,6 +3966,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description a field is invalid (named by `field`), settings or secrets of a Telegram or email channel, or re-enabling an address that unsubscribed */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3704,6 +3976,90 @@ export interface operations {
                 };
             };
             /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the notifier sent the test message, or says why not */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelTestResult"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description this channel was tested less than 10 s ago; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the notifier did not answer in time (PINGTOWER_CHANNEL_TEST_TIMEOUT, 15 s by default) or the message broker is unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
