@@ -104,6 +104,57 @@ impl Deliverer {
         })
     }
 
+    /// Sends "send a test message" to `r` in `lang` (not logged: no incident); answers why
+    /// not when the service refused.
+    pub async fn send_test(&self, r: &Recipient, lang: Language) -> Result<(), String> {
+        if !self.available(r) {
+            return Err(format!("{} is not configured on this installation", r.kind));
+        }
+        let base = self.inner.public_url.as_str().trim_end_matches('/');
+        let notice = channels::Notice {
+            facts: Vec::new(),
+            link: Some(format!("{base}/channels")),
+            ack_link: None,
+            incident_id: None,
+            key: Uuid::now_v7(),
+            name: "PingTower".into(),
+            ..channels::Notice::sample(Event::Test, lang)
+        };
+        let sent = match r.kind {
+            ChannelKind::Telegram => {
+                let tg = self.inner.telegram.as_ref().expect("checked by available()");
+                match parse_chat(&r.address) {
+                    Ok(chat) => tg
+                        .send(chat, &text::notice_telegram(&notice), None, None)
+                        .await
+                        .map(drop),
+                    Err(e) => Err(e),
+                }
+            }
+            ChannelKind::Email => {
+                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
+                let unsubscribe = self.unsubscribe_link(mailer, r).await.map_err(|e| e.to_string())?;
+                let (subject, text, html) = text::notice_mail(&notice, &unsubscribe);
+                let mail = Mail {
+                    to: r.address.clone(),
+                    subject,
+                    text,
+                    html,
+                    message_id: mailer.message_id(notice.key, "test", r.channel_id),
+                    in_reply_to: None,
+                };
+                mailer.send(&mail).await.map(drop)
+            }
+            _ => {
+                let http = self.inner.http.as_ref().expect("checked by available()");
+                http.send(r, &notice).await.map(drop)
+            }
+        };
+        sent.map_err(|e| match e {
+            SendError::Transient(e) | SendError::Permanent(e) | SendError::Unreachable(e) => e,
+        })
+    }
+
     /// The dashboard URL of an incident.
     pub fn incident_link(&self, incident_id: Uuid) -> String {
         incident_link(&self.inner.public_url, incident_id)

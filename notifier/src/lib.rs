@@ -37,7 +37,8 @@ use anyhow::Context;
 use bus::{Broker, ConsumerOptions, HandlerError, ReadinessExt, consume};
 use common::health::Readiness;
 use common::messages::{
-    Envelope, INCIDENTS_NOTIFY_QUEUE, IncidentEvent, IncidentReport, Message, REPORTS_NOTIFY_QUEUE,
+    CHANNELS_TEST_QUEUE, ChannelTest, ChannelTestResult, Envelope, INCIDENTS_NOTIFY_QUEUE, IncidentEvent,
+    IncidentReport, Message, REPORTS_NOTIFY_QUEUE,
 };
 use common::service::{OnBound, Service};
 use secrecy::ExposeSecret;
@@ -136,6 +137,7 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         REPORTS_NOTIFY_QUEUE,
         |deliverer, env: Envelope<IncidentReport>| async move { deliverer.handle_report(env).await },
     );
+    spawn_channel_tests(&mut tasks, &broker, &config, &deliverer, &pg, &shutdown);
     info!("notifier started");
 
     let mut result = Ok(());
@@ -195,6 +197,59 @@ async fn http_kinds(config: &Config, ops: std::net::SocketAddr) -> anyhow::Resul
         key,
         config.delivery.channel_interval,
     ))
+}
+
+/// How old a test request may be and still be sent (the backend has given up by then).
+const TEST_REQUEST_TTL: Duration = Duration::from_secs(60);
+
+/// Spawns the consumer of `channels.test`: sends each channel's test message and answers the
+/// backend with the outcome.
+fn spawn_channel_tests(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    broker: &Broker,
+    config: &Config,
+    deliverer: &Deliverer,
+    pg: &sqlx::PgPool,
+    shutdown: &CancellationToken,
+) {
+    let options = ConsumerOptions::new(CHANNELS_TEST_QUEUE).concurrency(4);
+    let publisher = bus::Publisher::new(broker.clone(), config.delivery.http_timeout);
+    let (broker, deliverer, pg, shutdown) = (broker.clone(), deliverer.clone(), pg.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        consume(&broker, options, shutdown, move |env: Envelope<ChannelTest>, info| {
+            let (deliverer, pg, publisher) = (deliverer.clone(), pg.clone(), publisher.clone());
+            async move {
+                let age = (chrono::Utc::now() - env.occurred_at).to_std().unwrap_or_default();
+                if age > TEST_REQUEST_TTL {
+                    warn!(channel_id = %env.payload.channel_id, age_s = age.as_secs(), "stale test request; dropped");
+                    return Ok(());
+                }
+                let test = &env.payload;
+                let recipient = store::test_recipient(&pg, test.channel_id, test.owner_id)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                let outcome = match recipient {
+                    Some(r) => deliverer.send_test(&r, text::Language::from_tag(&test.language)).await,
+                    None => Err("no such verified channel".to_owned()),
+                };
+                let result = ChannelTestResult {
+                    delivered: outcome.is_ok(),
+                    error: outcome.err(),
+                };
+                match publisher
+                    .answer(&info, &Envelope::caused_by(env.correlation_id, result))
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    // The backend gave up and its reply queue is gone.
+                    Err(bus::PublishError::Unroutable { .. }) => Ok(()),
+                    Err(e) => Err(HandlerError::transient(e)),
+                }
+            }
+        })
+        .await
+        .context("consuming channels.test")
+    });
 }
 
 /// The unsubscribe-token key, waiting for PostgreSQL; `None` on shutdown.

@@ -87,6 +87,27 @@ pub async fn recipients_for_target(
     Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
+/// Channel `channel_id` of `owner_id` as a recipient of a test message: verified, whether
+/// enabled or not (a test helps to find out why it was disabled).
+pub async fn test_recipient(
+    db: impl PgExecutor<'_>,
+    channel_id: Uuid,
+    owner_id: Uuid,
+) -> Result<Option<Recipient>, sqlx::Error> {
+    let row = sqlx::query_as!(
+        RecipientRow,
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
+                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+         from notification_channels c join users u on u.id = c.user_id
+         where c.id = $1 and c.user_id = $2 and c.verified_at is not null"#,
+        channel_id,
+        owner_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(RecipientRow::recipient))
+}
+
 // The recipient queries stay written out: a query macro takes literal SQL only.
 /// Operators' (admins') verified, enabled, unmuted channels.
 pub async fn recipients_for_operators(db: impl PgExecutor<'_>) -> Result<Vec<Recipient>, sqlx::Error> {

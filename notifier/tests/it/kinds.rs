@@ -229,3 +229,49 @@ async fn routing_rules_choose_what_each_channel_takes() {
     assert_eq!(prod_only.received().len(), 0, "the target has no tag prod");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn send_a_test_message_answers_the_backend_with_the_outcome() {
+    let (mut env, pool, owner) = TestEnv::with_user("ru").await;
+    let good = FakeService::start(Kind::Ntfy).await;
+    let gone = FakeService::start(Kind::Gotify).await;
+    let good_id = http_channel(&pool, owner, &good, serde_json::json!({})).await;
+    let gone_id = http_channel(&pool, owner, &gone, serde_json::json!({})).await;
+    gone.respond_next(401, &[], r#"{"error":"Unauthorized","errorCode":401}"#);
+    env.start_with(config(&env));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let publisher = bus::Publisher::new(env.broker.broker("backend", shutdown.clone()), Duration::from_secs(5));
+    let ask = |channel_id: Uuid, owner_id: Uuid| {
+        common::messages::Envelope::new(common::messages::ChannelTest {
+            channel_id,
+            owner_id,
+            language: "ru".into(),
+        })
+    };
+    let answer = |envelope| {
+        let publisher = publisher.clone();
+        async move {
+            bus::request::<_, common::messages::ChannelTestResult>(&publisher, &envelope, Duration::from_secs(20))
+                .await
+                .expect("the notifier answers")
+                .payload
+        }
+    };
+    let ok = answer(ask(good_id, owner)).await;
+    assert!(ok.delivered, "{ok:?}");
+    let got = good.received();
+    assert_eq!(got.len(), 1);
+    assert!(texts(&got[0]).contains("Тестовое сообщение"), "{}", texts(&got[0]));
+    let refused = answer(ask(gone_id, owner)).await;
+    assert!(!refused.delivered);
+    assert!(
+        refused.error.as_deref().is_some_and(|e| e.contains("401")),
+        "{refused:?}"
+    );
+    // Another owner's channel is not found, and nothing is sent.
+    let stranger = user(&pool, "en").await;
+    let foreign = answer(ask(good_id, stranger)).await;
+    assert!(!foreign.delivered && good.received().len() == 1, "{foreign:?}");
+    shutdown.cancel();
+    env.stop().await;
+}
