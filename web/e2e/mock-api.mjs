@@ -306,7 +306,7 @@ export function createMockApi() {
       channels.set(c.id, c);
       return json(res, 201, c);
     }
-    // Channels of every kind (the routes of src/api/channels.ts): secrets are kept by name only.
+    // Channels of every kind (createChannel … testChannel of src/api/client.ts): secrets are kept by name only.
     const ALL_EVENTS = ['opened', 'resolved', 'report', 'certificate', 'flapping', 'reminder'];
     const defaultRouting = () => ({ events: ALL_EVENTS, min_severity: 'info', tags_include: [], tags_exclude: [], quiet_hours: null });
     const view = ({ owner, secretValues, lastTest, ...c }) => ({ settings: {}, secrets: [], routing: defaultRouting(), enabled: c.disabled_reason === null, last_error: null, last_error_at: null, ...c });

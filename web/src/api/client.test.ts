@@ -59,12 +59,12 @@ describe('ApiClient', () => {
     expect(e.isValidation).toBe(true);
   });
 
-  it('reads the flat {error, field} form too', async () => {
+  it('reads a body that is not the document\'s ErrorBody as the status alone', async () => {
     const { fetch } = mockFetch(422, { error: 'must be http or https', field: 'settings.url' });
     const e = (await new ApiClient({ fetch }).createTarget({} as never).catch((x: unknown) => x)) as ApiError;
     expect(e.code).toBe('validation');
-    expect(e.message).toBe('must be http or https');
-    expect(e.field).toBe('settings.url');
+    expect(e.field).toBeUndefined();
+    expect(e.isValidation).toBe(true);
   });
 
   it('reads Retry-After on 429', async () => {
@@ -137,6 +137,43 @@ describe('ApiClient', () => {
     await c.acknowledge('i1');
     await c.linkTelegram();
     expect(calls.map((x) => `${x.init.method} ${x.url}`)).toEqual(['POST /api/incidents/i1/ack', 'POST /api/channels/telegram/link']);
+  });
+});
+
+describe('channels of every kind', () => {
+  it('calls each route with its method, path and JSON body', async () => {
+    const calls: [string, string, string | null][] = [];
+    const client = new ApiClient({
+      fetch: async (url, init) => {
+        calls.push([init?.method ?? '', url, (init?.body as string | null) ?? null]);
+        const answer = url.endsWith('/test') ? '{"delivered":true,"error":null}' : url.endsWith('/kinds') ? '[{"kind":"slack","secrets":[{"name":"url","required":true}]}]' : '{}';
+        return new Response(answer, { status: 200, headers: { 'content-type': 'application/json' } });
+      },
+    });
+    expect(await client.channelKinds()).toEqual([{ kind: 'slack', secrets: [{ name: 'url', required: true }] }]);
+    await client.createChannel({ kind: 'slack', secrets: { url: 'https://hooks.slack.com/x' } });
+    await client.updateChannel('a/b', { secrets: { url: null }, enabled: true });
+    expect(await client.testChannel('c1')).toEqual({ delivered: true, error: null });
+    await client.deleteChannel('c1');
+    expect(calls).toEqual([
+      ['GET', '/api/channels/kinds', null],
+      ['POST', '/api/channels', '{"kind":"slack","secrets":{"url":"https://hooks.slack.com/x"}}'],
+      ['PATCH', '/api/channels/a%2Fb', '{"secrets":{"url":null},"enabled":true}'],
+      ['POST', '/api/channels/c1/test', null],
+      ['DELETE', '/api/channels/c1', null],
+    ]);
+  });
+
+  it('gives a refused test its Retry-After', async () => {
+    const { fetch } = mockFetch(429, { error: { code: 'rate_limited', message: 'tested under 10 s ago' } }, { 'retry-after': '6' });
+    await expect(new ApiClient({ fetch }).testChannel('c1')).rejects.toMatchObject({ status: 429, code: 'rate_limited', retryAfter: 6 });
+  });
+
+  it('names the setting a 422 refuses', async () => {
+    const { fetch } = mockFetch(422, { error: { code: 'validation', message: 'must be an http(s) URL', field: 'settings.url' } });
+    const e = (await new ApiClient({ fetch }).createChannel({ kind: 'ntfy', settings: { url: 'ftp://x' } }).catch((x: unknown) => x)) as ApiError;
+    expect(e).toMatchObject({ status: 422, code: 'validation', field: 'settings.url', message: 'must be an http(s) URL' });
+    expect(e.isValidation).toBe(true);
   });
 });
 

@@ -7,7 +7,9 @@ import type {
   AdminUserPatch,
   ApiToken,
   Channel,
+  ChannelKindInfo,
   ChannelPatch,
+  ChannelTestResult,
   CheckResult,
   CreatedToken,
   Credentials,
@@ -19,6 +21,7 @@ import type {
   LatencySeries,
   Language,
   LatencyStep,
+  NewChannel,
   NewEmailChannel,
   NewToken,
   PasswordChange,
@@ -279,11 +282,23 @@ export class ApiClient {
     const body: NewEmailChannel = { address };
     return this.request('POST', '/api/channels/email', body);
   }
+  /** The kinds this backend serves and the secrets each takes. */
+  channelKinds(): Promise<ChannelKindInfo[]> {
+    return this.request('GET', '/api/channels/kinds');
+  }
+  /** A channel of an HTTP kind (webhook, Slack, … Matrix); 422 names the field at fault. */
+  createChannel(body: NewChannel): Promise<Channel> {
+    return this.request('POST', '/api/channels', body);
+  }
   deleteChannel(id: Uuid): Promise<void> {
     return this.request('DELETE', `/api/channels/${seg(id)}`);
   }
   updateChannel(id: Uuid, patch: ChannelPatch): Promise<Channel> {
     return this.request('PATCH', `/api/channels/${seg(id)}`, patch);
+  }
+  /** Sends a test message (429 with Retry-After within 10 s of the last, 503 when the notifier is silent). */
+  testChannel(id: Uuid): Promise<ChannelTestResult> {
+    return this.request('POST', `/api/channels/${seg(id)}/test`);
   }
   targetChannels(id: Uuid): Promise<TargetChannels> {
     return this.request('GET', `/api/targets/${seg(id)}/channels`);
@@ -328,15 +343,13 @@ function parseError(res: Response, text: string, path: string, onUnauthorized?: 
   let message = res.statusText || `HTTP ${res.status}`;
   let field: string | undefined;
   try {
-    const body = JSON.parse(text) as Partial<ErrorBody> | { error?: string; field?: string | null };
-    if (typeof body.error === 'string') {
-      // The flat `{error, field}` some answers use: the message, and the field it names.
-      message = body.error;
-      field = ('field' in body ? body.field : undefined) ?? undefined;
-    } else if (body.error) {
-      code = body.error.code ?? code;
-      message = body.error.message ?? message;
-      field = body.error.field ?? undefined;
+    // Every failure is the document's `ErrorBody`: `{error: {code, message, field?}}`.
+    const body = JSON.parse(text) as Partial<ErrorBody> | null;
+    const error = body?.error;
+    if (error && typeof error === 'object') {
+      code = error.code ?? code;
+      message = error.message ?? message;
+      field = error.field ?? undefined;
     }
   } catch {
     if (text && text.length < 300) message = text;

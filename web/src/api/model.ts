@@ -6,7 +6,7 @@
 // so the narrowing is removed. What the document cannot say lives in `undocumented.ts`.
 
 import type { components } from './schema';
-import type { HttpAuth } from './undocumented';
+import type { ChannelSettings, HttpAuth } from './undocumented';
 
 export type * from './undocumented';
 export { SECRET_MASK } from './undocumented';
@@ -161,8 +161,44 @@ export type ImportSummary = Schemas['ImportOutcome'];
 
 // Notifications --------------------------------------------------------------------------------
 
-export type Channel = Schemas['Channel'];
-export type ChannelPatch = Schemas['ChannelPatch'];
+/** Every kind of channel the API serves. */
+export type ChannelKind = Schemas['Kind'];
+/** The kinds configured by the channel form (Telegram and email keep their own flows), in its order. */
+export type FormKind = Exclude<ChannelKind, 'telegram' | 'email'>;
+export const FORM_KINDS = everyValue<FormKind>()([
+  'webhook',
+  'slack',
+  'mattermost',
+  'discord',
+  'teams',
+  'google_chat',
+  'ntfy',
+  'gotify',
+  'pushover',
+  'pagerduty',
+  'opsgenie',
+  'matrix',
+]);
+/** What a channel is notified about. */
+export type RoutedEvent = Schemas['RoutedEvent'];
+export const ROUTED_EVENTS = everyValue<RoutedEvent>()(['opened', 'resolved', 'report', 'certificate', 'flapping', 'reminder']);
+export type Severity = Schemas['Severity'];
+export const SEVERITIES = everyValue<Severity>()(['info', 'warning', 'critical']);
+/** Hours when everything but "down" is held: `HH:MM` local times in an IANA zone (UTC when absent). */
+export type QuietHours = Schemas['QuietHours'];
+/** A channel's routing rules; an absent field takes its default (every event, `info`, no tags, never quiet). */
+export type Routing = Schemas['Routing'];
+/** A channel (its `settings` as {@link ChannelSettings}; the document says only "an object"). */
+export type Channel = Omit<Schemas['Channel'], 'settings'> & { settings: ChannelSettings };
+/** Body of `POST /api/channels` (HTTP kinds). */
+export type NewChannel = Omit<Schemas['NewChannel'], 'settings'> & { settings?: ChannelSettings | null };
+/** Body of `PATCH /api/channels/{id}`: an absent field keeps its value, a null secret is removed. */
+export type ChannelPatch = Omit<Schemas['ChannelPatch'], 'settings'> & { settings?: ChannelSettings | null };
+/** `GET /api/channels/kinds`: one kind this backend serves and the secrets it takes. */
+export type ChannelKindInfo = Schemas['KindInfo'];
+export type SecretFieldInfo = Schemas['SecretFieldInfo'];
+/** `POST /api/channels/{id}/test`: whether the notifier delivered the test message, else why not. */
+export type ChannelTestResult = Schemas['ChannelTestResult'];
 export type NewEmailChannel = Schemas['NewEmailChannel'];
 export type TelegramLink = Schemas['LinkToken'];
 export type TargetChannels = Schemas['TargetChannels'];

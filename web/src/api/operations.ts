@@ -43,10 +43,12 @@ type Routes = {
   '/api/targets/{id}': { get: { answer: M.Schemas['Target'] }; put: { body: M.Schemas['TargetInput']; answer: M.Schemas['Target'] } };
   '/api/targets/test': { post: { body: M.Schemas['TargetInput'] } };
   '/api/targets/import': { post: { answer: M.ImportSummary } };
-  '/api/channels': { get: { answer: M.Schemas['ChannelList'] } };
+  '/api/channels': { get: { answer: M.Schemas['ChannelList'] }; post: { body: M.Schemas['NewChannel']; answer: M.Schemas['Channel'] } };
+  '/api/channels/kinds': { get: { answer: M.ChannelKindInfo[] } };
   '/api/channels/telegram/link': { post: { answer: M.TelegramLink } };
-  '/api/channels/email': { post: { body: M.NewEmailChannel; answer: M.Channel } };
-  '/api/channels/{id}': { patch: { body: M.ChannelPatch; answer: M.Channel } };
+  '/api/channels/email': { post: { body: M.NewEmailChannel; answer: M.Schemas['Channel'] } };
+  '/api/channels/{id}': { patch: { body: M.Schemas['ChannelPatch']; answer: M.Schemas['Channel'] } };
+  '/api/channels/{id}/test': { post: { answer: M.ChannelTestResult } };
   '/api/targets/{id}/channels': { get: { answer: M.TargetChannels }; put: { body: M.TargetChannels; answer: M.TargetChannels } };
 };
 

@@ -1,6 +1,7 @@
 // What the REST API says that its OpenAPI document cannot: the secret mask and the `secret`
-// flag the API adds to a masked `auth`, the value of a JSON-path assertion (the document allows
-// any JSON), the query parameters it gives as patterns, and the error codes it lists in words.
+// flag the API adds to a masked `auth`, the values of a channel's settings, the value of a
+// JSON-path assertion (the document allows any JSON), the query parameters it gives as
+// patterns, and the error codes it lists in words.
 // Written by hand; `model.ts` re-exports them beside the generated aliases. Import from
 // `model.ts`, not from here.
 
@@ -15,6 +16,15 @@ export const SECRET_MASK = '********';
  * {@link SECRET_MASK} and `secret: true`, a field the message type does not have.
  */
 export type HttpAuth = components['schemas']['HttpAuth'] & { secret?: boolean };
+
+/** A channel setting's value as stored (strings, whole numbers, tag lists). */
+export type SettingValue = string | number | boolean | string[] | null;
+
+/**
+ * A channel's settings by name (each kind's are in docs/API.md; the document says only "an
+ * object", which the generator reads as one with no keys).
+ */
+export type ChannelSettings = Record<string, SettingValue>;
 
 /** Any JSON value (the `value` of a `json_path_equals` assertion). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };

@@ -3,8 +3,8 @@
 // rules. The form's fields, checks and bodies live in state/channelForm.ts.
 
 import { useState } from 'preact/hooks';
-import { ApiError } from '../api/client';
-import { ROUTED_EVENTS, SEVERITIES, channelsApi, type ChannelDetails, type ChannelKindInfo } from '../api/channels';
+import { ApiError, api } from '../api/client';
+import { ROUTED_EVENTS, SEVERITIES, type Channel, type ChannelKindInfo } from '../api/model';
 import { Check, ErrorBox, Field, PageHead, RowDeleteButton, Section, Spinner, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
@@ -99,7 +99,7 @@ function knownZones(): string[] {
 /** Runs "Send test message" for `id` and says how it went. */
 async function runTest(id: string): Promise<TestOutcome> {
   try {
-    return describeTest({ result: await channelsApi.test(id) });
+    return describeTest({ result: await api.testChannel(id) });
   } catch (e) {
     const status = e instanceof ApiError ? e.status : 0;
     const retryAfter = e instanceof ApiError ? e.retryAfter : undefined;
@@ -118,7 +118,7 @@ function TestNotice({ outcome }: { outcome: TestOutcome | undefined }) {
 }
 
 /** The buttons acting on a stored channel: test, enable (when disabled), delete. */
-function ChannelActions(props: { channel: ChannelDetails; onChanged: () => void; onDeleted: () => void; edit?: boolean }) {
+function ChannelActions(props: { channel: Channel; onChanged: () => void; onDeleted: () => void; edit?: boolean }) {
   const c = props.channel;
   const [outcome, setOutcome] = useState<TestOutcome | undefined>(undefined);
   const [testing, whileTesting] = useBusy();
@@ -126,7 +126,7 @@ function ChannelActions(props: { channel: ChannelDetails; onChanged: () => void;
 
   async function enable() {
     try {
-      await channelsApi.update(c.id, enableBody());
+      await api.updateChannel(c.id, enableBody());
       toast(t('chan.enabledToast'));
       props.onChanged();
     } catch (e) {
@@ -137,7 +137,7 @@ function ChannelActions(props: { channel: ChannelDetails; onChanged: () => void;
   async function remove() {
     if (!confirm(t('common.confirmDelete', { name: c.label || c.address }))) return;
     try {
-      await channelsApi.remove(c.id);
+      await api.deleteChannel(c.id);
       toast(t('chan.deleted'));
       props.onDeleted();
     } catch (e) {
@@ -175,7 +175,7 @@ function ChannelActions(props: { channel: ChannelDetails; onChanged: () => void;
 }
 
 /** A channel's state, its disabled reason shown in full. */
-function ChannelStateCell({ channel: c }: { channel: ChannelDetails }) {
+function ChannelStateCell({ channel: c }: { channel: Channel }) {
   const state = channelState(c);
   return (
     <div data-state={state}>
@@ -195,7 +195,7 @@ function ChannelStateCell({ channel: c }: { channel: ChannelDetails }) {
   );
 }
 
-function LastError({ channel: c }: { channel: ChannelDetails }) {
+function LastError({ channel: c }: { channel: Channel }) {
   if (!c.last_error) return <span class="muted">—</span>;
   const ago = c.last_error_at ? formatAgo(c.last_error_at, Date.now(), lang.value) : '';
   return (
@@ -211,7 +211,7 @@ function LastError({ channel: c }: { channel: ChannelDetails }) {
 
 export function ChannelsPage() {
   useTitle(t('chan.title'));
-  const channels = useAsync(() => channelsApi.list(), [], 30_000);
+  const channels = useAsync(() => api.channels(), [], 30_000);
   const list = channels.data?.items ?? [];
   return (
     <div class="page">
@@ -262,7 +262,7 @@ export function ChannelsPage() {
 export function ChannelNewPage({ search }: { search: URLSearchParams }) {
   const kind = search.get('kind') ?? '';
   useTitle(isFormKind(kind) ? t('chan.newTitle', { kind: kindName(kind) }) : t('chan.add'));
-  const kinds = useAsync<ChannelKindInfo[] | undefined>(() => channelsApi.kinds().catch(() => undefined), []);
+  const kinds = useAsync<ChannelKindInfo[] | undefined>(() => api.channelKinds().catch(() => undefined), []);
   if (!isFormKind(kind)) {
     return (
       <div class="page">
@@ -305,7 +305,7 @@ export function ChannelNewPage({ search }: { search: URLSearchParams }) {
 // ---------------------------------------------------------------------------------------------
 
 export function ChannelEditPage({ id }: { id: string }) {
-  const channels = useAsync(() => channelsApi.list(), [id]);
+  const channels = useAsync(() => api.channels(), [id]);
   const channel = channels.data?.items.find((c) => c.id === id);
   useTitle(channel ? t('chan.editTitle', { name: channel.label || channel.address }) : t('chan.title'));
   if (channels.error) return <ErrorBox error={channels.error} onRetry={channels.reload} />;
@@ -353,7 +353,7 @@ export function ChannelEditPage({ id }: { id: string }) {
 // The form
 // ---------------------------------------------------------------------------------------------
 
-function ChannelForm(props: { initial: ChannelDraft; channel?: ChannelDetails; onSaved: (c: ChannelDetails) => void }) {
+function ChannelForm(props: { initial: ChannelDraft; channel?: Channel; onSaved: (c: Channel) => void }) {
   const [d, setDraft] = useState<ChannelDraft>(props.initial);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitted, setSubmitted] = useState(false);
@@ -391,14 +391,14 @@ function ChannelForm(props: { initial: ChannelDraft; channel?: ChannelDetails; o
           setErrors(errs);
           if (Object.keys(errs).length) return setFormError(t('valid.fix'));
           if (!body) return setFormError(t('chan.nothingChanged'));
-          const saved = await channelsApi.update(props.channel.id, body);
+          const saved = await api.updateChannel(props.channel.id, body);
           setD(draftFromChannel(saved, d.routing.timezone));
           props.onSaved(saved);
         } else {
           const { body, errors: errs } = buildCreate(d);
           setErrors(errs);
           if (!body) return setFormError(t('valid.fix'));
-          const saved = await channelsApi.create(body);
+          const saved = await api.createChannel(body);
           toast(t('chan.created'));
           props.onSaved(saved);
         }

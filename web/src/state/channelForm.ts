@@ -7,18 +7,18 @@
 import {
   FORM_KINDS,
   ROUTED_EVENTS,
-  type ChannelDetails,
+  type Channel,
   type ChannelKind,
-  type ChannelKindInfo,
+  type ChannelPatch,
+  type ChannelSettings,
   type ChannelTestResult,
-  type ChannelUpdate,
   type FormKind,
   type NewChannel,
   type RoutedEvent,
   type Routing,
   type SettingValue,
   type Severity,
-} from '../api/channels';
+} from '../api/model';
 import { splitList } from '../format';
 import type { MessageKey } from '../i18n';
 import type { PluralKey } from '../plural';
@@ -159,8 +159,11 @@ export function kindSpec(kind: string): KindSpec {
   return isFormKind(kind) ? KIND_FIELDS[kind] : NO_FIELDS;
 }
 
-/** The kinds "Add channel" offers: the form's, in its order, less those the backend does not list. */
-export function offeredKinds(server: ChannelKindInfo[] | undefined): FormKind[] {
+/**
+ * The kinds "Add channel" offers: the form's, in its order, less those the backend does not list
+ * (`GET /api/channels/kinds`; a kind this build has no form for is left out).
+ */
+export function offeredKinds(server: readonly { kind: string }[] | undefined): FormKind[] {
   if (!server) return [...FORM_KINDS];
   const served = new Set(server.map((k) => k.kind));
   return FORM_KINDS.filter((k) => served.has(k));
@@ -216,17 +219,23 @@ export function settingText(v: SettingValue | undefined): string {
   return String(v);
 }
 
-/** The routing editor's state for `r` (the default, everything always, when absent). */
+/**
+ * The routing editor's state for `r`. An absent field takes the API's default: every event,
+ * `info`, no tags, no quiet hours, and UTC for quiet hours without a time zone; `timezone` is
+ * only the zone offered when quiet hours are first ticked.
+ */
 export function routingDraft(r?: Routing | null, timezone = 'UTC'): RoutingDraft {
+  const events = r?.events;
+  const quiet = r?.quiet_hours;
   return {
-    events: r ? ROUTED_EVENTS.filter((e) => r.events.includes(e)) : [...ROUTED_EVENTS],
+    events: events ? ROUTED_EVENTS.filter((e) => events.includes(e)) : [...ROUTED_EVENTS],
     minSeverity: r?.min_severity ?? 'info',
     tagsInclude: (r?.tags_include ?? []).join(', '),
     tagsExclude: (r?.tags_exclude ?? []).join(', '),
-    quiet: Boolean(r?.quiet_hours),
-    quietStart: r?.quiet_hours?.start ?? '22:00',
-    quietEnd: r?.quiet_hours?.end ?? '08:00',
-    timezone: r?.quiet_hours?.timezone ?? timezone,
+    quiet: Boolean(quiet),
+    quietStart: quiet?.start ?? '22:00',
+    quietEnd: quiet?.end ?? '08:00',
+    timezone: quiet ? (quiet.timezone ?? 'UTC') : timezone,
   };
 }
 
@@ -252,13 +261,13 @@ export function emptyDraft(kind: FormKind, timezone = 'UTC'): ChannelDraft {
 }
 
 /** The form for editing `ch`: its settings as text, its secrets as "set" or not, never a value. */
-export function draftFromChannel(ch: ChannelDetails, timezone = 'UTC'): ChannelDraft {
+export function draftFromChannel(ch: Channel, timezone = 'UTC'): ChannelDraft {
   const spec = kindSpec(ch.kind);
   const stored = new Set(ch.secrets ?? []);
   const secret = (name: string): SecretDraft =>
     stored.has(name) ? { stored: true, action: 'keep', value: '' } : { stored: false, action: 'set', value: '' };
   return {
-    kind: ch.kind as ChannelKind,
+    kind: ch.kind,
     label: ch.label ?? '',
     settings: Object.fromEntries(spec.settings.map((f) => [f.name, settingText(ch.settings?.[f.name])])),
     secrets: Object.fromEntries(spec.secrets.map((s) => [s.name, secret(s.name)])),
@@ -414,8 +423,8 @@ export function validateDraft(d: ChannelDraft): FieldErrors {
 // Bodies ---------------------------------------------------------------------------------------
 
 /** The settings object `texts` says for `spec` (empty optional fields left out). */
-export function buildSettings(spec: KindSpec, texts: Record<string, string>): Record<string, SettingValue> {
-  const out: Record<string, SettingValue> = {};
+export function buildSettings(spec: KindSpec, texts: Record<string, string>): ChannelSettings {
+  const out: ChannelSettings = {};
   for (const f of spec.settings) {
     const raw = texts[f.name] ?? '';
     if (raw.trim() === '') continue;
@@ -463,11 +472,11 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
  * The body of `PATCH /api/channels/{id}` that turns `ch` into `d`: only what changed (settings
  * whole, secrets by name, unchanged ones left out). `body` is null when nothing changed.
  */
-export function buildPatch(ch: ChannelDetails, d: ChannelDraft): { body: ChannelUpdate | null; errors: FieldErrors } {
+export function buildPatch(ch: Channel, d: ChannelDraft): { body: ChannelPatch | null; errors: FieldErrors } {
   const errors = validateDraft(d);
   if (Object.keys(errors).length) return { body: null, errors };
   const spec = kindSpec(ch.kind);
-  const body: ChannelUpdate = {};
+  const body: ChannelPatch = {};
   const label = d.label.trim();
   if (label !== (ch.label ?? '')) body.label = label;
   const before = buildSettings(spec, draftFromChannel(ch).settings);
@@ -481,7 +490,7 @@ export function buildPatch(ch: ChannelDetails, d: ChannelDraft): { body: Channel
 }
 
 /** The body that re-enables a channel the notifier disabled. */
-export function enableBody(): ChannelUpdate {
+export function enableBody(): ChannelPatch {
   return { enabled: true };
 }
 
@@ -490,7 +499,7 @@ export function enableBody(): ChannelUpdate {
 /** How the list shows a channel: the first of disabled, unverified, muted, active. */
 export type ChannelState = 'disabled' | 'unverified' | 'muted' | 'active';
 
-export function channelState(ch: Pick<ChannelDetails, 'enabled' | 'disabled_reason' | 'verified' | 'muted_until'>, now = Date.now()): ChannelState {
+export function channelState(ch: Pick<Channel, 'enabled' | 'disabled_reason' | 'verified' | 'muted_until'>, now = Date.now()): ChannelState {
   if (ch.enabled === false || ch.disabled_reason) return 'disabled';
   if (!ch.verified) return 'unverified';
   if (ch.muted_until && Date.parse(ch.muted_until) > now) return 'muted';
