@@ -11,7 +11,7 @@
 //!   (`spaces/{space}/messages/{message}`) is the message's id.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
 use crate::http::{parse_url, truncate};
@@ -202,7 +202,7 @@ pub mod fake {
     }
 
     /// A space's webhook at `base`.
-    pub fn sample(base: &str) -> (Value, Secrets) {
+    pub fn sample(base: &str) -> (serde_json::Value, Secrets) {
         let url = format!("{base}/v1/spaces/AAAA/messages?key=sample-key&token=sample-token%3D");
         (json!({}), Secrets([("url".to_owned(), url)].into()))
     }
