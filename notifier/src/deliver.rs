@@ -168,27 +168,6 @@ impl Deliverer {
         }
     }
 
-    /// Whether `r`'s routing rules take a message of `class` at `severity` now. Quiet hours
-    /// hold what is not "down": such messages are not sent to this channel (see the closing
-    /// note of the routing rules: held messages are not yet delivered later).
-    fn routed(
-        &self,
-        r: &Recipient,
-        class: Event,
-        severity: Severity,
-        tags: &[String],
-        now: chrono::DateTime<Utc>,
-    ) -> bool {
-        match Routing::from_stored(&r.routing).verdict(class, severity, tags, now) {
-            Verdict::Send => true,
-            Verdict::Skip => false,
-            Verdict::Hold { until } => {
-                debug!(channel_id = %r.channel_id, %until, "quiet hours: not sent");
-                false
-            }
-        }
-    }
-
     /// Handles one event from `incidents.notify`: opened and resolved events of targets wait
     /// for the mass-outage digest (when it is on); the rest are delivered at once.
     pub async fn handle_event(&self, envelope: Envelope<IncidentEvent>) -> Result<(), HandlerError> {
@@ -201,36 +180,86 @@ impl Deliverer {
     }
 
     /// The channels that get `event` now: the owner's (or operators'), available here, and
-    /// whose routing rules take it.
-    pub(crate) async fn recipients_of(&self, event: &IncidentEvent) -> Result<Vec<Recipient>, HandlerError> {
+    /// whose routing rules take it. Those whose quiet hours hold it get it at the end of them.
+    pub(crate) async fn recipients_of(
+        &self,
+        envelope: &Envelope<IncidentEvent>,
+    ) -> Result<Vec<Recipient>, HandlerError> {
+        let event = &envelope.payload;
         let pool = &self.inner.pool;
         let recipients = match &event.target {
             Some(t) => store::recipients_for_target(pool, t.owner_id, t.id).await,
             None => store::recipients_for_operators(pool).await,
         }
         .map_err(HandlerError::transient)?;
-        let tags = match &event.target {
-            Some(t) => store::target_facts(pool, t.id)
-                .await
-                .map_err(HandlerError::transient)?
-                .map(|(_, tags)| tags)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
+        let tags = self.tags(event.target.as_ref().map(|t| t.id)).await?;
         let (class, severity) = text::event_class(event);
+        self.route(
+            recipients,
+            class,
+            severity,
+            &tags,
+            event.incident_id,
+            event.kind.as_str(),
+            envelope,
+        )
+        .await
+    }
+
+    /// A target's tags (none for operator events).
+    async fn tags(&self, target: Option<Uuid>) -> Result<Vec<String>, HandlerError> {
+        let Some(t) = target else { return Ok(Vec::new()) };
+        Ok(store::target_facts(&self.inner.pool, t)
+            .await
+            .map_err(HandlerError::transient)?
+            .map(|(_, tags)| tags)
+            .unwrap_or_default())
+    }
+
+    /// The recipients to send to now; those whose quiet hours hold the message get it saved
+    /// (as `kind` of `incident`) for the end of the hours.
+    #[allow(clippy::too_many_arguments)]
+    async fn route<T: serde::Serialize>(
+        &self,
+        recipients: Vec<Recipient>,
+        class: Event,
+        severity: Severity,
+        tags: &[String],
+        incident: Uuid,
+        kind: &str,
+        envelope: &Envelope<T>,
+    ) -> Result<Vec<Recipient>, HandlerError> {
         let now = Utc::now();
-        Ok(recipients
-            .into_iter()
-            .filter(|r| self.available(r))
-            .filter(|r| self.routed(r, class, severity, &tags, now))
-            .collect())
+        let mut now_recipients = Vec::new();
+        for r in recipients.into_iter().filter(|r| self.available(r)) {
+            match Routing::from_stored(&r.routing).verdict(class, severity, tags, now) {
+                Verdict::Send => now_recipients.push(r),
+                Verdict::Skip => {}
+                Verdict::Hold { until } => {
+                    debug!(channel_id = %r.channel_id, %until, kind, "quiet hours: held");
+                    let message = serde_json::to_value(&envelope.payload).expect("a message serialises");
+                    store::hold(
+                        &self.inner.pool,
+                        incident,
+                        r.channel_id,
+                        kind,
+                        until,
+                        &message,
+                        envelope.occurred_at,
+                    )
+                    .await
+                    .map_err(HandlerError::transient)?;
+                }
+            }
+        }
+        Ok(now_recipients)
     }
 
     /// Sends the alert of one event to every recipient; a transient failure of any of them
     /// fails the whole (the ones sent are skipped on the retry).
     pub(crate) async fn deliver_now(&self, envelope: Envelope<IncidentEvent>) -> Result<(), HandlerError> {
         let event = &envelope.payload;
-        let recipients = self.recipients_of(event).await?;
+        let recipients = self.recipients_of(&envelope).await?;
         debug!(incident_id = %event.incident_id, kind = event.kind.as_str(), recipients = recipients.len(), "delivering");
         let results = join_all(recipients.iter().map(|r| self.deliver_event(&envelope, r))).await;
         results.into_iter().collect::<Result<Vec<()>, _>>().map(|_| ())
@@ -506,10 +535,22 @@ impl Deliverer {
         let age = (Utc::now() - envelope.occurred_at).to_std().unwrap_or_default();
         let may_wait = age < self.inner.report_wait;
         let target_id = owner.map(|(_, t)| t);
+        let tags = self.tags(target_id).await?;
+        let kind = format!("report:{event_kind}");
+        let recipients = self
+            .route(
+                recipients,
+                Event::Report,
+                Severity::Info,
+                &tags,
+                report.incident_id,
+                &kind,
+                &envelope,
+            )
+            .await?;
         let outcomes = join_all(
             recipients
                 .iter()
-                .filter(|r| self.available(r))
                 .map(|r| self.deliver_report(&envelope, r, may_wait, target_id)),
         )
         .await;
@@ -526,6 +567,32 @@ impl Deliverer {
             )));
         }
         Ok(())
+    }
+
+    /// Delivers what quiet hours held for `r`, now that they are over: an event as usual, a
+    /// report without waiting for its alert.
+    pub(crate) async fn deliver_held(
+        &self,
+        r: &Recipient,
+        kind: &str,
+        message: serde_json::Value,
+        occurred_at: chrono::DateTime<Utc>,
+    ) -> Result<(), HandlerError> {
+        if kind.starts_with("report:") {
+            let report: IncidentReport = serde_json::from_value(message).map_err(HandlerError::permanent)?;
+            let target = store::incident_owner(&self.inner.pool, report.incident_id)
+                .await
+                .map_err(HandlerError::transient)?
+                .map(|(_, t)| t);
+            let mut envelope = Envelope::new(report);
+            envelope.occurred_at = occurred_at;
+            self.deliver_report(&envelope, r, false, target).await.map(drop)
+        } else {
+            let event: IncidentEvent = serde_json::from_value(message).map_err(HandlerError::permanent)?;
+            let mut envelope = Envelope::new(event);
+            envelope.occurred_at = occurred_at;
+            self.deliver_event(&envelope, r).await
+        }
     }
 
     async fn deliver_report(

@@ -140,7 +140,7 @@ async fn deliver(deliverer: &Deliverer, envelopes: &[Envelope<IncidentEvent>]) -
     }
     let mut by_channel: BTreeMap<Uuid, (Recipient, Vec<&Envelope<IncidentEvent>>)> = BTreeMap::new();
     for envelope in envelopes {
-        for r in deliverer.recipients_of(&envelope.payload).await? {
+        for r in deliverer.recipients_of(envelope).await? {
             by_channel
                 .entry(r.channel_id)
                 .or_insert_with(|| (r, Vec::new()))

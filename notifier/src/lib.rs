@@ -22,6 +22,7 @@ pub mod deliver;
 pub mod digest;
 pub mod email;
 pub mod fault;
+pub mod held;
 pub mod http_kinds;
 pub mod pacer;
 pub mod store;
@@ -137,6 +138,13 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         REPORTS_NOTIFY_QUEUE,
         |deliverer, env: Envelope<IncidentReport>| async move { deliverer.handle_report(env).await },
     );
+    {
+        let (deliverer, pool, shutdown) = (deliverer.clone(), pg.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            held::run(deliverer, pool, shutdown).await;
+            Ok(())
+        });
+    }
     spawn_channel_tests(&mut tasks, &broker, &config, &deliverer, &pg, &shutdown);
     info!("notifier started");
 

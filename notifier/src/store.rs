@@ -366,6 +366,46 @@ pub async fn log_digested(
     Ok(())
 }
 
+/// Holds `kind` of `incident` for `channel` until `until` (its quiet hours' end).
+pub async fn hold(
+    db: impl PgExecutor<'_>,
+    incident: Uuid,
+    channel: Uuid,
+    kind: &str,
+    until: chrono::DateTime<chrono::Utc>,
+    message: &serde_json::Value,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into notification_held (incident_id, channel_id, kind, due_at, message, occurred_at)
+         values ($1, $2, $3, $4, $5, $6) on conflict (incident_id, channel_id, kind) do nothing",
+        incident,
+        channel,
+        kind,
+        until,
+        message,
+        occurred_at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Channel `channel_id` as a recipient, if it is verified and enabled (held messages).
+pub async fn channel_recipient(db: impl PgExecutor<'_>, channel_id: Uuid) -> Result<Option<Recipient>, sqlx::Error> {
+    let row = sqlx::query_as!(
+        RecipientRow,
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
+                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+         from notification_channels c join users u on u.id = c.user_id
+         where c.id = $1 and c.verified_at is not null and c.disabled_at is null"#,
+        channel_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(RecipientRow::recipient))
+}
+
 /// Disables a channel, saying why in the dashboard.
 pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(

@@ -275,3 +275,54 @@ async fn send_a_test_message_answers_the_backend_with_the_outcome() {
     shutdown.cancel();
     env.stop().await;
 }
+
+#[tokio::test]
+async fn quiet_hours_hold_all_but_down_and_send_the_rest_when_they_end() {
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
+    let fake = FakeService::start(Kind::Slack).await;
+    let now = chrono::Utc::now();
+    let hhmm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    let routing = serde_json::json!({"quiet_hours": {
+        "start": hhmm(now - chrono::Duration::hours(1)),
+        "end": hhmm(now + chrono::Duration::hours(2)),
+        "timezone": "UTC",
+    }});
+    let channel = http_channel(&pool, owner, &fake, routing).await;
+    let down = outage(&pool, owner, "Down").await;
+    let flaky = outage(&pool, owner, "Flaky").await;
+    let mut degraded = flaky.event.clone();
+    degraded.state = common::messages::TargetStatus::Degraded;
+    env.start_with(config(&env));
+    env.publish_event(down.event.clone()).await;
+    env.publish_event(degraded).await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 2).await;
+    let got = fake.wait_for(1, Duration::from_secs(20)).await;
+    assert!(texts(&got[0]).contains("Down is down"), "down goes through quiet hours");
+    assert_eq!(fake.received().len(), 1, "the degraded alert is held");
+    let held: Vec<(String,)> = sqlx::query_as("select kind from notification_held where channel_id = $1")
+        .bind(channel)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(held, [("opened".to_owned(),)]);
+    // The quiet hours end (their end moved to now): the held alert goes out, once.
+    sqlx::query("update notification_held set due_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let got = fake.wait_for(2, Duration::from_secs(20)).await;
+    assert!(texts(&got[1]).contains("Flaky is degraded"), "{}", texts(&got[1]));
+    eventually("the held row is gone", Duration::from_secs(10), || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("select count(*) from notification_held")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (n == 0).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(fake.received().len(), 2);
+    env.stop().await;
+}
