@@ -109,11 +109,7 @@ mod tests {
 
     #[test]
     fn external_ids_are_strings_or_numbers() {
-        let r = |body: &str| Response {
-            status: 200,
-            headers: Vec::new(),
-            body: body.into(),
-        };
+        let r = |body: &str| crate::kinds::shared::test::answer(200, &[], body);
         assert_eq!(external_id(&r(r#"{"id":25}"#), "id").as_deref(), Some("25"));
         assert_eq!(external_id(&r(r#"{"id":"abc"}"#), "id").as_deref(), Some("abc"));
         assert_eq!(external_id(&r("nope"), "id"), None);

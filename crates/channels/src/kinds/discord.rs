@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::http::{MAX_RETRY_AFTER, check_short, parse_url, truncate};
 use crate::kinds::google_chat::with_query;
+use crate::kinds::shared::{URL_SECRET, markdown_links, secret_url};
 use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets};
 
 /// An embed's title.
@@ -97,10 +98,6 @@ fn check_username(name: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn webhook_url(secrets: &Secrets) -> Result<url::Url, FieldError> {
-    parse_url("secrets.url", secrets.required("url")?)
-}
-
 fn chars(s: &str) -> usize {
     s.chars().count()
 }
@@ -116,14 +113,7 @@ fn field(label: &str, value: &str) -> (String, String) {
 
 /// The description: the text and digest lines (cut to fit), then the links (never cut).
 fn description(n: &Notice, max: usize) -> String {
-    let mut links = Vec::new();
-    if let Some(link) = &n.link {
-        links.push(format!("[{}]({link})", escape(&n.open_label())));
-    }
-    if let Some(ack) = &n.ack_link {
-        links.push(format!("[{}]({ack})", escape(&n.ack_label())));
-    }
-    let links = links.join(" · ");
+    let links = markdown_links(n, escape);
     let mut lines: Vec<String> = n.text.iter().map(|t| escape(t)).collect();
     lines.extend(n.digest_lines().iter().map(|l| escape(l)));
     let text = lines.join("\n");
@@ -180,14 +170,11 @@ fn body_retry_after(r: &Response) -> Option<Duration> {
 
 impl Channel for Discord {
     const KIND: Kind = Kind::Discord;
-    const SECRETS: &'static [SecretField] = &[SecretField {
-        name: "url",
-        required: true,
-    }];
+    const SECRETS: &'static [SecretField] = URL_SECRET;
     type Settings = DiscordSettings;
 
     fn validate(s: &DiscordSettings, secrets: &Secrets) -> Result<(), FieldError> {
-        webhook_url(secrets)?;
+        secret_url(secrets)?;
         if let Some(name) = &s.username {
             check_username(name)?;
         }
@@ -205,7 +192,7 @@ impl Channel for Discord {
     }
 
     fn render(s: &DiscordSettings, secrets: &Secrets, n: &Notice) -> Result<Request, FieldError> {
-        let url = with_query(webhook_url(secrets)?, "wait", "true");
+        let url = with_query(secret_url(secrets)?, "wait", "true");
         let mut body = json!({
             "allowed_mentions": {"parse": []},
             "embeds": [embed(n)],
@@ -237,6 +224,8 @@ impl Channel for Discord {
 #[cfg(feature = "testing")]
 pub mod fake {
     use super::*;
+    use crate::kinds::shared::fake::json_post;
+    use crate::kinds::shared::secrets;
     use crate::testing::Received;
 
     fn len(v: &Value) -> usize {
@@ -284,14 +273,7 @@ pub mod fake {
 
     /// Execute Webhook's rules, as far as a message of ours can break them.
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST"
-            || !r
-                .header("content-type")
-                .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be a JSON POST".into());
-        }
+        let mut problems = json_post(r);
         let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();
         if !matches!(segments.as_slice(), ["api", "webhooks", id, token] if id.parse::<u64>().is_ok() && !token.is_empty())
         {
@@ -341,28 +323,15 @@ pub mod fake {
 
     /// A webhook at `base` posting under its own name.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets(
-            [(
-                "url".to_owned(),
-                format!("{base}/api/webhooks/123456789012345678/sample-token"),
-            )]
-            .into(),
-        );
-        (json!({"username": "PingTower"}), secrets)
+        let url = format!("{base}/api/webhooks/123456789012345678/sample-token");
+        (json!({"username": "PingTower"}), secrets(&[("url", &url)]))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-        Response {
-            status,
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            body: body.into(),
-        }
-    }
+    use crate::kinds::shared::test::answer;
 
     #[test]
     fn the_bodys_retry_after_is_preferred_over_the_header() {

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
-use crate::http::{parse_url, truncate};
+use super::shared::{URL_SECRET, link_line, secret_url};
+use crate::http::truncate;
 use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets};
 
 /// A message's text.
@@ -44,7 +45,7 @@ pub fn with_query(mut url: Url, key: &str, value: &str) -> Url {
 }
 
 fn webhook_url(secrets: &Secrets) -> Result<Url, FieldError> {
-    let url = parse_url("secrets.url", secrets.required("url")?)?;
+    let url = secret_url(secrets)?;
     let has = |name: &str| url.query_pairs().any(|(k, v)| k == name && !v.is_empty());
     if !has("key") || !has("token") {
         return Err(FieldError::new(
@@ -90,14 +91,7 @@ pub fn text(n: &Notice) -> String {
     if n.more > 0 {
         lines.extend(n.digest_lines().pop().map(|l| plain(&l)));
     }
-    let mut links = Vec::new();
-    if let Some(url) = &n.link {
-        links.push(link(url, &n.open_label()));
-    }
-    if let Some(url) = &n.ack_link {
-        links.push(link(url, &n.ack_label()));
-    }
-    let links = links.join(" · ");
+    let links = link_line(n, |l| link(l.url, &l.label));
     let used = title.chars().count() + links.chars().count() + 4;
     let body = truncate(&lines.join("\n"), TEXT_MAX.saturating_sub(used));
     let mut out = title;
@@ -112,10 +106,7 @@ pub fn text(n: &Notice) -> String {
 
 impl Channel for GoogleChat {
     const KIND: Kind = Kind::GoogleChat;
-    const SECRETS: &'static [SecretField] = &[SecretField {
-        name: "url",
-        required: true,
-    }];
+    const SECRETS: &'static [SecretField] = URL_SECRET;
     type Settings = GoogleChatSettings;
 
     fn validate(_: &GoogleChatSettings, secrets: &Secrets) -> Result<(), FieldError> {
@@ -148,18 +139,12 @@ impl Channel for GoogleChat {
 #[cfg(feature = "testing")]
 pub mod fake {
     use super::*;
+    use crate::kinds::shared::fake::{json_post, url_sample};
     use crate::testing::{Received, require_strings};
 
     /// The path, query, text and thread of a webhook message.
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST"
-            || !r
-                .header("content-type")
-                .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be a JSON POST".into());
-        }
+        let mut problems = json_post(r);
         let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();
         if !matches!(segments.as_slice(), ["v1", "spaces", space, "messages"] if !space.is_empty()) {
             problems.push("the path must be /v1/spaces/{space}/messages".into());
@@ -203,7 +188,8 @@ pub mod fake {
 
     /// A space's webhook at `base`.
     pub fn sample(base: &str) -> (serde_json::Value, Secrets) {
-        let url = format!("{base}/v1/spaces/AAAA/messages?key=sample-key&token=sample-token%3D");
-        (json!({}), Secrets([("url".to_owned(), url)].into()))
+        url_sample(&format!(
+            "{base}/v1/spaces/AAAA/messages?key=sample-key&token=sample-token%3D"
+        ))
     }
 }

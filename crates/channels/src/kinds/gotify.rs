@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::api::{check_token, delivered_with, endpoint};
+use super::shared::{by_severity, markdown_links};
 use super::slack::markdown;
 use crate::http::{parse_url, truncate};
-use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets, Severity};
+use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets};
 
 /// The highest priority.
 pub const PRIORITY_MAX: u8 = 10;
@@ -38,11 +39,7 @@ pub struct GotifySettings {
 }
 
 fn priority(s: &GotifySettings, n: &Notice) -> u8 {
-    s.priority.unwrap_or(match n.severity {
-        Severity::Critical => 8,
-        Severity::Warning => 5,
-        Severity::Info => 2,
-    })
+    s.priority.unwrap_or(by_severity(n, [8, 5, 2]))
 }
 
 /// The message as Markdown: facts, text, digest and links, one paragraph each.
@@ -59,15 +56,9 @@ pub fn message(n: &Notice) -> String {
     if parts.is_empty() {
         parts.push(markdown(&n.headline));
     }
-    let mut links = Vec::new();
-    if let Some(link) = &n.link {
-        links.push(format!("[{}]({link})", markdown(&n.open_label())));
-    }
-    if let Some(ack) = &n.ack_link {
-        links.push(format!("[{}]({ack})", markdown(&n.ack_label())));
-    }
+    let links = markdown_links(n, markdown);
     if !links.is_empty() {
-        parts.push(links.join(" · "));
+        parts.push(links);
     }
     truncate(&parts.join("\n\n"), MESSAGE_MAX)
 }
@@ -130,6 +121,8 @@ pub mod fake {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
+    use crate::kinds::shared::fake::{JSON, post_to};
+    use crate::kinds::shared::secrets;
     use crate::testing::{Received, require_strings};
 
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -137,16 +130,7 @@ pub mod fake {
     /// `POST /message`, JSON, `X-Gotify-Key`, a `message`, priority an integer, extras keyed
     /// `<top-level-namespace>::<sub-namespace>`.
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST" || r.path != "/message" {
-            problems.push(format!("messages are a POST to /message, not {} {}", r.method, r.path));
-        }
-        if !r
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be JSON".into());
-        }
+        let mut problems = post_to(r, "/message", "messages are a POST to /message", JSON, "must be JSON");
         if r.header("x-gotify-key").is_none_or(str::is_empty) {
             problems.push("the app token goes in `X-Gotify-Key`".into());
         }
@@ -186,8 +170,7 @@ pub mod fake {
 
     /// A server at `base`.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets([("token".to_owned(), "AvKcy9o-yvVhyKd".to_owned())].into());
-        (json!({"url": base}), secrets)
+        (json!({"url": base}), secrets(&[("token", "AvKcy9o-yvVhyKd")]))
     }
 }
 
@@ -198,7 +181,7 @@ mod tests {
     use common::i18n::Language;
 
     fn token() -> Secrets {
-        Secrets([("token".to_owned(), "AvKcy9o-yvVhyKd".to_owned())].into())
+        crate::kinds::shared::secrets(&[("token", "AvKcy9o-yvVhyKd")])
     }
 
     #[test]

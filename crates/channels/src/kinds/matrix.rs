@@ -165,6 +165,8 @@ pub mod fake {
     use sha2::{Digest, Sha256};
 
     use super::*;
+    use crate::kinds::shared::fake::{JSON, has_content_type};
+    use crate::kinds::shared::secrets;
     use crate::testing::{Received, require_strings};
 
     /// The room id and transaction id of a send path, decoded.
@@ -198,10 +200,7 @@ pub mod fake {
         {
             problems.push("`Authorization` must be `Bearer <token>`".into());
         }
-        if !r
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/json"))
-        {
+        if !has_content_type(r, JSON) {
             problems.push("must be JSON".into());
         }
         if r.body.len() > 65_536 {
@@ -235,16 +234,9 @@ pub mod fake {
 
     /// A room on the homeserver at `base`.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets(
-            [(
-                "access_token".to_owned(),
-                "syt_cGluZ3Rvd2Vy_abcdefghijklmnopqrst_0A1b2C".to_owned(),
-            )]
-            .into(),
-        );
         (
             json!({"homeserver": base, "room_id": "!AbCdEfGh1234:matrix.example.org"}),
-            secrets,
+            secrets(&[("access_token", "syt_cGluZ3Rvd2Vy_abcdefghijklmnopqrst_0A1b2C")]),
         )
     }
 }
@@ -263,7 +255,7 @@ mod tests {
     }
 
     fn token() -> Secrets {
-        Secrets([("access_token".to_owned(), "syt_abc".to_owned())].into())
+        crate::kinds::shared::secrets(&[("access_token", "syt_abc")])
     }
 
     #[test]

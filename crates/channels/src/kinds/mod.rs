@@ -11,6 +11,7 @@ pub mod ntfy;
 pub mod opsgenie;
 pub mod pagerduty;
 pub mod pushover;
+mod shared;
 pub mod slack;
 pub mod teams;
 pub mod webhook;

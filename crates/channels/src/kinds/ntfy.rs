@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::api::{check_token, delivered_with, is_word, truncate_bytes};
-use crate::http::{check_short, parse_url, truncate};
-use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets, Severity};
+use super::shared::{by_severity, check_tags, links};
+use crate::http::{parse_url, truncate};
+use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets};
 
 /// A topic name's length.
 pub const TOPIC_MAX: usize = 64;
@@ -79,11 +80,7 @@ pub fn split_topic(url: &str) -> Result<(Url, String), FieldError> {
 }
 
 fn priority(s: &NtfySettings, n: &Notice) -> u8 {
-    s.priority.unwrap_or(match n.severity {
-        Severity::Critical => 5,
-        Severity::Warning => 4,
-        Severity::Info => 3,
-    })
+    s.priority.unwrap_or(by_severity(n, [5, 4, 3]))
 }
 
 /// The message: facts, text, digest; the headline when there is nothing else.
@@ -108,19 +105,7 @@ impl Channel for Ntfy {
         {
             return Err(FieldError::new("settings.priority", "must be 1–5"));
         }
-        if s.tags.len() > TAGS_MAX {
-            return Err(FieldError::new("settings.tags", format!("at most {TAGS_MAX} tags")));
-        }
-        for (i, tag) in s.tags.iter().enumerate() {
-            let field = format!("settings.tags[{i}]");
-            check_short(&field, tag)?;
-            if tag.trim().is_empty() || tag.chars().count() > TAG_MAX || tag.contains(',') {
-                return Err(FieldError::new(
-                    field,
-                    format!("must be 1–{TAG_MAX} characters without commas"),
-                ));
-            }
-        }
+        check_tags(&s.tags, TAG_MAX, true)?;
         if let Some(token) = secrets.get("token") {
             check_token("secrets.token", token, TOKEN_MAX)?;
         }
@@ -135,13 +120,16 @@ impl Channel for Ntfy {
 
     fn render(s: &NtfySettings, secrets: &Secrets, n: &Notice) -> Result<Request, FieldError> {
         let (server, topic) = split_topic(&s.url)?;
-        let mut actions = Vec::new();
-        if let Some(link) = &n.link {
-            actions.push(json!({"action": "view", "label": n.open_label(), "url": link}));
-        }
-        if let Some(ack) = &n.ack_link {
-            actions.push(json!({"action": "view", "label": n.ack_label(), "url": ack, "clear": true}));
-        }
+        let mut actions: Vec<Value> = links(n)
+            .iter()
+            .map(|l| {
+                let mut action = json!({"action": "view", "label": l.label, "url": l.url});
+                if l.ack {
+                    action["clear"] = json!(true);
+                }
+                action
+            })
+            .collect();
         actions.truncate(ACTIONS_MAX);
         let mut body = json!({
             "topic": topic,
@@ -176,6 +164,8 @@ pub mod fake {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
+    use crate::kinds::shared::fake::{JSON, post_to};
+    use crate::kinds::shared::secrets;
     use crate::testing::{Received, require_strings};
 
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -183,19 +173,7 @@ pub mod fake {
     /// A JSON publish: POST to `/`, `topic` valid, `message` ≤ 4,096 bytes, priority 1–5,
     /// at most 3 actions (each with `action`, `label`, `url`), a bearer token if any.
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST" || r.path != "/" {
-            problems.push(format!(
-                "a JSON publish is a POST to the root, not {} {}",
-                r.method, r.path
-            ));
-        }
-        if !r
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be JSON".into());
-        }
+        let mut problems = post_to(r, "/", "a JSON publish is a POST to the root", JSON, "must be JSON");
         if r.header("authorization").is_some_and(|a| !a.starts_with("Bearer ")) {
             problems.push("`Authorization` must be `Bearer <token>`".into());
         }
@@ -246,8 +224,7 @@ pub mod fake {
     /// A protected topic on `base`.
     pub fn sample(base: &str) -> (Value, Secrets) {
         let settings = json!({"url": format!("{base}/pingtower-alerts"), "tags": ["pingtower"]});
-        let secrets = Secrets([("token".to_owned(), "tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2".to_owned())].into());
-        (settings, secrets)
+        (settings, secrets(&[("token", "tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2")]))
     }
 }
 
@@ -295,7 +272,7 @@ mod tests {
             ..settings("https://ntfy.sh/t")
         };
         assert_eq!(Ntfy::validate(&bad, &none).unwrap_err().field, "settings.tags");
-        let token = Secrets([("token".to_owned(), "tk 1".to_owned())].into());
+        let token = crate::kinds::shared::secrets(&[("token", "tk 1")]);
         assert_eq!(
             Ntfy::validate(&settings("https://ntfy.sh/t"), &token)
                 .unwrap_err()

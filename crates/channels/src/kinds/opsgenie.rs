@@ -19,8 +19,9 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::api::{check_token, delivered_with, endpoint};
-use crate::http::{check_short, host_of, parse_url, truncate};
-use crate::{Channel, Disposition, Event, FieldError, Kind, Notice, Request, Response, SecretField, Secrets, Severity};
+use super::shared::{by_severity, check_tags};
+use crate::http::{host_of, parse_url, truncate};
+use crate::{Channel, Disposition, Event, FieldError, Kind, Notice, Request, Response, SecretField, Secrets};
 
 /// `message`'s length.
 pub const MESSAGE_MAX: usize = 130;
@@ -92,14 +93,9 @@ pub fn alias(n: &Notice) -> String {
 }
 
 fn priority(s: &OpsgenieSettings, n: &Notice) -> String {
-    s.priority.clone().unwrap_or_else(|| {
-        match n.severity {
-            Severity::Critical => "P1",
-            Severity::Warning => "P3",
-            Severity::Info => "P5",
-        }
-        .to_owned()
-    })
+    s.priority
+        .clone()
+        .unwrap_or_else(|| by_severity(n, ["P1", "P3", "P5"]).to_owned())
 }
 
 fn details(n: &Notice) -> Value {
@@ -136,16 +132,7 @@ impl Channel for Opsgenie {
         {
             return Err(FieldError::new("settings.priority", "must be P1, P2, P3, P4 or P5"));
         }
-        if s.tags.len() > TAGS_MAX {
-            return Err(FieldError::new("settings.tags", format!("at most {TAGS_MAX} tags")));
-        }
-        for (i, tag) in s.tags.iter().enumerate() {
-            let field = format!("settings.tags[{i}]");
-            check_short(&field, tag)?;
-            if tag.trim().is_empty() || tag.chars().count() > TAG_MAX {
-                return Err(FieldError::new(field, format!("must be 1–{TAG_MAX} characters")));
-            }
-        }
+        check_tags(&s.tags, TAG_MAX, false)?;
         check_token("secrets.api_key", secrets.required("api_key")?, API_KEY_MAX)
     }
 
@@ -192,29 +179,25 @@ impl Channel for Opsgenie {
     }
 }
 
+/// The sample channel's API key (tests).
+#[cfg(any(test, feature = "testing"))]
+fn key() -> Secrets {
+    crate::kinds::shared::secrets(&[("api_key", "eb243592-faa2-4ba2-a551-1afdf565c889")])
+}
+
 /// Opsgenie's documented shape (tests).
 #[cfg(feature = "testing")]
 pub mod fake {
     use super::*;
+    use crate::kinds::shared::fake::{chars as len, json_post};
     use crate::testing::{Received, require_strings};
-
-    fn len(v: &Value) -> usize {
-        v.as_str().map_or(0, |s| s.chars().count())
-    }
 
     /// JSON POSTs with `GenieKey` auth: create on `/v2/alerts` (message ≤ 130, alias ≤ 512,
     /// description ≤ 15,000, priority P1–P5, ≤ 20 tags of ≤ 50, string details), close and
     /// add note on `/v2/alerts/{alias}/{close|notes}?identifierType=alias` (note ≤ 25,000,
     /// required to add one).
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST"
-            || !r
-                .header("content-type")
-                .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be a JSON POST".into());
-        }
+        let mut problems = json_post(r);
         if !r
             .header("authorization")
             .is_some_and(|a| a.starts_with("GenieKey ") && a.len() > 9)
@@ -287,19 +270,15 @@ pub mod fake {
 
     /// An API integration at `base`.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets([("api_key".to_owned(), "eb243592-faa2-4ba2-a551-1afdf565c889".to_owned())].into());
-        (json!({"api_url": base, "tags": ["pingtower", "shop"]}), secrets)
+        (json!({"api_url": base, "tags": ["pingtower", "shop"]}), key())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::shared::test::answer;
     use common::i18n::Language;
-
-    fn key() -> Secrets {
-        Secrets([("api_key".to_owned(), "eb243592-faa2-4ba2-a551-1afdf565c889".to_owned())].into())
-    }
 
     fn request(event: Event) -> Request {
         Opsgenie::render(&Default::default(), &key(), &Notice::sample(event, Language::En)).unwrap()
@@ -369,11 +348,7 @@ mod tests {
 
     #[test]
     fn answers_give_the_request_id_and_422_is_permanent() {
-        let r = |status: u16, body: &str| Response {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        };
+        let r = |status: u16, body: &str| answer(status, &[], body);
         assert_eq!(
             Opsgenie::classify(&r(
                 202,

@@ -17,8 +17,9 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::api::{delivered_with, is_word};
+use super::shared::links;
 use crate::http::{check_short, parse_url, truncate};
-use crate::{Channel, Disposition, Event, FieldError, Kind, Notice, Request, Response, SecretField, Secrets, Severity};
+use crate::{Channel, Disposition, Event, FieldError, Kind, Notice, Request, Response, SecretField, Secrets};
 
 /// `payload.summary`'s length.
 pub const SUMMARY_MAX: usize = 1024;
@@ -72,14 +73,6 @@ pub fn dedup_key(n: &Notice) -> String {
     n.incident_id.unwrap_or(n.key).to_string()
 }
 
-fn severity(n: &Notice) -> &'static str {
-    match n.severity {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
-}
-
 /// The facts as an object, with the report's text and the digest's lines.
 fn custom_details(n: &Notice) -> Value {
     let mut details = Map::new();
@@ -106,7 +99,7 @@ fn payload(s: &PagerDutySettings, n: &Notice) -> Value {
     json!({
         "summary": truncate(&n.title(), SUMMARY_MAX),
         "source": s.source,
-        "severity": severity(n),
+        "severity": n.severity.as_str(),
         "timestamp": n.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "component": n.name,
         "custom_details": custom_details(n),
@@ -152,13 +145,10 @@ impl Channel for PagerDuty {
                 "payload": payload(s, n),
             })
         } else {
-            let mut links = Vec::new();
-            if let Some(link) = &n.link {
-                links.push(json!({"href": link, "text": n.open_label()}));
-            }
-            if let Some(ack) = &n.ack_link {
-                links.push(json!({"href": ack, "text": n.ack_label()}));
-            }
+            let links: Vec<Value> = links(n)
+                .iter()
+                .map(|l| json!({"href": l.url, "text": l.label}))
+                .collect();
             let mut body = json!({
                 "routing_key": routing_key,
                 "event_action": "trigger",
@@ -185,33 +175,33 @@ impl Channel for PagerDuty {
     }
 }
 
+/// The sample channel's routing key (tests).
+#[cfg(any(test, feature = "testing"))]
+fn key() -> Secrets {
+    crate::kinds::shared::secrets(&[("routing_key", "R0123456789abcdef0123456789abcde")])
+}
+
 /// PagerDuty's documented shape (tests).
 #[cfg(feature = "testing")]
 pub mod fake {
     use super::*;
+    use crate::kinds::shared::fake::{JSON, chars as len, post_to};
     use crate::testing::{Received, require_strings};
 
     const SEVERITIES: &[&str] = &["critical", "error", "warning", "info"];
-
-    fn len(v: &Value) -> usize {
-        v.as_str().map_or(0, |s| s.chars().count())
-    }
 
     /// A JSON POST to `/v2/enqueue`: a 32-character `routing_key`, an `event_action`, a
     /// `dedup_key` ≤ 255 (required to resolve), and for a trigger a payload with `summary`
     /// ≤ 1,024, `source`, a known `severity`, an RFC 3339 `timestamp`, object details, and
     /// links with `href`.
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST" || r.path != "/v2/enqueue" {
-            problems.push(format!("events are a POST to /v2/enqueue, not {} {}", r.method, r.path));
-        }
-        if !r
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be JSON".into());
-        }
+        let mut problems = post_to(
+            r,
+            "/v2/enqueue",
+            "events are a POST to /v2/enqueue",
+            JSON,
+            "must be JSON",
+        );
         let b = r.json();
         if len(&b["routing_key"]) != ROUTING_KEY_LEN {
             problems.push("`routing_key` must be 32 characters".into());
@@ -266,19 +256,15 @@ pub mod fake {
 
     /// An integration at `base`.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets([("routing_key".to_owned(), "R0123456789abcdef0123456789abcde".to_owned())].into());
-        (json!({"events_url": format!("{base}/v2/enqueue")}), secrets)
+        (json!({"events_url": format!("{base}/v2/enqueue")}), key())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::shared::test::answer;
     use common::i18n::Language;
-
-    fn key() -> Secrets {
-        Secrets([("routing_key".to_owned(), "R0123456789abcdef0123456789abcde".to_owned())].into())
-    }
 
     fn body(event: Event) -> Value {
         PagerDuty::render(&Default::default(), &key(), &Notice::sample(event, Language::En))
@@ -321,11 +307,7 @@ mod tests {
 
     #[test]
     fn an_invalid_routing_key_disables_the_channel() {
-        let r = |status: u16, body: &str| Response {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        };
+        let r = |status: u16, body: &str| answer(status, &[], body);
         let gone = r(
             400,
             r#"{"status":"invalid event","message":"Event object is invalid","errors":["Invalid routing key"]}"#,
@@ -367,7 +349,7 @@ mod tests {
             PagerDuty::validate(&s, &key()).unwrap_err().field,
             "settings.events_url"
         );
-        let short = Secrets([("routing_key".to_owned(), "abc".to_owned())].into());
+        let short = crate::kinds::shared::secrets(&[("routing_key", "abc")]);
         assert_eq!(
             PagerDuty::validate(&Default::default(), &short).unwrap_err().field,
             "secrets.routing_key"

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use url::form_urlencoded;
 
 use super::api::{delivered_with, endpoint, is_word};
+use super::shared::by_severity;
 use crate::http::{check_short, parse_url, truncate};
-use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets, Severity};
+use crate::{Channel, Disposition, FieldError, Kind, Notice, Request, Response, SecretField, Secrets};
 
 /// The title's length.
 pub const TITLE_MAX: usize = 250;
@@ -88,11 +89,7 @@ pub fn is_device_list(device: &str) -> bool {
 }
 
 fn priority(s: &PushoverSettings, n: &Notice) -> i8 {
-    s.priority.unwrap_or(match n.severity {
-        Severity::Critical => 1,
-        Severity::Warning => 0,
-        Severity::Info => -1,
-    })
+    s.priority.unwrap_or(by_severity(n, [1, 0, -1]))
 }
 
 /// The message: facts, text, digest and the acknowledgement link (the dashboard link is
@@ -208,10 +205,20 @@ impl Channel for Pushover {
     }
 }
 
+/// The sample channel's application token and user key (tests).
+#[cfg(any(test, feature = "testing"))]
+fn keys() -> Secrets {
+    crate::kinds::shared::secrets(&[
+        ("token", "azGDORePK8gMaC0QOYAMyEEuzJnyUi"),
+        ("user_key", "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"),
+    ])
+}
+
 /// Pushover's documented shape (tests).
 #[cfg(feature = "testing")]
 pub mod fake {
     use super::*;
+    use crate::kinds::shared::fake::{FORM, post_to};
     use crate::testing::Received;
 
     fn len(v: Option<&String>) -> usize {
@@ -221,19 +228,13 @@ pub mod fake {
     /// A form POST to `/1/messages.json` with a good token and user key, a message, and
     /// every parameter within its limit.
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST" || r.path != "/1/messages.json" {
-            problems.push(format!(
-                "messages are a POST to /1/messages.json, not {} {}",
-                r.method, r.path
-            ));
-        }
-        if !r
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
-        {
-            problems.push("must be form-encoded".into());
-        }
+        let mut problems = post_to(
+            r,
+            "/1/messages.json",
+            "messages are a POST to /1/messages.json",
+            FORM,
+            "must be form-encoded",
+        );
         let form: std::collections::HashMap<String, String> = form_urlencoded::parse(&r.body).into_owned().collect();
         for key in ["token", "user"] {
             if !form.get(key).is_some_and(|v| v.len() == KEY_LEN && is_word(v, &[])) {
@@ -281,16 +282,9 @@ pub mod fake {
 
     /// An application at `base`.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets(
-            [
-                ("token".to_owned(), "azGDORePK8gMaC0QOYAMyEEuzJnyUi".to_owned()),
-                ("user_key".to_owned(), "uQiRzpo4DXghDmr9QzzfQu27cmVRsG".to_owned()),
-            ]
-            .into(),
-        );
         (
             json!({"api_url": base, "device": "phone,tablet_2", "sound": "siren"}),
-            secrets,
+            keys(),
         )
     }
 }
@@ -299,17 +293,8 @@ pub mod fake {
 mod tests {
     use super::*;
     use crate::Event;
+    use crate::kinds::shared::test::answer;
     use common::i18n::Language;
-
-    fn keys() -> Secrets {
-        Secrets(
-            [
-                ("token".to_owned(), "azGDORePK8gMaC0QOYAMyEEuzJnyUi".to_owned()),
-                ("user_key".to_owned(), "uQiRzpo4DXghDmr9QzzfQu27cmVRsG".to_owned()),
-            ]
-            .into(),
-        )
-    }
 
     fn form(req: &Request) -> std::collections::HashMap<String, String> {
         form_urlencoded::parse(&req.body).into_owned().collect()
@@ -383,11 +368,7 @@ mod tests {
 
     #[test]
     fn an_invalid_token_or_user_disables_the_channel() {
-        let r = |status: u16, body: &str| Response {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        };
+        let r = |status: u16, body: &str| answer(status, &[], body);
         let user = r(
             400,
             r#"{"user":"invalid","errors":["user identifier is invalid"],"status":0}"#,

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::shared::{URL_SECRET, links, markdown_links, secret_url};
 use crate::http::{check_short, host_of, parse_url, truncate};
 use crate::{Channel, FieldError, Kind, Notice, Request, SecretField, Secrets};
 
@@ -20,12 +21,6 @@ const HEADER_MAX: usize = 150;
 const SECTION_MAX: usize = 3000;
 const FIELDS_MAX: usize = 10;
 const BUTTON_TEXT_MAX: usize = 75;
-
-/// The webhook URL, secret for both.
-const URL_SECRET: &[SecretField] = &[SecretField {
-    name: "url",
-    required: true,
-}];
 
 /// Slack: no settings beyond the webhook URL (a secret).
 pub struct Slack;
@@ -40,17 +35,13 @@ pub fn mrkdwn(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn webhook_url(secrets: &Secrets) -> Result<url::Url, FieldError> {
-    parse_url("secrets.url", secrets.required("url")?)
-}
-
 impl Channel for Slack {
     const KIND: Kind = Kind::Slack;
     const SECRETS: &'static [SecretField] = URL_SECRET;
     type Settings = SlackSettings;
 
     fn validate(_: &SlackSettings, secrets: &Secrets) -> Result<(), FieldError> {
-        webhook_url(secrets).map(drop)
+        secret_url(secrets).map(drop)
     }
 
     fn summary(_: &SlackSettings) -> String {
@@ -82,27 +73,25 @@ impl Channel for Slack {
                 .collect();
             blocks.push(json!({"type": "section", "fields": fields}));
         }
-        let mut buttons = Vec::new();
-        if let Some(link) = &n.link {
-            buttons.push(json!({
-                "type": "button",
-                "text": {"type": "plain_text", "text": truncate(&n.open_label(), BUTTON_TEXT_MAX)},
-                "url": link,
-            }));
-        }
-        if let Some(ack) = &n.ack_link {
-            buttons.push(json!({
-                "type": "button",
-                "style": "primary",
-                "text": {"type": "plain_text", "text": truncate(&n.ack_label(), BUTTON_TEXT_MAX)},
-                "url": ack,
-            }));
-        }
+        let buttons: Vec<Value> = links(n)
+            .iter()
+            .map(|l| {
+                let mut button = json!({
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": truncate(&l.label, BUTTON_TEXT_MAX)},
+                    "url": l.url,
+                });
+                if l.ack {
+                    button["style"] = json!("primary");
+                }
+                button
+            })
+            .collect();
         if !buttons.is_empty() {
             blocks.push(json!({"type": "actions", "elements": buttons}));
         }
         let body = json!({"text": n.title(), "blocks": blocks});
-        Ok(Request::post_json(webhook_url(secrets)?, &body))
+        Ok(Request::post_json(secret_url(secrets)?, &body))
     }
 }
 
@@ -148,15 +137,9 @@ pub fn markdown_text(n: &Notice) -> String {
     for line in n.digest_lines() {
         out.push_str(&format!("\n{}", markdown(&line)));
     }
-    let mut links = Vec::new();
-    if let Some(link) = &n.link {
-        links.push(format!("[{}]({link})", markdown(&n.open_label())));
-    }
-    if let Some(ack) = &n.ack_link {
-        links.push(format!("[{}]({ack})", markdown(&n.ack_label())));
-    }
+    let links = markdown_links(n, markdown);
     if !links.is_empty() {
-        out.push_str(&format!("\n\n{}", links.join(" · ")));
+        out.push_str(&format!("\n\n{links}"));
     }
     out
 }
@@ -167,7 +150,7 @@ impl Channel for Mattermost {
     type Settings = MattermostSettings;
 
     fn validate(s: &MattermostSettings, secrets: &Secrets) -> Result<(), FieldError> {
-        webhook_url(secrets)?;
+        secret_url(secrets)?;
         if let Some(u) = &s.username {
             check_short("settings.username", u)?;
         }
@@ -198,7 +181,7 @@ impl Channel for Mattermost {
                 body[key] = json!(v);
             }
         }
-        Ok(Request::post_json(webhook_url(secrets)?, &body))
+        Ok(Request::post_json(secret_url(secrets)?, &body))
     }
 }
 
@@ -215,24 +198,14 @@ pub fn secret_url_summary(name: &str, secrets: &Secrets) -> String {
 #[cfg(feature = "testing")]
 pub mod fake {
     use super::*;
+    use crate::kinds::shared::fake::{chars as len, json_post, url_sample};
     use crate::testing::{Received, require_strings};
 
     const BLOCK_TYPES: &[&str] = &["header", "section", "actions", "context", "divider", "image"];
 
-    fn len(v: &Value) -> usize {
-        v.as_str().map_or(0, |s| s.chars().count())
-    }
-
     /// Slack's Block Kit rules, as far as a message of ours can break them.
     pub fn check_slack(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST"
-            || !r
-                .header("content-type")
-                .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be a JSON POST".into());
-        }
+        let mut problems = json_post(r);
         let b = r.json();
         problems.extend(require_strings(&b, &["text"]));
         let Some(blocks) = b["blocks"].as_array() else {
@@ -287,14 +260,7 @@ pub mod fake {
 
     /// Mattermost: a JSON POST with `text` (or Slack attachments).
     pub fn check_mattermost(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST"
-            || !r
-                .header("content-type")
-                .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be a JSON POST".into());
-        }
+        let mut problems = json_post(r);
         let b = r.json();
         if len(&b["text"]) == 0 && b["attachments"].as_array().is_none_or(Vec::is_empty) {
             problems.push("`text` or `attachments` is required".into());
@@ -307,8 +273,7 @@ pub mod fake {
 
     /// A channel posting to `base`'s webhook path.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let secrets = Secrets([("url".to_owned(), format!("{base}/services/T000/B000/XXXX"))].into());
-        (json!({}), secrets)
+        url_sample(&format!("{base}/services/T000/B000/XXXX"))
     }
 
     /// Both answer `200 ok`.

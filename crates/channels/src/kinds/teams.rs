@@ -16,8 +16,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::http::{parse_url, truncate};
-use crate::{Channel, Event, FieldError, Kind, Notice, Request, SecretField, Secrets, Severity};
+use super::shared::{URL_SECRET, by_severity, links, secret_url};
+use crate::http::truncate;
+use crate::{Channel, Event, FieldError, Kind, Notice, Request, SecretField, Secrets};
 
 /// The attachment's content type.
 pub const CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
@@ -48,18 +49,12 @@ pub struct Teams;
 #[serde(deny_unknown_fields)]
 pub struct TeamsSettings {}
 
-fn workflow_url(secrets: &Secrets) -> Result<url::Url, FieldError> {
-    parse_url("secrets.url", secrets.required("url")?)
-}
-
 /// The title's colour: good (resolved), attention (critical), warning, accent.
 fn color(n: &Notice) -> &'static str {
-    match (n.event, n.severity) {
-        (Event::Resolved, _) => "Good",
-        (_, Severity::Critical) => "Attention",
-        (_, Severity::Warning) => "Warning",
-        (_, Severity::Info) => "Accent",
+    if n.event == Event::Resolved {
+        return "Good";
     }
+    by_severity(n, ["Attention", "Warning", "Accent"])
 }
 
 /// The Adaptive Card of `n`, its text block cut to `text_max` characters.
@@ -87,19 +82,17 @@ pub fn card(n: &Notice, text_max: usize) -> Value {
     if !text.is_empty() {
         body.push(json!({"type": "TextBlock", "text": text, "wrap": true}));
     }
-    let mut actions = Vec::new();
-    if let Some(link) = &n.link {
-        actions
-            .push(json!({"type": "Action.OpenUrl", "title": truncate(&n.open_label(), ACTION_TITLE_MAX), "url": link}));
-    }
-    if let Some(ack) = &n.ack_link {
-        actions.push(json!({
-            "type": "Action.OpenUrl",
-            "title": truncate(&n.ack_label(), ACTION_TITLE_MAX),
-            "url": ack,
-            "style": "positive",
-        }));
-    }
+    let actions: Vec<Value> = links(n)
+        .iter()
+        .map(|l| {
+            let mut action =
+                json!({"type": "Action.OpenUrl", "title": truncate(&l.label, ACTION_TITLE_MAX), "url": l.url});
+            if l.ack {
+                action["style"] = json!("positive");
+            }
+            action
+        })
+        .collect();
     let mut card = json!({
         "$schema": CARD_SCHEMA,
         "type": "AdaptiveCard",
@@ -126,14 +119,11 @@ fn message(card: Value) -> Value {
 
 impl Channel for Teams {
     const KIND: Kind = Kind::Teams;
-    const SECRETS: &'static [SecretField] = &[SecretField {
-        name: "url",
-        required: true,
-    }];
+    const SECRETS: &'static [SecretField] = URL_SECRET;
     type Settings = TeamsSettings;
 
     fn validate(_: &TeamsSettings, secrets: &Secrets) -> Result<(), FieldError> {
-        workflow_url(secrets).map(drop)
+        secret_url(secrets).map(drop)
     }
 
     fn summary(_: &TeamsSettings) -> String {
@@ -141,7 +131,7 @@ impl Channel for Teams {
     }
 
     fn render(_: &TeamsSettings, secrets: &Secrets, n: &Notice) -> Result<Request, FieldError> {
-        let url = workflow_url(secrets)?;
+        let url = secret_url(secrets)?;
         let mut request = Request::post_json(url.clone(), &message(card(n, TEXT_MAX[0])));
         for &max in &TEXT_MAX[1..] {
             if request.body.len() <= MESSAGE_MAX_BYTES {
@@ -157,6 +147,7 @@ impl Channel for Teams {
 #[cfg(feature = "testing")]
 pub mod fake {
     use super::*;
+    use crate::kinds::shared::fake::{json_post, url_sample};
     use crate::testing::Received;
 
     const ELEMENTS: &[&str] = &[
@@ -225,14 +216,7 @@ pub mod fake {
 
     /// The message, its one attachment and the card's structure.
     pub fn check(r: &Received) -> Vec<String> {
-        let mut problems = Vec::new();
-        if r.method != "POST"
-            || !r
-                .header("content-type")
-                .is_some_and(|c| c.starts_with("application/json"))
-        {
-            problems.push("must be a JSON POST".into());
-        }
+        let mut problems = json_post(r);
         if r.body.len() > MESSAGE_MAX_BYTES {
             problems.push(format!("the message is over {MESSAGE_MAX_BYTES} bytes"));
         }
@@ -261,9 +245,8 @@ pub mod fake {
 
     /// A workflow at `base`.
     pub fn sample(base: &str) -> (Value, Secrets) {
-        let url = format!(
+        url_sample(&format!(
             "{base}/workflows/0a1b2c3d/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sample-signature"
-        );
-        (json!({}), Secrets([("url".to_owned(), url)].into()))
+        ))
     }
 }
