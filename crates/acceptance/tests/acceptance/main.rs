@@ -2,6 +2,7 @@
 //! `scripts/start.sh` starts them, with fakes only for what lies outside the machine (Telegram,
 //! an LLM provider) and a real SMTP server on loopback.
 
+mod digest;
 mod llm;
 mod suite;
 mod targets;
