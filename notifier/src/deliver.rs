@@ -609,6 +609,9 @@ impl Deliverer {
             .await
             .map_err(HandlerError::transient)?;
         let alert = match alert {
+            // Alerted by a mass-outage digest (logged without content of its own): one report
+            // per incident would undo the digest; the reports stay in the dashboard.
+            Some(a) if a.status == "sent" && a.content.is_none() => return Ok(ReportOutcome::Done),
             Some(a) if a.status == "sent" => Some(a),
             Some(a) if a.status == "failed" => return Ok(ReportOutcome::Done),
             _ if may_wait => return Ok(ReportOutcome::WaitForAlert),

@@ -92,7 +92,10 @@ async fn every_http_kind_is_created_verified_and_its_secrets_are_named_never_sho
     for &kind in Kind::HTTP {
         for (name, value) in sample(kind)["secrets"].as_object().unwrap() {
             let value = value.as_str().unwrap();
-            assert!(!listed.contains(value), "{kind}: the value of {name} is in the list {listed}");
+            assert!(
+                !listed.contains(value),
+                "{kind}: the value of {name} is in the list {listed}"
+            );
         }
     }
 }

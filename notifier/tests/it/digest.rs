@@ -93,6 +93,12 @@ async fn twenty_incidents_at_once_are_one_message_per_channel_and_one_resolution
     // A redelivered event of a digested incident sends nothing.
     env.publish_event(outages[3].event.clone()).await;
     wait_acked(INCIDENTS_NOTIFY_QUEUE, 21).await;
+    // A digested incident's report stays in the dashboard: no message per incident.
+    env.publish_report(report(outages[5].incident, "api-05 answers 503."))
+        .await;
+    wait_acked(REPORTS_NOTIFY_QUEUE, 1).await;
+    assert_eq!(env.tg.sent_to(CHAT).len(), 1, "no report message after a digest");
+    assert_eq!(slack.received().len(), 1, "no report message after a digest");
     // Resolutions: one more message each.
     for o in &outages {
         env.publish_event(resolved(o.event.clone(), chrono::Duration::minutes(3)))
