@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 use channels::Kind;
 use channels::testing::{FakeService, Received};
 use common::testing::{Call, FakeTelegram, SmtpSink};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::suite::{Suite, eventually};
-use crate::{Api, CHAT, FAILURES_TO_OPEN, INTERVAL, channel_verified, items, mails, status_of, target};
+use crate::{
+    Api, CHAT, FAILURES_TO_OPEN, INTERVAL, channel_verified, items, register, status_of, target, verification_link,
+};
 
 /// How many targets the one process serves.
 const TARGETS: usize = 20;
@@ -258,14 +259,7 @@ impl Channels<'_> {
 /// which allows private targets), links the Telegram chat, adds and verifies an email channel
 /// through the mailed link, and adds a signed webhook to `hook`.
 async fn user_with_three_channels(api: &Api, tg: &FakeTelegram, smtp: &SmtpSink, hook: &FakeService) {
-    let (status, me) = api
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/register",
-            Some(json!({"email": "dora@example.test", "password": "correct horse battery"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{me}");
+    register(api, "dora@example.test").await;
 
     let link = api.post("/api/channels/telegram/link", json!({})).await;
     let token = link["token"].as_str().unwrap().to_owned();
@@ -274,17 +268,7 @@ async fn user_with_three_channels(api: &Api, tg: &FakeTelegram, smtp: &SmtpSink,
 
     api.post("/api/channels/email", json!({"address": "dora@example.test"}))
         .await;
-    let verify = eventually("the verification mail arrives", Duration::from_secs(30), || {
-        let mails = mails(smtp);
-        async move {
-            let re = regex::Regex::new(r"https?://[^\s<>\x22]+/api/channels/verify\?token=[A-Za-z0-9_\-]+").unwrap();
-            mails.iter().find_map(|m| {
-                re.find(&m.replace("=\r\n", "").replace("=3D", "="))
-                    .map(|x| x.as_str().to_owned())
-            })
-        }
-    })
-    .await;
+    let verify = verification_link(smtp).await;
     let (url, token) = verify.split_once("?token=").unwrap();
     let verified = reqwest::Client::new()
         .post(url)

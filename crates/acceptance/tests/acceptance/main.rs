@@ -107,6 +107,33 @@ async fn target(api: &Api, name: &str, spec: Value) -> String {
 }
 
 /// Waits until the user has a verified channel of `kind`, or panics after `within` naming `what`.
+/// Registers `email` with the suite's test password (the first user is the admin).
+async fn register(api: &Api, email: &str) {
+    let (status, me) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/auth/register",
+            Some(json!({"email": email, "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{me}");
+}
+
+/// The verification link the notifier mails for a new email channel (30 s at most).
+async fn verification_link(smtp: &SmtpSink) -> String {
+    eventually("the verification mail arrives", Duration::from_secs(30), || {
+        let mails = mails(smtp);
+        async move {
+            let re = regex::Regex::new(r"https?://[^\s<>\x22]+/api/channels/verify\?token=[A-Za-z0-9_\-]+").unwrap();
+            mails.iter().find_map(|m| {
+                re.find(&m.replace("=\r\n", "").replace("=3D", "="))
+                    .map(|x| x.as_str().to_owned())
+            })
+        }
+    })
+    .await
+}
+
 async fn channel_verified(api: &Api, kind: &str, what: &str, within: Duration) {
     eventually(what, within, || async move {
         let channels = api.get("/api/channels").await;
@@ -168,14 +195,7 @@ async fn a_user_meets_the_whole_suite() {
     let api = Api::new(&suite.api);
 
     // Register; the first user is the admin (and so also gets operator events).
-    let (status, me) = api
-        .call(
-            reqwest::Method::POST,
-            "/api/auth/register",
-            Some(json!({"email": "Ann@Example.test", "password": "correct horse battery"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{me}");
+    register(&api, "Ann@Example.test").await;
 
     // Link Telegram through the bot's deep link.
     let link = api.post("/api/channels/telegram/link", json!({})).await;
@@ -190,17 +210,7 @@ async fn a_user_meets_the_whole_suite() {
     // Add an email channel and verify it through the link the notifier mails.
     api.post("/api/channels/email", json!({"address": "ann@example.test"}))
         .await;
-    let verify = eventually("the verification mail arrives", Duration::from_secs(30), || {
-        let mails = mails(&smtp);
-        async move {
-            let re = regex::Regex::new(r"https?://[^\s<>\x22]+/api/channels/verify\?token=[A-Za-z0-9_\-]+").unwrap();
-            mails.iter().find_map(|m| {
-                re.find(&m.replace("=\r\n", "").replace("=3D", "="))
-                    .map(|x| x.as_str().to_owned())
-            })
-        }
-    })
-    .await;
+    let verify = verification_link(&smtp).await;
     // The link opens a page (a mail scanner following it changes nothing); its button POSTs.
     let page = reqwest::get(&verify).await.unwrap();
     assert!(page.status().is_success(), "{verify}: {}", page.status());
