@@ -192,7 +192,7 @@ impl Deliverer {
             None => store::recipients_for_operators(pool).await,
         }
         .map_err(HandlerError::transient)?;
-        let tags = self.tags(event.target.as_ref().map(|t| t.id)).await?;
+        let (_, tags) = self.target_facts(event.target.as_ref().map(|t| t.id)).await?;
         let (class, severity) = text::event_class(event);
         self.route(
             recipients,
@@ -206,14 +206,13 @@ impl Deliverer {
         .await
     }
 
-    /// A target's tags (none for operator events).
-    async fn tags(&self, target: Option<Uuid>) -> Result<Vec<String>, HandlerError> {
-        let Some(t) = target else { return Ok(Vec::new()) };
+    /// A target's name and tags (none for operator events or a target gone).
+    async fn target_facts(&self, target: Option<Uuid>) -> Result<(Option<String>, Vec<String>), HandlerError> {
+        let Some(t) = target else { return Ok((None, Vec::new())) };
         Ok(store::target_facts(&self.inner.pool, t)
             .await
             .map_err(HandlerError::transient)?
-            .map(|(_, tags)| tags)
-            .unwrap_or_default())
+            .map_or((None, Vec::new()), |(name, tags)| (Some(name), tags)))
     }
 
     /// The recipients to send to now; those whose quiet hours hold the message get it saved
@@ -263,15 +262,6 @@ impl Deliverer {
         debug!(incident_id = %event.incident_id, kind = event.kind.as_str(), recipients = recipients.len(), "delivering");
         let results = join_all(recipients.iter().map(|r| self.deliver_event(&envelope, r))).await;
         results.into_iter().collect::<Result<Vec<()>, _>>().map(|_| ())
-    }
-
-    /// Sends one event to one recipient (the digest's single events).
-    pub(crate) async fn deliver_one(
-        &self,
-        envelope: &Envelope<IncidentEvent>,
-        r: &Recipient,
-    ) -> Result<(), HandlerError> {
-        self.deliver_event(envelope, r).await
     }
 
     /// Sends one digest of `envelopes` (all of one kind, several incidents) to `r`, then logs
@@ -360,7 +350,12 @@ impl Deliverer {
         Ok(())
     }
 
-    async fn deliver_event(&self, envelope: &Envelope<IncidentEvent>, r: &Recipient) -> Result<(), HandlerError> {
+    /// Sends one event to one recipient.
+    pub(crate) async fn deliver_event(
+        &self,
+        envelope: &Envelope<IncidentEvent>,
+        r: &Recipient,
+    ) -> Result<(), HandlerError> {
         let event = &envelope.payload;
         let kind = event.kind.as_str();
         let pool = &self.inner.pool;
@@ -447,10 +442,7 @@ impl Deliverer {
                     // Tests: the message is out, the log still says `sending`.
                     fault::hit(self.inner.fault, FaultPoint::CrashAfterSend);
                 }
-                store::mark_sent(pool, log_id, &external_id, content)
-                    .await
-                    .map_err(HandlerError::transient)?;
-                store::note_channel_ok(pool, r.channel_id)
+                store::mark_sent(pool, log_id, r.channel_id, &external_id, content)
                     .await
                     .map_err(HandlerError::transient)?;
                 metrics::counter!(telemetry::SENT, "channel" => channel, "kind" => kind.to_owned()).increment(1);
@@ -535,7 +527,7 @@ impl Deliverer {
         let age = (Utc::now() - envelope.occurred_at).to_std().unwrap_or_default();
         let may_wait = age < self.inner.report_wait;
         let target_id = owner.map(|(_, t)| t);
-        let tags = self.tags(target_id).await?;
+        let (name, tags) = self.target_facts(target_id).await?;
         let kind = format!("report:{event_kind}");
         let recipients = self
             .route(
@@ -551,7 +543,7 @@ impl Deliverer {
         let outcomes = join_all(
             recipients
                 .iter()
-                .map(|r| self.deliver_report(&envelope, r, may_wait, target_id)),
+                .map(|r| self.deliver_report(&envelope, r, may_wait, target_id, name.as_deref())),
         )
         .await;
         let mut wait = false;
@@ -584,9 +576,12 @@ impl Deliverer {
                 .await
                 .map_err(HandlerError::transient)?
                 .map(|(_, t)| t);
+            let (name, _) = self.target_facts(target).await?;
             let mut envelope = Envelope::new(report);
             envelope.occurred_at = occurred_at;
-            self.deliver_report(&envelope, r, false, target).await.map(drop)
+            self.deliver_report(&envelope, r, false, target, name.as_deref())
+                .await
+                .map(drop)
         } else {
             let event: IncidentEvent = serde_json::from_value(message).map_err(HandlerError::permanent)?;
             let mut envelope = Envelope::new(event);
@@ -601,6 +596,7 @@ impl Deliverer {
         r: &Recipient,
         may_wait: bool,
         target_id: Option<Uuid>,
+        target_name: Option<&str>,
     ) -> Result<ReportOutcome, HandlerError> {
         let report = &envelope.payload;
         let pool = &self.inner.pool;
@@ -658,16 +654,9 @@ impl Deliverer {
             }
             _ => {
                 let http = self.inner.http.as_ref().expect("checked by available()");
-                let name = match target_id {
-                    Some(t) => store::target_facts(pool, t)
-                        .await
-                        .map_err(HandlerError::transient)?
-                        .map(|(name, _)| name),
-                    None => None,
-                };
                 let notice = text::report_notice(
                     report,
-                    name.as_deref().unwrap_or("PingTower"),
+                    target_name.unwrap_or("PingTower"),
                     r.lang,
                     &link,
                     log_id,

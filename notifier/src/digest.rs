@@ -151,7 +151,7 @@ async fn deliver(deliverer: &Deliverer, envelopes: &[Envelope<IncidentEvent>]) -
     let mut failed = None;
     for (recipient, list) in by_channel.into_values() {
         let result = match list.as_slice() {
-            [one] => deliverer.deliver_one(one, &recipient).await,
+            [one] => deliverer.deliver_event(one, &recipient).await,
             several => deliverer.deliver_digest(&recipient, several).await,
         };
         if let Err(e) = result {

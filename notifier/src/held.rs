@@ -47,7 +47,7 @@ pub async fn send_due(deliverer: &Deliverer, pool: &PgPool) -> anyhow::Result<us
             return Ok(sent);
         };
         // A channel disabled or deleted meanwhile gets nothing.
-        let recipient = store::channel_recipient(pool, row.channel_id).await?;
+        let recipient = store::channel_recipient(pool, row.channel_id, None, false).await?;
         if let Some(r) = recipient
             && let Err(e) = deliverer
                 .deliver_held(&r, &row.kind, row.message, row.occurred_at)

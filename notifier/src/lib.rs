@@ -233,7 +233,7 @@ fn spawn_channel_tests(
                     return Ok(());
                 }
                 let test = &env.payload;
-                let recipient = store::test_recipient(&pg, test.channel_id, test.owner_id)
+                let recipient = store::channel_recipient(&pg, test.channel_id, Some(test.owner_id), true)
                     .await
                     .map_err(HandlerError::transient)?;
                 let outcome = match recipient {

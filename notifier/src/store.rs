@@ -87,27 +87,6 @@ pub async fn recipients_for_target(
     Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
-/// Channel `channel_id` of `owner_id` as a recipient of a test message: verified, whether
-/// enabled or not (a test helps to find out why it was disabled).
-pub async fn test_recipient(
-    db: impl PgExecutor<'_>,
-    channel_id: Uuid,
-    owner_id: Uuid,
-) -> Result<Option<Recipient>, sqlx::Error> {
-    let row = sqlx::query_as!(
-        RecipientRow,
-        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
-                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
-         from notification_channels c join users u on u.id = c.user_id
-         where c.id = $1 and c.user_id = $2 and c.verified_at is not null"#,
-        channel_id,
-        owner_id
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(row.and_then(RecipientRow::recipient))
-}
-
 // The recipient queries stay written out: a query macro takes literal SQL only.
 /// Operators' (admins') verified, enabled, unmuted channels.
 pub async fn recipients_for_operators(db: impl PgExecutor<'_>) -> Result<Vec<Recipient>, sqlx::Error> {
@@ -211,20 +190,25 @@ pub async fn claim(pool: &PgPool, incident_id: Uuid, channel_id: Uuid, kind: &st
     })
 }
 
-/// Records a successful send.
+/// Records a successful send on `channel_id`; its permanent failures in a row start again
+/// from zero.
 pub async fn mark_sent(
     pool: &PgPool,
     log_id: Uuid,
+    channel_id: Uuid,
     external_id: &str,
     content: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update notification_log
-         set status = 'sent', external_id = $2, content = $3, sent_at = now(), last_error = null
-         where id = $1",
+        "with sent as (
+            update notification_log
+            set status = 'sent', external_id = $2, content = $3, sent_at = now(), last_error = null
+            where id = $1)
+         update notification_channels set permanent_failures = 0 where id = $4 and permanent_failures <> 0",
         log_id,
         external_id,
-        content
+        content,
+        channel_id
     )
     .execute(pool)
     .await?;
@@ -330,17 +314,6 @@ pub async fn note_channel_error(db: impl PgExecutor<'_>, channel_id: Uuid, error
     Ok(())
 }
 
-/// Records a delivery that worked: the permanent failures in a row start again from zero.
-pub async fn note_channel_ok(db: impl PgExecutor<'_>, channel_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update notification_channels set permanent_failures = 0 where id = $1 and permanent_failures <> 0",
-        channel_id
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// Logs each of `incidents` as sent to `channel` as `kind` by a digest whose message is
 /// `external_id` (follow-ups answer it).
 pub async fn log_digested(
@@ -391,15 +364,25 @@ pub async fn hold(
     Ok(())
 }
 
-/// Channel `channel_id` as a recipient, if it is verified and enabled (held messages).
-pub async fn channel_recipient(db: impl PgExecutor<'_>, channel_id: Uuid) -> Result<Option<Recipient>, sqlx::Error> {
+/// Channel `channel_id` as a recipient, if it is verified; of `owner` only when one is
+/// given; enabled only unless `even_disabled` (a test message helps to find out why a channel
+/// was disabled; held messages go only to enabled ones).
+pub async fn channel_recipient(
+    db: impl PgExecutor<'_>,
+    channel_id: Uuid,
+    owner: Option<Uuid>,
+    even_disabled: bool,
+) -> Result<Option<Recipient>, sqlx::Error> {
     let row = sqlx::query_as!(
         RecipientRow,
         r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
                 c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
-         where c.id = $1 and c.verified_at is not null and c.disabled_at is null"#,
-        channel_id
+         where c.id = $1 and ($2::uuid is null or c.user_id = $2) and c.verified_at is not null
+           and ($3 or c.disabled_at is null)"#,
+        channel_id,
+        owner,
+        even_disabled
     )
     .fetch_optional(db)
     .await?;

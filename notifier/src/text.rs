@@ -501,8 +501,7 @@ pub fn notice_telegram(n: &channels::Notice) -> String {
 
 /// A notice as a mail: subject, plain text, HTML.
 pub fn notice_mail(n: &channels::Notice, unsubscribe: &str) -> (String, String, String) {
-    let badge: String = n.badge.chars().skip_while(|c| !c.is_alphabetic()).collect();
-    let subject = header_safe(&format!("[PingTower] {badge}: {}", n.headline));
+    let subject = header_safe(&format!("[PingTower] {}", n.plain_title()));
     let text = format!(
         "{}\n\n-- \n{}: {unsubscribe}\n",
         n.plain(),

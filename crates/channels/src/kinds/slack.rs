@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::shared::{URL_SECRET, links, markdown_links, secret_url};
-use crate::http::{check_short, host_of, parse_url, truncate};
+use crate::http::{check_short, parse_url, truncate};
 use crate::{Channel, FieldError, Kind, Notice, Request, SecretField, Secrets};
 
 /// Slack's limits.
@@ -183,15 +183,6 @@ impl Channel for Mattermost {
         }
         Ok(Request::post_json(secret_url(secrets)?, &body))
     }
-}
-
-/// What the dashboard shows for a webhook URL kept secret: its host.
-pub fn secret_url_summary(name: &str, secrets: &Secrets) -> String {
-    secrets
-        .get("url")
-        .and_then(|u| url::Url::parse(u).ok())
-        .map(|u| format!("{name} ({})", host_of(&u)))
-        .unwrap_or_else(|| name.to_owned())
 }
 
 /// The services' documented shapes (tests).
