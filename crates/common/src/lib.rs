@@ -14,6 +14,7 @@
 //! - [`fault`]: fault points for crash tests (exit at a named place).
 //! - [`netguard`]: which addresses monitored targets may point at (SSRF guard).
 //! - [`sealed`]: write-only secrets at rest (ChaCha20-Poly1305 under `PINGTOWER_SECRET_KEY`).
+//! - [`ack`]: signed acknowledgement links (an HMAC under the same key's signing half).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`html`]: HTML escaping for the pages and messages written by hand.
 //! - [`i18n`]: the [`i18n::Language`] type, the Fluent message catalogs (`locales/`) and the
@@ -22,6 +23,7 @@
 //!   `bus::testing`), and `samples`:
 //!   fixed sample messages.
 
+pub mod ack;
 pub mod backoff;
 pub mod config;
 pub mod db;

@@ -7,9 +7,11 @@ use anyhow::Context;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::Sha256;
 
 /// Length of the ChaCha20-Poly1305 nonce in front of each ciphertext.
 const NONCE_LEN: usize = 12;
@@ -17,7 +19,11 @@ const NONCE_LEN: usize = 12;
 /// The key that seals and opens secrets (from `PINGTOWER_SECRET_KEY`). Its `Debug` shows
 /// nothing of it.
 #[derive(Clone)]
-pub struct SecretKey(ChaCha20Poly1305);
+pub struct SecretKey {
+    cipher: ChaCha20Poly1305,
+    /// The key that signs links (acknowledgement links), derived from the same 32 bytes.
+    signing: [u8; 32],
+}
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,7 +50,8 @@ impl SecretKey {
             bytes.len()
         );
         let cipher = ChaCha20Poly1305::new_from_slice(&bytes).context("PINGTOWER_SECRET_KEY")?;
-        Ok(Some(Self(cipher)))
+        let signing = hmac_sha256(&bytes, b"pingtower signed links v1");
+        Ok(Some(Self { cipher, signing }))
     }
 
     /// nonce ‖ ciphertext of `value`'s JSON (a fresh random nonce each time).
@@ -52,7 +59,7 @@ impl SecretKey {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let plain = serde_json::to_vec(value).expect("a secret map serialises");
         let sealed = self
-            .0
+            .cipher
             .encrypt(&nonce, plain.as_slice())
             .expect("ChaCha20-Poly1305 encrypts any message shorter than 256 GiB");
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
@@ -68,10 +75,28 @@ impl SecretKey {
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("split at the nonce length");
         let plain = self
-            .0
+            .cipher
             .decrypt(&Nonce::from(nonce), sealed)
             .map_err(|_| anyhow::anyhow!("the secrets do not open with PINGTOWER_SECRET_KEY (another key?)"))?;
         // serde's error could quote a value; say only that the value is malformed.
         serde_json::from_slice(&plain).map_err(|_| anyhow::anyhow!("the opened secrets are malformed"))
     }
+
+    /// HMAC-SHA256 of `data` under the signing key (a key of its own, not the sealing key).
+    pub fn sign(&self, data: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.signing, data)
+    }
+
+    /// Whether `mac` is [`SecretKey::sign`]'s of `data` (compared in constant time).
+    pub fn verify(&self, data: &[u8], mac: &[u8]) -> bool {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.signing).expect("HMAC takes any key length");
+        m.update(data);
+        m.verify_slice(mac).is_ok()
+    }
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(data);
+    m.finalize().into_bytes().into()
 }
