@@ -31,6 +31,8 @@ create table escalation_runs (
     steps            jsonb not null,
     reminder_minutes integer,
     started_at       timestamptz not null,
+    -- The incident's opened event (common::messages::IncidentEvent): what steps say.
+    event            jsonb not null,
     -- The next step to send and when (null: every step is sent).
     next_step        integer not null default 0,
     step_due_at      timestamptz,

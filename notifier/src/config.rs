@@ -73,6 +73,7 @@ impl Config {
                 http_timeout: Duration::from_secs(10),
                 // Tests see each alert at once unless they test the digest.
                 digest_window: Duration::ZERO,
+                escalation_tick: Duration::from_millis(200),
             },
             guard: GuardConfig::default(),
             secret_key: None,
@@ -214,4 +215,8 @@ pub struct DeliveryConfig {
     /// this long (like Alertmanager's `group_wait`); `0s` turns the digest off.
     #[arg(long = "notifier-digest-window", env = "PINGTOWER_NOTIFIER_DIGEST_WINDOW", default_value = "30s", value_parser = humantime::parse_duration)]
     pub digest_window: Duration,
+    /// How often due escalation steps and reminders are looked for (they are due at whole
+    /// minutes; this is how late one may be).
+    #[arg(long = "notifier-escalation-tick", env = "PINGTOWER_NOTIFIER_ESCALATION_TICK", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub escalation_tick: Duration,
 }

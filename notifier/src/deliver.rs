@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::digest;
 use crate::email::{Mail, Mailer};
+use crate::escalation;
 use crate::fault::{self, FaultPoint};
 use crate::http_kinds::HttpKinds;
 use crate::store::{self, ChannelKind, Claim, Recipient};
@@ -68,6 +69,8 @@ pub struct Delivery {
     pub fault: Option<FaultPoint>,
     /// The mass-outage digest's window (`None`: every event at once).
     pub digest_window: Option<Duration>,
+    /// Signs acknowledgement links (`PINGTOWER_SECRET_KEY`; without it alerts have none).
+    pub ack_key: Option<common::sealed::SecretKey>,
 }
 
 /// What became of one recipient of a report.
@@ -171,6 +174,11 @@ impl Deliverer {
     /// Handles one event from `incidents.notify`: opened and resolved events of targets wait
     /// for the mass-outage digest (when it is on); the rest are delivered at once.
     pub async fn handle_event(&self, envelope: Envelope<IncidentEvent>) -> Result<(), HandlerError> {
+        // The escalation policies start before anyone is told: their later steps' channels
+        // wait for their step.
+        escalation::start(&self.inner.pool, &envelope.payload)
+            .await
+            .map_err(HandlerError::transient)?;
         if self.inner.digest_window.is_some() && digest::digested(&envelope.payload) {
             return digest::hold(&self.inner.pool, &envelope)
                 .await
@@ -192,6 +200,10 @@ impl Deliverer {
             None => store::recipients_for_operators(pool).await,
         }
         .map_err(HandlerError::transient)?;
+        let recipients = match &event.target {
+            Some(t) => self.escalated(recipients, event.incident_id, t.owner_id).await?,
+            None => recipients,
+        };
         let (_, tags) = self.target_facts(event.target.as_ref().map(|t| t.id)).await?;
         let (class, severity) = text::event_class(event);
         self.route(
@@ -204,6 +216,153 @@ impl Deliverer {
             envelope,
         )
         .await
+    }
+
+    /// `recipients` under the incident's escalation policies: without the channels of steps
+    /// still to come, with those of steps sent or due with the alert.
+    async fn escalated(
+        &self,
+        mut recipients: Vec<Recipient>,
+        incident: Uuid,
+        owner: Uuid,
+    ) -> Result<Vec<Recipient>, HandlerError> {
+        let pool = &self.inner.pool;
+        let plan = escalation::plan(pool, incident)
+            .await
+            .map_err(HandlerError::transient)?;
+        recipients.retain(|r| !plan.waiting.contains(&r.channel_id));
+        for &channel in &plan.reached {
+            if recipients.iter().all(|r| r.channel_id != channel)
+                && let Some(r) = store::channel_recipient(pool, channel, Some(owner), false)
+                    .await
+                    .map_err(HandlerError::transient)?
+            {
+                recipients.push(r);
+            }
+        }
+        Ok(recipients)
+    }
+
+    /// A signed link that acknowledges `incident`, for a message to `channel`.
+    fn ack_link(&self, incident: Uuid, channel: Uuid) -> Option<String> {
+        let key = self.inner.ack_key.as_ref()?;
+        let token = common::ack::Ack::new(incident, channel, Utc::now()).token(key);
+        Some(format!(
+            "{}/ack/{token}",
+            self.inner.public_url.as_str().trim_end_matches('/')
+        ))
+    }
+
+    /// Sends a step of an escalation policy to `r`: the alert of the opened incident with the
+    /// step named (`note`: step number, minutes, policy), logged as `log_kind`. `false`: the
+    /// channel's routing rules do not take it.
+    pub(crate) async fn deliver_step(
+        &self,
+        envelope: &Envelope<IncidentEvent>,
+        r: &Recipient,
+        log_kind: &str,
+        (step, minutes, policy): (usize, i64, &str),
+    ) -> Result<bool, HandlerError> {
+        if !self.available(r) || !self.routed(r, Event::Opened, envelope).await? {
+            return Ok(false);
+        }
+        let fact = (
+            r.lang.text("notify-fact-escalation"),
+            common::i18n::Msg::new("notify-escalation-step")
+                .arg("step", step as i64)
+                .arg("policy", text::one_line(policy))
+                .arg("duration", common::i18n::duration(minutes * 60).render(r.lang))
+                .render(r.lang),
+        );
+        self.deliver_alert(envelope, r, log_kind, Some(fact)).await?;
+        Ok(true)
+    }
+
+    /// Sends reminder `log_kind` (`reminder:{n}`) of the open incident to `r`: still down
+    /// (or degraded), for how long, with the acknowledgement link. `false`: not sent (its
+    /// routing rules, quiet hours, or not available here).
+    pub(crate) async fn deliver_reminder(
+        &self,
+        envelope: &Envelope<IncidentEvent>,
+        r: &Recipient,
+        log_kind: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<bool, HandlerError> {
+        if !self.available(r) || !self.routed(r, Event::Reminder, envelope).await? {
+            return Ok(false);
+        }
+        let event = &envelope.payload;
+        let pool = &self.inner.pool;
+        let _in_flight = self.in_flight(event.incident_id, r.channel_id, log_kind)?;
+        let Claim::Send { log_id, attempts } = store::claim(pool, event.incident_id, r.channel_id, log_kind)
+            .await
+            .map_err(HandlerError::transient)?
+        else {
+            return Ok(true);
+        };
+        let link = self.incident_link(event.incident_id);
+        let alert = text::alert(event, r.lang, &link);
+        let mut notice = text::reminder_notice(event, &alert, r.lang, log_id, now);
+        notice.ack_link = self.ack_link(event.incident_id, r.channel_id);
+        let parent = store::alert_logged(pool, event.incident_id, r.channel_id)
+            .await
+            .map_err(HandlerError::transient)?
+            .filter(|l| l.status == "sent")
+            .and_then(|l| l.external_id);
+        let (sent, content) = match r.kind {
+            ChannelKind::Telegram => {
+                let tg = self.inner.telegram.as_ref().expect("checked by available()");
+                let body = text::notice_telegram(&notice);
+                let markup = keyboard(event.incident_id, event.target.as_ref().map(|t| t.id), &link, r.lang);
+                let sent = match parse_chat(&r.address) {
+                    Ok(chat) => tg
+                        .send(chat, &body, Some(markup), parent.and_then(|p| p.parse().ok()))
+                        .await
+                        .map(|id| id.to_string()),
+                    Err(e) => Err(e),
+                };
+                (sent, body)
+            }
+            ChannelKind::Email => {
+                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
+                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
+                let (subject, text, html) = text::notice_mail(&notice, &unsubscribe);
+                let mail = Mail {
+                    to: r.address.clone(),
+                    subject: subject.clone(),
+                    text,
+                    html,
+                    message_id: mailer.message_id(event.incident_id, log_kind, r.channel_id),
+                    in_reply_to: parent,
+                };
+                (mailer.send(&mail).await, subject)
+            }
+            _ => {
+                let http = self.inner.http.as_ref().expect("checked by available()");
+                (http.send(r, &notice).await, notice.title())
+            }
+        };
+        self.settle(log_id, attempts, r, log_kind, sent, Some(&content), now)
+            .await?;
+        Ok(true)
+    }
+
+    /// Whether `r`'s routing rules take `class` of this incident now (quiet hours, which
+    /// would hold it, skip an escalation step or a reminder: the next one comes).
+    async fn routed(
+        &self,
+        r: &Recipient,
+        class: Event,
+        envelope: &Envelope<IncidentEvent>,
+    ) -> Result<bool, HandlerError> {
+        let (_, tags) = self
+            .target_facts(envelope.payload.target.as_ref().map(|t| t.id))
+            .await?;
+        let (_, severity) = text::event_class(&envelope.payload);
+        Ok(matches!(
+            Routing::from_stored(&r.routing).verdict(class, severity, &tags, Utc::now()),
+            Verdict::Send
+        ))
     }
 
     /// A target's name and tags (none for operator events or a target gone).
@@ -356,8 +515,20 @@ impl Deliverer {
         envelope: &Envelope<IncidentEvent>,
         r: &Recipient,
     ) -> Result<(), HandlerError> {
+        self.deliver_alert(envelope, r, envelope.payload.kind.as_str(), None)
+            .await
+    }
+
+    /// Sends the alert of one event to one recipient, logged as `kind` (the event's kind, or
+    /// an escalation step's), with one more fact if given.
+    async fn deliver_alert(
+        &self,
+        envelope: &Envelope<IncidentEvent>,
+        r: &Recipient,
+        kind: &str,
+        extra: Option<(String, String)>,
+    ) -> Result<(), HandlerError> {
         let event = &envelope.payload;
-        let kind = event.kind.as_str();
         let pool = &self.inner.pool;
         let _in_flight = self.in_flight(event.incident_id, r.channel_id, kind)?;
         let Claim::Send { log_id, attempts } = store::claim(pool, event.incident_id, r.channel_id, kind)
@@ -367,21 +538,20 @@ impl Deliverer {
             return Ok(());
         };
         let link = self.incident_link(event.incident_id);
-        let alert = text::alert(event, r.lang, &link);
+        let mut alert = text::alert(event, r.lang, &link);
+        alert.facts.extend(extra);
+        if event.kind == IncidentEventKind::Opened {
+            alert.ack_link = self.ack_link(event.incident_id, r.channel_id);
+        }
         // Follow-ups of an alert (resolved, …) answer it.
         let parent = if event.kind == IncidentEventKind::Opened {
             None
         } else {
-            store::logged(
-                pool,
-                event.incident_id,
-                r.channel_id,
-                IncidentEventKind::Opened.as_str(),
-            )
-            .await
-            .map_err(HandlerError::transient)?
-            .filter(|l| l.status == "sent")
-            .and_then(|l| l.external_id)
+            store::alert_logged(pool, event.incident_id, r.channel_id)
+                .await
+                .map_err(HandlerError::transient)?
+                .filter(|l| l.status == "sent")
+                .and_then(|l| l.external_id)
         };
         let (sent, content) = match r.kind {
             ChannelKind::Telegram => {
@@ -524,6 +694,10 @@ impl Deliverer {
             None => store::recipients_logged(pool, report.incident_id, event_kind).await,
         }
         .map_err(HandlerError::transient)?;
+        let recipients = match owner {
+            Some((owner_id, _)) => self.escalated(recipients, report.incident_id, owner_id).await?,
+            None => recipients,
+        };
         let age = (Utc::now() - envelope.occurred_at).to_std().unwrap_or_default();
         let may_wait = age < self.inner.report_wait;
         let target_id = owner.map(|(_, t)| t);
@@ -601,9 +775,13 @@ impl Deliverer {
         let report = &envelope.payload;
         let pool = &self.inner.pool;
         let event_kind = report.event_kind.as_str();
-        let alert = store::logged(pool, report.incident_id, r.channel_id, event_kind)
-            .await
-            .map_err(HandlerError::transient)?;
+        let alert = if report.event_kind == IncidentEventKind::Opened {
+            // The alert may have been an escalation step.
+            store::alert_logged(pool, report.incident_id, r.channel_id).await
+        } else {
+            store::logged(pool, report.incident_id, r.channel_id, event_kind).await
+        }
+        .map_err(HandlerError::transient)?;
         let alert = match alert {
             // Alerted by a mass-outage digest (logged without content of its own): one report
             // per incident would undo the digest; the reports stay in the dashboard.

@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`config`]: command line and environment ([`Config`]).
 //! - [`deliver`]: events and reports → notifications, around the notification log.
+//! - [`escalation`]: escalation policies' steps and reminders, on a tick.
 //! - [`store`]: PostgreSQL (recipients, the log, channels, secrets).
 //! - [`text`]: what is said, in English and Russian; escaping; splitting.
 //! - [`telegram`]: Bot API sends within Telegram's limits.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod deliver;
 pub mod digest;
 pub mod email;
+pub mod escalation;
 pub mod fault;
 pub mod held;
 pub mod http_kinds;
@@ -77,6 +79,7 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         warn!("neither Telegram nor email is configured: only webhooks and the other HTTP kinds will be delivered");
     }
     let http = http_kinds(&config, service.ops_addr()).await?;
+    let ack_key = common::sealed::SecretKey::from_config(config.secret_key.as_ref())?;
     let deliverer = Deliverer::new(Delivery {
         pool: pg.clone(),
         telegram: telegram.clone(),
@@ -86,6 +89,7 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         report_wait: config.delivery.report_wait,
         fault: config.fault,
         digest_window: (!config.delivery.digest_window.is_zero()).then_some(config.delivery.digest_window),
+        ack_key,
     });
 
     let mut tasks = JoinSet::new();
@@ -142,6 +146,18 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         let (deliverer, pool, shutdown) = (deliverer.clone(), pg.clone(), shutdown.clone());
         tasks.spawn(async move {
             held::run(deliverer, pool, shutdown).await;
+            Ok(())
+        });
+    }
+    {
+        let (deliverer, pool, tick, shutdown) = (
+            deliverer.clone(),
+            pg.clone(),
+            config.delivery.escalation_tick,
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            escalation::run(deliverer, pool, tick, shutdown).await;
             Ok(())
         });
     }

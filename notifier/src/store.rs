@@ -273,6 +273,25 @@ pub async fn logged(
     .await
 }
 
+/// The log row of the alert `channel` got about `incident`: the opened alert's, else the first
+/// escalation step's that reached it.
+pub async fn alert_logged(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    channel_id: Uuid,
+) -> Result<Option<Logged>, sqlx::Error> {
+    sqlx::query_as!(
+        Logged,
+        "select status, external_id, content from notification_log
+         where incident_id = $1 and channel_id = $2 and (kind = 'opened' or kind like 'escalation:%')
+         order by kind = 'opened' desc, created_at limit 1",
+        incident_id,
+        channel_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// A target's name and tags (reports name the target; routing rules read its tags).
 pub async fn target_facts(
     db: impl PgExecutor<'_>,

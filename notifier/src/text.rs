@@ -50,6 +50,8 @@ pub struct Alert {
     pub facts: Vec<(String, String)>,
     /// Link to the incident in the dashboard.
     pub link: String,
+    /// A signed link that acknowledges the incident (opened alerts, when the key is set).
+    pub ack_link: Option<String>,
 }
 
 /// Builds the facts of an event in `lang`; `link` is the incident's dashboard URL.
@@ -111,6 +113,7 @@ pub fn alert(event: &IncidentEvent, lang: Language, link: &str) -> Alert {
         headline,
         facts,
         link: link.to_owned(),
+        ack_link: None,
     }
 }
 
@@ -141,10 +144,12 @@ impl Alert {
         for (label, value) in &self.facts {
             out.push_str(&format!("{label}: {value}\n"));
         }
+        out.push_str(&format!("\n{}: {}\n", lang.text("notify-open-dashboard"), self.link));
+        if let Some(ack) = &self.ack_link {
+            out.push_str(&format!("{}: {ack}\n", lang.text("notify-acknowledge")));
+        }
         out.push_str(&format!(
-            "\n{}: {}\n\n-- \n{}: {}\n",
-            lang.text("notify-open-dashboard"),
-            self.link,
+            "\n-- \n{}: {}\n",
             lang.text("notify-unsubscribe"),
             unsubscribe
         ));
@@ -161,9 +166,16 @@ impl Alert {
                 html(value)
             ));
         }
+        let ack = self.ack_link.as_ref().map_or(String::new(), |url| {
+            format!(
+                " · <a href=\"{}\">{}</a>",
+                html(url),
+                html(&lang.text("notify-acknowledge"))
+            )
+        });
         mail_html(
             &format!(
-                "<h2>{} {}</h2><table>{rows}</table><p><a href=\"{}\">{}</a></p>",
+                "<h2>{} {}</h2><table>{rows}</table><p><a href=\"{}\">{}</a>{ack}</p>",
                 html(&self.badge),
                 html(&self.headline),
                 html(&self.link),
@@ -380,10 +392,41 @@ pub fn event_notice(
         facts: alert.facts.clone(),
         text: None,
         link: Some(alert.link.clone()),
-        ack_link: None,
+        ack_link: alert.ack_link.clone(),
         items: Vec::new(),
         more: 0,
         at,
+    }
+}
+
+/// The notice of a reminder: the incident is still down (or degraded) at `now`, for how long.
+pub fn reminder_notice(
+    event: &IncidentEvent,
+    alert: &Alert,
+    lang: Language,
+    key: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> channels::Notice {
+    let (_, severity) = event_class(event);
+    let (badge, headline) = if severity == channels::Severity::Critical {
+        ("notify-badge-reminder", "notify-headline-reminder")
+    } else {
+        ("notify-badge-reminder-degraded", "notify-headline-reminder-degraded")
+    };
+    let mut facts = alert.facts.clone();
+    facts.push((
+        lang.text("notify-fact-open-for"),
+        i18n::duration((now - event.started_at).num_seconds()).render(lang),
+    ));
+    channels::Notice {
+        event: channels::Event::Reminder,
+        badge: lang.text(badge),
+        headline: common::i18n::Msg::new(headline)
+            .arg("name", alert.name.as_str())
+            .render(lang),
+        facts,
+        at: now,
+        ..event_notice(event, alert, lang, key, now)
     }
 }
 
@@ -532,6 +575,13 @@ pub fn notice_mail(n: &channels::Notice, unsubscribe: &str) -> (String, String, 
             html(&n.open_label())
         ));
     }
+    if let Some(ack) = &n.ack_link {
+        body.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            html(ack),
+            html(&n.ack_label())
+        ));
+    }
     (subject, text, mail_html(&body, n.lang, unsubscribe))
 }
 
@@ -576,6 +626,7 @@ mod tests {
             include_str!("text.rs"),
             include_str!("bot.rs"),
             include_str!("deliver.rs"),
+            include_str!("escalation.rs"),
             include_str!("verify.rs"),
         ];
         let ids: Vec<&str> = sources
@@ -618,6 +669,32 @@ mod tests {
                 a.headline
             );
         }
+    }
+
+    #[test]
+    fn mails_carry_the_acknowledgement_link_when_there_is_one() {
+        let event = common::samples::incident_event();
+        let mut a = alert(&event, Language::En, "http://x/incidents/1");
+        assert!(!a.text(Language::En, "http://x/u").contains("Acknowledge"));
+        a.ack_link = Some("http://x/ack/T0k3n".into());
+        assert!(
+            a.text(Language::En, "http://x/u")
+                .contains("Acknowledge: http://x/ack/T0k3n")
+        );
+        assert!(
+            a.html(Language::Ru, "http://x/u")
+                .contains("href=\"http://x/ack/T0k3n\">Принять</a>")
+        );
+        let notice = reminder_notice(
+            &event,
+            &a,
+            Language::En,
+            uuid::Uuid::nil(),
+            event.started_at + chrono::Duration::minutes(90),
+        );
+        let (_, text, html) = notice_mail(&notice, "http://x/u");
+        assert!(text.contains("Acknowledge: http://x/ack/T0k3n") && html.contains("http://x/ack/T0k3n"));
+        assert!(text.contains("Open for: 1 h 30 min"), "{text}");
     }
 
     #[test]

@@ -64,6 +64,23 @@ impl TestEnv {
         let (mut env, pool, outage) = Self::with_shop_incident(language, chat).await;
         env.start();
         env.publish_until(outage.event.clone(), chat, 1, "the alert").await;
+        // The fake has the message a moment before the log says `sent`.
+        let incident = outage.incident;
+        eventually("the alert logged as sent", Duration::from_secs(20), || {
+            let pool = pool.clone();
+            async move {
+                let sent: Option<String> = sqlx::query_scalar(
+                    "select external_id from notification_log where incident_id = $1 and status = 'sent'",
+                )
+                .bind(incident)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .flatten();
+                sent.map(drop)
+            }
+        })
+        .await;
         (env, pool, outage)
     }
 
@@ -93,6 +110,17 @@ impl TestEnv {
 
     pub fn start_with(&mut self, config: notifier::Config) {
         self.service = Some(tokio::spawn(notifier::run_with(config, self.shutdown.clone(), |_| {})));
+    }
+
+    /// Stops the notifier cleanly, then starts it again with `config`.
+    pub async fn restart_with(&mut self, config: notifier::Config) {
+        self.shutdown.cancel();
+        if let Some(s) = self.service.take() {
+            let r = tokio::time::timeout(Duration::from_secs(15), s).await;
+            assert!(matches!(r, Ok(Ok(Ok(())))), "notifier stops cleanly: {r:?}");
+        }
+        self.shutdown = CancellationToken::new();
+        self.start_with(config);
     }
 
     pub async fn stop(mut self) {

@@ -15,16 +15,16 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-fn key_config() -> SecretString {
+pub(crate) fn key_config() -> SecretString {
     SecretString::from(base64::engine::general_purpose::STANDARD.encode([9u8; 32]))
 }
 
-fn key() -> SecretKey {
+pub(crate) fn key() -> SecretKey {
     SecretKey::from_config(Some(&key_config())).unwrap().unwrap()
 }
 
 /// The notifier's config for `env`: the test key, loopback reachable, fast pacing.
-fn config(env: &TestEnv) -> notifier::Config {
+pub(crate) fn config(env: &TestEnv) -> notifier::Config {
     let mut c = env.config();
     c.secret_key = Some(key_config());
     c.guard.allowed_ranges = vec!["127.0.0.0/8".parse().unwrap()];
@@ -34,7 +34,7 @@ fn config(env: &TestEnv) -> notifier::Config {
 
 /// A channel of `kind` for `user`, sending to `fake` (settings and secrets from the kind's
 /// sample), with routing rules `routing`.
-async fn http_channel(pool: &PgPool, user: Uuid, fake: &FakeService, routing: serde_json::Value) -> Uuid {
+pub(crate) async fn http_channel(pool: &PgPool, user: Uuid, fake: &FakeService, routing: serde_json::Value) -> Uuid {
     let kind = fake.kind();
     let (settings, secrets): (serde_json::Value, Secrets) = (channels::testing::shape(kind).sample)(&fake.url(""));
     let valid = channels::validate(kind, &settings, &secrets).unwrap();

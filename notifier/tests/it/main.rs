@@ -6,6 +6,7 @@ mod bot;
 mod crashes;
 mod digest;
 mod email;
+mod escalation;
 mod health;
 mod helpers;
 mod kinds;

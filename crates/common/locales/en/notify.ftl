@@ -42,6 +42,11 @@ notify-badge-report = 📝 REPORT
 notify-headline-report = Report on { $name }
 notify-badge-reminder = ⏰ STILL DOWN
 notify-headline-reminder = { $name } is still down
+notify-badge-reminder-degraded = ⏰ STILL DEGRADED
+notify-headline-reminder-degraded = { $name } is still degraded
+notify-fact-open-for = Open for
+notify-fact-escalation = Escalation
+notify-escalation-step = step { $step } of “{ $policy }”: unacknowledged for { $duration }
 notify-badge-digest = 🔴 OUTAGE
 notify-headline-digest = { $count ->
     [one] { $count } incident opened at once

@@ -42,6 +42,11 @@ notify-badge-report = 📝 ОТЧЁТ
 notify-headline-report = Отчёт: { $name }
 notify-badge-reminder = ⏰ ВСЁ ЕЩЁ НЕДОСТУПЕН
 notify-headline-reminder = { $name } всё ещё недоступен
+notify-badge-reminder-degraded = ⏰ ВСЁ ЕЩЁ С ПЕРЕБОЯМИ
+notify-headline-reminder-degraded = { $name } всё ещё работает с перебоями
+notify-fact-open-for = Длится
+notify-fact-escalation = Эскалация
+notify-escalation-step = шаг { $step } политики «{ $policy }»: без подтверждения { $duration }
 notify-badge-digest = 🔴 СБОЙ
 notify-headline-digest = { $count ->
     [one] { $count } инцидент открыт одновременно
