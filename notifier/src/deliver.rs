@@ -791,6 +791,15 @@ impl Deliverer {
             _ if may_wait => return Ok(ReportOutcome::WaitForAlert),
             _ => None,
         };
+        // PagerDuty's Events API has no note: a report goes as a `trigger` with the incident's
+        // dedup_key, which would re-open an incident PagerDuty has resolved.
+        if r.kind == ChannelKind::Pagerduty
+            && store::incident_resolved(pool, report.incident_id)
+                .await
+                .map_err(HandlerError::transient)?
+        {
+            return Ok(ReportOutcome::Done);
+        }
         let kind = format!("report:{event_kind}");
         let _in_flight = self.in_flight(report.incident_id, r.channel_id, &kind)?;
         let Claim::Send { log_id, attempts } = store::claim(pool, report.incident_id, r.channel_id, &kind)

@@ -273,6 +273,17 @@ pub async fn logged(
     .await
 }
 
+/// Whether `incident` is resolved (an incident without a row counts as resolved).
+pub async fn incident_resolved(db: impl PgExecutor<'_>, incident_id: Uuid) -> Result<bool, sqlx::Error> {
+    let open = sqlx::query_scalar!(
+        "select resolved_at is null as \"open!\" from incidents where id = $1",
+        incident_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(!open.unwrap_or(false))
+}
+
 /// The log row of the alert `channel` got about `incident`: the opened alert's, else the first
 /// escalation step's that reached it.
 pub async fn alert_logged(

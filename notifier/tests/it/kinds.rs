@@ -326,3 +326,28 @@ async fn quiet_hours_hold_all_but_down_and_send_the_rest_when_they_end() {
     assert_eq!(fake.received().len(), 2);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_report_after_the_resolution_does_not_re_trigger_pagerduty() {
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
+    let outage = outage(&pool, owner, "Shop").await;
+    let fake = FakeService::start(Kind::Pagerduty).await;
+    http_channel(&pool, owner, &fake, serde_json::json!({})).await;
+    env.start_with(config(&env));
+    env.publish_event(outage.event.clone()).await;
+    fake.wait_for(1, Duration::from_secs(20)).await;
+    sqlx::query("update incidents set resolved_at = now() where id = $1")
+        .bind(outage.incident)
+        .execute(&pool)
+        .await
+        .unwrap();
+    env.publish_event(resolved(outage.event.clone(), chrono::Duration::minutes(2)))
+        .await;
+    let got = fake.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(got[1].json()["event_action"], "resolve");
+    env.publish_report(report(outage.incident, "The shop answered 503."))
+        .await;
+    wait_acked(REPORTS_NOTIFY_QUEUE, 1).await;
+    assert_eq!(fake.received().len(), 2, "no trigger after the resolve");
+    env.stop().await;
+}
