@@ -124,7 +124,7 @@ pub struct EdgeState {
     pub login_account_limit: u32,
     /// Registrations per client address.
     pub register_limiter: RateLimiter,
-    /// Public status page and badge requests per client address.
+    /// Public status page, badge and acknowledgement link requests per client address.
     pub public_limiter: RateLimiter,
     /// Bounds Argon2 work (each hash takes ~19 MiB and a core for a while).
     pub hash_queue: HashQueue,
