@@ -26,6 +26,7 @@ const PUBLIC: &[&str] = &[
     "/api/openapi.json",
     "/status/{slug}",
     "/badge/{token}/{file}",
+    "/api/ack/{token}",
     "/healthz",
 ];
 
@@ -40,6 +41,7 @@ pub fn document() -> Document {
         crate::http::incidents::Doc::openapi(),
         crate::http::maintenance::Doc::openapi(),
         crate::http::channels::Doc::openapi(),
+        crate::http::escalation::Doc::openapi(),
         crate::http::status_pages::Doc::openapi(),
         crate::http::badges::Doc::openapi(),
     ] {
@@ -88,7 +90,7 @@ pub fn document() -> Document {
 /// The error body schema, `ErrorBody`.
 fn error_schema() -> utoipa::openapi::schema::Schema {
     let inner = ObjectBuilder::new()
-        .property("code", ObjectBuilder::new().schema_type(Type::String).description(Some("stable machine code: validation, unauthorized, forbidden, not_found, conflict, rate_limited, unavailable, internal")))
+        .property("code", ObjectBuilder::new().schema_type(Type::String).description(Some("stable machine code: validation, unauthorized, forbidden, not_found, gone, conflict, rate_limited, unavailable, internal")))
         .required("code")
         .property("message", ObjectBuilder::new().schema_type(Type::String).description(Some("what went wrong, for people")))
         .required("message")

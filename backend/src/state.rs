@@ -124,7 +124,7 @@ pub struct EdgeState {
     pub login_account_limit: u32,
     /// Registrations per client address.
     pub register_limiter: RateLimiter,
-    /// Public status page and badge requests per client address.
+    /// Public status page, badge and acknowledgement link requests per client address.
     pub public_limiter: RateLimiter,
     /// Bounds Argon2 work (each hash takes ~19 MiB and a core for a while).
     pub hash_queue: HashQueue,
@@ -132,6 +132,8 @@ pub struct EdgeState {
     pub status_cache: TtlCache<String, Option<crate::http::status_pages::PublicPage>>,
     /// Badges by (token, file) (`None`: unknown token or file).
     pub badge_cache: TtlCache<(String, String), Option<String>>,
+    /// What acknowledgement links show, by incident (`None`: no such incident).
+    pub ack_cache: TtlCache<uuid::Uuid, Option<crate::http::escalation::AckInfo>>,
 }
 
 impl EdgeState {
@@ -150,6 +152,7 @@ impl EdgeState {
             hash_queue: HashQueue::new(edge.hash_concurrency, edge.hash_queue),
             status_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
             badge_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
+            ack_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
         }
     }
 }

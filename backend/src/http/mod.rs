@@ -7,6 +7,7 @@ pub mod auth;
 pub mod badges;
 pub mod channels;
 pub mod edge;
+pub mod escalation;
 pub mod history;
 pub mod incidents;
 pub mod maintenance;
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(incidents::router())
         .merge(maintenance::router())
         .merge(channels::router())
+        .merge(escalation::router())
         .merge(status_pages::router())
         .merge(badges::router())
         .merge(openapi_router())

@@ -5,6 +5,7 @@ mod channels;
 mod channels_kinds;
 mod concurrency;
 mod edge;
+mod escalation;
 mod health;
 mod helpers;
 mod history;

@@ -63,6 +63,7 @@ async fn a_malformed_id_in_any_path_is_the_json_404() {
         "/api/maintenance/not-a-uuid",
         "/api/status-pages/not-a-uuid",
         "/api/channels/not-a-uuid",
+        "/api/escalation-policies/not-a-uuid",
     ] {
         let method = if path.starts_with("/api/channels/") {
             reqwest::Method::DELETE
