@@ -39,6 +39,7 @@ export function createMockApi() {
   const channels = new Map();
   const tokens = new Map();
   const pages = new Map();
+  const policies = new Map();
   const now = () => new Date().toISOString();
   const STATUS_ORDER = { down: 0, degraded: 1, flapping: 2, pending: 3, unknown: 4, up: 5, paused: 6 };
 
@@ -152,6 +153,18 @@ export function createMockApi() {
         targets: ts.map(({ x, t }) => ({ name: x.display_name, group: x.group ?? null, status: t.state.status, uptime_90d: 0.999, days })),
         incidents: [...incidents.values()].filter((i) => ts.some((y) => y.t.id === i.target_id)).map((i) => ({ name: i.target_name, opened_at: i.opened_at, resolved_at: i.resolved_at, severity: i.severity })),
       });
+    }
+    const ackMatch = /^\/api\/ack\/([^/]+)$/.exec(p);
+    if (ackMatch) {
+      // An alert's acknowledgement link, no session needed: the mock's token is the incident's
+      // id; `expired` answers 410 and `limited` 429.
+      const token = decodeURIComponent(ackMatch[1]);
+      if (token === 'expired') return err(res, 410, 'gone', 'this acknowledgement link has expired');
+      if (token === 'limited') return json(res, 429, { error: { code: 'rate_limited', message: 'too many requests' } }, { 'retry-after': '30' });
+      const i = incidents.get(token);
+      if (!i) return err(res, 404, 'not_found', 'this acknowledgement link is not valid');
+      if (m === 'POST' && !i.acknowledged_at) i.acknowledged_at = now();
+      return json(res, 200, { incident_id: i.id, target_name: i.target_name, severity: 'down', opened_at: i.opened_at, resolved_at: i.resolved_at, acknowledged_at: i.acknowledged_at });
     }
     if (!p.startsWith('/api/')) return false;
 
@@ -359,6 +372,46 @@ export function createMockApi() {
       const c = channels.get(url.searchParams.get('id'));
       if (c) Object.assign(c, { disabled_reason: 'HTTP 404 five times in a row: the webhook is gone', last_error: 'HTTP 404: no_service', last_error_at: now() });
       return json(res, 204);
+    }
+    // Escalation policies: the backend's checks that name a field, a subset.
+    const policyProblem = (b) => {
+      if (typeof b?.name !== 'string' || !b.name.trim() || b.name.length > 100) return ['name', 'the name is 1 to 100 characters'];
+      if (!Array.isArray(b.steps) || b.steps.length < 1 || b.steps.length > 10) return ['steps', '1 to 10 steps'];
+      for (const [i, st] of b.steps.entries()) {
+        if (!Number.isInteger(st.after_minutes) || st.after_minutes < 0 || st.after_minutes > 1440) return [`steps[${i}].after_minutes`, 'minutes from 0 to 1440'];
+        if (i > 0 && st.after_minutes <= b.steps[i - 1].after_minutes) return [`steps[${i}].after_minutes`, `must be greater than steps[${i - 1}].after_minutes`];
+        for (const [j, c] of (st.channel_ids ?? []).entries()) if (channels.get(c)?.owner !== uid) return [`steps[${i}].channel_ids[${j}]`, 'no such channel of yours'];
+      }
+      if (b.reminder_minutes !== null && b.reminder_minutes !== undefined && !(b.reminder_minutes >= 5 && b.reminder_minutes <= 1440)) return ['reminder_minutes', 'null or 5 to 1440'];
+      return null;
+    };
+    const policyView = ({ owner: _o, ...x }) => x;
+    if (p === '/api/escalation-policies' && m === 'GET') {
+      const items = [...policies.values()].filter((x) => x.owner === uid).map(policyView);
+      return json(res, 200, { items, total: items.length, next_cursor: null });
+    }
+    if (p === '/api/escalation-policies' && m === 'POST') {
+      const b = (await body(req)).json();
+      const bad = policyProblem(b);
+      if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
+      const x = { id: randomUUID(), owner: uid, name: b.name, steps: b.steps, reminder_minutes: b.reminder_minutes ?? null, target_ids: b.target_ids ?? [], tags: b.tags ?? [], created_at: now(), updated_at: now() };
+      policies.set(x.id, x);
+      return json(res, 201, policyView(x));
+    }
+    if ((mm = /^\/api\/escalation-policies\/([^/]+)$/.exec(p))) {
+      const x = policies.get(mm[1]);
+      if (!x || x.owner !== uid) return err(res, 404, 'not_found', 'no such policy');
+      if (m === 'DELETE') {
+        policies.delete(x.id);
+        return json(res, 204);
+      }
+      if (m === 'PUT') {
+        const b = (await body(req)).json();
+        const bad = policyProblem(b);
+        if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
+        Object.assign(x, { name: b.name, steps: b.steps, reminder_minutes: b.reminder_minutes ?? null, target_ids: b.target_ids ?? [], tags: b.tags ?? [], updated_at: now() });
+      }
+      return json(res, 200, policyView(x));
     }
     if (p === '/api/tokens' && m === 'GET') return json(res, 200, { items: [...tokens.values()].filter((x) => x.owner === uid), total: 0, next_cursor: null });
     if (p === '/api/tokens' && m === 'POST') {

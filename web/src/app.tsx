@@ -5,9 +5,11 @@ import { useState } from 'preact/hooks';
 import { api } from './api/client';
 import { Spinner } from './components/ui';
 import { lang, setLang, t } from './i18n';
+import { AckPage } from './pages/ack';
 import { AdminUsersPage } from './pages/adminUsers';
 import { AuthPage } from './pages/auth';
 import { ChannelEditPage, ChannelNewPage, ChannelsPage } from './pages/channels';
+import { EscalationEditPage, EscalationNewPage, EscalationPage } from './pages/escalation';
 import { ImportExportPage, NotificationsPage, SettingsPage, TokensPage } from './pages/account';
 import { IncidentPage, IncidentsPage } from './pages/incidents';
 import { OverviewPage } from './pages/overview';
@@ -37,6 +39,9 @@ const routes: Route[] = [
   { path: '/channels', page: () => <ChannelsPage /> },
   { path: '/channels/new', page: ({ search }) => <ChannelNewPage search={search} /> },
   { path: '/channels/:id', page: ({ params }) => <ChannelEditPage id={params.id!} key={params.id} /> },
+  { path: '/escalation', page: () => <EscalationPage /> },
+  { path: '/escalation/new', page: () => <EscalationNewPage /> },
+  { path: '/escalation/:id', page: ({ params }) => <EscalationEditPage id={params.id!} key={params.id} /> },
   { path: '/tokens', page: () => <TokensPage /> },
   { path: '/status-pages', page: () => <StatusPagesPage /> },
   { path: '/status-pages/new', page: () => <StatusPageEdit /> },
@@ -45,6 +50,8 @@ const routes: Route[] = [
   { path: '/settings', page: () => <SettingsPage /> },
   { path: '/admin/users', page: () => <AdminUsersPage /> },
   { path: '/s/:slug', page: ({ params }) => <PublicStatusPage slug={params.slug!} />, bare: true },
+  // An alert's acknowledgement link: works signed out, and only reads until its button is pressed.
+  { path: '/ack/:token', page: ({ params }) => <AckPage token={params.token!} key={params.token} />, bare: true },
 ];
 
 
@@ -104,6 +111,7 @@ const NAV: { href: string; key: Parameters<typeof t>[0]; admin?: boolean }[] = [
   { href: '/incidents', key: 'nav.incidents' },
   { href: '/notifications', key: 'nav.notifications' },
   { href: '/channels', key: 'nav.channels' },
+  { href: '/escalation', key: 'nav.escalation' },
   { href: '/status-pages', key: 'nav.statusPages' },
   { href: '/tokens', key: 'nav.tokens' },
   { href: '/import', key: 'nav.import' },

@@ -3,6 +3,7 @@
 // lets the app react to 401 in one place.
 
 import type {
+  AckInfo,
   AdminUser,
   AdminUserPatch,
   ApiToken,
@@ -14,6 +15,8 @@ import type {
   CreatedToken,
   Credentials,
   DailyUptime,
+  EscalationPolicy,
+  EscalationPolicyBody,
   ErrorBody,
   ImportDocument,
   ImportSummary,
@@ -306,6 +309,36 @@ export class ApiClient {
   setTargetChannels(id: Uuid, channel_ids: Uuid[]): Promise<TargetChannels> {
     const body: TargetChannels = { channel_ids };
     return this.request('PUT', `/api/targets/${seg(id)}/channels`, body);
+  }
+
+  // Escalation policies ------------------------------------------------------------------------
+  escalationPolicies(): Promise<EscalationPolicy[]> {
+    return this.request<Page<EscalationPolicy> | EscalationPolicy[]>('GET', '/api/escalation-policies')
+      .then(asPage)
+      .then((p) => p.items);
+  }
+  escalationPolicy(id: Uuid): Promise<EscalationPolicy> {
+    return this.request('GET', `/api/escalation-policies/${seg(id)}`);
+  }
+  /** 422 names the field at fault (`steps[1].after_minutes`). */
+  createEscalationPolicy(body: EscalationPolicyBody): Promise<EscalationPolicy> {
+    return this.request('POST', '/api/escalation-policies', body);
+  }
+  updateEscalationPolicy(id: Uuid, body: EscalationPolicyBody): Promise<EscalationPolicy> {
+    return this.request('PUT', `/api/escalation-policies/${seg(id)}`, body);
+  }
+  deleteEscalationPolicy(id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/escalation-policies/${seg(id)}`);
+  }
+
+  // Acknowledgement links (no session needed) --------------------------------------------------
+  /** What the link names; changes nothing (404 invalid, 410 expired, 429 too many). */
+  ackInfo(token: string): Promise<AckInfo> {
+    return this.request('GET', `/api/ack/${seg(token)}`);
+  }
+  /** Acknowledges the incident the link names. */
+  acknowledgeByLink(token: string): Promise<AckInfo> {
+    return this.request('POST', `/api/ack/${seg(token)}`);
   }
 
   // Status pages and badges --------------------------------------------------------------------

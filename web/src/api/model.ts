@@ -203,6 +203,17 @@ export type NewEmailChannel = Schemas['NewEmailChannel'];
 export type TelegramLink = Schemas['LinkToken'];
 export type TargetChannels = Schemas['TargetChannels'];
 
+// Escalation -----------------------------------------------------------------------------------
+
+/** One step of a policy: the channels alerted once the incident has been open and unacknowledged `after_minutes`. */
+export type EscalationStep = Schemas['EscalationStep'];
+/** An escalation policy as the API shows it. */
+export type EscalationPolicy = Schemas['EscalationPolicy'];
+/** Body of `POST /api/escalation-policies` and `PUT /api/escalation-policies/{id}`. */
+export type EscalationPolicyBody = Schemas['EscalationPolicyBody'];
+/** `GET|POST /api/ack/{token}`: the incident an acknowledgement link names. */
+export type AckInfo = Schemas['AckInfo'];
+
 // History --------------------------------------------------------------------------------------
 
 /** `GET /api/targets/{id}/overview`. */

@@ -50,6 +50,9 @@ type Routes = {
   '/api/channels/{id}': { patch: { body: M.Schemas['ChannelPatch']; answer: M.Schemas['Channel'] } };
   '/api/channels/{id}/test': { post: { answer: M.ChannelTestResult } };
   '/api/targets/{id}/channels': { get: { answer: M.TargetChannels }; put: { body: M.TargetChannels; answer: M.TargetChannels } };
+  '/api/escalation-policies': { get: { answer: M.Schemas['EscalationPolicyList'] }; post: { body: M.EscalationPolicyBody; answer: M.EscalationPolicy } };
+  '/api/escalation-policies/{id}': { get: { answer: M.EscalationPolicy }; put: { body: M.EscalationPolicyBody; answer: M.EscalationPolicy } };
+  '/api/ack/{token}': { get: { answer: M.AckInfo }; post: { answer: M.AckInfo } };
 };
 
 /** Where the client's side of one route differs from the document: `never` when it does not. */
