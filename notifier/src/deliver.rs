@@ -123,38 +123,58 @@ impl Deliverer {
             name: "PingTower".into(),
             ..channels::Notice::sample(Event::Test, lang)
         };
-        let sent = match r.kind {
+        let (sent, _) = self
+            .transmit(r, &notice, (notice.key, "test"), None, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        sent.map(drop).map_err(|e| match e {
+            SendError::Transient(e) | SendError::Permanent(e) | SendError::Unreachable(e) => e,
+        })
+    }
+
+    /// Sends `notice` to `r` in its kind's form — the one send path of every kind: Telegram
+    /// HTML (with `buttons`, answering `parent`), a multipart mail (threaded under `parent`,
+    /// its Message-ID from `mail_key`), or the HTTP kind's request. Answers the send's outcome
+    /// and what the log keeps of it (the Telegram text, the mail subject, the title).
+    async fn transmit(
+        &self,
+        r: &Recipient,
+        notice: &channels::Notice,
+        mail_key: (Uuid, &str),
+        parent: Option<String>,
+        buttons: Option<InlineKeyboardMarkup>,
+    ) -> Result<(Result<String, SendError>, String), HandlerError> {
+        Ok(match r.kind {
             ChannelKind::Telegram => {
                 let tg = self.inner.telegram.as_ref().expect("checked by available()");
-                match parse_chat(&r.address) {
+                let body = text::notice_telegram(notice);
+                let sent = match parse_chat(&r.address) {
                     Ok(chat) => tg
-                        .send(chat, &text::notice_telegram(&notice), None, None)
+                        .send(chat, &body, buttons, parent.and_then(|p| p.parse().ok()))
                         .await
-                        .map(drop),
+                        .map(|id| id.to_string()),
                     Err(e) => Err(e),
-                }
+                };
+                (sent, body)
             }
             ChannelKind::Email => {
                 let mailer = self.inner.mailer.as_ref().expect("checked by available()");
-                let unsubscribe = self.unsubscribe_link(mailer, r).await.map_err(|e| e.to_string())?;
-                let (subject, text, html) = text::notice_mail(&notice, &unsubscribe);
+                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
+                let (subject, text, html) = text::notice_mail(notice, &unsubscribe);
                 let mail = Mail {
                     to: r.address.clone(),
-                    subject,
+                    subject: subject.clone(),
                     text,
                     html,
-                    message_id: mailer.message_id(notice.key, "test", r.channel_id),
-                    in_reply_to: None,
+                    message_id: mailer.message_id(mail_key.0, mail_key.1, r.channel_id),
+                    in_reply_to: parent,
                 };
-                mailer.send(&mail).await.map(drop)
+                (mailer.send(&mail).await, subject)
             }
             _ => {
                 let http = self.inner.http.as_ref().expect("checked by available()");
-                http.send(r, &notice).await.map(drop)
+                (http.send(r, notice).await, notice.title())
             }
-        };
-        sent.map_err(|e| match e {
-            SendError::Transient(e) | SendError::Permanent(e) | SendError::Unreachable(e) => e,
         })
     }
 
@@ -309,39 +329,11 @@ impl Deliverer {
             .map_err(HandlerError::transient)?
             .filter(|l| l.status == "sent")
             .and_then(|l| l.external_id);
-        let (sent, content) = match r.kind {
-            ChannelKind::Telegram => {
-                let tg = self.inner.telegram.as_ref().expect("checked by available()");
-                let body = text::notice_telegram(&notice);
-                let markup = keyboard(event.incident_id, event.target.as_ref().map(|t| t.id), &link, r.lang);
-                let sent = match parse_chat(&r.address) {
-                    Ok(chat) => tg
-                        .send(chat, &body, Some(markup), parent.and_then(|p| p.parse().ok()))
-                        .await
-                        .map(|id| id.to_string()),
-                    Err(e) => Err(e),
-                };
-                (sent, body)
-            }
-            ChannelKind::Email => {
-                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
-                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
-                let (subject, text, html) = text::notice_mail(&notice, &unsubscribe);
-                let mail = Mail {
-                    to: r.address.clone(),
-                    subject: subject.clone(),
-                    text,
-                    html,
-                    message_id: mailer.message_id(event.incident_id, log_kind, r.channel_id),
-                    in_reply_to: parent,
-                };
-                (mailer.send(&mail).await, subject)
-            }
-            _ => {
-                let http = self.inner.http.as_ref().expect("checked by available()");
-                (http.send(r, &notice).await, notice.title())
-            }
-        };
+        let buttons = (r.kind == ChannelKind::Telegram)
+            .then(|| keyboard(event.incident_id, event.target.as_ref().map(|t| t.id), &link, r.lang));
+        let (sent, content) = self
+            .transmit(r, &notice, (event.incident_id, log_kind), parent, buttons)
+            .await?;
         self.settle(log_id, attempts, r, log_kind, sent, Some(&content), now)
             .await?;
         Ok(true)
@@ -461,35 +453,7 @@ impl Deliverer {
         };
         let events: Vec<&IncidentEvent> = fresh.iter().map(|e| &e.payload).collect();
         let notice = text::digest_notice(event_kind, &events, r.lang, &self.inner.public_url, log_id, Utc::now());
-        let (sent, content) = match r.kind {
-            ChannelKind::Telegram => {
-                let tg = self.inner.telegram.as_ref().expect("checked by available()");
-                let body = text::notice_telegram(&notice);
-                let sent = match parse_chat(&r.address) {
-                    Ok(chat) => tg.send(chat, &body, None, None).await.map(|id| id.to_string()),
-                    Err(e) => Err(e),
-                };
-                (sent, body)
-            }
-            ChannelKind::Email => {
-                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
-                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
-                let (subject, text, html) = text::notice_mail(&notice, &unsubscribe);
-                let mail = Mail {
-                    to: r.address.clone(),
-                    subject: subject.clone(),
-                    text,
-                    html,
-                    message_id: mailer.message_id(key, &log_kind, r.channel_id),
-                    in_reply_to: None,
-                };
-                (mailer.send(&mail).await, subject)
-            }
-            _ => {
-                let http = self.inner.http.as_ref().expect("checked by available()");
-                (http.send(r, &notice).await, notice.title())
-            }
-        };
+        let (sent, content) = self.transmit(r, &notice, (key, &log_kind), None, None).await?;
         let external = sent.as_ref().ok().cloned();
         self.settle(
             log_id,
@@ -553,41 +517,12 @@ impl Deliverer {
                 .filter(|l| l.status == "sent")
                 .and_then(|l| l.external_id)
         };
-        let (sent, content) = match r.kind {
-            ChannelKind::Telegram => {
-                let tg = self.inner.telegram.as_ref().expect("checked by available()");
-                let body = alert.telegram(r.lang);
-                let markup = (event.kind == IncidentEventKind::Opened)
-                    .then(|| keyboard(event.incident_id, event.target.as_ref().map(|t| t.id), &link, r.lang));
-                let sent = match parse_chat(&r.address) {
-                    Ok(chat) => tg
-                        .send(chat, &body, markup, parent.and_then(|p| p.parse().ok()))
-                        .await
-                        .map(|id| id.to_string()),
-                    Err(e) => Err(e),
-                };
-                (sent, body)
-            }
-            ChannelKind::Email => {
-                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
-                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
-                let mail = Mail {
-                    to: r.address.clone(),
-                    subject: alert.subject(),
-                    text: alert.text(r.lang, &unsubscribe),
-                    html: alert.html(r.lang, &unsubscribe),
-                    message_id: mailer.message_id(event.incident_id, kind, r.channel_id),
-                    in_reply_to: parent,
-                };
-                let subject = mail.subject.clone();
-                (mailer.send(&mail).await, subject)
-            }
-            _ => {
-                let http = self.inner.http.as_ref().expect("checked by available()");
-                let notice = text::event_notice(event, &alert, r.lang, log_id, envelope.occurred_at);
-                (http.send(r, &notice).await, notice.title())
-            }
-        };
+        let notice = text::event_notice(event, &alert, r.lang, log_id, envelope.occurred_at);
+        let buttons = (r.kind == ChannelKind::Telegram && event.kind == IncidentEventKind::Opened)
+            .then(|| keyboard(event.incident_id, event.target.as_ref().map(|t| t.id), &link, r.lang));
+        let (sent, content) = self
+            .transmit(r, &notice, (event.incident_id, kind), parent, buttons)
+            .await?;
         self.settle(log_id, attempts, r, kind, sent, Some(&content), envelope.occurred_at)
             .await
     }

@@ -31,6 +31,8 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::deliver::Deliverer;
+use common::db::timeline;
+
 use crate::store::{self, Recipient};
 
 /// How long a step keeps retrying a channel that fails transiently before the run moves on
@@ -462,25 +464,6 @@ async fn send_reminder(
 /// A channel as the timeline names it: its kind and what the dashboard shows of it.
 fn describe(r: &Recipient) -> String {
     format!("{} {}", r.kind, r.address)
-}
-
-async fn timeline(
-    tx: &mut sqlx::PgConnection,
-    incident: Uuid,
-    at: DateTime<Utc>,
-    kind: &str,
-    message: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into incident_timeline (incident_id, at, kind, message) values ($1, $2, $3, $4)",
-        incident,
-        at,
-        kind,
-        message
-    )
-    .execute(&mut *tx)
-    .await
-    .map(|_| ())
 }
 
 #[cfg(test)]

@@ -117,76 +117,6 @@ pub fn alert(event: &IncidentEvent, lang: Language, link: &str) -> Alert {
     }
 }
 
-impl Alert {
-    /// The Telegram (HTML) text.
-    pub fn telegram(&self, lang: Language) -> String {
-        let mut out = format!("<b>{}</b>: {}\n", html(&self.badge), html(&self.headline));
-        for (label, value) in &self.facts {
-            out.push_str(&format!("{}: {}\n", html(label), html(value)));
-        }
-        out.push_str(&format!(
-            "<a href=\"{}\">{}</a>",
-            html(&self.link),
-            html(&lang.text("notify-open-dashboard"))
-        ));
-        out
-    }
-
-    /// The subject of the mail (header-safe).
-    pub fn subject(&self) -> String {
-        let badge: String = self.badge.chars().skip_while(|c| !c.is_alphabetic()).collect();
-        header_safe(&format!("[PingTower] {badge}: {}", self.headline))
-    }
-
-    /// The plain-text mail body.
-    pub fn text(&self, lang: Language, unsubscribe: &str) -> String {
-        let mut out = format!("{}: {}\n\n", self.badge, self.headline);
-        for (label, value) in &self.facts {
-            out.push_str(&format!("{label}: {value}\n"));
-        }
-        out.push_str(&format!("\n{}: {}\n", lang.text("notify-open-dashboard"), self.link));
-        if let Some(ack) = &self.ack_link {
-            out.push_str(&format!("{}: {ack}\n", lang.text("notify-acknowledge")));
-        }
-        out.push_str(&format!(
-            "\n-- \n{}: {}\n",
-            lang.text("notify-unsubscribe"),
-            unsubscribe
-        ));
-        out
-    }
-
-    /// The HTML mail body.
-    pub fn html(&self, lang: Language, unsubscribe: &str) -> String {
-        let mut rows = String::new();
-        for (label, value) in &self.facts {
-            rows.push_str(&format!(
-                "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-                html(label),
-                html(value)
-            ));
-        }
-        let ack = self.ack_link.as_ref().map_or(String::new(), |url| {
-            format!(
-                " · <a href=\"{}\">{}</a>",
-                html(url),
-                html(&lang.text("notify-acknowledge"))
-            )
-        });
-        mail_html(
-            &format!(
-                "<h2>{} {}</h2><table>{rows}</table><p><a href=\"{}\">{}</a>{ack}</p>",
-                html(&self.badge),
-                html(&self.headline),
-                html(&self.link),
-                html(&lang.text("notify-open-dashboard")),
-            ),
-            lang,
-            unsubscribe,
-        )
-    }
-}
-
 fn mail_html(body: &str, lang: Language, unsubscribe: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"></head><body>{body}<hr><p style=\"font-size:small\"><a href=\"{}\">{}</a></p></body></html>",
@@ -675,24 +605,23 @@ mod tests {
     fn mails_carry_the_acknowledgement_link_when_there_is_one() {
         let event = common::samples::incident_event();
         let mut a = alert(&event, Language::En, "http://x/incidents/1");
-        assert!(!a.text(Language::En, "http://x/u").contains("Acknowledge"));
+        let notice = |a: &Alert, lang| event_notice(&event, a, lang, uuid::Uuid::nil(), event.started_at);
+        assert!(
+            !notice_mail(&notice(&a, Language::En), "http://x/u")
+                .1
+                .contains("Acknowledge")
+        );
         a.ack_link = Some("http://x/ack/T0k3n".into());
-        assert!(
-            a.text(Language::En, "http://x/u")
-                .contains("Acknowledge: http://x/ack/T0k3n")
+        let (subject, text, _) = notice_mail(&notice(&a, Language::En), "http://x/u");
+        assert!(subject.starts_with("[PingTower] DOWN: "), "{subject}");
+        assert!(text.contains("Acknowledge: http://x/ack/T0k3n"), "{text}");
+        let (_, _, html) = notice_mail(&notice(&a, Language::Ru), "http://x/u");
+        assert!(html.contains("href=\"http://x/ack/T0k3n\">Принять</a>"), "{html}");
+        let later = event.started_at + chrono::Duration::minutes(90);
+        let (_, text, html) = notice_mail(
+            &reminder_notice(&event, &a, Language::En, uuid::Uuid::nil(), later),
+            "http://x/u",
         );
-        assert!(
-            a.html(Language::Ru, "http://x/u")
-                .contains("href=\"http://x/ack/T0k3n\">Принять</a>")
-        );
-        let notice = reminder_notice(
-            &event,
-            &a,
-            Language::En,
-            uuid::Uuid::nil(),
-            event.started_at + chrono::Duration::minutes(90),
-        );
-        let (_, text, html) = notice_mail(&notice, "http://x/u");
         assert!(text.contains("Acknowledge: http://x/ack/T0k3n") && html.contains("http://x/ack/T0k3n"));
         assert!(text.contains("Open for: 1 h 30 min"), "{text}");
     }
@@ -703,7 +632,14 @@ mod tests {
         if let Some(t) = event.target.as_mut() {
             t.name = "<script>alert(1)</script>".into();
         }
-        let text = alert(&event, Language::En, "http://x/incidents/1").telegram(Language::En);
+        let a = alert(&event, Language::En, "http://x/incidents/1");
+        let text = notice_telegram(&event_notice(
+            &event,
+            &a,
+            Language::En,
+            uuid::Uuid::nil(),
+            event.started_at,
+        ));
         assert!(!text.contains("<script>"));
         assert!(text.contains("&lt;script&gt;"));
     }

@@ -262,6 +262,32 @@ async function main() {
     await shot(page, '15-notifications-email');
   });
 
+  await step('an escalation policy: the email channel now, reminders every 15 min, on the target', ['registered', 'targetId'], async () => {
+    const channels = await apiA.ok('GET', '/api/channels');
+    const mail = (channels.items ?? channels).find((c) => c.address === 'ops@e2e.test');
+    if (!mail) throw new Error('the email channel of the previous step is not listed');
+    await page.goto(`${BASE}/escalation/new`);
+    await page.waitForSelector('[data-testid=policy-form]');
+    await page.fill('input[name=name]', 'E2E on call');
+    await page.check(`[data-step="0"] [data-channel="${mail.id}"] input`);
+    await page.check('input[name=reminders]');
+    await page.fill('input[name=reminder_minutes]', '15');
+    await page.fill('input[name=target-search]', 'e2e loopback');
+    await page.click('[data-testid=policy-target-candidate]');
+    await page.waitForSelector(`[data-testid=policy-target][data-target="${ctx.targetId}"]`);
+    await page.click('[data-testid=save-policy]');
+    await page.waitForURL(`${BASE}/escalation`);
+    await page.waitForSelector('[data-testid=policies] [data-testid=policy-steps]');
+    const summary = (await page.textContent('[data-testid=policy-steps]')).trim();
+    if (!/now/.test(summary)) throw new Error(`unexpected summary ${summary}`);
+    const stored = await apiA.ok('GET', '/api/escalation-policies');
+    const p = stored.items.find((x) => x.name === 'E2E on call');
+    if (!p || p.reminder_minutes !== 15 || p.target_ids[0] !== ctx.targetId || p.steps[0].channel_ids[0] !== mail.id)
+      throw new Error(`the stored policy differs: ${JSON.stringify(p)}`);
+    await shot(page, '15b-escalation');
+    return summary;
+  });
+
   await step('API tokens: create one, shown once', ['registered'], async () => {
     await page.goto(`${BASE}/tokens`);
     await page.fill('input[name=token-name]', 'ci');

@@ -788,25 +788,7 @@ async fn flapping(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> R
     outbox(tx, result, event).await
 }
 
-/// Adds an entry to an incident's timeline.
-pub async fn timeline(
-    tx: &mut PgConnection,
-    incident: Uuid,
-    at: DateTime<Utc>,
-    kind: &str,
-    message: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into incident_timeline (incident_id, at, kind, message) values ($1, $2, $3, $4)",
-        incident,
-        at,
-        kind,
-        message
-    )
-    .execute(&mut *tx)
-    .await
-    .map(|_| ())
-}
+pub use common::db::timeline;
 
 async fn outbox(tx: &mut PgConnection, cause: &CheckResult, event: IncidentEvent) -> Result<(), EngineError> {
     let id = Uuid::now_v7();

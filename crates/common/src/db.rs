@@ -149,6 +149,27 @@ fn split_statements(sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// Adds an entry to an incident's timeline (the incident engine, acknowledgements, the
+/// notifier's escalation steps).
+pub async fn timeline(
+    tx: &mut sqlx::PgConnection,
+    incident: uuid::Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+    kind: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into incident_timeline (incident_id, at, kind, message) values ($1, $2, $3, $4)",
+        incident,
+        at,
+        kind,
+        message
+    )
+    .execute(&mut *tx)
+    .await
+    .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
