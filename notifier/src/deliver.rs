@@ -29,6 +29,7 @@ use crate::store::{self, ChannelKind, Claim, Recipient};
 use crate::telegram::{SendError, Telegram};
 use crate::telemetry;
 use crate::text::{self, Language, TELEGRAM_MAX_CHARS};
+use crate::transport::{Outgoing, Transport, parse_chat};
 
 /// Delivers events and reports. Cheap to clone.
 #[derive(Clone)]
@@ -144,37 +145,36 @@ impl Deliverer {
         parent: Option<String>,
         buttons: Option<InlineKeyboardMarkup>,
     ) -> Result<(Result<String, SendError>, String), HandlerError> {
+        let unsubscribe = match (r.kind, &self.inner.mailer) {
+            (ChannelKind::Email, Some(mailer)) => Some(self.unsubscribe_link(mailer, r).await?),
+            _ => None,
+        };
+        let out = Outgoing {
+            notice,
+            key: mail_key,
+            parent,
+            buttons,
+            unsubscribe,
+        };
+        let unavailable = "checked by available()";
         Ok(match r.kind {
             ChannelKind::Telegram => {
-                let tg = self.inner.telegram.as_ref().expect("checked by available()");
-                let body = text::notice_telegram(notice);
-                let sent = match parse_chat(&r.address) {
-                    Ok(chat) => tg
-                        .send(chat, &body, buttons, parent.and_then(|p| p.parse().ok()))
-                        .await
-                        .map(|id| id.to_string()),
-                    Err(e) => Err(e),
-                };
-                (sent, body)
+                self.inner
+                    .telegram
+                    .as_ref()
+                    .expect(unavailable)
+                    .send_notice(r, &out)
+                    .await
             }
             ChannelKind::Email => {
-                let mailer = self.inner.mailer.as_ref().expect("checked by available()");
-                let unsubscribe = self.unsubscribe_link(mailer, r).await?;
-                let (subject, text, html) = text::notice_mail(notice, &unsubscribe);
-                let mail = Mail {
-                    to: r.address.clone(),
-                    subject: subject.clone(),
-                    text,
-                    html,
-                    message_id: mailer.message_id(mail_key.0, mail_key.1, r.channel_id),
-                    in_reply_to: parent,
-                };
-                (mailer.send(&mail).await, subject)
+                self.inner
+                    .mailer
+                    .as_ref()
+                    .expect(unavailable)
+                    .send_notice(r, &out)
+                    .await
             }
-            _ => {
-                let http = self.inner.http.as_ref().expect("checked by available()");
-                (http.send(r, notice).await, notice.title())
-            }
+            _ => self.inner.http.as_ref().expect(unavailable).send_notice(r, &out).await,
         })
     }
 
@@ -775,7 +775,6 @@ impl Deliverer {
                 (mailer.send(&mail).await, subject)
             }
             _ => {
-                let http = self.inner.http.as_ref().expect("checked by available()");
                 let notice = text::report_notice(
                     report,
                     target_name.unwrap_or("PingTower"),
@@ -784,7 +783,8 @@ impl Deliverer {
                     log_id,
                     envelope.occurred_at,
                 );
-                (http.send(r, &notice).await, notice.title())
+                self.transmit(r, &notice, (report.incident_id, &kind), None, None)
+                    .await?
             }
         };
         self.settle(log_id, attempts, r, &kind, sent, Some(&content), envelope.occurred_at)
@@ -847,11 +847,4 @@ pub fn keyboard(incident_id: Uuid, target_id: Option<Uuid>, link: &str, lang: La
         rows.push(vec![InlineKeyboardButton::url(lang.text("notify-open-dashboard"), url)]);
     }
     InlineKeyboardMarkup::new(rows)
-}
-
-fn parse_chat(address: &str) -> Result<i64, SendError> {
-    address
-        .trim()
-        .parse()
-        .map_err(|_| SendError::Unreachable(format!("not a Telegram chat id: {address:?}")))
 }

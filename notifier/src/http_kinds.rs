@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use channels::send::HttpSender;
-use channels::{Disposition, Notice, Secrets};
+use channels::{Disposition, Request, Secrets};
 use common::sealed::SecretKey;
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ impl HttpKinds {
     }
 
     /// The channel's secrets, opened.
-    fn secrets(&self, r: &Recipient) -> Result<Secrets, SendError> {
+    pub(crate) fn secrets(&self, r: &Recipient) -> Result<Secrets, SendError> {
         let Some(sealed) = r.sealed.as_deref() else {
             return Ok(Secrets::default());
         };
@@ -54,11 +54,9 @@ impl HttpKinds {
         key.open(sealed).map_err(|e| SendError::Permanent(format!("{e:#}")))
     }
 
-    /// Sends `notice` on `r`'s channel; answers the service's id of the message (or "").
-    pub async fn send(&self, r: &Recipient, notice: &Notice) -> Result<String, SendError> {
-        let secrets = self.secrets(r)?;
-        let request = channels::render(r.kind, &r.settings, &secrets, notice)
-            .map_err(|e| SendError::Permanent(format!("the channel's settings cannot say this message: {e}")))?;
+    /// Sends a rendered request on `r`'s channel, paced; answers the service's id of the
+    /// message (or "").
+    pub(crate) async fn send_request(&self, r: &Recipient, request: &Request) -> Result<String, SendError> {
         if let Err(held) = self.pacer.wait_at_most(r.channel_id, MAX_WAIT).await {
             metrics::counter!(telemetry::RETRIED, "channel" => r.kind.as_str(), "reason" => "rate_limited")
                 .increment(1);
@@ -67,7 +65,7 @@ impl HttpKinds {
                 held.as_secs()
             )));
         }
-        let disposition = match self.sender.send(&request, r.may_private).await {
+        let disposition = match self.sender.send(request, r.may_private).await {
             Ok(response) => channels::classify(r.kind, &response),
             Err(failure) => failure,
         };

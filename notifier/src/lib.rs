@@ -9,6 +9,7 @@
 //! - [`escalation`]: escalation policies' steps and reminders, on a tick.
 //! - [`store`]: PostgreSQL (recipients, the log, channels, secrets).
 //! - [`text`]: what is said, in English and Russian; escaping; splitting.
+//! - [`transport`]: every kind's rendering and sending behind one trait.
 //! - [`telegram`]: Bot API sends within Telegram's limits.
 //! - [`email`]: SMTP mails (lettre).
 //! - [`bot`]: the bot's long-polling loop, commands and buttons.
@@ -31,6 +32,7 @@ pub mod store;
 pub mod telegram;
 pub mod telemetry;
 pub mod text;
+pub mod transport;
 pub mod verify;
 
 use std::future::Future;

@@ -10,7 +10,9 @@
 //!
 //! Sending is the same for every HTTP kind: [`send::HttpSender`] (feature `send`, the
 //! notifier's), behind the address guard. Telegram and email keep their protocols' crates in
-//! the notifier (teloxide, lettre); their modules here validate and name them.
+//! the notifier (teloxide, lettre); their modules here validate and name them. In the
+//! notifier every kind — these twelve, Telegram and email — is one `transport::Transport`:
+//! the same [`Notice`] rendered in the kind's form, sent, and its outcome classified.
 //!
 //! Texts arrive in a [`Notice`] already written in the recipient's language (the notifier
 //! builds it from the message catalogs); a kind adds only its own labels, from the same
