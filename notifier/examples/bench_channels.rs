@@ -331,7 +331,7 @@ fn measure(
 }
 
 /// The incident a request is about: the one id after `/incidents/` in its texts (the
-/// dashboard link; the acknowledgement link `/api/incidents/ack?…` carries none).
+/// dashboard link; the acknowledgement link `/ack/<token>` carries none).
 fn incident_of(r: &Received) -> Option<Uuid> {
     let texts = texts(r);
     let ids: HashSet<Uuid> = texts

@@ -250,7 +250,7 @@ impl Notice {
             text: (event == Event::Report).then(|| "Summary: the host refused connections on :443.".to_owned()),
             link: incident_id.map(|id| format!("https://pingtower.example/incidents/{id}")),
             ack_link: (event == Event::Opened || event == Event::Reminder)
-                .then(|| "https://pingtower.example/api/incidents/ack?token=sample".to_owned()),
+                .then(|| "https://pingtower.example/ack/sample-token".to_owned()),
             more: if event == Event::Digest { 17 } else { 0 },
             items,
             at: DateTime::from_timestamp(1_796_464_800, 0).expect("a valid instant"),
