@@ -246,12 +246,19 @@ fn the_socket_kind_follows_the_setting_and_the_host_s_permissions() {
     Netns::sysctl(&ns.near, "net.ipv4.ping_group_range", "0 2147483647");
     let dgram_allowed = ns.check(&no_net_raw, &dgram, &args);
     let auto_prefers_dgram = ns.check(&[], &[], &args);
+    // The range covers ICMPv6 datagram sockets too; payloads at both bounds.
+    let v6 =
+        |payload: &str| ["::1", "--count", "2", "--interval", "20ms", "--payload-size", payload].map(str::to_owned);
+    let dgram_v6_empty = ns.check(&no_net_raw, &dgram, &v6("0").each_ref().map(String::as_str));
+    let dgram_v6_full = ns.check(&no_net_raw, &dgram, &v6("1400").each_ref().map(String::as_str));
 
     // Assert
     for (name, r) in [
         ("raw", &raw_allowed),
         ("dgram", &dgram_allowed),
         ("auto", &auto_prefers_dgram),
+        ("dgram ::1, no payload", &dgram_v6_empty),
+        ("dgram ::1, 1400 bytes", &dgram_v6_full),
     ] {
         assert_eq!(r.outcome, Outcome::Up, "{name}: {r:?}");
         assert_eq!(r.icmp.as_ref().unwrap().received, 2, "{name}: {r:?}");
@@ -259,6 +266,8 @@ fn the_socket_kind_follows_the_setting_and_the_host_s_permissions() {
     assert_eq!(raw_allowed.icmp.as_ref().unwrap().socket, "raw");
     assert_eq!(dgram_allowed.icmp.as_ref().unwrap().socket, "dgram");
     assert_eq!(auto_prefers_dgram.icmp.as_ref().unwrap().socket, "dgram");
+    assert_eq!(dgram_v6_full.icmp.as_ref().unwrap().socket, "dgram");
+    assert_eq!(dgram_v6_full.resolved_ip, Some("::1".parse().unwrap()));
 
     for (name, r) in [("dgram", &dgram_refused), ("raw", &raw_refused), ("neither", &neither)] {
         assert_eq!(r.outcome, Outcome::Down, "{name}: {r:?}");
