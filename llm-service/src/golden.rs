@@ -566,3 +566,24 @@ fn other_events_have_their_own_reports() {
     };
     snapshot("probe_degraded", &probe);
 }
+
+#[test]
+fn a_host_that_answers_no_echo_request_is_reported_unreachable() {
+    let mut r = failing_result(FailureKind::PacketLoss);
+    r.outcome = Outcome::Down;
+    if let Some(i) = &mut r.icmp {
+        i.received = 0;
+        i.loss_percent = 100.0;
+        (i.rtt_min_ms, i.rtt_avg_ms, i.rtt_max_ms) = (None, None, None);
+    }
+    let event = opened(r);
+    for lang in Language::ALL {
+        let report = rules::write(&event, lang, at(3));
+        let (all, some) = match lang.tag() {
+            "ru" => ("ни на один из 10 эхо-запросов", "остались без ответа"),
+            _ => ("answered none of 10 echo requests", "went unanswered"),
+        };
+        assert!(report.summary.contains(all), "{}", report.summary);
+        assert!(!report.summary.contains(some), "{}", report.summary);
+    }
+}
