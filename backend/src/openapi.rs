@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn the_message_types_are_described_as_serde_writes_them() {
-        use common::messages::{CheckSpec, DnsRecordType, DnsSpec, HttpAuth, TcpSpec, TlsSpec};
+        use common::messages::{CheckSpec, DnsRecordType, DnsSpec, HttpAuth, IcmpSpec, TcpSpec, TlsSpec};
         use common::samples;
         let doc = doc();
         let schemas = &doc["components"]["schemas"];
@@ -409,6 +409,10 @@ mod tests {
                 timeout_ms: 500,
             }),
             CheckSpec::Tls(serde_json::from_str::<TlsSpec>(r#"{"host":"example.com"}"#).unwrap()),
+            CheckSpec::Icmp(IcmpSpec {
+                degraded_loss_percent: Some(20),
+                ..IcmpSpec::new("2001:db8::1")
+            }),
         ] {
             let json = serde_json::to_value(&spec).unwrap();
             conforms(&doc, &schema("CheckSpec"), &json, "spec").unwrap();
@@ -447,6 +451,13 @@ mod tests {
         assert_eq!(schemas["StatusRange"]["properties"]["from"]["minimum"], 100);
         assert_eq!(schemas["StatusRange"]["properties"]["to"]["maximum"], 599);
         assert_eq!(schemas["TcpSpec"]["properties"]["port"]["minimum"], 1);
+        let icmp = &schemas["IcmpSpec"]["properties"];
+        assert_eq!(
+            (icmp["count"]["minimum"].as_i64(), icmp["count"]["maximum"].as_i64()),
+            (Some(1), Some(10))
+        );
+        assert_eq!(icmp["interval_ms"]["maximum"], 5000);
+        assert_eq!(icmp["payload_size"]["maximum"], 1400);
         let link = &doc["paths"]["/api/channels/telegram/link"]["post"]["responses"];
         assert!(link["503"].is_object(), "no bot configured: 503");
         let limit = doc["paths"]["/api/targets"]["get"]["parameters"]

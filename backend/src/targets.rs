@@ -23,7 +23,7 @@ pub const MAX_IMPORT: usize = 10_000;
 pub struct TargetInput {
     /// Name shown everywhere (1–200 characters, no control characters).
     pub name: String,
-    /// `http`, `tcp`, `dns` or `tls`; optional, must match `spec.kind` when given.
+    /// `http`, `tcp`, `dns`, `tls` or `icmp`; optional, must match `spec.kind` when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<CheckKind>,
     // Kept as JSON, and decoded by `decode_spec`, so that a refusal names the field at fault.
@@ -33,7 +33,8 @@ pub struct TargetInput {
     /// Seconds between checks (default 60; at least the operator's minimum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_seconds: Option<u32>,
-    /// Seconds a check may take (< interval); overrides `spec.timeout_ms`.
+    /// Seconds a check may take (< interval); overrides `spec.timeout_ms` (for `icmp`, the
+    /// wait for each reply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<f64>,
     /// Pinger regions (default: all known regions).
@@ -117,7 +118,7 @@ pub fn from_value<T: serde::de::DeserializeOwned>(prefix: &str, value: Value) ->
 
 /// Decodes a `spec` JSON, naming the failing field (`spec.url`, `spec.record_type`).
 pub fn decode_spec(prefix: &str, value: Value) -> Result<CheckSpec, ApiError> {
-    use common::messages::{DnsSpec, HttpSpec, TcpSpec, TlsSpec};
+    use common::messages::{DnsSpec, HttpSpec, IcmpSpec, TcpSpec, TlsSpec};
     let Value::Object(mut map) = value else {
         return Err(ApiError::validation(prefix, "spec must be an object with a kind"));
     };
@@ -129,13 +130,14 @@ pub fn decode_spec(prefix: &str, value: Value) -> Result<CheckSpec, ApiError> {
         Some("tcp") => Ok(CheckSpec::Tcp(from_value::<TcpSpec>(prefix, rest)?)),
         Some("dns") => Ok(CheckSpec::Dns(from_value::<DnsSpec>(prefix, rest)?)),
         Some("tls") => Ok(CheckSpec::Tls(from_value::<TlsSpec>(prefix, rest)?)),
+        Some("icmp") => Ok(CheckSpec::Icmp(from_value::<IcmpSpec>(prefix, rest)?)),
         Some(other) => Err(ApiError::validation(
             kind_field,
-            format!("unknown check kind {other:?}; use http, tcp, dns or tls"),
+            format!("unknown check kind {other:?}; use http, tcp, dns, tls or icmp"),
         )),
         None => Err(ApiError::validation(
             kind_field,
-            "spec.kind is required: http, tcp, dns or tls",
+            "spec.kind is required: http, tcp, dns, tls or icmp",
         )),
     }
 }
@@ -231,6 +233,7 @@ pub async fn validate_input(
             CheckSpec::Tcp(s) => s.timeout_ms = ms,
             CheckSpec::Dns(s) => s.timeout_ms = ms,
             CheckSpec::Tls(s) => s.timeout_ms = ms,
+            CheckSpec::Icmp(s) => s.timeout_ms = ms,
         }
     }
     let timeout_field = if input.timeout_seconds.is_some() {
@@ -239,10 +242,15 @@ pub async fn validate_input(
         f("spec.timeout_ms")
     };
     if u64::from(spec.timeout_ms()) >= u64::from(interval) * 1000 {
-        return Err(ApiError::validation(
-            timeout_field,
-            "the timeout must be shorter than the interval",
-        ));
+        let message = match &spec {
+            // An ICMP check's time is its echoes' schedule plus the last reply's wait.
+            CheckSpec::Icmp(s) => format!(
+                "count × interval_ms + timeout_ms ({} ms) must be shorter than the interval",
+                s.total_ms()
+            ),
+            _ => "the timeout must be shorter than the interval".to_owned(),
+        };
+        return Err(ApiError::validation(timeout_field, message));
     }
     if u64::from(spec.timeout_ms()) > u64::from(q.max_timeout_seconds) * 1000 {
         return Err(ApiError::validation(

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use common::messages::{Assertion, CheckSpec, HttpAuth, Resolver};
+use common::messages::{Assertion, CheckSpec, HttpAuth, Resolver, icmp_bounds};
 use common::netguard::{Guard, parse_ip_literal};
 
 use crate::error::ApiError;
@@ -304,6 +304,33 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, guard: &Guard, may_private: bo
                 return Err(err(f("sni"), "not a valid DNS name"));
             }
             guard_host(&f("host"), &t.host, t.port, guard, may_private).await?;
+        }
+        CheckSpec::Icmp(i) => {
+            if !valid_host(&i.host) {
+                return Err(err(f("host"), "not a valid host name or IP address"));
+            }
+            let bounded = |name: &str, v: u32, range: std::ops::RangeInclusive<u32>, unit: &str| {
+                if range.contains(&v) {
+                    Ok(())
+                } else {
+                    Err(err(
+                        f(name),
+                        format!("must be between {} and {}{unit}", range.start(), range.end()),
+                    ))
+                }
+            };
+            bounded("count", i.count, icmp_bounds::COUNT, "")?;
+            bounded("interval_ms", i.interval_ms, icmp_bounds::INTERVAL_MS, " ms")?;
+            bounded("timeout_ms", i.timeout_ms, icmp_bounds::TIMEOUT_MS, " ms")?;
+            bounded("payload_size", i.payload_size, icmp_bounds::PAYLOAD_SIZE, " bytes")?;
+            if let Some(p) = i.degraded_loss_percent {
+                bounded("degraded_loss_percent", p, icmp_bounds::LOSS_PERCENT, " %")?;
+            }
+            if i.degraded_above_ms == Some(0) {
+                return Err(err(f("degraded_above_ms"), "the threshold must be positive"));
+            }
+            // ICMP has no port: the guard judges the address alone.
+            guard_host(&f("host"), &i.host, 0, guard, may_private).await?;
         }
     }
     Ok(())

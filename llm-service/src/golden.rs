@@ -9,7 +9,7 @@ use crate::language::Language;
 use crate::rules;
 
 /// Every failure kind; [`kind_is_listed`] breaks the build when one is added and not listed.
-pub const ALL_KINDS: [FailureKind; 28] = [
+pub const ALL_KINDS: [FailureKind; 29] = [
     FailureKind::DnsNxdomain,
     FailureKind::DnsServfail,
     FailureKind::DnsTimeout,
@@ -34,6 +34,7 @@ pub const ALL_KINDS: [FailureKind; 28] = [
     FailureKind::UnexpectedFinalUrl,
     FailureKind::SlowResponse,
     FailureKind::BannerMismatch,
+    FailureKind::PacketLoss,
     FailureKind::Timeout,
     FailureKind::BlockedAddress,
     FailureKind::Internal,
@@ -68,6 +69,7 @@ fn kind_is_listed(k: FailureKind) -> usize {
         | FailureKind::UnexpectedFinalUrl
         | FailureKind::SlowResponse
         | FailureKind::BannerMismatch
+        | FailureKind::PacketLoss
         | FailureKind::Timeout
         | FailureKind::BlockedAddress
         | FailureKind::Internal
@@ -307,6 +309,26 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
             r.banner = Some("SSH-2.0-OpenSSH_9.6".into());
             (Phase::Validation, "banner does not contain \"220 \"")
         }
+        FailureKind::PacketLoss => {
+            r.check_kind = CheckKind::Icmp;
+            r.hops.clear();
+            r.tls = None;
+            r.status_code = None;
+            r.icmp = Some(IcmpInfo {
+                socket: "dgram".into(),
+                sent: 10,
+                received: 6,
+                loss_percent: 40.0,
+                rtt_min_ms: Some(11.2),
+                rtt_avg_ms: Some(12.5),
+                rtt_max_ms: Some(14.9),
+                echoes: Vec::new(),
+            });
+            (
+                Phase::Validation,
+                "4 of 10 echo requests to 93.184.216.34 lost (40 % loss), above 20 %",
+            )
+        }
         FailureKind::Timeout => {
             r.duration_ms = 10_000;
             (Phase::Ttfb, "no response within 10 s")
@@ -320,7 +342,7 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
         FailureKind::Other => (Phase::Ttfb, "quantum flux"),
     };
     r.outcome = match kind {
-        FailureKind::TlsExpiring | FailureKind::SlowResponse => Outcome::Degraded,
+        FailureKind::TlsExpiring | FailureKind::SlowResponse | FailureKind::PacketLoss => Outcome::Degraded,
         _ => Outcome::Down,
     };
     r.failure = Some(Failure {
@@ -543,4 +565,25 @@ fn other_events_have_their_own_reports() {
         ..Evidence::default()
     };
     snapshot("probe_degraded", &probe);
+}
+
+#[test]
+fn a_host_that_answers_no_echo_request_is_reported_unreachable() {
+    let mut r = failing_result(FailureKind::PacketLoss);
+    r.outcome = Outcome::Down;
+    if let Some(i) = &mut r.icmp {
+        i.received = 0;
+        i.loss_percent = 100.0;
+        (i.rtt_min_ms, i.rtt_avg_ms, i.rtt_max_ms) = (None, None, None);
+    }
+    let event = opened(r);
+    for lang in Language::ALL {
+        let report = rules::write(&event, lang, at(3));
+        let (all, some) = match lang.tag() {
+            "ru" => ("ни на один из 10 эхо-запросов", "остались без ответа"),
+            _ => ("answered none of 10 echo requests", "went unanswered"),
+        };
+        assert!(report.summary.contains(all), "{}", report.summary);
+        assert!(!report.summary.contains(some), "{}", report.summary);
+    }
 }

@@ -194,7 +194,7 @@ pub fn facts_value(f: &Facts<'_>, fence: &Fence) -> Value {
 fn result_value(r: &CheckResult, f: &Facts<'_>, fence: &Fence) -> Value {
     let text = |s: &str, max: usize| fence.wrap(&f.redactor.clean(s), max);
     let url = |s: &str| fence.wrap(&f.redactor.url(s), URL_MAX_CHARS);
-    json!({
+    let mut value = json!({
         "result_id": r.result_id,
         "region": r.region,
         "started_at": r.started_at,
@@ -226,7 +226,20 @@ fn result_value(r: &CheckResult, f: &Facts<'_>, fence: &Fence) -> Value {
         })),
         "banner": r.banner.as_deref().map(|b| text(&sanitize_excerpt(b), MESSAGE_MAX_CHARS)),
         "probe_degraded": r.probe_degraded,
-    })
+    });
+    // ICMP facts are numbers the pinger measured (no text from the target); only ICMP results
+    // carry the key.
+    if let Some(i) = &r.icmp {
+        value["icmp"] = json!({
+            "sent": i.sent,
+            "received": i.received,
+            "loss_percent": i.loss_percent,
+            "rtt_min_ms": i.rtt_min_ms,
+            "rtt_avg_ms": i.rtt_avg_ms,
+            "rtt_max_ms": i.rtt_max_ms,
+        });
+    }
+    value
 }
 
 fn tls_value(t: &TlsInfo, f: &Facts<'_>, fence: &Fence) -> Value {
@@ -334,6 +347,26 @@ mod tests {
             prompt.user
         );
         assert!(!outside(&prompt.user, &fence).contains("Ignore previous"));
+    }
+
+    #[test]
+    fn an_icmp_result_brings_its_round_trips_and_loss_and_others_no_icmp_key() {
+        let fence = Fence::with_nonce("0123456789abcdef");
+        let icmp = crate::golden::opened(crate::golden::failing_result(FailureKind::PacketLoss));
+        let http = common::samples::incident_event();
+
+        let with = build_with(&icmp, Language::En, &fence).user;
+        let without = build_with(&http, Language::En, &fence).user;
+
+        for fact in [
+            "\"loss_percent\": 40.0",
+            "\"received\": 6",
+            "\"rtt_avg_ms\": 12.5",
+            "\"sent\": 10",
+        ] {
+            assert!(with.contains(fact), "{fact} in {with}");
+        }
+        assert!(!without.contains("\"icmp\""), "{without}");
     }
 
     #[test]

@@ -184,6 +184,7 @@ pub fn kind_phrase(kind: FailureKind) -> Msg {
         K::UnexpectedFinalUrl => "kind-unexpected-final-url",
         K::SlowResponse => "kind-slow-response",
         K::BannerMismatch => "kind-banner-mismatch",
+        K::PacketLoss => "kind-packet-loss",
         K::Timeout => "kind-timeout",
         K::BlockedAddress => "kind-blocked-address",
         K::Internal => "kind-internal",
@@ -252,6 +253,7 @@ fn failure(f: &Facts<'_>, kind: FailureKind) -> Draft {
         FailureKind::UnexpectedFinalUrl => unexpected_final_url(f),
         FailureKind::SlowResponse => slow_response(f),
         FailureKind::BannerMismatch => banner_mismatch(f),
+        FailureKind::PacketLoss => packet_loss(f),
         FailureKind::Timeout => timeout(f),
         FailureKind::BlockedAddress => blocked_address(f),
         FailureKind::Internal => internal(f),
@@ -678,6 +680,32 @@ fn banner_mismatch(f: &Facts<'_>) -> Draft {
         cause: msg!("banner-mismatch-cause"),
         impact: msg!("banner-mismatch-impact", host, port),
         actions: vec![msg!("banner-mismatch-action-1", port)],
+    }
+}
+
+/// The explanation of [`FailureKind::PacketLoss`]: some echo requests lost (degraded) or
+/// all of them (down).
+fn packet_loss(f: &Facts<'_>) -> Draft {
+    let head = headline(f);
+    let host = f.failing_host();
+    let icmp = f.primary.and_then(|r| r.icmp.as_ref());
+    let loss = icmp.map(|i| i.loss_percent.round()).unwrap_or(100.0);
+    let sent = icmp.map(|i| i.sent).unwrap_or(0);
+    let lost = icmp.map(|i| i.sent - i.received).unwrap_or(0);
+    if loss >= 100.0 {
+        Draft {
+            summary: msg!("packet-loss-all-summary", head, host, sent),
+            cause: msg!("packet-loss-all-cause"),
+            impact: unreachable_impact(f),
+            actions: vec![msg!("packet-loss-action-1", host), msg!("packet-loss-action-2")],
+        }
+    } else {
+        Draft {
+            summary: msg!("packet-loss-summary", head, host, lost, sent, loss),
+            cause: msg!("packet-loss-cause"),
+            impact: with_regions(msg!("packet-loss-impact", host), f),
+            actions: vec![msg!("packet-loss-action-1", host), msg!("packet-loss-action-2")],
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use common::messages::{
     Assertion, CheckJob, CheckResult, CheckSpec, DnsRecordType, DnsSpec, DnsTransport, HttpHeader, HttpMethod,
-    HttpSpec, Outcome, Resolver, StatusRange, TcpSpec, TlsSpec,
+    HttpSpec, IcmpSpec, Outcome, Resolver, StatusRange, TcpSpec, TlsSpec, icmp_bounds,
 };
 use common::netguard::Guard;
 use uuid::Uuid;
@@ -153,6 +153,9 @@ pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
             DnsTransport::Udp
         },
     });
+    if args.icmp {
+        return icmp_spec_of(args);
+    }
     anyhow::ensure!(
         !(args.assertions.any() && (args.dns || args.tcp || args.tls)),
         "--expect-status, --contains, --not-contains, --matches, --json-path and --degraded-above are for HTTP checks"
@@ -212,6 +215,45 @@ pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
     Ok(CheckSpec::Http(spec))
 }
 
+/// The ICMP spec of `--icmp HOST`, its fields bounded as the backend bounds them.
+fn icmp_spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
+    let a = &args.assertions;
+    anyhow::ensure!(
+        a.expect_status.is_empty()
+            && a.contains.is_empty()
+            && a.not_contains.is_empty()
+            && a.matches.is_empty()
+            && a.json_path.is_empty(),
+        "--expect-status, --contains, --not-contains, --matches and --json-path are for HTTP checks"
+    );
+    let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+    let in_range = |flag: &str, v: u32, range: std::ops::RangeInclusive<u32>, unit: &str| {
+        anyhow::ensure!(
+            range.contains(&v),
+            "{flag} {v}: must be between {} and {}{unit}",
+            range.start(),
+            range.end()
+        );
+        Ok(())
+    };
+    in_range("--count", args.count, icmp_bounds::COUNT, "")?;
+    in_range("--interval", ms(args.interval), icmp_bounds::INTERVAL_MS, " ms")?;
+    in_range("--echo-timeout", ms(args.echo_timeout), icmp_bounds::TIMEOUT_MS, " ms")?;
+    in_range("--payload-size", args.payload_size, icmp_bounds::PAYLOAD_SIZE, " bytes")?;
+    if let Some(loss) = args.degraded_loss {
+        in_range("--degraded-loss", loss, icmp_bounds::LOSS_PERCENT, " %")?;
+    }
+    Ok(CheckSpec::Icmp(IcmpSpec {
+        host: args.target.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        count: args.count,
+        interval_ms: ms(args.interval),
+        timeout_ms: ms(args.echo_timeout),
+        payload_size: args.payload_size,
+        degraded_loss_percent: args.degraded_loss,
+        degraded_above_ms: a.degraded_above,
+    }))
+}
+
 fn split_host_port(target: &str, default_port: Option<u16>) -> anyhow::Result<(String, u16)> {
     if let Some((host, port)) = target.rsplit_once(':')
         && !host.ends_with(':')
@@ -235,7 +277,13 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<i32> {
     let guard = Guard::new(&config.guard, &config.suite_endpoints(None)).await;
     let engine = Engine::new(guard, pinger.source_addr, pinger.extra_ca_file.as_deref())?
         .operator()
-        .with_public_resolver(pinger.public_resolver());
+        .with_public_resolver(pinger.public_resolver())
+        .with_icmp_sockets(pinger.icmp_socket);
+    // An ICMP check's own fields bound its time; the others take --timeout.
+    let budget = match &spec {
+        CheckSpec::Icmp(s) => std::time::Duration::from_millis(u64::from(s.total_ms())),
+        _ => args.timeout,
+    };
     let now = Utc::now();
     let job = CheckJob {
         job_id: Uuid::now_v7(),
@@ -245,7 +293,7 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<i32> {
         allow_private: true,
         region: pinger.region.clone(),
         scheduled_for: now,
-        deadline: now + chrono::Duration::from_std(args.timeout)? + chrono::Duration::seconds(1),
+        deadline: now + chrono::Duration::from_std(budget)? + chrono::Duration::seconds(1),
         spec,
     };
     let identity = Identity {
@@ -253,7 +301,7 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<i32> {
         pinger_id: pinger.pinger_id(),
     };
     let started = Utc::now();
-    let report = engine.run(&job.spec, args.timeout).await;
+    let report = engine.run(&job.spec, budget).await;
     let result = report.into_result(&job, &identity, started, Utc::now(), false);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -279,6 +327,7 @@ pub fn render(spec: &CheckSpec, r: &CheckResult) -> String {
         CheckSpec::Tcp(s) => format!("TCP {}:{}", s.host, s.port),
         CheckSpec::Dns(s) => format!("DNS {} {}", s.record_type.as_str(), s.name),
         CheckSpec::Tls(s) => format!("TLS {}:{}", s.host, s.port),
+        CheckSpec::Icmp(s) => format!("ICMP {}", s.host),
     };
     let status = r.status_code.map(|s| format!(" → {s}")).unwrap_or_default();
     let _ = writeln!(
@@ -354,6 +403,37 @@ pub fn render(spec: &CheckSpec, r: &CheckResult) -> String {
         for a in &d.answers {
             let _ = writeln!(out, "            {} {} (ttl {})", a.record_type, a.value, a.ttl);
         }
+    }
+    if let Some(i) = &r.icmp {
+        let ip = r.resolved_ip.map(|ip| ip.to_string()).unwrap_or_default();
+        for e in &i.echoes {
+            match (e.rtt_ms, &e.error) {
+                (Some(rtt), _) => {
+                    let _ = writeln!(out, "  echo      seq={} from {ip}: rtt {rtt:.3} ms", e.seq);
+                }
+                (None, error) => {
+                    let _ = writeln!(
+                        out,
+                        "  echo      seq={} from {ip}: {}",
+                        e.seq,
+                        error.as_deref().unwrap_or("no reply")
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  icmp      {} sent, {} received, {:.0} % loss ({} socket)",
+            i.sent, i.received, i.loss_percent, i.socket
+        );
+        let rtt = |v: Option<f64>| v.map(|x| format!("{x:.3} ms")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  rtt       min {} / avg {} / max {}",
+            rtt(i.rtt_min_ms),
+            rtt(i.rtt_avg_ms),
+            rtt(i.rtt_max_ms)
+        );
     }
     if let Some(b) = &r.banner {
         let _ = writeln!(out, "  banner    {b:?}");

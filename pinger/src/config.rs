@@ -90,6 +90,16 @@ pub struct PingerConfig {
     /// answers guarded.
     #[arg(long, env = "PINGTOWER_PINGER_PUBLIC_RESOLVER", global = true)]
     pub public_resolver: Option<SocketAddr>,
+    /// Which ICMP sockets ICMP checks may open: `auto` (an unprivileged datagram socket, else
+    /// a raw one), `dgram` or `raw`.
+    #[arg(
+        long,
+        env = "PINGTOWER_PINGER_ICMP_SOCKET",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
+    pub icmp_socket: crate::checks::icmp::IcmpSockets,
     /// Egress canaries (URLs or host:port), checked every round; when most fail, results
     /// carry `probe_degraded=true`.
     #[arg(long, env = "PINGTOWER_PINGER_CANARIES", value_delimiter = ',')]
@@ -118,6 +128,7 @@ impl Default for PingerConfig {
             database_url: SecretString::from("postgres://127.0.0.1:5432"),
             clickhouse_url: SecretString::from("http://127.0.0.1:8123"),
             public_resolver: None,
+            icmp_socket: crate::checks::icmp::IcmpSockets::Auto,
             canaries: Vec::new(),
             canary_interval: Duration::from_secs(10),
             canary_timeout: Duration::from_secs(5),
@@ -170,14 +181,32 @@ pub enum Command {
 /// `pinger check`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
-    /// The URL; with --dns a name; with --tcp or --tls `host:port`.
+    /// The URL; with --dns a name; with --tcp or --tls `host:port`; with --icmp a host.
     pub target: String,
     /// DNS check of the name.
-    #[arg(long, conflicts_with_all = ["tcp", "tls"])]
+    #[arg(long, conflicts_with_all = ["tcp", "tls", "icmp"])]
     pub dns: bool,
     /// TCP connect check of host:port.
-    #[arg(long, conflicts_with = "tls")]
+    #[arg(long, conflicts_with_all = ["tls", "icmp"])]
     pub tcp: bool,
+    /// ICMP echo (ping) check of the host: every echo and the summary.
+    #[arg(long, conflicts_with = "tls")]
+    pub icmp: bool,
+    /// Echo requests to send (--icmp, 1-10).
+    #[arg(long, default_value_t = 3)]
+    pub count: u32,
+    /// Time between echo requests (--icmp).
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// Time to wait for each echo reply (--icmp).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub echo_timeout: Duration,
+    /// Payload bytes of each echo request (--icmp, 0-1400).
+    #[arg(long, default_value_t = 56)]
+    pub payload_size: u32,
+    /// Loss above this percent is degraded (--icmp).
+    #[arg(long, value_name = "PERCENT")]
+    pub degraded_loss: Option<u32>,
     /// TLS certificate check of host:port (443 when no port).
     #[arg(long)]
     pub tls: bool,

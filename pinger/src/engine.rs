@@ -8,8 +8,9 @@ use std::time::Duration;
 use common::messages::{CheckSpec, Resolver};
 use common::netguard::Guard;
 
+use crate::checks::icmp::IcmpSockets;
 use crate::checks::tls::TlsClient;
-use crate::checks::{dns, http, tcp, tls};
+use crate::checks::{dns, http, icmp, tcp, tls};
 use crate::net::Net;
 use crate::report::Report;
 
@@ -20,6 +21,8 @@ pub struct Engine {
     pub net: Net,
     /// The shared TLS client.
     pub tls: TlsClient,
+    /// Which ICMP sockets ICMP checks may open.
+    pub icmp_sockets: IcmpSockets,
 }
 
 impl Engine {
@@ -35,6 +38,7 @@ impl Engine {
                 source,
             },
             tls: TlsClient::new(extra_ca)?,
+            icmp_sockets: IcmpSockets::default(),
         })
     }
 
@@ -42,6 +46,12 @@ impl Engine {
     /// allows them (canaries, `pinger check`).
     pub fn operator(mut self) -> Self {
         self.net.may_private = true;
+        self
+    }
+
+    /// ICMP checks open only the sockets `sockets` allows.
+    pub fn with_icmp_sockets(mut self, sockets: IcmpSockets) -> Self {
+        self.icmp_sockets = sockets;
         self
     }
 
@@ -83,6 +93,7 @@ impl Engine {
             }
             CheckSpec::Dns(s) => dns::check(&self.net, s, budget, report).await,
             CheckSpec::Tls(s) => tls::check(&self.net, &self.tls, s, report).await,
+            CheckSpec::Icmp(s) => icmp::check(&self.net, self.icmp_sockets, s, report).await,
         }
     }
 }

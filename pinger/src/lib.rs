@@ -64,7 +64,8 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
     let guard = Guard::new(&config.guard, &config.suite_endpoints(Some(service.ops_addr()))).await;
     let engine = Engine::new(guard, p.source_addr, p.extra_ca_file.as_deref())
         .context("building the check engine")?
-        .with_public_resolver(p.public_resolver());
+        .with_public_resolver(p.public_resolver())
+        .with_icmp_sockets(p.icmp_socket);
 
     let canaries = canary::spawn(
         &engine,

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use common::messages::{
-    CheckJob, CheckKind, CheckResult, DnsInfo, Failure, FailureKind, HttpHop, Outcome, Phase, TlsInfo,
+    CheckJob, CheckKind, CheckResult, DnsInfo, Failure, FailureKind, HttpHop, IcmpInfo, Outcome, Phase, TlsInfo,
 };
 
 /// The findings of one check run; the outcome follows from the failures recorded.
@@ -26,6 +26,8 @@ pub struct Report {
     pub tls: Option<TlsInfo>,
     /// DNS facts.
     pub dns: Option<DnsInfo>,
+    /// ICMP echo facts.
+    pub icmp: Option<IcmpInfo>,
     /// TCP banner.
     pub banner: Option<String>,
     /// Tag-stripped body excerpt (kept on failure).
@@ -133,6 +135,7 @@ impl Report {
             resolved_ip: self.resolved_ip,
             tls: self.tls,
             dns: self.dns,
+            icmp: self.icmp,
             banner: self.banner,
             body_excerpt,
             probe_degraded,

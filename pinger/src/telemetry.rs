@@ -51,7 +51,7 @@ pub struct Handles {
     /// [`HELD_BACK`] with `reason="refused"`.
     pub share_refused: metrics::Counter,
     /// [`DURATION`] by kind, in [`CheckKind`] order.
-    duration: [metrics::Histogram; 4],
+    duration: [metrics::Histogram; 5],
     /// [`CHECKS`] by (kind, outcome, failure kind), registered on first use.
     checks: Arc<Mutex<HashMap<ChecksLabels, metrics::Counter>>>,
 }
@@ -61,8 +61,14 @@ type ChecksLabels = (&'static str, &'static str, &'static str);
 impl Handles {
     /// Registers the handles with the installed recorder.
     pub fn register() -> Self {
-        let duration = [CheckKind::Http, CheckKind::Tcp, CheckKind::Dns, CheckKind::Tls]
-            .map(|kind| metrics::histogram!(DURATION, "kind" => kind.as_str()));
+        let duration = [
+            CheckKind::Http,
+            CheckKind::Tcp,
+            CheckKind::Dns,
+            CheckKind::Tls,
+            CheckKind::Icmp,
+        ]
+        .map(|kind| metrics::histogram!(DURATION, "kind" => kind.as_str()));
         Self {
             in_flight: metrics::gauge!(IN_FLIGHT),
             lag: metrics::histogram!(LAG),
@@ -91,6 +97,7 @@ impl Handles {
             CheckKind::Tcp => &self.duration[1],
             CheckKind::Dns => &self.duration[2],
             CheckKind::Tls => &self.duration[3],
+            CheckKind::Icmp => &self.duration[4],
         };
         by_kind.record(f64::from(result.duration_ms) / 1000.0);
     }

@@ -26,7 +26,7 @@ describe('i18n', () => {
 
 describe('failure kinds', () => {
   it('has a name for every failure kind of common::messages in both languages', async () => {
-    const kinds = ['dns_nxdomain', 'dns_servfail', 'dns_timeout', 'dns_no_records', 'dns_unexpected_answer', 'dns_error', 'connect_refused', 'connect_timeout', 'connect_error', 'tls_expired', 'tls_not_yet_valid', 'tls_untrusted', 'tls_hostname', 'tls_expiring', 'tls_handshake', 'http_status', 'http_protocol', 'assertion_failed', 'redirect_loop', 'too_many_redirects', 'insecure_redirect', 'unexpected_final_url', 'slow_response', 'banner_mismatch', 'timeout', 'blocked_address', 'internal', 'other'];
+    const kinds = ['dns_nxdomain', 'dns_servfail', 'dns_timeout', 'dns_no_records', 'dns_unexpected_answer', 'dns_error', 'connect_refused', 'connect_timeout', 'connect_error', 'tls_expired', 'tls_not_yet_valid', 'tls_untrusted', 'tls_hostname', 'tls_expiring', 'tls_handshake', 'http_status', 'http_protocol', 'assertion_failed', 'redirect_loop', 'too_many_redirects', 'insecure_redirect', 'unexpected_final_url', 'slow_response', 'banner_mismatch', 'packet_loss', 'timeout', 'blocked_address', 'internal', 'other'];
     for (const k of kinds) {
       expect(Object.keys(dictionaries.en), k).toContain(`failure.${k}`);
       expect(Object.keys(dictionaries.ru), k).toContain(`failure.${k}`);

@@ -818,7 +818,7 @@ fn most_common_failure(results: &[CheckResult]) -> Option<FailureKind> {
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(k, _)| k)
 }
 
-/// What a target checks, for display: the URL, `host:port` or the DNS name.
+/// What a target checks, for display: the URL, `host:port`, the DNS name or the ICMP host.
 pub fn address_of(spec: &serde_json::Value) -> Option<String> {
     let spec: CheckSpec = serde_json::from_value(spec.clone()).ok()?;
     Some(match spec {
@@ -826,5 +826,6 @@ pub fn address_of(spec: &serde_json::Value) -> Option<String> {
         CheckSpec::Tcp(t) => format!("{}:{}", t.host, t.port),
         CheckSpec::Dns(d) => d.name,
         CheckSpec::Tls(t) => format!("{}:{}", t.host, t.port),
+        CheckSpec::Icmp(i) => i.host,
     })
 }

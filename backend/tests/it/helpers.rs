@@ -255,6 +255,8 @@ pub fn private_specs() -> Vec<(Value, &'static str)> {
         (json!({"kind": "http", "url": "http://[::ffff:10.0.0.1]/"}), "spec.url"),
         (json!({"kind": "tcp", "host": "192.168.1.1", "port": 22}), "spec.host"),
         (json!({"kind": "tls", "host": "10.1.2.3"}), "spec.host"),
+        (json!({"kind": "icmp", "host": "127.0.0.1"}), "spec.host"),
+        (json!({"kind": "icmp", "host": "fe80::1"}), "spec.host"),
         (
             json!({"kind": "dns", "name": "example.com", "record_type": "A", "resolver": {"address": "10.0.0.53:53"}}),
             "spec.resolver.address",

@@ -63,6 +63,8 @@ async fn every_kind_of_check_is_accepted_with_its_options() {
         json!({"kind": "tcp", "host": "example.com", "port": 5432, "expected_banner": "SSH"}),
         json!({"kind": "dns", "name": "example.com", "record_type": "MX", "expected_answers": ["10 mail.example.com."]}),
         json!({"kind": "tls", "host": "example.com", "port": 443, "sni": "example.com", "warn_days": 21}),
+        json!({"kind": "icmp", "host": "2001:db8::1", "count": 5, "interval_ms": 100, "timeout_ms": 800,
+               "payload_size": 1400, "degraded_loss_percent": 20, "degraded_above_ms": 150}),
     ];
     for (i, spec) in specs.iter().enumerate() {
         let t = create_target(&app, &c, &json!({"name": format!("t{i}"), "spec": spec})).await;
@@ -85,6 +87,13 @@ async fn each_invalid_field_gives_422_naming_it() {
     let c = app.user("a@example.com").await;
     let http = |extra: Value| {
         let mut spec = json!({"kind": "http", "url": "https://example.com"});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        json!({"name": "x", "spec": spec})
+    };
+    let icmp = |extra: Value| {
+        let mut spec = json!({"kind": "icmp", "host": "192.0.2.1"});
         for (k, v) in extra.as_object().unwrap() {
             spec[k] = v.clone();
         }
@@ -150,6 +159,25 @@ async fn each_invalid_field_gives_422_naming_it() {
         (
             json!({"name": "x", "spec": {"kind": "tls", "host": "example.com", "sni": "-bad-"}}),
             "spec.sni",
+        ),
+        (json!({"name": "x", "spec": {"kind": "icmp"}}), "spec.host"),
+        (icmp(json!({"host": "bad host!"})), "spec.host"),
+        (icmp(json!({"count": 0})), "spec.count"),
+        (icmp(json!({"count": 11})), "spec.count"),
+        (icmp(json!({"count": -1})), "spec.count"),
+        (icmp(json!({"interval_ms": 9})), "spec.interval_ms"),
+        (icmp(json!({"interval_ms": 5001})), "spec.interval_ms"),
+        (icmp(json!({"timeout_ms": 10001})), "spec.timeout_ms"),
+        (icmp(json!({"payload_size": 1401})), "spec.payload_size"),
+        (
+            icmp(json!({"degraded_loss_percent": 100})),
+            "spec.degraded_loss_percent",
+        ),
+        (icmp(json!({"degraded_above_ms": 0})), "spec.degraded_above_ms"),
+        (
+            // 10 × 5000 ms + 10 s: longer than a 60-second interval allows.
+            icmp(json!({"count": 10, "interval_ms": 5000, "timeout_ms": 10000})),
+            "spec.timeout_ms",
         ),
         (
             json!({"name": "x", "interval_seconds": 5, "spec": {"kind": "http", "url": "https://example.com"}}),

@@ -230,6 +230,8 @@ pub enum CheckSpec {
     Dns(DnsSpec),
     /// A TLS handshake and certificate inspection.
     Tls(TlsSpec),
+    /// ICMP echo requests (ping): round-trip times and loss.
+    Icmp(IcmpSpec),
 }
 
 impl CheckSpec {
@@ -240,16 +242,19 @@ impl CheckSpec {
             CheckSpec::Tcp(_) => CheckKind::Tcp,
             CheckSpec::Dns(_) => CheckKind::Dns,
             CheckSpec::Tls(_) => CheckKind::Tls,
+            CheckSpec::Icmp(_) => CheckKind::Icmp,
         }
     }
 
-    /// How long the check may take in all.
+    /// How long the check may take in all (for ICMP: every echo's interval plus the wait for
+    /// the last reply, see [`IcmpSpec::total_ms`]).
     pub fn timeout_ms(&self) -> u32 {
         match self {
             CheckSpec::Http(s) => s.timeout_ms,
             CheckSpec::Tcp(s) => s.timeout_ms,
             CheckSpec::Dns(s) => s.timeout_ms,
             CheckSpec::Tls(s) => s.timeout_ms,
+            CheckSpec::Icmp(s) => s.total_ms(),
         }
     }
 }
@@ -263,6 +268,7 @@ enum TaggedSpec {
     Tcp(TcpSpec),
     Dns(DnsSpec),
     Tls(TlsSpec),
+    Icmp(IcmpSpec),
 }
 
 impl From<TaggedSpec> for CheckSpec {
@@ -272,6 +278,7 @@ impl From<TaggedSpec> for CheckSpec {
             TaggedSpec::Tcp(s) => CheckSpec::Tcp(s),
             TaggedSpec::Dns(s) => CheckSpec::Dns(s),
             TaggedSpec::Tls(s) => CheckSpec::Tls(s),
+            TaggedSpec::Icmp(s) => CheckSpec::Icmp(s),
         }
     }
 }
@@ -309,6 +316,7 @@ impl<'de> serde::de::Visitor<'de> for SpecVisitor {
                 CheckKind::Tcp => CheckSpec::Tcp(TcpSpec::deserialize(rest)?),
                 CheckKind::Dns => CheckSpec::Dns(DnsSpec::deserialize(rest)?),
                 CheckKind::Tls => CheckSpec::Tls(TlsSpec::deserialize(rest)?),
+                CheckKind::Icmp => CheckSpec::Icmp(IcmpSpec::deserialize(rest)?),
             });
         }
         let mut object = serde_json::Map::new();
@@ -335,16 +343,19 @@ pub enum CheckKind {
     Dns,
     /// TLS certificate.
     Tls,
+    /// ICMP echo (ping).
+    Icmp,
 }
 
 impl CheckKind {
-    /// Lowercase name (`http`, `tcp`, `dns`, `tls`).
+    /// Lowercase name (`http`, `tcp`, `dns`, `tls`, `icmp`).
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::Http => "http",
             CheckKind::Tcp => "tcp",
             CheckKind::Dns => "dns",
             CheckKind::Tls => "tls",
+            CheckKind::Icmp => "icmp",
         }
     }
 }
@@ -363,6 +374,18 @@ fn default_warn_days() -> u32 {
 }
 fn default_tls_port() -> u16 {
     443
+}
+fn default_icmp_count() -> u32 {
+    3
+}
+fn default_icmp_interval_ms() -> u32 {
+    200
+}
+fn default_icmp_timeout_ms() -> u32 {
+    1_000
+}
+fn default_icmp_payload_size() -> u32 {
+    56
 }
 fn default_status_ranges() -> Vec<StatusRange> {
     vec![StatusRange { from: 200, to: 399 }]
@@ -743,6 +766,81 @@ pub struct TlsSpec {
     pub timeout_ms: u32,
 }
 
+/// Bounds of an ICMP check's fields (the backend refuses a spec outside them, naming the field).
+pub mod icmp_bounds {
+    /// Echo requests per check.
+    pub const COUNT: std::ops::RangeInclusive<u32> = 1..=10;
+    /// Milliseconds between two echo requests.
+    pub const INTERVAL_MS: std::ops::RangeInclusive<u32> = 10..=5_000;
+    /// Milliseconds to wait for each reply.
+    pub const TIMEOUT_MS: std::ops::RangeInclusive<u32> = 1..=10_000;
+    /// Bytes of payload after the ICMP header (56 makes the classic 64-byte echo).
+    pub const PAYLOAD_SIZE: std::ops::RangeInclusive<u32> = 0..=1_400;
+    /// The loss threshold, in percent (100 % loss is down whatever the threshold).
+    pub const LOSS_PERCENT: std::ops::RangeInclusive<u32> = 0..=99;
+}
+
+/// ICMP echo (ping) check options. The echo requests go out `interval_ms` apart, and each
+/// waits `timeout_ms` for its reply, so the check takes at most
+/// [`total_ms`](IcmpSpec::total_ms). Every loss is down; some loss, above
+/// `degraded_loss_percent`, is degraded, and so is an average round trip above
+/// `degraded_above_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IcmpSpec {
+    /// Host name or IP address (IPv4 or IPv6).
+    pub host: String,
+    /// Echo requests to send (1–10, default 3).
+    #[serde(default = "default_icmp_count")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10, default = 3))]
+    pub count: u32,
+    /// Milliseconds between two echo requests (10–5000, default 200).
+    #[serde(default = "default_icmp_interval_ms")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 10, maximum = 5000, default = 200))]
+    pub interval_ms: u32,
+    /// Milliseconds to wait for each reply (1–10000, default 1000).
+    #[serde(default = "default_icmp_timeout_ms")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000, default = 1000))]
+    pub timeout_ms: u32,
+    /// Payload bytes of each echo request (0–1400, default 56).
+    #[serde(default = "default_icmp_payload_size")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1400, default = 56))]
+    pub payload_size: u32,
+    /// Loss above this percent (0–99) makes the outcome degraded; unset: any loss short of
+    /// 100 % is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 99))]
+    pub degraded_loss_percent: Option<u32>,
+    /// An average round trip above this many milliseconds makes the outcome degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub degraded_above_ms: Option<u32>,
+}
+
+impl IcmpSpec {
+    /// An ICMP check of `host` with the default count, interval, timeout and payload.
+    pub fn new(host: impl Into<String>) -> Self {
+        IcmpSpec {
+            host: host.into(),
+            count: default_icmp_count(),
+            interval_ms: default_icmp_interval_ms(),
+            timeout_ms: default_icmp_timeout_ms(),
+            payload_size: default_icmp_payload_size(),
+            degraded_loss_percent: None,
+            degraded_above_ms: None,
+        }
+    }
+
+    /// The longest the check may take: `count × interval_ms + timeout_ms` (the last request
+    /// leaves `(count − 1) × interval_ms` after the first; one interval is left for the name's
+    /// resolution).
+    pub fn total_ms(&self) -> u32 {
+        self.count
+            .saturating_mul(self.interval_ms)
+            .saturating_add(self.timeout_ms)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CheckResult
 // ---------------------------------------------------------------------------------------------
@@ -795,6 +893,10 @@ pub struct CheckResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub dns: Option<DnsInfo>,
+    /// Echo round trips and loss (ICMP checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub icmp: Option<IcmpInfo>,
     /// TCP banner received, capped (TCP checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
@@ -906,6 +1008,8 @@ pub enum FailureKind {
     SlowResponse,
     /// The TCP banner did not contain the expected text.
     BannerMismatch,
+    /// Echo requests went unanswered: above the degraded threshold, or all of them (down).
+    PacketLoss,
     /// The check ran out of time.
     Timeout,
     /// The address is private, loopback, link-local or metadata, and private targets are off.
@@ -945,6 +1049,7 @@ impl FailureKind {
             FailureKind::UnexpectedFinalUrl => "unexpected_final_url",
             FailureKind::SlowResponse => "slow_response",
             FailureKind::BannerMismatch => "banner_mismatch",
+            FailureKind::PacketLoss => "packet_loss",
             FailureKind::Timeout => "timeout",
             FailureKind::BlockedAddress => "blocked_address",
             FailureKind::Internal => "internal",
@@ -1082,6 +1187,52 @@ pub struct DnsInfo {
     pub answers: Vec<DnsAnswer>,
     /// Query time in milliseconds.
     pub duration_ms: f64,
+}
+
+/// ICMP echo facts: every echo request and the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IcmpInfo {
+    /// The socket kind used: `dgram` (unprivileged ICMP socket) or `raw`.
+    pub socket: String,
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Echo replies received.
+    pub received: u32,
+    /// Percent of requests without a reply (0–100).
+    pub loss_percent: f64,
+    /// Fastest round trip in milliseconds (absent when no reply arrived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub rtt_min_ms: Option<f64>,
+    /// Average round trip in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub rtt_avg_ms: Option<f64>,
+    /// Slowest round trip in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub rtt_max_ms: Option<f64>,
+    /// Every echo request, in order.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub echoes: Vec<IcmpEcho>,
+}
+
+/// One echo request of an ICMP check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IcmpEcho {
+    /// Sequence number (0 for the first request).
+    pub seq: u16,
+    /// Round trip in milliseconds; absent when no reply arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub rtt_ms: Option<f64>,
+    /// Why no reply counted (timed out, send error…), when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub error: Option<String>,
 }
 
 /// One DNS record.

@@ -108,6 +108,7 @@ pub fn check_result() -> CheckResult {
             validation_error: None,
         }),
         dns: None,
+        icmp: None,
         banner: None,
         body_excerpt: Some("Service temporarily unavailable".into()),
         probe_degraded: false,

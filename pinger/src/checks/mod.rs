@@ -4,5 +4,6 @@ pub mod assertions;
 pub mod body;
 pub mod dns;
 pub mod http;
+pub mod icmp;
 pub mod tcp;
 pub mod tls;

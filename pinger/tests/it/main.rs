@@ -14,5 +14,6 @@ mod h2;
 mod health;
 mod http;
 mod https;
+mod icmp;
 mod jobs;
 mod share;

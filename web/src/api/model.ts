@@ -97,7 +97,7 @@ function everyValue<T extends string>() {
 }
 
 export type CheckKind = Schemas['CheckKind'];
-export const CHECK_KINDS = everyValue<CheckKind>()(['http', 'tcp', 'dns', 'tls']);
+export const CHECK_KINDS = everyValue<CheckKind>()(['http', 'tcp', 'dns', 'tls', 'icmp']);
 export type HttpMethod = Schemas['HttpMethod'];
 export const HTTP_METHODS = everyValue<HttpMethod>()(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** A request header; marked `secret` (write-only), the API answers {@link SECRET_MASK} as its value. */

@@ -1127,7 +1127,7 @@ export interface components {
          * @description The kinds of check.
          * @enum {string}
          */
-        CheckKind: "http" | "tcp" | "dns" | "tls";
+        CheckKind: "http" | "tcp" | "dns" | "tls" | "icmp";
         /** @description What one run of a check found. */
         CheckResult: {
             /** @description TCP banner received, capped (TCP checks). */
@@ -1152,6 +1152,8 @@ export interface components {
             finished_at: string;
             /** @description Every HTTP hop, first request first, with its own phase timings. */
             hops?: components["schemas"]["HttpHop"][];
+            /** @description Echo round trips and loss (ICMP checks). */
+            icmp?: components["schemas"]["IcmpInfo"];
             /**
              * Format: uuid
              * @description The job this result answers.
@@ -1208,6 +1210,9 @@ export interface components {
         }) | (components["schemas"]["TlsSpec"] & {
             /** @enum {string} */
             kind: "tls";
+        }) | (components["schemas"]["IcmpSpec"] & {
+            /** @enum {string} */
+            kind: "icmp";
         });
         /** @description A freshly created API token: the only time the secret is shown. */
         CreatedToken: {
@@ -1437,7 +1442,7 @@ export interface components {
          * @description What went wrong, as a stable machine-readable code.
          * @enum {string}
          */
-        FailureKind: "dns_nxdomain" | "dns_servfail" | "dns_timeout" | "dns_no_records" | "dns_unexpected_answer" | "dns_error" | "connect_refused" | "connect_timeout" | "connect_error" | "tls_expired" | "tls_not_yet_valid" | "tls_untrusted" | "tls_hostname" | "tls_expiring" | "tls_handshake" | "http_status" | "http_protocol" | "assertion_failed" | "redirect_loop" | "too_many_redirects" | "insecure_redirect" | "unexpected_final_url" | "slow_response" | "banner_mismatch" | "timeout" | "blocked_address" | "internal" | "other";
+        FailureKind: "dns_nxdomain" | "dns_servfail" | "dns_timeout" | "dns_no_records" | "dns_unexpected_answer" | "dns_error" | "connect_refused" | "connect_timeout" | "connect_error" | "tls_expired" | "tls_not_yet_valid" | "tls_untrusted" | "tls_hostname" | "tls_expiring" | "tls_handshake" | "http_status" | "http_protocol" | "assertion_failed" | "redirect_loop" | "too_many_redirects" | "insecure_redirect" | "unexpected_final_url" | "slow_response" | "banner_mismatch" | "packet_loss" | "timeout" | "blocked_address" | "internal" | "other";
         /** @description Credentials for an HTTP check. */
         HttpAuth: {
             /** @description Password. */
@@ -1549,6 +1554,104 @@ export interface components {
              * @default true
              */
             verify_tls?: boolean;
+        };
+        /** @description One echo request of an ICMP check. */
+        IcmpEcho: {
+            /** @description Why no reply counted (timed out, send error…), when none did. */
+            error?: string;
+            /**
+             * Format: double
+             * @description Round trip in milliseconds; absent when no reply arrived.
+             */
+            rtt_ms?: number;
+            /**
+             * Format: int32
+             * @description Sequence number (0 for the first request).
+             */
+            seq: number;
+        };
+        /** @description ICMP echo facts: every echo request and the summary. */
+        IcmpInfo: {
+            /** @description Every echo request, in order. */
+            echoes: components["schemas"]["IcmpEcho"][];
+            /**
+             * Format: double
+             * @description Percent of requests without a reply (0–100).
+             */
+            loss_percent: number;
+            /**
+             * Format: int32
+             * @description Echo replies received.
+             */
+            received: number;
+            /**
+             * Format: double
+             * @description Average round trip in milliseconds.
+             */
+            rtt_avg_ms?: number;
+            /**
+             * Format: double
+             * @description Slowest round trip in milliseconds.
+             */
+            rtt_max_ms?: number;
+            /**
+             * Format: double
+             * @description Fastest round trip in milliseconds (absent when no reply arrived).
+             */
+            rtt_min_ms?: number;
+            /**
+             * Format: int32
+             * @description Echo requests sent.
+             */
+            sent: number;
+            /** @description The socket kind used: `dgram` (unprivileged ICMP socket) or `raw`. */
+            socket: string;
+        };
+        /**
+         * @description ICMP echo (ping) check options. The echo requests go out `interval_ms` apart, and each
+         *     waits `timeout_ms` for its reply, so the check takes at most
+         *     [`total_ms`](IcmpSpec::total_ms). Every loss is down; some loss, above
+         *     `degraded_loss_percent`, is degraded, and so is an average round trip above
+         *     `degraded_above_ms`.
+         */
+        IcmpSpec: {
+            /**
+             * Format: int32
+             * @description Echo requests to send (1–10, default 3).
+             * @default 3
+             */
+            count?: number;
+            /**
+             * Format: int32
+             * @description An average round trip above this many milliseconds makes the outcome degraded.
+             */
+            degraded_above_ms?: number | null;
+            /**
+             * Format: int32
+             * @description Loss above this percent (0–99) makes the outcome degraded; unset: any loss short of
+             *     100 % is up.
+             */
+            degraded_loss_percent?: number | null;
+            /** @description Host name or IP address (IPv4 or IPv6). */
+            host: string;
+            /**
+             * Format: int32
+             * @description Milliseconds between two echo requests (10–5000, default 200).
+             * @default 200
+             */
+            interval_ms?: number;
+            /**
+             * Format: int32
+             * @description Payload bytes of each echo request (0–1400, default 56).
+             * @default 56
+             */
+            payload_size?: number;
+            /**
+             * Format: int32
+             * @description Milliseconds to wait for each reply (1–10000, default 1000).
+             * @default 1000
+             */
+            timeout_ms?: number;
         };
         /** @description Import outcome. */
         ImportOutcome: {
@@ -2366,7 +2469,8 @@ export interface components {
             tags?: string[];
             /**
              * Format: double
-             * @description Seconds a check may take (< interval); overrides `spec.timeout_ms`.
+             * @description Seconds a check may take (< interval); overrides `spec.timeout_ms` (for `icmp`, the
+             *     wait for each reply).
              */
             timeout_seconds?: number | null;
         };

@@ -199,6 +199,34 @@ export function ResultView({ result }: { result: CheckResult }) {
           </table>
         </div>
       ) : null}
+      {result.icmp ? (
+        <div>
+          <h3>{t('result.icmp')}</h3>
+          <dl class="kv">
+            <dt>{t('result.icmpLoss')}</dt>
+            <dd class="mono">
+              {`${Math.round(result.icmp.loss_percent)} % (${result.icmp.received}/${result.icmp.sent})`}
+            </dd>
+            <dt>{t('result.icmpRtt')}</dt>
+            <dd class="mono">
+              {[result.icmp.rtt_min_ms, result.icmp.rtt_avg_ms, result.icmp.rtt_max_ms].map((v) => formatMs(v)).join(' / ')}
+            </dd>
+            <dt>{t('result.icmpSocket')}</dt>
+            <dd class="mono">{result.icmp.socket}</dd>
+          </dl>
+          <table>
+            <tbody>
+              {result.icmp.echoes.map((e) => (
+                <tr>
+                  <td class="mono">seq {e.seq}</td>
+                  <td class="mono">{formatMs(e.rtt_ms)}</td>
+                  <td class="mono muted">{e.error ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
       <TextBlock title={t('result.banner')} text={result.banner} preClass="mono" />
       <TextBlock title={t('result.body')} text={result.body_excerpt} preClass="mono excerpt" />
     </div>

@@ -335,5 +335,7 @@ export function addressOf(target: Pick<Target, 'spec'>): string {
       return `${s.record_type} ${s.name}`;
     case 'tls':
       return `${s.host}:${s.port ?? 443}`;
+    case 'icmp':
+      return s.host;
   }
 }

@@ -221,6 +221,17 @@ export function TargetEditPage({ id }: { id?: string }) {
             {text('spec.timeout_ms', t('target.timeout'), f.tls.timeoutMs, (v) => update((x) => void (x.tls.timeoutMs = v)), { type: 'number' })}
           </div>
         ) : null}
+        {f.kind === 'icmp' ? (
+          <div class="grid">
+            {text('spec.host', t('spec.host'), f.icmp.host, (v) => update((x) => void (x.icmp.host = v)), { placeholder: 'example.com, 192.0.2.1, 2001:db8::1' })}
+            {text('spec.count', t('spec.icmpCount'), f.icmp.count, (v) => update((x) => void (x.icmp.count = v)), { type: 'number', hint: '1–10' })}
+            {text('spec.interval_ms', t('spec.icmpInterval'), f.icmp.intervalMs, (v) => update((x) => void (x.icmp.intervalMs = v)), { type: 'number', hint: '10–5000' })}
+            {text('spec.timeout_ms', t('spec.icmpTimeout'), f.icmp.timeoutMs, (v) => update((x) => void (x.icmp.timeoutMs = v)), { type: 'number', hint: '1–10000' })}
+            {text('spec.payload_size', t('spec.icmpPayload'), f.icmp.payloadSize, (v) => update((x) => void (x.icmp.payloadSize = v)), { type: 'number', hint: '0–1400' })}
+            {text('spec.degraded_loss_percent', t('spec.icmpDegradedLoss'), f.icmp.degradedLossPercent, (v) => update((x) => void (x.icmp.degradedLossPercent = v)), { type: 'number', hint: '0–99' })}
+            {text('spec.degraded_above_ms', t('spec.icmpDegradedRtt'), f.icmp.degradedAboveMs, (v) => update((x) => void (x.icmp.degradedAboveMs = v)), { type: 'number' })}
+          </div>
+        ) : null}
       </section>
       {Object.values(errors).some((e) => 'text' in e) ? (
         <div class="notice notice-error" role="alert" data-testid="api-errors">

@@ -111,6 +111,42 @@ describe('buildInput', () => {
     expect(buildInput(f).errors['spec.port']).toEqual({ key: 'valid.port' });
   });
 
+  it('builds an ICMP spec within its bounds, naming every field out of them', () => {
+    const f = emptyForm();
+    f.name = 'ping';
+    f.kind = 'icmp';
+    f.icmp.host = ' 2001:db8::1 ';
+    f.icmp.degradedLossPercent = '20';
+    const { input, errors } = buildInput(f);
+    expect(errors).toEqual({});
+    expect(input.kind).toBe('icmp');
+    expect(input.spec).toEqual({
+      kind: 'icmp',
+      host: '2001:db8::1',
+      count: 3,
+      interval_ms: 200,
+      timeout_ms: 1000,
+      payload_size: 56,
+      degraded_loss_percent: 20,
+    });
+    expect(buildInput(formFromTarget(input)).input).toEqual(input);
+
+    f.icmp = { host: '', count: '11', intervalMs: '9', timeoutMs: '10001', payloadSize: '1401', degradedLossPercent: '100', degradedAboveMs: '0' };
+    expect(Object.keys(buildInput(f).errors).sort()).toEqual([
+      'spec.count',
+      'spec.degraded_above_ms',
+      'spec.degraded_loss_percent',
+      'spec.host',
+      'spec.interval_ms',
+      'spec.payload_size',
+      'spec.timeout_ms',
+    ]);
+
+    // 10 × 5000 ms + 10 s does not fit in a 60-second interval.
+    f.icmp = { host: 'example.com', count: '10', intervalMs: '5000', timeoutMs: '10000', payloadSize: '56', degradedLossPercent: '', degradedAboveMs: '' };
+    expect(buildInput(f).errors['spec.timeout_ms']).toEqual({ key: 'valid.timeoutInterval' });
+  });
+
   it('round-trips a saved target through the form', () => {
     const f = emptyForm();
     f.name = 'rt';

@@ -104,6 +104,15 @@ export interface FormState {
   tcp: { host: string; port: string; timeoutMs: string; expectedBanner: string };
   dns: { name: string; recordType: DnsRecordType; resolver: string; resolverProtocol: DnsTransport; expectedAnswers: string; timeoutMs: string };
   tls: { host: string; port: string; sni: string; warnDays: string; timeoutMs: string };
+  icmp: {
+    host: string;
+    count: string;
+    intervalMs: string;
+    timeoutMs: string;
+    payloadSize: string;
+    degradedLossPercent: string;
+    degradedAboveMs: string;
+  };
 }
 
 export function emptyForm(minInterval = 60, regions: string[] = ['default']): FormState {
@@ -141,6 +150,7 @@ export function emptyForm(minInterval = 60, regions: string[] = ['default']): Fo
     tcp: { host: '', port: '', timeoutMs: '10000', expectedBanner: '' },
     dns: { name: '', recordType: 'A', resolver: '', resolverProtocol: 'udp', expectedAnswers: '', timeoutMs: '10000' },
     tls: { host: '', port: '443', sni: '', warnDays: '14', timeoutMs: '10000' },
+    icmp: { host: '', count: '3', intervalMs: '200', timeoutMs: '1000', payloadSize: '56', degradedLossPercent: '', degradedAboveMs: '' },
   };
 }
 
@@ -205,6 +215,17 @@ export function formFromTarget(t: Target | TargetInput): FormState {
     case 'tls':
       f.tls = { host: s.host, port: str(s.port, '443'), sni: s.sni ?? '', warnDays: str(s.warn_days, '14'), timeoutMs: str(s.timeout_ms, '10000') };
       break;
+    case 'icmp':
+      f.icmp = {
+        host: s.host,
+        count: str(s.count, '3'),
+        intervalMs: str(s.interval_ms, '200'),
+        timeoutMs: str(s.timeout_ms, '1000'),
+        payloadSize: str(s.payload_size, '56'),
+        degradedLossPercent: str(s.degraded_loss_percent),
+        degradedAboveMs: str(s.degraded_above_ms),
+      };
+      break;
   }
   return f;
 }
@@ -262,8 +283,13 @@ function int(ctx: Ctx, field: string, text: string, min: number, max = Number.MA
   return Number(t);
 }
 
-function optInt(ctx: Ctx, field: string, text: string, min: number): number | undefined {
-  return text.trim() === '' ? undefined : int(ctx, field, text, min);
+function optInt(ctx: Ctx, field: string, text: string, min: number, max?: number): number | undefined {
+  return text.trim() === '' ? undefined : int(ctx, field, text, min, max);
+}
+
+/** The longest an ICMP check takes: every echo's interval plus the wait for the last reply. */
+export function icmpTotalMs(spec: { count?: number; interval_ms?: number; timeout_ms?: number }): number {
+  return (spec.count ?? 3) * (spec.interval_ms ?? 200) + (spec.timeout_ms ?? 1000);
 }
 
 function port(ctx: Ctx, field: string, text: string): number {
@@ -397,6 +423,23 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
       if (s.sni.trim()) spec.sni = s.sni.trim();
       return spec;
     }
+    case 'icmp': {
+      // The bounds of common::messages::icmp_bounds, checked again by the API.
+      const s = f.icmp;
+      const spec: CheckSpec = {
+        kind: 'icmp',
+        host: required(ctx, 'spec.host', s.host),
+        count: int(ctx, 'spec.count', s.count, 1, 10) ?? 3,
+        interval_ms: int(ctx, 'spec.interval_ms', s.intervalMs, 10, 5000) ?? 200,
+        timeout_ms: int(ctx, 'spec.timeout_ms', s.timeoutMs, 1, 10000) ?? 1000,
+        payload_size: int(ctx, 'spec.payload_size', s.payloadSize, 0, 1400) ?? 56,
+      };
+      const loss = optInt(ctx, 'spec.degraded_loss_percent', s.degradedLossPercent, 0, 99);
+      if (loss !== undefined) spec.degraded_loss_percent = loss;
+      const slow = optInt(ctx, 'spec.degraded_above_ms', s.degradedAboveMs, 1);
+      if (slow !== undefined) spec.degraded_above_ms = slow;
+      return spec;
+    }
   }
 }
 
@@ -446,7 +489,8 @@ export function buildInput(f: FormState, minInterval = 1): { input: TargetInput;
     success_threshold: int(ctx, 'success_threshold', f.successThreshold, 1, 100) ?? 2,
     paused: f.paused,
   };
-  const timeout = spec.timeout_ms;
+  // An ICMP check's time is its echoes' schedule plus the last reply's wait.
+  const timeout = spec.kind === 'icmp' ? icmpTotalMs(spec) : spec.timeout_ms;
   if (timeout !== undefined && !ctx.errors['interval_seconds'] && !ctx.errors['spec.timeout_ms'] && timeout >= interval * 1000) {
     ctx.errors['spec.timeout_ms'] = { key: 'valid.timeoutInterval' };
   }
