@@ -173,6 +173,10 @@ pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
             timeout_ms,
         }));
     }
+    anyhow::ensure!(
+        args.tls || args.starttls.is_none(),
+        "--starttls is for TLS checks (--tls)"
+    );
     if args.tcp || args.tls {
         let (host, port) = split_host_port(&args.target, if args.tls { Some(443) } else { None })?;
         return Ok(if args.tcp {
@@ -189,6 +193,7 @@ pub fn spec_of(args: &CheckArgs) -> anyhow::Result<CheckSpec> {
                 sni: args.sni.clone(),
                 warn_days: args.warn_days,
                 timeout_ms,
+                starttls: args.starttls,
             })
         });
     }

@@ -169,6 +169,12 @@ fn parse_share(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A STARTTLS protocol: `smtp`, `imap` or `pop3`.
+fn starttls_protocol(s: &str) -> Result<common::messages::Starttls, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase()))
+        .map_err(|_| format!("{s} is not a STARTTLS protocol (smtp, imap, pop3)"))
+}
+
 /// Subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
@@ -246,6 +252,9 @@ pub struct CheckArgs {
     /// SNI / name to check the certificate against (--tls).
     #[arg(long)]
     pub sni: Option<String>,
+    /// Upgrade with STARTTLS before the handshake (--tls): smtp, imap or pop3.
+    #[arg(long, value_name = "PROTOCOL", value_parser = starttls_protocol)]
+    pub starttls: Option<common::messages::Starttls>,
     /// Text the TCP banner must contain.
     #[arg(long)]
     pub expect_banner: Option<String>,

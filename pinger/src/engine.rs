@@ -92,7 +92,11 @@ impl Engine {
                 tcp::check(&self.net, s, banner_deadline, report).await
             }
             CheckSpec::Dns(s) => dns::check(&self.net, s, budget, report).await,
-            CheckSpec::Tls(s) => tls::check(&self.net, &self.tls, s, report).await,
+            CheckSpec::Tls(s) => {
+                // As for a banner: a silent mail server is reported as such, not as a timeout.
+                let starttls_deadline = tokio::time::Instant::now() + budget.mul_f64(0.9);
+                tls::check(&self.net, &self.tls, s, starttls_deadline, report).await
+            }
             CheckSpec::Icmp(s) => icmp::check(&self.net, self.icmp_sockets, s, report).await,
         }
     }

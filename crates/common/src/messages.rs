@@ -764,6 +764,35 @@ pub struct TlsSpec {
     #[serde(default = "default_timeout_ms")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, default = 10_000))]
     pub timeout_ms: u32,
+    /// Plaintext protocol spoken before the handshake to upgrade the connection with
+    /// STARTTLS (`smtp`, `imap`, `pop3`); null (the default): TLS from the first byte.
+    /// A server that does not offer the upgrade, or refuses it, fails the check (`tls_handshake`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<Starttls>,
+}
+
+/// The plaintext protocol of a STARTTLS upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Starttls {
+    /// SMTP: `EHLO`, then `STARTTLS` (RFC 3207).
+    Smtp,
+    /// IMAP: `STARTTLS` (RFC 3501).
+    Imap,
+    /// POP3: `STLS` (RFC 2595).
+    Pop3,
+}
+
+impl Starttls {
+    /// The protocol's name (`smtp`, `imap`, `pop3`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Starttls::Smtp => "smtp",
+            Starttls::Imap => "imap",
+            Starttls::Pop3 => "pop3",
+        }
+    }
 }
 
 /// Bounds of an ICMP check's fields (the backend refuses a spec outside them, naming the field).

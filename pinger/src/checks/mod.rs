@@ -5,5 +5,6 @@ pub mod body;
 pub mod dns;
 pub mod http;
 pub mod icmp;
+pub mod starttls;
 pub mod tcp;
 pub mod tls;

@@ -336,20 +336,32 @@ pub fn judge(report: &mut Report, info: &TlsInfo, fail: Option<Failure>, verify:
     }
 }
 
-/// Runs a TLS check into `report`.
-pub async fn check(net: &Net, tls: &TlsClient, spec: &TlsSpec, report: &mut Report) {
+/// Runs a TLS check into `report`; a STARTTLS upgrade, if the spec asks for one, must end by
+/// `starttls_deadline`.
+pub async fn check(
+    net: &Net,
+    tls: &TlsClient,
+    spec: &TlsSpec,
+    starttls_deadline: tokio::time::Instant,
+    report: &mut Report,
+) {
     report.enter(Phase::Dns);
     let (addrs, _dns_ms) = match net.resolve(&spec.host, spec.port, None).await {
         Ok(r) => r,
         Err(f) => return report.fail(f),
     };
     report.enter(Phase::Connect);
-    let (tcp, addr) = match net.connect(&addrs).await {
+    let (mut tcp, addr) = match net.connect(&addrs).await {
         Ok(c) => c,
         Err(f) => return report.fail(f),
     };
     report.resolved_ip = Some(addr.ip());
     report.enter(Phase::Tls);
+    if let Some(proto) = spec.starttls
+        && let Err(f) = super::starttls::upgrade(&mut tcp, proto, starttls_deadline).await
+    {
+        return report.fail(f);
+    }
     let server_name = spec.sni.as_deref().unwrap_or(&spec.host);
     let stream = match tls.handshake(tcp, server_name).await {
         Ok(s) => s,

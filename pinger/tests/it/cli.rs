@@ -101,6 +101,37 @@ async fn pinger_check_has_tcp_dns_and_tls_forms() {
 }
 
 #[tokio::test]
+async fn pinger_check_tls_upgrades_with_starttls_smtp() {
+    // Arrange: a real SMTP server offering STARTTLS with a self-signed certificate.
+    let leaf = Pki::self_signed(&["127.0.0.1"]);
+    let dir = std::env::temp_dir().join(format!("pingtower-cli-starttls-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    let server = common::testing::SmtpSink::start_with_starttls(&cert, &key).await;
+    let target = format!("127.0.0.1:{}", server.port);
+
+    // Act
+    let (upgraded, misused) = tokio::task::spawn_blocking(move || {
+        (
+            pinger_check(&["--tls", "--starttls", "smtp", "--json", &target]),
+            pinger_check_all(&["--tcp", "--starttls", "smtp", &target]),
+        )
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Assert: the handshake ran after the upgrade, so the certificate's facts are there.
+    let result: CheckResult = serde_json::from_str(&upgraded.1).unwrap();
+    assert_eq!(result.failure.unwrap().kind, FailureKind::TlsUntrusted);
+    assert!(result.tls.unwrap().sans.contains(&"127.0.0.1".to_owned()));
+    assert_ne!(misused.0, 0, "--starttls without --tls is refused");
+    assert!(misused.2.contains("--starttls"), "{}", misused.2);
+}
+
+#[tokio::test]
 async fn empty_environment_variables_count_as_unset() {
     // Arrange: settings left empty, as `PINGTOWER_X=` or `${X:-}` in a compose file leaves them.
     let server = answering("fine").await;

@@ -183,6 +183,7 @@ async fn tcp_tls_and_dns_targets_are_guarded_too() {
         sni: Some("example.com".into()),
         warn_days: 14,
         timeout_ms: 3_000,
+        starttls: None,
     }));
     specs.push(CheckSpec::Dns(DnsSpec {
         name: "example.com".into(),

@@ -24,6 +24,7 @@ async fn tls_check(engine: &pinger::Engine, host: &str, port: u16) -> Report {
         sni: None,
         warn_days: 14,
         timeout_ms: 5_000,
+        starttls: None,
     });
     engine.run(&spec, std::time::Duration::from_secs(5)).await
 }

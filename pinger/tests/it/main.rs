@@ -17,3 +17,4 @@ mod https;
 mod icmp;
 mod jobs;
 mod share;
+mod starttls;

@@ -39,6 +39,10 @@ pub struct Leaf {
     pub chain: Vec<CertificateDer<'static>>,
     /// The key.
     pub key: PrivateKeyDer<'static>,
+    /// The leaf certificate, PEM (for servers that read files).
+    pub cert_pem: String,
+    /// The key, PEM.
+    pub key_pem: String,
 }
 
 impl Leaf {
@@ -102,6 +106,8 @@ impl Pki {
         Leaf {
             chain: vec![cert.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         }
     }
 
@@ -118,6 +124,8 @@ impl Pki {
         Leaf {
             chain: vec![cert.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         }
     }
 }

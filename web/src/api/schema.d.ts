@@ -2324,6 +2324,11 @@ export interface components {
         Sparklines: {
             [key: string]: (number | null)[];
         };
+        /**
+         * @description The plaintext protocol of a STARTTLS upgrade.
+         * @enum {string}
+         */
+        Starttls: "smtp" | "imap" | "pop3";
         /** @description A status page as the API shows it to its owner. */
         StatusPage: {
             /** @description Description. */
@@ -2600,6 +2605,7 @@ export interface components {
             port?: number;
             /** @description Server name sent in the handshake and checked against the certificate (default: host). */
             sni?: string | null;
+            starttls?: null | components["schemas"]["Starttls"];
             /**
              * Format: int32
              * @description Time allowed (default 10 s).

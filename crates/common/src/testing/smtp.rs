@@ -63,6 +63,16 @@ impl SmtpSink {
     /// Starts aiosmtpd (`python3` with `aiosmtpd`; `scripts/test.sh` installs it) and waits
     /// until it accepts connections.
     pub async fn start() -> Self {
+        Self::spawn(&[]).await
+    }
+
+    /// Like [`start`](Self::start), but the server offers STARTTLS with the certificate chain
+    /// and key of the PEM files `certificate` and `key`.
+    pub async fn start_with_starttls(certificate: &std::path::Path, key: &std::path::Path) -> Self {
+        Self::spawn(&[certificate, key]).await
+    }
+
+    async fn spawn(tls_files: &[&std::path::Path]) -> Self {
         let dir = std::env::temp_dir().join(format!("pingtower-smtp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("the sink's directory is created");
         // The sink runs until its stdin closes: piped, it ends with this process at the latest.
@@ -70,6 +80,7 @@ impl SmtpSink {
             .arg("-c")
             .arg(SCRIPT)
             .arg(&dir)
+            .args(tls_files)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

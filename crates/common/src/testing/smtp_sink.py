@@ -1,6 +1,7 @@
 """A real SMTP server on loopback for tests (aiosmtpd), started by `common::testing::SmtpSink`.
 
-Usage: python3 -c <this file> <directory>
+Usage: python3 -c <this file> <directory> [<certificate.pem> <key.pem>]
+With a certificate and key, the server offers STARTTLS with them (the upgrade is optional).
 Listens on a port of its own choosing on 127.0.0.1 (bound once, never released) and prints
 `READY <port>` once it accepts connections; exits when stdin closes.
 Each message is written as <n>.eml (raw bytes) and <n>.json (decoded headers and parts), <n>
@@ -10,6 +11,7 @@ counting up from 000001 in arrival order; the .json appears (atomically) after t
 import json
 import os
 import socket
+import ssl
 import sys
 from email import policy
 from email.parser import BytesParser
@@ -51,8 +53,8 @@ class Sink:
 class HeldSocketController(Controller):
     """aiosmtpd's controller, serving a socket bound beforehand (port 0: the kernel's pick)."""
 
-    def __init__(self, handler, sock):
-        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+    def __init__(self, handler, sock, **smtp_parameters):
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1], **smtp_parameters)
         self.sock = sock
 
     def _create_server(self):
@@ -64,7 +66,12 @@ def main():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
-    controller = HeldSocketController(Sink(directory), sock)
+    smtp_parameters = {}
+    if len(sys.argv) >= 4:
+        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_context.load_cert_chain(sys.argv[2], sys.argv[3])
+        smtp_parameters = {"tls_context": tls_context, "require_starttls": False}
+    controller = HeldSocketController(Sink(directory), sock, **smtp_parameters)
     controller.start()
     print(f"READY {controller.port}", flush=True)
     sys.stdin.read()
