@@ -28,8 +28,10 @@ import {
   isSecretHeaderName,
   sendsMask,
   sentHeaderIndex,
+  STARTTLS_CHOICES,
   type FieldErrors,
   type FormState,
+  type StarttlsChoice,
 } from '../state/targetForm';
 
 export function TargetEditPage({ id }: { id?: string }) {
@@ -217,6 +219,26 @@ export function TargetEditPage({ id }: { id?: string }) {
             {text('spec.host', t('spec.host'), f.tls.host, (v) => update((x) => void (x.tls.host = v)))}
             {text('spec.port', t('spec.port'), f.tls.port, (v) => update((x) => void (x.tls.port = v)), { type: 'number' })}
             {text('spec.sni', t('spec.sni'), f.tls.sni, (v) => update((x) => void (x.tls.sni = v)))}
+            <Field label={t('spec.starttls')}>
+              <select
+                name="spec.starttls"
+                value={f.tls.starttls}
+                onChange={(e) =>
+                  update((x) => {
+                    const choice = val(e) as StarttlsChoice;
+                    // The usual port follows the protocol while the port is still another's default.
+                    if (STARTTLS_CHOICES.some((c) => c.port === x.tls.port)) {
+                      x.tls.port = STARTTLS_CHOICES.find((c) => c.value === choice)?.port ?? x.tls.port;
+                    }
+                    x.tls.starttls = choice;
+                  })
+                }
+              >
+                {STARTTLS_CHOICES.map((c) => (
+                  <option value={c.value}>{c.value ? `STARTTLS (${c.value.toUpperCase()})` : t('spec.starttlsNone')}</option>
+                ))}
+              </select>
+            </Field>
             {text('spec.warn_days', t('spec.warnDays'), f.tls.warnDays, (v) => update((x) => void (x.tls.warnDays = v)), { type: 'number' })}
             {text('spec.timeout_ms', t('target.timeout'), f.tls.timeoutMs, (v) => update((x) => void (x.tls.timeoutMs = v)), { type: 'number' })}
           </div>

@@ -107,8 +107,12 @@ describe('buildInput', () => {
     f.dns = { name: 'example.com', recordType: 'MX', resolver: '', resolverProtocol: 'udp', expectedAnswers: '10 mx.example.com.\n\n', timeoutMs: '3000' };
     expect(buildInput(f).input.spec).toEqual({ kind: 'dns', name: 'example.com', record_type: 'MX', expected_answers: ['10 mx.example.com.'], timeout_ms: 3000 });
     f.kind = 'tls';
-    f.tls = { host: 'example.com', port: '99999', sni: '', warnDays: '30', timeoutMs: '10000' };
+    f.tls = { host: 'example.com', port: '99999', sni: '', warnDays: '30', timeoutMs: '10000', starttls: '' };
     expect(buildInput(f).errors['spec.port']).toEqual({ key: 'valid.port' });
+    f.tls = { host: 'mail.example.com', port: '25', sni: '', warnDays: '30', timeoutMs: '10000', starttls: 'smtp' };
+    expect(buildInput(f).input.spec).toEqual({ kind: 'tls', host: 'mail.example.com', port: 25, warn_days: 30, timeout_ms: 10000, starttls: 'smtp' });
+    f.tls.starttls = '';
+    expect(buildInput(f).input.spec).not.toHaveProperty('starttls');
   });
 
   it('builds an ICMP spec within its bounds, naming every field out of them', () => {

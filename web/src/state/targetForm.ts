@@ -66,6 +66,17 @@ export function sentHeaderIndex(headers: HeaderDraft[], i: number): number {
   return headers.slice(0, i).filter((h) => h.name.trim() !== '').length;
 }
 
+/** A TLS check's plaintext upgrade before the handshake: none (`''`), or the mail protocol's STARTTLS. */
+export type StarttlsChoice = '' | 'smtp' | 'imap' | 'pop3';
+
+/** The STARTTLS choices the form offers, with the port each protocol usually has. */
+export const STARTTLS_CHOICES: { value: StarttlsChoice; port: string }[] = [
+  { value: '', port: '443' },
+  { value: 'smtp', port: '25' },
+  { value: 'imap', port: '143' },
+  { value: 'pop3', port: '110' },
+];
+
 export interface FormState {
   name: string;
   kind: CheckKind;
@@ -103,7 +114,7 @@ export interface FormState {
   };
   tcp: { host: string; port: string; timeoutMs: string; expectedBanner: string };
   dns: { name: string; recordType: DnsRecordType; resolver: string; resolverProtocol: DnsTransport; expectedAnswers: string; timeoutMs: string };
-  tls: { host: string; port: string; sni: string; warnDays: string; timeoutMs: string };
+  tls: { host: string; port: string; sni: string; warnDays: string; timeoutMs: string; starttls: StarttlsChoice };
   icmp: {
     host: string;
     count: string;
@@ -149,7 +160,7 @@ export function emptyForm(minInterval = 60, regions: string[] = ['default']): Fo
     },
     tcp: { host: '', port: '', timeoutMs: '10000', expectedBanner: '' },
     dns: { name: '', recordType: 'A', resolver: '', resolverProtocol: 'udp', expectedAnswers: '', timeoutMs: '10000' },
-    tls: { host: '', port: '443', sni: '', warnDays: '14', timeoutMs: '10000' },
+    tls: { host: '', port: '443', sni: '', warnDays: '14', timeoutMs: '10000', starttls: '' },
     icmp: { host: '', count: '3', intervalMs: '200', timeoutMs: '1000', payloadSize: '56', degradedLossPercent: '', degradedAboveMs: '' },
   };
 }
@@ -213,7 +224,14 @@ export function formFromTarget(t: Target | TargetInput): FormState {
       };
       break;
     case 'tls':
-      f.tls = { host: s.host, port: str(s.port, '443'), sni: s.sni ?? '', warnDays: str(s.warn_days, '14'), timeoutMs: str(s.timeout_ms, '10000') };
+      f.tls = {
+        host: s.host,
+        port: str(s.port, '443'),
+        sni: s.sni ?? '',
+        warnDays: str(s.warn_days, '14'),
+        timeoutMs: str(s.timeout_ms, '10000'),
+        starttls: s.starttls ?? '',
+      };
       break;
     case 'icmp':
       f.icmp = {
@@ -421,6 +439,7 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
         timeout_ms: timeoutMs(ctx, s.timeoutMs),
       };
       if (s.sni.trim()) spec.sni = s.sni.trim();
+      if (s.starttls) spec.starttls = s.starttls;
       return spec;
     }
     case 'icmp': {
