@@ -221,7 +221,9 @@ impl Deliverer {
         }
         .map_err(HandlerError::transient)?;
         let recipients = match &event.target {
-            Some(t) => self.escalated(recipients, event.incident_id, t.owner_id).await?,
+            Some(t) => escalation::with_plan(pool, event.incident_id, recipients, t.owner_id, t.id)
+                .await
+                .map_err(HandlerError::transient)?,
             None => recipients,
         };
         let (_, tags) = self.target_facts(event.target.as_ref().map(|t| t.id)).await?;
@@ -236,31 +238,6 @@ impl Deliverer {
             envelope,
         )
         .await
-    }
-
-    /// `recipients` under the incident's escalation policies: without the channels of steps
-    /// still to come, with those of steps sent or due with the alert.
-    async fn escalated(
-        &self,
-        mut recipients: Vec<Recipient>,
-        incident: Uuid,
-        owner: Uuid,
-    ) -> Result<Vec<Recipient>, HandlerError> {
-        let pool = &self.inner.pool;
-        let plan = escalation::plan(pool, incident)
-            .await
-            .map_err(HandlerError::transient)?;
-        recipients.retain(|r| !plan.waiting.contains(&r.channel_id));
-        for &channel in &plan.reached {
-            if recipients.iter().all(|r| r.channel_id != channel)
-                && let Some(r) = store::channel_recipient(pool, channel, Some(owner), false)
-                    .await
-                    .map_err(HandlerError::transient)?
-            {
-                recipients.push(r);
-            }
-        }
-        Ok(recipients)
     }
 
     /// A signed link that acknowledges `incident`, for a message to `channel`.
@@ -630,7 +607,11 @@ impl Deliverer {
         }
         .map_err(HandlerError::transient)?;
         let recipients = match owner {
-            Some((owner_id, _)) => self.escalated(recipients, report.incident_id, owner_id).await?,
+            Some((owner_id, target_id)) => {
+                escalation::with_plan(pool, report.incident_id, recipients, owner_id, target_id)
+                    .await
+                    .map_err(HandlerError::transient)?
+            }
             None => recipients,
         };
         let age = (Utc::now() - envelope.occurred_at).to_std().unwrap_or_default();

@@ -317,7 +317,7 @@ async fn advance(
             &run.policy_name,
             next,
             step,
-            run.owner_id,
+            (run.owner_id, run.target_id),
             at,
             now,
         )
@@ -394,15 +394,15 @@ async fn send_step(
     policy_name: &str,
     n: usize,
     step: &Step,
-    owner: Uuid,
+    (owner, target): (Uuid, Uuid),
     due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let log_kind = format!("escalation:{policy}:{n}");
     let mut said = Vec::new();
     for &channel in &step.channel_ids {
-        let Some(r) = store::channel_recipient(pool, channel, Some(owner), false).await? else {
-            said.push("a channel that is disabled or gone".to_owned());
+        let Some(r) = store::unmuted_channels(pool, owner, target, &[channel]).await?.pop() else {
+            said.push("a channel that is disabled, muted or gone".to_owned());
             continue;
         };
         let note = (n + 1, step.after_minutes, policy_name);
@@ -431,20 +431,8 @@ async fn send_reminder(
     n: i32,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
-    let incident = envelope.payload.incident_id;
-    let plan = plan(pool, incident).await?;
-    let mut recipients: Vec<Recipient> = store::recipients_for_target(pool, owner, target)
-        .await?
-        .into_iter()
-        .filter(|r| !plan.waiting.contains(&r.channel_id))
-        .collect();
-    for &channel in &plan.reached {
-        if recipients.iter().all(|r| r.channel_id != channel)
-            && let Some(r) = store::channel_recipient(pool, channel, Some(owner), false).await?
-        {
-            recipients.push(r);
-        }
-    }
+    let all = store::recipients_for_target(pool, owner, target).await?;
+    let recipients = with_plan(pool, envelope.payload.incident_id, all, owner, target).await?;
     let log_kind = format!("reminder:{n}");
     let mut reached = 0;
     for r in &recipients {
@@ -459,6 +447,30 @@ async fn send_reminder(
         "sent to {reached} channel{}",
         if reached == 1 { "" } else { "s" }
     ))
+}
+
+/// `recipients` (the owner's channels for the target) under `incident`'s escalation policies:
+/// without the channels of steps still to come, with those of steps sent or due with the
+/// alert (unless muted).
+pub async fn with_plan(
+    pool: &PgPool,
+    incident: Uuid,
+    mut recipients: Vec<Recipient>,
+    owner: Uuid,
+    target: Uuid,
+) -> Result<Vec<Recipient>, sqlx::Error> {
+    let plan = plan(pool, incident).await?;
+    recipients.retain(|r| !plan.waiting.contains(&r.channel_id));
+    let missing: Vec<Uuid> = plan
+        .reached
+        .iter()
+        .filter(|c| recipients.iter().all(|r| r.channel_id != **c))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        recipients.extend(store::unmuted_channels(pool, owner, target, &missing).await?);
+    }
+    Ok(recipients)
 }
 
 /// A channel as the timeline names it: its kind and what the dashboard shows of it.

@@ -419,6 +419,34 @@ pub async fn channel_recipient(
     Ok(row.and_then(RecipientRow::recipient))
 }
 
+/// Channels `ids` of `owner` that may hear about `target` now: verified, enabled, and muted
+/// neither wholly nor for the target (escalation steps name channels outside the target's
+/// routed ones, but a mute still wins).
+pub async fn unmuted_channels(
+    db: impl PgExecutor<'_>,
+    owner_id: Uuid,
+    target_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<Recipient>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        RecipientRow,
+        r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
+                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+         from notification_channels c join users u on u.id = c.user_id
+         where c.user_id = $1 and c.id = any($3) and c.verified_at is not null and c.disabled_at is null
+           and (c.muted_until is null or c.muted_until <= now())
+           and not exists (select 1 from notification_mutes m
+                           where m.channel_id = c.id and m.target_id = $2 and m.muted_until > now())
+         order by c.created_at, c.id"#,
+        owner_id,
+        target_id,
+        ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
+}
+
 /// Disables a channel, saying why in the dashboard.
 pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(

@@ -222,6 +222,46 @@ async fn the_resolution_reaches_only_the_channels_escalation_reached() {
     );
 }
 
+#[tokio::test]
+async fn a_channel_muted_for_the_target_hears_nothing_from_a_step() {
+    let (env, pool, owner) = TestEnv::with_user("en").await;
+    let outage = outage(&pool, owner, "Shop").await;
+    let (now_fake, later_fake) = tokio::join!(FakeService::start(Kind::Slack), FakeService::start(Kind::Discord));
+    let first = http_channel(&pool, owner, &now_fake, serde_json::json!({})).await;
+    let later = http_channel(&pool, owner, &later_fake, serde_json::json!({})).await;
+    // Only the first channel is routed to the target: the policy names both anyway.
+    sqlx::query("insert into target_channels (target_id, channel_id) values ($1, $2)")
+        .bind(outage.target)
+        .bind(first)
+        .execute(&pool)
+        .await
+        .unwrap();
+    policy(&pool, owner, outage.target, &[(0, &[first]), (10, &[later])], None).await;
+    let d = deliverer(&env).await;
+    d.handle_event(Envelope::new(outage.event.clone())).await.unwrap();
+    now_fake.wait_for(1, Duration::from_secs(10)).await;
+    // Muted for this target: the second step skips it and says so.
+    sqlx::query("insert into notification_mutes (channel_id, target_id, muted_until) values ($1, $2, now() + interval '1 hour')")
+        .bind(later)
+        .bind(outage.target)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let round = escalation::send_due(&d, &pool, minutes(outage.event.started_at, 10))
+        .await
+        .unwrap();
+    assert_eq!(round.steps, 1);
+    assert!(later_fake.received().is_empty(), "a mute wins over a step");
+    let entries = timeline(&pool, outage.incident).await;
+    assert!(
+        entries
+            .iter()
+            .any(|(_, m)| m.contains("step 2 of 2") && m.contains("disabled, muted or gone")),
+        "{entries:#?}"
+    );
+    assert_eq!(now_fake.received().len(), 1, "the first channel got the alert only");
+}
+
 /// Moves a run's clock back by `m` minutes: as if it had started that much earlier.
 async fn age_run(pool: &PgPool, incident: Uuid, m: i32) {
     sqlx::query(
