@@ -259,8 +259,9 @@ impl Deliverer {
         r: &Recipient,
         log_kind: &str,
         (step, minutes, policy): (usize, i64, &str),
+        tags: &[String],
     ) -> Result<bool, HandlerError> {
-        if !self.available(r) || !self.routed(r, Event::Opened, envelope).await? {
+        if !self.available(r) || !routed(r, Event::Opened, envelope, tags) {
             return Ok(false);
         }
         let fact = (
@@ -284,8 +285,9 @@ impl Deliverer {
         r: &Recipient,
         log_kind: &str,
         now: chrono::DateTime<Utc>,
+        tags: &[String],
     ) -> Result<bool, HandlerError> {
-        if !self.available(r) || !self.routed(r, Event::Reminder, envelope).await? {
+        if !self.available(r) || !routed(r, Event::Reminder, envelope, tags) {
             return Ok(false);
         }
         let event = &envelope.payload;
@@ -314,24 +316,6 @@ impl Deliverer {
         self.settle(log_id, attempts, r, log_kind, sent, Some(&content), now)
             .await?;
         Ok(true)
-    }
-
-    /// Whether `r`'s routing rules take `class` of this incident now (quiet hours, which
-    /// would hold it, skip an escalation step or a reminder: the next one comes).
-    async fn routed(
-        &self,
-        r: &Recipient,
-        class: Event,
-        envelope: &Envelope<IncidentEvent>,
-    ) -> Result<bool, HandlerError> {
-        let (_, tags) = self
-            .target_facts(envelope.payload.target.as_ref().map(|t| t.id))
-            .await?;
-        let (_, severity) = text::event_class(&envelope.payload);
-        Ok(matches!(
-            Routing::from_stored(&r.routing).verdict(class, severity, &tags, Utc::now()),
-            Verdict::Send
-        ))
     }
 
     /// A target's name and tags (none for operator events or a target gone).
@@ -804,6 +788,16 @@ impl Deliverer {
         }
         tg.send(chat, body, None, parent).await.map(|id| id.to_string())
     }
+}
+
+/// Whether `r`'s routing rules take `class` of this incident (its target's `tags`) now; quiet
+/// hours, which would hold it, skip an escalation step or a reminder: the next one comes.
+fn routed(r: &Recipient, class: Event, envelope: &Envelope<IncidentEvent>, tags: &[String]) -> bool {
+    let (_, severity) = text::event_class(&envelope.payload);
+    matches!(
+        Routing::from_stored(&r.routing).verdict(class, severity, tags, Utc::now()),
+        Verdict::Send
+    )
 }
 
 /// The dashboard URL of an incident.

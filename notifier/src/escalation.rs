@@ -53,7 +53,7 @@ pub struct Step {
 
 /// The steps of a run, parsed (malformed steps: none).
 fn steps(value: &serde_json::Value) -> Vec<Step> {
-    serde_json::from_value(value.clone()).unwrap_or_default()
+    Vec::<Step>::deserialize(value).unwrap_or_default()
 }
 
 /// When step `n` of `steps` is due for a run started at `started` (`None`: no such step).
@@ -305,6 +305,15 @@ async fn advance(
     let mut envelope = Envelope::new(event);
     envelope.occurred_at = run.started_at;
     let steps = steps(&run.steps);
+    let tags = store::target_facts(pool, run.target_id)
+        .await?
+        .map(|(_, tags)| tags)
+        .unwrap_or_default();
+    let subject = Subject {
+        owner: run.owner_id,
+        target: run.target_id,
+        tags: &tags,
+    };
     let (mut next, mut due) = (run.next_step.max(0) as usize, run.step_due_at);
     let mut sent_steps = 0;
     while let Some(at) = due.filter(|at| *at <= now) {
@@ -317,7 +326,7 @@ async fn advance(
             &run.policy_name,
             next,
             step,
-            (run.owner_id, run.target_id),
+            &subject,
             at,
             now,
         )
@@ -347,7 +356,7 @@ async fn advance(
     let mut sent_reminders = 0;
     if let (Some(at), Some(minutes)) = (run.reminder_due_at.filter(|at| *at <= now), run.reminder_minutes) {
         let n = run.reminders_sent + 1;
-        let reached = send_reminder(deliverer, pool, &envelope, run.owner_id, run.target_id, n, now).await?;
+        let reached = send_reminder(deliverer, pool, &envelope, &subject, n, now).await?;
         let every = chrono::Duration::minutes(i64::from(minutes));
         // Overdue reminders (the notifier was down) collapse into this one.
         let mut next_at = at + every;
@@ -382,6 +391,14 @@ async fn advance(
     Ok((sent_steps, sent_reminders))
 }
 
+/// Whose incident a run is about: the owner, the target and its tags (read once per run,
+/// for every channel's routing rules).
+struct Subject<'a> {
+    owner: Uuid,
+    target: Uuid,
+    tags: &'a [String],
+}
+
 /// Sends step `n` to its channels; answers what the timeline says about whom it reached. A
 /// transient failure fails the step (tried again next round) until [`STEP_RETRY_FOR`] after
 /// it was due, then the step goes on without that channel.
@@ -394,19 +411,25 @@ async fn send_step(
     policy_name: &str,
     n: usize,
     step: &Step,
-    (owner, target): (Uuid, Uuid),
+    subject: &Subject<'_>,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let log_kind = format!("escalation:{policy}:{n}");
     let mut said = Vec::new();
     for &channel in &step.channel_ids {
-        let Some(r) = store::unmuted_channels(pool, owner, target, &[channel]).await?.pop() else {
+        let Some(r) = store::unmuted_channels(pool, subject.owner, subject.target, &[channel])
+            .await?
+            .pop()
+        else {
             said.push("a channel that is disabled, muted or gone".to_owned());
             continue;
         };
         let note = (n + 1, step.after_minutes, policy_name);
-        match deliverer.deliver_step(envelope, &r, &log_kind, note).await {
+        match deliverer
+            .deliver_step(envelope, &r, &log_kind, note, subject.tags)
+            .await
+        {
             Ok(true) => said.push(describe(&r)),
             Ok(false) => said.push(format!("{} (skipped by its routing rules)", describe(&r))),
             Err(HandlerError::Transient(e)) if now - due < STEP_RETRY_FOR => return Err(e),
@@ -426,17 +449,20 @@ async fn send_reminder(
     deliverer: &Deliverer,
     pool: &PgPool,
     envelope: &Envelope<IncidentEvent>,
-    owner: Uuid,
-    target: Uuid,
+    subject: &Subject<'_>,
     n: i32,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
+    let (owner, target) = (subject.owner, subject.target);
     let all = store::recipients_for_target(pool, owner, target).await?;
     let recipients = with_plan(pool, envelope.payload.incident_id, all, owner, target).await?;
     let log_kind = format!("reminder:{n}");
     let mut reached = 0;
     for r in &recipients {
-        match deliverer.deliver_reminder(envelope, r, &log_kind, now).await {
+        match deliverer
+            .deliver_reminder(envelope, r, &log_kind, now, subject.tags)
+            .await
+        {
             Ok(true) => reached += 1,
             Ok(false) => {}
             Err(HandlerError::Transient(e)) => return Err(e),

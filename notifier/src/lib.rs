@@ -80,8 +80,9 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
     if telegram.is_none() && mailer.is_none() {
         warn!("neither Telegram nor email is configured: only webhooks and the other HTTP kinds will be delivered");
     }
-    let http = http_kinds(&config, service.ops_addr()).await?;
-    let ack_key = common::sealed::SecretKey::from_config(config.secret_key.as_ref())?;
+    // One key opens channel secrets and signs acknowledgement links.
+    let key = common::sealed::SecretKey::from_config(config.secret_key.as_ref())?;
+    let http = http_kinds(&config, service.ops_addr(), key.clone()).await?;
     let deliverer = Deliverer::new(Delivery {
         pool: pg.clone(),
         telegram: telegram.clone(),
@@ -91,7 +92,7 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         report_wait: config.delivery.report_wait,
         fault: config.fault,
         digest_window: (!config.delivery.digest_window.is_zero()).then_some(config.delivery.digest_window),
-        ack_key,
+        ack_key: key,
     });
 
     let mut tasks = JoinSet::new();
@@ -210,14 +211,17 @@ impl Consumers<'_> {
 }
 
 /// The HTTP kinds' sender, behind a guard that knows the suite's own endpoints.
-async fn http_kinds(config: &Config, ops: std::net::SocketAddr) -> anyhow::Result<http_kinds::HttpKinds> {
+async fn http_kinds(
+    config: &Config,
+    ops: std::net::SocketAddr,
+    key: Option<common::sealed::SecretKey>,
+) -> anyhow::Result<http_kinds::HttpKinds> {
     use secrecy::ExposeSecret;
     let mut suite = common::netguard::amqp_endpoints(&config.service.amqp);
     suite.push(config.service.pg.database_url.expose_secret().to_owned());
     suite.push(ops.to_string());
     let guard = common::netguard::Guard::new(&config.guard, &suite).await;
     let sender = channels::send::HttpSender::new(guard, config.delivery.http_timeout)?;
-    let key = common::sealed::SecretKey::from_config(config.secret_key.as_ref())?;
     Ok(http_kinds::HttpKinds::new(
         sender,
         key,
