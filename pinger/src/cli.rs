@@ -333,6 +333,7 @@ pub fn render(spec: &CheckSpec, r: &CheckResult) -> String {
         CheckSpec::Dns(s) => format!("DNS {} {}", s.record_type.as_str(), s.name),
         CheckSpec::Tls(s) => format!("TLS {}:{}", s.host, s.port),
         CheckSpec::Icmp(s) => format!("ICMP {}", s.host),
+        CheckSpec::Heartbeat(_) => "heartbeat".to_owned(),
     };
     let status = r.status_code.map(|s| format!(" → {s}")).unwrap_or_default();
     let _ = writeln!(

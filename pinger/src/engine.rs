@@ -98,6 +98,12 @@ impl Engine {
                 tls::check(&self.net, &self.tls, s, starttls_deadline, report).await
             }
             CheckSpec::Icmp(s) => icmp::check(&self.net, self.icmp_sockets, s, report).await,
+            // Heartbeats are pushed to the backend; a job for one is a scheduler fault.
+            CheckSpec::Heartbeat(_) => report.fail(crate::report::failure(
+                common::messages::FailureKind::Internal,
+                common::messages::Phase::Setup,
+                "a heartbeat is not checked by a pinger".to_owned(),
+            )),
         }
     }
 }

@@ -84,7 +84,7 @@ impl Report {
             Phase::Transfer => "reading the body",
             Phase::Redirect => "following redirects",
             Phase::Validation => "validating",
-            Phase::Setup => "before starting",
+            Phase::Setup | Phase::Schedule => "before starting",
         };
         // A timeout replaces nothing already decided but beats a mere degradation.
         self.fail(failure(kind, phase, format!("timed out after {budget_ms} ms {what}")));
@@ -136,6 +136,7 @@ impl Report {
             tls: self.tls,
             dns: self.dns,
             icmp: self.icmp,
+            heartbeat: None,
             banner: self.banner,
             body_excerpt,
             probe_degraded,

@@ -97,7 +97,7 @@ impl Handles {
             CheckKind::Tcp => &self.duration[1],
             CheckKind::Dns => &self.duration[2],
             CheckKind::Tls => &self.duration[3],
-            CheckKind::Icmp => &self.duration[4],
+            CheckKind::Icmp | CheckKind::Heartbeat => &self.duration[4],
         };
         by_kind.record(f64::from(result.duration_ms) / 1000.0);
     }

@@ -232,6 +232,8 @@ pub enum CheckSpec {
     Tls(TlsSpec),
     /// ICMP echo requests (ping): round-trip times and loss.
     Icmp(IcmpSpec),
+    /// Pushed, not pulled: the monitored job pings PingTower; a missed deadline is the failure.
+    Heartbeat(HeartbeatSpec),
 }
 
 impl CheckSpec {
@@ -243,6 +245,7 @@ impl CheckSpec {
             CheckSpec::Dns(_) => CheckKind::Dns,
             CheckSpec::Tls(_) => CheckKind::Tls,
             CheckSpec::Icmp(_) => CheckKind::Icmp,
+            CheckSpec::Heartbeat(_) => CheckKind::Heartbeat,
         }
     }
 
@@ -255,6 +258,8 @@ impl CheckSpec {
             CheckSpec::Dns(s) => s.timeout_ms,
             CheckSpec::Tls(s) => s.timeout_ms,
             CheckSpec::Icmp(s) => s.total_ms(),
+            // Nothing runs: the deadline is the schedule's.
+            CheckSpec::Heartbeat(_) => 0,
         }
     }
 }
@@ -269,6 +274,7 @@ enum TaggedSpec {
     Dns(DnsSpec),
     Tls(TlsSpec),
     Icmp(IcmpSpec),
+    Heartbeat(HeartbeatSpec),
 }
 
 impl From<TaggedSpec> for CheckSpec {
@@ -279,6 +285,7 @@ impl From<TaggedSpec> for CheckSpec {
             TaggedSpec::Dns(s) => CheckSpec::Dns(s),
             TaggedSpec::Tls(s) => CheckSpec::Tls(s),
             TaggedSpec::Icmp(s) => CheckSpec::Icmp(s),
+            TaggedSpec::Heartbeat(s) => CheckSpec::Heartbeat(s),
         }
     }
 }
@@ -317,6 +324,7 @@ impl<'de> serde::de::Visitor<'de> for SpecVisitor {
                 CheckKind::Dns => CheckSpec::Dns(DnsSpec::deserialize(rest)?),
                 CheckKind::Tls => CheckSpec::Tls(TlsSpec::deserialize(rest)?),
                 CheckKind::Icmp => CheckSpec::Icmp(IcmpSpec::deserialize(rest)?),
+                CheckKind::Heartbeat => CheckSpec::Heartbeat(HeartbeatSpec::deserialize(rest)?),
             });
         }
         let mut object = serde_json::Map::new();
@@ -345,10 +353,12 @@ pub enum CheckKind {
     Tls,
     /// ICMP echo (ping).
     Icmp,
+    /// Heartbeat: the job pings PingTower.
+    Heartbeat,
 }
 
 impl CheckKind {
-    /// Lowercase name (`http`, `tcp`, `dns`, `tls`, `icmp`).
+    /// Lowercase name (`http`, `tcp`, `dns`, `tls`, `icmp`, `heartbeat`).
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::Http => "http",
@@ -356,6 +366,7 @@ impl CheckKind {
             CheckKind::Dns => "dns",
             CheckKind::Tls => "tls",
             CheckKind::Icmp => "icmp",
+            CheckKind::Heartbeat => "heartbeat",
         }
     }
 }
@@ -870,6 +881,79 @@ impl IcmpSpec {
     }
 }
 
+/// Bounds of a heartbeat's schedule (the backend refuses a spec outside them, naming the field).
+pub mod heartbeat_bounds {
+    /// Seconds between two expected pings (10 s to a year).
+    pub const PERIOD_SECONDS: std::ops::RangeInclusive<u32> = 10..=31_536_000;
+    /// Seconds a ping may be late before the target is down (1 s to a year).
+    pub const GRACE_SECONDS: std::ops::RangeInclusive<u32> = 1..=31_536_000;
+    /// Longest cron expression, in bytes.
+    pub const CRON_LEN: usize = 100;
+    /// Longest time zone name, in bytes.
+    pub const TIMEZONE_LEN: usize = 64;
+    /// Longest ping body kept, in bytes (a longer one is cut at a character boundary).
+    pub const BODY_BYTES: usize = 10 * 1024;
+}
+
+fn default_grace_seconds() -> u32 {
+    300
+}
+
+/// A heartbeat: the monitored job pings `/ping/{token}` when it runs, and silence is the
+/// alarm. Either `period_seconds` (a ping is expected that long after the last one) or `cron`
+/// (a ping is expected at the cron expression's next slot after the last one, read in
+/// `timezone`) is set, never both. The target is down once `grace_seconds` have passed after
+/// an expected ping that did not come, and at once on a failure ping (`/fail`, a non-zero exit
+/// status). A run that pinged `/start` and does not finish within the grace time is late.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeartbeatSpec {
+    /// Seconds between two pings (10–31536000); not with `cron`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 10, maximum = 31536000, nullable = false))]
+    pub period_seconds: Option<u32>,
+    /// A five-field cron expression (`0 2 * * *`), at most 100 bytes; not with
+    /// `period_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100, nullable = false, example = "0 2 * * *"))]
+    pub cron: Option<String>,
+    /// The IANA time zone the cron expression is read in (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64, nullable = false, example = "Europe/Moscow"))]
+    pub timezone: Option<String>,
+    /// Seconds a ping may be late (1–31536000, default 300).
+    #[serde(default = "default_grace_seconds")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31536000, default = 300))]
+    pub grace_seconds: u32,
+}
+
+impl HeartbeatSpec {
+    /// A heartbeat expected every `period_seconds`, late after `grace_seconds`.
+    pub fn every(period_seconds: u32, grace_seconds: u32) -> Self {
+        HeartbeatSpec {
+            period_seconds: Some(period_seconds),
+            cron: None,
+            timezone: None,
+            grace_seconds,
+        }
+    }
+
+    /// A heartbeat expected at `cron`'s slots in `timezone`, late after `grace_seconds`.
+    pub fn cron(cron: impl Into<String>, timezone: impl Into<String>, grace_seconds: u32) -> Self {
+        HeartbeatSpec {
+            period_seconds: None,
+            cron: Some(cron.into()),
+            timezone: Some(timezone.into()),
+            grace_seconds,
+        }
+    }
+
+    /// The time zone the schedule is read in (`UTC` when none is set).
+    pub fn timezone(&self) -> &str {
+        self.timezone.as_deref().unwrap_or("UTC")
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CheckResult
 // ---------------------------------------------------------------------------------------------
@@ -926,6 +1010,10 @@ pub struct CheckResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub icmp: Option<IcmpInfo>,
+    /// The ping or the missed deadline this result records (heartbeats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub heartbeat: Option<HeartbeatInfo>,
     /// TCP banner received, capped (TCP checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
@@ -1039,6 +1127,12 @@ pub enum FailureKind {
     BannerMismatch,
     /// Echo requests went unanswered: above the degraded threshold, or all of them (down).
     PacketLoss,
+    /// A heartbeat's expected ping did not come within the grace time.
+    HeartbeatMissed,
+    /// A heartbeat's job reported a failure (`/fail` or a non-zero exit status).
+    HeartbeatFailed,
+    /// A heartbeat's run started and did not finish within the grace time.
+    HeartbeatLate,
     /// The check ran out of time.
     Timeout,
     /// The address is private, loopback, link-local or metadata, and private targets are off.
@@ -1079,6 +1173,9 @@ impl FailureKind {
             FailureKind::SlowResponse => "slow_response",
             FailureKind::BannerMismatch => "banner_mismatch",
             FailureKind::PacketLoss => "packet_loss",
+            FailureKind::HeartbeatMissed => "heartbeat_missed",
+            FailureKind::HeartbeatFailed => "heartbeat_failed",
+            FailureKind::HeartbeatLate => "heartbeat_late",
             FailureKind::Timeout => "timeout",
             FailureKind::BlockedAddress => "blocked_address",
             FailureKind::Internal => "internal",
@@ -1108,6 +1205,8 @@ pub enum Phase {
     Validation,
     /// Before any network activity (bad spec, guard).
     Setup,
+    /// A heartbeat's schedule: the ping expected, or the run reported.
+    Schedule,
 }
 
 /// One request of an HTTP redirect chain.
@@ -1262,6 +1361,81 @@ pub struct IcmpEcho {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub error: Option<String>,
+}
+
+/// What a heartbeat result records: a ping (`success`, `fail`, `exit_status`) or a deadline
+/// that passed without one (`missed`, `late`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeartbeatInfo {
+    /// What happened.
+    pub event: HeartbeatEvent,
+    /// The exit status the job reported (`/ping/{token}/{status}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub exit_status: Option<u8>,
+    /// The time a ping was expected (missed), or when the next one is now expected (pings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub expected_at: Option<DateTime<Utc>>,
+    /// The last success ping before this result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// When the run started (`/start`): the run this ping finished, or the late one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub started_at: Option<DateTime<Utc>>,
+    /// This run's duration (a finish after a start), or else the last finished run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub run_duration_ms: Option<u64>,
+    /// The schedule, for people: `every 3600 s` or `0 2 * * * (Europe/Moscow)`.
+    pub schedule: String,
+    /// The time zone the schedule is read in (cron), for showing times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub timezone: Option<String>,
+    /// The ping's body (a POST's, at most 10 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub body: Option<String>,
+}
+
+/// The kind of a heartbeat ping or deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HeartbeatEvent {
+    /// `/ping/{token}` or exit status 0.
+    Success,
+    /// `/ping/{token}/start`: a run began (no result of its own).
+    Start,
+    /// `/ping/{token}/fail`.
+    Fail,
+    /// `/ping/{token}/{status}` with a non-zero status.
+    ExitStatus,
+    /// `/ping/{token}/log`: kept, no change of state (no result of its own).
+    Log,
+    /// The expected ping did not come within the grace time.
+    Missed,
+    /// A started run did not finish within the grace time.
+    Late,
+}
+
+impl HeartbeatEvent {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeartbeatEvent::Success => "success",
+            HeartbeatEvent::Start => "start",
+            HeartbeatEvent::Fail => "fail",
+            HeartbeatEvent::ExitStatus => "exit_status",
+            HeartbeatEvent::Log => "log",
+            HeartbeatEvent::Missed => "missed",
+            HeartbeatEvent::Late => "late",
+        }
+    }
 }
 
 /// One DNS record.

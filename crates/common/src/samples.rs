@@ -109,6 +109,7 @@ pub fn check_result() -> CheckResult {
         }),
         dns: None,
         icmp: None,
+        heartbeat: None,
         banner: None,
         body_excerpt: Some("Service temporarily unavailable".into()),
         probe_degraded: false,
