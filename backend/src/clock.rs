@@ -53,6 +53,12 @@ impl Clock {
         }
     }
 
+    /// How much of this clock's time passes in `real` time.
+    pub fn span(&self, real: Duration) -> chrono::Duration {
+        let speed = self.scaled.map_or(1.0, |s| s.speed);
+        chrono::Duration::microseconds((real.as_secs_f64() * speed * 1e6) as i64)
+    }
+
     /// The real time to wait for `d` of this clock's time to pass.
     pub fn real_delay(&self, d: chrono::Duration) -> Duration {
         let speed = self.scaled.map_or(1.0, |s| s.speed);

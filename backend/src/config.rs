@@ -126,6 +126,14 @@ pub struct ApiConfig {
     /// Default per-user quotas (an admin can override them per user).
     #[command(flatten)]
     pub quotas: QuotaConfig,
+    /// How often the scheduler's leader looks for heartbeat deadlines that passed (a missed
+    /// ping is reported within this and a second after its grace time).
+    #[arg(long, env = "PINGTOWER_HEARTBEAT_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub heartbeat_poll: Duration,
+    /// The clock of the scheduler, the heartbeat pings and the incident engine (tests run
+    /// minutes of schedule in seconds with an accelerated one).
+    #[arg(skip)]
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for ApiConfig {
@@ -148,6 +156,8 @@ impl Default for ApiConfig {
             engine: Default::default(),
             secret_key: None,
             quotas: Default::default(),
+            heartbeat_poll: Duration::from_secs(1),
+            clock: crate::clock::Clock::real(),
         }
     }
 }
@@ -190,6 +200,9 @@ pub struct EdgeConfig {
     /// Targets shown on a public status page at most (the first ones in page order).
     #[arg(long, env = "PINGTOWER_STATUS_PAGE_MAX_TARGETS", default_value_t = 100)]
     pub status_page_max_targets: u32,
+    /// Heartbeat pings allowed per heartbeat per minute (a job pinging faster is answered 429).
+    #[arg(long, env = "PINGTOWER_PING_RATE_LIMIT", default_value_t = 120)]
+    pub ping_rate_limit: u32,
 }
 
 /// Entries kept by each public cache at most.
@@ -233,6 +246,7 @@ impl EdgeConfig {
             register_per_hour: 1_000_000,
             public_cache_ttl: Duration::ZERO,
             public_rate_limit: 1_000_000,
+            ping_rate_limit: 1_000_000,
             ..Self::default()
         }
     }
@@ -250,6 +264,7 @@ impl Default for EdgeConfig {
             public_cache_ttl: Duration::from_secs(30),
             public_rate_limit: 120,
             status_page_max_targets: 100,
+            ping_rate_limit: 120,
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod incidents;
 pub mod openapi;
 pub mod passwords;
 pub mod quotas;
+pub mod heartbeats;
 pub mod ratelimit;
 pub mod scheduler;
 pub mod secrets;
@@ -111,6 +112,7 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
         stats: Arc::new(scheduler::Stats::default()),
         secret_key: state.secret_key.clone(),
         allow_private_targets: state.guard.allow_private_targets(),
+        heartbeat_poll: state.config.api.heartbeat_poll,
     })
 }
 
@@ -173,7 +175,7 @@ pub async fn run_with_listeners(
     });
     let incidents = incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone());
     let scheduler = if state.config.api.scheduler {
-        let deps = scheduler_deps(&state, scheduler::Clock::real())?;
+        let deps = scheduler_deps(&state, state.config.api.clock)?;
         Some(tokio::spawn(scheduler::run(deps, shutdown.clone())))
     } else {
         None

@@ -27,6 +27,9 @@ const PUBLIC: &[&str] = &[
     "/status/{slug}",
     "/badge/{token}/{file}",
     "/api/ack/{token}",
+    "/ping/{token}",
+    "/ping/{token}/{action}",
+    "/ping/{ping_key}/{slug}/{action}",
     "/healthz",
 ];
 
@@ -37,6 +40,7 @@ pub fn document() -> Document {
         crate::http::tokens::Doc::openapi(),
         crate::http::admin::Doc::openapi(),
         crate::http::targets::Doc::openapi(),
+        crate::http::heartbeats::Doc::openapi(),
         crate::http::history::Doc::openapi(),
         crate::http::incidents::Doc::openapi(),
         crate::http::maintenance::Doc::openapi(),
@@ -44,6 +48,7 @@ pub fn document() -> Document {
         crate::http::escalation::Doc::openapi(),
         crate::http::status_pages::Doc::openapi(),
         crate::http::badges::Doc::openapi(),
+        crate::http::pings::Doc::openapi(),
     ] {
         doc.merge(other);
     }

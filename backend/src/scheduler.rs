@@ -19,6 +19,8 @@
 //!   [`MAX_JOBS_PER_MESSAGE`](common::messages::MAX_JOBS_PER_MESSAGE), since the broker's cost
 //!   is per message. A job waits for at most one tick.
 //! - **Clock**: injectable ([`Clock`]), so tests can run minutes of schedule in seconds.
+//! - **Heartbeats** are not scheduled: the leader watches their deadlines instead, every
+//!   [`Deps::heartbeat_poll`], over the same lock connection ([`crate::heartbeats::watch`]).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -89,7 +91,14 @@ pub struct Deps {
     /// Whether the installation allows private targets at all (a job's `allow_private` is this
     /// and its owner's permission).
     pub allow_private_targets: bool,
+    /// How often the leader looks for heartbeat deadlines that passed
+    /// ([`crate::heartbeats::watch`]).
+    pub heartbeat_poll: Duration,
 }
+
+/// How long (real time) a heartbeat deadline must have passed before the watch reports it: a
+/// ping received just before it is given this long to be stored.
+pub const HEARTBEAT_SETTLE: Duration = Duration::from_secs(1);
 
 /// Runs the scheduler until `shutdown`: standing by, leading when it holds the lock.
 pub async fn run(deps: Deps, shutdown: CancellationToken) {
@@ -297,7 +306,7 @@ macro_rules! select_targets {
             Row,
             r#"select t.id, t.owner_id, (u.is_admin or u.may_private_targets) as "may_private!", t.spec,
                    t.secrets, t.interval_seconds, t.regions, t.next_run_at
-               from targets t join users u on u.id = t.owner_id where not t.paused "#
+               from targets t join users u on u.id = t.owner_id where not t.paused and t.kind <> 'heartbeat' "#
             $(+ $filter $(, $arg)*)?
         )
     };
@@ -314,7 +323,20 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
     let mut last_contact = Instant::now();
     let mut broker_down_until: Option<Instant> = None;
     let mut last_round: Option<Instant> = None;
+    let mut last_watch: Option<Instant> = None;
     loop {
+        if last_watch.is_none_or(|t| t.elapsed() >= deps.heartbeat_poll) {
+            last_watch = Some(Instant::now());
+            let now = deps.clock.now();
+            let settle = deps.clock.span(HEARTBEAT_SETTLE);
+            let round = crate::heartbeats::watch::round(&mut conn, &deps.publisher, now, settle)
+                .await
+                .context("watching heartbeat deadlines over the lock connection")?;
+            if round.reported > 0 {
+                tracing::info!(reported = round.reported, "heartbeat deadlines passed");
+            }
+            last_contact = Instant::now();
+        }
         let now_ms = deps.clock.now().timestamp_millis();
         let due = plan.next_due();
         // Until a tick has passed since the last round, due jobs wait to share its messages.
@@ -330,7 +352,8 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
             None => Duration::from_secs(1),
         }
         .max(tick_left)
-        .min(Duration::from_secs(1));
+        .min(Duration::from_secs(1))
+        .min(deps.heartbeat_poll);
         tokio::select! {
             _ = shutdown.cancelled() => {
                 let _ = conn.close().await;

@@ -13,6 +13,12 @@ use crate::config::PUBLIC_CACHE_ENTRIES;
 use crate::ratelimit::{HashQueue, LoginLimiter, PerMinute, RateLimiter};
 use crate::secrets;
 
+/// How long a heartbeat looked up by its token is reused: a changed schedule, a pause or a new
+/// token reaches the ping endpoint within this.
+pub const HEARTBEAT_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Heartbeats kept by the ping endpoint's cache at most.
+const HEARTBEAT_CACHE_ENTRIES: usize = 100_000;
+
 /// The handles shared by every handler and worker; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -37,6 +43,8 @@ pub struct AppState {
     pub test_now_limiter: Arc<PerMinute>,
     /// Channel tests: one per channel per [`crate::http::channels::TEST_INTERVAL`].
     pub channel_test_limiter: Arc<RateLimiter>,
+    /// Stores heartbeat pings in batches ([`crate::heartbeats::recorder`]).
+    pub recorder: crate::heartbeats::recorder::Recorder,
     /// Decides which addresses a target may point at. [`AppState::new`] protects only what
     /// needs no DNS; [`run`] replaces it by one over every suite endpoint ([`suite_guard`]).
     pub guard: common::netguard::Guard,
@@ -81,6 +89,7 @@ impl AppState {
             );
         }
         Ok(Self {
+            recorder: crate::heartbeats::recorder::Recorder::start(pool.clone()),
             guard,
             secret_key,
             test_now_limiter: Arc::default(),
@@ -134,6 +143,12 @@ pub struct EdgeState {
     pub badge_cache: TtlCache<(String, String), Option<String>>,
     /// What acknowledgement links show, by incident (`None`: no such incident).
     pub ack_cache: TtlCache<uuid::Uuid, Option<crate::http::escalation::AckInfo>>,
+    /// Heartbeats by ping token or `key/slug` (`None`: no such heartbeat), for a few seconds.
+    pub heartbeat_cache: TtlCache<String, Option<Arc<crate::heartbeats::recorder::Heartbeat>>>,
+    /// Pings per heartbeat.
+    pub ping_limiter: RateLimiter,
+    /// Pings of unknown tokens per client address (guessing).
+    pub ping_miss_limiter: RateLimiter,
 }
 
 impl EdgeState {
@@ -153,6 +168,9 @@ impl EdgeState {
             status_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
             badge_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
             ack_cache: TtlCache::new(edge.public_cache_ttl, PUBLIC_CACHE_ENTRIES),
+            heartbeat_cache: TtlCache::new(HEARTBEAT_CACHE_TTL, HEARTBEAT_CACHE_ENTRIES),
+            ping_limiter: RateLimiter::new(edge.ping_rate_limit, Duration::from_secs(60)),
+            ping_miss_limiter: RateLimiter::new(edge.public_rate_limit, Duration::from_secs(60)),
         }
     }
 }

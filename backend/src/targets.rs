@@ -23,14 +23,16 @@ pub const MAX_IMPORT: usize = 10_000;
 pub struct TargetInput {
     /// Name shown everywhere (1–200 characters, no control characters).
     pub name: String,
-    /// `http`, `tcp`, `dns`, `tls` or `icmp`; optional, must match `spec.kind` when given.
+    /// `http`, `tcp`, `dns`, `tls`, `icmp` or `heartbeat`; optional, must match `spec.kind`
+    /// when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<CheckKind>,
     // Kept as JSON, and decoded by `decode_spec`, so that a refusal names the field at fault.
     /// The check, tagged by `kind`.
     #[schema(value_type = CheckSpec)]
     pub spec: Value,
-    /// Seconds between checks (default 60; at least the operator's minimum).
+    /// Seconds between checks (default 60; at least the operator's minimum). A heartbeat
+    /// ignores it: its schedule is in its spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_seconds: Option<u32>,
     /// Seconds a check may take (< interval); overrides `spec.timeout_ms` (for `icmp`, the
@@ -118,7 +120,7 @@ pub fn from_value<T: serde::de::DeserializeOwned>(prefix: &str, value: Value) ->
 
 /// Decodes a `spec` JSON, naming the failing field (`spec.url`, `spec.record_type`).
 pub fn decode_spec(prefix: &str, value: Value) -> Result<CheckSpec, ApiError> {
-    use common::messages::{DnsSpec, HttpSpec, IcmpSpec, TcpSpec, TlsSpec};
+    use common::messages::{DnsSpec, HeartbeatSpec, HttpSpec, IcmpSpec, TcpSpec, TlsSpec};
     let Value::Object(mut map) = value else {
         return Err(ApiError::validation(prefix, "spec must be an object with a kind"));
     };
@@ -131,13 +133,14 @@ pub fn decode_spec(prefix: &str, value: Value) -> Result<CheckSpec, ApiError> {
         Some("dns") => Ok(CheckSpec::Dns(from_value::<DnsSpec>(prefix, rest)?)),
         Some("tls") => Ok(CheckSpec::Tls(from_value::<TlsSpec>(prefix, rest)?)),
         Some("icmp") => Ok(CheckSpec::Icmp(from_value::<IcmpSpec>(prefix, rest)?)),
+        Some("heartbeat") => Ok(CheckSpec::Heartbeat(from_value::<HeartbeatSpec>(prefix, rest)?)),
         Some(other) => Err(ApiError::validation(
             kind_field,
-            format!("unknown check kind {other:?}; use http, tcp, dns, tls or icmp"),
+            format!("unknown check kind {other:?}; use http, tcp, dns, tls, icmp or heartbeat"),
         )),
         None => Err(ApiError::validation(
             kind_field,
-            "spec.kind is required: http, tcp, dns, tls or icmp",
+            "spec.kind is required: http, tcp, dns, tls, icmp or heartbeat",
         )),
     }
 }
@@ -207,6 +210,9 @@ pub async fn validate_input(
         return Err(ApiError::validation(f("kind"), "kind must match spec.kind"));
     }
     spec_quotas(&f("spec"), &spec, q)?;
+    if let CheckSpec::Heartbeat(h) = &spec {
+        return heartbeat_target(prefix, name, h.clone(), &input.tags, input.paused, state, limits).await;
+    }
     secrets::resolve(&f("spec"), &mut spec, old)?;
     let interval = input
         .interval_seconds
@@ -234,6 +240,7 @@ pub async fn validate_input(
             CheckSpec::Dns(s) => s.timeout_ms = ms,
             CheckSpec::Tls(s) => s.timeout_ms = ms,
             CheckSpec::Icmp(s) => s.timeout_ms = ms,
+            CheckSpec::Heartbeat(_) => {}
         }
     }
     let timeout_field = if input.timeout_seconds.is_some() {
@@ -283,16 +290,7 @@ pub async fn validate_input(
             out
         }
     };
-    if input.tags.len() > 50 {
-        return Err(ApiError::validation(f("tags"), "at most 50 tags"));
-    }
-    let mut tags: Vec<String> = Vec::new();
-    for (i, t) in input.tags.iter().enumerate() {
-        let t = validate::text(&format!("{prefix}tags[{i}]"), t, 64)?;
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
+    let tags = valid_tags(prefix, &input.tags)?;
     let threshold = |field: &str, v: Option<u32>, default: u32| -> Result<u32, ApiError> {
         let v = v.unwrap_or(default);
         if !(1..=100).contains(&v) {
@@ -312,6 +310,53 @@ pub async fn validate_input(
         regions,
         tags,
         paused: input.paused,
+    })
+}
+
+/// At most 50 tags of at most 64 characters, duplicates dropped.
+fn valid_tags(prefix: &str, input: &[String]) -> Result<Vec<String>, ApiError> {
+    if input.len() > 50 {
+        return Err(ApiError::validation(format!("{prefix}tags"), "at most 50 tags"));
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for (i, t) in input.iter().enumerate() {
+        let t = validate::text(&format!("{prefix}tags[{i}]"), t, 64)?;
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    Ok(tags)
+}
+
+/// A heartbeat target: its schedule and slug validated; no interval, timeout or regions of its
+/// own (its results come from its pings, in the region [`crate::heartbeats::REGION`]); the
+/// first failure opens an incident and the first success resolves it.
+async fn heartbeat_target(
+    prefix: &str,
+    name: String,
+    spec: common::messages::HeartbeatSpec,
+    tags: &[String],
+    paused: bool,
+    state: &AppState,
+    limits: &UserLimits,
+) -> Result<ValidTarget, ApiError> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let spec = CheckSpec::Heartbeat(spec);
+    validate::spec(&f("spec"), &spec, &state.guard, limits.may_private_targets).await?;
+    let tags = valid_tags(prefix, tags)?;
+    let interval = match &spec {
+        CheckSpec::Heartbeat(h) => h.period_seconds.unwrap_or(MAX_INTERVAL_SECONDS),
+        _ => DEFAULT_INTERVAL_SECONDS,
+    };
+    Ok(ValidTarget {
+        name,
+        spec,
+        interval_seconds: interval.clamp(1, MAX_INTERVAL_SECONDS),
+        regions: vec![crate::heartbeats::REGION.to_owned()],
+        tags,
+        failure_threshold: 1,
+        success_threshold: 1,
+        paused,
     })
 }
 

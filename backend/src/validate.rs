@@ -147,6 +147,19 @@ pub async fn guard_host(field: &str, host: &str, port: u16, guard: &Guard, may_p
 /// private-targets permission). `prefix` is the field path (`spec`).
 pub async fn spec(prefix: &str, spec: &CheckSpec, guard: &Guard, may_private: bool) -> Result<(), ApiError> {
     let f = |name: &str| format!("{prefix}.{name}");
+    if let CheckSpec::Heartbeat(h) = spec {
+        // Nothing is reached: no address to guard, no timeout; the schedule and the slug.
+        crate::heartbeats::Schedule::of(h).map_err(|e| err(f(e.field), e.message))?;
+        if let Some(slug) = &h.slug
+            && !crate::heartbeats::is_slug(slug)
+        {
+            return Err(err(
+                f("slug"),
+                "1–100 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+            ));
+        }
+        return Ok(());
+    }
     if spec.timeout_ms() == 0 {
         return Err(err(f("timeout_ms"), "the timeout must be positive"));
     }
@@ -332,6 +345,7 @@ pub async fn spec(prefix: &str, spec: &CheckSpec, guard: &Guard, may_private: bo
             // ICMP has no port: the guard judges the address alone.
             guard_host(&f("host"), &i.host, 0, guard, may_private).await?;
         }
+        CheckSpec::Heartbeat(_) => {}
     }
     Ok(())
 }

@@ -8,10 +8,12 @@ pub mod badges;
 pub mod channels;
 pub mod edge;
 pub mod escalation;
+pub mod heartbeats;
 pub mod history;
 pub mod incidents;
 pub mod maintenance;
 pub mod pagination;
+pub mod pings;
 pub mod status_pages;
 pub mod targets;
 pub mod tokens;
@@ -33,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tokens::router())
         .merge(admin::router())
         .merge(targets::router())
+        .merge(heartbeats::router())
         .merge(history::router())
         .merge(incidents::router())
         .merge(maintenance::router())
@@ -40,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(escalation::router())
         .merge(status_pages::router())
         .merge(badges::router())
+        .merge(pings::router())
         .merge(openapi_router())
         .with_state(state);
     let web_dir = state_web_dir;
@@ -57,7 +61,7 @@ pub fn app(state: AppState) -> Router {
                 // Unknown API, status and badge paths are JSON 404s, never the SPA's page; so
                 // are the ops routes, which this listener does not serve.
                 if ["/api", "/metrics", "/readyz"].contains(&path)
-                    || ["/api/", "/status/", "/badge/"].iter().any(|p| path.starts_with(p))
+                    || ["/api/", "/status/", "/badge/", "/ping/"].iter().any(|p| path.starts_with(p))
                 {
                     return ApiError::not_found().into_response();
                 }

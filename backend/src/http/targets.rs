@@ -86,6 +86,15 @@ pub struct Target {
     pub updated_at: DateTime<Utc>,
     /// Current state.
     pub state: TargetStateView,
+    /// A heartbeat's ping URL (`{PINGTOWER_PUBLIC_URL}/ping/{token}`); append `/start`,
+    /// `/fail`, `/log` or `/{exit_status}` for the other pings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub ping_url: Option<String>,
+    /// A heartbeat's schedule state and slug URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub heartbeat: Option<crate::heartbeats::store::HeartbeatView>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -135,11 +144,29 @@ impl From<TargetRow> for Target {
                 last_latency_ms: r.last_latency_ms,
                 last_failure: r.last_failure,
             },
+            ping_url: None,
+            heartbeat: None,
         }
     }
 }
 
-async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Target> {
+/// Fills the ping URL and heartbeat state of the heartbeats among `targets`.
+async fn attach_heartbeats(state: &AppState, targets: &mut [Target]) -> ApiResult<()> {
+    let ids: Vec<Uuid> = targets.iter().filter(|t| t.kind == "heartbeat").map(|t| t.id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut views = crate::heartbeats::store::views(&state.pool, &state.config.api.public_url, &ids).await?;
+    for t in targets {
+        if let Some(urls) = views.remove(&t.id) {
+            t.ping_url = Some(urls.ping_url);
+            t.heartbeat = Some(urls.view);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Target> {
     // The select list of `LIST_SELECT` below, checked at build time.
     let row: TargetRow = sqlx::query_as!(
         TargetRow,
@@ -157,7 +184,10 @@ async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<Targe
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(ApiError::not_found)?;
-    Ok(row.into())
+    let mut target = [Target::from(row)];
+    attach_heartbeats(state, &mut target).await?;
+    let [target] = target;
+    Ok(target)
 }
 
 /// A target's spec as stored: secrets masked, and sealed beside it.
@@ -197,9 +227,10 @@ macro_rules! target_query {
 async fn insert_target(
     conn: &mut sqlx::PgConnection,
     owner: Uuid,
+    prefix: &str,
     t: &ValidTarget,
     sealed: &Sealed,
-) -> Result<Uuid, sqlx::Error> {
+) -> ApiResult<Uuid> {
     let id = Uuid::now_v7();
     target_query!(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, tags, \
@@ -210,8 +241,9 @@ async fn insert_target(
         t,
         sealed
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    crate::heartbeats::store::sync(conn, owner, id, &t.spec, t.paused, &format!("{prefix}spec.slug")).await?;
     Ok(id)
 }
 
@@ -219,9 +251,10 @@ async fn update_row(
     conn: &mut sqlx::PgConnection,
     owner: Uuid,
     id: Uuid,
+    prefix: &str,
     t: &ValidTarget,
     sealed: &Sealed,
-) -> Result<bool, sqlx::Error> {
+) -> ApiResult<bool> {
     let done = target_query!(
         "update targets set name = $3, kind = $4, spec = $5, interval_seconds = $6, regions = $7, tags = $8, \
          failure_threshold = $9, success_threshold = $10, paused = $11, secrets = $12, updated_at = now() \
@@ -231,9 +264,13 @@ async fn update_row(
         t,
         sealed
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    crate::heartbeats::store::sync(conn, owner, id, &t.spec, t.paused, &format!("{prefix}spec.slug")).await?;
+    Ok(true)
 }
 
 #[utoipa::path(post, path = "/api/targets", tag = "targets", request_body = TargetInput,
@@ -249,7 +286,7 @@ async fn create_target(
     let sealed = seal(&state, "", &valid)?;
     let mut tx = state.pool.begin().await?;
     quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, 1).await?;
-    let id = insert_target(&mut tx, user.id, &valid, &sealed).await?;
+    let id = insert_target(&mut tx, user.id, "", &valid, &sealed).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(load_target(&state, user.id, id).await?)))
 }
@@ -310,11 +347,11 @@ async fn update_target(
     let limits = quotas::load(&state, user.id).await?;
     let valid = validate_input(&state, "", parse_input(body)?, &limits, Some(&old)).await?;
     let sealed = seal(&state, "", &valid)?;
-    let mut conn = state.pool.acquire().await?;
-    if !update_row(&mut conn, user.id, id, &valid, &sealed).await? {
+    let mut tx = state.pool.begin().await?;
+    if !update_row(&mut tx, user.id, id, "", &valid, &sealed).await? {
         return Err(ApiError::not_found());
     }
-    drop(conn);
+    tx.commit().await?;
     Ok(Json(load_target(&state, user.id, id).await?))
 }
 
@@ -489,10 +526,12 @@ async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>
     push_filter(&mut count, user.id, status, tag, pattern.as_deref());
     let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
     let next = offset + rows.len() as i64;
+    let mut items: Vec<Target> = rows.into_iter().map(Target::from).collect();
+    attach_heartbeats(&state, &mut items).await?;
     Ok(Json(TargetList {
-        next_cursor: (next < total && !rows.is_empty()).then(|| encode_cursor(next)),
+        next_cursor: (next < total && !items.is_empty()).then(|| encode_cursor(next)),
         total,
-        items: rows.into_iter().map(Target::from).collect(),
+        items,
     }))
 }
 
@@ -655,14 +694,15 @@ async fn import_targets(
     // Before any write: an import over the quota creates nothing.
     quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, new).await?;
     let mut outcome = ImportOutcome { created: 0, updated: 0 };
-    for (t, s) in valid.iter().zip(&sealed) {
+    for (i, (t, s)) in valid.iter().zip(&sealed).enumerate() {
+        let prefix = format!("targets[{i}].");
         match existing.iter().find(|(n, _)| *n == t.name) {
             Some((_, id)) => {
-                update_row(&mut tx, user.id, *id, t, s).await?;
+                update_row(&mut tx, user.id, *id, &prefix, t, s).await?;
                 outcome.updated += 1;
             }
             None => {
-                insert_target(&mut tx, user.id, t, s).await?;
+                insert_target(&mut tx, user.id, &prefix, t, s).await?;
                 outcome.created += 1;
             }
         }
@@ -693,6 +733,12 @@ pub async fn test_now(
     region: &str,
     spec: CheckSpec,
 ) -> ApiResult<CheckResult> {
+    if matches!(spec, CheckSpec::Heartbeat(_)) {
+        return Err(ApiError::validation(
+            "spec.kind",
+            "a heartbeat is not checked by PingTower: your job pings its URL",
+        ));
+    }
     let now = Utc::now();
     let wait = state.config.api.test_now_timeout;
     let job = CheckJob {
@@ -737,6 +783,7 @@ async fn test_spec(Caller { state, user }: Caller, Json(body): Json<Value>) -> A
 
 #[utoipa::path(post, path = "/api/targets/{id}/test", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 404),
+        (status = 422, description = "the target is a heartbeat (it is pinged, not checked); `field` is `spec.kind`"),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
 async fn test_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Response> {

@@ -827,5 +827,9 @@ pub fn address_of(spec: &serde_json::Value) -> Option<String> {
         CheckSpec::Dns(d) => d.name,
         CheckSpec::Tls(t) => format!("{}:{}", t.host, t.port),
         CheckSpec::Icmp(i) => i.host,
+        CheckSpec::Heartbeat(h) => match crate::heartbeats::Schedule::of(&h) {
+            Ok(s) => format!("heartbeat {}", s.describe()),
+            Err(_) => "heartbeat".to_owned(),
+        },
     })
 }

@@ -925,6 +925,14 @@ pub struct HeartbeatSpec {
     #[serde(default = "default_grace_seconds")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31536000, default = 300))]
     pub grace_seconds: u32,
+    /// A name for the slug ping URL `/ping/{ping_key}/{slug}`: lowercase letters, digits, `-`
+    /// and `_`, 1–100 characters, unique among the owner's heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = "^[a-z0-9][a-z0-9_-]{0,99}$", nullable = false)
+    )]
+    pub slug: Option<String>,
 }
 
 impl HeartbeatSpec {
@@ -935,6 +943,7 @@ impl HeartbeatSpec {
             cron: None,
             timezone: None,
             grace_seconds,
+            slug: None,
         }
     }
 
@@ -945,6 +954,7 @@ impl HeartbeatSpec {
             cron: Some(cron.into()),
             timezone: Some(timezone.into()),
             grace_seconds,
+            slug: None,
         }
     }
 

@@ -711,6 +711,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/targets/{id}/ping-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["rotate_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/targets/{id}/pings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_pings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/targets/{id}/results": {
         parameters: {
             query?: never;
@@ -863,6 +895,54 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ping/{ping_key}/{slug}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ping_three"];
+        put?: never;
+        post: operations["ping_three_post_doc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ping/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ping_one"];
+        put?: never;
+        post: operations["ping_one_post_doc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ping/{token}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ping_two"];
+        put?: never;
+        post: operations["ping_two_post_doc"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1127,7 +1207,7 @@ export interface components {
          * @description The kinds of check.
          * @enum {string}
          */
-        CheckKind: "http" | "tcp" | "dns" | "tls" | "icmp";
+        CheckKind: "http" | "tcp" | "dns" | "tls" | "icmp" | "heartbeat";
         /** @description What one run of a check found. */
         CheckResult: {
             /** @description TCP banner received, capped (TCP checks). */
@@ -1150,6 +1230,8 @@ export interface components {
              * @description When the check finished.
              */
             finished_at: string;
+            /** @description The ping or the missed deadline this result records (heartbeats). */
+            heartbeat?: components["schemas"]["HeartbeatInfo"];
             /** @description Every HTTP hop, first request first, with its own phase timings. */
             hops?: components["schemas"]["HttpHop"][];
             /** @description Echo round trips and loss (ICMP checks). */
@@ -1213,6 +1295,9 @@ export interface components {
         }) | (components["schemas"]["IcmpSpec"] & {
             /** @enum {string} */
             kind: "icmp";
+        }) | (components["schemas"]["HeartbeatSpec"] & {
+            /** @enum {string} */
+            kind: "heartbeat";
         });
         /** @description A freshly created API token: the only time the secret is shown. */
         CreatedToken: {
@@ -1442,7 +1527,128 @@ export interface components {
          * @description What went wrong, as a stable machine-readable code.
          * @enum {string}
          */
-        FailureKind: "dns_nxdomain" | "dns_servfail" | "dns_timeout" | "dns_no_records" | "dns_unexpected_answer" | "dns_error" | "connect_refused" | "connect_timeout" | "connect_error" | "tls_expired" | "tls_not_yet_valid" | "tls_untrusted" | "tls_hostname" | "tls_expiring" | "tls_handshake" | "http_status" | "http_protocol" | "assertion_failed" | "redirect_loop" | "too_many_redirects" | "insecure_redirect" | "unexpected_final_url" | "slow_response" | "banner_mismatch" | "packet_loss" | "timeout" | "blocked_address" | "internal" | "other";
+        FailureKind: "dns_nxdomain" | "dns_servfail" | "dns_timeout" | "dns_no_records" | "dns_unexpected_answer" | "dns_error" | "connect_refused" | "connect_timeout" | "connect_error" | "tls_expired" | "tls_not_yet_valid" | "tls_untrusted" | "tls_hostname" | "tls_expiring" | "tls_handshake" | "http_status" | "http_protocol" | "assertion_failed" | "redirect_loop" | "too_many_redirects" | "insecure_redirect" | "unexpected_final_url" | "slow_response" | "banner_mismatch" | "packet_loss" | "heartbeat_missed" | "heartbeat_failed" | "heartbeat_late" | "timeout" | "blocked_address" | "internal" | "other";
+        /**
+         * @description The kind of a heartbeat ping or deadline.
+         * @enum {string}
+         */
+        HeartbeatEvent: "success" | "start" | "fail" | "exit_status" | "log" | "missed" | "late";
+        /**
+         * @description What a heartbeat result records: a ping (`success`, `fail`, `exit_status`) or a deadline
+         *     that passed without one (`missed`, `late`).
+         */
+        HeartbeatInfo: {
+            /** @description The ping's body (a POST's, at most 10 KiB). */
+            body?: string;
+            /** @description What happened. */
+            event: components["schemas"]["HeartbeatEvent"];
+            /**
+             * Format: int32
+             * @description The exit status the job reported (`/ping/{token}/{status}`).
+             */
+            exit_status?: number;
+            /**
+             * Format: date-time
+             * @description The time a ping was expected (missed), or when the next one is now expected (pings).
+             */
+            expected_at?: string;
+            /**
+             * Format: date-time
+             * @description The last success ping before this result.
+             */
+            last_success_at?: string;
+            /**
+             * Format: int64
+             * @description This run's duration (a finish after a start), or else the last finished run's.
+             */
+            run_duration_ms?: number;
+            /** @description The schedule, for people: `every 3600 s` or `0 2 * * * (Europe/Moscow)`. */
+            schedule: string;
+            /**
+             * Format: date-time
+             * @description When the run started (`/start`): the run this ping finished, or the late one.
+             */
+            started_at?: string;
+            /** @description The time zone the schedule is read in (cron), for showing times. */
+            timezone?: string;
+        };
+        /**
+         * @description A heartbeat: the monitored job pings `/ping/{token}` when it runs, and silence is the
+         *     alarm. Either `period_seconds` (a ping is expected that long after the last one) or `cron`
+         *     (a ping is expected at the cron expression's next slot after the last one, read in
+         *     `timezone`) is set, never both. The target is down once `grace_seconds` have passed after
+         *     an expected ping that did not come, and at once on a failure ping (`/fail`, a non-zero exit
+         *     status). A run that pinged `/start` and does not finish within the grace time is late.
+         */
+        HeartbeatSpec: {
+            /**
+             * @description A five-field cron expression (`0 2 * * *`), at most 100 bytes; not with
+             *     `period_seconds`.
+             * @example 0 2 * * *
+             */
+            cron?: string;
+            /**
+             * Format: int32
+             * @description Seconds a ping may be late (1–31536000, default 300).
+             * @default 300
+             */
+            grace_seconds?: number;
+            /**
+             * Format: int32
+             * @description Seconds between two pings (10–31536000); not with `cron`.
+             */
+            period_seconds?: number;
+            /**
+             * @description A name for the slug ping URL `/ping/{ping_key}/{slug}`: lowercase letters, digits, `-`
+             *     and `_`, 1–100 characters, unique among the owner's heartbeats.
+             */
+            slug?: string;
+            /**
+             * @description The IANA time zone the cron expression is read in (default `UTC`).
+             * @example Europe/Moscow
+             */
+            timezone?: string;
+        };
+        /** @description A heartbeat as the API shows it, inside its target. */
+        HeartbeatView: {
+            /**
+             * Format: date-time
+             * @description When silence makes the target down (the expected time or the run's start, plus grace).
+             */
+            alert_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When the next ping is expected (none before the first ping and while paused).
+             */
+            expected_at?: string | null;
+            /**
+             * Format: int64
+             * @description The last finished run's duration (a start, then a success or failure).
+             */
+            last_duration_ms?: number | null;
+            /**
+             * Format: date-time
+             * @description The last ping (not counting `log` pings).
+             */
+            last_ping_at?: string | null;
+            /**
+             * Format: date-time
+             * @description The last success.
+             */
+            last_success_at?: string | null;
+            /**
+             * Format: int64
+             * @description Pings received in all.
+             */
+            pings: number;
+            /** @description The slug URL (`{public}/ping/{ping_key}/{slug}`), when the heartbeat has a slug. */
+            slug_url?: string | null;
+            /**
+             * Format: date-time
+             * @description When the run in progress started (`/start` without a finish yet).
+             */
+            started_at?: string | null;
+        };
         /** @description Credentials for an HTTP check. */
         HttpAuth: {
             /** @description Password. */
@@ -1950,7 +2156,7 @@ export interface components {
          * @description The phase of a check in which something happened.
          * @enum {string}
          */
-        Phase: "dns" | "connect" | "tls" | "ttfb" | "transfer" | "redirect" | "validation" | "setup";
+        Phase: "dns" | "connect" | "tls" | "ttfb" | "transfer" | "redirect" | "validation" | "setup" | "schedule";
         /** @description One point of a latency series (every phase is serialised, null when it has no quantiles). */
         PhaseLatencies: {
             connect?: null | components["schemas"]["Quantiles"];
@@ -1987,6 +2193,44 @@ export interface components {
              * @description Request written → first response byte.
              */
             ttfb_ms?: number;
+        };
+        /** @description The last pings of a heartbeat, newest first. */
+        PingList: {
+            /** @description The pings. */
+            items: components["schemas"]["PingView"][];
+        };
+        /** @description One ping of a heartbeat. */
+        PingView: {
+            /** @description The body of a POST (its first 10 KiB). */
+            body?: string | null;
+            /** @description The client's address. */
+            client_ip: string;
+            /**
+             * Format: int64
+             * @description The run's duration, for a finish after a start.
+             */
+            duration_ms?: number | null;
+            /** @description `success`, `start`, `fail`, `exit_status` or `log`. */
+            event: components["schemas"]["HeartbeatEvent"];
+            /**
+             * Format: int32
+             * @description The exit status reported (`/ping/{token}/{status}`).
+             */
+            exit_status?: number | null;
+            /** @description `GET`, `HEAD` or `POST`. */
+            method: string;
+            /**
+             * Format: date-time
+             * @description When it arrived.
+             */
+            received_at: string;
+            /**
+             * Format: uuid
+             * @description The result the ping became (none for `start` and `log`, and while paused).
+             */
+            result_id?: string | null;
+            /** @description The client's `User-Agent` (at most 200 characters). */
+            user_agent?: string | null;
         };
         /** @description Public installation facts the dashboard needs before login. */
         PublicConfig: {
@@ -2399,6 +2643,8 @@ export interface components {
              * @description Failures to open.
              */
             failure_threshold: number;
+            /** @description A heartbeat's schedule state and slug URL. */
+            heartbeat?: components["schemas"]["HeartbeatView"];
             /**
              * Format: uuid
              * @description Id.
@@ -2415,6 +2661,11 @@ export interface components {
             name: string;
             /** @description Paused. */
             paused: boolean;
+            /**
+             * @description A heartbeat's ping URL (`{PINGTOWER_PUBLIC_URL}/ping/{token}`); append `/start`,
+             *     `/fail`, `/log` or `/{exit_status}` for the other pings.
+             */
+            ping_url?: string;
             /** @description Regions. */
             regions: string[];
             /** @description The check spec JSON, its secrets masked (a masked header or auth also says `"secret": true`). */
@@ -2453,7 +2704,8 @@ export interface components {
             failure_threshold?: number | null;
             /**
              * Format: int32
-             * @description Seconds between checks (default 60; at least the operator's minimum).
+             * @description Seconds between checks (default 60; at least the operator's minimum). A heartbeat
+             *     ignores it: its schedule is in its spec.
              */
             interval_seconds?: number | null;
             kind?: null | components["schemas"]["CheckKind"];
@@ -7109,6 +7361,160 @@ export interface operations {
             };
         };
     };
+    rotate_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the target with its new ping URL */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Target"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no heartbeat of yours has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_pings: {
+        parameters: {
+            query?: {
+                /** @description How many (default 20, at most 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PingList"];
+                };
+            };
+            /** @description a malformed query string (a value of the wrong type) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no heartbeat of yours has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a query parameter is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_results: {
         parameters: {
             query?: {
@@ -7243,6 +7649,15 @@ export interface operations {
             };
             /** @description a cookie-authenticated write whose Content-Type is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the target is a heartbeat (it is pinged, not checked); `field` is `spec.kind` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7677,6 +8092,495 @@ export interface operations {
                 };
             };
             /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ping_three: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the owner's ping key */
+                ping_key: string;
+                /** @description the heartbeat's slug */
+                slug: string;
+                /** @description `start`, `fail`, `log` or an exit status 0–255 */
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `OK` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description no such heartbeat, or an unknown action */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description over the rate limit; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ping could not be stored or published; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ping_three_post_doc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the owner's ping key */
+                ping_key: string;
+                /** @description the heartbeat's slug */
+                slug: string;
+                /** @description `start`, `fail`, `log` or an exit status 0–255 */
+                action: string;
+            };
+            cookie?: never;
+        };
+        /** @description output of the job, kept (its first 10 KiB) */
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description `OK` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such heartbeat, or an unknown action */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is malformed or a field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description over the rate limit; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ping could not be stored or published; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ping_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the heartbeat's ping token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `OK`: stored, and its result confirmed by the broker */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description no heartbeat has this token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description more pings of this heartbeat than the rate limit (PINGTOWER_PING_RATE_LIMIT per minute); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ping could not be stored or published; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ping_one_post_doc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the heartbeat's ping token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        /** @description output of the job, kept (its first 10 KiB) with the ping */
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description `OK` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no heartbeat has this token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is malformed or a field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description over the rate limit; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ping could not be stored or published; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ping_two: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the heartbeat's ping token, or the owner's ping key (slug form: `/ping/{ping_key}/{slug}`) */
+                token: string;
+                /** @description `start`, `fail`, `log` or an exit status 0–255 after a token; the slug after a ping key */
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `OK` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description no such heartbeat, or an unknown action */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description over the rate limit; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ping could not be stored or published; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ping_two_post_doc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the ping token, or the ping key of the slug form */
+                token: string;
+                /** @description `start`, `fail`, `log` or an exit status 0–255; or the slug */
+                action: string;
+            };
+            cookie?: never;
+        };
+        /** @description output of the job, kept (its first 10 KiB) */
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description `OK` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such heartbeat, or an unknown action */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is malformed or a field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description over the rate limit; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ping could not be stored or published; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
