@@ -130,6 +130,10 @@ pub struct ApiConfig {
     /// ping is reported within this and a second after its grace time).
     #[arg(long, env = "PINGTOWER_HEARTBEAT_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub heartbeat_poll: Duration,
+    /// How long a passed heartbeat deadline waits for a ping being stored before it is
+    /// reported (tests on an accelerated clock shorten it).
+    #[arg(skip = crate::scheduler::HEARTBEAT_SETTLE)]
+    pub heartbeat_settle: Duration,
     /// The clock of the scheduler, the heartbeat pings and the incident engine (tests run
     /// minutes of schedule in seconds with an accelerated one).
     #[arg(skip)]
@@ -157,6 +161,7 @@ impl Default for ApiConfig {
             secret_key: None,
             quotas: Default::default(),
             heartbeat_poll: Duration::from_secs(1),
+            heartbeat_settle: crate::scheduler::HEARTBEAT_SETTLE,
             clock: crate::clock::Clock::real(),
         }
     }

@@ -20,13 +20,13 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod heartbeats;
 pub mod history;
 pub mod http;
 pub mod incidents;
 pub mod openapi;
 pub mod passwords;
 pub mod quotas;
-pub mod heartbeats;
 pub mod ratelimit;
 pub mod scheduler;
 pub mod secrets;
@@ -113,6 +113,7 @@ pub fn scheduler_deps(state: &AppState, clock: scheduler::Clock) -> anyhow::Resu
         secret_key: state.secret_key.clone(),
         allow_private_targets: state.guard.allow_private_targets(),
         heartbeat_poll: state.config.api.heartbeat_poll,
+        heartbeat_settle: state.config.api.heartbeat_settle,
     })
 }
 

@@ -94,10 +94,13 @@ pub struct Deps {
     /// How often the leader looks for heartbeat deadlines that passed
     /// ([`crate::heartbeats::watch`]).
     pub heartbeat_poll: Duration,
+    /// How long (real time) a heartbeat deadline must have passed before the watch reports
+    /// it: a ping received just before it is given this long to be stored
+    /// ([`HEARTBEAT_SETTLE`]).
+    pub heartbeat_settle: Duration,
 }
 
-/// How long (real time) a heartbeat deadline must have passed before the watch reports it: a
-/// ping received just before it is given this long to be stored.
+/// The default of [`Deps::heartbeat_settle`].
 pub const HEARTBEAT_SETTLE: Duration = Duration::from_secs(1);
 
 /// Runs the scheduler until `shutdown`: standing by, leading when it holds the lock.
@@ -328,7 +331,7 @@ async fn lead(deps: &Deps, mut conn: PgConnection, shutdown: &CancellationToken)
         if last_watch.is_none_or(|t| t.elapsed() >= deps.heartbeat_poll) {
             last_watch = Some(Instant::now());
             let now = deps.clock.now();
-            let settle = deps.clock.span(HEARTBEAT_SETTLE);
+            let settle = deps.clock.span(deps.heartbeat_settle);
             let round = crate::heartbeats::watch::round(&mut conn, &deps.publisher, now, settle)
                 .await
                 .context("watching heartbeat deadlines over the lock connection")?;

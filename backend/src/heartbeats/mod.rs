@@ -21,9 +21,7 @@ pub mod store;
 pub mod watch;
 
 use chrono::{DateTime, Utc};
-use common::messages::{
-    CheckKind, CheckResult, Failure, FailureKind, HeartbeatEvent, HeartbeatInfo, Outcome, Phase,
-};
+use common::messages::{CheckKind, CheckResult, Failure, FailureKind, HeartbeatEvent, HeartbeatInfo, Outcome, Phase};
 use rand::RngCore;
 use uuid::Uuid;
 
@@ -63,8 +61,11 @@ pub fn is_token(s: &str) -> bool {
 /// starting with a letter or digit.
 pub fn is_slug(s: &str) -> bool {
     (1..=100).contains(&s.len())
-        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// What a ping says.
@@ -279,13 +280,7 @@ impl Beat {
     /// Records that `due` was reported at `now`, and arms the next deadline: a late run is
     /// forgotten; after a missed ping the next slot is expected, skipping the slots whose
     /// grace time has passed too (a leader that was away reports the silence once).
-    pub fn passed(
-        &mut self,
-        schedule: &Schedule,
-        grace: chrono::Duration,
-        due: Due,
-        now: DateTime<Utc>,
-    ) -> Verdict {
+    pub fn passed(&mut self, schedule: &Schedule, grace: chrono::Duration, due: Due, now: DateTime<Utc>) -> Verdict {
         let last_success_at = self.last_success_at;
         let (event, failure, started_at, expected_at) = match due {
             Due::Late(started) => {
@@ -357,7 +352,9 @@ pub fn due_result_id(target_id: Uuid, due: Due) -> Uuid {
     Uuid::new_v5(&target_id, name.as_bytes())
 }
 
-/// The [`CheckResult`] of a verdict for `target_id` at `at`.
+/// The [`CheckResult`] of a verdict for `target_id` at `at`: it starts and finishes at `at` (the
+/// ping's arrival or the deadline's report, the moment incidents are dated by), and its
+/// duration is the run's, when a start came before.
 pub fn result(target_id: Uuid, result_id: Uuid, verdict: Verdict, at: DateTime<Utc>) -> CheckResult {
     CheckResult {
         result_id,
@@ -366,7 +363,7 @@ pub fn result(target_id: Uuid, result_id: Uuid, verdict: Verdict, at: DateTime<U
         region: REGION.to_owned(),
         pinger_id: PINGER_ID.to_owned(),
         check_kind: CheckKind::Heartbeat,
-        started_at: verdict.info.started_at.filter(|s| *s <= at).unwrap_or(at),
+        started_at: at,
         finished_at: at,
         duration_ms: verdict
             .info
@@ -400,7 +397,10 @@ mod tests {
     }
 
     fn every_minute() -> (Schedule, Duration) {
-        (Schedule::of(&HeartbeatSpec::every(60, 30)).unwrap(), Duration::seconds(30))
+        (
+            Schedule::of(&HeartbeatSpec::every(60, 30)).unwrap(),
+            Duration::seconds(30),
+        )
     }
 
     #[test]
@@ -490,12 +490,18 @@ mod tests {
         let (s, grace) = every_minute();
         let mut beat = Beat::default();
         let v = beat.ping(&s, grace, Ping::Fail, t0(), None).unwrap();
-        assert_eq!((v.outcome, v.failure.unwrap().kind), (Outcome::Down, FailureKind::HeartbeatFailed));
+        assert_eq!(
+            (v.outcome, v.failure.unwrap().kind),
+            (Outcome::Down, FailureKind::HeartbeatFailed)
+        );
         let v = beat.ping(&s, grace, Ping::Exit(1), t0(), None).unwrap();
         assert_eq!(v.info.exit_status, Some(1));
         assert_eq!(v.outcome, Outcome::Down);
         let before = beat.clone();
-        assert_eq!(beat.ping(&s, grace, Ping::Log, t0() + Duration::seconds(5), Some("x")), None);
+        assert_eq!(
+            beat.ping(&s, grace, Ping::Log, t0() + Duration::seconds(5), Some("x")),
+            None
+        );
         assert_eq!(beat, before);
     }
 

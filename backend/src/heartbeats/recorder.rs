@@ -177,12 +177,16 @@ async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<O
     let mut tx = pool.begin().await?;
     // Locked in id order: two writers never wait on each other in a cycle.
     let rows = sqlx::query!(
-        "select target_id, last_ping_at, last_success_at, started_at, last_duration_ms, expected_at, alert_at, pings
-         from heartbeats where target_id = any($1) order by target_id for update",
+        "select h.target_id, h.last_ping_at, h.last_success_at, h.started_at, h.last_duration_ms, h.expected_at,
+                h.alert_at, h.pings, t.paused
+         from heartbeats h join targets t on t.id = h.target_id
+         where h.target_id = any($1) order by h.target_id for update of h",
         &ids
     )
     .fetch_all(&mut *tx)
     .await?;
+    // The pause as stored now (the lookup cache may be a few seconds old).
+    let paused: HashMap<Uuid, bool> = rows.iter().map(|r| (r.target_id, r.paused)).collect();
     let mut beats: HashMap<Uuid, (Beat, i64)> = rows
         .into_iter()
         .map(|r| {
@@ -213,7 +217,7 @@ async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<O
         };
         *pings += 1;
         // A paused target keeps the ping in its log, and nothing else changes.
-        let verdict = if hb.paused {
+        let verdict = if paused.get(&hb.target_id).copied().unwrap_or(hb.paused) {
             None
         } else {
             beat.ping(&hb.schedule, hb.grace, p.ping, p.at, p.body.as_deref())
@@ -237,8 +241,15 @@ async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<O
         outcomes.push(Ok(result.map(|(r, _)| r)));
     }
     let mut t = Vec::new();
-    let (mut last_ping, mut last_success, mut started, mut duration, mut expected, mut alert, mut counts) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut last_ping, mut last_success, mut started, mut duration, mut expected, mut alert, mut counts) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let mut prune = Vec::new();
     for (id, (b, n)) in &beats {
         let old = before.get(id).copied().unwrap_or(*n);

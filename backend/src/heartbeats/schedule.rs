@@ -100,7 +100,8 @@ impl Schedule {
                         "five fields are expected: minute, hour, day of month, month, day of week",
                     ));
                 }
-                let cron = parse_cron(expression).map_err(|e| invalid("cron", format!("not a valid cron expression: {e}")))?;
+                let cron =
+                    parse_cron(expression).map_err(|e| invalid("cron", format!("not a valid cron expression: {e}")))?;
                 let tz = Tz::from_str(spec.timezone())
                     .map_err(|_| invalid("timezone", format!("unknown time zone {:?}", spec.timezone())))?;
                 let schedule = Schedule::Cron {
@@ -185,8 +186,16 @@ mod tests {
             let slot = two_am(tz, day);
             let next = two_am(tz, day.succ_opt().unwrap());
             // A run that reports 14 minutes after its slot, and one that reports just before it.
-            assert_eq!(schedule.next_after(slot + Duration::minutes(14)), Some(next), "{tz_name} {day}");
-            assert_eq!(schedule.next_after(slot - Duration::seconds(1)), Some(slot), "{tz_name} {day}");
+            assert_eq!(
+                schedule.next_after(slot + Duration::minutes(14)),
+                Some(next),
+                "{tz_name} {day}"
+            );
+            assert_eq!(
+                schedule.next_after(slot - Duration::seconds(1)),
+                Some(slot),
+                "{tz_name} {day}"
+            );
             checked += 1;
             day = day.succ_opt().unwrap();
         }
@@ -207,7 +216,10 @@ mod tests {
         // And it is 23:00 UTC the day before, every day.
         let s = cron("0 2 * * *", "Europe/Moscow");
         let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
-        assert_eq!(s.next_after(t), Some(Utc.with_ymd_and_hms(2026, 7, 1, 23, 0, 0).unwrap()));
+        assert_eq!(
+            s.next_after(t),
+            Some(Utc.with_ymd_and_hms(2026, 7, 1, 23, 0, 0).unwrap())
+        );
     }
 
     #[test]
@@ -216,13 +228,22 @@ mod tests {
         let s = cron("0 2 * * *", "Europe/Berlin");
         // Spring (29 March 2026): 02:00 does not exist; the slot is 03:00 CEST, 01:00 UTC.
         let before = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
-        assert_eq!(s.next_after(before), Some(Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap()));
+        assert_eq!(
+            s.next_after(before),
+            Some(Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap())
+        );
         // Autumn (25 October 2026): 02:00 happens twice; the slot is the first, 00:00 UTC, and
         // a ping during the repeated hour expects the next day's 02:00 CET (01:00 UTC).
         let before = Utc.with_ymd_and_hms(2026, 10, 24, 12, 0, 0).unwrap();
-        assert_eq!(s.next_after(before), Some(Utc.with_ymd_and_hms(2026, 10, 25, 0, 0, 0).unwrap()));
+        assert_eq!(
+            s.next_after(before),
+            Some(Utc.with_ymd_and_hms(2026, 10, 25, 0, 0, 0).unwrap())
+        );
         let repeated = Utc.with_ymd_and_hms(2026, 10, 25, 1, 30, 0).unwrap();
-        assert_eq!(s.next_after(repeated), Some(Utc.with_ymd_and_hms(2026, 10, 26, 1, 0, 0).unwrap()));
+        assert_eq!(
+            s.next_after(repeated),
+            Some(Utc.with_ymd_and_hms(2026, 10, 26, 1, 0, 0).unwrap())
+        );
     }
 
     #[test]

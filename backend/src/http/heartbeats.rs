@@ -81,7 +81,10 @@ async fn list_pings(
 ) -> ApiResult<Json<PingList>> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=KEEP_PINGS).contains(&limit) {
-        return Err(ApiError::validation("limit", format!("limit must be between 1 and {KEEP_PINGS}")));
+        return Err(ApiError::validation(
+            "limit",
+            format!("limit must be between 1 and {KEEP_PINGS}"),
+        ));
     }
     owned_heartbeat(&state, user.id, id).await?;
     let items = sqlx::query_as!(
@@ -99,7 +102,10 @@ async fn list_pings(
 #[utoipa::path(post, path = "/api/targets/{id}/ping-token", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 200, body = crate::http::targets::Target, description = "the target with its new ping URL"),
         (status = 404, description = "no heartbeat of yours has this id")))]
-async fn rotate_token(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<crate::http::targets::Target>> {
+async fn rotate_token(
+    Caller { state, user }: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<crate::http::targets::Target>> {
     if !crate::heartbeats::store::rotate_token(&state.pool, user.id, id).await? {
         return Err(ApiError::not_found());
     }

@@ -61,7 +61,9 @@ pub fn app(state: AppState) -> Router {
                 // Unknown API, status and badge paths are JSON 404s, never the SPA's page; so
                 // are the ops routes, which this listener does not serve.
                 if ["/api", "/metrics", "/readyz"].contains(&path)
-                    || ["/api/", "/status/", "/badge/", "/ping/"].iter().any(|p| path.starts_with(p))
+                    || ["/api/", "/status/", "/badge/", "/ping/"]
+                        .iter()
+                        .any(|p| path.starts_with(p))
                 {
                     return ApiError::not_found().into_response();
                 }

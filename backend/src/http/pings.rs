@@ -106,10 +106,7 @@ async fn ping_two(
     if is_token(&a) {
         handle(&state, &client, &method, &headers, Key::Token(&a), Some(&b), body).await
     } else {
-        let key = Key::Slug {
-            ping_key: &a,
-            slug: &b,
-        };
+        let key = Key::Slug { ping_key: &a, slug: &b };
         handle(&state, &client, &method, &headers, key, None, body).await
     }
 }
@@ -142,10 +139,7 @@ async fn ping_three(
     Path((a, b, c)): Path<(String, String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let key = Key::Slug {
-        ping_key: &a,
-        slug: &b,
-    };
+    let key = Key::Slug { ping_key: &a, slug: &b };
     handle(&state, &client, &method, &headers, key, Some(&c), body).await
 }
 
@@ -200,7 +194,9 @@ async fn lookup(state: &AppState, key: &Key<'_>) -> ApiResult<Option<Arc<Heartbe
             .await?
             .map(|r| (r.id, r.owner_id, r.paused, r.spec)),
         };
-        Ok::<_, ApiError>(row.and_then(|(id, owner, paused, spec)| Heartbeat::of(id, owner, paused, spec).map(Arc::new)))
+        Ok::<_, ApiError>(
+            row.and_then(|(id, owner, paused, spec)| Heartbeat::of(id, owner, paused, spec).map(Arc::new)),
+        )
     };
     state.edge.heartbeat_cache.get_or_load(cache_key, load).await
 }
@@ -260,19 +256,39 @@ async fn handle(
     };
     if let Some(result) = result {
         let id: Uuid = result.result_id;
-        if let Err(error) = state.publisher.publish(&Envelope::new(result).with_message_id(id)).await {
+        if let Err(error) = state
+            .publisher
+            .publish(&Envelope::new(result).with_message_id(id))
+            .await
+        {
             metrics::counter!("pingtower_heartbeat_pings_failed_total").increment(1);
             tracing::warn!(%error, target_id = %heartbeat.target_id, "a heartbeat ping's result was not published");
-            return Err(ApiError::unavailable("the ping was stored but the broker did not take its result; retry"));
+            return Err(ApiError::unavailable(
+                "the ping was stored but the broker did not take its result; retry",
+            ));
         }
     }
     metrics::counter!("pingtower_heartbeat_pings_total", "event" => ping.event().as_str()).increment(1);
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], "OK").into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "OK",
+    )
+        .into_response())
 }
 
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(ping_one, ping_one_post_doc, ping_two, ping_two_post_doc, ping_three, ping_three_post_doc))]
+#[openapi(paths(
+    ping_one,
+    ping_one_post_doc,
+    ping_two,
+    ping_two_post_doc,
+    ping_three,
+    ping_three_post_doc
+))]
 pub struct Doc;
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod concurrency;
 mod edge;
 mod escalation;
 mod health;
+mod heartbeats;
 mod helpers;
 mod history;
 mod incidents;
