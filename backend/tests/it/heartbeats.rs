@@ -103,8 +103,9 @@ async fn pinged_on_time_for_five_periods_then_silent_opens_one_incident_within_t
     let mut last = start;
     for i in 0..5 {
         until(clock, start + chrono::Duration::seconds(60 * i)).await;
-        last = clock.now();
         assert_eq!(ping(&app, &path).await, 200);
+        let target = get_json(&c, app.url(&format!("/api/targets/{id}"))).await;
+        last = at(&target["heartbeat"]["last_ping_at"]);
     }
     // Then silence: the deadline is a period after the last ping.
     let deadline = last + chrono::Duration::seconds(60);
@@ -249,7 +250,9 @@ async fn a_run_that_starts_and_does_not_finish_within_the_grace_time_is_late_and
     .await;
     assert_eq!(ping(&app, &path).await, 200);
     assert_eq!(ping(&app, &format!("{path}/start")).await, 200);
-    let started = clock.now();
+    // The run's start as the server recorded it.
+    let target = get_json(&c, app.url(&format!("/api/targets/{id}"))).await;
+    let started = at(&target["heartbeat"]["started_at"]);
 
     let late = eventually(20, "a late run's incident", || async {
         incidents(&app, &c, id).await.into_iter().next()
@@ -317,7 +320,9 @@ async fn a_leader_killed_during_a_silence_gives_exactly_one_incident_and_no_fals
 
     // Act: a ping, then silence; the leader is killed before the deadline passes.
     assert_eq!(ping(&app, &path).await, 200);
-    let pinged = clock.now();
+    // The ping's time as the server recorded it.
+    let target = get_json(&c, app.url(&format!("/api/targets/{id}"))).await;
+    let pinged = at(&target["heartbeat"]["last_ping_at"]);
     until(clock, pinged + chrono::Duration::seconds(45)).await;
     stop_a.cancel();
     let _ = task_a.await;
