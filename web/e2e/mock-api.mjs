@@ -74,13 +74,42 @@ export function createMockApi() {
     if (!input || typeof input.name !== 'string' || !input.name.trim()) return ['name', 'name is required'];
     const s = input.spec ?? {};
     if (s.kind === 'http' && !/^https?:\/\/./.test(s.url ?? '')) return ['spec.url', 'the URL must be http or https'];
+    // A heartbeat (a subset of the backend's checks): one schedule, a slug of the pattern; no interval.
+    if (s.kind === 'heartbeat') {
+      if ((s.period_seconds === undefined) === (s.cron === undefined)) return [s.cron === undefined ? 'spec.period_seconds' : 'spec.cron', 'give period_seconds or cron, not both'];
+      if (s.period_seconds !== undefined && !(s.period_seconds >= 10 && s.period_seconds <= 31_536_000)) return ['spec.period_seconds', 'must be between 10 and 31536000 seconds'];
+      if (s.cron !== undefined && s.cron.trim().split(/\s+/).length !== 5) return ['spec.cron', 'five fields are expected'];
+      if (s.slug !== undefined && !/^[a-z0-9][a-z0-9_-]{0,99}$/.test(s.slug)) return ['spec.slug', 'lowercase letters, digits, - or _'];
+      // The backend's uniqueness among the owner's heartbeats, imitated by one name.
+      if (s.slug === 'taken') return ['spec.slug', 'another heartbeat of yours has this slug'];
+      return null;
+    }
     if (!(input.interval_seconds >= 30)) return ['interval_seconds', 'the interval must be at least 30 s'];
     return null;
   }
-  function makeTarget(owner, input) {
+  // A heartbeat's ping URL and state, as the backend attaches them to its target.
+  function heartbeatOf(t, origin) {
+    if (t.spec.kind !== 'heartbeat') return {};
+    const token = t.ping_url?.split('/').pop() ?? randomUUID();
+    const last = Date.now() - 12 * 60_000;
+    return {
+      ping_url: `${origin}/ping/${token}`,
+      heartbeat: {
+        slug_url: t.spec.slug ? `${origin}/ping/mockpingkey/${t.spec.slug}` : null,
+        last_ping_at: new Date(last).toISOString(),
+        last_success_at: new Date(last).toISOString(),
+        started_at: null,
+        last_duration_ms: 14_250,
+        expected_at: t.paused ? null : new Date(last + (t.spec.period_seconds ?? 3600) * 1000).toISOString(),
+        alert_at: t.paused ? null : new Date(last + ((t.spec.period_seconds ?? 3600) + (t.spec.grace_seconds ?? 300)) * 1000).toISOString(),
+        pings: 3,
+      },
+    };
+  }
+  function makeTarget(owner, input, origin) {
     const id = randomUUID();
     const status = input.paused ? 'paused' : ['up', 'up', 'up', 'up', 'degraded', 'down'][Math.floor(Math.random() * 6)];
-    return {
+    const t = {
       id,
       owner,
       ...input,
@@ -89,10 +118,32 @@ export function createMockApi() {
       updated_at: now(),
       state: { status, since: new Date(Date.now() - Math.random() * 864e5).toISOString(), last_checked_at: now(), last_latency_ms: Math.round(20 + Math.random() * 300) },
     };
+    return Object.assign(t, heartbeatOf(t, origin));
+  }
+  function mockPings(t) {
+    const at = (min) => new Date(Date.now() - min * 60_000).toISOString();
+    const client = { method: 'POST', client_ip: '192.0.2.10', user_agent: 'curl/8.5.0' };
+    return [
+      { ...client, received_at: at(12), event: 'exit_status', exit_status: 0, body: 'backup done: 1.2 GiB\n<b>not bold</b>', duration_ms: 14_250, result_id: randomUUID() },
+      { ...client, method: 'GET', received_at: at(12.3), event: 'start', body: null, user_agent: null },
+      { ...client, received_at: at(72), event: 'exit_status', exit_status: 1, body: 'pg_dump: error: connection refused', duration_ms: 800, result_id: randomUUID() },
+    ].map((p) => (t.paused ? { ...p, result_id: null } : p));
   }
   const pub = ({ owner, ...t }) => t;
   function fakeResult(targetId, spec, outcome = 'up') {
     const started = new Date(Date.now() - 800);
+    if (spec.kind === 'heartbeat') {
+      const schedule = spec.cron ? `${spec.cron} (${spec.timezone ?? 'UTC'})` : `every ${spec.period_seconds} s`;
+      const down = outcome === 'down';
+      return {
+        result_id: randomUUID(), job_id: randomUUID(), target_id: targetId, region: 'heartbeat', pinger_id: 'heartbeat', check_kind: 'heartbeat',
+        started_at: started.toISOString(), finished_at: now(), duration_ms: down ? 0 : 14_250, outcome, probe_degraded: false, hops: [],
+        ...(down ? { failure: { kind: 'heartbeat_missed', phase: 'schedule', message: 'no ping came within 300 s of the expected time' } } : {}),
+        heartbeat: down
+          ? { event: 'missed', expected_at: new Date(Date.now() - 300_000).toISOString(), schedule }
+          : { event: 'exit_status', exit_status: 0, run_duration_ms: 14_250, schedule, body: 'backup done: 1.2 GiB' },
+      };
+    }
     return {
       result_id: randomUUID(),
       job_id: randomUUID(),
@@ -235,12 +286,13 @@ export function createMockApi() {
       const input = (await body(req)).json();
       const bad = validate(input);
       if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
-      const t = makeTarget(uid, input);
+      const t = makeTarget(uid, input, `http://${req.headers.host}`);
       targets.set(t.id, t);
       return json(res, 201, pub(t));
     }
     if (p === '/api/targets/test' && m === 'POST') {
       const input = (await body(req)).json();
+      if (input?.spec?.kind === 'heartbeat') return err(res, 422, 'validation', 'a heartbeat is not checked by PingTower: your job pings its URL', 'spec.kind');
       const bad = validate(input);
       if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
       return json(res, 200, fakeResult(randomUUID(), input.spec));
@@ -249,13 +301,13 @@ export function createMockApi() {
       const doc = (await body(req)).json();
       let created = 0;
       for (const input of doc.targets) {
-        const t = makeTarget(uid, input);
+        const t = makeTarget(uid, input, `http://${req.headers.host}`);
         targets.set(t.id, t);
         created++;
       }
       return json(res, 200, { created, updated: 0 });
     }
-    if (p === '/api/targets/export') return json(res, 200, { version: 1, targets: mine().map(({ id, owner, state, created_at, updated_at, ...x }) => x) });
+    if (p === '/api/targets/export') return json(res, 200, { version: 1, targets: mine().map(({ id, owner, state, created_at, updated_at, ping_url, heartbeat, ...x }) => x) });
     if (p === '/api/overview/sparklines') {
       const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
       return json(res, 200, Object.fromEntries(ids.map((id) => [id, seeded(id, 24, 40)])));
@@ -275,13 +327,30 @@ export function createMockApi() {
         if (bad) return err(res, 422, 'validation', bad[1], bad[0]);
         Object.assign(t, input, { kind: input.spec.kind, updated_at: now() });
         if (input.paused) t.state.status = 'paused';
+        if (t.spec.kind === 'heartbeat') {
+          Object.assign(t, heartbeatOf(t, `http://${req.headers.host}`));
+        } else {
+          delete t.ping_url;
+          delete t.heartbeat;
+        }
         return json(res, 200, pub(t));
       }
       if (!sub && m === 'DELETE') {
         targets.delete(t.id);
         return json(res, 204);
       }
-      if (sub === '/test') return json(res, 200, fakeResult(t.id, t.spec));
+      if (sub === '/test') {
+        if (t.spec.kind === 'heartbeat') return err(res, 422, 'validation', 'a heartbeat is not checked by PingTower: your job pings its URL', 'spec.kind');
+        return json(res, 200, fakeResult(t.id, t.spec));
+      }
+      if (sub === '/pings' || sub === '/ping-token') {
+        if (t.spec.kind !== 'heartbeat') return err(res, 404, 'not_found', 'no heartbeat of yours has this id');
+        if (sub === '/pings' && m === 'GET') return json(res, 200, { items: mockPings(t).slice(0, Number(url.searchParams.get('limit') ?? 20)) });
+        if (sub === '/ping-token' && m === 'POST') {
+          t.ping_url = `http://${req.headers.host}/ping/${randomUUID()}`;
+          return json(res, 200, pub(t));
+        }
+      }
       if (sub === '/overview') return json(res, 200, { state: t.state.status, since: t.state.since, uptime: { h24: 0.9993, d7: 0.998, d30: 0.9971, d90: 0.9969 }, last_latency_ms: t.state.last_latency_ms });
       if (sub === '/results') return json(res, 200, { items: [fakeResult(t.id, t.spec, t.state.status === 'down' ? 'down' : 'up'), fakeResult(t.id, t.spec)], total: 2, next_cursor: null });
       if (sub === '/uptime/daily') return json(res, 200, { days: Array.from({ length: 90 }, (_, i) => ({ date: new Date(Date.now() - (89 - i) * 864e5).toISOString().slice(0, 10), uptime: i % 17 === 3 ? 0.97 : 1, downtime_seconds: i % 17 === 3 ? 2600 : 0, checks: 1440 })) });

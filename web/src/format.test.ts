@@ -4,7 +4,9 @@ import {
   formatAgo,
   formatDuration,
   formatMs,
+  formatRunDuration,
   formatStatusRanges,
+  formatUntil,
   formatUptime,
   humanizeCode,
   parseStatusRanges,
@@ -121,5 +123,22 @@ describe('small helpers', () => {
   it('slugifies titles', () => {
     expect(slugify('  Shop — Status! ')).toBe('shop-status');
     expect(slugify('Café API')).toBe('cafe-api');
+  });
+});
+
+describe('heartbeat times', () => {
+  const now = Date.parse('2026-12-06T12:00:00Z');
+  it('says how far ahead an instant is, and now once it has come', () => {
+    expect(formatUntil('2026-12-06T12:05:00Z', now, 'en')).toBe('in 5m');
+    expect(formatUntil('2026-12-06T14:30:00Z', now, 'ru')).toBe('через 2ч 30м');
+    expect(formatUntil('2026-12-06T11:00:00Z', now, 'en')).toBe('now');
+    expect(formatUntil(null, now, 'en')).toBe('—');
+  });
+  it('shows run durations in ms or s under a minute, then in minutes and hours', () => {
+    expect(formatRunDuration(850, 'en')).toBe('850 ms');
+    expect(formatRunDuration(14_000, 'en')).toBe('14.0 s');
+    expect(formatRunDuration(200_000, 'en')).toBe('3m 20s');
+    expect(formatRunDuration(2 * 3600_000 + 5 * 60_000, 'ru')).toBe('2ч 5м');
+    expect(formatRunDuration(null, 'en')).toBe('—');
   });
 });

@@ -66,6 +66,23 @@ export function formatAgo(iso: string | null | undefined, now: number = Date.now
   return lang === 'ru' ? `${span} назад` : `${span} ago`;
 }
 
+/** How far ahead an instant is: `in 5m` / `через 5м`; `now` once it has come; `—` when null. */
+export function formatUntil(iso: string | null | undefined, now: number = Date.now(), lang: Lang = 'en'): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '—';
+  const diff = (t - now) / 1000;
+  if (diff < 1) return lang === 'ru' ? 'сейчас' : 'now';
+  const span = formatDuration(diff, lang);
+  return lang === 'ru' ? `через ${span}` : `in ${span}`;
+}
+
+/** A job's run time: `850 ms`, `14.0 s` under a minute, then `3m 20s`, `2h 5m`; `—` when unknown. */
+export function formatRunDuration(ms: number | null | undefined, lang: Lang = defaultLang): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
+  return ms < 60_000 ? formatMs(ms, lang) : formatDuration(ms / 1000, lang);
+}
+
 export function formatDateTime(iso: string | null | undefined, lang: Lang = 'en'): string {
   if (!iso) return '—';
   const d = new Date(iso);

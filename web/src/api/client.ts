@@ -31,6 +31,7 @@ import type {
   MaintenanceWindow,
   Me,
   Page,
+  PingList,
   PublicStatus,
   ServerConfig,
   Settings,
@@ -208,6 +209,14 @@ export class ApiClient {
   }
   testTarget(id: Uuid): Promise<CheckResult> {
     return this.request('POST', `/api/targets/${seg(id)}/test`);
+  }
+  /** A heartbeat's last pings, newest first (`limit` 1–100, default 20). */
+  pings(id: Uuid, limit = 20, init?: RequestInit): Promise<PingList> {
+    return this.request('GET', `/api/targets/${seg(id)}/pings${queryString({ limit })}`, undefined, init);
+  }
+  /** A heartbeat with a new ping URL: the old one stops working (the slug URL, by the account's ping key, stays). */
+  rotatePingToken(id: Uuid): Promise<Target> {
+    return this.request('POST', `/api/targets/${seg(id)}/ping-token`);
   }
   exportUrl(format: 'yaml' | 'json'): string {
     return `${this.base}/api/targets/export${queryString({ format })}`;

@@ -97,7 +97,7 @@ function everyValue<T extends string>() {
 }
 
 export type CheckKind = Schemas['CheckKind'];
-export const CHECK_KINDS = everyValue<CheckKind>()(['http', 'tcp', 'dns', 'tls', 'icmp']);
+export const CHECK_KINDS = everyValue<CheckKind>()(['http', 'tcp', 'dns', 'tls', 'icmp', 'heartbeat']);
 export type HttpMethod = Schemas['HttpMethod'];
 export const HTTP_METHODS = everyValue<HttpMethod>()(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** A request header; marked `secret` (write-only), the API answers {@link SECRET_MASK} as its value. */
@@ -123,6 +123,8 @@ export type DnsRecordType = Schemas['DnsRecordType'];
 export const DNS_RECORD_TYPES = everyValue<DnsRecordType>()(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SOA']);
 export type DnsSpec = Schemas['DnsSpec'];
 export type TlsSpec = Schemas['TlsSpec'];
+/** A heartbeat: `period_seconds` or `cron` (in `timezone`), never both; `grace_seconds`; an optional `slug`. */
+export type HeartbeatSpec = Schemas['HeartbeatSpec'];
 /** What to check, tagged by `kind` (the document's `CheckSpec`, with {@link HttpSpec}'s masked auth). */
 export type CheckSpec =
   | Exclude<Schemas['CheckSpec'], { kind: 'http' }>
@@ -140,6 +142,10 @@ export type TlsInfo = Schemas['TlsInfo'];
 export type DnsAnswer = Schemas['DnsAnswer'];
 export type DnsInfo = Schemas['DnsInfo'];
 export type CheckResult = Schemas['CheckResult'];
+/** What a heartbeat result records: a ping, or a deadline that passed without one. */
+export type HeartbeatInfo = Schemas['HeartbeatInfo'];
+export type HeartbeatEvent = Schemas['HeartbeatEvent'];
+export const HEARTBEAT_EVENTS = everyValue<HeartbeatEvent>()(['success', 'start', 'fail', 'exit_status', 'log', 'missed', 'late']);
 
 // Targets --------------------------------------------------------------------------------------
 
@@ -151,6 +157,12 @@ export type TargetState = Schemas['TargetStateView'];
 
 /** A target as the API shows it (its spec's secrets masked). */
 export type Target = Omit<Schemas['Target'], 'spec'> & { spec: CheckSpec };
+
+/** A heartbeat's schedule state and slug URL, inside its target. */
+export type HeartbeatView = Schemas['HeartbeatView'];
+/** One ping of a heartbeat (`GET /api/targets/{id}/pings`, newest first). */
+export type Ping = Schemas['PingView'];
+export type PingList = Schemas['PingList'];
 
 /** The body of POST/PUT /api/targets and one entry of an import document. */
 export type TargetInput = Omit<Schemas['TargetInput'], 'spec'> & { spec: CheckSpec };

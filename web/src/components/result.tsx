@@ -1,7 +1,8 @@
 // One check result in full: outcome, failure, redirect chain with per-hop phases, TLS and DNS facts.
 
-import type { CheckResult, HttpHop, PhaseTimings, TlsInfo } from '../api/model';
-import { PHASES, formatDateTime, formatMs, humanizeCode, phaseMs } from '../format';
+import type { CheckResult, HeartbeatInfo, HttpHop, PhaseTimings, TlsInfo } from '../api/model';
+import { PHASES, formatDateTime, formatMs, formatRunDuration, humanizeCode, phaseMs } from '../format';
+import { eventTone } from '../state/heartbeat';
 import { dictionaries, lang, t, tn, type MessageKey } from '../i18n';
 import { StatusPill } from './ui';
 
@@ -102,6 +103,40 @@ export function TlsFacts({ tls }: { tls: TlsInfo }) {
   );
 }
 
+/** What a heartbeat result records: the ping (or the deadline that passed), its run, its schedule. */
+export function HeartbeatFacts({ info }: { info: HeartbeatInfo }) {
+  // A missed or late result's expected time is the deadline that passed; a ping's, the next one.
+  const passed = info.event === 'missed' || info.event === 'late';
+  const row = (label: string, value: string | undefined, mono = false) =>
+    value === undefined ? null : (
+      <>
+        <dt>{label}</dt>
+        <dd class={mono ? 'mono' : undefined}>{value}</dd>
+      </>
+    );
+  return (
+    <div data-testid="heartbeat-facts">
+      <h3>{t('result.heartbeat')}</h3>
+      <dl class="kv">
+        <dt>{t('result.hbEvent')}</dt>
+        <dd>
+          <span class={`pill pill-${eventTone(info.event, info.exit_status)}`} data-event={info.event}>
+            <span class="dot" aria-hidden="true" />
+            {t(`hb.event.${info.event}`)}
+          </span>
+        </dd>
+        {row(t('result.hbExitStatus'), info.exit_status?.toString(), true)}
+        {row(passed ? t('result.hbExpected') : t('result.hbNextExpected'), info.expected_at ? formatDateTime(info.expected_at, lang.value) : undefined)}
+        {row(t('result.hbStartedAt'), info.started_at ? formatDateTime(info.started_at, lang.value) : undefined)}
+        {row(t('result.hbRunDuration'), info.run_duration_ms !== undefined ? formatRunDuration(info.run_duration_ms, lang.value) : undefined, true)}
+        {row(t('result.hbLastSuccess'), info.last_success_at ? formatDateTime(info.last_success_at, lang.value) : undefined)}
+        {row(t('result.hbSchedule'), info.schedule, true)}
+      </dl>
+      <TextBlock title={t('result.hbBody')} text={info.body} preClass="mono excerpt" />
+    </div>
+  );
+}
+
 /** A failure kind in the UI language; unknown kinds (from newer pingers) humanized. */
 export function failureText(kind: string): string {
   const key = `failure.${kind}` as MessageKey;
@@ -131,8 +166,13 @@ export function ResultView({ result }: { result: CheckResult }) {
         </dd>
         <dt>{t('result.time')}</dt>
         <dd>{formatDateTime(result.started_at, lang.value)}</dd>
-        <dt>{t('result.duration')}</dt>
-        <dd class="mono">{formatMs(result.duration_ms)}</dd>
+        {/* A heartbeat's run time is among its facts, and it is not checked from a region. */}
+        {result.heartbeat ? null : (
+          <>
+            <dt>{t('result.duration')}</dt>
+            <dd class="mono">{formatMs(result.duration_ms)}</dd>
+          </>
+        )}
         {result.status_code ? (
           <>
             <dt>{t('result.status')}</dt>
@@ -145,10 +185,14 @@ export function ResultView({ result }: { result: CheckResult }) {
             <dd class="mono">{result.resolved_ip}</dd>
           </>
         ) : null}
-        <dt>{t('result.region')}</dt>
-        <dd>
-          {result.region} · <span class="muted">{result.pinger_id}</span>
-        </dd>
+        {result.heartbeat ? null : (
+          <>
+            <dt>{t('result.region')}</dt>
+            <dd>
+              {result.region} · <span class="muted">{result.pinger_id}</span>
+            </dd>
+          </>
+        )}
       </dl>
       {result.probe_degraded ? <div class="notice notice-warn">{t('result.probeDegraded')}</div> : null}
       {result.failure ? (
@@ -227,6 +271,7 @@ export function ResultView({ result }: { result: CheckResult }) {
           </table>
         </div>
       ) : null}
+      {result.heartbeat ? <HeartbeatFacts info={result.heartbeat} /> : null}
       <TextBlock title={t('result.banner')} text={result.banner} preClass="mono" />
       <TextBlock title={t('result.body')} text={result.body_excerpt} preClass="mono excerpt" />
     </div>

@@ -10,6 +10,7 @@ import { formatAgo, formatDateTime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { toast } from '../session';
+import { browserTimeZone, knownTimeZones } from '../timeZones';
 import {
   HEADER_PREFIX,
   buildCreate,
@@ -75,25 +76,6 @@ export function msgText(m: Msg): string {
   if ('text' in m) return m.text;
   if ('plural' in m) return tn(m.plural, m.n);
   return t(m.key, m.vars);
-}
-
-/** The browser's time zone (the default of new quiet hours). */
-function browserZone(): string {
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  } catch {
-    return 'UTC';
-  }
-}
-
-/** The IANA zones this browser knows, for the time zone input's suggestions. */
-function knownZones(): string[] {
-  const intl = Intl as unknown as { supportedValuesOf?: (k: string) => string[] };
-  try {
-    return intl.supportedValuesOf?.('timeZone') ?? [];
-  } catch {
-    return [];
-  }
 }
 
 /** Runs "Send test message" for `id` and says how it went. */
@@ -295,7 +277,7 @@ export function ChannelNewPage({ search }: { search: URLSearchParams }) {
           {t('common.back')}
         </a>
       </PageHead>
-      <ChannelForm key={kind} initial={emptyDraft(kind, browserZone())} onSaved={() => navigate('/channels')} />
+      <ChannelForm key={kind} initial={emptyDraft(kind, browserTimeZone())} onSaved={() => navigate('/channels')} />
     </div>
   );
 }
@@ -339,7 +321,7 @@ export function ChannelEditPage({ id }: { id: string }) {
       <ChannelForm
         key={`${channel.id}:${channel.created_at}`}
         channel={channel}
-        initial={draftFromChannel(channel, browserZone())}
+        initial={draftFromChannel(channel, browserTimeZone())}
         onSaved={(saved) => {
           channels.set({ ...channels.data!, items: channels.data!.items.map((c) => (c.id === saved.id ? saved : c)) });
           toast(t('common.saved'));
@@ -586,7 +568,7 @@ export function RoutingEditor(props: { draft: RoutingDraft; errors: FieldErrors;
   const r = props.draft;
   const err = (f: string) => (props.errors[f] ? msgText(props.errors[f]) : undefined);
   const set = (patch: Partial<RoutingDraft>) => props.onChange({ ...r, ...patch });
-  const zones = knownZones();
+  const zones = knownTimeZones();
   return (
     <Section title={t('chan.routing')}>
       <div class="grid" data-testid="routing-editor">

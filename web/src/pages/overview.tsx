@@ -3,11 +3,12 @@
 
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { RowUptime, Target, TargetStatus } from '../api/model';
+import type { CheckKind, RowUptime, Target, TargetStatus } from '../api/model';
 import { ErrorBox, NewLink, PageHead, StatusPill, useTitle, val } from '../components/ui';
 import { formatAgo, formatMs, formatUptime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
 import { navigate, useLocation } from '../router';
+import { describeSchedule } from '../state/heartbeat';
 import {
   RowExtras,
   TargetWindow,
@@ -324,6 +325,12 @@ export function Sparkline({ points, width = 96, height = 24 }: { points: (number
   );
 }
 
+/** A check kind's name: the protocols' acronyms, a heartbeat's word. */
+export function kindLabel(kind: CheckKind): string {
+  return kind === 'heartbeat' ? t('target.kind.heartbeat') : kind.toUpperCase();
+}
+
+/** What a target watches, in a line: its URL or host, a DNS query, a heartbeat's schedule. */
 export function addressOf(target: Pick<Target, 'spec'>): string {
   const s = target.spec;
   switch (s.kind) {
@@ -337,5 +344,8 @@ export function addressOf(target: Pick<Target, 'spec'>): string {
       return `${s.host}:${s.port ?? 443}`;
     case 'icmp':
       return s.host;
+    case 'heartbeat':
+      // A heartbeat has no address: its schedule, and its slug when it has one.
+      return [s.slug, describeSchedule(s, lang.value)].filter(Boolean).join(' · ');
   }
 }

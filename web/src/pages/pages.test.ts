@@ -3,7 +3,7 @@ import type { IncidentReport, PublicStatus } from '../api/model';
 import { detectFormat, localToIso } from './account';
 import { kindName, msgText } from './channels';
 import { incidentDuration, pickReport } from './incidents';
-import { addressOf } from './overview';
+import { addressOf, kindLabel } from './overview';
 import { overallTone } from './statusPages';
 import { dayTone } from './target';
 
@@ -68,6 +68,11 @@ describe('page logic', () => {
     expect(addressOf({ spec: { kind: 'tcp', host: 'db', port: 5432 } })).toBe('db:5432');
     expect(addressOf({ spec: { kind: 'dns', name: 'a.example', record_type: 'MX' } })).toBe('MX a.example');
     expect(addressOf({ spec: { kind: 'tls', host: 'a.example' } })).toBe('a.example:443');
+    expect(addressOf({ spec: { kind: 'icmp', host: '192.0.2.1' } })).toBe('192.0.2.1');
+    expect(addressOf({ spec: { kind: 'heartbeat', period_seconds: 86400 } })).toBe('every 1d');
+    expect(addressOf({ spec: { kind: 'heartbeat', cron: '0 2 * * *', timezone: 'Europe/Moscow', slug: 'backup' } })).toBe('backup · 0 2 * * * (Europe/Moscow)');
+    expect(kindLabel('heartbeat')).toBe('Heartbeat');
+    expect(kindLabel('icmp')).toBe('ICMP');
   });
   it('names channel kinds, and shows an unknown kind as the API spells it', () => {
     expect(kindName('slack')).toBe('Slack');

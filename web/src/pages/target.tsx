@@ -5,16 +5,28 @@ import { signal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { CheckResult, DailyUptime, Incident, Target } from '../api/model';
+import type { CheckResult, DailyUptime, HeartbeatSpec, Incident, Ping, Target } from '../api/model';
 import { ResultView, failureText } from '../components/result';
-import { CopyButton, ErrorBox, Section, Spinner, StatusPill, Table, Tabs, useAsync, useTitle } from '../components/ui';
-import { formatAgo, formatDate, formatDateTime, formatDuration, formatMs, formatUptime, resultSummary, stepFor } from '../format';
+import { CopyButton, ErrorBox, Section, Spinner, StatusPill, Table, Tabs, errorMessage, useAsync, useTitle } from '../components/ui';
+import {
+  formatAgo,
+  formatDate,
+  formatDateTime,
+  formatDuration,
+  formatMs,
+  formatRunDuration,
+  formatUntil,
+  formatUptime,
+  resultSummary,
+  stepFor,
+} from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
 import { theme, toast } from '../session';
 import type { PercentileKey } from '../components/latencyChart';
+import { describeSchedule, eventTone, heartbeatSummary, nextPing, pingExamples, type NextPing } from '../state/heartbeat';
 import { kindName } from './channels';
-import { addressOf } from './overview';
+import { addressOf, kindLabel } from './overview';
 import { IncidentRow } from './incidents';
 
 const LatencyChart = lazy(() => import('../components/latencyChart'));
@@ -39,9 +51,10 @@ export function TargetPage({ id }: { id: string }) {
   const tg = target.data;
   const ov = overview.data;
   const status = tg.paused ? 'paused' : tg.state.status;
+  const heartbeat = tg.spec.kind === 'heartbeat' ? tg.spec : null;
 
   async function togglePause() {
-    const { id: _id, created_at: _c, updated_at: _u, state: _s, ...input } = tg;
+    const { id: _id, created_at: _c, updated_at: _u, state: _s, ping_url: _p, heartbeat: _h, ...input } = tg;
     try {
       target.set(await api.updateTarget(tg.id, { ...input, paused: !tg.paused }));
     } catch (e) {
@@ -67,7 +80,7 @@ export function TargetPage({ id }: { id: string }) {
           </span>
         </div>
         <div class="actions">
-          <TestNowButton id={tg.id} />
+          {heartbeat ? null : <TestNowButton id={tg.id} />}
           <button type="button" class="btn" onClick={togglePause}>
             {tg.paused ? t('target.resume') : t('target.pause')}
           </button>
@@ -80,7 +93,10 @@ export function TargetPage({ id }: { id: string }) {
         </div>
       </div>
       <div class="muted">
-        <code>{addressOf(tg)}</code> · {tg.spec.kind.toUpperCase()} · {formatDuration(tg.interval_seconds, lang.value)}
+        <code>{addressOf(tg)}</code> · {kindLabel(tg.spec.kind)} ·{' '}
+        {heartbeat
+          ? t('hb.graceShort', { span: formatDuration(heartbeat.grace_seconds ?? 300, lang.value) })
+          : formatDuration(tg.interval_seconds, lang.value)}
         {tg.tags.length ? ` · ${tg.tags.map((x) => `#${x}`).join(' ')}` : ''}
       </div>
       {tg.state.last_failure ? (
@@ -97,19 +113,219 @@ export function TargetPage({ id }: { id: string }) {
             </div>
           </div>
         ))}
-        <div class="stat">
-          <div class="v">{formatMs(tg.state.last_latency_ms)}</div>
-          <div class="k">{t('target.latency')}</div>
-        </div>
+        {heartbeat ? (
+          <div class="stat">
+            <div class="v">{formatRunDuration(tg.heartbeat?.last_duration_ms)}</div>
+            <div class="k">{t('hb.lastDuration')}</div>
+          </div>
+        ) : (
+          <div class="stat">
+            <div class="v">{formatMs(tg.state.last_latency_ms)}</div>
+            <div class="k">{t('target.latency')}</div>
+          </div>
+        )}
       </div>
       <TestNowResult />
-      <LatencySection id={tg.id} />
+      {heartbeat ? (
+        <>
+          <HeartbeatSection target={tg} spec={heartbeat} onRotated={target.set} />
+          <PingExamplesSection target={tg} spec={heartbeat} />
+          <PingsSection id={tg.id} />
+        </>
+      ) : null}
+      <LatencySection id={tg.id} title={heartbeat ? t('hb.runDurations') : t('target.latency')} />
       <DailySection id={tg.id} />
       <ResultsSection id={tg.id} />
       <IncidentsSection id={tg.id} />
       <ChannelsSection id={tg.id} />
       <BadgeSection id={tg.id} />
     </div>
+  );
+}
+
+/** A heartbeat's URLs, schedule and state (the next ping, the last ones), and the "new ping URL" action. */
+function HeartbeatSection({ target, spec, onRotated }: { target: Target; spec: HeartbeatSpec; onRotated: (t: Target) => void }) {
+  const hb = target.heartbeat;
+  const now = Date.now();
+  async function rotate() {
+    if (!confirm(t('hb.rotateConfirm'))) return;
+    try {
+      onRotated(await api.rotatePingToken(target.id));
+      toast(t('hb.rotated'));
+    } catch (e) {
+      toast(errorMessage(e), 'error');
+    }
+  }
+  const when = (iso: string | null | undefined) => (iso ? `${formatDateTime(iso, lang.value)} (${formatAgo(iso, now, lang.value)})` : '—');
+  return (
+    <Section
+      title={t('hb.section')}
+      actions={
+        <button type="button" class="btn btn-small" data-testid="rotate-ping-url" onClick={rotate}>
+          {t('hb.rotate')}
+        </button>
+      }
+    >
+      <dl class="kv" data-testid="heartbeat-state">
+        <dt>{t('hb.pingUrl')}</dt>
+        <dd>
+          {target.ping_url ? <UrlLine url={target.ping_url} testid="ping-url" /> : '—'}
+        </dd>
+        {hb?.slug_url ? (
+          <>
+            <dt>{t('hb.slugUrl')}</dt>
+            <dd>
+              <UrlLine url={hb.slug_url} testid="slug-url" />
+            </dd>
+          </>
+        ) : null}
+        <dt>{t('hb.schedule')}</dt>
+        <dd>
+          <span class="mono">{describeSchedule(spec, lang.value)}</span> · {t('hb.graceShort', { span: formatDuration(spec.grace_seconds ?? 300, lang.value) })}
+        </dd>
+        <dt>{t('hb.nextPing')}</dt>
+        <NextPingText next={nextPing(target.paused, hb, now)} now={now} />
+        <dt>{t('hb.lastPing')}</dt>
+        <dd>{when(hb?.last_ping_at)}</dd>
+        <dt>{t('hb.lastSuccess')}</dt>
+        <dd>{when(hb?.last_success_at)}</dd>
+        <dt>{t('hb.lastDuration')}</dt>
+        <dd class="mono">{formatRunDuration(hb?.last_duration_ms)}</dd>
+        <dt>{t('hb.pingCount')}</dt>
+        <dd class="mono">{hb?.pings ?? 0}</dd>
+      </dl>
+      <p class="hint">{t('hb.urlHint')}</p>
+    </Section>
+  );
+}
+
+function UrlLine({ url, testid }: { url: string; testid: string }) {
+  return (
+    <span class="row">
+      <code data-testid={testid}>{url}</code>
+      <CopyButton text={url} />
+    </span>
+  );
+}
+
+function NextPingText({ next, now }: { next: NextPing; now: number }) {
+  const at = (iso: string) => formatDateTime(iso, lang.value);
+  let text: string;
+  switch (next.kind) {
+    case 'paused':
+      text = t('hb.next.paused');
+      break;
+    case 'waiting':
+      text = t('hb.next.waiting');
+      break;
+    case 'running':
+      text = t('hb.next.running', { at: `${at(next.since)} (${formatAgo(next.since, now, lang.value)})` });
+      break;
+    case 'expected':
+      text = t('hb.next.expected', { at: `${at(next.at)} (${formatUntil(next.at, now, lang.value)})` });
+      break;
+    case 'overdue':
+      text = t('hb.next.overdue', { at: `${at(next.at)} (${formatAgo(next.at, now, lang.value)})` });
+      break;
+  }
+  const alertAt = 'alertAt' in next ? next.alertAt : null;
+  return (
+    <dd data-testid="next-ping" data-next={next.kind}>
+      {text}
+      {alertAt ? <div class="muted">{t('hb.next.alertAt', { at: `${at(alertAt)} (${formatUntil(alertAt, now, lang.value)})` })}</div> : null}
+    </dd>
+  );
+}
+
+/** Copy-ready commands that ping the heartbeat, with its ping URL or its slug URL. */
+function PingExamplesSection({ target, spec }: { target: Target; spec: HeartbeatSpec }) {
+  const [which, setWhich] = useState<'ping' | 'slug'>('ping');
+  const slugUrl = target.heartbeat?.slug_url;
+  const url = which === 'slug' && slugUrl ? slugUrl : target.ping_url;
+  if (!url) return null;
+  return (
+    <Section
+      title={t('hb.examples')}
+      actions={
+        slugUrl ? (
+          <Tabs
+            value={which}
+            options={[
+              { value: 'ping', label: t('hb.pingUrl') },
+              { value: 'slug', label: t('hb.slugUrl') },
+            ]}
+            onChange={setWhich}
+          />
+        ) : undefined
+      }
+    >
+      {pingExamples(url, spec).map((e) => (
+        <div class="snippet-block" data-testid="ping-example" data-example={e.key}>
+          <div class="row">
+            <h3 class="grow">{t(e.key === 'crontab' && spec.cron === undefined ? 'hb.example.crontabPeriod' : `hb.example.${e.key}`)}</h3>
+            <CopyButton text={e.command} />
+          </div>
+          <pre class="snippet mono">{e.command}</pre>
+          {e.key === 'crontab' && spec.cron !== undefined ? <p class="hint">{t('hb.example.crontabZone', { tz: spec.timezone ?? 'UTC' })}</p> : null}
+        </div>
+      ))}
+    </Section>
+  );
+}
+
+/** The heartbeat's last pings, newest first; a ping's body (untrusted text) opens as plain text. */
+function PingsSection({ id }: { id: string }) {
+  const data = useAsync((s) => api.pings(id, 50, { signal: s }), [id], 15_000);
+  const [open, setOpen] = useState<string | null>(null);
+  const items: Ping[] = data.data?.items ?? [];
+  const keyOf = (p: Ping, i: number) => `${p.received_at}|${p.event}|${i}`;
+  return (
+    <Section title={t('hb.pings')}>
+      <ErrorBox error={data.error} onRetry={data.reload} />
+      {items.length === 0 && !data.loading ? <div class="empty">{t('hb.noPings')}</div> : null}
+      {items.length ? (
+        <Table testid="pings-table" head={[t('hb.col.time'), t('hb.col.event'), t('hb.col.exitStatus'), t('hb.col.duration'), t('hb.col.client'), t('hb.col.body')]}>
+          {items.map((p, i) => {
+            const key = keyOf(p, i);
+            return (
+              <>
+                <tr data-event={p.event}>
+                  <td class="muted">{formatDateTime(p.received_at, lang.value)}</td>
+                  <td>
+                    <span class={`pill pill-${eventTone(p.event, p.exit_status)}`}>
+                      <span class="dot" aria-hidden="true" />
+                      {t(`hb.event.${p.event}`)}
+                    </span>
+                  </td>
+                  <td class="mono">{p.exit_status ?? ''}</td>
+                  <td class="mono">{p.duration_ms === null || p.duration_ms === undefined ? '' : formatRunDuration(p.duration_ms, lang.value)}</td>
+                  <td>
+                    <span class="mono">{p.client_ip}</span> <span class="muted">{p.method}</span>
+                    {p.user_agent ? <div class="muted ua">{p.user_agent}</div> : null}
+                  </td>
+                  <td>
+                    {p.body ? (
+                      <button type="button" class="btn btn-small" aria-expanded={open === key} data-testid="ping-body-toggle" onClick={() => setOpen(open === key ? null : key)}>
+                        {open === key ? t('hb.hideBody') : t('hb.showBody')}
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+                {open === key && p.body ? (
+                  <tr>
+                    <td colSpan={6}>
+                      <pre class="snippet mono" data-testid="ping-body">
+                        {p.body}
+                      </pre>
+                    </td>
+                  </tr>
+                ) : null}
+              </>
+            );
+          })}
+        </Table>
+      ) : null}
+    </Section>
   );
 }
 
@@ -155,7 +371,7 @@ function TestNowResult() {
   );
 }
 
-function LatencySection({ id }: { id: string }) {
+function LatencySection({ id, title }: { id: string; title: string }) {
   const [range, setRange] = useState<RangeKey>('24h');
   const [pct, setPct] = useState<PercentileKey>('p50');
   const seconds = RANGES.find((r) => r.key === range)!.seconds;
@@ -172,7 +388,7 @@ function LatencySection({ id }: { id: string }) {
   );
   return (
     <Section
-      title={t('target.latency')}
+      title={title}
       actions={
         <>
           <Tabs value={range} options={RANGES.map((r) => ({ value: r.key, label: r.key }))} onChange={setRange} />
@@ -257,7 +473,7 @@ function ResultsSection({ id }: { id: string }) {
                 <StatusPill status={r.outcome} />
               </td>
               <td class="muted">{formatDateTime(r.started_at, lang.value)}</td>
-              <td>{resultSummary(r)}</td>
+              <td>{r.heartbeat ? heartbeatSummary(r, lang.value) : resultSummary(r)}</td>
               <td class="muted">{r.region}</td>
             </tr>
             {open === r.result_id ? (

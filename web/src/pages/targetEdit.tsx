@@ -19,6 +19,10 @@ import { Check, ErrorBox, Field, PageHead, RowDeleteButton, Spinner, errorMessag
 import { t, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, toast } from '../session';
+import { slugify } from '../format';
+import { TIME_UNITS, type TimeUnit } from '../state/heartbeat';
+import { browserTimeZone, knownTimeZones } from '../timeZones';
+import { kindLabel } from './overview';
 import {
   apiFieldKey,
   buildInput,
@@ -35,7 +39,9 @@ import {
 } from '../state/targetForm';
 
 export function TargetEditPage({ id }: { id?: string }) {
-  const [form, setForm] = useState<FormState | null>(id ? null : emptyForm(serverConfig.value?.min_interval_seconds, serverConfig.value?.regions));
+  const [form, setForm] = useState<FormState | null>(
+    id ? null : emptyForm(serverConfig.value?.min_interval_seconds, serverConfig.value?.regions, browserTimeZone()),
+  );
   const [loadError, setLoadError] = useState<unknown>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitted, setSubmitted] = useState(false);
@@ -50,7 +56,7 @@ export function TargetEditPage({ id }: { id?: string }) {
   useEffect(() => {
     if (!id) return;
     api.target(id).then((tg) => {
-      const loaded = formFromTarget(tg);
+      const loaded = formFromTarget(tg, browserTimeZone());
       setForm(loaded);
       setSavedInput(JSON.stringify(buildInput(loaded).input));
     }, setLoadError);
@@ -60,6 +66,8 @@ export function TargetEditPage({ id }: { id?: string }) {
   if (!form) return <Spinner />;
   const f = form;
   const minInterval = serverConfig.value?.min_interval_seconds ?? 1;
+  // A heartbeat is pinged, not checked: no interval, thresholds, regions or "Test now".
+  const checked = f.kind !== 'heartbeat';
 
   function update(mut: (f: FormState) => void) {
     const next = structuredClone(f);
@@ -157,15 +165,21 @@ export function TargetEditPage({ id }: { id?: string }) {
           <Field label={t('target.kind')} name="kind">
             <select name="kind" value={f.kind} onChange={(e) => update((x) => void (x.kind = val(e) as FormState['kind']))}>
               {CHECK_KINDS.map((k) => (
-                <option value={k}>{k.toUpperCase()}</option>
+                <option value={k}>{kindLabel(k)}</option>
               ))}
             </select>
           </Field>
-          {text('interval_seconds', t('target.interval'), f.interval, (v) => update((x) => void (x.interval = v)), { type: 'number', hint: `≥ ${minInterval}` })}
+          {checked
+            ? text('interval_seconds', t('target.interval'), f.interval, (v) => update((x) => void (x.interval = v)), { type: 'number', hint: `≥ ${minInterval}` })
+            : null}
           {text('tags', t('target.tags'), f.tags, (v) => update((x) => void (x.tags = v)))}
-          {text('failure_threshold', t('target.failureThreshold'), f.failureThreshold, (v) => update((x) => void (x.failureThreshold = v)), { type: 'number' })}
-          {text('success_threshold', t('target.successThreshold'), f.successThreshold, (v) => update((x) => void (x.successThreshold = v)), { type: 'number' })}
-          {(serverConfig.value?.regions.length ?? 0) > 1 ? (
+          {checked ? (
+            <>
+              {text('failure_threshold', t('target.failureThreshold'), f.failureThreshold, (v) => update((x) => void (x.failureThreshold = v)), { type: 'number' })}
+              {text('success_threshold', t('target.successThreshold'), f.successThreshold, (v) => update((x) => void (x.successThreshold = v)), { type: 'number' })}
+            </>
+          ) : null}
+          {checked && (serverConfig.value?.regions.length ?? 0) > 1 ? (
             <Field label={t('target.regions')} error={errText('regions')} wide>
               <div class="row">
                 {serverConfig.value!.regions.map((r) => (
@@ -254,6 +268,7 @@ export function TargetEditPage({ id }: { id?: string }) {
             {text('spec.degraded_above_ms', t('spec.icmpDegradedRtt'), f.icmp.degradedAboveMs, (v) => update((x) => void (x.icmp.degradedAboveMs = v)), { type: 'number' })}
           </div>
         ) : null}
+        {f.kind === 'heartbeat' ? <HeartbeatFields f={f} update={update} errText={errText} text={text} /> : null}
       </section>
       {Object.values(errors).some((e) => 'text' in e) ? (
         <div class="notice notice-error" role="alert" data-testid="api-errors">
@@ -273,9 +288,11 @@ export function TargetEditPage({ id }: { id?: string }) {
         </div>
       ) : null}
       <div class="form-actions">
-        <button type="button" class="btn" data-testid="test-now" onClick={testNow} disabled={testing}>
-          {testing ? t('target.testing') : t('target.testNow')}
-        </button>
+        {checked ? (
+          <button type="button" class="btn" data-testid="test-now" onClick={testNow} disabled={testing}>
+            {testing ? t('target.testing') : t('target.testNow')}
+          </button>
+        ) : null}
         <button type="submit" class="btn btn-primary" data-testid="save-target" disabled={busy}>
           {t('common.save')}
         </button>
@@ -290,6 +307,63 @@ export function TargetEditPage({ id }: { id?: string }) {
         </section>
       ) : null}
     </form>
+  );
+}
+
+type FieldsProps = { f: FormState; update: (m: (f: FormState) => void) => void; errText: (k: string) => string | undefined; text: TextFn };
+
+/** A heartbeat's schedule (a period in a unit, or cron in a time zone), grace time and slug. */
+function HeartbeatFields({ f, update, errText, text }: FieldsProps) {
+  const h = f.heartbeat;
+  const [zones] = useState(knownTimeZones);
+  const set = (m: (d: FormState['heartbeat']) => void) => update((x) => m(x.heartbeat));
+  // An amount and its unit in one field: the input is the field's control, the unit a select beside it.
+  const amount = (field: string, label: string, hint: string, value: string, unit: TimeUnit, onAmount: (d: FormState['heartbeat'], v: string) => void, onUnit: (d: FormState['heartbeat'], u: TimeUnit) => void) => (
+    <Field label={label} error={errText(field)} hint={hint} name={field}>
+      <div class="row">
+        <input class="grow" name={field} type="number" inputMode="numeric" min="1" value={value} onInput={(e) => set((d) => onAmount(d, val(e)))} />
+        <select name={`${field}.unit`} aria-label={label} value={unit} onChange={(e) => set((d) => onUnit(d, val(e) as TimeUnit))}>
+          {TIME_UNITS.map((u) => (
+            <option value={u.unit}>{t(`hb.unit.${u.unit}`)}</option>
+          ))}
+        </select>
+      </div>
+    </Field>
+  );
+  return (
+    <div class="grid" data-testid="heartbeat-fields">
+      <p class="muted wide">{t('hb.formNote')}</p>
+      <fieldset class="wide">
+        <legend>{t('hb.schedule')}</legend>
+        <div class="row hb-modes">
+          {(['period', 'cron'] as const).map((mode) => (
+            <label class="check">
+              <input type="radio" name="heartbeat-mode" value={mode} checked={h.mode === mode} onChange={() => set((d) => void (d.mode = mode))} />
+              <span>{t(`hb.mode.${mode}`)}</span>
+            </label>
+          ))}
+        </div>
+        <div class="grid">
+          {h.mode === 'period' ? (
+            amount('spec.period_seconds', t('hb.period'), t('hb.periodHint'), h.period, h.periodUnit, (d, v) => void (d.period = v), (d, u) => void (d.periodUnit = u))
+          ) : (
+            <>
+              {text('spec.cron', t('hb.cron'), h.cron, (v) => set((d) => void (d.cron = v)), { placeholder: '0 2 * * *', hint: t('hb.cronHint') })}
+              <Field label={t('hb.timezone')} error={errText('spec.timezone')} hint={t('hb.timezoneHint')} name="spec.timezone">
+                <input name="spec.timezone" list="pt-heartbeat-zones" autocomplete="off" value={h.timezone} onInput={(e) => set((d) => void (d.timezone = val(e)))} />
+                <datalist id="pt-heartbeat-zones">
+                  {zones.map((z) => (
+                    <option value={z} />
+                  ))}
+                </datalist>
+              </Field>
+            </>
+          )}
+        </div>
+      </fieldset>
+      {amount('spec.grace_seconds', t('hb.grace'), t('hb.graceHint'), h.grace, h.graceUnit, (d, v) => void (d.grace = v), (d, u) => void (d.graceUnit = u))}
+      {text('spec.slug', t('hb.slug'), h.slug, (v) => set((d) => void (d.slug = v)), { placeholder: slugify(f.name) || 'nightly-backup', hint: t('hb.slugHint') })}
+    </div>
   );
 }
 

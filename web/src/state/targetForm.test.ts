@@ -151,6 +151,63 @@ describe('buildInput', () => {
     expect(buildInput(f).errors['spec.timeout_ms']).toEqual({ key: 'valid.timeoutInterval' });
   });
 
+  it('builds a heartbeat with its schedule alone: no interval, regions or thresholds', () => {
+    const f = emptyForm(30, ['default', 'eu'], 'Europe/Moscow');
+    f.name = 'nightly backup';
+    f.kind = 'heartbeat';
+    f.tags = 'backup';
+    f.interval = '5'; // hidden for a heartbeat: never judged, never sent
+    f.heartbeat = { ...f.heartbeat, mode: 'cron', cron: '30 2 * * *', grace: '1', graceUnit: 'hours', slug: 'nightly' };
+    const { input, errors } = buildInput(f, 30);
+    expect(errors).toEqual({});
+    expect(input).toEqual({
+      name: 'nightly backup',
+      kind: 'heartbeat',
+      spec: { kind: 'heartbeat', cron: '30 2 * * *', timezone: 'Europe/Moscow', grace_seconds: 3600, slug: 'nightly' },
+      tags: ['backup'],
+      paused: false,
+    });
+    expect(buildInput(formFromTarget(input, 'UTC')).input).toEqual(input);
+
+    // The fields at fault are the API's paths, so that its 422 `field` lands beside the same input.
+    f.heartbeat = { ...f.heartbeat, mode: 'period', period: '5', periodUnit: 'seconds', grace: '0', slug: 'Nightly' };
+    expect(Object.keys(buildInput(f).errors).sort()).toEqual(['spec.grace_seconds', 'spec.period_seconds', 'spec.slug']);
+    expect(['spec.period_seconds', 'spec.cron', 'spec.timezone', 'spec.grace_seconds', 'spec.slug'].map(apiFieldKey)).toEqual([
+      'spec.period_seconds',
+      'spec.cron',
+      'spec.timezone',
+      'spec.grace_seconds',
+      'spec.slug',
+    ]);
+  });
+
+  it('opens a saved heartbeat with the check defaults kept aside, in case its kind changes', () => {
+    const saved: Target = {
+      id: '1',
+      name: 'hb',
+      kind: 'heartbeat',
+      spec: { kind: 'heartbeat', period_seconds: 86400, grace_seconds: 300 },
+      interval_seconds: 86400,
+      timeout_seconds: 30,
+      regions: ['heartbeat'],
+      tags: [],
+      failure_threshold: 1,
+      success_threshold: 1,
+      paused: false,
+      created_at: '',
+      updated_at: '',
+      state: { status: 'up', since: '2026-01-01T00:00:00Z', last_checked_at: null, last_latency_ms: null },
+      ping_url: 'http://pt.example/ping/0f6e2c1a-3b4d-4e5f-8a9b-0c1d2e3f4a5b',
+      heartbeat: { pings: 0 },
+    };
+    const f = formFromTarget(saved, 'Asia/Tokyo');
+    expect(f.heartbeat).toMatchObject({ mode: 'period', period: '1', periodUnit: 'days', timezone: 'Asia/Tokyo' });
+    expect(buildInput(f).input.spec).toEqual(saved.spec);
+    f.kind = 'http';
+    f.http.url = 'https://a.example/';
+    expect(buildInput(f).input).toMatchObject({ interval_seconds: 60, regions: ['default'], failure_threshold: 3, success_threshold: 2 });
+  });
+
   it('round-trips a saved target through the form', () => {
     const f = emptyForm();
     f.name = 'rt';

@@ -19,6 +19,7 @@ import type {
 import { SECRET_MASK } from '../api/model';
 import { formatStatusRanges, parseStatusRanges, splitList } from '../format';
 import type { MessageKey } from '../i18n';
+import { buildHeartbeatSpec, emptyHeartbeatDraft, heartbeatDraft, type HeartbeatDraft } from './heartbeat';
 
 export interface AssertionDraft {
   type: AssertionType;
@@ -124,9 +125,12 @@ export interface FormState {
     degradedLossPercent: string;
     degradedAboveMs: string;
   };
+  /** A heartbeat's schedule, grace time and slug; it has no interval, regions or thresholds of its own. */
+  heartbeat: HeartbeatDraft;
 }
 
-export function emptyForm(minInterval = 60, regions: string[] = ['default']): FormState {
+/** A new target's form; `timezone` (the browser's) is where a heartbeat's cron schedule is read. */
+export function emptyForm(minInterval = 60, regions: string[] = ['default'], timezone = 'UTC'): FormState {
   return {
     name: '',
     kind: 'http',
@@ -162,6 +166,7 @@ export function emptyForm(minInterval = 60, regions: string[] = ['default']): Fo
     dns: { name: '', recordType: 'A', resolver: '', resolverProtocol: 'udp', expectedAnswers: '', timeoutMs: '10000' },
     tls: { host: '', port: '443', sni: '', warnDays: '14', timeoutMs: '10000', starttls: '' },
     icmp: { host: '', count: '3', intervalMs: '200', timeoutMs: '1000', payloadSize: '56', degradedLossPercent: '', degradedAboveMs: '' },
+    heartbeat: emptyHeartbeatDraft(timezone),
   };
 }
 
@@ -171,8 +176,9 @@ export function emptyAssertion(type: AssertionType = 'body_contains'): Assertion
 
 const str = (n: number | undefined | null, dflt = ''): string => (n === undefined || n === null ? dflt : String(n));
 
-export function formFromTarget(t: Target | TargetInput): FormState {
-  const f = emptyForm();
+/** The form of a saved target (or an import entry); `timezone` as in {@link emptyForm}. */
+export function formFromTarget(t: Target | TargetInput, timezone = 'UTC'): FormState {
+  const f = emptyForm(60, ['default'], timezone);
   f.name = t.name;
   f.kind = t.spec.kind;
   // An import entry may leave these out: the form shows the API's defaults then.
@@ -243,6 +249,15 @@ export function formFromTarget(t: Target | TargetInput): FormState {
         degradedLossPercent: str(s.degraded_loss_percent),
         degradedAboveMs: str(s.degraded_above_ms),
       };
+      break;
+    case 'heartbeat':
+      f.heartbeat = heartbeatDraft(s, timezone);
+      // The API derives these for a heartbeat (its interval from the period, its own region, thresholds of 1):
+      // the form keeps its defaults, in case the kind is changed.
+      f.interval = '60';
+      f.regions = [];
+      f.failureThreshold = '3';
+      f.successThreshold = '2';
       break;
   }
   return f;
@@ -459,6 +474,11 @@ function buildSpec(ctx: Ctx, f: FormState): CheckSpec {
       if (slow !== undefined) spec.degraded_above_ms = slow;
       return spec;
     }
+    case 'heartbeat': {
+      const { spec, errors } = buildHeartbeatSpec(f.heartbeat);
+      Object.assign(ctx.errors, errors);
+      return { kind: 'heartbeat', ...spec };
+    }
   }
 }
 
@@ -496,6 +516,10 @@ export function buildInput(f: FormState, minInterval = 1): { input: TargetInput;
   const ctx: Ctx = { errors: {} };
   const name = required(ctx, 'name', f.name);
   const spec = buildSpec(ctx, f);
+  if (spec.kind === 'heartbeat') {
+    // Its schedule is in its spec: no interval, timeout, regions or thresholds (the API ignores them).
+    return { input: { name, kind: 'heartbeat', spec, tags: splitList(f.tags), paused: f.paused }, errors: ctx.errors };
+  }
   const interval = int(ctx, 'interval_seconds', f.interval, Math.max(1, minInterval)) ?? 60;
   const input: TargetInput = {
     name,
