@@ -915,11 +915,17 @@ pub struct HeartbeatSpec {
     /// A five-field cron expression (`0 2 * * *`), at most 100 bytes; not with
     /// `period_seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 100, nullable = false, example = "0 2 * * *"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, nullable = false, example = "0 2 * * *")
+    )]
     pub cron: Option<String>,
     /// The IANA time zone the cron expression is read in (default `UTC`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 64, nullable = false, example = "Europe/Moscow"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, nullable = false, example = "Europe/Moscow")
+    )]
     pub timezone: Option<String>,
     /// Seconds a ping may be late (1–31536000, default 300).
     #[serde(default = "default_grace_seconds")]
