@@ -1,10 +1,13 @@
 //! What an incident event says, read once: the target's name and host, the result the report
-//! rests on, the ids of the evidence, the latency against the baseline. Shared by the rule
-//! writer, the prompt and the validator so that all three see the same facts.
+//! rests on, the ids of the evidence, the latency against the baseline, a heartbeat's times in
+//! its own time zone. Shared by the rule writer, the prompt and the validator so that all three
+//! see the same facts.
 
 use std::collections::BTreeSet;
 
-use common::messages::{CheckResult, FailureKind, IncidentEvent, TargetStatus};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use common::messages::{CheckKind, CheckResult, FailureKind, HeartbeatInfo, IncidentEvent, TargetStatus};
 use uuid::Uuid;
 
 use crate::redact::Redactor;
@@ -46,7 +49,13 @@ impl<'a> Facts<'a> {
             .as_ref()
             .map(|t| (t.name.clone(), t.address.clone()))
             .unwrap_or_default();
-        let (host, port) = host_and_port(&address);
+        let is_heartbeat = event.target.as_ref().map(|t| t.check_kind) == Some(CheckKind::Heartbeat);
+        // A heartbeat is pushed to PingTower: there is no host of the job to name or to link.
+        let (host, port) = if is_heartbeat {
+            (None, None)
+        } else {
+            host_and_port(&address)
+        };
         let redactor = Redactor::from_urls(
             std::iter::once(address.as_str()).chain(
                 event
@@ -126,6 +135,34 @@ impl<'a> Facts<'a> {
             .unwrap_or_else(|| self.address.clone())
     }
 
+    /// The heartbeat facts of the result the report rests on (heartbeat targets).
+    pub fn heartbeat(&self) -> Option<&'a HeartbeatInfo> {
+        self.primary.and_then(|r| r.heartbeat.as_ref())
+    }
+
+    /// The time zone the report's heartbeat times are shown in ([`heartbeat_zone`]; UTC when
+    /// the result is no heartbeat).
+    pub fn time_zone(&self) -> Tz {
+        self.heartbeat().map(heartbeat_zone).unwrap_or(Tz::UTC)
+    }
+
+    /// `t` in [`Facts::time_zone`], with its date and the zone's abbreviation ([`zoned`]).
+    pub fn local_time(&self, t: DateTime<Utc>) -> String {
+        zoned(t, self.time_zone())
+    }
+
+    /// `t` in [`Facts::time_zone`] without its date when it falls on the day the incident
+    /// began there (`02:00 MSK`), else with it (`2026-11-17 02:14 MSK`).
+    pub fn local_time_short(&self, t: DateTime<Utc>) -> String {
+        let zone = self.time_zone();
+        let local = t.with_timezone(&zone);
+        if local.date_naive() == self.event.started_at.with_timezone(&zone).date_naive() {
+            local.format("%H:%M %Z").to_string()
+        } else {
+            local.format("%Y-%m-%d %H:%M %Z").to_string()
+        }
+    }
+
     /// The state the target is in after the event.
     pub fn state(&self) -> TargetStatus {
         self.event.state
@@ -181,6 +218,20 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// The time zone a heartbeat's times are shown in: its schedule's (cron), else UTC. A name
+/// chrono-tz does not know counts as UTC.
+pub fn heartbeat_zone(h: &HeartbeatInfo) -> Tz {
+    h.timezone
+        .as_deref()
+        .and_then(|z| z.parse::<Tz>().ok())
+        .unwrap_or(Tz::UTC)
+}
+
+/// `t` in `zone`, with its date and the zone's abbreviation: `2026-11-18 02:00 MSK`.
+pub fn zoned(t: DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
 /// Host and port of a URL, `host:port` or bare name.
 pub fn host_and_port(address: &str) -> (Option<String>, Option<u16>) {
     let address = address.trim();
@@ -225,6 +276,29 @@ mod tests {
         );
         assert_eq!(host_and_port("example.org."), (Some("example.org".into()), None));
         assert_eq!(host_and_port(""), (None, None));
+    }
+
+    #[test]
+    fn heartbeat_times_are_read_in_the_schedules_zone_and_an_unknown_zone_is_utc() {
+        use common::messages::FailureKind;
+        let mut event = crate::golden::opened(crate::golden::failing_result(FailureKind::HeartbeatMissed));
+        let due = event.evidence.results[1]
+            .heartbeat
+            .as_ref()
+            .and_then(|h| h.expected_at)
+            .unwrap();
+        let day_before = due - chrono::Duration::hours(23);
+        let facts = Facts::of(&event);
+        assert_eq!(facts.time_zone(), Tz::Europe__Moscow);
+        assert_eq!(facts.local_time(due), "2026-11-18 02:00 MSK");
+        assert_eq!(facts.local_time_short(due), "02:00 MSK");
+        assert_eq!(facts.local_time_short(day_before), "2026-11-17 03:00 MSK");
+        assert_eq!(facts.host, None, "a heartbeat has no host of its own");
+
+        event.evidence.results[1].heartbeat.as_mut().unwrap().timezone = Some("Mars/Olympus".into());
+        let facts = Facts::of(&event);
+        assert_eq!(facts.time_zone(), Tz::UTC);
+        assert_eq!(facts.local_time(due), "2026-11-17 23:00 UTC");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::language::Language;
 use crate::rules;
 
 /// Every failure kind; [`kind_is_listed`] breaks the build when one is added and not listed.
-pub const ALL_KINDS: [FailureKind; 29] = [
+pub const ALL_KINDS: [FailureKind; 32] = [
     FailureKind::DnsNxdomain,
     FailureKind::DnsServfail,
     FailureKind::DnsTimeout,
@@ -35,6 +35,9 @@ pub const ALL_KINDS: [FailureKind; 29] = [
     FailureKind::SlowResponse,
     FailureKind::BannerMismatch,
     FailureKind::PacketLoss,
+    FailureKind::HeartbeatMissed,
+    FailureKind::HeartbeatFailed,
+    FailureKind::HeartbeatLate,
     FailureKind::Timeout,
     FailureKind::BlockedAddress,
     FailureKind::Internal,
@@ -70,6 +73,9 @@ fn kind_is_listed(k: FailureKind) -> usize {
         | FailureKind::SlowResponse
         | FailureKind::BannerMismatch
         | FailureKind::PacketLoss
+        | FailureKind::HeartbeatMissed
+        | FailureKind::HeartbeatFailed
+        | FailureKind::HeartbeatLate
         | FailureKind::Timeout
         | FailureKind::BlockedAddress
         | FailureKind::Internal
@@ -147,7 +153,43 @@ fn unresolved(r: &mut CheckResult, dns: DnsInfo) {
     r.dns = Some(dns);
 }
 
-/// A failing HTTPS result of kind `kind` with the facts a pinger would attach.
+/// A UTC time of the heartbeat examples (`2026-11-17 23:00` is 02:00 in Moscow).
+fn utc(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).single().unwrap()
+}
+
+/// The nightly backup's heartbeat: `0 2 * * *` in Moscow, last success on the 17th at
+/// 02:14 MSK after a run of 14 min.
+fn nightly_backup(event: HeartbeatEvent) -> HeartbeatInfo {
+    HeartbeatInfo {
+        event,
+        exit_status: None,
+        expected_at: Some(utc(17, 23, 0)),
+        last_success_at: Some(utc(16, 23, 14)),
+        started_at: None,
+        run_duration_ms: Some(14 * 60_000),
+        schedule: "0 2 * * * (Europe/Moscow)".into(),
+        timezone: Some("Europe/Moscow".into()),
+        body: None,
+    }
+}
+
+/// `r` made a heartbeat result of the nightly backup seen at `seen`: no HTTP, no address.
+fn make_heartbeat(r: &mut CheckResult, info: HeartbeatInfo, seen: DateTime<Utc>) {
+    r.check_kind = CheckKind::Heartbeat;
+    r.started_at = seen;
+    r.finished_at = seen;
+    r.duration_ms = 0;
+    r.status_code = None;
+    r.hops.clear();
+    r.resolved_ip = None;
+    r.tls = None;
+    r.body_excerpt = None;
+    r.heartbeat = Some(info);
+}
+
+/// A failing HTTPS result of kind `kind` with the facts a pinger would attach (for heartbeat
+/// kinds, the result the backend records for the nightly backup).
 pub fn failing_result(kind: FailureKind) -> CheckResult {
     let url = "https://shop.example.com/health";
     let mut r = common::samples::check_result();
@@ -329,6 +371,35 @@ pub fn failing_result(kind: FailureKind) -> CheckResult {
                 "4 of 10 echo requests to 93.184.216.34 lost (40 % loss), above 20 %",
             )
         }
+        FailureKind::HeartbeatMissed => {
+            // Due at 02:00 MSK, down at 02:05 after a grace time of 5 min.
+            make_heartbeat(&mut r, nightly_backup(HeartbeatEvent::Missed), utc(17, 23, 5));
+            (Phase::Schedule, "no ping within 300 s of 2026-11-17T23:00:00Z")
+        }
+        FailureKind::HeartbeatFailed => {
+            // Started at 02:00 MSK, failed at 02:14 with exit status 1 and its output attached.
+            let mut info = nightly_backup(HeartbeatEvent::ExitStatus);
+            info.exit_status = Some(1);
+            info.started_at = Some(utc(17, 23, 0));
+            info.expected_at = Some(utc(18, 23, 0));
+            info.body = Some(
+                "pg_dump: error: connection to server at \"db.internal\" failed: FATAL: password authentication \
+                 failed for user \"backup\"\nPGPASSWORD=hunter22 pg_dump -h db.internal shop"
+                    .into(),
+            );
+            make_heartbeat(&mut r, info, utc(17, 23, 14));
+            (Phase::Schedule, "the job exited with status 1")
+        }
+        FailureKind::HeartbeatLate => {
+            // Started at 02:00 MSK, still not finished at 02:30 after a grace time of 30 min.
+            let mut info = nightly_backup(HeartbeatEvent::Late);
+            info.started_at = Some(utc(17, 23, 0));
+            make_heartbeat(&mut r, info, utc(17, 23, 30));
+            (
+                Phase::Schedule,
+                "the run started at 2026-11-17T23:00:00Z did not finish within 1800 s",
+            )
+        }
         FailureKind::Timeout => {
             r.duration_ms = 10_000;
             (Phase::Ttfb, "no response within 10 s")
@@ -358,6 +429,7 @@ pub fn opened(result: CheckResult) -> IncidentEvent {
     let mut event = common::samples::incident_event();
     let kind = result.failure.as_ref().map(|f| f.kind).unwrap();
     let is_tcp = result.check_kind == CheckKind::Tcp;
+    let heartbeat = result.heartbeat.clone();
     event.state = match result.outcome {
         Outcome::Degraded => TargetStatus::Degraded,
         _ => TargetStatus::Down,
@@ -381,6 +453,29 @@ pub fn opened(result: CheckResult) -> IncidentEvent {
         target.check_kind = CheckKind::Tcp;
         target.address = "shop.example.com:25".into();
         target.name = "Shop mail".into();
+    }
+    if let Some(info) = heartbeat {
+        // The incident began with the failing result; the last good one is its success ping.
+        event.started_at = event.evidence.results[1].started_at;
+        event.evidence.results[0].started_at = event.started_at - chrono::Duration::seconds(60);
+        let success = HeartbeatInfo {
+            event: HeartbeatEvent::Success,
+            exit_status: Some(0),
+            started_at: None,
+            body: None,
+            ..info.clone()
+        };
+        let mut good = common::samples::check_result();
+        make_heartbeat(&mut good, success, info.last_success_at.unwrap_or(event.started_at));
+        good.result_id = id(7);
+        good.outcome = Outcome::Up;
+        good.failure = None;
+        event.evidence.last_good = Some(good);
+        if let Some(target) = &mut event.target {
+            target.check_kind = CheckKind::Heartbeat;
+            target.address = info.schedule.clone();
+            target.name = "Nightly backup".into();
+        }
     }
     event
 }
@@ -585,5 +680,147 @@ fn a_host_that_answers_no_echo_request_is_reported_unreachable() {
         };
         assert!(report.summary.contains(all), "{}", report.summary);
         assert!(!report.summary.contains(some), "{}", report.summary);
+    }
+}
+
+#[test]
+fn a_missed_heartbeat_says_when_it_was_due_in_its_own_zone_and_what_the_last_run_did() {
+    let event = opened(failing_result(FailureKind::HeartbeatMissed));
+    for lang in Language::ALL {
+        let report = rules::write(&event, lang, at(3));
+        let expected: &[&str] = match lang.tag() {
+            "ru" => &[
+                "Задание «Nightly backup» не отчиталось о запуске, назначенном на 02:00 MSK",
+                "последний успешный запуск — 2026-11-17 02:14 MSK",
+                "длительность последнего запуска — 14 мин",
+            ],
+            _ => &[
+                "Nightly backup did not report for its run due at 02:00 MSK",
+                "its last success was at 2026-11-17 02:14 MSK",
+                "its last run took 14 min",
+            ],
+        };
+        for part in expected {
+            assert!(report.summary.contains(part), "{part} in {}", report.summary);
+        }
+        assert!(!report.summary.contains("UTC"), "{}", report.summary);
+        assert!(
+            report.probable_cause.contains("0 2 * * * (Europe/Moscow)"),
+            "{}",
+            report.probable_cause
+        );
+        let actions = report.recommended_actions.join("\n");
+        for tool in ["crontab -l", "systemctl list-timers", "journalctl", "curl"] {
+            assert!(actions.contains(tool), "{tool} in {actions}");
+        }
+    }
+}
+
+#[test]
+fn a_heartbeat_on_a_period_shows_its_times_in_utc_and_says_when_it_never_succeeded() {
+    let mut r = failing_result(FailureKind::HeartbeatMissed);
+    if let Some(h) = &mut r.heartbeat {
+        h.schedule = "every 3600 s".into();
+        h.timezone = None;
+        h.last_success_at = None;
+        h.run_duration_ms = None;
+    }
+    let event = opened(r);
+    let en = rules::write(&event, Language::En, at(3));
+    assert!(
+        en.summary
+            .ends_with("did not report for its run due at 23:00 UTC; it has not reported a success yet."),
+        "{}",
+        en.summary
+    );
+    let ru = rules::write(&event, Language::Ru, at(3));
+    assert!(
+        ru.summary
+            .ends_with("назначенном на 23:00 UTC; об успешном запуске оно ещё ни разу не сообщало."),
+        "{}",
+        ru.summary
+    );
+}
+
+#[test]
+fn a_failed_heartbeat_gives_its_exit_status_and_never_quotes_the_jobs_output() {
+    let event = opened(failing_result(FailureKind::HeartbeatFailed));
+    for lang in Language::ALL {
+        let report = rules::write(&event, lang, at(3));
+        let (summary, attached) = match lang.tag() {
+            "ru" => (
+                "Задание «Nightly backup» в 02:14 MSK сообщило о сбое (код завершения 1); запуск длился 14 мин.",
+                "приложило к сигналу",
+            ),
+            _ => (
+                "Nightly backup reported at 02:14 MSK that its run failed (exit status 1); the run took 14 min.",
+                "attached to its ping",
+            ),
+        };
+        assert_eq!(report.summary, summary);
+        assert!(
+            report.recommended_actions[0].contains(attached),
+            "{:?}",
+            report.recommended_actions
+        );
+        let text = serde_json::to_string(&report).unwrap();
+        for output in ["hunter22", "pg_dump", "db.internal", "password authentication"] {
+            assert!(!text.contains(output), "{output} in {text}");
+        }
+    }
+}
+
+#[test]
+fn a_fail_ping_without_status_and_a_killed_job_get_their_own_causes() {
+    let mut fail = failing_result(FailureKind::HeartbeatFailed);
+    if let Some(h) = &mut fail.heartbeat {
+        h.event = HeartbeatEvent::Fail;
+        h.exit_status = None;
+        h.body = None;
+    }
+    let report = rules::write(&opened(fail), Language::En, at(3));
+    assert_eq!(
+        report.summary,
+        "Nightly backup reported at 02:14 MSK that its run failed; the run took 14 min."
+    );
+    assert!(report.probable_cause.contains("/fail"), "{}", report.probable_cause);
+    assert!(
+        !report.recommended_actions.iter().any(|a| a.contains("attached")),
+        "no output, no action about it: {:?}",
+        report.recommended_actions
+    );
+
+    let mut killed = failing_result(FailureKind::HeartbeatFailed);
+    if let Some(h) = &mut killed.heartbeat {
+        h.exit_status = Some(137);
+    }
+    let event = opened(killed);
+    let en = rules::write(&event, Language::En, at(3));
+    assert!(en.summary.contains("(exit status 137)"), "{}", en.summary);
+    assert!(
+        en.probable_cause.contains("out-of-memory killer"),
+        "{}",
+        en.probable_cause
+    );
+    let ru = rules::write(&event, Language::Ru, at(3));
+    assert!(ru.probable_cause.contains("нехватки памяти"), "{}", ru.probable_cause);
+}
+
+#[test]
+fn a_late_heartbeat_says_when_the_run_started_and_that_it_did_not_finish_in_time() {
+    let event = opened(failing_result(FailureKind::HeartbeatLate));
+    for lang in Language::ALL {
+        let report = rules::write(&event, lang, at(3));
+        let summary = match lang.tag() {
+            "ru" => {
+                "Задание «Nightly backup» запустилось в 02:00 MSK, но не завершилось за допустимое время \
+                 (через 30 мин оно всё ещё выполнялось); предыдущий запуск длился 14 мин."
+            }
+            _ => {
+                "Nightly backup started a run at 02:00 MSK and did not finish it within the grace time \
+                 (still running after 30 min); the previous run took 14 min."
+            }
+        };
+        assert_eq!(report.summary, summary);
     }
 }

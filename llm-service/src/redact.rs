@@ -11,6 +11,10 @@
 //!    pairs, which are masked the same way ([`mask_text`]);
 //! 3. the values found in the evidence's own URLs are scrubbed wherever else they appear
 //!    ([`Redactor`]), so an error page saying "invalid key SECRET123" does not leak it either.
+//!
+//! A heartbeat's ping body is the output of the owner's own job (a backup script's log, a
+//! `pg_dump` error), where credentials come as `PGPASSWORD=…`, `api_key: …`, `"token": "…"`
+//! or `Authorization: Bearer …`: [`mask_output`] masks those forms too.
 
 use std::sync::LazyLock;
 
@@ -38,6 +42,16 @@ static SECRET_PAIR: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+/// A `name: value` field whose name says it holds a credential (logs, YAML, JSON).
+static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)\b([a-z0-9_.\-]*(?:key|token|secret|passw(?:or)?d|pwd|auth|sig(?:nature)?|session|credential)[a-z0-9_.\-]*)("?\s*:\s*"?)([^\s&;,"'<>`]+)"#,
+    )
+    .expect("valid regex")
+});
+/// The credential of an HTTP authorization scheme (`Bearer eyJ…`, `Basic dXNlcjpw…`).
+static AUTH_SCHEME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/\-]{8,}=*)").expect("valid regex"));
 /// A parameter name kept in clear: short and plain.
 static PLAIN_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_.\-\[\]]{1,32}$").expect("valid regex"));
 
@@ -126,6 +140,34 @@ pub fn mask_text(text: &str) -> String {
     SECRET_PAIR
         .replace_all(&paths, |c: &Captures<'_>| {
             if c[3].starts_with(MASK) {
+                c[0].to_owned()
+            } else {
+                format!("{}{}{MASK}", &c[1], &c[2])
+            }
+        })
+        .into_owned()
+}
+
+/// A job's output (a heartbeat's ping body) masked like free text ([`mask_text`]), and also
+/// every credential-looking `name: value` field and authorization scheme's credential.
+pub fn mask_output(text: &str) -> String {
+    let masked = mask_text(text);
+    let schemes = AUTH_SCHEME.replace_all(&masked, |c: &Captures<'_>| {
+        // "Bearer …" and "Basic …" are always credentials; "token validation failed" is prose,
+        // so after "token" only what has digits or is long is one.
+        let credential = &c[3];
+        let prose = c[1].eq_ignore_ascii_case("token")
+            && !credential.bytes().any(|b| b.is_ascii_digit())
+            && credential.len() < 20;
+        if !prose {
+            format!("{}{}{MASK}", &c[1], &c[2])
+        } else {
+            c[0].to_owned()
+        }
+    });
+    SECRET_FIELD
+        .replace_all(&schemes, |c: &Captures<'_>| {
+            if c[3].starts_with(MASK) || c[3].eq_ignore_ascii_case("bearer") || c[3].eq_ignore_ascii_case("basic") {
                 c[0].to_owned()
             } else {
                 format!("{}{}{MASK}", &c[1], &c[2])
@@ -235,6 +277,32 @@ mod tests {
         }
         assert!(masked.contains("https://a.example/b?api_key=***"), "{masked}");
         assert!(masked.contains("ok=1"), "ordinary pairs outside URLs stay: {masked}");
+    }
+
+    #[test]
+    fn credentials_in_a_jobs_output_are_masked_in_every_usual_form() {
+        let output = "pg_dump -h db.internal\nPGPASSWORD=hunter22 api_key: AKIAXYZ123\n\
+            {\"token\": \"tok-98765\"}\nAuthorization: Bearer eyJhbGciOi.abc.def\n\
+            curl https://u:pa55w0rd@backup.example/upload?sig=SIG4567\ndumped 1234 rows in 14 min";
+        let masked = mask_output(output);
+        for secret in [
+            "hunter22",
+            "AKIAXYZ123",
+            "tok-98765",
+            "eyJhbGciOi",
+            "pa55w0rd",
+            "SIG4567",
+        ] {
+            assert!(!masked.contains(secret), "{secret} in {masked}");
+        }
+        assert!(masked.contains("Authorization: Bearer ***"), "{masked}");
+        assert!(masked.contains("\"token\": \"***\""), "{masked}");
+        assert!(
+            masked.contains("dumped 1234 rows in 14 min"),
+            "ordinary output stays: {masked}"
+        );
+        assert!(masked.contains("pg_dump -h db.internal"), "{masked}");
+        assert_eq!(mask_output("token validation failed"), "token validation failed");
     }
 
     #[test]

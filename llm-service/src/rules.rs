@@ -1,8 +1,8 @@
 //! The rule-based writer: the built-in default and the fallback of the LLM.
 //!
 //! One explanation per failure kind and per event kind, built only from the evidence (never
-//! from the page body, which is untrusted). The match on [`FailureKind`] has no catch-all
-//! arm, so a new kind does not compile until it is explained.
+//! from the page body or a heartbeat's ping body, which are untrusted). The match on
+//! [`FailureKind`] has no catch-all arm, so a new kind does not compile until it is explained.
 //!
 //! This module decides *what* to say: each part of a report is a [`Msg`] (a message id of
 //! `crates/common/locales/*/report.ftl` and the facts it needs), free of any language. The
@@ -13,7 +13,8 @@
 use chrono::{DateTime, Utc};
 use common::i18n::{self, Arg, Language, Msg};
 use common::messages::{
-    CheckResult, FailureKind, IncidentEvent, IncidentEventKind, IncidentReport, Phase, ReportClaim, TargetStatus,
+    CheckResult, FailureKind, HeartbeatInfo, IncidentEvent, IncidentEventKind, IncidentReport, Phase, ReportClaim,
+    TargetStatus,
 };
 use common::msg;
 
@@ -185,6 +186,9 @@ pub fn kind_phrase(kind: FailureKind) -> Msg {
         K::SlowResponse => "kind-slow-response",
         K::BannerMismatch => "kind-banner-mismatch",
         K::PacketLoss => "kind-packet-loss",
+        K::HeartbeatMissed => "kind-heartbeat-missed",
+        K::HeartbeatFailed => "kind-heartbeat-failed",
+        K::HeartbeatLate => "kind-heartbeat-late",
         K::Timeout => "kind-timeout",
         K::BlockedAddress => "kind-blocked-address",
         K::Internal => "kind-internal",
@@ -254,6 +258,9 @@ fn failure(f: &Facts<'_>, kind: FailureKind) -> Draft {
         FailureKind::SlowResponse => slow_response(f),
         FailureKind::BannerMismatch => banner_mismatch(f),
         FailureKind::PacketLoss => packet_loss(f),
+        FailureKind::HeartbeatMissed => heartbeat_missed(f),
+        FailureKind::HeartbeatFailed => heartbeat_failed(f),
+        FailureKind::HeartbeatLate => heartbeat_late(f),
         FailureKind::Timeout => timeout(f),
         FailureKind::BlockedAddress => blocked_address(f),
         FailureKind::Internal => internal(f),
@@ -706,6 +713,124 @@ fn packet_loss(f: &Facts<'_>) -> Draft {
             impact: with_regions(msg!("packet-loss-impact", host), f),
             actions: vec![msg!("packet-loss-action-1", host), msg!("packet-loss-action-2")],
         }
+    }
+}
+
+/// A heartbeat's time in the job's own time zone: `02:00 MSK`, with the date when it is not
+/// the day the incident began.
+fn job_time(f: &Facts<'_>, t: Option<DateTime<Utc>>) -> Arg {
+    t.map(|t| Arg::Text(f.local_time_short(t))).unwrap_or_else(unknown)
+}
+
+/// A run's duration in words (`14 min`), from milliseconds.
+fn run_duration(ms: u64) -> Msg {
+    i18n::duration(i64::try_from(ms.saturating_add(500) / 1000).unwrap_or(i64::MAX))
+}
+
+/// The schedule as the owner wrote it (a cron expression is theirs), quoted.
+fn schedule_of(h: Option<&HeartbeatInfo>) -> String {
+    h.map(|h| quoted(&h.schedule))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// What is known of the runs before a missed ping: the last success and the last run's
+/// duration ("; its last success was at 2026-11-17 02:14 MSK, and its last run took 14 min").
+fn heartbeat_history(f: &Facts<'_>, h: Option<&HeartbeatInfo>) -> Msg {
+    let success = h.and_then(|h| h.last_success_at);
+    let took = h.and_then(|h| h.run_duration_ms).map(run_duration);
+    match (success, took) {
+        (Some(_), Some(took)) => msg!("heartbeat-last-success-and-run", when = job_time(f, success), took),
+        (Some(_), None) => msg!("heartbeat-last-success", when = job_time(f, success)),
+        (None, Some(took)) => msg!("heartbeat-last-run", took),
+        (None, None) => msg!("heartbeat-no-success"),
+    }
+}
+
+/// The explanation of [`FailureKind::HeartbeatMissed`]: no ping by the schedule's deadline.
+fn heartbeat_missed(f: &Facts<'_>) -> Draft {
+    let name = &f.name;
+    let h = f.heartbeat();
+    let expected = job_time(f, h.and_then(|h| h.expected_at));
+    let history = heartbeat_history(f, h);
+    let schedule = schedule_of(h);
+    Draft {
+        summary: msg!("heartbeat-missed-summary", name, expected, history),
+        cause: msg!("heartbeat-missed-cause", schedule),
+        impact: msg!("heartbeat-missed-impact", name),
+        actions: vec![
+            msg!("heartbeat-action-scheduler"),
+            msg!("heartbeat-action-logs"),
+            msg!("heartbeat-action-reach"),
+        ],
+    }
+}
+
+/// The explanation of [`FailureKind::HeartbeatFailed`]: the job reported a failure (`/fail`
+/// or a non-zero exit status); the usual exit statuses of a shell get their own causes. The
+/// job's output is never quoted: the report only says that one is attached.
+fn heartbeat_failed(f: &Facts<'_>) -> Draft {
+    let name = &f.name;
+    let h = f.heartbeat();
+    let at = job_time(f, f.primary.map(|r| r.started_at));
+    let code = h.and_then(|h| h.exit_status);
+    let status = code
+        .map(|code| Arg::Msg(Box::new(msg!("heartbeat-exit-status", code))))
+        .unwrap_or_else(|| Arg::Text(String::new()));
+    let took = h
+        .and_then(|h| h.run_duration_ms)
+        .map(|ms| Arg::Msg(Box::new(msg!("heartbeat-run-took", took = run_duration(ms)))))
+        .unwrap_or_else(|| Arg::Text(String::new()));
+    let cause = match code {
+        None => msg!("heartbeat-failed-cause"),
+        Some(126) => msg!("heartbeat-failed-126-cause"),
+        Some(127) => msg!("heartbeat-failed-127-cause"),
+        Some(137) => msg!("heartbeat-failed-137-cause"),
+        Some(143) => msg!("heartbeat-failed-143-cause"),
+        Some(code) => msg!("heartbeat-failed-status-cause", code),
+    };
+    let mut actions = Vec::new();
+    if h.and_then(|h| h.body.as_deref()).is_some_and(|b| !b.trim().is_empty()) {
+        actions.push(msg!("heartbeat-action-output"));
+    }
+    actions.push(msg!("heartbeat-action-logs"));
+    actions.push(msg!("heartbeat-failed-action-rerun"));
+    Draft {
+        summary: msg!("heartbeat-failed-summary", name, at, status, took),
+        cause,
+        impact: msg!("heartbeat-failed-impact", name),
+        actions,
+    }
+}
+
+/// The explanation of [`FailureKind::HeartbeatLate`]: a run started and did not finish
+/// within the grace time.
+fn heartbeat_late(f: &Facts<'_>) -> Draft {
+    let name = &f.name;
+    let h = f.heartbeat();
+    let run_start = h.and_then(|h| h.started_at);
+    let started = job_time(f, run_start);
+    // How long the run had gone on when the deadline passed (the result's time).
+    let running = match (run_start, f.primary.map(|r| r.started_at)) {
+        (Some(start), Some(seen)) if seen > start => Arg::Msg(Box::new(msg!(
+            "heartbeat-late-running",
+            running = i18n::duration((seen - start).num_seconds())
+        ))),
+        _ => Arg::Text(String::new()),
+    };
+    let usual = h
+        .and_then(|h| h.run_duration_ms)
+        .map(|ms| Arg::Msg(Box::new(msg!("heartbeat-late-previous", took = run_duration(ms)))))
+        .unwrap_or_else(|| Arg::Text(String::new()));
+    Draft {
+        summary: msg!("heartbeat-late-summary", name, started, running, usual),
+        cause: msg!("heartbeat-late-cause"),
+        impact: msg!("heartbeat-late-impact", name),
+        actions: vec![
+            msg!("heartbeat-late-action-1"),
+            msg!("heartbeat-action-logs"),
+            msg!("heartbeat-action-reach"),
+        ],
     }
 }
 

@@ -289,7 +289,14 @@ static KIND_CLAIMS: LazyLock<Vec<(Regex, &'static [FailureKind])>> = LazyLock::n
         ),
         (
             r"(?i)timed?\s*-?out|time\s+limit|таймаут|тайм-аут|истекло\s+время|превышен\w*\s+(?:время|тайм)",
-            &[K::DnsTimeout, K::ConnectTimeout, K::Timeout, K::SlowResponse],
+            &[
+                K::DnsTimeout,
+                K::ConnectTimeout,
+                K::Timeout,
+                K::SlowResponse,
+                K::HeartbeatMissed,
+                K::HeartbeatLate,
+            ],
         ),
     ];
     table
@@ -323,6 +330,14 @@ fn contradictions(text: &str, f: &Facts<'_>) -> Result<(), Rejection> {
     }
     let codes = f.status_codes();
     for c in STATUS_CODE.captures_iter(text) {
+        // "exit status 127" and "exit code 137" are a job's, not HTTP's (heartbeats).
+        let before = text[..c.get(0).map_or(0, |m| m.start())].trim_end();
+        if before
+            .get(before.len().saturating_sub(4)..)
+            .is_some_and(|word| word.eq_ignore_ascii_case("exit"))
+        {
+            continue;
+        }
         let Some(code) = c
             .get(1)
             .or_else(|| c.get(2))
@@ -434,6 +449,27 @@ mod tests {
         }
         let fenced = format!("```json\n{}\n```", answer("Down: HTTP 503."));
         check(&fenced, &event, Language::En, "m", Utc::now()).unwrap();
+    }
+
+    #[test]
+    fn a_heartbeat_report_may_give_exit_statuses_and_say_a_run_timed_out() {
+        let event = crate::golden::opened(crate::golden::failing_result(FailureKind::HeartbeatLate));
+        let result_id = event.evidence.results[1].result_id.to_string();
+        let verdict = |summary: &str| {
+            let answer = json!({
+                "summary": summary,
+                "probable_cause": "The backup hangs on a lock.",
+                "impact": "Tonight's backup is not done yet.",
+                "recommended_actions": ["Check whether the backup still runs (ps)."],
+                "claims": [{"text": summary, "result_ids": [result_id]}],
+            });
+            check(&answer.to_string(), &event, Language::En, "m", Utc::now())
+        };
+
+        verdict("Nightly backup timed out: its run did not finish; the last one ended with exit status 137.").unwrap();
+        verdict("Nightly backup's last run ended with exit code 143.").unwrap();
+        let got = verdict("Nightly backup's endpoint returned status 502.").unwrap_err();
+        assert_eq!(got.reason(), "contradiction", "{got}");
     }
 
     #[test]

@@ -163,6 +163,38 @@ other-summary = { $head }: the check failed ({ $message }).
 other-cause = A failure this version of PingTower does not classify; the pinger's message above is the best description.
 other-action-1 = Open { $address } by hand and look at the latest check results.
 
+## Heartbeats: the job pings PingTower, silence is the alarm. Times are in the job's own time
+## zone ($expected, $when, $at, $started); the job's output is never quoted, only mentioned.
+
+heartbeat-missed-summary = { $name } did not report for its run due at { $expected }{ $history }.
+heartbeat-last-success-and-run = ; its last success was at { $when }, and its last run took { $took }
+heartbeat-last-success = ; its last success was at { $when }
+heartbeat-last-run = ; its last run took { $took }
+heartbeat-no-success = ; it has not reported a success yet
+heartbeat-missed-cause = Its schedule is { $schedule }, and no ping came by the deadline: the job did not start (its scheduler is stopped, the job was removed or disabled, or its host is down), it is still running or has hung, or it ran but its ping did not reach PingTower (network, DNS, proxy, a wrong ping URL).
+heartbeat-missed-impact = The work of { $name } has probably not been done since its last success; what depends on it (backups to restore from, exports, reports) may be missing or stale.
+heartbeat-failed-summary = { $name } reported at { $at } that its run failed{ $status }{ $took }.
+heartbeat-exit-status = {" "}(exit status { $code })
+heartbeat-run-took = ; the run took { $took }
+heartbeat-failed-cause = The job itself reported that it failed (a /fail ping): it ran, but something in it went wrong; its output and logs say what.
+heartbeat-failed-status-cause = The job ran and exited with status { $code }: one of its commands failed; its output and logs say which.
+heartbeat-failed-126-cause = Exit status 126: a command of the job was found but could not be executed (no execute permission, or a wrong interpreter line).
+heartbeat-failed-127-cause = Exit status 127: a command of the job was not found, often because the scheduler's PATH is shorter than a login shell's, or a tool was uninstalled.
+heartbeat-failed-137-cause = Exit status 137: the job was killed (SIGKILL), most often by the out-of-memory killer or by a time limit that kills it.
+heartbeat-failed-143-cause = Exit status 143: the job was terminated (SIGTERM), for example by a time limit, a shutdown or an operator.
+heartbeat-failed-impact = The work of { $name } was not done this time, or only in part; what depends on it (backups to restore from, exports, reports) may be missing or incomplete.
+heartbeat-failed-action-rerun = Run the job by hand as the scheduler's user and with its environment, fix the error, and make sure the next run reports success.
+heartbeat-late-summary = { $name } started a run at { $started } and did not finish it within the grace time{ $running }{ $usual }.
+heartbeat-late-running = {" "}(still running after { $running })
+heartbeat-late-previous = ; the previous run took { $took }
+heartbeat-late-cause = The run hangs or is much slower than usual (waiting on a lock, a slow disk or network, far more data than usual), it was killed before its final ping (out of memory, a reboot), or it finished but its final ping did not reach PingTower.
+heartbeat-late-impact = The work of { $name } is not done yet; if the run hangs, the next runs may pile up behind it or be skipped.
+heartbeat-late-action-1 = Check on the job's host whether the run is still going and what it waits for (ps, systemctl status, lock files).
+heartbeat-action-scheduler = Check the job's scheduler on its host: the cron entry or systemd timer is there and enabled, and the scheduler runs (crontab -l, systemctl list-timers).
+heartbeat-action-logs = Read the job's logs of the last run (journalctl -u for a timer's unit, the cron mail or syslog, the job's own log).
+heartbeat-action-reach = Check that the job's host can reach PingTower: call the ping URL from it by hand (curl -fsS -m 10 <ping URL>) and look at DNS, the firewall and proxies.
+heartbeat-action-output = Read the output the job attached to its ping, on the check result in PingTower.
+
 ## Unexpected status codes (by code; -slow when a slow-down came first)
 
 http-status-slow-summary = { $head }: the server answers { $status } after a slow-down: responses took { $latency } ms against a usual { $baseline } ms.
@@ -255,6 +287,9 @@ kind-unexpected-final-url = unexpected final URL
 kind-slow-response = slow response
 kind-banner-mismatch = unexpected banner
 kind-packet-loss = packet loss
+kind-heartbeat-missed = missed heartbeat
+kind-heartbeat-failed = job reported a failure
+kind-heartbeat-late = run did not finish in time
 kind-timeout = timeout
 kind-blocked-address = blocked address
 kind-internal = check could not run
