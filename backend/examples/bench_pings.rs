@@ -121,7 +121,11 @@ async fn main() {
     let rate = env_num("BENCH_RATE", 5_000) as u64;
     let n = env_num("BENCH_HEARTBEATS", 5_000);
 
-    let (pg, broker, ch) = (TestPg::new().await, TestBroker::new().await, TestClickHouse::new().await);
+    let (pg, broker, ch) = (
+        TestPg::new().await,
+        TestBroker::new().await,
+        TestClickHouse::new().await,
+    );
     let mut config = backend::Config {
         amqp: broker.config.clone(),
         pg: pg.config.clone(),
@@ -152,7 +156,10 @@ async fn main() {
         .unwrap();
     // Warm up: the broker connection, the pools, the lookup cache of a few heartbeats.
     for t in tokens.iter().take(50) {
-        assert!(one(&client, &format!("{base}{t}")).await, "a warm-up ping is answered 200");
+        assert!(
+            one(&client, &format!("{base}{t}")).await,
+            "a warm-up ping is answered 200"
+        );
     }
     println!("bench_pings: {n} heartbeats, the backend and this load generator on one machine");
 
@@ -163,7 +170,13 @@ async fn main() {
     let end = started + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, tally, tokens, next, base) = (client.clone(), tally.clone(), tokens.clone(), next.clone(), base.clone());
+            let (client, tally, tokens, next, base) = (
+                client.clone(),
+                tally.clone(),
+                tokens.clone(),
+                next.clone(),
+                base.clone(),
+            );
             tokio::spawn(async move {
                 while Instant::now() < end {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -194,7 +207,10 @@ async fn main() {
         let due = started + interval.mul_f64(i as f64);
         tokio::time::sleep_until(due.into()).await;
         let (client, tally) = (client.clone(), tally.clone());
-        let url = format!("{base}{}", tokens[(next.fetch_add(1, Ordering::Relaxed) as usize) % tokens.len()]);
+        let url = format!(
+            "{base}{}",
+            tokens[(next.fetch_add(1, Ordering::Relaxed) as usize) % tokens.len()]
+        );
         tasks.push(tokio::spawn(async move {
             let ok = one(&client, &url).await;
             tally.record(ok, due.elapsed());

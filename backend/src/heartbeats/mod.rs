@@ -84,20 +84,20 @@ pub enum Ping {
 }
 
 impl Ping {
-    /// The ping of a URL's last segment after the token or slug (`None`: plain success);
-    /// `Err` for a segment that is none of `start`, `fail`, `log` or 0–255.
-    pub fn parse(action: Option<&str>) -> Result<Self, ()> {
+    /// The ping of a URL's last segment after the token or slug (`None` for the segment: plain
+    /// success); `None` for a segment that is none of `start`, `fail`, `log` or 0–255.
+    pub fn parse(action: Option<&str>) -> Option<Self> {
         match action {
-            None | Some("") => Ok(Ping::Success),
-            Some("start") => Ok(Ping::Start),
-            Some("fail") => Ok(Ping::Fail),
-            Some("log") => Ok(Ping::Log),
+            None | Some("") => Some(Ping::Success),
+            Some("start") => Some(Ping::Start),
+            Some("fail") => Some(Ping::Fail),
+            Some("log") => Some(Ping::Log),
             Some(n) if n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) => match n.parse::<u8>() {
-                Ok(0) => Ok(Ping::Success),
-                Ok(code) => Ok(Ping::Exit(code)),
-                Err(_) => Err(()),
+                Ok(0) => Some(Ping::Success),
+                Ok(code) => Some(Ping::Exit(code)),
+                Err(_) => None,
             },
-            Some(_) => Err(()),
+            Some(_) => None,
         }
     }
 
@@ -405,16 +405,16 @@ mod tests {
 
     #[test]
     fn urls_last_segment_is_a_ping_kind() {
-        assert_eq!(Ping::parse(None), Ok(Ping::Success));
-        assert_eq!(Ping::parse(Some("0")), Ok(Ping::Success));
-        assert_eq!(Ping::parse(Some("1")), Ok(Ping::Exit(1)));
-        assert_eq!(Ping::parse(Some("255")), Ok(Ping::Exit(255)));
-        assert_eq!(Ping::parse(Some("256")), Err(()));
-        assert_eq!(Ping::parse(Some("start")), Ok(Ping::Start));
-        assert_eq!(Ping::parse(Some("fail")), Ok(Ping::Fail));
-        assert_eq!(Ping::parse(Some("log")), Ok(Ping::Log));
-        assert_eq!(Ping::parse(Some("-1")), Err(()));
-        assert_eq!(Ping::parse(Some("stop")), Err(()));
+        assert_eq!(Ping::parse(None), Some(Ping::Success));
+        assert_eq!(Ping::parse(Some("0")), Some(Ping::Success));
+        assert_eq!(Ping::parse(Some("1")), Some(Ping::Exit(1)));
+        assert_eq!(Ping::parse(Some("255")), Some(Ping::Exit(255)));
+        assert_eq!(Ping::parse(Some("256")), None);
+        assert_eq!(Ping::parse(Some("start")), Some(Ping::Start));
+        assert_eq!(Ping::parse(Some("fail")), Some(Ping::Fail));
+        assert_eq!(Ping::parse(Some("log")), Some(Ping::Log));
+        assert_eq!(Ping::parse(Some("-1")), None);
+        assert_eq!(Ping::parse(Some("stop")), None);
     }
 
     #[test]

@@ -211,7 +211,7 @@ async fn handle(
     body: Bytes,
 ) -> ApiResult<Response> {
     let at = state.config.api.clock.now();
-    let ping = Ping::parse(action).map_err(|()| unknown_action())?;
+    let ping = Ping::parse(action).ok_or_else(unknown_action)?;
     let well_formed = match &key {
         Key::Token(t) => is_token(t),
         Key::Slug { ping_key, slug } => ping_key.len() == 22 && is_slug(slug),
