@@ -824,3 +824,30 @@ fn a_late_heartbeat_says_when_the_run_started_and_that_it_did_not_finish_in_time
         assert_eq!(report.summary, summary);
     }
 }
+
+#[test]
+fn a_heartbeat_back_reports_again_and_asks_about_the_missed_runs_not_users() {
+    let mut event = opened(failing_result(FailureKind::HeartbeatMissed));
+    event.kind = IncidentEventKind::Resolved;
+    event.state = TargetStatus::Up;
+    event.started_at = at(0);
+    event.resolved_at = Some(at(7_500));
+    for lang in Language::ALL {
+        let report = rules::write(&event, lang, at(7_600));
+        let (reports, missed, users) = match lang.tag() {
+            "ru" => ("снова отчитывается", "пропущенные", "пользовател"),
+            _ => ("reports again", "runs missed", "users"),
+        };
+        assert!(report.impact.contains(reports), "{}", report.impact);
+        let actions = report.recommended_actions.join("\n");
+        assert!(actions.contains(missed), "{actions}");
+        assert!(!actions.contains(users), "{actions}");
+    }
+    // Any other target keeps the service wording.
+    let service = rules::write(&resolved_event(), Language::En, at(7_600));
+    assert!(
+        service.impact.contains("works again for everyone"),
+        "{}",
+        service.impact
+    );
+}

@@ -13,8 +13,8 @@
 use chrono::{DateTime, Utc};
 use common::i18n::{self, Arg, Language, Msg};
 use common::messages::{
-    CheckResult, FailureKind, HeartbeatInfo, IncidentEvent, IncidentEventKind, IncidentReport, Phase, ReportClaim,
-    TargetStatus,
+    CheckKind, CheckResult, FailureKind, HeartbeatInfo, IncidentEvent, IncidentEventKind, IncidentReport, Phase,
+    ReportClaim, TargetStatus,
 };
 use common::msg;
 
@@ -988,6 +988,16 @@ fn resolved(f: &Facts<'_>) -> Draft {
         None => msg!("resolved-cause-unknown"),
         Some(kinds) => msg!("resolved-cause", kinds),
     };
+    let heartbeat = f.event.target.as_ref().map(|t| t.check_kind) == Some(CheckKind::Heartbeat);
+    if heartbeat {
+        // A job, not a service: nobody was turned away, but its missed runs may still be missing.
+        return Draft {
+            summary: msg!("resolved-summary", name, lasted, since, until),
+            cause,
+            impact: msg!("resolved-impact-heartbeat", name, lasted),
+            actions: vec![msg!("resolved-action-1"), msg!("resolved-action-heartbeat")],
+        };
+    }
     Draft {
         summary: msg!("resolved-summary", name, lasted, since, until),
         cause,

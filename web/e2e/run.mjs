@@ -288,6 +288,35 @@ async function main() {
     return summary;
   });
 
+  await step('a heartbeat: added through the form, pinged like a Healthchecks script, its page shows the pings', ['registered'], async () => {
+    await page.goto(`${BASE}/targets/new`);
+    await page.selectOption('select[name=kind]', 'heartbeat');
+    await page.waitForSelector('[data-testid=heartbeat-fields]');
+    await page.fill('input[name=name]', 'e2e nightly job');
+    await page.check('input[name=heartbeat-mode][value=cron]');
+    await page.fill('input[name="spec.cron"]', '0 2 * * *');
+    await page.fill('input[name="spec.timezone"]', 'Europe/Moscow');
+    await page.click('[data-testid=save-target]');
+    await page.waitForSelector('[data-testid=heartbeat-state]');
+    const pingUrl = (await page.textContent('[data-testid=ping-url]')).trim();
+    const path = pingUrl.slice(pingUrl.indexOf('/ping/'));
+    // The job: a start, then its exit status with its output.
+    for (const [suffix, body] of [['/start', undefined], ['/0', 'dumped 42 tables']]) {
+      const r = await fetch(`${API_BASE}${path}${suffix}`, { method: body ? 'POST' : 'GET', body });
+      if (r.status !== 200) throw new Error(`ping ${suffix} answered ${r.status}`);
+    }
+    await page.reload();
+    await page.waitForSelector('[data-testid=pings-table] tr[data-event=start]');
+    await page.waitForSelector('[data-testid=pings-table] tr[data-event=success]');
+    await page.click('[data-testid=ping-body-toggle] >> nth=0');
+    const body = await page.textContent('[data-testid=ping-body]');
+    if (!body.includes('dumped 42 tables')) throw new Error(`the ping's body is not shown: ${body}`);
+    const next = await page.getAttribute('[data-testid=next-ping]', 'data-next');
+    if (next !== 'expected') throw new Error(`the next ping should be expected, got ${next}`);
+    await shot(page, '15c-heartbeat');
+    return path.replace(/[0-9a-f-]{36}/, '{token}');
+  });
+
   await step('API tokens: create one, shown once', ['registered'], async () => {
     await page.goto(`${BASE}/tokens`);
     await page.fill('input[name=token-name]', 'ci');

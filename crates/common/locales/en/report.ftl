@@ -236,6 +236,8 @@ resolved-summary = { $name } is back up after { $lasted } (from { $since } to { 
 resolved-impact = { $address } works again for everyone. It was unavailable or degraded for { $lasted }.
 resolved-action-1 = Find out what caused the failure so it does not happen again.
 resolved-action-2 = Tell affected users that the service works again.
+resolved-impact-heartbeat = { $name } reports again, and its last run succeeded. The gap lasted { $lasted }.
+resolved-action-heartbeat = Check whether the runs missed meanwhile need to be made up (a skipped backup is still missing).
 
 ## Certificate expiring
 
