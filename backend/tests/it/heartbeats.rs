@@ -450,36 +450,15 @@ async fn the_ping_endpoint_refuses_what_it_should_and_ignores_sessions_and_origi
     .await;
 
     // Unknown tokens, suffixes and shapes: 404 with the JSON error.
-    assert_error(
-        reqwest::get(app.url("/ping/00000000-0000-0000-0000-000000000000"))
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-        None,
-    )
-    .await;
-    assert_error(
-        reqwest::get(app.url(&format!("{path}/stop"))).await.unwrap(),
-        404,
-        "not_found",
-        None,
-    )
-    .await;
-    assert_error(
-        reqwest::get(app.url(&format!("{path}/256"))).await.unwrap(),
-        404,
-        "not_found",
-        None,
-    )
-    .await;
-    assert_error(
-        reqwest::get(app.url("/ping/a/b/c/d")).await.unwrap(),
-        404,
-        "not_found",
-        None,
-    )
-    .await;
+    let token = "00000000-0000-0000-0000-000000000000";
+    for unknown in [
+        format!("/ping/{token}"),
+        format!("{path}/stop"),
+        format!("{path}/256"),
+        "/ping/a/b/c/d".to_owned(),
+    ] {
+        assert_error(reqwest::get(app.url(&unknown)).await.unwrap(), 404, "not_found", None).await;
+    }
 
     // A signed-in browser's cross-site form post is still a ping (no CSRF rule applies).
     let r = c
