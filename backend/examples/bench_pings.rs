@@ -8,6 +8,13 @@
 //!    each timed from when it was due to be sent (so a slow server cannot hide its queue);
 //!    prints the rate reached and the p50/p99/max latency against the goal (p99 < 50 ms).
 //!
+//! 3. **The broker alone**: the same `CheckResult`s published through the same confirming
+//!    publisher to a queue of their own, 64 in flight, for `BENCH_SECONDS`: what one
+//!    confirmed publication costs this process (the share of a ping that is the broker's).
+//!
+//! Each phase prints this process's CPU time per operation (user + system, from
+//! `/proc/self/stat`): the backend and the load generator share it.
+//!
 //! Every 200 means the ping was stored and its result confirmed by the broker; the benchmark
 //! checks that `results.store` holds exactly one result per answered ping.
 //! `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is pinged faster
@@ -110,6 +117,20 @@ impl Tally {
     }
 }
 
+/// This process's CPU time (user + system) so far, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn cpu_per_op(cpu: f64, ops: u64) -> String {
+    format!("{:.0} µs CPU per operation", cpu * 1e6 / ops.max(1) as f64)
+}
+
 async fn one(client: &reqwest::Client, url: &str) -> bool {
     matches!(client.get(url).send().await, Ok(r) if r.status() == 200)
 }
@@ -166,6 +187,7 @@ async fn main() {
     // 1. Capacity: closed loop.
     let tally = Tally::new();
     let next = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..concurrency)
@@ -193,6 +215,7 @@ async fn main() {
     }
     let (capacity, _) = tally.report(&format!("capacity ({concurrency} clients)"), started.elapsed());
     let mut answered = tally.ok.load(Ordering::Relaxed);
+    println!("{:<28} {}", "", cpu_per_op(cpu_seconds() - cpu, answered));
 
     // Let the rate limit's buckets refill (each heartbeat was pinged a few times above).
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -200,6 +223,7 @@ async fn main() {
     // 2. The goal's rate: open loop, each ping timed from when it was due.
     let tally = Tally::new();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let total = rate * seconds;
     let mut tasks = Vec::with_capacity(total as usize);
@@ -220,7 +244,63 @@ async fn main() {
         t.await.unwrap();
     }
     let (reached, p99) = tally.report(&format!("at {rate}/s (open loop)"), started.elapsed());
-    answered += tally.ok.load(Ordering::Relaxed);
+    let open_ok = tally.ok.load(Ordering::Relaxed);
+    println!("{:<28} {}", "", cpu_per_op(cpu_seconds() - cpu, open_ok));
+    answered += open_ok;
+
+    // 3. The broker alone: the pings' results, published to a queue nobody reads.
+    let stop = CancellationToken::new();
+    let bus = broker.broker("bench-publisher", stop.clone());
+    let channel = bus
+        .connection()
+        .await
+        .expect("the broker")
+        .create_channel()
+        .await
+        .expect("a channel");
+    channel
+        .queue_declare("bench.publish".into(), Default::default(), Default::default())
+        .await
+        .expect("the bench queue");
+    let publisher = bus::Publisher::new(bus.clone(), Duration::from_secs(10));
+    let published = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_seconds();
+    let started = Instant::now();
+    let end = started + Duration::from_secs(seconds);
+    let sample = {
+        let mut r = common::samples::check_result();
+        r.check_kind = common::messages::CheckKind::Heartbeat;
+        r
+    };
+    let publishers: Vec<_> = (0..64)
+        .map(|_| {
+            let (publisher, published, sample) = (publisher.clone(), published.clone(), sample.clone());
+            tokio::spawn(async move {
+                while Instant::now() < end {
+                    let mut r = sample.clone();
+                    r.result_id = Uuid::now_v7();
+                    if publisher
+                        .reply("bench.publish", &common::messages::Envelope::new(r))
+                        .await
+                        .is_ok()
+                    {
+                        published.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.await.unwrap();
+    }
+    let n = published.load(Ordering::Relaxed);
+    println!(
+        "{:<28} {:>8.0} results/s published and confirmed (64 in flight); {}",
+        "the broker alone",
+        n as f64 / started.elapsed().as_secs_f64(),
+        cpu_per_op(cpu_seconds() - cpu, n)
+    );
+    stop.cancel();
 
     // Every answered ping's result is in the broker (warm-up pings included).
     let expected = answered + 50;

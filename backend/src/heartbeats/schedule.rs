@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use common::messages::{HeartbeatSpec, heartbeat_bounds};
 use croner::Cron;
@@ -122,8 +122,9 @@ impl Schedule {
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Schedule::Period(p) => Some(t + *p),
+            // croner keeps the start's fraction of a second; slots are on whole minutes.
             Schedule::Cron { cron, tz } => cron
-                .find_next_occurrence(&t.with_timezone(tz), false)
+                .find_next_occurrence(&t.trunc_subsecs(0).with_timezone(tz), false)
                 .ok()
                 .map(|d| d.with_timezone(&Utc)),
         }
@@ -200,6 +201,15 @@ mod tests {
             day = day.succ_opt().unwrap();
         }
         checked
+    }
+
+    #[test]
+    fn a_cron_slot_is_on_the_whole_minute_whatever_the_pings_fraction_of_a_second() {
+        let s = cron("0 2 * * *", "UTC");
+        let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap() + Duration::milliseconds(921);
+        assert_eq!(s.next_after(t), Some(Utc.with_ymd_and_hms(2026, 7, 2, 2, 0, 0).unwrap()));
+        let at_slot = Utc.with_ymd_and_hms(2026, 7, 2, 2, 0, 0).unwrap() + Duration::milliseconds(500);
+        assert_eq!(s.next_after(at_slot), Some(Utc.with_ymd_and_hms(2026, 7, 3, 2, 0, 0).unwrap()));
     }
 
     #[test]

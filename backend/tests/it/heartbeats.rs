@@ -621,3 +621,59 @@ async fn a_paused_heartbeat_keeps_its_pings_but_has_no_deadline() {
     let target = get_json(&c, app.url(&format!("/api/targets/{id}"))).await;
     assert!(target["heartbeat"]["expected_at"].is_null());
 }
+
+#[tokio::test]
+async fn cron_deadlines_in_the_running_backend_are_exact_across_time_zones_and_daylight_saving() {
+    // (clock origin, cron time zone, the deadline a ping at the origin must arm)
+    let cases = [
+        // Moscow has no daylight saving: 02:00 MSK is 23:00 UTC the day before.
+        ("2026-07-01T12:00:00Z", "Europe/Moscow", "2026-07-01T23:00:00Z"),
+        // Berlin, spring: 02:00 does not exist on 29 March; the slot is 03:00 CEST (01:00 UTC).
+        ("2026-03-28T23:59:00Z", "Europe/Berlin", "2026-03-29T01:00:00Z"),
+        // Berlin, autumn: a ping in the repeated hour (02:30 CET) expects the next day's 02:00 CET.
+        ("2026-10-25T01:30:00Z", "Europe/Berlin", "2026-10-26T01:00:00Z"),
+    ];
+    for (origin, zone, expected) in cases {
+        let origin: DateTime<Utc> = origin.parse().unwrap();
+        let expected: DateTime<Utc> = expected.parse().unwrap();
+        let clock = Clock::accelerated(origin, 600.0);
+        let app = spawn_app_with(|c| {
+            c.api.clock = clock;
+            c.api.heartbeat_poll = Duration::from_millis(50);
+            c.api.heartbeat_settle = Duration::from_millis(100);
+        })
+        .await;
+        let c = app.user("cron@example.com").await;
+        let (id, path) = heartbeat(
+            &app,
+            &c,
+            "nightly",
+            json!({"kind": "heartbeat", "cron": "0 2 * * *", "timezone": zone, "grace_seconds": 60}),
+        )
+        .await;
+        assert_eq!(ping(&app, &path).await, 200);
+        let target = get_json(&c, app.url(&format!("/api/targets/{id}"))).await;
+        assert_eq!(
+            at(&target["heartbeat"]["expected_at"]),
+            expected,
+            "{zone} from {origin}"
+        );
+        if zone == "Europe/Berlin" && expected.format("%m").to_string() == "03" {
+            // Silence past the spring slot: the missed result names that exact slot.
+            let opened = eventually(30, "the missed slot's incident", || async {
+                incidents(&app, &c, id).await.into_iter().next()
+            })
+            .await;
+            let detail = get_json(
+                &c,
+                app.url(&format!("/api/incidents/{}", opened["id"].as_str().unwrap())),
+            )
+            .await;
+            let evidence = detail["evidence"].to_string();
+            assert!(evidence.contains("2026-03-29T01:00:00Z"), "{evidence}");
+            let opened_at = at(&opened["opened_at"]);
+            assert!(opened_at >= expected + chrono::Duration::seconds(60), "{opened_at}");
+        }
+        app.stop().await;
+    }
+}
