@@ -20,6 +20,8 @@
 //! `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is pinged faster
 //! than the default 120 per minute.
 //!
+//! `BENCH_PG_POOL` sizes the backend's PostgreSQL pool (default 10, the backend's default).
+//!
 //! `cargo run --release -p backend --example bench_pings`
 
 use std::sync::Arc;
@@ -161,7 +163,9 @@ async fn main() {
             ..Default::default()
         },
     };
-    config.pg.max_connections = 10;
+    // The backend's PostgreSQL pool (its default is 10): the ping writers, the lookups and the
+    // incident engine share it.
+    config.pg.max_connections = env_num("BENCH_PG_POOL", 10) as u32;
     common::db::migrate_pg(&pg.pool).await.expect("migrations");
     let tokens = Arc::new(heartbeats(&pg.pool, n).await);
     let shutdown = CancellationToken::new();

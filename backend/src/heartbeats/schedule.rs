@@ -207,9 +207,15 @@ mod tests {
     fn a_cron_slot_is_on_the_whole_minute_whatever_the_pings_fraction_of_a_second() {
         let s = cron("0 2 * * *", "UTC");
         let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap() + Duration::milliseconds(921);
-        assert_eq!(s.next_after(t), Some(Utc.with_ymd_and_hms(2026, 7, 2, 2, 0, 0).unwrap()));
+        assert_eq!(
+            s.next_after(t),
+            Some(Utc.with_ymd_and_hms(2026, 7, 2, 2, 0, 0).unwrap())
+        );
         let at_slot = Utc.with_ymd_and_hms(2026, 7, 2, 2, 0, 0).unwrap() + Duration::milliseconds(500);
-        assert_eq!(s.next_after(at_slot), Some(Utc.with_ymd_and_hms(2026, 7, 3, 2, 0, 0).unwrap()));
+        assert_eq!(
+            s.next_after(at_slot),
+            Some(Utc.with_ymd_and_hms(2026, 7, 3, 2, 0, 0).unwrap())
+        );
     }
 
     #[test]
