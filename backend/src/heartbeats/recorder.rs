@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use common::messages::{CheckResult, HeartbeatSpec};
+use common::messages::CheckResult;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -45,7 +45,6 @@ impl Heartbeat {
         let common::messages::CheckSpec::Heartbeat(h) = serde_json::from_value(spec).ok()? else {
             return None;
         };
-        let h: HeartbeatSpec = h;
         Some(Heartbeat {
             target_id,
             owner_id,

@@ -106,7 +106,8 @@ pub async fn sync(
             .await?;
         return Ok(());
     };
-    let schedule = Schedule::of(h).map_err(|e| ApiError::validation(field.replace("slug", e.field), e.message))?;
+    // Validated already (`validate::spec`): a failure here is a fault, not the user's input.
+    let schedule = Schedule::of(h).map_err(|e| ApiError::internal(format!("a validated schedule: {}", e.message)))?;
     if let Some(slug) = &h.slug {
         let taken = sqlx::query_scalar!(
             r#"select exists (select 1 from heartbeats where owner_id = $1 and slug = $2 and target_id <> $3) as "taken!""#,
