@@ -134,6 +134,9 @@ pub struct ApiConfig {
     /// reported (tests on an accelerated clock shorten it).
     #[arg(skip = crate::scheduler::HEARTBEAT_SETTLE)]
     pub heartbeat_settle: Duration,
+    /// Days the audit log of every organisation keeps its entries (1 to 3650).
+    #[arg(long, env = "PINGTOWER_AUDIT_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub audit_retention_days: u32,
     /// The clock of the scheduler, the heartbeat pings and the incident engine (tests run
     /// minutes of schedule in seconds with an accelerated one).
     #[arg(skip)]
@@ -162,6 +165,7 @@ impl Default for ApiConfig {
             quotas: Default::default(),
             heartbeat_poll: Duration::from_secs(1),
             heartbeat_settle: crate::scheduler::HEARTBEAT_SETTLE,
+            audit_retention_days: 365,
             clock: crate::clock::Clock::real(),
         }
     }

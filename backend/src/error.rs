@@ -34,17 +34,18 @@ pub fn no_content_or_not_found(done: sqlx::postgres::PgQueryResult) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Defines `$name`, the handler of an owner-scoped delete: `$sql` runs with `$1` the path's id
-/// and `$2` the caller's id, and answers as [`no_content_or_not_found`]. `$attr` are the
-/// handler's attributes (its OpenAPI description).
+/// Defines `$name`, the handler of an organisation-scoped delete: `$sql` runs with `$1` the path's
+/// id and `$2` the caller's organisation, when they may do `$action`, and answers as
+/// [`no_content_or_not_found`]. `$attr` are the handler's attributes (its OpenAPI description).
 macro_rules! owned_delete {
-    ($(#[$attr:meta])* $name:ident, $sql:literal) => {
+    ($action:expr, $(#[$attr:meta])* $name:ident, $sql:literal) => {
         $(#[$attr])*
         async fn $name(
             $crate::http::auth::Caller { state, user }: $crate::http::auth::Caller,
             $crate::error::Path(id): $crate::error::Path<uuid::Uuid>,
         ) -> $crate::error::ApiResult<axum::http::StatusCode> {
-            $crate::error::no_content_or_not_found(sqlx::query!($sql, id, user.id).execute(&state.pool).await?)
+            let org = user.may($action)?;
+            $crate::error::no_content_or_not_found(sqlx::query!($sql, id, org).execute(&state.pool).await?)
         }
     };
 }

@@ -16,6 +16,7 @@
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run_with_listeners`] / [`run_with`]: the service, startable inside a test.
 
+pub mod access;
 pub mod cache;
 pub mod clock;
 pub mod config;
@@ -172,6 +173,26 @@ pub async fn run_with_listeners(
                 error = format!("{error:#}"),
                 "stored plaintext secrets are not encrypted yet"
             );
+        }
+    });
+    // The audit log keeps PINGTOWER_AUDIT_RETENTION_DAYS: pruned at start and hourly.
+    let (pruner, days, stop) = (
+        state.pool.clone(),
+        state.config.api.audit_retention_days,
+        shutdown.clone(),
+    );
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            match http::audit::prune(&pruner, days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(entries = n, days, "audit log pruned"),
+                Err(e) => tracing::warn!(error = %e, "audit log not pruned"),
+            }
         }
     });
     let incidents = incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone());

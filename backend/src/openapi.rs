@@ -38,6 +38,8 @@ pub fn document() -> Document {
     let mut doc = crate::http::accounts::Doc::openapi();
     for other in [
         crate::http::tokens::Doc::openapi(),
+        crate::http::organisations::Doc::openapi(),
+        crate::http::audit::Doc::openapi(),
         crate::http::admin::Doc::openapi(),
         crate::http::targets::Doc::openapi(),
         crate::http::heartbeats::Doc::openapi(),
@@ -148,6 +150,11 @@ fn add_shared_answers(doc: &mut Document) {
             } else {
                 op.security = Some(signed_in.clone());
                 add(op, "401", "not signed in: no valid session cookie or API token");
+                add(
+                    op,
+                    "403",
+                    "not allowed: your role in the organisation may not do this, or it requires two-factor sign-in",
+                );
             }
             if has_path_params {
                 add(op, "404", "no such resource of yours (a malformed id, too)");

@@ -1,6 +1,7 @@
-//! Per-user quotas and the private-targets permission: defaults from configuration
-//! (`PINGTOWER_QUOTA_*`), overrides per user in `users.quota_overrides`, set by an admin
-//! through `/api/admin/users` ([`crate::http::admin`]).
+//! Per-organisation quotas and the private-targets permission: defaults from configuration
+//! (`PINGTOWER_QUOTA_*`), overrides per organisation in `organisations.quota_overrides`, set by
+//! an installation admin through `/api/admin/users` for a user's personal organisation
+//! ([`crate::http::admin`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -165,16 +166,16 @@ pub struct UserLimits {
 /// Loads `user`'s effective quotas and permission.
 pub async fn load(state: &AppState, user: Uuid) -> ApiResult<UserLimits> {
     let row = sqlx::query!(
-        "select is_admin, may_private_targets, quota_overrides from users where id = $1",
+        r#"select pingtower_may_private(id) as "may!", quota_overrides from organisations where id = $1"#,
         user
     )
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(ApiError::unauthorized)?;
-    let (is_admin, may, overrides) = (row.is_admin, row.may_private_targets, row.quota_overrides);
+    let (may, overrides) = (row.may, row.quota_overrides);
     Ok(UserLimits {
         quotas: effective(state, &overrides),
-        may_private_targets: state.guard.allow_private_targets() && (is_admin || may),
+        may_private_targets: state.guard.allow_private_targets() && may,
     })
 }
 
@@ -218,7 +219,7 @@ impl Counted {
             Counted::Targets => count!("targets where owner_id = $1"),
             Counted::MaintenanceWindows => count!("maintenance_windows where owner_id = $1"),
             Counted::StatusPages => count!("status_pages where owner_id = $1"),
-            Counted::Channels => count!("notification_channels where user_id = $1"),
+            Counted::Channels => count!("notification_channels where owner_id = $1"),
         }
     }
 
@@ -252,10 +253,13 @@ pub async fn reserve(
     what: Counted,
     adding: i64,
 ) -> ApiResult<()> {
-    let overrides: Value = sqlx::query_scalar!("select quota_overrides from users where id = $1 for update", owner)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let overrides: Value = sqlx::query_scalar!(
+        "select quota_overrides from organisations where id = $1 for update",
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(ApiError::unauthorized)?;
     let existing = what.count(tx, owner).await?;
     let (field, noun) = what.names();
     check_count(field, noun, existing, adding, what.limit(&effective(state, &overrides)))

@@ -307,9 +307,9 @@ macro_rules! select_targets {
     ($($filter:tt $(, $arg:expr)*)?) => {
         sqlx::query_as!(
             Row,
-            r#"select t.id, t.owner_id, (u.is_admin or u.may_private_targets) as "may_private!", t.spec,
+            r#"select t.id, t.owner_id, pingtower_may_private(t.owner_id) as "may_private!", t.spec,
                    t.secrets, t.interval_seconds, t.regions, t.next_run_at
-               from targets t join users u on u.id = t.owner_id where not t.paused and t.kind <> 'heartbeat' "#
+               from targets t where not t.paused and t.kind <> 'heartbeat' "#
             $(+ $filter $(, $arg)*)?
         )
     };

@@ -17,8 +17,8 @@ pub async fn owner_language(
     owner_id: Option<Uuid>,
 ) -> Result<Language, sqlx::Error> {
     let tag: Option<String> = sqlx::query_scalar!(
-        "select u.language from users u
-         where u.id = coalesce(
+        "select o.language from organisations o
+         where o.id = coalesce(
              (select owner_id from incidents where id = $1),
              (select owner_id from targets where id = $2),
              $3)",

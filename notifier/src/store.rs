@@ -70,9 +70,9 @@ pub async fn recipients_for_target(
     let rows = sqlx::query_as!(
         RecipientRow,
         r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
-                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+                c.settings, c.secrets, c.routing, pingtower_may_private(c.owner_id) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
-         where c.user_id = $1 and c.verified_at is not null and c.disabled_at is null
+         where c.owner_id = $1 and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
            and (not exists (select 1 from target_channels tc where tc.target_id = $2)
                 or exists (select 1 from target_channels tc where tc.target_id = $2 and tc.channel_id = c.id))
@@ -93,7 +93,7 @@ pub async fn recipients_for_operators(db: impl PgExecutor<'_>) -> Result<Vec<Rec
     let rows = sqlx::query_as!(
         RecipientRow,
         r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
-                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+                c.settings, c.secrets, c.routing, pingtower_may_private(c.owner_id) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
          where u.is_admin and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
@@ -113,7 +113,7 @@ pub async fn recipients_logged(
     let rows = sqlx::query_as!(
         RecipientRow,
         r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
-                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+                c.settings, c.secrets, c.routing, pingtower_may_private(c.owner_id) as "may_private!"
          from notification_log l
          join notification_channels c on c.id = l.channel_id
          join users u on u.id = c.user_id
@@ -406,9 +406,9 @@ pub async fn channel_recipient(
     let row = sqlx::query_as!(
         RecipientRow,
         r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
-                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+                c.settings, c.secrets, c.routing, pingtower_may_private(c.owner_id) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
-         where c.id = $1 and ($2::uuid is null or c.user_id = $2) and c.verified_at is not null
+         where c.id = $1 and ($2::uuid is null or c.owner_id = $2) and c.verified_at is not null
            and ($3 or c.disabled_at is null)"#,
         channel_id,
         owner,
@@ -431,9 +431,9 @@ pub async fn unmuted_channels(
     let rows = sqlx::query_as!(
         RecipientRow,
         r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
-                c.settings, c.secrets, c.routing, (u.may_private_targets or u.is_admin) as "may_private!"
+                c.settings, c.secrets, c.routing, pingtower_may_private(c.owner_id) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
-         where c.user_id = $1 and c.id = any($3) and c.verified_at is not null and c.disabled_at is null
+         where c.owner_id = $1 and c.id = any($3) and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
            and not exists (select 1 from notification_mutes m
                            where m.channel_id = c.id and m.target_id = $2 and m.muted_until > now())

@@ -53,9 +53,9 @@ pub async fn views(
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Urls>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select h.target_id, h.token, h.slug, u.ping_key, h.last_ping_at, h.last_success_at, h.started_at,
+        r#"select h.target_id, h.token, h.slug, o.ping_key, h.last_ping_at, h.last_success_at, h.started_at,
                   h.last_duration_ms, h.expected_at, h.alert_at, h.pings
-           from heartbeats h join users u on u.id = h.owner_id where h.target_id = any($1)"#,
+           from heartbeats h join organisations o on o.id = h.owner_id where h.target_id = any($1)"#,
         ids
     )
     .fetch_all(pool)
@@ -122,7 +122,7 @@ pub async fn sync(
         }
     }
     sqlx::query!(
-        "update users set ping_key = $2 where id = $1 and ping_key is null",
+        "update organisations set ping_key = $2 where id = $1 and ping_key is null",
         owner,
         new_ping_key()
     )

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Role;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::http::auth::{self, Caller, SESSION_COOKIE};
 use crate::passwords::{DUMMY_HASH, MAX_PASSWORD_LEN, check_password, hash_password, verify_password};
@@ -55,8 +56,12 @@ pub struct Me {
     pub user: User,
     /// May monitor private addresses (admins always, unless the installation allows none).
     pub may_private_targets: bool,
-    /// Effective quotas.
+    /// Effective quotas (of the current organisation).
     pub quotas: Quotas,
+    /// The organisation the caller works in.
+    pub organisation_id: Uuid,
+    /// Their role there.
+    pub role: Role,
 }
 
 /// A language of texts and reports.
@@ -332,11 +337,13 @@ async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "accounts", responses((status = 200, body = Me), (status = 401)))]
 async fn get_me(Caller { state, user }: Caller) -> ApiResult<Json<Me>> {
-    let limits = crate::quotas::load(&state, user.id).await?;
+    let limits = crate::quotas::load(&state, user.current_org()).await?;
     Ok(Json(Me {
         user: load_user(&state, user.id).await?,
         may_private_targets: limits.may_private_targets,
         quotas: limits.quotas,
+        organisation_id: user.current_org(),
+        role: user.role,
     }))
 }
 
@@ -346,8 +353,10 @@ async fn update_me(Caller { state, user }: Caller, Json(body): Json<UpdateMe>) -
         if !matches!(language.as_str(), "en" | "ru") {
             return Err(ApiError::validation("language", "language must be en or ru"));
         }
+        // The personal organisation's reports follow its user's language.
         sqlx::query!(
-            "update users set language = $1, updated_at = now() where id = $2",
+            "with u as (update users set language = $1, updated_at = now() where id = $2) \
+             update organisations set language = $1, updated_at = now() where id = $2 and personal",
             language,
             user.id
         )

@@ -94,10 +94,10 @@ macro_rules! select_users {
     ($tail:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
             UserRow,
-            r#"select u.id, u.email, u.is_admin, u.may_private_targets, u.quota_overrides,
+            r#"select u.id, u.email, u.is_admin, o.may_private_targets, o.quota_overrides,
                       (select count(*) from targets t where t.owner_id = u.id) as "target_count!",
                       u.created_at
-               from users u "#
+               from users u join organisations o on o.id = u.id "#
                 + $tail
             $(, $arg)*
         )
@@ -175,8 +175,8 @@ async fn update_user(
     }
     let mut tx = state.pool.begin().await?;
     let done = sqlx::query!(
-        "update users set may_private_targets = coalesce($2, may_private_targets), \
-         quota_overrides = (quota_overrides - $4::text[]) || $3, updated_at = now() where id = $1",
+        "update organisations set may_private_targets = coalesce($2, may_private_targets), \
+         quota_overrides = (quota_overrides - $4::text[]) || $3, updated_at = now() where id = $1 and personal",
         id,
         body.may_private_targets,
         Value::Object(set),

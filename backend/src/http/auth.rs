@@ -10,7 +10,9 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::access::{self, Action, Role};
 use crate::error::ApiError;
+use crate::http::audit;
 use crate::state::AppState;
 
 /// Name of the session cookie.
@@ -59,8 +61,13 @@ pub enum AuthMethod {
 /// read-scoped token attempts a write (any method but GET/HEAD).
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    /// User id; every query is scoped by it.
+    /// User id (their own account, sessions and tokens); the id of their personal organisation.
     pub id: Uuid,
+    /// The organisation the caller works in (a session's current one, a token's own). Handlers
+    /// scope by the value [`CurrentUser::may`] returns, never by this field directly.
+    org: Uuid,
+    /// Their role there (a token's: no higher than its creator's, checked on every request).
+    pub role: Role,
     /// Normalised email.
     pub email: String,
     /// The installation's admin.
@@ -78,6 +85,18 @@ impl CurrentUser {
             AuthMethod::Session { session_id } => Some(session_id),
             AuthMethod::Token { .. } => None,
         }
+    }
+
+    /// Whether the caller may do `action` in their current organisation: the organisation's id
+    /// to scope every query with, or 403. The one question every handler asks ([`access`]).
+    pub fn may(&self, action: Action) -> Result<Uuid, ApiError> {
+        access::allow(self.role, action)?;
+        Ok(self.org)
+    }
+
+    /// The organisation the caller works in, for answers that name it (not for scoping).
+    pub fn current_org(&self) -> Uuid {
+        self.org
     }
 
     /// 403 unless the caller is an admin.
@@ -158,8 +177,8 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The user behind a token or a session (the CTE's columns are named, their nullability is
-/// stated: PostgreSQL does not tell it through `with`).
+/// The user behind a token or a session, with the organisation they work in (the CTE's columns
+/// are named, their nullability is stated: PostgreSQL does not tell it through `with`).
 struct Row {
     id: Uuid,
     email: String,
@@ -167,73 +186,110 @@ struct Row {
     language: String,
     auth_id: Uuid,
     scope: Option<String>,
+    org: Uuid,
+    role: String,
+    token_role: Option<String>,
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(token) = bearer(parts) {
-            let row: Option<Row> = sqlx::query_as!(
-                Row,
-                r#"with hit as (select u.id, u.email, u.is_admin, u.language, t.id as auth_id, t.scope
-                   from api_tokens t join users u on u.id = t.user_id
-                   where t.token_hash = $1 and t.revoked_at is null
-                   and (t.expires_at is null or t.expires_at > now())),
-                 touch as (update api_tokens set last_used_at = now()
-                   where id = (select auth_id from hit)
-                   and (last_used_at is null or last_used_at < now() - interval '10 seconds'))
-                 select id as "id!", email as "email!", is_admin as "is_admin!", language as "language!",
-                        auth_id as "auth_id!", scope as "scope?" from hit"#,
-                hash_secret(token),
-            )
-            .fetch_optional(&state.pool)
-            .await?;
-            let row = row.ok_or_else(|| ApiError::unauthorized_because("invalid, revoked or expired API token"))?;
-            let scope = if row.scope.as_deref() == Some("write") {
-                Scope::Write
-            } else {
-                Scope::Read
-            };
-            if scope == Scope::Read && !matches!(parts.method, Method::GET | Method::HEAD) {
-                return Err(ApiError::forbidden("this API token is read-only"));
-            }
-            return Ok(CurrentUser {
-                id: row.id,
-                email: row.email,
-                is_admin: row.is_admin,
-                language: row.language,
-                auth: AuthMethod::Token {
-                    token_id: row.auth_id,
-                    scope,
+        let user = authenticate(parts, state).await?;
+        // The audit layer records who made this request.
+        if let Some(slot) = parts.extensions.get::<audit::Slot>() {
+            let _ = slot.0.set(audit::Actor {
+                user: user.id,
+                email: user.email.clone(),
+                org: user.org,
+                token: match user.auth {
+                    AuthMethod::Token { token_id, .. } => Some(token_id),
+                    AuthMethod::Session { .. } => None,
                 },
             });
         }
-        let Some(session) = cookie(parts, SESSION_COOKIE) else {
-            return Err(ApiError::unauthorized());
-        };
+        Ok(user)
+    }
+}
+
+/// The caller behind the request's token or session cookie.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, ApiError> {
+    if let Some(token) = bearer(parts) {
+        // A token acts in its organisation while its creator is a member there, with the
+        // lower of its role and theirs: a removed member's tokens stop on the next request.
         let row: Option<Row> = sqlx::query_as!(
             Row,
-            r#"with hit as (select u.id, u.email, u.is_admin, u.language, s.id as auth_id, null::text as scope
-               from sessions s join users u on u.id = s.user_id
-               where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()),
-             touch as (update sessions set last_seen_at = now()
-               where id = (select auth_id from hit) and last_seen_at < now() - interval '1 minute')
+            r#"with hit as (select u.id, u.email, u.is_admin, u.language, t.id as auth_id, t.scope,
+                      t.owner_id as org, m.role, t.role as token_role
+               from api_tokens t join users u on u.id = t.user_id
+               join memberships m on m.org_id = t.owner_id and m.user_id = t.user_id
+               where t.token_hash = $1 and t.revoked_at is null
+               and (t.expires_at is null or t.expires_at > now())),
+             touch as (update api_tokens set last_used_at = now()
+               where id = (select auth_id from hit)
+               and (last_used_at is null or last_used_at < now() - interval '10 seconds'))
              select id as "id!", email as "email!", is_admin as "is_admin!", language as "language!",
-                    auth_id as "auth_id!", scope as "scope?" from hit"#,
-            hash_secret(session),
+                    auth_id as "auth_id!", scope as "scope?", org as "org!", role as "role!",
+                    token_role as "token_role?" from hit"#,
+            hash_secret(token),
         )
         .fetch_optional(&state.pool)
         .await?;
-        let row = row.ok_or_else(ApiError::unauthorized)?;
-        Ok(CurrentUser {
+        let row = row.ok_or_else(|| ApiError::unauthorized_because("invalid, revoked or expired API token"))?;
+        let scope = if row.scope.as_deref() == Some("write") {
+            Scope::Write
+        } else {
+            Scope::Read
+        };
+        if scope == Scope::Read && !matches!(parts.method, Method::GET | Method::HEAD) {
+            return Err(ApiError::forbidden("this API token is read-only"));
+        }
+        let role = Role::parse(&row.role).min(Role::parse(row.token_role.as_deref().unwrap_or("viewer")));
+        return Ok(CurrentUser {
             id: row.id,
             email: row.email,
             is_admin: row.is_admin,
             language: row.language,
-            auth: AuthMethod::Session {
-                session_id: row.auth_id,
+            org: row.org,
+            role,
+            auth: AuthMethod::Token {
+                token_id: row.auth_id,
+                scope,
             },
-        })
+        });
     }
+    let Some(session) = cookie(parts, SESSION_COOKIE) else {
+        return Err(ApiError::unauthorized());
+    };
+    // The session's organisation while the user is a member there, else their personal one
+    // (whose membership they always have).
+    let row: Option<Row> = sqlx::query_as!(
+        Row,
+        r#"with hit as (select u.id, u.email, u.is_admin, u.language, s.id as auth_id, s.org_id
+           from sessions s join users u on u.id = s.user_id
+           where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()),
+         touch as (update sessions set last_seen_at = now()
+           where id = (select auth_id from hit) and last_seen_at < now() - interval '1 minute')
+         select h.id as "id!", h.email as "email!", h.is_admin as "is_admin!", h.language as "language!",
+                h.auth_id as "auth_id!", null::text as "scope?", m.org_id as "org!", m.role as "role!",
+                null::text as "token_role?"
+         from hit h cross join lateral (select org_id, role from memberships
+             where user_id = h.id and org_id in (h.org_id, h.id)
+             order by org_id = h.id limit 1) m"#,
+        hash_secret(session),
+    )
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or_else(ApiError::unauthorized)?;
+    Ok(CurrentUser {
+        id: row.id,
+        email: row.email,
+        is_admin: row.is_admin,
+        language: row.language,
+        org: row.org,
+        role: Role::parse(&row.role),
+        auth: AuthMethod::Session {
+            session_id: row.auth_id,
+        },
+    })
 }

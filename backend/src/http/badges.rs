@@ -9,6 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
 use crate::history::{Granularity, Seam};
@@ -39,7 +40,8 @@ pub struct BadgeToken {
 #[utoipa::path(post, path = "/api/targets/{id}/badge-token", tag = "status", params(("id" = Uuid, Path, description = "the target's id")),
     responses((status = 200, body = BadgeToken, description = "the new badge token (the old one stops working)"), (status = 404, description = "no such target of yours")))]
 async fn create_badge_token(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<BadgeToken>> {
-    history::owned_target(&state, user.id, id).await?;
+    let org = user.may(Action::Edit)?;
+    history::owned_target(&state, org, id).await?;
     let mut raw = [0u8; 24];
     rand::rng().fill_bytes(&mut raw);
     let token = hex::encode(raw);

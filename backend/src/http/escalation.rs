@@ -13,6 +13,7 @@ use common::ack::{Ack, AckError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::{ApiError, ApiResult, Json, Path, owned_delete};
 use crate::http::auth::Caller;
 use crate::http::pagination::page_of;
@@ -265,7 +266,7 @@ async fn check_owned(tx: &mut sqlx::PgConnection, owner: Uuid, policy: &ValidPol
         .flat_map(|s| s.channel_ids.iter().copied())
         .collect();
     let channels: Vec<Uuid> = sqlx::query_scalar!(
-        "select id from notification_channels where user_id = $1 and id = any($2)",
+        "select id from notification_channels where owner_id = $1 and id = any($2)",
         owner,
         &channel_ids
     )
@@ -321,7 +322,8 @@ async fn load_policy<'e>(db: impl sqlx::PgExecutor<'e>, owner: Uuid, id: Uuid) -
 #[utoipa::path(get, path = "/api/escalation-policies", tag = "escalation",
     responses((status = 200, body = EscalationPolicyList, description = "your policies, oldest first (not paginated)")))]
 async fn list_policies(Caller { state, user }: Caller) -> ApiResult<Json<EscalationPolicyList>> {
-    let items: Vec<EscalationPolicy> = select_policies!("where p.owner_id = $1 order by p.created_at, p.id", user.id)
+    let org = user.may(Action::Read)?;
+    let items: Vec<EscalationPolicy> = select_policies!("where p.owner_id = $1 order by p.created_at, p.id", org)
         .fetch_all(&state.pool)
         .await?
         .into_iter()
@@ -341,19 +343,21 @@ async fn list_policies(Caller { state, user }: Caller) -> ApiResult<Json<Escalat
          (`field` max_escalation_policies)")))]
 async fn create_policy(
     Caller { state, user }: Caller,
-    Json(body): Json<EscalationPolicyBody>,
+    body: Result<Json<EscalationPolicyBody>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<EscalationPolicy>)> {
+    let org = user.may(Action::Manage)?;
+    let Json(body) = body?;
     let policy = check_shape(body)?;
     let mut tx = state.pool.begin().await?;
     // The owner's row is locked until commit, so concurrent creates count one after the other
     // (as quotas::reserve does).
-    sqlx::query_scalar!("select id from users where id = $1 for update", user.id)
+    sqlx::query_scalar!("select id from organisations where id = $1 for update", org)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     let existing: i64 = sqlx::query_scalar!(
         r#"select count(*) as "n!" from escalation_policies where owner_id = $1"#,
-        user.id
+        org
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -364,13 +368,13 @@ async fn create_policy(
         1,
         MAX_POLICIES,
     )?;
-    check_owned(&mut tx, user.id, &policy).await?;
+    check_owned(&mut tx, org, &policy).await?;
     let id = Uuid::now_v7();
     sqlx::query!(
         "insert into escalation_policies (id, owner_id, name, steps, reminder_minutes, tags) \
          values ($1, $2, $3, $4, $5, $6)",
         id,
-        user.id,
+        org,
         &policy.name,
         sqlx::types::Json(&policy.steps) as _,
         policy.reminder_minutes,
@@ -378,8 +382,8 @@ async fn create_policy(
     )
     .execute(&mut *tx)
     .await?;
-    replace_targets(&mut tx, user.id, id, &policy.target_ids).await?;
-    let created = load_policy(&mut *tx, user.id, id).await?;
+    replace_targets(&mut tx, org, id, &policy.target_ids).await?;
+    let created = load_policy(&mut *tx, org, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -387,7 +391,8 @@ async fn create_policy(
 #[utoipa::path(get, path = "/api/escalation-policies/{id}", tag = "escalation", params(("id" = Uuid, Path, description = "the policy's id")),
     responses((status = 200, body = EscalationPolicy), (status = 404, description = "no such policy of yours")))]
 async fn get_policy(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<EscalationPolicy>> {
-    Ok(Json(load_policy(&state.pool, user.id, id).await?))
+    let org = user.may(Action::Read)?;
+    Ok(Json(load_policy(&state.pool, org, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/escalation-policies/{id}", tag = "escalation", params(("id" = Uuid, Path, description = "the policy's id")),
@@ -398,25 +403,27 @@ async fn get_policy(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> Api
 async fn update_policy(
     Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
-    Json(body): Json<EscalationPolicyBody>,
+    body: Result<Json<EscalationPolicyBody>, ApiError>,
 ) -> ApiResult<Json<EscalationPolicy>> {
+    let org = user.may(Action::Manage)?;
+    let Json(body) = body?;
     let mut tx = state.pool.begin().await?;
     // Foreign ids are 404 before any validation detail is revealed.
     sqlx::query_scalar!(
         "select id from escalation_policies where id = $1 and owner_id = $2 for update",
         id,
-        user.id
+        org
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(ApiError::not_found)?;
     let policy = check_shape(body)?;
-    check_owned(&mut tx, user.id, &policy).await?;
+    check_owned(&mut tx, org, &policy).await?;
     sqlx::query!(
         "update escalation_policies set name = $3, steps = $4, reminder_minutes = $5, tags = $6, updated_at = now() \
          where id = $1 and owner_id = $2",
         id,
-        user.id,
+        org,
         &policy.name,
         sqlx::types::Json(&policy.steps) as _,
         policy.reminder_minutes,
@@ -424,13 +431,14 @@ async fn update_policy(
     )
     .execute(&mut *tx)
     .await?;
-    replace_targets(&mut tx, user.id, id, &policy.target_ids).await?;
-    let updated = load_policy(&mut *tx, user.id, id).await?;
+    replace_targets(&mut tx, org, id, &policy.target_ids).await?;
+    let updated = load_policy(&mut *tx, org, id).await?;
     tx.commit().await?;
     Ok(Json(updated))
 }
 
 owned_delete!(
+    crate::access::Action::Manage,
     #[utoipa::path(delete, path = "/api/escalation-policies/{id}", tag = "escalation", params(("id" = Uuid, Path, description = "the policy's id")),
         responses((status = 204, description = "deleted (escalations under way for it stop)"), (status = 404, description = "no such policy of yours")))]
     delete_policy,
@@ -538,7 +546,7 @@ async fn acknowledge(
     .ok_or_else(ApiError::not_found)?;
     if let Some(at) = acked.first_ack {
         let channel = sqlx::query!(
-            "select kind, label, address from notification_channels where id = $1 and user_id = $2",
+            "select kind, label, address from notification_channels where id = $1 and owner_id = $2",
             ack.channel_id,
             acked.owner_id
         )

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::heartbeats::KEEP_PINGS;
 use crate::http::auth::Caller;
@@ -79,6 +80,7 @@ async fn list_pings(
     Path(id): Path<Uuid>,
     Query(q): Query<PingsQuery>,
 ) -> ApiResult<Json<PingList>> {
+    let org = user.may(Action::Read)?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=KEEP_PINGS).contains(&limit) {
         return Err(ApiError::validation(
@@ -86,7 +88,7 @@ async fn list_pings(
             format!("limit must be between 1 and {KEEP_PINGS}"),
         ));
     }
-    owned_heartbeat(&state, user.id, id).await?;
+    owned_heartbeat(&state, org, id).await?;
     let items = sqlx::query_as!(
         PingView,
         "select received_at, event, exit_status, method, client_ip, user_agent, body, duration_ms, result_id
@@ -106,10 +108,11 @@ async fn rotate_token(
     Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<crate::http::targets::Target>> {
-    if !crate::heartbeats::store::rotate_token(&state.pool, user.id, id).await? {
+    let org = user.may(Action::Edit)?;
+    if !crate::heartbeats::store::rotate_token(&state.pool, org, id).await? {
         return Err(ApiError::not_found());
     }
-    Ok(Json(crate::http::targets::load_target(&state, user.id, id).await?))
+    Ok(Json(crate::http::targets::load_target(&state, org, id).await?))
 }
 
 /// The OpenAPI description of these routes.

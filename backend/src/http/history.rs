@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path, Query};
 use crate::history::{Bucket, Fields, Granularity, Seam, Store};
@@ -280,7 +281,8 @@ struct StateRow {
 #[utoipa::path(get, path = "/api/targets/{id}/overview", tag = "history", params(("id" = Uuid, Path, description = "the target's id")),
     responses((status = 200, body = Overview, description = "state, uptime over 24 h/7 d/30 d/90 d, last latency"), (status = 404, description = "no such target of yours")))]
 async fn get_overview(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Overview>> {
-    let paused = owned_target(&state, user.id, id).await?;
+    let org = user.may(Action::Read)?;
+    let paused = owned_target(&state, org, id).await?;
     let row = sqlx::query_as!(
         StateRow,
         "select status, since, last_latency_ms from target_state where target_id = $1",
@@ -377,7 +379,8 @@ async fn list_results(
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<ResultPage>> {
-    owned_target(&state, user.id, id).await?;
+    let org = user.may(Action::Read)?;
+    owned_target(&state, org, id).await?;
     let limit = match q.limit {
         None => 50,
         Some(n) if (1..=500).contains(&n) => n as usize,
@@ -412,7 +415,8 @@ async fn get_uptime(
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<UptimeSummary>> {
-    owned_target(&state, user.id, id).await?;
+    let org = user.may(Action::Read)?;
+    owned_target(&state, org, id).await?;
     let (from, to) = q.bounds(Duration::hours(24))?;
     let seam = Seam::load(&state.pool).await?;
     let buckets = store(&state)
@@ -443,7 +447,8 @@ async fn get_daily_uptime(
     Path(id): Path<Uuid>,
     Query(q): Query<DaysQuery>,
 ) -> ApiResult<Json<DailyUptime>> {
-    owned_target(&state, user.id, id).await?;
+    let org = user.may(Action::Read)?;
+    owned_target(&state, org, id).await?;
     let days = q.days.unwrap_or(90);
     if !(1..=366).contains(&days) {
         return Err(ApiError::validation("days", "days must be between 1 and 366"));
@@ -486,7 +491,8 @@ async fn get_latency(
     Path(id): Path<Uuid>,
     Query(q): Query<Range>,
 ) -> ApiResult<Json<LatencySeries>> {
-    owned_target(&state, user.id, id).await?;
+    let org = user.may(Action::Read)?;
+    owned_target(&state, org, id).await?;
     let (from, to) = q.bounds(Duration::hours(24))?;
     let step = parse_step(q.step.as_deref(), from, to)?;
     let seam = Seam::load(&state.pool).await?;
@@ -549,7 +555,8 @@ async fn owned_ids(state: &AppState, owner: Uuid, q: &IdsQuery) -> ApiResult<Vec
 #[utoipa::path(get, path = "/api/overview/uptime", tag = "history", params(IdsQuery),
     responses((status = 200, body = RowUptimes, description = "uptime over 24 hours and 30 days per target"), (status = 400), (status = 422)))]
 async fn get_overview_uptime(Caller { state, user }: Caller, Query(q): Query<IdsQuery>) -> ApiResult<Json<RowUptimes>> {
-    let owned = owned_ids(&state, user.id, &q).await?;
+    let org = user.may(Action::Read)?;
+    let owned = owned_ids(&state, org, &q).await?;
     if owned.is_empty() {
         return Ok(Json(RowUptimes(BTreeMap::new())));
     }
@@ -568,7 +575,8 @@ async fn get_overview_uptime(Caller { state, user }: Caller, Query(q): Query<Ids
 #[utoipa::path(get, path = "/api/overview/sparklines", tag = "history", params(IdsQuery),
     responses((status = 200, body = Sparklines, description = "24 hourly latency points per target"), (status = 400), (status = 422)))]
 async fn get_sparklines(Caller { state, user }: Caller, Query(q): Query<IdsQuery>) -> ApiResult<Json<Sparklines>> {
-    let owned = owned_ids(&state, user.id, &q).await?;
+    let org = user.may(Action::Read)?;
+    let owned = owned_ids(&state, org, &q).await?;
     let seam = Seam::load(&state.pool).await?;
     let start = hour_floor(Utc::now()) - Duration::hours(23);
     let buckets = by_target(

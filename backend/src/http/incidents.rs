@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path, Query};
 use crate::http::auth::Caller;
@@ -197,7 +198,8 @@ async fn list_incidents(
     Caller { state, user }: Caller,
     Query(q): Query<IncidentQuery>,
 ) -> ApiResult<Json<IncidentList>> {
-    list(&state, user.id, q).await
+    let org = user.may(Action::Read)?;
+    list(&state, org, q).await
 }
 
 #[utoipa::path(get, path = "/api/targets/{id}/incidents", tag = "history", params(("id" = Uuid, Path, description = "the target's id"), IncidentQuery),
@@ -207,9 +209,10 @@ async fn list_target_incidents(
     Path(id): Path<Uuid>,
     Query(mut q): Query<IncidentQuery>,
 ) -> ApiResult<Json<IncidentList>> {
-    crate::http::history::owned_target(&state, user.id, id).await?;
+    let org = user.may(Action::Read)?;
+    crate::http::history::owned_target(&state, org, id).await?;
     q.target_id = Some(id);
-    list(&state, user.id, q).await
+    list(&state, org, q).await
 }
 
 /// The full incident of `owner`: evidence, timeline, reports, notes.
@@ -247,12 +250,14 @@ pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult
 #[utoipa::path(get, path = "/api/incidents/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
     responses((status = 200, body = Incident, description = "the incident with timeline, reports and notes"), (status = 404, description = "no such incident of yours")))]
 async fn get_incident(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Incident>> {
-    Ok(Json(load_incident(&state, user.id, id).await?))
+    let org = user.may(Action::Read)?;
+    Ok(Json(load_incident(&state, org, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/incidents/{id}/ack", tag = "incidents", params(("id" = Uuid, Path, description = "the incident's id")),
     responses((status = 200, body = Incident, description = "the acknowledged incident"), (status = 404, description = "no such incident of yours")))]
 async fn acknowledge_incident(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Incident>> {
+    let org = user.may(Action::Acknowledge)?;
     let mut tx = state.pool.begin().await?;
     let acked: Option<Option<DateTime<Utc>>> = sqlx::query_scalar!(
         r#"update incidents set acknowledged_at = coalesce(acknowledged_at, now()),
@@ -260,7 +265,7 @@ async fn acknowledge_incident(Caller { state, user }: Caller, Path(id): Path<Uui
          where id = $1 and owner_id = $2
          returning (case when acknowledged_at = now() then acknowledged_at end) as "first_ack?""#,
         id,
-        user.id,
+        org,
         user.id,
     )
     .fetch_optional(&mut *tx)
@@ -279,7 +284,7 @@ async fn acknowledge_incident(Caller { state, user }: Caller, Path(id): Path<Uui
         .await?;
     }
     tx.commit().await?;
-    Ok(Json(load_incident(&state, user.id, id).await?))
+    Ok(Json(load_incident(&state, org, id).await?))
 }
 
 /// `{text}`.
@@ -297,6 +302,7 @@ async fn add_note(
     Path(id): Path<Uuid>,
     body: Result<Json<NoteBody>, ApiError>,
 ) -> ApiResult<Json<Incident>> {
+    let org = user.may(Action::Acknowledge)?;
     let Json(body) = body?;
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > 10_000 {
@@ -304,18 +310,19 @@ async fn add_note(
     }
     let done = sqlx::query!(
         "insert into incident_notes (id, incident_id, author_id, text)
-         select $1, id, $3, $4 from incidents where id = $2 and owner_id = $3",
+         select $1, id, $3, $4 from incidents where id = $2 and owner_id = $5",
         Uuid::now_v7(),
         id,
         user.id,
         text,
+        org,
     )
     .execute(&state.pool)
     .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found());
     }
-    Ok(Json(load_incident(&state, user.id, id).await?))
+    Ok(Json(load_incident(&state, org, id).await?))
 }
 
 /// The OpenAPI description of these routes.

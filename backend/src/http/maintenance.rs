@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
@@ -171,7 +172,8 @@ async fn validate_window(state: &AppState, owner: Uuid, b: &WindowBody) -> ApiRe
 #[utoipa::path(get, path = "/api/maintenance", tag = "maintenance",
     responses((status = 200, body = WindowList, description = "the maintenance windows")))]
 async fn list_windows(Caller { state, user }: Caller) -> ApiResult<Json<WindowList>> {
-    let items: Vec<MaintenanceWindow> = select_windows!("where owner_id = $1 order by starts_at desc, id", user.id)
+    let org = user.may(Action::Read)?;
+    let items: Vec<MaintenanceWindow> = select_windows!("where owner_id = $1 order by starts_at desc, id", org)
         .fetch_all(&state.pool)
         .await?;
     Ok(Json(WindowList {
@@ -194,28 +196,30 @@ async fn create_window(
     Caller { state, user }: Caller,
     body: Result<Json<WindowBody>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<MaintenanceWindow>)> {
+    let org = user.may(Action::Edit)?;
     let Json(b) = body?;
-    validate_window(&state, user.id, &b).await?;
+    validate_window(&state, org, &b).await?;
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
-    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::MaintenanceWindows, 1).await?;
+    crate::quotas::reserve(&mut tx, &state, org, crate::quotas::Counted::MaintenanceWindows, 1).await?;
     window_query!(
         "insert into maintenance_windows (id, owner_id, name, target_id, tag, starts_at, ends_at, recurrence)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
-        user.id,
+        org,
         b
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(load_window(&state, user.id, id).await?)))
+    Ok((StatusCode::CREATED, Json(load_window(&state, org, id).await?)))
 }
 
 #[utoipa::path(get, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
     responses((status = 200, body = MaintenanceWindow, description = "the window"), (status = 404, description = "no such window of yours")))]
 async fn get_window(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<MaintenanceWindow>> {
-    Ok(Json(load_window(&state, user.id, id).await?))
+    let org = user.may(Action::Read)?;
+    Ok(Json(load_window(&state, org, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")), request_body = WindowBody,
@@ -225,23 +229,25 @@ async fn update_window(
     Path(id): Path<Uuid>,
     body: Result<Json<WindowBody>, ApiError>,
 ) -> ApiResult<Json<MaintenanceWindow>> {
-    load_window(&state, user.id, id).await?;
+    let org = user.may(Action::Edit)?;
+    load_window(&state, org, id).await?;
     let Json(b) = body?;
-    validate_window(&state, user.id, &b).await?;
+    validate_window(&state, org, &b).await?;
     window_query!(
         "update maintenance_windows set name = $3, target_id = $4, tag = $5, starts_at = $6, ends_at = $7,
              recurrence = $8, updated_at = now()
          where id = $1 and owner_id = $2",
         id,
-        user.id,
+        org,
         b
     )
     .execute(&state.pool)
     .await?;
-    Ok(Json(load_window(&state, user.id, id).await?))
+    Ok(Json(load_window(&state, org, id).await?))
 }
 
 owned_delete!(
+    crate::access::Action::Edit,
     #[utoipa::path(delete, path = "/api/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path, description = "the window's id")),
     responses((status = 204), (status = 404, description = "no such window of yours")))]
     delete_window,

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod badges;
 pub mod channels;
@@ -12,6 +13,7 @@ pub mod heartbeats;
 pub mod history;
 pub mod incidents;
 pub mod maintenance;
+pub mod organisations;
 pub mod pagination;
 pub mod pings;
 pub mod status_pages;
@@ -33,6 +35,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(tokens::router())
+        .merge(organisations::router())
         .merge(admin::router())
         .merge(targets::router())
         .merge(heartbeats::router())
@@ -44,7 +47,9 @@ pub fn app(state: AppState) -> Router {
         .merge(status_pages::router())
         .merge(badges::router())
         .merge(pings::router())
+        .merge(audit::router())
         .merge(openapi_router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .with_state(state);
     let web_dir = state_web_dir;
     let index = web_dir.join("index.html");

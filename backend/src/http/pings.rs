@@ -186,7 +186,7 @@ async fn lookup(state: &AppState, key: &Key<'_>) -> ApiResult<Option<Arc<Heartbe
             .map(|r| (r.id, r.owner_id, r.paused, r.spec)),
             Key::Slug { ping_key, slug } => sqlx::query!(
                 "select t.id, t.owner_id, t.paused, t.spec from heartbeats h join targets t on t.id = h.target_id
-                 join users u on u.id = h.owner_id where u.ping_key = $1 and h.slug = $2",
+                 join organisations o on o.id = h.owner_id where o.ping_key = $1 and h.slug = $2",
                 ping_key,
                 slug
             )

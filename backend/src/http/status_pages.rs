@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Json, Path};
@@ -304,12 +305,13 @@ async fn load_page(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<StatusP
 #[utoipa::path(get, path = "/api/status-pages", tag = "status",
     responses((status = 200, body = StatusPageList, description = "the status pages")))]
 async fn list_pages(Caller { state, user }: Caller) -> ApiResult<Json<StatusPageList>> {
-    let ids: Vec<Uuid> = sqlx::query_scalar!("select id from status_pages where owner_id = $1 order by slug", user.id)
+    let org = user.may(Action::Read)?;
+    let ids: Vec<Uuid> = sqlx::query_scalar!("select id from status_pages where owner_id = $1 order by slug", org)
         .fetch_all(&state.pool)
         .await?;
     let mut items = Vec::with_capacity(ids.len());
     for id in ids {
-        items.push(load_page(&state, user.id, id).await?);
+        items.push(load_page(&state, org, id).await?);
     }
     Ok(Json(StatusPageList {
         total: items.len() as i64,
@@ -321,7 +323,8 @@ async fn list_pages(Caller { state, user }: Caller) -> ApiResult<Json<StatusPage
 #[utoipa::path(get, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
     responses((status = 200, body = StatusPage, description = "the page"), (status = 404, description = "no such page of yours")))]
 async fn get_page(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<StatusPage>> {
-    Ok(Json(load_page(&state, user.id, id).await?))
+    let org = user.may(Action::Read)?;
+    Ok(Json(load_page(&state, org, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/status-pages", tag = "status", request_body = PageBody,
@@ -331,15 +334,16 @@ async fn create_page(
     Caller { state, user }: Caller,
     body: Result<Json<PageBody>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<StatusPage>)> {
+    let org = user.may(Action::Edit)?;
     let Json(b) = body?;
-    validate(&state, user.id, &b).await?;
+    validate(&state, org, &b).await?;
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
-    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::StatusPages, 1).await?;
+    crate::quotas::reserve(&mut tx, &state, org, crate::quotas::Counted::StatusPages, 1).await?;
     page_query!(
         "insert into status_pages (id, owner_id, slug, title, description) values ($1, $2, $3, $4, $5)",
         id,
-        user.id,
+        org,
         b
     )
     .execute(&mut *tx)
@@ -347,7 +351,7 @@ async fn create_page(
     .map_err(conflict_or)?;
     save_targets(&mut tx, id, &b).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(load_page(&state, user.id, id).await?)))
+    Ok((StatusCode::CREATED, Json(load_page(&state, org, id).await?)))
 }
 
 #[utoipa::path(put, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")), request_body = PageBody,
@@ -358,15 +362,16 @@ async fn update_page(
     Path(id): Path<Uuid>,
     body: Result<Json<PageBody>, ApiError>,
 ) -> ApiResult<Json<StatusPage>> {
-    load_page(&state, user.id, id).await?;
+    let org = user.may(Action::Edit)?;
+    load_page(&state, org, id).await?;
     let Json(b) = body?;
-    validate(&state, user.id, &b).await?;
+    validate(&state, org, &b).await?;
     let mut tx = state.pool.begin().await?;
     page_query!(
         "update status_pages set slug = $3, title = $4, description = $5, updated_at = now()
          where id = $1 and owner_id = $2",
         id,
-        user.id,
+        org,
         b
     )
     .execute(&mut *tx)
@@ -374,10 +379,11 @@ async fn update_page(
     .map_err(conflict_or)?;
     save_targets(&mut tx, id, &b).await?;
     tx.commit().await?;
-    Ok(Json(load_page(&state, user.id, id).await?))
+    Ok(Json(load_page(&state, org, id).await?))
 }
 
 owned_delete!(
+    crate::access::Action::Edit,
     #[utoipa::path(delete, path = "/api/status-pages/{id}", tag = "status", params(("id" = Uuid, Path, description = "the page's id")),
     responses((status = 204), (status = 404, description = "no such page of yours")))]
     delete_page,

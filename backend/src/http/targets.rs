@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::http::auth::Caller;
@@ -279,16 +280,18 @@ async fn update_row(
         (status = 422, description = "a field is invalid or over its quota; `field` names it")))]
 async fn create_target(
     Caller { state, user }: Caller,
-    Json(body): Json<Value>,
+    body: Result<Json<Value>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Target>)> {
-    let limits = quotas::load(&state, user.id).await?;
+    let org = user.may(Action::Edit)?;
+    let Json(body) = body?;
+    let limits = quotas::load(&state, org).await?;
     let valid = validate_input(&state, "", parse_input(body)?, &limits, None).await?;
     let sealed = seal(&state, "", &valid)?;
     let mut tx = state.pool.begin().await?;
-    quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, 1).await?;
-    let id = insert_target(&mut tx, user.id, "", &valid, &sealed).await?;
+    quotas::reserve(&mut tx, &state, org, quotas::Counted::Targets, 1).await?;
+    let id = insert_target(&mut tx, org, "", &valid, &sealed).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(load_target(&state, user.id, id).await?)))
+    Ok((StatusCode::CREATED, Json(load_target(&state, org, id).await?)))
 }
 
 /// A stored target's spec and sealed secrets.
@@ -330,7 +333,8 @@ async fn stored_secrets(
 #[utoipa::path(get, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 200, body = Target), (status = 404)))]
 async fn get_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Target>> {
-    Ok(Json(load_target(&state, user.id, id).await?))
+    let org = user.may(Action::Read)?;
+    Ok(Json(load_target(&state, org, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)), request_body = TargetInput,
@@ -338,24 +342,27 @@ async fn get_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> Api
 async fn update_target(
     Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
-    Json(body): Json<Value>,
+    body: Result<Json<Value>, ApiError>,
 ) -> ApiResult<Json<Target>> {
+    let org = user.may(Action::Edit)?;
+    let Json(body) = body?;
     // Foreign ids are 404 before any validation detail is revealed.
-    let Some((_, old, _)) = stored_secrets(&state, user.id, id).await? else {
+    let Some((_, old, _)) = stored_secrets(&state, org, id).await? else {
         return Err(ApiError::not_found());
     };
-    let limits = quotas::load(&state, user.id).await?;
+    let limits = quotas::load(&state, org).await?;
     let valid = validate_input(&state, "", parse_input(body)?, &limits, Some(&old)).await?;
     let sealed = seal(&state, "", &valid)?;
     let mut tx = state.pool.begin().await?;
-    if !update_row(&mut tx, user.id, id, "", &valid, &sealed).await? {
+    if !update_row(&mut tx, org, id, "", &valid, &sealed).await? {
         return Err(ApiError::not_found());
     }
     tx.commit().await?;
-    Ok(Json(load_target(&state, user.id, id).await?))
+    Ok(Json(load_target(&state, org, id).await?))
 }
 
 owned_delete!(
+    crate::access::Action::Edit,
     #[utoipa::path(delete, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
     delete_target,
@@ -482,6 +489,7 @@ fn like_pattern(q: &str) -> String {
 #[utoipa::path(get, path = "/api/targets", tag = "targets", params(ListQuery),
     responses((status = 200, body = TargetList)))]
 async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<TargetList>> {
+    let org = user.may(Action::Read)?;
     let limit = page_limit(q.limit)?;
     let offset = decode_cursor(q.cursor.as_deref())?;
     for (field, value) in [("q", &q.q), ("tag", &q.tag)] {
@@ -517,13 +525,13 @@ async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>
             .map(like_pattern);
     let (status, tag) = (q.status.as_deref(), q.tag.as_deref());
     let mut page = sqlx::QueryBuilder::new(LIST_SELECT);
-    push_filter(&mut page, user.id, status, tag, pattern.as_deref());
+    push_filter(&mut page, org, status, tag, pattern.as_deref());
     push_order(&mut page, sort, order);
     page.push(" limit ").push_bind(limit).push(" offset ").push_bind(offset);
     let rows: Vec<TargetRow> = page.build_query_as().fetch_all(&state.pool).await?;
     let mut count =
         sqlx::QueryBuilder::new("select count(*) from targets t left join target_state ts on ts.target_id = t.id ");
-    push_filter(&mut count, user.id, status, tag, pattern.as_deref());
+    push_filter(&mut count, org, status, tag, pattern.as_deref());
     let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
     let next = offset + rows.len() as i64;
     let mut items: Vec<Target> = rows.into_iter().map(Target::from).collect();
@@ -574,11 +582,12 @@ pub struct ImportOutcome {
     responses((status = 200, description = "JSON, or YAML with ?format=yaml",
         content((TargetsDocument = "application/json"), (TargetsDocument = "application/yaml")))))]
 async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQuery>) -> ApiResult<Response> {
+    let org = user.may(Action::Read)?;
     let rows: Vec<ExportRow> = sqlx::query_as!(
         ExportRow,
         "select name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
          from targets where owner_id = $1 order by lower(name), id",
-        user.id,
+        org,
     )
     .fetch_all(&state.pool)
     .await?;
@@ -641,13 +650,14 @@ async fn import_targets(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportOutcome>> {
+    let org = user.may(Action::Edit)?;
     let doc = targets::parse_document(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
-    let limits = quotas::load(&state, user.id).await?;
+    let limits = quotas::load(&state, org).await?;
     // The stored secrets of same-named targets: a mask in the document takes its value from them.
     let stored: Vec<StoredRow> = sqlx::query_as!(
         StoredRow,
         "select name, spec, secrets, regions from targets where owner_id = $1",
-        user.id,
+        org,
     )
     .fetch_all(&state.pool)
     .await?;
@@ -677,10 +687,10 @@ async fn import_targets(
     }
     let mut tx = state.pool.begin().await?;
     // Lock the owner first: the names read here and the count hold until commit.
-    quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, 0).await?;
+    quotas::reserve(&mut tx, &state, org, quotas::Counted::Targets, 0).await?;
     let existing: Vec<(String, Uuid)> = sqlx::query!(
         "select name, id from targets where owner_id = $1 order by created_at",
-        user.id
+        org
     )
     .fetch_all(&mut *tx)
     .await?
@@ -692,17 +702,17 @@ async fn import_targets(
         .filter(|t| !existing.iter().any(|(n, _)| *n == t.name))
         .count() as i64;
     // Before any write: an import over the quota creates nothing.
-    quotas::reserve(&mut tx, &state, user.id, quotas::Counted::Targets, new).await?;
+    quotas::reserve(&mut tx, &state, org, quotas::Counted::Targets, new).await?;
     let mut outcome = ImportOutcome { created: 0, updated: 0 };
     for (i, (t, s)) in valid.iter().zip(&sealed).enumerate() {
         let prefix = format!("targets[{i}].");
         match existing.iter().find(|(n, _)| *n == t.name) {
             Some((_, id)) => {
-                update_row(&mut tx, user.id, *id, &prefix, t, s).await?;
+                update_row(&mut tx, org, *id, &prefix, t, s).await?;
                 outcome.updated += 1;
             }
             None => {
-                insert_target(&mut tx, user.id, &prefix, t, s).await?;
+                insert_target(&mut tx, org, &prefix, t, s).await?;
                 outcome.created += 1;
             }
         }
@@ -772,12 +782,14 @@ pub async fn test_now(
     responses((status = 200, body = crate::http::history::CheckResultJson, description = "the result of the check, a `CheckResult`"), (status = 413), (status = 422),
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
-async fn test_spec(Caller { state, user }: Caller, Json(body): Json<Value>) -> ApiResult<Response> {
-    let limits = quotas::load(&state, user.id).await?;
-    test_now_permit(&state, user.id, &limits)?;
+async fn test_spec(Caller { state, user }: Caller, body: Result<Json<Value>, ApiError>) -> ApiResult<Response> {
+    let org = user.may(Action::Edit)?;
+    let Json(body) = body?;
+    let limits = quotas::load(&state, org).await?;
+    test_now_permit(&state, org, &limits)?;
     let valid = validate_input(&state, "", parse_input(body)?, &limits, None).await?;
     let region = valid.regions.first().cloned().unwrap_or_else(|| "default".into());
-    let result = test_now(&state, user.id, &limits, Uuid::nil(), &region, valid.spec).await?;
+    let result = test_now(&state, org, &limits, Uuid::nil(), &region, valid.spec).await?;
     Ok(Json(result).into_response())
 }
 
@@ -787,15 +799,14 @@ async fn test_spec(Caller { state, user }: Caller, Json(body): Json<Value>) -> A
         (status = 429, description = "over the \"Test now\" quota per minute; see Retry-After"),
         (status = 503), (status = 504)))]
 async fn test_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Response> {
-    let limits = quotas::load(&state, user.id).await?;
-    test_now_permit(&state, user.id, &limits)?;
-    let (mut spec, secrets, regions) = stored_secrets(&state, user.id, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let org = user.may(Action::Edit)?;
+    let limits = quotas::load(&state, org).await?;
+    test_now_permit(&state, org, &limits)?;
+    let (mut spec, secrets, regions) = stored_secrets(&state, org, id).await?.ok_or_else(ApiError::not_found)?;
     // The job is the only place the secrets travel decrypted.
     secrets::fill(&mut spec, &secrets);
     let region = regions.first().cloned().unwrap_or_else(|| "default".into());
-    let result = test_now(&state, user.id, &limits, id, &region, spec).await?;
+    let result = test_now(&state, org, &limits, id, &region, spec).await?;
     Ok(Json(result).into_response())
 }
 

@@ -1,4 +1,5 @@
-//! API tokens: list, create (from a signed-in session only) and revoke.
+//! API tokens: list, create (from a signed-in session only) and revoke. A token belongs to its
+//! creator and the organisation they made it in, with a role no higher than theirs.
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -7,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::owned_delete;
-use crate::error::{ApiError, ApiResult, Json};
+use crate::access::{Action, Role};
+use crate::error::{ApiError, ApiResult, Json, Path, no_content_or_not_found};
 use crate::http::auth::{self, Caller, Scope, TOKEN_PREFIX};
 use crate::http::pagination::page_of;
 use crate::state::AppState;
@@ -32,6 +33,10 @@ pub struct NewToken {
     pub name: String,
     /// `read` (GET only) or `write`.
     pub scope: Scope,
+    /// Its role in the organisation, at most the creator's (which also bounds it on every
+    /// request). Absent: `viewer` for a read token, else the creator's role (at most `admin`).
+    #[serde(default)]
+    pub role: Option<Role>,
     /// When it stops working (must be in the future); absent: never.
     #[serde(default)]
     #[schema(
@@ -49,6 +54,8 @@ pub struct ApiToken {
     pub name: String,
     /// `read` or `write`.
     pub scope: String,
+    /// Its role (`owner`, `admin`, `editor`, `viewer`).
+    pub role: String,
     /// The first characters of the token, to recognise it.
     pub prefix: String,
     /// Created.
@@ -68,6 +75,8 @@ pub struct CreatedToken {
     pub name: String,
     /// `read` or `write`.
     pub scope: String,
+    /// Its role.
+    pub role: Role,
     /// The first characters of the token.
     pub prefix: String,
     /// The token itself: `Authorization: Bearer <token>`.
@@ -84,11 +93,13 @@ page_of!(
 
 #[utoipa::path(get, path = "/api/tokens", tag = "tokens", responses((status = 200, body = TokenList)))]
 async fn list_tokens(Caller { state, user }: Caller) -> ApiResult<Json<TokenList>> {
+    let org = user.may(Action::Read)?;
     let items: Vec<ApiToken> = sqlx::query_as!(
         ApiToken,
-        "select id, name, scope, prefix, created_at, last_used_at, expires_at from api_tokens \
-         where user_id = $1 and revoked_at is null order by created_at desc",
+        "select id, name, scope, role, prefix, created_at, last_used_at, expires_at from api_tokens \
+         where user_id = $1 and owner_id = $2 and revoked_at is null order by created_at desc",
         user.id,
+        org,
     )
     .fetch_all(&state.pool)
     .await?;
@@ -100,11 +111,26 @@ async fn list_tokens(Caller { state, user }: Caller) -> ApiResult<Json<TokenList
 }
 
 #[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 403, description = "tokens are created from a session only"), (status = 422)))]
+    responses((status = 201, body = CreatedToken), (status = 403, description = "tokens are created from a session only"),
+        (status = 422, description = "a field is invalid (`name`, `expires_at`, or a `role` above yours)")))]
 async fn create_token(
     Caller { state, user }: Caller,
-    Json(body): Json<NewToken>,
+    body: Result<Json<NewToken>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    // Any member may make tokens for themselves; the token can do no more than its creator.
+    let org = user.may(Action::Read)?;
+    let Json(body) = body?;
+    let role = match (body.role, body.scope) {
+        (Some(r), _) if r > user.role => {
+            return Err(ApiError::validation(
+                "role",
+                format!("a token's role is at most yours ({})", user.role.as_str()),
+            ));
+        }
+        (Some(r), _) => r,
+        (None, Scope::Read) => Role::Viewer,
+        (None, Scope::Write) => user.role.min(Role::Admin),
+    };
     // A leaked token must not be able to outlive its revocation by minting others.
     if user.session_id().is_none() {
         return Err(ApiError::forbidden(
@@ -128,15 +154,17 @@ async fn create_token(
     let prefix: String = token.chars().take(TOKEN_PREFIX.len() + 6).collect();
     let id = Uuid::now_v7();
     sqlx::query!(
-        "insert into api_tokens (id, user_id, name, scope, token_hash, prefix, expires_at) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into api_tokens (id, user_id, name, scope, token_hash, prefix, expires_at, owner_id, role) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         id,
         user.id,
         &name,
         body.scope.as_str(),
         auth::hash_secret(&token),
         &prefix,
-        body.expires_at
+        body.expires_at,
+        org,
+        role.as_str()
     )
     .execute(&state.pool)
     .await?;
@@ -146,6 +174,7 @@ async fn create_token(
             id,
             name,
             scope: body.scope.as_str().to_owned(),
+            role,
             prefix,
             token,
             expires_at: body.expires_at,
@@ -153,12 +182,22 @@ async fn create_token(
     ))
 }
 
-owned_delete!(
-    #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404)))]
-    revoke_token,
-    "update api_tokens set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null"
-);
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, description = "no such token of yours in this organisation")))]
+async fn revoke_token(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    let org = user.may(Action::Read)?;
+    no_content_or_not_found(
+        sqlx::query!(
+            "update api_tokens set revoked_at = now() \
+             where id = $1 and user_id = $2 and owner_id = $3 and revoked_at is null",
+            id,
+            user.id,
+            org
+        )
+        .execute(&state.pool)
+        .await?,
+    )
+}
 
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]

@@ -520,13 +520,16 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
     let (broker, pg, ch) = servers(&["eu", "us"]).await;
     let owner = Uuid::now_v7();
     // The owner may monitor private addresses (the service is on loopback; jobs carry it).
-    sqlx::query(
-        "insert into users (id, email, password_hash, may_private_targets) values ($1, 'owner@example.com', 'x', true)",
-    )
-    .bind(owner)
-    .execute(&pg.pool)
-    .await
-    .unwrap();
+    sqlx::query("insert into users (id, email, password_hash) values ($1, 'owner@example.com', 'x')")
+        .bind(owner)
+        .execute(&pg.pool)
+        .await
+        .unwrap();
+    sqlx::query("update organisations set may_private_targets = true where id = $1")
+        .bind(owner)
+        .execute(&pg.pool)
+        .await
+        .unwrap();
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into targets (id, owner_id, name, kind, spec, interval_seconds, regions, failure_threshold, success_threshold)

@@ -12,6 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Channel, ChannelRow};
+use crate::access::Action;
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::http::auth::Caller;
 use crate::state::AppState;
@@ -208,8 +209,10 @@ fn non_blank(map: BTreeMap<String, String>) -> Secrets {
          channel quota (`field` max_channels)")))]
 pub(super) async fn create_channel(
     Caller { state, user }: Caller,
-    Json(body): Json<NewChannel>,
+    body: Result<Json<NewChannel>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
+    let org = user.may(Action::Manage)?;
+    let Json(body) = body?;
     let kind = parse_kind(&body.kind)?;
     let label = label(body.label.as_deref())?;
     let settings = body.settings.unwrap_or_else(|| Value::Object(Default::default()));
@@ -223,21 +226,22 @@ pub(super) async fn create_channel(
     let names: Vec<String> = secrets.0.keys().cloned().collect();
     let routing = serde_json::to_value(&routing).map_err(ApiError::internal)?;
     let mut tx = state.pool.begin().await?;
-    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
+    crate::quotas::reserve(&mut tx, &state, org, crate::quotas::Counted::Channels, 1).await?;
     let row: ChannelRow = query_channels!(
         "insert into notification_channels \
-         (id, user_id, kind, address, label, settings, secrets, secret_names, routing, verified_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) returning ",
+         (id, owner_id, kind, address, label, settings, secrets, secret_names, routing, verified_at, user_id) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10) returning ",
         "",
         Uuid::now_v7(),
-        user.id,
+        org,
         kind.as_str(),
         &valid.summary,
         label,
         &valid.settings,
         sealed,
         &names,
-        &routing
+        &routing,
+        user.id
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -339,8 +343,10 @@ fn merge_kind_change(
 pub(super) async fn update_channel(
     Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
-    Json(body): Json<ChannelPatch>,
+    body: Result<Json<ChannelPatch>, ApiError>,
 ) -> ApiResult<Json<Channel>> {
+    let org = user.may(Action::Manage)?;
+    let Json(body) = body?;
     let label = match body.label.as_deref() {
         None => None,
         Some(l) if l.trim().is_empty() => Some(None),
@@ -354,9 +360,9 @@ pub(super) async fn update_channel(
     // Foreign ids are 404 before any validation detail is revealed.
     let stored = sqlx::query!(
         "select kind, settings, secrets, disabled_reason from notification_channels \
-         where id = $1 and user_id = $2 for update",
+         where id = $1 and owner_id = $2 for update",
         id,
-        user.id
+        org
     )
     .fetch_optional(&mut *tx)
     .await?
@@ -389,10 +395,10 @@ pub(super) async fn update_channel(
                                 else coalesce(disabled_reason, $14) end, \
          permanent_failures = case when $13::boolean then 0 else permanent_failures end, \
          updated_at = now() \
-         where id = $1 and user_id = $2 returning ",
+         where id = $1 and owner_id = $2 returning ",
         "",
         id,
-        user.id,
+        org,
         label.is_some(),
         label.flatten(),
         body.muted_until.is_some(),

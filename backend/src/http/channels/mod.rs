@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Form, Json, Path, Query};
-use crate::http::auth::{self, Caller, CurrentUser};
+use crate::http::auth::{self, Caller};
 use crate::http::pagination::page_of;
 use crate::state::AppState;
 
@@ -148,10 +149,11 @@ page_of!(
 
 #[utoipa::path(get, path = "/api/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
 async fn list_channels(Caller { state, user }: Caller) -> ApiResult<Json<ChannelList>> {
+    let org = user.may(Action::Read)?;
     let items: Vec<Channel> = query_channels!(
         "select ",
-        "from notification_channels where user_id = $1 order by created_at",
-        user.id
+        "from notification_channels where owner_id = $1 order by created_at",
+        org
     )
     .fetch_all(&state.pool)
     .await?
@@ -180,6 +182,7 @@ pub struct LinkToken {
     responses((status = 201, body = LinkToken), (status = 422, description = "the channel quota is reached (`field` max_channels)"),
         (status = 503, description = "no Telegram bot configured")))]
 async fn create_link_token(Caller { state, user }: Caller) -> ApiResult<(StatusCode, Json<LinkToken>)> {
+    let org = user.may(Action::Manage)?;
     let Some(bot) = state.config.api.telegram_bot_username.as_deref() else {
         return Err(ApiError::unavailable(
             "no Telegram bot is configured (PINGTOWER_TELEGRAM_BOT_USERNAME)",
@@ -188,7 +191,7 @@ async fn create_link_token(Caller { state, user }: Caller) -> ApiResult<(StatusC
     let bot = bot.trim_start_matches('@');
     // A linked chat becomes a channel: no link once the channel quota is reached.
     let mut tx = state.pool.begin().await?;
-    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
+    crate::quotas::reserve(&mut tx, &state, org, crate::quotas::Counted::Channels, 1).await?;
     tx.rollback().await?;
     let token = auth::new_short_secret();
     let expires_at: DateTime<Utc> = sqlx::query_scalar!(
@@ -231,8 +234,10 @@ pub struct NewEmailChannel {
         (status = 422, description = "invalid, or over the channel quota (`field` max_channels)")))]
 async fn create_email_channel(
     Caller { state, user }: Caller,
-    Json(body): Json<NewEmailChannel>,
+    body: Result<Json<NewEmailChannel>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
+    let org = user.may(Action::Manage)?;
+    let Json(body) = body?;
     let address =
         crate::validate::normalise_email(&body.address).map_err(|e| ApiError::validation("address", e.message))?;
     let label = match body.label.as_deref() {
@@ -240,15 +245,16 @@ async fn create_email_channel(
         _ => None,
     };
     let mut tx = state.pool.begin().await?;
-    crate::quotas::reserve(&mut tx, &state, user.id, crate::quotas::Counted::Channels, 1).await?;
+    crate::quotas::reserve(&mut tx, &state, org, crate::quotas::Counted::Channels, 1).await?;
     let channel: Option<ChannelRow> = query_channels!(
-        "insert into notification_channels (id, user_id, kind, address, label) values ($1, $2, 'email', $3, $4) \
+        "insert into notification_channels (id, user_id, kind, address, label, owner_id) values ($1, $2, 'email', $3, $4, $5) \
          on conflict (user_id, kind, address) where kind in ('telegram', 'email') do nothing returning ",
         "",
         Uuid::now_v7(),
         user.id,
         &address,
-        label
+        label,
+        org
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -426,10 +432,11 @@ async fn unsubscribe(State(state): State<AppState>, Form(q): Form<TokenQuery>) -
 }
 
 owned_delete!(
+    crate::access::Action::Manage,
     #[utoipa::path(delete, path = "/api/channels/{id}", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404)))]
     delete_channel,
-    "delete from notification_channels where id = $1 and user_id = $2"
+    "delete from notification_channels where id = $1 and owner_id = $2"
 );
 
 /// A target's alert routing.
@@ -439,11 +446,10 @@ pub struct TargetChannels {
     pub channel_ids: Vec<Uuid>,
 }
 
-async fn owned_target(state: &AppState, user: &CurrentUser, id: Uuid) -> ApiResult<()> {
-    let found: Option<Uuid> =
-        sqlx::query_scalar!("select id from targets where id = $1 and owner_id = $2", id, user.id)
-            .fetch_optional(&state.pool)
-            .await?;
+async fn owned_target(state: &AppState, org: Uuid, id: Uuid) -> ApiResult<()> {
+    let found: Option<Uuid> = sqlx::query_scalar!("select id from targets where id = $1 and owner_id = $2", id, org)
+        .fetch_optional(&state.pool)
+        .await?;
     found.map(|_| ()).ok_or_else(ApiError::not_found)
 }
 
@@ -460,7 +466,8 @@ async fn routing(state: &AppState, target: Uuid) -> ApiResult<TargetChannels> {
 #[utoipa::path(get, path = "/api/targets/{id}/channels", tag = "channels", params(("id" = Uuid, Path)),
     responses((status = 200, body = TargetChannels), (status = 404)))]
 async fn get_target_channels(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<TargetChannels>> {
-    owned_target(&state, &user, id).await?;
+    let org = user.may(Action::Read)?;
+    owned_target(&state, org, id).await?;
     Ok(Json(routing(&state, id).await?))
 }
 
@@ -469,12 +476,14 @@ async fn get_target_channels(Caller { state, user }: Caller, Path(id): Path<Uuid
 async fn put_target_channels(
     Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
-    Json(body): Json<TargetChannels>,
+    body: Result<Json<TargetChannels>, ApiError>,
 ) -> ApiResult<Json<TargetChannels>> {
-    owned_target(&state, &user, id).await?;
+    let org = user.may(Action::Edit)?;
+    let Json(body) = body?;
+    owned_target(&state, org, id).await?;
     let owned: Vec<Uuid> = sqlx::query_scalar!(
-        "select id from notification_channels where user_id = $1 and id = any($2)",
-        user.id,
+        "select id from notification_channels where owner_id = $1 and id = any($2)",
+        org,
         &body.channel_ids
     )
     .fetch_all(&state.pool)

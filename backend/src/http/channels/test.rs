@@ -4,6 +4,7 @@
 use common::messages::{ChannelTest, ChannelTestResult, Envelope};
 use uuid::Uuid;
 
+use crate::access::Action;
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::http::auth::Caller;
 
@@ -20,10 +21,11 @@ pub(super) async fn test_channel(
     Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ChannelTestResult>> {
+    let org = user.may(Action::Manage)?;
     let found: Option<Uuid> = sqlx::query_scalar!(
-        "select id from notification_channels where id = $1 and user_id = $2",
+        "select id from notification_channels where id = $1 and owner_id = $2",
         id,
-        user.id
+        org
     )
     .fetch_optional(&state.pool)
     .await?;
@@ -35,7 +37,7 @@ pub(super) async fn test_channel(
     let wait = state.config.api.channel_test_timeout;
     let envelope = Envelope::new(ChannelTest {
         channel_id: id,
-        owner_id: user.id,
+        owner_id: org,
         language: user.language.clone(),
     });
     match bus::request::<ChannelTest, ChannelTestResult>(&state.publisher, &envelope, wait).await {
