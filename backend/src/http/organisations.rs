@@ -274,10 +274,10 @@ async fn update_current(
     let org = user.may(Action::Manage)?;
     let Json(body) = body?;
     let name = body.name.as_deref().map(org_name).transpose()?;
-    if let Some(l) = &body.language {
-        if !matches!(l.as_str(), "en" | "ru") {
-            return Err(ApiError::validation("language", "language must be en or ru"));
-        }
+    if let Some(l) = &body.language
+        && !matches!(l.as_str(), "en" | "ru")
+    {
+        return Err(ApiError::validation("language", "language must be en or ru"));
     }
     sqlx::query!(
         "update organisations set name = coalesce($2, name), language = coalesce($3, language), \
