@@ -21,6 +21,7 @@ const PUBLIC: &[&str] = &[
     "/api/config",
     "/api/auth/register",
     "/api/auth/login",
+    "/api/auth/login/2fa",
     "/api/channels/verify",
     "/api/channels/unsubscribe",
     "/api/openapi.json",
@@ -38,6 +39,7 @@ pub fn document() -> Document {
     let mut doc = crate::http::accounts::Doc::openapi();
     for other in [
         crate::http::tokens::Doc::openapi(),
+        crate::http::twofactor::Doc::openapi(),
         crate::http::admin::Doc::openapi(),
         crate::http::targets::Doc::openapi(),
         crate::http::heartbeats::Doc::openapi(),

@@ -17,6 +17,7 @@ pub mod pings;
 pub mod status_pages;
 pub mod targets;
 pub mod tokens;
+pub mod twofactor;
 
 use axum::Router;
 
@@ -33,6 +34,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(tokens::router())
+        .merge(twofactor::router())
         .merge(admin::router())
         .merge(targets::router())
         .merge(heartbeats::router())

@@ -20,4 +20,5 @@ mod replica;
 mod scheduler;
 mod secrets;
 mod targets;
+mod twofactor;
 mod web;
