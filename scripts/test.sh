@@ -29,6 +29,15 @@ if ! command -v promtool >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
+# oathtool (Debian's `oathtool` package) computes the TOTP codes of the two-factor tests, an
+# implementation independent of the backend's (the tests install it too when run on their own).
+if ! command -v oathtool >/dev/null 2>&1; then
+  echo "[test] installing oathtool"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends oathtool >/dev/null
+fi
+
 # Remove what crashed earlier runs left behind (names carry their creation time).
 now=$(date +%s)
 stale_before=$((now - 7200))

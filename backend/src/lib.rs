@@ -11,7 +11,7 @@
 //! - Domain modules, which know nothing of axum: [`scheduler`], [`incidents`] (the engine),
 //!   [`history`] (the merged result store), [`targets`] (input validation and the
 //!   import/export document), [`validate`], [`quotas`], [`passwords`], [`secrets`],
-//!   [`ratelimit`], [`cache`].
+//!   [`ratelimit`], [`cache`], [`twofactor`] (TOTP codes and recovery codes).
 //! - [`openapi`]: [`openapi::document`], the API contract served at `/api/openapi.json`.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run_with_listeners`] / [`run_with`]: the service, startable inside a test.
@@ -34,6 +34,7 @@ pub mod secrets;
 pub mod state;
 pub mod targets;
 pub mod telemetry;
+pub mod twofactor;
 pub mod validate;
 
 use std::sync::Arc;

@@ -146,7 +146,12 @@ async fn get_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfi
 }
 
 /// Starts a session for `user_id`; the `Set-Cookie` header that carries it.
-async fn start_session(state: &AppState, user_id: Uuid, headers: &HeaderMap, ip: IpAddr) -> ApiResult<HeaderValue> {
+pub(crate) async fn start_session(
+    state: &AppState,
+    user_id: Uuid,
+    headers: &HeaderMap,
+    ip: IpAddr,
+) -> ApiResult<HeaderValue> {
     let secret = auth::new_secret();
     let ttl = state.config.api.session_ttl;
     let user_agent = headers
@@ -256,7 +261,10 @@ struct LoginRow {
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = Credentials,
-    responses((status = 200, body = User), (status = 401),
+    responses((status = 200, body = crate::http::twofactor::LoginAnswer,
+            description = "signed in (`User`, the session cookie set), or the account has two-factor sign-in \
+                (`TwoFactorChallenge`, no cookie: continue with POST /api/auth/login/2fa)"),
+        (status = 401),
         (status = 429, description = "too many failed logins from this client (for this account); see Retry-After"),
         (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn login(
@@ -303,6 +311,10 @@ async fn login(
         return Err(ApiError::unauthorized_because("wrong email or password"));
     };
     attempt.succeeded(&account_key);
+    // Two-factor accounts get a challenge for `POST /api/auth/login/2fa`, no session yet.
+    if let Some(challenge) = crate::http::twofactor::login_challenge(&state, row.id).await? {
+        return Ok(Json(challenge).into_response());
+    }
     let cookie = start_session(&state, row.id, &headers, client.0).await?;
     let user = User {
         id: row.id,
@@ -329,7 +341,8 @@ async fn logout(Caller { state, user }: Caller) -> ApiResult<Response> {
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
+/// The user `id` as the API shows it.
+pub(crate) async fn load_user(state: &AppState, id: Uuid) -> ApiResult<User> {
     Ok(query_users!(User, "select ", " from users where id = $1", id)
         .fetch_one(&state.pool)
         .await?)

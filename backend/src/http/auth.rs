@@ -68,6 +68,9 @@ pub struct CurrentUser {
     org: Uuid,
     /// Their role there (a token's: no higher than its creator's, checked on every request).
     pub role: Role,
+    /// The organisation requires two-factor sign-in and this session's user has none: every
+    /// action there is refused until they enrol (their account's routes still answer).
+    lacks_2fa: bool,
     /// Normalised email.
     pub email: String,
     /// The installation's admin.
@@ -90,6 +93,11 @@ impl CurrentUser {
     /// Whether the caller may do `action` in their current organisation: the organisation's id
     /// to scope every query with, or 403. The one question every handler asks ([`access`]).
     pub fn may(&self, action: Action) -> Result<Uuid, ApiError> {
+        if self.lacks_2fa {
+            return Err(ApiError::forbidden(
+                "this organisation requires two-factor sign-in: enable it for your account first",
+            ));
+        }
         access::allow(self.role, action)?;
         Ok(self.org)
     }
@@ -189,6 +197,7 @@ struct Row {
     org: Uuid,
     role: String,
     token_role: Option<String>,
+    lacks_2fa: bool,
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -230,7 +239,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
                and (last_used_at is null or last_used_at < now() - interval '10 seconds'))
              select id as "id!", email as "email!", is_admin as "is_admin!", language as "language!",
                     auth_id as "auth_id!", scope as "scope?", org as "org!", role as "role!",
-                    token_role as "token_role?" from hit"#,
+                    token_role as "token_role?", false as "lacks_2fa!" from hit"#,
             hash_secret(token),
         )
         .fetch_optional(&state.pool)
@@ -252,6 +261,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
             language: row.language,
             org: row.org,
             role,
+            lacks_2fa: false,
             auth: AuthMethod::Token {
                 token_id: row.auth_id,
                 scope,
@@ -272,10 +282,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
            where id = (select auth_id from hit) and last_seen_at < now() - interval '1 minute')
          select h.id as "id!", h.email as "email!", h.is_admin as "is_admin!", h.language as "language!",
                 h.auth_id as "auth_id!", null::text as "scope?", m.org_id as "org!", m.role as "role!",
-                null::text as "token_role?"
+                null::text as "token_role?",
+                (o.require_2fa and not exists (select 1 from user_totp t
+                    where t.user_id = h.id and t.enabled_at is not null)) as "lacks_2fa!"
          from hit h cross join lateral (select org_id, role from memberships
              where user_id = h.id and org_id in (h.org_id, h.id)
-             order by org_id = h.id limit 1) m"#,
+             order by org_id = h.id limit 1) m
+         join organisations o on o.id = m.org_id"#,
         hash_secret(session),
     )
     .fetch_optional(&state.pool)
@@ -288,6 +301,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, Ap
         language: row.language,
         org: row.org,
         role: Role::parse(&row.role),
+        lacks_2fa: row.lacks_2fa,
         auth: AuthMethod::Session {
             session_id: row.auth_id,
         },

@@ -19,6 +19,7 @@ pub mod pings;
 pub mod status_pages;
 pub mod targets;
 pub mod tokens;
+pub mod twofactor;
 
 use axum::Router;
 
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(tokens::router())
         .merge(organisations::router())
+        .merge(twofactor::router())
         .merge(admin::router())
         .merge(targets::router())
         .merge(heartbeats::router())

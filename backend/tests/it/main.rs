@@ -21,4 +21,5 @@ mod replica;
 mod scheduler;
 mod secrets;
 mod targets;
+mod twofactor;
 mod web;

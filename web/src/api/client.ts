@@ -23,6 +23,7 @@ import type {
   Incident,
   LatencySeries,
   Language,
+  LoginAnswer,
   LatencyStep,
   NewChannel,
   NewEmailChannel,
@@ -149,9 +150,21 @@ export class ApiClient {
     const body: Credentials = { email, password };
     return this.request('POST', '/api/auth/register', body);
   }
-  login(email: string, password: string): Promise<User> {
+  /**
+   * Logs in. An account with two-factor sign-in answers a challenge and no session: until the
+   * dashboard asks for the code (`POST /api/auth/login/2fa`), that is an error saying so.
+   */
+  async login(email: string, password: string): Promise<User> {
     const body: Credentials = { email, password };
-    return this.request('POST', '/api/auth/login', body);
+    const answer: LoginAnswer = await this.request('POST', '/api/auth/login', body);
+    if ('two_factor_required' in answer) {
+      throw new ApiError(
+        401,
+        'two_factor_required',
+        'This account uses two-factor sign-in, which this dashboard cannot complete yet: sign in through the API (POST /api/auth/login/2fa).',
+      );
+    }
+    return answer;
   }
   logout(): Promise<void> {
     return this.request('POST', '/api/auth/logout');

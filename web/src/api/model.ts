@@ -23,6 +23,8 @@ export type Timestamp = string;
 export type Language = 'en' | 'ru';
 export type User = Schemas['User'];
 export type Credentials = Schemas['Credentials'];
+/** `POST /api/auth/login`: the user (signed in), or a two-factor challenge (no session yet). */
+export type LoginAnswer = Schemas['LoginAnswer'];
 export type UpdateMe = Schemas['UpdateMe'];
 export type PasswordChange = Schemas['PasswordChange'];
 export type Settings = Schemas['Settings'];

@@ -32,7 +32,7 @@ type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 
 type Routes = {
   '/api/config': { get: { answer: M.ServerConfig } };
   '/api/auth/register': { post: { body: M.Credentials; answer: M.User } };
-  '/api/auth/login': { post: { body: M.Credentials; answer: M.User } };
+  '/api/auth/login': { post: { body: M.Credentials; answer: M.LoginAnswer } };
   '/api/auth/me': { get: { answer: M.Me }; patch: { body: M.UpdateMe; answer: M.User } };
   '/api/auth/password': { post: { body: M.PasswordChange } };
   '/api/tokens': { get: { answer: M.Schemas['TokenList'] }; post: { body: M.NewToken; answer: M.CreatedToken } };

@@ -4,6 +4,90 @@
  */
 
 export interface paths {
+    "/api/account/2fa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_two_factor"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account/2fa/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Turns two-factor sign-in off: the password and a current code (or a recovery code) are needed. The secret and the recovery codes are deleted. */
+        post: operations["disable_two_factor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account/2fa/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Enables two-factor sign-in with a first code of the pending secret. Every other session of the user is revoked (the caller's own session stays); API tokens are not affected. */
+        post: operations["enable_two_factor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account/2fa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Replaces the recovery codes with 10 new ones (the old ones stop working); needs a current code. */
+        post: operations["regenerate_recovery_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account/2fa/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Starts (or restarts) enrolment: a new secret, pending until `enable` receives a correct code. The secret is shown only here; it is stored encrypted. */
+        post: operations["setup_two_factor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ack/{token}": {
         parameters: {
             query?: never;
@@ -88,6 +172,23 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/2fa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The login's second step, for accounts with two-factor sign-in: the challenge the login answered and a current code (each time step is accepted once) or an unused recovery code. Answers like a login without two-factor sign-in. A challenge lasts 5 minutes, is used once, and takes 5 codes at most. */
+        post: operations["login_second_factor"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2019,6 +2120,11 @@ export interface components {
             /** @description The token (128-bit, single use). */
             token: string;
         };
+        /**
+         * @description `POST /api/auth/login`'s 200: the user with a session cookie, or (two-factor accounts) a
+         *     challenge and no cookie.
+         */
+        LoginAnswer: components["schemas"]["User"] | components["schemas"]["TwoFactorChallenge"];
         /** @description A maintenance window as the API shows it. */
         MaintenanceWindow: {
             /**
@@ -2470,6 +2576,11 @@ export interface components {
              */
             test_now_per_minute: number;
         };
+        /** @description New recovery codes, shown this once (the old ones no longer work). */
+        RecoveryCodes: {
+            /** @description 10 single-use codes (`xxxx-xxxx-xxxx-xxxx`). */
+            recovery_codes: string[];
+        };
         /**
          * @description How a window repeats.
          * @enum {string}
@@ -2544,6 +2655,15 @@ export interface components {
          * @enum {string}
          */
         Scope: "read" | "write";
+        /** @description `POST /api/auth/login/2fa`: the login's challenge and a second factor. */
+        SecondFactor: {
+            /** @description The `challenge` the login answered. */
+            challenge: string;
+            /** @description The app's current code; or else `recovery_code`. */
+            code?: string | null;
+            /** @description An unused recovery code (used up by this), instead of `code`. */
+            recovery_code?: string | null;
+        };
         /** @description One secret of a kind. */
         SecretFieldInfo: {
             /** @description Its name in `secrets`. */
@@ -2888,6 +3008,67 @@ export interface components {
             /** @description The token of the mail's link. */
             token: string;
         };
+        /**
+         * @description The login's answer for an account with two-factor sign-in: no session yet, a challenge for
+         *     `POST /api/auth/login/2fa` (valid 5 minutes, used once, for 5 codes at most).
+         */
+        TwoFactorChallenge: {
+            /** @description Opaque token for the second step. */
+            challenge: string;
+            /** @description Always `true`. */
+            two_factor_required: boolean;
+        };
+        /** @description A code from the authenticator app. */
+        TwoFactorCode: {
+            /**
+             * @description The app's current 6-digit code (spaces allowed).
+             * @example 123456
+             */
+            code: string;
+        };
+        /** @description `POST /api/account/2fa/disable`: the password and a second factor. */
+        TwoFactorDisable: {
+            /** @description The app's current code; or else `recovery_code`. */
+            code?: string | null;
+            /** @description The account's password. */
+            password: string;
+            /** @description An unused recovery code (used up by this), instead of `code`. */
+            recovery_code?: string | null;
+        };
+        /** @description `POST /api/account/2fa/enable`: enabled; the recovery codes, shown this once. */
+        TwoFactorEnabled: {
+            /**
+             * Format: date-time
+             * @description When it was enabled.
+             */
+            enabled_at: string;
+            /** @description 10 single-use codes (`xxxx-xxxx-xxxx-xxxx`) for signing in without the app. */
+            recovery_codes: string[];
+        };
+        /** @description `POST /api/account/2fa/setup`: the new secret, shown this once. */
+        TwoFactorSetup: {
+            /** @description `otpauth://totp/PingTower:{email}?secret=…&issuer=PingTower` (SHA-1, 6 digits, 30 s). */
+            otpauth_url: string;
+            /** @description The otpauth URL as a QR code: an SVG document. */
+            qr_svg: string;
+            /** @description The secret in base32 (RFC 4648, no padding), for typing into an app by hand. */
+            secret: string;
+        };
+        /** @description `GET /api/account/2fa`: whether two-factor sign-in is on. Never the secret. */
+        TwoFactorStatus: {
+            /** @description Whether sign-in asks for a code. */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When it was enabled.
+             */
+            enabled_at?: string | null;
+            /**
+             * Format: int64
+             * @description Recovery codes not used yet.
+             */
+            recovery_codes_left: number;
+        };
         /** @description Change of profile. */
         UpdateMe: {
             language?: null | components["schemas"]["Language"];
@@ -3008,6 +3189,412 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_two_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorStatus"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    disable_two_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorDisable"];
+            };
+        };
+        responses: {
+            /** @description disabled */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in, or the password is wrong (`field: password`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description two-factor sign-in is not enabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no factor, both, or a wrong one (`field: code` or `recovery_code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong codes or passwords of this account from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the password hash queue is full (see Retry-After), or the database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    enable_two_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorCode"];
+            };
+        };
+        responses: {
+            /** @description enabled; the 10 recovery codes, shown only here (`Cache-Control: no-store`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorEnabled"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description already enabled, or no setup to enable (call setup first) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the code is wrong or outside the window (`field: code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong codes or passwords of this account from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    regenerate_recovery_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorCode"];
+            };
+        };
+        responses: {
+            /** @description the new codes, shown only here (`Cache-Control: no-store`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description two-factor sign-in is not enabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the code is wrong, outside the window or already used (`field: code`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong codes or passwords of this account from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_two_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the pending secret, its otpauth URL and QR code (`Cache-Control: no-store`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorSetup"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description two-factor sign-in is already enabled (disable it first) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server has no PINGTOWER_SECRET_KEY to encrypt the secret with, or the database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ack_info: {
         parameters: {
             query?: never;
@@ -3468,12 +4055,13 @@ export interface operations {
             };
         };
         responses: {
+            /** @description signed in (`User`, the session cookie set), or the account has two-factor sign-in (`TwoFactorChallenge`, no cookie: continue with POST /api/auth/login/2fa) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["LoginAnswer"];
                 };
             };
             401: {
@@ -3521,6 +4109,95 @@ export interface operations {
                 };
             };
             /** @description the password hash queue is full; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    login_second_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactor"];
+            };
+        };
+        responses: {
+            /** @description signed in: the session cookie is set */
+            200: {
+                headers: {
+                    /** @description the session cookie `pt_session` */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description the challenge is unknown, used, expired or out of attempts (`field: challenge`: sign in with the password again), or the factor is wrong (`field: code` or `recovery_code`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no factor, both, or an overlong one; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong codes from this client (for this account); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
                     [name: string]: unknown;
