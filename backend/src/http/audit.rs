@@ -127,12 +127,15 @@ pub fn fields(body: &[u8]) -> Value {
         .into_iter()
         .take(100)
         .map(|(k, v)| {
+            // PostgreSQL's jsonb holds no NUL character: it is dropped from names and values.
             let v = match v {
-                Value::String(s) if SHOWN.contains(&k.as_str()) => Value::String(s.chars().take(200).collect()),
+                Value::String(s) if SHOWN.contains(&k.as_str()) => {
+                    Value::String(s.chars().filter(|c| *c != '\0').take(200).collect())
+                }
                 v @ (Value::Bool(_) | Value::Number(_) | Value::Null) if SHOWN.contains(&k.as_str()) => v,
                 _ => Value::Null,
             };
-            (k.chars().take(100).collect::<String>(), v)
+            (k.chars().filter(|c| *c != '\0').take(100).collect::<String>(), v)
         })
         .collect();
     Value::Object(shown)
@@ -164,10 +167,12 @@ pub struct AuditQuery {
     /// Entries older than this id (the previous page's `next_cursor`).
     pub before: Option<i64>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Only this member's.
     pub user_id: Option<Uuid>,
     /// Only this resource (`targets`, `channels`, `organisation`…; at most 100 characters).
+    #[param(max_length = 100)]
     pub resource: Option<String>,
     /// Only since then (RFC 3339).
     pub since: Option<DateTime<Utc>>,
@@ -281,6 +286,11 @@ mod tests {
         );
         assert_eq!(fields(b"not json"), serde_json::json!({}));
         assert!(!f.to_string().contains("hunter2"));
+        assert_eq!(
+            fields(br#"{"na\u0000me":"a\u0000b"}"#),
+            serde_json::json!({"name": null})
+        );
+        assert_eq!(fields(br#"{"name":"a\u0000b"}"#), serde_json::json!({"name": "ab"}));
     }
 
     #[test]

@@ -104,7 +104,11 @@ async fn list_mine(Caller { state, user }: Caller) -> ApiResult<Json<MembershipL
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewOrganisation {
     /// 1 to 100 characters, no control characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -252,12 +256,17 @@ async fn get_current(Caller { state, user }: Caller) -> ApiResult<Json<Organisat
 /// Changes to the current organisation (absent fields keep their value).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OrganisationPatch {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, no control characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// `en` or `ru`.
     #[serde(default)]
+    #[schema(pattern = "^(en|ru)$")]
     pub language: Option<String>,
     /// Require two-factor sign-in of every member.
     #[serde(default)]
@@ -409,11 +418,33 @@ async fn list_members(Caller { state, user }: Caller) -> ApiResult<Json<MemberLi
     }))
 }
 
+/// A role a member can be given (ownership moves only with `POST /api/organisation/transfer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    /// Manages members, channels and settings.
+    Admin,
+    /// Manages targets, status pages and maintenance.
+    Editor,
+    /// Reads and acknowledges.
+    Viewer,
+}
+
+impl From<MemberRole> for Role {
+    fn from(r: MemberRole) -> Role {
+        match r {
+            MemberRole::Admin => Role::Admin,
+            MemberRole::Editor => Role::Editor,
+            MemberRole::Viewer => Role::Viewer,
+        }
+    }
+}
+
 /// A member's new role.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RoleChange {
-    /// `admin`, `editor` or `viewer` (ownership moves with `POST /api/organisation/transfer`).
-    pub role: Role,
+    /// `admin`, `editor` or `viewer`.
+    pub role: MemberRole,
 }
 
 /// Refuses a role an inviter or changer may not give: the owner's, or one above their own.
@@ -437,7 +468,8 @@ fn grantable(by: Role, role: Role) -> ApiResult<()> {
     params(("user_id" = Uuid, Path, description = "the member's user id")), request_body = RoleChange,
     responses((status = 200, body = Member), (status = 403, description = "only an admin or the owner may"),
         (status = 404, description = "no such member"),
-        (status = 422, description = "`role` is the owner's or above yours, or the member is the owner (`field` user_id)")))]
+        (status = 409, description = "the member is the owner (`field` user_id): ownership moves by a transfer"),
+        (status = 422, description = "`role` is above yours")))]
 async fn update_member(
     Caller { state, user }: Caller,
     Path(member): Path<Uuid>,
@@ -445,7 +477,8 @@ async fn update_member(
 ) -> ApiResult<Json<Member>> {
     let org = user.may(Action::Manage)?;
     let Json(body) = body?;
-    grantable(user.role, body.role)?;
+    let role = Role::from(body.role);
+    grantable(user.role, role)?;
     let row = sqlx::query!(
         "select m.role, u.email, m.created_at from memberships m join users u on u.id = m.user_id \
          where m.org_id = $1 and m.user_id = $2 for update of m",
@@ -456,23 +489,23 @@ async fn update_member(
     .await?
     .ok_or_else(ApiError::not_found)?;
     if Role::parse(&row.role) == Role::Owner {
-        return Err(ApiError::validation(
-            "user_id",
-            "the owner's role changes only by a transfer",
-        ));
+        return Err(ApiError {
+            field: Some("user_id".into()),
+            ..ApiError::conflict("the owner's role changes only by a transfer")
+        });
     }
     sqlx::query!(
         "update memberships set role = $3 where org_id = $1 and user_id = $2 and role <> 'owner'",
         org,
         member,
-        body.role.as_str()
+        role.as_str()
     )
     .execute(&state.pool)
     .await?;
     Ok(Json(Member {
         user_id: member,
         email: row.email,
-        role: body.role,
+        role,
         joined_at: row.created_at,
     }))
 }
@@ -482,7 +515,7 @@ async fn update_member(
     responses((status = 204, description = "removed: their sessions and tokens lose the organisation on their next request"),
         (status = 403, description = "only an admin or the owner may remove someone else"),
         (status = 404, description = "no such member"),
-        (status = 422, description = "the owner cannot be removed, nor leave (`field` user_id)")))]
+        (status = 409, description = "the owner cannot be removed, nor leave (`field` user_id)")))]
 async fn remove_member(Caller { state, user }: Caller, Path(member): Path<Uuid>) -> ApiResult<StatusCode> {
     // Anyone may leave; removing someone else is an admin's.
     let org = if member == user.id {
@@ -501,10 +534,10 @@ async fn remove_member(Caller { state, user }: Caller, Path(member): Path<Uuid>)
     match role.as_deref().map(Role::parse) {
         None => return Err(ApiError::not_found()),
         Some(Role::Owner) => {
-            return Err(ApiError::validation(
-                "user_id",
-                "the owner cannot be removed; transfer the ownership first",
-            ));
+            return Err(ApiError {
+                field: Some("user_id".into()),
+                ..ApiError::conflict("the owner cannot be removed; transfer the ownership first")
+            });
         }
         Some(_) => {}
     }
@@ -581,10 +614,14 @@ async fn list_invitations(Caller { state, user }: Caller) -> ApiResult<Json<Invi
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewInvitation {
     /// The invitee's email (only an account with it may accept).
-    #[schema(min_length = 3, max_length = 254)]
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.]$"
+    )]
     pub email: String,
     /// `admin`, `editor` or `viewer`; at most yours.
-    pub role: Role,
+    pub role: MemberRole,
 }
 
 /// A fresh invitation: the only time its link is shown.
@@ -611,7 +648,8 @@ async fn invite(
     let org = user.may(Action::Manage)?;
     let Json(body) = body?;
     let email = normalise_email(&body.email)?;
-    grantable(user.role, body.role)?;
+    let role = Role::from(body.role);
+    grantable(user.role, role)?;
     let mut tx = state.pool.begin().await?;
     let personal = sqlx::query_scalar!("select personal from organisations where id = $1 for update", org)
         .fetch_one(&mut *tx)
@@ -652,7 +690,7 @@ async fn invite(
         id,
         org,
         &email,
-        body.role.as_str(),
+        role.as_str(),
         auth::hash_secret(&token),
         user.id,
         INVITATION_DAYS as i32
@@ -668,7 +706,7 @@ async fn invite(
             invitation: Invitation {
                 id,
                 email,
-                role: body.role,
+                role,
                 created_at: row.created_at,
                 expires_at: row.expires_at,
             },
@@ -839,6 +877,7 @@ async fn accept_invitation(Caller { state, user }: Caller, Path(token): Path<Str
         Member,
         MemberList,
         RoleChange,
+        MemberRole,
         Invitation,
         InvitationList,
         NewInvitation,
