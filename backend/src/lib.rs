@@ -11,7 +11,7 @@
 //! - Domain modules, which know nothing of axum: [`scheduler`], [`incidents`] (the engine),
 //!   [`history`] (the merged result store), [`targets`] (input validation and the
 //!   import/export document), [`validate`], [`quotas`], [`passwords`], [`secrets`],
-//!   [`ratelimit`], [`cache`].
+//!   [`ratelimit`], [`cache`], [`oidc`] (single sign-on's protocol side).
 //! - [`openapi`]: [`openapi::document`], the API contract served at `/api/openapi.json`.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run_with_listeners`] / [`run_with`]: the service, startable inside a test.
@@ -24,6 +24,7 @@ pub mod heartbeats;
 pub mod history;
 pub mod http;
 pub mod incidents;
+pub mod oidc;
 pub mod openapi;
 pub mod passwords;
 pub mod quotas;

@@ -21,6 +21,8 @@ const PUBLIC: &[&str] = &[
     "/api/config",
     "/api/auth/register",
     "/api/auth/login",
+    "/api/auth/oidc/login",
+    "/api/auth/oidc/callback",
     "/api/channels/verify",
     "/api/channels/unsubscribe",
     "/api/openapi.json",
@@ -37,6 +39,7 @@ const PUBLIC: &[&str] = &[
 pub fn document() -> Document {
     let mut doc = crate::http::accounts::Doc::openapi();
     for other in [
+        crate::http::oidc::Doc::openapi(),
         crate::http::tokens::Doc::openapi(),
         crate::http::admin::Doc::openapi(),
         crate::http::targets::Doc::openapi(),

@@ -12,6 +12,7 @@ pub mod heartbeats;
 pub mod history;
 pub mod incidents;
 pub mod maintenance;
+pub mod oidc;
 pub mod pagination;
 pub mod pings;
 pub mod status_pages;
@@ -32,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     let guarded = state.clone();
     let api = Router::new()
         .merge(accounts::router())
+        .merge(oidc::router(&state))
         .merge(tokens::router())
         .merge(admin::router())
         .merge(targets::router())
