@@ -38,6 +38,13 @@ if ! command -v oathtool >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends oathtool >/dev/null
 fi
 
+# The OpenID provider of the single sign-on tests (backend/tests/it/oidc.rs): the `oidc-provider`
+# npm package on Node, installed from its lockfile once, before tests run in parallel.
+if [ ! -d backend/tests/oidc-provider/node_modules/oidc-provider ]; then
+  echo "[test] installing the test OpenID provider (npm ci in backend/tests/oidc-provider)"
+  (cd backend/tests/oidc-provider && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # Remove what crashed earlier runs left behind (names carry their creation time).
 now=$(date +%s)
 stale_before=$((now - 7200))

@@ -126,6 +126,9 @@ pub struct ApiConfig {
     /// Default per-user quotas (an admin can override them per user).
     #[command(flatten)]
     pub quotas: QuotaConfig,
+    /// Password sign-in and single sign-on (OpenID Connect).
+    #[command(flatten)]
+    pub sign_in: SignInConfig,
     /// How often the scheduler's leader looks for heartbeat deadlines that passed (a missed
     /// ping is reported within this and a second after its grace time).
     #[arg(long, env = "PINGTOWER_HEARTBEAT_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
@@ -163,6 +166,7 @@ impl Default for ApiConfig {
             engine: Default::default(),
             secret_key: None,
             quotas: Default::default(),
+            sign_in: Default::default(),
             heartbeat_poll: Duration::from_secs(1),
             heartbeat_settle: crate::scheduler::HEARTBEAT_SETTLE,
             audit_retention_days: 365,
@@ -275,6 +279,123 @@ impl Default for EdgeConfig {
             status_page_max_targets: 100,
             ping_rate_limit: 120,
         }
+    }
+}
+
+/// Organisation roles a provider's claim may map to, from the least to the most allowed.
+pub const ORG_ROLES: [&str; 4] = ["viewer", "editor", "admin", "owner"];
+
+/// How users sign in: passwords (on or off) and single sign-on with an OpenID provider.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SignInConfig {
+    /// Sign-in and registration with a password; `false`: both answer 403 and users sign in
+    /// with single sign-on only.
+    #[arg(long, env = "PINGTOWER_PASSWORD_LOGIN", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub password_login: bool,
+    /// The OpenID provider's issuer URL, exactly as its ID tokens name it (discovery is
+    /// read from `<issuer>/.well-known/openid-configuration`); unset: no single sign-on.
+    #[arg(long, env = "PINGTOWER_OIDC_ISSUER", value_parser = parse_issuer, requires = "oidc_client_id")]
+    pub oidc_issuer: Option<String>,
+    /// The client id registered at the provider (its redirect URI:
+    /// `<PINGTOWER_PUBLIC_URL>/api/auth/oidc/callback`).
+    #[arg(long, env = "PINGTOWER_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client's secret (unset: a public client, PKCE only).
+    #[arg(long, env = "PINGTOWER_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<secrecy::SecretString>,
+    /// Scopes asked for, separated by spaces (`openid` is always asked for).
+    #[arg(long, env = "PINGTOWER_OIDC_SCOPES", default_value = "openid email profile")]
+    pub oidc_scopes: String,
+    /// A claim (in the ID token or from userinfo) whose values map to an organisation role
+    /// through `PINGTOWER_OIDC_ROLE_MAP`, e.g. `groups`; unset: no role from the provider.
+    #[arg(long, env = "PINGTOWER_OIDC_ROLE_CLAIM")]
+    pub oidc_role_claim: Option<String>,
+    /// Claim values and the role each gives, e.g.
+    /// `pingtower-admins=admin,pingtower-viewers=viewer` (roles: viewer, editor, admin,
+    /// owner); a user with several takes the highest.
+    #[arg(long, env = "PINGTOWER_OIDC_ROLE_MAP", value_parser = parse_role_map, default_value = "")]
+    pub oidc_role_map: RoleMap,
+    /// A team organisation (its id) whose membership follows the mapped role at every sign-in:
+    /// a mapped role joins it (`owner` counts as `admin`; its owner keeps ownership), no mapped
+    /// role leaves it. Unset: the mapped role is only recorded.
+    #[arg(long, env = "PINGTOWER_OIDC_ORGANISATION")]
+    pub oidc_organisation: Option<uuid::Uuid>,
+    /// Whether a provider identity that matches no account gets one at its first sign-in;
+    /// `false`: only identities already linked, or matched by a verified email, sign in.
+    #[arg(long, env = "PINGTOWER_OIDC_SIGN_UP", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub oidc_sign_up: bool,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        Self {
+            password_login: true,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_scopes: "openid email profile".into(),
+            oidc_role_claim: None,
+            oidc_role_map: RoleMap::default(),
+            oidc_organisation: None,
+            oidc_sign_up: true,
+        }
+    }
+}
+
+impl SignInConfig {
+    /// Whether single sign-on is configured (an issuer and a client id).
+    pub fn oidc_enabled(&self) -> bool {
+        self.oidc_issuer.is_some() && self.oidc_client_id.is_some()
+    }
+}
+
+/// Claim values and the organisation role each maps to ([`ORG_ROLES`]), in configured order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleMap(pub Vec<(String, &'static str)>);
+
+impl RoleMap {
+    /// The highest role any of `values` maps to.
+    pub fn role_for<'a>(&self, values: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+        let rank = |role: &str| ORG_ROLES.iter().position(|r| *r == role);
+        values
+            .into_iter()
+            .flat_map(|v| self.0.iter().filter(move |(value, _)| value == v))
+            .map(|(_, role)| *role)
+            .max_by_key(|role| rank(role))
+    }
+}
+
+fn parse_role_map(s: &str) -> Result<RoleMap, String> {
+    let mut map = Vec::new();
+    for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((value, role)) = entry.rsplit_once('=') else {
+            return Err(format!(
+                "PINGTOWER_OIDC_ROLE_MAP: {entry:?} is not value=role (e.g. pingtower-admins=admin)"
+            ));
+        };
+        let (value, role) = (value.trim(), role.trim());
+        let Some(role) = ORG_ROLES.iter().find(|r| **r == role) else {
+            return Err(format!(
+                "PINGTOWER_OIDC_ROLE_MAP: {role:?} is not a role (viewer, editor, admin, owner)"
+            ));
+        };
+        if value.is_empty() || value.len() > 256 {
+            return Err(format!(
+                "PINGTOWER_OIDC_ROLE_MAP: {entry:?} needs a value of 1 to 256 bytes"
+            ));
+        }
+        map.push((value.to_owned(), *role));
+    }
+    Ok(RoleMap(map))
+}
+
+fn parse_issuer(s: &str) -> Result<String, String> {
+    // Kept as written: ID tokens must name the issuer exactly (`https://accounts.google.com`
+    // has no trailing slash, and a parsed URL would add one).
+    let issuer = s.trim();
+    match url::Url::parse(issuer) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => Ok(issuer.to_owned()),
+        _ => Err(format!("PINGTOWER_OIDC_ISSUER: {issuer:?} is not an http(s) URL")),
     }
 }
 
@@ -402,5 +523,62 @@ mod tests {
             message.contains("PINGTOWER_SCHEDULER_TICK") && message.contains("1001ms"),
             "the error names the variable and the value: {message}"
         );
+    }
+
+    #[test]
+    fn sign_in_defaults_to_passwords_and_no_single_sign_on() {
+        let sign_in = parse(&[]).unwrap().config.api.sign_in;
+        assert!(sign_in.password_login && sign_in.oidc_sign_up && !sign_in.oidc_enabled());
+        assert_eq!(sign_in.oidc_scopes, "openid email profile");
+        assert_eq!(sign_in.oidc_role_map, RoleMap::default());
+    }
+
+    #[test]
+    fn the_oidc_settings_parse_and_the_secret_is_never_printed() {
+        // Arrange + Act
+        let cli = parse(&[
+            "--oidc-issuer",
+            "https://accounts.google.com",
+            "--oidc-client-id",
+            "pingtower",
+            "--oidc-client-secret",
+            "very-secret-value",
+            "--oidc-role-map",
+            "pingtower-admins=admin, pingtower-viewers = viewer,ops=editor",
+            "--password-login",
+            "false",
+        ])
+        .unwrap();
+
+        // Assert
+        let sign_in = &cli.config.api.sign_in;
+        assert_eq!(sign_in.oidc_issuer.as_deref(), Some("https://accounts.google.com"));
+        assert!(sign_in.oidc_enabled() && !sign_in.password_login);
+        let map = &sign_in.oidc_role_map;
+        assert_eq!(map.0.len(), 3);
+        assert_eq!(map.role_for(["pingtower-viewers"]), Some("viewer"));
+        assert_eq!(
+            map.role_for(["pingtower-viewers", "x", "pingtower-admins", "ops"]),
+            Some("admin")
+        );
+        assert_eq!(map.role_for(["nobody"]), None);
+        let printed = format!("{cli:?}");
+        assert!(!printed.contains("very-secret-value"), "{printed}");
+    }
+
+    #[test]
+    fn bad_oidc_settings_are_refused_naming_the_variable() {
+        for (args, names) in [
+            (&["--oidc-role-map", "admins=superuser"][..], "PINGTOWER_OIDC_ROLE_MAP"),
+            (&["--oidc-role-map", "admins"][..], "PINGTOWER_OIDC_ROLE_MAP"),
+            (
+                &["--oidc-issuer", "accounts.google.com", "--oidc-client-id", "x"][..],
+                "PINGTOWER_OIDC_ISSUER",
+            ),
+            (&["--oidc-issuer", "https://id.example.com"][..], "oidc-client-id"),
+        ] {
+            let message = parse(args).unwrap_err().to_string();
+            assert!(message.contains(names), "{args:?}: {message}");
+        }
     }
 }

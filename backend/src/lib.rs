@@ -11,7 +11,8 @@
 //! - Domain modules, which know nothing of axum: [`scheduler`], [`incidents`] (the engine),
 //!   [`history`] (the merged result store), [`targets`] (input validation and the
 //!   import/export document), [`validate`], [`quotas`], [`passwords`], [`secrets`],
-//!   [`ratelimit`], [`cache`], [`twofactor`] (TOTP codes and recovery codes).
+//!   [`ratelimit`], [`cache`], [`twofactor`] (TOTP codes and recovery codes), [`oidc`] (single
+//!   sign-on's protocol side), [`access`] (who may do what in an organisation).
 //! - [`openapi`]: [`openapi::document`], the API contract served at `/api/openapi.json`.
 //! - [`migrate`]: PostgreSQL and ClickHouse migrations, safe to re-run.
 //! - [`run_with_listeners`] / [`run_with`]: the service, startable inside a test.
@@ -25,6 +26,7 @@ pub mod heartbeats;
 pub mod history;
 pub mod http;
 pub mod incidents;
+pub mod oidc;
 pub mod openapi;
 pub mod passwords;
 pub mod quotas;

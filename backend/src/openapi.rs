@@ -22,6 +22,8 @@ const PUBLIC: &[&str] = &[
     "/api/auth/register",
     "/api/auth/login",
     "/api/auth/login/2fa",
+    "/api/auth/oidc/login",
+    "/api/auth/oidc/callback",
     "/api/channels/verify",
     "/api/channels/unsubscribe",
     "/api/openapi.json",
@@ -38,6 +40,7 @@ const PUBLIC: &[&str] = &[
 pub fn document() -> Document {
     let mut doc = crate::http::accounts::Doc::openapi();
     for other in [
+        crate::http::oidc::Doc::openapi(),
         crate::http::tokens::Doc::openapi(),
         crate::http::organisations::Doc::openapi(),
         crate::http::audit::Doc::openapi(),

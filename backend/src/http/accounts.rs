@@ -87,6 +87,11 @@ pub struct PublicConfig {
     pub min_interval_seconds: u32,
     /// Whether private/loopback targets are allowed.
     pub allow_private_targets: bool,
+    /// Whether users may sign in (and register) with a password.
+    pub password_login: bool,
+    /// Whether single sign-on is configured: the sign-in page offers it at
+    /// `GET /api/auth/oidc/login`.
+    pub oidc: bool,
 }
 
 /// Register or log in.
@@ -142,6 +147,8 @@ async fn get_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfi
         regions: state.known_regions(),
         min_interval_seconds: state.config.api.min_interval_seconds,
         allow_private_targets: state.guard.allow_private_targets(),
+        password_login: state.config.api.sign_in.password_login,
+        oidc: state.config.api.sign_in.oidc_enabled(),
     }))
 }
 
@@ -190,8 +197,56 @@ macro_rules! query_users {
     };
 }
 
+/// 403 when password sign-in is turned off (`PINGTOWER_PASSWORD_LOGIN=false`).
+fn check_password_login(state: &AppState) -> ApiResult<()> {
+    if state.config.api.sign_in.password_login {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "password sign-in is turned off on this installation: sign in with single sign-on",
+        ))
+    }
+}
+
+/// Creates the account `email` in `tx`: the installation's first account becomes its admin;
+/// any other needs `anyone` (sign-ups open), else 403. `password_hash` is `None` for an
+/// account that signs in with single sign-on only. 409 naming `email` when it is taken.
+pub(crate) async fn create_account(
+    tx: &mut sqlx::PgConnection,
+    email: &str,
+    password_hash: Option<String>,
+    anyone: bool,
+) -> ApiResult<User> {
+    // Serialise account creation so exactly one first user becomes admin.
+    sqlx::query!("select from pg_advisory_xact_lock(hashtext('pingtower.register'))")
+        .execute(&mut *tx)
+        .await?;
+    let users: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from users"#)
+        .fetch_one(&mut *tx)
+        .await?;
+    if users > 0 && !anyone {
+        return Err(ApiError::forbidden("registration is closed on this installation"));
+    }
+    let user: Option<User> = query_users!(
+        User,
+        "insert into users (id, email, password_hash, is_admin) values ($1, $2, $3, $4) \
+         on conflict (email) do nothing returning ",
+        "",
+        Uuid::now_v7(),
+        email,
+        password_hash,
+        users == 0,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    user.ok_or_else(|| ApiError {
+        field: Some("email".into()),
+        ..ApiError::conflict("an account with this email exists")
+    })
+}
+
 #[utoipa::path(post, path = "/api/auth/register", tag = "accounts", request_body = Credentials,
-    responses((status = 201, body = User), (status = 403, description = "registration closed"), (status = 409), (status = 422),
+    responses((status = 201, body = User), (status = 403, description = "registration closed, or password sign-in turned off"), (status = 409), (status = 422),
         (status = 429, description = "too many registrations from this client; see Retry-After"),
         (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn register(
@@ -200,6 +255,7 @@ async fn register(
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> ApiResult<Response> {
+    check_password_login(&state)?;
     if let Err(wait) = state.edge.register_limiter.check(&client.key()) {
         metrics::counter!("pingtower_backend_register_rate_limited_total").increment(1);
         return Err(ApiError::rate_limited(wait.as_secs().max(1)));
@@ -217,34 +273,7 @@ async fn register(
     }
     let hash = hash_password(&state, body.password).await?;
     let mut tx = state.pool.begin().await?;
-    // Serialise registrations so exactly one first user becomes admin.
-    sqlx::query!("select from pg_advisory_xact_lock(hashtext('pingtower.register'))")
-        .execute(&mut *tx)
-        .await?;
-    let users: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from users"#)
-        .fetch_one(&mut *tx)
-        .await?;
-    if users > 0 && !open {
-        return Err(ApiError::forbidden("registration is closed on this installation"));
-    }
-    let user: Option<User> = query_users!(
-        User,
-        "insert into users (id, email, password_hash, is_admin) values ($1, $2, $3, $4) \
-         on conflict (email) do nothing returning ",
-        "",
-        Uuid::now_v7(),
-        &email,
-        hash,
-        users == 0,
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(user) = user else {
-        return Err(ApiError {
-            field: Some("email".into()),
-            ..ApiError::conflict("an account with this email exists")
-        });
-    };
+    let user = create_account(&mut tx, &email, Some(hash), open).await?;
     tx.commit().await?;
     let cookie = start_session(&state, user.id, &headers, client.0).await?;
     tracing::info!(user_id = %user.id, is_admin = user.is_admin, "user registered");
@@ -257,7 +286,8 @@ struct LoginRow {
     is_admin: bool,
     language: String,
     created_at: DateTime<Utc>,
-    password_hash: String,
+    /// `None`: the account signs in with single sign-on only.
+    password_hash: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = Credentials,
@@ -265,6 +295,7 @@ struct LoginRow {
             description = "signed in (`User`, the session cookie set), or the account has two-factor sign-in \
                 (`TwoFactorChallenge`, no cookie: continue with POST /api/auth/login/2fa)"),
         (status = 401),
+        (status = 403, description = "password sign-in is turned off on this installation"),
         (status = 429, description = "too many failed logins from this client (for this account); see Retry-After"),
         (status = 503, description = "the password hash queue is full; see Retry-After")))]
 async fn login(
@@ -273,6 +304,7 @@ async fn login(
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> ApiResult<Response> {
+    check_password_login(&state)?;
     let email = body.email.trim().to_lowercase();
     if email.len() > 254 || body.password.chars().count() > MAX_PASSWORD_LEN {
         return Err(ApiError::unauthorized_because("wrong email or password"));
@@ -301,10 +333,12 @@ async fn login(
     )
     .fetch_optional(&state.pool)
     .await?;
-    let hash = row
-        .as_ref()
-        .map_or_else(|| DUMMY_HASH.to_owned(), |r| r.password_hash.clone());
-    let ok = verify_password(&state, body.password, hash).await? && row.is_some();
+    // An unknown email and an account without a password verify the dummy hash: the answer
+    // takes as long, and is the same, as a wrong password's.
+    let hash = row.as_ref().and_then(|r| r.password_hash.clone());
+    let has_password = hash.is_some();
+    let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let ok = verify_password(&state, body.password, hash).await? && has_password;
     let Some(row) = row.filter(|_| ok) else {
         attempt.failed();
         metrics::counter!("pingtower_backend_login_failures_total").increment(1);
@@ -397,9 +431,11 @@ async fn change_password(
         .login_limiter
         .reserve(&[(account_key.clone(), state.edge.login_account_limit)])
         .map_err(|wait| ApiError::rate_limited(wait.as_secs().max(1)))?;
+    // An account without a password (single sign-on) has no current password to give.
     let hash: String = sqlx::query_scalar!("select password_hash from users where id = $1", user.id)
         .fetch_one(&state.pool)
-        .await?;
+        .await?
+        .unwrap_or_else(|| DUMMY_HASH.to_owned());
     if !verify_password(&state, body.current_password, hash).await? {
         attempt.failed();
         return Err(ApiError {

@@ -13,6 +13,7 @@ pub mod heartbeats;
 pub mod history;
 pub mod incidents;
 pub mod maintenance;
+pub mod oidc;
 pub mod organisations;
 pub mod pagination;
 pub mod pings;
@@ -35,6 +36,7 @@ pub fn app(state: AppState) -> Router {
     let guarded = state.clone();
     let api = Router::new()
         .merge(accounts::router())
+        .merge(oidc::router(&state))
         .merge(tokens::router())
         .merge(organisations::router())
         .merge(twofactor::router())

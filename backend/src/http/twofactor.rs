@@ -500,9 +500,11 @@ async fn disable_two_factor(
         attempt.failed();
         return Err(wrong_password());
     }
+    // An account without a password (single sign-on) has none to give: refused like a wrong one.
     let hash: String = sqlx::query_scalar!("select password_hash from users where id = $1", user.id)
         .fetch_one(&state.pool)
-        .await?;
+        .await?
+        .unwrap_or_else(|| crate::passwords::DUMMY_HASH.to_owned());
     if !verify_password(&state, body.password, hash).await? {
         attempt.failed();
         return Err(wrong_password());

@@ -14,6 +14,7 @@ mod incidents;
 mod isolation;
 mod ledger;
 mod migrations;
+mod oidc;
 mod organisations;
 mod quotas;
 mod realworld;

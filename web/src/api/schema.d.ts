@@ -227,6 +227,40 @@ export interface paths {
         patch: operations["update_me"];
         trace?: never;
     };
+    "/api/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Finish single sign-on (the provider redirects the browser here) */
+        get: operations["finish_sign_in"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Start single sign-on: redirects to the OpenID provider */
+        get: operations["start_sign_in"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/password": {
         parameters: {
             query?: never;
@@ -2347,6 +2381,13 @@ export interface components {
              * @description Shortest check interval allowed.
              */
             min_interval_seconds: number;
+            /**
+             * @description Whether single sign-on is configured: the sign-in page offers it at
+             *     `GET /api/auth/oidc/login`.
+             */
+            oidc: boolean;
+            /** @description Whether users may sign in (and register) with a password. */
+            password_login: boolean;
             /** @description Known pinger regions. */
             regions: string[];
             /** @description Whether sign-ups are open. */
@@ -4072,7 +4113,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description password sign-in is turned off on this installation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4400,6 +4441,136 @@ export interface operations {
             };
         };
     };
+    finish_sign_in: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string;
+                /** @description The `state` of the sign-in. */
+                state?: string;
+                /** @description The provider's error (the user refused, ...), instead of a code. */
+                error?: string;
+                /** @description The issuer that answers (RFC 9207); when present it must be the configured one. */
+                iss?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed in: to `/` with the session cookie; refused: to `/login?error=<code>` (invalid_request, access_denied, invalid_state, browser_mismatch, issuer_mismatch, provider_unavailable, token_exchange_failed, id_token_missing, id_token_signature, id_token_expired, id_token_nonce, id_token_invalid, userinfo_failed, email_missing, email_invalid, email_not_verified, account_linked, sign_up_closed) */
+            302: {
+                headers: {
+                    /** @description where to go */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a malformed query string (a value of the wrong type) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description single sign-on is not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a query parameter is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the provider's authorization endpoint (code flow, PKCE S256, state, nonce), setting the `pt_oidc` cookie; or, when the provider cannot be reached, to `/login?error=provider_unavailable` */
+            302: {
+                headers: {
+                    /** @description where to go */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description single sign-on is not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many sign-ins started from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many sign-ins in progress; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     change_password: {
         parameters: {
             query?: never;
@@ -4503,7 +4674,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description registration closed */
+            /** @description registration closed, or password sign-in turned off */
             403: {
                 headers: {
                     [name: string]: unknown;
