@@ -304,17 +304,17 @@ async fn update_current(
 #[utoipa::path(delete, path = "/api/organisation", tag = "organisations",
     responses((status = 204, description = "deleted with everything it owns; its members' sessions fall back to their personal organisations"),
         (status = 403, description = "only the owner may"),
-        (status = 422, description = "a personal organisation goes only with its account (`field` organisation)")))]
+        (status = 409, description = "a personal organisation goes only with its account (`field` organisation)")))]
 async fn delete_current(Caller { state, user }: Caller) -> ApiResult<StatusCode> {
     let org = user.may(Action::Own)?;
     let done = sqlx::query!("delete from organisations where id = $1 and not personal", org)
         .execute(&state.pool)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::validation(
-            "organisation",
-            "a personal organisation goes only with its account",
-        ));
+        return Err(ApiError {
+            field: Some("organisation".into()),
+            ..ApiError::conflict("a personal organisation goes only with its account")
+        });
     }
     tracing::info!(org = %org, by = %user.id, "organisation deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -330,7 +330,7 @@ pub struct Transfer {
 #[utoipa::path(post, path = "/api/organisation/transfer", tag = "organisations", request_body = Transfer,
     responses((status = 200, body = Organisation, description = "transferred; your role is now admin"),
         (status = 403, description = "only the owner may"), (status = 404, description = "no such member"),
-        (status = 422, description = "a personal organisation cannot change hands (`field` organisation)")))]
+        (status = 409, description = "a personal organisation cannot change hands (`field` organisation)")))]
 async fn transfer(
     Caller { state, user }: Caller,
     body: Result<Json<Transfer>, ApiError>,
@@ -342,10 +342,10 @@ async fn transfer(
         .fetch_one(&mut *tx)
         .await?;
     if personal {
-        return Err(ApiError::validation(
-            "organisation",
-            "a personal organisation cannot change hands",
-        ));
+        return Err(ApiError {
+            field: Some("organisation".into()),
+            ..ApiError::conflict("a personal organisation cannot change hands")
+        });
     }
     if body.user_id == user.id {
         return Err(ApiError::validation("user_id", "you own it already"));
@@ -639,8 +639,8 @@ pub struct CreatedInvitation {
 #[utoipa::path(post, path = "/api/organisation/invitations", tag = "organisations", request_body = NewInvitation,
     responses((status = 201, body = CreatedInvitation, description = "the link, shown once; valid 7 days, single use"),
         (status = 403, description = "only an admin or the owner may"),
-        (status = 409, description = "they are a member already (`field` email)"),
-        (status = 422, description = "`email` or `role` is invalid, the organisation is personal, or 100 invitations are open")))]
+        (status = 409, description = "they are a member already (`field` email), or the organisation is personal (`field` organisation)"),
+        (status = 422, description = "`email` or `role` is invalid, or 100 invitations are open (`field` invitations)")))]
 async fn invite(
     Caller { state, user }: Caller,
     body: Result<Json<NewInvitation>, ApiError>,
@@ -655,10 +655,10 @@ async fn invite(
         .fetch_one(&mut *tx)
         .await?;
     if personal {
-        return Err(ApiError::validation(
-            "organisation",
-            "a personal organisation is not shared: create a team organisation and invite there",
-        ));
+        return Err(ApiError {
+            field: Some("organisation".into()),
+            ..ApiError::conflict("a personal organisation is not shared: create a team organisation and invite there")
+        });
     }
     let member: bool = sqlx::query_scalar!(
         r#"select exists (select 1 from memberships m join users u on u.id = m.user_id
