@@ -1,7 +1,8 @@
 // Browser tests against the real suite (scripts/test-web.sh starts it and sets PINGTOWER_E2E_URL):
 // register → add a target on a loopback server (Test now first) → it shows up → the server fails
 // → the incident appears with its report → acknowledge → the public status page shows it; the
-// Telegram link flow shows a token link; a second user never sees the first user's targets.
+// Telegram link flow shows a token link; a second user never sees the first user's targets; a
+// user enables two-factor sign-in (codes by Debian's oathtool) and signs in again with a code.
 // Screenshots of every page go to web/test-artifacts/. Each step prints PASS / FAIL / SKIP.
 
 import { execFileSync } from 'node:child_process';
