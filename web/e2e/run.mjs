@@ -1,9 +1,11 @@
 // Browser tests against the real suite (scripts/test-web.sh starts it and sets PINGTOWER_E2E_URL):
 // register → add a target on a loopback server (Test now first) → it shows up → the server fails
 // → the incident appears with its report → acknowledge → the public status page shows it; the
-// Telegram link flow shows a token link; a second user never sees the first user's targets.
+// Telegram link flow shows a token link; a second user never sees the first user's targets; a
+// user enables two-factor sign-in (codes by Debian's oathtool) and signs in again with a code.
 // Screenshots of every page go to web/test-artifacts/. Each step prints PASS / FAIL / SKIP.
 
+import { execFileSync } from 'node:child_process';
 import { Api, dashboardBase, flakyServer, launch, shotPath, uniqueEmail, waitFor } from './lib.mjs';
 
 const API_BASE = process.env.PINGTOWER_E2E_URL?.replace(/\/$/, '');
@@ -102,6 +104,80 @@ async function main() {
     await page.waitForSelector('[data-testid=target-list]');
     const c = (await context.cookies()).find((x) => x.name === 'pt_session');
     apiA.cookie = `pt_session=${c.value}`;
+  });
+
+  await step('two-factor sign-in: enrol on the security page, 10 recovery codes, then sign in with a fresh code', [], async () => {
+    // Its own user and browser context: enabling revokes the user's other sessions, and the steps around keep theirs.
+    const tfaContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const p = await newPage(tfaContext);
+    const email = uniqueEmail('carol');
+    // Debian's oathtool (scripts/test.sh installs it) computes the codes, as an authenticator app would.
+    const totp = (secret) => execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
+    const timeStep = () => Math.floor(Date.now() / 1000 / 30);
+    try {
+      await p.goto(`${BASE}/register`);
+      await p.fill('input[name=email]', email);
+      await p.fill('input[name=password]', password);
+      await p.click('[data-testid=register-form] button[type=submit]');
+      await p.waitForSelector('[data-testid=target-list]');
+      await p.click('[data-nav="/account/security"]');
+      await p.waitForSelector('[data-testid=tfa-status][data-enabled=false]');
+      await p.click('[data-testid=tfa-setup]');
+      await p.waitForSelector('[data-testid=tfa-qr]');
+      // The QR code is the server's SVG as an <img> (no markup injected): it must have loaded under the CSP.
+      const qrWidth = await p.$eval('[data-testid=tfa-qr]', (img) => img.complete && img.naturalWidth);
+      if (!qrWidth) throw new Error('the QR code image did not load');
+      const secret = await p.getAttribute('[data-testid=tfa-secret]', 'data-secret');
+      if (!/^[A-Z2-7]{16,}$/.test(secret ?? '')) throw new Error(`unexpected secret ${secret}`);
+      await shot(p, '03b-security-enrol');
+      const firstCode = totp(secret);
+      // The step of that code is at most this one (read after oathtool ran).
+      const enabledStep = timeStep();
+      await p.fill('input[name=tfa-code]', firstCode);
+      await p.click('[data-testid=tfa-enable]');
+      await p.waitForSelector('[data-testid=recovery-codes]');
+      const codes = await p.$$eval('[data-testid=recovery-code]', (els) => els.map((e) => e.textContent.trim()));
+      if (codes.length !== 10 || new Set(codes).size !== 10) throw new Error(`expected 10 distinct recovery codes, got ${JSON.stringify(codes)}`);
+      await p.waitForSelector('[data-testid=tfa-status][data-enabled=true]');
+      await shot(p, '03c-recovery-codes');
+      await p.click('[data-testid=codes-saved]');
+      await p.waitForSelector('[data-testid=recovery-codes]', { state: 'detached' });
+
+      await p.click('[data-testid=logout]');
+      await p.waitForSelector('[data-testid=login-form]');
+      await p.fill('input[name=email]', email);
+      await p.fill('input[name=password]', password);
+      await p.click('[data-testid=login-form] button[type=submit]');
+      await p.waitForSelector('[data-testid=second-factor-form]');
+      if ((await tfaContext.cookies()).some((c) => c.name === 'pt_session')) throw new Error('a session cookie before the second factor');
+      const input = p.locator('input[name=code]');
+      if ((await input.getAttribute('autocomplete')) !== 'one-time-code' || (await input.getAttribute('inputmode')) !== 'numeric')
+        throw new Error('the code field lacks autocomplete=one-time-code or inputmode=numeric');
+      // The recovery-code switch swaps the field, and back.
+      await p.click('[data-testid=use-recovery]');
+      await p.waitForSelector('input[name=recovery_code]');
+      await p.click('[data-testid=use-recovery]');
+      await p.waitForSelector('input[name=code]');
+      // A wrong code is said plainly, beside the field.
+      const wrong = totp(secret).replace(/\d/g, (d) => String((Number(d) + 5) % 10));
+      await p.fill('input[name=code]', wrong);
+      await p.click('[data-testid=second-factor-form] button[type=submit]');
+      await p.waitForSelector('[data-testid=second-factor-form] [data-field=code] .error-text');
+      await shot(p, '03d-second-factor-wrong-code');
+      // Each time step is accepted once: wait for the step after the one that enabled it (the clock, polled).
+      await waitFor('the next 30 s time step', async () => timeStep() > enabledStep, { timeoutMs: 35_000, intervalMs: 200 });
+      await p.fill('input[name=code]', totp(secret));
+      await p.click('[data-testid=second-factor-form] button[type=submit]');
+      await p.waitForSelector('[data-testid=target-list]');
+      if (!(await tfaContext.cookies()).some((c) => c.name === 'pt_session')) throw new Error('no pt_session cookie after the second factor');
+      await p.goto(`${BASE}/account/security`);
+      await p.waitForSelector('[data-testid=tfa-status][data-enabled=true]');
+      const left = (await p.textContent('[data-testid=tfa-codes-left]'))?.trim();
+      if (!/\b10\b/.test(left ?? '')) throw new Error(`recovery codes left: ${left}`);
+      return `secret of ${secret.length} chars, ${codes.length} recovery codes; ${left}`;
+    } finally {
+      await tfaContext.close();
+    }
   });
 
   await step('add a target on a loopback server: validation, Test now, save', ['registered'], async () => {

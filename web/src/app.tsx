@@ -16,6 +16,8 @@ import { OverviewPage } from './pages/overview';
 import { PublicStatusPage, StatusPageEdit, StatusPagesPage } from './pages/statusPages';
 import { TargetPage } from './pages/target';
 import { TargetEditPage } from './pages/targetEdit';
+import { SecurityPage } from './pages/security';
+import { TwoFactorBanner } from './components/twoFactor';
 import { matchPath, navigate, useLocation, type Params } from './router';
 import { setTheme, theme, toasts, user } from './session';
 
@@ -49,6 +51,7 @@ const routes: Route[] = [
   { path: '/import', page: () => <ImportExportPage /> },
   { path: '/settings', page: () => <SettingsPage /> },
   { path: '/admin/users', page: () => <AdminUsersPage /> },
+  { path: '/account/security', page: () => <SecurityPage /> },
   { path: '/s/:slug', page: ({ params }) => <PublicStatusPage slug={params.slug!} />, bare: true },
   // An alert's acknowledgement link: works signed out, and only reads until its button is pressed.
   { path: '/ack/:token', page: ({ params }) => <AckPage token={params.token!} key={params.token} />, bare: true },
@@ -116,6 +119,7 @@ const NAV: { href: string; key: Parameters<typeof t>[0]; admin?: boolean }[] = [
   { href: '/tokens', key: 'nav.tokens' },
   { href: '/import', key: 'nav.import' },
   { href: '/settings', key: 'nav.settings' },
+  { href: '/account/security', key: 'nav.security' },
   { href: '/admin/users', key: 'nav.users', admin: true },
 ];
 
@@ -160,7 +164,10 @@ function Shell({ path, children }: { path: string; children: ComponentChildren }
           </button>
         </div>
       </header>
-      <main>{children}</main>
+      <main>
+        <TwoFactorBanner />
+        {children}
+      </main>
       <Toasts />
     </div>
   );

@@ -4,6 +4,7 @@ import { api } from './api/client';
 import { initialLang, setLang } from './i18n';
 import { installLinkInterceptor, navigate } from './router';
 import { initTheme, loadSession, user } from './session';
+import { installTwoFactorGate } from './components/twoFactor';
 import './styles.css';
 
 let saved: string | null = null;
@@ -21,5 +22,6 @@ api.onUnauthorized = () => {
     navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
   }
 };
+installTwoFactorGate(api);
 void loadSession();
 render(<App />, document.getElementById('app')!);

@@ -91,6 +91,33 @@ describe('ApiClient', () => {
     expect(onUnauthorized).toHaveBeenCalledTimes(1);
   });
 
+  it('answers the two-factor challenge of a login as is, and posts the second step', async () => {
+    const { fetch } = mockFetch(200, { two_factor_required: true, challenge: 'ch1' });
+    const answer = await new ApiClient({ fetch }).login('a@b.c', 'pw');
+    expect(answer).toEqual({ two_factor_required: true, challenge: 'ch1' });
+    const second = mockFetch(200, { id: 'u1', email: 'a@b.c', is_admin: false, language: 'en', created_at: 'x' });
+    const u = await new ApiClient({ fetch: second.fetch }).loginSecondFactor({ challenge: 'ch1', code: '123456' });
+    expect(u.id).toBe('u1');
+    expect(second.calls[0]!.url).toBe('/api/auth/login/2fa');
+    expect(JSON.parse(second.calls[0]!.init.body as string)).toEqual({ challenge: 'ch1', code: '123456' });
+  });
+
+  it('keeps the session on a 401 that names a field (a wrong password or code)', async () => {
+    const onUnauthorized = vi.fn();
+    const { fetch } = mockFetch(401, { error: { code: 'unauthorized', message: 'wrong password', field: 'password' } });
+    const c = new ApiClient({ fetch, onUnauthorized });
+    const e = (await c.twoFactorDisable({ password: 'x', code: '123456' }).catch((x: unknown) => x)) as ApiError;
+    expect(e.field).toBe('password');
+    expect(onUnauthorized).not.toHaveBeenCalled();
+  });
+
+  it('tells onForbidden the message of every 403', async () => {
+    const onForbidden = vi.fn();
+    const { fetch } = mockFetch(403, { error: { code: 'forbidden', message: 'this organisation requires two-factor sign-in' } });
+    await new ApiClient({ fetch, onForbidden }).targets().catch(() => undefined);
+    expect(onForbidden).toHaveBeenCalledWith('this organisation requires two-factor sign-in');
+  });
+
   it('returns undefined for 204', async () => {
     const { fetch, calls } = mockFetch(204, undefined);
     await expect(new ApiClient({ fetch }).deleteTarget('a/b')).resolves.toBeUndefined();

@@ -24,6 +24,13 @@ import type {
   LatencySeries,
   Language,
   LoginAnswer,
+  RecoveryCodes,
+  SecondFactor,
+  TwoFactorCode,
+  TwoFactorDisable,
+  TwoFactorEnabled,
+  TwoFactorSetup,
+  TwoFactorStatus,
   LatencyStep,
   NewChannel,
   NewEmailChannel,
@@ -90,17 +97,21 @@ export interface ClientOptions {
   base?: string;
   fetch?: Fetch;
   onUnauthorized?: () => void;
+  /** Every 403 with its message (the shell shows "enable two-factor sign-in" when an organisation requires it). */
+  onForbidden?: (message: string) => void;
 }
 
 export class ApiClient {
   private readonly base: string;
   private readonly fetchFn: Fetch;
   onUnauthorized: (() => void) | undefined;
+  onForbidden: ((message: string) => void) | undefined;
 
   constructor(opts: ClientOptions = {}) {
     this.base = opts.base ?? '';
     this.fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.onUnauthorized = opts.onUnauthorized;
+    this.onForbidden = opts.onForbidden;
   }
 
   async request<T>(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
@@ -132,7 +143,7 @@ export class ApiClient {
     if (res.status === 204) return undefined as T;
     const text = await res.text();
     if (!res.ok) {
-      throw parseError(res, text, path, this.onUnauthorized);
+      throw parseError(res, text, path, this.onUnauthorized, this.onForbidden);
     }
     if (!text) return undefined as T;
     const type = res.headers.get('content-type') ?? '';
@@ -151,20 +162,37 @@ export class ApiClient {
     return this.request('POST', '/api/auth/register', body);
   }
   /**
-   * Logs in. An account with two-factor sign-in answers a challenge and no session: until the
-   * dashboard asks for the code (`POST /api/auth/login/2fa`), that is an error saying so.
+   * Logs in. An account with two-factor sign-in answers a challenge and no session: the caller
+   * continues with {@link loginSecondFactor}.
    */
-  async login(email: string, password: string): Promise<User> {
+  login(email: string, password: string): Promise<LoginAnswer> {
     const body: Credentials = { email, password };
-    const answer: LoginAnswer = await this.request('POST', '/api/auth/login', body);
-    if ('two_factor_required' in answer) {
-      throw new ApiError(
-        401,
-        'two_factor_required',
-        'This account uses two-factor sign-in, which this dashboard cannot complete yet: sign in through the API (POST /api/auth/login/2fa).',
-      );
-    }
-    return answer;
+    return this.request('POST', '/api/auth/login', body);
+  }
+  /** The login's second step: the challenge and a code or a recovery code (401 names the field at fault). */
+  loginSecondFactor(body: SecondFactor): Promise<User> {
+    return this.request('POST', '/api/auth/login/2fa', body);
+  }
+  twoFactorStatus(): Promise<TwoFactorStatus> {
+    return this.request('GET', '/api/account/2fa');
+  }
+  /** A new pending secret with its otpauth URL and QR code (shown only here; 409 when enabled). */
+  twoFactorSetup(): Promise<TwoFactorSetup> {
+    return this.request('POST', '/api/account/2fa/setup');
+  }
+  /** Enables it with a first code (422 `field: code`); the 10 recovery codes, shown only here. */
+  twoFactorEnable(code: string): Promise<TwoFactorEnabled> {
+    const body: TwoFactorCode = { code };
+    return this.request('POST', '/api/account/2fa/enable', body);
+  }
+  /** New recovery codes for a current code; the old ones stop working. */
+  regenerateRecoveryCodes(code: string): Promise<RecoveryCodes> {
+    const body: TwoFactorCode = { code };
+    return this.request('POST', '/api/account/2fa/recovery-codes', body);
+  }
+  /** Turns it off (the password and a code or a recovery code; 401 `field: password`). */
+  twoFactorDisable(body: TwoFactorDisable): Promise<void> {
+    return this.request('POST', '/api/account/2fa/disable', body);
   }
   logout(): Promise<void> {
     return this.request('POST', '/api/auth/logout');
@@ -393,7 +421,7 @@ export function asPage<T>(v: Page<T> | T[]): Page<T> {
   return v;
 }
 
-function parseError(res: Response, text: string, path: string, onUnauthorized?: () => void): ApiError {
+function parseError(res: Response, text: string, path: string, onUnauthorized?: () => void, onForbidden?: (message: string) => void): ApiError {
   let code = statusCode(res.status);
   let message = res.statusText || `HTTP ${res.status}`;
   let field: string | undefined;
@@ -411,7 +439,9 @@ function parseError(res: Response, text: string, path: string, onUnauthorized?: 
   }
   const ra = res.headers.get('retry-after');
   const retryAfter = ra && /^\d+$/.test(ra) ? Number(ra) : undefined;
-  if (res.status === 401 && onUnauthorized && !path.startsWith('/api/auth/')) onUnauthorized();
+  // A 401 that names a field (a wrong password or code) is about the input, not the session.
+  if (res.status === 401 && onUnauthorized && !path.startsWith('/api/auth/') && !field) onUnauthorized();
+  if (res.status === 403 && onForbidden) onForbidden(message);
   return new ApiError(res.status, code, message, field, retryAfter);
 }
 

@@ -30,6 +30,20 @@ export type PasswordChange = Schemas['PasswordChange'];
 export type Settings = Schemas['Settings'];
 /** `GET /api/auth/me`: the user with their private-address permission and quotas. */
 export type Me = Schemas['Me'];
+/** The login's answer for an account with two-factor sign-in: a challenge for the second step. */
+export type TwoFactorChallenge = Schemas['TwoFactorChallenge'];
+export type SecondFactor = Schemas['SecondFactor'];
+export type TwoFactorStatus = Schemas['TwoFactorStatus'];
+export type TwoFactorSetup = Schemas['TwoFactorSetup'];
+export type TwoFactorCode = Schemas['TwoFactorCode'];
+export type TwoFactorEnabled = Schemas['TwoFactorEnabled'];
+export type TwoFactorDisable = Schemas['TwoFactorDisable'];
+export type RecoveryCodes = Schemas['RecoveryCodes'];
+
+/** Whether the login answered a two-factor challenge rather than the user. */
+export function isTwoFactorChallenge(a: LoginAnswer): a is TwoFactorChallenge {
+  return 'two_factor_required' in a && a.two_factor_required === true;
+}
 export type ServerConfig = Schemas['PublicConfig'];
 export type TokenScope = Schemas['Scope'];
 export type ApiToken = Schemas['ApiToken'];

@@ -55,6 +55,12 @@ type Routes = {
   '/api/escalation-policies': { get: { answer: M.Schemas['EscalationPolicyList'] }; post: { body: M.EscalationPolicyBody; answer: M.EscalationPolicy } };
   '/api/escalation-policies/{id}': { get: { answer: M.EscalationPolicy }; put: { body: M.EscalationPolicyBody; answer: M.EscalationPolicy } };
   '/api/ack/{token}': { get: { answer: M.AckInfo }; post: { answer: M.AckInfo } };
+  '/api/auth/login/2fa': { post: { body: M.SecondFactor; answer: M.User } };
+  '/api/account/2fa': { get: { answer: M.TwoFactorStatus } };
+  '/api/account/2fa/setup': { post: { answer: M.TwoFactorSetup } };
+  '/api/account/2fa/enable': { post: { body: M.TwoFactorCode; answer: M.TwoFactorEnabled } };
+  '/api/account/2fa/recovery-codes': { post: { body: M.TwoFactorCode; answer: M.RecoveryCodes } };
+  '/api/account/2fa/disable': { post: { body: M.TwoFactorDisable } };
 };
 
 /** Where the client's side of one route differs from the document: `never` when it does not. */

@@ -2,10 +2,12 @@
 
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
+import { isTwoFactorChallenge, type User } from '../api/model';
 import { Field, errorMessage, useBusy, useTitle, val } from '../components/ui';
 import { t } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, signedIn } from '../session';
+import { SecondFactorForm } from './authSecondFactor';
 
 export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: string | null }) {
   const [email, setEmail] = useState('');
@@ -13,18 +15,28 @@ export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: str
   const [busy, whileBusy] = useBusy();
   // An error the API gave for one field shows under that field, any other above the button.
   const [error, setError] = useState<{ field?: string; text: string } | null>(null);
+  // The login's answer for an account with two-factor sign-in: the second step's challenge.
+  const [challenge, setChallenge] = useState<string | null>(null);
   const register = mode === 'register';
   useTitle(register ? t('auth.register') : t('auth.login'));
   const closed = register && serverConfig.value && !serverConfig.value.registration_open;
+
+  function done(u: User) {
+    signedIn(u);
+    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', true);
+  }
 
   async function submit(e: Event) {
     e.preventDefault();
     setError(null);
     await whileBusy(async () => {
       try {
-        const u = register ? await api.register(email.trim(), password) : await api.login(email.trim(), password);
-        signedIn(u);
-        navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', true);
+        const answer = register ? await api.register(email.trim(), password) : await api.login(email.trim(), password);
+        if (isTwoFactorChallenge(answer)) {
+          setChallenge(answer.challenge);
+          return;
+        }
+        done(answer);
       } catch (err) {
         if (err instanceof ApiError && err.status === 429) {
           setError({ text: t('auth.rateLimited', { s: err.retryAfter ?? 60 }) });
@@ -35,6 +47,22 @@ export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: str
         }
       }
     });
+  }
+
+  if (challenge) {
+    return (
+      <div class="auth">
+        <SecondFactorForm
+          challenge={challenge}
+          onSignedIn={done}
+          onRestart={(message) => {
+            setChallenge(null);
+            setPassword('');
+            setError(message ? { text: message } : null);
+          }}
+        />
+      </div>
+    );
   }
 
   return (
