@@ -541,6 +541,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/invitations/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["preview_invitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/maintenance": {
         parameters: {
             query?: never;
@@ -618,6 +650,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/organisation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_current"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_current"];
+        options?: never;
+        head?: never;
+        patch: operations["update_current"];
+        trace?: never;
+    };
+    "/api/organisation/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_invitations"];
+        put?: never;
+        post: operations["invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["revoke_invitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["remove_member"];
+        options?: never;
+        head?: never;
+        patch: operations["update_member"];
+        trace?: never;
+    };
+    "/api/organisation/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_mine"];
+        put?: never;
+        post: operations["create_org"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/overview/sparklines": {
         parameters: {
             query?: never;
@@ -647,6 +807,22 @@ export interface paths {
          */
         get: operations["get_overview_uptime"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/session/organisation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["switch_org"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1201,6 +1377,8 @@ export interface components {
             name: string;
             /** @description The first characters of the token, to recognise it. */
             prefix: string;
+            /** @description Its role (`owner`, `admin`, `editor`, `viewer`). */
+            role: string;
             /** @description `read` or `write`. */
             scope: string;
         };
@@ -1239,6 +1417,56 @@ export interface components {
             type: "header_equals";
             /** @description Expected value. */
             value: string;
+        };
+        /** @description One audit entry. */
+        AuditEntry: {
+            /** @description Method and route: `PATCH /api/targets/{id}`. */
+            action: string;
+            /** @description Their email then. */
+            actor_email: string;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            at: string;
+            /** @description The client address. */
+            client_ip?: string | null;
+            /** @description The fields sent: plain values as sent, `null` where the value is not recorded. */
+            fields: unknown;
+            /**
+             * Format: int64
+             * @description Id (newest first).
+             */
+            id: number;
+            /** @description The resource: `targets`, `channels`, `organisation`… */
+            resource: string;
+            /** @description The id in the path, if any. */
+            resource_id?: string | null;
+            /**
+             * Format: int32
+             * @description The answer's status (a refused write is recorded too).
+             */
+            status: number;
+            /**
+             * Format: uuid
+             * @description The API token used, if any.
+             */
+            token_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Who (null once their account is deleted).
+             */
+            user_id?: string | null;
+        };
+        /** @description A page of the audit log. */
+        AuditPage: {
+            /** @description Newest first. */
+            items: components["schemas"]["AuditEntry"][];
+            /**
+             * Format: int64
+             * @description `before` of the next page; null on the last.
+             */
+            next_cursor: number | null;
         };
         /** @description A target's new badge token. */
         BadgeToken: {
@@ -1434,6 +1662,13 @@ export interface components {
             /** @enum {string} */
             kind: "heartbeat";
         });
+        /** @description A fresh invitation: the only time its link is shown. */
+        CreatedInvitation: components["schemas"]["Invitation"] & {
+            /** @description The single-use link to send: `{public_url}/invite/{token}`. */
+            link: string;
+            /** @description The token in the link. */
+            token: string;
+        };
         /** @description A freshly created API token: the only time the secret is shown. */
         CreatedToken: {
             /**
@@ -1450,6 +1685,8 @@ export interface components {
             name: string;
             /** @description The first characters of the token. */
             prefix: string;
+            /** @description Its role. */
+            role: components["schemas"]["Role"];
             /** @description `read` or `write`. */
             scope: string;
             /** @description The token itself: `Authorization: Bearer <token>`. */
@@ -2107,6 +2344,56 @@ export interface components {
             /** @description One or two sentences: what is wrong. */
             summary: string;
         };
+        /** @description An invitation as listed (never its link, which is shown once). */
+        Invitation: {
+            /**
+             * Format: date-time
+             * @description Made.
+             */
+            created_at: string;
+            /** @description Whom it is for: only an account with this email may accept it. */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When the link stops working.
+             */
+            expires_at: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description The role it gives. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description Open invitations (not paginated; at most 100). */
+        InvitationList: {
+            /** @description The page's items. */
+            items: components["schemas"]["Invitation"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /** @description What an invitation offers, shown before it is accepted. */
+        InvitationPreview: {
+            /** @description Whom it is for. */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When the link stops working.
+             */
+            expires_at: string;
+            /** @description Who invited (their email), if they still have an account. */
+            invited_by?: string | null;
+            /** @description The organisation's name. */
+            organisation: string;
+            /** @description The role it gives. */
+            role: components["schemas"]["Role"];
+        };
         /**
          * @description Every kind of channel, by its API name.
          * @enum {string}
@@ -2191,8 +2478,77 @@ export interface components {
         Me: components["schemas"]["User"] & {
             /** @description May monitor private addresses (admins always, unless the installation allows none). */
             may_private_targets: boolean;
-            /** @description Effective quotas. */
+            /**
+             * Format: uuid
+             * @description The organisation the caller works in.
+             */
+            organisation_id: string;
+            /** @description Effective quotas (of the current organisation). */
             quotas: components["schemas"]["Quotas"];
+            /** @description Their role there. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description A member of the current organisation. */
+        Member: {
+            /** @description Their email. */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When they joined.
+             */
+            joined_at: string;
+            /** @description Their role. */
+            role: components["schemas"]["Role"];
+            /**
+             * Format: uuid
+             * @description Their user id.
+             */
+            user_id: string;
+        };
+        /** @description The members (not paginated; at most 1,000). */
+        MemberList: {
+            /** @description The page's items. */
+            items: components["schemas"]["Member"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /**
+         * @description A role a member can be given (ownership moves only with `POST /api/organisation/transfer`).
+         * @enum {string}
+         */
+        MemberRole: "admin" | "editor" | "viewer";
+        /** @description An organisation the caller belongs to. */
+        Membership: {
+            /** @description The one the caller works in now. */
+            current: boolean;
+            /**
+             * Format: uuid
+             * @description The organisation's id.
+             */
+            id: string;
+            /** @description Its name. */
+            name: string;
+            /** @description The caller's personal organisation. */
+            personal: boolean;
+            /** @description The caller's role there. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description The caller's organisations (not paginated). */
+        MembershipList: {
+            /** @description The page's items. */
+            items: components["schemas"]["Membership"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
         };
         /** @description A new channel of an HTTP kind (Telegram and email have their own routes). */
         NewChannel: {
@@ -2218,6 +2574,18 @@ export interface components {
             /** @description Optional label (at most 100 characters, no control characters). */
             label?: string | null;
         };
+        /** @description A new invitation. */
+        NewInvitation: {
+            /** @description The invitee's email (only an account with it may accept). */
+            email: string;
+            /** @description `admin`, `editor` or `viewer`; at most yours. */
+            role: components["schemas"]["MemberRole"];
+        };
+        /** @description A new team organisation. */
+        NewOrganisation: {
+            /** @description 1 to 100 characters, no control characters. */
+            name: string;
+        };
         /** @description A new API token's name and scope. */
         NewToken: {
             /**
@@ -2227,6 +2595,7 @@ export interface components {
             expires_at?: string | null;
             /** @description A name to recognise it by (1 to 100 characters, no control characters). */
             name: string;
+            role?: null | components["schemas"]["Role"];
             /** @description `read` (GET only) or `write`. */
             scope: components["schemas"]["Scope"];
         };
@@ -2234,6 +2603,43 @@ export interface components {
         NoteBody: {
             /** @description The note: 1 to 10 000 characters, not only spaces. */
             text: string;
+        };
+        /** @description The current organisation. */
+        Organisation: {
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description The language of its reports and alerts: `en` or `ru`. */
+            language: string;
+            /**
+             * Format: int64
+             * @description Members.
+             */
+            members: number;
+            /** @description Name. */
+            name: string;
+            /** @description A user's personal organisation (not shared). */
+            personal: boolean;
+            /** @description Members must sign in with a second factor to work in it. */
+            require_2fa: boolean;
+            /** @description Your role. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description Changes to the current organisation (absent fields keep their value). */
+        OrganisationPatch: {
+            /** @description `en` or `ru`. */
+            language?: string | null;
+            /** @description 1 to 100 characters, no control characters. */
+            name?: string | null;
+            /** @description Require two-factor sign-in of every member. */
+            require_2fa?: boolean | null;
         };
         /**
          * @description The verdict of one check.
@@ -2654,6 +3060,16 @@ export interface components {
             total: number;
         };
         /**
+         * @description A member's role, least to most.
+         * @enum {string}
+         */
+        Role: "viewer" | "editor" | "admin" | "owner";
+        /** @description A member's new role. */
+        RoleChange: {
+            /** @description `admin`, `editor` or `viewer`. */
+            role: components["schemas"]["MemberRole"];
+        };
+        /**
          * @description The events a rule can name.
          * @enum {string}
          */
@@ -2791,6 +3207,14 @@ export interface components {
              * @description Highest accepted code.
              */
             to: number;
+        };
+        /** @description Which organisation to work in. */
+        Switch: {
+            /**
+             * Format: uuid
+             * @description One of yours (`GET /api/organisations`).
+             */
+            organisation_id: string;
         };
         /** @description A target as the API shows it. */
         Target: {
@@ -3049,6 +3473,14 @@ export interface components {
             /** @description The token of the mail's link. */
             token: string;
         };
+        /** @description Whom to hand the organisation to. */
+        Transfer: {
+            /**
+             * Format: uuid
+             * @description A member; they become the owner and you an admin.
+             */
+            user_id: string;
+        };
         /**
          * @description The login's answer for an account with two-factor sign-in: no session yet, a challenge for
          *     `POST /api/auth/login/2fa` (valid 5 minutes, used once, for 5 codes at most).
@@ -3256,6 +3688,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -3305,7 +3746,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3401,7 +3842,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3497,7 +3938,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3589,7 +4030,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4282,7 +4723,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4345,6 +4786,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -4395,7 +4845,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4598,7 +5048,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4763,6 +5213,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -4814,7 +5273,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4891,7 +5350,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4973,6 +5432,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -5019,7 +5487,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5384,7 +5852,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5462,7 +5930,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5546,7 +6014,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5665,6 +6133,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -5716,7 +6193,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5792,6 +6269,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such policy of yours */
             404: {
                 headers: {
@@ -5855,7 +6341,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5939,7 +6425,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6030,6 +6516,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6081,6 +6576,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6147,7 +6651,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6228,7 +6732,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6283,6 +6787,177 @@ export interface operations {
             };
         };
     };
+    preview_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the token of the invitation link */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such open invitation (unknown, used or revoked) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the link has expired (links work for 7 days) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the token of the invitation link */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description you are a member; a session now works in the organisation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Membership"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the invitation is for another email address */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such open invitation (unknown, used or revoked) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description you are a member already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the link has expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_windows: {
         parameters: {
             query?: never;
@@ -6303,6 +6978,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6361,7 +7045,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6438,6 +7122,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such window of yours */
             404: {
                 headers: {
@@ -6501,7 +7194,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6583,7 +7276,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6603,6 +7296,981 @@ export interface operations {
             };
             /** @description a cookie-authenticated write whose Content-Type is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the organisation you work in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organisation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted with everything it owns; its members' sessions fall back to their personal organisations */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a personal organisation goes only with its account (`field` organisation) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganisationPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organisation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `name` or `language` is invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: {
+                /** @description Entries older than this id (the previous page's `next_cursor`). */
+                before?: number;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+                /** @description Only this member's. */
+                user_id?: string;
+                /** @description Only this resource (`targets`, `channels`, `organisation`…; at most 100 characters). */
+                resource?: string;
+                /** @description Only since then (RFC 3339). */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the organisation's audit log, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description a malformed query string (a value of the wrong type) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a query parameter is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_invitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description open invitations (not accepted, revoked or expired) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewInvitation"];
+            };
+        };
+        responses: {
+            /** @description the link, shown once; valid 7 days, single use */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedInvitation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description they are a member already (`field` email), or the organisation is personal (`field` organisation) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `email` or `role` is invalid, or 100 invitations are open (`field` invitations) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the invitation's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description its link stops working */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such open invitation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member's user id (yours to leave) */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed: their sessions and tokens lose the organisation on their next request */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may remove someone else */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the owner cannot be removed, nor leave (`field` user_id) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member's user id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the member is the owner (`field` user_id): ownership moves by a transfer */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `role` is above yours */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    transfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Transfer"];
+            };
+        };
+        responses: {
+            /** @description transferred; your role is now admin */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organisation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a personal organisation cannot change hands (`field` organisation) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is malformed or a field is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_mine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the organisations you belong to, personal first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipList"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_org: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOrganisation"];
+            };
+        };
+        responses: {
+            /** @description created, with you as its owner (not switched to) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Membership"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `name` is invalid, or you own 20 organisations already (`field` organisations) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6661,6 +8329,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6734,6 +8411,102 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    switch_org: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Switch"];
+            };
+        };
+        responses: {
+            /** @description this session now works in it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Membership"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an API token belongs to one organisation and cannot switch */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an organisation of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is malformed or a field is invalid; `field` names it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6782,6 +8555,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6840,7 +8622,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6926,6 +8708,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such page of yours */
             404: {
                 headers: {
@@ -6989,7 +8780,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7081,7 +8872,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7178,6 +8969,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a query parameter is invalid; `field` names it */
             422: {
                 headers: {
@@ -7237,7 +9037,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7333,6 +9133,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a query parameter is invalid; `field` names it */
             422: {
                 headers: {
@@ -7392,7 +9201,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7478,7 +9287,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7567,6 +9376,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7627,7 +9445,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7715,7 +9533,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7791,7 +9609,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7866,6 +9684,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7926,7 +9753,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8027,6 +9854,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -8113,6 +9949,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -8180,6 +10025,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -8238,7 +10092,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8318,6 +10172,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8412,6 +10275,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -8478,7 +10350,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8589,6 +10461,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -8667,6 +10548,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -8723,6 +10613,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8798,6 +10697,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description a field is invalid (`name`, `expires_at`, or a `role` above yours) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8852,7 +10752,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8861,6 +10761,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description no such token of yours in this organisation */
             404: {
                 headers: {
                     [name: string]: unknown;
