@@ -406,6 +406,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/invitations/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["preview_invitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/maintenance": {
         parameters: {
             query?: never;
@@ -483,6 +515,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/organisation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_current"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_current"];
+        options?: never;
+        head?: never;
+        patch: operations["update_current"];
+        trace?: never;
+    };
+    "/api/organisation/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_invitations"];
+        put?: never;
+        post: operations["invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["revoke_invitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisation/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["remove_member"];
+        options?: never;
+        head?: never;
+        patch: operations["update_member"];
+        trace?: never;
+    };
+    "/api/organisation/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_mine"];
+        put?: never;
+        post: operations["create_org"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/overview/sparklines": {
         parameters: {
             query?: never;
@@ -512,6 +672,22 @@ export interface paths {
          */
         get: operations["get_overview_uptime"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/session/organisation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["switch_org"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1066,6 +1242,8 @@ export interface components {
             name: string;
             /** @description The first characters of the token, to recognise it. */
             prefix: string;
+            /** @description Its role (`owner`, `admin`, `editor`, `viewer`). */
+            role: string;
             /** @description `read` or `write`. */
             scope: string;
         };
@@ -1104,6 +1282,56 @@ export interface components {
             type: "header_equals";
             /** @description Expected value. */
             value: string;
+        };
+        /** @description One audit entry. */
+        AuditEntry: {
+            /** @description Method and route: `PATCH /api/targets/{id}`. */
+            action: string;
+            /** @description Their email then. */
+            actor_email: string;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            at: string;
+            /** @description The client address. */
+            client_ip?: string | null;
+            /** @description The fields sent: plain values as sent, `null` where the value is not recorded. */
+            fields: unknown;
+            /**
+             * Format: int64
+             * @description Id (newest first).
+             */
+            id: number;
+            /** @description The resource: `targets`, `channels`, `organisation`… */
+            resource: string;
+            /** @description The id in the path, if any. */
+            resource_id?: string | null;
+            /**
+             * Format: int32
+             * @description The answer's status (a refused write is recorded too).
+             */
+            status: number;
+            /**
+             * Format: uuid
+             * @description The API token used, if any.
+             */
+            token_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Who (null once their account is deleted).
+             */
+            user_id?: string | null;
+        };
+        /** @description A page of the audit log. */
+        AuditPage: {
+            /** @description Newest first. */
+            items: components["schemas"]["AuditEntry"][];
+            /**
+             * Format: int64
+             * @description `before` of the next page; null on the last.
+             */
+            next_cursor: number | null;
         };
         /** @description A target's new badge token. */
         BadgeToken: {
@@ -1299,6 +1527,13 @@ export interface components {
             /** @enum {string} */
             kind: "heartbeat";
         });
+        /** @description A fresh invitation: the only time its link is shown. */
+        CreatedInvitation: components["schemas"]["Invitation"] & {
+            /** @description The single-use link to send: `{public_url}/invite/{token}`. */
+            link: string;
+            /** @description The token in the link. */
+            token: string;
+        };
         /** @description A freshly created API token: the only time the secret is shown. */
         CreatedToken: {
             /**
@@ -1315,6 +1550,8 @@ export interface components {
             name: string;
             /** @description The first characters of the token. */
             prefix: string;
+            /** @description Its role. */
+            role: components["schemas"]["Role"];
             /** @description `read` or `write`. */
             scope: string;
             /** @description The token itself: `Authorization: Bearer <token>`. */
@@ -1972,6 +2209,56 @@ export interface components {
             /** @description One or two sentences: what is wrong. */
             summary: string;
         };
+        /** @description An invitation as listed (never its link, which is shown once). */
+        Invitation: {
+            /**
+             * Format: date-time
+             * @description Made.
+             */
+            created_at: string;
+            /** @description Whom it is for: only an account with this email may accept it. */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When the link stops working.
+             */
+            expires_at: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description The role it gives. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description Open invitations (not paginated; at most 100). */
+        InvitationList: {
+            /** @description The page's items. */
+            items: components["schemas"]["Invitation"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /** @description What an invitation offers, shown before it is accepted. */
+        InvitationPreview: {
+            /** @description Whom it is for. */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When the link stops working.
+             */
+            expires_at: string;
+            /** @description Who invited (their email), if they still have an account. */
+            invited_by?: string | null;
+            /** @description The organisation's name. */
+            organisation: string;
+            /** @description The role it gives. */
+            role: components["schemas"]["Role"];
+        };
         /**
          * @description Every kind of channel, by its API name.
          * @enum {string}
@@ -2051,8 +2338,72 @@ export interface components {
         Me: components["schemas"]["User"] & {
             /** @description May monitor private addresses (admins always, unless the installation allows none). */
             may_private_targets: boolean;
-            /** @description Effective quotas. */
+            /**
+             * Format: uuid
+             * @description The organisation the caller works in.
+             */
+            organisation_id: string;
+            /** @description Effective quotas (of the current organisation). */
             quotas: components["schemas"]["Quotas"];
+            /** @description Their role there. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description A member of the current organisation. */
+        Member: {
+            /** @description Their email. */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When they joined.
+             */
+            joined_at: string;
+            /** @description Their role. */
+            role: components["schemas"]["Role"];
+            /**
+             * Format: uuid
+             * @description Their user id.
+             */
+            user_id: string;
+        };
+        /** @description The members (not paginated; at most 1,000). */
+        MemberList: {
+            /** @description The page's items. */
+            items: components["schemas"]["Member"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /** @description An organisation the caller belongs to. */
+        Membership: {
+            /** @description The one the caller works in now. */
+            current: boolean;
+            /**
+             * Format: uuid
+             * @description The organisation's id.
+             */
+            id: string;
+            /** @description Its name. */
+            name: string;
+            /** @description The caller's personal organisation. */
+            personal: boolean;
+            /** @description The caller's role there. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description The caller's organisations (not paginated). */
+        MembershipList: {
+            /** @description The page's items. */
+            items: components["schemas"]["Membership"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
         };
         /** @description A new channel of an HTTP kind (Telegram and email have their own routes). */
         NewChannel: {
@@ -2078,6 +2429,18 @@ export interface components {
             /** @description Optional label (at most 100 characters, no control characters). */
             label?: string | null;
         };
+        /** @description A new invitation. */
+        NewInvitation: {
+            /** @description The invitee's email (only an account with it may accept). */
+            email: string;
+            /** @description `admin`, `editor` or `viewer`; at most yours. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description A new team organisation. */
+        NewOrganisation: {
+            /** @description 1 to 100 characters, no control characters. */
+            name: string;
+        };
         /** @description A new API token's name and scope. */
         NewToken: {
             /**
@@ -2087,6 +2450,7 @@ export interface components {
             expires_at?: string | null;
             /** @description A name to recognise it by (1 to 100 characters, no control characters). */
             name: string;
+            role?: null | components["schemas"]["Role"];
             /** @description `read` (GET only) or `write`. */
             scope: components["schemas"]["Scope"];
         };
@@ -2094,6 +2458,43 @@ export interface components {
         NoteBody: {
             /** @description The note: 1 to 10 000 characters, not only spaces. */
             text: string;
+        };
+        /** @description The current organisation. */
+        Organisation: {
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description The language of its reports and alerts: `en` or `ru`. */
+            language: string;
+            /**
+             * Format: int64
+             * @description Members.
+             */
+            members: number;
+            /** @description Name. */
+            name: string;
+            /** @description A user's personal organisation (not shared). */
+            personal: boolean;
+            /** @description Members must sign in with a second factor to work in it. */
+            require_2fa: boolean;
+            /** @description Your role. */
+            role: components["schemas"]["Role"];
+        };
+        /** @description Changes to the current organisation (absent fields keep their value). */
+        OrganisationPatch: {
+            /** @description `en` or `ru`. */
+            language?: string | null;
+            /** @description 1 to 100 characters. */
+            name?: string | null;
+            /** @description Require two-factor sign-in of every member. */
+            require_2fa?: boolean | null;
         };
         /**
          * @description The verdict of one check.
@@ -2502,6 +2903,16 @@ export interface components {
             total: number;
         };
         /**
+         * @description A member's role, least to most.
+         * @enum {string}
+         */
+        Role: "viewer" | "editor" | "admin" | "owner";
+        /** @description A member's new role. */
+        RoleChange: {
+            /** @description `admin`, `editor` or `viewer` (ownership moves with `POST /api/organisation/transfer`). */
+            role: components["schemas"]["Role"];
+        };
+        /**
          * @description The events a rule can name.
          * @enum {string}
          */
@@ -2630,6 +3041,14 @@ export interface components {
              * @description Highest accepted code.
              */
             to: number;
+        };
+        /** @description Which organisation to work in. */
+        Switch: {
+            /**
+             * Format: uuid
+             * @description One of yours (`GET /api/organisations`).
+             */
+            organisation_id: string;
         };
         /** @description A target as the API shows it. */
         Target: {
@@ -2887,6 +3306,14 @@ export interface components {
         TokenQuery: {
             /** @description The token of the mail's link. */
             token: string;
+        };
+        /** @description Whom to hand the organisation to. */
+        Transfer: {
+            /**
+             * Format: uuid
+             * @description A member; they become the owner and you an admin.
+             */
+            user_id: string;
         };
         /** @description Change of profile. */
         UpdateMe: {
@@ -3564,7 +3991,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3627,6 +4054,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -3677,7 +4113,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3750,7 +4186,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3915,6 +4351,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -3966,7 +4411,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4043,7 +4488,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4125,6 +4570,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -4171,7 +4625,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4536,7 +4990,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4614,7 +5068,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4698,7 +5152,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4817,6 +5271,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a dependency (the database) is unavailable; try again */
             503: {
                 headers: {
@@ -4868,7 +5331,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4944,6 +5407,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such policy of yours */
             404: {
                 headers: {
@@ -5007,7 +5479,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5091,7 +5563,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5182,6 +5654,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5233,6 +5714,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5299,7 +5789,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5380,7 +5870,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5435,6 +5925,177 @@ export interface operations {
             };
         };
     };
+    preview_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the token of the invitation link */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such open invitation (unknown, used or revoked) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the link has expired (links work for 7 days) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the token of the invitation link */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description you are a member; a session now works in the organisation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Membership"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the invitation is for another email address */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such open invitation (unknown, used or revoked) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description you are a member already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the link has expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_windows: {
         parameters: {
             query?: never;
@@ -5455,6 +6116,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5513,7 +6183,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5590,6 +6260,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such window of yours */
             404: {
                 headers: {
@@ -5653,7 +6332,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5735,7 +6414,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5755,6 +6434,963 @@ export interface operations {
             };
             /** @description a cookie-authenticated write whose Content-Type is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the organisation you work in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organisation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted with everything it owns; its members' sessions fall back to their personal organisations */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a personal organisation goes only with its account (`field` organisation) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganisationPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organisation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `name` or `language` is invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: {
+                /** @description Entries older than this id (the previous page's `next_cursor`). */
+                before?: number;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+                /** @description Only this member's. */
+                user_id?: string;
+                /** @description Only this resource (`targets`, `channels`, `organisation`…; at most 100 characters). */
+                resource?: string;
+                /** @description Only since then (RFC 3339). */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the organisation's audit log, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description a malformed query string (a value of the wrong type) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a query parameter is invalid; `field` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_invitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description open invitations (not accepted, revoked or expired) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationList"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewInvitation"];
+            };
+        };
+        responses: {
+            /** @description the link, shown once; valid 7 days, single use */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedInvitation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description they are a member already (`field` email) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `email` or `role` is invalid, the organisation is personal, or 100 invitations are open */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the invitation's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description its link stops working */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such open invitation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberList"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member's user id (yours to leave) */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed: their sessions and tokens lose the organisation on their next request */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may remove someone else */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a cookie-authenticated write whose Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the owner cannot be removed, nor leave (`field` user_id) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member's user id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only an admin or the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `role` is the owner's or above yours, or the member is the owner (`field` user_id) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    transfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Transfer"];
+            };
+        };
+        responses: {
+            /** @description transferred; your role is now admin */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organisation"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description only the owner may */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a personal organisation cannot change hands (`field` organisation) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_mine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the organisations you belong to, personal first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipList"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_org: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOrganisation"];
+            };
+        };
+        responses: {
+            /** @description created, with you as its owner (not switched to) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Membership"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `name` is invalid, or you own 20 organisations already (`field` organisations) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5813,6 +7449,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5886,6 +7531,102 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    switch_org: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Switch"];
+            };
+        };
+        responses: {
+            /** @description this session now works in it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Membership"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an API token belongs to one organisation and cannot switch */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an organisation of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is malformed or a field is invalid; `field` names it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5934,6 +7675,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5992,7 +7742,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6078,6 +7828,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such page of yours */
             404: {
                 headers: {
@@ -6141,7 +7900,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6233,7 +7992,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6330,6 +8089,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a query parameter is invalid; `field` names it */
             422: {
                 headers: {
@@ -6389,7 +8157,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6485,6 +8253,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a query parameter is invalid; `field` names it */
             422: {
                 headers: {
@@ -6544,7 +8321,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6630,7 +8407,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6719,6 +8496,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6779,7 +8565,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6867,7 +8653,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6943,7 +8729,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7018,6 +8804,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7078,7 +8873,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7179,6 +8974,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -7265,6 +9069,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -7332,6 +9145,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -7390,7 +9212,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7470,6 +9292,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7564,6 +9395,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -7630,7 +9470,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7741,6 +9581,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -7819,6 +9668,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such target of yours */
             404: {
                 headers: {
@@ -7875,6 +9733,15 @@ export interface operations {
             };
             /** @description not signed in: no valid session cookie or API token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7950,6 +9817,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description a field is invalid (`name`, `expires_at`, or a `role` above yours) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8004,7 +9872,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description refused: a cookie-authenticated write from another Origin, or not allowed */
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8013,6 +9881,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description no such token of yours in this organisation */
             404: {
                 headers: {
                     [name: string]: unknown;
