@@ -85,7 +85,7 @@ export function NewOrganisationPage() {
       <Section title={t('org.new')}>
         <form class="grid" onSubmit={submit} data-testid="new-org-form">
           <Field label={t('common.name')} error={error ?? undefined}>
-            <input name="org-name" required maxLength={100} value={name} onInput={(e) => setName(val(e))} />
+            <input name="org-name" maxLength={100} value={name} onInput={(e) => setName(val(e))} />
           </Field>
           <SubmitRow label={t('common.create')} primary disabled={busy} testid="create-org" />
         </form>
