@@ -429,6 +429,8 @@ async function main() {
   await step('the invitee opens the link, signs up, accepts, switches organisations and sees the team target read-only', ['invitePath', 'teamTargetId'], async () => {
     const other = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const p = await newPage(other);
+    const seen = ctx.page;
+    ctx.page = p; // a failure's screenshot is of the invitee's page
     await p.goto(`${BASE}${ctx.invitePath}`);
     // Signed out: to the sign-in page, then to sign-up, keeping the way back.
     await p.waitForSelector('[data-testid=login-form]');
@@ -448,15 +450,15 @@ async function main() {
     const personal = await p.locator('[data-testid=org-switcher] option', { hasText: 'Personal' }).getAttribute('value');
     const teamId = await p.locator('[data-testid=org-switcher] option', { hasText: 'E2E Team' }).getAttribute('value');
     // The accepted invitation switched the session to the team.
-    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${teamId}"]`);
+    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${teamId}"]`, { state: 'attached' });
     await p.selectOption('[data-testid=org-switcher]', personal);
     // Switching reloads the app: the option marked current comes from the server.
-    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${personal}"]`);
+    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${personal}"]`, { state: 'attached' });
     await p.waitForSelector('[data-testid=target-count]:has-text("0")');
     const own = await p.locator('.vrow[data-target-id]').count();
     if (own !== 0) throw new Error(`the invitee's personal organisation shows ${own} targets`);
     await p.selectOption('[data-testid=org-switcher]', teamId);
-    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${teamId}"]`);
+    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${teamId}"]`, { state: 'attached' });
     await p.waitForSelector(`.vrow[data-target-id="${ctx.teamTargetId}"]`);
     if (await p.locator('[data-testid=add-target]').count()) throw new Error('a viewer is offered "Add target"');
     await p.screenshot({ path: shotPath('26-viewer-overview'), fullPage: true });
@@ -477,6 +479,7 @@ async function main() {
     if (await p.locator('[data-testid=invite-form], [data-testid=save-org], [data-testid=open-audit]').count()) throw new Error('a viewer is offered admin controls');
     await p.waitForSelector(`[data-testid=member-row][data-email="${ctx.viewerEmail}"] [data-testid=leave-org]`);
     await other.close();
+    ctx.page = seen;
     ctx.joined = true;
   });
 
