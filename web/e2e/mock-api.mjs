@@ -238,7 +238,7 @@ export function createMockApi() {
       created_at: u.created_at,
     });
     if (p === '/api/auth/me' && m === 'GET') {
-      return json(res, 200, { ...me, password: undefined, quota_overrides: undefined, may_private_targets: me.is_admin || me.may_private_targets === true, quotas: effective(me) });
+      return json(res, 200, { ...me, password: undefined, quota_overrides: undefined, may_private_targets: me.is_admin || me.may_private_targets === true, quotas: effective(me), organisation_id: me.id, role: 'owner' });
     }
     if (p === '/api/admin/users' && m === 'GET') {
       if (!me.is_admin) return err(res, 403, 'forbidden', 'admins only');

@@ -473,6 +473,109 @@ async function main() {
     await other.close();
   });
 
+  await step('the owner creates a team organisation, adds a target there and invites a viewer (link from the page)', ['targetId'], async () => {
+    // The personal target's spec, read while the session still works in the personal organisation.
+    const src = await apiA.ok('GET', `/api/targets/${ctx.targetId}`);
+    await page.goto(`${BASE}/organisations/new`);
+    await page.click('[data-testid=create-org]');
+    await page.waitForSelector('[data-testid=new-org-form] .error-text');
+    await page.fill('input[name=org-name]', 'E2E Team');
+    await page.click('[data-testid=create-org]');
+    await page.waitForSelector('[data-testid=org-page][data-role=owner][data-personal=false]');
+    const current = await page.locator('[data-testid=org-switcher] option[data-current=true]').textContent();
+    if (!current?.includes('E2E Team')) throw new Error(`the switcher marks ${current} as current`);
+    // The page's session now works in the team: a target created through it belongs to the team.
+    const team = await apiA.ok('GET', '/api/organisation');
+    if (team.name !== 'E2E Team' || team.role !== 'owner') throw new Error(`the session works in ${JSON.stringify(team)}`);
+    const created = await apiA.ok('POST', '/api/targets', { name: 'e2e team target', spec: src.spec, interval_seconds: src.interval_seconds, paused: true });
+    ctx.teamTargetId = created.id;
+    ctx.viewerEmail = uniqueEmail('carol');
+    await page.fill('input[name=invite-email]', ctx.viewerEmail);
+    await page.selectOption('select[name=invite-role]', 'viewer');
+    await page.click('[data-testid=invite]');
+    const link = (await page.textContent('[data-testid=invite-link]'))?.trim() ?? '';
+    const m = /\/invite\/([A-Za-z0-9_-]+)$/.exec(link);
+    if (!m) throw new Error(`unexpected invitation link ${link}`);
+    await page.waitForSelector(`[data-testid=invitation-row][data-email="${ctx.viewerEmail}"]`);
+    await shot(page, '24-organisation-invite');
+    ctx.invitePath = `/invite/${m[1]}`;
+    return `team ${team.id}, link …/invite/{token}`;
+  });
+
+  await step('the invitee opens the link, signs up, accepts, switches organisations and sees the team target read-only', ['invitePath', 'teamTargetId'], async () => {
+    const other = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const p = await newPage(other);
+    const seen = ctx.page;
+    ctx.page = p; // a failure's screenshot is of the invitee's page
+    await p.goto(`${BASE}${ctx.invitePath}`);
+    // Signed out: to the sign-in page, then to sign-up, keeping the way back.
+    await p.waitForSelector('[data-testid=login-form]');
+    await p.click('[data-testid=auth-switch]');
+    await p.waitForSelector('[data-testid=register-form]');
+    await p.fill('input[name=email]', ctx.viewerEmail);
+    await p.fill('input[name=password]', password);
+    await p.click('[data-testid=register-form] button[type=submit]');
+    await p.waitForSelector('[data-testid=invite-summary]');
+    const summary = (await p.textContent('[data-testid=invite-summary]')) ?? '';
+    if (!summary.includes('E2E Team') || !summary.includes('Viewer')) throw new Error(`the invitation reads: ${summary}`);
+    await p.screenshot({ path: shotPath('25-invitation'), fullPage: true });
+    await p.click('[data-testid=accept-invite]');
+    await p.waitForSelector('[data-testid=target-list]');
+    // The switcher: to the personal organisation (no targets), then back to the team.
+    await p.waitForSelector('[data-testid=org-switcher]');
+    const personal = await p.locator('[data-testid=org-switcher] option', { hasText: 'Personal' }).getAttribute('value');
+    const teamId = await p.locator('[data-testid=org-switcher] option', { hasText: 'E2E Team' }).getAttribute('value');
+    // The accepted invitation switched the session to the team.
+    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${teamId}"]`, { state: 'attached' });
+    await p.selectOption('[data-testid=org-switcher]', personal);
+    // Switching reloads the app: the option marked current comes from the server.
+    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${personal}"]`, { state: 'attached' });
+    await p.waitForSelector('[data-testid=target-count]:has-text("0")');
+    const own = await p.locator('.vrow[data-target-id]').count();
+    if (own !== 0) throw new Error(`the invitee's personal organisation shows ${own} targets`);
+    await p.selectOption('[data-testid=org-switcher]', teamId);
+    await p.waitForSelector(`[data-testid=org-switcher] option[data-current=true][value="${teamId}"]`, { state: 'attached' });
+    await p.waitForSelector(`.vrow[data-target-id="${ctx.teamTargetId}"]`);
+    if (await p.locator('[data-testid=add-target]').count()) throw new Error('a viewer is offered "Add target"');
+    await p.screenshot({ path: shotPath('26-viewer-overview'), fullPage: true });
+    await p.goto(`${BASE}/targets/${ctx.teamTargetId}`);
+    await p.waitForSelector('[data-testid=target-page] [data-testid=read-only]');
+    for (const sel of ['edit-target', 'delete-target', 'pause-target']) {
+      if (await p.locator(`[data-testid=${sel}]`).count()) throw new Error(`a viewer sees ${sel}`);
+    }
+    await p.screenshot({ path: shotPath('27-viewer-target'), fullPage: true });
+    // The server enforces it too: a write from this page, with the viewer's session.
+    const status = await p.evaluate(async (id) => {
+      const r = await fetch(`/api/targets/${id}`, { method: 'DELETE', headers: { 'content-type': 'application/json' } });
+      return r.status;
+    }, ctx.teamTargetId);
+    if (status !== 403) throw new Error(`DELETE /api/targets/{id} as a viewer → ${status}`);
+    await p.goto(`${BASE}/organisation`);
+    await p.waitForSelector('[data-testid=org-page][data-role=viewer]');
+    if (await p.locator('[data-testid=invite-form], [data-testid=save-org], [data-testid=open-audit]').count()) throw new Error('a viewer is offered admin controls');
+    await p.waitForSelector(`[data-testid=member-row][data-email="${ctx.viewerEmail}"] [data-testid=leave-org]`);
+    await other.close();
+    ctx.page = seen;
+    ctx.joined = true;
+  });
+
+  await step('the owner sees the new member and the audit log, filtered by resource', ['joined'], async () => {
+    await page.goto(`${BASE}/organisation`);
+    await page.waitForSelector(`[data-testid=member-row][data-email="${ctx.viewerEmail}"][data-role=viewer]`);
+    await page.goto(`${BASE}/organisation/audit`);
+    await page.waitForSelector('[data-testid=audit-row]');
+    await page.selectOption('select[name=audit-resource]', 'targets');
+    await waitFor(
+      'only target entries',
+      async () => {
+        const res = await page.locator('[data-testid=audit-row]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-resource')));
+        return res.length > 0 && res.every((r) => r === 'targets');
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    await shot(page, '28-audit');
+  });
+
   await step('no uncaught errors in any page', [], async () => {
     if (pageErrors.length) throw new Error(pageErrors.join(' | '));
   });

@@ -12,14 +12,16 @@ import { ChannelEditPage, ChannelNewPage, ChannelsPage } from './pages/channels'
 import { EscalationEditPage, EscalationNewPage, EscalationPage } from './pages/escalation';
 import { ImportExportPage, NotificationsPage, SettingsPage, TokensPage } from './pages/account';
 import { IncidentPage, IncidentsPage } from './pages/incidents';
+import { AuditPage, InvitePage, NewOrganisationPage, OrganisationPage, OrgSwitcher } from './pages/organisation';
 import { OverviewPage } from './pages/overview';
 import { PublicStatusPage, StatusPageEdit, StatusPagesPage } from './pages/statusPages';
 import { TargetPage } from './pages/target';
 import { TargetEditPage } from './pages/targetEdit';
 import { SecurityPage } from './pages/security';
 import { TwoFactorBanner } from './components/twoFactor';
+import { canManage } from './state/organisation';
 import { matchPath, navigate, useLocation, type Params } from './router';
-import { setTheme, theme, toasts, user } from './session';
+import { role, setTheme, theme, toasts, updateUser, user } from './session';
 
 type PageComponent = (p: { params: Params; search: URLSearchParams }) => preact.JSX.Element | null;
 
@@ -52,6 +54,11 @@ const routes: Route[] = [
   { path: '/settings', page: () => <SettingsPage /> },
   { path: '/admin/users', page: () => <AdminUsersPage /> },
   { path: '/account/security', page: () => <SecurityPage /> },
+  { path: '/organisation', page: () => <OrganisationPage /> },
+  { path: '/organisation/audit', page: () => <AuditPage /> },
+  { path: '/organisations/new', page: () => <NewOrganisationPage /> },
+  // An invitation link: signed out, the app sends to /login?next=… (and on to sign-up) and back here.
+  { path: '/invite/:token', page: ({ params }) => <InvitePage token={params.token!} key={params.token} /> },
   { path: '/s/:slug', page: ({ params }) => <PublicStatusPage slug={params.slug!} />, bare: true },
   // An alert's acknowledgement link: works signed out, and only reads until its button is pressed.
   { path: '/ack/:token', page: ({ params }) => <AckPage token={params.token!} key={params.token} />, bare: true },
@@ -109,7 +116,7 @@ export function App() {
   );
 }
 
-const NAV: { href: string; key: Parameters<typeof t>[0]; admin?: boolean }[] = [
+const NAV: { href: string; key: Parameters<typeof t>[0]; admin?: boolean; manage?: boolean }[] = [
   { href: '/', key: 'nav.overview' },
   { href: '/incidents', key: 'nav.incidents' },
   { href: '/notifications', key: 'nav.notifications' },
@@ -118,6 +125,7 @@ const NAV: { href: string; key: Parameters<typeof t>[0]; admin?: boolean }[] = [
   { href: '/status-pages', key: 'nav.statusPages' },
   { href: '/tokens', key: 'nav.tokens' },
   { href: '/import', key: 'nav.import' },
+  { href: '/organisation', key: 'nav.organisation' },
   { href: '/settings', key: 'nav.settings' },
   { href: '/account/security', key: 'nav.security' },
   { href: '/admin/users', key: 'nav.users', admin: true },
@@ -136,13 +144,14 @@ function Shell({ path, children }: { path: string; children: ComponentChildren }
           ☰
         </button>
         <nav class={open ? 'nav open' : 'nav'} onClick={() => setOpen(false)}>
-          {NAV.filter((n) => !n.admin || user.value?.is_admin).map((n) => (
+          {NAV.filter((n) => (!n.admin || user.value?.is_admin) && (!n.manage || canManage(role.value))).map((n) => (
             <a href={n.href} class={active(n.href) ? 'active' : ''} data-nav={n.href}>
               {t(n.key)}
             </a>
           ))}
         </nav>
         <div class="top-actions">
+          <OrgSwitcher />
           <Switches />
           <span class="muted user-email" title={user.value?.email}>
             {user.value?.email}
@@ -194,7 +203,7 @@ function Switches() {
         onClick={() => {
           const next = lang.value === 'en' ? 'ru' : 'en';
           setLang(next);
-          if (user.value) void api.setLanguage(next).then((u) => (user.value = u), () => undefined);
+          if (user.value) void api.setLanguage(next).then(updateUser, () => undefined);
         }}
       >
         {lang.value === 'en' ? 'RU' : 'EN'}

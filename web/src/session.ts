@@ -1,8 +1,8 @@
 // Global app state: the signed-in user, the server's public configuration, theme and toasts.
 
-import { signal } from '@preact/signals';
+import { computed, signal } from '@preact/signals';
 import { api } from './api/client';
-import type { ServerConfig, User } from './api/model';
+import type { Me, ServerConfig, User } from './api/model';
 import { isLang, setLang } from './i18n';
 
 /** `undefined` while the first /api/auth/me is in flight, `null` when signed out. */
@@ -29,9 +29,29 @@ export function setTheme(t: Theme): void {
   }
 }
 
-export function signedIn(u: User): void {
+/** The caller's role in the organisation they work in (`GET /api/auth/me`); undefined until known. */
+export const role = computed<Me['role'] | undefined>(() => {
+  const u = user.value;
+  return u && 'role' in u ? (u as Me).role : undefined;
+});
+
+export function signedIn(u: User | Me): void {
   user.value = u;
   if (isLang(u.language)) setLang(u.language);
+  // Sign-in and sign-up answer the user alone: their role and organisation come from /me.
+  if (!('role' in u)) {
+    api.me().then(
+      (m) => {
+        if (user.value && user.value.id === m.id) user.value = m;
+      },
+      () => undefined,
+    );
+  }
+}
+
+/** Keeps what /me added (role, organisation, quotas) when an answer of the user alone replaces it. */
+export function updateUser(u: User): void {
+  user.value = user.value ? { ...user.value, ...u } : u;
 }
 
 export async function loadSession(): Promise<void> {

@@ -4,6 +4,14 @@
 
 import type {
   AckInfo,
+  AuditPage,
+  CreatedInvitation,
+  Invitation,
+  InvitationPreview,
+  Member,
+  Membership,
+  Organisation,
+  OrganisationPatch,
   AdminUser,
   AdminUserPatch,
   ApiToken,
@@ -227,6 +235,61 @@ export class ApiClient {
   }
   updateAdminUser(id: Uuid, patch: AdminUserPatch): Promise<AdminUser> {
     return this.request('PATCH', `/api/admin/users/${seg(id)}`, patch);
+  }
+
+  // Organisations ------------------------------------------------------------------------------
+  /** The caller's organisations, personal first; `current` marks the one the session works in. */
+  organisations(): Promise<Page<Membership>> {
+    return this.request('GET', '/api/organisations');
+  }
+  /** A new team organisation with the caller as its owner (not switched to). */
+  createOrganisation(name: string): Promise<Membership> {
+    return this.request('POST', '/api/organisations', { name });
+  }
+  switchOrganisation(organisation_id: Uuid): Promise<Membership> {
+    return this.request('PUT', '/api/session/organisation', { organisation_id });
+  }
+  organisation(): Promise<Organisation> {
+    return this.request('GET', '/api/organisation');
+  }
+  updateOrganisation(patch: OrganisationPatch): Promise<Organisation> {
+    return this.request('PATCH', '/api/organisation', patch);
+  }
+  deleteOrganisation(): Promise<void> {
+    return this.request('DELETE', '/api/organisation');
+  }
+  transferOrganisation(user_id: Uuid): Promise<Organisation> {
+    return this.request('POST', '/api/organisation/transfer', { user_id });
+  }
+  members(): Promise<Page<Member>> {
+    return this.request('GET', '/api/organisation/members');
+  }
+  setMemberRole(user_id: Uuid, role: Member['role']): Promise<Member> {
+    return this.request('PATCH', `/api/organisation/members/${seg(user_id)}`, { role });
+  }
+  /** Removes a member (admin+), or the caller themselves: leaving. */
+  removeMember(user_id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/organisation/members/${seg(user_id)}`);
+  }
+  invitations(): Promise<Page<Invitation>> {
+    return this.request('GET', '/api/organisation/invitations');
+  }
+  invite(email: string, role: Member['role']): Promise<CreatedInvitation> {
+    return this.request('POST', '/api/organisation/invitations', { email, role });
+  }
+  revokeInvitation(id: Uuid): Promise<void> {
+    return this.request('DELETE', `/api/organisation/invitations/${seg(id)}`);
+  }
+  /** What an invitation link offers (404 unknown or used, 410 expired). */
+  invitation(token: string): Promise<InvitationPreview> {
+    return this.request('GET', `/api/invitations/${seg(token)}`);
+  }
+  /** Joins (403 another email's, 409 a member already); the session then works in that organisation. */
+  acceptInvitation(token: string): Promise<Membership> {
+    return this.request('POST', `/api/invitations/${seg(token)}/accept`);
+  }
+  audit(q: Record<string, string | number>): Promise<AuditPage> {
+    return this.request('GET', `/api/organisation/audit${queryString(q)}`);
   }
 
   // Targets ------------------------------------------------------------------------------------

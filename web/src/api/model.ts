@@ -80,6 +80,23 @@ export type AdminUser = Schemas['AdminUser'];
 /** Body of `PATCH /api/admin/users/{id}` (its `quota_overrides` are {@link QuotaOverrides}). */
 export type AdminUserPatch = Schemas['UserPatch'];
 
+// Organisations --------------------------------------------------------------------------------
+
+/** An organisation the caller belongs to (`GET /api/organisations`). */
+export type Membership = Schemas['Membership'];
+/** The current organisation (`GET /api/organisation`). */
+export type Organisation = Schemas['Organisation'];
+export type OrganisationPatch = Schemas['OrganisationPatch'];
+export type Member = Schemas['Member'];
+/** An open invitation as listed (never its link). */
+export type Invitation = Schemas['Invitation'];
+export type NewInvitation = Schemas['NewInvitation'];
+/** A fresh invitation: the only time its link is shown. */
+export type CreatedInvitation = Schemas['CreatedInvitation'];
+export type InvitationPreview = Schemas['InvitationPreview'];
+export type AuditEntry = Schemas['AuditEntry'];
+export type AuditPage = Schemas['AuditPage'];
+
 // Lists ----------------------------------------------------------------------------------------
 
 /** Every list is `{items, total, next_cursor}` (`TargetList`, `TokenList`, `ChannelList`…). */

@@ -54,6 +54,16 @@ type Routes = {
   '/api/targets/{id}/channels': { get: { answer: M.TargetChannels }; put: { body: M.TargetChannels; answer: M.TargetChannels } };
   '/api/escalation-policies': { get: { answer: M.Schemas['EscalationPolicyList'] }; post: { body: M.EscalationPolicyBody; answer: M.EscalationPolicy } };
   '/api/escalation-policies/{id}': { get: { answer: M.EscalationPolicy }; put: { body: M.EscalationPolicyBody; answer: M.EscalationPolicy } };
+  '/api/organisations': { get: { answer: M.Schemas['MembershipList'] }; post: { body: M.Schemas['NewOrganisation']; answer: M.Membership } };
+  '/api/session/organisation': { put: { body: M.Schemas['Switch']; answer: M.Membership } };
+  '/api/organisation': { get: { answer: M.Organisation }; patch: { body: M.OrganisationPatch; answer: M.Organisation } };
+  '/api/organisation/transfer': { post: { body: M.Schemas['Transfer']; answer: M.Organisation } };
+  '/api/organisation/members': { get: { answer: M.Schemas['MemberList'] } };
+  '/api/organisation/members/{user_id}': { patch: { body: M.Schemas['RoleChange']; answer: M.Member } };
+  '/api/organisation/invitations': { get: { answer: M.Schemas['InvitationList'] }; post: { body: M.NewInvitation; answer: M.CreatedInvitation } };
+  '/api/invitations/{token}': { get: { answer: M.InvitationPreview } };
+  '/api/invitations/{token}/accept': { post: { answer: M.Membership } };
+  '/api/organisation/audit': { get: { answer: M.AuditPage } };
   '/api/ack/{token}': { get: { answer: M.AckInfo }; post: { answer: M.AckInfo } };
   '/api/auth/login/2fa': { post: { body: M.SecondFactor; answer: M.User } };
   '/api/account/2fa': { get: { answer: M.TwoFactorStatus } };

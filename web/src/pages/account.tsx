@@ -7,7 +7,8 @@ import { KindBadge } from './channels';
 import { Check, CopyButton, ErrorBox, Field, RowDeleteButton, Section, Spinner, SubmitRow, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime } from '../format';
 import { lang, setLang, t, tn, type MessageKey } from '../i18n';
-import { serverConfig, setTheme, theme, toast, user } from '../session';
+import { canEdit, canManage } from '../state/organisation';
+import { role, serverConfig, setTheme, theme, toast, updateUser, user } from '../session';
 
 // ---------------------------------------------------------------------------------------------
 // Notifications
@@ -70,11 +71,13 @@ export function NotificationsPage() {
             <p class="muted">{t('notif.telegramNotLinked')}</p>
           )}
           {!botConfigured ? <p class="muted">{t('notif.telegramUnavailable')}</p> : null}
-          <p>
-            <button type="button" class="btn btn-primary" data-testid="link-telegram" onClick={linkTelegram}>
-              {t('notif.telegramLink')}
-            </button>
-          </p>
+          {canManage(role.value) ? (
+            <p>
+              <button type="button" class="btn btn-primary" data-testid="link-telegram" onClick={linkTelegram}>
+                {t('notif.telegramLink')}
+              </button>
+            </p>
+          ) : null}
           <ErrorBox error={linkError} />
           {link ? (
             <div class="notice" data-testid="telegram-link-box">
@@ -89,12 +92,14 @@ export function NotificationsPage() {
           ) : null}
         </Section>
         <Section title={t('notif.email')} id="email">
+          {canManage(role.value) ? (
           <form class="row" onSubmit={addEmail}>
             <input class="grow" type="email" required name="email" value={email} placeholder="ops@example.com" aria-label={t('notif.email')} onInput={(e) => setEmail(val(e))} />
             <button class="btn" type="submit" data-testid="add-email">
               {t('notif.addEmail')}
             </button>
           </form>
+          ) : null}
           {emailError ? <p class="error-text">{emailError}</p> : null}
           {emails.length === 0 ? <p class="muted">{t('notif.noChannels')}</p> : null}
         </Section>
@@ -119,9 +124,7 @@ export function NotificationsPage() {
                     : t('notif.unverified')}
                 {c.muted_until ? ` · ${t('notif.muted', { at: formatDateTime(c.muted_until, lang.value) })}` : ''}
               </td>
-              <td class="num">
-                <RowDeleteButton onClick={() => remove(c)} />
-              </td>
+              <td class="num">{canManage(role.value) ? <RowDeleteButton onClick={() => remove(c)} /> : null}</td>
             </tr>
           ))}
         </Table>
@@ -335,7 +338,7 @@ export function SettingsPage() {
                 const l = val(e) === 'ru' ? 'ru' : 'en';
                 setLang(l);
                 try {
-                  user.value = await api.setLanguage(l);
+                  updateUser(await api.setLanguage(l));
                 } catch (err) {
                   toast(errorMessage(err), 'error');
                 }
@@ -456,6 +459,7 @@ function MaintenanceSection() {
 
   return (
     <Section title={t('settings.maintenance')}>
+      {canEdit(role.value) ? (
       <form class="grid" onSubmit={add}>
         <Field label={t('common.name')}>
           <input required value={name} onInput={(e) => setName(val(e))} />
@@ -479,6 +483,7 @@ function MaintenanceSection() {
         <SubmitRow label={t('common.add')} />
         {error ? <p class="error-text wide">{error}</p> : null}
       </form>
+      ) : null}
       <ErrorBox error={list.error} />
       <table>
         <tbody>
@@ -491,12 +496,12 @@ function MaintenanceSection() {
               </td>
               <td class="muted">{w.recurrence === 'daily' ? t('settings.mwDaily') : w.recurrence === 'weekly' ? t('settings.mwWeekly') : t('settings.mwOnce')}</td>
               <td class="num">
-                <RowDeleteButton
+                {canEdit(role.value) ? <RowDeleteButton
                   onClick={async () => {
                     await api.deleteMaintenance(w.id).catch((e: unknown) => toast(errorMessage(e), 'error'));
                     list.reload();
                   }}
-                />
+                /> : null}
               </td>
             </tr>
           ))}

@@ -102,7 +102,7 @@ export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: str
         </button>
         <p class="muted">
           {register ? t('auth.haveAccount') : t('auth.noAccount')}{' '}
-          <a href={register ? '/login' : '/register'}>{register ? t('auth.login') : t('auth.register')}</a>
+          <a href={`${register ? '/login' : '/register'}${next ? `?next=${encodeURIComponent(next)}` : ''}`} data-testid="auth-switch">{register ? t('auth.login') : t('auth.register')}</a>
         </p>
       </form>
     </div>

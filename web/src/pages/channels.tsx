@@ -9,7 +9,8 @@ import { Check, ErrorBox, Field, PageHead, RowDeleteButton, Section, Spinner, Ta
 import { formatAgo, formatDateTime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
 import { navigate } from '../router';
-import { toast } from '../session';
+import { role, toast } from '../session';
+import { canManage } from '../state/organisation';
 import { browserTimeZone, knownTimeZones } from '../timeZones';
 import {
   HEADER_PREFIX,
@@ -149,7 +150,7 @@ function ChannelActions(props: { channel: Channel; onChanged: () => void; onDele
             {t('common.edit')}
           </a>
         ) : null}
-        <RowDeleteButton onClick={remove} />
+        {canManage(role.value) ? <RowDeleteButton onClick={remove} /> : null}
       </div>
       <TestNotice outcome={outcome} />
     </div>
@@ -198,9 +199,11 @@ export function ChannelsPage() {
   return (
     <div class="page">
       <PageHead title={t('chan.title')}>
-        <a class="btn btn-primary" href="/channels/new" data-testid="add-channel">
-          + {t('chan.add')}
-        </a>
+        {canManage(role.value) ? (
+          <a class="btn btn-primary" href="/channels/new" data-testid="add-channel">
+            + {t('chan.add')}
+          </a>
+        ) : null}
       </PageHead>
       <ErrorBox error={channels.error} onRetry={channels.reload} />
       {channels.loading && !channels.data ? <Spinner /> : null}

@@ -8,7 +8,8 @@ import type { Channel, EscalationPolicy } from '../api/model';
 import { Check, ErrorBox, Field, NewLink, PageHead, RowDeleteButton, Section, Spinner, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { lang, t, tn } from '../i18n';
 import { navigate } from '../router';
-import { toast } from '../session';
+import { role, toast } from '../session';
+import { canManage } from '../state/organisation';
 import {
   LIMITS,
   addStep,
@@ -53,7 +54,7 @@ export function EscalationPage() {
   return (
     <div class="page">
       <PageHead title={t('esc.title')}>
-        <NewLink href="/escalation/new" testid="add-policy" label={t('esc.add')} />
+        {canManage(role.value) ? <NewLink href="/escalation/new" testid="add-policy" label={t('esc.add')} /> : null}
       </PageHead>
       <p class="muted">{t('esc.intro')}</p>
       <ErrorBox error={policies.error} onRetry={policies.reload} />
@@ -81,7 +82,7 @@ export function EscalationPage() {
                     <a class="btn btn-small" href={`/escalation/${encodeURIComponent(p.id)}`} data-testid="policy-edit">
                       {t('common.edit')}
                     </a>
-                    <RowDeleteButton onClick={() => void deletePolicy(p, policies.reload)} />
+                    {canManage(role.value) ? <RowDeleteButton onClick={() => void deletePolicy(p, policies.reload)} /> : null}
                   </div>
                 </td>
               </tr>

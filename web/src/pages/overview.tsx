@@ -9,6 +9,8 @@ import { formatAgo, formatMs, formatUptime } from '../format';
 import { lang, t, tn, type MessageKey } from '../i18n';
 import { navigate, useLocation } from '../router';
 import { describeSchedule } from '../state/heartbeat';
+import { canEdit } from '../state/organisation';
+import { role } from '../session';
 import {
   RowExtras,
   TargetWindow,
@@ -179,7 +181,7 @@ export function OverviewPage() {
   return (
     <div class="page overview">
       <PageHead title={t('overview.title')}>
-        <NewLink href="/targets/new" testid="add-target" label={t('overview.addTarget')} />
+        {canEdit(role.value) ? <NewLink href="/targets/new" testid="add-target" label={t('overview.addTarget')} /> : null}
       </PageHead>
       <div class="toolbar">
         <div class="chips" role="group">

@@ -8,7 +8,8 @@ import { ErrorBox, Field, NewLink, PageHead, RowDeleteButton, Section, Spinner, 
 import { formatDateTime, formatDuration, formatUptime, slugify, statusTone } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
-import { toast } from '../session';
+import { role, toast } from '../session';
+import { canEdit } from '../state/organisation';
 import { incidentDuration } from './incidents';
 import { UptimeBars } from './target';
 
@@ -18,7 +19,7 @@ export function StatusPagesPage() {
   return (
     <div class="page">
       <PageHead title={t('sp.title')}>
-        <NewLink href="/status-pages/new" testid="new-status-page" label={t('sp.create')} />
+        {canEdit(role.value) ? <NewLink href="/status-pages/new" testid="new-status-page" label={t('sp.create')} /> : null}
       </PageHead>
       <ErrorBox error={pages.error} onRetry={pages.reload} />
       <section class="card">
@@ -100,7 +101,7 @@ export function StatusPageEdit({ id }: { id?: string }) {
               <a class="btn" href={`/s/${p.slug}`} target="_blank" rel="noopener" data-testid="open-public">
                 {t('sp.open')} ↗
               </a>
-              <button
+              {canEdit(role.value) ? <button
                 type="button"
                 class="btn btn-danger"
                 onClick={async () => {
@@ -110,7 +111,7 @@ export function StatusPageEdit({ id }: { id?: string }) {
                 }}
               >
                 {t('common.delete')}
-              </button>
+              </button> : null}
             </>
           ) : null}
         </div>

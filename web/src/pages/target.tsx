@@ -22,7 +22,8 @@ import {
 } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
-import { theme, toast } from '../session';
+import { role, theme, toast } from '../session';
+import { canEdit } from '../state/organisation';
 import type { PercentileKey } from '../components/latencyChart';
 import { describeSchedule, eventTone, heartbeatSummary, nextPing, pingExamples, type NextPing } from '../state/heartbeat';
 import { kindName } from './channels';
@@ -80,16 +81,22 @@ export function TargetPage({ id }: { id: string }) {
           </span>
         </div>
         <div class="actions">
-          {heartbeat ? null : <TestNowButton id={tg.id} />}
-          <button type="button" class="btn" onClick={togglePause}>
-            {tg.paused ? t('target.resume') : t('target.pause')}
-          </button>
-          <a class="btn" href={`/targets/${tg.id}/edit`} data-testid="edit-target">
-            {t('common.edit')}
-          </a>
-          <button type="button" class="btn btn-danger" onClick={remove}>
-            {t('common.delete')}
-          </button>
+          {canEdit(role.value) ? (
+            <>
+              {heartbeat ? null : <TestNowButton id={tg.id} />}
+              <button type="button" class="btn" onClick={togglePause} data-testid="pause-target">
+                {tg.paused ? t('target.resume') : t('target.pause')}
+              </button>
+              <a class="btn" href={`/targets/${tg.id}/edit`} data-testid="edit-target">
+                {t('common.edit')}
+              </a>
+              <button type="button" class="btn btn-danger" onClick={remove} data-testid="delete-target">
+                {t('common.delete')}
+              </button>
+            </>
+          ) : (
+            <span class="muted" data-testid="read-only">{t('org.readOnly')}</span>
+          )}
         </div>
       </div>
       <div class="muted">
