@@ -30,6 +30,10 @@ const en = {
   'auth.registrationClosed': 'Registration is closed on this installation.',
   'auth.passwordHint': 'At least 10 characters.',
   'auth.rateLimited': 'Too many attempts. Try again in {s} s.',
+  'auth.sso': 'Sign in with single sign-on',
+  'auth.or': 'or',
+  'auth.ssoError': 'Single sign-on did not sign you in ({code}). Try again, or ask your administrator.',
+  'auth.passwordOff': 'This installation signs in with single sign-on only.',
 
   // Two-factor sign-in (account security page, the login's second step, the organisation's banner).
   'nav.security': 'Security',
@@ -792,6 +796,10 @@ const ru: Record<MessageKey, string> = {
   'auth.registrationClosed': 'Регистрация на этом сервере закрыта.',
   'auth.passwordHint': 'Не короче 10 символов.',
   'auth.rateLimited': 'Слишком много попыток. Повторите через {s} с.',
+  'auth.sso': 'Войти через единый вход (SSO)',
+  'auth.or': 'или',
+  'auth.ssoError': 'Единый вход не выполнен ({code}). Попробуйте ещё раз или обратитесь к администратору.',
+  'auth.passwordOff': 'Здесь вход только через единый вход (SSO).',
 
   // Two-factor sign-in (account security page, the login's second step, the organisation's banner).
   'nav.security': 'Безопасность',

@@ -8,6 +8,7 @@ import { t } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, signedIn } from '../session';
 import { SecondFactorForm } from './authSecondFactor';
+import { signInOptions } from '../state/signIn';
 
 export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: string | null }) {
   const [email, setEmail] = useState('');
@@ -20,6 +21,9 @@ export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: str
   const register = mode === 'register';
   useTitle(register ? t('auth.register') : t('auth.login'));
   const closed = register && serverConfig.value && !serverConfig.value.registration_open;
+  // Single sign-on: the button when an issuer is configured; a refused sign-in comes back here
+  // as `?error=<code>`. Password sign-in may be turned off for the installation.
+  const { sso, passwords, ssoError } = signInOptions(serverConfig.value, window.location.search);
 
   function done(u: User) {
     signedIn(u);
@@ -73,37 +77,55 @@ export function AuthPage({ mode, next }: { mode: 'login' | 'register'; next: str
         </h1>
         <h2>{register ? t('auth.register') : t('auth.login')}</h2>
         {closed ? <div class="notice">{t('auth.registrationClosed')}</div> : null}
-        <Field label={t('auth.email')} name="email" error={error?.field === 'email' ? error.text : undefined}>
-          <input type="email" name="email" autocomplete="email" required value={email} onInput={(e) => setEmail(val(e))} />
-        </Field>
-        <Field
-          label={t('auth.password')}
-          name="password"
-          hint={register ? t('auth.passwordHint') : undefined}
-          error={error?.field === 'password' ? error.text : undefined}
-        >
-          <input
-            type="password"
-            name="password"
-            autocomplete={register ? 'new-password' : 'current-password'}
-            required
-            minLength={register ? 10 : undefined}
-            value={password}
-            onInput={(e) => setPassword(val(e))}
-          />
-        </Field>
-        {error && !error.field ? (
-          <div class="notice notice-error" role="alert">
-            {error.text}
+        {ssoError ? (
+          <div class="notice notice-error" role="alert" data-testid="sso-error">
+            {t('auth.ssoError', { code: ssoError })}
           </div>
         ) : null}
-        <button class="btn btn-primary" type="submit" disabled={busy}>
-          {register ? t('auth.register') : t('auth.login')}
-        </button>
-        <p class="muted">
-          {register ? t('auth.haveAccount') : t('auth.noAccount')}{' '}
-          <a href={`${register ? '/login' : '/register'}${next ? `?next=${encodeURIComponent(next)}` : ''}`} data-testid="auth-switch">{register ? t('auth.login') : t('auth.register')}</a>
-        </p>
+        {sso ? (
+          <>
+            <a class="btn btn-primary" href="/api/auth/oidc/login" data-testid="sso-login">
+              {t('auth.sso')}
+            </a>
+            {passwords ? <p class="muted">{t('auth.or')}</p> : null}
+          </>
+        ) : null}
+        {!passwords ? <div class="notice">{t('auth.passwordOff')}</div> : null}
+        {passwords ? (
+          <>
+            <Field label={t('auth.email')} name="email" error={error?.field === 'email' ? error.text : undefined}>
+              <input type="email" name="email" autocomplete="email" required value={email} onInput={(e) => setEmail(val(e))} />
+            </Field>
+            <Field
+              label={t('auth.password')}
+              name="password"
+              hint={register ? t('auth.passwordHint') : undefined}
+              error={error?.field === 'password' ? error.text : undefined}
+            >
+              <input
+                type="password"
+                name="password"
+                autocomplete={register ? 'new-password' : 'current-password'}
+                required
+                minLength={register ? 10 : undefined}
+                value={password}
+                onInput={(e) => setPassword(val(e))}
+              />
+            </Field>
+            {error && !error.field ? (
+              <div class="notice notice-error" role="alert">
+                {error.text}
+              </div>
+            ) : null}
+            <button class="btn btn-primary" type="submit" disabled={busy}>
+              {register ? t('auth.register') : t('auth.login')}
+            </button>
+            <p class="muted">
+              {register ? t('auth.haveAccount') : t('auth.noAccount')}{' '}
+              <a href={`${register ? '/login' : '/register'}${next ? `?next=${encodeURIComponent(next)}` : ''}`} data-testid="auth-switch">{register ? t('auth.login') : t('auth.register')}</a>
+            </p>
+          </>
+        ) : null}
       </form>
     </div>
   );
