@@ -90,6 +90,11 @@ pub struct ApiConfig {
     /// Run the scheduler in this process (one backend holds the lock; the others stand by).
     #[arg(long, env = "PINGTOWER_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub scheduler: bool,
+    /// Run the incident engine in this process (it consumes `results.incidents`, one active
+    /// consumer at a time). `false` makes a backend that serves the API and the ping endpoint
+    /// only, so that the engine's CPU is spent by another backend.
+    #[arg(long, env = "PINGTOWER_INCIDENT_ENGINE", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub incident_engine: bool,
     /// The scheduler's tick: jobs that fall due within one tick are published together, in
     /// messages of up to 64 jobs per region (the broker's cost is per message). A job waits
     /// at most this long; `0s` publishes each as soon as it is due. At most 1 s.
@@ -150,6 +155,7 @@ impl Default for ApiConfig {
             telegram_bot_username: None,
             web_dir: PathBuf::from("web/dist"),
             scheduler: true,
+            incident_engine: true,
             scheduler_tick: Duration::from_millis(25),
             test_now_timeout: Duration::from_secs(30),
             channel_test_timeout: Duration::from_secs(15),
