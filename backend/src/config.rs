@@ -211,7 +211,8 @@ pub struct EdgeConfig {
     /// Targets shown on a public status page at most (the first ones in page order).
     #[arg(long, env = "PINGTOWER_STATUS_PAGE_MAX_TARGETS", default_value_t = 100)]
     pub status_page_max_targets: u32,
-    /// Heartbeat pings allowed per heartbeat per minute (a job pinging faster is answered 429).
+    /// Heartbeat pings allowed per ping token (or per ping key and slug) per minute (a job
+    /// pinging faster is answered 429).
     #[arg(long, env = "PINGTOWER_PING_RATE_LIMIT", default_value_t = 120)]
     pub ping_rate_limit: u32,
 }
