@@ -1,35 +1,44 @@
 //! Heartbeat ping endpoint benchmark against the real PostgreSQL and RabbitMQ (a fresh
-//! database and vhost), the whole backend running in this process with its defaults (the
-//! per-heartbeat rate limit included):
+//! database and vhost per run), the backend running as a **separate process** (this example
+//! started again with `BENCH_ROLE=server`, configured through the backend's own `PINGTOWER_*`
+//! variables and defaults, the per-heartbeat rate limit included), so the load generator's CPU
+//! is not counted as the server's.
+//!
+//! For each backend configuration in `BENCH_ENGINE` (default `off,on`: a ping-serving backend
+//! without the incident engine, `PINGTOWER_INCIDENT_ENGINE=false`, then the all-in-one backend
+//! that also consumes every result in its incident engine):
 //!
 //! 1. **Capacity**: `BENCH_CONCURRENCY` clients (default 64) ping as fast as they are answered
-//!    for `BENCH_SECONDS` (default 15); prints pings/s and latency percentiles.
-//! 2. **Goal rate**: pings sent at a fixed `BENCH_RATE` (default 5,000/s) for `BENCH_SECONDS`,
-//!    each timed from when it was due to be sent (so a slow server cannot hide its queue);
-//!    prints the rate reached and the p50/p99/max latency against the goal (p99 < 50 ms).
+//!    for `BENCH_SECONDS` (default 15).
+//! 2. **Goal rate**: pings due at a fixed `BENCH_RATE` (default 5,000/s) for `BENCH_SECONDS`,
+//!    sent over up to `BENCH_CONNECTIONS` keep-alive connections (default 256), each timed from
+//!    when it was due (so a slow server cannot hide its queue).
 //!
-//! 3. **The broker alone**: the same `CheckResult`s published through the same confirming
-//!    publisher to a queue of their own, 64 in flight, for `BENCH_SECONDS`: what one
-//!    confirmed publication costs this process (the share of a ping that is the broker's).
+//! Then, once, **the broker alone**: the same `CheckResult`s published by this process through
+//! the same confirming publisher, 64 in flight: what the broker's share of a ping costs.
 //!
-//! Each phase prints this process's CPU time per operation (user + system, from
-//! `/proc/self/stat`): the backend and the load generator share it.
+//! CPU per ping is read from `/proc`: the server process, RabbitMQ (`beam.smp`), PostgreSQL
+//! (every `postgres` process) and this load generator, plus how busy the whole machine was.
+//! The broker and PostgreSQL are shared servers: other work on them is counted too.
 //!
 //! Every 200 means the ping was stored and its result confirmed by the broker; the benchmark
-//! checks that `results.store` holds exactly one result per answered ping.
-//! `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is pinged faster
-//! than the default 120 per minute.
-//!
-//! `BENCH_PG_POOL` sizes the backend's PostgreSQL pool (default 10, the backend's default).
+//! checks that `results.store` (which nothing consumes here) holds exactly one result per
+//! answered ping. `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is
+//! pinged faster than the default 120 per minute. `BENCH_PG_POOL` sizes the backend's
+//! PostgreSQL pool (default 10, the backend's default).
 //!
 //! `cargo run --release -p backend --example bench_pings`
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bus::testing::TestBroker;
 use common::testing::{TestClickHouse, TestPg};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -42,6 +51,38 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    if std::env::var("BENCH_ROLE").as_deref() == Ok("server") {
+        serve();
+    } else {
+        tokio::runtime::Runtime::new().expect("a runtime").block_on(bench());
+    }
+}
+
+/// The server role: the backend as its binary runs it (configuration from the environment),
+/// printing its address, until the parent closes our standard input.
+fn serve() {
+    use clap::Parser;
+    use std::io::Read;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = backend::Cli::try_parse_from(["backend"]).expect("the backend's configuration");
+    tokio::runtime::Runtime::new().expect("a runtime").block_on(async move {
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        std::thread::spawn(move || {
+            let mut rest = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut rest);
+            stop.cancel();
+        });
+        backend::run_with(cli.config, shutdown, |addr| println!("BOUND {addr}"))
+            .await
+            .expect("the backend runs");
+    });
 }
 
 /// `n` heartbeat targets (every hour, 5 min grace) of one owner; their ping tokens.
@@ -77,182 +118,378 @@ async fn heartbeats(pool: &sqlx::PgPool, n: usize) -> Vec<String> {
     tokens
 }
 
-struct Tally {
-    ok: AtomicU64,
-    failed: AtomicU64,
-    latencies: std::sync::Mutex<Vec<f64>>,
-}
-
-impl Tally {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            ok: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            latencies: std::sync::Mutex::new(Vec::new()),
-        })
-    }
-
-    fn record(&self, ok: bool, latency: Duration) {
-        if ok {
-            self.ok.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        }
-        self.latencies.lock().unwrap().push(latency.as_secs_f64() * 1000.0);
-    }
-
-    fn report(&self, what: &str, elapsed: Duration) -> (f64, f64) {
-        let mut l = self.latencies.lock().unwrap().clone();
-        l.sort_by(f64::total_cmp);
-        let ok = self.ok.load(Ordering::Relaxed);
-        let rate = ok as f64 / elapsed.as_secs_f64();
-        let p99 = pct(&l, 0.99);
-        println!(
-            "{what:<28} {rate:>8.0} pings/s answered 200 ({ok} ok, {} failed); latency ms p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1}",
-            self.failed.load(Ordering::Relaxed),
-            pct(&l, 0.5),
-            pct(&l, 0.95),
-            p99,
-            l.last().copied().unwrap_or(f64::NAN),
-        );
-        (rate, p99)
-    }
-}
-
-/// This process's CPU time (user + system) so far, in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU seconds (user + system) of process `pid` (`None`: it is gone).
+fn proc_cpu(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    Some((ticks(11) + ticks(12)) / 100.0)
 }
 
-fn cpu_per_op(cpu: f64, ops: u64) -> String {
-    format!("{:.0} µs CPU per operation", cpu * 1e6 / ops.max(1) as f64)
+/// The CPU seconds of every process whose command is `comm`, by pid.
+fn cpu_of(comm: &str) -> HashMap<u32, f64> {
+    let mut out = HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+            && let Some(cpu) = proc_cpu(pid)
+        {
+            out.insert(pid, cpu);
+        }
+    }
+    out
+}
+
+/// The machine's busy and total CPU time (all cores) from `/proc/stat`, in ticks.
+fn machine() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or_default();
+    let v: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total: f64 = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
+}
+
+/// Where the CPU time went, at one moment.
+struct Cpu {
+    server: f64,
+    client: f64,
+    broker: HashMap<u32, f64>,
+    pg: HashMap<u32, f64>,
+    machine: (f64, f64),
+}
+
+impl Cpu {
+    fn now(server: u32) -> Self {
+        Self {
+            server: proc_cpu(server).unwrap_or(0.0),
+            client: proc_cpu(std::process::id()).unwrap_or(0.0),
+            broker: cpu_of("beam.smp"),
+            pg: cpu_of("postgres"),
+            machine: machine(),
+        }
+    }
+
+    /// CPU µs per operation since `self` (server, broker, PostgreSQL, client) and the share of
+    /// the machine that was busy.
+    fn since(&self, later: &Cpu, ops: u64) -> Usage {
+        let grown = |a: &HashMap<u32, f64>, b: &HashMap<u32, f64>| {
+            b.iter()
+                .map(|(pid, t)| t - a.get(pid).copied().unwrap_or(0.0))
+                .sum::<f64>()
+        };
+        let per = |s: f64| s * 1e6 / ops.max(1) as f64;
+        Usage {
+            server: per(later.server - self.server),
+            broker: per(grown(&self.broker, &later.broker)),
+            pg: per(grown(&self.pg, &later.pg)),
+            client: per(later.client - self.client),
+            busy: (later.machine.0 - self.machine.0) / (later.machine.1 - self.machine.1).max(1.0),
+            // Busy time of the machine that none of the four accounts for (other programs).
+            other: per((later.machine.0 - self.machine.0) / 100.0
+                - (later.server - self.server)
+                - grown(&self.broker, &later.broker)
+                - grown(&self.pg, &later.pg)
+                - (later.client - self.client))
+            .max(0.0),
+        }
+    }
+}
+
+struct Usage {
+    server: f64,
+    broker: f64,
+    pg: f64,
+    client: f64,
+    other: f64,
+    busy: f64,
+}
+
+/// One phase's figures.
+struct Row {
+    engine: String,
+    phase: String,
+    rate: f64,
+    ok: u64,
+    failed: u64,
+    p50: f64,
+    p99: f64,
+    max: f64,
+    usage: Usage,
+    confirmed: u64,
+    answered: u64,
 }
 
 async fn one(client: &reqwest::Client, url: &str) -> bool {
-    matches!(client.get(url).send().await, Ok(r) if r.status() == 200)
+    match client.get(url).send().await {
+        Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+        Err(_) => false,
+    }
 }
 
-#[tokio::main]
-async fn main() {
+/// What the clients of one phase saw.
+struct Seen {
+    ok: u64,
+    failed: u64,
+    latencies: Vec<f64>,
+    elapsed: Duration,
+}
+
+/// Where the pings go: the client, the URL base, the tokens and the next token's index.
+struct Aim {
+    client: reqwest::Client,
+    base: String,
+    tokens: Arc<Vec<String>>,
+    next: Arc<AtomicU64>,
+}
+
+/// `tasks` connections, each taking the next ping (`due` tells when it is due, `None`: at
+/// once) until `total` were sent or `end` passed; each ping timed from when it was due.
+async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Duration>) -> Seen {
+    let started = Instant::now();
+    let taken = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (client, tokens, next, taken, base) = (
+                aim.client.clone(),
+                aim.tokens.clone(),
+                aim.next.clone(),
+                taken.clone(),
+                aim.base.clone(),
+            );
+            tokio::spawn(async move {
+                let (mut ok, mut failed, mut latencies) = (0u64, 0u64, Vec::new());
+                let mut url = String::with_capacity(base.len() + 36);
+                loop {
+                    let i = taken.fetch_add(1, Ordering::Relaxed);
+                    if i >= total || (due.is_none() && Instant::now() >= end) {
+                        break;
+                    }
+                    let at = match due {
+                        Some(every) => {
+                            let at = started + every.mul_f64(i as f64);
+                            tokio::time::sleep_until(at.into()).await;
+                            at
+                        }
+                        None => Instant::now(),
+                    };
+                    let k = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    url.clear();
+                    url.push_str(&base);
+                    url.push_str(&tokens[k % tokens.len()]);
+                    if one(&client, &url).await {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                    latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                }
+                (ok, failed, latencies)
+            })
+        })
+        .collect();
+    let mut seen = Seen {
+        ok: 0,
+        failed: 0,
+        latencies: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    for h in handles {
+        let (ok, failed, l) = h.await.expect("a client task");
+        seen.ok += ok;
+        seen.failed += failed;
+        seen.latencies.extend(l);
+    }
+    seen.elapsed = started.elapsed();
+    seen.latencies.sort_by(f64::total_cmp);
+    seen
+}
+
+/// Waits (up to a minute) until `results.store` holds `expected` results; what it holds.
+async fn confirmed(broker: &TestBroker, expected: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let depth = broker
+            .management
+            .queue_depth(common::messages::RESULTS_STORE_QUEUE)
+            .await
+            .unwrap_or(0);
+        if depth >= expected || Instant::now() > deadline {
+            return depth;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The server process, stopped (its standard input closed) and reaped on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the backend as a separate process on `pg` and `broker`; it and its address.
+fn spawn_server(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse, engine: bool) -> (Server, String) {
+    let exe = std::env::current_exe().expect("this program's path");
+    let mut cmd = Command::new(exe);
+    cmd.env("BENCH_ROLE", "server")
+        .env("PINGTOWER_AMQP_URL", broker.config.amqp_url.expose_secret())
+        .env("PINGTOWER_REGIONS", broker.config.regions.join(","))
+        .env(
+            "PINGTOWER_RABBITMQ_MANAGEMENT_URL",
+            broker.config.management_url.as_str(),
+        )
+        .env("PINGTOWER_DATABASE_URL", pg.config.database_url.expose_secret())
+        .env(
+            "PINGTOWER_DATABASE_MAX_CONNECTIONS",
+            env_num("BENCH_PG_POOL", 10).to_string(),
+        )
+        .env("PINGTOWER_CLICKHOUSE_URL", ch.config.url.as_str())
+        .env("PINGTOWER_CLICKHOUSE_DATABASE", &ch.config.database)
+        .env("PINGTOWER_CLICKHOUSE_USER", &ch.config.user)
+        .env("PINGTOWER_CLICKHOUSE_PASSWORD", ch.config.password.expose_secret())
+        .env("PINGTOWER_HTTP_ADDR", "127.0.0.1:0")
+        .env("PINGTOWER_OPS_ADDR", "127.0.0.1:0")
+        .env("PINGTOWER_INCIDENT_ENGINE", engine.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("the server starts");
+    let stdout = child.stdout.take().expect("its output");
+    let server = Server(child);
+    let mut line = String::new();
+    let mut reader = BufReader::new(stdout);
+    while !line.starts_with("BOUND ") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).expect("the server's output") > 0,
+            "the server exited before binding"
+        );
+    }
+    let addr = line.trim_start_matches("BOUND ").trim().to_owned();
+    (server, addr)
+}
+
+/// Both phases against a fresh backend process (`engine`: with the incident engine).
+async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     let concurrency = env_num("BENCH_CONCURRENCY", 64);
+    let connections = env_num("BENCH_CONNECTIONS", 256);
     let seconds = env_num("BENCH_SECONDS", 15) as u64;
     let rate = env_num("BENCH_RATE", 5_000) as u64;
-    let n = env_num("BENCH_HEARTBEATS", 5_000);
-
     let (pg, broker, ch) = (
         TestPg::new().await,
         TestBroker::new().await,
         TestClickHouse::new().await,
     );
-    let mut config = backend::Config {
-        amqp: broker.config.clone(),
-        pg: pg.config.clone(),
-        clickhouse: ch.config.clone(),
-        http: common::config::HttpConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-        },
-        guard: Default::default(),
-        api: Default::default(),
-        edge: backend::config::EdgeConfig {
-            ops_addr: "127.0.0.1:0".parse().unwrap(),
-            ..Default::default()
-        },
-    };
-    // The backend's PostgreSQL pool (its default is 10): the ping writers, the lookups and the
-    // incident engine share it.
-    config.pg.max_connections = env_num("BENCH_PG_POOL", 10) as u32;
-    common::db::migrate_pg(&pg.pool).await.expect("migrations");
-    let tokens = Arc::new(heartbeats(&pg.pool, n).await);
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(backend::run_with(config, shutdown.clone(), move |addr| {
-        let _ = tx.send(addr);
-    }));
-    let addr = rx.await.expect("the backend binds");
+    let tokens = Arc::new(heartbeats(&pg.pool, tokens_n).await);
+    let (server, addr) = spawn_server(&pg, &broker, &ch, engine);
+    let pid = server.0.id();
     let base = format!("http://{addr}/ping/");
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency.max(256))
+        .pool_max_idle_per_host(connections.max(concurrency))
         .build()
         .unwrap();
-    // Warm up: the broker connection, the pools, the lookup cache of a few heartbeats.
+    // Warm up: the broker connection, the pools.
     for t in tokens.iter().take(50) {
         assert!(
             one(&client, &format!("{base}{t}")).await,
             "a warm-up ping is answered 200"
         );
     }
-    println!("bench_pings: {n} heartbeats, the backend and this load generator on one machine");
+    let engine_name = if engine { "on" } else { "off" }.to_owned();
+    let aim = Aim {
+        client,
+        base,
+        tokens,
+        next: Arc::new(AtomicU64::new(50)),
+    };
+    let mut answered = 50;
 
     // 1. Capacity: closed loop.
-    let tally = Tally::new();
-    let next = Arc::new(AtomicU64::new(0));
-    let cpu = cpu_seconds();
-    let started = Instant::now();
-    let end = started + Duration::from_secs(seconds);
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, tally, tokens, next, base) = (
-                client.clone(),
-                tally.clone(),
-                tokens.clone(),
-                next.clone(),
-                base.clone(),
-            );
-            tokio::spawn(async move {
-                while Instant::now() < end {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let url = format!("{base}{}", tokens[i % tokens.len()]);
-                    let sent = Instant::now();
-                    let ok = one(&client, &url).await;
-                    tally.record(ok, sent.elapsed());
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.unwrap();
-    }
-    let (capacity, _) = tally.report(&format!("capacity ({concurrency} clients)"), started.elapsed());
-    let mut answered = tally.ok.load(Ordering::Relaxed);
-    println!("{:<28} {}", "", cpu_per_op(cpu_seconds() - cpu, answered));
+    let cpu = Cpu::now(pid);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let seen = load(&aim, concurrency, u64::MAX, end, None).await;
+    let usage = cpu.since(&Cpu::now(pid), seen.ok);
+    answered += seen.ok;
+    let stored = confirmed(&broker, answered).await;
+    rows.push(Row {
+        engine: engine_name.clone(),
+        phase: format!("capacity, {concurrency} clients"),
+        rate: seen.ok as f64 / seen.elapsed.as_secs_f64(),
+        ok: seen.ok,
+        failed: seen.failed,
+        p50: pct(&seen.latencies, 0.5),
+        p99: pct(&seen.latencies, 0.99),
+        max: seen.latencies.last().copied().unwrap_or(f64::NAN),
+        usage,
+        confirmed: stored,
+        answered,
+    });
 
     // Let the rate limit's buckets refill (each heartbeat was pinged a few times above).
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 2. The goal's rate: open loop, each ping timed from when it was due.
-    let tally = Tally::new();
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let cpu = cpu_seconds();
-    let started = Instant::now();
-    let total = rate * seconds;
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = started + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let (client, tally) = (client.clone(), tally.clone());
-        let url = format!(
-            "{base}{}",
-            tokens[(next.fetch_add(1, Ordering::Relaxed) as usize) % tokens.len()]
-        );
-        tasks.push(tokio::spawn(async move {
-            let ok = one(&client, &url).await;
-            tally.record(ok, due.elapsed());
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let (reached, p99) = tally.report(&format!("at {rate}/s (open loop)"), started.elapsed());
-    let open_ok = tally.ok.load(Ordering::Relaxed);
-    println!("{:<28} {}", "", cpu_per_op(cpu_seconds() - cpu, open_ok));
-    answered += open_ok;
+    let cpu = Cpu::now(pid);
+    let every = Duration::from_secs_f64(1.0 / rate as f64);
+    let far = Instant::now() + Duration::from_secs(3600);
+    let seen = load(&aim, connections, rate * seconds, far, Some(every)).await;
+    let usage = cpu.since(&Cpu::now(pid), seen.ok);
+    answered += seen.ok;
+    let stored = confirmed(&broker, answered).await;
+    rows.push(Row {
+        engine: engine_name,
+        phase: format!("{rate}/s due, open loop"),
+        rate: seen.ok as f64 / seen.elapsed.as_secs_f64(),
+        ok: seen.ok,
+        failed: seen.failed,
+        p50: pct(&seen.latencies, 0.5),
+        p99: pct(&seen.latencies, 0.99),
+        max: seen.latencies.last().copied().unwrap_or(f64::NAN),
+        usage,
+        confirmed: stored,
+        answered,
+    });
+    drop(server);
+    drop_database(&pg).await;
+}
 
-    // 3. The broker alone: the pings' results, published to a queue nobody reads.
+/// Removes the run's database (the vhost and ClickHouse database go with their guards).
+async fn drop_database(pg: &TestPg) {
+    pg.pool.close().await;
+    let server =
+        std::env::var("PINGTOWER_TEST_PG_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    if let Ok(admin) = sqlx::PgPool::connect(&format!("{server}/postgres")).await {
+        // Not a query macro: a database's name cannot be a bound parameter; it is ours.
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "drop database if exists {} with (force)",
+            pg.name
+        )))
+        .execute(&admin)
+        .await;
+        admin.close().await;
+    }
+}
+
+/// The broker alone: the pings' results published by this process to a queue nobody reads;
+/// results/s, and CPU µs per publication of this process and of the broker.
+async fn broker_alone(seconds: u64) -> (f64, f64, f64) {
+    let broker = TestBroker::new().await;
     let stop = CancellationToken::new();
     let bus = broker.broker("bench-publisher", stop.clone());
     let channel = bus
@@ -268,7 +505,7 @@ async fn main() {
         .expect("the bench queue");
     let publisher = bus::Publisher::new(bus.clone(), Duration::from_secs(10));
     let published = Arc::new(AtomicU64::new(0));
-    let cpu = cpu_seconds();
+    let cpu = Cpu::now(std::process::id());
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
     let sample = {
@@ -298,34 +535,83 @@ async fn main() {
         p.await.unwrap();
     }
     let n = published.load(Ordering::Relaxed);
-    println!(
-        "{:<28} {:>8.0} results/s published and confirmed (64 in flight); {}",
-        "the broker alone",
-        n as f64 / started.elapsed().as_secs_f64(),
-        cpu_per_op(cpu_seconds() - cpu, n)
-    );
+    let usage = cpu.since(&Cpu::now(std::process::id()), n);
     stop.cancel();
+    (n as f64 / started.elapsed().as_secs_f64(), usage.client, usage.broker)
+}
 
-    // Every answered ping's result is in the broker (warm-up pings included).
-    let expected = answered + 50;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let stored = loop {
-        let depth = broker
-            .management
-            .queue_depth(common::messages::RESULTS_STORE_QUEUE)
-            .await
-            .unwrap_or(0);
-        if depth >= expected || Instant::now() > deadline {
-            break depth;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    println!("results in results.store: {stored} for {expected} answered pings");
-    let goal = reached >= 0.98 * rate as f64 && rate >= 5_000 && p99 < 50.0 && stored == expected;
+async fn bench() {
+    let seconds = env_num("BENCH_SECONDS", 15) as u64;
+    let rate = env_num("BENCH_RATE", 5_000) as u64;
+    let n = env_num("BENCH_HEARTBEATS", 5_000);
+    let engines = std::env::var("BENCH_ENGINE").unwrap_or_else(|_| "off,on".to_owned());
     println!(
-        "goal (≥ 5,000 pings/s, p99 < 50 ms, every ping confirmed): {} (capacity {capacity:.0}/s)",
-        if goal { "met" } else { "NOT met" }
+        "bench_pings: {n} heartbeats; the backend in its own process, this load generator in another, on {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    shutdown.cancel();
-    let _ = server.await;
+    let mut rows = Vec::new();
+    for engine in engines.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        run_config(matches!(engine, "on" | "true"), n, &mut rows).await;
+    }
+    let (published, publisher_cpu, broker_cpu) = broker_alone(seconds).await;
+
+    println!();
+    println!(
+        "{:<7} {:<24} {:>8} {:>7} {:>7} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} | {:>17}",
+        "engine",
+        "phase",
+        "pings/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "failed",
+        "server",
+        "broker",
+        "pg",
+        "client",
+        "other",
+        "busy",
+        "confirmed/answered"
+    );
+    println!(
+        "{:<7} {:<24} {:>42} | {:^41} |",
+        "", "", "", "CPU µs per ping; machine busy"
+    );
+    for r in &rows {
+        println!(
+            "{:<7} {:<24} {:>8.0} {:>7.1} {:>7.1} {:>8.1} {:>7} | {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>4.0}% | {:>8}/{:<8}",
+            r.engine,
+            r.phase,
+            r.rate,
+            r.p50,
+            r.p99,
+            r.max,
+            r.failed,
+            r.usage.server,
+            r.usage.broker,
+            r.usage.pg,
+            r.usage.client,
+            r.usage.other,
+            r.usage.busy * 100.0,
+            r.confirmed,
+            r.answered,
+        );
+        let _ = r.ok;
+    }
+    println!(
+        "the broker alone: {published:.0} results/s published and confirmed (64 in flight); CPU µs per result: publisher {publisher_cpu:.0}, broker {broker_cpu:.0}"
+    );
+    for r in rows.iter().filter(|r| r.phase.contains("open loop")) {
+        let met =
+            rate >= 5_000 && r.rate >= 0.98 * rate as f64 && r.failed == 0 && r.p99 < 50.0 && r.confirmed == r.answered;
+        println!(
+            "goal (≥ 5,000 pings/s, p99 < 50 ms, every ping confirmed), incident engine {}: {} ({:.0}/s, p99 {:.1} ms, {}/{} confirmed)",
+            r.engine,
+            if met { "MET" } else { "NOT met" },
+            r.rate,
+            r.p99,
+            r.confirmed,
+            r.answered
+        );
+    }
 }

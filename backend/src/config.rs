@@ -90,6 +90,11 @@ pub struct ApiConfig {
     /// Run the scheduler in this process (one backend holds the lock; the others stand by).
     #[arg(long, env = "PINGTOWER_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub scheduler: bool,
+    /// Run the incident engine in this process (it consumes `results.incidents`, one active
+    /// consumer at a time). `false` makes a backend that serves the API and the ping endpoint
+    /// only, so that the engine's CPU is spent by another backend.
+    #[arg(long, env = "PINGTOWER_INCIDENT_ENGINE", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub incident_engine: bool,
     /// The scheduler's tick: jobs that fall due within one tick are published together, in
     /// messages of up to 64 jobs per region (the broker's cost is per message). A job waits
     /// at most this long; `0s` publishes each as soon as it is due. At most 1 s.
@@ -156,6 +161,7 @@ impl Default for ApiConfig {
             telegram_bot_username: None,
             web_dir: PathBuf::from("web/dist"),
             scheduler: true,
+            incident_engine: true,
             scheduler_tick: Duration::from_millis(25),
             test_now_timeout: Duration::from_secs(30),
             channel_test_timeout: Duration::from_secs(15),
@@ -213,7 +219,8 @@ pub struct EdgeConfig {
     /// Targets shown on a public status page at most (the first ones in page order).
     #[arg(long, env = "PINGTOWER_STATUS_PAGE_MAX_TARGETS", default_value_t = 100)]
     pub status_page_max_targets: u32,
-    /// Heartbeat pings allowed per heartbeat per minute (a job pinging faster is answered 429).
+    /// Heartbeat pings allowed per ping token (or per ping key and slug) per minute (a job
+    /// pinging faster is answered 429).
     #[arg(long, env = "PINGTOWER_PING_RATE_LIMIT", default_value_t = 120)]
     pub ping_rate_limit: u32,
 }

@@ -198,7 +198,11 @@ pub async fn run_with_listeners(
             }
         }
     });
-    let incidents = incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone());
+    let incidents = state
+        .config
+        .api
+        .incident_engine
+        .then(|| incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone()));
     let scheduler = if state.config.api.scheduler {
         let deps = scheduler_deps(&state, state.config.api.clock)?;
         Some(tokio::spawn(scheduler::run(deps, shutdown.clone())))
@@ -207,7 +211,9 @@ pub async fn run_with_listeners(
     };
     shutdown.cancelled().await;
     let served = service.stop(Ok(())).await;
-    let _ = incidents.await;
+    if let Some(engine) = incidents {
+        let _ = engine.await;
+    }
     if let Some(s) = scheduler {
         let _ = s.await;
     }

@@ -2,16 +2,21 @@
 //!
 //! Each ping handler hands its ping to [`Recorder::record`] and waits. Writer tasks take every
 //! ping waiting (up to [`MAX_BATCH`]) and apply them in one transaction: the heartbeats' rows
-//! are locked in id order, each ping moves its heartbeat's schedule ([`Beat::ping`]) in
-//! arrival order, and the rows and the ping log are written back. Only after the commit does
-//! a handler learn its result, which it then publishes; so a ping answered 200 is stored, and
-//! the deadline watch never reports a silence that a stored ping broke.
+//! are found (by target id, or by ping token: a token is resolved here, in the transaction
+//! that stores its ping, so a rotated token is refused at once and a ping costs no lookup
+//! query of its own) and locked in id order, each ping moves its heartbeat's schedule
+//! ([`Beat::ping`]) in arrival order, and the rows and the ping log are written back. Only
+//! after the commit are the batch's results published (together: pipelined on the writer's
+//! own broker channel, their confirms awaited together), and only then are the handlers
+//! answered; so a ping answered 200 is stored and its result confirmed, and the deadline watch
+//! never reports a silence that a stored ping broke.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bus::Publisher;
 use chrono::{DateTime, Utc};
-use common::messages::CheckResult;
+use common::messages::{CheckResult, Envelope};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -55,11 +60,20 @@ impl Heartbeat {
     }
 }
 
+/// Whose ping it is, as far as the ping endpoint knows before it is stored.
+#[derive(Debug, Clone)]
+pub enum Whose {
+    /// A well-formed ping token (`/ping/{token}…`), resolved by the writer.
+    Token(String),
+    /// A heartbeat found already (slug URLs, through the ping endpoint's lookup cache).
+    Target(Uuid),
+}
+
 /// One ping as received.
 #[derive(Debug, Clone)]
 pub struct Incoming {
     /// Whose.
-    pub heartbeat: Arc<Heartbeat>,
+    pub whose: Whose,
     /// What it says.
     pub ping: Ping,
     /// When it arrived.
@@ -72,6 +86,10 @@ pub struct Incoming {
     pub user_agent: Option<String>,
     /// A POST's body, cut to 10 KiB.
     pub body: Option<String>,
+    /// Over the rate limit of its URL (by this much time): it is refused with
+    /// [`RecordError::RateLimited`] if its token is known (an unknown token stays unknown, so
+    /// a rotated token answers 404 whatever its rate), and stored nowhere.
+    pub over_limit: Option<std::time::Duration>,
 }
 
 /// Why a ping was not recorded.
@@ -80,32 +98,43 @@ pub enum RecordError {
     /// Too many pings wait for a writer.
     #[error("too many pings are waiting to be stored")]
     Busy,
-    /// The heartbeat was deleted meanwhile.
-    #[error("the heartbeat no longer exists")]
-    Gone,
+    /// No heartbeat has this token (unknown, or rotated away), or it was deleted meanwhile.
+    #[error("no heartbeat has this ping URL")]
+    Unknown,
     /// PostgreSQL failed.
     #[error("storing the ping failed: {0}")]
     Database(Arc<sqlx::Error>),
+    /// The ping's URL is over its rate limit: retry after this long. Nothing was stored.
+    #[error("too many pings; retry later")]
+    RateLimited(std::time::Duration),
+    /// The ping is stored, but the broker did not confirm its result.
+    #[error("the ping was stored but the broker did not take its result; retry")]
+    Unpublished,
 }
 
-type Reply = oneshot::Sender<Result<Option<CheckResult>, RecordError>>;
+type Reply = oneshot::Sender<Result<(), RecordError>>;
+
+/// A ping waiting for a writer: the ping, the publisher its result goes out on, its answer.
+type Job = (Incoming, Publisher, Reply);
 
 /// The handle of the writers; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<(Incoming, Reply)>,
+    tx: mpsc::Sender<Job>,
 }
 
 impl Recorder {
     /// Starts the writers over `pool`; they stop when every handle is dropped.
     pub fn start(pool: sqlx::PgPool) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..WRITERS {
             let (rx, pool) = (rx.clone(), pool.clone());
             tokio::spawn(async move {
+                // This writer's own channel to the broker, made with its first batch.
+                let mut own: Option<Publisher> = None;
                 loop {
-                    let mut batch = Vec::new();
+                    let mut batch: Vec<Job> = Vec::new();
                     {
                         let mut rx = rx.lock().await;
                         match rx.recv().await {
@@ -120,18 +149,24 @@ impl Recorder {
                         }
                     }
                     metrics::histogram!("pingtower_heartbeat_ping_batch_size").record(batch.len() as f64);
-                    write(&pool, batch).await;
+                    let publisher = own.get_or_insert_with(|| {
+                        let p = &batch[0].1;
+                        Publisher::new(p.broker().clone(), p.timeout())
+                    });
+                    write(&pool, publisher, batch).await;
                 }
             });
         }
         Self { tx }
     }
 
-    /// Stores `ping` and returns the result it became (`None`: a start or log ping, or a
-    /// paused target's ping).
-    pub async fn record(&self, ping: Incoming) -> Result<Option<CheckResult>, RecordError> {
+    /// Stores `ping` and publishes the result it became through `publisher` (start and log
+    /// pings, and a paused target's pings, have none); returns once both are done.
+    pub async fn record(&self, ping: Incoming, publisher: &Publisher) -> Result<(), RecordError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.try_send((ping, reply)).map_err(|_| RecordError::Busy)?;
+        self.tx
+            .try_send((ping, publisher.clone(), reply))
+            .map_err(|_| RecordError::Busy)?;
         answer.await.unwrap_or(Err(RecordError::Busy))
     }
 }
@@ -150,73 +185,111 @@ struct Logged {
     result_id: Option<Uuid>,
 }
 
-async fn write(pool: &sqlx::PgPool, batch: Vec<(Incoming, Reply)>) {
-    match apply(pool, &batch).await {
-        Ok(outcomes) => {
-            for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
-            }
-        }
+async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
+    let outcomes = match apply(pool, &batch).await {
+        Ok(outcomes) => outcomes,
         Err(error) => {
             tracing::warn!(%error, pings = batch.len(), "pings not stored");
             let error = Arc::new(error);
-            for (_, reply) in batch {
+            for (_, _, reply) in batch {
                 let _ = reply.send(Err(RecordError::Database(error.clone())));
             }
+            return;
         }
-    }
+    };
+    // The batch's results are published together: the publications are pipelined on this
+    // writer's channel and their confirms awaited together, then every ping is answered. In a
+    // task of its own, so that the writer stores the next batch meanwhile.
+    let publisher = publisher.clone();
+    tokio::spawn(async move {
+        let published = futures::future::join_all(outcomes.into_iter().map(|outcome| async {
+            match outcome {
+                Ok(Some(r)) => {
+                    let id = r.result_id;
+                    publisher
+                        .publish(&Envelope::new(r).with_message_id(id))
+                        .await
+                        .map_err(|error| {
+                            tracing::warn!(%error, result_id = %id, "a stored heartbeat ping's result was not published");
+                            RecordError::Unpublished
+                        })
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }))
+        .await;
+        for ((_, _, reply), answer) in batch.into_iter().zip(published) {
+            let _ = reply.send(answer);
+        }
+    });
 }
 
 type Outcome = Result<Option<CheckResult>, RecordError>;
 
-async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<Outcome>, sqlx::Error> {
-    let mut ids: Vec<Uuid> = batch.iter().map(|(p, _)| p.heartbeat.target_id).collect();
+async fn apply(pool: &sqlx::PgPool, batch: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for (p, _, _) in batch {
+        match &p.whose {
+            Whose::Target(id) => ids.push(*id),
+            Whose::Token(token) => tokens.push(token.clone()),
+        }
+    }
     ids.sort_unstable();
     ids.dedup();
+    tokens.sort_unstable();
+    tokens.dedup();
     let mut tx = pool.begin().await?;
-    // Locked in id order: two writers never wait on each other in a cycle.
+    // Locked in id order: two writers never wait on each other in a cycle. The spec and the
+    // pause are read as stored now, whatever the slug lookup's cache holds.
     let rows = sqlx::query!(
-        "select h.target_id, h.last_ping_at, h.last_success_at, h.started_at, h.last_duration_ms, h.expected_at,
-                h.alert_at, h.pings, t.paused
+        "select h.target_id, h.token, t.owner_id, t.paused, t.spec, h.last_ping_at, h.last_success_at,
+                h.started_at, h.last_duration_ms, h.expected_at, h.alert_at, h.pings
          from heartbeats h join targets t on t.id = h.target_id
-         where h.target_id = any($1) order by h.target_id for update of h",
-        &ids
+         where h.target_id = any($1) or h.token = any($2) order by h.target_id for update of h",
+        &ids,
+        &tokens
     )
     .fetch_all(&mut *tx)
     .await?;
-    // The pause as stored now (the lookup cache may be a few seconds old).
-    let paused: HashMap<Uuid, bool> = rows.iter().map(|r| (r.target_id, r.paused)).collect();
-    let mut beats: HashMap<Uuid, (Beat, i64)> = rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.target_id,
-                (
-                    Beat {
-                        last_ping_at: r.last_ping_at,
-                        last_success_at: r.last_success_at,
-                        started_at: r.started_at,
-                        last_duration_ms: r.last_duration_ms,
-                        expected_at: r.expected_at,
-                        alert_at: r.alert_at,
-                    },
-                    r.pings,
-                ),
-            )
-        })
-        .collect();
-    let before: HashMap<Uuid, i64> = beats.iter().map(|(id, (_, n))| (*id, *n)).collect();
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut log = Vec::with_capacity(batch.len());
-    for (p, _) in batch {
-        let hb = &p.heartbeat;
-        let Some((beat, pings)) = beats.get_mut(&hb.target_id) else {
-            outcomes.push(Err(RecordError::Gone));
+    let mut by_token: HashMap<String, Uuid> = HashMap::with_capacity(tokens.len());
+    let mut beats: HashMap<Uuid, (Heartbeat, Beat, i64)> = HashMap::with_capacity(rows.len());
+    for r in rows {
+        // A stored spec that is not a heartbeat's: its pings are refused, as its URL is unknown.
+        let Some(hb) = Heartbeat::of(r.target_id, r.owner_id, r.paused, r.spec) else {
             continue;
         };
+        by_token.insert(r.token, r.target_id);
+        let beat = Beat {
+            last_ping_at: r.last_ping_at,
+            last_success_at: r.last_success_at,
+            started_at: r.started_at,
+            last_duration_ms: r.last_duration_ms,
+            expected_at: r.expected_at,
+            alert_at: r.alert_at,
+        };
+        beats.insert(r.target_id, (hb, beat, r.pings));
+    }
+    let before: HashMap<Uuid, i64> = beats.iter().map(|(id, (_, _, n))| (*id, *n)).collect();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut log = Vec::with_capacity(batch.len());
+    for (p, _, _) in batch {
+        let id = match &p.whose {
+            Whose::Target(id) => Some(*id),
+            Whose::Token(token) => by_token.get(token).copied(),
+        };
+        let Some((hb, beat, pings)) = id.and_then(|id| beats.get_mut(&id)) else {
+            outcomes.push(Err(RecordError::Unknown));
+            continue;
+        };
+        if let Some(wait) = p.over_limit {
+            outcomes.push(Err(RecordError::RateLimited(wait)));
+            continue;
+        }
         *pings += 1;
         // A paused target keeps the ping in its log, and nothing else changes.
-        let verdict = if paused.get(&hb.target_id).copied().unwrap_or(hb.paused) {
+        let verdict = if hb.paused {
             None
         } else {
             beat.ping(&hb.schedule, hb.grace, p.ping, p.at, p.body.as_deref())
@@ -250,7 +323,7 @@ async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<O
         Vec::new(),
     );
     let mut prune = Vec::new();
-    for (id, (b, n)) in &beats {
+    for (id, (_, b, n)) in &beats {
         let old = before.get(id).copied().unwrap_or(*n);
         if old == *n {
             continue;
@@ -267,14 +340,26 @@ async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<O
         alert.push(b.alert_at);
         counts.push(*n);
     }
+    if log.is_empty() {
+        // Only unknown tokens: nothing to write.
+        tx.rollback().await?;
+        return Ok(outcomes);
+    }
+    // The heartbeats' rows and the ping log in one statement (one round trip).
     sqlx::query!(
-        "update heartbeats h set last_ping_at = u.last_ping_at, last_success_at = u.last_success_at,
-                started_at = u.started_at, last_duration_ms = u.last_duration_ms, expected_at = u.expected_at,
-                alert_at = u.alert_at, pings = u.pings
-         from unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::int8[],
-                     $6::timestamptz[], $7::timestamptz[], $8::int8[])
-              as u(target_id, last_ping_at, last_success_at, started_at, last_duration_ms, expected_at, alert_at, pings)
-         where h.target_id = u.target_id",
+        "with moved as (
+             update heartbeats h set last_ping_at = u.last_ping_at, last_success_at = u.last_success_at,
+                    started_at = u.started_at, last_duration_ms = u.last_duration_ms, expected_at = u.expected_at,
+                    alert_at = u.alert_at, pings = u.pings
+             from unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::int8[],
+                         $6::timestamptz[], $7::timestamptz[], $8::int8[])
+                  as u(target_id, last_ping_at, last_success_at, started_at, last_duration_ms, expected_at, alert_at, pings)
+             where h.target_id = u.target_id
+         )
+         insert into heartbeat_pings (target_id, received_at, event, exit_status, method, client_ip, user_agent,
+                                      body, duration_ms, result_id)
+         select * from unnest($9::uuid[], $10::timestamptz[], $11::text[], $12::int2[], $13::text[], $14::text[],
+                              $15::text[], $16::text[], $17::int8[], $18::uuid[])",
         &t,
         &last_ping as &[Option<DateTime<Utc>>],
         &last_success as &[Option<DateTime<Utc>>],
@@ -283,14 +368,6 @@ async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<O
         &expected as &[Option<DateTime<Utc>>],
         &alert as &[Option<DateTime<Utc>>],
         &counts,
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "insert into heartbeat_pings (target_id, received_at, event, exit_status, method, client_ip, user_agent,
-                                      body, duration_ms, result_id)
-         select * from unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int2[], $5::text[], $6::text[],
-                              $7::text[], $8::text[], $9::int8[], $10::uuid[])",
         &log.iter().map(|l| l.target_id).collect::<Vec<_>>(),
         &log.iter().map(|l| l.at).collect::<Vec<_>>(),
         &log.iter().map(|l| l.event.to_owned()).collect::<Vec<_>>(),
@@ -319,6 +396,10 @@ async fn apply(pool: &sqlx::PgPool, batch: &[(Incoming, Reply)]) -> Result<Vec<O
         .execute(&mut *tx)
         .await?;
     }
+    // Committed durably (`synchronous_commit` as the server has it): the ping is answered 200
+    // after this, and the deadline watch reads these rows. Were the commit asynchronous, a
+    // crash of PostgreSQL could roll back a ping that was answered and whose result the broker
+    // holds, and the next leader would report a silence the job never had.
     tx.commit().await?;
     Ok(outcomes)
 }

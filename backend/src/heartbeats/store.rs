@@ -167,9 +167,9 @@ pub async fn sync(
     Ok(())
 }
 
-/// Gives heartbeat `id` of `owner` a new ping token (the old URL stops working at once, and
-/// within the ping cache's few seconds on every backend); `false` when there is no such
-/// heartbeat of theirs.
+/// Gives heartbeat `id` of `owner` a new ping token (the old URL stops working at once on
+/// every backend: the ping writer looks tokens up as it stores their pings); `false` when
+/// there is no such heartbeat of theirs.
 pub async fn rotate_token(pool: &sqlx::PgPool, owner: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "update heartbeats set token = $3 where target_id = $1 and owner_id = $2",

@@ -8,22 +8,28 @@
 //! GET, HEAD and POST are accepted; a POST body is kept (its first 10 KiB). No session, no
 //! cross-site rule (the endpoint is for `curl`, and the token is the credential). Answers
 //! `200 OK` once the ping is stored and its result confirmed by the broker; 404 for an unknown
-//! token or suffix; 429 past the per-heartbeat rate limit; 503 when the ping could not be
-//! stored or published (a retry is safe: `curl --retry` does it).
+//! token or suffix; 429 past the rate limit of the URL's credential (the token, or the ping
+//! key and slug); 503 when the ping could not be stored or published (a retry is safe:
+//! `curl --retry` does it).
+//!
+//! A token is looked up by the writer that stores the ping, in the same transaction
+//! ([`crate::heartbeats::recorder`]): no query of its own, and a rotated token is refused at
+//! once. A slug URL is looked up first, through a cache of a few seconds.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::messages::{Envelope, heartbeat_bounds};
-use uuid::Uuid;
+use common::messages::heartbeat_bounds;
 
 use crate::error::{ApiError, ApiResult};
-use crate::heartbeats::recorder::{Heartbeat, Incoming, RecordError};
+use crate::heartbeats::recorder::{Heartbeat, Incoming, RecordError, Whose};
 use crate::heartbeats::{Ping, is_slug, is_token};
 use crate::ratelimit::ClientIp;
 use crate::state::AppState;
@@ -64,17 +70,17 @@ fn unknown_heartbeat() -> ApiError {
     params(("token" = String, Path, description = "the heartbeat's ping token")),
     responses((status = 200, body = String, content_type = "text/plain", description = "`OK`: stored, and its result confirmed by the broker"),
         (status = 404, description = "no heartbeat has this token"),
-        (status = 429, description = "more pings of this heartbeat than the rate limit (PINGTOWER_PING_RATE_LIMIT per minute); see Retry-After"),
+        (status = 429, description = "more pings with this token than the rate limit (PINGTOWER_PING_RATE_LIMIT per minute); see Retry-After"),
         (status = 503, description = "the ping could not be stored or published; retry")))]
 async fn ping_one(
     State(state): State<AppState>,
     client: ClientIp,
     method: Method,
-    headers: HeaderMap,
+    user_agent: UserAgent,
     Path(a): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(&state, &client, &method, &headers, Key::Token(&a), None, body).await
+    handle(&state, &client, &method, user_agent, Key::Token(&a), None, body).await
 }
 
 #[utoipa::path(post, path = "/ping/{token}", tag = "pings", security(()),
@@ -99,15 +105,15 @@ async fn ping_two(
     State(state): State<AppState>,
     client: ClientIp,
     method: Method,
-    headers: HeaderMap,
+    user_agent: UserAgent,
     Path((a, b)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
     if is_token(&a) {
-        handle(&state, &client, &method, &headers, Key::Token(&a), Some(&b), body).await
+        handle(&state, &client, &method, user_agent, Key::Token(&a), Some(&b), body).await
     } else {
         let key = Key::Slug { ping_key: &a, slug: &b };
-        handle(&state, &client, &method, &headers, key, None, body).await
+        handle(&state, &client, &method, user_agent, key, None, body).await
     }
 }
 
@@ -135,12 +141,12 @@ async fn ping_three(
     State(state): State<AppState>,
     client: ClientIp,
     method: Method,
-    headers: HeaderMap,
+    user_agent: UserAgent,
     Path((a, b, c)): Path<(String, String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let key = Key::Slug { ping_key: &a, slug: &b };
-    handle(&state, &client, &method, &headers, key, Some(&c), body).await
+    handle(&state, &client, &method, user_agent, key, Some(&c), body).await
 }
 
 #[utoipa::path(post, path = "/ping/{ping_key}/{slug}/{action}", tag = "pings", security(()),
@@ -156,6 +162,24 @@ async fn ping_three(
 #[allow(dead_code)]
 fn ping_three_post_doc() {}
 
+/// The client's `User-Agent`, without control characters, cut to 200 characters (read alone:
+/// the ping needs no other header, so the request's header map is not copied).
+struct UserAgent(Option<String>);
+
+impl<S: Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(UserAgent(
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect()),
+        ))
+    }
+}
+
 /// Cuts `body` to [`heartbeat_bounds::BODY_BYTES`] at a character boundary.
 fn kept_body(body: &[u8]) -> Option<String> {
     if body.is_empty() {
@@ -169,103 +193,93 @@ fn kept_body(body: &[u8]) -> Option<String> {
     Some(text[..end].to_owned())
 }
 
-async fn lookup(state: &AppState, key: &Key<'_>) -> ApiResult<Option<Arc<Heartbeat>>> {
-    let cache_key = match key {
-        Key::Token(t) => (*t).to_owned(),
-        Key::Slug { ping_key, slug } => format!("{ping_key}/{slug}"),
-    };
+/// The heartbeat of a slug URL, through the lookup cache (`None`: no such heartbeat).
+async fn lookup_slug(
+    state: &AppState,
+    cache_key: String,
+    ping_key: &str,
+    slug: &str,
+) -> ApiResult<Option<Arc<Heartbeat>>> {
     let load = async {
-        let row = match key {
-            Key::Token(token) => sqlx::query!(
-                "select t.id, t.owner_id, t.paused, t.spec from heartbeats h join targets t on t.id = h.target_id
-                 where h.token = $1",
-                token
-            )
-            .fetch_optional(&state.pool)
-            .await?
-            .map(|r| (r.id, r.owner_id, r.paused, r.spec)),
-            Key::Slug { ping_key, slug } => sqlx::query!(
-                "select t.id, t.owner_id, t.paused, t.spec from heartbeats h join targets t on t.id = h.target_id
-                 join organisations o on o.id = h.owner_id where o.ping_key = $1 and h.slug = $2",
-                ping_key,
-                slug
-            )
-            .fetch_optional(&state.pool)
-            .await?
-            .map(|r| (r.id, r.owner_id, r.paused, r.spec)),
-        };
-        Ok::<_, ApiError>(
-            row.and_then(|(id, owner, paused, spec)| Heartbeat::of(id, owner, paused, spec).map(Arc::new)),
+        let row = sqlx::query!(
+            "select t.id, t.owner_id, t.paused, t.spec from heartbeats h join targets t on t.id = h.target_id
+             join organisations o on o.id = h.owner_id where o.ping_key = $1 and h.slug = $2",
+            ping_key,
+            slug
         )
+        .fetch_optional(&state.pool)
+        .await?;
+        Ok::<_, ApiError>(row.and_then(|r| Heartbeat::of(r.id, r.owner_id, r.paused, r.spec).map(Arc::new)))
     };
     state.edge.heartbeat_cache.get_or_load(cache_key, load).await
+}
+
+/// The answer to a URL that names no heartbeat: 404, or 429 for a client that misses often
+/// (guessing tokens costs a lookup each, so a guesser is slowed down).
+fn miss(state: &AppState, client: &ClientIp) -> ApiError {
+    match state.edge.ping_miss_limiter.check(&client.key()) {
+        Err(wait) => ApiError::rate_limited(wait.as_secs()),
+        Ok(()) => unknown_heartbeat(),
+    }
+}
+
+/// The answer to a ping over its URL's rate limit: 429 with `Retry-After`.
+fn refused(wait: std::time::Duration) -> ApiError {
+    metrics::counter!("pingtower_heartbeat_pings_refused_total").increment(1);
+    ApiError::rate_limited(wait.as_secs())
 }
 
 async fn handle(
     state: &AppState,
     client: &ClientIp,
     method: &Method,
-    headers: &HeaderMap,
+    user_agent: UserAgent,
     key: Key<'_>,
     action: Option<&str>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let at = state.config.api.clock.now();
     let ping = Ping::parse(action).ok_or_else(unknown_action)?;
-    let well_formed = match &key {
-        Key::Token(t) => is_token(t),
-        Key::Slug { ping_key, slug } => ping_key.len() == 22 && is_slug(slug),
-    };
-    let heartbeat = if well_formed { lookup(state, &key).await? } else { None };
-    let Some(heartbeat) = heartbeat else {
-        // Guessing tokens costs a lookup each: a client that misses often is slowed down.
-        if let Err(wait) = state.edge.ping_miss_limiter.check(&client.key()) {
-            return Err(ApiError::rate_limited(wait.as_secs()));
+    // The rate limit is kept per URL credential: the token, or the ping key and slug.
+    let (whose, credential) = match key {
+        Key::Token(token) if is_token(token) => (Whose::Token(token.to_owned()), token.to_owned()),
+        Key::Slug { ping_key, slug } if ping_key.len() == 22 && is_slug(slug) => {
+            let credential = format!("{ping_key}/{slug}");
+            match lookup_slug(state, credential.clone(), ping_key, slug).await? {
+                Some(heartbeat) => (Whose::Target(heartbeat.target_id), credential),
+                None => return Err(miss(state, client)),
+            }
         }
-        return Err(unknown_heartbeat());
+        _ => return Err(miss(state, client)),
     };
-    if let Err(wait) = state.edge.ping_limiter.check(&heartbeat.target_id.to_string()) {
-        metrics::counter!("pingtower_heartbeat_pings_refused_total").increment(1);
-        return Err(ApiError::rate_limited(wait.as_secs()));
+    // Over the limit: a slug URL's heartbeat is known already; a token's is known only to the
+    // writer, which refuses the ping without storing it (or answers that the token is unknown).
+    let over_limit = state.edge.ping_limiter.check(&credential).err();
+    if let (Some(wait), Whose::Target(_)) = (over_limit, &whose) {
+        return Err(refused(wait));
     }
     let method = match *method {
         Method::POST => "POST",
         Method::HEAD => "HEAD",
         _ => "GET",
     };
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect::<String>());
     let incoming = Incoming {
-        heartbeat: heartbeat.clone(),
+        whose,
         ping,
         at,
         method,
         client_ip: client.0.to_string(),
-        user_agent,
+        user_agent: user_agent.0,
         body: kept_body(&body),
+        over_limit,
     };
-    let result = match state.recorder.record(incoming).await {
-        Ok(r) => r,
-        Err(RecordError::Gone) => return Err(unknown_heartbeat()),
+    match state.recorder.record(incoming, &state.publisher).await {
+        Ok(()) => {}
+        Err(RecordError::Unknown) => return Err(miss(state, client)),
+        Err(RecordError::RateLimited(wait)) => return Err(refused(wait)),
         Err(error) => {
             metrics::counter!("pingtower_heartbeat_pings_failed_total").increment(1);
             return Err(ApiError::unavailable(error.to_string()));
-        }
-    };
-    if let Some(result) = result {
-        let id: Uuid = result.result_id;
-        if let Err(error) = state
-            .publisher
-            .publish(&Envelope::new(result).with_message_id(id))
-            .await
-        {
-            metrics::counter!("pingtower_heartbeat_pings_failed_total").increment(1);
-            tracing::warn!(%error, target_id = %heartbeat.target_id, "a heartbeat ping's result was not published");
-            return Err(ApiError::unavailable(
-                "the ping was stored but the broker did not take its result; retry",
-            ));
         }
     }
     metrics::counter!("pingtower_heartbeat_pings_total", "event" => ping.event().as_str()).increment(1);

@@ -525,6 +525,69 @@ async fn the_ping_endpoint_refuses_what_it_should_and_ignores_sessions_and_origi
 }
 
 #[tokio::test]
+async fn a_token_is_resolved_with_its_ping_so_rotation_pause_and_deletion_apply_at_once() {
+    // Arrange: two heartbeats, each pinged once (any cache of a lookup would hold them now).
+    let app = spawn_app().await;
+    let c = app.user("at-once@example.com").await;
+    let spec = json!({"kind": "heartbeat", "period_seconds": 60, "grace_seconds": 30});
+    let (id, path) = heartbeat(&app, &c, "rotated", spec.clone()).await;
+    let (other, other_path) = heartbeat(&app, &c, "deleted", spec.clone()).await;
+    assert_eq!(ping(&app, &path).await, 200);
+    assert_eq!(ping(&app, &other_path).await, 200);
+
+    // Unknown tokens stored in the same batches as known ones: each answered for itself.
+    let unknown = format!("/ping/{}", backend::heartbeats::new_token());
+    let codes = futures::future::join_all((0..40).map(|i| {
+        let path = if i % 2 == 0 { &other_path } else { &unknown };
+        ping(&app, path)
+    }))
+    .await;
+    let expected: Vec<u16> = (0..40).map(|i| if i % 2 == 0 { 200 } else { 404 }).collect();
+    assert_eq!(codes, expected);
+    assert_error(reqwest::get(app.url(&unknown)).await.unwrap(), 404, "not_found", None).await;
+
+    // A new token: the old URL is refused at once, the new one works at once.
+    let rotated: Value = c
+        .post(app.url(&format!("/api/targets/{id}/ping-token")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = rotated["ping_url"].as_str().unwrap();
+    let new_path = &url[url.find("/ping/").unwrap()..];
+    assert_eq!(ping(&app, &path).await, 404);
+    assert_eq!(ping(&app, new_path).await, 200);
+
+    // Paused: the very next ping is logged without a result; resumed: the next has one.
+    let last_result = || async {
+        let pings = get_json(&c, app.url(&format!("/api/targets/{id}/pings?limit=1"))).await;
+        pings["items"][0]["result_id"].clone()
+    };
+    for (paused, has_result) in [(true, false), (false, true)] {
+        let r = c
+            .put(app.url(&format!("/api/targets/{id}")))
+            .json(&json!({"name": "rotated", "spec": spec, "paused": paused}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(ping(&app, new_path).await, 200);
+        assert_eq!(!last_result().await.is_null(), has_result, "paused: {paused}");
+    }
+
+    // Deleted: its token is refused at once.
+    let r = c
+        .delete(app.url(&format!("/api/targets/{other}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(ping(&app, &other_path).await, 404);
+}
+
+#[tokio::test]
 async fn heartbeat_specs_are_validated_field_by_field() {
     let app = spawn_app().await;
     let c = app.user("valid@example.com").await;
