@@ -11057,7 +11057,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description more pings of this heartbeat than the rate limit (PINGTOWER_PING_RATE_LIMIT per minute); see Retry-After */
+            /** @description more pings with this token than the rate limit (PINGTOWER_PING_RATE_LIMIT per minute); see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
