@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::access::Role;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::http::auth::{self, Caller, SESSION_COOKIE};
+use crate::http::auth::{self, Caller, CurrentUser, SESSION_COOKIE};
 use crate::passwords::{DUMMY_HASH, MAX_PASSWORD_LEN, check_password, hash_password, verify_password};
 use crate::quotas::Quotas;
 use crate::ratelimit::ClientIp;
@@ -413,6 +413,20 @@ async fn update_me(Caller { state, user }: Caller, Json(body): Json<UpdateMe>) -
     Ok(Json(load_user(&state, user.id).await?))
 }
 
+/// Revokes every session of `user` but the one they call from (if any): after a change of
+/// password or of sign-in factors, whoever held another session did not prove the new ones.
+pub(crate) async fn revoke_other_sessions(tx: &mut sqlx::PgConnection, user: &CurrentUser) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update sessions set revoked_at = now() where user_id = $1 and revoked_at is null \
+         and ($2::uuid is null or id <> $2)",
+        user.id,
+        user.session_id(),
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 #[utoipa::path(post, path = "/api/auth/password", tag = "accounts", request_body = PasswordChange,
     responses((status = 204), (status = 401), (status = 422),
         (status = 429, description = "too many wrong current passwords from this client; see Retry-After"),
@@ -454,14 +468,7 @@ async fn change_password(
     .execute(&mut *tx)
     .await?;
     // Every other session ends: whoever had the old password is logged out.
-    sqlx::query!(
-        "update sessions set revoked_at = now() where user_id = $1 and revoked_at is null \
-         and ($2::uuid is null or id <> $2)",
-        user.id,
-        user.session_id(),
-    )
-    .execute(&mut *tx)
-    .await?;
+    revoke_other_sessions(&mut tx, &user).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -451,14 +451,7 @@ async fn enable_two_factor(
     .await?;
     let recovery_codes = replace_recovery_codes(&mut tx, user.id).await?;
     // Sessions made before enrolment end: whoever held one never passed the second factor.
-    sqlx::query!(
-        "update sessions set revoked_at = now() where user_id = $1 and revoked_at is null \
-         and ($2::uuid is null or id <> $2)",
-        user.id,
-        user.session_id(),
-    )
-    .execute(&mut *tx)
-    .await?;
+    crate::http::accounts::revoke_other_sessions(&mut tx, &user).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "two-factor sign-in enabled");
     Ok(no_store(TwoFactorEnabled {
