@@ -34,7 +34,10 @@ const MAX_MUTE: Duration = Duration::from_secs(30 * 24 * 3600);
 #[derive(Debug, Clone)]
 struct Linked {
     channel_id: Uuid,
+    /// Who linked the chat (acknowledgements are theirs).
     user_id: Uuid,
+    /// The organisation the chat's channel belongs to: the commands show its targets.
+    owner_id: Uuid,
     lang: Language,
 }
 
@@ -173,7 +176,7 @@ impl BotService {
     async fn linked(&self, chat: i64) -> Result<Option<Linked>, sqlx::Error> {
         let row = sqlx::query_as!(
             LinkedRow,
-            r#"select c.id, c.user_id, coalesce(c.language, u.language) as "language!"
+            r#"select c.id, c.user_id, c.owner_id, coalesce(c.language, u.language) as "language!"
              from notification_channels c join users u on u.id = c.user_id
              where c.kind = 'telegram' and c.address = $1 and c.disabled_at is null and c.verified_at is not null
              order by c.created_at limit 1"#,
@@ -184,6 +187,7 @@ impl BotService {
         Ok(row.map(|r| Linked {
             channel_id: r.id,
             user_id: r.user_id,
+            owner_id: r.owner_id,
             lang: Language::from_tag(&r.language),
         }))
     }
@@ -209,15 +213,19 @@ impl BotService {
         }
         let hash = Sha256::digest(token.as_bytes()).to_vec();
         let mut tx = self.pool.begin().await?;
-        let user: Option<Uuid> = sqlx::query_scalar!(
-            "update telegram_link_tokens set used_at = now()
-             where token_hash = $1 and used_at is null and expires_at > now()
-             returning user_id",
+        // The chat joins the organisation the link was made in (the personal one for older
+        // links), while its maker still belongs to it.
+        let token = sqlx::query!(
+            r#"update telegram_link_tokens t set used_at = now()
+               where token_hash = $1 and used_at is null and expires_at > now()
+                 and (t.org_id is null
+                      or exists (select 1 from memberships m where m.org_id = t.org_id and m.user_id = t.user_id))
+               returning user_id, coalesce(org_id, user_id) as "owner_id!""#,
             &hash
         )
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(user_id) = user else {
+        let Some((user_id, owner_id)) = token.map(|t| (t.user_id, t.owner_id)) else {
             return Ok(refused);
         };
         if let Some(l) = &linked
@@ -228,15 +236,16 @@ impl BotService {
             return Ok(lang.text("bot-start-linked-elsewhere"));
         }
         sqlx::query!(
-            "insert into notification_channels (id, user_id, kind, address, label, verified_at)
-             values ($1, $2, 'telegram', $3, $4, now())
+            "insert into notification_channels (id, user_id, owner_id, kind, address, label, verified_at)
+             values ($1, $2, $5, 'telegram', $3, $4, now())
              on conflict (user_id, kind, address) where kind in ('telegram', 'email') do update
-                set verified_at = now(), disabled_at = null, disabled_reason = null,
+                set verified_at = now(), disabled_at = null, disabled_reason = null, owner_id = excluded.owner_id,
                     label = coalesce(excluded.label, notification_channels.label), updated_at = now()",
             Uuid::now_v7(),
             user_id,
             chat.to_string(),
-            label.map(|l| l.chars().take(100).collect::<String>())
+            label.map(|l| l.chars().take(100).collect::<String>()),
+            owner_id
         )
         .execute(&mut *tx)
         .await?;
@@ -252,13 +261,13 @@ impl BotService {
              from targets t join target_state s on s.target_id = t.id
              where t.owner_id = $1 and not t.paused and s.status in ('down', 'degraded', 'flapping')
              order by s.since limit 50",
-            l.user_id
+            l.owner_id
         )
         .fetch_all(&self.pool)
         .await?;
         let total: i64 = sqlx::query_scalar!(
             r#"select count(*) as "count!" from targets where owner_id = $1"#,
-            l.user_id
+            l.owner_id
         )
         .fetch_one(&self.pool)
         .await?;
@@ -290,7 +299,7 @@ impl BotService {
             r#"select t.name, t.paused, coalesce(s.status, 'unknown') as "status!"
              from targets t left join target_state s on s.target_id = t.id
              where t.owner_id = $1 order by lower(t.name), t.id limit 50"#,
-            l.user_id
+            l.owner_id
         )
         .fetch_all(&self.pool)
         .await?;
@@ -313,7 +322,7 @@ impl BotService {
              from incidents i join targets t on t.id = i.target_id
              where i.owner_id = $1
              order by (i.resolved_at is null) desc, i.opened_at desc limit 10",
-            l.user_id
+            l.owner_id
         )
         .fetch_all(&self.pool)
         .await?;
@@ -354,7 +363,7 @@ impl BotService {
             "select id, name from targets
              where owner_id = $1 and (lower(name) = lower($2) or id::text = lower($2))
              order by created_at limit 1",
-            l.user_id,
+            l.owner_id,
             name.trim()
         )
         .fetch_optional(&self.pool)
@@ -489,7 +498,8 @@ impl BotService {
             "ack" => {
                 let done = sqlx::query!(
                     "update incidents set acknowledged_at = now(), acknowledged_by = $2, updated_at = now()
-                     where id = $1 and owner_id = $2 and acknowledged_at is null",
+                     where id = $1 and acknowledged_at is null
+                       and owner_id in (select org_id from memberships where user_id = $2)",
                     id,
                     l.user_id
                 )
@@ -500,7 +510,8 @@ impl BotService {
                     return Ok(lang.text("bot-button-ack-done"));
                 }
                 let exists: bool = sqlx::query_scalar!(
-                    "select exists (select 1 from incidents where id = $1 and owner_id = $2) as \"exists!\"",
+                    "select exists (select 1 from incidents where id = $1
+                                   and owner_id in (select org_id from memberships where user_id = $2)) as \"exists!\"",
                     id,
                     l.user_id
                 )
@@ -515,7 +526,8 @@ impl BotService {
             }
             "mute" => {
                 let owned: bool = sqlx::query_scalar!(
-                    "select exists (select 1 from targets where id = $1 and owner_id = $2) as \"exists!\"",
+                    "select exists (select 1 from targets where id = $1
+                                   and owner_id in (select org_id from memberships where user_id = $2)) as \"exists!\"",
                     id,
                     l.user_id
                 )
@@ -616,6 +628,7 @@ fn status_word(status: &str, lang: Language) -> String {
 struct LinkedRow {
     id: Uuid,
     user_id: Uuid,
+    owner_id: Uuid,
     language: String,
 }
 

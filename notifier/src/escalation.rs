@@ -47,8 +47,40 @@ const BATCH: i64 = 200;
 pub struct Step {
     /// Minutes after the incident opened.
     pub after_minutes: i64,
-    /// The channels it reaches.
+    /// The organisation's channels it reaches.
+    #[serde(default)]
     pub channel_ids: Vec<Uuid>,
+    /// Members it reaches, each on the channels of their personal organisation.
+    #[serde(default)]
+    pub member_ids: Vec<Uuid>,
+}
+
+/// The personal channels of the members some steps name, as [`store::member_channels`]
+/// answers them.
+struct Personal(Vec<(Uuid, Uuid)>);
+
+impl Personal {
+    /// Reads the personal channels of every member `steps` name who still belongs to `owner`.
+    async fn of(pool: &PgPool, owner: Uuid, steps: &[Step]) -> Result<Self, sqlx::Error> {
+        let members: Vec<Uuid> = steps.iter().flat_map(|s| s.member_ids.iter().copied()).collect();
+        if members.is_empty() {
+            return Ok(Self(Vec::new()));
+        }
+        Ok(Self(store::member_channels(pool, owner, &members).await?))
+    }
+
+    /// The channels of `member`.
+    fn of_member(&self, member: Uuid) -> impl Iterator<Item = Uuid> + '_ {
+        self.0.iter().filter(move |(m, _)| *m == member).map(|(_, c)| *c)
+    }
+
+    /// Every channel `step` reaches: its own and its members'.
+    fn channels<'a>(&'a self, step: &'a Step) -> impl Iterator<Item = Uuid> + 'a {
+        step.channel_ids
+            .iter()
+            .copied()
+            .chain(step.member_ids.iter().flat_map(|m| self.of_member(*m)))
+    }
 }
 
 /// The steps of a run, parsed (malformed steps: none).
@@ -142,22 +174,26 @@ pub struct Plan {
 /// The [`Plan`] of `incident` (empty when no policy runs for it).
 pub async fn plan(pool: &PgPool, incident: Uuid) -> Result<Plan, sqlx::Error> {
     let runs = sqlx::query!(
-        "select steps, next_step from escalation_runs where incident_id = $1",
+        "select r.steps, r.next_step, i.owner_id from escalation_runs r join incidents i on i.id = r.incident_id
+         where r.incident_id = $1",
         incident
     )
     .fetch_all(pool)
     .await?;
     let mut plan = Plan::default();
-    if runs.is_empty() {
+    let Some(owner) = runs.first().map(|r| r.owner_id) else {
         return Ok(plan);
-    }
+    };
+    let runs: Vec<(Vec<Step>, i32)> = runs.into_iter().map(|r| (steps(&r.steps), r.next_step)).collect();
+    let all: Vec<Step> = runs.iter().flat_map(|(s, _)| s.iter().cloned()).collect();
+    let personal = Personal::of(pool, owner, &all).await?;
     let mut later = HashSet::new();
-    for run in runs {
-        for (n, step) in steps(&run.steps).into_iter().enumerate() {
-            if (n as i32) < run.next_step {
-                plan.reached.extend(step.channel_ids);
+    for (steps, next_step) in &runs {
+        for (n, step) in steps.iter().enumerate() {
+            if (n as i32) < *next_step {
+                plan.reached.extend(personal.channels(step));
             } else {
-                later.extend(step.channel_ids);
+                later.extend(personal.channels(step));
             }
         }
     }
@@ -417,12 +453,32 @@ async fn send_step(
 ) -> anyhow::Result<String> {
     let log_kind = format!("escalation:{policy}:{n}");
     let mut said = Vec::new();
-    for &channel in &step.channel_ids {
+    let personal = Personal::of(pool, subject.owner, std::slice::from_ref(step)).await?;
+    // The organisation's channels, then each member's own; a member without one is named.
+    let mut reach: Vec<(Uuid, Option<String>)> = step.channel_ids.iter().map(|c| (*c, None)).collect();
+    for &member in &step.member_ids {
+        let who = store::member_name(pool, subject.owner, member)
+            .await?
+            .map_or_else(|| "a former member".to_owned(), |email| format!("member {email}"));
+        let mut theirs = personal.of_member(member).peekable();
+        if theirs.peek().is_none() {
+            said.push(format!("{who} (no channel of their own)"));
+        }
+        reach.extend(theirs.map(|c| (c, Some(who.clone()))));
+    }
+    for (channel, who) in reach {
+        let whose = |text: String| match &who {
+            Some(who) => format!("{who}'s {text}"),
+            None => text,
+        };
         let Some(r) = store::unmuted_channels(pool, subject.owner, subject.target, &[channel])
             .await?
             .pop()
         else {
-            said.push("a channel that is disabled, muted or gone".to_owned());
+            said.push(match &who {
+                Some(who) => format!("{who}'s channel that is disabled, muted or gone"),
+                None => "a channel that is disabled, muted or gone".to_owned(),
+            });
             continue;
         };
         let note = (n + 1, step.after_minutes, policy_name);
@@ -430,10 +486,10 @@ async fn send_step(
             .deliver_step(envelope, &r, &log_kind, note, subject.tags)
             .await
         {
-            Ok(true) => said.push(describe(&r)),
-            Ok(false) => said.push(format!("{} (skipped by its routing rules)", describe(&r))),
+            Ok(true) => said.push(whose(describe(&r))),
+            Ok(false) => said.push(format!("{} (skipped by its routing rules)", whose(describe(&r)))),
             Err(HandlerError::Transient(e)) if now - due < STEP_RETRY_FOR => return Err(e),
-            Err(e) => said.push(format!("{} (failed: {e})", describe(&r))),
+            Err(e) => said.push(format!("{} (failed: {e})", whose(describe(&r)))),
         }
     }
     Ok(if said.is_empty() {

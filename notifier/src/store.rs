@@ -419,7 +419,42 @@ pub async fn channel_recipient(
     Ok(row.and_then(RecipientRow::recipient))
 }
 
-/// Channels `ids` of `owner` that may hear about `target` now: verified, enabled, and muted
+/// The personal channels of those of `members` who still belong to organisation `owner`:
+/// verified and enabled channels of their personal organisations (which have the user's id),
+/// as (member, channel) pairs. An escalation step that names a member reaches them there; a
+/// member who left reaches nothing.
+pub async fn member_channels(
+    db: impl PgExecutor<'_>,
+    owner_id: Uuid,
+    members: &[Uuid],
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "select c.user_id, c.id from notification_channels c
+         join memberships m on m.user_id = c.user_id and m.org_id = $1
+         where c.user_id = any($2) and c.owner_id = c.user_id
+           and c.verified_at is not null and c.disabled_at is null
+         order by c.created_at, c.id",
+        owner_id,
+        members
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.user_id, r.id)).collect())
+}
+
+/// The email of `member` while they belong to organisation `owner` (`None`: they left).
+pub async fn member_name(db: impl PgExecutor<'_>, owner_id: Uuid, member: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select u.email from users u join memberships m on m.user_id = u.id and m.org_id = $1 where u.id = $2",
+        owner_id,
+        member
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Channels `ids` that may hear about `owner`'s `target` now: the owner's, or personal ones of
+/// its members (what a step naming a member resolves to); verified, enabled, and muted
 /// neither wholly nor for the target (escalation steps name channels outside the target's
 /// routed ones, but a mute still wins).
 pub async fn unmuted_channels(
@@ -433,7 +468,10 @@ pub async fn unmuted_channels(
         r#"select c.id, c.user_id, c.kind, c.address, coalesce(c.language, u.language) as "language!",
                 c.settings, c.secrets, c.routing, pingtower_may_private(c.owner_id) as "may_private!"
          from notification_channels c join users u on u.id = c.user_id
-         where c.owner_id = $1 and c.id = any($3) and c.verified_at is not null and c.disabled_at is null
+         where (c.owner_id = $1
+                or (c.owner_id = c.user_id
+                    and exists (select 1 from memberships ms where ms.org_id = $1 and ms.user_id = c.user_id)))
+           and c.id = any($3) and c.verified_at is not null and c.disabled_at is null
            and (c.muted_until is null or c.muted_until <= now())
            and not exists (select 1 from notification_mutes m
                            where m.channel_id = c.id and m.target_id = $2 and m.muted_until > now())

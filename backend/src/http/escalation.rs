@@ -29,6 +29,8 @@ const MAX_NAME: usize = 100;
 const MAX_STEPS: usize = 10;
 /// Most channels of one step.
 const MAX_STEP_CHANNELS: usize = 10;
+/// Most members one step names.
+const MAX_STEP_MEMBERS: usize = 10;
 /// Latest a step may start, in minutes after the incident opened (a day).
 const MAX_AFTER_MINUTES: i32 = 1440;
 /// Shortest and longest reminder interval, in minutes.
@@ -57,9 +59,17 @@ pub struct EscalationStep {
     /// Minutes after the incident opened (0 to 1440), strictly increasing from step to step.
     #[schema(minimum = 0, maximum = 1440)]
     pub after_minutes: i32,
-    /// The channels alerted (1 to 10 distinct channels of yours).
-    #[schema(min_items = 1, max_items = 10)]
+    /// The organisation's channels alerted (up to 10 distinct ones).
+    #[serde(default)]
+    #[schema(max_items = 10)]
     pub channel_ids: Vec<Uuid>,
+    /// Members alerted (up to 10 distinct members of the organisation), each on the verified
+    /// channels of their personal organisation (their own Telegram, email…), which stay
+    /// theirs. A member who leaves is dropped from every step. A step names at least one
+    /// channel or member.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub member_ids: Vec<Uuid>,
 }
 
 /// A policy as written: every field is replaced (`PUT`) or set (`POST`).
@@ -196,16 +206,34 @@ fn check_shape(body: EscalationPolicyBody) -> ApiResult<ValidPolicy> {
             ));
         }
         previous = Some(step.after_minutes);
-        if step.channel_ids.is_empty() || step.channel_ids.len() > MAX_STEP_CHANNELS {
+        if step.channel_ids.is_empty() && step.member_ids.is_empty() {
             return Err(ApiError::validation(
                 format!("steps[{i}].channel_ids"),
-                format!("a step alerts 1 to {MAX_STEP_CHANNELS} channels"),
+                "a step alerts at least one channel or member",
+            ));
+        }
+        if step.channel_ids.len() > MAX_STEP_CHANNELS {
+            return Err(ApiError::validation(
+                format!("steps[{i}].channel_ids"),
+                format!("a step alerts at most {MAX_STEP_CHANNELS} channels"),
+            ));
+        }
+        if step.member_ids.len() > MAX_STEP_MEMBERS {
+            return Err(ApiError::validation(
+                format!("steps[{i}].member_ids"),
+                format!("a step names at most {MAX_STEP_MEMBERS} members"),
             ));
         }
         if let Some(j) = first_repeat(&step.channel_ids) {
             return Err(ApiError::validation(
                 format!("steps[{i}].channel_ids[{j}]"),
                 "this channel is listed twice in the step",
+            ));
+        }
+        if let Some(j) = first_repeat(&step.member_ids) {
+            return Err(ApiError::validation(
+                format!("steps[{i}].member_ids[{j}]"),
+                "this member is listed twice in the step",
             ));
         }
     }
@@ -258,7 +286,8 @@ fn first_repeat(ids: &[Uuid]) -> Option<usize> {
     (1..ids.len()).find(|&j| ids[..j].contains(&ids[j]))
 }
 
-/// Checks that every channel and target named is `owner`'s (422 naming the first that is not).
+/// Checks that every channel and target named is `owner`'s, and every member named belongs to
+/// it (422 naming the first that does not).
 async fn check_owned(tx: &mut sqlx::PgConnection, owner: Uuid, policy: &ValidPolicy) -> ApiResult<()> {
     let channel_ids: Vec<Uuid> = policy
         .steps
@@ -277,6 +306,22 @@ async fn check_owned(tx: &mut sqlx::PgConnection, owner: Uuid, policy: &ValidPol
             return Err(ApiError::validation(
                 format!("steps[{i}].channel_ids[{j}]"),
                 "no such channel",
+            ));
+        }
+    }
+    let member_ids: Vec<Uuid> = policy.steps.iter().flat_map(|s| s.member_ids.iter().copied()).collect();
+    let members: Vec<Uuid> = sqlx::query_scalar!(
+        "select user_id from memberships where org_id = $1 and user_id = any($2)",
+        owner,
+        &member_ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (i, step) in policy.steps.iter().enumerate() {
+        if let Some(j) = step.member_ids.iter().position(|m| !members.contains(m)) {
+            return Err(ApiError::validation(
+                format!("steps[{i}].member_ids[{j}]"),
+                "no such member of this organisation",
             ));
         }
     }
@@ -339,7 +384,7 @@ async fn list_policies(Caller { state, user }: Caller) -> ApiResult<Json<Escalat
 #[utoipa::path(post, path = "/api/escalation-policies", tag = "escalation", request_body = EscalationPolicyBody,
     responses((status = 201, body = EscalationPolicy, description = "created"),
         (status = 422, description = "a field is invalid, named by `field` (`name`, `steps`, `steps[i].after_minutes`, \
-         `steps[i].channel_ids[j]`, `reminder_minutes`, `target_ids[j]`, `tags[i]`), or you have 50 policies already \
+         `steps[i].channel_ids[j]`, `steps[i].member_ids[j]`, `reminder_minutes`, `target_ids[j]`, `tags[i]`), or you have 50 policies already \
          (`field` max_escalation_policies)")))]
 async fn create_policy(
     Caller { state, user }: Caller,
@@ -546,7 +591,9 @@ async fn acknowledge(
     .ok_or_else(ApiError::not_found)?;
     if let Some(at) = acked.first_ack {
         let channel = sqlx::query!(
-            "select kind, label, address from notification_channels where id = $1 and owner_id = $2",
+            "select kind, label, address from notification_channels
+             where id = $1 and (owner_id = $2 or (owner_id = user_id and exists
+                   (select 1 from memberships m where m.org_id = $2 and m.user_id = notification_channels.user_id)))",
             ack.channel_id,
             acked.owner_id
         )
@@ -610,6 +657,7 @@ mod tests {
                 .map(|&(after_minutes, n)| EscalationStep {
                     after_minutes,
                     channel_ids: (0..n).map(|_| Uuid::now_v7()).collect(),
+                    member_ids: Vec::new(),
                 })
                 .collect(),
             reminder_minutes: None,
@@ -640,6 +688,17 @@ mod tests {
         let mut twice = body(&[(0, 2)]);
         twice.steps[0].channel_ids[1] = twice.steps[0].channel_ids[0];
         assert_eq!(field(check_shape(twice)), "steps[0].channel_ids[1]");
+        // A step of members only is fine; too many or repeated members are not.
+        let mut members = body(&[(0, 0)]);
+        members.steps[0].member_ids = vec![Uuid::now_v7()];
+        assert!(check_shape(members).is_ok());
+        let mut crowd = body(&[(0, 0)]);
+        crowd.steps[0].member_ids = (0..11).map(|_| Uuid::now_v7()).collect();
+        assert_eq!(field(check_shape(crowd)), "steps[0].member_ids");
+        let mut again = body(&[(0, 0)]);
+        let m = Uuid::now_v7();
+        again.steps[0].member_ids = vec![m, m];
+        assert_eq!(field(check_shape(again)), "steps[0].member_ids[1]");
         let mut reminder = body(&[(0, 1)]);
         reminder.reminder_minutes = Some(4);
         assert_eq!(field(check_shape(reminder)), "reminder_minutes");

@@ -51,7 +51,10 @@ async fn a_policy_is_created_listed_read_replaced_and_deleted() {
 
     let body = json!({
         "name": "  Night shift ",
-        "steps": [{"after_minutes": 0, "channel_ids": [ch1]}, {"after_minutes": 10, "channel_ids": [ch2, ch1]}],
+        "steps": [
+            {"after_minutes": 0, "channel_ids": [ch1], "member_ids": []},
+            {"after_minutes": 10, "channel_ids": [ch2, ch1], "member_ids": []}
+        ],
         "reminder_minutes": 30,
         "target_ids": [t1],
         "tags": [" prod ", "prod", "db"],
@@ -97,8 +100,7 @@ async fn a_policy_is_created_listed_read_replaced_and_deleted() {
     let url = app.url(&format!("/api/escalation-policies/{id}"));
     assert_eq!(get_json(&c, url.clone()).await, created);
 
-    let replacement =
-        json!({"name": "Weekend", "steps": [{"after_minutes": 5, "channel_ids": [ch2]}], "target_ids": [t2]});
+    let replacement = json!({"name": "Weekend", "steps": [{"after_minutes": 5, "channel_ids": [ch2], "member_ids": []}], "target_ids": [t2]});
     let r = send_json(c.put(&url), &replacement).await;
     assert_eq!(r.status(), 200);
     let replaced: Value = r.json().await.unwrap();

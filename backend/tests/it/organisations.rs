@@ -747,3 +747,85 @@ async fn single_owner_data_of_yesterdays_schema_migrates_into_personal_organisat
         assert_eq!(r.status(), 404);
     }
 }
+
+/// The user id of `email` among the current organisation's members, as `c` reads them.
+async fn member_id(app: &TestApp, c: &reqwest::Client, email: &str) -> String {
+    let members = get_json(c, app.url("/api/organisation/members")).await;
+    members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == email)
+        .unwrap_or_else(|| panic!("{email} among {members}"))["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn escalation_steps_name_members_of_the_organisation_and_drop_those_who_leave() {
+    let app = spawn_app().await;
+    let admin = app.user("admin@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let eve = app.user("eve@example.com").await;
+    // Bob's own channel, made in his personal organisation before he joins the team.
+    let r = send_json(
+        bob.post(app.url("/api/channels")),
+        json!({"kind": "slack", "label": "Bob's own", "secrets": {"url": "https://hooks.example.com/services/T/B/b"}}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    team(&app, &admin, "Ops").await;
+    join(&app, &admin, &bob, "bob@example.com", "viewer").await;
+    let bob_id = member_id(&app, &admin, "bob@example.com").await;
+    let eve_id = get_json(&eve, app.url("/api/auth/me")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = send_json(
+        admin.post(app.url("/api/channels")),
+        json!({"kind": "slack", "label": "team", "secrets": {"url": "https://hooks.example.com/services/T/B/t"}}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let team_channel = id(&r.json::<Value>().await.unwrap());
+
+    // Bob's personal channel stays his: the team does not see it.
+    let channels = get_json(&admin, app.url("/api/channels")).await;
+    assert_eq!(channels["total"], 1, "{channels}");
+    assert_eq!(channels["items"][0]["label"], "team");
+
+    // A step may name members; someone outside the organisation is a 422 naming them.
+    let policy = |members: Value| {
+        json!({"name": "On call", "steps": [
+            {"after_minutes": 0, "channel_ids": [team_channel]},
+            {"after_minutes": 10, "member_ids": members},
+        ]})
+    };
+    let r = send_json(
+        admin.post(app.url("/api/escalation-policies")),
+        policy(json!([bob_id, eve_id])),
+    )
+    .await;
+    assert_error(r, 422, "validation", Some("steps[1].member_ids[1]")).await;
+    let r = send_json(admin.post(app.url("/api/escalation-policies")), policy(json!([]))).await;
+    assert_error(r, 422, "validation", Some("steps[1].channel_ids")).await;
+    let r = send_json(admin.post(app.url("/api/escalation-policies")), policy(json!([bob_id]))).await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["steps"][1]["member_ids"], json!([bob_id]));
+    assert_eq!(created["steps"][1]["channel_ids"], json!([]));
+    assert_eq!(created["steps"][0]["member_ids"], json!([]));
+
+    // Bob leaves: every step drops him.
+    let r = bob
+        .delete(app.url(&format!("/api/organisation/members/{bob_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let url = app.url(&format!("/api/escalation-policies/{}", id(&created)));
+    let after = get_json(&admin, url).await;
+    assert_eq!(after["steps"][1]["member_ids"], json!([]), "{after}");
+    assert_eq!(after["steps"][0]["channel_ids"], json!([team_channel]));
+}

@@ -216,3 +216,105 @@ async fn the_alert_buttons_acknowledge_the_incident_and_mute_the_target_for_an_h
     assert_eq!(mutes_outlasting(&pool, channel, shop, 55).await, 1);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_member_acknowledges_a_team_incident_from_their_own_chat() {
+    // Arrange: Bea is a viewer of Ann's team and linked her own chat; Eve is not a member.
+    let (mut env, pool, ann) = TestEnv::with_user("en").await;
+    let (bea, eve) = (user(&pool, "en").await, user(&pool, "en").await);
+    let team = team(&pool, &[(ann, "owner"), (bea, "viewer")]).await;
+    let shop = target(&pool, team, "Shop").await;
+    let incident = incident(&pool, team, shop).await;
+    let channel = telegram_chat(&pool, bea, 9201).await;
+    telegram_chat(&pool, eve, 9202).await;
+    env.start();
+
+    // Act
+    env.tg.user_presses(9202, 1, &format!("ack:{incident}"));
+    env.tg.user_presses(9202, 1, &format!("mute:{shop}"));
+    env.tg.user_presses(9201, 1, &format!("ack:{incident}"));
+    env.tg.user_presses(9201, 1, &format!("mute:{shop}"));
+    env.tg
+        .wait_for("four answers", WAIT, |_| {
+            env.tg.calls_of("answerCallbackQuery").len() >= 4
+        })
+        .await;
+
+    // Assert
+    let answers: Vec<String> = env
+        .tg
+        .calls_of("answerCallbackQuery")
+        .iter()
+        .map(|c| c.body["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(answers[0], "Incident not found.");
+    assert_eq!(answers[1], "Target not found.");
+    assert_eq!(answers[2], "Acknowledged.");
+    assert!(answers[3].contains("Muted for 1 hour"), "{answers:?}");
+    let by: Option<uuid::Uuid> = sqlx::query_scalar("select acknowledged_by from incidents where id = $1")
+        .bind(incident)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(by, Some(bea));
+    assert_eq!(mutes_outlasting(&pool, channel, shop, 55).await, 1);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_made_in_a_team_makes_a_team_channel_and_a_personal_link_a_personal_one() {
+    // Arrange: Ann belongs to a team with a down target; her personal organisation has another.
+    let (mut env, pool, ann) = TestEnv::with_user("en").await;
+    let boss = user(&pool, "en").await;
+    let team = team(&pool, &[(boss, "owner"), (ann, "admin")]).await;
+    let api = target(&pool, team, "Team API").await;
+    target_state(&pool, api, "down").await;
+    let blog = target(&pool, ann, "Own blog").await;
+    target_state(&pool, blog, "down").await;
+    let personal = link_token(&pool, ann, chrono::Duration::minutes(10)).await;
+    let teams = link_token(&pool, ann, chrono::Duration::minutes(10)).await;
+    sqlx::query("update telegram_link_tokens set org_id = $2 where token_hash = $1")
+        .bind(<sha2::Sha256 as sha2::Digest>::digest(teams.as_bytes()).to_vec())
+        .bind(team)
+        .execute(&pool)
+        .await
+        .unwrap();
+    env.start();
+
+    // Act
+    ask(&env.tg, 9301, &format!("/start {personal}")).await;
+    ask(&env.tg, 9302, &format!("/start {teams}")).await;
+
+    // Assert: each chat is a channel of the organisation its link was made in, and its
+    // commands show that organisation's targets only.
+    let owners: Vec<(String, uuid::Uuid)> = sqlx::query_as(
+        "select address, owner_id from notification_channels where user_id = $1 and kind = 'telegram' order by address",
+    )
+    .bind(ann)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(owners, vec![("9301".to_owned(), ann), ("9302".to_owned(), team)]);
+    let own = ask(&env.tg, 9301, "/status").await;
+    assert!(own.contains("Own blog") && !own.contains("Team API"), "{own}");
+    let theirs = ask(&env.tg, 9302, "/status").await;
+    assert!(theirs.contains("Team API") && !theirs.contains("Own blog"), "{theirs}");
+
+    // A link of a team its maker has left links nothing.
+    let stale = link_token(&pool, ann, chrono::Duration::minutes(10)).await;
+    sqlx::query("update telegram_link_tokens set org_id = $2 where token_hash = $1")
+        .bind(<sha2::Sha256 as sha2::Digest>::digest(stale.as_bytes()).to_vec())
+        .bind(team)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from memberships where org_id = $1 and user_id = $2")
+        .bind(team)
+        .bind(ann)
+        .execute(&pool)
+        .await
+        .unwrap();
+    ask(&env.tg, 9303, &format!("/start {stale}")).await;
+    assert_eq!(linked_user(&pool, 9303).await, None);
+    env.stop().await;
+}

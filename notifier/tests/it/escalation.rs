@@ -19,17 +19,22 @@ use crate::kinds::{config, http_channel, key};
 /// A policy of `owner` attached to `target`: `steps` as (minutes, channels), reminders every
 /// `reminder` minutes.
 async fn policy(pool: &PgPool, owner: Uuid, target: Uuid, steps: &[(i64, &[Uuid])], reminder: Option<i32>) -> Uuid {
-    let id = Uuid::now_v7();
     let steps: Vec<_> = steps
         .iter()
         .map(|(m, c)| serde_json::json!({"after_minutes": m, "channel_ids": c}))
         .collect();
+    policy_of(pool, owner, target, serde_json::Value::Array(steps), reminder).await
+}
+
+/// A policy of `owner` attached to `target` with `steps` as stored (JSON).
+async fn policy_of(pool: &PgPool, owner: Uuid, target: Uuid, steps: serde_json::Value, reminder: Option<i32>) -> Uuid {
+    let id = Uuid::now_v7();
     sqlx::query(
         "insert into escalation_policies (id, owner_id, name, steps, reminder_minutes) values ($1, $2, 'On call', $3, $4)",
     )
     .bind(id)
     .bind(owner)
-    .bind(serde_json::Value::Array(steps))
+    .bind(steps)
     .bind(reminder)
     .execute(pool)
     .await
@@ -260,6 +265,116 @@ async fn a_channel_muted_for_the_target_hears_nothing_from_a_step() {
         "{entries:#?}"
     );
     assert_eq!(now_fake.received().len(), 1, "the first channel got the alert only");
+}
+
+#[tokio::test]
+async fn steps_naming_members_reach_their_own_channels_while_they_belong() {
+    // Arrange: a team organisation with its own channel; Alice and Bob have personal channels,
+    // Carol has none.
+    let (env, pool, admin) = TestEnv::with_user("en").await;
+    let (alice, bob, carol) = (
+        user(&pool, "en").await,
+        user(&pool, "en").await,
+        user(&pool, "en").await,
+    );
+    let team = team(
+        &pool,
+        &[(admin, "owner"), (alice, "editor"), (bob, "viewer"), (carol, "viewer")],
+    )
+    .await;
+    let (team_fake, alice_fake, bob_fake, admin_fake) = tokio::join!(
+        FakeService::start(Kind::Slack),
+        FakeService::start(Kind::Discord),
+        FakeService::start(Kind::Mattermost),
+        FakeService::start(Kind::GoogleChat)
+    );
+    let team_channel = http_channel(&pool, admin, &team_fake, serde_json::json!({})).await;
+    sqlx::query("update notification_channels set owner_id = $2 where id = $1")
+        .bind(team_channel)
+        .bind(team)
+        .execute(&pool)
+        .await
+        .unwrap();
+    http_channel(&pool, alice, &alice_fake, serde_json::json!({})).await;
+    http_channel(&pool, bob, &bob_fake, serde_json::json!({})).await;
+    // The admin's personal channel: no step names the admin, so it hears nothing of the team.
+    http_channel(&pool, admin, &admin_fake, serde_json::json!({})).await;
+    let outage = outage(&pool, team, "Shop").await;
+    let steps = serde_json::json!([
+        {"after_minutes": 0, "channel_ids": [team_channel]},
+        {"after_minutes": 10, "channel_ids": [], "member_ids": [alice, carol]},
+        {"after_minutes": 20, "member_ids": [bob]},
+    ]);
+    let policy = policy_of(&pool, team, outage.target, steps, None).await;
+    let d = deliverer(&env).await;
+    let t0 = outage.event.started_at;
+
+    // Act and assert: the alert reaches the team's channel only.
+    d.handle_event(Envelope::new(outage.event.clone())).await.unwrap();
+    team_fake.wait_for(1, Duration::from_secs(10)).await;
+    assert!(alice_fake.received().is_empty() && bob_fake.received().is_empty());
+
+    // Step 2 reaches Alice on her own channel, and says Carol has none.
+    assert_eq!(escalation::send_due(&d, &pool, minutes(t0, 10)).await.unwrap().steps, 1);
+    let got = alice_fake.wait_for(1, Duration::from_secs(10)).await;
+    let said = texts(&got[0]);
+    assert!(
+        said.contains("Shop is down") && said.contains("step 2 of “On call”"),
+        "{said}"
+    );
+
+    // Bob leaves before step 3: the policy drops him, and the run under way reaches no one.
+    sqlx::query("delete from memberships where org_id = $1 and user_id = $2")
+        .bind(team)
+        .bind(bob)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let stored: serde_json::Value = sqlx::query_scalar("select steps from escalation_policies where id = $1")
+        .bind(policy)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored[2]["member_ids"], serde_json::json!([]), "{stored}");
+    assert_eq!(stored[1]["member_ids"], serde_json::json!([alice, carol]), "{stored}");
+    assert_eq!(escalation::send_due(&d, &pool, minutes(t0, 20)).await.unwrap().steps, 1);
+
+    // Resolved: the channels escalation reached hear so, Bob and the admin's own never do.
+    sqlx::query("update incidents set resolved_at = now() where id = $1")
+        .bind(outage.incident)
+        .execute(&pool)
+        .await
+        .unwrap();
+    d.handle_event(Envelope::new(resolved(
+        outage.event.clone(),
+        chrono::Duration::minutes(25),
+    )))
+    .await
+    .unwrap();
+    team_fake.wait_for(2, Duration::from_secs(10)).await;
+    let got = alice_fake.wait_for(2, Duration::from_secs(10)).await;
+    assert!(texts(&got[1]).contains("Shop is back up"), "{}", texts(&got[1]));
+    assert!(bob_fake.received().is_empty(), "a member who left hears nothing");
+    assert!(admin_fake.received().is_empty(), "personal channels stay personal");
+    let entries: Vec<String> = timeline(&pool, outage.incident)
+        .await
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    let carol_email = format!("{}@example.com", carol.simple());
+    let alice_email = format!("{}@example.com", alice.simple());
+    assert!(
+        entries.iter().any(|m| m.contains("step 2 of 3")
+            && m.contains(&format!("member {alice_email}'s discord"))
+            && m.contains(&format!("member {carol_email} (no channel of their own)"))),
+        "{entries:#?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|m| m.contains("step 3 of 3") && m.contains("no channel")),
+        "{entries:#?}"
+    );
 }
 
 /// Moves a run's clock back by `m` minutes: as if it had started that much earlier.

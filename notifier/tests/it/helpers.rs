@@ -180,6 +180,26 @@ pub async fn user(pool: &PgPool, language: &str) -> Uuid {
     id
 }
 
+/// A team organisation whose members are `members` with their roles (one of them `owner`).
+pub async fn team(pool: &PgPool, members: &[(Uuid, &str)]) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query("insert into organisations (id, name, personal) values ($1, 'Ops', false)")
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    for (user, role) in members {
+        sqlx::query("insert into memberships (org_id, user_id, role) values ($1, $2, $3)")
+            .bind(id)
+            .bind(user)
+            .bind(role)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    id
+}
+
 pub async fn target(pool: &PgPool, owner: Uuid, name: &str) -> Uuid {
     let id = Uuid::new_v4();
     sqlx::query(

@@ -350,6 +350,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * A single-use link for the Telegram bot: the chat that opens it becomes a channel of the
+         *     current organisation (of a personal organisation: a personal channel).
+         */
         post: operations["create_link_token"];
         delete?: never;
         options?: never;
@@ -1860,8 +1864,15 @@ export interface components {
              * @description Minutes after the incident opened (0 to 1440), strictly increasing from step to step.
              */
             after_minutes: number;
-            /** @description The channels alerted (1 to 10 distinct channels of yours). */
-            channel_ids: string[];
+            /** @description The organisation's channels alerted (up to 10 distinct ones). */
+            channel_ids?: string[];
+            /**
+             * @description Members alerted (up to 10 distinct members of the organisation), each on the verified
+             *     channels of their personal organisation (their own Telegram, email…), which stay
+             *     theirs. A member who leaves is dropped from every step. A step names at least one
+             *     channel or member.
+             */
+            member_ids?: string[];
         };
         /** @description The facts an incident event rests on. */
         Evidence: {
@@ -6211,7 +6222,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is invalid, named by `field` (`name`, `steps`, `steps[i].after_minutes`, `steps[i].channel_ids[j]`, `reminder_minutes`, `target_ids[j]`, `tags[i]`), or you have 50 policies already (`field` max_escalation_policies) */
+            /** @description a field is invalid, named by `field` (`name`, `steps`, `steps[i].after_minutes`, `steps[i].channel_ids[j]`, `steps[i].member_ids[j]`, `reminder_minutes`, `target_ids[j]`, `tags[i]`), or you have 50 policies already (`field` max_escalation_policies) */
             422: {
                 headers: {
                     [name: string]: unknown;

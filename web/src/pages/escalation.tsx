@@ -4,7 +4,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import type { Channel, EscalationPolicy } from '../api/model';
+import type { Channel, EscalationPolicy, Member } from '../api/model';
 import { Check, ErrorBox, Field, NewLink, PageHead, RowDeleteButton, Section, Spinner, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { lang, t, tn } from '../i18n';
 import { navigate } from '../router';
@@ -49,8 +49,10 @@ export function EscalationPage() {
   useTitle(t('esc.title'));
   const policies = useAsync(() => api.escalationPolicies(), []);
   const channels = useAsync(() => api.channels(), []);
+  const members = useAsync(() => api.members(), []);
   const list = policies.data ?? [];
   const chans = channels.data?.items ?? [];
+  const people = members.data?.items ?? [];
   return (
     <div class="page">
       <PageHead title={t('esc.title')}>
@@ -70,7 +72,7 @@ export function EscalationPage() {
                     <b>{p.name}</b>
                   </a>
                 </td>
-                <td data-testid="policy-steps">{channels.data ? stepsSummary(p.steps, chans, lang.value) : '…'}</td>
+                <td data-testid="policy-steps">{channels.data ? stepsSummary(p.steps, chans, lang.value, people) : '…'}</td>
                 <td class="muted" data-testid="policy-reminders">
                   {reminderText(p.reminder_minutes, lang.value)}
                 </td>
@@ -117,6 +119,7 @@ function AppliesTo({ policy: p }: { policy: EscalationPolicy }) {
 export function EscalationNewPage() {
   useTitle(t('esc.newTitle'));
   const channels = useAsync(() => api.channels(), []);
+  const members = useAsync(() => api.members(), []);
   return (
     <div class="page">
       <PageHead title={t('esc.newTitle')}>
@@ -129,6 +132,7 @@ export function EscalationNewPage() {
         <PolicyForm
           initial={emptyPolicyDraft()}
           channels={channels.data.items}
+          members={members.data?.items ?? []}
           onSaved={() => {
             toast(t('esc.created'));
             navigate('/escalation');
@@ -144,6 +148,7 @@ export function EscalationNewPage() {
 export function EscalationEditPage({ id }: { id: string }) {
   const policy = useAsync(() => api.escalationPolicy(id), [id]);
   const channels = useAsync(() => api.channels(), []);
+  const members = useAsync(() => api.members(), []);
   const p = policy.data;
   useTitle(p ? t('esc.editTitle', { name: p.name }) : t('esc.title'));
   const error = policy.error ?? channels.error;
@@ -173,6 +178,7 @@ export function EscalationEditPage({ id }: { id: string }) {
         policy={p}
         initial={draftFromPolicy(p)}
         channels={channels.data.items}
+        members={members.data?.items ?? []}
         onSaved={() => {
           toast(t('common.saved'));
           navigate('/escalation');
@@ -186,7 +192,7 @@ export function EscalationEditPage({ id }: { id: string }) {
 // The form
 // ---------------------------------------------------------------------------------------------
 
-function PolicyForm(props: { initial: PolicyDraft; policy?: EscalationPolicy; channels: Channel[]; onSaved: (p: EscalationPolicy) => void }) {
+function PolicyForm(props: { initial: PolicyDraft; policy?: EscalationPolicy; channels: Channel[]; members: Member[]; onSaved: (p: EscalationPolicy) => void }) {
   const [d, setDraft] = useState<PolicyDraft>(props.initial);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitted, setSubmitted] = useState(false);
@@ -288,6 +294,21 @@ function PolicyForm(props: { initial: PolicyDraft; policy?: EscalationPolicy; ch
                     </span>
                   ) : null}
                 </fieldset>
+                <fieldset class="wide esc-channels" data-field={`steps[${i}].member_ids`}>
+                  <legend class="label">{t('esc.members')}</legend>
+                  <p class="muted">{t('esc.membersHint')}</p>
+                  <StepMembers
+                    members={props.members}
+                    chosen={s.memberIds ?? []}
+                    name={`steps[${i}].member_ids`}
+                    onChange={(ids) => setD(updateStep(d, i, { memberIds: ids }))}
+                  />
+                  {err(`steps[${i}].member_ids`) ? (
+                    <span class="error-text" role="alert">
+                      {err(`steps[${i}].member_ids`)}
+                    </span>
+                  ) : null}
+                </fieldset>
               </div>
             </li>
           ))}
@@ -381,6 +402,39 @@ function StepChannels(props: { channels: Channel[]; chosen: string[]; name: stri
         <label class="check esc-channel" data-channel={id}>
           <input type="checkbox" checked onChange={() => props.onChange(props.chosen.filter((x) => x !== id))} />
           <span class="muted">{t('esc.deletedChannel')}</span>
+        </label>
+      ))}
+    </div>
+  );
+}
+
+/** A step's members: one checkbox each, and members no longer listed, to untick. */
+function StepMembers(props: { members: Member[]; chosen: string[]; name: string; onChange: (ids: string[]) => void }) {
+  const known = new Set(props.members.map((m) => m.user_id));
+  const gone = props.chosen.filter((id) => !known.has(id));
+  const full = props.chosen.length >= LIMITS.stepMembers;
+  return (
+    <div class="esc-channel-list">
+      {props.members.map((m) => {
+        const on = props.chosen.includes(m.user_id);
+        return (
+          <label class="check esc-channel" data-member={m.user_id}>
+            <input
+              type="checkbox"
+              name={props.name}
+              value={m.user_id}
+              checked={on}
+              disabled={!on && full}
+              onChange={(e) => props.onChange(toggleId(props.chosen, m.user_id, e.currentTarget.checked, LIMITS.stepMembers))}
+            />
+            <span class="esc-channel-name">{m.email}</span>
+          </label>
+        );
+      })}
+      {gone.map((id) => (
+        <label class="check esc-channel" data-member={id}>
+          <input type="checkbox" checked onChange={() => props.onChange(props.chosen.filter((x) => x !== id))} />
+          <span class="muted">{t('esc.aMember')}</span>
         </label>
       ))}
     </div>

@@ -23,6 +23,8 @@ const PD = '00000000-0000-7000-8000-000000000002';
 const SL = '00000000-0000-7000-8000-000000000003';
 const MAIL = '00000000-0000-7000-8000-000000000004';
 const T1 = '00000000-0000-7000-8000-0000000000a1';
+const ANN = '00000000-0000-7000-8000-0000000000b1';
+const BEN = '00000000-0000-7000-8000-0000000000b2';
 
 const channels = [
   { id: TG, kind: 'telegram' as const, label: null },
@@ -54,9 +56,9 @@ describe('escalation policy body', () => {
     expect(body).toEqual({
       name: 'On-call',
       steps: [
-        { after_minutes: 0, channel_ids: [TG] },
-        { after_minutes: 10, channel_ids: [PD] },
-        { after_minutes: 30, channel_ids: [SL, MAIL] },
+        { after_minutes: 0, channel_ids: [TG], member_ids: [] },
+        { after_minutes: 10, channel_ids: [PD], member_ids: [] },
+        { after_minutes: 30, channel_ids: [SL, MAIL], member_ids: [] },
       ],
       reminder_minutes: 15,
       target_ids: [T1],
@@ -108,6 +110,19 @@ describe('escalation policy body', () => {
     expect(buildPolicyBody({ ...draft(), steps: eleven }).errors['steps']).toEqual({ key: 'esc.valid.maxSteps', vars: { max: 10 } });
   });
 
+  it('takes a step of members only, deduplicated, at most 10 of them', () => {
+    const d = draft();
+    d.steps[1] = { after: '10', channelIds: [], memberIds: [ANN, BEN, ANN] };
+    const { body, errors } = buildPolicyBody(d);
+    expect(errors).toEqual({});
+    expect(body?.steps[1]).toEqual({ after_minutes: 10, channel_ids: [], member_ids: [ANN, BEN] });
+    d.steps[1] = { after: '10', channelIds: [], memberIds: Array.from({ length: 11 }, (_, i) => `m${i}`) };
+    expect(buildPolicyBody(d).errors['steps[1].member_ids']).toEqual({ key: 'esc.valid.maxMembers', vars: { max: 10 } });
+    d.steps[1] = { after: '10', channelIds: [], memberIds: [] };
+    expect(buildPolicyBody(d).errors['steps[1].channel_ids']).toEqual({ key: 'esc.valid.noChannels' });
+    expect(errorSlot('steps[1].member_ids[0]', 3)).toBe('steps[1].member_ids');
+  });
+
   it('bounds reminders to 5..1440 minutes', () => {
     expect(buildPolicyBody({ ...draft(), reminderMinutes: '4' }).errors['reminder_minutes']).toEqual({ key: 'esc.valid.minutes', vars: { min: 5, max: 1440 } });
     expect(buildPolicyBody({ ...draft(), reminderMinutes: '1441' }).errors['reminder_minutes']).toBeDefined();
@@ -131,8 +146,8 @@ describe('escalation policy drafts', () => {
     id: 'p1',
     name: 'Night',
     steps: [
-      { after_minutes: 0, channel_ids: [TG] },
-      { after_minutes: 45, channel_ids: [PD, SL] },
+      { after_minutes: 0, channel_ids: [TG], member_ids: [] },
+      { after_minutes: 45, channel_ids: [PD, SL], member_ids: [ANN] },
     ],
     reminder_minutes: null,
     target_ids: [T1],
@@ -225,6 +240,13 @@ describe('escalation policy summary', () => {
       { after_minutes: 90, channel_ids: [PD] },
     ];
     expect(stepsSummary(s, channels, 'en')).toBe('Telegram + Email now → deleted channel after 2 h → PagerDuty after 90 min');
+  });
+
+  it('names the members a step reaches by email, and a member not listed as such', () => {
+    const s = [{ after_minutes: 10, channel_ids: [PD], member_ids: [ANN, BEN] }];
+    const members = [{ user_id: ANN, email: 'ann@example.com' }];
+    expect(stepsSummary(s, channels, 'en', members)).toBe('PagerDuty + ann@example.com + a member after 10 min');
+    expect(stepsSummary(s, channels, 'ru', members)).toBe('PagerDuty + ann@example.com + участник через 10 мин');
   });
 
   it('says reminders', () => {

@@ -1,11 +1,11 @@
 // The escalation policy form as plain data: drafts (numbers kept as the text typed), validation
 // mirroring the backend's limits and keyed by the field paths the API names in `error.field`
-// (`name`, `steps[1].after_minutes`, `steps[0].channel_ids`, `reminder_minutes`, `target_ids`,
+// (`name`, `steps[1].after_minutes`, `steps[0].channel_ids`, `steps[0].member_ids`, `reminder_minutes`, `target_ids`,
 // `tags`), the body of POST / PUT `/api/escalation-policies`, the one-line summary of a
 // policy's steps ("Telegram now → PagerDuty after 10 min → Slack after 30 min"), and where a
 // 422 of the API shows on the form.
 
-import type { Channel, EscalationPolicy, EscalationPolicyBody, EscalationStep } from '../api/model';
+import type { Channel, EscalationPolicy, EscalationPolicyBody, EscalationStep, Member } from '../api/model';
 import { splitList, type Lang } from '../format';
 import { translate, type MessageKey } from '../i18n';
 import type { FieldErrors } from './channelForm';
@@ -17,6 +17,7 @@ export const LIMITS = {
   name: 100,
   steps: 10,
   stepChannels: 10,
+  stepMembers: 10,
   afterMinutes: 1440,
   reminderMin: 5,
   reminderMax: 1440,
@@ -32,6 +33,8 @@ export interface StepDraft {
   /** Minutes after the incident opened, as typed. */
   after: string;
   channelIds: string[];
+  /** Members reached on their own channels (absent: none). */
+  memberIds?: string[];
 }
 
 export interface PolicyDraft {
@@ -55,7 +58,7 @@ export function draftFromPolicy(p: EscalationPolicy): PolicyDraft {
   const reminder = p.reminder_minutes ?? null;
   return {
     name: p.name,
-    steps: (p.steps ?? []).map((s) => ({ after: String(s.after_minutes), channelIds: [...s.channel_ids] })),
+    steps: (p.steps ?? []).map((s) => ({ after: String(s.after_minutes), channelIds: [...(s.channel_ids ?? [])], memberIds: [...(s.member_ids ?? [])] })),
     reminders: reminder !== null,
     reminderMinutes: String(reminder ?? 30),
     targetIds: [...(p.target_ids ?? [])],
@@ -122,9 +125,11 @@ export function buildPolicyBody(d: PolicyDraft): { body: EscalationPolicyBody | 
     }
     if (after !== null) previous = after;
     const channelIds = [...new Set(s.channelIds)];
-    if (channelIds.length === 0) errors[`steps[${i}].channel_ids`] = { key: 'esc.valid.noChannels' };
+    const memberIds = [...new Set(s.memberIds ?? [])];
+    if (channelIds.length === 0 && memberIds.length === 0) errors[`steps[${i}].channel_ids`] = { key: 'esc.valid.noChannels' };
     else if (channelIds.length > LIMITS.stepChannels) errors[`steps[${i}].channel_ids`] = { key: 'esc.valid.maxChannels', vars: { max: LIMITS.stepChannels } };
-    steps.push({ after_minutes: after ?? 0, channel_ids: channelIds });
+    if (memberIds.length > LIMITS.stepMembers) errors[`steps[${i}].member_ids`] = { key: 'esc.valid.maxMembers', vars: { max: LIMITS.stepMembers } };
+    steps.push({ after_minutes: after ?? 0, channel_ids: channelIds, member_ids: memberIds });
   });
 
   let reminder: number | null = null;
@@ -160,6 +165,7 @@ export function errorSlots(stepCount: number): Set<string> {
   for (let i = 0; i < stepCount; i++) {
     slots.add(`steps[${i}].after_minutes`);
     slots.add(`steps[${i}].channel_ids`);
+    slots.add(`steps[${i}].member_ids`);
   }
   return slots;
 }
@@ -208,19 +214,27 @@ export function delayText(minutes: number, lang: Lang): string {
   return translate(lang, 'esc.afterMinutes', { n: minutes });
 }
 
-/** One step: "Telegram + Email now", "PagerDuty after 10 min"; a channel since deleted shows as such. */
-export function stepText(step: EscalationStep, channels: readonly ChannelRef[], lang: Lang): string {
+/** The member fields a summary names a member by. */
+export type MemberRef = Pick<Member, 'user_id' | 'email'>;
+
+/**
+ * One step: "Telegram + Email now", "PagerDuty + ann@example.com after 10 min"; a channel since
+ * deleted shows as such, a member not among `members` (not known yet) as "a member".
+ */
+export function stepText(step: EscalationStep, channels: readonly ChannelRef[], lang: Lang, members: readonly MemberRef[] = []): string {
   const byId = new Map(channels.map((c) => [c.id, c]));
-  const names = step.channel_ids.map((id) => {
+  const names = (step.channel_ids ?? []).map((id) => {
     const ch = byId.get(id);
     return ch ? channelName(ch, lang) : translate(lang, 'esc.deletedChannel');
   });
+  const emails = new Map(members.map((m) => [m.user_id, m.email]));
+  for (const id of step.member_ids ?? []) names.push(emails.get(id) ?? translate(lang, 'esc.aMember'));
   return `${names.join(' + ') || '—'} ${delayText(step.after_minutes, lang)}`;
 }
 
 /** The policy's steps on one line: "Telegram now → PagerDuty after 10 min → Slack after 30 min". */
-export function stepsSummary(steps: readonly EscalationStep[], channels: readonly ChannelRef[], lang: Lang): string {
-  return steps.map((s) => stepText(s, channels, lang)).join(' → ');
+export function stepsSummary(steps: readonly EscalationStep[], channels: readonly ChannelRef[], lang: Lang, members: readonly MemberRef[] = []): string {
+  return steps.map((s) => stepText(s, channels, lang, members)).join(' → ');
 }
 
 /** "every 30 min", or "no reminders". */

@@ -178,6 +178,8 @@ pub struct LinkToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A single-use link for the Telegram bot: the chat that opens it becomes a channel of the
+/// current organisation (of a personal organisation: a personal channel).
 #[utoipa::path(post, path = "/api/channels/telegram/link", tag = "channels",
     responses((status = 201, body = LinkToken), (status = 422, description = "the channel quota is reached (`field` max_channels)"),
         (status = 503, description = "no Telegram bot configured")))]
@@ -195,11 +197,12 @@ async fn create_link_token(Caller { state, user }: Caller) -> ApiResult<(StatusC
     tx.rollback().await?;
     let token = auth::new_short_secret();
     let expires_at: DateTime<Utc> = sqlx::query_scalar!(
-        "insert into telegram_link_tokens (token_hash, user_id, expires_at) \
-         values ($1, $2, now() + make_interval(mins => $3)) returning expires_at",
+        "insert into telegram_link_tokens (token_hash, user_id, org_id, expires_at) \
+         values ($1, $2, $4, now() + make_interval(mins => $3)) returning expires_at",
         auth::hash_secret(&token),
         user.id,
-        LINK_TOKEN_TTL_MINUTES as i32
+        LINK_TOKEN_TTL_MINUTES as i32,
+        org
     )
     .fetch_one(&state.pool)
     .await?;
