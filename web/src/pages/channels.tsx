@@ -128,6 +128,8 @@ function ChannelActions(props: { channel: Channel; onChanged: () => void; onDele
     }
   }
 
+  // Testing, enabling, editing and deleting a channel are the admins' (the server refuses others).
+  if (!canManage(role.value)) return null;
   return (
     <div class="channel-actions">
       <div class="row">
@@ -150,7 +152,7 @@ function ChannelActions(props: { channel: Channel; onChanged: () => void; onDele
             {t('common.edit')}
           </a>
         ) : null}
-        {canManage(role.value) ? <RowDeleteButton onClick={remove} /> : null}
+        <RowDeleteButton onClick={remove} />
       </div>
       <TestNotice outcome={outcome} />
     </div>

@@ -80,12 +80,14 @@ export function EscalationPage() {
                   <AppliesTo policy={p} />
                 </td>
                 <td class="num">
-                  <div class="row">
-                    <a class="btn btn-small" href={`/escalation/${encodeURIComponent(p.id)}`} data-testid="policy-edit">
-                      {t('common.edit')}
-                    </a>
-                    {canManage(role.value) ? <RowDeleteButton onClick={() => void deletePolicy(p, policies.reload)} /> : null}
-                  </div>
+                  {canManage(role.value) ? (
+                    <div class="row">
+                      <a class="btn btn-small" href={`/escalation/${encodeURIComponent(p.id)}`} data-testid="policy-edit">
+                        {t('common.edit')}
+                      </a>
+                      <RowDeleteButton onClick={() => void deletePolicy(p, policies.reload)} />
+                    </div>
+                  ) : null}
                 </td>
               </tr>
             ))}
