@@ -407,6 +407,9 @@ const en = {
   'incidents.baseline': 'Baseline latency',
   'incidents.lastGood': 'Last good result',
   'incidents.regions': 'Regions',
+  'incidents.group': 'Group incident',
+  'incidents.groupMembers': '{n} targets: {summary}',
+  'incidents.groupOpen': 'still open',
   'incidents.severity': 'Severity',
   'incidents.target': 'Target',
 
@@ -1177,6 +1180,9 @@ const ru: Record<MessageKey, string> = {
   'incidents.baseline': 'Обычная задержка',
   'incidents.lastGood': 'Последний успешный результат',
   'incidents.regions': 'Регионы',
+  'incidents.group': 'Групповой инцидент',
+  'incidents.groupMembers': 'Целей: {n}; {summary}',
+  'incidents.groupOpen': 'ещё открыт',
   'incidents.severity': 'Важность',
   'incidents.target': 'Цель',
 

@@ -21,6 +21,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/api/incidents/{id}/ack", post(acknowledge_incident))
         .route("/api/incidents/{id}/notes", post(add_note))
         .route("/api/targets/{id}/incidents", get(list_target_incidents))
+        .route("/api/incident-groups/{id}", get(get_group))
 }
 
 /// `?status=&target_id=&limit=&cursor=`.
@@ -51,6 +52,7 @@ struct IncidentRow {
     failure_kind: Option<String>,
     acknowledged_at: Option<DateTime<Utc>>,
     evidence: Value,
+    group_id: Option<Uuid>,
 }
 
 /// The incidents (joined with their targets) that match `$filter`: one select list for the
@@ -60,7 +62,7 @@ macro_rules! select_incidents {
         sqlx::query_as!(
             IncidentRow,
             r#"select i.id, i.target_id, t.name as target_name, i.severity, i.opened_at, i.resolved_at,
-                      i.regions, i.failure_kind, i.acknowledged_at, i.evidence
+                      i.regions, i.failure_kind, i.acknowledged_at, i.evidence, i.group_id
                from incidents i join targets t on t.id = i.target_id "#
                 + $filter
             $(, $arg)*
@@ -95,6 +97,10 @@ pub struct Incident {
     /// The `Evidence` (crates/common, `messages`); null in a list.
     #[schema(value_type = Option<common::messages::Evidence>, required = true)]
     pub evidence: Value,
+    /// The group incident it belongs to (`GET /api/incident-groups/{id}`): incidents of the
+    /// organisation that opened close together sharing a cause; null when it stands alone.
+    #[schema(required = true)]
+    pub group_id: Option<Uuid>,
     /// What happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
     /// `IncidentReport`s (crates/common, `messages`), oldest first.
@@ -123,6 +129,7 @@ impl Incident {
             failure_kind: r.failure_kind,
             acknowledged_at: r.acknowledged_at,
             evidence: if evidence { r.evidence } else { Value::Null },
+            group_id: r.group_id,
             timeline: Vec::new(),
             reports: Vec::new(),
             notes: Vec::new(),
@@ -326,9 +333,74 @@ async fn add_note(
 }
 
 /// The OpenAPI description of these routes.
+/// A group incident: incidents of one organisation that opened close together and share a
+/// cause signal. Each member keeps its own incident, timeline and uptime; the group resolves
+/// with its last member.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IncidentGroup {
+    /// Id.
+    pub id: Uuid,
+    /// The shared signal: `ip:<address>:<failure kind>`, `host:<name>:<failure kind>`,
+    /// `dns:<resolver>:<rcode>`, `cert:<SHA-256 fingerprint>` or
+    /// `region:<region>:<failure kind>:<phase>`.
+    pub cause: String,
+    /// What the members have in common, in words ("all resolve to 203.0.113.7, which refuses
+    /// connections").
+    pub summary: String,
+    /// When its first member opened.
+    pub opened_at: DateTime<Utc>,
+    /// When its last member resolved; null while one is open.
+    #[schema(required = true)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Its members, in the order they opened (without evidence, timeline, reports or notes;
+    /// at most 1,000).
+    pub members: Vec<Incident>,
+}
+
+/// Most members a group answer lists.
+const MAX_GROUP_MEMBERS: i64 = 1000;
+
+#[utoipa::path(get, path = "/api/incident-groups/{id}", tag = "incidents", params(("id" = Uuid, Path, description = "the group's id")),
+    responses((status = 200, body = IncidentGroup, description = "the group incident and its members"),
+        (status = 404, description = "no such group of yours")))]
+async fn get_group(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<IncidentGroup>> {
+    let org = user.may(Action::Read)?;
+    let g = sqlx::query!(
+        "select id, cause, summary, opened_at, resolved_at from incident_groups where id = $1 and owner_id = $2",
+        id,
+        org
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    let members: Vec<IncidentRow> = select_incidents!(
+        "where i.group_id = $1 and i.owner_id = $2 order by i.opened_at, i.id limit $3",
+        id,
+        org,
+        MAX_GROUP_MEMBERS
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(IncidentGroup {
+        id: g.id,
+        cause: g.cause,
+        summary: g.summary,
+        opened_at: g.opened_at,
+        resolved_at: g.resolved_at,
+        members: members.into_iter().map(|r| Incident::from_row(r, false)).collect(),
+    }))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list_incidents, list_target_incidents, get_incident, acknowledge_incident, add_note),
-    components(schemas(NoteBody))
+    paths(
+        list_incidents,
+        list_target_incidents,
+        get_incident,
+        acknowledge_incident,
+        add_note,
+        get_group
+    ),
+    components(schemas(NoteBody, IncidentGroup))
 )]
 pub struct Doc;

@@ -405,6 +405,11 @@ impl Engine {
             &format!("Down in {}: {what}.", regions.join(", ")),
         )
         .await?;
+        if !self.settings.correlation_window.is_zero() {
+            let signals = super::correlate::signals(result, &w.target.address, &w.regions, &regions);
+            let window = chrono::Duration::from_std(self.settings.correlation_window).unwrap_or(chrono::Duration::MAX);
+            super::correlate::attach(tx, w.target.owner_id, id, at, &signals, window).await?;
+        }
         let event = IncidentEvent {
             incident_id: id,
             kind: IncidentEventKind::Opened,
@@ -738,6 +743,7 @@ async fn resolve(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Re
         return Ok(());
     };
     timeline(tx, id, at, "resolved", "Recovered in every region.").await?;
+    super::correlate::member_resolved(tx, id, at).await?;
     let event = IncidentEvent {
         incident_id: id,
         kind: IncidentEventKind::Resolved,

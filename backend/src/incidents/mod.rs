@@ -4,9 +4,11 @@
 //! - [`machine`]: the pure per-target, per-region state machine.
 //! - [`engine`]: applies batches of results in one transaction (ledger, state, incidents,
 //!   timeline, outbox) and publishes the outbox.
+//! - [`correlate`]: incidents sharing a cause signal grouped into one group incident.
 //! - [`maintenance`]: maintenance windows.
 //! - [`settings`]: the engine's environment settings.
 
+pub mod correlate;
 pub mod engine;
 pub mod machine;
 pub mod maintenance;

@@ -48,6 +48,16 @@ pub struct EngineSettings {
         value_parser = parse_quorum
     )]
     pub quorum: Quorum,
+    /// How close together incidents of one organisation must open to be grouped by a shared
+    /// cause (`correlate`); a later member joins an open group at any time. `0s` turns
+    /// correlation off.
+    #[arg(
+        long = "correlation-window",
+        env = "PINGTOWER_CORRELATION_WINDOW",
+        default_value = "5m",
+        value_parser = humantime::parse_duration
+    )]
+    pub correlation_window: Duration,
 }
 
 fn parse_days(s: &str) -> Result<u32, String> {
@@ -74,6 +84,7 @@ impl Default for EngineSettings {
             batch: 1000,
             ledger_retention: Duration::from_secs(48 * 3600),
             quorum: Quorum::Majority,
+            correlation_window: Duration::from_secs(5 * 60),
         }
     }
 }

@@ -4,6 +4,7 @@ mod accounts;
 mod channels;
 mod channels_kinds;
 mod concurrency;
+mod correlation;
 mod edge;
 mod escalation;
 mod health;

@@ -146,6 +146,22 @@ impl Things {
             .execute(&app.pg.pool)
             .await
             .unwrap();
+        let group = Uuid::now_v7();
+        sqlx::query(
+            "insert into incident_groups (id, owner_id, cause, summary, opened_at, members)
+             values ($1, $2, 'ip:192.0.2.1:connect_refused', 'all resolve to 192.0.2.1', now(), 1)",
+        )
+        .bind(group)
+        .bind(owner)
+        .execute(&app.pg.pool)
+        .await
+        .unwrap();
+        sqlx::query("update incidents set group_id = $1 where id = $2")
+            .bind(group)
+            .bind(incident)
+            .execute(&app.pg.pool)
+            .await
+            .unwrap();
         let invitation = send_json(
             c.post(app.url("/api/organisation/invitations")),
             json!({"email": format!("{tag}-guest@example.com"), "role": "viewer"}),
@@ -165,6 +181,7 @@ impl Things {
         ids.insert("/api/escalation-policies/{id}", id(&policy));
         ids.insert("/api/tokens/{id}", id(&token));
         ids.insert("/api/incidents/{id}", incident.to_string());
+        ids.insert("/api/incident-groups/{id}", group.to_string());
         ids.insert("/api/organisation/members/{user_id}", user);
         ids.insert("/api/organisation/invitations/{id}", id(&invitation));
         Things { ids }

@@ -5,6 +5,7 @@
 import type {
   AckInfo,
   AuditPage,
+  IncidentGroup,
   CreatedInvitation,
   Invitation,
   InvitationPreview,
@@ -368,6 +369,9 @@ export class ApiClient {
   }
   incident(id: Uuid): Promise<Incident> {
     return this.request('GET', `/api/incidents/${seg(id)}`);
+  }
+  incidentGroup(id: Uuid): Promise<IncidentGroup> {
+    return this.request('GET', `/api/incident-groups/${seg(id)}`);
   }
   acknowledge(id: Uuid): Promise<Incident> {
     return this.request('POST', `/api/incidents/${seg(id)}/ack`);

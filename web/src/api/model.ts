@@ -295,6 +295,7 @@ export type IncidentReport = Schemas['IncidentReport'];
 export type Evidence = Schemas['Evidence'];
 /** An incident (in a list: without evidence, timeline, reports or notes). */
 export type Incident = Schemas['Incident'];
+export type IncidentGroup = Schemas['IncidentGroup'];
 
 // Status pages and maintenance -----------------------------------------------------------------
 

@@ -481,6 +481,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/incident-groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_group"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/incidents": {
         parameters: {
             query?: never;
@@ -2266,6 +2282,12 @@ export interface components {
             failure_kind: null | components["schemas"]["FailureKind"];
             /**
              * Format: uuid
+             * @description The group incident it belongs to (`GET /api/incident-groups/{id}`): incidents of the
+             *     organisation that opened close together sharing a cause; null when it stands alone.
+             */
+            group_id: string | null;
+            /**
+             * Format: uuid
              * @description Id.
              */
             id: string;
@@ -2302,6 +2324,45 @@ export interface components {
          * @enum {string}
          */
         IncidentEventKind: "opened" | "resolved" | "cert_expiring" | "flapping" | "probe_degraded";
+        /**
+         * @description The OpenAPI description of these routes.
+         *     A group incident: incidents of one organisation that opened close together and share a
+         *     cause signal. Each member keeps its own incident, timeline and uptime; the group resolves
+         *     with its last member.
+         */
+        IncidentGroup: {
+            /**
+             * @description The shared signal: `ip:<address>:<failure kind>`, `host:<name>:<failure kind>`,
+             *     `dns:<resolver>:<rcode>`, `cert:<SHA-256 fingerprint>` or
+             *     `region:<region>:<failure kind>:<phase>`.
+             */
+            cause: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /**
+             * @description Its members, in the order they opened (without evidence, timeline, reports or notes;
+             *     at most 1,000).
+             */
+            members: components["schemas"]["Incident"][];
+            /**
+             * Format: date-time
+             * @description When its first member opened.
+             */
+            opened_at: string;
+            /**
+             * Format: date-time
+             * @description When its last member resolved; null while one is open.
+             */
+            resolved_at: string | null;
+            /**
+             * @description What the members have in common, in words ("all resolve to 203.0.113.7, which refuses
+             *     connections").
+             */
+            summary: string;
+        };
         /** @description A page of incidents, newest first. */
         IncidentList: {
             /** @description The page's items. */
@@ -6456,6 +6517,74 @@ export interface operations {
             };
             /** @description a cookie-authenticated write whose Content-Type is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the group incident and its members */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentGroup"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such group of yours */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -133,6 +133,26 @@ export function pickReport(reports: IncidentReport[], language: string): Inciden
   return sorted.find((r) => r.language === language) ?? sorted[0];
 }
 
+/** The group incident an incident belongs to: what its members share, and each member. */
+function GroupCard(props: { id: string; current: string }) {
+  const group = useAsync(() => api.incidentGroup(props.id), [props.id], 15_000);
+  const g = group.data;
+  if (!g) return null;
+  return (
+    <Section title={t('incidents.group')}>
+      <p data-testid="incident-group">{t('incidents.groupMembers', { n: g.members.length, summary: g.summary })}</p>
+      <ul class="chips">
+        {g.members.map((m) => (
+          <li class={m.id === props.current ? 'pill pill-down' : 'pill'}>
+            <a href={`/incidents/${encodeURIComponent(m.id)}`}>{m.target_name}</a>
+            {m.resolved_at ? '' : ` · ${t('incidents.groupOpen')}`}
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
+
 export function IncidentPage({ id }: { id: string }) {
   const data = useAsync((s) => api.request<Incident>('GET', `/api/incidents/${encodeURIComponent(id)}`, undefined, { signal: s }), [id], 10_000);
   const [note, setNote] = useState('');
@@ -199,6 +219,7 @@ export function IncidentPage({ id }: { id: string }) {
         <dt>{t('incidents.regions')}</dt>
         <dd>{inc.regions.join(', ') || '—'}</dd>
       </dl>
+      {inc.group_id ? <GroupCard id={inc.group_id} current={inc.id} /> : null}
       <div class="two-col">
         <Section title={t('incidents.report')}>
           {report ? <ReportView report={report} /> : <p class="muted" data-testid="report-pending">{t('incidents.reportPending')}</p>}
