@@ -413,7 +413,16 @@ impl Deliverer {
             return Ok(());
         };
         let events: Vec<&IncidentEvent> = fresh.iter().map(|e| &e.payload).collect();
-        let notice = text::digest_notice(event_kind, &events, r.lang, &self.inner.public_url, log_id, Utc::now());
+        let cause = store::shared_cause(pool, &ids).await.map_err(HandlerError::transient)?;
+        let notice = text::digest_notice(
+            event_kind,
+            &events,
+            cause.as_deref(),
+            r.lang,
+            &self.inner.public_url,
+            log_id,
+            Utc::now(),
+        );
         let (sent, content) = self.transmit(r, &notice, (key, &log_kind), None, None).await?;
         let external = sent.as_ref().ok().cloned();
         self.settle(

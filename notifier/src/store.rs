@@ -485,6 +485,22 @@ pub async fn unmuted_channels(
     Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
+/// The cause of the group incident every one of `incidents` belongs to (`None`: they are not
+/// all members of one group).
+pub async fn shared_cause(db: impl PgExecutor<'_>, incidents: &[Uuid]) -> Result<Option<String>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select g.cause, count(*) as "members!" from incidents i join incident_groups g on g.id = i.group_id
+           where i.id = any($1) group by g.id, g.cause"#,
+        incidents
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(match rows.as_slice() {
+        [one] if one.members == incidents.len() as i64 => Some(one.cause.clone()),
+        _ => None,
+    })
+}
+
 /// Disables a channel, saying why in the dashboard.
 pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(

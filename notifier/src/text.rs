@@ -402,9 +402,47 @@ pub fn report_notice(
 
 /// The digest of several incidents' `kind` events (opened or resolved) for one channel: their
 /// names and what failed, at most [`crate::digest::DIGEST_LIMIT`], then "and N more".
+/// A group incident's cause (`incident_groups.cause`, see the backend's `correlate`) in
+/// words; `None` for a cause this notifier cannot read.
+pub fn cause_text(cause: &str, lang: Language) -> Option<String> {
+    use common::i18n::Msg;
+    let (kind, rest) = cause.split_once(':')?;
+    let msg = match kind {
+        "ip" => {
+            let (address, failure) = rest.rsplit_once(':')?;
+            Msg::new("notify-cause-ip").arg("address", address).arg("kind", failure)
+        }
+        "host" => {
+            let (host, failure) = rest.rsplit_once(':')?;
+            Msg::new("notify-cause-host").arg("host", host).arg("kind", failure)
+        }
+        "dns" => {
+            let (resolver, rcode) = rest.rsplit_once(':')?;
+            Msg::new("notify-cause-dns")
+                .arg("resolver", resolver)
+                .arg("rcode", rcode)
+        }
+        "cert" => Msg::new("notify-cause-cert").arg("fingerprint", rest.chars().take(16).collect::<String>()),
+        "region" => {
+            let mut parts = rest.rsplitn(3, ':');
+            let (phase, failure, region) = (parts.next()?, parts.next()?, parts.next()?);
+            Msg::new("notify-cause-region")
+                .arg("region", region)
+                .arg("kind", failure)
+                .arg("phase", phase)
+        }
+        _ => return None,
+    };
+    Some(msg.render(lang))
+}
+
+/// One message for several incidents of a kind; when `cause` is given (every incident is a
+/// member of one group incident), the headline names it: "14 targets are down: all resolve
+/// to 203.0.113.7 (connect_refused)".
 pub fn digest_notice(
     kind: IncidentEventKind,
     events: &[&IncidentEvent],
+    cause: Option<&str>,
     lang: Language,
     public_url: &url::Url,
     key: uuid::Uuid,
@@ -446,7 +484,13 @@ pub fn digest_notice(
         incident_id: None,
         key,
         badge: lang.text(badge),
-        headline: common::i18n::Msg::new(headline).arg("count", count).render(lang),
+        headline: match cause.filter(|_| !resolved).and_then(|c| cause_text(c, lang)) {
+            Some(cause) => common::i18n::Msg::new("notify-headline-digest-cause")
+                .arg("count", count)
+                .arg("cause", cause)
+                .render(lang),
+            None => common::i18n::Msg::new(headline).arg("count", count).render(lang),
+        },
         name: "PingTower".into(),
         facts: Vec::new(),
         text: None,
@@ -518,6 +562,33 @@ pub fn notice_mail(n: &channels::Notice, unsubscribe: &str) -> (String, String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_causes_read_in_both_languages() {
+        assert_eq!(
+            cause_text("ip:2001:db8::7:connect_refused", Language::En).as_deref(),
+            Some("all resolve to 2001:db8::7 (connect_refused)")
+        );
+        assert_eq!(
+            cause_text("dns:192.0.2.53:53:SERVFAIL", Language::Ru).as_deref(),
+            Some("резолвер 192.0.2.53:53 отвечает ошибкой SERVFAIL")
+        );
+        assert_eq!(
+            cause_text("region:eu-west:timeout:connect", Language::En).as_deref(),
+            Some("all fail from eu-west only (timeout in the connect phase) while the other regions see them up")
+        );
+        assert!(
+            cause_text("cert:ab12cd34ef56ab12cd34", Language::En)
+                .unwrap()
+                .contains("ab12cd34ef56ab12…")
+        );
+        assert_eq!(
+            cause_text("host:shop.example.com:http_status", Language::En).as_deref(),
+            Some("all are on shop.example.com (http_status)")
+        );
+        assert_eq!(cause_text("weather:rain", Language::En), None);
+        assert_eq!(cause_text("ip", Language::En), None);
+    }
 
     #[test]
     fn html_escaping_neutralises_markup() {

@@ -155,3 +155,52 @@ async fn a_lone_incident_gets_its_usual_alert_after_the_window() {
     assert_eq!(rows.len(), 1);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_digest_of_one_group_incident_names_the_shared_cause() {
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
+    telegram_chat(&pool, owner, CHAT).await;
+    let mut outages = Vec::new();
+    for n in 0..3 {
+        outages.push(outage(&pool, owner, &format!("svc-{n}")).await);
+    }
+    // The engine grouped them: they all resolve to one refusing address.
+    let group = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into incident_groups (id, owner_id, cause, summary, opened_at, members)
+         values ($1, $2, 'ip:192.0.2.1:connect_refused', 'all resolve to 192.0.2.1', now(), 3)",
+    )
+    .bind(group)
+    .bind(owner)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let ids: Vec<uuid::Uuid> = outages.iter().map(|o| o.incident).collect();
+    sqlx::query("update incidents set group_id = $1 where id = any($2)")
+        .bind(group)
+        .bind(&ids)
+        .execute(&pool)
+        .await
+        .unwrap();
+    env.start_with(config(&env, Duration::from_secs(2)));
+    for o in &outages {
+        env.publish_event(o.event.clone()).await;
+    }
+    env.tg
+        .wait_for("the digest", Duration::from_secs(20), |_| {
+            !env.tg.sent_to(CHAT).is_empty()
+        })
+        .await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 3).await;
+    let sent = env.tg.sent_to(CHAT);
+    assert_eq!(sent.len(), 1, "one message for the group");
+    let text = sent[0].text();
+    assert!(
+        text.contains("3 targets are down: all resolve to 192.0.2.1 (connect_refused)"),
+        "{text}"
+    );
+    for n in 0..3 {
+        assert!(text.contains(&format!("svc-{n}")), "{text}");
+    }
+    env.stop().await;
+}

@@ -52,6 +52,15 @@ notify-headline-digest = { $count ->
     [one] { $count } incident opened at once
    *[other] { $count } incidents opened at once
 }
+notify-headline-digest-cause = { $count ->
+    [one] { $count } target is down: { $cause }
+   *[other] { $count } targets are down: { $cause }
+}
+notify-cause-ip = all resolve to { $address } ({ $kind })
+notify-cause-host = all are on { $host } ({ $kind })
+notify-cause-dns = the resolver { $resolver } fails with { $rcode }
+notify-cause-cert = all present the same rejected certificate { $fingerprint }…
+notify-cause-region = all fail from { $region } only ({ $kind } in the { $phase } phase) while the other regions see them up
 notify-badge-digest-resolved = ✅ RECOVERED
 notify-headline-digest-resolved = { $count ->
     [one] { $count } incident resolved

@@ -53,6 +53,16 @@ notify-headline-digest = { $count ->
     [few] { $count } инцидента открыты одновременно
    *[many] { $count } инцидентов открыты одновременно
 }
+notify-headline-digest-cause = { $count ->
+    [one] { $count } цель недоступна: { $cause }
+    [few] { $count } цели недоступны: { $cause }
+   *[many] { $count } целей недоступны: { $cause }
+}
+notify-cause-ip = все разрешаются в { $address } ({ $kind })
+notify-cause-host = все на { $host } ({ $kind })
+notify-cause-dns = резолвер { $resolver } отвечает ошибкой { $rcode }
+notify-cause-cert = все предъявляют один и тот же отвергнутый сертификат { $fingerprint }…
+notify-cause-region = все недоступны только из { $region } ({ $kind }, фаза { $phase }), остальные регионы их видят
 notify-badge-digest-resolved = ✅ ВОССТАНОВЛЕНО
 notify-headline-digest-resolved = { $count ->
     [one] { $count } инцидент закрыт
