@@ -274,6 +274,7 @@ pub fn opened(incident: Uuid, owner: Uuid, target: Uuid, name: &str) -> Incident
             results: vec![result],
             ..Default::default()
         },
+        caused_by: None,
     }
 }
 
