@@ -4,9 +4,11 @@
 //! - [`machine`]: the pure per-target, per-region state machine.
 //! - [`engine`]: applies batches of results in one transaction (ledger, state, incidents,
 //!   timeline, outbox) and publishes the outbox.
+//! - [`dependencies`]: incidents held while a dependency is down, released when it recovers.
 //! - [`maintenance`]: maintenance windows.
 //! - [`settings`]: the engine's environment settings.
 
+pub mod dependencies;
 pub mod engine;
 pub mod machine;
 pub mod maintenance;

@@ -4,6 +4,7 @@ mod accounts;
 mod channels;
 mod channels_kinds;
 mod concurrency;
+mod dependencies;
 mod edge;
 mod escalation;
 mod health;
