@@ -779,17 +779,27 @@ async fn import_targets(
         ids.push(id);
     }
     // Dependencies once every target exists (they may name each other); an entry without any
-    // keeps a stored target's.
+    // keeps a stored target's. A cycle is told on the first entry of it, on what that entry
+    // changed: its dependencies by name or id, else its tags.
+    let mut fields = Vec::with_capacity(ids.len());
     for (i, d) in deps.into_iter().enumerate() {
-        if let Some((dep_ids, names)) = d {
-            let prefix = format!("targets[{i}].");
-            let this = Some((ids[i], valid[i].name.as_str()));
-            let resolved = dependencies::resolve(&mut tx, org, &prefix, &dep_ids, &names, &named, this).await?;
-            dependencies::set_target(&mut tx, ids[i], &resolved).await?;
-        }
+        let prefix = format!("targets[{i}].");
+        let Some((dep_ids, names)) = d else {
+            fields.push(format!("{prefix}tags"));
+            continue;
+        };
+        let field = if names.is_empty() {
+            "depends_on"
+        } else {
+            "depends_on_names"
+        };
+        fields.push(format!("{prefix}{field}"));
+        let this = Some((ids[i], valid[i].name.as_str()));
+        let resolved = dependencies::resolve(&mut tx, org, &prefix, &dep_ids, &names, &named, this).await?;
+        dependencies::set_target(&mut tx, ids[i], &resolved).await?;
     }
     dependencies::check_acyclic(&mut tx, org, &ids, |at| match ids.iter().position(|id| *id == at) {
-        Some(i) => format!("targets[{i}].depends_on_names"),
+        Some(i) => fields[i].clone(),
         None => "targets".to_owned(),
     })
     .await?;
