@@ -10,7 +10,7 @@
 //! - [`error`]: [`ApiError`], the JSON error every route answers with.
 //! - Domain modules, which know nothing of axum: [`scheduler`], [`incidents`] (the engine),
 //!   [`history`] (the merged result store), [`targets`] (input validation and the
-//!   import/export document), [`validate`], [`quotas`], [`passwords`], [`secrets`],
+//!   import/export document), [`dependencies`] (targets' and tags' dependencies), [`validate`], [`quotas`], [`passwords`], [`secrets`],
 //!   [`ratelimit`], [`cache`], [`twofactor`] (TOTP codes and recovery codes), [`oidc`] (single
 //!   sign-on's protocol side), [`access`] (who may do what in an organisation).
 //! - [`openapi`]: [`openapi::document`], the API contract served at `/api/openapi.json`.
@@ -21,6 +21,7 @@ pub mod access;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod dependencies;
 pub mod error;
 pub mod heartbeats;
 pub mod history;

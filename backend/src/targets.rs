@@ -54,6 +54,31 @@ pub struct TargetInput {
     /// Checks are paused.
     #[serde(default)]
     pub paused: bool,
+    /// Ids of targets of your organisation this one depends on (at most 20 with
+    /// `depends_on_names`). While one of them has an incident open, this target's new incidents
+    /// are linked to it and not notified; if this target is still down when it recovers, it is
+    /// notified then. A target of another organisation or an unknown id is 422 naming
+    /// `depends_on[i]`; the target itself or a cycle (also through tags) is 422 naming the cycle.
+    /// Absent on `PUT` (with `depends_on_names`): the current dependencies stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 20)]
+    pub depends_on: Option<Vec<uuid::Uuid>>,
+    /// The same by name: in an import document, a target of the document or of yours (the
+    /// export writes these, as ids do not travel); elsewhere, of yours (the oldest of that name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 20)]
+    pub depends_on_names: Option<Vec<String>>,
+}
+
+impl TargetInput {
+    /// Takes the dependencies out of the input: `None` when it names none (an update keeps the
+    /// stored ones), else the ids and the names.
+    pub fn take_dependencies(&mut self) -> Option<(Vec<uuid::Uuid>, Vec<String>)> {
+        match (self.depends_on.take(), self.depends_on_names.take()) {
+            (None, None) => None,
+            (ids, names) => Some((ids.unwrap_or_default(), names.unwrap_or_default())),
+        }
+    }
 }
 
 // The fields of `TargetInput` and `Target` again, typed: what validation guarantees is in the types.

@@ -259,6 +259,7 @@ fn opened(incident: Uuid, owner: Uuid, target: Uuid, name: &str) -> IncidentEven
         resolved_at: None,
         pinger_id: None,
         evidence: Evidence::default(),
+        caused_by: None,
     }
 }
 

@@ -65,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
             resolved_at: None,
             pinger_id: None,
             evidence: Evidence::default(),
+            caused_by: None,
         });
     }
 

@@ -192,8 +192,16 @@ impl Deliverer {
     }
 
     /// Handles one event from `incidents.notify`: opened and resolved events of targets wait
-    /// for the mass-outage digest (when it is on); the rest are delivered at once.
+    /// for the mass-outage digest (when it is on); the rest are delivered at once. An event held
+    /// for its cause (a dependency down) is not sent at all: when the cause recovers and the
+    /// incident is still open, the engine publishes its `opened` event again, released.
     pub async fn handle_event(&self, envelope: Envelope<IncidentEvent>) -> Result<(), HandlerError> {
+        if envelope.payload.held() {
+            debug!(incident_id = %envelope.payload.incident_id, kind = envelope.payload.kind.as_str(),
+                "held for its cause; not sent");
+            metrics::counter!(telemetry::HELD_FOR_CAUSE, "kind" => envelope.payload.kind.as_str()).increment(1);
+            return Ok(());
+        }
         // The escalation policies start before anyone is told: their later steps' channels
         // wait for their step.
         escalation::start(&self.inner.pool, &envelope.payload)
@@ -204,7 +212,27 @@ impl Deliverer {
                 .await
                 .map_err(HandlerError::transient);
         }
-        self.deliver_now(envelope).await
+        let released = released(&envelope.payload);
+        let incident = envelope.payload.incident_id;
+        self.deliver_now(envelope).await?;
+        if released {
+            self.follow_released(incident).await?;
+        }
+        Ok(())
+    }
+
+    /// After the alert of a released incident: its report, written while it was held (and not
+    /// sent then), follows as usual (a report arriving later is sent once all the same).
+    async fn follow_released(&self, incident: Uuid) -> Result<(), HandlerError> {
+        let stored = store::stored_report(&self.inner.pool, incident, IncidentEventKind::Opened.as_str())
+            .await
+            .map_err(HandlerError::transient)?;
+        let Some(report) = stored else { return Ok(()) };
+        let report: IncidentReport = serde_json::from_value(report).map_err(HandlerError::permanent)?;
+        let mut envelope = Envelope::new(report);
+        // Written long ago: it waits for no alert (the alert is out).
+        envelope.occurred_at = Utc::now() - chrono::Duration::from_std(self.inner.report_wait).unwrap_or_default();
+        self.handle_report(envelope).await
     }
 
     /// The channels that get `event` now: the owner's (or operators'), available here, and
@@ -591,6 +619,14 @@ impl Deliverer {
         let report = &envelope.payload;
         let pool = &self.inner.pool;
         let event_kind = report.event_kind.as_str();
+        if store::incident_held(pool, report.incident_id)
+            .await
+            .map_err(HandlerError::transient)?
+        {
+            debug!(incident_id = %report.incident_id, "report of an incident held for its cause; not sent");
+            metrics::counter!(telemetry::HELD_FOR_CAUSE, "kind" => format!("report:{event_kind}")).increment(1);
+            return Ok(());
+        }
         let owner = store::incident_owner(pool, report.incident_id)
             .await
             .map_err(HandlerError::transient)?;
@@ -797,6 +833,11 @@ impl Deliverer {
         }
         tg.send(chat, body, None, parent).await.map(|id| id.to_string())
     }
+}
+
+/// Whether `event` is the `opened` event of an incident released by its cause's recovery.
+fn released(event: &IncidentEvent) -> bool {
+    event.kind == IncidentEventKind::Opened && event.caused_by.as_ref().is_some_and(|c| c.released_at.is_some())
 }
 
 /// Whether `r`'s routing rules take `class` of this incident (its target's `tags`) now; quiet

@@ -104,6 +104,12 @@ pub async fn start(pool: &PgPool, event: &IncidentEvent) -> Result<u64, sqlx::Er
         return Ok(0);
     }
     let payload = serde_json::to_value(event).expect("an event serialises");
+    // A released incident (held while a dependency was down) is news from its release on.
+    let from = event
+        .caused_by
+        .as_ref()
+        .and_then(|c| c.released_at)
+        .unwrap_or(event.started_at);
     let mut tx = pool.begin().await?;
     let started = sqlx::query!(
         r#"insert into escalation_runs
@@ -120,7 +126,7 @@ pub async fn start(pool: &PgPool, event: &IncidentEvent) -> Result<u64, sqlx::Er
            on conflict (incident_id, policy_id) do nothing
            returning policy_id, policy_name, steps"#,
         event.incident_id,
-        event.started_at,
+        from,
         payload,
         target.owner_id,
         target.id,
@@ -137,7 +143,7 @@ pub async fn start(pool: &PgPool, event: &IncidentEvent) -> Result<u64, sqlx::Er
             event.incident_id,
             run.policy_id,
             immediate as i32,
-            step_due(&steps, immediate, event.started_at),
+            step_due(&steps, immediate, from),
         )
         .execute(&mut *tx)
         .await?;

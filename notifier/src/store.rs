@@ -135,6 +135,30 @@ pub async fn incident_owner(db: impl PgExecutor<'_>, incident_id: Uuid) -> Resul
     Ok(row.map(|r| (r.owner_id, r.target_id)))
 }
 
+/// Whether `incident` is held for its cause (a dependency down) or resolved while held: nothing
+/// about it is sent (its reports stay in the dashboard until it is released).
+pub async fn incident_held(db: impl PgExecutor<'_>, incident_id: Uuid) -> Result<bool, sqlx::Error> {
+    let state = sqlx::query_scalar!("select notify_state from incidents where id = $1", incident_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(matches!(state.as_deref(), Some("held" | "silent")))
+}
+
+/// The stored report of `incident` for the event `kind` (the llm-service's), if written.
+pub async fn stored_report(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    kind: &str,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select report from incident_reports where incident_id = $1 and event_kind = $2",
+        incident_id,
+        kind
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// What the notification log says about one (incident, channel, kind).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {

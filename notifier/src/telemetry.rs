@@ -13,6 +13,10 @@ common::declare_metrics! {
     /// Channels disabled because the recipient became unreachable, by `channel`.
     counter DISABLED = "pingtower_notifier_channels_disabled_total",
         "Channels disabled because the recipient is unreachable";
+    /// Events and reports not sent because their incident waits for its cause (a dependency
+    /// down), by `kind`.
+    counter HELD_FOR_CAUSE = "pingtower_notifier_held_for_cause_total",
+        "Incident events and reports not sent because their incident waits for its cause";
     /// Bot commands answered, by `command`.
     counter COMMANDS = "pingtower_notifier_commands_total", "Telegram bot commands answered";
 }

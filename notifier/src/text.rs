@@ -107,6 +107,16 @@ pub fn alert(event: &IncidentEvent, lang: Language, link: &str) -> Alert {
     if !event.regions.is_empty() {
         facts.push((lang.text("notify-fact-regions"), one_line(&event.regions.join(", "))));
     }
+    // Held while a dependency was down, sent now that it recovered.
+    if let Some(cause) = &event.caused_by
+        && cause.released_at.is_some()
+        && event.kind == IncidentEventKind::Opened
+    {
+        facts.push((
+            lang.text("notify-fact-dependency"),
+            msg!("notify-dependency-recovered", name = one_line(&cause.target_name)).render(lang),
+        ));
+    }
     Alert {
         badge,
         name,

@@ -510,6 +510,7 @@ export function createMockApi() {
       incidents.set(id, {
         id, owner: uid, target_id: t.id, target_name: t.name, severity: 'critical', opened_at: now(), resolved_at: null, regions: ['default'], failure_kind: 'http_status', acknowledged_at: null,
         evidence: { results: [r], baseline_latency_ms: 42 },
+        caused_by: null, notification: 'notified', effects: [],
         timeline: [{ at: now(), kind: 'opened', message: 'HTTP 503 twice in a row' }],
         reports: [{ incident_id: id, event_kind: 'opened', language: 'en', summary: `${t.name} answers HTTP 503.`, probable_cause: 'The application is overloaded or its database is down.', impact: 'Visitors see an error page.', recommended_actions: ['Check the application logs', 'Check the database'], source: 'rules', claims: [], generated_at: now() }],
         notes: [],

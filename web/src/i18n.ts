@@ -413,6 +413,17 @@ const en = {
   'incidents.severity': 'Severity',
   'incidents.target': 'Target',
 
+  // Explicit dependencies (the target form's picker, the incident page's link to its cause).
+  'deps.label': 'Depends on',
+  'deps.hint': 'While one of these targets is down, this one’s incidents are linked to it and not notified; if this target is still down when it recovers, you are notified then.',
+  'deps.self': 'A target cannot depend on itself.',
+  'deps.max': 'At most {max} dependencies.',
+  'deps.causedBy': 'Caused by',
+  'deps.effects': 'Also down because of it',
+  'deps.held': 'not notified yet: waits for {name} to recover',
+  'deps.released': 'notified when {name} recovered while this target stayed down',
+  'deps.silent': 'never notified: it recovered while {name} was down',
+
   'notif.title': 'Notifications',
   'notif.telegram': 'Telegram',
   'notif.telegramLink': 'Link Telegram',
@@ -1185,6 +1196,16 @@ const ru: Record<MessageKey, string> = {
   'incidents.groupOpen': 'ещё открыт',
   'incidents.severity': 'Важность',
   'incidents.target': 'Цель',
+
+  'deps.label': 'Зависит от',
+  'deps.hint': 'Пока одна из этих целей недоступна, инциденты этой цели связываются с её инцидентом и не рассылаются; если эта цель всё ещё недоступна, когда та восстановится, уведомление придёт тогда.',
+  'deps.self': 'Цель не может зависеть от самой себя.',
+  'deps.max': 'Не больше {max} зависимостей.',
+  'deps.causedBy': 'Причина',
+  'deps.effects': 'Из-за него недоступны также',
+  'deps.held': 'уведомление ещё не отправлено: ждёт восстановления {name}',
+  'deps.released': 'уведомление отправлено, когда {name} восстановилась, а эта цель оставалась недоступной',
+  'deps.silent': 'уведомлений не было: цель восстановилась, пока {name} была недоступна',
 
   'notif.title': 'Уведомления',
   'notif.telegram': 'Telegram',

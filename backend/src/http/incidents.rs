@@ -53,6 +53,10 @@ struct IncidentRow {
     acknowledged_at: Option<DateTime<Utc>>,
     evidence: Value,
     group_id: Option<Uuid>,
+    caused_by: Option<Uuid>,
+    cause_target_id: Option<Uuid>,
+    cause_target_name: Option<String>,
+    notify_state: String,
 }
 
 /// The incidents (joined with their targets) that match `$filter`: one select list for the
@@ -62,8 +66,10 @@ macro_rules! select_incidents {
         sqlx::query_as!(
             IncidentRow,
             r#"select i.id, i.target_id, t.name as target_name, i.severity, i.opened_at, i.resolved_at,
-                      i.regions, i.failure_kind, i.acknowledged_at, i.evidence, i.group_id
-               from incidents i join targets t on t.id = i.target_id "#
+                      i.regions, i.failure_kind, i.acknowledged_at, i.evidence, i.group_id, i.caused_by,
+                      c.target_id as "cause_target_id?", ct.name as "cause_target_name?", i.notify_state
+               from incidents i join targets t on t.id = i.target_id
+               left join incidents c on c.id = i.caused_by left join targets ct on ct.id = c.target_id "#
                 + $filter
             $(, $arg)*
         )
@@ -103,6 +109,17 @@ pub struct Incident {
     pub group_id: Option<Uuid>,
     /// What happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
+    /// The incident that explains this one: a dependency's, open when this one opened (or that
+    /// went down while it was open); null when none.
+    #[schema(required = true)]
+    pub caused_by: Option<IncidentLink>,
+    /// Whether the owner was told: `notified` when it opened; `held` while it waits for
+    /// `caused_by` to resolve (nothing sent yet); `released` when that resolved while this one
+    /// stayed open (notified then); `silent` when it resolved while held (nothing ever sent).
+    #[schema(pattern = "^(notified|held|released|silent)$")]
+    pub notification: String,
+    /// The incidents linked to this one as their cause, oldest first (empty in a list).
+    pub effects: Vec<IncidentLink>,
     /// `IncidentReport`s (crates/common, `messages`), oldest first.
     #[schema(value_type = Vec<common::messages::IncidentReport>)]
     pub reports: Vec<Value>,
@@ -130,11 +147,32 @@ impl Incident {
             acknowledged_at: r.acknowledged_at,
             evidence: if evidence { r.evidence } else { Value::Null },
             group_id: r.group_id,
+            caused_by: match (r.caused_by, r.cause_target_id, r.cause_target_name) {
+                (Some(incident_id), Some(target_id), Some(target_name)) => Some(IncidentLink {
+                    incident_id,
+                    target_id,
+                    target_name,
+                }),
+                _ => None,
+            },
+            notification: r.notify_state,
+            effects: Vec::new(),
             timeline: Vec::new(),
             reports: Vec::new(),
             notes: Vec::new(),
         }
     }
+}
+
+/// Another incident, as a link to it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IncidentLink {
+    /// Its id.
+    pub incident_id: Uuid,
+    /// Its target.
+    pub target_id: Uuid,
+    /// Its target's name.
+    pub target_name: String,
 }
 
 /// A line of an incident's timeline.
@@ -233,6 +271,16 @@ pub async fn load_incident(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult
         TimelineEntry,
         "select at, kind, message from incident_timeline where incident_id = $1 order by at, id",
         id
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    incident.effects = sqlx::query_as!(
+        IncidentLink,
+        "select i.id as incident_id, i.target_id, t.name as target_name
+         from incidents i join targets t on t.id = i.target_id
+         where i.caused_by = $1 and i.owner_id = $2 order by i.opened_at, i.id",
+        id,
+        owner
     )
     .fetch_all(&state.pool)
     .await?;
@@ -401,6 +449,6 @@ async fn get_group(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiR
         add_note,
         get_group
     ),
-    components(schemas(NoteBody, IncidentGroup))
+    components(schemas(NoteBody, IncidentGroup, IncidentLink))
 )]
 pub struct Doc;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod badges;
 pub mod channels;
+pub mod dependencies;
 pub mod edge;
 pub mod escalation;
 pub mod heartbeats;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(twofactor::router())
         .merge(admin::router())
         .merge(targets::router())
+        .merge(dependencies::router())
         .merge(heartbeats::router())
         .merge(history::router())
         .merge(incidents::router())

@@ -1,6 +1,8 @@
 //! Targets: CRUD with validation and owner scoping, the filtered list, import/export
 //! (config as code) and "Test now".
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,6 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::access::Action;
+use crate::dependencies;
 use crate::error::owned_delete;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::http::auth::Caller;
@@ -96,6 +99,10 @@ pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub heartbeat: Option<crate::heartbeats::store::HeartbeatView>,
+    /// Ids of the targets this one depends on (its own; those of its tags are in
+    /// `/api/tag-dependencies`).
+    #[serde(default)]
+    pub depends_on: Vec<Uuid>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -147,12 +154,25 @@ impl From<TargetRow> for Target {
             },
             ping_url: None,
             heartbeat: None,
+            depends_on: Vec::new(),
         }
     }
 }
 
-/// Fills the ping URL and heartbeat state of the heartbeats among `targets`.
+/// Fills the dependencies of `targets`.
+async fn attach_dependencies(state: &AppState, targets: &mut [Target]) -> ApiResult<()> {
+    let ids: Vec<Uuid> = targets.iter().map(|t| t.id).collect();
+    let mut deps = dependencies::of_targets(&state.pool, &ids).await?;
+    for t in targets {
+        t.depends_on = deps.remove(&t.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Fills the ping URL and heartbeat state of the heartbeats among `targets`, and every
+/// target's dependencies.
 async fn attach_heartbeats(state: &AppState, targets: &mut [Target]) -> ApiResult<()> {
+    attach_dependencies(state, targets).await?;
     let ids: Vec<Uuid> = targets.iter().filter(|t| t.kind == "heartbeat").map(|t| t.id).collect();
     if ids.is_empty() {
         return Ok(());
@@ -277,7 +297,8 @@ async fn update_row(
 #[utoipa::path(post, path = "/api/targets", tag = "targets", request_body = TargetInput,
     responses((status = 201, body = Target),
         (status = 413, description = "a byte size over its quota; `field` names it"),
-        (status = 422, description = "a field is invalid or over its quota; `field` names it")))]
+        (status = 422, description = "a field is invalid or over its quota, or a dependency is not yours \
+         (`depends_on[i]`); `field` names it")))]
 async fn create_target(
     Caller { state, user }: Caller,
     body: Result<Json<Value>, ApiError>,
@@ -285,11 +306,18 @@ async fn create_target(
     let org = user.may(Action::Edit)?;
     let Json(body) = body?;
     let limits = quotas::load(&state, org).await?;
-    let valid = validate_input(&state, "", parse_input(body)?, &limits, None).await?;
+    let mut input = parse_input(body)?;
+    let deps = input.take_dependencies();
+    let valid = validate_input(&state, "", input, &limits, None).await?;
     let sealed = seal(&state, "", &valid)?;
     let mut tx = state.pool.begin().await?;
     quotas::reserve(&mut tx, &state, org, quotas::Counted::Targets, 1).await?;
     let id = insert_target(&mut tx, org, "", &valid, &sealed).await?;
+    // Nothing depends on a new target yet: it closes no cycle.
+    if let Some((ids, names)) = deps {
+        let deps = dependencies::resolve(&mut tx, org, "", &ids, &names, &HashMap::new(), None).await?;
+        dependencies::set_target(&mut tx, id, &deps).await?;
+    }
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(load_target(&state, org, id).await?)))
 }
@@ -338,7 +366,9 @@ async fn get_target(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> Api
 }
 
 #[utoipa::path(put, path = "/api/targets/{id}", tag = "targets", params(("id" = Uuid, Path)), request_body = TargetInput,
-    responses((status = 200, body = Target), (status = 404), (status = 413), (status = 422)))]
+    responses((status = 200, body = Target), (status = 404), (status = 413),
+        (status = 422, description = "a field is invalid or over its quota, or a dependency is not yours or closes a \
+         cycle (named in the message: `A → B → A`); `field` names it")))]
 async fn update_target(
     Caller { state, user }: Caller,
     Path(id): Path<Uuid>,
@@ -351,12 +381,31 @@ async fn update_target(
         return Err(ApiError::not_found());
     };
     let limits = quotas::load(&state, org).await?;
-    let valid = validate_input(&state, "", parse_input(body)?, &limits, Some(&old)).await?;
+    let mut input = parse_input(body)?;
+    let deps = input.take_dependencies();
+    let valid = validate_input(&state, "", input, &limits, Some(&old)).await?;
     let sealed = seal(&state, "", &valid)?;
     let mut tx = state.pool.begin().await?;
+    dependencies::lock(&mut tx, org).await?;
     if !update_row(&mut tx, org, id, "", &valid, &sealed).await? {
         return Err(ApiError::not_found());
     }
+    // A cycle is told on what changed: the dependencies, or else the tags.
+    let field = match deps {
+        Some((ids, names)) => {
+            let field = if ids.is_empty() && !names.is_empty() {
+                "depends_on_names"
+            } else {
+                "depends_on"
+            };
+            let deps =
+                dependencies::resolve(&mut tx, org, "", &ids, &names, &HashMap::new(), Some((id, &valid.name))).await?;
+            dependencies::set_target(&mut tx, id, &deps).await?;
+            field
+        }
+        None => "tags",
+    };
+    dependencies::check_acyclic(&mut tx, org, &[id], |_| field.to_owned()).await?;
     tx.commit().await?;
     Ok(Json(load_target(&state, org, id).await?))
 }
@@ -550,6 +599,7 @@ async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>
 // Kept beside `TargetRow`: `query_as!` maps one select list to one struct, and the export reads fewer columns.
 /// One exported target: name, spec, interval, regions, tags, thresholds, paused.
 struct ExportRow {
+    id: Uuid,
     name: String,
     spec: Value,
     interval_seconds: i32,
@@ -585,12 +635,13 @@ async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQu
     let org = user.may(Action::Read)?;
     let rows: Vec<ExportRow> = sqlx::query_as!(
         ExportRow,
-        "select name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
+        "select id, name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
          from targets where owner_id = $1 order by lower(name), id",
         org,
     )
     .fetch_all(&state.pool)
     .await?;
+    let mut depends_on = dependencies::names_of(&state.pool, org).await?;
     let doc = TargetsDocument {
         version: 1,
         targets: rows
@@ -610,6 +661,8 @@ async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQu
                 failure_threshold: Some(r.failure_threshold as u32),
                 success_threshold: Some(r.success_threshold as u32),
                 paused: r.paused,
+                depends_on: None,
+                depends_on_names: Some(depends_on.remove(&r.id).unwrap_or_default()),
             })
             .collect(),
     };
@@ -643,8 +696,8 @@ async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQu
 #[utoipa::path(post, path = "/api/targets/import", tag = "targets",
     request_body(content = TargetsDocument, content_type = "application/json"),
     responses((status = 200, body = ImportOutcome), (status = 413),
-        (status = 422, description = "a field is invalid, a mask matches no stored secret, or the target quota \
-         would be exceeded (nothing is created)")))]
+        (status = 422, description = "a field is invalid, a mask matches no stored secret, a dependency names no \
+         target or closes a cycle, or the target quota would be exceeded (nothing is created)")))]
 async fn import_targets(
     Caller { state, user }: Caller,
     headers: HeaderMap,
@@ -663,8 +716,10 @@ async fn import_targets(
     .await?;
     let mut valid = Vec::with_capacity(doc.targets.len());
     let mut sealed = Vec::with_capacity(doc.targets.len());
-    for (i, t) in doc.targets.into_iter().enumerate() {
+    let mut deps = Vec::with_capacity(doc.targets.len());
+    for (i, mut t) in doc.targets.into_iter().enumerate() {
         let prefix = format!("targets[{i}].");
+        deps.push(t.take_dependencies());
         let old = match stored.iter().find(|r| r.name == t.name.trim()) {
             Some(r) => {
                 let spec: CheckSpec = serde_json::from_value(r.spec.clone()).map_err(ApiError::internal)?;
@@ -704,19 +759,50 @@ async fn import_targets(
     // Before any write: an import over the quota creates nothing.
     quotas::reserve(&mut tx, &state, org, quotas::Counted::Targets, new).await?;
     let mut outcome = ImportOutcome { created: 0, updated: 0 };
+    // The document's targets by name, and in its order.
+    let mut named: HashMap<String, Uuid> = HashMap::new();
+    let mut ids = Vec::with_capacity(valid.len());
     for (i, (t, s)) in valid.iter().zip(&sealed).enumerate() {
         let prefix = format!("targets[{i}].");
-        match existing.iter().find(|(n, _)| *n == t.name) {
+        let id = match existing.iter().find(|(n, _)| *n == t.name) {
             Some((_, id)) => {
                 update_row(&mut tx, org, *id, &prefix, t, s).await?;
                 outcome.updated += 1;
+                *id
             }
             None => {
-                insert_target(&mut tx, org, &prefix, t, s).await?;
                 outcome.created += 1;
+                insert_target(&mut tx, org, &prefix, t, s).await?
             }
-        }
+        };
+        named.insert(t.name.clone(), id);
+        ids.push(id);
     }
+    // Dependencies once every target exists (they may name each other); an entry without any
+    // keeps a stored target's. A cycle is told on the first entry of it, on what that entry
+    // changed: its dependencies by name or id, else its tags.
+    let mut fields = Vec::with_capacity(ids.len());
+    for (i, d) in deps.into_iter().enumerate() {
+        let prefix = format!("targets[{i}].");
+        let Some((dep_ids, names)) = d else {
+            fields.push(format!("{prefix}tags"));
+            continue;
+        };
+        let field = if names.is_empty() {
+            "depends_on"
+        } else {
+            "depends_on_names"
+        };
+        fields.push(format!("{prefix}{field}"));
+        let this = Some((ids[i], valid[i].name.as_str()));
+        let resolved = dependencies::resolve(&mut tx, org, &prefix, &dep_ids, &names, &named, this).await?;
+        dependencies::set_target(&mut tx, ids[i], &resolved).await?;
+    }
+    dependencies::check_acyclic(&mut tx, org, &ids, |at| match ids.iter().position(|id| *id == at) {
+        Some(i) => fields[i].clone(),
+        None => "targets".to_owned(),
+    })
+    .await?;
     tx.commit().await?;
     Ok(Json(outcome))
 }

@@ -16,6 +16,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::dependencies;
 use super::machine::{Context, Effect, MachineState, Observation, Thresholds};
 use super::maintenance::Window;
 use super::settings::EngineSettings;
@@ -377,9 +378,12 @@ impl Engine {
             threshold_days: None,
         };
         let id = Uuid::now_v7();
+        // A dependency down: the incident is linked to its incident and held (not notified).
+        let cause = dependencies::cause_of(tx, &w.target, &w.tags, None).await?;
         let inserted = sqlx::query!(
-            "insert into incidents (id, target_id, owner_id, severity, opened_at, regions, failure_kind, evidence)
-             values ($1, $2, $3, 'down', $4, $5, $6, $7)
+            "insert into incidents (id, target_id, owner_id, severity, opened_at, regions, failure_kind, evidence,
+                 caused_by, notify_state)
+             values ($1, $2, $3, 'down', $4, $5, $6, $7, $8, $9)
              on conflict (target_id) where resolved_at is null do nothing",
             id,
             w.target.id,
@@ -387,7 +391,9 @@ impl Engine {
             at,
             &regions,
             failure_kind.map(FailureKind::as_str),
-            Json(&evidence) as _
+            Json(&evidence) as _,
+            cause.as_ref().map(|c| c.incident_id),
+            if cause.is_some() { "held" } else { "notified" }
         )
         .execute(&mut *tx)
         .await?
@@ -405,6 +411,10 @@ impl Engine {
             &format!("Down in {}: {what}.", regions.join(", ")),
         )
         .await?;
+        if let Some(cause) = &cause {
+            dependencies::hold(tx, id, at, cause).await?;
+        }
+        dependencies::link_dependants(tx, &w.target, id, at).await?;
         if !self.settings.correlation_window.is_zero() {
             let signals = super::correlate::signals(result, &w.target.address, &w.regions, &regions);
             let window = chrono::Duration::from_std(self.settings.correlation_window).unwrap_or(chrono::Duration::MAX);
@@ -420,6 +430,7 @@ impl Engine {
             resolved_at: None,
             pinger_id: None,
             evidence,
+            caused_by: cause.map(|c| c.as_message(true)),
         };
         outbox(tx, result, event).await
     }
@@ -509,6 +520,7 @@ impl Engine {
                 threshold_days: u32::try_from(*threshold).ok(),
                 ..Evidence::default()
             },
+            caused_by: None,
         };
         outbox(tx, result, event).await
     }
@@ -566,6 +578,7 @@ impl Engine {
                         results: vec![strip(r)],
                         ..Evidence::default()
                     },
+                    caused_by: None,
                 };
                 outbox(tx, r, event).await?;
             }
@@ -744,6 +757,9 @@ async fn resolve(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Re
     };
     timeline(tx, id, at, "resolved", "Recovered in every region.").await?;
     super::correlate::member_resolved(tx, id, at).await?;
+    // A held incident becomes silent: its resolution is held too.
+    dependencies::on_resolved(tx, id, at).await?;
+    let caused_by = dependencies::event_cause(tx, id).await?;
     let event = IncidentEvent {
         incident_id: id,
         kind: IncidentEventKind::Resolved,
@@ -759,8 +775,11 @@ async fn resolve(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Re
             baseline_latency_ms: evidence.0.baseline_latency_ms,
             ..Evidence::default()
         },
+        caused_by,
     };
-    outbox(tx, result, event).await
+    outbox(tx, result, event).await?;
+    // The incidents this one held, still open, are released (or keep waiting for another).
+    dependencies::release_held_by(tx, id, at, result).await
 }
 
 async fn flapping(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Result<(), EngineError> {
@@ -776,6 +795,10 @@ async fn flapping(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> R
         )
         .await?;
     }
+    let caused_by = match open {
+        Some(id) => dependencies::event_cause(tx, id).await?,
+        None => None,
+    };
     let event = IncidentEvent {
         incident_id: open.unwrap_or_else(Uuid::now_v7),
         kind: IncidentEventKind::Flapping,
@@ -790,13 +813,19 @@ async fn flapping(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> R
             last_good: w.last_good.clone(),
             ..Evidence::default()
         },
+        caused_by,
     };
     outbox(tx, result, event).await
 }
 
 pub use common::db::timeline;
 
-async fn outbox(tx: &mut PgConnection, cause: &CheckResult, event: IncidentEvent) -> Result<(), EngineError> {
+/// Writes `event` (caused by the result `cause`) to the outbox, in the batch's transaction.
+pub(super) async fn outbox(
+    tx: &mut PgConnection,
+    cause: &CheckResult,
+    event: IncidentEvent,
+) -> Result<(), EngineError> {
     let id = Uuid::now_v7();
     let envelope = Envelope::caused_by(cause.job_id, event).with_message_id(id);
     sqlx::query!(

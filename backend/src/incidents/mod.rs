@@ -5,10 +5,12 @@
 //! - [`engine`]: applies batches of results in one transaction (ledger, state, incidents,
 //!   timeline, outbox) and publishes the outbox.
 //! - [`correlate`]: incidents sharing a cause signal grouped into one group incident.
+//! - [`dependencies`]: incidents held while a dependency is down, released when it recovers.
 //! - [`maintenance`]: maintenance windows.
 //! - [`settings`]: the engine's environment settings.
 
 pub mod correlate;
+pub mod dependencies;
 pub mod engine;
 pub mod machine;
 pub mod maintenance;

@@ -5,6 +5,7 @@ mod channels;
 mod channels_kinds;
 mod concurrency;
 mod correlation;
+mod dependencies;
 mod edge;
 mod escalation;
 mod health;

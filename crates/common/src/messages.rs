@@ -1495,6 +1495,38 @@ pub struct IncidentEvent {
     pub pinger_id: Option<String>,
     /// What the event rests on.
     pub evidence: Evidence,
+    /// The incident this one is linked to (a dependency's, open when this one opened), and
+    /// whether the event is held for it: an event with `held` is stored and shown, never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<CausedBy>,
+}
+
+impl IncidentEvent {
+    /// Whether the event waits for its cause: the notifier sends nothing of it.
+    pub fn held(&self) -> bool {
+        self.caused_by.as_ref().is_some_and(|c| c.held)
+    }
+}
+
+/// The incident that explains another: a dependency's incident, open when the dependant's
+/// opened. While it is open the dependant's events are `held` (not sent); when it resolves and
+/// the dependant is still down, the dependant's `opened` event is published again with
+/// `released_at` and goes out then, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CausedBy {
+    /// The cause's incident.
+    pub incident_id: Uuid,
+    /// The cause's target.
+    pub target_id: Uuid,
+    /// The cause's target's name.
+    pub target_name: String,
+    /// The event is held for the cause: stored and shown, not sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
+    /// When the cause resolved while this incident stayed open: the owner hears of it from
+    /// then on (an escalation counts its steps from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
 }
 
 impl Message for IncidentEvent {
@@ -1767,6 +1799,30 @@ mod tests {
     #[test]
     fn incident_report_json_is_pinned() {
         insta::assert_json_snapshot!(samples::envelope(samples::incident_report()));
+    }
+
+    #[test]
+    fn a_held_event_names_its_cause_and_an_old_event_has_none() {
+        let mut event = samples::incident_event();
+        assert!(!event.held());
+        let json = serde_json::to_value(&event).unwrap();
+        assert!(json.get("caused_by").is_none(), "absent when there is no cause");
+        event.caused_by = Some(CausedBy {
+            incident_id: Uuid::from_u128(7),
+            target_id: Uuid::from_u128(8),
+            target_name: "Database".into(),
+            held: true,
+            released_at: None,
+        });
+        assert!(event.held());
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json["caused_by"],
+            serde_json::json!({"incident_id": Uuid::from_u128(7), "target_id": Uuid::from_u128(8),
+                               "target_name": "Database", "held": true})
+        );
+        let back: IncidentEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
     }
 
     #[test]

@@ -143,6 +143,7 @@ pub fn incident_event() -> IncidentEvent {
             certificate: None,
             threshold_days: None,
         },
+        caused_by: None,
     }
 }
 

@@ -294,6 +294,7 @@ pub fn opened(incident: Uuid, owner: Uuid, target: Uuid, name: &str) -> Incident
             results: vec![result],
             ..Default::default()
         },
+        caused_by: None,
     }
 }
 

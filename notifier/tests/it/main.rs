@@ -4,6 +4,7 @@
 mod alerts;
 mod bot;
 mod crashes;
+mod dependencies;
 mod digest;
 mod email;
 mod escalation;

@@ -882,6 +882,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tag-dependencies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_tag_dependencies"];
+        put: operations["set_tag_dependencies"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/targets": {
         parameters: {
             query?: never;
@@ -2278,6 +2294,9 @@ export interface components {
              * @description Acknowledged; null until someone does.
              */
             acknowledged_at: string | null;
+            caused_by: null | components["schemas"]["IncidentLink"];
+            /** @description The incidents linked to this one as their cause, oldest first (empty in a list). */
+            effects: components["schemas"]["IncidentLink"][];
             evidence: null | components["schemas"]["Evidence"];
             failure_kind: null | components["schemas"]["FailureKind"];
             /**
@@ -2293,6 +2312,12 @@ export interface components {
             id: string;
             /** @description Notes, oldest first. */
             notes: components["schemas"]["IncidentNote"][];
+            /**
+             * @description Whether the owner was told: `notified` when it opened; `held` while it waits for
+             *     `caused_by` to resolve (nothing sent yet); `released` when that resolved while this one
+             *     stayed open (notified then); `silent` when it resolved while held (nothing ever sent).
+             */
+            notification: string;
             /**
              * Format: date-time
              * @description Opened.
@@ -2362,6 +2387,21 @@ export interface components {
              *     connections").
              */
             summary: string;
+        };
+        /** @description Another incident, as a link to it. */
+        IncidentLink: {
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            incident_id: string;
+            /**
+             * Format: uuid
+             * @description Its target.
+             */
+            target_id: string;
+            /** @description Its target's name. */
+            target_name: string;
         };
         /** @description A page of incidents, newest first. */
         IncidentList: {
@@ -3288,6 +3328,29 @@ export interface components {
              */
             organisation_id: string;
         };
+        /** @description A tag's dependencies: every target carrying `tag` depends on `depends_on`. */
+        TagDependency: {
+            /**
+             * @description Ids of targets of your organisation (at most 20); empty: the tag depends on nothing.
+             *     While one of them has an incident open, a new incident of a target carrying the tag is
+             *     linked to it and not notified (until it recovers, if that target is still down).
+             */
+            depends_on: string[];
+            /** @description The tag (trimmed: 1 to 64 characters, no control characters). */
+            tag: string;
+        };
+        /** @description The tags with dependencies, by tag (not paginated: at most 100). */
+        TagDependencyList: {
+            /** @description The page's items. */
+            items: components["schemas"]["TagDependency"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
         /** @description A target as the API shows it. */
         Target: {
             /**
@@ -3295,6 +3358,11 @@ export interface components {
              * @description Created.
              */
             created_at: string;
+            /**
+             * @description Ids of the targets this one depends on (its own; those of its tags are in
+             *     `/api/tag-dependencies`).
+             */
+            depends_on?: string[];
             /**
              * Format: int32
              * @description Failures to open.
@@ -3354,6 +3422,20 @@ export interface components {
         };
         /** @description A target as written by users: the body of POST/PUT and one entry of an export. */
         TargetInput: {
+            /**
+             * @description Ids of targets of your organisation this one depends on (at most 20 with
+             *     `depends_on_names`). While one of them has an incident open, this target's new incidents
+             *     are linked to it and not notified; if this target is still down when it recovers, it is
+             *     notified then. A target of another organisation or an unknown id is 422 naming
+             *     `depends_on[i]`; the target itself or a cycle (also through tags) is 422 naming the cycle.
+             *     Absent on `PUT` (with `depends_on_names`): the current dependencies stay.
+             */
+            depends_on?: string[] | null;
+            /**
+             * @description The same by name: in an import document, a target of the document or of yours (the
+             *     export writes these, as ids do not travel); elsewhere, of yours (the oldest of that name).
+             */
+            depends_on_names?: string[] | null;
             /**
              * Format: int32
              * @description Consecutive failures that open an incident (default 3).
@@ -9059,6 +9141,140 @@ export interface operations {
             };
         };
     };
+    list_tag_dependencies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the tags with dependencies, by tag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagDependencyList"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_tag_dependencies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagDependency"];
+            };
+        };
+        responses: {
+            /** @description the tag's dependencies, replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagDependency"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body's Content-Type is not one the route reads */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `tag` is invalid or would be the 101st with dependencies; `depends_on` has more than 20 or closes a cycle (named in the message: `A → B → A`); `depends_on[i]` is not a target of yours */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_targets: {
         parameters: {
             query?: {
@@ -9204,7 +9420,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is invalid or over its quota; `field` names it */
+            /** @description a field is invalid or over its quota, or a dependency is not yours (`depends_on[i]`); `field` names it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9367,7 +9583,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a field is invalid, a mask matches no stored secret, or the target quota would be exceeded (nothing is created) */
+            /** @description a field is invalid, a mask matches no stored secret, a dependency names no target or closes a cycle, or the target quota would be exceeded (nothing is created) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9619,6 +9835,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description a field is invalid or over its quota, or a dependency is not yours or closes a cycle (named in the message: `A → B → A`); `field` names it */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -444,11 +444,14 @@ function StepMembers(props: { members: Member[]; chosen: string[]; name: string;
 }
 
 /**
- * The targets a policy is attached to: chips of the chosen ones (their names from the first
- * 500 targets, else read one by one) and a search of the user's targets to add more — there
- * may be 10,000.
+ * The targets a policy is attached to (or a target depends on): chips of the chosen ones (their
+ * names from the first 500 targets, else read one by one) and a search of the user's targets to
+ * add more — there may be 10,000. `exclude` is never offered (the target being edited); `max`
+ * chosen at most (the policy's limit by default); `testid` prefixes the test ids.
  */
-function TargetPicker(props: { ids: string[]; onChange: (ids: string[]) => void }) {
+export function TargetPicker(props: { ids: string[]; onChange: (ids: string[]) => void; exclude?: string; max?: number; testid?: string }) {
+  const max = props.max ?? LIMITS.targets;
+  const testid = props.testid ?? 'policy-target';
   const [names, setNames] = useState<Map<string, string | null>>(new Map());
   const [q, setQ] = useState('');
   const [found, setFound] = useState<{ id: string; name: string }[]>([]);
@@ -507,10 +510,10 @@ function TargetPicker(props: { ids: string[]; onChange: (ids: string[]) => void 
   }, [q]);
 
   const chosen = new Set(props.ids);
-  const full = props.ids.length >= LIMITS.targets;
-  const candidates = found.filter((x) => !chosen.has(x.id));
+  const full = props.ids.length >= max;
+  const candidates = found.filter((x) => !chosen.has(x.id) && x.id !== props.exclude);
   return (
-    <div class="esc-targets" data-testid="policy-targets">
+    <div class="esc-targets" data-testid={`${testid}s`}>
       {props.ids.length ? <p class="muted">{tn('targets', props.ids.length)}</p> : null}
       <div class="chips">
         {props.ids.map((id) => {
@@ -519,7 +522,7 @@ function TargetPicker(props: { ids: string[]; onChange: (ids: string[]) => void 
             <button
               type="button"
               class="chip"
-              data-testid="policy-target"
+              data-testid={testid}
               data-target={id}
               title={t('common.remove')}
               onClick={() => props.onChange(props.ids.filter((x) => x !== id))}
@@ -539,7 +542,7 @@ function TargetPicker(props: { ids: string[]; onChange: (ids: string[]) => void 
       />
       <div class="chips">
         {candidates.map((x) => (
-          <button type="button" class="chip" data-testid="policy-target-candidate" disabled={full} onClick={() => props.onChange(toggleId(props.ids, x.id, true, LIMITS.targets))}>
+          <button type="button" class="chip" data-testid={`${testid}-candidate`} disabled={full} onClick={() => props.onChange(toggleId(props.ids, x.id, true, max))}>
             + {x.name}
           </button>
         ))}

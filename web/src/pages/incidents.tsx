@@ -10,6 +10,7 @@ import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
 import { toast, user } from '../session';
+import { notificationNote } from '../state/dependencies';
 
 type Filter = 'open' | 'resolved' | '';
 
@@ -163,6 +164,7 @@ export function IncidentPage({ id }: { id: string }) {
   const inc = data.data;
   const report = pickReport(inc.reports, user.value?.language ?? lang.value);
   const ev = inc.evidence;
+  const notice = notificationNote(inc);
 
   async function ack() {
     await whileBusy(async () => {
@@ -218,6 +220,28 @@ export function IncidentPage({ id }: { id: string }) {
         <dd>{inc.severity}</dd>
         <dt>{t('incidents.regions')}</dt>
         <dd>{inc.regions.join(', ') || '—'}</dd>
+        {inc.caused_by ? (
+          <>
+            <dt>{t('deps.causedBy')}</dt>
+            <dd data-testid="incident-cause">
+              <a href={`/incidents/${inc.caused_by.incident_id}`}>{inc.caused_by.target_name}</a>
+              {notice ? <span class="muted"> · {t(notice.key, notice.vars)}</span> : null}
+            </dd>
+          </>
+        ) : null}
+        {inc.effects.length ? (
+          <>
+            <dt>{t('deps.effects')}</dt>
+            <dd data-testid="incident-effects">
+              {inc.effects.map((e, n) => (
+                <>
+                  {n ? ', ' : ''}
+                  <a href={`/incidents/${e.incident_id}`}>{e.target_name}</a>
+                </>
+              ))}
+            </dd>
+          </>
+        ) : null}
       </dl>
       {inc.group_id ? <GroupCard id={inc.group_id} current={inc.id} /> : null}
       <div class="two-col">

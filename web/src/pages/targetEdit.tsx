@@ -23,6 +23,8 @@ import { slugify } from '../format';
 import { TIME_UNITS, type TimeUnit } from '../state/heartbeat';
 import { browserTimeZone, knownTimeZones } from '../timeZones';
 import { kindLabel } from './overview';
+import { TargetPicker } from './escalation';
+import { MAX_DEPENDS_ON, dependencyErrors, dependencyField } from '../state/dependencies';
 import {
   apiFieldKey,
   buildInput,
@@ -85,13 +87,22 @@ export function TargetEditPage({ id }: { id?: string }) {
   function validate() {
     setSubmitted(true);
     const { input, errors: errs } = buildInput(f, minInterval);
+    // The dependencies' errors show under their picker.
+    for (const [field, msg] of Object.entries({ ...errs, ...dependencyErrors(f.dependsOn, id) })) {
+      const under = dependencyField(field);
+      if (under) {
+        delete errs[field];
+        errs[under] = msg;
+      }
+    }
     setErrors(errs);
     return Object.keys(errs).length ? null : input;
   }
 
   function apiError(e: unknown) {
     if (e instanceof ApiError && e.isValidation) {
-      setErrors({ [apiFieldKey(e.field)]: { text: e.message } });
+      const field = apiFieldKey(e.field);
+      setErrors({ [dependencyField(field) ?? field]: { text: e.message } });
       return;
     }
     setErrors({ _form: { text: errorMessage(e) } });
@@ -193,6 +204,17 @@ export function TargetEditPage({ id }: { id?: string }) {
             </Field>
           ) : null}
           <Check label={t('target.paused')} name="paused" checked={f.paused} onChange={(v) => update((x) => void (x.paused = v))} />
+          <div class={`wide field${errText('depends_on') ? ' invalid' : ''}`} data-field="depends_on">
+            <span class="label">{t('deps.label')}</span>
+            <TargetPicker ids={f.dependsOn} onChange={(ids) => update((x) => void (x.dependsOn = ids))} exclude={id} max={MAX_DEPENDS_ON} testid="dependency" />
+            {errText('depends_on') ? (
+              <span class="error-text" role="alert">
+                {errText('depends_on')}
+              </span>
+            ) : (
+              <span class="hint">{t('deps.hint')}</span>
+            )}
+          </div>
         </div>
       </section>
       <section class="card">

@@ -166,6 +166,7 @@ describe('buildInput', () => {
       spec: { kind: 'heartbeat', cron: '30 2 * * *', timezone: 'Europe/Moscow', grace_seconds: 3600, slug: 'nightly' },
       tags: ['backup'],
       paused: false,
+      depends_on: [],
     });
     expect(buildInput(formFromTarget(input, 'UTC')).input).toEqual(input);
 
