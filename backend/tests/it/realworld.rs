@@ -752,3 +752,83 @@ async fn the_broker_restarting_for_15_s_under_load_is_ridden_out_by_every_proces
     workers.stop().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn twenty_targets_of_one_failing_server_make_one_group_incident_that_resolves_with_them() {
+    // Arrange: twenty targets on the one loopback service, each every 2 s.
+    let suite = Suite::start(&[("default", None)]).await;
+    let (service, app) = (&suite.service, &suite.app);
+    let c = crate::helpers::client();
+    let r = app.login(&c, "owner@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    let mut ids = vec![suite.id];
+    for n in 1..20 {
+        let mut body = target_body(&format!("{}?n={n}", service.url()), &["default"]);
+        body["name"] = json!(format!("shop-{n:02}"));
+        ids.push(id_of(&create_target(app, &c, &body).await));
+    }
+    for id in &ids {
+        wait_for_status(&app.pg.pool, *id, "up", Duration::from_secs(30)).await;
+    }
+
+    // Act: the service fails for everyone.
+    service.set(REFUSE_ALL);
+    let down_at = Instant::now();
+    let bound = Duration::from_secs(K * INTERVAL + 10);
+    let grouped = loop {
+        let members: Vec<(Uuid, i64)> = sqlx::query_as(
+            "select group_id, count(*) from incidents where group_id is not null and resolved_at is null group by group_id",
+        )
+        .fetch_all(&app.pg.pool)
+        .await
+        .unwrap();
+        if members.iter().any(|(_, n)| *n == 20) {
+            break down_at.elapsed();
+        }
+        assert!(down_at.elapsed() < bound, "20 members within {bound:?}: {members:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // Assert: one group of all twenty, named by the address, each with its own incident.
+    let groups: Vec<(Uuid, String, i32)> = sqlx::query_as("select id, cause, members from incident_groups")
+        .fetch_all(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].1, "ip:127.0.0.1:http_status");
+    assert_eq!(groups[0].2, 20);
+    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents")
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(incidents, 20, "one incident per target");
+
+    // The service comes back: the group resolves with its last member.
+    service.set(SERVE_ALL);
+    let back = Instant::now();
+    loop {
+        let resolved: bool = sqlx::query_scalar("select resolved_at is not null from incident_groups where id = $1")
+            .bind(groups[0].0)
+            .fetch_one(&app.pg.pool)
+            .await
+            .unwrap();
+        let open: i64 = sqlx::query_scalar("select count(*) from incidents where resolved_at is null")
+            .fetch_one(&app.pg.pool)
+            .await
+            .unwrap();
+        assert!(
+            !resolved || open == 0,
+            "the group resolved while {open} members were open"
+        );
+        if resolved {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(M * INTERVAL + 20),
+            "the group resolves"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("grouped 20 members {grouped:?} after the service failed");
+    suite.stop().await;
+}
