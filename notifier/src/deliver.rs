@@ -424,13 +424,24 @@ impl Deliverer {
                 fresh.push(*e);
             }
         }
-        match fresh.as_slice() {
-            [] => return Ok(()),
-            [one] => return self.deliver_event(one, r).await,
-            _ => {}
+        if fresh.is_empty() {
+            return Ok(());
         }
         let mut ids: Vec<Uuid> = fresh.iter().map(|e| e.payload.incident_id).collect();
         ids.sort();
+        // Members of one group incident: the message names the cause; members joining a group
+        // this channel has heard of are one update, never an alert each.
+        let cause = store::shared_cause(pool, &ids).await.map_err(HandlerError::transient)?;
+        let update = event_kind == IncidentEventKind::Opened
+            && cause.is_some()
+            && store::group_announced(pool, &ids, r.channel_id)
+                .await
+                .map_err(HandlerError::transient)?;
+        if let [one] = fresh.as_slice()
+            && !update
+        {
+            return self.deliver_event(one, r).await;
+        }
         let log_kind = format!("digest:{kind}");
         let key = digest::digest_key(r.channel_id, kind, &ids);
         let _in_flight = self.in_flight(key, r.channel_id, &log_kind)?;
@@ -441,11 +452,10 @@ impl Deliverer {
             return Ok(());
         };
         let events: Vec<&IncidentEvent> = fresh.iter().map(|e| &e.payload).collect();
-        let cause = store::shared_cause(pool, &ids).await.map_err(HandlerError::transient)?;
         let notice = text::digest_notice(
             event_kind,
             &events,
-            cause.as_deref(),
+            cause.as_deref().map(|key| text::Cause { key, update }),
             r.lang,
             &self.inner.public_url,
             log_id,

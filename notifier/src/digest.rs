@@ -133,11 +133,10 @@ async fn flush(deliverer: &Deliverer, pool: &PgPool, owner: Uuid, kind: &str) ->
     Ok(())
 }
 
-/// Each channel concerned gets its one event as usual, or one digest of its several.
+/// Each channel concerned gets its one event as usual, or one digest of its several (and a
+/// member joining a group incident the channel heard of, one update: see
+/// `Deliverer::deliver_digest`).
 async fn deliver(deliverer: &Deliverer, envelopes: &[Envelope<IncidentEvent>]) -> Result<(), HandlerError> {
-    if let [one] = envelopes {
-        return deliverer.deliver_now(one.clone()).await;
-    }
     let mut by_channel: BTreeMap<Uuid, (Recipient, Vec<&Envelope<IncidentEvent>>)> = BTreeMap::new();
     for envelope in envelopes {
         for r in deliverer.recipients_of(envelope).await? {
@@ -150,10 +149,7 @@ async fn deliver(deliverer: &Deliverer, envelopes: &[Envelope<IncidentEvent>]) -
     }
     let mut failed = None;
     for (recipient, list) in by_channel.into_values() {
-        let result = match list.as_slice() {
-            [one] => deliverer.deliver_event(one, &recipient).await,
-            several => deliverer.deliver_digest(&recipient, several).await,
-        };
+        let result = deliverer.deliver_digest(&recipient, &list).await;
         if let Err(e) = result {
             failed = Some(e);
         }

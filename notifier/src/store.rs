@@ -525,6 +525,23 @@ pub async fn shared_cause(db: impl PgExecutor<'_>, incidents: &[Uuid]) -> Result
     })
 }
 
+/// Whether `channel` was sent the alert of another member of the group incident the first of
+/// `incidents` belongs to.
+pub async fn group_announced(db: impl PgExecutor<'_>, incidents: &[Uuid], channel: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (
+               select 1 from notification_log l join incidents i on i.id = l.incident_id
+               where l.channel_id = $2 and l.kind = 'opened' and l.status = 'sent'
+                 and not (l.incident_id = any($1))
+                 and i.group_id = (select group_id from incidents where id = ($1::uuid[])[1])
+           ) as "announced!""#,
+        incidents,
+        channel
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Disables a channel, saying why in the dashboard.
 pub async fn disable_channel(db: impl PgExecutor<'_>, channel_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(

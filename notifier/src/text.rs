@@ -446,13 +446,22 @@ pub fn cause_text(cause: &str, lang: Language) -> Option<String> {
     Some(msg.render(lang))
 }
 
+/// The group incident a digest's incidents all belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct Cause<'a> {
+    /// Its cause (`incident_groups.cause`).
+    pub key: &'a str,
+    /// The channel heard of the group already: these incidents joined it since.
+    pub update: bool,
+}
+
 /// One message for several incidents of a kind; when `cause` is given (every incident is a
 /// member of one group incident), the headline names it: "14 targets are down: all resolve
 /// to 203.0.113.7 (connect_refused)".
 pub fn digest_notice(
     kind: IncidentEventKind,
     events: &[&IncidentEvent],
-    cause: Option<&str>,
+    cause: Option<Cause<'_>>,
     lang: Language,
     public_url: &url::Url,
     key: uuid::Uuid,
@@ -494,11 +503,18 @@ pub fn digest_notice(
         incident_id: None,
         key,
         badge: lang.text(badge),
-        headline: match cause.filter(|_| !resolved).and_then(|c| cause_text(c, lang)) {
-            Some(cause) => common::i18n::Msg::new("notify-headline-digest-cause")
-                .arg("count", count)
-                .arg("cause", cause)
-                .render(lang),
+        headline: match cause
+            .filter(|_| !resolved)
+            .and_then(|c| cause_text(c.key, lang).map(|text| (text, c.update)))
+        {
+            Some((cause, update)) => common::i18n::Msg::new(if update {
+                "notify-headline-group-update"
+            } else {
+                "notify-headline-digest-cause"
+            })
+            .arg("count", count)
+            .arg("cause", cause)
+            .render(lang),
             None => common::i18n::Msg::new(headline).arg("count", count).render(lang),
         },
         name: "PingTower".into(),

@@ -202,5 +202,29 @@ async fn a_digest_of_one_group_incident_names_the_shared_cause() {
     for n in 0..3 {
         assert!(text.contains(&format!("svc-{n}")), "{text}");
     }
+
+    // A fourth member joins later: one update naming the group, not an alert of its own.
+    let late = outage(&pool, owner, "svc-3").await;
+    sqlx::query("update incidents set group_id = $1 where id = $2")
+        .bind(group)
+        .bind(late.incident)
+        .execute(&pool)
+        .await
+        .unwrap();
+    env.publish_event(late.event.clone()).await;
+    env.tg
+        .wait_for("the update", Duration::from_secs(20), |_| {
+            env.tg.sent_to(CHAT).len() >= 2
+        })
+        .await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 4).await;
+    let sent = env.tg.sent_to(CHAT);
+    assert_eq!(sent.len(), 2, "one update for the joining member");
+    let text = sent[1].text();
+    assert!(
+        text.contains("1 more target joined the outage: all resolve to 192.0.2.1 (connect_refused)")
+            && text.contains("svc-3"),
+        "{text}"
+    );
     env.stop().await;
 }

@@ -58,6 +58,10 @@ notify-headline-digest-cause = { $count ->
     [one] { $count } target is down: { $cause }
    *[other] { $count } targets are down: { $cause }
 }
+notify-headline-group-update = { $count ->
+    [one] { $count } more target joined the outage: { $cause }
+   *[other] { $count } more targets joined the outage: { $cause }
+}
 notify-cause-ip = all resolve to { $address } ({ $kind })
 notify-cause-host = all are on { $host } ({ $kind })
 notify-cause-dns = the resolver { $resolver } fails with { $rcode }

@@ -60,6 +60,11 @@ notify-headline-digest-cause = { $count ->
     [few] { $count } цели недоступны: { $cause }
    *[many] { $count } целей недоступны: { $cause }
 }
+notify-headline-group-update = { $count ->
+    [one] К сбою добавилась ещё { $count } цель: { $cause }
+    [few] К сбою добавились ещё { $count } цели: { $cause }
+   *[many] К сбою добавились ещё { $count } целей: { $cause }
+}
 notify-cause-ip = все разрешаются в { $address } ({ $kind })
 notify-cause-host = все на { $host } ({ $kind })
 notify-cause-dns = резолвер { $resolver } отвечает ошибкой { $rcode }
