@@ -54,6 +54,11 @@ pub struct TargetInput {
     /// Checks are paused.
     #[serde(default)]
     pub paused: bool,
+    /// When latency counts as slow against the target's baseline. Omitted: the stored
+    /// settings stay (the defaults for a new target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub baseline: Option<crate::baselines::BaselineInput>,
 }
 
 // The fields of `TargetInput` and `Target` again, typed: what validation guarantees is in the types.
@@ -76,6 +81,8 @@ pub struct ValidTarget {
     pub success_threshold: u32,
     /// Paused.
     pub paused: bool,
+    /// Baseline settings to store (`None`: leave them as they are).
+    pub baseline: Option<crate::baselines::BaselineSettings>,
 }
 
 impl std::fmt::Debug for ValidTarget {
@@ -210,8 +217,11 @@ pub async fn validate_input(
         return Err(ApiError::validation(f("kind"), "kind must match spec.kind"));
     }
     spec_quotas(&f("spec"), &spec, q)?;
+    let baseline = crate::baselines::settings::validate(prefix, input.baseline, spec.kind() == CheckKind::Heartbeat)?;
     if let CheckSpec::Heartbeat(h) = &spec {
-        return heartbeat_target(prefix, name, h.clone(), &input.tags, input.paused, state, limits).await;
+        let mut t = heartbeat_target(prefix, name, h.clone(), &input.tags, input.paused, state, limits).await?;
+        t.baseline = baseline;
+        return Ok(t);
     }
     secrets::resolve(&f("spec"), &mut spec, old)?;
     let interval = input
@@ -310,6 +320,7 @@ pub async fn validate_input(
         regions,
         tags,
         paused: input.paused,
+        baseline,
     })
 }
 
@@ -357,6 +368,7 @@ async fn heartbeat_target(
         failure_threshold: 1,
         success_threshold: 1,
         paused,
+        baseline: None,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod badges;
+pub mod baselines;
 pub mod channels;
 pub mod edge;
 pub mod escalation;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(twofactor::router())
         .merge(admin::router())
         .merge(targets::router())
+        .merge(baselines::router())
         .merge(heartbeats::router())
         .merge(history::router())
         .merge(incidents::router())

@@ -96,6 +96,9 @@ pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub heartbeat: Option<crate::heartbeats::store::HeartbeatView>,
+    /// Latency baseline settings, and whether they judge now.
+    #[serde(default)]
+    pub baseline: crate::baselines::BaselineView,
 }
 
 #[derive(sqlx::FromRow)]
@@ -147,6 +150,7 @@ impl From<TargetRow> for Target {
             },
             ping_url: None,
             heartbeat: None,
+            baseline: Default::default(),
         }
     }
 }
@@ -187,6 +191,7 @@ pub(crate) async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiR
     .ok_or_else(ApiError::not_found)?;
     let mut target = [Target::from(row)];
     attach_heartbeats(state, &mut target).await?;
+    crate::http::baselines::attach(state, &mut target).await?;
     let [target] = target;
     Ok(target)
 }
@@ -245,6 +250,9 @@ async fn insert_target(
     .execute(&mut *conn)
     .await?;
     crate::heartbeats::store::sync(conn, owner, id, &t.spec, t.paused, &format!("{prefix}spec.slug")).await?;
+    if let Some(b) = &t.baseline {
+        crate::baselines::store::save_settings(conn, id, b).await?;
+    }
     Ok(id)
 }
 
@@ -271,6 +279,9 @@ async fn update_row(
         return Ok(false);
     }
     crate::heartbeats::store::sync(conn, owner, id, &t.spec, t.paused, &format!("{prefix}spec.slug")).await?;
+    if let Some(b) = &t.baseline {
+        crate::baselines::store::save_settings(conn, id, b).await?;
+    }
     Ok(true)
 }
 
@@ -536,6 +547,7 @@ async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>
     let next = offset + rows.len() as i64;
     let mut items: Vec<Target> = rows.into_iter().map(Target::from).collect();
     attach_heartbeats(&state, &mut items).await?;
+    crate::http::baselines::attach(&state, &mut items).await?;
     Ok(Json(TargetList {
         next_cursor: (next < total && !items.is_empty()).then(|| encode_cursor(next)),
         total,
@@ -550,6 +562,7 @@ async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>
 // Kept beside `TargetRow`: `query_as!` maps one select list to one struct, and the export reads fewer columns.
 /// One exported target: name, spec, interval, regions, tags, thresholds, paused.
 struct ExportRow {
+    id: Uuid,
     name: String,
     spec: Value,
     interval_seconds: i32,
@@ -585,12 +598,14 @@ async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQu
     let org = user.may(Action::Read)?;
     let rows: Vec<ExportRow> = sqlx::query_as!(
         ExportRow,
-        "select name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
+        "select id, name, spec, interval_seconds, regions, tags, failure_threshold, success_threshold, paused \
          from targets where owner_id = $1 order by lower(name), id",
         org,
     )
     .fetch_all(&state.pool)
     .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let baselines = crate::baselines::store::load_many(&state.pool, &ids).await?;
     let doc = TargetsDocument {
         version: 1,
         targets: rows
@@ -610,6 +625,7 @@ async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQu
                 failure_threshold: Some(r.failure_threshold as u32),
                 success_threshold: Some(r.success_threshold as u32),
                 paused: r.paused,
+                baseline: baselines.get(&r.id).and_then(|b| b.settings.as_input()),
             })
             .collect(),
     };
