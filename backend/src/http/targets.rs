@@ -98,6 +98,7 @@ pub struct Target {
     pub heartbeat: Option<crate::heartbeats::store::HeartbeatView>,
     /// Latency baseline settings, and whether they judge now.
     #[serde(default)]
+    #[schema(required = true)]
     pub baseline: crate::baselines::BaselineView,
 }
 

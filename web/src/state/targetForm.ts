@@ -19,6 +19,7 @@ import type {
 import { SECRET_MASK } from '../api/model';
 import { formatStatusRanges, parseStatusRanges, splitList } from '../format';
 import type { MessageKey } from '../i18n';
+import { baselineDraft, buildBaseline, emptyBaselineDraft, type BaselineDraft } from './baseline';
 import { buildHeartbeatSpec, emptyHeartbeatDraft, heartbeatDraft, type HeartbeatDraft } from './heartbeat';
 
 export interface AssertionDraft {
@@ -127,6 +128,8 @@ export interface FormState {
   };
   /** A heartbeat's schedule, grace time and slug; it has no interval, regions or thresholds of its own. */
   heartbeat: HeartbeatDraft;
+  /** Latency baseline settings (not for heartbeats). */
+  baseline: BaselineDraft;
 }
 
 /** A new target's form; `timezone` (the browser's) is where a heartbeat's cron schedule is read. */
@@ -167,6 +170,7 @@ export function emptyForm(minInterval = 60, regions: string[] = ['default'], tim
     tls: { host: '', port: '443', sni: '', warnDays: '14', timeoutMs: '10000', starttls: '' },
     icmp: { host: '', count: '3', intervalMs: '200', timeoutMs: '1000', payloadSize: '56', degradedLossPercent: '', degradedAboveMs: '' },
     heartbeat: emptyHeartbeatDraft(timezone),
+    baseline: emptyBaselineDraft(),
   };
 }
 
@@ -188,6 +192,7 @@ export function formFromTarget(t: Target | TargetInput, timezone = 'UTC'): FormS
   f.failureThreshold = str(t.failure_threshold, '3');
   f.successThreshold = str(t.success_threshold, '2');
   f.paused = t.paused ?? false;
+  f.baseline = baselineDraft(t.baseline);
   const s = t.spec;
   switch (s.kind) {
     case 'http':
@@ -531,6 +536,7 @@ export function buildInput(f: FormState, minInterval = 1): { input: TargetInput;
     failure_threshold: int(ctx, 'failure_threshold', f.failureThreshold, 1, 100) ?? 3,
     success_threshold: int(ctx, 'success_threshold', f.successThreshold, 1, 100) ?? 2,
     paused: f.paused,
+    baseline: buildBaseline(f.baseline, ctx.errors),
   };
   // An ICMP check's time is its echoes' schedule plus the last reply's wait.
   const timeout = spec.kind === 'icmp' ? icmpTotalMs(spec) : spec.timeout_ms;
