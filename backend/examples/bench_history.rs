@@ -15,8 +15,12 @@
 //! 3. **Incident engine**: `BENCH_RESULTS` results (default 100,000) over the same targets queued
 //!    on `results.incidents`, then drained by the engine; results/s (goal ≥ 5,000). Each target
 //!    fails 5 checks in a row once every `BENCH_OUTAGE_EVERY` checks (default 400), so incidents
-//!    open and resolve throughout. `BENCH_ONLY=engine` skips the data and the reads;
-//!    `BENCH_ENGINE_BATCH` sets the engine's batch size (default 1000, as in production).
+//!    open and resolve throughout; half-way between outages it is ten times slower than usual for
+//!    5 checks, which its latency baseline (computed from the generated history before the
+//!    engine starts, and timed) turns into a degraded incident. `BENCH_ONLY=engine` skips the
+//!    data, the reads and the baselines; `BENCH_BASELINES=off` skips the baselines (no latency
+//!    is judged) and `BENCH_SLOW=off` the slow stretches; `BENCH_ENGINE_BATCH` sets the engine's
+//!    batch size (default 1000, as in production).
 //!
 //! `cargo run --release -p backend --example bench_history`
 //! (quick: `BENCH_TARGETS=100 BENCH_DAYS=3 BENCH_ARCHIVED_DAYS=5 BENCH_RESULTS=10000`)
@@ -217,7 +221,7 @@ async fn measure(
 
 /// `n` results over `targets` in time order: mostly up, some outages long enough to open and
 /// resolve incidents.
-fn engine_results(targets: &[Uuid], n: usize, outage_every: usize) -> Vec<CheckResult> {
+fn engine_results(targets: &[Uuid], n: usize, outage_every: usize, slow_stretches: bool) -> Vec<CheckResult> {
     let per_target = n.div_ceil(targets.len());
     let start = Utc::now() - TimeDelta::seconds(per_target as i64 * 60);
     let mut rng = rand::rng();
@@ -232,9 +236,15 @@ fn engine_results(targets: &[Uuid], n: usize, outage_every: usize) -> Vec<CheckR
             r.job_id = Uuid::now_v7();
             r.target_id = *target;
             r.started_at = start + TimeDelta::seconds(step as i64 * 60);
-            r.finished_at = r.started_at + TimeDelta::milliseconds(rng.random_range(40..400));
+            // The generated history's latency (40–200 ms); ten times that for 5 checks half-way
+            // between outages (slow against the baseline).
+            let phase = (step + k) % outage_every;
+            let slow = slow_stretches && (outage_every / 2..outage_every / 2 + 5).contains(&phase);
+            let ms = rng.random_range(40..200) * if slow { 10 } else { 1 };
+            r.duration_ms = ms;
+            r.finished_at = r.started_at + TimeDelta::milliseconds(i64::from(ms));
             // Down for 5 checks in a row once every `outage_every`, at an offset per target.
-            if (step + k) % outage_every < 5 {
+            if phase < 5 {
                 r.outcome = Outcome::Down;
             } else {
                 r.outcome = Outcome::Up;
@@ -399,13 +409,31 @@ async fn main() {
     let owner: Uuid = me["id"].as_str().unwrap().parse().unwrap();
     let targets = insert_targets(&pg.pool, owner, n_targets).await;
 
+    let off = |name: &str| std::env::var(name).is_ok_and(|v| v == "off");
     if !engine_only {
         reads(&pg, &broker, &ch, &client, &targets, days, archived_days, requests).await;
+    }
+    if !engine_only && !off("BENCH_BASELINES") {
+        // The latency baselines, as the scheduler's leader computes them every hour.
+        let t = Instant::now();
+        let store = backend::history::Store {
+            pg: pg.pool.clone(),
+            ch: ch.client.clone(),
+        };
+        let done = backend::baselines::refresh(&pg.pool, &store, Utc::now())
+            .await
+            .expect("baselines refresh");
+        println!(
+            "latency baselines of {} targets ({} with history) refreshed in {:.1} s",
+            done.targets,
+            done.with_history,
+            t.elapsed().as_secs_f64()
+        );
     }
     app.stop().await;
 
     // The incident engine: results queued first, then drained.
-    let results = engine_results(&targets, n_results, outage_every);
+    let results = engine_results(&targets, n_results, outage_every, !off("BENCH_SLOW"));
     let publisher = Publisher::new(
         broker.broker("bench-publisher", CancellationToken::new()),
         Duration::from_secs(30),
@@ -439,13 +467,14 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = t.elapsed().as_secs_f64();
-    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents")
-        .fetch_one(&pg.pool)
-        .await
-        .unwrap();
+    let (incidents, degraded): (i64, i64) =
+        sqlx::query_as("select count(*), count(*) filter (where severity = 'degraded') from incidents")
+            .fetch_one(&pg.pool)
+            .await
+            .unwrap();
     let rate = n_results as f64 / secs;
     println!(
-        "incident engine: {n_results} results over {n_targets} targets in {secs:.1} s = {rate:.0} results/s, {incidents} incidents opened (goal ≥ 5,000/s: {})",
+        "incident engine: {n_results} results over {n_targets} targets in {secs:.1} s = {rate:.0} results/s, {incidents} incidents opened ({degraded} of them slow responses) (goal ≥ 5,000/s: {})",
         if rate >= 5000.0 { "met" } else { "NOT met" }
     );
     app.stop().await;

@@ -9,6 +9,7 @@
 //! - [`config`]: [`Cli`], [`Config`], [`config::ApiConfig`]: command line and environment.
 //! - [`error`]: [`ApiError`], the JSON error every route answers with.
 //! - Domain modules, which know nothing of axum: [`scheduler`], [`incidents`] (the engine),
+//!   [`baselines`] (latency baselines and the slow-response judgement),
 //!   [`history`] (the merged result store), [`targets`] (input validation and the
 //!   import/export document), [`dependencies`] (targets' and tags' dependencies), [`validate`], [`quotas`], [`passwords`], [`secrets`],
 //!   [`ratelimit`], [`cache`], [`twofactor`] (TOTP codes and recovery codes), [`oidc`] (single
@@ -18,6 +19,7 @@
 //! - [`run_with_listeners`] / [`run_with`]: the service, startable inside a test.
 
 pub mod access;
+pub mod baselines;
 pub mod cache;
 pub mod clock;
 pub mod config;
@@ -206,6 +208,8 @@ pub async fn run_with_listeners(
         .then(|| incidents::spawn(state.clone(), state.config.api.engine.clone(), shutdown.clone()));
     let scheduler = if state.config.api.scheduler {
         let deps = scheduler_deps(&state, state.config.api.clock)?;
+        // The scheduler's leader also refreshes the latency baselines, hourly.
+        baselines::spawn_refresher(state.clone(), deps.stats.clone(), shutdown.clone());
         Some(tokio::spawn(scheduler::run(deps, shutdown.clone())))
     } else {
         None

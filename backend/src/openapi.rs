@@ -48,6 +48,7 @@ pub fn document() -> Document {
         crate::http::admin::Doc::openapi(),
         crate::http::targets::Doc::openapi(),
         crate::http::dependencies::Doc::openapi(),
+        crate::http::baselines::Doc::openapi(),
         crate::http::heartbeats::Doc::openapi(),
         crate::http::history::Doc::openapi(),
         crate::http::incidents::Doc::openapi(),

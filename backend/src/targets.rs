@@ -68,6 +68,11 @@ pub struct TargetInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 20)]
     pub depends_on_names: Option<Vec<String>>,
+    /// When latency counts as slow against the target's baseline. Omitted: the stored
+    /// settings stay (the defaults for a new target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub baseline: Option<crate::baselines::BaselineInput>,
 }
 
 impl TargetInput {
@@ -101,6 +106,8 @@ pub struct ValidTarget {
     pub success_threshold: u32,
     /// Paused.
     pub paused: bool,
+    /// Baseline settings to store (`None`: leave them as they are).
+    pub baseline: Option<crate::baselines::BaselineSettings>,
 }
 
 impl std::fmt::Debug for ValidTarget {
@@ -235,8 +242,11 @@ pub async fn validate_input(
         return Err(ApiError::validation(f("kind"), "kind must match spec.kind"));
     }
     spec_quotas(&f("spec"), &spec, q)?;
+    let baseline = crate::baselines::settings::validate(prefix, input.baseline, spec.kind() == CheckKind::Heartbeat)?;
     if let CheckSpec::Heartbeat(h) = &spec {
-        return heartbeat_target(prefix, name, h.clone(), &input.tags, input.paused, state, limits).await;
+        let mut t = heartbeat_target(prefix, name, h.clone(), &input.tags, input.paused, state, limits).await?;
+        t.baseline = baseline;
+        return Ok(t);
     }
     secrets::resolve(&f("spec"), &mut spec, old)?;
     let interval = input
@@ -335,6 +345,7 @@ pub async fn validate_input(
         regions,
         tags,
         paused: input.paused,
+        baseline,
     })
 }
 
@@ -382,6 +393,7 @@ async fn heartbeat_target(
         failure_threshold: 1,
         success_threshold: 1,
         paused,
+        baseline: None,
     })
 }
 

@@ -129,7 +129,9 @@ export function createMockApi() {
       { ...client, received_at: at(72), event: 'exit_status', exit_status: 1, body: 'pg_dump: error: connection refused', duration_ms: 800, result_id: randomUUID() },
     ].map((p) => (t.paused ? { ...p, result_id: null } : p));
   }
-  const pub = ({ owner, ...t }) => t;
+  // The stored `baseline` is the input's settings; the API shows them with `active`.
+  const baselineView = (b) => ({ enabled: b?.enabled ?? null, factor: b?.factor ?? 3, min_increase_ms: b?.min_increase_ms ?? 100, active: b?.enabled === true });
+  const pub = ({ owner, ...t }) => ({ ...t, baseline: baselineView(t.baseline) });
   function fakeResult(targetId, spec, outcome = 'up') {
     const started = new Date(Date.now() - 800);
     if (spec.kind === 'heartbeat') {
@@ -365,6 +367,16 @@ export function createMockApi() {
           step_seconds: stepS,
           points: v.map((x, i) => ({ t: new Date(from + i * stepS * 1000).toISOString(), total: pc(x + 12), dns: pc(2), connect: pc(3), tls: pc(5), ttfb: pc(x), transfer: pc(2) })),
         });
+      }
+      if (sub === '/baseline') {
+        // Usual latency around 40 ms at night and 70 ms by day (UTC), as the backend computes it hourly.
+        const settings = baselineView(t.baseline);
+        const hours = Array.from({ length: 168 }, (_, h) => {
+          const p50 = (h % 24 >= 8 && h % 24 < 20 ? 70 : 40) + (h % 5);
+          const p95 = p50 * 1.5;
+          return { hour_of_week: h, p50_ms: p50, p95_ms: p95, limit_ms: Math.max(p95 * settings.factor, p95 + settings.min_increase_ms), samples: 48, fallback: false };
+        });
+        return json(res, 200, { settings, computed_at: now(), history_from: new Date(Date.now() - 28 * 864e5).toISOString(), all_hours: { p50_ms: 55, p95_ms: 82, samples: 8064 }, hours });
       }
       if (sub === '/incidents') return json(res, 200, { items: [...incidents.values()].filter((i) => i.target_id === t.id), total: 0, next_cursor: null });
       if (sub === '/channels') return json(res, 200, { channel_ids: m === 'PUT' ? (await body(req)).json().channel_ids : [] });

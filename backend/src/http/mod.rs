@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod badges;
+pub mod baselines;
 pub mod channels;
 pub mod dependencies;
 pub mod edge;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(targets::router())
         .merge(dependencies::router())
+        .merge(baselines::router())
         .merge(heartbeats::router())
         .merge(history::router())
         .merge(incidents::router())

@@ -103,6 +103,10 @@ pub struct Target {
     /// `/api/tag-dependencies`).
     #[serde(default)]
     pub depends_on: Vec<Uuid>,
+    /// Latency baseline settings, and whether they judge now.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub baseline: crate::baselines::BaselineView,
 }
 
 #[derive(sqlx::FromRow)]
@@ -155,6 +159,7 @@ impl From<TargetRow> for Target {
             ping_url: None,
             heartbeat: None,
             depends_on: Vec::new(),
+            baseline: Default::default(),
         }
     }
 }
@@ -207,6 +212,7 @@ pub(crate) async fn load_target(state: &AppState, owner: Uuid, id: Uuid) -> ApiR
     .ok_or_else(ApiError::not_found)?;
     let mut target = [Target::from(row)];
     attach_heartbeats(state, &mut target).await?;
+    crate::http::baselines::attach(state, &mut target).await?;
     let [target] = target;
     Ok(target)
 }
@@ -265,6 +271,9 @@ async fn insert_target(
     .execute(&mut *conn)
     .await?;
     crate::heartbeats::store::sync(conn, owner, id, &t.spec, t.paused, &format!("{prefix}spec.slug")).await?;
+    if let Some(b) = &t.baseline {
+        crate::baselines::store::save_settings(conn, id, b).await?;
+    }
     Ok(id)
 }
 
@@ -291,6 +300,9 @@ async fn update_row(
         return Ok(false);
     }
     crate::heartbeats::store::sync(conn, owner, id, &t.spec, t.paused, &format!("{prefix}spec.slug")).await?;
+    if let Some(b) = &t.baseline {
+        crate::baselines::store::save_settings(conn, id, b).await?;
+    }
     Ok(true)
 }
 
@@ -585,6 +597,7 @@ async fn list_targets(Caller { state, user }: Caller, Query(q): Query<ListQuery>
     let next = offset + rows.len() as i64;
     let mut items: Vec<Target> = rows.into_iter().map(Target::from).collect();
     attach_heartbeats(&state, &mut items).await?;
+    crate::http::baselines::attach(&state, &mut items).await?;
     Ok(Json(TargetList {
         next_cursor: (next < total && !items.is_empty()).then(|| encode_cursor(next)),
         total,
@@ -642,6 +655,8 @@ async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQu
     .fetch_all(&state.pool)
     .await?;
     let mut depends_on = dependencies::names_of(&state.pool, org).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let baselines = crate::baselines::store::load_many(&state.pool, &ids).await?;
     let doc = TargetsDocument {
         version: 1,
         targets: rows
@@ -663,6 +678,7 @@ async fn export_targets(Caller { state, user }: Caller, Query(q): Query<ExportQu
                 paused: r.paused,
                 depends_on: None,
                 depends_on_names: Some(depends_on.remove(&r.id).unwrap_or_default()),
+                baseline: baselines.get(&r.id).and_then(|b| b.settings.as_input()),
             })
             .collect(),
     };

@@ -33,6 +33,7 @@ pub struct Engine {
     settings: EngineSettings,
     clock: Clock,
     flush: std::sync::Arc<tokio::sync::Mutex<()>>,
+    baselines: crate::baselines::Cache,
 }
 
 /// Why a batch could not be applied.
@@ -114,6 +115,7 @@ impl Engine {
             settings,
             clock: Clock::real(),
             flush: Default::default(),
+            baselines: Default::default(),
         }
     }
 
@@ -228,13 +230,17 @@ impl Engine {
         .map(|r| (r.target_id, r.fingerprint, r.threshold_days))
         .collect();
         let mut targets: HashMap<Uuid, Working> = rows.into_iter().map(|row| (row.id, self.working(row))).collect();
+        // Latency baselines of the batch's targets, from memory unless they changed.
+        let baselines = self.baselines.load(&mut tx, &target_ids, self.clock.now()).await?;
 
         for result in &new {
             let Some(w) = targets.get_mut(&result.target_id) else {
                 // A deleted target: nothing to do, the result stays in the ledger.
                 continue;
             };
-            self.apply_one(&mut tx, w, &windows, &mut warned, result).await?;
+            let baseline = baselines.get(&result.target_id);
+            self.apply_one(&mut tx, w, &windows, &mut warned, baseline, result)
+                .await?;
         }
         let touched: Vec<&Working> = targets.values().filter(|w| w.touched).collect();
         save_states(&mut tx, &touched).await?;
@@ -284,6 +290,7 @@ impl Engine {
         w: &mut Working,
         windows: &[Window],
         warned: &mut HashSet<(Uuid, String, i32)>,
+        baseline: Option<&crate::baselines::Active>,
         result: &CheckResult,
     ) -> Result<(), EngineError> {
         let at = result.started_at;
@@ -306,6 +313,16 @@ impl Engine {
         if !step.counted {
             return Ok(());
         }
+        // Latency against the baseline (crate::baselines): slow streaks make the target degraded.
+        let slow = w.machine.slow.step(
+            &w.thresholds,
+            crate::baselines::judge::Ground {
+                regions: &w.regions,
+                may_open: !in_maintenance && !w.machine.flapping && !w.machine.incident_open,
+            },
+            &result.region,
+            &crate::baselines::judge::verdict(baseline, result, &w.regions),
+        );
         w.touched = true;
         w.last = Some(result.clone());
         // Evidence: failing results of regions that are still failing; the last good one.
@@ -323,7 +340,7 @@ impl Engine {
                 w.last_good = Some(strip(result));
             }
         }
-        let status = w.machine.status();
+        let status = crate::baselines::judge::status(w.machine.status(), &w.machine.slow);
         if status != w.status {
             w.status = status;
             w.since = at;
@@ -340,6 +357,15 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some(effect) = slow {
+            let subject = crate::baselines::incident::Subject {
+                target: &w.target,
+                status: w.status,
+                last_good: w.last_good.as_ref(),
+                active: baseline,
+            };
+            crate::baselines::incident::apply(tx, subject, effect, result).await?;
         }
         self.cert_expiry(tx, w, warned, result).await?;
         Ok(())
@@ -376,7 +402,10 @@ impl Engine {
             failure_kinds_by_region: by_region,
             certificate: None,
             threshold_days: None,
+            latency_baseline: None,
         };
+        // A slow-response incident gives way to the outage (closed without a "resolved" alert).
+        crate::baselines::incident::supersede(tx, &mut w.machine.slow, w.target.id, at).await?;
         let id = Uuid::now_v7();
         // A dependency down: the incident is linked to its incident and held (not notified).
         let cause = dependencies::cause_of(tx, &w.target, &w.tags, None).await?;
@@ -820,8 +849,8 @@ async fn flapping(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> R
 
 pub use common::db::timeline;
 
-/// Writes `event` (caused by the result `cause`) to the outbox, in the batch's transaction.
-pub(super) async fn outbox(
+/// Queues `event` (caused by `cause`) in the outbox, inside the batch's transaction.
+pub(crate) async fn outbox(
     tx: &mut PgConnection,
     cause: &CheckResult,
     event: IncidentEvent,

@@ -153,6 +153,9 @@ pub struct MachineState {
     /// When the health changed, within the flapping window, oldest first.
     #[serde(default)]
     pub transitions: Vec<DateTime<Utc>>,
+    /// Latency streaks against the target's baseline ([`crate::baselines::judge`]).
+    #[serde(default, skip_serializing_if = "crate::baselines::SlowState::is_idle")]
+    pub slow: crate::baselines::SlowState,
 }
 
 /// One result as the machine sees it.

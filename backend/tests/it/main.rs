@@ -1,6 +1,7 @@
 //! Integration tests of the backend against the real servers.
 
 mod accounts;
+mod baselines;
 mod channels;
 mod channels_kinds;
 mod concurrency;

@@ -1645,6 +1645,38 @@ pub struct Evidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub threshold_days: Option<u32>,
+    /// The latency baseline a slow-response (degraded) incident was judged against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub latency_baseline: Option<LatencyBaseline>,
+}
+
+/// The latency baseline of a slow-response incident: the target's latency stayed above the
+/// limit its baseline sets for that hour of the week.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LatencyBaseline {
+    /// Hour of the week of the baseline's bucket (0 = Monday 00:00 UTC … 167 = Sunday 23:00
+    /// UTC); absent when the all-hours baseline stood in for a bucket with too few samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub hour_of_week: Option<u16>,
+    /// Usual latency then (p50, ms).
+    pub p50_ms: f64,
+    /// The p95 then (ms).
+    pub p95_ms: f64,
+    /// Slow is above this: max(p95 × factor, p95 + min_increase_ms) (ms).
+    pub limit_ms: f64,
+    /// The target's factor.
+    pub factor: f64,
+    /// The target's minimum increase (ms).
+    pub min_increase_ms: f64,
+    /// The newest latency over the limit (ms).
+    pub latency_ms: f64,
+    /// Results over the limit in a row.
+    pub checks: u32,
+    /// The same in words: `p95 for Tuesday 14:00 UTC is 22 ms; now 210 ms for 3 checks`.
+    pub summary: String,
 }
 
 // ---------------------------------------------------------------------------------------------

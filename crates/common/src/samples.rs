@@ -142,6 +142,7 @@ pub fn incident_event() -> IncidentEvent {
             failure_kinds_by_region: by_region,
             certificate: None,
             threshold_days: None,
+            latency_baseline: None,
         },
         caused_by: None,
     }

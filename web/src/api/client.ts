@@ -4,6 +4,7 @@
 
 import type {
   AckInfo,
+  BaselineBand,
   AuditPage,
   IncidentGroup,
   CreatedInvitation,
@@ -352,6 +353,9 @@ export class ApiClient {
   }
   latency(id: Uuid, from: string, to: string, step: LatencyStep): Promise<LatencySeries> {
     return this.request('GET', `/api/targets/${seg(id)}/latency${queryString({ from, to, step })}`);
+  }
+  baseline(id: Uuid): Promise<BaselineBand> {
+    return this.request('GET', `/api/targets/${seg(id)}/baseline`);
   }
   targetIncidents(id: Uuid): Promise<Page<Incident>> {
     return this.request<Page<Incident> | Incident[]>('GET', `/api/targets/${seg(id)}/incidents`).then(asPage);

@@ -276,6 +276,13 @@ type LatencyPhase = keyof Schemas['PhaseLatencies'];
 /** One step of a latency series (its phases as {@link Percentiles}). */
 export type LatencyPoint = Omit<Schemas['LatencyPoint'], LatencyPhase> & { [P in LatencyPhase]?: Percentiles | null };
 export type LatencySeries = Omit<Schemas['LatencySeries'], 'points'> & { points: LatencyPoint[] };
+/** `GET /api/targets/{id}/baseline`: the latency baseline by hour of the week, and its settings. */
+export type BaselineBand = Schemas['BaselineBand'];
+export type HourBand = Schemas['HourBand'];
+/** A target's baseline settings and whether they judge now (`Target.baseline`). */
+export type BaselineView = Schemas['BaselineView'];
+/** The `baseline` of a target input. */
+export type BaselineInput = Schemas['BaselineInput'];
 /** `{ "<id>": [latency_ms|null × 24 hourly points] }`. */
 export type Sparklines = Schemas['Sparklines'];
 /** Uptime over the last 24 hours and 30 days, of the overview list's rows. */

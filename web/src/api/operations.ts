@@ -43,6 +43,7 @@ type Routes = {
   '/api/targets/{id}': { get: { answer: M.Schemas['Target'] }; put: { body: M.Schemas['TargetInput']; answer: M.Schemas['Target'] } };
   '/api/targets/test': { post: { body: M.Schemas['TargetInput'] } };
   '/api/targets/{id}/pings': { get: { answer: M.PingList } };
+  '/api/targets/{id}/baseline': { get: { answer: M.BaselineBand } };
   '/api/targets/{id}/ping-token': { post: { answer: M.Schemas['Target'] } };
   '/api/targets/import': { post: { answer: M.ImportSummary } };
   '/api/channels': { get: { answer: M.Schemas['ChannelList'] }; post: { body: M.Schemas['NewChannel']; answer: M.Schemas['Channel'] } };

@@ -994,6 +994,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/targets/{id}/baseline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_baseline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/targets/{id}/channels": {
         parameters: {
             query?: never;
@@ -1509,6 +1525,65 @@ export interface components {
             /** @description The token of `/badge/{token}/{file}`: 48 hex characters, shown once. */
             token: string;
         };
+        /** @description A target's latency baseline. */
+        BaselineBand: {
+            all_hours: null | components["schemas"]["LevelView"];
+            /**
+             * Format: date-time
+             * @description When the baseline was last computed (hourly); null: not yet.
+             */
+            computed_at: string | null;
+            /**
+             * Format: date-time
+             * @description The oldest hour of history it rests on (within the last four weeks).
+             */
+            history_from: string | null;
+            /** @description The 168 hours of the week, from Monday 00:00 UTC. */
+            hours: components["schemas"]["HourBand"][];
+            /** @description The settings, and whether they judge now. */
+            settings: components["schemas"]["BaselineView"];
+        };
+        /**
+         * @description The `baseline` of a target input: when its latency counts as slow. Omitted from a PUT or
+         *     an import: the stored settings stay; omitted at creation: the defaults.
+         */
+        BaselineInput: {
+            /**
+             * @description `true` (judge latency), `false` (never), or null/absent: automatic, on once the target
+             *     has a week of history.
+             */
+            enabled?: boolean | null;
+            /**
+             * Format: double
+             * @description Slow is above the hour's p95 × `factor` (1.5–20, default 3)…
+             */
+            factor?: number;
+            /**
+             * Format: int32
+             * @description …and at least `min_increase_ms` above it (0–60000, default 100).
+             */
+            min_increase_ms?: number;
+        };
+        /** @description A target's baseline settings and whether they judge now (the `baseline` of a target). */
+        BaselineView: {
+            /**
+             * @description Whether latency is judged now: on (or automatic with a week of history) and a baseline
+             *     computed.
+             */
+            active: boolean;
+            /** @description `true`, `false`, or null: automatic (on once the target has a week of history). */
+            enabled: boolean | null;
+            /**
+             * Format: double
+             * @description Slow is above the hour's p95 × `factor`…
+             */
+            factor: number;
+            /**
+             * Format: int32
+             * @description …and at least this many milliseconds above it.
+             */
+            min_increase_ms: number;
+        };
         /** @description A notification channel. */
         Channel: {
             /**
@@ -1921,6 +1996,8 @@ export interface components {
             };
             /** @description The last good result before the incident. */
             last_good?: components["schemas"]["CheckResult"];
+            /** @description The latency baseline a slow-response (degraded) incident was judged against. */
+            latency_baseline?: components["schemas"]["LatencyBaseline"];
             /** @description The results that opened (or resolved) the incident, newest last. */
             results: components["schemas"]["CheckResult"][];
             /**
@@ -2063,6 +2140,36 @@ export interface components {
              * @description When the run in progress started (`/start` without a finish yet).
              */
             started_at?: string | null;
+        };
+        /** @description One hour of the week of a baseline: what a result then is judged against. */
+        HourBand: {
+            /** @description The hour has too few samples of its own: the all-hours baseline stands in. */
+            fallback: boolean;
+            /**
+             * Format: int32
+             * @description 0 = Monday 00:00–01:00 UTC … 167 = Sunday 23:00–24:00 UTC.
+             */
+            hour_of_week: number;
+            /**
+             * Format: double
+             * @description Latency above this is slow (ms); null without a baseline.
+             */
+            limit_ms: number | null;
+            /**
+             * Format: double
+             * @description Usual latency (ms); null without a baseline.
+             */
+            p50_ms: number | null;
+            /**
+             * Format: double
+             * @description The 95th percentile (ms); null without a baseline.
+             */
+            p95_ms: number | null;
+            /**
+             * Format: int64
+             * @description Samples of this hour itself.
+             */
+            samples: number;
         };
         /** @description Credentials for an HTTP check. */
         HttpAuth: {
@@ -2523,6 +2630,55 @@ export interface components {
          * @enum {string}
          */
         Language: "en" | "ru";
+        /**
+         * @description The latency baseline of a slow-response incident: the target's latency stayed above the
+         *     limit its baseline sets for that hour of the week.
+         */
+        LatencyBaseline: {
+            /**
+             * Format: int32
+             * @description Results over the limit in a row.
+             */
+            checks: number;
+            /**
+             * Format: double
+             * @description The target's factor.
+             */
+            factor: number;
+            /**
+             * Format: int32
+             * @description Hour of the week of the baseline's bucket (0 = Monday 00:00 UTC … 167 = Sunday 23:00
+             *     UTC); absent when the all-hours baseline stood in for a bucket with too few samples.
+             */
+            hour_of_week?: number;
+            /**
+             * Format: double
+             * @description The newest latency over the limit (ms).
+             */
+            latency_ms: number;
+            /**
+             * Format: double
+             * @description Slow is above this: max(p95 × factor, p95 + min_increase_ms) (ms).
+             */
+            limit_ms: number;
+            /**
+             * Format: double
+             * @description The target's minimum increase (ms).
+             */
+            min_increase_ms: number;
+            /**
+             * Format: double
+             * @description Usual latency then (p50, ms).
+             */
+            p50_ms: number;
+            /**
+             * Format: double
+             * @description The p95 then (ms).
+             */
+            p95_ms: number;
+            /** @description The same in words: `p95 for Tuesday 14:00 UTC is 22 ms; now 210 ms for 3 checks`. */
+            summary: string;
+        };
         /** @description One step of a latency series. */
         LatencyPoint: components["schemas"]["PhaseLatencies"] & {
             /**
@@ -2540,6 +2696,24 @@ export interface components {
              * @description Seconds a step.
              */
             step_seconds: number;
+        };
+        /** @description The latency of a set of hours. */
+        LevelView: {
+            /**
+             * Format: double
+             * @description Usual latency (ms).
+             */
+            p50_ms: number;
+            /**
+             * Format: double
+             * @description The 95th percentile (ms).
+             */
+            p95_ms: number;
+            /**
+             * Format: int64
+             * @description Latency samples behind it.
+             */
+            samples: number;
         };
         /** @description A Telegram link token. */
         LinkToken: {
@@ -3353,6 +3527,8 @@ export interface components {
         };
         /** @description A target as the API shows it. */
         Target: {
+            /** @description Latency baseline settings, and whether they judge now. */
+            baseline: components["schemas"]["BaselineView"];
             /**
              * Format: date-time
              * @description Created.
@@ -3422,6 +3598,11 @@ export interface components {
         };
         /** @description A target as written by users: the body of POST/PUT and one entry of an export. */
         TargetInput: {
+            /**
+             * @description When latency counts as slow against the target's baseline. Omitted: the stored
+             *     settings stay (the defaults for a new target).
+             */
+            baseline?: components["schemas"]["BaselineInput"];
             /**
              * @description Ids of targets of your organisation this one depends on (at most 20 with
              *     `depends_on_names`). While one of them has an incident open, this target's new incidents
@@ -9986,6 +10167,74 @@ export interface operations {
             };
             /** @description a cookie-authenticated write whose Content-Type is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_baseline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the target's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the baseline by hour of the week, and its settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaselineBand"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such target of yours */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,6 +9,7 @@ import { ErrorBox, PageHead, Section, Spinner, StatusPill, Table, Tabs, errorMes
 import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
 import { lang, t } from '../i18n';
 import { navigate } from '../router';
+import { describeHour } from '../state/baseline';
 import { toast, user } from '../session';
 import { notificationNote } from '../state/dependencies';
 
@@ -194,7 +195,7 @@ export function IncidentPage({ id }: { id: string }) {
           <h1>
             <a href={`/targets/${inc.target_id}`}>{inc.target_name}</a>
           </h1>
-          <StatusPill status={inc.resolved_at ? 'up' : 'down'} />
+          <StatusPill status={inc.resolved_at ? 'up' : inc.severity === 'degraded' ? 'degraded' : 'down'} />
           <span class="muted">{inc.failure_kind ? failureText(inc.failure_kind) : ''}</span>
         </div>
         <div class="actions">
@@ -282,6 +283,17 @@ export function IncidentPage({ id }: { id: string }) {
         {ev?.baseline_latency_ms !== undefined ? (
           <p>
             {t('incidents.baseline')}: <b>{formatMs(ev.baseline_latency_ms)}</b>
+          </p>
+        ) : null}
+        {ev?.latency_baseline ? (
+          <p data-testid="latency-baseline">
+            {t('incidents.latencyBaseline', {
+              hour: ev.latency_baseline.hour_of_week === undefined ? t('incidents.allHours') : describeHour(ev.latency_baseline.hour_of_week, lang.value),
+              p95: formatMs(ev.latency_baseline.p95_ms),
+              limit: formatMs(ev.latency_baseline.limit_ms),
+              latency: formatMs(ev.latency_baseline.latency_ms),
+              checks: ev.latency_baseline.checks,
+            })}
           </p>
         ) : null}
         {ev?.certificate ? <p class="mono">{ev.certificate.subject} · {ev.certificate.days_left}d</p> : null}

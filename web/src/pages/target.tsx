@@ -393,6 +393,8 @@ function LatencySection({ id, title }: { id: string; title: string }) {
     [id, range],
     60_000,
   );
+  // The baseline changes hourly: fetched once per target, drawn behind every range.
+  const baseline = useAsync(() => api.baseline(id), [id]);
   return (
     <Section
       title={title}
@@ -411,7 +413,14 @@ function LatencySection({ id, title }: { id: string; title: string }) {
       {data.data && data.data.points.length === 0 ? <div class="empty">{t('target.noData')}</div> : null}
       {data.data && data.data.points.length > 0 ? (
         <Suspense fallback={<div class="chart" />}>
-          <LatencyChart points={data.data.points} pct={pct} themeKey={`${theme.value}${lang.value}`} from={span[0]} to={span[1]} />
+          <LatencyChart
+            points={data.data.points}
+            pct={pct}
+            themeKey={`${theme.value}${lang.value}`}
+            from={span[0]}
+            to={span[1]}
+            band={baseline.data}
+          />
         </Suspense>
       ) : null}
       {!data.data && !data.error ? <div class="chart" /> : null}

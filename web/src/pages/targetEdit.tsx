@@ -20,6 +20,7 @@ import { t, type MessageKey } from '../i18n';
 import { navigate } from '../router';
 import { serverConfig, toast } from '../session';
 import { slugify } from '../format';
+import { BASELINE_FACTOR, BASELINE_MIN_INCREASE_MS, BASELINE_MODES, type BaselineMode } from '../state/baseline';
 import { TIME_UNITS, type TimeUnit } from '../state/heartbeat';
 import { browserTimeZone, knownTimeZones } from '../timeZones';
 import { kindLabel } from './overview';
@@ -55,10 +56,13 @@ export function TargetEditPage({ id }: { id?: string }) {
 
   // The body the saved target gives: "Test now" with stored secrets runs the saved target itself.
   const [savedInput, setSavedInput] = useState<string | null>(null);
+  // Whether the saved target's latency is judged against its baseline now.
+  const [baselineActive, setBaselineActive] = useState<boolean | null>(null);
   useEffect(() => {
     if (!id) return;
     api.target(id).then((tg) => {
       const loaded = formFromTarget(tg, browserTimeZone());
+      setBaselineActive(tg.baseline.active);
       setForm(loaded);
       setSavedInput(JSON.stringify(buildInput(loaded).input));
     }, setLoadError);
@@ -217,6 +221,38 @@ export function TargetEditPage({ id }: { id?: string }) {
           </div>
         </div>
       </section>
+      {checked ? (
+        <section class="card" data-testid="baseline-settings">
+          <h2>{t('baseline.title')}</h2>
+          <p class="muted">
+            {t('baseline.intro')}
+            {baselineActive === null ? null : ` ${t(baselineActive ? 'baseline.active' : 'baseline.inactive')}.`}
+          </p>
+          <div class="grid">
+            <Field label={t('baseline.mode')} name="baseline.enabled" error={errText('baseline.enabled')}>
+              <select
+                name="baseline.enabled"
+                value={f.baseline.mode}
+                onChange={(e) => update((x) => void (x.baseline.mode = val(e) as BaselineMode))}
+              >
+                {BASELINE_MODES.map((m) => (
+                  <option value={m}>{t(`baseline.mode.${m}`)}</option>
+                ))}
+              </select>
+            </Field>
+            {text('baseline.factor', t('baseline.factor'), f.baseline.factor, (v) => update((x) => void (x.baseline.factor = v)), {
+              hint: `${BASELINE_FACTOR.min}–${BASELINE_FACTOR.max}`,
+            })}
+            {text(
+              'baseline.min_increase_ms',
+              t('baseline.minIncrease'),
+              f.baseline.minIncreaseMs,
+              (v) => update((x) => void (x.baseline.minIncreaseMs = v)),
+              { type: 'number', hint: `${BASELINE_MIN_INCREASE_MS.min}–${BASELINE_MIN_INCREASE_MS.max}` },
+            )}
+          </div>
+        </section>
+      ) : null}
       <section class="card">
         {f.kind === 'http' ? <HttpFields f={f} update={update} errText={errText} text={text} /> : null}
         {f.kind === 'tcp' ? (

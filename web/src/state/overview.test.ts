@@ -19,6 +19,7 @@ function target(i: number): Target {
     created_at: '',
     updated_at: '',
     state: { status: 'up', since: '2026-01-01T00:00:00Z', last_checked_at: null, last_latency_ms: 10 },
+    baseline: { enabled: null, factor: 3, min_increase_ms: 100, active: false },
   };
 }
 

@@ -198,6 +198,7 @@ describe('buildInput', () => {
       created_at: '',
       updated_at: '',
       state: { status: 'up', since: '2026-01-01T00:00:00Z', last_checked_at: null, last_latency_ms: null },
+      baseline: { enabled: null, factor: 3, min_increase_ms: 100, active: false },
       ping_url: 'http://pt.example/ping/0f6e2c1a-3b4d-4e5f-8a9b-0c1d2e3f4a5b',
       heartbeat: { pings: 0 },
     };

@@ -20,6 +20,7 @@ import { SECRET_MASK } from '../api/model';
 import { formatStatusRanges, parseStatusRanges, splitList } from '../format';
 import type { MessageKey } from '../i18n';
 import { dependencyErrors, normalizeDependencies } from './dependencies';
+import { baselineDraft, buildBaseline, emptyBaselineDraft, type BaselineDraft } from './baseline';
 import { buildHeartbeatSpec, emptyHeartbeatDraft, heartbeatDraft, type HeartbeatDraft } from './heartbeat';
 
 export interface AssertionDraft {
@@ -130,6 +131,8 @@ export interface FormState {
   heartbeat: HeartbeatDraft;
   /** Ids of the targets this one depends on (its incidents wait while one of them is down). */
   dependsOn: string[];
+  /** Latency baseline settings (not for heartbeats). */
+  baseline: BaselineDraft;
 }
 
 /** A new target's form; `timezone` (the browser's) is where a heartbeat's cron schedule is read. */
@@ -171,6 +174,7 @@ export function emptyForm(minInterval = 60, regions: string[] = ['default'], tim
     icmp: { host: '', count: '3', intervalMs: '200', timeoutMs: '1000', payloadSize: '56', degradedLossPercent: '', degradedAboveMs: '' },
     heartbeat: emptyHeartbeatDraft(timezone),
     dependsOn: [],
+    baseline: emptyBaselineDraft(),
   };
 }
 
@@ -193,6 +197,7 @@ export function formFromTarget(t: Target | TargetInput, timezone = 'UTC'): FormS
   f.successThreshold = str(t.success_threshold, '2');
   f.paused = t.paused ?? false;
   f.dependsOn = [...(t.depends_on ?? [])];
+  f.baseline = baselineDraft(t.baseline);
   const s = t.spec;
   switch (s.kind) {
     case 'http':
@@ -539,6 +544,7 @@ export function buildInput(f: FormState, minInterval = 1): { input: TargetInput;
     success_threshold: int(ctx, 'success_threshold', f.successThreshold, 1, 100) ?? 2,
     paused: f.paused,
     depends_on: dependsOn,
+    baseline: buildBaseline(f.baseline, ctx.errors),
   };
   // An ICMP check's time is its echoes' schedule plus the last reply's wait.
   const timeout = spec.kind === 'icmp' ? icmpTotalMs(spec) : spec.timeout_ms;
