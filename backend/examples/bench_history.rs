@@ -20,7 +20,9 @@
 //!    engine starts, and timed) turns into a degraded incident. `BENCH_ONLY=engine` skips the
 //!    data, the reads and the baselines; `BENCH_BASELINES=off` skips the baselines (no latency
 //!    is judged) and `BENCH_SLOW=off` the slow stretches; `BENCH_ENGINE_BATCH` sets the engine's
-//!    batch size (default 1000, as in production).
+//!    batch size (default 1000, as in production). Cause correlation is on (every result shares
+//!    the sample's address and failure, so outages a minute apart across targets group: its
+//!    worst case); `BENCH_CORRELATION=off` turns it off, for the comparison.
 //!
 //! `cargo run --release -p backend --example bench_history`
 //! (quick: `BENCH_TARGETS=100 BENCH_DAYS=3 BENCH_ARCHIVED_DAYS=5 BENCH_RESULTS=10000`)
@@ -38,6 +40,11 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+/// Whether the switch `name` is `off`.
+fn off(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "off")
+}
 
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -63,6 +70,11 @@ fn config(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse) -> backend::Con
             scheduler: false,
             engine: backend::incidents::EngineSettings {
                 batch: env_num("BENCH_ENGINE_BATCH", 1000),
+                correlation_window: if off("BENCH_CORRELATION") {
+                    Duration::ZERO
+                } else {
+                    backend::incidents::EngineSettings::default().correlation_window
+                },
                 ..Default::default()
             },
             ..Default::default()
@@ -409,7 +421,6 @@ async fn main() {
     let owner: Uuid = me["id"].as_str().unwrap().parse().unwrap();
     let targets = insert_targets(&pg.pool, owner, n_targets).await;
 
-    let off = |name: &str| std::env::var(name).is_ok_and(|v| v == "off");
     if !engine_only {
         reads(&pg, &broker, &ch, &client, &targets, days, archived_days, requests).await;
     }
@@ -467,14 +478,21 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = t.elapsed().as_secs_f64();
-    let (incidents, degraded): (i64, i64) =
-        sqlx::query_as("select count(*), count(*) filter (where severity = 'degraded') from incidents")
-            .fetch_one(&pg.pool)
-            .await
-            .unwrap();
+    let (incidents, degraded, grouped): (i64, i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where severity = 'degraded'), count(*) filter (where group_id is not null)
+         from incidents",
+    )
+    .fetch_one(&pg.pool)
+    .await
+    .unwrap();
+    let groups: i64 = sqlx::query_scalar("select count(*) from incident_groups")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
     let rate = n_results as f64 / secs;
     println!(
-        "incident engine: {n_results} results over {n_targets} targets in {secs:.1} s = {rate:.0} results/s, {incidents} incidents opened ({degraded} of them slow responses) (goal ≥ 5,000/s: {})",
+        "incident engine (correlation {}): {n_results} results over {n_targets} targets in {secs:.1} s = {rate:.0} results/s, {incidents} incidents opened ({degraded} of them slow responses; {grouped} in {groups} group incidents) (goal ≥ 5,000/s: {})",
+        if off("BENCH_CORRELATION") { "off" } else { "on" },
         if rate >= 5000.0 { "met" } else { "NOT met" }
     );
     app.stop().await;
