@@ -369,9 +369,12 @@ async fn twenty_targets_of_one_killed_process_are_one_digest_per_channel() {
     );
     channels.assert_one_each(before, "the outage", &suite.logs());
     let opened = telegram_since(&tg, before.telegram).alerts.join("\n");
+    // Cause correlation grouped them: the one message names what they share.
     assert!(
-        opened.contains(&format!("{TARGETS} incidents opened at once")),
-        "the Telegram digest counts them: {opened}"
+        opened.contains(&format!(
+            "{TARGETS} targets are down: all are on 127.0.0.1 (connect_refused)"
+        )),
+        "the Telegram digest counts them and names the shared cause: {opened}"
     );
 
     // The process comes back on the same port: one resolution digest per channel.
