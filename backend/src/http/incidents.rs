@@ -345,8 +345,13 @@ async fn acknowledge_incident(Caller { state, user }: Caller, Path(id): Path<Uui
 /// `{text}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteBody {
-    /// The note: 1 to 10 000 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
+    /// The note: 1 to 10 000 characters, not only spaces; line breaks and tabs are kept, other
+    /// control characters (NUL…) are refused.
+    #[schema(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub text: String,
 }
 
@@ -362,6 +367,12 @@ async fn add_note(
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > 10_000 {
         return Err(ApiError::validation("text", "a note has 1 to 10,000 characters"));
+    }
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(ApiError::validation(
+            "text",
+            "a note must not contain control characters other than line breaks and tabs",
+        ));
     }
     let done = sqlx::query!(
         "insert into incident_notes (id, incident_id, author_id, text)

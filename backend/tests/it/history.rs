@@ -262,6 +262,9 @@ async fn another_user_gets_404_for_every_id_and_a_status_page_shows_only_public_
     // Alice acknowledges and notes; the detail shows both on the timeline.
     let ack = app.url(&format!("/api/incidents/{incident}/ack"));
     alice.post(ack).send().await.unwrap();
+    // A NUL (PostgreSQL refuses it in text) is a 422 naming the field; line breaks are kept.
+    let nul = send_json(alice.post(notes.clone()), json!({"text": "a\u{0}b"})).await;
+    crate::helpers::assert_error(nul, 422, "validation", Some("text")).await;
     let detail: Value = send_json(alice.post(notes), json!({"text": "looking"}))
         .await
         .json()

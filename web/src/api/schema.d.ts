@@ -2887,7 +2887,10 @@ export interface components {
         };
         /** @description `{text}`. */
         NoteBody: {
-            /** @description The note: 1 to 10 000 characters, not only spaces. */
+            /**
+             * @description The note: 1 to 10 000 characters, not only spaces; line breaks and tabs are kept, other
+             *     control characters (NUL…) are refused.
+             */
             text: string;
         };
         /** @description The current organisation. */
