@@ -225,7 +225,7 @@ pub async fn attach(
     }
     // Other open, ungrouped incidents of the owner, opened close before, sharing a signal.
     let peers = sqlx::query!(
-        "select id, signals from incidents
+        "select id, signals, opened_at from incidents
          where owner_id = $1 and id <> $2 and resolved_at is null and group_id is null
            and opened_at >= $3 and opened_at <= $4 and signals && $5
          order by opened_at, id
@@ -259,12 +259,7 @@ pub async fn attach(
     };
     let signal = &signals[best];
     let group = Uuid::now_v7();
-    let first_opened = sqlx::query_scalar!(
-        r#"select min(opened_at) as "at!" from incidents where id = any($1)"#,
-        &peers.iter().map(|p| p.id).collect::<Vec<_>>()
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let first_opened = peers.iter().map(|p| p.opened_at).min().unwrap_or(at);
     sqlx::query!(
         "insert into incident_groups (id, owner_id, cause, summary, opened_at) values ($1, $2, $3, $4, $5)",
         group,
