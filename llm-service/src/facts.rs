@@ -207,6 +207,15 @@ impl<'a> Facts<'a> {
                 );
             }
         }
+        // A group's shared host or address may be named (it is what the members share).
+        if let Some(group) = &self.event.group {
+            let (kind, rest) = group.cause.split_once(':').unwrap_or_default();
+            if matches!(kind, "ip" | "host")
+                && let Some((host, _)) = rest.rsplit_once(':')
+            {
+                hosts.insert(host.to_ascii_lowercase());
+            }
+        }
         if let Some(cert) = &self.event.evidence.certificate {
             hosts.extend(
                 cert.sans

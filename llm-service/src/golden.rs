@@ -851,3 +851,72 @@ fn a_heartbeat_back_reports_again_and_asks_about_the_missed_runs_not_users() {
         service.impact
     );
 }
+
+#[test]
+fn a_group_member_names_the_shared_cause_and_the_members_in_both_languages() {
+    let mut event = opened(failing_result(FailureKind::ConnectRefused));
+    let alone = rules::write(&event, Language::En, at(3));
+    event.group = Some(common::messages::GroupRef {
+        id: id(77),
+        cause: "ip:203.0.113.7:connect_refused".into(),
+        members: 30,
+        open: 30,
+        names: (0..25).map(|n| format!("svc-{n:02}")).collect(),
+        resolved: false,
+    });
+    let en = rules::write(&event, Language::En, at(3));
+    assert!(
+        en.probable_cause
+            .starts_with("30 of your targets are down together: all resolve to 203.0.113.7 (connect_refused).")
+            && en.probable_cause.ends_with(&alone.probable_cause),
+        "the shared cause first, then the target's own: {}",
+        en.probable_cause
+    );
+    assert!(
+        en.impact.contains("svc-00, svc-01") && en.impact.contains("svc-24 and 5 more"),
+        "{}",
+        en.impact
+    );
+    assert_eq!(
+        en.recommended_actions[0],
+        "Fix the shared cause first (all resolve to 203.0.113.7 (connect_refused)); the other 29 targets should recover with it."
+    );
+    assert_eq!(en.summary, alone.summary, "the summary stays the target's own");
+    let ru = rules::write(&event, Language::Ru, at(3));
+    assert!(
+        ru.probable_cause
+            .starts_with("Недоступны сразу 30 ваших целей: все разрешаются в 203.0.113.7"),
+        "{}",
+        ru.probable_cause
+    );
+    assert!(ru.impact.contains("svc-24 и ещё 5"), "{}", ru.impact);
+
+    // The last member's resolution says the outage is over; an earlier one, how many are left.
+    let mut resolved = resolved_event();
+    let mut group = event.group.clone().unwrap();
+    group.open = 12;
+    resolved.group = Some(group.clone());
+    let left = rules::write(&resolved, Language::En, at(3));
+    assert!(
+        left.probable_cause.contains("12 of them are still down"),
+        "{}",
+        left.probable_cause
+    );
+    group.open = 0;
+    group.resolved = true;
+    resolved.group = Some(group);
+    let over = rules::write(&resolved, Language::En, at(3));
+    assert!(
+        over.probable_cause
+            .starts_with("The outage of 30 targets (all resolve to 203.0.113.7 (connect_refused)) is over"),
+        "{}",
+        over.probable_cause
+    );
+
+    // A cause this build cannot read leaves the report as it is.
+    event.group.as_mut().unwrap().cause = "weather:rain".into();
+    assert_eq!(
+        rules::write(&event, Language::En, at(3)).probable_cause,
+        alone.probable_cause
+    );
+}

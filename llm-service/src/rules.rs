@@ -13,8 +13,8 @@
 use chrono::{DateTime, Utc};
 use common::i18n::{self, Arg, Language, Msg};
 use common::messages::{
-    CheckKind, CheckResult, FailureKind, HeartbeatInfo, IncidentEvent, IncidentEventKind, IncidentReport, Phase,
-    ReportClaim, TargetStatus,
+    CheckKind, CheckResult, FailureKind, GroupRef, HeartbeatInfo, IncidentEvent, IncidentEventKind, IncidentReport,
+    Phase, ReportClaim, TargetStatus,
 };
 use common::msg;
 
@@ -41,6 +41,10 @@ pub fn write(event: &IncidentEvent, lang: Language, now: DateTime<Utc>) -> Incid
         IncidentEventKind::CertExpiring => cert_expiring(&facts),
         IncidentEventKind::Flapping => flapping(&facts),
         IncidentEventKind::ProbeDegraded => probe_degraded(&facts),
+    };
+    let draft = match &event.group {
+        Some(group) if group.members >= 2 && event.target.is_some() => grouped(draft, group, &facts),
+        _ => draft,
     };
     let summary = draft.summary.render(lang);
     let mut claims = Vec::new();
@@ -211,6 +215,46 @@ fn quoted(s: &str) -> String {
         .take(120)
         .collect();
     one_line.trim().to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group incidents
+// ---------------------------------------------------------------------------------------------
+
+/// A member of a group incident (cause correlation): the cause names what the members share,
+/// the impact lists them, and fixing the shared cause comes first. The target's own
+/// explanation stays, after the shared cause. A cause signal this build cannot read leaves
+/// the draft as it is.
+fn grouped(draft: Draft, group: &GroupRef, f: &Facts<'_>) -> Draft {
+    let Some(shared) = i18n::cause_msg(&group.cause) else {
+        return draft;
+    };
+    let count = i64::from(group.members);
+    let names: Vec<String> = group.names.iter().map(|n| quoted(n)).collect();
+    let more = i64::from(group.members).saturating_sub(names.len() as i64);
+    let members = msg!("group-members", names = names.join(", "), more);
+    if f.event.kind == IncidentEventKind::Resolved {
+        let open = i64::from(group.open);
+        let cause = if group.resolved {
+            msg!("group-resolved-over-cause", count, shared, own = draft.cause)
+        } else {
+            msg!("group-resolved-open-cause", count, shared, open, own = draft.cause)
+        };
+        return Draft {
+            cause,
+            impact: msg!("group-impact", impact = draft.impact, members),
+            ..draft
+        };
+    }
+    let others = count - 1;
+    let mut actions = vec![msg!("group-action", shared, others)];
+    actions.extend(draft.actions.into_iter().take(3));
+    Draft {
+        summary: draft.summary,
+        cause: msg!("group-cause", count, shared, own = draft.cause),
+        impact: msg!("group-impact", impact = draft.impact, members),
+        actions,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,6 +94,11 @@ impl Reporter {
         match store::store(&self.pool, &report).await {
             Ok(Stored::Row(stored)) => {
                 self.forget(id);
+                if let Some(group) = &event.group {
+                    store::store_group_report(&self.pool, group.id, &stored.report)
+                        .await
+                        .map_err(HandlerError::transient)?;
+                }
                 if stored.published {
                     return Ok(());
                 }

@@ -92,6 +92,21 @@ pub async fn store(pool: &PgPool, report: &IncidentReport) -> Result<Stored, sql
     }
 }
 
+/// Keeps `report` as the report of `group` unless the group has a newer one (members' reports
+/// arrive in any order; the newest knows the most members).
+pub async fn store_group_report(pool: &PgPool, group: Uuid, report: &IncidentReport) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update incident_groups set report = $2, report_at = $3, updated_at = now()
+         where id = $1 and (report_at is null or report_at <= $3)",
+        group,
+        Json(report) as _,
+        report.generated_at
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Records that the report's publication was confirmed.
 pub async fn mark_published(pool: &PgPool, incident_id: Uuid, kind: IncidentEventKind) -> Result<(), sqlx::Error> {
     sqlx::query!(

@@ -260,6 +260,7 @@ fn opened(incident: Uuid, owner: Uuid, target: Uuid, name: &str) -> IncidentEven
         pinger_id: None,
         evidence: Evidence::default(),
         caused_by: None,
+        group: None,
     }
 }
 

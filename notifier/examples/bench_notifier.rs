@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
             pinger_id: None,
             evidence: Evidence::default(),
             caused_by: None,
+            group: None,
         });
     }
 

@@ -400,7 +400,17 @@ impl Deliverer {
         let event = &envelope.payload;
         let recipients = self.recipients_of(&envelope).await?;
         debug!(incident_id = %event.incident_id, kind = event.kind.as_str(), recipients = recipients.len(), "delivering");
-        let results = join_all(recipients.iter().map(|r| self.deliver_event(&envelope, r))).await;
+        // Without the digest, a member of a group incident the channel heard of is still an
+        // update of the group (see `deliver_digest`), one per event.
+        let grouped = digest::digested(event);
+        let results = join_all(recipients.iter().map(|r| async {
+            if grouped {
+                self.deliver_digest(r, &[&envelope]).await
+            } else {
+                self.deliver_event(&envelope, r).await
+            }
+        }))
+        .await;
         results.into_iter().collect::<Result<Vec<()>, _>>().map(|_| ())
     }
 
@@ -429,14 +439,35 @@ impl Deliverer {
         }
         let mut ids: Vec<Uuid> = fresh.iter().map(|e| e.payload.incident_id).collect();
         ids.sort();
-        // Members of one group incident: the message names the cause; members joining a group
-        // this channel has heard of are one update, never an alert each.
-        let cause = store::shared_cause(pool, &ids).await.map_err(HandlerError::transient)?;
-        let update = event_kind == IncidentEventKind::Opened
-            && cause.is_some()
-            && store::group_announced(pool, &ids, r.channel_id)
-                .await
-                .map_err(HandlerError::transient)?;
+        // Members of one group incident: the message names the cause. Once a channel heard of
+        // the group, members joining or recovering are updates of it, never alerts of their own,
+        // and the last recoveries say the outage is over.
+        let group = store::shared_group(pool, &ids).await.map_err(HandlerError::transient)?;
+        let note = match &group {
+            Some(g) => {
+                let except: &[Uuid] = if event_kind == IncidentEventKind::Opened {
+                    &ids
+                } else {
+                    &[]
+                };
+                let heard = store::group_heard(pool, g.id, r.channel_id, except)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                let cause = g.cause.as_str();
+                match (event_kind, heard) {
+                    (IncidentEventKind::Opened, false) => Some(text::GroupNote::Outage { cause }),
+                    (IncidentEventKind::Opened, true) => Some(text::GroupNote::Joined { cause }),
+                    (IncidentEventKind::Resolved, true) if g.resolved => Some(text::GroupNote::Over { cause }),
+                    (IncidentEventKind::Resolved, true) => Some(text::GroupNote::Recovered {
+                        cause,
+                        still_down: g.open,
+                    }),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let update = !matches!(note, None | Some(text::GroupNote::Outage { .. }));
         if let [one] = fresh.as_slice()
             && !update
         {
@@ -455,7 +486,7 @@ impl Deliverer {
         let notice = text::digest_notice(
             event_kind,
             &events,
-            cause.as_deref().map(|key| text::Cause { key, update }),
+            note,
             r.lang,
             &self.inner.public_url,
             log_id,

@@ -509,34 +509,59 @@ pub async fn unmuted_channels(
     Ok(rows.into_iter().filter_map(RecipientRow::recipient).collect())
 }
 
-/// The cause of the group incident every one of `incidents` belongs to (`None`: they are not
-/// all members of one group).
-pub async fn shared_cause(db: impl PgExecutor<'_>, incidents: &[Uuid]) -> Result<Option<String>, sqlx::Error> {
+/// The group incident every one of some incidents belongs to, as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedGroup {
+    /// The group.
+    pub id: Uuid,
+    /// Its cause signal (`incident_groups.cause`).
+    pub cause: String,
+    /// Members still open.
+    pub open: i64,
+    /// The group is over (its last member resolved).
+    pub resolved: bool,
+}
+
+/// The group incident every one of `incidents` belongs to (`None`: they are not all members
+/// of one group).
+pub async fn shared_group(db: impl PgExecutor<'_>, incidents: &[Uuid]) -> Result<Option<SharedGroup>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select g.cause, count(*) as "members!" from incidents i join incident_groups g on g.id = i.group_id
-           where i.id = any($1) group by g.id, g.cause"#,
+        r#"select g.id, g.cause, g.resolved_at is not null as "resolved!", count(*) as "members!",
+                  (select count(*) from incidents o where o.group_id = g.id and o.resolved_at is null) as "open!"
+           from incidents i join incident_groups g on g.id = i.group_id
+           where i.id = any($1) group by g.id, g.cause, g.resolved_at"#,
         incidents
     )
     .fetch_all(db)
     .await?;
     Ok(match rows.as_slice() {
-        [one] if one.members == incidents.len() as i64 => Some(one.cause.clone()),
+        [one] if one.members == incidents.len() as i64 => Some(SharedGroup {
+            id: one.id,
+            cause: one.cause.clone(),
+            open: one.open,
+            resolved: one.resolved,
+        }),
         _ => None,
     })
 }
 
-/// Whether `channel` was sent the alert of another member of the group incident the first of
-/// `incidents` belongs to.
-pub async fn group_announced(db: impl PgExecutor<'_>, incidents: &[Uuid], channel: Uuid) -> Result<bool, sqlx::Error> {
+/// Whether `channel` was sent the opened alert (alone or in a digest) of a member of `group`
+/// other than `except`.
+pub async fn group_heard(
+    db: impl PgExecutor<'_>,
+    group: Uuid,
+    channel: Uuid,
+    except: &[Uuid],
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"select exists (
                select 1 from notification_log l join incidents i on i.id = l.incident_id
                where l.channel_id = $2 and l.kind = 'opened' and l.status = 'sent'
-                 and not (l.incident_id = any($1))
-                 and i.group_id = (select group_id from incidents where id = ($1::uuid[])[1])
-           ) as "announced!""#,
-        incidents,
-        channel
+                 and i.group_id = $1 and not (l.incident_id = any($3))
+           ) as "heard!""#,
+        group,
+        channel,
+        except
     )
     .fetch_one(db)
     .await

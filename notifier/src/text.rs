@@ -410,58 +410,70 @@ pub fn report_notice(
     }
 }
 
-/// The digest of several incidents' `kind` events (opened or resolved) for one channel: their
-/// names and what failed, at most [`crate::digest::DIGEST_LIMIT`], then "and N more".
 /// A group incident's cause (`incident_groups.cause`, see the backend's `correlate`) in
 /// words; `None` for a cause this notifier cannot read.
 pub fn cause_text(cause: &str, lang: Language) -> Option<String> {
-    use common::i18n::Msg;
-    let (kind, rest) = cause.split_once(':')?;
-    let msg = match kind {
-        "ip" => {
-            let (address, failure) = rest.rsplit_once(':')?;
-            Msg::new("notify-cause-ip").arg("address", address).arg("kind", failure)
-        }
-        "host" => {
-            let (host, failure) = rest.rsplit_once(':')?;
-            Msg::new("notify-cause-host").arg("host", host).arg("kind", failure)
-        }
-        "dns" => {
-            let (resolver, rcode) = rest.rsplit_once(':')?;
-            Msg::new("notify-cause-dns")
-                .arg("resolver", resolver)
-                .arg("rcode", rcode)
-        }
-        "cert" => Msg::new("notify-cause-cert").arg("fingerprint", rest.chars().take(16).collect::<String>()),
-        "region" => {
-            let mut parts = rest.rsplitn(3, ':');
-            let (phase, failure, region) = (parts.next()?, parts.next()?, parts.next()?);
-            Msg::new("notify-cause-region")
-                .arg("region", region)
-                .arg("kind", failure)
-                .arg("phase", phase)
-        }
-        _ => return None,
-    };
-    Some(msg.render(lang))
+    common::i18n::cause_msg(cause).map(|m| m.render(lang))
 }
 
-/// The group incident a digest's incidents all belong to.
-#[derive(Debug, Clone, Copy)]
-pub struct Cause<'a> {
-    /// Its cause (`incident_groups.cause`).
-    pub key: &'a str,
-    /// The channel heard of the group already: these incidents joined it since.
-    pub update: bool,
+/// What a message of members of one group incident says of the group (see
+/// `Deliverer::deliver_digest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupNote<'a> {
+    /// The channel's first word of the group: "14 targets are down: all resolve to …".
+    Outage {
+        /// The cause signal (`incident_groups.cause`).
+        cause: &'a str,
+    },
+    /// Members joined a group the channel heard of: "2 more targets joined the outage: …".
+    Joined {
+        /// The cause signal.
+        cause: &'a str,
+    },
+    /// Members recovered while others are still down: "3 targets recovered from the outage
+    /// (…); 11 still down".
+    Recovered {
+        /// The cause signal.
+        cause: &'a str,
+        /// Members still open.
+        still_down: i64,
+    },
+    /// The last members recovered: "The outage is over (…): 3 targets recovered".
+    Over {
+        /// The cause signal.
+        cause: &'a str,
+    },
 }
 
-/// One message for several incidents of a kind; when `cause` is given (every incident is a
-/// member of one group incident), the headline names it: "14 targets are down: all resolve
-/// to 203.0.113.7 (connect_refused)".
+impl GroupNote<'_> {
+    /// The note's headline for `count` incidents, `None` for a cause this build cannot read.
+    fn headline(self, count: i64, lang: Language) -> Option<String> {
+        use common::i18n::Msg;
+        let (id, cause, still_down) = match self {
+            GroupNote::Outage { cause } => ("notify-headline-digest-cause", cause, 0),
+            GroupNote::Joined { cause } => ("notify-headline-group-update", cause, 0),
+            GroupNote::Recovered { cause, still_down } => ("notify-headline-group-recovered", cause, still_down),
+            GroupNote::Over { cause } => ("notify-headline-group-over", cause, 0),
+        };
+        let cause = cause_text(cause, lang)?;
+        Some(
+            Msg::new(id)
+                .arg("count", count)
+                .arg("cause", cause)
+                .arg("open", still_down)
+                .render(lang),
+        )
+    }
+}
+
+/// The digest of several incidents' `kind` events (opened or resolved) for one channel: their
+/// names and what failed, at most [`crate::digest::DIGEST_LIMIT`], then "and N more". When
+/// they are all members of one group incident, `group` says what the message tells of it (the
+/// headline names the shared cause).
 pub fn digest_notice(
     kind: IncidentEventKind,
     events: &[&IncidentEvent],
-    cause: Option<Cause<'_>>,
+    group: Option<GroupNote<'_>>,
     lang: Language,
     public_url: &url::Url,
     key: uuid::Uuid,
@@ -503,20 +515,9 @@ pub fn digest_notice(
         incident_id: None,
         key,
         badge: lang.text(badge),
-        headline: match cause
-            .filter(|_| !resolved)
-            .and_then(|c| cause_text(c.key, lang).map(|text| (text, c.update)))
-        {
-            Some((cause, update)) => common::i18n::Msg::new(if update {
-                "notify-headline-group-update"
-            } else {
-                "notify-headline-digest-cause"
-            })
-            .arg("count", count)
-            .arg("cause", cause)
-            .render(lang),
-            None => common::i18n::Msg::new(headline).arg("count", count).render(lang),
-        },
+        headline: group
+            .and_then(|g| g.headline(count, lang))
+            .unwrap_or_else(|| common::i18n::Msg::new(headline).arg("count", count).render(lang)),
         name: "PingTower".into(),
         facts: Vec::new(),
         text: None,
@@ -614,6 +615,36 @@ mod tests {
         );
         assert_eq!(cause_text("weather:rain", Language::En), None);
         assert_eq!(cause_text("ip", Language::En), None);
+    }
+
+    #[test]
+    fn group_notes_say_what_became_of_the_outage() {
+        let cause = "ip:192.0.2.1:connect_refused";
+        let en = |note: GroupNote<'_>, n| note.headline(n, Language::En).unwrap();
+        assert_eq!(
+            en(GroupNote::Outage { cause }, 14),
+            "14 targets are down: all resolve to 192.0.2.1 (connect_refused)"
+        );
+        assert_eq!(
+            en(GroupNote::Joined { cause }, 1),
+            "1 more target joined the outage: all resolve to 192.0.2.1 (connect_refused)"
+        );
+        assert_eq!(
+            en(GroupNote::Recovered { cause, still_down: 11 }, 3),
+            "3 targets recovered from the outage (all resolve to 192.0.2.1 (connect_refused)); 11 still down"
+        );
+        assert_eq!(
+            en(GroupNote::Over { cause }, 2),
+            "Outage over: the last 2 targets recovered (all resolve to 192.0.2.1 (connect_refused))"
+        );
+        assert_eq!(
+            GroupNote::Over { cause }.headline(3, Language::Ru).unwrap(),
+            "Сбой закончился: восстановились последние 3 цели (все разрешаются в 192.0.2.1 (connect_refused))"
+        );
+        assert_eq!(
+            GroupNote::Over { cause: "weather:rain" }.headline(3, Language::En),
+            None
+        );
     }
 
     #[test]

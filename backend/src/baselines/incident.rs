@@ -137,6 +137,7 @@ async fn open(
         resolved_at: None,
         pinger_id: None,
         caused_by: None,
+        group: None,
         evidence,
     };
     outbox(tx, result, event).await
@@ -163,6 +164,7 @@ async fn resolve(tx: &mut PgConnection, s: Subject<'_>, off: bool, result: &Chec
         resolved_at: Some(at.max(row.opened_at)),
         pinger_id: None,
         caused_by: None,
+        group: None,
         evidence: Evidence {
             results: vec![result.clone()],
             last_good: Some(result.clone()),

@@ -414,6 +414,11 @@ pub struct IncidentGroup {
     /// Its members, in the order they opened (without evidence, timeline, reports or notes;
     /// at most 1,000).
     pub members: Vec<Incident>,
+    /// The group's report, an `IncidentReport` (crates/common, `messages`): the newest member
+    /// report written with the group's facts, naming the shared cause and the members; null
+    /// until the llm-service wrote one.
+    #[schema(value_type = Option<common::messages::IncidentReport>, required = true)]
+    pub report: Option<Value>,
 }
 
 /// Most members a group answer lists.
@@ -425,7 +430,7 @@ const MAX_GROUP_MEMBERS: i64 = 1000;
 async fn get_group(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<IncidentGroup>> {
     let org = user.may(Action::Read)?;
     let g = sqlx::query!(
-        "select id, cause, summary, opened_at, resolved_at from incident_groups where id = $1 and owner_id = $2",
+        "select id, cause, summary, opened_at, resolved_at, report from incident_groups where id = $1 and owner_id = $2",
         id,
         org
     )
@@ -447,6 +452,7 @@ async fn get_group(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiR
         opened_at: g.opened_at,
         resolved_at: g.resolved_at,
         members: members.into_iter().map(|r| Incident::from_row(r, false)).collect(),
+        report: g.report,
     }))
 }
 

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use common::messages::{CheckResult, FailureKind, Phase};
+use common::messages::{CheckResult, FailureKind, GROUP_NAMES_LIMIT, GroupRef, Phase};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -327,6 +327,31 @@ pub async fn member_resolved(
     )
     .fetch_optional(&mut *tx)
     .await
+}
+
+/// The group `incident` is a member of, as its events carry it (`None`: it is not grouped).
+pub async fn group_ref(tx: &mut PgConnection, incident: Uuid) -> Result<Option<GroupRef>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select g.id, g.cause, g.members, g.resolved_at is not null as "resolved!",
+                  (select count(*) from incidents i where i.group_id = g.id and i.resolved_at is null) as "open!",
+                  array(select t.name from incidents i join targets t on t.id = i.target_id
+                        where i.group_id = g.id
+                        order by (i.resolved_at is null) desc, i.opened_at, i.id
+                        limit $2) as "names!"
+           from incident_groups g where g.id = (select group_id from incidents where id = $1)"#,
+        incident,
+        GROUP_NAMES_LIMIT as i64
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|r| GroupRef {
+        id: r.id,
+        cause: r.cause,
+        members: u32::try_from(r.members).unwrap_or(0),
+        open: u32::try_from(r.open).unwrap_or(u32::MAX),
+        names: r.names,
+        resolved: r.resolved,
+    }))
 }
 
 #[cfg(test)]

@@ -287,6 +287,7 @@ pub async fn release_held_by(
                 held: false,
                 released_at: Some(at.max(h.opened_at)),
             }),
+            group: None,
         };
         outbox(tx, result, event).await?;
     }

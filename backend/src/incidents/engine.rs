@@ -444,10 +444,15 @@ impl Engine {
             dependencies::hold(tx, id, at, cause).await?;
         }
         dependencies::link_dependants(tx, &w.target, id, at).await?;
+        let mut group = None;
         if !self.settings.correlation_window.is_zero() {
             let signals = super::correlate::signals(result, &w.target.address, &w.regions, &regions);
             let window = chrono::Duration::from_std(self.settings.correlation_window).unwrap_or(chrono::Duration::MAX);
-            super::correlate::attach(tx, w.target.owner_id, id, at, &signals, window).await?;
+            if super::correlate::attach(tx, w.target.owner_id, id, at, &signals, window).await?
+                != super::correlate::Attached::Alone
+            {
+                group = super::correlate::group_ref(tx, id).await?;
+            }
         }
         let event = IncidentEvent {
             incident_id: id,
@@ -460,6 +465,7 @@ impl Engine {
             pinger_id: None,
             evidence,
             caused_by: cause.map(|c| c.as_message(true)),
+            group,
         };
         outbox(tx, result, event).await
     }
@@ -550,6 +556,7 @@ impl Engine {
                 ..Evidence::default()
             },
             caused_by: None,
+            group: None,
         };
         outbox(tx, result, event).await
     }
@@ -608,6 +615,7 @@ impl Engine {
                         ..Evidence::default()
                     },
                     caused_by: None,
+                    group: None,
                 };
                 outbox(tx, r, event).await?;
             }
@@ -786,6 +794,7 @@ async fn resolve(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Re
     };
     timeline(tx, id, at, "resolved", "Recovered in every region.").await?;
     super::correlate::member_resolved(tx, id, at).await?;
+    let group = super::correlate::group_ref(tx, id).await?;
     // A held incident becomes silent: its resolution is held too.
     dependencies::on_resolved(tx, id, at).await?;
     let caused_by = dependencies::event_cause(tx, id).await?;
@@ -805,6 +814,7 @@ async fn resolve(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> Re
             ..Evidence::default()
         },
         caused_by,
+        group,
     };
     outbox(tx, result, event).await?;
     // The incidents this one held, still open, are released (or keep waiting for another).
@@ -843,6 +853,7 @@ async fn flapping(tx: &mut PgConnection, w: &Working, result: &CheckResult) -> R
             ..Evidence::default()
         },
         caused_by,
+        group: None,
     };
     outbox(tx, result, event).await
 }

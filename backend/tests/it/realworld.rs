@@ -49,6 +49,8 @@ const SERVE_ALL: u8 = 0;
 const REFUSE_EU: u8 = 1;
 /// Everyone gets 503.
 const REFUSE_ALL: u8 = 2;
+/// Everyone waits longer than the targets' timeout for an answer.
+const HANG_ALL: u8 = 3;
 
 /// A loopback HTTP server whose health endpoint can be switched between healthy and failing.
 struct Service {
@@ -59,6 +61,11 @@ struct Service {
 
 impl Service {
     async fn start() -> Self {
+        Self::start_on(Ipv4Addr::LOCALHOST).await
+    }
+
+    /// The service on loopback address `ip` (any port).
+    async fn start_on(ip: Ipv4Addr) -> Self {
         async fn health(
             State(mode): State<Arc<AtomicU8>>,
             ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -66,6 +73,10 @@ impl Service {
             let refused = match mode.load(Ordering::SeqCst) {
                 SERVE_ALL => false,
                 REFUSE_EU => peer.ip() == IpAddr::V4(EU_SOURCE),
+                HANG_ALL => {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    false
+                }
                 _ => true,
             };
             if refused {
@@ -78,7 +89,7 @@ impl Service {
         let app = axum::Router::new()
             .route("/health", axum::routing::get(health))
             .with_state(mode.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
         let until = stop.clone();
@@ -829,6 +840,220 @@ async fn twenty_targets_of_one_failing_server_make_one_group_incident_that_resol
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The members' events carry the group as it stood: the report writer names the cause and
+    // the members from it; the last resolution says the group is over.
+    let published = Instant::now();
+    let events = loop {
+        let events = suite.events.all();
+        if events.iter().filter(|e| e.kind == IncidentEventKind::Resolved).count() >= 20 {
+            break events;
+        }
+        assert!(
+            published.elapsed() < Duration::from_secs(10),
+            "the 20 resolutions are published"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let grouped_events: Vec<&IncidentEvent> = events
+        .iter()
+        .filter(|e| e.kind == IncidentEventKind::Opened && e.group.is_some())
+        .collect();
+    assert!(
+        grouped_events.len() >= 19,
+        "the later members' opened events name the group"
+    );
+    let largest = grouped_events
+        .iter()
+        .filter_map(|e| e.group.as_ref())
+        .max_by_key(|g| g.members)
+        .unwrap();
+    assert_eq!(largest.id, groups[0].0);
+    assert_eq!(largest.cause, "ip:127.0.0.1:http_status");
+    assert_eq!(largest.members, 20);
+    assert_eq!(largest.names.len(), 20);
+    let resolutions: Vec<&IncidentEvent> = events
+        .iter()
+        .filter(|e| e.kind == IncidentEventKind::Resolved)
+        .collect();
+    assert_eq!(resolutions.len(), 20);
+    let over: Vec<_> = resolutions
+        .iter()
+        .filter_map(|e| e.group.as_ref())
+        .filter(|g| g.resolved)
+        .collect();
+    assert_eq!(over.len(), 1, "exactly the last resolution closes the group");
+    assert_eq!(over[0].open, 0);
     eprintln!("grouped 20 members {grouped:?} after the service failed");
+    suite.stop().await;
+}
+
+/// The open groups as (id, cause, open members).
+async fn open_groups(pool: &sqlx::PgPool) -> Vec<(Uuid, String, i64)> {
+    sqlx::query_as(
+        "select g.id, g.cause, count(i.id) from incident_groups g
+         left join incidents i on i.group_id = g.id and i.resolved_at is null
+         where g.resolved_at is null group by g.id, g.cause order by g.cause",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Waits until every one of `ids` was checked after `after` (a fresh round of results).
+async fn checked_since(pool: &sqlx::PgPool, ids: &[Uuid], after: chrono::DateTime<chrono::Utc>, bound: Duration) {
+    let start = Instant::now();
+    loop {
+        let fresh: i64 =
+            sqlx::query_scalar("select count(*) from target_state where target_id = any($1) and last_checked_at > $2")
+                .bind(ids)
+                .bind(after)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        if fresh == ids.len() as i64 {
+            return;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "{fresh} of {} checked again within {bound:?}",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn ten_targets_on_two_addresses_one_failing_make_a_group_of_its_five_only() {
+    // Arrange: five targets on 127.0.0.1 (the suite's service) and five on 127.0.0.4.
+    let suite = Suite::start(&[("default", None)]).await;
+    let (first, app) = (&suite.service, &suite.app);
+    let second = Service::start_on(Ipv4Addr::new(127, 0, 0, 4)).await;
+    let c = crate::helpers::client();
+    let r = app.login(&c, "owner@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    let mut on_first = vec![suite.id];
+    let mut on_second = Vec::new();
+    for n in 1..10 {
+        let service = if n < 5 { first } else { &second };
+        let mut body = target_body(&format!("{}?n={n}", service.url()), &["default"]);
+        body["name"] = json!(format!("svc-{n:02}"));
+        let id = id_of(&create_target(app, &c, &body).await);
+        if n < 5 { on_first.push(id) } else { on_second.push(id) }
+    }
+    for id in on_first.iter().chain(&on_second) {
+        wait_for_status(&app.pg.pool, *id, "up", Duration::from_secs(30)).await;
+    }
+
+    // Act: the first address fails; the second keeps serving.
+    first.set(REFUSE_ALL);
+    let down_at = Instant::now();
+    let bound = Duration::from_secs(K * INTERVAL + 10);
+    let group = loop {
+        let groups = open_groups(&app.pg.pool).await;
+        if let Some(g) = groups.iter().find(|g| g.2 == 5) {
+            break g.clone();
+        }
+        assert!(down_at.elapsed() < bound, "a group of 5 within {bound:?}: {groups:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Two more rounds of checks of every target: a wrong member would have joined by then.
+    let now = chrono::Utc::now();
+    let all: Vec<Uuid> = on_first.iter().chain(&on_second).copied().collect();
+    checked_since(
+        &app.pg.pool,
+        &all,
+        now + chrono::Duration::seconds(INTERVAL as i64),
+        Duration::from_secs(20),
+    )
+    .await;
+
+    // Assert: one group, of the first address's five, named by that address.
+    let groups = open_groups(&app.pg.pool).await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].0, group.0);
+    assert_eq!(groups[0].1, "ip:127.0.0.1:http_status");
+    let members: Vec<Uuid> =
+        sqlx::query_scalar("select target_id from incidents where group_id = $1 order by target_id")
+            .bind(group.0)
+            .fetch_all(&app.pg.pool)
+            .await
+            .unwrap();
+    let mut expected = on_first.clone();
+    expected.sort();
+    assert_eq!(members, expected, "the members are the failing address's targets");
+    let others: i64 = sqlx::query_scalar("select count(*) from incidents where target_id = any($1)")
+        .bind(&on_second)
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(others, 0, "the second address's targets have no incident");
+    for id in &on_second {
+        let status: String = sqlx::query_scalar("select status from target_state where target_id = $1")
+            .bind(id)
+            .fetch_one(&app.pg.pool)
+            .await
+            .unwrap();
+        assert_eq!(status, "up");
+    }
+    drop(second);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn two_unrelated_failures_in_the_same_minute_stay_two_incidents() {
+    // Arrange: one target on 127.0.0.1 (the suite's service), one on 127.0.0.5.
+    let suite = Suite::start(&[("default", None)]).await;
+    let (first, app) = (&suite.service, &suite.app);
+    let second = Service::start_on(Ipv4Addr::new(127, 0, 0, 5)).await;
+    let c = crate::helpers::client();
+    let r = app.login(&c, "owner@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    let mut body = target_body(&second.url(), &["default"]);
+    body["name"] = json!("billing");
+    let other = id_of(&create_target(app, &c, &body).await);
+    wait_for_status(&app.pg.pool, other, "up", Duration::from_secs(30)).await;
+
+    // Act: both fail at once, for different reasons: a 503 here, a hang past the timeout there.
+    first.set(REFUSE_ALL);
+    second.set(HANG_ALL);
+    let down_at = Instant::now();
+    let bound = Duration::from_secs(K * INTERVAL + 10);
+    loop {
+        let open: i64 = sqlx::query_scalar("select count(*) from incidents where resolved_at is null")
+            .fetch_one(&app.pg.pool)
+            .await
+            .unwrap();
+        if open == 2 {
+            break;
+        }
+        assert!(down_at.elapsed() < bound, "two incidents within {bound:?}: {open}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let now = chrono::Utc::now();
+    checked_since(&app.pg.pool, &[suite.id, other], now, Duration::from_secs(20)).await;
+
+    // Assert: two incidents, each with its own signals, and no group.
+    let incidents: Vec<(Uuid, Option<Uuid>, Vec<String>)> =
+        sqlx::query_as("select target_id, group_id, signals from incidents order by opened_at")
+            .fetch_all(&app.pg.pool)
+            .await
+            .unwrap();
+    assert_eq!(incidents.len(), 2, "{incidents:?}");
+    assert!(
+        incidents.iter().all(|i| i.1.is_none()),
+        "neither is grouped: {incidents:?}"
+    );
+    assert!(
+        incidents.iter().all(|i| !i.2.is_empty()),
+        "both carry cause signals (they were compared): {incidents:?}"
+    );
+    let shared: Vec<&String> = incidents[0].2.iter().filter(|s| incidents[1].2.contains(s)).collect();
+    assert!(shared.is_empty(), "no signal in common: {incidents:?}");
+    let groups: i64 = sqlx::query_scalar("select count(*) from incident_groups")
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(groups, 0);
+    drop(second);
     suite.stop().await;
 }

@@ -320,5 +320,36 @@ pub fn days(n: i64) -> Msg {
     Msg::new("count-days").arg("n", n)
 }
 
+/// A group incident's cause signal (`ip:203.0.113.7:connect_refused`, `host:…`, `dns:…`,
+/// `cert:…`, `region:…`; see the backend's `incidents::correlate`) in words: "all resolve to
+/// 203.0.113.7 (connect_refused)". `None` for a cause this build cannot read.
+pub fn cause_msg(cause: &str) -> Option<Msg> {
+    let (kind, rest) = cause.split_once(':')?;
+    Some(match kind {
+        "ip" => {
+            let (address, failure) = rest.rsplit_once(':')?;
+            Msg::new("cause-ip").arg("address", address).arg("kind", failure)
+        }
+        "host" => {
+            let (host, failure) = rest.rsplit_once(':')?;
+            Msg::new("cause-host").arg("host", host).arg("kind", failure)
+        }
+        "dns" => {
+            let (resolver, rcode) = rest.rsplit_once(':')?;
+            Msg::new("cause-dns").arg("resolver", resolver).arg("rcode", rcode)
+        }
+        "cert" => Msg::new("cause-cert").arg("fingerprint", rest.chars().take(16).collect::<String>()),
+        "region" => {
+            let mut parts = rest.rsplitn(3, ':');
+            let (phase, failure, region) = (parts.next()?, parts.next()?, parts.next()?);
+            Msg::new("cause-region")
+                .arg("region", region)
+                .arg("kind", failure)
+                .arg("phase", phase)
+        }
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -1499,6 +1499,33 @@ pub struct IncidentEvent {
     /// whether the event is held for it: an event with `held` is stored and shown, never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caused_by: Option<CausedBy>,
+    /// The group incident this one is a member of when the event was made (cause
+    /// correlation: members share a cause signal), as it stood then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupRef>,
+}
+
+/// The most member names a [`GroupRef`] carries.
+pub const GROUP_NAMES_LIMIT: usize = 25;
+
+/// A group incident as an event of one of its members sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRef {
+    /// The group.
+    pub id: Uuid,
+    /// The shared cause signal, e.g. `ip:203.0.113.7:connect_refused` (see
+    /// [`crate::i18n::cause_msg`] for it in words).
+    pub cause: String,
+    /// Members in all, and how many of them are still open.
+    pub members: u32,
+    /// Members still open.
+    pub open: u32,
+    /// The members' target names, open ones first (at most [`GROUP_NAMES_LIMIT`]).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The group is over (its last member resolved).
+    #[serde(default)]
+    pub resolved: bool,
 }
 
 impl IncidentEvent {

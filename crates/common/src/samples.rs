@@ -145,6 +145,7 @@ pub fn incident_event() -> IncidentEvent {
             latency_baseline: None,
         },
         caused_by: None,
+        group: None,
     }
 }
 

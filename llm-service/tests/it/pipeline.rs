@@ -178,3 +178,84 @@ async fn a_malformed_event_goes_to_the_dead_letter_queue() {
     assert_eq!(dead, b"{\"not\": \"an event\"}");
     service.stop().await;
 }
+
+#[tokio::test]
+async fn a_group_members_report_names_the_shared_cause_and_the_members_and_becomes_the_groups() {
+    // Arrange: the incident is the third member of a group incident on one address; the owner
+    // reads Russian; the LLM is asked first and its prompt must carry the group.
+    let env = TestEnv::new().await;
+    let mut event = samples::incident_event();
+    env.insert_incident(&event, "ru").await;
+    let owner = event.target.as_ref().unwrap().owner_id;
+    let group = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into incident_groups (id, owner_id, cause, summary, opened_at, members)
+         values ($1, $2, 'ip:203.0.113.7:connect_refused', 'all resolve to 203.0.113.7', now(), 3)",
+    )
+    .bind(group)
+    .bind(owner)
+    .execute(&env.pg.pool)
+    .await
+    .unwrap();
+    event.group = Some(common::messages::GroupRef {
+        id: group,
+        cause: "ip:203.0.113.7:connect_refused".into(),
+        members: 3,
+        open: 3,
+        names: vec!["Shop health".into(), "Billing API".into(), "Docs".into()],
+        resolved: false,
+    });
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let mut config = env.config();
+    config.llm = llm_config(&server.uri(), Duration::from_secs(5));
+    let service = spawn_service(config).await;
+
+    // Act
+    env.broker.publish(&Envelope::new(event.clone())).await;
+    let reports = wait_for_reports(&env, event.incident_id, 1).await;
+
+    // Assert: the provider failed, so the rules wrote it, in Russian, naming the shared cause
+    // and every member; the group keeps it as its report.
+    let report = &reports[0].2;
+    assert_eq!(report.source, "rules");
+    assert!(
+        report
+            .probable_cause
+            .contains("все разрешаются в 203.0.113.7 (connect_refused)")
+            && report.probable_cause.contains("Недоступны сразу 3 ваши цели"),
+        "{}",
+        report.probable_cause
+    );
+    assert!(
+        report.impact.contains("Shop health, Billing API, Docs"),
+        "{}",
+        report.impact
+    );
+    assert!(
+        report.recommended_actions[0].contains("Сначала устраните общую причину"),
+        "{:?}",
+        report.recommended_actions
+    );
+    let requests = server.received_requests().await.unwrap_or_default();
+    assert!(!requests.is_empty(), "the LLM was asked first");
+    let prompt = String::from_utf8_lossy(&requests[0].body).into_owned();
+    assert!(
+        prompt.contains("all resolve to 203.0.113.7 (connect_refused)") && prompt.contains("Billing API"),
+        "the prompt carries the group's cause and members: {prompt}"
+    );
+    let stored: Option<sqlx::types::Json<IncidentReport>> =
+        sqlx::query_scalar("select report from incident_groups where id = $1")
+            .bind(group)
+            .fetch_one(&env.pg.pool)
+            .await
+            .unwrap();
+    let stored = stored.expect("the group has a report").0;
+    assert_eq!(stored.incident_id, event.incident_id);
+    assert_eq!(stored.probable_cause, report.probable_cause);
+    service.stop().await;
+}

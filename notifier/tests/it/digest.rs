@@ -226,5 +226,227 @@ async fn a_digest_of_one_group_incident_names_the_shared_cause() {
             && text.contains("svc-3"),
         "{text}"
     );
+
+    // Two members recover while two are still down: one update of the group.
+    let mut all = outages;
+    all.push(late);
+    for o in &all[..2] {
+        sqlx::query("update incidents set resolved_at = now() where id = $1")
+            .bind(o.incident)
+            .execute(&pool)
+            .await
+            .unwrap();
+        env.publish_event(resolved(o.event.clone(), chrono::Duration::minutes(1)))
+            .await;
+    }
+    env.tg
+        .wait_for("the recovery update", Duration::from_secs(20), |_| {
+            env.tg.sent_to(CHAT).len() >= 3
+        })
+        .await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 6).await;
+    let sent = env.tg.sent_to(CHAT);
+    assert_eq!(sent.len(), 3, "one update for the two recoveries");
+    let text = sent[2].text();
+    assert!(
+        text.contains("2 targets recovered from the outage (all resolve to 192.0.2.1 (connect_refused)); 2 still down")
+            && text.contains("svc-0")
+            && text.contains("svc-1"),
+        "{text}"
+    );
+
+    // The last two recover and the group resolves: one message says the outage is over, even
+    // for a single member (not its own "resolved" alert).
+    sqlx::query("update incidents set resolved_at = now() where id = any($1)")
+        .bind(all[2..].iter().map(|o| o.incident).collect::<Vec<_>>())
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("update incident_groups set resolved_at = now() where id = $1")
+        .bind(group)
+        .execute(&pool)
+        .await
+        .unwrap();
+    for o in &all[2..] {
+        env.publish_event(resolved(o.event.clone(), chrono::Duration::minutes(1)))
+            .await;
+    }
+    env.tg
+        .wait_for("the end of the outage", Duration::from_secs(20), |_| {
+            env.tg.sent_to(CHAT).len() >= 4
+        })
+        .await;
+    wait_acked(INCIDENTS_NOTIFY_QUEUE, 8).await;
+    let sent = env.tg.sent_to(CHAT);
+    assert_eq!(sent.len(), 4, "one message for the end");
+    let text = sent[3].text();
+    assert!(
+        text.contains("Outage over: the last 2 targets recovered (all resolve to 192.0.2.1 (connect_refused))"),
+        "{text}"
+    );
     env.stop().await;
+}
+
+/// The membership of one random group over a few digest windows: member `n` opens in window
+/// `opens[n]` and recovers in window `closes[n]` (member 0 is open from the first window to
+/// the last, so the group stays open until then).
+#[derive(Debug, Clone)]
+struct Schedule {
+    opens: Vec<usize>,
+    closes: Vec<usize>,
+}
+
+/// Windows a schedule spans.
+const WINDOWS: usize = 5;
+
+fn schedules() -> impl proptest::strategy::Strategy<Value = Schedule> {
+    use proptest::prelude::*;
+    proptest::collection::vec((0..WINDOWS - 2, 1..WINDOWS - 1), 1..6).prop_map(|spans| {
+        let mut opens = vec![0];
+        let mut closes = vec![WINDOWS - 1];
+        for (open, length) in spans {
+            opens.push(open);
+            closes.push((open + length).min(WINDOWS - 1));
+        }
+        Schedule { opens, closes }
+    })
+}
+
+/// What one channel heard of one group over the windows of `schedule`, checked window by
+/// window: at most one message per kind of change in a window (the digest is the rate limit),
+/// one first word of the outage, updates saying how many are still down, and one "over" last.
+async fn one_group_over_windows(schedule: &Schedule) -> Result<(), String> {
+    let (mut env, pool, owner) = TestEnv::with_user("en").await;
+    let channel = telegram_chat(&pool, owner, CHAT).await;
+    let group = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into incident_groups (id, owner_id, cause, summary, opened_at, members)
+         values ($1, $2, 'ip:192.0.2.1:connect_refused', 'all resolve to 192.0.2.1', now(), 0)",
+    )
+    .bind(group)
+    .bind(owner)
+    .execute(&pool)
+    .await
+    .unwrap();
+    env.start_with(config(&env, Duration::from_millis(400)));
+    let members = schedule.opens.len();
+    let mut outages: Vec<Option<Outage>> = (0..members).map(|_| None).collect();
+    let mut published = 0i64;
+    let mut heard = 0usize;
+    for window in 0..WINDOWS {
+        let joins: Vec<usize> = (0..members).filter(|&n| schedule.opens[n] == window).collect();
+        let leaves: Vec<usize> = (0..members).filter(|&n| schedule.closes[n] == window).collect();
+        let mut events = Vec::new();
+        for &n in &joins {
+            let o = outage(&pool, owner, &format!("m-{n}")).await;
+            sqlx::query("update incidents set group_id = $1 where id = $2")
+                .bind(group)
+                .bind(o.incident)
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("update incident_groups set members = members + 1 where id = $1")
+                .bind(group)
+                .execute(&pool)
+                .await
+                .unwrap();
+            events.push(o.event.clone());
+            outages[n] = Some(o);
+        }
+        for &n in &leaves {
+            let o = outages[n].as_ref().expect("a member opens before it recovers");
+            sqlx::query("update incidents set resolved_at = now() where id = $1")
+                .bind(o.incident)
+                .execute(&pool)
+                .await
+                .unwrap();
+            events.push(resolved(o.event.clone(), chrono::Duration::minutes(1)));
+        }
+        let still_down: i64 =
+            sqlx::query_scalar("select count(*) from incidents where group_id = $1 and resolved_at is null")
+                .bind(group)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if still_down == 0 {
+            sqlx::query("update incident_groups set resolved_at = now() where id = $1")
+                .bind(group)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        for e in events {
+            env.publish_event(e).await;
+            published += 1;
+        }
+        // Quiet: every event of the window logged as sent to the channel, nothing pending.
+        eventually(&format!("window {window} delivered"), Duration::from_secs(20), || {
+            let pool = pool.clone();
+            async move {
+                let sent: i64 = sqlx::query_scalar(
+                    "select count(*) from notification_log
+                     where channel_id = $1 and kind in ('opened', 'resolved') and status = 'sent'",
+                )
+                .bind(channel)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                let pending: i64 = sqlx::query_scalar("select count(*) from notification_pending")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                (sent == published && pending == 0).then_some(())
+            }
+        })
+        .await;
+        let sent = env.tg.sent_to(CHAT);
+        let new: Vec<String> = sent[heard..].iter().map(|m| m.text().to_owned()).collect();
+        heard = sent.len();
+        let changes = usize::from(!joins.is_empty()) + usize::from(!leaves.is_empty());
+        if new.len() > changes {
+            return Err(format!(
+                "window {window}: {} messages for {changes} changes: {new:#?}",
+                new.len()
+            ));
+        }
+        if new.len() < changes {
+            return Err(format!("window {window}: a change went unheard: {new:#?}"));
+        }
+        for text in &new {
+            let first = window == 0;
+            let ok = if text.contains("targets are down") || text.contains("target is down") {
+                first
+            } else if text.contains("joined the outage") {
+                !first && text.contains("all resolve to 192.0.2.1")
+            } else if text.contains("recovered from the outage") {
+                text.contains(&format!("; {still_down} still down")) && still_down > 0
+            } else if text.contains("Outage over") {
+                still_down == 0
+            } else {
+                // A lone first member's own alert.
+                first && joins.len() == 1
+            };
+            if !ok {
+                return Err(format!("window {window} (still down {still_down}): unexpected {text}"));
+            }
+        }
+    }
+    let all: Vec<String> = env.tg.sent_to(CHAT).iter().map(|m| m.text().to_owned()).collect();
+    let over = all.iter().filter(|t| t.contains("Outage over")).count();
+    if over != 1 || !all.last().is_some_and(|t| t.contains("Outage over")) {
+        return Err(format!("one \"over\" message, last: {all:#?}"));
+    }
+    env.stop().await;
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 6, failure_persistence: None, ..Default::default() })]
+
+    #[test]
+    fn a_group_is_heard_once_opening_once_over_and_once_per_window_of_change(schedule in schedules()) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let outcome = rt.block_on(one_group_over_windows(&schedule));
+        proptest::prop_assert!(outcome.is_ok(), "{:?}: {}", schedule, outcome.unwrap_err());
+    }
 }

@@ -295,6 +295,7 @@ pub fn opened(incident: Uuid, owner: Uuid, target: Uuid, name: &str) -> Incident
             ..Default::default()
         },
         caused_by: None,
+        group: None,
     }
 }
 

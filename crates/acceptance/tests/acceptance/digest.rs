@@ -412,8 +412,10 @@ async fn twenty_targets_of_one_killed_process_are_one_digest_per_channel() {
     channels.assert_one_each(down, "the recovery", &suite.logs());
     let resolved = telegram_since(&tg, down.telegram).alerts.join("\n");
     assert!(
-        resolved.contains(&format!("{TARGETS} incidents resolved")),
-        "the Telegram resolution digest counts them: {resolved}"
+        resolved.contains(&format!(
+            "Outage over: the last {TARGETS} targets recovered (all are on 127.0.0.1 (connect_refused))"
+        )),
+        "the Telegram resolution digest counts them and says the group's outage is over: {resolved}"
     );
     let problems = webhook_problems(&hook.received());
     assert!(

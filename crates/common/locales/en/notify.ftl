@@ -62,11 +62,14 @@ notify-headline-group-update = { $count ->
     [one] { $count } more target joined the outage: { $cause }
    *[other] { $count } more targets joined the outage: { $cause }
 }
-notify-cause-ip = all resolve to { $address } ({ $kind })
-notify-cause-host = all are on { $host } ({ $kind })
-notify-cause-dns = the resolver { $resolver } fails with { $rcode }
-notify-cause-cert = all present the same rejected certificate { $fingerprint }…
-notify-cause-region = all fail from { $region } only ({ $kind } in the { $phase } phase) while the other regions see them up
+notify-headline-group-recovered = { $count ->
+    [one] { $count } target recovered from the outage ({ $cause }); { $open } still down
+   *[other] { $count } targets recovered from the outage ({ $cause }); { $open } still down
+}
+notify-headline-group-over = { $count ->
+    [one] Outage over: the last { $count } target recovered ({ $cause })
+   *[other] Outage over: the last { $count } targets recovered ({ $cause })
+}
 notify-badge-digest-resolved = ✅ RECOVERED
 notify-headline-digest-resolved = { $count ->
     [one] { $count } incident resolved

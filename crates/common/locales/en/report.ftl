@@ -296,3 +296,19 @@ kind-timeout = timeout
 kind-blocked-address = blocked address
 kind-internal = check could not run
 kind-other = other failure
+
+## A member of a group incident (cause correlation): $shared is the shared cause in words
+## ("all resolve to 203.0.113.7 (connect_refused)"), $own the member's own explanation.
+
+group-cause = { $count } of your targets are down together: { $shared }. The fault most likely lies in what they share, not in each service. { $own }
+group-members = { $more ->
+    [0] { $names }
+   *[other] { $names } and { $more } more
+}
+group-impact = { $impact } Down with it: { $members }.
+group-action = Fix the shared cause first ({ $shared }); the other { $others ->
+    [one] target
+   *[other] { $others } targets
+} should recover with it.
+group-resolved-open-cause = It was part of an outage of { $count } targets ({ $shared }); { $open } of them are still down. { $own }
+group-resolved-over-cause = The outage of { $count } targets ({ $shared }) is over: all of them recovered. { $own }

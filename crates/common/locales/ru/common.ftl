@@ -22,3 +22,10 @@ duration-days = { $n } д
 duration-hours = { $n } ч
 duration-minutes = { $n } мин
 duration-seconds = { $n } с
+
+# A group incident's shared cause (common::i18n::cause_msg), after "N targets are down: ".
+cause-ip = все разрешаются в { $address } ({ $kind })
+cause-host = все на { $host } ({ $kind })
+cause-dns = резолвер { $resolver } отвечает ошибкой { $rcode }
+cause-cert = все предъявляют один и тот же отвергнутый сертификат { $fingerprint }…
+cause-region = все недоступны только из { $region } ({ $kind }, фаза { $phase }), остальные регионы их видят

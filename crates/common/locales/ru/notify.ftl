@@ -65,11 +65,16 @@ notify-headline-group-update = { $count ->
     [few] К сбою добавились ещё { $count } цели: { $cause }
    *[many] К сбою добавились ещё { $count } целей: { $cause }
 }
-notify-cause-ip = все разрешаются в { $address } ({ $kind })
-notify-cause-host = все на { $host } ({ $kind })
-notify-cause-dns = резолвер { $resolver } отвечает ошибкой { $rcode }
-notify-cause-cert = все предъявляют один и тот же отвергнутый сертификат { $fingerprint }…
-notify-cause-region = все недоступны только из { $region } ({ $kind }, фаза { $phase }), остальные регионы их видят
+notify-headline-group-recovered = { $count ->
+    [one] После сбоя ({ $cause }) восстановилась { $count } цель; недоступно ещё { $open }
+    [few] После сбоя ({ $cause }) восстановились { $count } цели; недоступно ещё { $open }
+   *[many] После сбоя ({ $cause }) восстановились { $count } целей; недоступно ещё { $open }
+}
+notify-headline-group-over = { $count ->
+    [one] Сбой закончился: восстановилась последняя { $count } цель ({ $cause })
+    [few] Сбой закончился: восстановились последние { $count } цели ({ $cause })
+   *[many] Сбой закончился: восстановились последние { $count } целей ({ $cause })
+}
 notify-badge-digest-resolved = ✅ ВОССТАНОВЛЕНО
 notify-headline-digest-resolved = { $count ->
     [one] { $count } инцидент закрыт

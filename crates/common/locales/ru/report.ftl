@@ -296,3 +296,30 @@ kind-timeout = превышено время ожидания
 kind-blocked-address = запрещённый адрес
 kind-internal = проверка не выполнилась
 kind-other = другой сбой
+
+## Участник группового инцидента (корреляция причин): $shared — общая причина словами,
+## $own — объяснение для самой цели.
+
+group-cause = Недоступны сразу { $count ->
+    [one] { $count } ваша цель
+    [few] { $count } ваши цели
+   *[many] { $count } ваших целей
+}: { $shared }. Скорее всего, неисправность в том, что у них общее, а не в каждом сервисе. { $own }
+group-members = { $more ->
+    [0] { $names }
+   *[other] { $names } и ещё { $more }
+}
+group-impact = { $impact } Вместе с ней недоступны: { $members }.
+group-action = Сначала устраните общую причину ({ $shared }); { $others ->
+    [one] остальная { $others } цель должна восстановиться
+    [few] остальные { $others } цели должны восстановиться
+   *[many] остальные { $others } целей должны восстановиться
+} вместе с ней.
+group-resolved-open-cause = Цель была частью сбоя { $count ->
+    [one] { $count } цели
+   *[other] { $count } целей
+} ({ $shared }); { $open } из них всё ещё недоступны. { $own }
+group-resolved-over-cause = Сбой { $count ->
+    [one] { $count } цели
+   *[other] { $count } целей
+} ({ $shared }) закончился: все они восстановились. { $own }
