@@ -11,7 +11,8 @@ import { AuthPage } from './pages/auth';
 import { ChannelEditPage, ChannelNewPage, ChannelsPage } from './pages/channels';
 import { EscalationEditPage, EscalationNewPage, EscalationPage } from './pages/escalation';
 import { ImportExportPage, NotificationsPage, SettingsPage, TokensPage } from './pages/account';
-import { IncidentPage, IncidentsPage } from './pages/incidents';
+import { GroupPage, IncidentPage, IncidentsPage } from './pages/incidents';
+import { TagDependenciesPage } from './pages/tagDependencies';
 import { AuditPage, InvitePage, NewOrganisationPage, OrganisationPage, OrgSwitcher } from './pages/organisation';
 import { OverviewPage } from './pages/overview';
 import { PublicStatusPage, StatusPageEdit, StatusPagesPage } from './pages/statusPages';
@@ -39,6 +40,8 @@ const routes: Route[] = [
   { path: '/targets/:id/edit', page: ({ params }) => <TargetEditPage id={params.id!} key={params.id} /> },
   { path: '/incidents', page: ({ search }) => <IncidentsPage search={search} /> },
   { path: '/incidents/:id', page: ({ params }) => <IncidentPage id={params.id!} key={params.id} /> },
+  { path: '/incidents/groups/:id', page: ({ params }) => <GroupPage id={params.id!} key={params.id} /> },
+  { path: '/dependencies', page: () => <TagDependenciesPage /> },
   { path: '/notifications', page: () => <NotificationsPage /> },
   { path: '/channels', page: () => <ChannelsPage /> },
   { path: '/channels/new', page: ({ search }) => <ChannelNewPage search={search} /> },

@@ -1,19 +1,28 @@
-// Incidents: the list (open / resolved) and one incident with its timeline, evidence, report,
-// notes and the acknowledge button.
+// Incidents: the list (open / resolved), the grouped outages (group incidents of cause
+// correlation) and one group with its members, and one incident with its timeline, evidence,
+// report, notes and the acknowledge button.
 
 import { useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { Incident, IncidentReport } from '../api/model';
+import type { Incident, IncidentGroupSummary, IncidentReport } from '../api/model';
 import { ResultView, failureText } from '../components/result';
 import { ErrorBox, PageHead, Section, Spinner, StatusPill, Table, Tabs, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
-import { lang, t } from '../i18n';
+import { lang, t, tn } from '../i18n';
 import { navigate } from '../router';
 import { describeHour } from '../state/baseline';
 import { toast, user } from '../session';
 import { notificationNote } from '../state/dependencies';
+import { describeCause, groupPhase, groupState, unnamedMembers } from '../state/groups';
 
 type Filter = 'open' | 'resolved' | '';
+type View = 'incidents' | 'groups';
+
+/** A group's shared cause in the UI's language. */
+export function causeText(g: { cause: string; summary: string }): string {
+  const m = describeCause(g.cause, g.summary, failureText);
+  return t(m.key, m.vars);
+}
 
 export function incidentDuration(i: Pick<Incident, 'opened_at' | 'resolved_at'>, now = Date.now()): number {
   const end = i.resolved_at ? Date.parse(i.resolved_at) : now;
@@ -52,11 +61,8 @@ export function IncidentRow({ incident: i, showTarget = true, showReport = false
 export function IncidentsPage({ search }: { search: URLSearchParams }) {
   useTitle(t('incidents.title'));
   const filter = (search.get('status') ?? 'open') as Filter;
-  const [more, setMore] = useState<Incident[]>([]);
-  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
-  const data = useAsync(() => api.incidents({ status: filter, limit: 50 }), [filter], 15_000);
-  const items = [...(data.data?.items ?? []), ...more];
-  const next = cursor === undefined ? data.data?.next_cursor : cursor;
+  const view: View = search.get('view') === 'groups' ? 'groups' : 'incidents';
+  const go = (v: View, f: Filter) => navigate(`/incidents?${v === 'groups' ? 'view=groups&' : ''}status=${f}`, true);
   return (
     <div class="page">
       <PageHead title={t('incidents.title')}>
@@ -67,13 +73,31 @@ export function IncidentsPage({ search }: { search: URLSearchParams }) {
             { value: 'resolved', label: t('incidents.resolved') },
             { value: '', label: t('incidents.all') },
           ]}
-          onChange={(v) => {
-            setMore([]);
-            setCursor(undefined);
-            navigate(`/incidents?status=${v}`, true);
-          }}
+          onChange={(v) => go(view, v)}
         />
       </PageHead>
+      <Tabs<View>
+        value={view}
+        options={[
+          { value: 'incidents', label: t('incidents.viewIncidents') },
+          { value: 'groups', label: t('incidents.viewGroups') },
+        ]}
+        onChange={(v) => go(v, filter)}
+      />
+      {view === 'groups' ? <GroupList filter={filter} key={`g-${filter}`} /> : <IncidentList filter={filter} key={`i-${filter}`} />}
+    </div>
+  );
+}
+
+/** The incidents of the status tab, newest first, a page at a time. */
+function IncidentList({ filter }: { filter: Filter }) {
+  const [more, setMore] = useState<Incident[]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const data = useAsync(() => api.incidents({ status: filter, limit: 50 }), [filter], 15_000);
+  const items = [...(data.data?.items ?? []), ...more];
+  const next = cursor === undefined ? data.data?.next_cursor : cursor;
+  return (
+    <>
       <ErrorBox error={data.error} onRetry={data.reload} />
       <section class="card">
         {items.length === 0 && !data.loading ? <div class="empty">{t('incidents.empty')}</div> : null}
@@ -99,6 +123,135 @@ export function IncidentsPage({ search }: { search: URLSearchParams }) {
           </button>
         ) : null}
       </section>
+    </>
+  );
+}
+
+/** The group incidents of the status tab (open: a member still down), newest first, a page at a time. */
+function GroupList({ filter }: { filter: Filter }) {
+  const state = groupState(filter);
+  const [more, setMore] = useState<IncidentGroupSummary[]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const data = useAsync((signal) => api.incidentGroups({ state, limit: 50 }, { signal }), [state], 15_000);
+  const items = [...(data.data?.items ?? []), ...more];
+  const next = cursor === undefined ? data.data?.next_cursor : cursor;
+  return (
+    <>
+      <ErrorBox error={data.error} onRetry={data.reload} />
+      <section class="card">
+        {items.length === 0 && !data.loading ? (
+          <div class="empty" data-testid="groups-empty">
+            {t('groups.empty')}
+          </div>
+        ) : null}
+        {data.loading && !data.data ? <Spinner /> : null}
+        {items.length ? (
+          <Table testid="groups-table" head={['', t('groups.cause'), t('groups.members'), t('incidents.opened'), t('incidents.duration'), '']}>
+            {items.map((g) => (
+              <GroupRow group={g} />
+            ))}
+          </Table>
+        ) : null}
+        {next ? (
+          <button
+            type="button"
+            class="btn"
+            onClick={async () => {
+              const page = await api.incidentGroups({ state, limit: 50, cursor: next });
+              setMore([...more, ...page.items]);
+              setCursor(page.next_cursor);
+            }}
+          >
+            {t('common.more')}
+          </button>
+        ) : null}
+      </section>
+    </>
+  );
+}
+
+/** One group: its state, cause in words, its first members (links to their incidents) and when it opened. */
+function GroupRow({ group: g }: { group: IncidentGroupSummary }) {
+  const phase = groupPhase(g);
+  const rest = unnamedMembers(g);
+  return (
+    <tr data-testid="group-row" data-group-id={g.id} data-state={phase}>
+      <td>
+        <StatusPill status={phase === 'resolved' ? 'up' : 'down'} />
+      </td>
+      <td>
+        <a href={`/incidents/groups/${encodeURIComponent(g.id)}`} data-testid="group-cause">
+          <b>{causeText(g)}</b>
+        </a>
+        <div class="muted">
+          {tn('targets', g.member_count)} · {phase === 'resolved' ? t('groups.resolved') : t('groups.openOf', { open: g.open_member_count, n: g.member_count })}
+        </div>
+      </td>
+      <td>
+        {g.first_members.map((m, n) => (
+          <>
+            {n ? ', ' : ''}
+            <a href={`/incidents/${encodeURIComponent(m.incident_id)}`} data-testid="group-member">
+              {m.target_name}
+            </a>
+          </>
+        ))}
+        {rest ? <span class="muted"> {t('groups.more', { n: rest })}</span> : null}
+      </td>
+      <td class="muted">{formatDateTime(g.opened_at, lang.value)}</td>
+      <td class="muted">{g.resolved_at ? formatDuration(incidentDuration(g), lang.value) : t('incidents.ongoing')}</td>
+      <td>
+        <a class="btn btn-small" href={`/incidents/groups/${encodeURIComponent(g.id)}`}>
+          {t('groups.details')}
+        </a>
+      </td>
+    </tr>
+  );
+}
+
+/** A group incident: its shared cause, state and every member incident. */
+export function GroupPage({ id }: { id: string }) {
+  const data = useAsync(() => api.incidentGroup(id), [id], 15_000);
+  useTitle(t('groups.title'));
+  if (data.error) return <ErrorBox error={data.error} onRetry={data.reload} />;
+  if (!data.data) return <Spinner />;
+  const g = data.data;
+  const open = g.members.filter((m) => !m.resolved_at).length;
+  return (
+    <div class="page" data-testid="group-page">
+      <div class="page-head">
+        <div class="target-head">
+          <h1>{causeText(g)}</h1>
+          <StatusPill status={g.resolved_at ? 'up' : 'down'} />
+        </div>
+        <a class="btn" href="/incidents?view=groups&status=">
+          {t('common.back')}
+        </a>
+      </div>
+      <dl class="kv card">
+        <dt>{t('groups.cause')}</dt>
+        <dd data-testid="group-summary">{g.summary}</dd>
+        <dt>{t('groups.signal')}</dt>
+        <dd class="mono">{g.cause}</dd>
+        <dt>{t('incidents.opened')}</dt>
+        <dd>{formatDateTime(g.opened_at, lang.value)}</dd>
+        <dt>{t('incidents.resolvedAt')}</dt>
+        <dd>{g.resolved_at ? formatDateTime(g.resolved_at, lang.value) : t('incidents.ongoing')}</dd>
+        <dt>{t('incidents.duration')}</dt>
+        <dd>{formatDuration(incidentDuration(g), lang.value)}</dd>
+        <dt>{t('groups.members')}</dt>
+        <dd>
+          {tn('targets', g.members.length)}
+          {g.resolved_at ? '' : ` · ${t('groups.openOf', { open, n: g.members.length })}`}
+        </dd>
+      </dl>
+      <Section title={t('groups.memberIncidents')}>
+        <Table testid="group-members" head={['', t('incidents.target'), t('result.failure'), t('incidents.opened'), t('incidents.duration'), '']}>
+          {g.members.map((i) => (
+            <IncidentRow incident={i} />
+          ))}
+        </Table>
+      </Section>
     </div>
   );
 }
@@ -143,6 +296,11 @@ function GroupCard(props: { id: string; current: string }) {
   return (
     <Section title={t('incidents.group')}>
       <p data-testid="incident-group">{t('incidents.groupMembers', { n: g.members.length, summary: g.summary })}</p>
+      <p>
+        <a href={`/incidents/groups/${encodeURIComponent(g.id)}`} data-testid="incident-group-link">
+          {t('incidents.groupDetails')}
+        </a>
+      </p>
       <ul class="chips">
         {g.members.map((m) => (
           <li class={m.id === props.current ? 'pill pill-down' : 'pill'}>
