@@ -1,62 +1,30 @@
-// Incidents: the list (open / resolved), the grouped outages (group incidents of cause
-// correlation) and one group with its members, and one incident with its timeline, evidence,
-// report, notes and the acknowledge button.
+// Incidents: the list (open / resolved) or the grouped outages (./incidentGroup.tsx, loaded
+// when chosen), and one incident with its timeline, evidence, report, notes and the acknowledge
+// button.
 
+import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { Incident, IncidentGroupSummary, IncidentReport } from '../api/model';
+import type { Incident, IncidentReport } from '../api/model';
 import { ResultView, failureText } from '../components/result';
 import { ErrorBox, PageHead, Section, Spinner, StatusPill, Table, Tabs, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
-import { lang, t, tn } from '../i18n';
+import { lang, t } from '../i18n';
 import { navigate } from '../router';
 import { describeHour } from '../state/baseline';
 import { toast, user } from '../session';
 import { notificationNote } from '../state/dependencies';
-import { describeCause, groupPhase, groupState, unnamedMembers } from '../state/groups';
+import { IncidentRow, incidentDuration, pickReport } from '../components/incidentRow';
 
 type Filter = 'open' | 'resolved' | '';
 type View = 'incidents' | 'groups';
+export type { Filter as IncidentFilter };
 
-/** A group's shared cause in the UI's language. */
-export function causeText(g: { cause: string; summary: string }): string {
-  const m = describeCause(g.cause, g.summary, failureText);
-  return t(m.key, m.vars);
-}
+// The grouped outages list, loaded when its tab is chosen.
+const GroupList = lazy(() => import('./incidentGroup').then((m) => ({ default: m.GroupList })));
 
-export function incidentDuration(i: Pick<Incident, 'opened_at' | 'resolved_at'>, now = Date.now()): number {
-  const end = i.resolved_at ? Date.parse(i.resolved_at) : now;
-  return Math.max(0, (end - Date.parse(i.opened_at)) / 1000);
-}
-
-export function IncidentRow({ incident: i, showTarget = true, showReport = false }: { incident: Incident; showTarget?: boolean; showReport?: boolean }) {
-  const report = showReport ? pickReport(i.reports, lang.value) : undefined;
-  return (
-    <>
-    <tr class="clickable" data-testid="incident-row" data-incident-id={i.id} onClick={() => navigate(`/incidents/${i.id}`)}>
-      <td>
-        <StatusPill status={i.resolved_at ? 'up' : 'down'} />
-      </td>
-      {showTarget ? (
-        <td>
-          <b>{i.target_name}</b>
-        </td>
-      ) : null}
-      <td>{i.failure_kind ? failureText(i.failure_kind) : i.severity}</td>
-      <td class="muted">{formatDateTime(i.opened_at, lang.value)}</td>
-      <td class="muted">{i.resolved_at ? formatDuration(incidentDuration(i), lang.value) : t('incidents.ongoing')}</td>
-      <td class="muted">{i.acknowledged_at ? '✓' : ''}</td>
-    </tr>
-    {report ? (
-      <tr class="report-row">
-        <td colSpan={showTarget ? 6 : 5} class="muted">
-          {report.summary} <i>{report.probable_cause}</i>
-        </td>
-      </tr>
-    ) : null}
-    </>
-  );
-}
+// The target and status pages take these from here.
+export { IncidentRow, incidentDuration, pickReport };
 
 export function IncidentsPage({ search }: { search: URLSearchParams }) {
   useTitle(t('incidents.title'));
@@ -84,7 +52,13 @@ export function IncidentsPage({ search }: { search: URLSearchParams }) {
         ]}
         onChange={(v) => go(v, filter)}
       />
-      {view === 'groups' ? <GroupList filter={filter} key={`g-${filter}`} /> : <IncidentList filter={filter} key={`i-${filter}`} />}
+      {view === 'groups' ? (
+        <Suspense fallback={<Spinner />}>
+          <GroupList filter={filter} key={`g-${filter}`} />
+        </Suspense>
+      ) : (
+        <IncidentList filter={filter} key={`i-${filter}`} />
+      )}
     </div>
   );
 }
@@ -127,135 +101,6 @@ function IncidentList({ filter }: { filter: Filter }) {
   );
 }
 
-/** The group incidents of the status tab (open: a member still down), newest first, a page at a time. */
-function GroupList({ filter }: { filter: Filter }) {
-  const state = groupState(filter);
-  const [more, setMore] = useState<IncidentGroupSummary[]>([]);
-  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
-  const data = useAsync((signal) => api.incidentGroups({ state, limit: 50 }, { signal }), [state], 15_000);
-  const items = [...(data.data?.items ?? []), ...more];
-  const next = cursor === undefined ? data.data?.next_cursor : cursor;
-  return (
-    <>
-      <ErrorBox error={data.error} onRetry={data.reload} />
-      <section class="card">
-        {items.length === 0 && !data.loading ? (
-          <div class="empty" data-testid="groups-empty">
-            {t('groups.empty')}
-          </div>
-        ) : null}
-        {data.loading && !data.data ? <Spinner /> : null}
-        {items.length ? (
-          <Table testid="groups-table" head={['', t('groups.cause'), t('groups.members'), t('incidents.opened'), t('incidents.duration'), '']}>
-            {items.map((g) => (
-              <GroupRow group={g} />
-            ))}
-          </Table>
-        ) : null}
-        {next ? (
-          <button
-            type="button"
-            class="btn"
-            onClick={async () => {
-              const page = await api.incidentGroups({ state, limit: 50, cursor: next });
-              setMore([...more, ...page.items]);
-              setCursor(page.next_cursor);
-            }}
-          >
-            {t('common.more')}
-          </button>
-        ) : null}
-      </section>
-    </>
-  );
-}
-
-/** One group: its state, cause in words, its first members (links to their incidents) and when it opened. */
-function GroupRow({ group: g }: { group: IncidentGroupSummary }) {
-  const phase = groupPhase(g);
-  const rest = unnamedMembers(g);
-  return (
-    <tr data-testid="group-row" data-group-id={g.id} data-state={phase}>
-      <td>
-        <StatusPill status={phase === 'resolved' ? 'up' : 'down'} />
-      </td>
-      <td>
-        <a href={`/incidents/groups/${encodeURIComponent(g.id)}`} data-testid="group-cause">
-          <b>{causeText(g)}</b>
-        </a>
-        <div class="muted">
-          {tn('targets', g.member_count)} · {phase === 'resolved' ? t('groups.resolved') : t('groups.openOf', { open: g.open_member_count, n: g.member_count })}
-        </div>
-      </td>
-      <td>
-        {g.first_members.map((m, n) => (
-          <>
-            {n ? ', ' : ''}
-            <a href={`/incidents/${encodeURIComponent(m.incident_id)}`} data-testid="group-member">
-              {m.target_name}
-            </a>
-          </>
-        ))}
-        {rest ? <span class="muted"> {t('groups.more', { n: rest })}</span> : null}
-      </td>
-      <td class="muted">{formatDateTime(g.opened_at, lang.value)}</td>
-      <td class="muted">{g.resolved_at ? formatDuration(incidentDuration(g), lang.value) : t('incidents.ongoing')}</td>
-      <td>
-        <a class="btn btn-small" href={`/incidents/groups/${encodeURIComponent(g.id)}`}>
-          {t('groups.details')}
-        </a>
-      </td>
-    </tr>
-  );
-}
-
-/** A group incident: its shared cause, state and every member incident. */
-export function GroupPage({ id }: { id: string }) {
-  const data = useAsync(() => api.incidentGroup(id), [id], 15_000);
-  useTitle(t('groups.title'));
-  if (data.error) return <ErrorBox error={data.error} onRetry={data.reload} />;
-  if (!data.data) return <Spinner />;
-  const g = data.data;
-  const open = g.members.filter((m) => !m.resolved_at).length;
-  return (
-    <div class="page" data-testid="group-page">
-      <div class="page-head">
-        <div class="target-head">
-          <h1>{causeText(g)}</h1>
-          <StatusPill status={g.resolved_at ? 'up' : 'down'} />
-        </div>
-        <a class="btn" href="/incidents?view=groups&status=">
-          {t('common.back')}
-        </a>
-      </div>
-      <dl class="kv card">
-        <dt>{t('groups.cause')}</dt>
-        <dd data-testid="group-summary">{g.summary}</dd>
-        <dt>{t('groups.signal')}</dt>
-        <dd class="mono">{g.cause}</dd>
-        <dt>{t('incidents.opened')}</dt>
-        <dd>{formatDateTime(g.opened_at, lang.value)}</dd>
-        <dt>{t('incidents.resolvedAt')}</dt>
-        <dd>{g.resolved_at ? formatDateTime(g.resolved_at, lang.value) : t('incidents.ongoing')}</dd>
-        <dt>{t('incidents.duration')}</dt>
-        <dd>{formatDuration(incidentDuration(g), lang.value)}</dd>
-        <dt>{t('groups.members')}</dt>
-        <dd>
-          {tn('targets', g.members.length)}
-          {g.resolved_at ? '' : ` · ${t('groups.openOf', { open, n: g.members.length })}`}
-        </dd>
-      </dl>
-      <Section title={t('groups.memberIncidents')}>
-        <Table testid="group-members" head={['', t('incidents.target'), t('result.failure'), t('incidents.opened'), t('incidents.duration'), '']}>
-          {g.members.map((i) => (
-            <IncidentRow incident={i} />
-          ))}
-        </Table>
-      </Section>
-    </div>
-  );
-}
-
 export function ReportView({ report }: { report: IncidentReport }) {
   return (
     <div class="report" data-testid="incident-report" lang={report.language}>
@@ -280,12 +125,6 @@ export function ReportView({ report }: { report: IncidentReport }) {
       </p>
     </div>
   );
-}
-
-/** The report to show: the newest in the user's language, else the newest. */
-export function pickReport(reports: IncidentReport[], language: string): IncidentReport | undefined {
-  const sorted = [...reports].sort((a, b) => Date.parse(b.generated_at) - Date.parse(a.generated_at));
-  return sorted.find((r) => r.language === language) ?? sorted[0];
 }
 
 /** The group incident an incident belongs to: what its members share, and each member. */
