@@ -120,7 +120,7 @@ export function GroupPage({ id }: { id: string }) {
         </a>
       </div>
       <dl class="kv card">
-        <dt>{t('groups.cause')}</dt>
+        <dt>{t('incidents.summary')}</dt>
         <dd data-testid="group-summary">{g.summary}</dd>
         <dt>{t('groups.signal')}</dt>
         <dd class="mono">{g.cause}</dd>

@@ -4,7 +4,7 @@
 
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api/client';
-import { ErrorBox, PageHead, Section, Spinner, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
+import { ErrorBox, PageHead, Spinner, Table, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { t } from '../i18n';
 import { role, toast } from '../session';
 import { MAX_DEPENDS_ON, type Msg } from '../state/dependencies';
@@ -113,7 +113,7 @@ export function TagDependenciesPage() {
       </PageHead>
       <p class="muted">{t('tagdeps.intro')}</p>
       {!editable ? <p class="muted" data-testid="tag-deps-read-only">{t('tagdeps.readOnly')}</p> : null}
-      <Section title={t('tagdeps.title')}>
+      <section class="card">
         {rows.length === 0 ? <div class="empty">{t('tagdeps.empty')}</div> : null}
         {rows.length ? (
           <Table testid="tag-deps" head={[t('tagdeps.tag'), t('tagdeps.carriers'), t('tagdeps.dependsOn'), '']}>
@@ -201,7 +201,7 @@ export function TagDependenciesPage() {
             ) : null}
           </form>
         ) : null}
-      </Section>
+      </section>
     </div>
   );
 }
