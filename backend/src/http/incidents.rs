@@ -587,11 +587,12 @@ async fn list_groups(
                   f.target_name as "target_name!"
            from unnest($1::uuid[]) as p(id)
            cross join lateral (
-               select i.group_id, i.id as incident_id, i.target_id, t.name as target_name
+               select i.group_id, i.id as incident_id, i.target_id, t.name as target_name, i.opened_at
                from incidents i join targets t on t.id = i.target_id
                where i.group_id = p.id and i.owner_id = $2
                order by i.opened_at, i.id limit $3
-           ) f"#,
+           ) f
+           order by f.group_id, f.opened_at, f.incident_id"#,
         &ids,
         org,
         LISTED_MEMBERS
