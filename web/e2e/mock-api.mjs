@@ -40,6 +40,8 @@ export function createMockApi() {
   const tokens = new Map();
   const pages = new Map();
   const policies = new Map();
+  const groups = new Map(); // id -> group incident {id, owner, cause, summary, opened_at, resolved_at}
+  const tagDeps = new Map(); // `${owner} ${tag}` -> target ids
   const now = () => new Date().toISOString();
   const STATUS_ORDER = { down: 0, degraded: 1, flapping: 2, pending: 3, unknown: 4, up: 5, paused: 6 };
 
@@ -393,6 +395,60 @@ export function createMockApi() {
       if (mm[2]) i.acknowledged_at = now();
       return json(res, 200, i);
     }
+    if (p === '/api/incident-groups' && m === 'GET') {
+      const st = url.searchParams.get('state') ?? 'all';
+      if (!['open', 'resolved', 'all', ''].includes(st)) return err(res, 422, 'validation', 'state is open, resolved or all', 'state');
+      const list = [...groups.values()]
+        .filter((g) => g.owner === uid && (st === 'all' || st === '' || (st === 'open') === !g.resolved_at))
+        .sort((a, b) => Date.parse(b.opened_at) - Date.parse(a.opened_at))
+        .map(({ owner, ...g }) => {
+          const members = [...incidents.values()].filter((i) => i.group_id === g.id);
+          return {
+            ...g,
+            member_count: members.length,
+            open_member_count: members.filter((i) => !i.resolved_at).length,
+            first_members: members.slice(0, 5).map((i) => ({ incident_id: i.id, target_id: i.target_id, target_name: i.target_name })),
+          };
+        });
+      return json(res, 200, { items: list, total: list.length, next_cursor: null });
+    }
+    if ((mm = /^\/api\/incident-groups\/([^/]+)$/.exec(p))) {
+      const g = groups.get(mm[1]);
+      if (!g || g.owner !== uid) return err(res, 404, 'not_found', 'no such group');
+      const { owner, ...rest } = g;
+      return json(res, 200, { ...rest, members: [...incidents.values()].filter((i) => i.group_id === g.id) });
+    }
+    if (p === '/api/tag-dependencies' && m === 'GET') {
+      const items = [...tagDeps.entries()]
+        .filter(([k]) => k.startsWith(`${uid} `))
+        .map(([k, ids]) => ({ tag: k.slice(uid.length + 1), depends_on: ids }))
+        .sort((a, b) => (a.tag < b.tag ? -1 : 1));
+      return json(res, 200, { items, total: items.length, next_cursor: null });
+    }
+    if (p === '/api/tag-dependencies' && m === 'PUT') {
+      const input = (await body(req)).json();
+      const tag = String(input.tag ?? '').trim();
+      if (!tag || tag.length > 64) return err(res, 422, 'validation', 'tag must be 1 to 64 characters', 'tag');
+      const ids = [...new Set(input.depends_on ?? [])];
+      for (const [i, id] of ids.entries()) {
+        const t = targets.get(id);
+        if (!t || t.owner !== uid) return err(res, 422, 'validation', 'no target of yours has this id', `depends_on[${i}]`);
+        // The only cycle this imitation finds: a target carrying the tag depending on itself through it.
+        if (t.tags.includes(tag)) return err(res, 422, 'validation', `a dependency cycle: ${t.name} → ${t.name} (through the tag “${tag}”)`, 'depends_on');
+      }
+      if (ids.length) tagDeps.set(`${uid} ${tag}`, ids);
+      else tagDeps.delete(`${uid} ${tag}`);
+      return json(res, 200, { tag, depends_on: ids });
+    }
+    if (p === '/api/mock/group') {
+      // Test hook: the open incidents of the caller that stand alone become one group incident.
+      const cause = url.searchParams.get('cause') ?? 'ip:192.0.2.1:connect_refused';
+      const members = [...incidents.values()].filter((i) => i.owner === uid && !i.resolved_at && !i.group_id);
+      const id = randomUUID();
+      groups.set(id, { id, owner: uid, cause, summary: `all share ${cause}`, opened_at: members[0]?.opened_at ?? now(), resolved_at: null });
+      for (const i of members) i.group_id = id;
+      return json(res, 200, { group_id: id });
+    }
     if (p === '/api/channels' && m === 'GET') return json(res, 200, { items: [...channels.values()].filter((c) => c.owner === uid).map((c) => ({ settings: {}, secrets: [], routing: { events: ['opened', 'resolved', 'report', 'certificate', 'flapping', 'reminder'], min_severity: 'info', tags_include: [], tags_exclude: [], quiet_hours: null }, enabled: c.disabled_reason === null, last_error: null, last_error_at: null, ...c, owner: undefined, secretValues: undefined, lastTest: undefined })), total: 0, next_cursor: null });
     if (p === '/api/channels/telegram/link') return json(res, 201, { token: randomUUID().replace(/-/g, ''), link: `https://t.me/pingtower_mock_bot?start=${randomUUID().replace(/-/g, '')}`, expires_at: new Date(Date.now() + 6e5).toISOString() });
     if (p === '/api/channels/email') {
@@ -522,7 +578,7 @@ export function createMockApi() {
       incidents.set(id, {
         id, owner: uid, target_id: t.id, target_name: t.name, severity: 'critical', opened_at: now(), resolved_at: null, regions: ['default'], failure_kind: 'http_status', acknowledged_at: null,
         evidence: { results: [r], baseline_latency_ms: 42 },
-        caused_by: null, notification: 'notified', effects: [],
+        caused_by: null, notification: 'notified', effects: [], group_id: null,
         timeline: [{ at: now(), kind: 'opened', message: 'HTTP 503 twice in a row' }],
         reports: [{ incident_id: id, event_kind: 'opened', language: 'en', summary: `${t.name} answers HTTP 503.`, probable_cause: 'The application is overloaded or its database is down.', impact: 'Visitors see an error page.', recommended_actions: ['Check the application logs', 'Check the database'], source: 'rules', claims: [], generated_at: now() }],
         notes: [],

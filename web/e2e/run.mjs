@@ -2,7 +2,8 @@
 // register → add a target on a loopback server (Test now first) → it shows up → the server fails
 // → the incident appears with its report → acknowledge → the public status page shows it; the
 // Telegram link flow shows a token link; a second user never sees the first user's targets; a
-// user enables two-factor sign-in (codes by Debian's oathtool) and signs in again with a code.
+// user enables two-factor sign-in (codes by Debian's oathtool) and signs in again with a code;
+// the grouped outages list matches the API; the tag dependencies editor shows a refused cycle.
 // Screenshots of every page go to web/test-artifacts/. Each step prints PASS / FAIL / SKIP.
 
 import { execFileSync } from 'node:child_process';
@@ -318,6 +319,31 @@ async function main() {
     if (st !== 'down') throw new Error(`public target status is ${st}`);
     await p.screenshot({ path: shotPath('13-public-status'), fullPage: true });
     await anon.close();
+  });
+
+  await step('grouped outages: the incidents page lists the organisation’s group incidents', ['registered'], async () => {
+    await page.goto(`${BASE}/incidents?view=groups&status=`);
+    await page.waitForSelector('[data-testid=groups-table], [data-testid=groups-empty]');
+    const rows = await page.locator('[data-testid=group-row]').count();
+    const listed = await apiA.ok('GET', '/api/incident-groups?state=all');
+    if (rows !== Math.min(listed.items.length, 50)) throw new Error(`${rows} rows for ${listed.items.length} groups`);
+    return `${rows} groups`;
+  });
+
+  await step('tag dependencies: a tag depending on a target that carries it is refused, naming the cycle', ['targetId'], async () => {
+    await page.goto(`${BASE}/dependencies`);
+    const row = '[data-testid=tag-dep-row][data-tag="e2e"]';
+    await page.waitForSelector(row);
+    await page.click(`${row} [data-testid=tag-dep-edit]`);
+    await page.fill(`${row} input[name=target-search]`, 'e2e loopback');
+    await page.click(`${row} [data-testid=tag-dep-target-candidate]:has-text("e2e loopback")`);
+    await page.click(`${row} [data-testid=tag-dep-save]`);
+    const text = await (await page.waitForSelector(`${row} [data-testid=tag-dep-error]`)).textContent();
+    if (!text?.includes('e2e loopback → e2e loopback')) throw new Error(`the error does not name the cycle: ${text}`);
+    const stored = await apiA.ok('GET', '/api/tag-dependencies');
+    if (stored.items.some((d) => d.tag === 'e2e')) throw new Error('the refused dependency was stored');
+    await shot(page, '13b-tag-dependencies-cycle');
+    return text;
   });
 
   await step('Telegram link flow shows a one-time deep link with a token', ['registered'], async () => {

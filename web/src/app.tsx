@@ -1,6 +1,7 @@
 // The shell: routes, the navigation bar, the theme and language switches, toasts.
 
 import type { ComponentChildren } from 'preact';
+import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { api } from './api/client';
 import { Spinner } from './components/ui';
@@ -23,6 +24,10 @@ import { canManage } from './state/organisation';
 import { matchPath, navigate, useLocation, type Params } from './router';
 import { role, setTheme, theme, toasts, updateUser, user } from './session';
 
+// Pages few visit, loaded when opened.
+const TagDependenciesPage = lazy(() => import('./pages/tagDependencies').then((m) => ({ default: m.TagDependenciesPage })));
+const GroupPage = lazy(() => import('./pages/incidentGroup').then((m) => ({ default: m.GroupPage })));
+
 type PageComponent = (p: { params: Params; search: URLSearchParams }) => preact.JSX.Element | null;
 
 interface Route {
@@ -39,6 +44,22 @@ const routes: Route[] = [
   { path: '/targets/:id/edit', page: ({ params }) => <TargetEditPage id={params.id!} key={params.id} /> },
   { path: '/incidents', page: ({ search }) => <IncidentsPage search={search} /> },
   { path: '/incidents/:id', page: ({ params }) => <IncidentPage id={params.id!} key={params.id} /> },
+  {
+    path: '/incidents/groups/:id',
+    page: ({ params }) => (
+      <Suspense fallback={<Spinner />}>
+        <GroupPage id={params.id!} key={params.id} />
+      </Suspense>
+    ),
+  },
+  {
+    path: '/dependencies',
+    page: () => (
+      <Suspense fallback={<Spinner />}>
+        <TagDependenciesPage />
+      </Suspense>
+    ),
+  },
   { path: '/notifications', page: () => <NotificationsPage /> },
   { path: '/channels', page: () => <ChannelsPage /> },
   { path: '/channels/new', page: ({ search }) => <ChannelNewPage search={search} /> },

@@ -1,6 +1,8 @@
 //! `/api/incidents…` and `/api/targets/{id}/incidents`, owner-scoped.
 
 use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,6 +23,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/api/incidents/{id}/ack", post(acknowledge_incident))
         .route("/api/incidents/{id}/notes", post(add_note))
         .route("/api/targets/{id}/incidents", get(list_target_incidents))
+        .route("/api/incident-groups", get(list_groups))
         .route("/api/incident-groups/{id}", get(get_group))
 }
 
@@ -391,7 +394,6 @@ async fn add_note(
     Ok(Json(load_incident(&state, org, id).await?))
 }
 
-/// The OpenAPI description of these routes.
 /// A group incident: incidents of one organisation that opened close together and share a
 /// cause signal. Each member keeps its own incident, timeline and uptime; the group resolves
 /// with its last member.
@@ -456,6 +458,182 @@ async fn get_group(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiR
     }))
 }
 
+/// `?state=&limit=&cursor=` of the group list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupQuery {
+    /// `open` (a member is still open), `resolved` or `all` (the default).
+    #[param(value_type = Option<String>, pattern = "^(open|resolved|all)?$")]
+    pub state: Option<String>,
+    /// Page size: 1 to 100 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// The previous page's `next_cursor` (opaque).
+    pub cursor: Option<String>,
+}
+
+/// A group incident in a list: what its members share, how many there are and the first few.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IncidentGroupSummary {
+    /// Id (`GET /api/incident-groups/{id}` has all its members).
+    pub id: Uuid,
+    /// The shared signal, as in `IncidentGroup`.
+    pub cause: String,
+    /// What the members have in common, in words.
+    pub summary: String,
+    /// When its first member opened.
+    pub opened_at: DateTime<Utc>,
+    /// When its last member resolved; null while one is open.
+    #[schema(required = true)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// How many incidents are its members.
+    pub member_count: i64,
+    /// How many of them are still open.
+    pub open_member_count: i64,
+    /// Its first members (at most 5), in the order they opened: each incident with its target's name.
+    #[schema(max_items = 5)]
+    pub first_members: Vec<IncidentLink>,
+}
+
+page_of!(
+    /// A page of group incidents, newest first.
+    IncidentGroupList,
+    IncidentGroupSummary
+);
+
+/// Largest page of groups.
+const MAX_GROUP_PAGE: i64 = 100;
+/// Members named in a list item.
+const LISTED_MEMBERS: i64 = 5;
+
+/// A keyset cursor: the last item's opening time (microseconds) and id.
+fn encode_group_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("g:{}:{id}", at.timestamp_micros()))
+}
+
+fn decode_group_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+    URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let mut parts = s.splitn(3, ':');
+            (parts.next()? == "g").then_some(())?;
+            let at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+            Some((at, parts.next()?.parse().ok()?))
+        })
+        .ok_or_else(|| ApiError::validation("cursor", "invalid cursor"))
+}
+
+#[utoipa::path(get, path = "/api/incident-groups", tag = "incidents", params(GroupQuery),
+    responses((status = 200, body = IncidentGroupList, description = "a page of your organisation's group incidents, newest first"),
+        (status = 422, description = "`state` is not open, resolved or all; `limit` is not 1 to 100; `cursor` is not a page's `next_cursor`")))]
+async fn list_groups(
+    Caller { state, user }: Caller,
+    Query(q): Query<GroupQuery>,
+) -> ApiResult<Json<IncidentGroupList>> {
+    let org = user.may(Action::Read)?;
+    let open = match q.state.as_deref() {
+        None | Some("" | "all") => None,
+        Some("open") => Some(true),
+        Some("resolved") => Some(false),
+        Some(_) => return Err(ApiError::validation("state", "state is open, resolved or all")),
+    };
+    let limit = match q.limit.as_deref().filter(|l| !l.is_empty()) {
+        None => 50,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_GROUP_PAGE).contains(n))
+            .ok_or_else(|| ApiError::validation("limit", "limit must be between 1 and 100"))?,
+    };
+    let cursor = q
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(decode_group_cursor)
+        .transpose()?;
+    let (after_at, after_id) = cursor.unzip();
+    let total: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from incident_groups
+           where owner_id = $1 and ($2::bool is null or $2 = (resolved_at is null))"#,
+        org,
+        open
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    // One more than the page, to know whether another follows.
+    let mut rows = sqlx::query!(
+        r#"select g.id, g.cause, g.summary, g.opened_at, g.resolved_at,
+                  m.members as "members!", m.open_members as "open_members!"
+           from incident_groups g
+           cross join lateral (
+               select count(*) as members, count(*) filter (where i.resolved_at is null) as open_members
+               from incidents i where i.group_id = g.id and i.owner_id = g.owner_id
+           ) m
+           where g.owner_id = $1 and ($2::bool is null or $2 = (g.resolved_at is null))
+             and ($3::timestamptz is null or (g.opened_at, g.id) < ($3, $4::uuid))
+           order by g.opened_at desc, g.id desc limit $5"#,
+        org,
+        open,
+        after_at,
+        after_id,
+        limit + 1
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let next_cursor = (rows.len() as i64 > limit).then(|| {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_group_cursor(r.opened_at, r.id))
+    });
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    // The first members of every group of the page, in one query.
+    let firsts = sqlx::query!(
+        r#"select f.group_id as "group_id!", f.incident_id as "incident_id!", f.target_id as "target_id!",
+                  f.target_name as "target_name!"
+           from unnest($1::uuid[]) as p(id)
+           cross join lateral (
+               select i.group_id, i.id as incident_id, i.target_id, t.name as target_name, i.opened_at
+               from incidents i join targets t on t.id = i.target_id
+               where i.group_id = p.id and i.owner_id = $2
+               order by i.opened_at, i.id limit $3
+           ) f
+           order by f.group_id, f.opened_at, f.incident_id"#,
+        &ids,
+        org,
+        LISTED_MEMBERS
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let mut members: std::collections::HashMap<Uuid, Vec<IncidentLink>> = std::collections::HashMap::new();
+    for f in firsts {
+        members.entry(f.group_id).or_default().push(IncidentLink {
+            incident_id: f.incident_id,
+            target_id: f.target_id,
+            target_name: f.target_name,
+        });
+    }
+    let items = rows
+        .into_iter()
+        .map(|r| IncidentGroupSummary {
+            first_members: members.remove(&r.id).unwrap_or_default(),
+            id: r.id,
+            cause: r.cause,
+            summary: r.summary,
+            opened_at: r.opened_at,
+            resolved_at: r.resolved_at,
+            member_count: r.members,
+            open_member_count: r.open_members,
+        })
+        .collect();
+    Ok(Json(IncidentGroupList {
+        items,
+        total,
+        next_cursor: next_cursor.flatten(),
+    }))
+}
+
+/// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
@@ -464,8 +642,9 @@ async fn get_group(Caller { state, user }: Caller, Path(id): Path<Uuid>) -> ApiR
         get_incident,
         acknowledge_incident,
         add_note,
-        get_group
+        get_group,
+        list_groups
     ),
-    components(schemas(NoteBody, IncidentGroup, IncidentLink))
+    components(schemas(NoteBody, IncidentGroup, IncidentLink, IncidentGroupSummary, IncidentGroupList))
 )]
 pub struct Doc;

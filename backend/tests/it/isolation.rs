@@ -19,6 +19,18 @@ async fn another_users_ids_answer_404_on_every_route_and_never_appear_in_lists()
         .to_owned();
     let tokens = send_json(a.post(app.url("/api/tokens")), json!({"name": "a", "scope": "read"})).await;
     let token = tokens.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // A group incident of A's (the incident engine makes them; seeded here).
+    let group = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into incident_groups (id, owner_id, cause, summary, opened_at, members)
+         select $1, owner_id, 'ip:192.0.2.1:connect_refused', 'all resolve to 192.0.2.1', now(), 0
+         from targets where id = $2",
+    )
+    .bind(group)
+    .bind(uuid::Uuid::parse_str(&target).unwrap())
+    .execute(&app.pg.pool)
+    .await
+    .unwrap();
 
     let body = http_target("hijack", "https://b.example.com/");
     let calls: Vec<(&str, String, Option<Value>)> = vec![
@@ -38,6 +50,7 @@ async fn another_users_ids_answer_404_on_every_route_and_never_appear_in_lists()
         ("GET", format!("/api/targets/{target}/overview"), None),
         ("GET", format!("/api/targets/{target}/results"), None),
         ("GET", format!("/api/targets/{target}/incidents"), None),
+        ("GET", format!("/api/incident-groups/{group}"), None),
     ];
     for (method, path, body) in &calls {
         for auth in ["cookie", "bearer"] {
@@ -66,10 +79,14 @@ async fn another_users_ids_answer_404_on_every_route_and_never_appear_in_lists()
         assert!(!export.contains("secret-target"), "{export}");
     }
     assert_eq!(get_json(&b, app.url("/api/channels")).await["total"], 0);
+    let groups = get_json(&b, app.url("/api/incident-groups?state=all")).await;
+    assert_eq!(groups["total"], 0, "{groups}");
+    assert!(!groups.to_string().contains(&group.to_string()), "{groups}");
     let tokens = get_json(&b, app.url("/api/tokens")).await;
     assert_eq!(tokens["total"], 1, "only B's own token");
 
     // A's things are untouched.
     let still = get_json(&a, app.url(&format!("/api/targets/{target}"))).await;
     assert_eq!(still["name"], "secret-target");
+    assert_eq!(get_json(&a, app.url("/api/incident-groups")).await["total"], 1);
 }

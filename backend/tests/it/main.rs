@@ -13,6 +13,7 @@ mod health;
 mod heartbeats;
 mod helpers;
 mod history;
+mod incident_groups;
 mod incidents;
 mod isolation;
 mod ledger;

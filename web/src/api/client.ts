@@ -7,6 +7,9 @@ import type {
   BaselineBand,
   AuditPage,
   IncidentGroup,
+  IncidentGroupList,
+  TagDependency,
+  TagDependencyList,
   CreatedInvitation,
   Invitation,
   InvitationPreview,
@@ -376,6 +379,18 @@ export class ApiClient {
   }
   incidentGroup(id: Uuid): Promise<IncidentGroup> {
     return this.request('GET', `/api/incident-groups/${seg(id)}`);
+  }
+  /** The organisation's group incidents, newest first (keyset pages of at most 100). */
+  incidentGroups(q: { state?: 'open' | 'resolved' | 'all'; limit?: number; cursor?: string | null } = {}, init: RequestInit = {}): Promise<IncidentGroupList> {
+    return this.request('GET', `/api/incident-groups${queryString(q)}`, undefined, init);
+  }
+  /** The tags with dependencies, by tag. */
+  tagDependencies(): Promise<TagDependencyList> {
+    return this.request('GET', '/api/tag-dependencies');
+  }
+  /** Replaces a tag's dependencies (`[]` removes them); 422 names `tag` or `depends_on` (a cycle in the message). */
+  setTagDependencies(body: TagDependency): Promise<TagDependency> {
+    return this.request('PUT', '/api/tag-dependencies', body);
   }
   acknowledge(id: Uuid): Promise<Incident> {
     return this.request('POST', `/api/incidents/${seg(id)}/ack`);

@@ -303,6 +303,13 @@ export type Evidence = Schemas['Evidence'];
 /** An incident (in a list: without evidence, timeline, reports or notes). */
 export type Incident = Schemas['Incident'];
 export type IncidentGroup = Schemas['IncidentGroup'];
+/** A group incident in `GET /api/incident-groups`: counts and its first (at most five) members. */
+export type IncidentGroupSummary = Schemas['IncidentGroupSummary'];
+/** A page of group incidents, newest first. */
+export type IncidentGroupList = Schemas['IncidentGroupList'];
+/** A tag's dependencies: every target carrying `tag` depends on `depends_on`. */
+export type TagDependency = Schemas['TagDependency'];
+export type TagDependencyList = Schemas['TagDependencyList'];
 
 // Status pages and maintenance -----------------------------------------------------------------
 

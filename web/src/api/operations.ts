@@ -65,6 +65,9 @@ type Routes = {
   '/api/invitations/{token}': { get: { answer: M.InvitationPreview } };
   '/api/invitations/{token}/accept': { post: { answer: M.Membership } };
   '/api/organisation/audit': { get: { answer: M.AuditPage } };
+  '/api/incident-groups': { get: { answer: M.IncidentGroupList } };
+  '/api/incident-groups/{id}': { get: { answer: M.IncidentGroup } };
+  '/api/tag-dependencies': { get: { answer: M.TagDependencyList }; put: { body: M.TagDependency; answer: M.TagDependency } };
   '/api/ack/{token}': { get: { answer: M.AckInfo }; post: { answer: M.AckInfo } };
   '/api/auth/login/2fa': { post: { body: M.SecondFactor; answer: M.User } };
   '/api/account/2fa': { get: { answer: M.TwoFactorStatus } };

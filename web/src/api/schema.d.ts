@@ -481,6 +481,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/incident-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/incident-groups/{id}": {
         parameters: {
             query?: never;
@@ -2457,8 +2473,7 @@ export interface components {
          */
         IncidentEventKind: "opened" | "resolved" | "cert_expiring" | "flapping" | "probe_degraded";
         /**
-         * @description The OpenAPI description of these routes.
-         *     A group incident: incidents of one organisation that opened close together and share a
+         * @description A group incident: incidents of one organisation that opened close together and share a
          *     cause signal. Each member keeps its own incident, timeline and uptime; the group resolves
          *     with its last member.
          */
@@ -2493,6 +2508,52 @@ export interface components {
              * @description What the members have in common, in words ("all resolve to 203.0.113.7, which refuses
              *     connections").
              */
+            summary: string;
+        };
+        /** @description A page of group incidents, newest first. */
+        IncidentGroupList: {
+            /** @description The page's items. */
+            items: components["schemas"]["IncidentGroupSummary"][];
+            /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description How many there are in all.
+             */
+            total: number;
+        };
+        /** @description A group incident in a list: what its members share, how many there are and the first few. */
+        IncidentGroupSummary: {
+            /** @description The shared signal, as in `IncidentGroup`. */
+            cause: string;
+            /** @description Its first members (at most 5), in the order they opened: each incident with its target's name. */
+            first_members: components["schemas"]["IncidentLink"][];
+            /**
+             * Format: uuid
+             * @description Id (`GET /api/incident-groups/{id}` has all its members).
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description How many incidents are its members.
+             */
+            member_count: number;
+            /**
+             * Format: int64
+             * @description How many of them are still open.
+             */
+            open_member_count: number;
+            /**
+             * Format: date-time
+             * @description When its first member opened.
+             */
+            opened_at: string;
+            /**
+             * Format: date-time
+             * @description When its last member resolved; null while one is open.
+             */
+            resolved_at: string | null;
+            /** @description What the members have in common, in words. */
             summary: string;
         };
         /** @description Another incident, as a link to it. */
@@ -6783,6 +6844,87 @@ export interface operations {
             };
             /** @description a cookie-authenticated write whose Content-Type is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (the database) is unavailable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took longer than PINGTOWER_REQUEST_TIMEOUT */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_groups: {
+        parameters: {
+            query?: {
+                /** @description `open` (a member is still open), `resolved` or `all` (the default). */
+                state?: string;
+                /** @description Page size: 1 to 100 (default 50). */
+                limit?: number;
+                /** @description The previous page's `next_cursor` (opaque). */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of your organisation's group incidents, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentGroupList"];
+                };
+            };
+            /** @description a malformed query string (a value of the wrong type) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not signed in: no valid session cookie or API token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not allowed: your role in the organisation may not do this, or it requires two-factor sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `state` is not open, resolved or all; `limit` is not 1 to 100; `cursor` is not a page's `next_cursor` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

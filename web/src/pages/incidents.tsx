@@ -1,6 +1,8 @@
-// Incidents: the list (open / resolved) and one incident with its timeline, evidence, report,
-// notes and the acknowledge button.
+// Incidents: the list (open / resolved) or the grouped outages (./incidentGroup.tsx, loaded
+// when chosen), and one incident with its timeline, evidence, report, notes and the acknowledge
+// button.
 
+import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { api } from '../api/client';
 import type { Incident, IncidentReport } from '../api/model';
@@ -12,51 +14,23 @@ import { navigate } from '../router';
 import { describeHour } from '../state/baseline';
 import { toast, user } from '../session';
 import { notificationNote } from '../state/dependencies';
+import { IncidentRow, incidentDuration, pickReport } from '../components/incidentRow';
 
 type Filter = 'open' | 'resolved' | '';
+type View = 'incidents' | 'groups';
+export type { Filter as IncidentFilter };
 
-export function incidentDuration(i: Pick<Incident, 'opened_at' | 'resolved_at'>, now = Date.now()): number {
-  const end = i.resolved_at ? Date.parse(i.resolved_at) : now;
-  return Math.max(0, (end - Date.parse(i.opened_at)) / 1000);
-}
+// The grouped outages list, loaded when its tab is chosen.
+const GroupList = lazy(() => import('./incidentGroup').then((m) => ({ default: m.GroupList })));
 
-export function IncidentRow({ incident: i, showTarget = true, showReport = false }: { incident: Incident; showTarget?: boolean; showReport?: boolean }) {
-  const report = showReport ? pickReport(i.reports, lang.value) : undefined;
-  return (
-    <>
-    <tr class="clickable" data-testid="incident-row" data-incident-id={i.id} onClick={() => navigate(`/incidents/${i.id}`)}>
-      <td>
-        <StatusPill status={i.resolved_at ? 'up' : 'down'} />
-      </td>
-      {showTarget ? (
-        <td>
-          <b>{i.target_name}</b>
-        </td>
-      ) : null}
-      <td>{i.failure_kind ? failureText(i.failure_kind) : i.severity}</td>
-      <td class="muted">{formatDateTime(i.opened_at, lang.value)}</td>
-      <td class="muted">{i.resolved_at ? formatDuration(incidentDuration(i), lang.value) : t('incidents.ongoing')}</td>
-      <td class="muted">{i.acknowledged_at ? '✓' : ''}</td>
-    </tr>
-    {report ? (
-      <tr class="report-row">
-        <td colSpan={showTarget ? 6 : 5} class="muted">
-          {report.summary} <i>{report.probable_cause}</i>
-        </td>
-      </tr>
-    ) : null}
-    </>
-  );
-}
+// The target and status pages take these from here.
+export { IncidentRow, incidentDuration, pickReport };
 
 export function IncidentsPage({ search }: { search: URLSearchParams }) {
   useTitle(t('incidents.title'));
   const filter = (search.get('status') ?? 'open') as Filter;
-  const [more, setMore] = useState<Incident[]>([]);
-  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
-  const data = useAsync(() => api.incidents({ status: filter, limit: 50 }), [filter], 15_000);
-  const items = [...(data.data?.items ?? []), ...more];
-  const next = cursor === undefined ? data.data?.next_cursor : cursor;
+  const view: View = search.get('view') === 'groups' ? 'groups' : 'incidents';
+  const go = (v: View, f: Filter) => navigate(`/incidents?${v === 'groups' ? 'view=groups&' : ''}status=${f}`, true);
   return (
     <div class="page">
       <PageHead title={t('incidents.title')}>
@@ -67,13 +41,37 @@ export function IncidentsPage({ search }: { search: URLSearchParams }) {
             { value: 'resolved', label: t('incidents.resolved') },
             { value: '', label: t('incidents.all') },
           ]}
-          onChange={(v) => {
-            setMore([]);
-            setCursor(undefined);
-            navigate(`/incidents?status=${v}`, true);
-          }}
+          onChange={(v) => go(view, v)}
         />
       </PageHead>
+      <Tabs<View>
+        value={view}
+        options={[
+          { value: 'incidents', label: t('incidents.viewIncidents') },
+          { value: 'groups', label: t('incidents.viewGroups') },
+        ]}
+        onChange={(v) => go(v, filter)}
+      />
+      {view === 'groups' ? (
+        <Suspense fallback={<Spinner />}>
+          <GroupList filter={filter} key={`g-${filter}`} />
+        </Suspense>
+      ) : (
+        <IncidentList filter={filter} key={`i-${filter}`} />
+      )}
+    </div>
+  );
+}
+
+/** The incidents of the status tab, newest first, a page at a time. */
+function IncidentList({ filter }: { filter: Filter }) {
+  const [more, setMore] = useState<Incident[]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const data = useAsync(() => api.incidents({ status: filter, limit: 50 }), [filter], 15_000);
+  const items = [...(data.data?.items ?? []), ...more];
+  const next = cursor === undefined ? data.data?.next_cursor : cursor;
+  return (
+    <>
       <ErrorBox error={data.error} onRetry={data.reload} />
       <section class="card">
         {items.length === 0 && !data.loading ? <div class="empty">{t('incidents.empty')}</div> : null}
@@ -99,7 +97,7 @@ export function IncidentsPage({ search }: { search: URLSearchParams }) {
           </button>
         ) : null}
       </section>
-    </div>
+    </>
   );
 }
 
@@ -129,12 +127,6 @@ export function ReportView({ report }: { report: IncidentReport }) {
   );
 }
 
-/** The report to show: the newest in the user's language, else the newest. */
-export function pickReport(reports: IncidentReport[], language: string): IncidentReport | undefined {
-  const sorted = [...reports].sort((a, b) => Date.parse(b.generated_at) - Date.parse(a.generated_at));
-  return sorted.find((r) => r.language === language) ?? sorted[0];
-}
-
 /** The group incident an incident belongs to: what its members share, and each member. */
 function GroupCard(props: { id: string; current: string }) {
   const group = useAsync(() => api.incidentGroup(props.id), [props.id], 15_000);
@@ -143,6 +135,11 @@ function GroupCard(props: { id: string; current: string }) {
   return (
     <Section title={t('incidents.group')}>
       <p data-testid="incident-group">{t('incidents.groupMembers', { n: g.members.length, summary: g.summary })}</p>
+      <p>
+        <a href={`/incidents/groups/${encodeURIComponent(g.id)}`} data-testid="incident-group-link">
+          {t('incidents.groupDetails')}
+        </a>
+      </p>
       <ul class="chips">
         {g.members.map((m) => (
           <li class={m.id === props.current ? 'pill pill-down' : 'pill'}>

@@ -181,7 +181,12 @@ export function OverviewPage() {
   return (
     <div class="page overview">
       <PageHead title={t('overview.title')}>
-        {canEdit(role.value) ? <NewLink href="/targets/new" testid="add-target" label={t('overview.addTarget')} /> : null}
+        <div class="actions">
+          <a class="btn" href="/dependencies" data-testid="tag-deps-link">
+            {t('tagdeps.title')}
+          </a>
+          {canEdit(role.value) ? <NewLink href="/targets/new" testid="add-target" label={t('overview.addTarget')} /> : null}
+        </div>
       </PageHead>
       <div class="toolbar">
         <div class="chips" role="group">
