@@ -11,7 +11,10 @@
 //! Only whole partitions are dropped (no `DELETE`: nothing to vacuum, the space returns to the
 //! disk at once), and only when the partition's upper bound is at or before now − keep days.
 //! The hourly and daily rollups (`result_rollups`) are never touched: long-range charts and
-//! SLA reports keep working over dropped months.
+//! SLA reports keep working over dropped months. The ledger (`archive_batches`) keeps its rows
+//! too: readers still take those days as archived, and find their rollups and no raw results.
+//! (A result of a dropped month arriving late would recreate its partition through ingest's
+//! late path; the next pass drops it again.)
 //!
 //! A drop runs under the archive job's lock ([`ledger::try_lock_job`]): never while an
 //! archive run copies or verifies a day, and one archiver at a time. Each drop is its own
