@@ -191,6 +191,8 @@ impl Pass {
                 Err(error) => warn!(error = format!("{error:#}"), "retention pass failed"),
             }
             retention::refresh_metrics(&self.pg).await;
+            // Sets its gauge when PostgreSQL's disk is visible from here.
+            self.space.pg_free_bytes().await;
         }
         report
     }

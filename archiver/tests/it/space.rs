@@ -107,14 +107,21 @@ async fn over_budget_days_wait_in_clickhouse_and_move_exactly_once_when_the_budg
             "{day} left ClickHouse"
         );
     }
-    wait_until(Duration::from_secs(30), "the archive's gauges", || async {
-        let size = metric(app.addr, "pingtower_archiver_archive_size_bytes")
-            .await
-            .unwrap_or(0.0);
-        let oldest = metric(app.addr, "pingtower_archiver_archive_oldest_day_timestamp_seconds").await;
-        let expected = seeded[0].0.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() as f64;
-        size > 0.0 && oldest == Some(expected)
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "the archive's size, oldest day and free space gauges",
+        || async {
+            let size = metric(app.addr, "pingtower_archiver_archive_size_bytes")
+                .await
+                .unwrap_or(0.0);
+            let oldest = metric(app.addr, "pingtower_archiver_archive_oldest_day_timestamp_seconds").await;
+            let expected = seeded[0].0.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() as f64;
+            let free = metric(app.addr, "pingtower_archiver_postgres_free_bytes")
+                .await
+                .unwrap_or(0.0);
+            size > 0.0 && oldest == Some(expected) && free > 0.0
+        },
+    )
     .await;
     assert_eq!(metric(app.addr, PAUSED_BUDGET).await, Some(0.0));
     let (status, body) = readyz(app.addr).await;
