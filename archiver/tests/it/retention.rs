@@ -184,3 +184,34 @@ async fn retention_waits_while_an_archive_run_holds_the_lock_and_off_drops_nothi
     );
     assert_eq!(archived_rows(pool, old).await, 0);
 }
+
+#[tokio::test]
+async fn the_serving_archiver_drops_an_expired_month_on_its_next_pass_and_counts_it() {
+    // Arrange: an expired month and a recent one.
+    let env = TestEnv::new().await;
+    let pool = &env.pg.pool;
+    let (old, recent) = (days_ago(500), days_ago(40));
+    archive_days(pool, &[old, recent], Uuid::new_v4(), 4).await;
+    let rollups_before = rollup_checks(pool).await;
+    let mut config = env.config();
+    config.archive.interval = std::time::Duration::from_millis(500);
+
+    // Act
+    let app = App::spawn(config).await;
+
+    // Assert
+    wait_until(
+        std::time::Duration::from_secs(60),
+        "the expired month dropped",
+        || async { !partition_names(pool).await.contains(&month_partition(old)) },
+    )
+    .await;
+    wait_until(std::time::Duration::from_secs(30), "the drop counted", || async {
+        metric(app.addr, "pingtower_archiver_retention_dropped_partitions_total").await == Some(1.0)
+    })
+    .await;
+    assert!(partition_names(pool).await.contains(&month_partition(recent)));
+    assert_eq!(archived_rows(pool, recent).await, 4);
+    assert_eq!(rollup_checks(pool).await, rollups_before, "rollups are never dropped");
+    app.stop().await;
+}
