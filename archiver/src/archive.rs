@@ -29,6 +29,7 @@ use tracing::{info, warn};
 use crate::fault::{self, FaultPoint};
 use crate::fresh::{self, DayStats};
 use crate::ledger::{self, State};
+use crate::space::SpaceGate;
 use crate::telemetry;
 
 /// Keys looked up in PostgreSQL per query when verifying by key.
@@ -46,6 +47,7 @@ pub struct ArchiveJob {
     retention_days: u32,
     fault: Option<FaultPoint>,
     copy_parallelism: usize,
+    space: Option<SpaceGate>,
 }
 
 /// Whether `error` is PostgreSQL's unique violation (a row archived already).
@@ -96,7 +98,14 @@ impl ArchiveJob {
             retention_days,
             fault,
             copy_parallelism: DEFAULT_COPY_PARALLELISM,
+            space: None,
         }
+    }
+
+    /// Holds days back in ClickHouse while PostgreSQL lacks the space for them (see [`SpaceGate`]).
+    pub fn with_space_gate(mut self, gate: SpaceGate) -> Self {
+        self.space = Some(gate);
+        self
     }
 
     /// Copies each day in `n` time slices at once, over `n` PostgreSQL connections.
@@ -148,6 +157,11 @@ impl ArchiveJob {
         for day in days {
             if shutdown.is_cancelled() {
                 break;
+            }
+            if let Some(space) = &self.space
+                && !space.admit(day).await
+            {
+                continue;
             }
             let started = Instant::now();
             let outcome = self.archive_day(day).await;

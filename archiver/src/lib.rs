@@ -10,6 +10,8 @@
 //! - [`ledger`]: PostgreSQL operations (the per-day ledger, locks, archive rows, rollups).
 //! - [`archive`]: the crash-safe archive job (open → copy → verify → drop → done).
 //! - [`seal`]: closed days' daily rollups copied to PostgreSQL for fast long-range reads.
+//! - [`retention`]: the archive's partitions, size and oldest day; drops months past the keep days.
+//! - [`space`]: holds days back in ClickHouse while PostgreSQL lacks the space for them.
 //! - [`fault`]: fault points for crash tests.
 //! - [`telemetry`]: metric names.
 //! - [`run_with`]: the service; [`run_once`]: one archive run (`archiver run-once`).
@@ -21,8 +23,10 @@ pub mod fault;
 pub mod fresh;
 pub mod ingest;
 pub mod ledger;
+pub mod retention;
 pub mod row;
 pub mod seal;
+pub mod space;
 pub mod telemetry;
 
 use std::time::Duration;
@@ -38,6 +42,8 @@ use tracing::{info, warn};
 pub use archive::{ArchiveJob, ArchiveReport};
 pub use config::{Command, Config};
 pub use ingest::Ingestor;
+pub use retention::Retention;
+pub use space::SpaceGate;
 
 /// How long after start `serve` runs the archive job for the first time.
 const FIRST_ARCHIVE_DELAY: Duration = Duration::from_secs(10);
@@ -49,19 +55,28 @@ const FIRST_SEAL_DELAY: Duration = Duration::from_secs(5);
 /// and acks the batch in hand, and the archive job stops between days (a day in progress
 /// finishes its current step).
 pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: impl OnBound) -> anyhow::Result<()> {
+    config.archive.keep_days.check(config.archive.retention_days)?;
     let broker = Broker::from_config(&config.service.amqp, "archiver", shutdown.clone());
     let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
+    let space = space_gate(&config, &clickhouse, &pg);
+    let note = space.clone();
     let readiness = Readiness::new()
         .amqp(broker.clone())
         .clickhouse(clickhouse.clone())
-        .postgres(pg.clone());
+        .postgres(pg.clone())
+        .note("archive", move || note.note());
     let describe = [telemetry::describe, bus::telemetry::describe];
     let service = Service::start(config.service.http.addr, readiness, &describe, &shutdown).await?;
     on_bound(service.ops_addr());
 
     let archive = (!config.archive.disabled).then(|| {
-        let job = archive_job(&config, &clickhouse, &pg);
+        let pass = Pass {
+            job: archive_job(&config, &clickhouse, &pg).with_space_gate(space.clone()),
+            space: space.clone(),
+            retention: Retention::new(pg.clone(), config.archive.keep_days.0),
+            pg: pg.clone(),
+        };
         let (client, pool, stop) = (clickhouse.clone(), pg.clone(), shutdown.clone());
         let seal = tokio::spawn(every(
             FIRST_SEAL_DELAY,
@@ -78,8 +93,10 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
             config.archive.interval,
             shutdown.clone(),
             move || {
-                let (job, stop) = (job.clone(), stop.clone());
-                async move { archive_pass(&job, &stop).await }
+                let (pass, stop) = (pass.clone(), stop.clone());
+                async move {
+                    let _ = pass.run(&stop).await;
+                }
             },
         ));
         (archive, seal)
@@ -130,28 +147,73 @@ where
     }
 }
 
-/// One archive run of `serve`, logged (failed days are continued by the next run).
-async fn archive_pass(job: &ArchiveJob, shutdown: &CancellationToken) {
-    match job.run(shutdown).await {
-        Ok(report) if report.failed() > 0 => {
-            warn!(failed = report.failed(), "archive run finished with failed days");
+/// One pass of the archive loop: the archive job (days held back while space is short), then
+/// the retention's drops, then the archive's size and oldest day into their gauges.
+#[derive(Clone)]
+struct Pass {
+    job: ArchiveJob,
+    space: SpaceGate,
+    retention: Retention,
+    pg: sqlx::PgPool,
+}
+
+impl Pass {
+    /// Runs the pass, logged (failed days are continued by the next pass); the archive
+    /// job's result.
+    async fn run(&self, shutdown: &CancellationToken) -> anyhow::Result<ArchiveReport> {
+        self.space.begin_pass();
+        let report = self.job.run(shutdown).await;
+        match &report {
+            Ok(report) if report.failed() > 0 => {
+                warn!(failed = report.failed(), "archive run finished with failed days");
+            }
+            Ok(report) => info!(
+                days = report.days.len(),
+                skipped = report.skipped,
+                paused = self.space.paused().is_some(),
+                "archive run finished"
+            ),
+            Err(error) => warn!(error = format!("{error:#}"), "archive run failed"),
         }
-        Ok(report) => info!(
-            days = report.days.len(),
-            skipped = report.skipped,
-            "archive run finished"
-        ),
-        Err(error) => warn!(error = format!("{error:#}"), "archive run failed"),
+        // A skipped or failed run checked nothing: the pause stands as it was.
+        if report.as_ref().is_ok_and(|r| !r.skipped) {
+            self.space.end_pass();
+        }
+        if !shutdown.is_cancelled() {
+            match self.retention.run(chrono::Utc::now()).await {
+                Ok(r) if !r.dropped.is_empty() || !r.failed.is_empty() => info!(
+                    dropped = r.dropped.len(),
+                    failed = r.failed.len(),
+                    bytes = r.dropped.iter().map(|p| p.bytes).sum::<u64>(),
+                    "retention pass finished"
+                ),
+                Ok(_) => {}
+                Err(error) => warn!(error = format!("{error:#}"), "retention pass failed"),
+            }
+            retention::refresh_metrics(&self.pg).await;
+            // Sets its gauge when PostgreSQL's disk is visible from here.
+            self.space.pg_free_bytes().await;
+        }
+        report
     }
 }
 
-/// `archiver run-once`: archives every day older than the retention, then seals the closed
-/// days left in ClickHouse, once.
+/// `archiver run-once`: archives every day older than the retention (holding days back while
+/// space is short), drops archived months past the keep days, then seals the closed days left
+/// in ClickHouse, once.
 pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<ArchiveReport> {
+    config.archive.keep_days.check(config.archive.retention_days)?;
     common::service::describe_metrics(&[telemetry::describe]);
     let clickhouse = config.clickhouse_client();
     let pg = common::db::pg_pool(&config.service.pg).context("PostgreSQL URL")?;
-    let report = archive_job(&config, &clickhouse, &pg).run(&shutdown).await;
+    let space = space_gate(&config, &clickhouse, &pg);
+    let pass = Pass {
+        job: archive_job(&config, &clickhouse, &pg).with_space_gate(space.clone()),
+        space,
+        retention: Retention::new(pg.clone(), config.archive.keep_days.0),
+        pg: pg.clone(),
+    };
+    let report = pass.run(&shutdown).await;
     if report.is_ok() {
         match seal::seal_days(&clickhouse, &pg, &shutdown).await {
             Ok(sealed) => info!(sealed = sealed.sealed.len(), "closed days sealed"),
@@ -162,7 +224,17 @@ pub async fn run_once(config: Config, shutdown: CancellationToken) -> anyhow::Re
     report
 }
 
-/// The archive job as `config` sets it up.
+/// The space gate as `config` sets it up.
+fn space_gate(config: &Config, clickhouse: &clickhouse::Client, pg: &sqlx::PgPool) -> SpaceGate {
+    SpaceGate::new(
+        pg.clone(),
+        clickhouse.clone(),
+        config.archive.min_free_bytes,
+        config.archive.max_bytes,
+    )
+}
+
+/// The archive job as `config` sets it up (without the space gate).
 fn archive_job(config: &Config, clickhouse: &clickhouse::Client, pg: &sqlx::PgPool) -> ArchiveJob {
     ArchiveJob::new(
         clickhouse.clone(),

@@ -28,13 +28,48 @@ common::declare_metrics! {
         "When the archive job last succeeded (epoch seconds)";
     /// Closed days sealed into PostgreSQL's rollups (again when ClickHouse changed).
     counter SEALED_DAYS = "pingtower_archiver_day_seals_total", "Closed days sealed into PostgreSQL's rollups";
+    /// Bytes of the PostgreSQL archive: every partition of `archived_results` and
+    /// `archive_days`, with indexes and TOAST (refreshed each archive pass).
+    gauge ARCHIVE_BYTES = "pingtower_archiver_archive_size_bytes" in Bytes,
+        "Size of the PostgreSQL archive, all partitions with indexes (refreshed each archive pass)";
+    /// The oldest UTC day the archive holds a row of, as the epoch seconds of its midnight
+    /// (0 when the archive is empty; refreshed each archive pass).
+    gauge ARCHIVE_OLDEST_DAY = "pingtower_archiver_archive_oldest_day_timestamp_seconds",
+        "Oldest archived day, epoch seconds of its UTC midnight (0 when the archive is empty)";
+    /// Archived month partitions dropped by the retention (`PINGTOWER_ARCHIVE_KEEP_DAYS`).
+    counter PARTITIONS_DROPPED = "pingtower_archiver_retention_dropped_partitions_total",
+        "Archived month partitions dropped by the retention";
+    /// Bytes freed by the retention's drops.
+    counter BYTES_DROPPED = "pingtower_archiver_retention_dropped_bytes_total",
+        "Bytes freed by the retention's drops of archived months";
+    /// 1 while moving days to PostgreSQL is paused, by reason (`budget`: the archive would
+    /// pass `PINGTOWER_ARCHIVE_MAX_BYTES`; `disk`: PostgreSQL's disk would fall below
+    /// `PINGTOWER_ARCHIVE_MIN_FREE_BYTES`); the days wait in ClickHouse.
+    gauge ARCHIVE_PAUSED = "pingtower_archiver_archive_paused",
+        "1 while moving days to PostgreSQL is paused for space, by reason (budget, disk)";
+    /// Free bytes on PostgreSQL's data disk, when the archiver can see it (same host).
+    gauge PG_FREE_BYTES = "pingtower_archiver_postgres_free_bytes" in Bytes,
+        "Free bytes on PostgreSQL's data disk (only when it is visible from the archiver)";
 }
+
+/// Reasons the archive move pauses, as the `reason` label of [`ARCHIVE_PAUSED`].
+pub const PAUSE_REASONS: [&str; 2] = ["budget", "disk"];
 
 /// Describes every metric and registers the counters at zero (once, at start, after the
 /// recorder is installed): an idle archiver's `/metrics` shows them already.
 pub fn describe() {
     common::telemetry::describe(METRICS);
-    common::telemetry::zero_counters(&[INSERT_FAILURES, ARCHIVED_DAYS, ARCHIVED_ROWS, SEALED_DAYS]);
+    common::telemetry::zero_counters(&[
+        INSERT_FAILURES,
+        ARCHIVED_DAYS,
+        ARCHIVED_ROWS,
+        SEALED_DAYS,
+        PARTITIONS_DROPPED,
+        BYTES_DROPPED,
+    ]);
+    for reason in PAUSE_REASONS {
+        metrics::gauge!(ARCHIVE_PAUSED, "reason" => reason).set(0.0);
+    }
     common::telemetry::zero_series(ROWS_INGESTED, "store", &["clickhouse", "archive"]);
     common::telemetry::zero_series(ARCHIVE_RUNS, "result", &["ok", "failed", "skipped"]);
 }
@@ -80,4 +115,33 @@ pub fn archive_run(result: &'static str) {
 /// One day sealed.
 pub fn day_sealed() {
     metrics::counter!(SEALED_DAYS).increment(1);
+}
+
+/// The archive's size was read.
+pub fn archive_bytes(bytes: u64) {
+    metrics::gauge!(ARCHIVE_BYTES).set(bytes as f64);
+}
+
+/// The archive's oldest day was read (`None`: the archive is empty).
+pub fn archive_oldest_day(day: Option<chrono::NaiveDate>) {
+    let seconds = day.map_or(0, |d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp());
+    metrics::gauge!(ARCHIVE_OLDEST_DAY).set(seconds as f64);
+}
+
+/// The retention dropped a partition of `bytes`.
+pub fn partition_dropped(bytes: u64) {
+    metrics::counter!(PARTITIONS_DROPPED).increment(1);
+    metrics::counter!(BYTES_DROPPED).increment(bytes);
+}
+
+/// The archive move is paused for `reason` (one of [`PAUSE_REASONS`]), or not (`None`).
+pub fn archive_paused(reason: Option<&'static str>) {
+    for r in PAUSE_REASONS {
+        metrics::gauge!(ARCHIVE_PAUSED, "reason" => r).set(if Some(r) == reason { 1.0 } else { 0.0 });
+    }
+}
+
+/// PostgreSQL's data disk has `bytes` free.
+pub fn pg_free_bytes(bytes: u64) {
+    metrics::gauge!(PG_FREE_BYTES).set(bytes as f64);
 }

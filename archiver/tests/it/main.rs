@@ -5,5 +5,7 @@ mod crashes;
 mod health;
 mod helpers;
 mod ingest;
+mod retention;
 mod rollups;
 mod seal;
+mod space;

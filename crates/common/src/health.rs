@@ -1,7 +1,9 @@
 //! `/healthz`, `/readyz` and `/metrics`: the small HTTP server every service mounts.
 //!
 //! `/healthz` answers 200 while the process runs; `/readyz` runs the service's dependency
-//! checks (200 when all pass, 503 naming the failures otherwise); `/metrics` renders the
+//! checks (200 when all pass, 503 naming the failures otherwise) and adds the service's
+//! degraded notes (a named condition an operator should see that is not worth a restart:
+//! `{"status": "ready", "degraded": {"archive": "…"}}`, still 200); `/metrics` renders the
 //! Prometheus text format of everything recorded through the `metrics` facade.
 
 use std::future::Future;
@@ -21,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+type NoteFn = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 /// How long one readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -29,6 +32,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Default)]
 pub struct Readiness {
     checks: Vec<(&'static str, CheckFn)>,
+    notes: Vec<(&'static str, NoteFn)>,
 }
 
 impl Readiness {
@@ -45,6 +49,23 @@ impl Readiness {
     {
         self.checks.push((name, Arc::new(move || Box::pin(f()))));
         self
+    }
+
+    /// Adds a named degraded note: when `f` returns a text, `/readyz` shows it under
+    /// `degraded` but stays 200. For conditions that a restart would not cure (e.g. a paused
+    /// archive), so an orchestrator does not restart the service in a loop over them. `f`
+    /// must be cheap (it runs on every `/readyz`): read a state kept up to date elsewhere.
+    pub fn note<F>(mut self, name: &'static str, f: F) -> Self
+    where
+        F: Fn() -> Option<String> + Send + Sync + 'static,
+    {
+        self.notes.push((name, Arc::new(f)));
+        self
+    }
+
+    /// The degraded notes that are set, by name.
+    pub fn degraded(&self) -> Vec<(&'static str, String)> {
+        self.notes.iter().filter_map(|(name, f)| Some((*name, f()?))).collect()
     }
 
     /// Adds a check that PostgreSQL answers.
@@ -114,17 +135,22 @@ pub fn router(readiness: Readiness) -> Router {
 
 async fn readyz(State(readiness): State<Readiness>) -> Response {
     let failures = readiness.failures().await;
-    if failures.is_empty() {
-        (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready"}))).into_response()
+    let as_map = |pairs: Vec<(&'static str, String)>| -> serde_json::Map<String, serde_json::Value> {
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect()
+    };
+    let (status, mut body) = if failures.is_empty() {
+        (StatusCode::OK, serde_json::json!({"status": "ready"}))
     } else {
-        let failing: serde_json::Map<String, serde_json::Value> =
-            failures.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "not_ready", "failing": failing})),
+            serde_json::json!({"status": "not_ready", "failing": as_map(failures)}),
         )
-            .into_response()
+    };
+    let degraded = readiness.degraded();
+    if !degraded.is_empty() {
+        body["degraded"] = as_map(degraded).into();
     }
+    (status, axum::Json(body)).into_response()
 }
 
 /// A running HTTP server.
@@ -157,4 +183,46 @@ pub async fn serve(addr: SocketAddr, router: Router, shutdown: CancellationToken
             .await
     });
     Ok(Server { addr, handle })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(response: Response) -> (StatusCode, serde_json::Value) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_degraded_note_shows_in_readyz_and_keeps_it_200() {
+        let paused = Arc::new(std::sync::Mutex::new(None::<String>));
+        let note = paused.clone();
+        let readiness = Readiness::new().note("archive", move || note.lock().unwrap().clone());
+
+        let (status, body) = body_of(readyz(State(readiness.clone())).await).await;
+        assert_eq!((status, body), (StatusCode::OK, serde_json::json!({"status": "ready"})));
+
+        *paused.lock().unwrap() = Some("paused: over budget".into());
+        let (status, body) = body_of(readyz(State(readiness)).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "ready", "degraded": {"archive": "paused: over budget"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_check_is_503_and_still_names_the_degraded_notes() {
+        let readiness = Readiness::new()
+            .check("db", || async { Err("down".to_owned()) })
+            .note("archive", || Some("paused".into()));
+        let (status, body) = body_of(readyz(State(readiness)).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "not_ready", "failing": {"db": "down"}, "degraded": {"archive": "paused"}})
+        );
+    }
 }
