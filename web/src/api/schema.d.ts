@@ -2499,6 +2499,7 @@ export interface components {
              * @description When its first member opened.
              */
             opened_at: string;
+            report: null | components["schemas"]["IncidentReport"];
             /**
              * Format: date-time
              * @description When its last member resolved; null while one is open.

@@ -10,6 +10,7 @@ import { formatDateTime, formatDuration } from '../format';
 import { lang, t, tn } from '../i18n';
 import { describeCause, groupPhase, groupState, unnamedMembers } from '../state/groups';
 import { IncidentRow, incidentDuration } from '../components/incidentRow';
+import { ReportView } from '../components/report';
 import type { IncidentFilter } from './incidents';
 
 /** A group's shared cause in the UI's language. */
@@ -136,6 +137,15 @@ export function GroupPage({ id }: { id: string }) {
           {g.resolved_at ? '' : ` · ${t('groups.openOf', { open, n: g.members.length })}`}
         </dd>
       </dl>
+      <Section title={t('incidents.report')}>
+        {g.report ? (
+          <ReportView report={g.report} />
+        ) : (
+          <p class="muted" data-testid="group-report-pending">
+            {t('incidents.reportPending')}
+          </p>
+        )}
+      </Section>
       <Section title={t('groups.memberIncidents')}>
         <Table testid="group-members" head={['', t('incidents.target'), t('result.failure'), t('incidents.opened'), t('incidents.duration'), '']}>
           {g.members.map((i) => (

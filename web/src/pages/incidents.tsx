@@ -5,7 +5,7 @@
 import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { api } from '../api/client';
-import type { Incident, IncidentReport } from '../api/model';
+import type { Incident } from '../api/model';
 import { ResultView, failureText } from '../components/result';
 import { ErrorBox, PageHead, Section, Spinner, StatusPill, Table, Tabs, errorMessage, useAsync, useBusy, useTitle, val } from '../components/ui';
 import { formatAgo, formatDateTime, formatDuration, formatMs } from '../format';
@@ -15,6 +15,7 @@ import { describeHour } from '../state/baseline';
 import { toast, user } from '../session';
 import { notificationNote } from '../state/dependencies';
 import { IncidentRow, incidentDuration, pickReport } from '../components/incidentRow';
+import { ReportView } from '../components/report';
 
 type Filter = 'open' | 'resolved' | '';
 type View = 'incidents' | 'groups';
@@ -24,7 +25,7 @@ export type { Filter as IncidentFilter };
 const GroupList = lazy(() => import('./incidentGroup').then((m) => ({ default: m.GroupList })));
 
 // The target and status pages take these from here.
-export { IncidentRow, incidentDuration, pickReport };
+export { IncidentRow, incidentDuration, pickReport, ReportView };
 
 export function IncidentsPage({ search }: { search: URLSearchParams }) {
   useTitle(t('incidents.title'));
@@ -98,32 +99,6 @@ function IncidentList({ filter }: { filter: Filter }) {
         ) : null}
       </section>
     </>
-  );
-}
-
-export function ReportView({ report }: { report: IncidentReport }) {
-  return (
-    <div class="report" data-testid="incident-report" lang={report.language}>
-      <h3>{t('incidents.summary')}</h3>
-      <p data-testid="report-summary">{report.summary}</p>
-      <h3>{t('incidents.cause')}</h3>
-      <p>{report.probable_cause}</p>
-      <h3>{t('incidents.impact')}</h3>
-      <p>{report.impact}</p>
-      {report.recommended_actions.length ? (
-        <>
-          <h3>{t('incidents.actions')}</h3>
-          <ol>
-            {report.recommended_actions.map((a) => (
-              <li>{a}</li>
-            ))}
-          </ol>
-        </>
-      ) : null}
-      <p class="muted">
-        {t('incidents.source', { source: report.source })} · {formatDateTime(report.generated_at, lang.value)}
-      </p>
-    </div>
   );
 }
 
