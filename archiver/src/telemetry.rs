@@ -26,6 +26,8 @@ common::declare_metrics! {
     /// When the archive job last finished without a failed day (epoch seconds).
     gauge LAST_ARCHIVE_SUCCESS = "pingtower_archiver_last_archive_success_timestamp_seconds",
         "When the archive job last succeeded (epoch seconds)";
+    /// Days moved from the old archive layout to the compact one.
+    counter MIGRATED_DAYS = "pingtower_archiver_day_migrations_total", "Days moved to the compact archive layout";
     /// Closed days sealed into PostgreSQL's rollups (again when ClickHouse changed).
     counter SEALED_DAYS = "pingtower_archiver_day_seals_total", "Closed days sealed into PostgreSQL's rollups";
 }
@@ -34,7 +36,7 @@ common::declare_metrics! {
 /// recorder is installed): an idle archiver's `/metrics` shows them already.
 pub fn describe() {
     common::telemetry::describe(METRICS);
-    common::telemetry::zero_counters(&[INSERT_FAILURES, ARCHIVED_DAYS, ARCHIVED_ROWS, SEALED_DAYS]);
+    common::telemetry::zero_counters(&[INSERT_FAILURES, ARCHIVED_DAYS, ARCHIVED_ROWS, SEALED_DAYS, MIGRATED_DAYS]);
     common::telemetry::zero_series(ROWS_INGESTED, "store", &["clickhouse", "archive"]);
     common::telemetry::zero_series(ARCHIVE_RUNS, "result", &["ok", "failed", "skipped"]);
 }
@@ -80,4 +82,9 @@ pub fn archive_run(result: &'static str) {
 /// One day sealed.
 pub fn day_sealed() {
     metrics::counter!(SEALED_DAYS).increment(1);
+}
+
+/// One day moved to the compact layout.
+pub fn day_migrated(_took: Duration) {
+    metrics::counter!(MIGRATED_DAYS).increment(1);
 }
