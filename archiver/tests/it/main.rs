@@ -5,5 +5,6 @@ mod crashes;
 mod health;
 mod helpers;
 mod ingest;
+mod migration;
 mod rollups;
 mod seal;
