@@ -328,10 +328,7 @@ async fn archive(targets: usize) -> anyhow::Result<()> {
     .bind(day)
     .fetch_one(&pg.pool)
     .await?;
-    let (old_per, new_per) = (
-        old_layout as f64 / total as f64,
-        new_layout as f64 / total as f64,
-    );
+    let (old_per, new_per) = (old_layout as f64 / total as f64, new_layout as f64 / total as f64);
     println!(
         "size per archived result (pg_total_relation_size): old layout {old_per:.0} bytes ({} MiB), \
          compact layout {new_per:.1} bytes ({} MiB), {:.1}x smaller; details kept for {kept} results ({:.1} %)",

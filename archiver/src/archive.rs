@@ -33,9 +33,9 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::days;
 use crate::fault::{self, FaultPoint};
 use crate::fresh::{self, DayStats};
-use crate::days;
 use crate::ledger::{self, State};
 use crate::telemetry;
 
@@ -337,7 +337,9 @@ impl ArchiveJob {
             let next = cursor.next().await.context("copying the day from ClickHouse")?;
             let done = next.is_none();
             let changed = next.as_ref().map(|r| r.target_id) != target;
-            if (changed || done) && let Some(t) = target.filter(|_| !entries.is_empty()) {
+            if (changed || done)
+                && let Some(t) = target.filter(|_| !entries.is_empty())
+            {
                 let batch = std::mem::take(&mut entries);
                 if merge {
                     days::write_target_day(&mut tx, day, t, batch, true).await?;

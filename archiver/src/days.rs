@@ -335,7 +335,10 @@ pub async fn refresh_rollups(conn: &mut PgConnection, day: NaiveDate, targets: O
 pub async fn insert_late(conn: &mut PgConnection, rows: &[ResultRow]) -> anyhow::Result<u64> {
     let mut groups: BTreeMap<(NaiveDate, Uuid), Vec<Entry>> = BTreeMap::new();
     for row in rows {
-        groups.entry((row.day(), row.target_id)).or_default().push(entry_of(row));
+        groups
+            .entry((row.day(), row.target_id))
+            .or_default()
+            .push(entry_of(row));
     }
     let mut new = 0;
     let mut by_day: BTreeMap<NaiveDate, Vec<Uuid>> = BTreeMap::new();
@@ -355,12 +358,9 @@ pub async fn insert_late(conn: &mut PgConnection, rows: &[ResultRow]) -> anyhow:
 
 /// The layouts of the days among `days` that have a ledger row.
 pub async fn layouts(conn: &mut PgConnection, days: &[NaiveDate]) -> sqlx::Result<BTreeMap<NaiveDate, Layout>> {
-    let rows = sqlx::query!(
-        "select day, layout from archive_batches where day = any($1)",
-        days
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query!("select day, layout from archive_batches where day = any($1)", days)
+        .fetch_all(conn)
+        .await?;
     Ok(rows.into_iter().map(|r| (r.day, Layout::parse(&r.layout))).collect())
 }
 

@@ -67,7 +67,8 @@ mod tests {
         for point in FaultPoint::ARCHIVE
             .into_iter()
             .chain(FaultPoint::MIGRATION)
-            .chain([FaultPoint::AfterInsert]) {
+            .chain([FaultPoint::AfterInsert])
+        {
             assert_eq!(
                 <FaultPoint as clap::ValueEnum>::from_str(&point.name(), false),
                 Ok(point)

@@ -21,9 +21,9 @@ use sqlx::PgPool;
 use tracing::debug;
 use uuid::Uuid;
 
+use crate::days::{self, Layout};
 use crate::fault::{self, FaultPoint};
 use crate::row::ResultRow;
-use crate::days::{self, Layout};
 use crate::{fresh, ledger, telemetry};
 
 /// Writes batches of results; cheap to clone.

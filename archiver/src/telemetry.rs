@@ -36,7 +36,13 @@ common::declare_metrics! {
 /// recorder is installed): an idle archiver's `/metrics` shows them already.
 pub fn describe() {
     common::telemetry::describe(METRICS);
-    common::telemetry::zero_counters(&[INSERT_FAILURES, ARCHIVED_DAYS, ARCHIVED_ROWS, SEALED_DAYS, MIGRATED_DAYS]);
+    common::telemetry::zero_counters(&[
+        INSERT_FAILURES,
+        ARCHIVED_DAYS,
+        ARCHIVED_ROWS,
+        SEALED_DAYS,
+        MIGRATED_DAYS,
+    ]);
     common::telemetry::zero_series(ROWS_INGESTED, "store", &["clickhouse", "archive"]);
     common::telemetry::zero_series(ARCHIVE_RUNS, "result", &["ok", "failed", "skipped"]);
 }

@@ -233,7 +233,8 @@ async fn compact_days(pool: &sqlx::PgPool, targets: &[Uuid], first: DateTime<Utc
                         r.finished_at = at + Days::milliseconds(i64::from(ms));
                         r.duration_ms = ms as u32;
                         if !down {
-                            (r.outcome, r.failure, r.status_code, r.body_excerpt) = (Outcome::Up, None, Some(200), None);
+                            (r.outcome, r.failure, r.status_code, r.body_excerpt) =
+                                (Outcome::Up, None, Some(200), None);
                         }
                         serde_json::to_string(&r).unwrap()
                     });
@@ -397,13 +398,7 @@ async fn reads(
     );
     let t = Instant::now();
     let compact = env_num("BENCH_COMPACT_DAYS", 7).min(archived_days);
-    let results = compact_days(
-        &pg.pool,
-        targets,
-        first_fresh - Days::days(compact as i64),
-        compact,
-    )
-    .await;
+    let results = compact_days(&pg.pool, targets, first_fresh - Days::days(compact as i64), compact).await;
     let bytes: i64 = sqlx::query_scalar(
         "select coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 from pg_inherits i
          join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname = 'archive_days'",
@@ -499,7 +494,14 @@ async fn reads(
             to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )
     };
-    let page: Value = client.get(listing(targets[0])).send().await.unwrap().json().await.unwrap();
+    let page: Value = client
+        .get(listing(targets[0]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let items = page["items"].as_array().cloned().unwrap_or_default();
     let dropped = items.iter().filter(|i| i["detail_dropped"] == true).count();
     println!(

@@ -89,7 +89,10 @@ async fn a_migration_crashed_at_each_point_resumes_and_ends_with_every_result_on
     // Assert: nothing of it committed; every day still read from the old layout.
     assert_eq!(crashed.code(), Some(FAULT_EXIT_CODE));
     assert_eq!(layouts(&env.pg.pool, &days).await, ["rows", "rows", "rows"]);
-    assert!(compact_ids(&env.pg.pool).await.is_empty(), "the crashed day rolled back");
+    assert!(
+        compact_ids(&env.pg.pool).await.is_empty(),
+        "the crashed day rolled back"
+    );
 
     // Act: crash right after the first day committed.
     let crashed = run_once_child(&env, Some(FaultPoint::AfterMigration)).await;
@@ -136,17 +139,21 @@ async fn a_late_result_for_a_day_still_in_the_old_layout_is_moved_with_it() {
     config.archive.disabled = true;
     let app = App::spawn(config).await;
     env.publish_all(std::slice::from_ref(&late)).await;
-    wait_until(std::time::Duration::from_secs(30), "the late result archived", || async {
-        let (start, end) = archiver::fresh::day_bounds(day);
-        let n: i64 =
-            sqlx::query_scalar("select count(*) from archived_results where checked_at >= $1 and checked_at < $2")
-                .bind(start)
-                .bind(end)
-                .fetch_one(&env.pg.pool)
-                .await
-                .unwrap();
-        n == 31
-    })
+    wait_until(
+        std::time::Duration::from_secs(30),
+        "the late result archived",
+        || async {
+            let (start, end) = archiver::fresh::day_bounds(day);
+            let n: i64 =
+                sqlx::query_scalar("select count(*) from archived_results where checked_at >= $1 and checked_at < $2")
+                    .bind(start)
+                    .bind(end)
+                    .fetch_one(&env.pg.pool)
+                    .await
+                    .unwrap();
+            n == 31
+        },
+    )
     .await;
     app.stop().await;
     seeded.insert(late.result_id);
@@ -156,14 +163,16 @@ async fn a_late_result_for_a_day_still_in_the_old_layout_is_moved_with_it() {
 
     // Assert
     assert_eq!(moved, 31);
-    assert_eq!(compact_ids(&env.pg.pool).await.into_iter().collect::<BTreeSet<_>>(), seeded);
-    let failures: i32 = sqlx::query_scalar(
-        "select failures from result_rollups where target_id = $1 and granularity = 'day'",
-    )
-    .bind(targets[0])
-    .fetch_one(&env.pg.pool)
-    .await
-    .unwrap();
+    assert_eq!(
+        compact_ids(&env.pg.pool).await.into_iter().collect::<BTreeSet<_>>(),
+        seeded
+    );
+    let failures: i32 =
+        sqlx::query_scalar("select failures from result_rollups where target_id = $1 and granularity = 'day'")
+            .bind(targets[0])
+            .fetch_one(&env.pg.pool)
+            .await
+            .unwrap();
     assert!(failures >= 1, "the late failure is in the rollups");
 }
 

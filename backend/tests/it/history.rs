@@ -501,11 +501,22 @@ async fn seed_old_layout(app: &crate::helpers::TestApp, target: Uuid) -> (NaiveD
 }
 
 /// Every page of results of `target` in `range`, and the totals each page gave.
-async fn all_results(app: &crate::helpers::TestApp, c: &reqwest::Client, target: Uuid, range: &str) -> (Vec<Value>, Vec<Value>) {
+async fn all_results(
+    app: &crate::helpers::TestApp,
+    c: &reqwest::Client,
+    target: Uuid,
+    range: &str,
+) -> (Vec<Value>, Vec<Value>) {
     let (mut items, mut totals) = (Vec::new(), Vec::new());
     let mut cursor = String::new();
     loop {
-        let page = get_json(c, app.url(&format!("/api/targets/{target}/results?{range}&limit=25&cursor={cursor}"))).await;
+        let page = get_json(
+            c,
+            app.url(&format!(
+                "/api/targets/{target}/results?{range}&limit=25&cursor={cursor}"
+            )),
+        )
+        .await;
         totals.push(page["total"].clone());
         items.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
@@ -534,7 +545,9 @@ async fn a_range_across_the_seam_reads_the_same_before_and_after_the_archive_mov
     // Act: move both days, one at a time, reading between the two.
     archiver::days::migrate_day(&app.pg.pool, d1, None).await.unwrap();
     let (half, half_totals, half_latency, _) = read().await;
-    archiver::days::migrate_day(&app.pg.pool, d1 + Duration::days(1), None).await.unwrap();
+    archiver::days::migrate_day(&app.pg.pool, d1 + Duration::days(1), None)
+        .await
+        .unwrap();
     let (after, after_totals, after_latency, after_uptime) = read().await;
 
     // Assert: 66 + 72 archived and 12 fresh results, the same ones in the same order, before,
@@ -547,8 +560,20 @@ async fn a_range_across_the_seam_reads_the_same_before_and_after_the_archive_mov
     assert_eq!(after_latency, before_latency);
     assert_eq!(after_uptime, before_uptime);
     let fields = [
-        "result_id", "job_id", "target_id", "region", "pinger_id", "check_kind", "started_at", "finished_at",
-        "duration_ms", "outcome", "status_code", "failure", "resolved_ip", "probe_degraded",
+        "result_id",
+        "job_id",
+        "target_id",
+        "region",
+        "pinger_id",
+        "check_kind",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "outcome",
+        "status_code",
+        "failure",
+        "resolved_ip",
+        "probe_degraded",
     ];
     let mut dropped = 0;
     for listing in [&half, &after] {
@@ -562,14 +587,22 @@ async fn a_range_across_the_seam_reads_the_same_before_and_after_the_archive_mov
                 for f in fields {
                     assert_eq!(a[f], b[f], "{f} of {}", b["result_id"]);
                 }
-                let ttfb: f64 = b["hops"].as_array().unwrap().iter().map(|h| h["timings"]["ttfb_ms"].as_f64().unwrap_or(0.0)).sum();
+                let ttfb: f64 = b["hops"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["timings"]["ttfb_ms"].as_f64().unwrap_or(0.0))
+                    .sum();
                 assert_eq!(a["timings"]["ttfb_ms"].as_f64().unwrap(), ttfb);
             } else {
                 assert_eq!(a, b, "a kept result is listed as it was");
             }
         }
     }
-    assert!(dropped > 100, "most up results of the archived days lose their detail ({dropped})");
+    assert!(
+        dropped > 100,
+        "most up results of the archived days lose their detail ({dropped})"
+    );
     // Kept on each archived day: the first, the failures and the first after them, the first
     // with the new certificate and the first with the new chain.
     let kept_on = |day: NaiveDate| -> Vec<String> {
@@ -579,5 +612,10 @@ async fn a_range_across_the_seam_reads_the_same_before_and_after_the_archive_mov
             .map(|r| r["started_at"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(kept_on(d1 + Duration::days(1)).len(), 7, "{:?}", kept_on(d1 + Duration::days(1)));
+    assert_eq!(
+        kept_on(d1 + Duration::days(1)).len(),
+        7,
+        "{:?}",
+        kept_on(d1 + Duration::days(1))
+    );
 }

@@ -547,11 +547,18 @@ mod tests {
     fn details_are_kept_for_failures_the_first_and_the_first_after_each_change() {
         let outcomes = [1, 1, 3, 3, 1, 1, 1, 1, 2, 1];
         let sigs = [7, 7, 7, 7, 7, 7, 8, 8, 8, 8];
-        let mut entries: Vec<Entry> = (0..10).map(|i| entry(i, outcomes[i as usize], sigs[i as usize])).collect();
+        let mut entries: Vec<Entry> = (0..10)
+            .map(|i| entry(i, outcomes[i as usize], sigs[i as usize]))
+            .collect();
 
         keep_details(&mut entries);
 
-        let kept: Vec<usize> = entries.iter().enumerate().filter(|(_, e)| e.detail.is_some()).map(|(i, _)| i).collect();
+        let kept: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.detail.is_some())
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(kept, vec![0, 2, 3, 4, 6, 8, 9]);
     }
 
@@ -561,7 +568,9 @@ mod tests {
         entries[5].tls_days_left = None;
         entries[9].resolved_ip = String::new();
         keep_details(&mut entries);
-        let day = DateTime::<Utc>::from_timestamp_millis(entries[0].started_ms).unwrap().date_naive();
+        let day = DateTime::<Utc>::from_timestamp_millis(entries[0].started_ms)
+            .unwrap()
+            .date_naive();
 
         let row = DayRow::build(day, Uuid::from_u128(9), &entries).unwrap();
         let back = row.entries().unwrap();
@@ -588,8 +597,14 @@ mod tests {
     #[test]
     fn the_signature_changes_with_the_certificate_or_the_chain() {
         let base = signature(Some("ab"), &["http://a/", "https://a/", "https://a/", ""]);
-        assert_eq!(base, signature(Some("ab"), &["http://a/", "https://a/", "https://a/", ""]));
-        assert_ne!(base, signature(Some("ac"), &["http://a/", "https://a/", "https://a/", ""]));
+        assert_eq!(
+            base,
+            signature(Some("ab"), &["http://a/", "https://a/", "https://a/", ""])
+        );
+        assert_ne!(
+            base,
+            signature(Some("ac"), &["http://a/", "https://a/", "https://a/", ""])
+        );
         assert_ne!(base, signature(Some("ab"), &["https://a/", ""]));
     }
 
