@@ -581,7 +581,7 @@ impl Store {
     }
 
     /// [`Self::archived_results`] for days in the compact layout: the target's day rows are
-    /// read newest first, one day at a time until `limit` results are in hand; results whose
+    /// read newest first, one at a time until `limit` results are in hand; results whose
     /// detail was dropped are listed from their kept fields (see [`archive_day::Entry::to_json`]).
     async fn compact_results(
         &self,
@@ -591,16 +591,25 @@ impl Store {
         cursor: Option<(i64, Uuid)>,
         limit: usize,
     ) -> Result<Vec<(i64, Uuid, serde_json::Value)>, ReadError> {
-        let (first, mut day) = day_span(from, to);
+        let (first, mut last) = day_span(from, to);
+        // A cursor inside the range skips the days after it.
+        if let Some((at, _)) = cursor {
+            last = last.min(from_epoch(at).date_naive());
+        }
         let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+        // The days the target has a row for (the index), newest first; then row by row.
+        let days: Vec<NaiveDate> = sqlx::query_scalar!(
+            "select day from archive_days where target_id = $1 and day >= $2 and day <= $3 order by day desc",
+            target,
+            first,
+            last
+        )
+        .fetch_all(&self.pg)
+        .await?;
         let mut out = Vec::new();
-        while day >= first && out.len() < limit {
-            // A cursor inside the range skips the days after it.
-            if let Some((at, _)) = cursor
-                && from_epoch(at).date_naive() < day
-            {
-                day = from_epoch(at).date_naive();
-                continue;
+        for day in days {
+            if out.len() >= limit {
+                break;
             }
             let row = sqlx::query_as!(
                 DayRow,
@@ -632,8 +641,6 @@ impl Store {
                         .map(|e| (e.checked_at(), e.result_id, e.to_json(target))),
                 );
             }
-            let Some(previous) = day.pred_opt() else { break };
-            day = previous;
         }
         Ok(out)
     }
