@@ -212,7 +212,7 @@ async fn compact_days(pool: &sqlx::PgPool, targets: &[Uuid], first: DateTime<Utc
     for d in 0..days {
         let day_start = first + Days::days(d as i64);
         let day = day_start.date_naive();
-        archiver::days::ensure_partition(&mut *pool.acquire().await.unwrap(), day)
+        archiver::days::ensure_partition(&mut pool.acquire().await.unwrap(), day)
             .await
             .unwrap();
         let mut rows = Vec::with_capacity(targets.len());
