@@ -245,3 +245,50 @@ async fn archiving_keeps_the_detail_of_failures_and_of_the_first_result_after_ea
         }
     }
 }
+
+#[tokio::test]
+async fn a_migration_killed_at_random_moments_resumes_and_ends_with_every_result_once() {
+    // Arrange: six old-layout days, big enough that moving one takes a moment.
+    let env = TestEnv::new().await;
+    let days: Vec<NaiveDate> = (0..6).map(|i| days_ago(50 - i)).collect();
+    let targets: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
+    let seeded = seed_old_layout(&env, &days, &targets, 100).await;
+    let moved = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from archive_batches where layout = 'days'")
+            .fetch_one(&env.pg.pool)
+            .await
+            .unwrap()
+    };
+
+    // Act: start `run-once`, SIGKILL it as soon as it moved one more day (the kill lands
+    // wherever in the next day's move the child is by then), until a run ends on its own.
+    let vars = env.child_env(&env.clickhouse_url(), any_port());
+    let mut kills = 0;
+    loop {
+        let before = moved().await;
+        let mut child = spawn_child(&vars, &["run-once"]);
+        let finished = tokio::select! {
+            status = child.wait() => Some(status.unwrap()),
+            _ = wait_until(std::time::Duration::from_secs(60), "one more day moved", || async { moved().await > before }) => None,
+        };
+        if let Some(status) = finished {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        kills += 1;
+        assert!(kills <= days.len(), "each run moves a day before it is killed");
+    }
+
+    // Assert: every day moved, every result exactly once.
+    println!("killed {kills} times");
+    assert!(kills >= 1, "at least one run was killed");
+    assert_eq!(moved().await, days.len() as i64);
+    let ids = compact_ids(&env.pg.pool).await;
+    assert_eq!(ids.len(), seeded.len(), "each result once");
+    assert_eq!(ids.into_iter().collect::<BTreeSet<_>>(), seeded);
+    for day in &days {
+        assert_eq!(archived_counts(&env.pg.pool, *day).await, (2000, 2000), "{day}");
+    }
+}
