@@ -10,7 +10,9 @@
 //!    to PostgreSQL. Seconds and rows/s are printed (goal: < 60 s).
 //! 3. **Size**: the same day is also `COPY`ed into the old layout (`archived_results`, one row
 //!    per result) before the run; `pg_total_relation_size` per archived result of both
-//!    layouts is printed side by side (goal: ≤ 150 bytes and ≥ 9× smaller).
+//!    layouts is printed side by side (goal: ≤ 150 bytes and ≥ 9× smaller). Before the run,
+//!    that old-layout copy is also moved to the compact layout the way the archiver moves days
+//!    archived before it, and timed (`BENCH_MIGRATE=off` skips it).
 //!
 //! Peak RSS of this process (the archiver runs in it) is printed per phase.
 //!
@@ -285,6 +287,9 @@ async fn archive(targets: usize) -> anyhow::Result<()> {
     }
 
     let old_layout = old_layout_bytes(&ch.client, &pg.pool, day).await?;
+    if std::env::var("BENCH_MIGRATE").as_deref() != Ok("off") {
+        migrate(&pg.pool, day, total).await?;
+    }
 
     reset_peak_rss();
     let parallelism = env_usize("BENCH_COPY_PARALLELISM", archiver::archive::DEFAULT_COPY_PARALLELISM);
@@ -380,6 +385,33 @@ async fn old_layout_bytes(client: &clickhouse::Client, pool: &sqlx::PgPool, day:
         bytes >> 20
     );
     Ok(bytes)
+}
+
+/// Times moving the old-layout copy of `day` to the compact layout, as the archiver does for
+/// days archived before it (`BENCH_MIGRATE=off` skips it), then undoes it so that the archive
+/// run starts from an empty archive.
+async fn migrate(pool: &sqlx::PgPool, day: NaiveDate, total: usize) -> anyhow::Result<()> {
+    sqlx::query("insert into archive_batches (day, state, layout) values ($1, 'done', 'rows')")
+        .bind(day)
+        .execute(pool)
+        .await?;
+    let cpu = CpuMeter::start();
+    let started = Instant::now();
+    let moved = archiver::days::migrate_day(pool, day, None).await?;
+    let took = started.elapsed();
+    anyhow::ensure!(moved == total as u64, "moved {moved} results, not {total}");
+    println!(
+        "migration of the old-layout day to the compact layout: {moved} results in {:.1} s = {:.0} results/s (one transaction, checked equal); CPU: {}",
+        took.as_secs_f64(),
+        moved as f64 / took.as_secs_f64(),
+        cpu.report()
+    );
+    sqlx::query("delete from archive_batches where day = $1")
+        .bind(day)
+        .execute(pool)
+        .await?;
+    sqlx::query("truncate archive_days").execute(pool).await?;
+    Ok(())
 }
 
 /// Where the copy's time goes: reading the day out of ClickHouse alone (`BENCH_PROFILE=1`).
