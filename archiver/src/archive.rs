@@ -80,9 +80,9 @@ pub struct ArchiveReport {
 }
 
 impl ArchiveReport {
-    /// Days that did not reach `done`.
+    /// Days that did not reach `done`, plus one if moving days to the compact layout failed.
     pub fn failed(&self) -> usize {
-        self.days.iter().filter(|d| d.error.is_some()).count()
+        self.days.iter().filter(|d| d.error.is_some()).count() + usize::from(self.migration_error.is_some())
     }
 }
 
