@@ -5,7 +5,7 @@
 //!
 //! 1. **open** (`copying`): under the day's exclusive lock, so ingest sends later rows of the
 //!    day to the archive from now on;
-//! 2. **copy** (`copied`): the day's rows (duplicates collapsed with `FINAL`) are read target
+//! 2. **copy** (`copied`): the day's rows (each result once, with `FINAL`) are read target
 //!    by target, a few slices of the targets at once, and each target's day becomes one row of
 //!    the compact `archive_days` (see [`crate::days`]; straight in when the archive holds
 //!    nothing of the day, else merged into the row there), then the day's rollups are

@@ -134,7 +134,7 @@ pub fn range_as_copy_text(
     client.query(&sql).fetch_bytes("TabSeparated")
 }
 
-/// The rows of `day` (duplicates collapsed) of the targets in slice `slice` of `slices` (by a
+/// The rows of `day` (each result once) of the targets in slice `slice` of `slices` (by a
 /// hash of the target id), ordered by target then time: each target's rows arrive together.
 pub fn day_rows_by_target(
     client: &Client,
