@@ -8,6 +8,11 @@
 //! 2. **Archive**: one old day of `BENCH_TARGETS` targets (default 1,000) checked every 60 s
 //!    (1.44 million rows) is inserted straight into ClickHouse, then one archive run moves it
 //!    to PostgreSQL. Seconds and rows/s are printed (goal: < 60 s).
+//! 3. **Size**: the same day is also `COPY`ed into the old layout (`archived_results`, one row
+//!    per result) before the run; `pg_total_relation_size` per archived result of both
+//!    layouts is printed side by side (goal: ≤ 150 bytes and ≥ 9× smaller). Before the run,
+//!    that old-layout copy is also moved to the compact layout the way the archiver moves days
+//!    archived before it, and timed (`BENCH_MIGRATE=off` skips it).
 //!
 //! Peak RSS of this process (the archiver runs in it) is printed per phase.
 //!
@@ -281,6 +286,11 @@ async fn archive(targets: usize) -> anyhow::Result<()> {
         profile_export(&ch.client, day).await?;
     }
 
+    let old_layout = old_layout_bytes(&ch.client, &pg.pool, day).await?;
+    if std::env::var("BENCH_MIGRATE").as_deref() != Ok("off") {
+        migrate(&pg.pool, day, total).await?;
+    }
+
     reset_peak_rss();
     let parallelism = env_usize("BENCH_COPY_PARALLELISM", archiver::archive::DEFAULT_COPY_PARALLELISM);
     let client = ch.client.clone().with_compression(match compression() {
@@ -295,7 +305,7 @@ async fn archive(targets: usize) -> anyhow::Result<()> {
     let cpu = cpu.report();
     let rss = peak_rss_kib();
     anyhow::ensure!(report.failed() == 0, "the archive run failed: {report:?}");
-    let archived: i64 = sqlx::query_scalar("select count(*) from archived_results")
+    let archived: i64 = sqlx::query_scalar("select coalesce(sum(n), 0)::int8 from archive_days")
         .fetch_one(&pg.pool)
         .await?;
     anyhow::ensure!(
@@ -316,8 +326,91 @@ async fn archive(targets: usize) -> anyhow::Result<()> {
         rss / 1024
     );
     println!("CPU used by the archive run: {cpu}");
+    let (new_layout, kept): (i64, i64) = sqlx::query_as(
+        "select (select pg_total_relation_size(format('archive_days_%s', to_char($1::date, 'YYYY_MM'))::regclass)),
+                (select coalesce(sum(cardinality(detail_at)), 0)::int8 from archive_days)",
+    )
+    .bind(day)
+    .fetch_one(&pg.pool)
+    .await?;
+    let (old_per, new_per) = (old_layout as f64 / total as f64, new_layout as f64 / total as f64);
+    println!(
+        "size per archived result (pg_total_relation_size): old layout {old_per:.0} bytes ({} MiB), \
+         compact layout {new_per:.1} bytes ({} MiB), {:.1}x smaller; details kept for {kept} results ({:.1} %)",
+        old_layout >> 20,
+        new_layout >> 20,
+        old_per / new_per,
+        100.0 * kept as f64 / total as f64
+    );
+    println!(
+        "size goals: <= 150 bytes a result: {}; >= 9x smaller: {}",
+        if new_per <= 150.0 { "met" } else { "missed" },
+        if old_per / new_per >= 9.0 { "met" } else { "missed" }
+    );
     drop_pg(pg).await;
     drop(ch);
+    Ok(())
+}
+
+/// Copies `day` from ClickHouse into the old layout (`archived_results`, one row per result,
+/// as the archiver wrote it before the compact layout) and returns its
+/// `pg_total_relation_size`. The ledger does not name the day, so the archive run leaves those
+/// rows alone (and drops their partition after: no day of the month is in the old layout).
+async fn old_layout_bytes(client: &clickhouse::Client, pool: &sqlx::PgPool, day: NaiveDate) -> anyhow::Result<i64> {
+    let started = Instant::now();
+    let part: String = sqlx::query_scalar("select ensure_archive_partition($1)")
+        .bind(day)
+        .fetch_one(pool)
+        .await?;
+    let mut conn = pool.acquire().await?;
+    let mut copy = conn
+        .copy_in_raw(&format!(
+            "copy archived_results ({}) from stdin",
+            archiver::fresh::ARCHIVE_COLUMNS
+        ))
+        .await?;
+    let mut cursor = archiver::fresh::day_as_copy_text(client, day)?;
+    while let Some(chunk) = cursor.next().await? {
+        copy.send(chunk).await?;
+    }
+    let rows = copy.finish().await?;
+    drop(conn);
+    let bytes: i64 = sqlx::query_scalar("select pg_total_relation_size($1::regclass)")
+        .bind(&part)
+        .fetch_one(pool)
+        .await?;
+    println!(
+        "old layout: {rows} rows copied into {part} in {:.1} s (not measured), {} MiB",
+        started.elapsed().as_secs_f64(),
+        bytes >> 20
+    );
+    Ok(bytes)
+}
+
+/// Times moving the old-layout copy of `day` to the compact layout, as the archiver does for
+/// days archived before it (`BENCH_MIGRATE=off` skips it), then undoes it so that the archive
+/// run starts from an empty archive.
+async fn migrate(pool: &sqlx::PgPool, day: NaiveDate, total: usize) -> anyhow::Result<()> {
+    sqlx::query("insert into archive_batches (day, state, layout) values ($1, 'done', 'rows')")
+        .bind(day)
+        .execute(pool)
+        .await?;
+    let cpu = CpuMeter::start();
+    let started = Instant::now();
+    let moved = archiver::days::migrate_day(pool, day, None).await?;
+    let took = started.elapsed();
+    anyhow::ensure!(moved == total as u64, "moved {moved} results, not {total}");
+    println!(
+        "migration of the old-layout day to the compact layout: {moved} results in {:.1} s = {:.0} results/s (one transaction, checked equal); CPU: {}",
+        took.as_secs_f64(),
+        moved as f64 / took.as_secs_f64(),
+        cpu.report()
+    );
+    sqlx::query("delete from archive_batches where day = $1")
+        .bind(day)
+        .execute(pool)
+        .await?;
+    sqlx::query("truncate archive_days").execute(pool).await?;
     Ok(())
 }
 

@@ -5,10 +5,11 @@
 //!
 //! 1. **open** (`copying`): under the day's exclusive lock, so ingest sends later rows of the
 //!    day to the archive from now on;
-//! 2. **copy** (`copied`): the day's rows (duplicates collapsed with `FINAL`) go through
-//!    `COPY` into `archived_results`, a few time slices at once (straight in when the archive
-//!    holds nothing of the day, else through a staging table with `ON CONFLICT DO NOTHING`),
-//!    then the day's rollups are recomputed and the state set in one transaction;
+//! 2. **copy** (`copied`): the day's rows (each result once, with `FINAL`) are read target
+//!    by target, a few slices of the targets at once, and each target's day becomes one row of
+//!    the compact `archive_days` (see [`crate::days`]; straight in when the archive holds
+//!    nothing of the day, else merged into the row there), then the day's rollups are
+//!    recomputed and the state set in one transaction;
 //! 3. **verify** (`verified`): count and checksum of the day on both sides are equal (when
 //!    the archive holds more, e.g. late rows, ClickHouse's rows are looked up by key);
 //!    otherwise the day is copied again;
@@ -16,23 +17,30 @@
 //! 5. **done**.
 //!
 //! A `done` day that ClickHouse holds rows of again (an insert that landed after the drop)
-//! is reopened and walks the same steps.
+//! is reopened and walks the same steps (a day still in the old layout is moved to the compact
+//! one first).
+//!
+//! After the days, each run moves days still in the old layout (`archived_results`) to the
+//! compact one, a day per transaction ([`crate::days::migrate_day`]), and drops the old
+//! partitions of months fully moved.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::days;
 use crate::fault::{self, FaultPoint};
 use crate::fresh::{self, DayStats};
 use crate::ledger::{self, State};
 use crate::space::SpaceGate;
 use crate::telemetry;
 
-/// Keys looked up in PostgreSQL per query when verifying by key.
+/// Result ids looked up in PostgreSQL per query when verifying by key.
 const KEY_CHUNK: usize = 50_000;
 /// Time slices of a day copied at once, by default.
 pub const DEFAULT_COPY_PARALLELISM: usize = 2;
@@ -67,12 +75,16 @@ pub struct ArchiveReport {
     pub skipped: bool,
     /// Every day worked on, oldest first.
     pub days: Vec<DayReport>,
+    /// Days moved from the old layout to the compact one.
+    pub migrated: Vec<NaiveDate>,
+    /// Why moving a day to the compact layout failed (the next run continues).
+    pub migration_error: Option<String>,
 }
 
 impl ArchiveReport {
-    /// Days that did not reach `done`.
+    /// Days that did not reach `done`, plus one if moving days to the compact layout failed.
     pub fn failed(&self) -> usize {
-        self.days.iter().filter(|d| d.error.is_some()).count()
+        self.days.iter().filter(|d| d.error.is_some()).count() + usize::from(self.migration_error.is_some())
     }
 }
 
@@ -129,7 +141,7 @@ impl ArchiveJob {
             telemetry::archive_run("skipped");
             return Ok(ArchiveReport {
                 skipped: true,
-                days: Vec::new(),
+                ..Default::default()
             });
         }
         let result = self.run_locked(shutdown).await;
@@ -190,13 +202,39 @@ impl ArchiveJob {
                 }
             }
         }
+        if let Err(error) = self.migrate(shutdown, &mut report).await {
+            let error = format!("{error:#}");
+            warn!(%error, "moving days to the compact archive layout failed; the next run continues");
+            report.migration_error = Some(error);
+        }
         Ok(report)
+    }
+
+    /// Moves every day still in the old layout to the compact one, oldest first, stopping
+    /// between days on `shutdown`; then drops the old partitions of months fully moved.
+    async fn migrate(&self, shutdown: &CancellationToken, report: &mut ArchiveReport) -> anyhow::Result<()> {
+        for day in days::days_to_migrate(&self.pg).await? {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let started = Instant::now();
+            let moved = days::migrate_day(&self.pg, day, self.fault).await?;
+            telemetry::day_migrated(started.elapsed());
+            info!(%day, moved, took_ms = started.elapsed().as_millis() as u64, "day moved to the compact layout");
+            report.migrated.push(day);
+        }
+        days::drop_migrated_partitions(&self.pg).await?;
+        Ok(())
     }
 
     /// Moves one day, continuing from wherever its ledger row stands. Returns rows copied.
     pub async fn archive_day(&self, day: NaiveDate) -> anyhow::Result<u64> {
-        let mut state = ledger::open_day(&self.pg, day).await?;
+        let (mut state, old_layout) = ledger::open_day(&self.pg, day).await?;
         fault::hit(self.fault, FaultPoint::AfterLedger);
+        if old_layout {
+            // What the old layout holds of the day joins the compact row first.
+            days::migrate_day(&self.pg, day, self.fault).await?;
+        }
         let mut copies = 0;
         let mut copied = 0;
         let mut counted = None;
@@ -249,31 +287,23 @@ impl ArchiveJob {
     /// transaction. Returns the rows read from ClickHouse, and both sides' counts (step 3's
     /// reading, taken while the rollups are computed: the rows are all committed by then).
     ///
-    /// The day is cut into [`Self::with_copy_parallelism`] time slices copied at once, each in
-    /// its own transaction (a result and its duplicates share `checked_at`, so they fall in
-    /// one slice). When the archive holds nothing of the day yet (the usual case) a slice is
-    /// `COPY`ed straight into `archived_results`; otherwise, or when a late result raced it
-    /// in, through a staging table with `ON CONFLICT DO NOTHING`. A crash between slices
+    /// The day's targets are cut into [`Self::with_copy_parallelism`] slices (by a hash of
+    /// the id) copied at once, each in its own transaction. When the archive holds nothing of
+    /// the day yet (the usual case) each target's row goes straight in; otherwise, or when a
+    /// late result raced it in, it is merged into the row there. A crash between slices
     /// leaves the day `copying`: the next copy takes the second path and skips what is there.
     async fn copy(&self, day: NaiveDate) -> anyhow::Result<(u64, (DayStats, DayStats))> {
         let started = Instant::now();
-        ledger::ensure_partition(&mut *self.pg.acquire().await?, day).await?;
-        let direct = !ledger::has_archived_rows(&self.pg, day).await?;
-        let (start, end) = fresh::day_bounds(day);
-        let (start, end) = (start.timestamp(), end.timestamp());
-        let slices = self.copy_parallelism.clamp(1, 24) as i64;
-        let span = (end - start) / slices;
-        let copies = (0..slices).map(|i| {
-            let from = start + i * span;
-            let to = if i == slices - 1 { end } else { from + span };
-            self.copy_slice(from, to, direct)
-        });
+        days::ensure_partition(&mut *self.pg.acquire().await?, day).await?;
+        let direct = !days::has_rows(&self.pg, day).await?;
+        let slices = self.copy_parallelism.clamp(1, 24) as u64;
+        let copies = (0..slices).map(|i| self.copy_slice(day, i, slices, direct));
         let staged: u64 = futures::future::try_join_all(copies).await?.into_iter().sum();
         let copied_in = started.elapsed();
 
         let rollups = async {
             let mut tx = self.pg.begin().await?;
-            ledger::refresh_rollups(&mut tx, day, None).await?;
+            days::refresh_rollups(&mut tx, day, None).await?;
             ledger::set_state(&mut tx, day, State::Copied).await?;
             tx.commit().await?;
             anyhow::Ok(started.elapsed() - copied_in)
@@ -292,91 +322,85 @@ impl ArchiveJob {
         Ok((staged, stats))
     }
 
-    /// Copies the rows of `[from, to)` (epoch seconds) in one transaction; see [`Self::copy`].
-    async fn copy_slice(&self, from: i64, to: i64, direct: bool) -> anyhow::Result<u64> {
+    /// Copies slice `slice` of `slices` of the day's targets; see [`Self::copy`].
+    async fn copy_slice(&self, day: NaiveDate, slice: u64, slices: u64, direct: bool) -> anyhow::Result<u64> {
         if direct {
-            match self.copy_slice_via(from, to, false).await {
+            match self.copy_slice_via(day, slice, slices, false).await {
                 Err(error) if is_unique_violation(&error) => {
-                    info!("a late result raced the copy; copying the slice again, skipping archived rows");
+                    info!("a late result raced the copy; copying the slice again, merging into archived rows");
                 }
                 other => return other,
             }
         }
-        self.copy_slice_via(from, to, true).await
+        self.copy_slice_via(day, slice, slices, true).await
     }
 
-    async fn copy_slice_via(&self, from: i64, to: i64, staging: bool) -> anyhow::Result<u64> {
+    async fn copy_slice_via(&self, day: NaiveDate, slice: u64, slices: u64, merge: bool) -> anyhow::Result<u64> {
         let mut tx = self.pg.begin().await?;
         // Not waiting for the WAL flush is safe: the later (synchronous) commit of `copied`
         // flushes the WAL up to it, so a day is never `copied` with a slice lost.
         sqlx::query!("set local synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
-        let table = if staging {
-            // Runtime-checked, as is the insert from it below: the staging table exists only
-            // inside this transaction, so a query macro finds no table to check against.
-            sqlx::query("create temp table archive_staging (like archived_results including defaults) on commit drop")
-                .execute(&mut *tx)
-                .await?;
-            "archive_staging"
-        } else {
-            "archived_results"
-        };
-        let statement = format!("copy {table} ({}) from stdin", fresh::ARCHIVE_COLUMNS);
-        let mut copy = tx.copy_in_raw(&statement).await?;
-        let streamed: anyhow::Result<()> = async {
-            let mut cursor = fresh::range_as_copy_text(&self.clickhouse, from, to)?;
-            let mut first = true;
-            while let Some(chunk) = cursor.next().await? {
-                copy.send(chunk).await?;
+        let mut cursor = fresh::day_rows_by_target(&self.clickhouse, day, slice, slices)?;
+        let mut read = 0u64;
+        let mut target = None;
+        let mut entries = Vec::new();
+        let mut first = true;
+        loop {
+            let next = cursor.next().await.context("copying the day from ClickHouse")?;
+            let done = next.is_none();
+            let changed = next.as_ref().map(|r| r.target_id) != target;
+            if (changed || done)
+                && let Some(t) = target.filter(|_| !entries.is_empty())
+            {
+                let batch = std::mem::take(&mut entries);
+                if merge {
+                    days::write_target_day(&mut tx, day, t, batch, true).await?;
+                } else {
+                    let mut batch = batch;
+                    common::archive_day::sort_unique(&mut batch);
+                    common::archive_day::keep_details(&mut batch);
+                    let row = common::archive_day::DayRow::build(day, t, &batch)?;
+                    days::insert_row(&mut tx, &row).await?;
+                }
                 if first {
                     first = false;
                     fault::hit(self.fault, FaultPoint::DuringCopy);
                 }
             }
-            Ok(())
-        }
-        .await;
-        if let Err(error) = streamed {
-            let _ = copy.abort("reading the day from ClickHouse failed").await;
-            return Err(error.context("copying the day from ClickHouse"));
-        }
-        let staged = copy.finish().await?;
-        if staging {
-            sqlx::query("insert into archived_results select * from archive_staging on conflict do nothing")
-                .execute(&mut *tx)
-                .await?;
+            let Some(row) = next else { break };
+            target = Some(row.target_id);
+            read += 1;
+            entries.push(days::entry_of(&row));
         }
         tx.commit().await?;
-        Ok(staged)
+        Ok(read)
     }
 
     /// Step 3: the day's count and checksum in ClickHouse, and in PostgreSQL over the same
-    /// rows. Equal means every row is archived with the same content.
+    /// results. Equal means every row is archived with the same content.
     async fn verify(&self, day: NaiveDate) -> anyhow::Result<(DayStats, DayStats)> {
-        let (ch, pg) = tokio::join!(
-            fresh::day_stats(&self.clickhouse, day),
-            ledger::day_stats(&self.pg, day)
-        );
+        let (ch, pg) = tokio::join!(fresh::day_stats(&self.clickhouse, day), days::day_stats(&self.pg, day));
         let (ch, pg) = (ch?, pg?);
         if pg == ch || pg.rows < ch.rows {
             return Ok((ch, pg));
         }
         // The archive holds more than ClickHouse (late rows, or a reopened day): compare
-        // ClickHouse's rows only, looked up by key.
+        // ClickHouse's rows only, looked up by id.
         let mut cursor = fresh::day_keys(&self.clickhouse, day)?;
-        let mut keys = Vec::with_capacity(KEY_CHUNK);
+        let mut ids = Vec::with_capacity(KEY_CHUNK);
         let mut sum = DayStats::default();
         loop {
             let next = cursor.next().await?;
             let end = next.is_none();
-            keys.extend(next);
-            if keys.len() >= KEY_CHUNK || (end && !keys.is_empty()) {
-                let part = ledger::stats_of_keys(&self.pg, &keys).await?;
+            ids.extend(next.map(|k| k.result_id));
+            if ids.len() >= KEY_CHUNK || (end && !ids.is_empty()) {
+                let part = days::stats_of_ids(&self.pg, day, &ids).await?;
                 sum.rows += part.rows;
                 sum.sum_a += part.sum_a;
                 sum.sum_b += part.sum_b;
-                keys.clear();
+                ids.clear();
             }
             if end {
                 break;

@@ -23,6 +23,11 @@ pub enum FaultPoint {
     BeforeDone,
     /// A batch is in ClickHouse but not acked.
     AfterInsert,
+    /// Moving a day to the compact layout: one target written, inside the (uncommitted)
+    /// transaction.
+    DuringMigration,
+    /// A day moved to the compact layout (committed); the next one not started.
+    AfterMigration,
 }
 
 impl FaultPoint {
@@ -36,6 +41,9 @@ impl FaultPoint {
         FaultPoint::AfterDrop,
         FaultPoint::BeforeDone,
     ];
+
+    /// Every fault point of the migration to the compact layout.
+    pub const MIGRATION: [FaultPoint; 2] = [FaultPoint::DuringMigration, FaultPoint::AfterMigration];
 
     /// The name used in `PINGTOWER_ARCHIVER_FAULT`.
     pub fn name(self) -> String {
@@ -56,7 +64,11 @@ mod tests {
 
     #[test]
     fn every_point_round_trips_through_its_environment_spelling() {
-        for point in FaultPoint::ARCHIVE.into_iter().chain([FaultPoint::AfterInsert]) {
+        for point in FaultPoint::ARCHIVE
+            .into_iter()
+            .chain(FaultPoint::MIGRATION)
+            .chain([FaultPoint::AfterInsert])
+        {
             assert_eq!(
                 <FaultPoint as clap::ValueEnum>::from_str(&point.name(), false),
                 Ok(point)

@@ -134,6 +134,28 @@ pub fn range_as_copy_text(
     client.query(&sql).fetch_bytes("TabSeparated")
 }
 
+/// The rows of `day` (each result once) of the targets in slice `slice` of `slices` (by a
+/// hash of the target id), ordered by target then time: each target's rows arrive together.
+pub fn day_rows_by_target(
+    client: &Client,
+    day: NaiveDate,
+    slice: u64,
+    slices: u64,
+) -> clickhouse::error::Result<clickhouse::query::RowCursor<ResultRow>> {
+    let (start, end) = day_bounds_secs(day);
+    client
+        .query(&format!(
+            "SELECT result_id, job_id, target_id, region, pinger_id, check_kind, checked_at, finished_at, \
+                    duration_ms, outcome, failure_kind, failure_phase, failure_message, status_code, dns_ms, \
+                    connect_ms, tls_ms, ttfb_ms, transfer_ms, resolved_ip, tls_days_left, probe_degraded, detail \
+             FROM {RESULTS_TABLE} FINAL \
+             WHERE checked_at >= toDateTime({start}) AND checked_at < toDateTime({end}) \
+               AND cityHash64(toString(target_id)) % {slices} = {slice} \
+             ORDER BY target_id, checked_at, result_id"
+        ))
+        .fetch::<ResultRow>()
+}
+
 /// The days (partitions) `check_results` holds data for.
 pub async fn days(client: &Client) -> clickhouse::error::Result<Vec<NaiveDate>> {
     let partitions: Vec<String> = client

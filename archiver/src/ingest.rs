@@ -6,7 +6,9 @@
 //!
 //! Rows of days old enough to be archived go through the ledger (see [`crate::ledger`]):
 //! a day already opened by the archive job gets its rows written straight into PostgreSQL's
-//! archive, everything else goes to ClickHouse.
+//! archive (merged into the compact `archive_days` row of their target, or into
+//! `archived_results` while the day is still in the old layout), everything else goes to
+//! ClickHouse.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use sqlx::PgPool;
 use tracing::debug;
 use uuid::Uuid;
 
+use crate::days::{self, Layout};
 use crate::fault::{self, FaultPoint};
 use crate::row::ResultRow;
 use crate::{fresh, ledger, telemetry};
@@ -125,17 +128,43 @@ impl Ingestor {
         let (late, fresh): (Vec<ResultRow>, Vec<ResultRow>) =
             rows.into_iter().partition(|r| states.contains_key(&r.day()));
         if !late.is_empty() {
-            let late_days: BTreeSet<NaiveDate> = late.iter().map(ResultRow::day).collect();
-            for day in &late_days {
+            let late_days: Vec<NaiveDate> = late
+                .iter()
+                .map(ResultRow::day)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let layouts = days::layouts(&mut tx, &late_days)
+                .await
+                .map_err(|e| transient(e.into()))?;
+            // Days moved to the compact layout take late rows there; days still in the old
+            // layout (until the migration reaches them) in archived_results.
+            let (compact, old): (Vec<ResultRow>, Vec<ResultRow>) = late
+                .iter()
+                .cloned()
+                .partition(|r| layouts.get(&r.day()) != Some(&Layout::Rows));
+            let mut new = 0;
+            if !compact.is_empty() {
+                for day in compact.iter().map(ResultRow::day).collect::<BTreeSet<_>>() {
+                    days::ensure_partition(&mut tx, day)
+                        .await
+                        .map_err(|e| transient(e.into()))?;
+                }
+                new += days::insert_late(&mut tx, &compact).await.map_err(transient)?;
+            }
+            let old_days: BTreeSet<NaiveDate> = old.iter().map(ResultRow::day).collect();
+            for day in &old_days {
                 ledger::ensure_partition(&mut tx, *day)
                     .await
                     .map_err(|e| transient(e.into()))?;
             }
-            let new = ledger::insert_archived(&mut tx, &late)
-                .await
-                .map_err(|e| transient(e.into()))?;
-            for day in &late_days {
-                let targets: Vec<Uuid> = late
+            if !old.is_empty() {
+                new += ledger::insert_archived(&mut tx, &old)
+                    .await
+                    .map_err(|e| transient(e.into()))?;
+            }
+            for day in &old_days {
+                let targets: Vec<Uuid> = old
                     .iter()
                     .filter(|r| r.day() == *day)
                     .map(|r| r.target_id)

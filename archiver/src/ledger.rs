@@ -81,7 +81,8 @@ pub async fn lock_day_shared(conn: &mut PgConnection, day: NaiveDate) -> sqlx::R
     .map(|_| ())
 }
 
-async fn lock_day_exclusive(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
+/// Takes the day's lock, exclusively, until the transaction ends (opening or migrating a day).
+pub async fn lock_day_exclusive(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<()> {
     sqlx::query!("select from pg_advisory_xact_lock($1, $2)", LOCK_DAY, day_key(day))
         .execute(conn)
         .await
@@ -141,25 +142,26 @@ pub async fn unfinished_days(pool: &PgPool) -> anyhow::Result<Vec<NaiveDate>> {
     )
 }
 
-/// Opens `day` in the ledger (state `copying`), or reopens a `done` day that ClickHouse holds
-/// rows of again; returns the state to continue from. Waits for ingest writers of the day.
-pub async fn open_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<State> {
+/// Opens `day` in the ledger (state `copying`, compact layout), or reopens a `done` day that
+/// ClickHouse holds rows of again; returns the state to continue from and whether the day is
+/// still in the old layout (`archived_results`). Waits for ingest writers of the day.
+pub async fn open_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<(State, bool)> {
     let mut tx = pool.begin().await?;
     lock_day_exclusive(&mut tx, day).await?;
-    let state = sqlx::query_scalar!(
-        "insert into archive_batches as b (day, state) values ($1, 'copying')
+    let row = sqlx::query!(
+        "insert into archive_batches as b (day, state, layout) values ($1, 'copying', 'days')
          on conflict (day) do update set
              attempts = b.attempts + 1,
              state = case when b.state = 'done' then 'copying' else b.state end,
              finished_at = case when b.state = 'done' then null else b.finished_at end,
              updated_at = now()
-         returning state",
+         returning state, layout",
         day
     )
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    State::parse(&state)
+    Ok((State::parse(&row.state)?, row.layout == "rows"))
 }
 
 /// Moves `day` to `state`.
@@ -218,7 +220,7 @@ pub async fn ensure_partition(executor: &mut PgConnection, day: NaiveDate) -> sq
 /// Each row's canonical text (result id, target id, epoch seconds, duration, outcome, status
 /// code, failure kind, joined by `|`) is hashed with MD5, and the two halves of the hash's
 /// first 64 bits are summed: the twin of ClickHouse's in [`crate::fresh`]. The queries that
-/// compute it ([`day_stats`], [`stats_of_keys`]) spell the text out each, because a query
+/// compute it ([`day_stats`] and [`crate::days`]'s) spell the text out each, because a query
 /// macro takes literal SQL only; keep them alike.
 struct StatsRow {
     rows: i64,
@@ -236,20 +238,8 @@ impl From<StatsRow> for DayStats {
     }
 }
 
-/// Whether the archive holds any row of `day`.
-pub async fn has_archived_rows(pool: &PgPool, day: NaiveDate) -> sqlx::Result<bool> {
-    let (start, end) = day_bounds(day);
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from archived_results where checked_at >= $1 and checked_at < $2) as "exists!""#,
-        start,
-        end
-    )
-    .fetch_one(pool)
-    .await
-}
-
 /// Count and checksum of everything archived for `day`.
-pub async fn day_stats(pool: &PgPool, day: NaiveDate) -> sqlx::Result<DayStats> {
+pub async fn day_stats(executor: impl sqlx::PgExecutor<'_>, day: NaiveDate) -> sqlx::Result<DayStats> {
     let (start, end) = day_bounds(day);
     sqlx::query_as!(
         StatsRow,
@@ -264,40 +254,12 @@ pub async fn day_stats(pool: &PgPool, day: NaiveDate) -> sqlx::Result<DayStats> 
         start,
         end
     )
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await
     .map(DayStats::from)
 }
 
-/// Count and checksum of the archived rows among `keys` (rows archived under another key
-/// do not count).
-pub async fn stats_of_keys(pool: &PgPool, keys: &[crate::fresh::RowKey]) -> sqlx::Result<DayStats> {
-    let checked_at: Vec<chrono::DateTime<chrono::Utc>> = keys
-        .iter()
-        .map(|k| chrono::DateTime::from_timestamp(i64::from(k.checked_at), 0).unwrap_or_default())
-        .collect();
-    let ids: Vec<Uuid> = keys.iter().map(|k| k.result_id).collect();
-    sqlx::query_as!(
-        StatsRow,
-        r#"select count(*) as "rows!",
-                coalesce(sum(('x' || substr(h, 1, 8))::bit(32)::int8), 0)::int8 as "sum_a!",
-                coalesce(sum(('x' || substr(h, 9, 8))::bit(32)::int8), 0)::int8 as "sum_b!"
-         from (select md5(a.result_id::text || '|' || a.target_id::text || '|' ||
-                   extract(epoch from a.checked_at)::int8::text || '|' || a.duration_ms::text || '|' ||
-                   a.outcome || '|' || coalesce(a.status_code, 0)::text || '|' ||
-                   coalesce(a.failure_kind, '')) as h
-               from archived_results a
-               join unnest($1::timestamptz[], $2::uuid[]) as k(checked_at, result_id)
-                 on a.checked_at = k.checked_at and a.result_id = k.result_id) t"#,
-        &checked_at,
-        &ids
-    )
-    .fetch_one(pool)
-    .await
-    .map(DayStats::from)
-}
-
-/// Inserts `rows` into `archived_results`, skipping results archived already; the partitions
+/// Inserts `rows` (of days still in the old layout) into `archived_results`, skipping results archived already; the partitions
 /// must exist. Returns how many were new.
 pub async fn insert_archived(conn: &mut PgConnection, rows: &[ResultRow]) -> sqlx::Result<u64> {
     fn none_if_empty(s: &str) -> Option<&str> {

@@ -7,7 +7,8 @@
 //! - [`consumer`]: `results.store` through the bus's consume engine (batches, pipelined writers).
 //! - [`ingest`]: batches into ClickHouse, acked only once stored; late rows to the archive.
 //! - [`fresh`]: ClickHouse operations (insert, day stats and keys, copy text, drop).
-//! - [`ledger`]: PostgreSQL operations (the per-day ledger, locks, archive rows, rollups).
+//! - [`ledger`]: PostgreSQL operations (the per-day ledger, locks, old-layout rows, rollups).
+//! - [`days`]: the compact archive (`archive_days`) and the migration of old-layout days.
 //! - [`archive`]: the crash-safe archive job (open → copy → verify → drop → done).
 //! - [`seal`]: closed days' daily rollups copied to PostgreSQL for fast long-range reads.
 //! - [`retention`]: the archive's partitions, size and oldest day; drops months past the keep days.
@@ -19,6 +20,7 @@
 pub mod archive;
 pub mod config;
 pub mod consumer;
+pub mod days;
 pub mod fault;
 pub mod fresh;
 pub mod ingest;

@@ -26,6 +26,8 @@ common::declare_metrics! {
     /// When the archive job last finished without a failed day (epoch seconds).
     gauge LAST_ARCHIVE_SUCCESS = "pingtower_archiver_last_archive_success_timestamp_seconds",
         "When the archive job last succeeded (epoch seconds)";
+    /// Days moved from the old archive layout to the compact one.
+    counter MIGRATED_DAYS = "pingtower_archiver_day_migrations_total", "Days moved to the compact archive layout";
     /// Closed days sealed into PostgreSQL's rollups (again when ClickHouse changed).
     counter SEALED_DAYS = "pingtower_archiver_day_seals_total", "Closed days sealed into PostgreSQL's rollups";
     /// Bytes of the PostgreSQL archive: every partition of `archived_results` and
@@ -66,6 +68,7 @@ pub fn describe() {
         SEALED_DAYS,
         PARTITIONS_DROPPED,
         BYTES_DROPPED,
+        MIGRATED_DAYS,
     ]);
     for reason in PAUSE_REASONS {
         metrics::gauge!(ARCHIVE_PAUSED, "reason" => reason).set(0.0);
@@ -144,4 +147,9 @@ pub fn archive_paused(reason: Option<&'static str>) {
 /// PostgreSQL's data disk has `bytes` free.
 pub fn pg_free_bytes(bytes: u64) {
     metrics::gauge!(PG_FREE_BYTES).set(bytes as f64);
+}
+
+/// One day moved to the compact layout.
+pub fn day_migrated(_took: Duration) {
+    metrics::counter!(MIGRATED_DAYS).increment(1);
 }

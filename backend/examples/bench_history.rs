@@ -6,12 +6,16 @@
 //!    their materialized views), generated inside ClickHouse (`INSERT … SELECT … FROM
 //!    numbers()`), and `BENCH_ARCHIVED_DAYS` older days (default 60) as the archiver leaves
 //!    them in PostgreSQL (hourly and daily rollups, the days marked done in `archive_batches`).
-//!    Every target has an outage of an hour every 97 hours, at its own offset. Then the
+//!    Every target has an outage of an hour every 97 hours, at its own offset. The newest
+//!    `BENCH_COMPACT_DAYS` archived days (default 7) also hold every result, in the compact
+//!    archive layout (`archive_days`, as the archiver writes it: details kept for failures and
+//!    the first result after each change). Then the
 //!    archiver's seal pass copies the closed fresh days' daily rollups to PostgreSQL, as
 //!    `serve` does every few minutes.
 //! 2. **Reads** through the real HTTP API (sequential requests, random targets): target overview
 //!    (goal p95 < 100 ms), a 30-day latency series at a 1 h step (goal p95 < 150 ms), a 90-day
-//!    status page of 20 targets (goal p95 < 200 ms).
+//!    status page of 20 targets (goal p95 < 200 ms), a 7-day result listing (100 a page, with
+//!    the total) ending an hour after the seam, so it reads mostly the archive (goal p95 < 150 ms).
 //! 3. **Incident engine**: `BENCH_RESULTS` results (default 100,000) over the same targets queued
 //!    on `results.incidents`, then drained by the engine; results/s (goal ≥ 5,000). Each target
 //!    fails 5 checks in a row once every `BENCH_OUTAGE_EVERY` checks (default 400), so incidents
@@ -187,14 +191,93 @@ async fn archive_days(pool: &sqlx::PgPool, targets: &[Uuid], first: DateTime<Utc
     .await
     .expect("daily rollups");
     sqlx::query(
-        "insert into archive_batches (day, state, finished_at)
-         select d::date, 'done', now() from generate_series($1::timestamptz, $2::timestamptz - interval '1 day', interval '1 day') d",
+        "insert into archive_batches (day, state, layout, finished_at)
+         select d::date, 'done', 'days', now() from generate_series($1::timestamptz, $2::timestamptz - interval '1 day', interval '1 day') d",
     )
     .bind(first)
     .bind(last)
     .execute(pool)
     .await
     .expect("archive ledger");
+}
+
+/// Every result of the `days` days from `first` in the compact layout, one row per target
+/// and day, written the archiver's way ([`archiver::days::upsert_row`]). The same outages as
+/// the rollups; details kept for each target's first result of the day, every failure and the
+/// first result after one (the sample result as detail).
+async fn compact_days(pool: &sqlx::PgPool, targets: &[Uuid], first: DateTime<Utc>, days: usize) -> u64 {
+    use common::archive_day::{DayRow, Entry};
+    let mut rng = rand::rng();
+    let mut written = 0u64;
+    for d in 0..days {
+        let day_start = first + Days::days(d as i64);
+        let day = day_start.date_naive();
+        archiver::days::ensure_partition(&mut pool.acquire().await.unwrap(), day)
+            .await
+            .unwrap();
+        let mut rows = Vec::with_capacity(targets.len());
+        for (k, target) in targets.iter().enumerate() {
+            let mut prev_down = false;
+            let entries: Vec<Entry> = (0..1440)
+                .map(|m| {
+                    let at = day_start + Days::minutes(m);
+                    let down = ((at.timestamp() / 3600 + k as i64 + 1) % 97) == 13;
+                    let ms: i32 = 40 + rng.random_range(0..160);
+                    let keep = m == 0 || down || prev_down;
+                    prev_down = down;
+                    let (result_id, job_id) = (Uuid::new_v4(), Uuid::new_v4());
+                    let detail = keep.then(|| {
+                        let mut r = common::samples::check_result();
+                        (r.result_id, r.job_id, r.target_id) = (result_id, job_id, *target);
+                        r.started_at = at;
+                        r.finished_at = at + Days::milliseconds(i64::from(ms));
+                        r.duration_ms = ms as u32;
+                        if !down {
+                            (r.outcome, r.failure, r.status_code, r.body_excerpt) =
+                                (Outcome::Up, None, Some(200), None);
+                        }
+                        serde_json::to_string(&r).unwrap()
+                    });
+                    let f = ms as f32;
+                    Entry {
+                        result_id,
+                        job_id,
+                        region: "default".into(),
+                        pinger_id: "bench-pinger".into(),
+                        check_kind: "http".into(),
+                        started_ms: at.timestamp_millis(),
+                        took_ms: ms,
+                        duration_ms: ms,
+                        outcome: if down { 3 } else { 1 },
+                        status_code: if down { 503 } else { 200 },
+                        failure_kind: if down { "http_status" } else { "" }.into(),
+                        failure_phase: if down { "validation" } else { "" }.into(),
+                        failure_message: String::new(),
+                        timings: [f * 0.05, f * 0.15, f * 0.2, f * 0.5, f * 0.1],
+                        resolved_ip: "93.184.216.34".into(),
+                        tls_days_left: Some(30),
+                        probe_degraded: false,
+                        sig: 1,
+                        detail,
+                    }
+                })
+                .collect();
+            rows.push(DayRow::build(day, *target, &entries).unwrap());
+        }
+        written += rows.len() as u64 * 1440;
+        let writes = rows.chunks(100).map(|chunk| async move {
+            let mut tx = pool.begin().await.unwrap();
+            for row in chunk {
+                archiver::days::upsert_row(&mut tx, row).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        });
+        futures::stream::iter(writes)
+            .buffer_unordered(2)
+            .collect::<Vec<_>>()
+            .await;
+    }
+    written
 }
 
 /// Times `requests` sequential GETs of the URLs `url_of` makes; prints p50/p95/p99.
@@ -309,11 +392,26 @@ async fn reads(
         archived_days,
     )
     .await;
-    sqlx::query("analyze").execute(&pg.pool).await.unwrap();
     println!(
         "archived {archived_days} days of rollups into PostgreSQL in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    let t = Instant::now();
+    let compact = env_num("BENCH_COMPACT_DAYS", 7).min(archived_days);
+    let results = compact_days(&pg.pool, targets, first_fresh - Days::days(compact as i64), compact).await;
+    let bytes: i64 = sqlx::query_scalar(
+        "select coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 from pg_inherits i
+         join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname = 'archive_days'",
+    )
+    .fetch_one(&pg.pool)
+    .await
+    .unwrap();
+    println!(
+        "wrote {results} results of the newest {compact} archived days in the compact layout in {:.1} s ({:.0} bytes a result)",
+        t.elapsed().as_secs_f64(),
+        bytes as f64 / results.max(1) as f64
+    );
+    sqlx::query("analyze").execute(&pg.pool).await.unwrap();
     // The archiver's seal pass: closed fresh days' daily rollups into PostgreSQL.
     let t = Instant::now();
     let sealed = archiver::seal::seal_days(&ch.client, &pg.pool, &CancellationToken::new())
@@ -386,6 +484,38 @@ async fn reads(
     measure(&anonymous, "90-day status page of 20 targets", 200.0, requests, |_| {
         format!("{base}/status/bench")
     })
+    .await;
+    let to = first_fresh + Days::hours(1);
+    let from = to - Days::days(7);
+    let listing = |target: Uuid| {
+        format!(
+            "{base}/api/targets/{target}/results?from={}&to={}&limit=100",
+            from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    };
+    let page: Value = client
+        .get(listing(targets[0]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    let dropped = items.iter().filter(|i| i["detail_dropped"] == true).count();
+    println!(
+        "7-day listing: {} items on the first page ({dropped} from the archive without detail), total {}",
+        items.len(),
+        page["total"]
+    );
+    measure(
+        client,
+        "7-day result listing into the archive, 100 a page with the total",
+        150.0,
+        requests,
+        |i| listing(pick[i]),
+    )
     .await;
     app.stop().await;
 }

@@ -411,6 +411,36 @@ mod tests {
 
         let result = serde_json::to_value(samples::check_result()).unwrap();
         conforms(&doc, &schema("CheckResult"), &result, "result").unwrap();
+        // A listed result: kept (the whole result) or rebuilt from the archive's fields.
+        assert_eq!(schemas["ListedResultJson"]["$ref"], "#/components/schemas/ListedResult");
+        let mut kept = result.clone();
+        kept["detail_dropped"] = false.into();
+        conforms(&doc, &schema("ListedResult"), &kept, "listed").unwrap();
+        let sample = samples::check_result();
+        let dropped = common::archive_day::Entry {
+            result_id: sample.result_id,
+            job_id: sample.job_id,
+            region: sample.region.clone(),
+            pinger_id: sample.pinger_id.clone(),
+            check_kind: "http".into(),
+            started_ms: sample.started_at.timestamp_millis(),
+            took_ms: 812,
+            duration_ms: 812,
+            outcome: 1,
+            status_code: 200,
+            failure_kind: String::new(),
+            failure_phase: String::new(),
+            failure_message: String::new(),
+            timings: [12.6, 41.0, 45.0, 690.0, 3.5],
+            resolved_ip: "93.184.216.34".into(),
+            tls_days_left: Some(30),
+            probe_degraded: false,
+            sig: 0,
+            detail: None,
+        }
+        .to_json(sample.target_id);
+        assert_eq!(dropped["detail_dropped"], true);
+        conforms(&doc, &schema("ListedResult"), &dropped, "listed").unwrap();
         let event = serde_json::to_value(samples::incident_event()).unwrap();
         conforms(&doc, &schema("Evidence"), &event["evidence"], "evidence").unwrap();
         let report = serde_json::to_value(samples::incident_report()).unwrap();

@@ -204,14 +204,12 @@ pub async fn clickhouse_day_rows(client: &clickhouse::Client, day: NaiveDate) ->
     archiver::fresh::day_stats(client, day).await.unwrap().rows
 }
 
-/// (rows, distinct result ids) archived for `day`.
+/// (results, distinct result ids) archived for `day` (compact layout).
 pub async fn archived_counts(pool: &sqlx::PgPool, day: NaiveDate) -> (i64, i64) {
-    let (start, end) = archiver::fresh::day_bounds(day);
     sqlx::query_as(
-        "select count(*), count(distinct result_id) from archived_results where checked_at >= $1 and checked_at < $2",
+        "select count(*), count(distinct rid) from archive_days d, unnest(d.result_ids) as rid where d.day = $1",
     )
-    .bind(start)
-    .bind(end)
+    .bind(day)
     .fetch_one(pool)
     .await
     .unwrap()

@@ -5,6 +5,7 @@ mod crashes;
 mod health;
 mod helpers;
 mod ingest;
+mod migration;
 mod retention;
 mod rollups;
 mod seal;

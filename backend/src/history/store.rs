@@ -1,6 +1,12 @@
 //! Reads of check results across the seam: days the archiver has copied to PostgreSQL
-//! (`archive_batches` in any state but `copying`) are read from `archived_results` and
+//! (`archive_batches` in any state but `copying`) are read from the archive and
 //! `result_rollups`; every other day from ClickHouse (`check_results` and its rollups).
+//!
+//! The archive has two layouts; `archive_batches.layout` says which holds a day: `days`, the
+//! compact `archive_days` (one row per target and day, see [`common::archive_day`]), or `rows`,
+//! `archived_results` (one row per result), for days archived before the compact layout until
+//! the archiver has moved them. A day is moved in one transaction that also flips its layout,
+//! so each read takes each day from exactly one table.
 //! Duplicates of a result in ClickHouse are ignored (`LIMIT 1 BY result_id`, `uniqExact`).
 //!
 //! ClickHouse's SQL is text built here, not a query macro: sqlx checks PostgreSQL only, and
@@ -10,6 +16,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use common::archive_day::{self, DayRow};
 use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -19,8 +26,10 @@ use uuid::Uuid;
 pub enum Source {
     /// ClickHouse (fresh days).
     Fresh,
-    /// PostgreSQL (archived days).
+    /// PostgreSQL (archived days; the compact layout, and every archived day for rollups).
     Archive,
+    /// PostgreSQL's old layout (`archived_results`), for days not yet moved to the compact one.
+    ArchiveRows,
 }
 
 /// The days held by the archive, and the closed days still in ClickHouse whose daily rollups
@@ -29,15 +38,18 @@ pub enum Source {
 pub struct Seam {
     archived: BTreeSet<NaiveDate>,
     sealed: BTreeSet<NaiveDate>,
+    /// The archived days still in the old layout.
+    rows: BTreeSet<NaiveDate>,
 }
 
 impl Seam {
     /// Loads the archived and the sealed days.
     pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
         let days = sqlx::query!(
-            r#"select day as "day!", true as "archived!" from archive_batches where state <> 'copying'
+            r#"select day as "day!", true as "archived!", layout = 'rows' as "rows!" from archive_batches
+             where state <> 'copying'
              union all
-             select day, false from sealed_days"#
+             select day, false, false from sealed_days"#
         )
         .fetch_all(pool)
         .await?;
@@ -46,6 +58,9 @@ impl Seam {
             let (day, archived) = (r.day, r.archived);
             if archived {
                 seam.archived.insert(day);
+                if r.rows {
+                    seam.rows.insert(day);
+                }
             } else {
                 seam.sealed.insert(day);
             }
@@ -57,8 +72,16 @@ impl Seam {
     pub fn with_days(days: impl IntoIterator<Item = NaiveDate>) -> Self {
         Self {
             archived: days.into_iter().collect(),
-            sealed: BTreeSet::new(),
+            ..Default::default()
         }
+    }
+
+    /// The same seam with these archived days in the old layout (tests).
+    pub fn in_old_layout(mut self, days: impl IntoIterator<Item = NaiveDate>) -> Self {
+        let days: Vec<NaiveDate> = days.into_iter().collect();
+        self.archived.extend(days.iter().copied());
+        self.rows.extend(days);
+        self
     }
 
     /// The same seam with these days sealed too (tests).
@@ -70,7 +93,15 @@ impl Seam {
     /// `[from, to)` cut at day boundaries into stretches of one source, oldest first: where
     /// results themselves are read from.
     pub fn split(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(Source, DateTime<Utc>, DateTime<Utc>)> {
-        Self::split_by(from, to, |day| self.archived.contains(day))
+        Self::split_by(from, to, |day| {
+            if self.rows.contains(day) {
+                Source::ArchiveRows
+            } else if self.archived.contains(day) {
+                Source::Archive
+            } else {
+                Source::Fresh
+            }
+        })
     }
 
     /// Like [`Seam::split`], for rollups of granularity `g`: daily rollups of sealed days are
@@ -81,18 +112,18 @@ impl Seam {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Vec<(Source, DateTime<Utc>, DateTime<Utc>)> {
-        match g {
-            Granularity::Hour => self.split(from, to),
-            Granularity::Day => {
-                Self::split_by(from, to, |day| self.archived.contains(day) || self.sealed.contains(day))
-            }
-        }
+        // Rollups are one table for both archive layouts.
+        let pg = |day: &NaiveDate| match g {
+            Granularity::Hour => self.archived.contains(day),
+            Granularity::Day => self.archived.contains(day) || self.sealed.contains(day),
+        };
+        Self::split_by(from, to, |day| if pg(day) { Source::Archive } else { Source::Fresh })
     }
 
     fn split_by(
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        in_pg: impl Fn(&NaiveDate) -> bool,
+        source_of: impl Fn(&NaiveDate) -> Source,
     ) -> Vec<(Source, DateTime<Utc>, DateTime<Utc>)> {
         let mut out: Vec<(Source, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
         let mut at = from;
@@ -100,7 +131,7 @@ impl Seam {
             let day = at.date_naive();
             let next_day = Utc.from_utc_datetime(&(day + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default());
             let end = next_day.min(to);
-            let source = if in_pg(&day) { Source::Archive } else { Source::Fresh };
+            let source = source_of(&day);
             match out.last_mut() {
                 Some(last) if last.0 == source && last.2 == at => last.2 = end,
                 _ => out.push((source, at, end)),
@@ -176,6 +207,9 @@ pub enum ReadError {
     /// ClickHouse.
     #[error("ClickHouse: {0}")]
     Ch(#[from] clickhouse::error::Error),
+    /// A compact archive row that cannot be read back.
+    #[error("archive: {0}")]
+    Decode(String),
 }
 
 impl From<ReadError> for crate::ApiError {
@@ -183,6 +217,7 @@ impl From<ReadError> for crate::ApiError {
         match e {
             ReadError::Pg(e) => e.into(),
             ReadError::Ch(e) => crate::ApiError::internal(e),
+            ReadError::Decode(e) => crate::ApiError::internal(e),
         }
     }
 }
@@ -206,6 +241,12 @@ fn epoch(at: DateTime<Utc>) -> i64 {
 
 fn from_epoch(s: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(s, 0).single().unwrap_or_default()
+}
+
+/// The first and last UTC day `[from, to)` touches (`to` exclusive).
+fn day_span(from: DateTime<Utc>, to: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let last = (to - Duration::milliseconds(1)).max(from);
+    (from.date_naive(), last.date_naive())
 }
 
 impl Store {
@@ -233,7 +274,7 @@ impl Store {
             .map(|(source, a, b)| async move {
                 match source {
                     Source::Fresh => self.fresh_buckets(targets, g, fields, a, b).await,
-                    Source::Archive => self.archived_buckets(targets, g, a, b).await,
+                    Source::Archive | Source::ArchiveRows => self.archived_buckets(targets, g, a, b).await,
                 }
             });
         let mut out: Vec<(Uuid, Bucket)> = futures::future::try_join_all(reads)
@@ -403,8 +444,30 @@ impl Store {
                     );
                     self.ch.query(&sql).fetch_one::<u64>().await?
                 }
-                Source::Archive => {
+                Source::ArchiveRows => {
                     let n: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from archived_results where target_id = $1 and checked_at >= $2 and checked_at < $3"#, target, a, b)
+                    .fetch_one(&self.pg)
+                    .await?;
+                    n.max(0) as u64
+                }
+                Source::Archive => {
+                    // Whole days count their `n`; a day cut by the range counts its instants.
+                    let (lo, hi) = day_span(a, b);
+                    let n: i64 = sqlx::query_scalar!(
+                        r#"select coalesce(sum(case
+                               when (d.day - date '1970-01-01')::int8 * 86400000 >= $2
+                                and (d.day - date '1970-01-01' + 1)::int8 * 86400000 <= $3 then d.n::int8
+                               else (select count(*) from unnest(d.at_ms) as u(at)
+                                     where ((d.day - date '1970-01-01')::int8 * 86400 + u.at / 1000) * 1000 >= $2
+                                       and ((d.day - date '1970-01-01')::int8 * 86400 + u.at / 1000) * 1000 < $3)
+                           end), 0)::int8 as "n!"
+                         from archive_days d where d.target_id = $1 and d.day >= $4 and d.day <= $5"#,
+                        target,
+                        a.timestamp_millis(),
+                        b.timestamp_millis(),
+                        lo,
+                        hi
+                    )
                     .fetch_one(&self.pg)
                     .await?;
                     n.max(0) as u64
@@ -435,7 +498,8 @@ impl Store {
             let want = limit - out.len();
             let rows = match source {
                 Source::Fresh => self.fresh_results(target, a, b, cursor, want).await?,
-                Source::Archive => self.archived_results(target, a, b, cursor, want).await?,
+                Source::ArchiveRows => self.archived_results(target, a, b, cursor, want).await?,
+                Source::Archive => self.compact_results(target, a, b, cursor, want).await?,
             };
             out.extend(rows);
         }
@@ -516,6 +580,71 @@ impl Store {
             .collect())
     }
 
+    /// [`Self::archived_results`] for days in the compact layout: the target's day rows are
+    /// read newest first, one at a time until `limit` results are in hand; results whose
+    /// detail was dropped are listed from their kept fields (see [`archive_day::Entry::to_json`]).
+    async fn compact_results(
+        &self,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        cursor: Option<(i64, Uuid)>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Uuid, serde_json::Value)>, ReadError> {
+        let (first, mut last) = day_span(from, to);
+        // A cursor inside the range skips the days after it.
+        if let Some((at, _)) = cursor {
+            last = last.min(from_epoch(at).date_naive());
+        }
+        let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+        // The days the target has a row for (the index), newest first; then row by row.
+        let days: Vec<NaiveDate> = sqlx::query_scalar!(
+            "select day from archive_days where target_id = $1 and day >= $2 and day <= $3 order by day desc",
+            target,
+            first,
+            last
+        )
+        .fetch_all(&self.pg)
+        .await?;
+        let mut out = Vec::new();
+        for day in days {
+            if out.len() >= limit {
+                break;
+            }
+            let row = sqlx::query_as!(
+                DayRow,
+                r#"select day, target_id, n, strs, result_ids, job_ids, at_ms, took_ms, duration_ms, outcome,
+                        status_code, region_i, pinger_i, kind_i, ip_i, failure_kind_i, failure_phase_i, failure_msg_i,
+                        dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms,
+                        tls_days_left as "tls_days_left: Vec<Option<i32>>", probe_degraded, sig, detail_at, details
+                 from archive_days where day = $1 and target_id = $2"#,
+                day,
+                target
+            )
+            .fetch_optional(&self.pg)
+            .await?;
+            if let Some(row) = row {
+                let entries = row.entries().map_err(|e| ReadError::Decode(e.to_string()))?;
+                let mut page: Vec<&archive_day::Entry> = entries
+                    .iter()
+                    .filter(|e| {
+                        let ms = e.checked_at() * 1000;
+                        ms >= from_ms
+                            && ms < to_ms
+                            && cursor.is_none_or(|(at, id)| (e.checked_at(), e.result_id) < (at, id))
+                    })
+                    .collect();
+                page.sort_by_key(|e| std::cmp::Reverse((e.checked_at(), e.result_id)));
+                page.truncate(limit - out.len());
+                out.extend(
+                    page.into_iter()
+                        .map(|e| (e.checked_at(), e.result_id, e.to_json(target))),
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// Latency points of `target` in `[from, to)`, one per `step` seconds: quantiles of the
     /// total and of each phase, over results that are not down.
     pub async fn latency(
@@ -530,7 +659,8 @@ impl Store {
         for (source, a, b) in seam.split(from, to) {
             let points = match source {
                 Source::Fresh => self.fresh_latency(target, a, b, step).await?,
-                Source::Archive => self.archived_latency(target, a, b, step).await?,
+                Source::ArchiveRows => self.archived_latency(target, a, b, step).await?,
+                Source::Archive => self.compact_latency(target, a, b, step).await?,
             };
             for p in points {
                 // A step spanning the seam has a point on each side: keep the fuller one.
@@ -658,6 +788,70 @@ impl Store {
             })
             .collect())
     }
+
+    async fn compact_latency(
+        &self,
+        target: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: i64,
+    ) -> Result<Vec<LatencyPoint>, ReadError> {
+        struct Row {
+            t: i64,
+            n: i64,
+            total: Option<Vec<f64>>,
+            dns: Option<Vec<f64>>,
+            connect: Option<Vec<f64>>,
+            tls: Option<Vec<f64>>,
+            ttfb: Option<Vec<f64>>,
+            transfer: Option<Vec<f64>>,
+        }
+        let (lo, hi) = day_span(from, to);
+        let rows = sqlx::query_as!(
+            Row,
+            r#"select (floor(u.s / $4) * $4)::int8 as "t!", count(*) as "n!",
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.dur) as total,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.dns) filter (where u.dns > 0)
+                        as dns,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.con) filter (where u.con > 0)
+                        as connect,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.tls) filter (where u.tls > 0)
+                        as tls,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.ttfb) filter (where u.ttfb > 0)
+                        as ttfb,
+                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.tr) filter (where u.tr > 0)
+                        as transfer
+             from (select (d.day - date '1970-01-01')::int8 * 86400 + x.at / 1000 as s, x.*
+                   from archive_days d,
+                        unnest(d.at_ms, d.duration_ms, d.dns_ms, d.connect_ms, d.tls_ms, d.ttfb_ms, d.transfer_ms,
+                               d.outcome, d.probe_degraded) as x(at, dur, dns, con, tls, ttfb, tr, o, pd)
+                   where d.target_id = $1 and d.day >= $5 and d.day <= $6) u
+             where u.s * 1000 >= $2 and u.s * 1000 < $3 and u.o <> 3 and not u.pd
+             group by 1 order by 1"#,
+            target,
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            step as f64,
+            lo,
+            hi
+        )
+        .fetch_all(&self.pg)
+        .await?;
+        let q = |v: &Option<Vec<f64>>| v.as_deref().and_then(Quantiles::from_slice);
+        Ok(rows
+            .into_iter()
+            .map(|r| LatencyPoint {
+                t: r.t,
+                count: r.n.max(0) as u64,
+                total: q(&r.total),
+                dns: q(&r.dns),
+                connect: q(&r.connect),
+                tls: q(&r.tls),
+                ttfb: q(&r.ttfb),
+                transfer: q(&r.transfer),
+            })
+            .collect())
+    }
 }
 
 /// p50, p95, p99 in milliseconds.
@@ -752,5 +946,40 @@ mod tests {
         ];
         assert_eq!(seam.split_rollups(Granularity::Hour, from, to), raw);
         assert_eq!(seam.split(from, to), raw);
+    }
+
+    #[test]
+    fn days_in_the_old_layout_are_read_from_archived_results_and_rollups_from_one_table() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let seam = Seam::with_days([d("2026-10-02")]).in_old_layout([d("2026-10-01")]);
+        let (from, to) = (t("2026-10-01T06:00:00Z"), t("2026-10-03T06:00:00Z"));
+        assert_eq!(
+            seam.split(from, to),
+            vec![
+                (Source::ArchiveRows, from, t("2026-10-02T00:00:00Z")),
+                (Source::Archive, t("2026-10-02T00:00:00Z"), t("2026-10-03T00:00:00Z")),
+                (Source::Fresh, t("2026-10-03T00:00:00Z"), to),
+            ]
+        );
+        assert_eq!(
+            seam.split_rollups(Granularity::Hour, from, to),
+            vec![
+                (Source::Archive, from, t("2026-10-03T00:00:00Z")),
+                (Source::Fresh, t("2026-10-03T00:00:00Z"), to),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_range_ending_at_midnight_does_not_touch_the_next_day() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            day_span(t("2026-10-01T06:00:00Z"), t("2026-10-03T00:00:00Z")),
+            (d("2026-10-01"), d("2026-10-02"))
+        );
+        assert_eq!(
+            day_span(t("2026-10-01T06:00:00Z"), t("2026-10-01T06:00:00Z")),
+            (d("2026-10-01"), d("2026-10-01"))
+        );
     }
 }

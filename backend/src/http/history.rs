@@ -209,10 +209,44 @@ pub struct Overview {
 #[schema(value_type = common::messages::CheckResult)]
 pub struct CheckResultJson(pub Value);
 
+/// A listed check result: the JSON of a `CheckResult` with `detail_dropped`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = ListedResult)]
+pub struct ListedResultJson(pub Value);
+
+/// One result of `GET /api/targets/{id}/results`: a `CheckResult`, and whether the archive
+/// kept its detail. The compact archive keeps the detail (hops, TLS, DNS, ICMP facts, body
+/// excerpt) of every result that is not up, of the first of a target's day, and of the first
+/// after a change of outcome, TLS certificate or redirect chain; for other archived results it
+/// lists the fields it kept (ids, times, outcome, status, failure, address, phase timing sums,
+/// certificate days left) with `detail: null` and `detail_dropped: true`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListedResult {
+    /// The result (without `hops`, `tls`, `dns`, `icmp`, `heartbeat`, `banner` and
+    /// `body_excerpt` when `detail_dropped`).
+    #[serde(flatten)]
+    pub result: common::messages::CheckResult,
+    /// Whether the archive dropped this result's detail.
+    pub detail_dropped: bool,
+    /// Present (and null) only when `detail_dropped`: the detail is gone.
+    #[schema(nullable = true, value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
+    /// Present only when `detail_dropped`: the phase timings summed over the hops.
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<common::messages::PhaseTimings>,
+    /// Present only when `detail_dropped`: days until the certificate expired.
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_days_left: Option<i32>,
+}
+
 page_of!(
     /// `GET /api/targets/{id}/results`: check results, newest first.
     ResultPage,
-    CheckResultJson
+    ListedResultJson
 );
 
 /// `GET /api/targets/{id}/uptime`: the range's uptime by time.
@@ -402,7 +436,15 @@ async fn list_results(
     });
     let total = store.count(&seam, id, from, to).await?;
     Ok(Json(ResultPage {
-        items: rows.into_iter().map(|(_, _, v)| CheckResultJson(v)).collect(),
+        items: rows
+            .into_iter()
+            .map(|(_, _, mut v)| {
+                if let Value::Object(map) = &mut v {
+                    map.entry("detail_dropped").or_insert(Value::Bool(false));
+                }
+                ListedResultJson(v)
+            })
+            .collect(),
         total: i64::try_from(total).unwrap_or(i64::MAX),
         next_cursor: next_cursor.flatten(),
     }))

@@ -448,3 +448,174 @@ async fn sealed_days_read_from_postgres_give_the_same_bars_and_follow_a_late_res
         .unwrap();
     assert_eq!(read().await.0["uptime"], 1.0);
 }
+
+/// Two old-layout days (as an archiver before the compact layout left them: `archived_results`
+/// rows, rollups, ledger `rows`) of results every 20 minutes at odd milliseconds, with a failure
+/// stretch, a certificate change and a redirect-chain change; and one fresh day in ClickHouse.
+async fn seed_old_layout(app: &crate::helpers::TestApp, target: Uuid) -> (NaiveDate, NaiveDate) {
+    let d1 = Utc::now().date_naive() - Duration::days(40);
+    let pool = &app.pg.pool;
+    for day in [d1, d1 + Duration::days(1)] {
+        let mut conn = pool.acquire().await.unwrap();
+        archiver::ledger::ensure_partition(&mut conn, day).await.unwrap();
+        let rows: Vec<archiver::row::ResultRow> = (0..72)
+            .map(|i| {
+                let mut r = common::samples::check_result();
+                r.result_id = Uuid::new_v4();
+                r.job_id = Uuid::new_v4();
+                r.target_id = target;
+                r.started_at = midnight(day) + Duration::minutes(20 * i) + Duration::milliseconds(137 * i + 5);
+                r.duration_ms = 90 + (i as u32 * 7) % 50;
+                r.finished_at = r.started_at + Duration::milliseconds(i64::from(r.duration_ms));
+                if i >= 30 {
+                    r.tls.as_mut().unwrap().fingerprint_sha256 = "cd".repeat(32);
+                }
+                if i >= 50 {
+                    r.hops.remove(0);
+                }
+                if !(10..13).contains(&i) {
+                    (r.outcome, r.failure, r.status_code, r.body_excerpt) = (Outcome::Up, None, Some(200), None);
+                }
+                archiver::row::ResultRow::from_result(&r).unwrap()
+            })
+            .collect();
+        let mut tx = pool.begin().await.unwrap();
+        archiver::ledger::insert_archived(&mut tx, &rows).await.unwrap();
+        archiver::ledger::refresh_rollups(&mut tx, day, None).await.unwrap();
+        sqlx::query("insert into archive_batches (day, state, layout) values ($1, 'done', 'rows')")
+            .bind(day)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let d3 = d1 + Duration::days(2);
+    let results: Vec<_> = (0..24)
+        .map(|h| {
+            let outcome = if h == 5 { Outcome::Down } else { Outcome::Up };
+            (midnight(d3) + Duration::hours(h), outcome, 100 + h)
+        })
+        .collect();
+    insert_fresh(app, target, &results).await;
+    (d1, d3)
+}
+
+/// Every page of results of `target` in `range`, and the totals each page gave.
+async fn all_results(
+    app: &crate::helpers::TestApp,
+    c: &reqwest::Client,
+    target: Uuid,
+    range: &str,
+) -> (Vec<Value>, Vec<Value>) {
+    let (mut items, mut totals) = (Vec::new(), Vec::new());
+    let mut cursor = String::new();
+    loop {
+        let page = get_json(
+            c,
+            app.url(&format!(
+                "/api/targets/{target}/results?{range}&limit=25&cursor={cursor}"
+            )),
+        )
+        .await;
+        totals.push(page["total"].clone());
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    (items, totals)
+}
+
+#[tokio::test]
+async fn a_range_across_the_seam_reads_the_same_before_and_after_the_archive_moves_to_the_compact_layout() {
+    // Arrange: a range from the middle of the first old-layout day into the fresh day.
+    let (app, c, target) = alice_with_shop().await;
+    let (d1, d3) = seed_old_layout(&app, target).await;
+    let (from, to) = (midnight(d1) + Duration::hours(2), midnight(d3) + Duration::hours(12));
+    let range = format!("from={}&to={}", from.to_rfc3339(), to.to_rfc3339()).replace('+', "%2B");
+    let read = || async {
+        let (items, totals) = all_results(&app, &c, target, &range).await;
+        let latency = get_json(&c, app.url(&format!("/api/targets/{target}/latency?{range}&step=1h"))).await;
+        let uptime = get_json(&c, app.url(&format!("/api/targets/{target}/uptime?{range}"))).await;
+        (items, totals, latency, uptime)
+    };
+    let (before, before_totals, before_latency, before_uptime) = read().await;
+
+    // Act: move both days, one at a time, reading between the two.
+    archiver::days::migrate_day(&app.pg.pool, d1, None).await.unwrap();
+    let (half, half_totals, half_latency, _) = read().await;
+    archiver::days::migrate_day(&app.pg.pool, d1 + Duration::days(1), None)
+        .await
+        .unwrap();
+    let (after, after_totals, after_latency, after_uptime) = read().await;
+
+    // Assert: 66 + 72 archived and 12 fresh results, the same ones in the same order, before,
+    // half-way and after; the same counts, latency series and uptime.
+    assert_eq!(before.len(), 66 + 72 + 12);
+    for totals in [&before_totals, &half_totals, &after_totals] {
+        assert!(totals.iter().all(|t| *t == json!(150)), "{totals:?}");
+    }
+    assert_eq!(half_latency, before_latency);
+    assert_eq!(after_latency, before_latency);
+    assert_eq!(after_uptime, before_uptime);
+    let fields = [
+        "result_id",
+        "job_id",
+        "target_id",
+        "region",
+        "pinger_id",
+        "check_kind",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "outcome",
+        "status_code",
+        "failure",
+        "resolved_ip",
+        "probe_degraded",
+    ];
+    let mut dropped = 0;
+    for listing in [&half, &after] {
+        assert_eq!(listing.len(), before.len());
+        for (b, a) in before.iter().zip(listing.iter()) {
+            assert_eq!(b["detail_dropped"], false, "{b}");
+            if a["detail_dropped"] == true {
+                dropped += 1;
+                assert!(a["detail"].is_null(), "{a}");
+                assert_eq!(a["outcome"], "up", "only up results lose their detail: {a}");
+                for f in fields {
+                    assert_eq!(a[f], b[f], "{f} of {}", b["result_id"]);
+                }
+                let ttfb: f64 = b["hops"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["timings"]["ttfb_ms"].as_f64().unwrap_or(0.0))
+                    .sum();
+                assert_eq!(a["timings"]["ttfb_ms"].as_f64().unwrap(), ttfb);
+            } else {
+                assert_eq!(a, b, "a kept result is listed as it was");
+            }
+        }
+    }
+    assert!(
+        dropped > 100,
+        "most up results of the archived days lose their detail ({dropped})"
+    );
+    // Kept on each archived day: the first, the failures and the first after them, the first
+    // with the new certificate and the first with the new chain.
+    let kept_on = |day: NaiveDate| -> Vec<String> {
+        after
+            .iter()
+            .filter(|r| r["detail_dropped"] == false && r["started_at"].as_str().unwrap().starts_with(&day.to_string()))
+            .map(|r| r["started_at"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kept_on(d1 + Duration::days(1)).len(),
+        7,
+        "{:?}",
+        kept_on(d1 + Duration::days(1))
+    );
+}

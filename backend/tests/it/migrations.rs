@@ -18,6 +18,7 @@ const EXPECTED_TABLES: &[&str] = &[
     "archived_results",
     "result_rollups",
     "archive_batches",
+    "archive_days",
     "sealed_days",
 ];
 
@@ -134,4 +135,29 @@ async fn clickhouse_ddl_applies_and_reapplies_as_a_no_op() {
         .await
         .unwrap();
     assert_eq!(engine, "ReplacingMergeTree");
+}
+
+#[tokio::test]
+async fn compact_archive_partitions_are_created_per_month_of_the_day() {
+    let pg = TestPg::new().await;
+    let name: String = sqlx::query_scalar("select ensure_archive_days_partition('2026-03-31')")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(name, "archive_days_2026_03");
+    let again: String = sqlx::query_scalar("select ensure_archive_days_partition('2026-03-01')")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(again, name, "re-creating is a no-op");
+    let bound: String = sqlx::query_scalar(
+        "select pg_get_expr(relpartbound, oid) from pg_class where relname = 'archive_days_2026_03'",
+    )
+    .fetch_one(&pg.pool)
+    .await
+    .unwrap();
+    assert!(
+        bound.contains("2026-03-01") && bound.contains("2026-04-01"),
+        "bounds: {bound}"
+    );
 }

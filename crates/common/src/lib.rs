@@ -10,6 +10,7 @@
 //!   token, recorder, metric descriptions, ops server and other listeners).
 //! - [`messages`]: the envelope, the four message contracts and every AMQP name (the only
 //!   place naming exchanges and queues; the `bus` crate speaks them).
+//! - [`archive_day`]: the compact archive's row (one target's day of results) and its keep rules.
 //! - [`db`]: the PostgreSQL pool and migrator, the ClickHouse client and migration runner.
 //! - [`fault`]: fault points for crash tests (exit at a named place).
 //! - [`netguard`]: which addresses monitored targets may point at (SSRF guard).
@@ -24,6 +25,7 @@
 //!   fixed sample messages.
 
 pub mod ack;
+pub mod archive_day;
 pub mod backoff;
 pub mod config;
 pub mod db;

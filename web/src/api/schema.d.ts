@@ -2790,6 +2790,29 @@ export interface components {
             token: string;
         };
         /**
+         * @description One result of `GET /api/targets/{id}/results`: a `CheckResult`, and whether the archive
+         *     kept its detail. The compact archive keeps the detail (hops, TLS, DNS, ICMP facts, body
+         *     excerpt) of every result that is not up, of the first of a target's day, and of the first
+         *     after a change of outcome, TLS certificate or redirect chain; for other archived results it
+         *     lists the fields it kept (ids, times, outcome, status, failure, address, phase timing sums,
+         *     certificate days left) with `detail: null` and `detail_dropped: true`.
+         */
+        ListedResult: components["schemas"]["CheckResult"] & {
+            /** @description Present (and null) only when `detail_dropped`: the detail is gone. */
+            detail?: Record<string, never> | null;
+            /** @description Whether the archive dropped this result's detail. */
+            detail_dropped: boolean;
+            /** @description Present only when `detail_dropped`: the phase timings summed over the hops. */
+            timings?: components["schemas"]["PhaseTimings"];
+            /**
+             * Format: int32
+             * @description Present only when `detail_dropped`: days until the certificate expired.
+             */
+            tls_days_left?: number;
+        };
+        /** @description A listed check result: the JSON of a `CheckResult` with `detail_dropped`. */
+        ListedResultJson: components["schemas"]["ListedResult"];
+        /**
          * @description `POST /api/auth/login`'s 200: the user with a session cookie, or (two-factor accounts) a
          *     challenge and no cookie.
          */
@@ -3401,7 +3424,7 @@ export interface components {
         /** @description `GET /api/targets/{id}/results`: check results, newest first. */
         ResultPage: {
             /** @description The page's items. */
-            items: components["schemas"]["CheckResultJson"][];
+            items: components["schemas"]["ListedResultJson"][];
             /** @description Cursor of the next page; null on the last (and on a list that is not paginated). */
             next_cursor: string | null;
             /**
