@@ -11,7 +11,7 @@ use crate::helpers::*;
 
 /// The month partition name `ensure_archive_partition` gives `day`.
 fn month_partition(day: NaiveDate) -> String {
-    format!("archived_results_{:04}_{:02}", day.year(), day.month())
+    format!("archive_days_{:04}_{:02}", day.year(), day.month())
 }
 
 /// The first day of the month after `day`'s.
@@ -34,11 +34,12 @@ async fn partition_names(pool: &sqlx::PgPool) -> BTreeSet<String> {
     .collect()
 }
 
-/// Archives `rows_per_day` results of each day straight into PostgreSQL, with their rollups.
+/// Archives `rows_per_day` results of each day straight into PostgreSQL's compact layout
+/// (`archive_days`), with their rollups.
 async fn archive_days(pool: &sqlx::PgPool, days: &[NaiveDate], target: Uuid, rows_per_day: usize) {
     for day in days {
         let mut conn = pool.acquire().await.unwrap();
-        archiver::ledger::ensure_partition(&mut conn, *day).await.unwrap();
+        archiver::days::ensure_partition(&mut conn, *day).await.unwrap();
         let start = day.and_hms_opt(6, 0, 0).unwrap().and_utc();
         let rows: Vec<ResultRow> = (0..rows_per_day)
             .map(|i| {
@@ -46,10 +47,7 @@ async fn archive_days(pool: &sqlx::PgPool, days: &[NaiveDate], target: Uuid, row
                 ResultRow::from_result(&r).unwrap()
             })
             .collect();
-        archiver::ledger::insert_archived(&mut conn, &rows).await.unwrap();
-        let mut tx = pool.begin().await.unwrap();
-        archiver::ledger::refresh_rollups(&mut tx, *day, None).await.unwrap();
-        tx.commit().await.unwrap();
+        archiver::days::insert_late(&mut conn, &rows).await.unwrap();
     }
 }
 
@@ -81,23 +79,25 @@ async fn run_once_drops_exactly_the_months_past_the_keep_days_and_keeps_every_ro
     let kept = [boundary, boundary + chrono::Duration::days(35), days_ago(40)];
     let all: Vec<NaiveDate> = expired.iter().chain(&kept).copied().collect();
     archive_days(pool, &all, Uuid::new_v4(), 5).await;
-    sqlx::query("create table if not exists archive_days (day date not null) partition by range (day)")
-        .execute(pool)
-        .await
-        .unwrap();
+    // Old-layout partitions (the layout before the compact one), made by hand under other
+    // names in two months with no compact rows: an expired one and the boundary's.
+    let mut by_hand = Vec::new();
     for (name, day) in [
-        ("archive_days_by_hand_old", expired[1]),
-        ("archive_days_by_hand_edge", boundary),
+        ("archived_results_by_hand_old", expired[1] - chrono::Duration::days(62)),
+        ("archived_results_by_hand_edge", boundary + chrono::Duration::days(70)),
     ] {
         let from = day.with_day(1).unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "create table {name} partition of archive_days for values from ('{from}') to ('{}')",
+            "create table {name} partition of archived_results for values from ('{from} 00:00:00+00') to ('{} 00:00:00+00')",
             next_month(day)
         )))
         .execute(pool)
         .await
         .unwrap();
+        by_hand.push(day);
     }
+    assert!(next_month(by_hand[0]).and_hms_opt(0, 0, 0).unwrap().and_utc() <= cutoff);
+    assert!(next_month(by_hand[1]).and_hms_opt(0, 0, 0).unwrap().and_utc() > cutoff);
     let rollups_before = rollup_checks(pool).await;
     assert_eq!(
         rollups_before.len(),
@@ -106,7 +106,7 @@ async fn run_once_drops_exactly_the_months_past_the_keep_days_and_keeps_every_ro
     );
     let before = partition_names(pool).await;
     let mut expected_dropped: BTreeSet<String> = expired.iter().map(|d| month_partition(*d)).collect();
-    expected_dropped.insert("archive_days_by_hand_old".into());
+    expected_dropped.insert("archived_results_by_hand_old".into());
     assert!(expected_dropped.is_subset(&before));
     for day in expired {
         assert!(next_month(day).and_hms_opt(0, 0, 0).unwrap().and_utc() <= cutoff);
