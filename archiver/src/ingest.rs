@@ -18,7 +18,7 @@ use bus::HandlerError;
 use chrono::{NaiveDate, Utc};
 use common::messages::{CheckResult, Envelope};
 use sqlx::PgPool;
-use tracing::debug;
+use tracing::{debug, warn};
 use uuid::Uuid;
 
 use crate::days::{self, Layout};
@@ -36,6 +36,8 @@ struct Inner {
     clickhouse: clickhouse::Client,
     pg: PgPool,
     retention_days: u32,
+    /// `PINGTOWER_ARCHIVE_KEEP_DAYS`: late results of days older than this are not archived.
+    keep_days: Option<u32>,
     insert_timeout: Duration,
     fault: Option<FaultPoint>,
 }
@@ -54,10 +56,22 @@ impl Ingestor {
                 clickhouse,
                 pg,
                 retention_days,
+                keep_days: None,
                 insert_timeout,
                 fault,
             }),
         }
+    }
+
+    /// Late results of days older than `keep_days` (`PINGTOWER_ARCHIVE_KEEP_DAYS`) are left
+    /// out, logged and counted: the retention drops (or has dropped) their month, and writing
+    /// them would bring the partition back and recompute that day's kept rollups from the late
+    /// rows alone.
+    pub fn with_keep_days(mut self, keep_days: Option<u32>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("an ingestor is configured before it is cloned")
+            .keep_days = keep_days;
+        self
     }
 
     /// Stores one batch: every result of it is durable when this returns `Ok`.
@@ -68,11 +82,25 @@ impl Ingestor {
     pub async fn store(&self, batch: &[Envelope<CheckResult>]) -> Result<(), HandlerError> {
         let started = Instant::now();
         let newest = batch.iter().map(|e| e.occurred_at).max();
-        let rows = batch
+        let mut rows = batch
             .iter()
             .map(|e| ResultRow::from_result(&e.payload))
             .collect::<Result<Vec<_>, _>>()
             .map_err(HandlerError::permanent)?;
+        if let Some(keep) = self.inner.keep_days {
+            let cutoff = Utc::now().date_naive() - chrono::Duration::days(i64::from(keep));
+            let before = rows.len();
+            rows.retain(|r| r.day() >= cutoff);
+            let expired = before - rows.len();
+            if expired > 0 {
+                warn!(
+                    results = expired,
+                    %cutoff,
+                    "late results older than PINGTOWER_ARCHIVE_KEEP_DAYS left out (their archived month is dropped)"
+                );
+                telemetry::late_expired(expired);
+            }
+        }
 
         // Days the archive job may have opened (one day of margin for clocks that disagree).
         let horizon = Utc::now().date_naive() - chrono::Duration::days(i64::from(self.inner.retention_days))

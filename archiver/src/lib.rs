@@ -110,7 +110,8 @@ pub async fn run_with(config: Config, shutdown: CancellationToken, on_bound: imp
         config.archive.retention_days,
         config.ingest.insert_timeout,
         config.archive.fault,
-    );
+    )
+    .with_keep_days(config.archive.keep_days.0);
     let options = ConsumerOptions::new(RESULTS_STORE_QUEUE)
         .batches(config.ingest.batch_size, config.ingest.batch_wait)
         .concurrency(config.ingest.writers)

@@ -49,6 +49,9 @@ common::declare_metrics! {
     /// `PINGTOWER_ARCHIVE_MIN_FREE_BYTES`); the days wait in ClickHouse.
     gauge ARCHIVE_PAUSED = "pingtower_archiver_archive_paused",
         "1 while moving days to PostgreSQL is paused for space, by reason (budget, disk)";
+    /// Late results of days older than `PINGTOWER_ARCHIVE_KEEP_DAYS`, left out.
+    counter LATE_EXPIRED = "pingtower_archiver_late_expired_results_total",
+        "Late results older than the archive's keep days, left out";
     /// Free bytes on PostgreSQL's data disk, when the archiver can see it (same host).
     gauge PG_FREE_BYTES = "pingtower_archiver_postgres_free_bytes" in Bytes,
         "Free bytes on PostgreSQL's data disk (only when it is visible from the archiver)";
@@ -69,6 +72,7 @@ pub fn describe() {
         PARTITIONS_DROPPED,
         BYTES_DROPPED,
         MIGRATED_DAYS,
+        LATE_EXPIRED,
     ]);
     for reason in PAUSE_REASONS {
         metrics::gauge!(ARCHIVE_PAUSED, "reason" => reason).set(0.0);
@@ -152,4 +156,9 @@ pub fn pg_free_bytes(bytes: u64) {
 /// One day moved to the compact layout.
 pub fn day_migrated(_took: Duration) {
     metrics::counter!(MIGRATED_DAYS).increment(1);
+}
+
+/// `n` late results older than the keep days were left out.
+pub fn late_expired(n: usize) {
+    metrics::counter!(LATE_EXPIRED).increment(n as u64);
 }

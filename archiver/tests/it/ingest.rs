@@ -138,3 +138,60 @@ async fn results_of_an_archived_day_go_to_the_postgres_archive() {
         "the day's rollup counts the late results"
     );
 }
+
+#[tokio::test]
+async fn late_results_older_than_the_keep_days_are_left_out_and_the_days_rollup_stays() {
+    // Arrange: a day archived already; an archiver (ingest only) keeping 35 days, so that day
+    // (40 days ago) is past its keep days.
+    let env = TestEnv::new().await;
+    let day = days_ago(40);
+    let target = Uuid::new_v4();
+    let seeded = day_results(day, &[target], 48);
+    insert_into_clickhouse(&env.ch.client, &seeded).await;
+    let report = archiver::run_once(env.config(), Default::default()).await.unwrap();
+    assert_eq!(report.failed(), 0);
+    let rollup = |pool: sqlx::PgPool| async move {
+        sqlx::query_as::<_, (i32, i32)>(
+            "select checks, failures from result_rollups where target_id = $1 and granularity = 'day' and bucket = $2",
+        )
+        .bind(target)
+        .bind(day.and_hms_opt(0, 0, 0).unwrap().and_utc())
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let rollup_before = rollup(env.pg.pool.clone()).await;
+    let mut config = env.config();
+    config.archive.disabled = true;
+    config.archive.keep_days = archiver::config::KeepDays(Some(35));
+    let app = App::spawn(config).await;
+    let noon = day.and_hms_opt(12, 0, 30).unwrap().and_utc();
+    let recent = days_ago(1).and_hms_opt(12, 0, 0).unwrap().and_utc();
+
+    // Act: one late result of the expired day, one fresh result.
+    env.publish_all(&[
+        result_at(target, noon, Outcome::Down, 100),
+        result_at(target, recent, Outcome::Up, 100),
+    ])
+    .await;
+    wait_until(
+        Duration::from_secs(30),
+        "the late result counted as left out",
+        || async { metric(app.addr, "pingtower_archiver_late_expired_results_total").await == Some(1.0) },
+    )
+    .await;
+    wait_until(Duration::from_secs(30), "the fresh result stored", || async {
+        clickhouse_day_rows(&env.ch.client, days_ago(1)).await == 1
+    })
+    .await;
+    app.stop().await;
+
+    // Assert: the archived day and its rollup are as they were.
+    assert_eq!(archived_counts(&env.pg.pool, day).await, (48, 48));
+    assert_eq!(
+        rollup(env.pg.pool.clone()).await,
+        rollup_before,
+        "the day's rollup is untouched"
+    );
+    assert_eq!(clickhouse_day_rows(&env.ch.client, day).await, 0);
+}
