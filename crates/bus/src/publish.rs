@@ -2,9 +2,13 @@
 //! publishing connection (see the crate docs for why it has its own).
 //!
 //! - A publication returns once the broker confirmed it. A message the broker returns
-//!   (`mandatory`: no queue is bound) is an error for its caller, [`PublishError::Unroutable`],
-//!   whatever its properties: lapin pairs a `basic.return` with the confirm of the same
-//!   publication (the broker sends the return first), not with a message id.
+//!   (`mandatory`: no queue is bound) is an error, [`PublishError::Unroutable`], whatever its
+//!   properties: lapin pairs a `basic.return` with the next confirm it resolves (the broker
+//!   sends the return first), not with a message id. When the broker confirms several
+//!   publications at once (`multiple`), lapin 4.12 may hand the return to another publication
+//!   of that confirm (it walks them in hash order): the number of errors is right, the caller
+//!   may not be. Publications here go to exchanges whose routing keys are all bound (the
+//!   topology declares them), so a return means a broken topology, not a lost message.
 //! - While the broker blocks the connection (`connection.blocked`, a memory or disk alarm),
 //!   publishers wait for `connection.unblocked`; past their timeout they fail with
 //!   [`PublishError::Unavailable`], which is transient: the caller keeps its input (a

@@ -200,7 +200,7 @@ async fn consumer_and_publisher_recover_when_the_broker_closes_their_channel_and
 }
 
 #[tokio::test]
-async fn a_returned_message_without_a_message_id_is_an_error_for_its_caller() {
+async fn returned_messages_without_a_message_id_are_errors_one_for_one() {
     // Arrange: publications without any property, half of them unroutable, all at once on
     // one channel.
     let broker = TestBroker::new().await;
@@ -221,16 +221,16 @@ async fn a_returned_message_without_a_message_id_is_an_error_for_its_caller() {
     }))
     .await;
 
-    // Assert: each returned publication, and only those, is an error for its own caller.
-    for (key, outcome) in keys.iter().zip(&outcomes) {
-        match (*key, outcome) {
-            ("jobs.nowhere", Err(PublishError::Unroutable { routing_key, .. })) => {
-                assert_eq!(routing_key, "jobs.nowhere")
-            }
-            ("jobs.default", Ok(())) => {}
-            other => panic!("unexpected outcome {other:?}"),
-        }
-    }
+    // Assert: one `Unroutable` per returned publication, every other one confirmed. Which
+    // caller gets a return is exact only when the broker confirms one publication at a time:
+    // lapin hands the return to any publication of a `multiple` confirm (see the publish
+    // module), so the errors are counted here, not matched to their keys.
+    let unroutable = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(PublishError::Unroutable { .. })))
+        .count();
+    let confirmed = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!((unroutable, confirmed), (10, 10), "{outcomes:?}");
     let deadline = Instant::now() + WAIT;
     while broker.management.queue_depth("jobs.default").await.unwrap() < 11 {
         assert!(Instant::now() < deadline, "the routable publications are queued");
