@@ -738,18 +738,8 @@ impl Store {
         to: DateTime<Utc>,
         step: i64,
     ) -> Result<Vec<LatencyPoint>, ReadError> {
-        struct Row {
-            t: i64,
-            n: i64,
-            total: Option<Vec<f64>>,
-            dns: Option<Vec<f64>>,
-            connect: Option<Vec<f64>>,
-            tls: Option<Vec<f64>>,
-            ttfb: Option<Vec<f64>>,
-            transfer: Option<Vec<f64>>,
-        }
         let rows = sqlx::query_as!(
-            Row,
+            PercentileRow,
             r#"select (floor(extract(epoch from checked_at) / $4) * $4)::int8 as "t!", count(*) as "n!",
                     percentile_cont(array[0.5, 0.95, 0.99]) within group (order by duration_ms) as total,
                     percentile_cont(array[0.5, 0.95, 0.99]) within group (order by dns_ms) filter (where dns_ms > 0)
@@ -773,20 +763,7 @@ impl Store {
         )
         .fetch_all(&self.pg)
         .await?;
-        let q = |v: &Option<Vec<f64>>| v.as_deref().and_then(Quantiles::from_slice);
-        Ok(rows
-            .into_iter()
-            .map(|r| LatencyPoint {
-                t: r.t,
-                count: r.n.max(0) as u64,
-                total: q(&r.total),
-                dns: q(&r.dns),
-                connect: q(&r.connect),
-                tls: q(&r.tls),
-                ttfb: q(&r.ttfb),
-                transfer: q(&r.transfer),
-            })
-            .collect())
+        Ok(rows.into_iter().map(LatencyPoint::from).collect())
     }
 
     async fn compact_latency(
@@ -796,19 +773,9 @@ impl Store {
         to: DateTime<Utc>,
         step: i64,
     ) -> Result<Vec<LatencyPoint>, ReadError> {
-        struct Row {
-            t: i64,
-            n: i64,
-            total: Option<Vec<f64>>,
-            dns: Option<Vec<f64>>,
-            connect: Option<Vec<f64>>,
-            tls: Option<Vec<f64>>,
-            ttfb: Option<Vec<f64>>,
-            transfer: Option<Vec<f64>>,
-        }
         let (lo, hi) = day_span(from, to);
         let rows = sqlx::query_as!(
-            Row,
+            PercentileRow,
             r#"select (floor(u.s / $4) * $4)::int8 as "t!", count(*) as "n!",
                     percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.dur) as total,
                     percentile_cont(array[0.5, 0.95, 0.99]) within group (order by u.dns) filter (where u.dns > 0)
@@ -837,20 +804,7 @@ impl Store {
         )
         .fetch_all(&self.pg)
         .await?;
-        let q = |v: &Option<Vec<f64>>| v.as_deref().and_then(Quantiles::from_slice);
-        Ok(rows
-            .into_iter()
-            .map(|r| LatencyPoint {
-                t: r.t,
-                count: r.n.max(0) as u64,
-                total: q(&r.total),
-                dns: q(&r.dns),
-                connect: q(&r.connect),
-                tls: q(&r.tls),
-                ttfb: q(&r.ttfb),
-                transfer: q(&r.transfer),
-            })
-            .collect())
+        Ok(rows.into_iter().map(LatencyPoint::from).collect())
     }
 }
 
@@ -900,6 +854,35 @@ pub struct LatencyPoint {
     pub ttfb: Option<Quantiles>,
     /// Body transfer.
     pub transfer: Option<Quantiles>,
+}
+
+/// One bucket of an archived latency series as PostgreSQL computes it (both archive layouts):
+/// its start (epoch seconds), its results, and each phase's p50/p95/p99.
+struct PercentileRow {
+    t: i64,
+    n: i64,
+    total: Option<Vec<f64>>,
+    dns: Option<Vec<f64>>,
+    connect: Option<Vec<f64>>,
+    tls: Option<Vec<f64>>,
+    ttfb: Option<Vec<f64>>,
+    transfer: Option<Vec<f64>>,
+}
+
+impl From<PercentileRow> for LatencyPoint {
+    fn from(r: PercentileRow) -> Self {
+        let q = |v: &Option<Vec<f64>>| v.as_deref().and_then(Quantiles::from_slice);
+        LatencyPoint {
+            t: r.t,
+            count: r.n.max(0) as u64,
+            total: q(&r.total),
+            dns: q(&r.dns),
+            connect: q(&r.connect),
+            tls: q(&r.tls),
+            ttfb: q(&r.ttfb),
+            transfer: q(&r.transfer),
+        }
+    }
 }
 
 #[cfg(test)]
