@@ -14,22 +14,24 @@
 //!    sent over up to `BENCH_CONNECTIONS` keep-alive connections (default 256), each timed from
 //!    when it was due (so a slow server cannot hide its queue).
 //!
-//! Then, once, **the broker alone**: the same `CheckResult`s published by this process through
-//! the same confirming publisher, 64 in flight: what the broker's share of a ping costs.
+//! Then, once, **the broker alone** (the peer): the same `CheckResult`s published by this
+//! process through the same confirming publisher to the same exchange and queues, one message
+//! per result as every other publisher of results sends them, `BENCH_CONNECTIONS` in flight:
+//! what the broker's share of a ping would cost without the endpoint's batch messages.
 //!
 //! CPU per ping is read from `/proc`: the server process, RabbitMQ (`beam.smp`), PostgreSQL
 //! (every `postgres` process) and this load generator, plus how busy the whole machine was.
 //! The broker and PostgreSQL are shared servers: other work on them is counted too.
 //!
-//! Every 200 means the ping was stored and its result confirmed by the broker; the benchmark
-//! checks that `results.store` (which nothing consumes here) holds exactly one result per
-//! answered ping. `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is
+//! Every 200 means the ping was stored and its result confirmed by the broker; after each phase
+//! the benchmark reads `results.store` (which nothing else consumes here) and checks that it
+//! holds exactly one distinct result per answered ping. `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is
 //! pinged faster than the default 120 per minute. `BENCH_PG_POOL` sizes the backend's
 //! PostgreSQL pool (default 10, the backend's default).
 //!
 //! `cargo run --release -p backend --example bench_pings`
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -309,20 +311,42 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
     seen
 }
 
-/// Waits (up to a minute) until `results.store` holds `expected` results; what it holds.
-async fn confirmed(broker: &TestBroker, expected: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let depth = broker
-            .management
-            .queue_depth(common::messages::RESULTS_STORE_QUEUE)
+/// Reads `results.store` (which nothing else consumes) until it gave `expected` distinct
+/// results in all, or a minute passed; how many distinct results it gave. Results come one
+/// per message or several per batch message, so they are counted, not the queue's messages.
+/// Run between phases, so the reading is not in a phase's CPU figures.
+async fn confirmed(broker: &TestBroker, seen: &Arc<std::sync::Mutex<HashSet<Uuid>>>, expected: u64) -> u64 {
+    let stop = CancellationToken::new();
+    let bus = broker.broker("bench-reader", stop.clone());
+    let options = bus::ConsumerOptions::new(common::messages::RESULTS_STORE_QUEUE).batches(1000, Duration::from_millis(20));
+    let reader = {
+        let (seen, stop) = (seen.clone(), stop.clone());
+        tokio::spawn(async move {
+            bus::consume_batches(
+                &bus,
+                options,
+                stop,
+                move |batch: Vec<common::messages::Envelope<common::messages::CheckResult>>| {
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock()
+                            .expect("the set")
+                            .extend(batch.iter().map(|e| e.payload.result_id));
+                        Ok(())
+                    }
+                },
+            )
             .await
-            .unwrap_or(0);
-        if depth >= expected || Instant::now() > deadline {
-            return depth;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let count = || seen.lock().expect("the set").len() as u64;
+    while count() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    stop.cancel();
+    let _ = reader.await;
+    count()
 }
 
 /// The server process, stopped (its standard input closed) and reaped on drop.
@@ -419,6 +443,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         next: Arc::new(AtomicU64::new(50)),
     };
     let mut answered = 50;
+    let results = Arc::new(std::sync::Mutex::new(HashSet::new()));
 
     // 1. Capacity: closed loop.
     let cpu = Cpu::now(pid);
@@ -426,7 +451,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     let seen = load(&aim, concurrency, u64::MAX, end, None).await;
     let usage = cpu.since(&Cpu::now(pid), seen.ok);
     answered += seen.ok;
-    let stored = confirmed(&broker, answered).await;
+    let stored = confirmed(&broker, &results, answered).await;
     rows.push(Row {
         engine: engine_name.clone(),
         phase: format!("capacity, {concurrency} clients"),
@@ -451,7 +476,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     let seen = load(&aim, connections, rate * seconds, far, Some(every)).await;
     let usage = cpu.since(&Cpu::now(pid), seen.ok);
     answered += seen.ok;
-    let stored = confirmed(&broker, answered).await;
+    let stored = confirmed(&broker, &results, answered).await;
     rows.push(Row {
         engine: engine_name,
         phase: format!("{rate}/s due, open loop"),
@@ -486,45 +511,37 @@ async fn drop_database(pg: &TestPg) {
     }
 }
 
-/// The broker alone: the pings' results published by this process to a queue nobody reads;
-/// results/s, and CPU µs per publication of this process and of the broker.
-async fn broker_alone(seconds: u64) -> (f64, f64, f64) {
+/// The broker alone: the pings' results published by this process, one message each, to the
+/// results exchange and its two quorum queues (those the server's results go to), `inflight`
+/// at once; results/s, and CPU µs per result of this process and of the broker.
+async fn broker_alone(seconds: u64, inflight: usize) -> (f64, f64, f64) {
     let broker = TestBroker::new().await;
     let stop = CancellationToken::new();
     let bus = broker.broker("bench-publisher", stop.clone());
-    let channel = bus
-        .connection()
-        .await
-        .expect("the broker")
-        .create_channel()
-        .await
-        .expect("a channel");
-    channel
-        .queue_declare("bench.publish".into(), Default::default(), Default::default())
-        .await
-        .expect("the bench queue");
     let publisher = bus::Publisher::new(bus.clone(), Duration::from_secs(10));
+    let sample = {
+        let mut r = common::samples::check_result();
+        r.check_kind = common::messages::CheckKind::Heartbeat;
+        r.region = backend::heartbeats::REGION.to_owned();
+        r
+    };
+    // The topology declared and the channel open before the clock starts.
+    publisher
+        .publish(&common::messages::Envelope::new(sample.clone()))
+        .await
+        .expect("the broker confirms");
     let published = Arc::new(AtomicU64::new(0));
     let cpu = Cpu::now(std::process::id());
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
-    let sample = {
-        let mut r = common::samples::check_result();
-        r.check_kind = common::messages::CheckKind::Heartbeat;
-        r
-    };
-    let publishers: Vec<_> = (0..64)
+    let publishers: Vec<_> = (0..inflight)
         .map(|_| {
             let (publisher, published, sample) = (publisher.clone(), published.clone(), sample.clone());
             tokio::spawn(async move {
                 while Instant::now() < end {
                     let mut r = sample.clone();
                     r.result_id = Uuid::now_v7();
-                    if publisher
-                        .reply("bench.publish", &common::messages::Envelope::new(r))
-                        .await
-                        .is_ok()
-                    {
+                    if publisher.publish(&common::messages::Envelope::new(r)).await.is_ok() {
                         published.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -553,7 +570,8 @@ async fn bench() {
     for engine in engines.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         run_config(matches!(engine, "on" | "true"), n, &mut rows).await;
     }
-    let (published, publisher_cpu, broker_cpu) = broker_alone(seconds).await;
+    let inflight = env_num("BENCH_CONNECTIONS", 256);
+    let (published, publisher_cpu, broker_cpu) = broker_alone(seconds, inflight).await;
 
     println!();
     println!(
@@ -599,7 +617,7 @@ async fn bench() {
         let _ = r.ok;
     }
     println!(
-        "the broker alone: {published:.0} results/s published and confirmed (64 in flight); CPU µs per result: publisher {publisher_cpu:.0}, broker {broker_cpu:.0}"
+        "the broker alone, one message per result (results exchange, two quorum queues, {inflight} in flight): {published:.0} results/s published and confirmed; CPU µs per result: publisher {publisher_cpu:.0}, broker {broker_cpu:.0}"
     );
     for r in rows.iter().filter(|r| r.phase.contains("open loop")) {
         let met =

@@ -6,8 +6,9 @@
 //! that stores its ping, so a rotated token is refused at once and a ping costs no lookup
 //! query of its own) and locked in id order, each ping moves its heartbeat's schedule
 //! ([`Beat::ping`]) in arrival order, and the rows and the ping log are written back. Only
-//! after the commit are the batch's results published (together: pipelined on the writer's
-//! own broker channel, their confirms awaited together), and only then are the handlers
+//! after the commit are the batch's results published (together: as batch messages of up to
+//! [`BATCH_LIMIT`] results, pipelined on the writer's own broker channel, their confirms
+//! awaited together), and only then are the handlers
 //! answered; so a ping answered 200 is stored and its result confirmed, and the deadline watch
 //! never reports a silence that a stored ping broke.
 
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use bus::Publisher;
 use chrono::{DateTime, Utc};
-use common::messages::{CheckResult, Envelope};
+use common::messages::{BATCH_LIMIT, CheckResult, Envelope};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -197,29 +198,42 @@ async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
             return;
         }
     };
-    // The batch's results are published together: the publications are pipelined on this
-    // writer's channel and their confirms awaited together, then every ping is answered. In a
-    // task of its own, so that the writer stores the next batch meanwhile.
+    // The batch's results are published together, as batch messages of up to BATCH_LIMIT
+    // results each (the broker stores and confirms each once: most of a small message's cost
+    // on quorum queues), pipelined on this writer's channel with their confirms awaited
+    // together; then every ping is answered. In a task of its own, so that the writer stores
+    // the next batch meanwhile.
     let publisher = publisher.clone();
     tokio::spawn(async move {
-        let published = futures::future::join_all(outcomes.into_iter().map(|outcome| async {
+        let mut answers: Vec<Result<(), RecordError>> = Vec::with_capacity(outcomes.len());
+        let mut results = Vec::new();
+        for (k, outcome) in outcomes.into_iter().enumerate() {
             match outcome {
                 Ok(Some(r)) => {
                     let id = r.result_id;
-                    publisher
-                        .publish(&Envelope::new(r).with_message_id(id))
-                        .await
-                        .map_err(|error| {
-                            tracing::warn!(%error, result_id = %id, "a stored heartbeat ping's result was not published");
-                            RecordError::Unpublished
-                        })
+                    results.push((k, Envelope::new(r).with_message_id(id)));
+                    answers.push(Ok(()));
                 }
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
+                Ok(None) => answers.push(Ok(())),
+                Err(e) => answers.push(Err(e)),
             }
+        }
+        let chunks: Vec<&[(usize, Envelope<CheckResult>)]> = results.chunks(BATCH_LIMIT).collect();
+        let published = futures::future::join_all(chunks.iter().map(|chunk| {
+            let envelopes: Vec<Envelope<CheckResult>> = chunk.iter().map(|(_, e)| e.clone()).collect();
+            let publisher = &publisher;
+            async move { publisher.publish_batch(&envelopes).await }
         }))
         .await;
-        for ((_, _, reply), answer) in batch.into_iter().zip(published) {
+        for (chunk, outcome) in chunks.iter().zip(published) {
+            if let Err(error) = outcome {
+                tracing::warn!(%error, results = chunk.len(), "stored heartbeat pings' results were not published");
+                for (k, _) in chunk.iter() {
+                    answers[*k] = Err(RecordError::Unpublished);
+                }
+            }
+        }
+        for ((_, _, reply), answer) in batch.into_iter().zip(answers) {
             let _ = reply.send(answer);
         }
     });

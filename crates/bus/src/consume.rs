@@ -16,7 +16,13 @@
 //!   handled one by one, so only the poison ones are dead-lettered. An undecodable body is
 //!   dead-lettered at once;
 //! - on shutdown it stops taking deliveries, handles and settles what it holds, and returns;
-//!   a lost channel or connection is re-subscribed (what was unsettled is redelivered).
+//!   a lost channel or connection is re-subscribed (what was unsettled is redelivered);
+//! - a batch message (a JSON array of up to [`BATCH_LIMIT`] envelopes, see
+//!   [`common::messages`]) is one delivery holding several messages: [`consume()`] hands them
+//!   to the handler one after another, [`consume_batches`] puts them all in the batch, and a
+//!   batch's size counts messages (by the batch's [`BATCH_SIZE_HEADER`]), not deliveries. The
+//!   delivery is settled once, after all of its messages were handled. Prefetch still counts
+//!   deliveries, so a consumer holds at most `prefetch × BATCH_LIMIT` messages.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -24,13 +30,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::backoff::Backoff;
-use common::messages::{Envelope, Message};
+use common::messages::{BATCH_LIMIT, BATCH_SIZE_HEADER, Envelope, Message};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
-use lapin::types::{FieldTable, ShortString};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
@@ -144,9 +150,10 @@ impl ConsumerOptions {
     }
 }
 
-/// One decoded message and its delivery facts, as the engine hands it over.
+/// One decoded delivery (one message, or the messages of a batch message, in order) and its
+/// delivery facts, as the engine hands it over.
 struct Received<T> {
-    envelope: Envelope<T>,
+    envelopes: Vec<Envelope<T>>,
     info: DeliveryInfo,
 }
 
@@ -166,13 +173,17 @@ where
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
     let options = options.batches(1, Duration::ZERO);
-    run(broker, options, shutdown, move |mut batch: Vec<Received<T>>| {
+    run(broker, options, shutdown, move |batch: Vec<Received<T>>| {
         let handler = handler.clone();
         async move {
-            match batch.pop() {
-                Some(one) => handler(one.envelope, one.info).await,
-                None => Ok(()),
+            // One delivery: its messages in order (a batch message's fail together: the
+            // delivery is retried or dead-lettered whole, and handlers are idempotent).
+            for one in batch {
+                for envelope in one.envelopes {
+                    handler(envelope, one.info.clone()).await?;
+                }
             }
+            Ok(())
         }
     })
     .await
@@ -193,7 +204,7 @@ where
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
     run(broker, options, shutdown, move |batch: Vec<Received<T>>| {
-        handler(batch.into_iter().map(|r| r.envelope).collect())
+        handler(batch.into_iter().flat_map(|r| r.envelopes).collect())
     })
     .await
 }
@@ -276,6 +287,8 @@ where
         let mut settled: Option<oneshot::Receiver<()>> = None;
         let broken = CancellationToken::new();
         let mut next: Vec<Delivery> = Vec::new();
+        // The messages `next` holds (a batch message counts its own).
+        let mut held = 0usize;
         let mut deadline: Option<Instant> = None;
         let mut stopping = false;
         let mut lost = false;
@@ -317,16 +330,17 @@ where
                 }
             }
             let due = !next.is_empty()
-                && (next.len() >= max_batch || stopping || deadline.is_some_and(|d| d <= Instant::now()));
+                && (held >= max_batch || stopping || deadline.is_some_and(|d| d <= Instant::now()));
             if due && let Ok(permit) = slots.clone().try_acquire_owned() {
                 deadline = None;
+                held = 0;
                 dispatch(std::mem::take(&mut next), permit);
                 continue;
             }
             if stopping && next.is_empty() {
                 break;
             }
-            let taking = !stopping && next.len() < max_batch;
+            let taking = !stopping && held < max_batch;
             tokio::select! {
                 _ = shutdown.cancelled(), if !stopping => stopping = true,
                 _ = broken.cancelled() => {
@@ -336,6 +350,7 @@ where
                 }
                 permit = slots.clone().acquire_owned(), if due => {
                     deadline = None;
+                    held = 0;
                     dispatch(std::mem::take(&mut next), permit.expect("the semaphore is never closed"));
                 }
                 _ = sleep_until(deadline), if !due && deadline.is_some() => {}
@@ -344,6 +359,7 @@ where
                         if max_batch > 1 {
                             deadline.get_or_insert_with(|| Instant::now() + options.max_wait);
                         }
+                        held += weight(&delivery);
                         next.push(delivery);
                     }
                     Some(Err(error)) => {
@@ -441,9 +457,42 @@ fn turn_done(order: &mut Option<Order>) {
     }
 }
 
+/// How many messages a delivery says it carries (its [`BATCH_SIZE_HEADER`]; 1 without one),
+/// for sizing batches before it is decoded.
+fn weight(delivery: &Delivery) -> usize {
+    let Some(headers) = delivery.properties.headers() else {
+        return 1;
+    };
+    let n = match headers.inner().get(BATCH_SIZE_HEADER) {
+        Some(AMQPValue::LongUInt(n)) => *n as usize,
+        Some(AMQPValue::LongInt(n)) => usize::try_from(*n).unwrap_or(1),
+        Some(AMQPValue::LongLongInt(n)) => usize::try_from(*n).unwrap_or(1),
+        Some(AMQPValue::ShortUInt(n)) => usize::from(*n),
+        _ => 1,
+    };
+    n.clamp(1, BATCH_LIMIT)
+}
+
+/// The messages of a delivery: one envelope, or a batch message's array of 1 to
+/// [`BATCH_LIMIT`] envelopes.
+fn envelopes<T: Message>(body: &[u8]) -> Result<Vec<Envelope<T>>, serde_json::Error> {
+    let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    if !batch {
+        return Ok(vec![serde_json::from_slice::<Envelope<T>>(body)?]);
+    }
+    let envelopes = serde_json::from_slice::<Vec<Envelope<T>>>(body)?;
+    if envelopes.is_empty() || envelopes.len() > BATCH_LIMIT {
+        return Err(<serde_json::Error as serde::de::Error>::custom(format!(
+            "a batch message holds 1 to {BATCH_LIMIT} messages, not {}",
+            envelopes.len()
+        )));
+    }
+    Ok(envelopes)
+}
+
 fn decode<T: Message>(delivery: &Delivery) -> Result<Received<T>, serde_json::Error> {
     Ok(Received {
-        envelope: serde_json::from_slice::<Envelope<T>>(&delivery.data)?,
+        envelopes: envelopes::<T>(&delivery.data)?,
         info: DeliveryInfo {
             redelivered: delivery.redelivered,
             routing_key: delivery.routing_key.to_string(),
@@ -593,7 +642,7 @@ where
             settle(delivery, shared, Settle::Reject).await;
             continue;
         };
-        let message_id = single.envelope.message_id;
+        let message_id = single.envelopes.first().map(|e| e.message_id).unwrap_or_default();
         let outcome = AssertUnwindSafe((shared.handler)(vec![single])).catch_unwind().await;
         let how = match outcome {
             Ok(Ok(())) => Settle::Ack,

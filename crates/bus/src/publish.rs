@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::backoff::Backoff;
-use common::messages::{Envelope, Message};
+use common::messages::{BATCH_LIMIT, BATCH_SIZE_HEADER, Envelope, Message};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -58,6 +59,9 @@ pub enum PublishError {
     /// The message could not be serialised.
     #[error("could not serialise the message: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A batch that cannot be one batch message (empty, too long, or mixed routing keys).
+    #[error("not a batch message: {0}")]
+    Batch(&'static str),
 }
 
 impl PublishError {
@@ -116,7 +120,43 @@ impl Publisher {
     /// Publishes one message and waits for the broker's confirm.
     pub async fn publish<T: Message>(&self, envelope: &Envelope<T>) -> Result<(), PublishError> {
         let (body, properties) = encode(envelope, None)?;
-        self.publish_raw_counted(T::KIND, T::EXCHANGE, &envelope.payload.routing_key(), &body, properties)
+        self.publish_raw_counted((T::KIND, 1), T::EXCHANGE, &envelope.payload.routing_key(), &body, properties)
+            .await
+    }
+
+    /// Publishes `envelopes` (1 to [`BATCH_LIMIT`], one routing key) as one batch message (see
+    /// [`common::messages`]) and waits for the broker's one confirm, which covers them all. A
+    /// single envelope goes out as a plain message.
+    pub async fn publish_batch<T: Message>(&self, envelopes: &[Envelope<T>]) -> Result<(), PublishError> {
+        let [first, rest @ ..] = envelopes else {
+            return Err(PublishError::Batch("a batch holds at least one message"));
+        };
+        if rest.is_empty() {
+            return self.publish(first).await;
+        }
+        if envelopes.len() > BATCH_LIMIT {
+            return Err(PublishError::Batch("a batch holds too many messages"));
+        }
+        let routing_key = first.payload.routing_key();
+        if rest.iter().any(|e| e.payload.routing_key() != routing_key) {
+            return Err(PublishError::Batch("a batch's messages share one routing key"));
+        }
+        let mut body = Vec::with_capacity(1024 * envelopes.len());
+        serde_json::to_writer(&mut body, envelopes)?;
+        let mut headers = FieldTable::default();
+        headers.insert(
+            BATCH_SIZE_HEADER.into(),
+            AMQPValue::LongUInt(envelopes.len() as u32),
+        );
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2)
+            .with_message_id(uuid::Uuid::now_v7().to_string().into())
+            .with_correlation_id(first.correlation_id.to_string().into())
+            .with_type(T::KIND.into())
+            .with_timestamp(first.occurred_at.timestamp().max(0) as u64)
+            .with_headers(headers);
+        self.publish_raw_counted((T::KIND, envelopes.len() as u64), T::EXCHANGE, &routing_key, &body, properties)
             .await
     }
 
@@ -124,7 +164,7 @@ impl Publisher {
     /// (through the default exchange), confirmed like any other publication.
     pub async fn reply<T: Message>(&self, reply_to: &str, envelope: &Envelope<T>) -> Result<(), PublishError> {
         let (body, properties) = encode(envelope, None)?;
-        self.publish_raw_counted(T::KIND, "", reply_to, &body, properties).await
+        self.publish_raw_counted((T::KIND, 1), "", reply_to, &body, properties).await
     }
 
     /// Answers a consumed message: to its reply queue when it names one, else published as
@@ -143,7 +183,7 @@ impl Publisher {
         reply_to: &str,
     ) -> Result<(), PublishError> {
         let (body, properties) = encode(envelope, Some(reply_to))?;
-        self.publish_raw_counted(T::KIND, T::EXCHANGE, &envelope.payload.routing_key(), &body, properties)
+        self.publish_raw_counted((T::KIND, 1), T::EXCHANGE, &envelope.payload.routing_key(), &body, properties)
             .await
     }
 
@@ -156,13 +196,14 @@ impl Publisher {
         body: &[u8],
         properties: BasicProperties,
     ) -> Result<(), PublishError> {
-        self.publish_raw_counted("raw", exchange, routing_key, body, properties)
+        self.publish_raw_counted(("raw", 1), exchange, routing_key, body, properties)
             .await
     }
 
+    /// Publishes with retries; counts `messages` publications (or failures) of `kind`.
     async fn publish_raw_counted(
         &self,
-        kind: &'static str,
+        (kind, messages): (&'static str, u64),
         exchange: &str,
         routing_key: &str,
         body: &[u8],
@@ -187,14 +228,14 @@ impl Publisher {
         };
         let reason = match &result {
             Ok(()) => {
-                metrics::counter!(crate::telemetry::PUBLISHED, "kind" => kind).increment(1);
+                metrics::counter!(crate::telemetry::PUBLISHED, "kind" => kind).increment(messages);
                 return result;
             }
             Err(PublishError::Unroutable { .. }) => "unroutable",
             Err(PublishError::Nacked { .. }) => "nacked",
             Err(_) => "unavailable",
         };
-        metrics::counter!(crate::telemetry::PUBLISH_FAILURES, "kind" => kind, "reason" => reason).increment(1);
+        metrics::counter!(crate::telemetry::PUBLISH_FAILURES, "kind" => kind, "reason" => reason).increment(messages);
         result
     }
 

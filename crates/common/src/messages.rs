@@ -4,6 +4,14 @@
 //! (see [`crate::topology`] for the declared shape). Every message is JSON,
 //! `content_type=application/json`, persistent, inside an [`Envelope`].
 //!
+//! **Batch messages.** A publisher may send up to [`BATCH_LIMIT`] messages of one type and one
+//! routing key as one AMQP message: its body is a JSON array of their envelopes, and its
+//! [`BATCH_SIZE_HEADER`] header says how many it holds. The broker stores, routes and confirms
+//! the batch once, which is most of a small message's cost on quorum queues (the heartbeat
+//! ping endpoint publishes its results so). Every consumer takes both forms (the bus decodes a
+//! batch into its messages, in order); a batch is settled as one delivery, so a handler that
+//! fails it sees its messages again, and consumers stay idempotent on the payload's own ids.
+//!
 //! Compatibility rule: new fields are optional (`#[serde(default)]`) so that older
 //! consumers keep reading newer messages; a breaking change bumps [`SCHEMA_VERSION`].
 //!
@@ -51,6 +59,11 @@ pub const REPORTS_NOTIFY_QUEUE: &str = "reports.notify";
 pub const CHANNELS_TEST_QUEUE: &str = "channels.test";
 /// Queue that keeps every dead-lettered message for an operator to inspect.
 pub const DEAD_LETTER_QUEUE: &str = "pingtower.dlq";
+
+/// Most messages one batch message carries (see the module docs).
+pub const BATCH_LIMIT: usize = 16;
+/// Header of a batch message: how many messages it carries.
+pub const BATCH_SIZE_HEADER: &str = "x-batch-size";
 
 /// Region a pinger serves and the scheduler targets when none is configured.
 pub const DEFAULT_REGION: &str = "default";
