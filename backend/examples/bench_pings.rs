@@ -318,7 +318,8 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
 async fn confirmed(broker: &TestBroker, seen: &Arc<std::sync::Mutex<HashSet<Uuid>>>, expected: u64) -> u64 {
     let stop = CancellationToken::new();
     let bus = broker.broker("bench-reader", stop.clone());
-    let options = bus::ConsumerOptions::new(common::messages::RESULTS_STORE_QUEUE).batches(1000, Duration::from_millis(20));
+    let options =
+        bus::ConsumerOptions::new(common::messages::RESULTS_STORE_QUEUE).batches(1000, Duration::from_millis(20));
     let reader = {
         let (seen, stop) = (seen.clone(), stop.clone());
         tokio::spawn(async move {

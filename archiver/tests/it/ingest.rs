@@ -88,6 +88,59 @@ async fn a_result_that_cannot_be_stored_is_dead_lettered_and_the_rest_are_stored
 }
 
 #[tokio::test]
+async fn batch_messages_are_stored_whole_and_a_poison_one_is_dead_lettered_whole() {
+    // Arrange: 1,000 results as batch messages (the heartbeat ping endpoint's form) among
+    // plain ones, and one batch message holding a result that cannot be stored.
+    let env = TestEnv::new().await;
+    let results = fresh_results(1_000, 50);
+    let mut poisoned = fresh_results(3, 1);
+    poisoned[1].started_at = "1960-01-01T00:00:00Z".parse().unwrap();
+    let app = App::spawn(env.config()).await;
+    let publisher = env.publisher();
+
+    // Act
+    let (batched, plain) = results.split_at(800);
+    for chunk in batched.chunks(common::messages::BATCH_LIMIT) {
+        let envelopes: Vec<_> = chunk.iter().cloned().map(Envelope::new).collect();
+        publisher.publish_batch(&envelopes).await.expect("a batch is confirmed");
+    }
+    publish_with(&publisher, plain).await;
+    let envelopes: Vec<_> = poisoned.iter().cloned().map(Envelope::new).collect();
+    publisher
+        .publish_batch(&envelopes)
+        .await
+        .expect("the poisoned batch is confirmed");
+    wait_until(Duration::from_secs(60), "1,002 distinct results stored", || async {
+        clickhouse_counts(&env.ch.client).await.2 >= 1_002
+    })
+    .await;
+    let dead = env.broker.next_raw(DEAD_LETTER_QUEUE, Duration::from_secs(30)).await;
+    app.stop().await;
+    publisher.broker().close().await;
+
+    // Assert: every result once, the poisoned batch message's good ones too; that message went
+    // to the DLQ as it was sent (replaying it stores nothing twice: results are deduplicated).
+    let stored = clickhouse_ids(&env.ch.client).await;
+    assert_eq!(results.iter().filter(|r| !stored.contains(&r.result_id)).count(), 0);
+    assert!(stored.contains(&poisoned[0].result_id) && stored.contains(&poisoned[2].result_id));
+    assert!(
+        !stored.contains(&poisoned[1].result_id),
+        "the poison result is not stored"
+    );
+    let dead: Vec<Envelope<common::messages::CheckResult>> =
+        serde_json::from_slice(&dead.expect("a dead letter")).expect("the batch message as sent");
+    assert_eq!(
+        dead.iter().map(|e| e.payload.result_id).collect::<Vec<_>>(),
+        poisoned.iter().map(|r| r.result_id).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        clickhouse_counts(&env.ch.client).await.1,
+        1_002,
+        "none twice after dedup"
+    );
+}
+
+#[tokio::test]
 async fn results_of_an_archived_day_go_to_the_postgres_archive() {
     // Arrange: a day archived already.
     let env = TestEnv::new().await;

@@ -329,8 +329,8 @@ where
                     None => drop(permit),
                 }
             }
-            let due = !next.is_empty()
-                && (held >= max_batch || stopping || deadline.is_some_and(|d| d <= Instant::now()));
+            let due =
+                !next.is_empty() && (held >= max_batch || stopping || deadline.is_some_and(|d| d <= Instant::now()));
             if due && let Ok(permit) = slots.clone().try_acquire_owned() {
                 deadline = None;
                 held = 0;
@@ -629,8 +629,11 @@ async fn dead_letter_alone<H>(
     }
 }
 
-/// After a batch failed permanently: each message alone, so only the poison ones are
-/// dead-lettered. Individual settlements cover nothing else, so they need no turn.
+/// After a batch failed permanently: each delivery alone, so only the poison ones are
+/// dead-lettered. Individual settlements cover nothing else, so they need no turn. A batch
+/// message that fails so has its messages handled one by one, so its good ones take effect;
+/// it is settled once, so it is dead-lettered whole when one of them is poison (the others,
+/// handled already, are harmless to replay: handlers are idempotent).
 async fn one_by_one<T, H, Fut>(deliveries: &[Delivery], shared: &Shared<H>)
 where
     T: Message,
@@ -638,21 +641,56 @@ where
     Fut: Future<Output = Result<(), HandlerError>>,
 {
     for delivery in deliveries {
-        let Ok(single) = decode::<T>(delivery) else {
+        let Ok(received) = decode::<T>(delivery) else {
             settle(delivery, shared, Settle::Reject).await;
             continue;
         };
-        let message_id = single.envelopes.first().map(|e| e.message_id).unwrap_or_default();
-        let outcome = AssertUnwindSafe((shared.handler)(vec![single])).catch_unwind().await;
-        let how = match outcome {
-            Ok(Ok(())) => Settle::Ack,
-            Ok(Err(HandlerError::Transient(_))) => Settle::Requeue,
-            _ => {
-                warn!(%message_id, "message cannot be handled; dead-lettering it");
-                Settle::Reject
+        let (info, envelopes) = (received.info, received.envelopes);
+        let parts = if envelopes.len() == 1 {
+            vec![envelopes]
+        } else {
+            // Whole first (one write), then, if that fails for good, each message alone.
+            match alone(shared, envelopes.clone(), &info).await {
+                Settle::Reject => envelopes.into_iter().map(|e| vec![e]).collect(),
+                how => {
+                    settle(delivery, shared, how).await;
+                    continue;
+                }
             }
         };
+        let mut how = Settle::Ack;
+        for part in parts {
+            match alone(shared, part, &info).await {
+                Settle::Ack => {}
+                Settle::Requeue if matches!(how, Settle::Ack) => how = Settle::Requeue,
+                Settle::Requeue => {}
+                Settle::Reject => how = Settle::Reject,
+            }
+        }
         settle(delivery, shared, how).await;
+    }
+}
+
+/// Handles `envelopes` of one delivery as a batch of their own: how the delivery would be
+/// settled for them.
+async fn alone<T, H, Fut>(shared: &Shared<H>, envelopes: Vec<Envelope<T>>, info: &DeliveryInfo) -> Settle
+where
+    T: Message,
+    H: Fn(Vec<Received<T>>) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    let message_id = envelopes.first().map(|e| e.message_id).unwrap_or_default();
+    let received = Received {
+        envelopes,
+        info: info.clone(),
+    };
+    match AssertUnwindSafe((shared.handler)(vec![received])).catch_unwind().await {
+        Ok(Ok(())) => Settle::Ack,
+        Ok(Err(HandlerError::Transient(_))) => Settle::Requeue,
+        _ => {
+            warn!(%message_id, "message cannot be handled; dead-lettering it");
+            Settle::Reject
+        }
     }
 }
 

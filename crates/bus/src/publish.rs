@@ -120,8 +120,14 @@ impl Publisher {
     /// Publishes one message and waits for the broker's confirm.
     pub async fn publish<T: Message>(&self, envelope: &Envelope<T>) -> Result<(), PublishError> {
         let (body, properties) = encode(envelope, None)?;
-        self.publish_raw_counted((T::KIND, 1), T::EXCHANGE, &envelope.payload.routing_key(), &body, properties)
-            .await
+        self.publish_raw_counted(
+            (T::KIND, 1),
+            T::EXCHANGE,
+            &envelope.payload.routing_key(),
+            &body,
+            properties,
+        )
+        .await
     }
 
     /// Publishes `envelopes` (1 to [`BATCH_LIMIT`], one routing key) as one batch message (see
@@ -144,10 +150,7 @@ impl Publisher {
         let mut body = Vec::with_capacity(1024 * envelopes.len());
         serde_json::to_writer(&mut body, envelopes)?;
         let mut headers = FieldTable::default();
-        headers.insert(
-            BATCH_SIZE_HEADER.into(),
-            AMQPValue::LongUInt(envelopes.len() as u32),
-        );
+        headers.insert(BATCH_SIZE_HEADER.into(), AMQPValue::LongUInt(envelopes.len() as u32));
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_delivery_mode(2)
@@ -156,15 +159,22 @@ impl Publisher {
             .with_type(T::KIND.into())
             .with_timestamp(first.occurred_at.timestamp().max(0) as u64)
             .with_headers(headers);
-        self.publish_raw_counted((T::KIND, envelopes.len() as u64), T::EXCHANGE, &routing_key, &body, properties)
-            .await
+        self.publish_raw_counted(
+            (T::KIND, envelopes.len() as u64),
+            T::EXCHANGE,
+            &routing_key,
+            &body,
+            properties,
+        )
+        .await
     }
 
     /// Answers a request: publishes `envelope` straight to the requester's reply queue
     /// (through the default exchange), confirmed like any other publication.
     pub async fn reply<T: Message>(&self, reply_to: &str, envelope: &Envelope<T>) -> Result<(), PublishError> {
         let (body, properties) = encode(envelope, None)?;
-        self.publish_raw_counted((T::KIND, 1), "", reply_to, &body, properties).await
+        self.publish_raw_counted((T::KIND, 1), "", reply_to, &body, properties)
+            .await
     }
 
     /// Answers a consumed message: to its reply queue when it names one, else published as
@@ -183,8 +193,14 @@ impl Publisher {
         reply_to: &str,
     ) -> Result<(), PublishError> {
         let (body, properties) = encode(envelope, Some(reply_to))?;
-        self.publish_raw_counted((T::KIND, 1), T::EXCHANGE, &envelope.payload.routing_key(), &body, properties)
-            .await
+        self.publish_raw_counted(
+            (T::KIND, 1),
+            T::EXCHANGE,
+            &envelope.payload.routing_key(),
+            &body,
+            properties,
+        )
+        .await
     }
 
     /// Publishes raw bytes with the given properties (`mandatory`, confirmed), for messages
