@@ -151,7 +151,7 @@ pub async fn run_with_listeners(
     let (pool, broker) = (state.pool.clone(), state.broker.clone());
     let readiness = Readiness::new()
         .postgres(pool.clone())
-        .clickhouse(state.clickhouse.clone())
+        .clickhouse(clickhouse::Client::clone(&state.clickhouse))
         .amqp(broker.clone());
     let describe = [telemetry::describe, bus::telemetry::describe];
     let mut service = Service::start(state.config.edge.ops_addr, readiness, &describe, &shutdown)

@@ -27,8 +27,9 @@ pub struct AppState {
     /// PostgreSQL for the heavy public and history reads: the read replica when one is
     /// configured, else the same pool as `pool`.
     pub read_pool: sqlx::PgPool,
-    /// ClickHouse (fresh check results).
-    pub clickhouse: clickhouse::Client,
+    /// ClickHouse (fresh check results). Behind an `Arc`: the client's clone copies its
+    /// URL, options and headers, and the state is cloned several times per request.
+    pub clickhouse: Arc<clickhouse::Client>,
     /// The supervised AMQP connection.
     pub broker: Broker,
     /// Confirming publisher (jobs, incident events, Test now requests).
@@ -70,7 +71,7 @@ impl AppState {
             .context("PINGTOWER_DATABASE_READ_URL")?,
             None => pool.clone(),
         };
-        let clickhouse = common::db::clickhouse_client(&config.clickhouse);
+        let clickhouse = Arc::new(common::db::clickhouse_client(&config.clickhouse));
         let broker = Broker::new(
             config.amqp.amqp_url.clone(),
             "backend",

@@ -35,8 +35,12 @@ const LEDGER_PRUNE_EVERY: Duration = Duration::from_secs(300);
 /// Starts the incident engine on `results.incidents`; the task ends after `shutdown`.
 pub fn spawn(state: AppState, settings: EngineSettings, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let engine =
-            Engine::new(state.pool.clone(), state.clickhouse.clone(), settings).with_clock(state.config.api.clock);
+        let engine = Engine::new(
+            state.pool.clone(),
+            clickhouse::Client::clone(&state.clickhouse),
+            settings,
+        )
+        .with_clock(state.config.api.clock);
         if let Err(error) = run(engine, state.broker.clone(), state.publisher.clone(), shutdown).await {
             tracing::error!(error = %format!("{error:#}"), "the incident engine stopped");
         }

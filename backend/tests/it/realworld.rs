@@ -563,7 +563,11 @@ async fn with_a_quorum_of_one_region_the_single_refused_region_opens_the_inciden
         quorum: Quorum::AtLeast(1),
         ..EngineSettings::default()
     };
-    let engine = Engine::new(state.pool.clone(), state.clickhouse.clone(), settings);
+    let engine = Engine::new(
+        state.pool.clone(),
+        clickhouse::Client::clone(&state.clickhouse),
+        settings,
+    );
     let engine = tokio::spawn(backend::incidents::run(
         engine,
         state.broker.clone(),
