@@ -19,13 +19,18 @@
 //! per result as every other publisher of results sends them, `BENCH_CONNECTIONS` in flight:
 //! what the broker's share of a ping would cost without the endpoint's batch messages.
 //!
+//! Beside each phase, what the disk gave meanwhile: the p99 and the longest wait of a 4 KiB
+//! `fdatasync` every 10 ms (in `BENCH_DISK_PROBE_DIR`, by default the temporary directory),
+//! since every ping waits on two such durable writes (PostgreSQL's commit and the broker's).
+//!
 //! CPU per ping is read from `/proc`: the server process, RabbitMQ (`beam.smp`), PostgreSQL
 //! (every `postgres` process) and this load generator, plus how busy the whole machine was.
 //! The broker and PostgreSQL are shared servers: other work on them is counted too.
 //!
-//! Every 200 means the ping was stored and its result confirmed by the broker; after each phase
-//! the benchmark reads `results.store` (which nothing else consumes here) and checks that it
-//! holds exactly one distinct result per answered ping. `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is
+//! Every 200 means the ping was stored and its result confirmed by the broker; the benchmark
+//! reads `results.store` (and, without the engine, `results.incidents`) while it runs, as the
+//! archiver and the engine would, and checks that `results.store` gave exactly one distinct
+//! result per answered ping. `BENCH_HEARTBEATS` heartbeats (default 5,000) share the load, so none is
 //! pinged faster than the default 120 per minute. `BENCH_PG_POOL` sizes the backend's
 //! PostgreSQL pool (default 10, the backend's default).
 //!
@@ -224,6 +229,61 @@ struct Row {
     usage: Usage,
     confirmed: u64,
     answered: u64,
+    disk: Disk,
+}
+
+/// What the disk gave meanwhile: a probe writes 4 KiB and `fdatasync`s it every 10 ms in the
+/// data directory's file system, as PostgreSQL's and the broker's commits do.
+#[derive(Clone, Copy, Default)]
+struct Disk {
+    p99: f64,
+    max: f64,
+}
+
+/// The disk probe, running until dropped.
+struct DiskProbe {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<f64>>>,
+}
+
+impl DiskProbe {
+    fn start() -> Self {
+        use std::io::Write;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let dir =
+                std::env::var("BENCH_DISK_PROBE_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+            let path = std::path::Path::new(&dir).join(format!("bench-pings-probe-{}", std::process::id()));
+            let Ok(mut file) = std::fs::File::create(&path) else {
+                return Vec::new();
+            };
+            let mut waits = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let _ = file.write_all(&[0u8; 4096]);
+                let at = Instant::now();
+                let _ = file.sync_data();
+                waits.push(at.elapsed().as_secs_f64() * 1000.0);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = std::fs::remove_file(&path);
+            waits
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> Disk {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut waits = self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        waits.sort_by(f64::total_cmp);
+        Disk {
+            p99: pct(&waits, 0.99),
+            max: waits.last().copied().unwrap_or(f64::NAN),
+        }
+    }
 }
 
 async fn one(client: &reqwest::Client, url: &str) -> bool {
@@ -311,43 +371,74 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
     seen
 }
 
-/// Reads `results.store` (which nothing else consumes) until it gave `expected` distinct
-/// results in all, or a minute passed; how many distinct results it gave. Results come one
-/// per message or several per batch message, so they are counted, not the queue's messages.
-/// Run between phases, so the reading is not in a phase's CPU figures.
-async fn confirmed(broker: &TestBroker, seen: &Arc<std::sync::Mutex<HashSet<Uuid>>>, expected: u64) -> u64 {
-    let stop = CancellationToken::new();
-    let bus = broker.broker("bench-reader", stop.clone());
-    let options =
-        bus::ConsumerOptions::new(common::messages::RESULTS_STORE_QUEUE).batches(1000, Duration::from_millis(20));
-    let reader = {
-        let (seen, stop) = (seen.clone(), stop.clone());
-        tokio::spawn(async move {
-            bus::consume_batches(
-                &bus,
-                options,
-                stop,
-                move |batch: Vec<common::messages::Envelope<common::messages::CheckResult>>| {
-                    let seen = seen.clone();
-                    async move {
-                        seen.lock()
-                            .expect("the set")
-                            .extend(batch.iter().map(|e| e.payload.result_id));
-                        Ok(())
-                    }
-                },
-            )
-            .await
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let count = || seen.lock().expect("the set").len() as u64;
-    while count() < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+/// Stand-ins for the results' consumers, as in production: a reader of `results.store` (the
+/// archiver's queue) that keeps the distinct result ids it saw, and, when the server runs
+/// without its incident engine, a reader of `results.incidents` too (an engine elsewhere).
+/// They read while the phases run (a queue nobody reads grows without bound in the broker,
+/// which is not what a running suite does), so their CPU is in the client's and the broker's
+/// figures.
+struct Readers {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), bus::AmqpError>>>,
+    stored: Arc<std::sync::Mutex<HashSet<Uuid>>>,
+}
+
+impl Readers {
+    fn start(broker: &TestBroker, engine: bool) -> Self {
+        let stop = CancellationToken::new();
+        let stored = Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let mut queues = vec![(common::messages::RESULTS_STORE_QUEUE, Some(stored.clone()))];
+        if !engine {
+            queues.push((common::messages::RESULTS_INCIDENTS_QUEUE, None));
+        }
+        let tasks = queues
+            .into_iter()
+            .map(|(queue, keep)| {
+                let bus = broker.broker("bench-reader", stop.clone());
+                let stop = stop.clone();
+                let options = bus::ConsumerOptions::new(queue).batches(1000, Duration::from_millis(20));
+                tokio::spawn(async move {
+                    bus::consume_batches(
+                        &bus,
+                        options,
+                        stop,
+                        move |batch: Vec<common::messages::Envelope<common::messages::CheckResult>>| {
+                            let keep = keep.clone();
+                            async move {
+                                if let Some(keep) = keep {
+                                    keep.lock()
+                                        .expect("the set")
+                                        .extend(batch.iter().map(|e| e.payload.result_id));
+                                }
+                                Ok(())
+                            }
+                        },
+                    )
+                    .await
+                })
+            })
+            .collect();
+        Self { stop, tasks, stored }
     }
-    stop.cancel();
-    let _ = reader.await;
-    count()
+
+    /// Waits (up to a minute) until `results.store` gave `expected` distinct results in all;
+    /// how many it gave. Results come one per message or several per batch message, so they
+    /// are counted, not the queue's messages.
+    async fn confirmed(&self, expected: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let count = || self.stored.lock().expect("the set").len() as u64;
+        while count() < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        count()
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 /// The server process, stopped (its standard input closed) and reaped on drop.
@@ -422,6 +513,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         TestClickHouse::new().await,
     );
     let tokens = Arc::new(heartbeats(&pg.pool, tokens_n).await);
+    let readers = Readers::start(&broker, engine);
     let (server, addr) = spawn_server(&pg, &broker, &ch, engine);
     let pid = server.0.id();
     let base = format!("http://{addr}/ping/");
@@ -444,15 +536,16 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         next: Arc::new(AtomicU64::new(50)),
     };
     let mut answered = 50;
-    let results = Arc::new(std::sync::Mutex::new(HashSet::new()));
 
     // 1. Capacity: closed loop.
     let cpu = Cpu::now(pid);
+    let probe = DiskProbe::start();
     let end = Instant::now() + Duration::from_secs(seconds);
     let seen = load(&aim, concurrency, u64::MAX, end, None).await;
     let usage = cpu.since(&Cpu::now(pid), seen.ok);
+    let disk = probe.finish();
     answered += seen.ok;
-    let stored = confirmed(&broker, &results, answered).await;
+    let stored = readers.confirmed(answered).await;
     rows.push(Row {
         engine: engine_name.clone(),
         phase: format!("capacity, {concurrency} clients"),
@@ -465,6 +558,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         usage,
         confirmed: stored,
         answered,
+        disk,
     });
 
     // Let the rate limit's buckets refill (each heartbeat was pinged a few times above).
@@ -472,12 +566,14 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
 
     // 2. The goal's rate: open loop, each ping timed from when it was due.
     let cpu = Cpu::now(pid);
+    let probe = DiskProbe::start();
     let every = Duration::from_secs_f64(1.0 / rate as f64);
     let far = Instant::now() + Duration::from_secs(3600);
     let seen = load(&aim, connections, rate * seconds, far, Some(every)).await;
     let usage = cpu.since(&Cpu::now(pid), seen.ok);
+    let disk = probe.finish();
     answered += seen.ok;
-    let stored = confirmed(&broker, &results, answered).await;
+    let stored = readers.confirmed(answered).await;
     rows.push(Row {
         engine: engine_name,
         phase: format!("{rate}/s due, open loop"),
@@ -490,8 +586,10 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         usage,
         confirmed: stored,
         answered,
+        disk,
     });
     drop(server);
+    readers.stop().await;
     drop_database(&pg).await;
 }
 
@@ -513,13 +611,16 @@ async fn drop_database(pg: &TestPg) {
 }
 
 /// The broker alone: the pings' results published by this process, one message each, to the
-/// results exchange and its two quorum queues (those the server's results go to), `inflight`
-/// at once; results/s, and CPU µs per result of this process and of the broker.
+/// results exchange and its two quorum queues (those the server's results go to, read as
+/// they are), `inflight` at once; results/s, and CPU µs per result of this process (readers
+/// included) and of the broker.
 async fn broker_alone(seconds: u64, inflight: usize) -> (f64, f64, f64) {
     let broker = TestBroker::new().await;
     let stop = CancellationToken::new();
     let bus = broker.broker("bench-publisher", stop.clone());
     let publisher = bus::Publisher::new(bus.clone(), Duration::from_secs(10));
+    // Read as the server's results are (both queues), so the broker's work is the same.
+    let readers = Readers::start(&broker, false);
     let sample = {
         let mut r = common::samples::check_result();
         r.check_kind = common::messages::CheckKind::Heartbeat;
@@ -554,6 +655,7 @@ async fn broker_alone(seconds: u64, inflight: usize) -> (f64, f64, f64) {
     }
     let n = published.load(Ordering::Relaxed);
     let usage = cpu.since(&Cpu::now(std::process::id()), n);
+    readers.stop().await;
     stop.cancel();
     (n as f64 / started.elapsed().as_secs_f64(), usage.client, usage.broker)
 }
@@ -576,7 +678,7 @@ async fn bench() {
 
     println!();
     println!(
-        "{:<7} {:<24} {:>8} {:>7} {:>7} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} | {:>17}",
+        "{:<7} {:<24} {:>8} {:>7} {:>7} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} | {:>17} | {:>15}",
         "engine",
         "phase",
         "pings/s",
@@ -590,7 +692,8 @@ async fn bench() {
         "client",
         "other",
         "busy",
-        "confirmed/answered"
+        "confirmed/answered",
+        "fsync p99/max ms"
     );
     println!(
         "{:<7} {:<24} {:>42} | {:^41} |",
@@ -598,7 +701,7 @@ async fn bench() {
     );
     for r in &rows {
         println!(
-            "{:<7} {:<24} {:>8.0} {:>7.1} {:>7.1} {:>8.1} {:>7} | {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>4.0}% | {:>8}/{:<8}",
+            "{:<7} {:<24} {:>8.0} {:>7.1} {:>7.1} {:>8.1} {:>7} | {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>4.0}% | {:>8}/{:<8} | {:>6.1}/{:<6.1}",
             r.engine,
             r.phase,
             r.rate,
@@ -614,11 +717,13 @@ async fn bench() {
             r.usage.busy * 100.0,
             r.confirmed,
             r.answered,
+            r.disk.p99,
+            r.disk.max,
         );
         let _ = r.ok;
     }
     println!(
-        "the broker alone, one message per result (results exchange, two quorum queues, {inflight} in flight): {published:.0} results/s published and confirmed; CPU µs per result: publisher {publisher_cpu:.0}, broker {broker_cpu:.0}"
+        "the broker alone, one message per result (results exchange, two quorum queues read meanwhile, {inflight} in flight): {published:.0} results/s published and confirmed; CPU µs per result: publisher {publisher_cpu:.0}, broker {broker_cpu:.0}"
     );
     for r in rows.iter().filter(|r| r.phase.contains("open loop")) {
         let met =

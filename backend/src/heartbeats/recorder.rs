@@ -5,10 +5,10 @@
 //! are found (by target id, or by ping token: a token is resolved here, in the transaction
 //! that stores its ping, so a rotated token is refused at once and a ping costs no lookup
 //! query of its own) and locked in id order, each ping moves its heartbeat's schedule
-//! ([`Beat::ping`]) in arrival order, and the rows and the ping log are written back. Only
-//! after the commit are the batch's results published (together: as batch messages of up to
-//! [`BATCH_LIMIT`] results, pipelined on the writer's own broker channel, their confirms
-//! awaited together), and only then are the handlers
+//! ([`Beat::ping`]) in arrival order, and the rows and the ping log are written back. While the
+//! transaction commits, the batch's results are published (together: as batch messages of up
+//! to [`BATCH_LIMIT`] results, pipelined on the writer's own broker channel, their confirms
+//! awaited together), and only once both are done are the handlers
 //! answered; so a ping answered 200 is stored and its result confirmed, and the deadline watch
 //! never reports a silence that a stored ping broke.
 
@@ -191,8 +191,8 @@ struct Logged {
 }
 
 async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
-    let outcomes = match apply(pool, &batch).await {
-        Ok(outcomes) => outcomes,
+    let (tx, outcomes) = match apply(pool, &batch).await {
+        Ok(applied) => applied,
         Err(error) => {
             tracing::warn!(%error, pings = batch.len(), "pings not stored");
             let error = Arc::new(error);
@@ -202,11 +202,14 @@ async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
             return;
         }
     };
-    // The batch's results are published together, as batch messages of up to BATCH_LIMIT
-    // results each (the broker stores and confirms each once: most of a small message's cost
-    // on quorum queues), pipelined on this writer's channel with their confirms awaited
-    // together; then every ping is answered. In a task of its own, so that the writer stores
-    // the next batch meanwhile.
+    // The batch's results are published while the transaction commits: the two durable
+    // writes (PostgreSQL's and the broker's) wait on their disks at once, not one after the
+    // other. They go out as batch messages of up to BATCH_LIMIT results each (the broker
+    // stores and confirms each once: most of a small message's cost on quorum queues),
+    // pipelined on this writer's channel with their confirms awaited together. A ping is
+    // answered once both are done: 200 only when it is stored and its result confirmed. In a
+    // task of its own, so that the writer stores the next batch as soon as this one committed.
+    let (committed_tx, committed) = oneshot::channel::<Result<(), Arc<sqlx::Error>>>();
     let publisher = publisher.clone();
     tokio::spawn(async move {
         let mut answers: Vec<Result<(), RecordError>> = Vec::with_capacity(outcomes.len());
@@ -237,15 +240,45 @@ async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
                 }
             }
         }
+        if let Err(error) = committed
+            .await
+            .unwrap_or_else(|_| Err(Arc::new(sqlx::Error::PoolClosed)))
+        {
+            // Nothing of the batch is stored: every ping that was to be is answered 503 and
+            // retried by its client. A result that went out meanwhile tells of a ping that did
+            // arrive; the retry's result is another.
+            tracing::warn!(%error, published = results.len(), "pings not stored: the commit failed");
+            for answer in answers
+                .iter_mut()
+                .filter(|a| !matches!(a, Err(RecordError::Unknown | RecordError::RateLimited(_))))
+            {
+                *answer = Err(RecordError::Database(error.clone()));
+            }
+        }
         for ((_, _, reply), answer) in batch.into_iter().zip(answers) {
             let _ = reply.send(answer);
         }
     });
+    // Committed durably (`synchronous_commit` as the server has it): the ping is answered 200
+    // after this, and the deadline watch reads these rows (it waits on their locks until
+    // then). Were the commit asynchronous, a crash of PostgreSQL could roll back a ping that
+    // was answered and whose result the broker holds, and the next leader would report a
+    // silence the job never had.
+    let outcome = match tx {
+        Some(tx) => tx.commit().await.map_err(Arc::new),
+        None => Ok(()),
+    };
+    let _ = committed_tx.send(outcome);
 }
 
 type Outcome = Result<Option<CheckResult>, RecordError>;
 
-async fn apply(pool: &sqlx::PgPool, batch: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+/// The batch applied in a transaction left open (`None`: nothing to write, rolled back) for
+/// the caller to commit, and each ping's outcome.
+async fn apply(
+    pool: &sqlx::PgPool,
+    batch: &[Job],
+) -> Result<(Option<sqlx::Transaction<'static, sqlx::Postgres>>, Vec<Outcome>), sqlx::Error> {
     let mut ids = Vec::new();
     let mut tokens = Vec::new();
     for (p, _, _) in batch {
@@ -361,7 +394,7 @@ async fn apply(pool: &sqlx::PgPool, batch: &[Job]) -> Result<Vec<Outcome>, sqlx:
     if log.is_empty() {
         // Only unknown tokens: nothing to write.
         tx.rollback().await?;
-        return Ok(outcomes);
+        return Ok((None, outcomes));
     }
     // The heartbeats' rows and the ping log in one statement (one round trip).
     sqlx::query!(
@@ -414,10 +447,5 @@ async fn apply(pool: &sqlx::PgPool, batch: &[Job]) -> Result<Vec<Outcome>, sqlx:
         .execute(&mut *tx)
         .await?;
     }
-    // Committed durably (`synchronous_commit` as the server has it): the ping is answered 200
-    // after this, and the deadline watch reads these rows. Were the commit asynchronous, a
-    // crash of PostgreSQL could roll back a ping that was answered and whose result the broker
-    // holds, and the next leader would report a silence the job never had.
-    tx.commit().await?;
-    Ok(outcomes)
+    Ok((Some(tx), outcomes))
 }
