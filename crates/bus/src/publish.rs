@@ -119,7 +119,16 @@ impl Publisher {
 
     /// Publishes one message and waits for the broker's confirm.
     pub async fn publish<T: Message>(&self, envelope: &Envelope<T>) -> Result<(), PublishError> {
-        let (body, properties) = encode(envelope, None)?;
+        self.publish_to_exchange(envelope, None).await
+    }
+
+    /// Publishes one message to its exchange (with a reply queue for requests).
+    async fn publish_to_exchange<T: Message>(
+        &self,
+        envelope: &Envelope<T>,
+        reply_to: Option<&str>,
+    ) -> Result<(), PublishError> {
+        let (body, properties) = encode(envelope, reply_to)?;
         self.publish_raw_counted(
             (T::KIND, 1),
             T::EXCHANGE,
@@ -151,14 +160,7 @@ impl Publisher {
         serde_json::to_writer(&mut body, envelopes)?;
         let mut headers = FieldTable::default();
         headers.insert(BATCH_SIZE_HEADER.into(), AMQPValue::LongUInt(envelopes.len() as u32));
-        let properties = BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_delivery_mode(2)
-            .with_message_id(uuid::Uuid::now_v7().to_string().into())
-            .with_correlation_id(first.correlation_id.to_string().into())
-            .with_type(T::KIND.into())
-            .with_timestamp(first.occurred_at.timestamp().max(0) as u64)
-            .with_headers(headers);
+        let properties = properties::<T>(uuid::Uuid::now_v7(), first).with_headers(headers);
         self.publish_raw_counted(
             (T::KIND, envelopes.len() as u64),
             T::EXCHANGE,
@@ -192,15 +194,7 @@ impl Publisher {
         envelope: &Envelope<T>,
         reply_to: &str,
     ) -> Result<(), PublishError> {
-        let (body, properties) = encode(envelope, Some(reply_to))?;
-        self.publish_raw_counted(
-            (T::KIND, 1),
-            T::EXCHANGE,
-            &envelope.payload.routing_key(),
-            &body,
-            properties,
-        )
-        .await
+        self.publish_to_exchange(envelope, Some(reply_to)).await
     }
 
     /// Publishes raw bytes with the given properties (`mandatory`, confirmed), for messages
@@ -359,15 +353,21 @@ fn encode<T: Message>(
     // seven times on the way to a kilobyte.
     let mut body = Vec::with_capacity(1024);
     serde_json::to_writer(&mut body, envelope)?;
-    let mut properties = BasicProperties::default()
-        .with_content_type("application/json".into())
-        .with_delivery_mode(2)
-        .with_message_id(envelope.message_id.to_string().into())
-        .with_correlation_id(envelope.correlation_id.to_string().into())
-        .with_type(T::KIND.into())
-        .with_timestamp(envelope.occurred_at.timestamp().max(0) as u64);
+    let mut properties = properties::<T>(envelope.message_id, envelope);
     if let Some(queue) = reply_to {
         properties = properties.with_reply_to(queue.into());
     }
     Ok((body, properties))
+}
+
+/// A message's properties: JSON, persistent, typed, with `message_id` and the correlation id
+/// and time of `envelope` (a batch message's first).
+fn properties<T: Message>(message_id: uuid::Uuid, envelope: &Envelope<T>) -> BasicProperties {
+    BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+        .with_message_id(message_id.to_string().into())
+        .with_correlation_id(envelope.correlation_id.to_string().into())
+        .with_type(T::KIND.into())
+        .with_timestamp(envelope.occurred_at.timestamp().max(0) as u64)
 }
