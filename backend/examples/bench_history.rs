@@ -559,7 +559,7 @@ async fn main() {
         let t = Instant::now();
         let store = backend::history::Store {
             pg: pg.pool.clone(),
-            ch: ch.client.clone(),
+            ch: std::sync::Arc::new(ch.client.clone()),
         };
         let done = backend::baselines::refresh(&pg.pool, &store, Utc::now())
             .await

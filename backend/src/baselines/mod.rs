@@ -69,7 +69,7 @@ pub fn spawn_refresher(
     tokio::spawn(async move {
         let store = crate::history::Store {
             pg: state.read_pool.clone(),
-            ch: clickhouse::Client::clone(&state.clickhouse),
+            ch: state.clickhouse.clone(),
         };
         let every = chrono::Duration::from_std(REFRESH_EVERY).unwrap_or_else(|_| chrono::Duration::hours(1));
         loop {

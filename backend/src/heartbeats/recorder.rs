@@ -213,29 +213,26 @@ async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
     let publisher = publisher.clone();
     tokio::spawn(async move {
         let mut answers: Vec<Result<(), RecordError>> = Vec::with_capacity(outcomes.len());
-        let mut results = Vec::new();
+        // The results, and which ping each is of (the same order).
+        let (mut results, mut of) = (Vec::new(), Vec::new());
         for (k, outcome) in outcomes.into_iter().enumerate() {
             match outcome {
                 Ok(Some(r)) => {
                     let id = r.result_id;
-                    results.push((k, Envelope::new(r).with_message_id(id)));
+                    results.push(Envelope::new(r).with_message_id(id));
+                    of.push(k);
                     answers.push(Ok(()));
                 }
                 Ok(None) => answers.push(Ok(())),
                 Err(e) => answers.push(Err(e)),
             }
         }
-        let chunks: Vec<&[(usize, Envelope<CheckResult>)]> = results.chunks(BATCH_LIMIT).collect();
-        let published = futures::future::join_all(chunks.iter().map(|chunk| {
-            let envelopes: Vec<Envelope<CheckResult>> = chunk.iter().map(|(_, e)| e.clone()).collect();
-            let publisher = &publisher;
-            async move { publisher.publish_batch(&envelopes).await }
-        }))
-        .await;
-        for (chunk, outcome) in chunks.iter().zip(published) {
+        let published =
+            futures::future::join_all(results.chunks(BATCH_LIMIT).map(|chunk| publisher.publish_batch(chunk))).await;
+        for (pings, outcome) in of.chunks(BATCH_LIMIT).zip(published) {
             if let Err(error) = outcome {
-                tracing::warn!(%error, results = chunk.len(), "stored heartbeat pings' results were not published");
-                for (k, _) in chunk.iter() {
+                tracing::warn!(%error, results = pings.len(), "stored heartbeat pings' results were not published");
+                for k in pings {
                     answers[*k] = Err(RecordError::Unpublished);
                 }
             }

@@ -227,8 +227,8 @@ impl From<ReadError> for crate::ApiError {
 pub struct Store {
     /// PostgreSQL.
     pub pg: PgPool,
-    /// ClickHouse.
-    pub ch: clickhouse::Client,
+    /// ClickHouse (shared: the client's clone copies its URL, options and headers).
+    pub ch: std::sync::Arc<clickhouse::Client>,
 }
 
 fn finite(v: f64) -> Option<f64> {

@@ -36,7 +36,7 @@ pub fn router() -> axum::Router<AppState> {
 pub fn store(state: &AppState) -> Store {
     Store {
         pg: state.read_pool.clone(),
-        ch: clickhouse::Client::clone(&state.clickhouse),
+        ch: state.clickhouse.clone(),
     }
 }
 

@@ -44,7 +44,7 @@ async fn history(h: &Harness, target: Uuid, end: DateTime<Utc>, days: i64, day: 
 async fn refresh(h: &Harness) -> backend::baselines::store::Refreshed {
     let store = Store {
         pg: h.pg.pool.clone(),
-        ch: h.ch.client.clone(),
+        ch: std::sync::Arc::new(h.ch.client.clone()),
     };
     backend::baselines::refresh(&h.pg.pool, &store, Utc::now())
         .await
@@ -309,7 +309,7 @@ async fn the_baseline_api_shows_the_band_and_takes_bounded_settings() {
     crate::helpers::insert_check_rows(&app.ch.client, &rows).await;
     let store = Store {
         pg: app.pg.pool.clone(),
-        ch: app.ch.client.clone(),
+        ch: std::sync::Arc::new(app.ch.client.clone()),
     };
     backend::baselines::refresh(&app.pg.pool, &store, Utc::now())
         .await

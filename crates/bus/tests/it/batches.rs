@@ -56,6 +56,31 @@ async fn depth(broker: &TestBroker, queue: &str) -> u32 {
     declared.message_count()
 }
 
+/// A batch consumer of `results.store` (batches of `max_batch`, handled `wait` after their
+/// first message at the latest) that keeps the result ids of every batch it is handed.
+type Batches = Arc<Mutex<Vec<Vec<Uuid>>>>;
+fn read_batches(
+    broker: &TestBroker,
+    stop: &CancellationToken,
+    max_batch: usize,
+    wait: Duration,
+) -> (Batches, tokio::task::JoinHandle<Result<(), bus::AmqpError>>) {
+    let batches: Batches = Arc::default();
+    let (bus, kept, stop) = (broker.broker("batches", stop.clone()), batches.clone(), stop.clone());
+    let task = tokio::spawn(async move {
+        let options = ConsumerOptions::new(RESULTS_STORE_QUEUE).batches(max_batch, wait);
+        consume_batches(&bus, options, stop, move |batch: Vec<Envelope<CheckResult>>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(ids(&batch));
+                Ok(())
+            }
+        })
+        .await
+    });
+    (batches, task)
+}
+
 /// Waits until `f` holds, or panics naming `what` after [`WAIT`].
 async fn until(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -89,22 +114,8 @@ async fn a_batch_message_reaches_every_queue_in_order_and_batches_count_its_mess
     // Act: a batch consumer of 20 results (at most a second's wait) on one queue, and a
     // one-at-a-time consumer on the other.
     let max_batch = 20;
-    let batches: Arc<Mutex<Vec<Vec<Uuid>>>> = Arc::default();
+    let (batches, batching) = read_batches(&broker, &stop, max_batch, Duration::from_secs(1));
     let one_by_one: Arc<Mutex<Vec<Uuid>>> = Arc::default();
-    let batching = {
-        let (bus, batches, stop) = (broker.broker("batches", stop.clone()), batches.clone(), stop.clone());
-        tokio::spawn(async move {
-            let options = ConsumerOptions::new(RESULTS_STORE_QUEUE).batches(max_batch, Duration::from_secs(1));
-            consume_batches(&bus, options, stop, move |batch: Vec<Envelope<CheckResult>>| {
-                let batches = batches.clone();
-                async move {
-                    batches.lock().unwrap().push(ids(&batch));
-                    Ok(())
-                }
-            })
-            .await
-        })
-    };
     let single = {
         let (bus, seen, stop) = (broker.broker("singles", stop.clone()), one_by_one.clone(), stop.clone());
         tokio::spawn(async move {
@@ -175,21 +186,7 @@ async fn malformed_batch_messages_are_dead_lettered_and_the_good_ones_consumed()
     publisher.publish_batch(&good).await.expect("confirmed");
 
     // Act
-    let seen: Arc<Mutex<Vec<Uuid>>> = Arc::default();
-    let consumer = {
-        let (bus, seen, stop) = (broker.broker("batches", stop.clone()), seen.clone(), stop.clone());
-        tokio::spawn(async move {
-            let options = ConsumerOptions::new(RESULTS_STORE_QUEUE).batches(100, Duration::from_millis(200));
-            consume_batches(&bus, options, stop, move |batch: Vec<Envelope<CheckResult>>| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock().unwrap().extend(ids(&batch));
-                    Ok(())
-                }
-            })
-            .await
-        })
-    };
+    let (seen, consumer) = read_batches(&broker, &stop, 100, Duration::from_millis(200));
 
     // Assert: the three poison bodies are in the DLQ as published; the good batch is handled.
     let mut dead = Vec::new();
@@ -205,8 +202,11 @@ async fn malformed_batch_messages_are_dead_lettered_and_the_good_ones_consumed()
     let mut expected: Vec<Vec<u8>> = poison.iter().map(|b| b.to_vec()).collect();
     expected.sort();
     assert_eq!(dead, expected, "exactly the malformed batch messages are dead-lettered");
-    until("the good batch is handled", || seen.lock().unwrap().len() >= good.len()).await;
-    assert_eq!(*seen.lock().unwrap(), ids(&good));
+    until("the good batch is handled", || {
+        seen.lock().unwrap().concat().len() >= good.len()
+    })
+    .await;
+    assert_eq!(seen.lock().unwrap().concat(), ids(&good));
     stop.cancel();
     consumer.await.unwrap().unwrap();
 }
