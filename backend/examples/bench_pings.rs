@@ -14,6 +14,10 @@
 //!    sent over up to `BENCH_CONNECTIONS` keep-alive connections (default 256), each timed from
 //!    when it was due (so a slow server cannot hide its queue).
 //!
+//! The load generator speaks HTTP/1.1 through hyper's client connections, one per client task,
+//! made before a phase's clock starts and kept between phases (it shares the two cores with
+//! the server, so what it spends is the server's loss).
+//!
 //! Then, once, **the broker alone** (the peer): the same `CheckResult`s published by this
 //! process through the same confirming publisher to the same exchange and queues, one message
 //! per result as every other publisher of results sends them, `BENCH_CONNECTIONS` in flight:
@@ -115,7 +119,10 @@ async fn heartbeats(pool: &sqlx::PgPool, n: usize) -> Vec<String> {
     .execute(pool)
     .await
     .expect("targets");
-    sqlx::query("insert into heartbeats (target_id, owner_id, token) select id, $1, token from unnest($2::uuid[], $3::text[]) as u(id, token)")
+    sqlx::query(
+        "with h as (insert into heartbeats (target_id, owner_id, token) select id, $1, token from unnest($2::uuid[], $3::text[]) as u(id, token) returning target_id) \
+         insert into heartbeat_deadlines (target_id) select target_id from h",
+    )
         .bind(owner)
         .bind(&ids)
         .bind(&tokens)
@@ -286,14 +293,64 @@ impl DiskProbe {
     }
 }
 
-async fn one(client: &reqwest::Client, url: &str) -> bool {
-    match client.get(url).send().await {
-        Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-        Err(_) => false,
+/// One keep-alive HTTP/1.1 connection of the load generator, through hyper's own client
+/// connection (no pool, no URL parsing per request: the generator shares the server's two
+/// cores, so what it spends is taken from the server).
+struct Conn {
+    addr: std::net::SocketAddr,
+    send: Option<hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>>,
+}
+
+impl Conn {
+    fn new(addr: std::net::SocketAddr) -> Self {
+        Self { addr, send: None }
+    }
+
+    /// Connects, unless connected: whether it is.
+    async fn connect(&mut self) -> bool {
+        if self.send.as_ref().is_some_and(|s| !s.is_closed()) {
+            return true;
+        }
+        let Ok(stream) = tokio::net::TcpStream::connect(self.addr).await else {
+            return false;
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok((send, conn)) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await else {
+            return false;
+        };
+        tokio::spawn(conn);
+        self.send = Some(send);
+        true
+    }
+
+    /// GETs `path`: whether the answer was a 200 with its body read. A failed connection is
+    /// made again with the next request.
+    async fn get(&mut self, path: &str) -> bool {
+        use http_body_util::BodyExt;
+        if !self.connect().await {
+            return false;
+        }
+        let Some(send) = self.send.as_mut() else {
+            return false;
+        };
+        if send.ready().await.is_err() {
+            self.send = None;
+            return false;
+        }
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, "bench")
+            .body(http_body_util::Empty::new())
+            .expect("a request");
+        match send.send_request(request).await {
+            Ok(r) => r.status() == 200 && r.into_body().collect().await.is_ok(),
+            Err(_) => {
+                self.send = None;
+                false
+            }
+        }
     }
 }
 
-/// What the clients of one phase saw.
 struct Seen {
     ok: u64,
     failed: u64,
@@ -303,7 +360,9 @@ struct Seen {
 
 /// Where the pings go: the client, the URL base, the tokens and the next token's index.
 struct Aim {
-    client: reqwest::Client,
+    addr: std::net::SocketAddr,
+    /// Connections kept between phases.
+    conns: std::sync::Mutex<Vec<Conn>>,
     base: String,
     tokens: Arc<Vec<String>>,
     next: Arc<AtomicU64>,
@@ -312,17 +371,24 @@ struct Aim {
 /// `tasks` connections, each taking the next ping (`due` tells when it is due, `None`: at
 /// once) until `total` were sent or `end` passed; each ping timed from when it was due.
 async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Duration>) -> Seen {
+    // The connections are made before the clock starts, one after another (hundreds of
+    // connects at once overflow the listener's backlog, and a dropped SYN is retried after a
+    // second: the client's delay, not the server's).
+    let mut conns: Vec<Conn> = {
+        let mut kept = aim.conns.lock().expect("the connections");
+        let n = kept.len();
+        kept.drain(n.saturating_sub(tasks)..).collect()
+    };
+    conns.resize_with(tasks, || Conn::new(aim.addr));
+    for conn in &mut conns {
+        conn.connect().await;
+    }
     let started = Instant::now();
     let taken = Arc::new(AtomicU64::new(0));
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            let (client, tokens, next, taken, base) = (
-                aim.client.clone(),
-                aim.tokens.clone(),
-                aim.next.clone(),
-                taken.clone(),
-                aim.base.clone(),
-            );
+    let handles: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let (tokens, next, taken, base) = (aim.tokens.clone(), aim.next.clone(), taken.clone(), aim.base.clone());
             tokio::spawn(async move {
                 let (mut ok, mut failed, mut latencies) = (0u64, 0u64, Vec::new());
                 let mut url = String::with_capacity(base.len() + 36);
@@ -343,14 +409,14 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
                     url.clear();
                     url.push_str(&base);
                     url.push_str(&tokens[k % tokens.len()]);
-                    if one(&client, &url).await {
+                    if conn.get(&url).await {
                         ok += 1;
                     } else {
                         failed += 1;
                     }
                     latencies.push(at.elapsed().as_secs_f64() * 1000.0);
                 }
-                (ok, failed, latencies)
+                (ok, failed, latencies, conn)
             })
         })
         .collect();
@@ -361,7 +427,8 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
         elapsed: Duration::ZERO,
     };
     for h in handles {
-        let (ok, failed, l) = h.await.expect("a client task");
+        let (ok, failed, l, conn) = h.await.expect("a client task");
+        aim.conns.lock().expect("the connections").push(conn);
         seen.ok += ok;
         seen.failed += failed;
         seen.latencies.extend(l);
@@ -516,21 +583,17 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     let readers = Readers::start(&broker, engine);
     let (server, addr) = spawn_server(&pg, &broker, &ch, engine);
     let pid = server.0.id();
-    let base = format!("http://{addr}/ping/");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections.max(concurrency))
-        .build()
-        .unwrap();
+    let addr: std::net::SocketAddr = addr.parse().expect("the server's address");
+    let base = "/ping/".to_owned();
     // Warm up: the broker connection, the pools.
+    let mut conn = Conn::new(addr);
     for t in tokens.iter().take(50) {
-        assert!(
-            one(&client, &format!("{base}{t}")).await,
-            "a warm-up ping is answered 200"
-        );
+        assert!(conn.get(&format!("{base}{t}")).await, "a warm-up ping is answered 200");
     }
     let engine_name = if engine { "on" } else { "off" }.to_owned();
     let aim = Aim {
-        client,
+        addr,
+        conns: std::sync::Mutex::new(vec![conn]),
         base,
         tokens,
         next: Arc::new(AtomicU64::new(50)),

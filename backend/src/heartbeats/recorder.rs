@@ -5,11 +5,11 @@
 //! are found (by target id, or by ping token: a token is resolved here, in the transaction
 //! that stores its ping, so a rotated token is refused at once and a ping costs no lookup
 //! query of its own) and locked in id order, each ping moves its heartbeat's schedule
-//! ([`Beat::ping`]) in arrival order, and the rows and the ping log are written back. While the
-//! transaction commits, the batch's results are published (together: as batch messages of up
-//! to [`BATCH_LIMIT`] results, pipelined on the writer's own broker channel, their confirms
-//! awaited together), and only once both are done are the handlers
-//! answered; so a ping answered 200 is stored and its result confirmed, and the deadline watch
+//! ([`Beat::ping`]) in arrival order, and the rows, their deadlines and the ping log are
+//! written back. While they are written and the transaction commits, the batch's results are
+//! published (together: as batch messages of up to [`BATCH_LIMIT`] results, pipelined on the
+//! writer's own broker channel, their confirms awaited together), and only once both are done
+//! are the handlers answered; so a ping answered 200 is stored and its result confirmed, and the deadline watch
 //! never reports a silence that a stored ping broke.
 
 use std::collections::HashMap;
@@ -18,6 +18,8 @@ use std::sync::Arc;
 use bus::Publisher;
 use chrono::{DateTime, Utc};
 use common::messages::{BATCH_LIMIT, CheckResult, Envelope};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -136,8 +138,11 @@ impl Recorder {
         for _ in 0..WRITERS {
             let (rx, pool) = (rx.clone(), pool.clone());
             tokio::spawn(async move {
-                // This writer's own channel to the broker, made with its first batch.
+                // This writer's own channel to the broker, made with its first batch, and its
+                // own PostgreSQL connection, kept while it works (a batch checks none out of
+                // the pool: that cost a round trip to test the connection).
                 let mut own: Option<Publisher> = None;
+                let mut conn: Option<PoolConnection<Postgres>> = None;
                 loop {
                     let mut batch: Vec<Job> = Vec::new();
                     {
@@ -158,7 +163,7 @@ impl Recorder {
                         let p = &batch[0].1;
                         Publisher::new(p.broker().clone(), p.timeout())
                     });
-                    write(&pool, publisher, batch).await;
+                    write(&pool, &mut conn, publisher, batch).await;
                 }
             });
         }
@@ -190,8 +195,36 @@ struct Logged {
     result_id: Option<Uuid>,
 }
 
-async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
-    let (tx, outcomes) = match apply(pool, &batch).await {
+async fn write(
+    pool: &sqlx::PgPool,
+    conn: &mut Option<PoolConnection<Postgres>>,
+    publisher: &Publisher,
+    batch: Vec<Job>,
+) {
+    if conn.is_none() {
+        match pool.acquire().await {
+            Ok(c) => *conn = Some(c),
+            Err(error) => {
+                tracing::warn!(%error, pings = batch.len(), "pings not stored");
+                let error = Arc::new(error);
+                for (_, _, reply) in batch {
+                    let _ = reply.send(Err(RecordError::Database(error.clone())));
+                }
+                return;
+            }
+        }
+    }
+    if let Some(c) = conn.as_mut()
+        && !write_on(c, publisher, batch).await
+    {
+        // The connection may be broken: the next batch takes another.
+        *conn = None;
+    }
+}
+
+/// Stores `batch` over `conn` and answers its pings; `false` when PostgreSQL failed.
+async fn write_on(conn: &mut PgConnection, publisher: &Publisher, batch: Vec<Job>) -> bool {
+    let (pending, outcomes) = match apply(conn, &batch).await {
         Ok(applied) => applied,
         Err(error) => {
             tracing::warn!(%error, pings = batch.len(), "pings not stored");
@@ -199,12 +232,13 @@ async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
             for (_, _, reply) in batch {
                 let _ = reply.send(Err(RecordError::Database(error.clone())));
             }
-            return;
+            return false;
         }
     };
-    // The batch's results are published while the transaction commits: the two durable
-    // writes (PostgreSQL's and the broker's) wait on their disks at once, not one after the
-    // other. They go out as batch messages of up to BATCH_LIMIT results each (the broker
+    // The batch's results are published while its rows are written and the transaction
+    // commits (the rows are locked: only a failure of PostgreSQL can keep them from being
+    // stored now): the two durable writes, PostgreSQL's and the broker's, wait on their disks
+    // at once, not one after the other. They go out as batch messages of up to BATCH_LIMIT results each (the broker
     // stores and confirms each once: most of a small message's cost on quorum queues),
     // pipelined on this writer's channel with their confirms awaited together. A ping is
     // answered once both are done: 200 only when it is stored and its result confirmed. In a
@@ -241,10 +275,10 @@ async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
             .await
             .unwrap_or_else(|_| Err(Arc::new(sqlx::Error::PoolClosed)))
         {
-            // Nothing of the batch is stored: every ping that was to be is answered 503 and
-            // retried by its client. A result that went out meanwhile tells of a ping that did
+            // Nothing of the batch is stored (its write or its commit failed): every ping that
+            // was to be is answered 503 and retried by its client. A result that went out meanwhile tells of a ping that did
             // arrive; the retry's result is another.
-            tracing::warn!(%error, published = results.len(), "pings not stored: the commit failed");
+            tracing::warn!(%error, published = results.len(), "pings not stored: their write or commit failed");
             for answer in answers
                 .iter_mut()
                 .filter(|a| !matches!(a, Err(RecordError::Unknown | RecordError::RateLimited(_))))
@@ -261,21 +295,28 @@ async fn write(pool: &sqlx::PgPool, publisher: &Publisher, batch: Vec<Job>) {
     // then). Were the commit asynchronous, a crash of PostgreSQL could roll back a ping that
     // was answered and whose result the broker holds, and the next leader would report a
     // silence the job never had.
-    let outcome = match tx {
-        Some(tx) => tx.commit().await.map_err(Arc::new),
+    let outcome = match pending {
+        Some((mut tx, writes)) => async move {
+            writes.store(&mut tx).await?;
+            tx.commit().await
+        }
+        .await
+        .map_err(Arc::new),
         None => Ok(()),
     };
+    let stored = outcome.is_ok();
     let _ = committed_tx.send(outcome);
+    stored
 }
 
 type Outcome = Result<Option<CheckResult>, RecordError>;
 
-/// The batch applied in a transaction left open (`None`: nothing to write, rolled back) for
-/// the caller to commit, and each ping's outcome.
-async fn apply(
-    pool: &sqlx::PgPool,
+/// The batch applied: its transaction, left open with the heartbeats' rows locked, and what
+/// it is to write (`None`: nothing to write, rolled back), and each ping's outcome.
+async fn apply<'c>(
+    conn: &'c mut PgConnection,
     batch: &[Job],
-) -> Result<(Option<sqlx::Transaction<'static, sqlx::Postgres>>, Vec<Outcome>), sqlx::Error> {
+) -> Result<(Option<(sqlx::Transaction<'c, Postgres>, Writes)>, Vec<Outcome>), sqlx::Error> {
     let mut ids = Vec::new();
     let mut tokens = Vec::new();
     for (p, _, _) in batch {
@@ -288,13 +329,14 @@ async fn apply(
     ids.dedup();
     tokens.sort_unstable();
     tokens.dedup();
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     // Locked in id order: writers never wait on each other in a cycle. The spec and the
     // pause are read as stored now, whatever the slug lookup's cache holds.
     let rows = sqlx::query!(
         "select h.target_id, h.token, t.owner_id, t.paused, t.spec, h.last_ping_at, h.last_success_at,
-                h.started_at, h.last_duration_ms, h.expected_at, h.alert_at, h.pings
+                h.started_at, h.last_duration_ms, h.expected_at, d.alert_at, h.pings
          from heartbeats h join targets t on t.id = h.target_id
+         join heartbeat_deadlines d on d.target_id = h.target_id
          where h.target_id = any($1) or h.token = any($2) order by h.target_id for update of h",
         &ids,
         &tokens
@@ -360,89 +402,110 @@ async fn apply(
         });
         outcomes.push(Ok(result.map(|(r, _)| r)));
     }
-    let mut t = Vec::new();
-    let (mut last_ping, mut last_success, mut started, mut duration, mut expected, mut alert, mut counts) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    let mut prune = Vec::new();
+    let mut w = Writes {
+        log,
+        ..Writes::default()
+    };
     for (id, (_, b, n)) in &beats {
         let old = before.get(id).copied().unwrap_or(*n);
         if old == *n {
             continue;
         }
         if old / PRUNE_EVERY != *n / PRUNE_EVERY {
-            prune.push(*id);
+            w.prune.push(*id);
         }
-        t.push(*id);
-        last_ping.push(b.last_ping_at);
-        last_success.push(b.last_success_at);
-        started.push(b.started_at);
-        duration.push(b.last_duration_ms);
-        expected.push(b.expected_at);
-        alert.push(b.alert_at);
-        counts.push(*n);
+        w.targets.push(*id);
+        w.last_ping.push(b.last_ping_at);
+        w.last_success.push(b.last_success_at);
+        w.started.push(b.started_at);
+        w.duration.push(b.last_duration_ms);
+        w.expected.push(b.expected_at);
+        w.alert.push(b.alert_at);
+        w.counts.push(*n);
     }
-    if log.is_empty() {
+    if w.log.is_empty() {
         // Only unknown tokens: nothing to write.
         tx.rollback().await?;
         return Ok((None, outcomes));
     }
-    // The heartbeats' rows and the ping log in one statement (one round trip).
-    sqlx::query!(
-        "with moved as (
-             update heartbeats h set last_ping_at = u.last_ping_at, last_success_at = u.last_success_at,
-                    started_at = u.started_at, last_duration_ms = u.last_duration_ms, expected_at = u.expected_at,
-                    alert_at = u.alert_at, pings = u.pings
-             from unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::int8[],
-                         $6::timestamptz[], $7::timestamptz[], $8::int8[])
-                  as u(target_id, last_ping_at, last_success_at, started_at, last_duration_ms, expected_at, alert_at, pings)
-             where h.target_id = u.target_id
-         )
-         insert into heartbeat_pings (target_id, received_at, event, exit_status, method, client_ip, user_agent,
-                                      body, duration_ms, result_id)
-         select * from unnest($9::uuid[], $10::timestamptz[], $11::text[], $12::int2[], $13::text[], $14::text[],
-                              $15::text[], $16::text[], $17::int8[], $18::uuid[])",
-        &t,
-        &last_ping as &[Option<DateTime<Utc>>],
-        &last_success as &[Option<DateTime<Utc>>],
-        &started as &[Option<DateTime<Utc>>],
-        &duration as &[Option<i64>],
-        &expected as &[Option<DateTime<Utc>>],
-        &alert as &[Option<DateTime<Utc>>],
-        &counts,
-        &log.iter().map(|l| l.target_id).collect::<Vec<_>>(),
-        &log.iter().map(|l| l.at).collect::<Vec<_>>(),
-        &log.iter().map(|l| l.event.to_owned()).collect::<Vec<_>>(),
-        &log.iter().map(|l| l.exit_status).collect::<Vec<_>>() as &[Option<i16>],
-        &log.iter().map(|l| l.method.to_owned()).collect::<Vec<_>>(),
-        &log.iter().map(|l| l.client_ip.clone()).collect::<Vec<_>>(),
-        &log.iter().map(|l| l.user_agent.clone()).collect::<Vec<_>>() as &[Option<String>],
-        &log.iter().map(|l| l.body.clone()).collect::<Vec<_>>() as &[Option<String>],
-        &log.iter().map(|l| l.duration_ms).collect::<Vec<_>>() as &[Option<i64>],
-        &log.iter().map(|l| l.result_id).collect::<Vec<_>>() as &[Option<Uuid>],
-    )
-    .execute(&mut *tx)
-    .await?;
-    if !prune.is_empty() {
-        // Every heartbeat that crossed a multiple of PRUNE_EVERY keeps its last KEEP_PINGS.
+    Ok((Some((tx, w)), outcomes))
+}
+
+/// What an applied batch writes, in its transaction: the heartbeats that moved (by target,
+/// with their new state), the ping log, and the heartbeats whose log is to be pruned.
+#[derive(Default)]
+struct Writes {
+    targets: Vec<Uuid>,
+    last_ping: Vec<Option<DateTime<Utc>>>,
+    last_success: Vec<Option<DateTime<Utc>>>,
+    started: Vec<Option<DateTime<Utc>>>,
+    duration: Vec<Option<i64>>,
+    expected: Vec<Option<DateTime<Utc>>>,
+    alert: Vec<Option<DateTime<Utc>>>,
+    counts: Vec<i64>,
+    log: Vec<Logged>,
+    prune: Vec<Uuid>,
+}
+
+impl Writes {
+    async fn store(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let log = &self.log;
+        // The heartbeats' rows (updated in place: no indexed column changes), their deadlines
+        // (those that moved) and the ping log in one statement (one round trip).
         sqlx::query!(
-            "delete from heartbeat_pings p using (
-                 select id from (
-                     select id, row_number() over (partition by target_id order by id desc) as n
-                     from heartbeat_pings where target_id = any($1)
-                 ) ranked where n > $2
-             ) old where p.id = old.id",
-            &prune,
-            KEEP_PINGS
+            "with u as (
+                 select * from unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::int8[],
+                                      $6::timestamptz[], $7::timestamptz[], $8::int8[])
+                     as u(target_id, last_ping_at, last_success_at, started_at, last_duration_ms, expected_at, alert_at, pings)
+             ), moved as (
+                 update heartbeats h set last_ping_at = u.last_ping_at, last_success_at = u.last_success_at,
+                        started_at = u.started_at, last_duration_ms = u.last_duration_ms, expected_at = u.expected_at,
+                        pings = u.pings
+                 from u where h.target_id = u.target_id
+             ), deadlines as (
+                 update heartbeat_deadlines d set alert_at = u.alert_at
+                 from u where d.target_id = u.target_id and d.alert_at is distinct from u.alert_at
+             )
+             insert into heartbeat_pings (target_id, received_at, event, exit_status, method, client_ip, user_agent,
+                                          body, duration_ms, result_id)
+             select * from unnest($9::uuid[], $10::timestamptz[], $11::text[], $12::int2[], $13::text[], $14::text[],
+                                  $15::text[], $16::text[], $17::int8[], $18::uuid[])",
+            &self.targets,
+            &self.last_ping as &[Option<DateTime<Utc>>],
+            &self.last_success as &[Option<DateTime<Utc>>],
+            &self.started as &[Option<DateTime<Utc>>],
+            &self.duration as &[Option<i64>],
+            &self.expected as &[Option<DateTime<Utc>>],
+            &self.alert as &[Option<DateTime<Utc>>],
+            &self.counts,
+            &log.iter().map(|l| l.target_id).collect::<Vec<_>>(),
+            &log.iter().map(|l| l.at).collect::<Vec<_>>(),
+            &log.iter().map(|l| l.event.to_owned()).collect::<Vec<_>>(),
+            &log.iter().map(|l| l.exit_status).collect::<Vec<_>>() as &[Option<i16>],
+            &log.iter().map(|l| l.method.to_owned()).collect::<Vec<_>>(),
+            &log.iter().map(|l| l.client_ip.clone()).collect::<Vec<_>>(),
+            &log.iter().map(|l| l.user_agent.clone()).collect::<Vec<_>>() as &[Option<String>],
+            &log.iter().map(|l| l.body.clone()).collect::<Vec<_>>() as &[Option<String>],
+            &log.iter().map(|l| l.duration_ms).collect::<Vec<_>>() as &[Option<i64>],
+            &log.iter().map(|l| l.result_id).collect::<Vec<_>>() as &[Option<Uuid>],
         )
         .execute(&mut *tx)
         .await?;
+        if !self.prune.is_empty() {
+            // Every heartbeat that crossed a multiple of PRUNE_EVERY keeps its last KEEP_PINGS.
+            sqlx::query!(
+                "delete from heartbeat_pings p using (
+                     select id from (
+                         select id, row_number() over (partition by target_id order by id desc) as n
+                         from heartbeat_pings where target_id = any($1)
+                     ) ranked where n > $2
+                 ) old where p.id = old.id",
+                &self.prune,
+                KEEP_PINGS
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
     }
-    Ok((Some(tx), outcomes))
 }

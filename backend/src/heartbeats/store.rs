@@ -54,8 +54,10 @@ pub async fn views(
 ) -> Result<HashMap<Uuid, Urls>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select h.target_id, h.token, h.slug, o.ping_key, h.last_ping_at, h.last_success_at, h.started_at,
-                  h.last_duration_ms, h.expected_at, h.alert_at, h.pings
-           from heartbeats h join organisations o on o.id = h.owner_id where h.target_id = any($1)"#,
+                  h.last_duration_ms, h.expected_at, d.alert_at, h.pings
+           from heartbeats h join organisations o on o.id = h.owner_id
+           join heartbeat_deadlines d on d.target_id = h.target_id
+           where h.target_id = any($1)"#,
         ids
     )
     .fetch_all(pool)
@@ -129,8 +131,11 @@ pub async fn sync(
     .execute(&mut *conn)
     .await?;
     sqlx::query!(
-        "insert into heartbeats (target_id, owner_id, token, slug) values ($1, $2, $3, $4)
-         on conflict (target_id) do update set slug = excluded.slug",
+        "with h as (
+             insert into heartbeats (target_id, owner_id, token, slug) values ($1, $2, $3, $4)
+             on conflict (target_id) do update set slug = excluded.slug returning target_id
+         )
+         insert into heartbeat_deadlines (target_id) select target_id from h on conflict do nothing",
         id,
         owner,
         new_token(),
@@ -139,8 +144,9 @@ pub async fn sync(
     .execute(&mut *conn)
     .await?;
     let row = sqlx::query!(
-        "select last_ping_at, last_success_at, started_at, last_duration_ms, expected_at, alert_at
-         from heartbeats where target_id = $1 for update",
+        "select h.last_ping_at, h.last_success_at, h.started_at, h.last_duration_ms, h.expected_at, d.alert_at
+         from heartbeats h join heartbeat_deadlines d on d.target_id = h.target_id
+         where h.target_id = $1 for update of h",
         id
     )
     .fetch_one(&mut *conn)
@@ -156,7 +162,8 @@ pub async fn sync(
     let grace = chrono::Duration::seconds(i64::from(h.grace_seconds));
     beat.reschedule(&schedule, grace, paused);
     sqlx::query!(
-        "update heartbeats set started_at = $2, expected_at = $3, alert_at = $4 where target_id = $1",
+        "with deadline as (update heartbeat_deadlines set alert_at = $4 where target_id = $1)
+         update heartbeats set started_at = $2, expected_at = $3 where target_id = $1",
         id,
         beat.started_at,
         beat.expected_at,

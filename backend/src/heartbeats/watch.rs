@@ -39,10 +39,10 @@ pub async fn round(
 ) -> Result<Round, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select h.target_id, t.owner_id, t.spec, h.last_ping_at, h.last_success_at, h.started_at,
-                  h.last_duration_ms, h.expected_at, h.alert_at as "alert_at!"
-           from heartbeats h join targets t on t.id = h.target_id
-           where h.alert_at <= $1 and not t.paused and t.kind = 'heartbeat'
-           order by h.alert_at limit $2"#,
+                  h.last_duration_ms, h.expected_at, d.alert_at as "alert_at!"
+           from heartbeat_deadlines d join heartbeats h on h.target_id = d.target_id join targets t on t.id = h.target_id
+           where d.alert_at <= $1 and not t.paused and t.kind = 'heartbeat'
+           order by d.alert_at limit $2"#,
         now - settle,
         ROUND
     )
@@ -88,11 +88,18 @@ pub async fn round(
     Ok(out)
 }
 
-/// Stores `beat`'s deadlines for `target`, if its `alert_at` is still `seen`.
+/// Stores `beat`'s deadlines for `target`, if its `alert_at` is still `seen`. The heartbeat's
+/// row is locked before its deadline's, as the ping writer locks them; a ping that committed
+/// meanwhile moved the deadline, and the locks' recheck of `alert_at = seen` then finds no row.
 async fn store(conn: &mut PgConnection, target: Uuid, seen: DateTime<Utc>, beat: &Beat) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update heartbeats set started_at = $3, expected_at = $4, alert_at = $5
-         where target_id = $1 and alert_at = $2",
+        "with seen as (
+             select h.target_id from heartbeats h join heartbeat_deadlines d on d.target_id = h.target_id
+             where h.target_id = $1 and d.alert_at = $2 for update of h, d
+         ), deadline as (
+             update heartbeat_deadlines d set alert_at = $5 from seen where d.target_id = seen.target_id
+         )
+         update heartbeats h set started_at = $3, expected_at = $4 from seen where h.target_id = seen.target_id",
         target,
         seen,
         beat.started_at,

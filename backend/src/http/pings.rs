@@ -180,12 +180,15 @@ impl<S: Sync> FromRequestParts<S> for UserAgent {
     }
 }
 
-/// Cuts `body` to [`heartbeat_bounds::BODY_BYTES`] at a character boundary.
+/// Cuts `body` to [`heartbeat_bounds::BODY_BYTES`] at a character boundary, as text: bytes
+/// that are not UTF-8, and NUL (which PostgreSQL's text cannot hold: one would fail the
+/// statement that stores the whole batch of pings), become U+FFFD.
 fn kept_body(body: &[u8]) -> Option<String> {
     if body.is_empty() {
         return None;
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(heartbeat_bounds::BODY_BYTES + 4)]);
+    let text =
+        String::from_utf8_lossy(&body[..body.len().min(heartbeat_bounds::BODY_BYTES + 4)]).replace('\0', "\u{fffd}");
     let mut end = text.len().min(heartbeat_bounds::BODY_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -317,5 +320,12 @@ mod tests {
         let kept = kept_body(long.as_bytes()).unwrap();
         assert!(kept.len() <= heartbeat_bounds::BODY_BYTES && kept.len() >= heartbeat_bounds::BODY_BYTES - 1);
         assert!(kept.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn a_body_keeps_no_nul_and_no_invalid_utf8() {
+        assert_eq!(kept_body(b"a\0b\xffc").as_deref(), Some("a\u{fffd}b\u{fffd}c"));
+        let nuls = kept_body(&[0u8; 20_000]).unwrap();
+        assert!(nuls.len() <= heartbeat_bounds::BODY_BYTES && nuls.chars().all(|c| c == '\u{fffd}'));
     }
 }

@@ -438,6 +438,46 @@ async fn a_script_written_for_healthchecks_works_unchanged() {
 }
 
 #[tokio::test]
+async fn a_body_with_a_nul_byte_is_stored_and_fails_no_other_ping() {
+    // Arrange: PostgreSQL's text cannot hold a NUL; a body with one, stored as sent, failed
+    // the statement that stores its whole batch, and so every other ping in it (503).
+    let app = spawn_app().await;
+    let c = app.user("nul@example.com").await;
+    let mut paths = Vec::new();
+    for k in 0..8 {
+        let (_, path) = heartbeat(
+            &app,
+            &c,
+            &format!("job {k}"),
+            json!({"kind": "heartbeat", "period_seconds": 3600, "grace_seconds": 60}),
+        )
+        .await;
+        paths.push(path);
+    }
+    let (id, nul_path) = heartbeat(
+        &app,
+        &c,
+        "nul",
+        json!({"kind": "heartbeat", "period_seconds": 3600, "grace_seconds": 60}),
+    )
+    .await;
+
+    // Act: the NUL body among other pings, all at once (the writer batches what waits).
+    let client = reqwest::Client::new();
+    let nul = client.post(app.url(&nul_path)).body(b"before\0after".to_vec()).send();
+    let others = futures::future::join_all(paths.iter().map(|p| client.get(app.url(p)).send()));
+    let (nul, others) = tokio::join!(nul, others);
+
+    // Assert: every ping is stored, the NUL replaced as an undecodable byte would be.
+    assert_eq!(nul.unwrap().status(), 200);
+    for other in others {
+        assert_eq!(other.unwrap().status(), 200);
+    }
+    let pings = get_json(&c, app.url(&format!("/api/targets/{id}/pings"))).await;
+    assert_eq!(pings["items"][0]["body"], "before\u{fffd}after");
+}
+
+#[tokio::test]
 async fn the_ping_endpoint_refuses_what_it_should_and_ignores_sessions_and_origins() {
     let app = spawn_app_with(|c| c.edge.ping_rate_limit = 5).await;
     let c = app.user("edge@example.com").await;
