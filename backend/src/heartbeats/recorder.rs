@@ -331,13 +331,17 @@ async fn apply<'c>(
     tokens.dedup();
     let mut tx = sqlx::Connection::begin(conn).await?;
     // Locked in id order: writers never wait on each other in a cycle. The spec and the
-    // pause are read as stored now, whatever the slug lookup's cache holds.
+    // pause are read as stored now, whatever the slug lookup's cache holds. The deadline's row
+    // is locked too: a row read after waiting for another writer's lock is read as that
+    // writer left it only when it is locked (a joined row that is not is read as it was when
+    // this statement began, and a `log` ping, which keeps the deadline, would write the old
+    // one back).
     let rows = sqlx::query!(
         "select h.target_id, h.token, t.owner_id, t.paused, t.spec, h.last_ping_at, h.last_success_at,
                 h.started_at, h.last_duration_ms, h.expected_at, d.alert_at, h.pings
          from heartbeats h join targets t on t.id = h.target_id
          join heartbeat_deadlines d on d.target_id = h.target_id
-         where h.target_id = any($1) or h.token = any($2) order by h.target_id for update of h",
+         where h.target_id = any($1) or h.token = any($2) order by h.target_id for update of h, d",
         &ids,
         &tokens
     )

@@ -146,7 +146,7 @@ pub async fn sync(
     let row = sqlx::query!(
         "select h.last_ping_at, h.last_success_at, h.started_at, h.last_duration_ms, h.expected_at, d.alert_at
          from heartbeats h join heartbeat_deadlines d on d.target_id = h.target_id
-         where h.target_id = $1 for update of h",
+         where h.target_id = $1 for update of h, d",
         id
     )
     .fetch_one(&mut *conn)

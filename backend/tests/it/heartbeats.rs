@@ -478,6 +478,65 @@ async fn a_body_with_a_nul_byte_is_stored_and_fails_no_other_ping() {
 }
 
 #[tokio::test]
+async fn a_log_ping_that_waited_for_another_writer_keeps_the_deadline_that_writer_set() {
+    // Arrange: an armed heartbeat, and another writer (as the deadline watch is) holding its
+    // row locked while it moves the deadline a day on.
+    let app = spawn_app().await;
+    let c = app.user("race@example.com").await;
+    let (id, path) = heartbeat(
+        &app,
+        &c,
+        "race",
+        json!({"kind": "heartbeat", "period_seconds": 3600, "grace_seconds": 60}),
+    )
+    .await;
+    assert_eq!(ping(&app, &path).await, 200);
+    let mut other = app.pg.pool.begin().await.unwrap();
+    sqlx::query("select 1 from heartbeats where target_id = $1 for update")
+        .bind(id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let moved: DateTime<Utc> = sqlx::query_scalar(
+        "update heartbeat_deadlines set alert_at = alert_at + interval '1 day' where target_id = $1 returning alert_at",
+    )
+    .bind(id)
+    .fetch_one(&mut *other)
+    .await
+    .unwrap();
+
+    // Act: a log ping (it keeps the deadline) waits for the lock; the other writer commits.
+    let url = app.url(&format!("{path}/log"));
+    let log = tokio::spawn(async move { reqwest::get(url).await.unwrap().status().as_u16() });
+    let pool = app.pg.pool.clone();
+    eventually(10, "the ping's writer to wait for the lock", || {
+        let pool = pool.clone();
+        async move {
+            let waiting: i64 = sqlx::query_scalar(
+                "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            (waiting > 0).then_some(())
+        }
+    })
+    .await;
+    other.commit().await.unwrap();
+
+    // Assert: the ping is stored, and the deadline is the one the other writer left.
+    assert_eq!(log.await.unwrap(), 200);
+    let now: DateTime<Utc> = sqlx::query_scalar("select alert_at from heartbeat_deadlines where target_id = $1")
+        .bind(id)
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(now, moved);
+    let pings = get_json(&c, app.url(&format!("/api/targets/{id}/pings"))).await;
+    assert_eq!(pings["items"][0]["event"], "log");
+}
+
+#[tokio::test]
 async fn the_ping_endpoint_refuses_what_it_should_and_ignores_sessions_and_origins() {
     let app = spawn_app_with(|c| c.edge.ping_rate_limit = 5).await;
     let c = app.user("edge@example.com").await;
