@@ -9,8 +9,8 @@
 //! written back. While they are written and the transaction commits, the batch's results are
 //! published (together: as batch messages of up to [`BATCH_LIMIT`] results, pipelined on the
 //! writer's own broker channel, their confirms awaited together), and only once both are done
-//! are the handlers answered; so a ping answered 200 is stored and its result confirmed, and the deadline watch
-//! never reports a silence that a stored ping broke.
+//! are the handlers answered; so a ping answered 200 is stored and its result confirmed, and
+//! the deadline watch never reports a silence that a stored ping broke.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -204,14 +204,7 @@ async fn write(
     if conn.is_none() {
         match pool.acquire().await {
             Ok(c) => *conn = Some(c),
-            Err(error) => {
-                tracing::warn!(%error, pings = batch.len(), "pings not stored");
-                let error = Arc::new(error);
-                for (_, _, reply) in batch {
-                    let _ = reply.send(Err(RecordError::Database(error.clone())));
-                }
-                return;
-            }
+            Err(error) => return unstored(batch, error),
         }
     }
     if let Some(c) = conn.as_mut()
@@ -222,16 +215,21 @@ async fn write(
     }
 }
 
+/// Answers every ping of `batch`, which PostgreSQL failed to store, with 503 (clients retry).
+fn unstored(batch: Vec<Job>, error: sqlx::Error) {
+    tracing::warn!(%error, pings = batch.len(), "pings not stored");
+    let error = Arc::new(error);
+    for (_, _, reply) in batch {
+        let _ = reply.send(Err(RecordError::Database(error.clone())));
+    }
+}
+
 /// Stores `batch` over `conn` and answers its pings; `false` when PostgreSQL failed.
 async fn write_on(conn: &mut PgConnection, publisher: &Publisher, batch: Vec<Job>) -> bool {
     let (pending, outcomes) = match apply(conn, &batch).await {
         Ok(applied) => applied,
         Err(error) => {
-            tracing::warn!(%error, pings = batch.len(), "pings not stored");
-            let error = Arc::new(error);
-            for (_, _, reply) in batch {
-                let _ = reply.send(Err(RecordError::Database(error.clone())));
-            }
+            unstored(batch, error);
             return false;
         }
     };
