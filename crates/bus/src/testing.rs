@@ -74,6 +74,21 @@ impl TestBroker {
         publisher.broker().close().await;
     }
 
+    /// Publishes messages through one connection, all in flight at once, and waits for every
+    /// confirm: they reach the broker within milliseconds of each other, where one `publish`
+    /// after another opens a connection and declares the topology for each.
+    pub async fn publish_all<T: Message>(&self, envelopes: &[Envelope<T>]) {
+        let publisher = Publisher::new(
+            self.broker("test-publisher", CancellationToken::new()),
+            Duration::from_secs(10),
+        );
+        let confirms = envelopes.iter().map(|e| publisher.publish(e));
+        for confirmed in futures::future::join_all(confirms).await {
+            confirmed.expect("test publish is confirmed");
+        }
+        publisher.broker().close().await;
+    }
+
     /// Publishes raw bytes to an exchange (for poison messages).
     pub async fn publish_raw(&self, exchange: &str, routing_key: &str, body: &[u8]) {
         let publisher = Publisher::new(

@@ -135,6 +135,12 @@ impl TestEnv {
         self.broker.publish(&Envelope::new(event)).await;
     }
 
+    /// Publishes `events` at once (see `TestBroker::publish_all`).
+    pub async fn publish_events(&self, events: Vec<IncidentEvent>) {
+        let envelopes: Vec<_> = events.into_iter().map(Envelope::new).collect();
+        self.broker.publish_all(&envelopes).await;
+    }
+
     pub async fn publish_report(&self, report: IncidentReport) {
         self.broker.publish(&Envelope::new(report)).await;
     }
