@@ -25,7 +25,9 @@
 //!
 //! Beside each phase, what the disk gave meanwhile: the p99 and the longest wait of a 4 KiB
 //! `fdatasync` every 10 ms (in `BENCH_DISK_PROBE_DIR`, by default the temporary directory),
-//! since every ping waits on two such durable writes (PostgreSQL's commit and the broker's).
+//! since every ping waits on two such durable writes (PostgreSQL's commit and the broker's),
+//! and what PostgreSQL wrote to its WAL per ping and the checkpoints that began (after one,
+//! each page's first change is written whole).
 //!
 //! CPU per ping is read from `/proc`: the server process, RabbitMQ (`beam.smp`), PostgreSQL
 //! (every `postgres` process) and this load generator, plus how busy the whole machine was.
@@ -237,6 +239,44 @@ struct Row {
     confirmed: u64,
     answered: u64,
     disk: Disk,
+    wal: Wal,
+}
+
+/// What PostgreSQL wrote to its WAL meanwhile (the whole server's), and the checkpoints that
+/// began: a checkpoint's first touch of each page writes the whole page to the WAL.
+#[derive(Clone, Copy, Default)]
+struct Wal {
+    bytes: f64,
+    checkpoints: i64,
+}
+
+impl Wal {
+    /// The server's WAL position and checkpoint count (PostgreSQL 15 and 16 count them in
+    /// `pg_stat_bgwriter`, 17 in `pg_stat_checkpointer`).
+    async fn now(pool: &sqlx::PgPool) -> (f64, i64) {
+        let lsn: f64 = sqlx::query_scalar("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(f64::NAN);
+        let mut checkpoints = -1;
+        for query in [
+            "select (num_timed + num_requested)::int8 from pg_stat_checkpointer",
+            "select (checkpoints_timed + checkpoints_req)::int8 from pg_stat_bgwriter",
+        ] {
+            if let Ok(n) = sqlx::query_scalar::<_, i64>(query).fetch_one(pool).await {
+                checkpoints = n;
+                break;
+            }
+        }
+        (lsn, checkpoints)
+    }
+
+    fn since(before: (f64, i64), after: (f64, i64)) -> Self {
+        Self {
+            bytes: after.0 - before.0,
+            checkpoints: after.1 - before.1,
+        }
+    }
 }
 
 /// What the disk gave meanwhile: a probe writes 4 KiB and `fdatasync`s it every 10 ms in the
@@ -603,10 +643,12 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     // 1. Capacity: closed loop.
     let cpu = Cpu::now(pid);
     let probe = DiskProbe::start();
+    let wal = Wal::now(&pg.pool).await;
     let end = Instant::now() + Duration::from_secs(seconds);
     let seen = load(&aim, concurrency, u64::MAX, end, None).await;
     let usage = cpu.since(&Cpu::now(pid), seen.ok);
     let disk = probe.finish();
+    let wal = Wal::since(wal, Wal::now(&pg.pool).await);
     answered += seen.ok;
     let stored = readers.confirmed(answered).await;
     rows.push(Row {
@@ -622,6 +664,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         confirmed: stored,
         answered,
         disk,
+        wal,
     });
 
     // Let the rate limit's buckets refill (each heartbeat was pinged a few times above).
@@ -630,11 +673,13 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     // 2. The goal's rate: open loop, each ping timed from when it was due.
     let cpu = Cpu::now(pid);
     let probe = DiskProbe::start();
+    let wal = Wal::now(&pg.pool).await;
     let every = Duration::from_secs_f64(1.0 / rate as f64);
     let far = Instant::now() + Duration::from_secs(3600);
     let seen = load(&aim, connections, rate * seconds, far, Some(every)).await;
     let usage = cpu.since(&Cpu::now(pid), seen.ok);
     let disk = probe.finish();
+    let wal = Wal::since(wal, Wal::now(&pg.pool).await);
     answered += seen.ok;
     let stored = readers.confirmed(answered).await;
     rows.push(Row {
@@ -650,6 +695,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         confirmed: stored,
         answered,
         disk,
+        wal,
     });
     drop(server);
     readers.stop().await;
@@ -741,7 +787,7 @@ async fn bench() {
 
     println!();
     println!(
-        "{:<7} {:<24} {:>8} {:>7} {:>7} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} | {:>17} | {:>15}",
+        "{:<7} {:<24} {:>8} {:>7} {:>7} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} | {:>17} | {:>15} | {:>10} {:>4}",
         "engine",
         "phase",
         "pings/s",
@@ -756,7 +802,9 @@ async fn bench() {
         "other",
         "busy",
         "confirmed/answered",
-        "fsync p99/max ms"
+        "fsync p99/max ms",
+        "WAL B/ping",
+        "ckpt"
     );
     println!(
         "{:<7} {:<24} {:>42} | {:^41} |",
@@ -764,7 +812,7 @@ async fn bench() {
     );
     for r in &rows {
         println!(
-            "{:<7} {:<24} {:>8.0} {:>7.1} {:>7.1} {:>8.1} {:>7} | {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>4.0}% | {:>8}/{:<8} | {:>6.1}/{:<6.1}",
+            "{:<7} {:<24} {:>8.0} {:>7.1} {:>7.1} {:>8.1} {:>7} | {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>4.0}% | {:>8}/{:<8} | {:>6.1}/{:<6.1}  | {:>10.0} {:>4}",
             r.engine,
             r.phase,
             r.rate,
@@ -782,8 +830,9 @@ async fn bench() {
             r.answered,
             r.disk.p99,
             r.disk.max,
+            r.wal.bytes / r.ok.max(1) as f64,
+            r.wal.checkpoints,
         );
-        let _ = r.ok;
     }
     println!(
         "the broker alone, one message per result (results exchange, two quorum queues read meanwhile, {inflight} in flight): {published:.0} results/s published and confirmed; CPU µs per result: publisher {publisher_cpu:.0}, broker {broker_cpu:.0}"
