@@ -66,15 +66,10 @@ impl TestBroker {
 
     /// Publishes a message (declaring the topology first).
     pub async fn publish<T: Message>(&self, envelope: &Envelope<T>) {
-        let publisher = Publisher::new(
-            self.broker("test-publisher", CancellationToken::new()),
-            Duration::from_secs(10),
-        );
-        publisher.publish(envelope).await.expect("test publish is confirmed");
-        publisher.broker().close().await;
+        self.publish_all(std::slice::from_ref(envelope)).await;
     }
 
-    /// Publishes messages through one connection, all in flight at once, and waits for every
+    /// Publishes messages (declaring the topology first) through one connection, all in flight at once, and waits for every
     /// confirm: they reach the broker within milliseconds of each other, where one `publish`
     /// after another opens a connection and declares the topology for each.
     pub async fn publish_all<T: Message>(&self, envelopes: &[Envelope<T>]) {
