@@ -54,8 +54,7 @@ async fn twenty_incidents_at_once_are_one_message_per_channel_and_one_resolution
         [3u8; 32],
     )));
     env.start_with(c);
-    env.publish_events(outages.iter().map(|o| o.event.clone()).collect())
-        .await;
+    env.publish_events(openings(&outages)).await;
     env.tg
         .wait_for("the digest", Duration::from_secs(20), |_| {
             !env.tg.sent_to(CHAT).is_empty()
@@ -101,13 +100,8 @@ async fn twenty_incidents_at_once_are_one_message_per_channel_and_one_resolution
     assert_eq!(env.tg.sent_to(CHAT).len(), 1, "no report message after a digest");
     assert_eq!(slack.received().len(), 1, "no report message after a digest");
     // Resolutions: one more message each.
-    env.publish_events(
-        outages
-            .iter()
-            .map(|o| resolved(o.event.clone(), chrono::Duration::minutes(3)))
-            .collect(),
-    )
-    .await;
+    env.publish_events(resolutions(&outages, chrono::Duration::minutes(3)))
+        .await;
     env.tg
         .wait_for("the resolution digest", Duration::from_secs(20), |_| {
             env.tg.sent_to(CHAT).len() >= 2
@@ -187,8 +181,7 @@ async fn a_digest_of_one_group_incident_names_the_shared_cause() {
         .await
         .unwrap();
     env.start_with(config(&env, Duration::from_secs(2)));
-    env.publish_events(outages.iter().map(|o| o.event.clone()).collect())
-        .await;
+    env.publish_events(openings(&outages)).await;
     env.tg
         .wait_for("the digest", Duration::from_secs(20), |_| {
             !env.tg.sent_to(CHAT).is_empty()
@@ -238,13 +231,8 @@ async fn a_digest_of_one_group_incident_names_the_shared_cause() {
         .execute(&pool)
         .await
         .unwrap();
-    env.publish_events(
-        all[..2]
-            .iter()
-            .map(|o| resolved(o.event.clone(), chrono::Duration::minutes(1)))
-            .collect(),
-    )
-    .await;
+    env.publish_events(resolutions(&all[..2], chrono::Duration::minutes(1)))
+        .await;
     env.tg
         .wait_for("the recovery update", Duration::from_secs(20), |_| {
             env.tg.sent_to(CHAT).len() >= 3
@@ -273,13 +261,8 @@ async fn a_digest_of_one_group_incident_names_the_shared_cause() {
         .execute(&pool)
         .await
         .unwrap();
-    env.publish_events(
-        all[2..]
-            .iter()
-            .map(|o| resolved(o.event.clone(), chrono::Duration::minutes(1)))
-            .collect(),
-    )
-    .await;
+    env.publish_events(resolutions(&all[2..], chrono::Duration::minutes(1)))
+        .await;
     env.tg
         .wait_for("the end of the outage", Duration::from_secs(20), |_| {
             env.tg.sent_to(CHAT).len() >= 4

@@ -312,6 +312,16 @@ pub fn resolved(mut event: IncidentEvent, after: chrono::Duration) -> IncidentEv
     event
 }
 
+/// The `opened` events of `outages`.
+pub fn openings(outages: &[Outage]) -> Vec<IncidentEvent> {
+    outages.iter().map(|o| o.event.clone()).collect()
+}
+
+/// The `resolved` events of `outages`, each `after` its start.
+pub fn resolutions(outages: &[Outage], after: chrono::Duration) -> Vec<IncidentEvent> {
+    outages.iter().map(|o| resolved(o.event.clone(), after)).collect()
+}
+
 pub fn report(incident: Uuid, summary: &str) -> IncidentReport {
     IncidentReport {
         incident_id: incident,
