@@ -640,63 +640,58 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     };
     let mut answered = 50;
 
-    // 1. Capacity: closed loop.
-    let cpu = Cpu::now(pid);
-    let probe = DiskProbe::start();
-    let wal = Wal::now(&pg.pool).await;
-    let end = Instant::now() + Duration::from_secs(seconds);
-    let seen = load(&aim, concurrency, u64::MAX, end, None).await;
-    let usage = cpu.since(&Cpu::now(pid), seen.ok);
-    let disk = probe.finish();
-    let wal = Wal::since(wal, Wal::now(&pg.pool).await);
-    answered += seen.ok;
-    let stored = readers.confirmed(answered).await;
-    rows.push(Row {
-        engine: engine_name.clone(),
-        phase: format!("capacity, {concurrency} clients"),
-        rate: seen.ok as f64 / seen.elapsed.as_secs_f64(),
-        ok: seen.ok,
-        failed: seen.failed,
-        p50: pct(&seen.latencies, 0.5),
-        p99: pct(&seen.latencies, 0.99),
-        max: seen.latencies.last().copied().unwrap_or(f64::NAN),
-        usage,
-        confirmed: stored,
-        answered,
-        disk,
-        wal,
-    });
-
-    // Let the rate limit's buckets refill (each heartbeat was pinged a few times above).
-    tokio::time::sleep(Duration::from_secs(2)).await;
-
-    // 2. The goal's rate: open loop, each ping timed from when it was due.
-    let cpu = Cpu::now(pid);
-    let probe = DiskProbe::start();
-    let wal = Wal::now(&pg.pool).await;
+    // 1. Capacity: closed loop. 2. The goal's rate: open loop, each ping timed from when it
+    // was due.
     let every = Duration::from_secs_f64(1.0 / rate as f64);
-    let far = Instant::now() + Duration::from_secs(3600);
-    let seen = load(&aim, connections, rate * seconds, far, Some(every)).await;
-    let usage = cpu.since(&Cpu::now(pid), seen.ok);
-    let disk = probe.finish();
-    let wal = Wal::since(wal, Wal::now(&pg.pool).await);
-    answered += seen.ok;
-    let stored = readers.confirmed(answered).await;
-    rows.push(Row {
-        engine: engine_name,
-        phase: format!("{rate}/s due, open loop"),
-        rate: seen.ok as f64 / seen.elapsed.as_secs_f64(),
-        ok: seen.ok,
-        failed: seen.failed,
-        p50: pct(&seen.latencies, 0.5),
-        p99: pct(&seen.latencies, 0.99),
-        max: seen.latencies.last().copied().unwrap_or(f64::NAN),
-        usage,
-        confirmed: stored,
-        answered,
-        disk,
-        wal,
-    });
+    let phases = [
+        (format!("capacity, {concurrency} clients"), None),
+        (format!("{rate}/s due, open loop"), Some(every)),
+    ];
+    for (n, (phase, due)) in phases.into_iter().enumerate() {
+        if n > 0 {
+            // Let the rate limit's buckets refill (each heartbeat was pinged a few times above).
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let cpu = Cpu::now(pid);
+        let probe = DiskProbe::start();
+        let wal = Wal::now(&pg.pool).await;
+        let seen = match due {
+            None => {
+                load(
+                    &aim,
+                    concurrency,
+                    u64::MAX,
+                    Instant::now() + Duration::from_secs(seconds),
+                    None,
+                )
+                .await
+            }
+            Some(every) => {
+                let far = Instant::now() + Duration::from_secs(3600);
+                load(&aim, connections, rate * seconds, far, Some(every)).await
+            }
+        };
+        let usage = cpu.since(&Cpu::now(pid), seen.ok);
+        let disk = probe.finish();
+        let wal = Wal::since(wal, Wal::now(&pg.pool).await);
+        answered += seen.ok;
+        let stored = readers.confirmed(answered).await;
+        rows.push(Row {
+            engine: engine_name.clone(),
+            phase,
+            rate: seen.ok as f64 / seen.elapsed.as_secs_f64(),
+            ok: seen.ok,
+            failed: seen.failed,
+            p50: pct(&seen.latencies, 0.5),
+            p99: pct(&seen.latencies, 0.99),
+            max: seen.latencies.last().copied().unwrap_or(f64::NAN),
+            usage,
+            confirmed: stored,
+            answered,
+            disk,
+            wal,
+        });
+    }
     drop(server);
     readers.stop().await;
     drop_database(&pg).await;
