@@ -333,13 +333,25 @@ async fn apply<'c>(
     // is locked too: a row read after waiting for another writer's lock is read as that
     // writer left it only when it is locked (a joined row that is not is read as it was when
     // this statement began, and a `log` ping, which keeps the deadline, would write the old
-    // one back).
+    // one back). The deadlines are looked up by the ids of the heartbeats found, in a step of
+    // their own: joined, the planner hashed the whole deadline table on every batch (a
+    // sequential scan per batch of a table every ping updates; `bench_pings` counted 70 M
+    // rows read in 14 k batches), where this is one index probe per heartbeat whatever the
+    // table's size or statistics. Every writer of a deadline holds its heartbeat's row first.
     let rows = sqlx::query!(
-        "select h.target_id, h.token, t.owner_id, t.paused, t.spec, h.last_ping_at, h.last_success_at,
-                h.started_at, h.last_duration_ms, h.expected_at, d.alert_at, h.pings
-         from heartbeats h join targets t on t.id = h.target_id
-         join heartbeat_deadlines d on d.target_id = h.target_id
-         where h.target_id = any($1) or h.token = any($2) order by h.target_id for update of h, d",
+        r#"with h as materialized (
+               select h.target_id, h.token, t.owner_id, t.paused, t.spec, h.last_ping_at, h.last_success_at,
+                      h.started_at, h.last_duration_ms, h.expected_at, h.pings
+               from heartbeats h join targets t on t.id = h.target_id
+               where h.target_id = any($1) or h.token = any($2) order by h.target_id for update of h
+           ), d as materialized (
+               select d.target_id, d.alert_at from heartbeat_deadlines d
+               where d.target_id = any(array(select target_id from h)) order by d.target_id for update
+           )
+           select h.target_id as "target_id!", h.token as "token!", h.owner_id as "owner_id!",
+                  h.paused as "paused!", h.spec as "spec!", h.last_ping_at, h.last_success_at, h.started_at,
+                  h.last_duration_ms, h.expected_at, d.alert_at, h.pings as "pings!"
+           from h join d on d.target_id = h.target_id order by h.target_id"#,
         &ids,
         &tokens
     )
@@ -494,14 +506,17 @@ impl Writes {
         .execute(&mut *tx)
         .await?;
         if !self.prune.is_empty() {
-            // Every heartbeat that crossed a multiple of PRUNE_EVERY keeps its last KEEP_PINGS.
+            // Every heartbeat that crossed a multiple of PRUNE_EVERY keeps its last KEEP_PINGS:
+            // per heartbeat, the newest ping beyond them is found in the (target, id) index and
+            // those up to it are deleted through the same index (ranking every ping of the
+            // batch's heartbeats read them all, by a scan of the whole table when many
+            // heartbeats crossed at once).
             sqlx::query!(
-                "delete from heartbeat_pings p using (
-                     select id from (
-                         select id, row_number() over (partition by target_id order by id desc) as n
-                         from heartbeat_pings where target_id = any($1)
-                     ) ranked where n > $2
-                 ) old where p.id = old.id",
+                "delete from heartbeat_pings p
+                 using unnest($1::uuid[]) as u(target_id),
+                 lateral (select k.id from heartbeat_pings k where k.target_id = u.target_id
+                          order by k.id desc offset $2 limit 1) as cut
+                 where p.target_id = u.target_id and p.id <= cut.id",
                 &self.prune,
                 KEEP_PINGS
             )

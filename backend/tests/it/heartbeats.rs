@@ -478,6 +478,55 @@ async fn a_body_with_a_nul_byte_is_stored_and_fails_no_other_ping() {
 }
 
 #[tokio::test]
+async fn a_heartbeat_keeps_its_newest_pings_and_pruning_leaves_other_heartbeats_alone() {
+    // Arrange: two heartbeats; `KEEP_PINGS` = 100 are kept, pruned each `PRUNE_EVERY` = 50.
+    let app = spawn_app().await;
+    let c = app.user("prune@example.com").await;
+    let spec = json!({"kind": "heartbeat", "period_seconds": 3600, "grace_seconds": 60});
+    let (busy, busy_path) = heartbeat(&app, &c, "busy", spec.clone()).await;
+    let (quiet, quiet_path) = heartbeat(&app, &c, "quiet", spec).await;
+    let client = reqwest::Client::new();
+    for k in 0..3 {
+        let r = client
+            .post(app.url(&format!("{quiet_path}/log")))
+            .body(format!("quiet {k}"))
+            .send();
+        assert_eq!(r.await.unwrap().status(), 200);
+    }
+
+    // Act: 160 log pings of one heartbeat, one after another (numbered in their bodies), so
+    // that it crosses 50, 100 and 150 pings.
+    for k in 0..160 {
+        let r = client
+            .post(app.url(&format!("{busy_path}/log")))
+            .body(format!("{k}"))
+            .send();
+        assert_eq!(r.await.unwrap().status(), 200, "ping {k}");
+    }
+
+    // Assert: the pruning at 150 kept the newest 100, and the 10 since stay: pings 50..160.
+    let kept: Vec<String> = sqlx::query_scalar("select body from heartbeat_pings where target_id = $1 order by id")
+        .bind(busy)
+        .fetch_all(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, (50..160).map(|k| k.to_string()).collect::<Vec<_>>());
+    let others: i64 = sqlx::query_scalar("select count(*) from heartbeat_pings where target_id = $1")
+        .bind(quiet)
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(others, 3);
+    // The count of pings received is not the count kept.
+    let count: i64 = sqlx::query_scalar("select pings from heartbeats where target_id = $1")
+        .bind(busy)
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 160);
+}
+
+#[tokio::test]
 async fn a_log_ping_that_waited_for_another_writer_keeps_the_deadline_that_writer_set() {
     // Arrange: an armed heartbeat, and another writer (as the deadline watch is) holding its
     // row locked while it moves the deadline a day on.
