@@ -27,7 +27,8 @@
 //! `fdatasync` every 10 ms (in `BENCH_DISK_PROBE_DIR`, by default the temporary directory),
 //! since every ping waits on two such durable writes (PostgreSQL's commit and the broker's),
 //! and what PostgreSQL wrote to its WAL per ping and the checkpoints that began (after one,
-//! each page's first change is written whole).
+//! each page's first change is written whole), and the ping writer's pings per transaction
+//! (from the server's `/metrics`; up to `BATCH_LIMIT` of them share one broker message).
 //!
 //! CPU per ping is read from `/proc`: the server process, RabbitMQ (`beam.smp`), PostgreSQL
 //! (every `postgres` process) and this load generator, plus how busy the whole machine was.
@@ -240,6 +241,34 @@ struct Row {
     answered: u64,
     disk: Disk,
     wal: Wal,
+    /// Pings per transaction of the ping writer (and so, up to `BATCH_LIMIT`, results per
+    /// broker message).
+    batch: f64,
+}
+
+/// A free port on loopback, for the server's ops listener.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The ping writer's batches so far and the pings in them, from the server's `/metrics`.
+async fn batches(ops: std::net::SocketAddr) -> (f64, f64) {
+    let text = match reqwest::get(format!("http://{ops}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (
+        value("pingtower_heartbeat_ping_batch_size_count "),
+        value("pingtower_heartbeat_ping_batch_size_sum "),
+    )
 }
 
 /// What PostgreSQL wrote to its WAL meanwhile (the whole server's), and the checkpoints that
@@ -567,7 +596,13 @@ impl Drop for Server {
 }
 
 /// Starts the backend as a separate process on `pg` and `broker`; it and its address.
-fn spawn_server(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse, engine: bool) -> (Server, String) {
+fn spawn_server(
+    pg: &TestPg,
+    broker: &TestBroker,
+    ch: &TestClickHouse,
+    engine: bool,
+    ops: std::net::SocketAddr,
+) -> (Server, String) {
     let exe = std::env::current_exe().expect("this program's path");
     let mut cmd = Command::new(exe);
     cmd.env("BENCH_ROLE", "server")
@@ -587,7 +622,7 @@ fn spawn_server(pg: &TestPg, broker: &TestBroker, ch: &TestClickHouse, engine: b
         .env("PINGTOWER_CLICKHOUSE_USER", &ch.config.user)
         .env("PINGTOWER_CLICKHOUSE_PASSWORD", ch.config.password.expose_secret())
         .env("PINGTOWER_HTTP_ADDR", "127.0.0.1:0")
-        .env("PINGTOWER_OPS_ADDR", "127.0.0.1:0")
+        .env("PINGTOWER_OPS_ADDR", ops.to_string())
         .env("PINGTOWER_INCIDENT_ENGINE", engine.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -621,7 +656,8 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     );
     let tokens = Arc::new(heartbeats(&pg.pool, tokens_n).await);
     let readers = Readers::start(&broker, engine);
-    let (server, addr) = spawn_server(&pg, &broker, &ch, engine);
+    let ops = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (server, addr) = spawn_server(&pg, &broker, &ch, engine, ops);
     let pid = server.0.id();
     let addr: std::net::SocketAddr = addr.parse().expect("the server's address");
     let base = "/ping/".to_owned();
@@ -655,6 +691,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         let cpu = Cpu::now(pid);
         let probe = DiskProbe::start();
         let wal = Wal::now(&pg.pool).await;
+        let batched = batches(ops).await;
         let seen = match due {
             None => {
                 load(
@@ -674,6 +711,8 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
         let usage = cpu.since(&Cpu::now(pid), seen.ok);
         let disk = probe.finish();
         let wal = Wal::since(wal, Wal::now(&pg.pool).await);
+        let batched_now = batches(ops).await;
+        let batch = (batched_now.1 - batched.1) / (batched_now.0 - batched.0);
         answered += seen.ok;
         let stored = readers.confirmed(answered).await;
         rows.push(Row {
@@ -690,6 +729,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
             answered,
             disk,
             wal,
+            batch,
         });
     }
     drop(server);
@@ -782,7 +822,7 @@ async fn bench() {
 
     println!();
     println!(
-        "{:<7} {:<24} {:>8} {:>7} {:>7} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} | {:>17} | {:>15} | {:>10} {:>4}",
+        "{:<7} {:<24} {:>8} {:>7} {:>7} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6} {:>6} {:>5} | {:>17} | {:>15} | {:>10} {:>4} | {:>11}",
         "engine",
         "phase",
         "pings/s",
@@ -799,7 +839,8 @@ async fn bench() {
         "confirmed/answered",
         "fsync p99/max ms",
         "WAL B/ping",
-        "ckpt"
+        "ckpt",
+        "pings/batch"
     );
     println!(
         "{:<7} {:<24} {:>42} | {:^41} |",
@@ -807,7 +848,7 @@ async fn bench() {
     );
     for r in &rows {
         println!(
-            "{:<7} {:<24} {:>8.0} {:>7.1} {:>7.1} {:>8.1} {:>7} | {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>4.0}% | {:>8}/{:<8} | {:>6.1}/{:<6.1}  | {:>10.0} {:>4}",
+            "{:<7} {:<24} {:>8.0} {:>7.1} {:>7.1} {:>8.1} {:>7} | {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>6.0} {:>4.0}% | {:>8}/{:<8} | {:>6.1}/{:<6.1}  | {:>10.0} {:>4} | {:>11.1}",
             r.engine,
             r.phase,
             r.rate,
@@ -827,6 +868,7 @@ async fn bench() {
             r.disk.max,
             r.wal.bytes / r.ok.max(1) as f64,
             r.wal.checkpoints,
+            r.batch,
         );
     }
     println!(

@@ -1,7 +1,8 @@
 //! The ping endpoint's writer: applies pings to their heartbeats in batches.
 //!
 //! Each ping handler hands its ping to [`Recorder::record`] and waits. Writer tasks take every
-//! ping waiting (up to [`MAX_BATCH`]) and apply them in one transaction: the heartbeats' rows
+//! ping waiting (up to [`MAX_BATCH`]; when only a few wait, those that arrive within
+//! `LINGER`) and apply them in one transaction: the heartbeats' rows
 //! are found (by target id, or by ping token: a token is resolved here, in the transaction
 //! that stores its ping, so a rotated token is refused at once and a ping costs no lookup
 //! query of its own) and locked in id order, each ping moves its heartbeat's schedule
@@ -35,6 +36,15 @@ const QUEUE: usize = 16_384;
 /// (`bench_pings` at 5,000 pings/s with the incident engine: the machine 94 % busy and p99
 /// 50 ms with two writers, 77 % and 21 ms with one).
 const WRITERS: usize = 1;
+/// How long a writer waits for more pings when fewer than [`GATHER`] are waiting. Without it
+/// a batch held what arrived while the last one was written: the faster PostgreSQL answered,
+/// the smaller the batches, and each costs a transaction and a broker message whatever its
+/// size (`bench_pings` at 5,000 pings/s: 17 pings per transaction without it, 33 with it,
+/// and the machine 76 % busy instead of 65 %). A ping waits at most this much longer; a
+/// heartbeat's client (a cron job's `curl`) does not notice.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+/// Pings a writer writes at once without lingering: three broker messages' worth.
+const GATHER: usize = 3 * BATCH_LIMIT;
 
 /// A heartbeat as the ping endpoint finds it by token or slug.
 #[derive(Debug, Clone)]
@@ -155,6 +165,14 @@ impl Recorder {
                             match rx.try_recv() {
                                 Ok(next) => batch.push(next),
                                 Err(_) => break,
+                            }
+                        }
+                        // Fewer than a few messages' worth: wait a moment for more.
+                        let until = tokio::time::Instant::now() + LINGER;
+                        while batch.len() < GATHER {
+                            match tokio::time::timeout_at(until, rx.recv()).await {
+                                Ok(Some(next)) => batch.push(next),
+                                _ => break,
                             }
                         }
                     }
