@@ -486,22 +486,19 @@ async fn a_heartbeat_keeps_its_newest_pings_and_pruning_leaves_other_heartbeats_
     let (busy, busy_path) = heartbeat(&app, &c, "busy", spec.clone()).await;
     let (quiet, quiet_path) = heartbeat(&app, &c, "quiet", spec).await;
     let client = reqwest::Client::new();
+    // A `/log` ping with this body; its status.
+    let log = |path: &str, body: String| {
+        let request = client.post(app.url(&format!("{path}/log"))).body(body).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
     for k in 0..3 {
-        let r = client
-            .post(app.url(&format!("{quiet_path}/log")))
-            .body(format!("quiet {k}"))
-            .send();
-        assert_eq!(r.await.unwrap().status(), 200);
+        assert_eq!(log(&quiet_path, format!("quiet {k}")).await, 200);
     }
 
     // Act: 160 log pings of one heartbeat, one after another (numbered in their bodies), so
     // that it crosses 50, 100 and 150 pings.
     for k in 0..160 {
-        let r = client
-            .post(app.url(&format!("{busy_path}/log")))
-            .body(format!("{k}"))
-            .send();
-        assert_eq!(r.await.unwrap().status(), 200, "ping {k}");
+        assert_eq!(log(&busy_path, k.to_string()).await, 200, "ping {k}");
     }
 
     // Assert: the pruning at 150 kept the newest 100, and the 10 since stay: pings 50..160.
