@@ -260,14 +260,10 @@ async fn batches(ops: std::net::SocketAddr) -> (f64, f64) {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     };
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
+    let value = |name| common::testing::sample(&text, name).unwrap_or(f64::NAN);
     (
-        value("pingtower_heartbeat_ping_batch_size_count "),
-        value("pingtower_heartbeat_ping_batch_size_sum "),
+        value("pingtower_heartbeat_ping_batch_size_count"),
+        value("pingtower_heartbeat_ping_batch_size_sum"),
     )
 }
 

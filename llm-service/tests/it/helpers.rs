@@ -129,9 +129,5 @@ pub fn llm_config(base: &str, timeout: Duration) -> llm_service::LlmConfig {
 /// A sample's value from the service's `/metrics` page, by its name with labels as rendered
 /// (`name{label="value"}`); `None` before it is recorded.
 pub async fn metric(service: &RunningService, sample: &str) -> Option<f64> {
-    service
-        .metrics()
-        .await
-        .lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok())
+    common::testing::sample(&service.metrics().await, sample)
 }

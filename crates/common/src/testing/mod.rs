@@ -405,3 +405,10 @@ async fn promtool() -> &'static str {
         .await;
     PROMTOOL
 }
+
+/// A sample's value in a `/metrics` page, by its name as rendered (with its labels, if any:
+/// `name{label="value"}`); `None` when the page does not have it.
+pub fn sample(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
