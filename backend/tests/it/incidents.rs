@@ -1,6 +1,7 @@
 //! The incident engine against the real RabbitMQ, PostgreSQL and ClickHouse: results are
 //! published to `pingtower.results`, events read from `incidents.notify`.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use backend::incidents::{Engine, EngineSettings};
@@ -484,4 +485,45 @@ async fn the_opened_event_carries_the_baseline_latency_from_clickhouse() {
     assert_eq!(kinds(&events), vec![IncidentEventKind::Opened]);
     let p50 = events[0].evidence.baseline_latency_ms.expect("a baseline");
     assert!((190.0..=210.0).contains(&p50), "p50 {p50}");
+}
+
+#[tokio::test]
+async fn a_targets_state_is_rewritten_on_its_own_page() {
+    // Arrange: enough targets that their state rows fill several pages, each with a result.
+    let h = Harness::new().await;
+    let engine = Engine::new(h.pg.pool.clone(), h.ch.client.clone(), EngineSettings::default());
+    let mut targets = Vec::new();
+    for _ in 0..60 {
+        targets.push(h.target(&["default"], &[]).await);
+    }
+    let round =
+        |k: i64| -> Vec<CheckResult> { targets.iter().map(|t| result(*t, "default", Outcome::Up, k)).collect() };
+    // Each state row and the page it is on.
+    let pages = || async {
+        let mut rows: Vec<(Uuid, i64)> = sqlx::query_as(
+            "select target_id, (ctid::text::point)[0]::int8 from target_state where target_id = any($1)",
+        )
+        .bind(&targets)
+        .fetch_all(&h.pg.pool)
+        .await
+        .unwrap();
+        rows.sort_unstable();
+        rows
+    };
+    assert_eq!(engine.apply(&round(0)).await.unwrap(), targets.len());
+    let before = pages().await;
+    let used: HashSet<i64> = before.iter().map(|(_, page)| *page).collect();
+    assert!(used.len() >= 3, "the rows take several pages ({} here)", used.len());
+
+    // Act: every target gets three more results, each batch rewriting every row.
+    for k in 1..=3 {
+        assert_eq!(engine.apply(&round(k)).await.unwrap(), targets.len());
+    }
+
+    // Assert: each row's new versions stayed on its page (HOT updates: no new index entries,
+    // and the old versions are pruned in place), which needs room kept free in every page.
+    let after = pages().await;
+    let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+    assert_eq!(moved, 0, "{moved} of {} rows moved to another page", before.len());
+    assert_eq!(h.status(targets[0]).await.1, 4, "each result rewrote the row");
 }
