@@ -118,8 +118,8 @@ pub enum RecordError {
     /// No heartbeat has this token (unknown, or rotated away), or it was deleted meanwhile.
     #[error("no heartbeat has this ping URL")]
     Unknown,
-    /// PostgreSQL failed.
-    #[error("storing the ping failed: {0}")]
+    /// PostgreSQL failed (logged by the writer; the client is told no more than that).
+    #[error("the ping could not be stored; retry")]
     Database(Arc<sqlx::Error>),
     /// The ping's URL is over its rate limit: retry after this long. Nothing was stored.
     #[error("too many pings; retry later")]

@@ -478,6 +478,67 @@ async fn a_body_with_a_nul_byte_is_stored_and_fails_no_other_ping() {
 }
 
 #[tokio::test]
+async fn a_ping_that_postgresql_fails_to_store_is_answered_503_and_changes_nothing() {
+    // Arrange: a heartbeat pinged once, then PostgreSQL refusing to store any ping.
+    let app = spawn_app().await;
+    let c = app.user("unstored@example.com").await;
+    let spec = json!({"kind": "heartbeat", "period_seconds": 3600, "grace_seconds": 60});
+    let (id, path) = heartbeat(&app, &c, "backup", spec).await;
+    assert_eq!(ping(&app, &path).await, 200);
+    // The heartbeat's row, its deadline and its stored pings.
+    let state = || async {
+        let row: (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64) = sqlx::query_as(
+            "select h.pings, h.last_ping_at, d.alert_at, (select count(*) from heartbeat_pings p where p.target_id = h.target_id)
+             from heartbeats h join heartbeat_deadlines d using (target_id) where h.target_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&app.pg.pool)
+        .await
+        .unwrap();
+        row
+    };
+    let before = state().await;
+    sqlx::raw_sql(
+        "create function refuse_pings() returns trigger language plpgsql as
+             $$ begin raise exception 'test: no space left for pings'; end $$;
+         create trigger refuse_pings before insert on heartbeat_pings for each row execute function refuse_pings();",
+    )
+    .execute(&app.pg.pool)
+    .await
+    .unwrap();
+
+    // Act: a failure ping (it would open an incident) while nothing can be stored, then one
+    // once PostgreSQL stores pings again.
+    let refused = reqwest::get(app.url(&format!("{path}/fail"))).await.unwrap();
+    let refused_status = refused.status().as_u16();
+    let refused_body: Value = refused.json().await.unwrap();
+    let during = state().await;
+    sqlx::raw_sql("drop trigger refuse_pings on heartbeat_pings")
+        .execute(&app.pg.pool)
+        .await
+        .unwrap();
+    let after_status = ping(&app, &path).await;
+
+    // Assert: 503 (curl --retry retries it) with a JSON error that does not show PostgreSQL's
+    // message; the heartbeat, its deadline and its log exactly as before; the next ping is
+    // stored by the writer as usual (on another connection: it drops the one that failed).
+    assert_eq!(refused_status, 503);
+    assert_eq!(refused_body["error"]["code"], "unavailable", "{refused_body}");
+    assert!(
+        !refused_body.to_string().contains("no space left"),
+        "the database's message stays in the log: {refused_body}"
+    );
+    assert_eq!(during, before, "the failed batch wrote nothing");
+    assert_eq!(after_status, 200);
+    let after = state().await;
+    assert_eq!(
+        (after.0, after.3),
+        (before.0 + 1, before.3 + 1),
+        "the next ping is stored"
+    );
+}
+
+#[tokio::test]
 async fn a_heartbeat_keeps_its_newest_pings_and_pruning_leaves_other_heartbeats_alone() {
     // Arrange: two heartbeats; `KEEP_PINGS` = 100 are kept, pruned each `PRUNE_EVERY` = 50.
     let app = spawn_app().await;
