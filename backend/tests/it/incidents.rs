@@ -515,15 +515,14 @@ async fn a_targets_state_is_rewritten_on_its_own_page() {
     let used: HashSet<i64> = before.iter().map(|(_, page)| *page).collect();
     assert!(used.len() >= 3, "the rows take several pages ({} here)", used.len());
 
-    // Act: every target gets three more results, each batch rewriting every row.
-    for k in 1..=3 {
-        assert_eq!(engine.apply(&round(k)).await.unwrap(), targets.len());
-    }
+    // Act: every target gets another result, in one batch that rewrites every row.
+    assert_eq!(engine.apply(&round(1)).await.unwrap(), targets.len());
 
-    // Assert: each row's new versions stayed on its page (HOT updates: no new index entries,
-    // and the old versions are pruned in place), which needs room kept free in every page.
+    // Assert: each row's new version stayed on its page (a HOT update: no new index entries,
+    // and the old version is pruned in place later), which needs room kept free in every
+    // page. One round only: a second would also depend on when PostgreSQL prunes.
     let after = pages().await;
     let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
     assert_eq!(moved, 0, "{moved} of {} rows moved to another page", before.len());
-    assert_eq!(h.status(targets[0]).await.1, 4, "each result rewrote the row");
+    assert_eq!(h.status(targets[0]).await.1, 2, "each result rewrote the row");
 }
