@@ -146,8 +146,8 @@ pub async fn run_with_listeners(
     shutdown: CancellationToken,
     on_bound: impl OnBound<Bound>,
 ) -> anyhow::Result<()> {
-    let mut state = AppState::new(config, shutdown.clone())?;
-    state.guard = suite_guard(&state.config).await;
+    let guard = suite_guard(&config).await;
+    let state = AppState::with_guard(config, shutdown.clone(), Some(guard))?;
     let (pool, broker) = (state.pool.clone(), state.broker.clone());
     let readiness = Readiness::new()
         .postgres(pool.clone())

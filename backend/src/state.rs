@@ -19,9 +19,22 @@ pub const HEARTBEAT_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Heartbeats kept by the ping endpoint's cache at most.
 const HEARTBEAT_CACHE_ENTRIES: usize = 100_000;
 
-/// The handles shared by every handler and worker; cheap to clone.
+/// The handles shared by every handler and worker, behind one reference count: axum clones
+/// the state for every middleware and extractor that takes it (several times per request),
+/// and a clone of the handles themselves counted a dozen references up and down.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     /// PostgreSQL.
     pub pool: sqlx::PgPool,
     /// PostgreSQL for the heavy public and history reads: the read replica when one is
@@ -47,14 +60,25 @@ pub struct AppState {
     /// Stores heartbeat pings in batches ([`crate::heartbeats::recorder`]).
     pub recorder: crate::heartbeats::recorder::Recorder,
     /// Decides which addresses a target may point at. [`AppState::new`] protects only what
-    /// needs no DNS; [`run`] replaces it by one over every suite endpoint ([`suite_guard`]).
+    /// needs no DNS; [`run`] gives [`AppState::with_guard`] one over every suite endpoint
+    /// ([`suite_guard`]).
     pub guard: common::netguard::Guard,
 }
 
 impl AppState {
     /// The state for `config`: a lazy PostgreSQL pool, a ClickHouse client and a supervised
     /// broker connection (made in the background; nothing here waits for a server).
-    pub fn new(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub fn new(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        Self::with_guard(config, shutdown, None)
+    }
+
+    /// As [`AppState::new`], with `guard` instead of the one that protects only what needs
+    /// no DNS.
+    pub fn with_guard(
+        mut config: Config,
+        shutdown: CancellationToken,
+        guard: Option<common::netguard::Guard>,
+    ) -> anyhow::Result<Self> {
         // An empty variable (as in .env.example) means "no bot".
         config.api.telegram_bot_username = config
             .api
@@ -80,7 +104,7 @@ impl AppState {
         );
         let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
         let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
-        let guard = common::netguard::Guard::from_parts(&config.guard, Vec::new());
+        let guard = guard.unwrap_or_else(|| common::netguard::Guard::from_parts(&config.guard, Vec::new()));
         let edge = Arc::new(EdgeState::new(&config));
         if config.edge.request_timeout <= config.api.test_now_timeout {
             tracing::warn!(
@@ -89,7 +113,7 @@ impl AppState {
                 "PINGTOWER_REQUEST_TIMEOUT is not above PINGTOWER_TEST_NOW_TIMEOUT: a slow \"Test now\" ends in 504"
             );
         }
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             recorder: crate::heartbeats::recorder::Recorder::start(pool.clone()),
             guard,
             secret_key,
@@ -102,7 +126,7 @@ impl AppState {
             publisher,
             config: Arc::new(config),
             edge,
-        })
+        })))
     }
 
     /// The regions users may pick (the configured pinger regions).
