@@ -41,7 +41,7 @@ pub struct Shared {
     /// configured, else the same pool as `pool`.
     pub read_pool: sqlx::PgPool,
     /// ClickHouse (fresh check results). Behind an `Arc`: the client's clone copies its
-    /// URL, options and headers, and the state is cloned several times per request.
+    /// URL, options and headers, and the history and baseline readers take one per request.
     pub clickhouse: Arc<clickhouse::Client>,
     /// The supervised AMQP connection.
     pub broker: Broker,
