@@ -146,8 +146,9 @@ pub async fn run_with_listeners(
     shutdown: CancellationToken,
     on_bound: impl OnBound<Bound>,
 ) -> anyhow::Result<()> {
-    let guard = suite_guard(&config).await;
-    let state = AppState::with_guard(config, shutdown.clone(), Some(guard))?;
+    let state = AppState::new(config, shutdown.clone())?;
+    let guard = suite_guard(&state.config).await;
+    let state = state.with_guard(guard);
     let (pool, broker) = (state.pool.clone(), state.broker.clone());
     let readiness = Readiness::new()
         .postgres(pool.clone())

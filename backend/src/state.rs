@@ -68,17 +68,7 @@ pub struct Shared {
 impl AppState {
     /// The state for `config`: a lazy PostgreSQL pool, a ClickHouse client and a supervised
     /// broker connection (made in the background; nothing here waits for a server).
-    pub fn new(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        Self::with_guard(config, shutdown, None)
-    }
-
-    /// As [`AppState::new`], with `guard` instead of the one that protects only what needs
-    /// no DNS.
-    pub fn with_guard(
-        mut config: Config,
-        shutdown: CancellationToken,
-        guard: Option<common::netguard::Guard>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
         // An empty variable (as in .env.example) means "no bot".
         config.api.telegram_bot_username = config
             .api
@@ -104,7 +94,7 @@ impl AppState {
         );
         let publisher = Publisher::new(broker.clone(), Duration::from_secs(5));
         let secret_key = secrets::SecretKey::from_config(config.api.secret_key.as_ref())?;
-        let guard = guard.unwrap_or_else(|| common::netguard::Guard::from_parts(&config.guard, Vec::new()));
+        let guard = common::netguard::Guard::from_parts(&config.guard, Vec::new());
         let edge = Arc::new(EdgeState::new(&config));
         if config.edge.request_timeout <= config.api.test_now_timeout {
             tracing::warn!(
@@ -127,6 +117,16 @@ impl AppState {
             config: Arc::new(config),
             edge,
         })))
+    }
+
+    /// This state with `guard` in place of the one it was made with, before the state is
+    /// shared: [`crate::run`] makes the state first (so a bad configuration fails before any
+    /// name is resolved), then the guard over every suite endpoint.
+    pub fn with_guard(mut self, guard: common::netguard::Guard) -> Self {
+        Arc::get_mut(&mut self.0)
+            .expect("the guard is set before the state is cloned")
+            .guard = guard;
+        self
     }
 
     /// The regions users may pick (the configured pinger regions).
