@@ -10,9 +10,14 @@
 //!
 //! 1. **Capacity**: `BENCH_CONCURRENCY` clients (default 64) ping as fast as they are answered
 //!    for `BENCH_SECONDS` (default 15).
-//! 2. **Goal rate**: pings due at a fixed `BENCH_RATE` (default 5,000/s) for `BENCH_SECONDS`,
-//!    sent over up to `BENCH_CONNECTIONS` keep-alive connections (default 256), each timed from
-//!    when it was due (so a slow server cannot hide its queue).
+//! 2. **Goal rate**: pings due at a fixed `BENCH_RATE` (default 5,000/s) for
+//!    `BENCH_GOAL_SECONDS` (default 60: the goal says *sustains*, and a p99 read off 15 s
+//!    turns on whether one of the host disk's stalls fell into them), sent over up to
+//!    `BENCH_CONNECTIONS` keep-alive connections (default 256), each timed from when it was
+//!    due (so a slow server cannot hide its queue). Printed with the phase: the p99 of each
+//!    15 s of it, and the runs of pings answered in over 50 ms (due within 50 ms of each
+//!    other): how many, and the largest. A stall of the disk shows as one such run: every
+//!    ping due during it waits for the stalled commit, then for the next.
 //!
 //! The load generator speaks HTTP/1.1 through hyper's client connections, one per client task,
 //! made before a phase's clock starts and kept between phases (it shares the two cores with
@@ -21,7 +26,10 @@
 //! Then, once, **the broker alone** (the peer): the same `CheckResult`s published by this
 //! process through the same confirming publisher to the same exchange and queues, one message
 //! per result as every other publisher of results sends them, `BENCH_CONNECTIONS` in flight:
-//! what the broker's share of a ping would cost without the endpoint's batch messages.
+//! what the broker's share of a ping would cost without the endpoint's batch messages; first
+//! as fast as confirmed for `BENCH_SECONDS`, then at `BENCH_RATE` due for
+//! `BENCH_GOAL_SECONDS`, each timed from when it was due to its confirm (one durable write,
+//! where a ping waits on two), with the p99 of each 15 s.
 //!
 //! Beside each phase, what the disk gave meanwhile: the p99 and the longest wait of a 4 KiB
 //! `fdatasync` every 10 ms (in `BENCH_DISK_PROBE_DIR`, by default the temporary directory),
@@ -29,6 +37,13 @@
 //! and what PostgreSQL wrote to its WAL per ping and the checkpoints that began (after one,
 //! each page's first change is written whole), and the ping writer's pings per transaction
 //! (from the server's `/metrics`; up to `BATCH_LIMIT` of them share one broker message).
+//!
+//! `BENCH_TRACE=DIR` writes each goal and capacity phase's pings (due time as milliseconds
+//! since the epoch, latency in ms) and disk probes (end time, wait) to `DIR` as CSV; with
+//! `BENCH_SERVER_LOG=warn,pingtower::ping_batches=debug` the server logs every batch of the
+//! ping writer to standard error (its pings, and the milliseconds from its start until it was
+//! applied, stored and committed, and confirmed by the broker), on the same clock: which of
+//! the two durable writes a slow run of pings waited for.
 //!
 //! CPU per ping is read from `/proc`: the server process, RabbitMQ (`beam.smp`), PostgreSQL
 //! (every `postgres` process) and this load generator, plus how busy the whole machine was.
@@ -81,7 +96,9 @@ fn serve() {
     use clap::Parser;
     use std::io::Read;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        ))
         .with_writer(std::io::stderr)
         .init();
     let cli = backend::Cli::try_parse_from(["backend"]).expect("the backend's configuration");
@@ -244,6 +261,73 @@ struct Row {
     /// Pings per transaction of the ping writer (and so, up to `BATCH_LIMIT`, results per
     /// broker message).
     batch: f64,
+    /// The p99 of each 15 s of the phase, by when the pings were due.
+    windows: Vec<f64>,
+    /// The runs of pings answered in over 50 ms.
+    slow: Vec<Slow>,
+}
+
+/// A run of pings answered in over [`SLOW_MS`]: due within [`SLOW_GAP_MS`] of each other.
+struct Slow {
+    /// When the first was due, from the phase's start (s).
+    at: f64,
+    /// From the first's due time to the last's (ms).
+    span: f64,
+    pings: usize,
+    max: f64,
+}
+
+const SLOW_MS: f64 = 50.0;
+const SLOW_GAP_MS: f64 = 50.0;
+
+/// The runs of slow pings in `timeline` (due time, latency), in due order.
+fn slow_runs(timeline: &[(f64, f64)]) -> Vec<Slow> {
+    let Some(first) = timeline.iter().map(|(at, _)| *at).min_by(f64::total_cmp) else {
+        return Vec::new();
+    };
+    let mut slow: Vec<(f64, f64)> = timeline.iter().copied().filter(|(_, l)| *l > SLOW_MS).collect();
+    slow.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut runs: Vec<(f64, f64, usize, f64)> = Vec::new();
+    for (at, latency) in slow {
+        match runs.last_mut() {
+            Some(run) if at - run.1 <= SLOW_GAP_MS => {
+                run.1 = at;
+                run.2 += 1;
+                run.3 = run.3.max(latency);
+            }
+            _ => runs.push((at, at, 1, latency)),
+        }
+    }
+    runs.into_iter()
+        .map(|(a, b, pings, max)| Slow {
+            at: (a - first) / 1000.0,
+            span: b - a,
+            pings,
+            max,
+        })
+        .collect()
+}
+
+/// The p99 latency of each `window` of `timeline` (due time, latency), by due time.
+fn window_p99s(timeline: &[(f64, f64)], window: f64) -> Vec<f64> {
+    let Some(first) = timeline.iter().map(|(at, _)| *at).min_by(f64::total_cmp) else {
+        return Vec::new();
+    };
+    let mut by: Vec<Vec<f64>> = Vec::new();
+    for (at, latency) in timeline {
+        let k = ((at - first) / window) as usize;
+        if by.len() <= k {
+            by.resize_with(k + 1, Vec::new);
+        }
+        by[k].push(*latency);
+    }
+    by.into_iter()
+        .filter(|w| !w.is_empty())
+        .map(|mut w| {
+            w.sort_by(f64::total_cmp);
+            pct(&w, 0.99)
+        })
+        .collect()
 }
 
 /// A free port on loopback, for the server's ops listener.
@@ -284,14 +368,17 @@ impl Wal {
             .await
             .unwrap_or(f64::NAN);
         let mut checkpoints = -1;
-        for query in [
-            "select (num_timed + num_requested)::int8 from pg_stat_checkpointer",
-            "select (checkpoints_timed + checkpoints_req)::int8 from pg_stat_bgwriter",
-        ] {
-            if let Ok(n) = sqlx::query_scalar::<_, i64>(query).fetch_one(pool).await {
-                checkpoints = n;
-                break;
-            }
+        let version: i32 = sqlx::query_scalar("select current_setting('server_version_num')::int4")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(0);
+        let query = if version >= 170_000 {
+            "select (num_timed + num_requested)::int8 from pg_stat_checkpointer"
+        } else {
+            "select (checkpoints_timed + checkpoints_req)::int8 from pg_stat_bgwriter"
+        };
+        if let Ok(n) = sqlx::query_scalar::<_, i64>(query).fetch_one(pool).await {
+            checkpoints = n;
         }
         (lsn, checkpoints)
     }
@@ -315,7 +402,7 @@ struct Disk {
 /// The disk probe, running until dropped.
 struct DiskProbe {
     stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Vec<f64>>>,
+    thread: Option<std::thread::JoinHandle<Vec<(f64, f64)>>>,
 }
 
 impl DiskProbe {
@@ -335,7 +422,7 @@ impl DiskProbe {
                 let _ = file.write_all(&[0u8; 4096]);
                 let at = Instant::now();
                 let _ = file.sync_data();
-                waits.push(at.elapsed().as_secs_f64() * 1000.0);
+                waits.push((wall_ms(), at.elapsed().as_secs_f64() * 1000.0));
                 std::thread::sleep(Duration::from_millis(10));
             }
             let _ = std::fs::remove_file(&path);
@@ -347,9 +434,14 @@ impl DiskProbe {
         }
     }
 
-    fn finish(mut self) -> Disk {
+    fn finish(mut self, trace: Option<&std::path::Path>) -> Disk {
         self.stop.store(true, Ordering::Relaxed);
-        let mut waits = self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        let timed = self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        if let Some(path) = trace {
+            let text: String = timed.iter().map(|(at, w)| format!("{at:.3},{w:.3}\n")).collect();
+            let _ = std::fs::write(path, text);
+        }
+        let mut waits: Vec<f64> = timed.into_iter().map(|(_, w)| w).collect();
         waits.sort_by(f64::total_cmp);
         Disk {
             p99: pct(&waits, 0.99),
@@ -421,6 +513,16 @@ struct Seen {
     failed: u64,
     latencies: Vec<f64>,
     elapsed: Duration,
+    /// Each ping's due time (wall clock, ms since the epoch) and latency, for `BENCH_TRACE`.
+    timeline: Vec<(f64, f64)>,
+}
+
+/// Milliseconds since the epoch: the clock the server's log and the disk probe share.
+fn wall_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
 }
 
 /// Where the pings go: the client, the URL base, the tokens and the next token's index.
@@ -449,6 +551,7 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
         conn.connect().await;
     }
     let started = Instant::now();
+    let started_wall = wall_ms();
     let taken = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = conns
         .into_iter()
@@ -479,7 +582,10 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
                     } else {
                         failed += 1;
                     }
-                    latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                    latencies.push((
+                        started_wall + at.duration_since(started).as_secs_f64() * 1000.0,
+                        at.elapsed().as_secs_f64() * 1000.0,
+                    ));
                 }
                 (ok, failed, latencies, conn)
             })
@@ -490,13 +596,15 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
         failed: 0,
         latencies: Vec::new(),
         elapsed: Duration::ZERO,
+        timeline: Vec::new(),
     };
     for h in handles {
         let (ok, failed, l, conn) = h.await.expect("a client task");
         aim.conns.lock().expect("the connections").push(conn);
         seen.ok += ok;
         seen.failed += failed;
-        seen.latencies.extend(l);
+        seen.latencies.extend(l.iter().map(|(_, l)| *l));
+        seen.timeline.extend(l);
     }
     seen.elapsed = started.elapsed();
     seen.latencies.sort_by(f64::total_cmp);
@@ -644,6 +752,7 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
     let concurrency = env_num("BENCH_CONCURRENCY", 64);
     let connections = env_num("BENCH_CONNECTIONS", 256);
     let seconds = env_num("BENCH_SECONDS", 15) as u64;
+    let goal_seconds = env_num("BENCH_GOAL_SECONDS", 60) as u64;
     let rate = env_num("BENCH_RATE", 5_000) as u64;
     let (pg, broker, ch) = (
         TestPg::new().await,
@@ -701,11 +810,25 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
             }
             Some(every) => {
                 let far = Instant::now() + Duration::from_secs(3600);
-                load(&aim, connections, rate * seconds, far, Some(every)).await
+                load(&aim, connections, rate * goal_seconds, far, Some(every)).await
             }
         };
         let usage = cpu.since(&Cpu::now(pid), seen.ok);
-        let disk = probe.finish();
+        let trace = std::env::var("BENCH_TRACE").ok().map(std::path::PathBuf::from);
+        let disk = probe.finish(
+            trace
+                .as_ref()
+                .map(|d| d.join(format!("{engine_name}-{n}-probe.csv")))
+                .as_deref(),
+        );
+        if let Some(dir) = &trace {
+            let text: String = seen
+                .timeline
+                .iter()
+                .map(|(at, l)| format!("{at:.3},{l:.3}\n"))
+                .collect();
+            let _ = std::fs::write(dir.join(format!("{engine_name}-{n}-pings.csv")), text);
+        }
         let wal = Wal::since(wal, Wal::now(&pg.pool).await);
         let batched_now = batches(ops).await;
         let batch = (batched_now.1 - batched.1) / (batched_now.0 - batched.0);
@@ -726,6 +849,12 @@ async fn run_config(engine: bool, tokens_n: usize, rows: &mut Vec<Row>) {
             disk,
             wal,
             batch,
+            windows: if due.is_some() {
+                window_p99s(&seen.timeline, 15_000.0)
+            } else {
+                Vec::new()
+            },
+            slow: slow_runs(&seen.timeline),
         });
     }
     drop(server);
@@ -750,11 +879,29 @@ async fn drop_database(pg: &TestPg) {
     }
 }
 
+/// What the broker alone gave: its capacity, and its latency at the goal's rate.
+struct Peer {
+    /// Results/s published and confirmed, `inflight` at once.
+    capacity: f64,
+    /// CPU µs per result of this process (readers included) and of the broker, at capacity.
+    publisher_cpu: f64,
+    broker_cpu: f64,
+    /// At `rate` results/s due, each timed from when it was due to its confirm: p50, p99, max.
+    p50: f64,
+    p99: f64,
+    max: f64,
+    /// The p99 of each 15 s, by due time.
+    windows: Vec<f64>,
+    /// The disk probe meanwhile.
+    disk: Disk,
+}
+
 /// The broker alone: the pings' results published by this process, one message each, to the
 /// results exchange and its two quorum queues (those the server's results go to, read as
-/// they are), `inflight` at once; results/s, and CPU µs per result of this process (readers
-/// included) and of the broker.
-async fn broker_alone(seconds: u64, inflight: usize) -> (f64, f64, f64) {
+/// they are), `inflight` at once, first as fast as confirmed for `seconds`, then at `rate`
+/// due for `goal_seconds` (each timed from when it was due, as the pings are): one durable
+/// write per result where a ping waits on two.
+async fn broker_alone(seconds: u64, goal_seconds: u64, rate: u64, inflight: usize) -> Peer {
     let broker = TestBroker::new().await;
     let stop = CancellationToken::new();
     let bus = broker.broker("bench-publisher", stop.clone());
@@ -772,32 +919,76 @@ async fn broker_alone(seconds: u64, inflight: usize) -> (f64, f64, f64) {
         .publish(&common::messages::Envelope::new(sample.clone()))
         .await
         .expect("the broker confirms");
-    let published = Arc::new(AtomicU64::new(0));
-    let cpu = Cpu::now(std::process::id());
-    let started = Instant::now();
-    let end = started + Duration::from_secs(seconds);
-    let publishers: Vec<_> = (0..inflight)
-        .map(|_| {
-            let (publisher, published, sample) = (publisher.clone(), published.clone(), sample.clone());
-            tokio::spawn(async move {
-                while Instant::now() < end {
-                    let mut r = sample.clone();
-                    r.result_id = Uuid::now_v7();
-                    if publisher.publish(&common::messages::Envelope::new(r)).await.is_ok() {
-                        published.fetch_add(1, Ordering::Relaxed);
+    let run = |total: u64, end: Instant, due: Option<Duration>| {
+        let taken = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..inflight)
+            .map(|_| {
+                let (publisher, taken, sample) = (publisher.clone(), taken.clone(), sample.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    loop {
+                        let i = taken.fetch_add(1, Ordering::Relaxed);
+                        if i >= total || Instant::now() >= end {
+                            break;
+                        }
+                        let at = match due {
+                            Some(every) => {
+                                let at = started + every.mul_f64(i as f64);
+                                tokio::time::sleep_until(at.into()).await;
+                                at
+                            }
+                            None => Instant::now(),
+                        };
+                        let mut r = sample.clone();
+                        r.result_id = Uuid::now_v7();
+                        if publisher.publish(&common::messages::Envelope::new(r)).await.is_ok() {
+                            latencies.push((
+                                at.duration_since(started).as_secs_f64() * 1000.0,
+                                at.elapsed().as_secs_f64() * 1000.0,
+                            ));
+                        }
                     }
-                }
+                    latencies
+                })
             })
-        })
-        .collect();
-    for p in publishers {
-        p.await.unwrap();
-    }
-    let n = published.load(Ordering::Relaxed);
-    let usage = cpu.since(&Cpu::now(std::process::id()), n);
+            .collect();
+        async move {
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.expect("a publisher task"));
+            }
+            (all, started.elapsed())
+        }
+    };
+    let cpu = Cpu::now(std::process::id());
+    let (confirmed, elapsed) = run(u64::MAX, Instant::now() + Duration::from_secs(seconds), None).await;
+    let usage = cpu.since(&Cpu::now(std::process::id()), confirmed.len() as u64);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let probe = DiskProbe::start();
+    let far = Instant::now() + Duration::from_secs(3600);
+    let (timed, _) = run(
+        rate * goal_seconds,
+        far,
+        Some(Duration::from_secs_f64(1.0 / rate as f64)),
+    )
+    .await;
+    let disk = probe.finish(None);
+    let windows = window_p99s(&timed, 15_000.0);
+    let mut timed: Vec<f64> = timed.into_iter().map(|(_, l)| l).collect();
+    timed.sort_by(f64::total_cmp);
     readers.stop().await;
     stop.cancel();
-    (n as f64 / started.elapsed().as_secs_f64(), usage.client, usage.broker)
+    Peer {
+        capacity: confirmed.len() as f64 / elapsed.as_secs_f64(),
+        publisher_cpu: usage.client,
+        broker_cpu: usage.broker,
+        p50: pct(&timed, 0.5),
+        p99: pct(&timed, 0.99),
+        max: timed.last().copied().unwrap_or(f64::NAN),
+        windows,
+        disk,
+    }
 }
 
 async fn bench() {
@@ -814,7 +1005,8 @@ async fn bench() {
         run_config(matches!(engine, "on" | "true"), n, &mut rows).await;
     }
     let inflight = env_num("BENCH_CONNECTIONS", 256);
-    let (published, publisher_cpu, broker_cpu) = broker_alone(seconds, inflight).await;
+    let goal_seconds = env_num("BENCH_GOAL_SECONDS", 60) as u64;
+    let peer = broker_alone(seconds, goal_seconds, rate, inflight).await;
 
     println!();
     println!(
@@ -868,19 +1060,58 @@ async fn bench() {
         );
     }
     println!(
-        "the broker alone, one message per result (results exchange, two quorum queues read meanwhile, {inflight} in flight): {published:.0} results/s published and confirmed; CPU µs per result: publisher {publisher_cpu:.0}, broker {broker_cpu:.0}"
+        "the broker alone, one message per result (results exchange, two quorum queues read meanwhile, {inflight} in flight): {:.0} results/s published and confirmed; CPU µs per result: publisher {:.0}, broker {:.0}",
+        peer.capacity, peer.publisher_cpu, peer.broker_cpu
+    );
+    println!(
+        "the broker alone at {rate}/s due, open loop (one durable write per result; a ping waits on two): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; p99 of each 15 s: {} ms; fsync p99/max {:.1}/{:.1} ms",
+        peer.p50,
+        peer.p99,
+        peer.max,
+        peer.windows
+            .iter()
+            .map(|p| format!("{p:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        peer.disk.p99,
+        peer.disk.max
     );
     for r in rows.iter().filter(|r| r.phase.contains("open loop")) {
         let met =
             rate >= 5_000 && r.rate >= 0.98 * rate as f64 && r.failed == 0 && r.p99 < 50.0 && r.confirmed == r.answered;
+        let windows: Vec<String> = r.windows.iter().map(|p| format!("{p:.1}")).collect();
         println!(
-            "goal (≥ 5,000 pings/s, p99 < 50 ms, every ping confirmed), incident engine {}: {} ({:.0}/s, p99 {:.1} ms, {}/{} confirmed)",
+            "goal (≥ 5,000 pings/s, p99 < 50 ms, every ping confirmed), incident engine {}: {} ({:.0}/s, p99 {:.1} ms, {}/{} confirmed; p99 of each 15 s: {} ms)",
             r.engine,
             if met { "MET" } else { "NOT met" },
             r.rate,
             r.p99,
             r.confirmed,
-            r.answered
+            r.answered,
+            windows.join(", ")
+        );
+        let slow: usize = r.slow.iter().map(|s| s.pings).sum();
+        let mut worst: Vec<&Slow> = r.slow.iter().collect();
+        worst.sort_by_key(|s| std::cmp::Reverse(s.pings));
+        let worst: Vec<String> = worst
+            .iter()
+            .take(5)
+            .map(|s| {
+                format!(
+                    "{:.2} s: {} pings due in {:.0} ms, up to {:.0} ms",
+                    s.at, s.pings, s.span, s.max
+                )
+            })
+            .collect();
+        println!(
+            "  pings over {SLOW_MS} ms: {slow} ({:.2} %) in {} runs; the largest: {}",
+            slow as f64 * 100.0 / r.ok.max(1) as f64,
+            r.slow.len(),
+            if worst.is_empty() {
+                "none".to_owned()
+            } else {
+                worst.join("; ")
+            }
         );
     }
 }

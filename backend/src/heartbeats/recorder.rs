@@ -244,6 +244,7 @@ fn unstored(batch: Vec<Job>, error: sqlx::Error) {
 
 /// Stores `batch` over `conn` and answers its pings; `false` when PostgreSQL failed.
 async fn write_on(conn: &mut PgConnection, publisher: &Publisher, batch: Vec<Job>) -> bool {
+    let began = std::time::Instant::now();
     let (pending, outcomes) = match apply(conn, &batch).await {
         Ok(applied) => applied,
         Err(error) => {
@@ -259,8 +260,9 @@ async fn write_on(conn: &mut PgConnection, publisher: &Publisher, batch: Vec<Job
     // pipelined on this writer's channel with their confirms awaited together. A ping is
     // answered once both are done: 200 only when it is stored and its result confirmed. In a
     // task of its own, so that the writer stores the next batch as soon as this one committed.
-    let (committed_tx, committed) = oneshot::channel::<Result<(), Arc<sqlx::Error>>>();
+    let (committed_tx, committed) = oneshot::channel::<(Result<(), Arc<sqlx::Error>>, std::time::Duration)>();
     let publisher = publisher.clone();
+    let applied = began.elapsed();
     tokio::spawn(async move {
         let mut answers: Vec<Result<(), RecordError>> = Vec::with_capacity(outcomes.len());
         // The results, and which ping each is of (the same order).
@@ -279,6 +281,7 @@ async fn write_on(conn: &mut PgConnection, publisher: &Publisher, batch: Vec<Job
         }
         let published =
             futures::future::join_all(results.chunks(BATCH_LIMIT).map(|chunk| publisher.publish_batch(chunk))).await;
+        let confirmed = began.elapsed();
         for (pings, outcome) in of.chunks(BATCH_LIMIT).zip(published) {
             if let Err(error) = outcome {
                 tracing::warn!(%error, results = pings.len(), "stored heartbeat pings' results were not published");
@@ -287,10 +290,20 @@ async fn write_on(conn: &mut PgConnection, publisher: &Publisher, batch: Vec<Job
                 }
             }
         }
-        if let Err(error) = committed
+        let (committed, stored) = committed
             .await
-            .unwrap_or_else(|_| Err(Arc::new(sqlx::Error::PoolClosed)))
-        {
+            .unwrap_or_else(|_| (Err(Arc::new(sqlx::Error::PoolClosed)), began.elapsed()));
+        // Where a batch's time went (`pingtower::ping_batches=debug`): a run of slow pings
+        // shows which durable write it waited on, PostgreSQL's commit or the broker's confirm.
+        tracing::debug!(
+            target: "pingtower::ping_batches",
+            pings = answers.len(),
+            applied_us = applied.as_micros() as u64,
+            stored_us = stored.as_micros() as u64,
+            confirmed_us = confirmed.as_micros() as u64,
+            "ping batch"
+        );
+        if let Err(error) = committed {
             // Nothing of the batch is stored (its write or its commit failed): every ping that
             // was to be is answered 503 and retried by its client. A result that went out meanwhile tells of a ping that did
             // arrive; the retry's result is another.
@@ -321,7 +334,7 @@ async fn write_on(conn: &mut PgConnection, publisher: &Publisher, batch: Vec<Job
         None => Ok(()),
     };
     let stored = outcome.is_ok();
-    let _ = committed_tx.send(outcome);
+    let _ = committed_tx.send((outcome, began.elapsed()));
     stored
 }
 
