@@ -17,6 +17,7 @@ import {
   apiQuery,
   parseQuery,
   querySearch,
+  rowsToLayOut,
   sparkPath,
   stateCounts,
   visibleRange,
@@ -119,7 +120,7 @@ export function OverviewPage() {
   }, []);
 
   const total = shown.ready ? shown.total : 0;
-  const [start, end] = visibleRange(scrollTop, viewport, rowHeight, total || 30);
+  const [start, end] = visibleRange(scrollTop, viewport, rowHeight, rowsToLayOut(shown.ready, total));
 
   // Fetch the pages of the rows on screen.
   useEffect(() => {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../api/client';
 import type { Target } from '../api/model';
-import { RowExtras, TargetWindow, parseQuery, querySearch, sparkPath, stateCounts, visibleRange, DEFAULT_QUERY } from './overview';
+import { LOADING_ROWS, RowExtras, TargetWindow, parseQuery, querySearch, rowsToLayOut, sparkPath, stateCounts, visibleRange, DEFAULT_QUERY } from './overview';
 
 function target(i: number): Target {
   return {
@@ -61,6 +61,15 @@ describe('query ↔ URL', () => {
   });
   it('ignores unknown values', () => {
     expect(parseQuery(new URLSearchParams('status=weird&sort=evil&order=up'))).toEqual(DEFAULT_QUERY);
+  });
+});
+
+describe('rowsToLayOut', () => {
+  it('draws skeletons only until the first page came: an empty list draws none', () => {
+    expect(rowsToLayOut(false, 0)).toBe(LOADING_ROWS);
+    expect(rowsToLayOut(true, 0)).toBe(0);
+    expect(visibleRange(0, 800, 48, rowsToLayOut(true, 0))).toEqual([0, 0]);
+    expect(rowsToLayOut(true, 7)).toBe(7);
   });
 });
 

@@ -50,6 +50,14 @@ export function apiQuery(q: OverviewQuery): TargetQuery {
 }
 
 /** Which rows a scrolled list shows: [start, end) with overscan, clamped to the total. */
+/** Skeleton rows drawn while the first page of a query loads. */
+export const LOADING_ROWS = 30;
+
+/** Rows the list lays out: skeletons until the first page came, then the query's rows (none for an empty one). */
+export function rowsToLayOut(ready: boolean, total: number): number {
+  return ready ? total : LOADING_ROWS;
+}
+
 export function visibleRange(scrollTop: number, viewport: number, rowHeight: number, total: number, overscan = 8): [number, number] {
   const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
   const count = Math.ceil(viewport / rowHeight);
