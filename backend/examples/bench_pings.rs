@@ -535,6 +535,30 @@ struct Aim {
     next: Arc<AtomicU64>,
 }
 
+/// A load's next request: when it is due (`due`: the `i`th of one every `due` from
+/// `started`, waited for; `None`: now), or `None` once `total` were taken or, unpaced, `end`
+/// has passed.
+async fn next_slot(
+    taken: &AtomicU64,
+    total: u64,
+    started: Instant,
+    end: Instant,
+    due: Option<Duration>,
+) -> Option<Instant> {
+    let i = taken.fetch_add(1, Ordering::Relaxed);
+    if i >= total || (due.is_none() && Instant::now() >= end) {
+        return None;
+    }
+    Some(match due {
+        Some(every) => {
+            let at = started + every.mul_f64(i as f64);
+            tokio::time::sleep_until(at.into()).await;
+            at
+        }
+        None => Instant::now(),
+    })
+}
+
 /// `tasks` connections, each taking the next ping (`due` tells when it is due, `None`: at
 /// once) until `total` were sent or `end` passed; each ping timed from when it was due.
 async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Duration>) -> Seen {
@@ -560,19 +584,7 @@ async fn load(aim: &Aim, tasks: usize, total: u64, end: Instant, due: Option<Dur
             tokio::spawn(async move {
                 let (mut ok, mut failed, mut latencies) = (0u64, 0u64, Vec::new());
                 let mut url = String::with_capacity(base.len() + 36);
-                loop {
-                    let i = taken.fetch_add(1, Ordering::Relaxed);
-                    if i >= total || (due.is_none() && Instant::now() >= end) {
-                        break;
-                    }
-                    let at = match due {
-                        Some(every) => {
-                            let at = started + every.mul_f64(i as f64);
-                            tokio::time::sleep_until(at.into()).await;
-                            at
-                        }
-                        None => Instant::now(),
-                    };
+                while let Some(at) = next_slot(&taken, total, started, end, due).await {
                     let k = next.fetch_add(1, Ordering::Relaxed) as usize;
                     url.clear();
                     url.push_str(&base);
@@ -927,19 +939,7 @@ async fn broker_alone(seconds: u64, goal_seconds: u64, rate: u64, inflight: usiz
                 let (publisher, taken, sample) = (publisher.clone(), taken.clone(), sample.clone());
                 tokio::spawn(async move {
                     let mut latencies = Vec::new();
-                    loop {
-                        let i = taken.fetch_add(1, Ordering::Relaxed);
-                        if i >= total || Instant::now() >= end {
-                            break;
-                        }
-                        let at = match due {
-                            Some(every) => {
-                                let at = started + every.mul_f64(i as f64);
-                                tokio::time::sleep_until(at.into()).await;
-                                at
-                            }
-                            None => Instant::now(),
-                        };
+                    while let Some(at) = next_slot(&taken, total, started, end, due).await {
                         let mut r = sample.clone();
                         r.result_id = Uuid::now_v7();
                         if publisher.publish(&common::messages::Envelope::new(r)).await.is_ok() {
